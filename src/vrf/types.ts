@@ -1,0 +1,344 @@
+/**
+ * The shared vocabulary of the VRF domain. Every module in src/vrf speaks these
+ * types; nothing here knows about Juju. Addresses are always canonical strings
+ * (ipaddr.js `toString()`, IPv6 compressed, lowercase), prefixes always
+ * `ADDR/LEN` with the host bits cleared.
+ */
+
+export type Family = 'inet' | 'inet6';
+export const FAMILIES: readonly Family[] = ['inet', 'inet6'];
+
+// ---------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------
+
+/** One address of a bound interface, as network-get reports it. */
+export interface BindingAddress {
+  /** The unit's address, e.g. `10.10.4.23`. */
+  readonly address: string;
+  /** The subnet, e.g. `10.10.4.0/24` (network-get's `cidr`). */
+  readonly cidr: string;
+}
+
+/** One interface of a binding, as network-get's `bind-addresses[]` reports it. */
+export interface BindingInterface {
+  readonly name: string;
+  readonly mac?: string;
+  readonly addresses: readonly BindingAddress[];
+}
+
+/** Binding name → its interfaces. Holds the default binding too (see DEFAULT_BINDING). */
+export type Bindings = Readonly<Record<string, readonly BindingInterface[]>>;
+
+/** The binding whose interfaces are the unit's default (juju-info's endpoint). */
+export const DEFAULT_BINDING = 'juju-info';
+
+/** The space roles an operator can bind (metadata.yaml extra-bindings). */
+export const SPACE_ROLES = ['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant'] as const;
+export type SpaceRole = (typeof SPACE_ROLES)[number];
+
+export interface RouteSpec {
+  /** Canonical CIDR. */
+  readonly to: string;
+  readonly via?: string;
+  readonly metric?: number;
+}
+
+export interface VrfConfigEntry {
+  readonly binding: string;
+  readonly table?: number;
+  readonly gateways: Readonly<Partial<Record<Family, string>>>;
+  readonly routes: readonly RouteSpec[];
+}
+
+export interface GatewayOverride {
+  /** A binding name, a VRF name or a canonical CIDR. */
+  readonly key: string;
+  readonly keyKind: 'name' | 'cidr';
+  readonly family: Family;
+  readonly address: string;
+}
+
+export interface SpaceRoute {
+  /** A binding or VRF name. */
+  readonly key: string;
+  readonly to: string;
+  readonly via?: string;
+}
+
+/** The validated engine configuration (charm config or CLI file, after zod). */
+export interface EngineConfig {
+  /** null: automatic mode (one VRF per extra-binding that differs from the default binding). */
+  readonly vrfs: Readonly<Record<string, VrfConfigEntry>> | null;
+  readonly gateways: readonly GatewayOverride[];
+  readonly tableRange: { readonly min: number; readonly max: number };
+  readonly strict: boolean;
+  readonly moveLocalRule: boolean;
+  readonly excludeInterfaces: readonly string[];
+  readonly preserveReachability: boolean;
+  readonly nonlocalBind: boolean;
+  readonly l3mdevAccept: boolean;
+  readonly spaceRoutes: readonly SpaceRoute[];
+}
+
+/** Everything the desired-state derivation reads besides the host. */
+export interface EngineInputs {
+  readonly config: EngineConfig;
+  readonly bindings: Bindings;
+  /** Controller IPs (JUJU_API_ADDRESSES without ports). */
+  readonly controllers: readonly string[];
+  /** Files under /etc/netplan, name → text (already read; parsing is pure). */
+  readonly netplan: Readonly<Record<string, string>>;
+}
+
+// ---------------------------------------------------------------------------
+// Observed host (the parsed, normalised output of `ip -json -details`)
+// ---------------------------------------------------------------------------
+
+export interface Link {
+  readonly name: string;
+  readonly ifindex: number;
+  /** linkinfo.info_kind: 'vrf', 'bridge', 'bond', 'vlan', 'veth', 'dummy', … or null for a plain NIC. */
+  readonly kind: string | null;
+  /** linkinfo.info_slave_kind: 'vrf', 'bridge', 'bond', … when the link has a master. */
+  readonly slaveKind: string | null;
+  readonly master: string | null;
+  /** Administratively up (IFF_UP in flags). */
+  readonly up: boolean;
+  /** For kind 'vrf': its table. */
+  readonly vrfTable: number | null;
+  /** For kind 'vlan': the lower link name. */
+  readonly lower: string | null;
+  readonly mac: string | null;
+}
+
+export interface Addr {
+  readonly dev: string;
+  readonly family: Family;
+  readonly address: string;
+  readonly prefixlen: number;
+  /** 'global', 'link', 'host'. */
+  readonly scope: string;
+}
+
+export interface Route {
+  readonly family: Family;
+  /** Numeric table id (main = 254, local = 255, default = 253). */
+  readonly table: number;
+  /** Canonical CIDR; a default route is `0.0.0.0/0` or `::/0`. */
+  readonly dst: string;
+  /** 'unicast', 'local', 'broadcast', 'unreachable', 'blackhole', 'prohibit', 'multicast', 'anycast', 'throw'. */
+  readonly type: string;
+  readonly gateway: string | null;
+  readonly dev: string | null;
+  /** 'kernel', 'boot', 'static', 'ra', 'dhcp', or the number as a string. */
+  readonly protocol: string;
+  /** 'global', 'link', 'host'. */
+  readonly scope: string;
+  readonly metric: number | null;
+  readonly prefsrc: string | null;
+}
+
+export interface Rule {
+  readonly family: Family;
+  readonly priority: number;
+  /** Canonical CIDR, or null for `from all`. */
+  readonly src: string | null;
+  readonly dst: string | null;
+  /** Numeric table, or null for rules without a lookup table (l3mdev). */
+  readonly table: number | null;
+  readonly l3mdev: boolean;
+  readonly iif: string | null;
+  readonly oif: string | null;
+  readonly fwmark: string | null;
+  /** 'lookup' (ip prints 'to_tbl'), 'goto', 'nop', 'blackhole', 'unreachable', 'prohibit'. */
+  readonly action: string;
+}
+
+/** The sysctls the engine owns (see OWNED_SYSCTLS). null: absent on this kernel. */
+export type Sysctls = Readonly<Record<string, string | null>>;
+
+export const SYSCTL = {
+  tcpL3mdev: 'net.ipv4.tcp_l3mdev_accept',
+  udpL3mdev: 'net.ipv4.udp_l3mdev_accept',
+  keepAddrOnDown: 'net.ipv6.conf.all.keep_addr_on_down',
+  nonlocalBind4: 'net.ipv4.ip_nonlocal_bind',
+  nonlocalBind6: 'net.ipv6.ip_nonlocal_bind',
+} as const;
+export const OWNED_SYSCTLS: readonly string[] = Object.values(SYSCTL);
+
+export interface RouteGet {
+  readonly dev: string | null;
+  readonly gateway: string | null;
+}
+
+export interface ObservedHost {
+  readonly links: readonly Link[];
+  readonly addrs: readonly Addr[];
+  readonly routes: readonly Route[];
+  readonly rules: readonly Rule[];
+  readonly sysctls: Sysctls;
+  /** `ip route get` per controller address. */
+  readonly routeGet: Readonly<Record<string, RouteGet>>;
+  /** The vrf module is loaded or built in (/sys/module/vrf). */
+  readonly vrfModule: boolean;
+  /** Running inside a container (cannot load modules). */
+  readonly container: boolean;
+}
+
+// ---------------------------------------------------------------------------
+// Desired state
+// ---------------------------------------------------------------------------
+
+/** Where a gateway came from; the first hit wins, in this order. */
+export type GatewaySource = 'config' | 'main-route' | 'policy-table' | 'netplan' | 'ra';
+
+export interface DerivedGateway {
+  readonly family: Family;
+  readonly address: string;
+  readonly source: GatewaySource;
+  /** Human detail, e.g. `main table default via ens4` or `/etc/netplan/50-cloud-init.yaml`. */
+  readonly detail: string;
+}
+
+export interface MemberAddress {
+  readonly dev: string;
+  readonly family: Family;
+  readonly address: string;
+  readonly prefixlen: number;
+  /** The subnet, canonical CIDR. */
+  readonly subnet: string;
+}
+
+export interface DesiredVrf {
+  readonly name: string;
+  readonly binding: string;
+  readonly table: number;
+  readonly tableSource: 'config' | 'persisted' | 'auto';
+  /** L3 devices to enslave (never a bridge or bond port). */
+  readonly members: readonly string[];
+  readonly addresses: readonly MemberAddress[];
+  readonly gateways: Readonly<Partial<Record<Family, DerivedGateway>>>;
+  /** Extra prefixes for this space (explicit `routes` and `space-routes`), with `via` resolved. */
+  readonly routes: readonly RouteSpec[];
+}
+
+export interface InMainBinding {
+  readonly binding: string;
+  readonly reason: 'controller-path' | 'same-as-default' | 'excluded';
+  readonly interfaces: readonly string[];
+}
+
+export interface DesiredState {
+  readonly vrfs: readonly DesiredVrf[];
+  /** Bindings deliberately left in the main table, with the reason (reported to the operator). */
+  readonly inMain: readonly InMainBinding[];
+  readonly strict: boolean;
+  readonly moveLocalRule: boolean;
+  readonly preserveReachability: boolean;
+  readonly nonlocalBind: boolean;
+  readonly l3mdevAccept: boolean;
+}
+
+/** A precise, operator-facing problem. `field` names the option and entry, e.g. `vrfs: storacc.table`. */
+export interface Problem {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Non-fatal notes: missing gateways, excluded interfaces that do not exist, … */
+export interface Warning {
+  readonly field: string;
+  readonly message: string;
+}
+
+export type DeriveResult =
+  | { readonly ok: true; readonly desired: DesiredState; readonly warnings: readonly Warning[] }
+  | { readonly ok: false; readonly problems: readonly Problem[]; readonly warnings: readonly Warning[] };
+
+// ---------------------------------------------------------------------------
+// Ledger: what vrf-host created or migrated (persisted in state.json)
+// ---------------------------------------------------------------------------
+
+export interface Ledger {
+  /** VRFs vrf-host created: name → table. Stable table ids live here. */
+  readonly vrfs: Readonly<Record<string, number>>;
+  /** Routes vrf-host removed from their original table and must restore on teardown. */
+  readonly migratedRoutes: readonly Route[];
+  /** Rules vrf-host removed (MAAS-style source rules) and must restore on teardown. */
+  readonly migratedRules: readonly Rule[];
+  /** vrf-host moved the local rule from pref 0 to 32765. */
+  readonly localRuleMoved: boolean;
+  /** Sysctl values before vrf-host first set them (null = absent). */
+  readonly sysctlsBefore: Sysctls;
+}
+
+export const EMPTY_LEDGER: Ledger = {
+  vrfs: {},
+  migratedRoutes: [],
+  migratedRules: [],
+  localRuleMoved: false,
+  sysctlsBefore: {},
+};
+
+// ---------------------------------------------------------------------------
+// Plan steps (a discriminated union; the planner emits them in apply order)
+// ---------------------------------------------------------------------------
+
+/** A route as the planner wants it: enough to render `ip route add|del|replace`. */
+export interface RouteTarget {
+  readonly family: Family;
+  readonly table: number;
+  readonly dst: string;
+  readonly type: 'unicast' | 'unreachable';
+  readonly gateway?: string;
+  readonly dev?: string;
+  readonly metric?: number;
+  readonly protocol?: string;
+  readonly scope?: string;
+  readonly prefsrc?: string;
+}
+
+export interface RuleTarget {
+  readonly family: Family;
+  readonly priority: number;
+  readonly src?: string;
+  readonly table: number;
+}
+
+export type Step =
+  | { readonly kind: 'vrf-create'; readonly name: string; readonly table: number }
+  | { readonly kind: 'vrf-replace'; readonly name: string; readonly fromTable: number; readonly toTable: number }
+  | { readonly kind: 'vrf-delete'; readonly name: string }
+  | { readonly kind: 'link-up'; readonly dev: string }
+  | { readonly kind: 'enslave'; readonly dev: string; readonly vrf: string }
+  | { readonly kind: 'release'; readonly dev: string; readonly vrf: string }
+  | { readonly kind: 'route-add'; readonly route: RouteTarget; readonly why: string }
+  | { readonly kind: 'route-del'; readonly route: RouteTarget; readonly why: string }
+  | { readonly kind: 'rule-add'; readonly rule: RuleTarget; readonly why: string }
+  | { readonly kind: 'rule-del'; readonly rule: RuleTarget; readonly why: string }
+  | { readonly kind: 'sysctl'; readonly key: string; readonly value: string; readonly why: string };
+
+export type StepKind = Step['kind'];
+
+/** The result of planning: steps, plus the ledger as it will be once they have run. */
+export interface Plan {
+  readonly steps: readonly Step[];
+  readonly ledger: Ledger;
+}
+
+// ---------------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------------
+
+export const TABLE = { unspec: 0, default: 253, main: 254, local: 255 } as const;
+export const RESERVED_TABLES: readonly number[] = [0, 253, 254, 255];
+export const RESERVED_VRF_NAMES: readonly string[] = ['main', 'local', 'default', 'unspec', 'all'];
+/** The strict-mode catch-all: lower priority than any real default route. */
+export const STRICT_METRIC = 4278198272;
+/** The kernel's l3mdev rule. */
+export const L3MDEV_PRIORITY = 1000;
+/** Where the local lookup moves to when move-local-rule is on. */
+export const LOCAL_RULE_MOVED_PRIORITY = 32765;
+/** Per-address source rules (remedy 3); below MAAS's 100 and the l3mdev rule at 1000. */
+export const SOURCE_RULE_PRIORITY = 99;
