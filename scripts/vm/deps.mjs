@@ -1,0 +1,65 @@
+// Host prerequisites for the real-kernel suite: check them, install them through apt when root.
+import { spawnSync } from 'node:child_process';
+
+/** command → Debian package that provides it. */
+export const REQUIRED = [
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['busybox', 'busybox-static'],
+  ['cpio', 'cpio'],
+  ['depmod', 'kmod'],
+  ['ip', 'iproute2'],
+  ['ping', 'iputils-ping'],
+  ['socat', 'socat'],
+  ['dpkg-deb', 'dpkg'],
+  ['apt-get', 'apt'],
+];
+
+export class HostPrerequisiteError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'HostPrerequisiteError';
+  }
+}
+
+function have(cmd) {
+  const r = spawnSync('which', [cmd], { encoding: 'utf8' });
+  if (r.status === 0) return true;
+  for (const dir of ['/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+    if (spawnSync('test', ['-x', `${dir}/${cmd}`]).status === 0) return true;
+  }
+  return false;
+}
+
+export function isRoot() {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Missing Debian packages (by the commands they provide). */
+export function missingPackages({ needQemu = true } = {}) {
+  return REQUIRED.filter(([cmd]) => (needQemu || cmd !== 'qemu-system-x86_64') && !have(cmd)).map(([, pkg]) => pkg);
+}
+
+/**
+ * Make sure the suite's system packages are present. As root, installs what is missing with apt-get;
+ * otherwise throws a HostPrerequisiteError saying exactly what to install.
+ */
+export function ensureHostPackages({ needQemu = true, log = () => {} } = {}) {
+  if (!isRoot()) {
+    throw new HostPrerequisiteError(
+      'the real-kernel suite must run as root (it creates network namespaces, VRFs and boots a VM). ' +
+        'Run it with sudo, or set VRF_HOST_SKIP_KERNEL=1 to skip it explicitly.',
+    );
+  }
+  const missing = missingPackages({ needQemu });
+  if (missing.length === 0) return [];
+  log(`installing missing packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const upd = spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  const inst = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  if (upd.status !== 0 || inst.status !== 0) {
+    throw new HostPrerequisiteError(`apt-get install ${missing.join(' ')} failed; install them by hand`);
+  }
+  const still = missingPackages({ needQemu });
+  if (still.length > 0) throw new HostPrerequisiteError(`still missing after apt-get: ${still.join(' ')}`);
+  return missing;
+}
