@@ -1,0 +1,124 @@
+/**
+ * Event naming: JUJU_DISPATCH_PATH → the event, and the event objects.
+ */
+import { UnknownEventError } from './errors.js';
+import type { CharmSpec } from './charmspec.js';
+import type { Relation } from './model.js';
+import type { Status } from './status.js';
+import type { ActionResults } from './hookcmds/action.js';
+
+/** Hooks every charm may receive (machine charms; no storage/pebble/secrets-by-label here). */
+export const LIFECYCLE_HOOKS = [
+  'install',
+  'start',
+  'stop',
+  'remove',
+  'config-changed',
+  'update-status',
+  'upgrade-charm',
+  'leader-elected',
+  'leader-settings-changed',
+  'pre-series-upgrade',
+  'post-series-upgrade',
+  'collect-metrics',
+  'secret-changed',
+  'secret-expired',
+  'secret-remove',
+  'secret-rotate',
+] as const;
+export type LifecycleHookName = (typeof LIFECYCLE_HOOKS)[number];
+
+export const RELATION_EVENT_KINDS = ['created', 'joined', 'changed', 'departed', 'broken'] as const;
+export type RelationEventKind = (typeof RELATION_EVENT_KINDS)[number];
+export type RelationEventName = `${string}-relation-${RelationEventKind}`;
+
+const NAME_RE = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+
+export type DispatchTarget =
+  | { readonly kind: 'hook'; readonly name: LifecycleHookName }
+  | { readonly kind: 'relation'; readonly name: string; readonly endpoint: string; readonly event: RelationEventKind }
+  | { readonly kind: 'action'; readonly name: string };
+
+/**
+ * `hooks/NAME` → the NAME event, `actions/NAME` → the NAME action, checked
+ * against the charm's metadata. Throws UnknownEventError otherwise.
+ */
+export function resolveDispatchPath(dispatchPath: string, spec: Pick<CharmSpec, 'endpoints' | 'actions'>): DispatchTarget {
+  const m = /^(hooks|actions)\/([^/]+)$/.exec(dispatchPath.replace(/^\.\//, ''));
+  if (!m) throw new UnknownEventError(dispatchPath, 'expected hooks/NAME or actions/NAME');
+  const dir = m[1];
+  const name = m[2] ?? '';
+  if (!NAME_RE.test(name)) throw new UnknownEventError(dispatchPath, `${JSON.stringify(name)} is not a valid event name`);
+  if (dir === 'actions') {
+    if (!spec.actions.includes(name)) {
+      throw new UnknownEventError(dispatchPath, `action ${JSON.stringify(name)} is not declared in actions.yaml`);
+    }
+    return { kind: 'action', name };
+  }
+  if ((LIFECYCLE_HOOKS as readonly string[]).includes(name)) return { kind: 'hook', name: name as LifecycleHookName };
+  const rel = /^(.+)-relation-(created|joined|changed|departed|broken)$/.exec(name);
+  if (rel) {
+    const endpoint = rel[1] ?? '';
+    if (Object.hasOwn(spec.endpoints, endpoint)) {
+      return { kind: 'relation', name, endpoint, event: rel[2] as RelationEventKind };
+    }
+    throw new UnknownEventError(dispatchPath, `relation endpoint ${JSON.stringify(endpoint)} is not declared in metadata.yaml`);
+  }
+  throw new UnknownEventError(dispatchPath, `${JSON.stringify(name)} is not a hook this charm handles`);
+}
+
+// ---------------------------------------------------------------------------
+// Event objects
+// ---------------------------------------------------------------------------
+
+export interface HookEvent {
+  readonly kind: 'hook';
+  readonly name: string;
+}
+
+export interface RelationEvent {
+  readonly kind: 'relation';
+  readonly name: string;
+  readonly relation: Relation;
+  readonly remoteUnit?: string;
+  readonly remoteApp?: string;
+  readonly departingUnit?: string;
+}
+
+export interface ActionEvent<P = Record<string, unknown>> {
+  readonly kind: 'action';
+  readonly name: string;
+  readonly id?: string;
+  readonly params: P;
+  /** action-set (nested results flattened with '.'); keys are validated first. */
+  setResults(results: ActionResults): Promise<void>;
+  /** action-log */
+  log(message: string): Promise<void>;
+  /** action-fail; the dispatch still exits 0. */
+  fail(message: string): Promise<void>;
+}
+
+export interface CollectStatusEvent {
+  readonly kind: 'collect-status';
+  readonly name: 'collect-status';
+  /** Offer a status; after all handlers, the highest-priority one is set. */
+  addStatus(status: Status): void;
+}
+
+/** A charm-defined event, emitted with framework.emit. */
+export interface CustomEvent<D = unknown> {
+  readonly kind: 'custom';
+  readonly name: string;
+  readonly data: D;
+}
+
+export type AnyEvent = HookEvent | RelationEvent | ActionEvent<unknown> | CollectStatusEvent | CustomEvent;
+
+/** The event type a handler of `N` receives. */
+export type EventFor<N extends string> = N extends 'collect-status'
+  ? CollectStatusEvent
+  : N extends LifecycleHookName
+    ? HookEvent
+    : N extends RelationEventName
+      ? RelationEvent
+      : CustomEvent;

@@ -1,0 +1,104 @@
+/**
+ * The framework (ops' `Framework`): observers, emit, and the logger.
+ * The dispatch itself lives in main.ts.
+ */
+import type { z } from 'zod';
+import type { ModelBackend } from './backend.js';
+import type { CharmSpec } from './charmspec.js';
+import type { JujuContext } from './context.js';
+import type { ActionEvent, AnyEvent, CustomEvent, EventFor } from './events.js';
+import type { LogLevel } from './hookcmds/log.js';
+import type { Model } from './model.js';
+
+export type Handler<E> = (event: E) => void | Promise<void>;
+
+export interface ActionRegistration {
+  readonly schema: z.ZodType | undefined;
+  readonly handler: Handler<ActionEvent<unknown>>;
+}
+
+/** juju-log with a stderr fallback; never throws (logging must not fail a hook). */
+export class Logger {
+  constructor(
+    private readonly backend: ModelBackend,
+    private readonly stderr: (line: string) => void,
+  ) {}
+
+  async log(level: LogLevel, message: string): Promise<void> {
+    try {
+      await this.backend.jujuLog(level, message);
+    } catch (err) {
+      this.stderr(`${level}: ${message}`);
+      this.stderr(`(juju-log failed: ${(err as Error).message})`);
+    }
+  }
+  debug(message: string): Promise<void> {
+    return this.log('DEBUG', message);
+  }
+  info(message: string): Promise<void> {
+    return this.log('INFO', message);
+  }
+  warning(message: string): Promise<void> {
+    return this.log('WARNING', message);
+  }
+  error(message: string): Promise<void> {
+    return this.log('ERROR', message);
+  }
+}
+
+export class Framework {
+  readonly log: Logger;
+  private readonly observers = new Map<string, Handler<AnyEvent>[]>();
+  private readonly actions = new Map<string, ActionRegistration>();
+
+  constructor(
+    readonly model: Model,
+    readonly backend: ModelBackend,
+    readonly context: JujuContext,
+    readonly spec: CharmSpec,
+    stderr: (line: string) => void,
+  ) {
+    this.log = new Logger(backend, stderr);
+  }
+
+  /**
+   * Run `handler` when `name` is emitted: a hook ('config-changed'), a
+   * relation event ('juju-info-relation-joined'), 'collect-status', or a
+   * custom event name. Handlers run in the order they were observed.
+   */
+  observe<N extends string>(name: N, handler: Handler<EventFor<N>>): void {
+    const list = this.observers.get(name) ?? [];
+    list.push(handler as Handler<AnyEvent>);
+    this.observers.set(name, list);
+  }
+
+  /**
+   * Handle action `name`. Its params (action-get) are validated with
+   * `schema` first; invalid params fail the action naming the param, and
+   * the handler is not called.
+   */
+  observeAction<S extends z.ZodType>(name: string, schema: S, handler: Handler<ActionEvent<z.output<S>>>): void {
+    if (this.actions.has(name)) throw new Error(`action ${name} is observed twice`);
+    this.actions.set(name, { schema, handler: handler as Handler<ActionEvent<unknown>> });
+  }
+
+  /** The registration for an action, if the charm observed it. */
+  actionHandler(name: string): ActionRegistration | undefined {
+    return this.actions.get(name);
+  }
+
+  hasObservers(name: string): boolean {
+    return (this.observers.get(name)?.length ?? 0) > 0;
+  }
+
+  /** Run every observer of `event.name`, in order, awaiting each. */
+  async emit(event: AnyEvent): Promise<void> {
+    for (const handler of this.observers.get(event.name) ?? []) await handler(event);
+  }
+
+  /** Emit a charm-defined event. */
+  emitCustom<D>(name: string, data: D): Promise<void> {
+    const event: CustomEvent<D> = { kind: 'custom', name, data };
+    return this.emit(event as CustomEvent);
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The entry point (ops' `main`): one dispatch = parse the environment,
+ * resolve the event, construct the charm, emit, collect status, commit.
+ */
+import type { z } from 'zod';
+import { ModelBackend } from './backend.js';
+import type { CharmClass } from './charm-base.js';
+import { loadCharmSpec, type CharmSpec } from './charmspec.js';
+import { parseJujuContext, type JujuContext } from './context.js';
+import { describeError } from './errors.js';
+import type { ActionEvent, CollectStatusEvent, DispatchTarget, RelationEvent } from './events.js';
+import { resolveDispatchPath } from './events.js';
+import { Framework } from './framework.js';
+import type { ActionResults } from './hookcmds/action.js';
+import { Model } from './model.js';
+import { processRunner, type RawRun } from './runner.js';
+import { highestPriority, type Status } from './status.js';
+
+export interface DispatchOptions {
+  /** The hook's environment (JUJU_*). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** How hook tools are run (the process runner, or a fake). */
+  readonly run: RawRun;
+  /** The charm's metadata; main() reads it from the charm dir when absent. */
+  readonly spec: CharmSpec;
+  /** Where lines go when juju-log itself cannot be used. */
+  readonly stderr?: (line: string) => void;
+}
+
+function formatParamIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(params)';
+  return `invalid parameter ${JSON.stringify(field)}: ${issue.message}`;
+}
+
+async function fatal(
+  framework: Framework,
+  where: string,
+  err: unknown,
+  target: DispatchTarget | undefined,
+  stderr: (line: string) => void,
+): Promise<number> {
+  const line = `${where}: ${describeError(err)}`;
+  stderr(line);
+  if (err instanceof Error && err.stack) stderr(err.stack);
+  await framework.log.error(line);
+  if (target?.kind === 'action') {
+    try {
+      await framework.backend.actionFail(line);
+    } catch (failErr) {
+      stderr(`action-fail failed: ${describeError(failErr)}`);
+    }
+  }
+  return 1;
+}
+
+function buildRelationEvent(framework: Framework, ctx: JujuContext, target: DispatchTarget & { kind: 'relation' }): RelationEvent {
+  if (ctx.relationId === undefined) {
+    throw new Error(`${target.name} dispatched without JUJU_RELATION_ID`);
+  }
+  if (ctx.relationId.endpoint !== target.endpoint) {
+    throw new Error(`${target.name} dispatched with JUJU_RELATION_ID ${ctx.relationId.id} of another endpoint`);
+  }
+  const relation = framework.model.relation(ctx.relationId.id, ctx.remoteApp);
+  return {
+    kind: 'relation',
+    name: target.name,
+    relation,
+    ...(ctx.remoteUnit !== undefined ? { remoteUnit: ctx.remoteUnit } : {}),
+    ...(ctx.remoteApp !== undefined ? { remoteApp: ctx.remoteApp } : {}),
+    ...(ctx.departingUnit !== undefined ? { departingUnit: ctx.departingUnit } : {}),
+  };
+}
+
+/** Run the action: params → schema → handler. Invalid params fail the action (exit stays 0). */
+async function runAction(framework: Framework, ctx: JujuContext, name: string): Promise<void> {
+  const backend = framework.backend;
+  const reg = framework.actionHandler(name);
+  if (reg === undefined) {
+    const msg = `action ${name} is declared but this charm does not handle it`;
+    await framework.log.error(msg);
+    await backend.actionFail(msg);
+    return;
+  }
+  const raw = await backend.actionGet();
+  let params: unknown = raw;
+  if (reg.schema !== undefined) {
+    const parsed = reg.schema.safeParse(raw);
+    if (!parsed.success) {
+      const msg = `action ${name}: ${parsed.error.issues.map(formatParamIssue).join('; ')}`;
+      await framework.log.error(msg);
+      await backend.actionFail(msg);
+      return;
+    }
+    params = parsed.data;
+  }
+  const event: ActionEvent<unknown> = {
+    kind: 'action',
+    name,
+    ...(ctx.actionUuid !== undefined ? { id: ctx.actionUuid } : {}),
+    params,
+    setResults: (results: ActionResults) => backend.actionSet(results),
+    log: (message: string) => backend.actionLog(message),
+    fail: (message: string) => backend.actionFail(message),
+  };
+  await reg.handler(event);
+}
+
+async function collectStatus(framework: Framework): Promise<void> {
+  const statuses: Status[] = [];
+  const event: CollectStatusEvent = {
+    kind: 'collect-status',
+    name: 'collect-status',
+    addStatus: (s) => {
+      statuses.push(s);
+    },
+  };
+  await framework.emit(event);
+  const best = highestPriority(statuses);
+  if (best !== undefined) await framework.model.unit.setStatus(best);
+}
+
+/**
+ * One dispatch with everything injected. Returns the process exit code:
+ * 0 on success (an action that failed cleanly is still 0), 1 on an unknown
+ * event, bad environment, or an uncaught error — each logged via juju-log.
+ */
+export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): Promise<number> {
+  const stderr = opts.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const backend = new ModelBackend(opts.run);
+  let ctx: JujuContext;
+  try {
+    ctx = parseJujuContext(opts.env);
+  } catch (err) {
+    const line = describeError(err);
+    stderr(line);
+    try {
+      await backend.jujuLog('ERROR', line);
+    } catch {
+      // already on stderr
+    }
+    return 1;
+  }
+  const model = new Model(backend, ctx, opts.spec);
+  const framework = new Framework(model, backend, ctx, opts.spec, stderr);
+
+  let target: DispatchTarget;
+  try {
+    target = resolveDispatchPath(ctx.dispatchPath, opts.spec);
+  } catch (err) {
+    const isAction = ctx.dispatchPath.replace(/^\.\//, '').startsWith('actions/');
+    return fatal(framework, 'cannot dispatch', err, isAction ? { kind: 'action', name: '' } : undefined, stderr);
+  }
+
+  try {
+    new CharmClass(framework);
+  } catch (err) {
+    return fatal(framework, `charm construction failed during ${target.name}`, err, target, stderr);
+  }
+
+  try {
+    await framework.log.debug(`emitting ${target.kind === 'action' ? 'action' : 'event'} ${target.name}`);
+    switch (target.kind) {
+      case 'hook':
+        await framework.emit({ kind: 'hook', name: target.name });
+        break;
+      case 'relation':
+        await framework.emit(buildRelationEvent(framework, ctx, target));
+        break;
+      case 'action':
+        await runAction(framework, ctx, target.name);
+        break;
+    }
+    await collectStatus(framework);
+    await model.stored.commit();
+  } catch (err) {
+    return fatal(framework, `uncaught error in ${target.kind === 'action' ? 'action' : 'hook'} ${target.name}`, err, target, stderr);
+  }
+  return 0;
+}
+
+export interface MainOptions {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly run?: RawRun;
+  readonly spec?: CharmSpec;
+  readonly stderr?: (line: string) => void;
+  /** Set process.exitCode (default true). */
+  readonly setExitCode?: boolean;
+}
+
+/**
+ * The charm's entry point: `main(MyCharm)`. Reads metadata from
+ * JUJU_CHARM_DIR (or the cwd), runs hook tools as processes, and sets
+ * process.exitCode. Everything is injectable for the harnesses.
+ */
+export async function main(CharmClass: CharmClass, opts: MainOptions = {}): Promise<number> {
+  const env = opts.env ?? process.env;
+  const stderr = opts.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const run = opts.run ?? processRunner();
+  let spec = opts.spec;
+  if (spec === undefined) {
+    const dir = env['JUJU_CHARM_DIR'] || process.cwd();
+    try {
+      spec = await loadCharmSpec(dir);
+    } catch (err) {
+      const line = `cannot load charm metadata from ${dir}: ${describeError(err)}`;
+      stderr(line);
+      try {
+        await new ModelBackend(run).jujuLog('ERROR', line);
+      } catch {
+        // already on stderr
+      }
+      if (opts.setExitCode !== false) process.exitCode = 1;
+      return 1;
+    }
+  }
+  let code: number;
+  try {
+    code = await dispatch(CharmClass, { env, run, spec, stderr });
+  } catch (err) {
+    // dispatch handles its own errors; this is the last line of defence.
+    stderr(`dispatch failed: ${describeError(err)}`);
+    code = 1;
+  }
+  if (opts.setExitCode !== false) process.exitCode = code;
+  return code;
+}
