@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout, clearTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { ensureHostPackages } from './deps.mjs';
 import { ensureInitramfs } from './initramfs.mjs';
@@ -12,7 +13,7 @@ import { cacheRoot, repoRoot } from './paths.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ENTRY = path.join(here, 'guest-entry.mjs');
-const SAFE_PATH = /^\/[A-Za-z0-9._+\/-]*$/;
+const SAFE_PATH = /^\/[A-Za-z0-9._+/-]*$/;
 
 export class VmError extends Error {
   constructor(message, options) {
