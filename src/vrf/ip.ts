@@ -1,0 +1,208 @@
+/**
+ * The process runner of src/vrf: the ONLY module in the domain that starts
+ * processes. Everything goes as argv arrays through execa (never a shell).
+ * `ip -batch` reads its commands from stdin, where whitespace splits words,
+ * quotes group them, `#` starts a comment and a trailing backslash continues a
+ * line — so every token is checked before the lines are joined.
+ *
+ * The binaries and the spawn function are injectable, so tests can run a fake
+ * `ip` script and a VM suite can run the real one.
+ */
+import { execa, type Options } from 'execa';
+
+export interface SpawnResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface SpawnOptions {
+  /** Written to the child's stdin, which is then closed. */
+  readonly input?: string;
+  /** An open file descriptor of ours that the child inherits as its fd 3. */
+  readonly fd3?: number;
+  readonly timeoutMs?: number;
+}
+
+/** Runs `file` with `args` (no shell); never rejects on a non-zero exit. */
+export type Spawn = (file: string, args: readonly string[], options: SpawnOptions) => Promise<SpawnResult>;
+
+export interface ProcOptions {
+  /** Path of the `ip` binary (default `ip`, found on PATH). */
+  readonly ipBin?: string;
+  readonly modprobeBin?: string;
+  readonly flockBin?: string;
+  readonly spawn?: Spawn;
+}
+
+export class ProcessError extends Error {
+  override name = 'ProcessError';
+  readonly command: readonly string[];
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  constructor(message: string, details: { command: readonly string[]; exitCode: number | null; stderr: string }, options?: { cause?: unknown }) {
+    super(message, options);
+    this.command = details.command;
+    this.exitCode = details.exitCode;
+    this.stderr = details.stderr;
+  }
+}
+
+export class UnsafeTokenError extends Error {
+  override name = 'UnsafeTokenError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The default spawn: execa with argv, no shell, no rejection on exit status. */
+export const execaSpawn: Spawn = async (file, args, options) => {
+  const stdin = options.input === undefined ? 'ignore' : 'pipe';
+  // execa passes an integer fd through to child_process (inherit that fd), but
+  // its types only list it for fds 0-2.
+  const stdio = (options.fd3 !== undefined ? [stdin, 'pipe', 'pipe', options.fd3] : [stdin, 'pipe', 'pipe']) as unknown as Options['stdio'];
+  try {
+    const r = await execa(file, [...args], {
+      reject: false,
+      stdio,
+      ...(options.input !== undefined ? { input: options.input } : {}),
+      ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+      stripFinalNewline: false,
+      env: { LC_ALL: 'C' },
+      extendEnv: true,
+    });
+    if (r.failed && r.exitCode === undefined) {
+      // Could not start (ENOENT, EACCES) or killed by a signal/timeout.
+      return { exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') || (r.shortMessage ?? 'failed to run') };
+    }
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  } catch (e) {
+    throw new ProcessError(`cannot run ${file}: ${(e as Error).message}`, { command: [file, ...args], exitCode: null, stderr: '' }, { cause: e });
+  }
+};
+
+function spawnOf(o: ProcOptions): Spawn {
+  return o.spawn ?? execaSpawn;
+}
+
+/** Why a token cannot go on an `ip -batch` line, or null when it can. */
+export function tokenProblem(t: unknown): string | null {
+  if (typeof t !== 'string') return 'is not a string';
+  if (t.length === 0) return 'is empty';
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\x00-\x1f\x7f]/.test(t)) return `${JSON.stringify(t)} contains whitespace or a control character`;
+  if (/["'#\\]/.test(t)) return `${JSON.stringify(t)} contains a quote, '#' or a backslash`;
+  return null;
+}
+
+/** Joins the lines for `ip -batch -`, refusing any token ip would split, group or comment out. */
+export function batchInput(lines: readonly (readonly string[])[]): string {
+  lines.forEach((line, i) => {
+    if (line.length === 0) throw new UnsafeTokenError(`ip batch line ${i + 1} is empty`);
+    for (const t of line) {
+      const p = tokenProblem(t);
+      if (p !== null) throw new UnsafeTokenError(`ip batch line ${i + 1}: token ${p}`);
+    }
+  });
+  return lines.map((l) => l.join(' ')).join('\n') + '\n';
+}
+
+/** The 1-based line `ip -batch` names in "Command failed -:N", or null. */
+export function failedBatchLine(stderr: string): number | null {
+  const m = /Command failed -:(\d+)/.exec(stderr);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Runs the lines through ONE `ip -json -details -batch -` process and returns
+ * its stdout (one JSON document per line that printed). Throws a ProcessError
+ * naming the failing command when ip fails.
+ */
+export async function runIpJsonBatch(lines: readonly (readonly string[])[], o: ProcOptions = {}): Promise<string> {
+  const input = batchInput(lines);
+  const ip = o.ipBin ?? 'ip';
+  const args = ['-json', '-details', '-batch', '-'];
+  const r = await spawnOf(o)(ip, args, { input });
+  if (r.exitCode !== 0) {
+    const n = failedBatchLine(r.stderr);
+    const line = n !== null ? lines[n - 1] : undefined;
+    const what = line ? `\`ip ${line.join(' ')}\` (batch line ${n})` : `\`${ip} ${args.join(' ')}\``;
+    throw new ProcessError(`${what} failed (exit ${r.exitCode}): ${r.stderr.trim() || 'no error output'}`, {
+      command: line ? ['ip', ...line] : [ip, ...args],
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+    });
+  }
+  return r.stdout;
+}
+
+export type BatchResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      /** 0-based index into the lines; null when ip did not say which line failed. */
+      readonly failedLine: number | null;
+      readonly exitCode: number;
+      readonly stderr: string;
+    };
+
+/**
+ * Runs the lines through ONE `ip -batch -` process. Without `-force` ip stops
+ * at the first failing line, so every line before it has been applied and none
+ * after it.
+ */
+export async function runIpBatch(lines: readonly (readonly string[])[], o: ProcOptions = {}): Promise<BatchResult> {
+  if (lines.length === 0) return { ok: true };
+  const input = batchInput(lines);
+  const r = await spawnOf(o)(o.ipBin ?? 'ip', ['-batch', '-'], { input });
+  if (r.exitCode === 0) return { ok: true };
+  const n = failedBatchLine(r.stderr);
+  const failedLine = n !== null && n >= 1 && n <= lines.length ? n - 1 : null;
+  return { ok: false, failedLine, exitCode: r.exitCode, stderr: r.stderr.trim() };
+}
+
+/** `ip -V`, e.g. "ip utility, iproute2-6.1.0, libbpf 1.1.2". Throws when ip cannot run. */
+export async function ipVersion(o: ProcOptions = {}): Promise<string> {
+  const ip = o.ipBin ?? 'ip';
+  const r = await spawnOf(o)(ip, ['-V'], {});
+  if (r.exitCode !== 0) {
+    throw new ProcessError(`\`${ip} -V\` failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { command: [ip, '-V'], exitCode: r.exitCode, stderr: r.stderr });
+  }
+  return (r.stdout + r.stderr).trim();
+}
+
+/** Runs argv inside a VRF: `ip vrf exec VRF argv…` (e.g. ping). Never throws on a non-zero exit. */
+export async function ipVrfExec(vrf: string, argv: readonly string[], o: ProcOptions & { timeoutMs?: number } = {}): Promise<SpawnResult> {
+  for (const t of [vrf, ...argv]) {
+    const p = tokenProblem(t);
+    if (p !== null) throw new UnsafeTokenError(`ip vrf exec: token ${p}`);
+  }
+  if (argv.length === 0) throw new UnsafeTokenError('ip vrf exec: no command');
+  return spawnOf(o)(o.ipBin ?? 'ip', ['vrf', 'exec', vrf, ...argv], o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
+}
+
+/** `modprobe NAME`; returns whether it succeeded and what it said. */
+export async function modprobe(name: string, o: ProcOptions = {}): Promise<{ ok: boolean; stderr: string }> {
+  if (!/^[a-z0-9_-]+$/.test(name)) throw new UnsafeTokenError(`modprobe: invalid module name ${JSON.stringify(name)}`);
+  const r = await spawnOf(o)(o.modprobeBin ?? 'modprobe', [name], {});
+  return { ok: r.exitCode === 0, stderr: r.stderr.trim() };
+}
+
+/**
+ * Takes an exclusive flock on the open file `fd` by running
+ * `flock -x -w SECONDS 3` with our fd inherited as its fd 3. The lock belongs
+ * to the open file description, so it stays held after flock(1) exits and is
+ * released when we close the fd or die. Returns false on timeout.
+ */
+export async function flockFd(fd: number, timeoutSec: number, o: ProcOptions = {}): Promise<boolean> {
+  const bin = o.flockBin ?? 'flock';
+  const args = ['-x', '-w', String(timeoutSec), '3'];
+  const r = await spawnOf(o)(bin, args, { fd3: fd });
+  if (r.exitCode === 0) return true;
+  if (r.exitCode === 1 && r.stderr.trim() === '') return false; // flock(1): timeout → exit 1, silent
+  throw new ProcessError(`\`${bin} ${args.join(' ')}\` failed (exit ${r.exitCode}): ${r.stderr.trim()}`, {
+    command: [bin, ...args],
+    exitCode: r.exitCode,
+    stderr: r.stderr,
+  });
+}

@@ -1,0 +1,301 @@
+/**
+ * Everything vrf-host keeps on disk, under an injectable root:
+ *   /etc/sysctl.d/60-vrf-host.conf          the sysctls vrf-host sets
+ *   /etc/iproute2/rt_tables.d/vrf-host.conf `ID NAME` per VRF table
+ *   /var/lib/vrf-host/state.json            units, application, last desired state, the Ledger
+ * Every file is written atomically: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory. A corrupt state file is an error that
+ * says so, never a silent reset (teardown needs what it remembers).
+ */
+import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import type { DesiredState, Ledger } from './types.js';
+import { EMPTY_LEDGER, FAMILIES } from './types.js';
+
+export const PATHS = {
+  sysctlConf: 'etc/sysctl.d/60-vrf-host.conf',
+  rtTables: 'etc/iproute2/rt_tables.d/vrf-host.conf',
+  state: 'var/lib/vrf-host/state.json',
+  stateDir: 'var/lib/vrf-host',
+} as const;
+
+export function under(root: string | undefined, rel: string): string {
+  return join(root ?? '/', rel);
+}
+
+export class StateFileError extends Error {
+  override name = 'StateFileError';
+  readonly path: string;
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.path = path;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Atomic files
+// ---------------------------------------------------------------------------
+
+/** Writes `content` to `path` atomically (temp file in the same dir + fsync + rename). */
+export async function atomicWrite(path: string, content: string, mode = 0o644): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(content, 'utf8');
+    await fh.chmod(mode); // not subject to the umask
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await syncDir(dir);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const d = await open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  }
+}
+
+/** Removes a file; a missing file is fine. */
+export async function removeFile(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Schemas (the state file is parsed input like any other)
+// ---------------------------------------------------------------------------
+
+const family = z.enum(FAMILIES as unknown as ['inet', 'inet6']);
+const nullableStr = z.string().nullable();
+
+const routeSchema = z.object({
+  family,
+  table: z.number().int().nonnegative(),
+  dst: z.string(),
+  type: z.string(),
+  gateway: nullableStr,
+  dev: nullableStr,
+  protocol: z.string(),
+  scope: z.string(),
+  metric: z.number().int().nonnegative().nullable(),
+  prefsrc: nullableStr,
+});
+
+const ruleSchema = z.object({
+  family,
+  priority: z.number().int().nonnegative(),
+  src: nullableStr,
+  dst: nullableStr,
+  table: z.number().int().nonnegative().nullable(),
+  l3mdev: z.boolean(),
+  iif: nullableStr,
+  oif: nullableStr,
+  fwmark: nullableStr,
+  action: z.string(),
+});
+
+export const ledgerSchema = z.object({
+  vrfs: z.record(z.string(), z.number().int().positive()),
+  migratedRoutes: z.array(routeSchema),
+  migratedRules: z.array(ruleSchema),
+  localRuleMoved: z.boolean(),
+  sysctlsBefore: z.record(z.string(), z.string().nullable()),
+});
+
+const derivedGateway = z.object({
+  family,
+  address: z.string(),
+  source: z.enum(['config', 'main-route', 'policy-table', 'netplan', 'ra']),
+  detail: z.string(),
+});
+
+const routeSpec = z.object({
+  to: z.string(),
+  via: z.string().optional(),
+  metric: z.number().int().nonnegative().optional(),
+});
+
+const desiredVrf = z.object({
+  name: z.string(),
+  binding: z.string(),
+  table: z.number().int().positive(),
+  tableSource: z.enum(['config', 'persisted', 'auto']),
+  members: z.array(z.string()),
+  addresses: z.array(
+    z.object({ dev: z.string(), family, address: z.string(), prefixlen: z.number().int().nonnegative(), subnet: z.string() }),
+  ),
+  gateways: z.object({ inet: derivedGateway.optional(), inet6: derivedGateway.optional() }),
+  routes: z.array(routeSpec),
+});
+
+export const desiredStateSchema = z.object({
+  vrfs: z.array(desiredVrf),
+  inMain: z.array(
+    z.object({
+      binding: z.string(),
+      reason: z.enum(['controller-path', 'same-as-default', 'excluded']),
+      interfaces: z.array(z.string()),
+    }),
+  ),
+  strict: z.boolean(),
+  moveLocalRule: z.boolean(),
+  preserveReachability: z.boolean(),
+  nonlocalBind: z.boolean(),
+  l3mdevAccept: z.boolean(),
+});
+
+export const STATE_VERSION = 1;
+
+export const stateSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  /** The vrf-host application that owns this machine's VRFs (null: the standalone CLI). */
+  application: z.string().nullable(),
+  /** The units of that application on this machine; teardown happens when the last one leaves. */
+  units: z.array(z.string()),
+  /** The last desired state applied (or being applied): what the boot unit replays. */
+  desired: desiredStateSchema.nullable(),
+  /** What vrf-host created or migrated. While `applying`, a superset of both the old and the new ledger. */
+  ledger: ledgerSchema,
+  /** True between the write-ahead save and the end of an apply (a crash leaves it true). */
+  applying: z.boolean(),
+  updated: z.string(),
+});
+
+export interface HostState {
+  readonly version: typeof STATE_VERSION;
+  readonly application: string | null;
+  readonly units: readonly string[];
+  readonly desired: DesiredState | null;
+  readonly ledger: Ledger;
+  readonly applying: boolean;
+  readonly updated: string;
+}
+
+export function emptyState(): HostState {
+  return { version: STATE_VERSION, application: null, units: [], desired: null, ledger: EMPTY_LEDGER, applying: false, updated: new Date(0).toISOString() };
+}
+
+/** Parses state.json text; throws StateFileError naming the path and the field. */
+export function parseState(text: string, path: string): HostState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new StateFileError(path, `${path} is corrupt (not JSON: ${(e as Error).message}); vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand`, { cause: e });
+  }
+  if (typeof raw === 'object' && raw !== null && 'version' in raw && (raw as { version: unknown }).version !== STATE_VERSION) {
+    throw new StateFileError(path, `${path} has version ${JSON.stringify((raw as { version: unknown }).version)}; this vrf-host reads version ${STATE_VERSION}`);
+  }
+  const r = stateSchema.safeParse(raw);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    const where = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
+    throw new StateFileError(path, `${path} is corrupt at ${where}: ${first?.message ?? 'invalid'}; vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand`, { cause: r.error });
+  }
+  return r.data as HostState;
+}
+
+/** The state, or null when there is no state file. */
+export async function readState(root?: string): Promise<HostState | null> {
+  const path = under(root, PATHS.state);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new StateFileError(path, `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return parseState(text, path);
+}
+
+export async function writeState(root: string | undefined, state: Omit<HostState, 'version' | 'updated'>): Promise<HostState> {
+  const full: HostState = { version: STATE_VERSION, ...state, updated: new Date().toISOString() };
+  // Validate what we write as strictly as what we read.
+  const path = under(root, PATHS.state);
+  parseState(JSON.stringify(full), path);
+  await atomicWrite(path, JSON.stringify(full, null, 2) + '\n', 0o600);
+  return full;
+}
+
+export async function removeState(root?: string): Promise<void> {
+  await removeFile(under(root, PATHS.state));
+}
+
+// ---------------------------------------------------------------------------
+// Ledger arithmetic
+// ---------------------------------------------------------------------------
+
+function uniqueBy<T>(items: readonly T[]): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const i of items) {
+    const k = JSON.stringify(i, Object.keys(i as object).sort());
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(i);
+    }
+  }
+  return out;
+}
+
+/**
+ * The write-ahead ledger: everything either ledger owns. Persisted before an
+ * apply, so that a crash at any step still lets teardown find every VRF
+ * (created or about to be deleted) and restore every migrated route and rule.
+ * The earliest `sysctlsBefore` wins: it is the value before vrf-host.
+ */
+export function unionLedger(before: Ledger, after: Ledger): Ledger {
+  return {
+    vrfs: { ...before.vrfs, ...after.vrfs },
+    migratedRoutes: uniqueBy([...before.migratedRoutes, ...after.migratedRoutes]),
+    migratedRules: uniqueBy([...before.migratedRules, ...after.migratedRules]),
+    localRuleMoved: before.localRuleMoved || after.localRuleMoved,
+    sysctlsBefore: { ...after.sysctlsBefore, ...before.sysctlsBefore },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// rt_tables.d
+// ---------------------------------------------------------------------------
+
+/** `ID NAME` lines for /etc/iproute2/rt_tables.d/vrf-host.conf, or null when there are no VRFs. */
+export function renderRtTables(vrfs: Readonly<Record<string, number>>): string | null {
+  const entries = Object.entries(vrfs).sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+  if (entries.length === 0) return null;
+  for (const [name, id] of entries) {
+    if (!/^[a-z0-9][a-z0-9-]{0,14}$/.test(name) || !Number.isInteger(id) || id <= 0) {
+      throw new StateFileError(PATHS.rtTables, `refusing to write table entry ${JSON.stringify(name)}=${id}`);
+    }
+  }
+  return ['# Managed by vrf-host: one table per VRF. Removed when vrf-host is removed.', ...entries.map(([n, id]) => `${id} ${n}`)].join('\n') + '\n';
+}
+
+/** Writes (or removes, when empty) a managed file. */
+export async function writeOrRemove(path: string, content: string | null): Promise<void> {
+  if (content === null) await removeFile(path);
+  else await atomicWrite(path, content);
+}

@@ -1,0 +1,103 @@
+import { batchInput, failedBatchLine, ipVersion, ipVrfExec, modprobe, runIpBatch, runIpJsonBatch, tokenProblem, UnsafeTokenError, ProcessError, type Spawn } from '../../../src/vrf/ip.js';
+import { fakeIp } from './ip.fake.js';
+
+describe('batch lines', () => {
+  it.each([
+    ['a b', 'whitespace'],
+    ['a\tb', 'whitespace'],
+    ['x\ny', 'whitespace'],
+    ['"q"', 'quote'],
+    ["it's", 'quote'],
+    ['#c', "'#'"],
+    ['trail\\', 'backslash'],
+    ['', 'empty'],
+  ])('refuses the token %j', (tok, why) => {
+    expect(tokenProblem(tok)).toContain(why);
+    expect(() => batchInput([['link', 'show', tok]])).toThrow(UnsafeTokenError);
+  });
+
+  it('joins safe tokens one command per line', () => {
+    expect(batchInput([['link', 'add', 'storage', 'type', 'vrf', 'table', '1001'], ['-6', 'route', 'show', 'table', 'all']])).toBe(
+      'link add storage type vrf table 1001\n-6 route show table all\n',
+    );
+  });
+
+  it('refuses an empty line (ip would skip it and the line numbers would shift)', () => {
+    expect(() => batchInput([['link'], []])).toThrow(/line 2 is empty/);
+  });
+
+  it('reads the failing line from ip stderr', () => {
+    expect(failedBatchLine('RTNETLINK answers: File exists\nCommand failed -:17\n')).toBe(17);
+    expect(failedBatchLine('something else')).toBeNull();
+  });
+});
+
+describe('with a fake ip', () => {
+  it('runIpBatch sends every line to ONE `ip -batch -` process', async () => {
+    const ip = await fakeIp();
+    const r = await runIpBatch([['link', 'add', 'a', 'type', 'vrf', 'table', '10'], ['link', 'set', 'dev', 'a', 'up']], { ipBin: ip.bin });
+    expect(r).toEqual({ ok: true });
+    const calls = await ip.calls();
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.argv).toEqual(['-batch', '-']);
+    expect(calls[0]!.stdin).toBe('link add a type vrf table 10\nlink set dev a up\n');
+  });
+
+  it('runIpBatch reports the 0-based failing line and ip stderr', async () => {
+    const ip = await fakeIp();
+    await ip.failOn('^link set dev b', 'Cannot find device "b"');
+    const r = await runIpBatch([['link', 'set', 'dev', 'a', 'up'], ['link', 'set', 'dev', 'b', 'up'], ['link', 'set', 'dev', 'c', 'up']], { ipBin: ip.bin });
+    expect(r).toEqual({ ok: false, failedLine: 1, exitCode: 1, stderr: 'Cannot find device "b"\nCommand failed -:2' });
+  });
+
+  it('runIpBatch with no lines starts nothing', async () => {
+    const ip = await fakeIp();
+    expect(await runIpBatch([], { ipBin: ip.bin })).toEqual({ ok: true });
+    expect(await ip.calls()).toHaveLength(0);
+  });
+
+  it('runIpJsonBatch returns stdout of `ip -json -details -batch -`', async () => {
+    const ip = await fakeIp();
+    await ip.respond({ 'link show': '[{"ifname":"lo"}]', '-4 rule show': '[]' });
+    const out = await runIpJsonBatch([['link', 'show'], ['-4', 'rule', 'show']], { ipBin: ip.bin });
+    expect(out).toBe('[{"ifname":"lo"}]\n[]\n');
+    expect((await ip.calls())[0]!.argv).toEqual(['-json', '-details', '-batch', '-']);
+  });
+
+  it('runIpJsonBatch names the failing command', async () => {
+    const ip = await fakeIp();
+    await ip.failOn('route get', 'RTNETLINK answers: Network is unreachable');
+    await expect(runIpJsonBatch([['link', 'show'], ['route', 'get', '10.9.9.9']], { ipBin: ip.bin })).rejects.toThrow(
+      /`ip route get 10.9.9.9` \(batch line 2\) failed \(exit 1\): RTNETLINK answers: Network is unreachable/,
+    );
+  });
+
+  it('ipVersion and ipVrfExec run argv, not a shell', async () => {
+    const ip = await fakeIp();
+    await ip.version('ip utility, iproute2-5.15.0, libbpf 0.5.0');
+    expect(await ipVersion({ ipBin: ip.bin })).toBe('ip utility, iproute2-5.15.0, libbpf 0.5.0');
+    await ip.ping({ '10.0.0.1': { stdout: 'ok', code: 0 } });
+    const r = await ipVrfExec('storage', ['ping', '-c', '3', '10.0.0.1'], { ipBin: ip.bin });
+    expect(r.exitCode).toBe(0);
+    expect((await ip.calls()).at(-1)!.argv).toEqual(['vrf', 'exec', 'storage', 'ping', '-c', '3', '10.0.0.1']);
+    await expect(ipVrfExec('storage', ['ping', '$(reboot)'], { ipBin: ip.bin })).resolves.toMatchObject({ exitCode: 2 });
+    await expect(ipVrfExec('a b', ['ping'], { ipBin: ip.bin })).rejects.toThrow(UnsafeTokenError);
+  });
+
+  it('a missing ip binary is a failure, not a crash', async () => {
+    await expect(ipVersion({ ipBin: '/nonexistent/ip' })).rejects.toThrow(ProcessError);
+  });
+});
+
+describe('modprobe', () => {
+  it('runs `modprobe NAME` through the injected spawn and refuses odd names', async () => {
+    const seen: string[][] = [];
+    const spawn: Spawn = async (file, args) => {
+      seen.push([file, ...args]);
+      return { exitCode: 1, stdout: '', stderr: 'modprobe: FATAL: Module vrf not found\n' };
+    };
+    expect(await modprobe('vrf', { spawn })).toEqual({ ok: false, stderr: 'modprobe: FATAL: Module vrf not found' });
+    expect(seen).toEqual([['modprobe', 'vrf']]);
+    await expect(modprobe('vrf; reboot', { spawn })).rejects.toThrow(UnsafeTokenError);
+  });
+});

@@ -1,0 +1,101 @@
+import { mkdtemp, readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  atomicWrite,
+  PATHS,
+  readState,
+  renderRtTables,
+  StateFileError,
+  under,
+  unionLedger,
+  writeState,
+} from '../../../src/vrf/persist.js';
+import { EMPTY_LEDGER, type Ledger, type Route } from '../../../src/vrf/types.js';
+
+const route = (dst: string, table = 254): Route => ({
+  family: 'inet', table, dst, type: 'unicast', gateway: '10.0.0.1', dev: 'ens4', protocol: 'static', scope: 'global', metric: null, prefsrc: null,
+});
+
+const ledger: Ledger = {
+  vrfs: { storage: 1001, public: 1002 },
+  migratedRoutes: [route('10.30.0.0/16')],
+  migratedRules: [{ family: 'inet', priority: 100, src: '10.10.4.0/24', dst: null, table: 2, l3mdev: false, iif: null, oif: null, fwmark: null, action: 'lookup' }],
+  localRuleMoved: true,
+  sysctlsBefore: { 'net.ipv4.tcp_l3mdev_accept': '0', 'net.ipv4.ip_nonlocal_bind': null },
+};
+
+const tmp = () => mkdtemp(join(tmpdir(), 'vrf-persist-'));
+
+describe('atomicWrite', () => {
+  it('writes through a temp file in the same directory and leaves no temp behind', async () => {
+    const root = await tmp();
+    const path = join(root, 'a/b/c.conf');
+    await atomicWrite(path, 'one\n');
+    await atomicWrite(path, 'two\n', 0o600);
+    expect(await readFile(path, 'utf8')).toBe('two\n');
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await readdir(dirname(path))).toEqual(['c.conf']);
+  });
+});
+
+describe('state.json', () => {
+  it('round-trips units, application, desired state and ledger', async () => {
+    const root = await tmp();
+    expect(await readState(root)).toBeNull();
+    await writeState(root, { application: 'vrf-host', units: ['vrf-host/0', 'vrf-host/3'], desired: null, ledger, applying: false });
+    const s = await readState(root);
+    expect(s).toMatchObject({ version: 1, application: 'vrf-host', units: ['vrf-host/0', 'vrf-host/3'], desired: null, ledger, applying: false });
+    expect((await stat(under(root, PATHS.state))).mode & 0o777).toBe(0o600);
+  });
+
+  it.each([
+    ['not JSON', '{"version":1,', /is corrupt \(not JSON/],
+    ['a wrong field', JSON.stringify({ version: 1, application: null, units: 'vrf-host/0', desired: null, ledger: EMPTY_LEDGER, applying: false, updated: 'x' }), /is corrupt at units:/],
+    ['a bad ledger', JSON.stringify({ version: 1, application: null, units: [], desired: null, ledger: { ...EMPTY_LEDGER, vrfs: { a: 'x' } }, applying: false, updated: 'x' }), /is corrupt at ledger\.vrfs\.a:/],
+    ['another version', JSON.stringify({ version: 7 }), /has version 7; this vrf-host reads version 1/],
+  ])('refuses %s with a precise error and leaves the file alone', async (_what, text, re) => {
+    const root = await tmp();
+    const path = under(root, PATHS.state);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, text);
+    const err = await readState(root).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StateFileError);
+    expect((err as Error).message).toMatch(re);
+    expect((err as Error).message).toContain(path);
+    expect(await readFile(path, 'utf8')).toBe(text);
+  });
+
+  it('never writes a state it could not read back', async () => {
+    const root = await tmp();
+    const bad = { ...ledger, vrfs: { storage: -1 } };
+    await expect(writeState(root, { application: null, units: [], desired: null, ledger: bad, applying: false })).rejects.toThrow(StateFileError);
+    expect(await readState(root)).toBeNull();
+  });
+});
+
+describe('ledger union (write-ahead)', () => {
+  it('keeps everything either ledger owns; the earliest sysctl value wins', () => {
+    const after: Ledger = {
+      vrfs: { storage: 1001, tenant: 1003 },
+      migratedRoutes: [route('10.30.0.0/16'), route('10.40.0.0/16')],
+      migratedRules: [],
+      localRuleMoved: false,
+      sysctlsBefore: { 'net.ipv4.tcp_l3mdev_accept': '1', 'net.ipv4.udp_l3mdev_accept': '0' },
+    };
+    const u = unionLedger(ledger, after);
+    expect(u.vrfs).toEqual({ storage: 1001, public: 1002, tenant: 1003 });
+    expect(u.migratedRoutes.map((r) => r.dst)).toEqual(['10.30.0.0/16', '10.40.0.0/16']);
+    expect(u.migratedRules).toHaveLength(1);
+    expect(u.localRuleMoved).toBe(true);
+    expect(u.sysctlsBefore).toEqual({ 'net.ipv4.tcp_l3mdev_accept': '0', 'net.ipv4.ip_nonlocal_bind': null, 'net.ipv4.udp_l3mdev_accept': '0' });
+  });
+});
+
+describe('rt_tables.d', () => {
+  it('writes ID NAME lines sorted by id', () => {
+    expect(renderRtTables({ storage: 1002, public: 1001 })).toBe('# Managed by vrf-host: one table per VRF. Removed when vrf-host is removed.\n1001 public\n1002 storage\n');
+    expect(renderRtTables({})).toBeNull();
+    expect(() => renderRtTables({ 'a b': 5 })).toThrow(StateFileError);
+  });
+});
