@@ -1,0 +1,470 @@
+/**
+ * Desired state: (bindings, config, controllers, netplan) × observed host × ledger
+ * → the VRFs to build, or the precise problems that stop us. Pure and
+ * deterministic (every list is sorted).
+ */
+import { cidrContains, compareIp, subnetOf, tryCanonicalIp, tryCanonicalCidr } from './addr.js';
+import { deriveGateways, type GatewayEnv } from './gateways.js';
+import { vrfNameProblem } from './names.js';
+import { parseNetplanGateways } from './netplan.js';
+import { assignTables, type TableRequest } from './tables.js';
+import {
+  DEFAULT_BINDING,
+  SPACE_ROLES,
+  SYSCTL,
+  type BindingInterface,
+  type DeriveResult,
+  type DesiredVrf,
+  type EngineInputs,
+  type Family,
+  type InMainBinding,
+  type Ledger,
+  type Link,
+  type MemberAddress,
+  type ObservedHost,
+  type Problem,
+  type RouteSpec,
+  type VrfConfigEntry,
+  type Warning,
+} from './types.js';
+
+/** Kinds whose ports are never enslaved; the L3 device is the master. */
+const AGGREGATE_KINDS: ReadonlySet<string> = new Set(['bridge', 'bond', 'team']);
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const familyName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');
+
+interface Candidate {
+  readonly vrf: string;
+  readonly binding: string;
+  /** Where problems about this VRF are reported: `vrfs: NAME` (explicit) or NAME (automatic). */
+  readonly field: string;
+  readonly entry?: VrfConfigEntry;
+}
+
+interface Resolved extends Candidate {
+  readonly members: string[];
+  readonly addresses: MemberAddress[];
+}
+
+class LinkIndex {
+  private readonly byName: Map<string, Link>;
+  constructor(links: readonly Link[]) {
+    this.byName = new Map(links.map((l) => [l.name, l]));
+  }
+  get(name: string): Link | undefined {
+    return this.byName.get(name);
+  }
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+  portsOf(master: string): string[] {
+    return [...this.byName.values()].filter((l) => l.master === master).map((l) => l.name).sort(cmp);
+  }
+  /** Walk up from a bridge/bond port to the device that carries L3. */
+  l3Of(name: string): string {
+    let cur = name;
+    for (let i = 0; i < 16; i++) {
+      const l = this.byName.get(cur);
+      if (!l || l.master === null) return cur;
+      const m = this.byName.get(l.master);
+      if (!m || !AGGREGATE_KINDS.has(m.kind ?? '')) return cur;
+      cur = m.name;
+    }
+    return cur;
+  }
+}
+
+function describeKind(l: Link): string {
+  return l.kind === null ? 'a network interface' : `a ${l.kind} device`;
+}
+
+// ---------------------------------------------------------------------------
+// Controller path
+// ---------------------------------------------------------------------------
+
+/**
+ * Every device whose enslaving would disturb the route to a controller: the
+ * egress device of `ip route get` (a VRF's members when it is a VRF; the
+ * master when it is a bridge/bond port) and, recursively, the lower devices of
+ * a VLAN (cycling a lower device takes its VLANs down and flushes their routes).
+ */
+export function controllerPath(
+  controllers: readonly string[],
+  observed: ObservedHost,
+  problems: Problem[],
+): Map<string, string> {
+  const links = new LinkIndex(observed.links);
+  const out = new Map<string, string>();
+  const visit = (dev: string, ip: string, depth: number): void => {
+    if (depth > 16 || out.has(dev)) return;
+    out.set(dev, ip);
+    const l = links.get(dev);
+    if (!l) return;
+    if (l.kind === 'vrf') for (const p of links.portsOf(dev)) visit(p, ip, depth + 1);
+    const l3 = links.l3Of(dev);
+    if (l3 !== dev) visit(l3, ip, depth + 1);
+    if (l.lower !== null) visit(l.lower, ip, depth + 1);
+  };
+  for (const raw of [...controllers].sort(cmp)) {
+    const ip = tryCanonicalIp(raw);
+    if (ip === null) {
+      problems.push({ field: 'controllers', message: `"${raw}" is not an IP address` });
+      continue;
+    }
+    const rg = observed.routeGet[ip];
+    if (rg === undefined) {
+      problems.push({ field: 'controllers', message: `no route lookup was observed for ${ip}; the controller path cannot be protected` });
+      continue;
+    }
+    if (rg.dev !== null) visit(rg.dev, ip, 0);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Members
+// ---------------------------------------------------------------------------
+
+interface MemberResult {
+  members: string[];
+  addresses: MemberAddress[];
+  /** Binding interfaces that are not on this machine. */
+  missing: string[];
+}
+
+function resolveMembers(
+  c: Candidate,
+  ifs: readonly BindingInterface[],
+  observed: ObservedHost,
+  ledger: Ledger,
+  links: LinkIndex,
+  problems: Problem[],
+): MemberResult {
+  const members = new Set<string>();
+  const fallbackAddrs: MemberAddress[] = [];
+  const missing: string[] = [];
+  for (const bi of [...ifs].sort((a, b) => cmp(a.name, b.name))) {
+    let found = false;
+    for (const ba of bi.addresses) {
+      const ip = tryCanonicalIp(ba.address);
+      const a = ip === null ? undefined : observed.addrs.find((x) => x.address === ip);
+      if (a) {
+        members.add(a.dev);
+        found = true;
+      }
+    }
+    if (found) continue;
+    if (links.has(bi.name)) {
+      const dev = links.l3Of(bi.name);
+      members.add(dev);
+      for (const ba of bi.addresses) {
+        const ip = tryCanonicalIp(ba.address);
+        const net = tryCanonicalCidr(ba.cidr);
+        if (ip === null || net === null || !cidrContains(net, ip)) continue;
+        const prefixlen = Number(net.split('/')[1]);
+        fallbackAddrs.push({ dev, family: ip.includes(':') ? 'inet6' : 'inet', address: ip, prefixlen, subnet: net });
+      }
+      continue;
+    }
+    missing.push(`${bi.name}${bi.addresses.length ? ` (${bi.addresses.map((a) => a.address).join(', ')})` : ''}`);
+  }
+  // A member must be an L3 device we may enslave.
+  for (const dev of [...members].sort(cmp)) {
+    const l = links.get(dev);
+    if (!l) {
+      problems.push({ field: c.field, message: `${dev} holds an address of binding ${c.binding} but is not among the host's links` });
+      members.delete(dev);
+      continue;
+    }
+    if (l.kind === 'vrf') {
+      problems.push({ field: c.field, message: `${dev} is a VRF device and cannot be a member of ${c.vrf}` });
+      members.delete(dev);
+      continue;
+    }
+    if (l.master !== null) {
+      const m = links.get(l.master);
+      if (m?.kind === 'vrf') {
+        if (m.name !== c.vrf && ledger.vrfs[m.name] === undefined) {
+          problems.push({ field: c.field, message: `${dev} is already in VRF ${m.name}, which vrf-host did not create` });
+          members.delete(dev);
+        }
+        continue;
+      }
+      problems.push({
+        field: c.field,
+        message: `${dev} holds an address of binding ${c.binding} but is a port of ${l.master}${m?.kind ? ` (${m.kind})` : ''}; a port is never enslaved`,
+      });
+      members.delete(dev);
+    }
+  }
+  const memberList = [...members].sort(cmp);
+  const addresses: MemberAddress[] = [];
+  const seen = new Set<string>();
+  for (const a of observed.addrs) {
+    if (!members.has(a.dev) || a.scope !== 'global') continue;
+    const key = `${a.dev}|${a.address}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    addresses.push({ dev: a.dev, family: a.family, address: a.address, prefixlen: a.prefixlen, subnet: subnetOf(a.address, a.prefixlen) });
+  }
+  for (const a of fallbackAddrs) {
+    const key = `${a.dev}|${a.address}`;
+    if (!members.has(a.dev) || seen.has(key)) continue;
+    seen.add(key);
+    addresses.push(a);
+  }
+  addresses.sort((a, b) => cmp(a.dev, b.dev) || cmp(a.family, b.family) || compareIp(a.address, b.address));
+  return { members: memberList, addresses, missing };
+}
+
+// ---------------------------------------------------------------------------
+// Routes
+// ---------------------------------------------------------------------------
+
+function resolveRoutes(
+  v: Resolved,
+  gateways: DesiredVrf['gateways'],
+  inputs: EngineInputs,
+  problems: Problem[],
+): RouteSpec[] {
+  const out = new Map<string, RouteSpec>();
+  const subnetsText = (f: Family): string =>
+    [...new Set(v.addresses.filter((a) => a.family === f).map((a) => a.subnet))].sort().join(', ') || 'none';
+  const add = (field: string, to: string, via: string | undefined, metric: number | undefined): void => {
+    const family: Family = to.includes(':') ? 'inet6' : 'inet';
+    let hop = via;
+    if (hop === undefined) {
+      const gw = gateways[family];
+      if (!gw) {
+        problems.push({ field, message: `${to} has no via and ${v.vrf} has no ${familyName(family)} gateway` });
+        return;
+      }
+      hop = gw.address;
+    } else if (!v.addresses.some((a) => a.family === family && cidrContains(a.subnet, hop as string)) && !cidrContains('fe80::/10', hop)) {
+      problems.push({ field, message: `via ${hop} is outside ${v.vrf}'s subnets (${subnetsText(family)})` });
+      return;
+    }
+    const spec: RouteSpec = { to, via: hop, ...(metric !== undefined ? { metric } : {}) };
+    const prev = out.get(to);
+    if (prev && (prev.via !== spec.via || prev.metric !== spec.metric)) {
+      problems.push({ field, message: `${to} is already routed for ${v.vrf} via ${prev.via ?? '?'}` });
+      return;
+    }
+    out.set(to, spec);
+  };
+  (v.entry?.routes ?? []).forEach((r, i) => add(`vrfs: ${v.vrf}.routes[${i}]`, r.to, r.via, r.metric));
+  for (const sr of inputs.config.spaceRoutes) {
+    if (sr.key !== v.vrf && sr.key !== v.binding) continue;
+    add(`space-routes: entry "${sr.key}=${sr.to}${sr.via ? `@${sr.via}` : ''}"`, sr.to, sr.via, undefined);
+  }
+  return [...out.values()].sort((a, b) => cmp(a.to, b.to));
+}
+
+// ---------------------------------------------------------------------------
+
+function sameNames(a: readonly BindingInterface[], b: readonly BindingInterface[]): boolean {
+  const x = [...new Set(a.map((i) => i.name))].sort(cmp);
+  const y = [...new Set(b.map((i) => i.name))].sort(cmp);
+  return x.length === y.length && x.every((n, i) => n === y[i]);
+}
+
+/** Derive the desired state, or every problem that forbids applying anything. */
+export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledger: Ledger): DeriveResult {
+  const problems: Problem[] = [];
+  const warnings: Warning[] = [];
+  const { config, bindings } = inputs;
+  const links = new LinkIndex(observed.links);
+  const inMain: InMainBinding[] = [];
+  const explicit = config.vrfs !== null;
+
+  // 1. Candidates.
+  const candidates: Candidate[] = [];
+  if (config.vrfs === null) {
+    const def = bindings[DEFAULT_BINDING] ?? [];
+    for (const role of [...SPACE_ROLES].sort(cmp)) {
+      const ifs = bindings[role];
+      if (ifs === undefined) continue;
+      if (bindings[DEFAULT_BINDING] !== undefined && sameNames(ifs, def)) {
+        inMain.push({ binding: role, reason: 'same-as-default', interfaces: [...new Set(ifs.map((i) => links.has(i.name) ? links.l3Of(i.name) : i.name))].sort(cmp) });
+        continue;
+      }
+      candidates.push({ vrf: role, binding: role, field: role });
+    }
+  } else {
+    const known = Object.keys(bindings).sort(cmp).join(', ') || 'none';
+    for (const name of Object.keys(config.vrfs).sort(cmp)) {
+      const entry = config.vrfs[name] as VrfConfigEntry;
+      if (bindings[entry.binding] === undefined) {
+        problems.push({ field: `vrfs: ${name}.binding`, message: `"${entry.binding}" is not a binding of this unit (bindings: ${known})` });
+        continue;
+      }
+      candidates.push({ vrf: name, binding: entry.binding, field: `vrfs: ${name}`, entry });
+    }
+  }
+
+  // 2. Excluded interfaces that do not exist: a warning only.
+  for (const x of config.excludeInterfaces) {
+    if (!links.has(x)) warnings.push({ field: 'exclude-interfaces', message: `${x} does not exist on this machine` });
+  }
+
+  // 3. Members, the controller path, exclusions.
+  const path = controllerPath(inputs.controllers, observed, problems);
+  const resolved: Resolved[] = [];
+  for (const c of candidates) {
+    const np = vrfNameProblem(c.vrf);
+    if (np !== null) {
+      problems.push({ field: c.field, message: `is not a valid VRF name: ${np}` });
+      continue;
+    }
+    const ifs = bindings[c.binding] ?? [];
+    const r = resolveMembers(c, ifs, observed, ledger, links, problems);
+    if (r.members.length === 0) {
+      if (r.missing.length > 0 || ifs.length === 0) {
+        const what = r.missing.length ? ` (network-get reports ${r.missing.join(', ')})` : '';
+        problems.push({ field: c.field, message: `binding ${c.binding} has no interface on this machine${what}` });
+      }
+      continue;
+    }
+    if (r.missing.length > 0) {
+      warnings.push({ field: c.field, message: `binding ${c.binding}: ${r.missing.join(', ')} not on this machine; ignored` });
+    }
+    const onPath = r.members.filter((m) => path.has(m));
+    if (onPath.length > 0) {
+      inMain.push({ binding: c.binding, reason: 'controller-path', interfaces: r.members });
+      if (explicit) {
+        const via = onPath.map((m) => `${m} → ${path.get(m) ?? '?'}`).join(', ');
+        warnings.push({ field: c.field, message: `binding ${c.binding} carries the path to the controller (${via}); left in the main table` });
+      }
+      continue;
+    }
+    const excluded = r.members.filter((m) => config.excludeInterfaces.includes(m) || ifs.some((i) => i.name !== m && config.excludeInterfaces.includes(i.name) && links.has(i.name) && links.l3Of(i.name) === m));
+    if (excluded.length > 0) {
+      inMain.push({ binding: c.binding, reason: 'excluded', interfaces: excluded });
+    }
+    const members = r.members.filter((m) => !excluded.includes(m));
+    if (members.length === 0) continue;
+    resolved.push({ ...c, members, addresses: r.addresses.filter((a) => members.includes(a.dev)) });
+  }
+
+  // 4. An interface belongs to at most one VRF; names must not collide with other links.
+  const owner = new Map<string, string>();
+  for (const v of resolved) {
+    for (const m of v.members) {
+      const other = owner.get(m);
+      if (other !== undefined) {
+        problems.push({ field: v.field, message: `${m} would be in both ${other} and ${v.vrf}; an interface belongs to at most one VRF${explicit ? '' : ' (set vrfs to choose one)'}` });
+      } else owner.set(m, v.vrf);
+    }
+    const l = links.get(v.vrf);
+    if (l && l.kind !== 'vrf') {
+      problems.push({ field: v.field, message: `a link named ${v.vrf} already exists and is ${describeKind(l)}, not a VRF` });
+    } else if (l && ledger.vrfs[v.vrf] === undefined) {
+      problems.push({ field: v.field, message: `a VRF named ${v.vrf} already exists that vrf-host did not create; remove it or choose another name` });
+    }
+  }
+
+  // 5. Tables.
+  const requests: TableRequest[] = resolved.map((v) => ({
+    vrf: v.vrf,
+    field: explicit ? `vrfs: ${v.vrf}.table` : `${v.vrf}: table`,
+    ...(v.entry?.table !== undefined ? { configured: v.entry.table } : {}),
+  }));
+  const tables = assignTables(requests, config.tableRange, observed, ledger);
+  problems.push(...tables.problems);
+
+  // 6. Gateways and routes.
+  const netplan = parseNetplanGateways(inputs.netplan);
+  warnings.push(...netplan.warnings);
+  const env: GatewayEnv = { observed, ledger, config, netplan: netplan.gateways };
+  const vrfs: DesiredVrf[] = [];
+  for (const v of resolved) {
+    const g = deriveGateways({ vrf: v.vrf, binding: v.binding, members: v.members, addresses: v.addresses, ...(v.entry ? { entry: v.entry } : {}) }, env);
+    problems.push(...g.problems);
+    warnings.push(...g.warnings);
+    const routes = resolveRoutes(v, g.gateways, inputs, problems);
+    const t = tables.tables.get(v.vrf);
+    if (!t) continue;
+    vrfs.push({
+      name: v.vrf,
+      binding: v.binding,
+      table: t.table,
+      tableSource: t.source,
+      members: v.members,
+      addresses: v.addresses,
+      gateways: g.gateways,
+      routes,
+    });
+  }
+
+  // 7. Keys that match nothing: typos must not pass silently.
+  const vrfNames = new Set(resolved.map((v) => v.vrf));
+  const vrfBindings = new Set(resolved.map((v) => v.binding));
+  const mainReason = new Map(inMain.map((m) => [m.binding, m.reason]));
+  const explicitNames = new Set(Object.keys(config.vrfs ?? {}));
+  const unmatched = (option: string, entry: string, key: string): void => {
+    const binding = explicitNames.has(key) ? config.vrfs?.[key]?.binding ?? key : key;
+    const reason = mainReason.get(binding);
+    if (reason !== undefined) {
+      warnings.push({ field: `${option}: entry "${entry}"`, message: `is unused: ${binding} stays in the main table (${reason})` });
+    } else if (!vrfNames.has(key) && !vrfBindings.has(key) && !explicitNames.has(key) && bindings[key] === undefined) {
+      warnings.push({ field: `${option}: entry "${entry}"`, message: `matches no VRF or binding` });
+    }
+  };
+  const subnets = new Set(resolved.flatMap((v) => v.addresses.map((a) => a.subnet)));
+  for (const g of config.gateways) {
+    const entry = `${g.key}=${g.address}`;
+    if (g.keyKind === 'cidr') {
+      if (!subnets.has(g.key)) warnings.push({ field: `gateways: entry "${entry}"`, message: 'matches no member subnet of any VRF' });
+    } else if (!vrfNames.has(g.key) && !vrfBindings.has(g.key)) unmatched('gateways', entry, g.key);
+  }
+  for (const sr of config.spaceRoutes) {
+    if (!vrfNames.has(sr.key) && !vrfBindings.has(sr.key)) unmatched('space-routes', `${sr.key}=${sr.to}${sr.via ? `@${sr.via}` : ''}`, sr.key);
+  }
+
+  // 8. Kernel prerequisites (only when there is something to build).
+  if (vrfs.length > 0) {
+    if (!observed.vrfModule && observed.container) {
+      problems.push({ field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules' });
+    }
+    for (const key of [SYSCTL.tcpL3mdev, SYSCTL.udpL3mdev]) {
+      if (config.l3mdevAccept && observed.sysctls[key] === null) {
+        problems.push({ field: 'kernel', message: `${key} is missing: VRF sockets need Linux 4.5 or newer` });
+      }
+    }
+  }
+
+  const sortedWarnings = dedupe(warnings);
+  if (problems.length > 0) return { ok: false, problems: dedupe(problems), warnings: sortedWarnings };
+  return {
+    ok: true,
+    desired: {
+      vrfs: vrfs.sort((a, b) => cmp(a.name, b.name)),
+      inMain: inMain.sort((a, b) => cmp(a.binding, b.binding) || cmp(a.reason, b.reason)),
+      strict: config.strict,
+      moveLocalRule: config.moveLocalRule,
+      preserveReachability: config.preserveReachability,
+      nonlocalBind: config.nonlocalBind,
+      l3mdevAccept: config.l3mdevAccept,
+    },
+    warnings: sortedWarnings,
+  };
+}
+
+function dedupe<T extends { field: string; message: string }>(xs: readonly T[]): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const x of xs) {
+    const k = `${x.field}\u0000${x.message}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(x);
+  }
+  return out;
+}
+
+/** Canonical controller IPs (ports already stripped by the caller); invalid ones are dropped. */
+export function canonicalControllers(addrs: readonly string[]): string[] {
+  return [...new Set(addrs.map((a) => tryCanonicalIp(a)).filter((a): a is string => a !== null))].sort(compareIp);
+}
+
