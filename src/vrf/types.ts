@@ -307,12 +307,12 @@ export interface RuleTarget {
 }
 
 export type Step =
-  | { readonly kind: 'vrf-create'; readonly name: string; readonly table: number }
-  | { readonly kind: 'vrf-replace'; readonly name: string; readonly fromTable: number; readonly toTable: number }
-  | { readonly kind: 'vrf-delete'; readonly name: string }
-  | { readonly kind: 'link-up'; readonly dev: string }
-  | { readonly kind: 'enslave'; readonly dev: string; readonly vrf: string }
-  | { readonly kind: 'release'; readonly dev: string; readonly vrf: string }
+  | { readonly kind: 'vrf-create'; readonly name: string; readonly table: number; readonly why?: string }
+  | { readonly kind: 'vrf-replace'; readonly name: string; readonly fromTable: number; readonly toTable: number; readonly why?: string }
+  | { readonly kind: 'vrf-delete'; readonly name: string; readonly why?: string }
+  | { readonly kind: 'link-up'; readonly dev: string; readonly why?: string }
+  | { readonly kind: 'enslave'; readonly dev: string; readonly vrf: string; readonly why?: string }
+  | { readonly kind: 'release'; readonly dev: string; readonly vrf: string; readonly why?: string }
   | { readonly kind: 'route-add'; readonly route: RouteTarget; readonly why: string }
   | { readonly kind: 'route-del'; readonly route: RouteTarget; readonly why: string }
   | { readonly kind: 'rule-add'; readonly rule: RuleTarget; readonly why: string }
