@@ -1,0 +1,195 @@
+/**
+ * End to end: build and pack the charm, check both layouts, then run the PACKED charm's
+ * dispatch (unzipped outside the repo, so no node_modules can help it) under the
+ * hook-tool simulator, as the Juju agent would.
+ */
+import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import YAML from 'yaml';
+import { createSimulator, runDispatch, type Simulator } from '../../src/ops/testing/simulator/harness.js';
+import { extractZip, readZip, type ZipEntryInfo } from './zip.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BUILT = join(ROOT, 'build/charm');
+const CHARM_FILE = join(ROOT, 'vrf-host.charm');
+const NETWORK = {
+  'bind-addresses': [{ 'mac-address': '52:54:00:00:00:01', 'interface-name': 'ens3', addresses: [{ hostname: '', value: '10.0.0.5', cidr: '10.0.0.0/24' }] }],
+  'egress-subnets': ['10.0.0.5/32'],
+  'ingress-addresses': ['10.0.0.5'],
+};
+
+let work: string;
+let charmDir: string; // the packed charm, unzipped
+let entries: ZipEntryInfo[];
+let expectedHooks: string[];
+
+beforeAll(async () => {
+  await execa('node', ['scripts/pack.mjs'], { cwd: ROOT });
+  work = await mkdtemp(join(tmpdir(), 'vrf-host-e2e-'));
+  charmDir = join(work, 'charm');
+  entries = await readZip(CHARM_FILE);
+  await extractZip(entries, charmDir);
+  const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8')) as { requires: Record<string, unknown> };
+  const standard = ['install', 'config-changed', 'start', 'stop', 'remove', 'update-status', 'upgrade-charm', 'leader-elected'];
+  const relation = Object.keys(metadata.requires).flatMap((ep) => ['created', 'joined', 'changed', 'departed', 'broken'].map((k) => `${ep}-relation-${k}`));
+  expectedHooks = [...standard, ...relation].sort();
+}, 120_000);
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function sim(state: Parameters<typeof createSimulator>[0] = {}): Promise<Simulator> {
+  return createSimulator({ dir: await mkdtemp(join(work, 'sim-')), ...state });
+}
+
+describe('build/charm layout', () => {
+  test('dispatch is executable, hooks link to it, charm files and one bundle', async () => {
+    expect((await stat(join(BUILT, 'dispatch'))).mode & 0o777).toBe(0o755);
+    const hooks = (await readdir(join(BUILT, 'hooks'))).sort();
+    expect(hooks).toEqual(expectedHooks);
+    for (const h of hooks) {
+      expect((await lstat(join(BUILT, 'hooks', h))).isSymbolicLink()).toBe(true);
+      expect(await readlink(join(BUILT, 'hooks', h))).toBe('../dispatch');
+    }
+    for (const f of ['metadata.yaml', 'config.yaml', 'actions.yaml']) {
+      expect(await readFile(join(BUILT, f), 'utf8')).toBe(await readFile(join(ROOT, f), 'utf8'));
+    }
+    expect(await readdir(join(BUILT, 'dist'))).toEqual(['vrf-host.mjs']);
+    const bundle = await readFile(join(BUILT, 'dist/vrf-host.mjs'), 'utf8');
+    // Self-contained: the only imports left are node builtins.
+    const specifiers = [...bundle.matchAll(/(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)].map((m) => m[1] ?? m[2]);
+    expect(specifiers.filter((s) => s !== undefined && !s.startsWith('node:'))).toEqual([]);
+  });
+
+  test('manifest.yaml declares ubuntu 22.04 and 24.04 on amd64', async () => {
+    const manifest = YAML.parse(await readFile(join(BUILT, 'manifest.yaml'), 'utf8')) as { bases: unknown };
+    expect(manifest.bases).toEqual([
+      { name: 'ubuntu', channel: '22.04', architectures: ['amd64'] },
+      { name: 'ubuntu', channel: '24.04', architectures: ['amd64'] },
+    ]);
+  });
+
+  test('metadata: subordinate on juju-info with the space roles as extra-bindings', async () => {
+    const md = YAML.parse(await readFile(join(BUILT, 'metadata.yaml'), 'utf8')) as Record<string, unknown>;
+    expect(md['name']).toBe('vrf-host');
+    expect(md['subordinate']).toBe(true);
+    expect(md['requires']).toEqual({ 'juju-info': { interface: 'juju-info', scope: 'container' } });
+    expect(Object.keys(md['extra-bindings'] as object)).toEqual(['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant']);
+  });
+});
+
+describe('vrf-host.charm (zip)', () => {
+  test('holds the build/charm files, hooks as executable copies of dispatch', () => {
+    const files = entries.filter((e) => !e.name.endsWith('/'));
+    expect(files.map((e) => e.name).sort()).toEqual(
+      ['actions.yaml', 'config.yaml', 'dispatch', 'dist/vrf-host.mjs', 'manifest.yaml', 'metadata.yaml', ...expectedHooks.map((h) => `hooks/${h}`)].sort(),
+    );
+    const dispatch = files.find((e) => e.name === 'dispatch');
+    expect(dispatch?.madeBy).toBe(3); // unix: Juju reads the mode from the external attributes
+    expect(dispatch?.mode).toBe(0o100755);
+    for (const e of files.filter((f) => f.name.startsWith('hooks/'))) {
+      expect(e.mode).toBe(0o100755);
+      expect(e.data.equals(dispatch?.data ?? Buffer.alloc(0))).toBe(true);
+    }
+    expect(files.find((e) => e.name === 'metadata.yaml')?.mode).toBe(0o100644);
+  });
+});
+
+describe('the packed dispatch under the hook-tool simulator', () => {
+  test('install: runs the charm, which sets a status with the documented argv', async () => {
+    const s = await sim({ state: { networks: { 'juju-info': NETWORK } } });
+    const run = await runDispatch(charmDir, 'hooks/install', s);
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    const sets = run.record.calls.filter((c) => c.tool === 'status-set');
+    expect(sets.length).toBeGreaterThan(0);
+    for (const c of sets) {
+      expect(c.argv).toEqual(['--application=false', expect.stringMatching(/^(active|blocked|waiting|maintenance)$/), '--', expect.any(String)]);
+    }
+    expect(run.record.status.status).toBe('active');
+    expect(run.record.logs.map((l) => l.message).join('\n')).toMatch(/install/);
+  });
+
+  test('an old agent running hooks/install itself: dispatch derives JUJU_DISPATCH_PATH from $0', async () => {
+    const s = await sim();
+    const run = await runDispatch(charmDir, 'hooks/install', s, { legacyHook: true });
+    expect(run.env['JUJU_DISPATCH_PATH']).toBeUndefined();
+    expect(run.exitCode).toBe(0);
+    expect(run.record.logs.map((l) => l.message).join('\n')).toMatch(/install/);
+  });
+
+  test('action show-vrfs: params come from action-get, results go to action-set', async () => {
+    const s = await sim();
+    const run = await runDispatch(charmDir, 'actions/show-vrfs', s, { params: { routes: true } });
+    expect(run.exitCode).toBe(0);
+    expect(run.record.calls.find((c) => c.tool === 'action-get')?.argv).toEqual(['--format=json']);
+    expect(run.record.actionFailure).toBeNull();
+    expect(run.record.actionResults['routes']).toBe('true');
+    for (const c of run.record.calls.filter((x) => x.tool === 'action-set')) {
+      for (const pair of c.argv) expect(pair).toMatch(/^[a-z0-9][a-z0-9.-]*=/);
+    }
+  });
+
+  test('action with invalid params: action-fail names the param', async () => {
+    const s = await sim();
+    const run = await runDispatch(charmDir, 'actions/show-vrfs', s, { params: { routes: 'yes please' } });
+    expect(run.record.actionFailure).toMatch(/routes/);
+    expect(run.record.actionResults).toEqual({});
+  });
+
+  test('a hook tool missing from PATH: a clear line naming it, and a non-zero exit', async () => {
+    const s = await sim({ omit: ['status-set'] });
+    const run = await runDispatch(charmDir, 'hooks/install', s);
+    expect(run.exitCode).not.toBe(0);
+    const said = [...run.record.logs.filter((l) => l.level === 'ERROR').map((l) => l.message), run.stderr].join('\n');
+    expect(said).toMatch(/status-set/);
+  });
+});
+
+describe('dispatch picks its Node.js', () => {
+  // PATH for these runs: the simulator's tools (which run node by absolute path) and
+  // one directory we control; sh builtins do the rest.
+  async function pathDir(node?: string): Promise<string> {
+    const dir = await mkdtemp(join(work, 'path-'));
+    if (node !== undefined) {
+      await writeFile(join(dir, 'node'), node);
+      await chmod(join(dir, 'node'), 0o755);
+    }
+    return dir;
+  }
+
+  test('no bin/node and no node on PATH: exit 127, says why on stderr and juju-log', async () => {
+    const s = await sim();
+    const run = await runDispatch(charmDir, 'hooks/install', s, { env: { PATH: await pathDir() } });
+    expect(run.exitCode).toBe(127);
+    expect(run.stderr).toMatch(/no usable Node\.js.*bin\/node is absent.*no node >= 18/);
+    expect(run.record.logs).toEqual([{ level: 'ERROR', message: expect.stringMatching(/^vrf-host dispatch: no usable Node\.js/) }]);
+    expect(run.record.statusHistory).toEqual([]);
+  });
+
+  test('a node older than 18 on PATH is refused, naming its version', async () => {
+    const s = await sim();
+    const dir = await pathDir('#!/bin/sh\necho v16.20.2\n');
+    const run = await runDispatch(charmDir, 'hooks/install', s, { env: { PATH: dir } });
+    expect(run.exitCode).toBe(127);
+    expect(run.stderr).toContain(`${dir}/node (v16.20.2)`);
+  });
+
+  test('bin/node is preferred over the node on PATH', async () => {
+    const copy = join(work, 'with-bin-node');
+    await cp(charmDir, copy, { recursive: true });
+    await mkdir(join(copy, 'bin'));
+    const marker = join(work, 'bin-node-ran');
+    await writeFile(join(copy, 'bin/node'), `#!/bin/sh\necho "$@" > '${marker}'\nexec '${process.execPath}' "$@"\n`);
+    await chmod(join(copy, 'bin/node'), 0o755);
+    const s = await sim();
+    const run = await runDispatch(copy, 'hooks/start', s, { env: { PATH: await pathDir('#!/bin/sh\nexit 99\n') } });
+    expect(run.exitCode).toBe(0);
+    expect((await readFile(marker, 'utf8')).trim()).toBe(join(await realpath(copy), 'dist/vrf-host.mjs'));
+  });
+});
+
