@@ -1,0 +1,132 @@
+/**
+ * Runs a Plan. Sysctl steps are written directly under /proc/sys; every `ip`
+ * step goes through ONE `ip -batch -` process (a plan whose sysctls all come
+ * before or after its ip steps, as the planner emits them, starts exactly one
+ * ip process; sysctls in the middle split the batch so the order is kept —
+ * e.g. keep_addr_on_down must be set before an enslave).
+ *
+ * Every step is rendered (and so validated) before anything runs. Apply stops
+ * at the first failure and says which step failed, its command and why; ip
+ * stops at the first failing batch line, so every earlier step ran and no
+ * later one did.
+ */
+import { runIpBatch, type ProcOptions } from './ip.js';
+import { writeSysctl } from './sysctl.js';
+import type { Step } from './types.js';
+
+export type RenderedStep = { readonly kind: 'ip'; readonly argv: readonly string[] } | { readonly kind: 'sysctl'; readonly key: string; readonly value: string };
+
+export interface Renderer {
+  readonly renderStep: (step: Step) => RenderedStep;
+  readonly renderCommand: (step: Step) => string;
+}
+
+export interface AppliedStep {
+  readonly step: Step;
+  /** The human command, e.g. `ip link add storage type vrf table 1001` or `sysctl -w net.ipv4.tcp_l3mdev_accept=1`. */
+  readonly command: string;
+}
+
+export interface ApplyFailure {
+  /** Index of the failing step in the plan. */
+  readonly index: number;
+  readonly step: Step;
+  readonly command: string;
+  readonly error: string;
+}
+
+export type ApplyResult =
+  | { readonly ok: true; readonly applied: readonly AppliedStep[]; readonly ipProcesses: number }
+  | { readonly ok: false; readonly applied: readonly AppliedStep[]; readonly failure: ApplyFailure; readonly ipProcesses: number };
+
+export interface ApplyOptions extends ProcOptions {
+  readonly procRoot?: string;
+  /** render.ts's renderStep/renderCommand (the engine passes them; tests may pass a double). */
+  readonly renderer: Renderer;
+}
+
+interface Prepared {
+  readonly index: number;
+  readonly step: Step;
+  readonly command: string;
+  readonly r: RenderedStep;
+}
+
+function stripIp(argv: readonly string[]): readonly string[] {
+  return argv[0] === 'ip' ? argv.slice(1) : argv;
+}
+
+function commandOf(p: { r: RenderedStep }, human: string): string {
+  if (p.r.kind === 'sysctl') return human || `sysctl -w ${p.r.key}=${p.r.value}`;
+  return human || `ip ${stripIp(p.r.argv).join(' ')}`;
+}
+
+export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promise<ApplyResult> {
+  const renderer = o.renderer;
+  const prepared: Prepared[] = [];
+  for (const [index, step] of steps.entries()) {
+    let r: RenderedStep;
+    let human: string;
+    try {
+      r = renderer.renderStep(step);
+      human = renderer.renderCommand(step);
+    } catch (e) {
+      // Nothing has run yet: an invalid step refuses the whole plan.
+      return { ok: false, applied: [], ipProcesses: 0, failure: { index, step, command: `(${step.kind})`, error: `invalid step, nothing applied: ${(e as Error).message}` } };
+    }
+    prepared.push({ index, step, r, command: commandOf({ r }, human) });
+  }
+
+  const applied: AppliedStep[] = [];
+  let ipProcesses = 0;
+  let i = 0;
+  while (i < prepared.length) {
+    const p = prepared[i]!;
+    if (p.r.kind === 'sysctl') {
+      try {
+        await writeSysctl(p.r.key, p.r.value, o.procRoot);
+      } catch (e) {
+        return { ok: false, applied, ipProcesses, failure: { index: p.index, step: p.step, command: p.command, error: (e as Error).message } };
+      }
+      applied.push({ step: p.step, command: p.command });
+      i++;
+      continue;
+    }
+    // A run of consecutive ip steps: one process.
+    const run: Prepared[] = [];
+    while (i < prepared.length && prepared[i]!.r.kind === 'ip') run.push(prepared[i++]!);
+    const lines = run.map((q) => stripIp((q.r as { argv: readonly string[] }).argv));
+    ipProcesses++;
+    let res;
+    try {
+      res = await runIpBatch(lines, o);
+    } catch (e) {
+      const first = run[0]!;
+      return { ok: false, applied, ipProcesses, failure: { index: first.index, step: first.step, command: first.command, error: (e as Error).message } };
+    }
+    if (res.ok) {
+      for (const q of run) applied.push({ step: q.step, command: q.command });
+      continue;
+    }
+    if (res.failedLine === null) {
+      // ip failed without naming a line: we cannot know how far it got.
+      const first = run[0]!;
+      return {
+        ok: false,
+        applied,
+        ipProcesses,
+        failure: { index: first.index, step: first.step, command: first.command, error: `ip -batch failed (exit ${res.exitCode}) without naming a line; some of the next ${run.length} step(s) may have run: ${res.stderr || 'no error output'}` },
+      };
+    }
+    for (const q of run.slice(0, res.failedLine)) applied.push({ step: q.step, command: q.command });
+    const bad = run[res.failedLine]!;
+    return { ok: false, applied, ipProcesses, failure: { index: bad.index, step: bad.step, command: bad.command, error: errorText(res.stderr) } };
+  }
+  return { ok: true, applied, ipProcesses };
+}
+
+/** ip's own message without the "Command failed -:N" trailer. */
+function errorText(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Command failed -:\d+$/.test(l));
+  return lines.join('; ') || stderr || 'failed';
+}
