@@ -2,7 +2,7 @@
  * The lock for real: flock(2) on a temp file, contended by separate processes.
  */
 import { build } from 'esbuild';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,7 +33,7 @@ process.stdout.write('released ' + t + '\\n');
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" } });
 }, 30_000);
 
-function startHolder(root: string, holdMs: number): { child: ResultPromise; locked: Promise<number> } {
+function startHolder(root: string, holdMs: number) {
   const child = execa(process.execPath, [holder, root, String(holdMs)], { reject: false, buffer: true });
   const locked = new Promise<number>((res, rej) => {
     child.stdout!.on('data', (b: Buffer) => {
