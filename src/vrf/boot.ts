@@ -1,0 +1,136 @@
+/**
+ * Persistence beyond the Juju agent:
+ *  - `vrf-host.service`, a oneshot that re-applies the last desired state at
+ *    boot (after networkd has configured the links, before
+ *    network-online.target), through the CLI: `vrf-host apply --from-state`;
+ *  - a networkd-dispatcher hook (routable.d and configured.d) that re-applies
+ *    when systemd-networkd reconfigures a link (its `nomaster` and its cleanup
+ *    of foreign routes would otherwise undo the VRFs).
+ * Both are enabled by writing files and the `.wants` symlinks under the root —
+ * no systemctl call — and removed the same way. Nothing is ever written into
+ * /etc/netplan.
+ *
+ * The CLI bundle is copied to /var/lib/vrf-host/bin/vrf-host.mjs, so the boot
+ * unit keeps working whichever unit's charm directory goes away first. The
+ * only variable parts of the unit and the hook are that path and the node
+ * binary, both checked to be plain absolute paths (no interpolated user input).
+ */
+import { copyFile, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { atomicWrite, removeFile, under } from './persist.js';
+
+export const BOOT_PATHS = {
+  unit: 'etc/systemd/system/vrf-host.service',
+  wants: ['etc/systemd/system/multi-user.target.wants/vrf-host.service', 'etc/systemd/system/network-online.target.wants/vrf-host.service'],
+  hooks: ['etc/networkd-dispatcher/routable.d/50-vrf-host', 'etc/networkd-dispatcher/configured.d/50-vrf-host'],
+  cli: 'var/lib/vrf-host/bin/vrf-host.mjs',
+} as const;
+
+/** Where the unit file lives on the real host (the symlink target). */
+const UNIT_TARGET = '/etc/systemd/system/vrf-host.service';
+
+export class BootError extends Error {
+  override name = 'BootError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface BootInstallOptions {
+  readonly root?: string | undefined;
+  /** Absolute path of the node binary that runs the CLI (e.g. process.execPath). */
+  readonly nodeBin: string;
+  /** The CLI bundle to copy to /var/lib/vrf-host/bin/vrf-host.mjs. */
+  readonly cliSource: string;
+}
+
+/** A plain absolute path: safe inside a unit file's ExecStart and a sh script without quoting. */
+export function assertPlainPath(p: string, what: string): string {
+  if (!/^\/[A-Za-z0-9._+/-]+$/.test(p) || p.split('/').includes('..')) {
+    throw new BootError(`${what}: ${JSON.stringify(p)} must be an absolute path of letters, digits and ._+-/`);
+  }
+  return p;
+}
+
+export function renderUnit(nodeBin: string): string {
+  const node = assertPlainPath(nodeBin, 'nodeBin');
+  const cli = `/${BOOT_PATHS.cli}`;
+  return `# Installed by vrf-host. Removed when vrf-host is removed.
+[Unit]
+Description=vrf-host: re-apply the VRFs of this machine's network spaces
+Documentation=https://charmhub.io/vrf-host
+After=systemd-networkd.service systemd-networkd-wait-online.service network.target
+Wants=network.target
+Before=network-online.target
+ConditionPathExists=/var/lib/vrf-host/state.json
+
+[Service]
+Type=oneshot
+ExecStart=${node} ${cli} apply --from-state
+TimeoutStartSec=180
+
+[Install]
+WantedBy=multi-user.target network-online.target
+`;
+}
+
+/**
+ * The networkd-dispatcher hook. networkd-dispatcher runs it with the link in
+ * $IFACE; we do not need (or interpolate) it: re-applying is idempotent and
+ * serialised by the lock, and a converged host yields an empty plan.
+ */
+export function renderHook(nodeBin: string): string {
+  const node = assertPlainPath(nodeBin, 'nodeBin');
+  const cli = `/${BOOT_PATHS.cli}`;
+  return `#!/bin/sh
+# Installed by vrf-host: re-apply the VRFs when systemd-networkd reconfigures a link.
+# Removed when vrf-host is removed.
+[ -f /var/lib/vrf-host/state.json ] || exit 0
+[ -x ${node} ] || exit 0
+[ -f ${cli} ] || exit 0
+exec ${node} ${cli} apply --from-state --quiet
+`;
+}
+
+async function linkTo(target: string, path: string): Promise<void> {
+  const cur = await readlink(path).catch(() => null);
+  if (cur === target) return;
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.vrf-host.tmp`;
+  await rm(tmp, { force: true });
+  await symlink(target, tmp);
+  await rename(tmp, path);
+}
+
+async function writeIfChanged(path: string, content: string, mode: number): Promise<void> {
+  const old = await readFile(path, 'utf8').catch(() => null);
+  if (old !== content) await atomicWrite(path, content, mode);
+}
+
+/** Installs (or refreshes) the CLI copy, the unit, its wants symlinks and the hooks. Idempotent. */
+export async function installBoot(o: BootInstallOptions): Promise<void> {
+  const cliSrc = assertPlainPath(o.cliSource, 'cliSource');
+  const cliDst = under(o.root, BOOT_PATHS.cli);
+  const src = await readFile(cliSrc).catch((e: Error) => {
+    throw new BootError(`cannot read the CLI bundle ${cliSrc}: ${e.message}`, { cause: e });
+  });
+  const cur = await readFile(cliDst).catch(() => null);
+  if (cur === null || !cur.equals(src)) {
+    await mkdir(dirname(cliDst), { recursive: true });
+    const tmp = `${cliDst}.tmp`;
+    await copyFile(cliSrc, tmp);
+    await rename(tmp, cliDst);
+  }
+  await writeIfChanged(under(o.root, BOOT_PATHS.unit), renderUnit(o.nodeBin), 0o644);
+  for (const w of BOOT_PATHS.wants) await linkTo(UNIT_TARGET, under(o.root, w));
+  for (const h of BOOT_PATHS.hooks) await writeIfChanged(under(o.root, h), renderHook(o.nodeBin), 0o755);
+}
+
+/** Removes everything installBoot wrote. Missing files are fine. */
+export async function removeBoot(o: { root?: string | undefined }): Promise<void> {
+  for (const h of BOOT_PATHS.hooks) await removeFile(under(o.root, h));
+  for (const w of BOOT_PATHS.wants) await removeFile(under(o.root, w));
+  await removeFile(under(o.root, BOOT_PATHS.unit));
+  await removeFile(under(o.root, BOOT_PATHS.cli));
+  await rm(join(under(o.root, 'var/lib/vrf-host'), 'bin'), { recursive: true, force: true });
+}
