@@ -28,6 +28,10 @@ export interface DispatchOptions {
 }
 
 function formatParamIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    const where = issue.path.length > 0 ? ` in ${JSON.stringify(issue.path.map(String).join('.'))}` : '';
+    return `unknown parameter${issue.keys.length > 1 ? 's' : ''}${where}: ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  }
   const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(params)';
   return `invalid parameter ${JSON.stringify(field)}: ${issue.message}`;
 }
