@@ -1,9 +1,11 @@
 /**
- * Runs a Plan. Sysctl steps are written directly under /proc/sys; every `ip`
- * step goes through ONE `ip -batch -` process (a plan whose sysctls all come
- * before or after its ip steps, as the planner emits them, starts exactly one
- * ip process; sysctls in the middle split the batch so the order is kept —
- * e.g. keep_addr_on_down must be set before an enslave).
+ * Runs a Plan. Sysctl steps are written directly under /proc/sys; consecutive
+ * `ip` steps go through ONE `ip -batch -` process. The order of the plan is
+ * kept exactly, so two things split the batch: a sysctl between ip steps
+ * (keep_addr_on_down must be set before an enslave), and a line that needs a
+ * family option (render.ts emits `-6 rule … lookup local` for the IPv6 local
+ * rule, which only `ip -6 -batch -` can run). A plan with its sysctls at the
+ * ends and no such line starts exactly one ip process.
  *
  * Every step is rendered (and so validated) before anything runs. Apply stops
  * at the first failure and says which step failed, its command and why; ip
@@ -56,6 +58,12 @@ function stripIp(argv: readonly string[]): readonly string[] {
   return argv[0] === 'ip' ? argv.slice(1) : argv;
 }
 
+/** A rendered line may start with a family option (`-6`), which only a whole ip process can take. */
+function splitFamily(argv: readonly string[]): { family: '-4' | '-6' | undefined; line: readonly string[] } {
+  const a = stripIp(argv);
+  return a[0] === '-6' || a[0] === '-4' ? { family: a[0], line: a.slice(1) } : { family: undefined, line: a };
+}
+
 function commandOf(p: { r: RenderedStep }, human: string): string {
   if (p.r.kind === 'sysctl') return human || `sysctl -w ${p.r.key}=${p.r.value}`;
   return human || `ip ${stripIp(p.r.argv).join(' ')}`;
@@ -92,14 +100,16 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
       i++;
       continue;
     }
-    // A run of consecutive ip steps: one process.
+    // A run of consecutive ip steps with the same family option: one process.
+    const argvOf = (q: Prepared) => splitFamily((q.r as { argv: readonly string[] }).argv);
+    const family = argvOf(p).family;
     const run: Prepared[] = [];
-    while (i < prepared.length && prepared[i]!.r.kind === 'ip') run.push(prepared[i++]!);
-    const lines = run.map((q) => stripIp((q.r as { argv: readonly string[] }).argv));
+    while (i < prepared.length && prepared[i]!.r.kind === 'ip' && argvOf(prepared[i]!).family === family) run.push(prepared[i++]!);
+    const lines = run.map((q) => argvOf(q).line);
     ipProcesses++;
     let res;
     try {
-      res = await runIpBatch(lines, o);
+      res = await runIpBatch(lines, { ...o, ...(family !== undefined ? { family } : {}) });
     } catch (e) {
       const first = run[0]!;
       return { ok: false, applied, ipProcesses, failure: { index: first.index, step: first.step, command: first.command, error: (e as Error).message } };

@@ -147,14 +147,16 @@ export type BatchResult =
     };
 
 /**
- * Runs the lines through ONE `ip -batch -` process. Without `-force` ip stops
+ * Runs the lines through ONE `ip [-4|-6] -batch -` process. Without `-force` ip stops
  * at the first failing line, so every line before it has been applied and none
  * after it.
  */
-export async function runIpBatch(lines: readonly (readonly string[])[], o: ProcOptions = {}): Promise<BatchResult> {
+export async function runIpBatch(lines: readonly (readonly string[])[], o: ProcOptions & { family?: '-4' | '-6' } = {}): Promise<BatchResult> {
   if (lines.length === 0) return { ok: true };
   const input = batchInput(lines);
-  const r = await spawnOf(o)(o.ipBin ?? 'ip', ['-batch', '-'], { input });
+  // A batch line cannot carry options: a family option applies to the whole process.
+  const args = o.family !== undefined ? [o.family, '-batch', '-'] : ['-batch', '-'];
+  const r = await spawnOf(o)(o.ipBin ?? 'ip', args, { input });
   if (r.exitCode === 0) return { ok: true };
   const n = failedBatchLine(r.stderr);
   const failedLine = n !== null && n >= 1 && n <= lines.length ? n - 1 : null;

@@ -129,3 +129,39 @@ describe('applySteps', () => {
     expect(await ip.calls()).toHaveLength(0);
   });
 });
+
+describe('applySteps with the real renderer', () => {
+  it('runs lines that need `-6` in their own `ip -6 -batch -` process, in plan order', async () => {
+    const { renderStep, renderCommand } = await import('../../../src/vrf/render.js');
+    const ip = await fakeIp();
+    const plan: Step[] = [
+      { kind: 'vrf-create', name: 'storage', table: 1001 },
+      { kind: 'rule-add', rule: { family: 'inet6', priority: 32765, table: 255 }, why: 'move local' },
+      { kind: 'rule-del', rule: { family: 'inet6', priority: 0, table: 255 }, why: 'move local' },
+      { kind: 'link-up', dev: 'storage' },
+    ];
+    const r = await applySteps(plan, { ipBin: ip.bin, renderer: { renderStep, renderCommand } });
+    expect(r.ok && r.ipProcesses).toBe(3);
+    const calls = await ip.calls();
+    expect(calls.map((c) => c.argv)).toEqual([['-batch', '-'], ['-6', '-batch', '-'], ['-batch', '-']]);
+    expect(calls[1]!.stdin).not.toMatch(/^-6/m);
+    expect(calls[0]!.stdin).toBe('link add name storage type vrf table 1001\n');
+  });
+
+  it('a failing -6 line is mapped back to its step', async () => {
+    const { renderStep, renderCommand } = await import('../../../src/vrf/render.js');
+    const ip = await fakeIp();
+    await ip.failOn('^rule del', 'RTNETLINK answers: No such file or directory');
+    const plan: Step[] = [
+      { kind: 'rule-add', rule: { family: 'inet6', priority: 32765, table: 255 }, why: 'move local' },
+      { kind: 'rule-del', rule: { family: 'inet6', priority: 0, table: 255 }, why: 'move local' },
+    ];
+    const r = await applySteps(plan, { ipBin: ip.bin, renderer: { renderStep, renderCommand } });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.failure.index).toBe(1);
+    expect(r.failure.command).toMatch(/^ip -6 rule del/);
+    expect(r.failure.error).toBe('RTNETLINK answers: No such file or directory');
+    expect(r.applied).toHaveLength(1);
+  });
+});
