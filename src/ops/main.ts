@@ -7,7 +7,7 @@ import { ModelBackend } from './backend.js';
 import type { CharmClass } from './charm-base.js';
 import { loadCharmSpec, type CharmSpec } from './charmspec.js';
 import { parseJujuContext, type JujuContext } from './context.js';
-import { describeError } from './errors.js';
+import { describeError, JujuContextError, ModelError, UnknownEventError } from './errors.js';
 import type { ActionEvent, CollectStatusEvent, DispatchTarget, RelationEvent } from './events.js';
 import { resolveDispatchPath } from './events.js';
 import { Framework } from './framework.js';
@@ -45,7 +45,9 @@ async function fatal(
 ): Promise<number> {
   const line = `${where}: ${describeError(err)}`;
   stderr(line);
-  if (err instanceof Error && err.stack) stderr(err.stack);
+  // Our own typed errors say all there is to say; a stack only helps for bugs.
+  const expected = err instanceof ModelError || err instanceof UnknownEventError || err instanceof JujuContextError;
+  if (!expected && err instanceof Error && err.stack) stderr(err.stack);
   await framework.log.error(line);
   if (target?.kind === 'action') {
     try {
