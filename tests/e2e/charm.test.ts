@@ -40,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
-});
+}, 60_000);
 
 async function sim(state: Parameters<typeof createSimulator>[0] = {}): Promise<Simulator> {
   return createSimulator({ dir: await mkdtemp(join(work, 'sim-')), ...state });
@@ -63,7 +63,7 @@ describe('build/charm layout', () => {
     // Self-contained: the only imports left are node builtins.
     const specifiers = [...bundle.matchAll(/(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)].map((m) => m[1] ?? m[2]);
     expect(specifiers.filter((s) => s !== undefined && !s.startsWith('node:'))).toEqual([]);
-  });
+  }, 60_000);
 
   test('manifest.yaml declares ubuntu 22.04 and 24.04 on amd64', async () => {
     const manifest = YAML.parse(await readFile(join(BUILT, 'manifest.yaml'), 'utf8')) as { bases: unknown };
@@ -71,7 +71,7 @@ describe('build/charm layout', () => {
       { name: 'ubuntu', channel: '22.04', architectures: ['amd64'] },
       { name: 'ubuntu', channel: '24.04', architectures: ['amd64'] },
     ]);
-  });
+  }, 60_000);
 
   test('metadata: subordinate on juju-info with the space roles as extra-bindings', async () => {
     const md = YAML.parse(await readFile(join(BUILT, 'metadata.yaml'), 'utf8')) as Record<string, unknown>;
@@ -79,7 +79,7 @@ describe('build/charm layout', () => {
     expect(md['subordinate']).toBe(true);
     expect(md['requires']).toEqual({ 'juju-info': { interface: 'juju-info', scope: 'container' } });
     expect(Object.keys(md['extra-bindings'] as object)).toEqual(['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant']);
-  });
+  }, 60_000);
 });
 
 describe('vrf-host.charm (zip)', () => {
@@ -96,7 +96,7 @@ describe('vrf-host.charm (zip)', () => {
       expect(e.data.equals(dispatch?.data ?? Buffer.alloc(0))).toBe(true);
     }
     expect(files.find((e) => e.name === 'metadata.yaml')?.mode).toBe(0o100644);
-  });
+  }, 60_000);
 });
 
 describe('the packed dispatch under the hook-tool simulator', () => {
@@ -112,7 +112,7 @@ describe('the packed dispatch under the hook-tool simulator', () => {
     }
     expect(run.record.status.status).toBe('active');
     expect(run.record.logs.map((l) => l.message).join('\n')).toMatch(/install/);
-  });
+  }, 60_000);
 
   test('an old agent running hooks/install itself: dispatch derives JUJU_DISPATCH_PATH from $0', async () => {
     const s = await sim();
@@ -120,7 +120,7 @@ describe('the packed dispatch under the hook-tool simulator', () => {
     expect(run.env['JUJU_DISPATCH_PATH']).toBeUndefined();
     expect(run.exitCode).toBe(0);
     expect(run.record.logs.map((l) => l.message).join('\n')).toMatch(/install/);
-  });
+  }, 60_000);
 
   test('action show-vrfs: params come from action-get, results go to action-set', async () => {
     const s = await sim();
@@ -132,14 +132,14 @@ describe('the packed dispatch under the hook-tool simulator', () => {
     for (const c of run.record.calls.filter((x) => x.tool === 'action-set')) {
       for (const pair of c.argv) expect(pair).toMatch(/^[a-z0-9][a-z0-9.-]*=/);
     }
-  });
+  }, 60_000);
 
   test('action with invalid params: action-fail names the param', async () => {
     const s = await sim();
     const run = await runDispatch(charmDir, 'actions/show-vrfs', s, { params: { routes: 'yes please' } });
     expect(run.record.actionFailure).toMatch(/routes/);
     expect(run.record.actionResults).toEqual({});
-  });
+  }, 60_000);
 
   test('a hook tool missing from PATH: a clear line naming it, and a non-zero exit', async () => {
     const s = await sim({ omit: ['status-set'] });
@@ -147,7 +147,7 @@ describe('the packed dispatch under the hook-tool simulator', () => {
     expect(run.exitCode).not.toBe(0);
     const said = [...run.record.logs.filter((l) => l.level === 'ERROR').map((l) => l.message), run.stderr].join('\n');
     expect(said).toMatch(/status-set/);
-  });
+  }, 60_000);
 });
 
 describe('dispatch picks its Node.js', () => {
@@ -169,7 +169,7 @@ describe('dispatch picks its Node.js', () => {
     expect(run.stderr).toMatch(/no usable Node\.js.*bin\/node is absent.*no node >= 18/);
     expect(run.record.logs).toEqual([{ level: 'ERROR', message: expect.stringMatching(/^vrf-host dispatch: no usable Node\.js/) }]);
     expect(run.record.statusHistory).toEqual([]);
-  });
+  }, 60_000);
 
   test('a node older than 18 on PATH is refused, naming its version', async () => {
     const s = await sim();
@@ -177,7 +177,7 @@ describe('dispatch picks its Node.js', () => {
     const run = await runDispatch(charmDir, 'hooks/install', s, { env: { PATH: dir } });
     expect(run.exitCode).toBe(127);
     expect(run.stderr).toContain(`${dir}/node (v16.20.2)`);
-  });
+  }, 60_000);
 
   test('bin/node is preferred over the node on PATH', async () => {
     const copy = join(work, 'with-bin-node');
@@ -190,6 +190,6 @@ describe('dispatch picks its Node.js', () => {
     const run = await runDispatch(copy, 'hooks/start', s, { env: { PATH: await pathDir('#!/bin/sh\nexit 99\n') } });
     expect(run.exitCode).toBe(0);
     expect((await readFile(marker, 'utf8')).trim()).toBe(join(await realpath(copy), 'dist/vrf-host.mjs'));
-  });
+  }, 60_000);
 });
 
