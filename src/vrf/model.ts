@@ -1,0 +1,392 @@
+/**
+ * A model of what the kernel does with our steps, after
+ * Documentation/networking/vrf.rst and net/ipv4, net/ipv6 behaviour:
+ *
+ * - creating the first VRF adds the l3mdev rule (pref 1000) for both families;
+ * - enslaving (and releasing) cycles the device down and up: every route via the
+ *   device, in every table, is dropped; the connected and local routes come back
+ *   in the table of the new master (the VRF's table, or main/local); without
+ *   net.ipv6.conf.all.keep_addr_on_down=1 the cycle also drops the device's
+ *   global IPv6 addresses;
+ * - deleting a VRF releases its members and drops the routes via the VRF device;
+ *   the other entries of its table (e.g. an unreachable default) stay;
+ * - `route replace` overwrites the entry with the same (table, prefix, metric);
+ *   `route del` removes the first entry that matches; rules and sysctls are
+ *   added, deleted and set as asked.
+ *
+ * It is used by the planner (to know what the host looks like after the
+ * structural steps) and by the property tests. Everything is indexed by
+ * canonical keys so that large hosts stay fast.
+ */
+import ipaddr from 'ipaddr.js';
+import { subnetOf } from './addr.js';
+import { effectiveMetric, routeId, slotOfRoute } from './plan/keys.js';
+import type { Addr, Family, Link, ObservedHost, Route, RouteTarget, Rule, RuleTarget, Step } from './types.js';
+import { FAMILIES, L3MDEV_PRIORITY, SYSCTL, TABLE } from './types.js';
+
+export class ModelError extends Error {
+  override name = 'ModelError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The routes the kernel keeps for one address of an up device (connected, local, broadcast). */
+export function kernelRoutesFor(a: Addr, mainTable: number, localTable: number): Route[] {
+  const out: Route[] = [];
+  const max = a.family === 'inet' ? 32 : 128;
+  const base = { family: a.family, gateway: null, dev: a.dev } as const;
+  if (a.family === 'inet') {
+    if (a.prefixlen < max) {
+      out.push({ ...base, table: mainTable, dst: subnetOf(a.address, a.prefixlen), type: 'unicast', protocol: 'kernel', scope: 'link', metric: null, prefsrc: a.address });
+    }
+    out.push({ ...base, table: localTable, dst: `${a.address}/32`, type: 'local', protocol: 'kernel', scope: 'host', metric: null, prefsrc: a.address });
+    if (a.prefixlen < 31) {
+      const bcast = ipaddr.IPv4.broadcastAddressFromCIDR(`${a.address}/${a.prefixlen}`).toString();
+      out.push({ ...base, table: localTable, dst: `${bcast}/32`, type: 'broadcast', protocol: 'kernel', scope: 'link', metric: null, prefsrc: a.address });
+    }
+  } else {
+    if (a.prefixlen < max) {
+      out.push({ ...base, table: mainTable, dst: subnetOf(a.address, a.prefixlen), type: 'unicast', protocol: 'kernel', scope: 'global', metric: 256, prefsrc: null });
+    }
+    out.push({ ...base, table: localTable, dst: `${a.address}/128`, type: 'local', protocol: 'kernel', scope: 'global', metric: 0, prefsrc: null });
+  }
+  return out;
+}
+
+/** A route as the kernel stores it after `ip route replace` of a target. */
+export function routeOfTarget(t: RouteTarget): Route {
+  const unreachable = t.type === 'unreachable';
+  return {
+    family: t.family,
+    table: t.table,
+    dst: t.dst,
+    type: t.type,
+    gateway: t.gateway ?? null,
+    dev: unreachable ? (t.family === 'inet6' ? 'lo' : null) : (t.dev ?? null),
+    protocol: t.protocol ?? 'boot',
+    scope: t.scope ?? (t.family === 'inet' && !unreachable && t.gateway === undefined && t.dev !== undefined ? 'link' : 'global'),
+    metric: t.family === 'inet6' ? effectiveMetric('inet6', t.metric) : (t.metric ?? null),
+    prefsrc: t.prefsrc ?? null,
+  };
+}
+
+export function ruleOfTarget(t: RuleTarget): Rule {
+  return {
+    family: t.family,
+    priority: t.priority,
+    src: t.src ?? null,
+    dst: null,
+    table: t.table,
+    l3mdev: false,
+    iif: null,
+    oif: null,
+    fwmark: null,
+    action: 'lookup',
+  };
+}
+
+function l3mdevRule(family: Family): Rule {
+  return { family, priority: L3MDEV_PRIORITY, src: null, dst: null, table: null, l3mdev: true, iif: null, oif: null, fwmark: null, action: 'lookup' };
+}
+
+/** A mutable, indexed copy of a host that steps can be applied to. */
+export class KernelModel {
+  private readonly links = new Map<string, Link>();
+  private linkOrder: string[] = [];
+  private readonly addrsByDev = new Map<string, Addr[]>();
+  /** slot → entries in that slot. */
+  private readonly slots = new Map<string, Route[]>();
+  /** dev → slots that held an entry via dev (may be stale; entries are re-checked). */
+  private readonly slotsByDev = new Map<string, Set<string>>();
+  private rules: Rule[];
+  private readonly sysctls: Record<string, string | null>;
+  private nextIfindex = 1;
+
+  constructor(private readonly base: ObservedHost) {
+    for (const l of base.links) {
+      this.links.set(l.name, l);
+      this.linkOrder.push(l.name);
+      if (l.ifindex >= this.nextIfindex) this.nextIfindex = l.ifindex + 1;
+    }
+    for (const a of base.addrs) this.addrList(a.dev).push(a);
+    for (const r of base.routes) this.insert(r, false);
+    this.rules = [...base.rules];
+    this.sysctls = { ...base.sysctls };
+  }
+
+  // -- queries ---------------------------------------------------------------
+
+  link(name: string): Link | undefined {
+    return this.links.get(name);
+  }
+
+  allLinks(): Link[] {
+    return this.linkOrder.map((n) => this.links.get(n)).filter((l): l is Link => l !== undefined);
+  }
+
+  addrsOf(dev: string): readonly Addr[] {
+    return this.addrsByDev.get(dev) ?? [];
+  }
+
+  slot(key: string): readonly Route[] {
+    return this.slots.get(key) ?? [];
+  }
+
+  /** Every route entry whose dev is `dev`. */
+  routesVia(dev: string): Route[] {
+    const out: Route[] = [];
+    for (const k of this.slotsByDev.get(dev) ?? []) for (const r of this.slots.get(k) ?? []) if (r.dev === dev) out.push(r);
+    return out;
+  }
+
+  allRoutes(): Route[] {
+    const out: Route[] = [];
+    for (const s of this.slots.values()) out.push(...s);
+    return out;
+  }
+
+  allRules(): readonly Rule[] {
+    return this.rules;
+  }
+
+  sysctl(key: string): string | null | undefined {
+    return this.sysctls[key];
+  }
+
+  /** The table a device's connected routes live in. */
+  tableOf(dev: string): { main: number; local: number } {
+    const l = this.links.get(dev);
+    const m = l?.master ? this.links.get(l.master) : undefined;
+    if (m && m.kind === 'vrf' && m.vrfTable !== null) return { main: m.vrfTable, local: m.vrfTable };
+    return { main: TABLE.main, local: TABLE.local };
+  }
+
+  snapshot(): ObservedHost {
+    const addrs: Addr[] = [];
+    for (const n of this.linkOrder) addrs.push(...(this.addrsByDev.get(n) ?? []));
+    // Addresses of devices the host does not list as links (kept as they were).
+    for (const [dev, list] of this.addrsByDev) if (!this.links.has(dev)) addrs.push(...list);
+    return {
+      ...this.base,
+      links: this.allLinks(),
+      addrs,
+      routes: this.allRoutes(),
+      rules: [...this.rules],
+      sysctls: { ...this.sysctls },
+    };
+  }
+
+  // -- primitive mutations ----------------------------------------------------
+
+  private addrList(dev: string): Addr[] {
+    let l = this.addrsByDev.get(dev);
+    if (!l) {
+      l = [];
+      this.addrsByDev.set(dev, l);
+    }
+    return l;
+  }
+
+  /** Adds an entry; with `replace`, it takes the place of every entry in its slot. */
+  insert(r: Route, replace: boolean): void {
+    const k = slotOfRoute(r);
+    const cur = this.slots.get(k);
+    if (replace || !cur) {
+      this.slots.set(k, [r]);
+    } else {
+      const id = routeId(r);
+      if (!cur.some((x) => routeId(x) === id)) cur.push(r);
+    }
+    if (r.dev !== null) {
+      let s = this.slotsByDev.get(r.dev);
+      if (!s) {
+        s = new Set();
+        this.slotsByDev.set(r.dev, s);
+      }
+      s.add(k);
+    }
+  }
+
+  /** `ip route del`: the first entry of the slot that matches the given attributes. */
+  deleteRoute(t: RouteTarget): boolean {
+    const k = `${t.family}|${t.table}|${t.dst}|${effectiveMetric(t.family, t.metric)}`;
+    const cur = this.slots.get(k);
+    if (!cur) return false;
+    const i = cur.findIndex(
+      (r) => r.type === t.type && (t.gateway === undefined || r.gateway === t.gateway) && (t.dev === undefined || t.type === 'unreachable' || r.dev === t.dev),
+    );
+    if (i < 0) return false;
+    cur.splice(i, 1);
+    if (cur.length === 0) this.slots.delete(k);
+    return true;
+  }
+
+  /** Drops every route via `dev` (a device going down, or deleted). */
+  dropRoutesVia(dev: string): void {
+    const ks = this.slotsByDev.get(dev);
+    if (!ks) return;
+    for (const k of ks) {
+      const cur = this.slots.get(k);
+      if (!cur) continue;
+      const rest = cur.filter((r) => r.dev !== dev);
+      if (rest.length === 0) this.slots.delete(k);
+      else this.slots.set(k, rest);
+    }
+    this.slotsByDev.delete(dev);
+  }
+
+  private addKernelRoutes(dev: string): void {
+    const l = this.links.get(dev);
+    if (!l || !l.up) return;
+    const t = this.tableOf(dev);
+    for (const a of this.addrsOf(dev)) for (const r of kernelRoutesFor(a, t.main, t.local)) this.insert(r, false);
+  }
+
+  /** The down/up cycle the VRF driver does on (un)enslave. */
+  private cycle(dev: string, change: () => void): void {
+    const l = this.links.get(dev);
+    if (!l) throw new ModelError(`no such device ${dev}`);
+    const wasUp = l.up;
+    if (wasUp) {
+      this.dropRoutesVia(dev);
+      if (this.sysctls[SYSCTL.keepAddrOnDown] !== '1') {
+        const kept = this.addrsOf(dev).filter((a) => a.family !== 'inet6' || a.scope !== 'global');
+        this.addrsByDev.set(dev, kept);
+      }
+    }
+    change();
+    if (wasUp) this.addKernelRoutes(dev);
+  }
+
+  private setLink(l: Link): void {
+    if (!this.links.has(l.name)) this.linkOrder.push(l.name);
+    this.links.set(l.name, l);
+  }
+
+  private createVrf(name: string, table: number): void {
+    if (this.links.has(name)) throw new ModelError(`RTNETLINK answers: File exists (${name})`);
+    this.setLink({ name, ifindex: this.nextIfindex++, kind: 'vrf', slaveKind: null, master: null, up: false, vrfTable: table, lower: null, mac: null });
+    for (const f of FAMILIES) {
+      if (!this.rules.some((r) => r.family === f && r.l3mdev)) this.rules.push(l3mdevRule(f));
+    }
+    this.rules.sort((a, b) => a.priority - b.priority);
+  }
+
+  private deleteVrf(name: string): void {
+    const l = this.links.get(name);
+    if (!l) throw new ModelError(`Cannot find device "${name}"`);
+    for (const m of this.allLinks()) if (m.master === name) this.release(m.name);
+    this.dropRoutesVia(name);
+    this.links.delete(name);
+    this.linkOrder = this.linkOrder.filter((n) => n !== name);
+    this.addrsByDev.delete(name);
+  }
+
+  private enslave(dev: string, vrf: string): void {
+    const m = this.links.get(vrf);
+    if (!m || m.kind !== 'vrf') throw new ModelError(`${vrf} is not a VRF`);
+    this.cycle(dev, () => {
+      const l = this.links.get(dev)!;
+      this.setLink({ ...l, master: vrf, slaveKind: 'vrf' });
+    });
+  }
+
+  private release(dev: string): void {
+    this.cycle(dev, () => {
+      const l = this.links.get(dev)!;
+      this.setLink({ ...l, master: null, slaveKind: null });
+    });
+  }
+
+  private linkUp(dev: string): void {
+    const l = this.links.get(dev);
+    if (!l) throw new ModelError(`Cannot find device "${dev}"`);
+    if (l.up) return;
+    this.setLink({ ...l, up: true });
+    this.addKernelRoutes(dev);
+  }
+
+  private ruleDel(t: RuleTarget): void {
+    const i = this.rules.findIndex(
+      (r) => r.family === t.family && r.priority === t.priority && r.table === t.table && r.src === (t.src ?? null) && !r.l3mdev,
+    );
+    if (i < 0) throw new ModelError(`RTNETLINK answers: No such file or directory (rule ${t.priority})`);
+    this.rules.splice(i, 1);
+  }
+
+  private ruleAdd(t: RuleTarget): void {
+    const r = ruleOfTarget(t);
+    if (this.rules.some((x) => x.family === r.family && x.priority === r.priority && x.table === r.table && x.src === r.src && x.action === 'lookup' && !x.l3mdev)) {
+      throw new ModelError(`RTNETLINK answers: File exists (rule ${t.priority})`);
+    }
+    // The kernel keeps rules ordered by priority; a new rule goes after those of equal priority.
+    let i = this.rules.length;
+    while (i > 0 && this.rules[i - 1]!.priority > r.priority) i--;
+    this.rules.splice(i, 0, r);
+  }
+
+  apply(step: Step): void {
+    switch (step.kind) {
+      case 'vrf-create':
+        this.createVrf(step.name, step.table);
+        return;
+      case 'vrf-replace':
+        // The table of a VRF cannot change: ip deletes the device here; a vrf-create follows.
+        this.deleteVrf(step.name);
+        return;
+      case 'vrf-delete':
+        this.deleteVrf(step.name);
+        return;
+      case 'link-up':
+        this.linkUp(step.dev);
+        return;
+      case 'enslave':
+        this.enslave(step.dev, step.vrf);
+        return;
+      case 'release':
+        this.release(step.dev);
+        return;
+      case 'route-add':
+        this.insert(routeOfTarget(step.route), true);
+        return;
+      case 'route-del':
+        if (!this.deleteRoute(step.route)) throw new ModelError(`RTNETLINK answers: No such process (route ${step.route.dst} table ${step.route.table})`);
+        return;
+      case 'rule-add':
+        this.ruleAdd(step.rule);
+        return;
+      case 'rule-del':
+        this.ruleDel(step.rule);
+        return;
+      case 'sysctl':
+        this.sysctls[step.key] = step.value;
+        return;
+    }
+  }
+}
+
+/** The host as the kernel would show it after the steps (throws ModelError where ip would fail). */
+export function simulate(observed: ObservedHost, steps: readonly Step[]): ObservedHost {
+  const m = new KernelModel(observed);
+  for (const s of steps) m.apply(s);
+  return m.snapshot();
+}
+
+/**
+ * A host whose kernel-made routes agree with its links and addresses (for tests
+ * and the benchmark): connected/local/broadcast routes for every up device, in
+ * the table of its master.
+ */
+export function withKernelRoutes(h: ObservedHost): ObservedHost {
+  const byName = new Map(h.links.map((l) => [l.name, l]));
+  const routes: Route[] = [...h.routes];
+  for (const a of h.addrs) {
+    const l = byName.get(a.dev);
+    if (!l || !l.up) continue;
+    const m = l.master ? byName.get(l.master) : undefined;
+    const t = m && m.kind === 'vrf' && m.vrfTable !== null ? m.vrfTable : null;
+    routes.push(...kernelRoutesFor(a, t ?? TABLE.main, t ?? TABLE.local));
+  }
+  return { ...h, routes };
+}

@@ -1,0 +1,46 @@
+/**
+ * The planner: (desired, observed, ledger) → ordered, typed steps, pure.
+ *
+ * Order (the kernel's needs first):
+ *  0. keep_addr_on_down, so enslaving does not lose IPv6 addresses;
+ *     then VRFs vrf-host owns but no longer wants: release members, clear the table, delete;
+ *  1. create each VRF and bring it up (vrf-replace + create when an owned VRF's table changed);
+ *  2. release links that left a VRF; enslave members (recording the static routes the kernel
+ *     drops) and bring them up;
+ *  3. carry migrated static routes into the VRF table, or give them back;
+ *  4. default route per family and the VRF's extra routes;
+ *  5. strict: an unreachable catch-all per family; then stale vrf-host routes go;
+ *  6. rules: move the local lookup to 32765 (add, then delete); migrate / restore source
+ *     rules that would bypass a VRF;
+ *  7. preserve-reachability: leaks into main, per-address source rules;
+ *  8. sysctls (l3mdev accept, nonlocal bind), or their restore.
+ *
+ * It only touches what the ledger owns (VRFs, their tables, leaks via them, source rules
+ * into their tables, the moved local rule, sysctls it changed) and what it migrates now.
+ * Every step runs on a kernel model as it is planned, so later phases see the host as
+ * it will be and a converged host gives no steps.
+ */
+import type { DesiredState, Ledger, ObservedHost, Plan } from './types.js';
+import { PlanContext } from './plan/context.js';
+import { createOrReplace, enslaveMembers, releaseFormerMembers, removeUndesired } from './plan/structure.js';
+import { leaks, vrfRoutes } from './plan/routing.js';
+import { localRuleMove, migrateSourceRules, sourceRules } from './plan/rules.js';
+import { keepAddrFirst, sysctls } from './plan/sysctls.js';
+
+export { PlanError } from './plan/context.js';
+
+export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledger): Plan {
+  const ctx = new PlanContext(desired, observed, ledger);
+  keepAddrFirst(ctx);
+  removeUndesired(ctx);
+  createOrReplace(ctx);
+  releaseFormerMembers(ctx);
+  enslaveMembers(ctx);
+  vrfRoutes(ctx);
+  localRuleMove(ctx);
+  migrateSourceRules(ctx);
+  leaks(ctx);
+  sourceRules(ctx);
+  sysctls(ctx);
+  return { steps: ctx.steps, ledger: ctx.ledgerAfter() };
+}

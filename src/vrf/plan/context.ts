@@ -1,0 +1,120 @@
+/**
+ * The planner's working state: the steps so far, a kernel model that has
+ * already run them (so every phase sees the host as it will be at that point),
+ * and the ledger being built.
+ */
+import { KernelModel, ModelError } from '../model.js';
+import { parseCidr } from '../addr.js';
+import type { DesiredState, DesiredVrf, Family, Ledger, ObservedHost, Route, Rule, Step } from '../types.js';
+import { routeId, ruleKey } from './keys.js';
+
+export class PlanError extends Error {
+  override name = 'PlanError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Fast "is this prefix inside one of these subnets" over a set, one lookup per distinct prefix length. */
+export class SubnetSet {
+  private readonly byLen = new Map<Family, Map<number, Set<string>>>();
+
+  add(cidr: string): void {
+    const p = parseCidr(cidr);
+    if (!p) return;
+    let f = this.byLen.get(p.family);
+    if (!f) {
+      f = new Map();
+      this.byLen.set(p.family, f);
+    }
+    let s = f.get(p.prefixlen);
+    if (!s) {
+      s = new Set();
+      f.set(p.prefixlen, s);
+    }
+    s.add(p.cidr);
+  }
+
+  /** Is `cidr` equal to or inside one of the subnets? */
+  covers(cidr: string): boolean {
+    const p = parseCidr(cidr);
+    if (!p) return false;
+    const f = this.byLen.get(p.family);
+    if (!f) return false;
+    for (const [len, set] of f) {
+      if (len > p.prefixlen) continue;
+      const outer = parseCidr(`${p.network}/${len}`);
+      if (outer && set.has(outer.cidr)) return true;
+    }
+    return false;
+  }
+}
+
+export class PlanContext {
+  readonly steps: Step[] = [];
+  readonly model: KernelModel;
+  readonly desiredByName: ReadonlyMap<string, DesiredVrf>;
+  /** member device → the VRF it belongs in. */
+  readonly memberOf: ReadonlyMap<string, DesiredVrf>;
+  /** VRF names vrf-host owns now or will own. */
+  readonly vrfNames: ReadonlySet<string>;
+  /** Tables vrf-host owns now or will own. */
+  readonly ownedTables: ReadonlySet<number>;
+  readonly desiredTables: ReadonlySet<number>;
+  /** Subnets of every desired member address (what gets enslaved). */
+  readonly enslavedSubnets = new SubnetSet();
+  readonly anyVrf: boolean;
+
+  readonly migratedRoutes = new Map<string, Route>();
+  readonly migratedRules = new Map<string, Rule>();
+  readonly sysctlsBefore: Record<string, string | null>;
+  localRuleMoved: boolean;
+
+  constructor(
+    readonly desired: DesiredState,
+    observed: ObservedHost,
+    readonly ledger: Ledger,
+  ) {
+    this.model = new KernelModel(observed);
+    this.desiredByName = new Map(desired.vrfs.map((v) => [v.name, v]));
+    const memberOf = new Map<string, DesiredVrf>();
+    for (const v of desired.vrfs) {
+      for (const m of v.members) {
+        const other = memberOf.get(m);
+        if (other && other.name !== v.name) throw new PlanError(`interface ${m} is a member of both ${other.name} and ${v.name}`);
+        memberOf.set(m, v);
+      }
+      for (const a of v.addresses) this.enslavedSubnets.add(a.subnet);
+    }
+    this.memberOf = memberOf;
+    this.vrfNames = new Set([...Object.keys(ledger.vrfs), ...desired.vrfs.map((v) => v.name)]);
+    this.desiredTables = new Set(desired.vrfs.map((v) => v.table));
+    this.ownedTables = new Set([...Object.values(ledger.vrfs), ...this.desiredTables]);
+    this.anyVrf = desired.vrfs.length > 0;
+    for (const r of ledger.migratedRoutes) this.migratedRoutes.set(routeId(r), r);
+    for (const r of ledger.migratedRules) this.migratedRules.set(ruleKey(r.family, r.priority, r.src, r.table), r);
+    this.sysctlsBefore = { ...ledger.sysctlsBefore };
+    this.localRuleMoved = ledger.localRuleMoved;
+  }
+
+  /** Adds a step and runs it on the model; a step the kernel would refuse is a planner bug. */
+  emit(step: Step): void {
+    try {
+      this.model.apply(step);
+    } catch (e) {
+      if (e instanceof ModelError) throw new PlanError(`internal: planned step ${step.kind} cannot run: ${e.message}`, { cause: e });
+      throw e;
+    }
+    this.steps.push(step);
+  }
+
+  ledgerAfter(): Ledger {
+    return {
+      vrfs: Object.fromEntries(this.desired.vrfs.map((v) => [v.name, v.table])),
+      migratedRoutes: [...this.migratedRoutes.values()],
+      migratedRules: [...this.migratedRules.values()],
+      localRuleMoved: this.localRuleMoved,
+      sysctlsBefore: { ...this.sysctlsBefore },
+    };
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Route phases: carry migrated static routes into the VRF (or give them back),
+ * the default route per family and the extra routes of each VRF, the strict
+ * catch-all, and the leaks of each VRF's subnets into main.
+ */
+import { canonicalIp, cidrContains, defaultCidr, familyOfCidr, isDefaultCidr } from '../addr.js';
+import type { DesiredVrf, Family, RouteTarget } from '../types.js';
+import { FAMILIES, STRICT_METRIC, TABLE } from '../types.js';
+import type { PlanContext } from './context.js';
+import { isLinkLocal, isManagedRoute, routeMatches, slotOfRoute, slotOfTarget, targetOfRoute } from './keys.js';
+
+interface Wanted {
+  readonly t: RouteTarget;
+  readonly why: string;
+  /** 3: migrated, 4: default and extra routes, 5: strict. */
+  readonly phase: 3 | 4 | 5;
+}
+
+/** The member device a gateway is reached through, when it can be told. */
+function devFor(v: DesiredVrf, gateway: string): string | undefined {
+  for (const a of v.addresses) if (cidrContains(a.subnet, gateway)) return a.dev;
+  if (isLinkLocal(`${gateway}/128`) && v.members.length === 1) return v.members[0];
+  return undefined;
+}
+
+function unicast(family: Family, table: number, dst: string, gateway: string, dev: string | undefined, metric?: number): RouteTarget {
+  const t: { family: Family; table: number; dst: string; type: 'unicast'; gateway: string; dev?: string; metric?: number } = {
+    family, table, dst, type: 'unicast', gateway,
+  };
+  if (dev !== undefined) t.dev = dev;
+  if (metric !== undefined) t.metric = metric;
+  return t;
+}
+
+function alreadyThere(ctx: PlanContext, t: RouteTarget): boolean {
+  return ctx.model.slot(slotOfTarget(t)).some((r) => routeMatches(r, t));
+}
+
+/** Routes in the VRF tables; first claim on a slot wins (default and extra routes over migrated copies). */
+export function vrfRoutes(ctx: PlanContext): void {
+  const wanted = new Map<string, Wanted>();
+  const want = (w: Wanted): void => {
+    const k = slotOfTarget(w.t);
+    if (!wanted.has(k)) wanted.set(k, w);
+  };
+
+  for (const v of ctx.desired.vrfs) {
+    for (const f of FAMILIES) {
+      const gw = v.gateways[f];
+      if (!gw) continue;
+      want({
+        t: unicast(f, v.table, defaultCidr(f), canonicalIp(gw.address), devFor(v, gw.address)),
+        why: `default route of ${v.name} (${f === 'inet' ? 'IPv4' : 'IPv6'}) via ${gw.address}, from ${gw.source}: ${gw.detail}`,
+        phase: 4,
+      });
+    }
+    for (const rs of v.routes) {
+      const f = familyOfCidr(rs.to);
+      const via = rs.via ?? v.gateways[f]?.address;
+      if (via === undefined) continue; // derive warns: no gateway to reach it through
+      want({ t: unicast(f, v.table, rs.to, canonicalIp(via), devFor(v, via), rs.metric), why: `route of ${v.name} to ${rs.to} via ${via}`, phase: 4 });
+    }
+    if (ctx.desired.strict) {
+      for (const f of FAMILIES) {
+        want({
+          t: { family: f, table: v.table, dst: defaultCidr(f), type: 'unreachable', metric: STRICT_METRIC },
+          why: `strict: traffic of ${v.name} with no route must not fall through to the main table`,
+          phase: 5,
+        });
+      }
+    }
+  }
+
+  // Migrated static routes: kept in the VRF while their device is a member, given back otherwise.
+  const restores: RouteTarget[] = [];
+  for (const [id, r] of ctx.migratedRoutes) {
+    const v = r.dev !== null ? ctx.memberOf.get(r.dev) : undefined;
+    const l = r.dev !== null ? ctx.model.link(r.dev) : undefined;
+    if (v && l?.master === v.name) {
+      if (r.table !== TABLE.main) continue; // a policy table's route: only given back on teardown
+      if (isDefaultCidr(r.dst) && v.gateways[r.family]) continue; // the VRF's own default wins
+      const t: RouteTarget = { ...targetOfRoute(r, { table: v.table }) };
+      const { protocol: _p, prefsrc: _s, ...copy } = t;
+      want({ t: copy, why: `the kernel dropped ${r.dst} via ${r.dev} from main when ${r.dev} joined ${v.name}: carried into its table`, phase: 3 });
+      continue;
+    }
+    ctx.migratedRoutes.delete(id);
+    if (!l) continue; // the device is gone: nothing to route through
+    const back = targetOfRoute(r);
+    if (!alreadyThere(ctx, back)) restores.push(back);
+  }
+  for (const t of restores) {
+    ctx.emit({ kind: 'route-add', route: t, why: `${t.dev ?? t.dst} left its VRF: restore ${t.dst} to table ${t.table} as it was` });
+  }
+
+  for (const phase of [3, 4, 5] as const) {
+    for (const w of wanted.values()) {
+      if (w.phase !== phase || alreadyThere(ctx, w.t)) continue;
+      ctx.emit({ kind: 'route-add', route: w.t, why: w.why });
+    }
+  }
+
+  // Anything else vrf-host-made in its tables is stale (old gateway, removed route, strict turned off).
+  for (const r of ctx.model.allRoutes()) {
+    if (!ctx.desiredTables.has(r.table) || !isManagedRoute(r)) continue;
+    const w = wanted.get(slotOfRoute(r));
+    if (w && routeMatches(r, w.t)) continue;
+    ctx.emit({ kind: 'route-del', route: targetOfRoute(r), why: `${r.dst} in table ${r.table} is no longer wanted` });
+  }
+}
+
+/** preserve-reachability: each VRF's subnets and remote prefixes reachable from the default VRF. */
+export function leaks(ctx: PlanContext): void {
+  const wanted = new Map<string, { t: RouteTarget; why: string }>();
+  if (ctx.desired.preserveReachability) {
+    for (const v of ctx.desired.vrfs) {
+      const prefixes = [
+        ...v.addresses.map((a) => ({ dst: a.subnet, family: a.family, what: 'connected subnet' })),
+        ...v.routes.map((r) => ({ dst: r.to, family: familyOfCidr(r.to), what: 'remote prefix' })),
+      ];
+      for (const p of prefixes) {
+        if (isLinkLocal(p.dst) || isDefaultCidr(p.dst)) continue;
+        const t: RouteTarget = { family: p.family, table: TABLE.main, dst: p.dst, type: 'unicast', dev: v.name };
+        const k = slotOfTarget(t);
+        if (wanted.has(k)) continue;
+        // Never overwrite a route that is not ours (e.g. the same subnet on a link left in main).
+        if (ctx.model.slot(k).some((r) => r.dev === null || !ctx.vrfNames.has(r.dev))) continue;
+        wanted.set(k, { t, why: `preserve-reachability: the default VRF still reaches ${p.what} ${p.dst} of ${v.name}` });
+      }
+    }
+  }
+  for (const w of wanted.values()) {
+    if (!alreadyThere(ctx, w.t)) ctx.emit({ kind: 'route-add', route: w.t, why: w.why });
+  }
+  for (const name of ctx.vrfNames) {
+    for (const r of ctx.model.routesVia(name)) {
+      if (r.table !== TABLE.main || r.type !== 'unicast') continue;
+      const w = wanted.get(slotOfRoute(r));
+      if (w && routeMatches(r, w.t)) continue;
+      ctx.emit({ kind: 'route-del', route: targetOfRoute(r), why: `leak of ${r.dst} into main via ${name} is no longer wanted` });
+    }
+  }
+}

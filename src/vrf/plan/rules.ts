@@ -1,0 +1,84 @@
+/**
+ * Rule phases: move the local lookup behind the l3mdev rule, migrate source
+ * rules that would bypass a VRF (MAAS-style), and the per-address source rules
+ * of preserve-reachability.
+ */
+import { maxPrefix } from '../addr.js';
+import type { Family, RuleTarget } from '../types.js';
+import { FAMILIES, L3MDEV_PRIORITY, LOCAL_RULE_MOVED_PRIORITY, RESERVED_TABLES, SOURCE_RULE_PRIORITY, TABLE } from '../types.js';
+import type { PlanContext } from './context.js';
+import { isLocalLookup, isPlainLookup, keyOfRule, keyOfRuleTarget, ruleKey, targetOfRule } from './keys.js';
+
+function localRule(family: Family, priority: number): RuleTarget {
+  return { family, priority, table: TABLE.local };
+}
+
+function hasLocalAt(ctx: PlanContext, family: Family, priority: number): boolean {
+  return ctx.model.allRules().some((r) => r.family === family && r.priority === priority && isLocalLookup(r));
+}
+
+export function localRuleMove(ctx: PlanContext): void {
+  const wantMoved = ctx.desired.moveLocalRule && ctx.anyVrf;
+  for (const f of FAMILIES) {
+    const at0 = hasLocalAt(ctx, f, 0);
+    const moved = hasLocalAt(ctx, f, LOCAL_RULE_MOVED_PRIORITY);
+    if (wantMoved) {
+      if (at0) {
+        // Add the new one first: the host must never be without a local lookup.
+        if (!moved) {
+          ctx.emit({ kind: 'rule-add', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `move-local-rule: the local lookup goes behind the l3mdev rule (${L3MDEV_PRIORITY}) so VRF traffic to local addresses stays in its VRF` });
+        }
+        ctx.emit({ kind: 'rule-del', rule: localRule(f, 0), why: `move-local-rule: the local lookup now lives at ${LOCAL_RULE_MOVED_PRIORITY}` });
+        ctx.localRuleMoved = true;
+      } else if (!moved && ctx.ledger.localRuleMoved) {
+        ctx.emit({ kind: 'rule-add', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing` });
+      }
+    } else if (ctx.ledger.localRuleMoved) {
+      if (!at0) ctx.emit({ kind: 'rule-add', rule: localRule(f, 0), why: `restore the local lookup at priority 0` });
+      if (moved) ctx.emit({ kind: 'rule-del', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup is back at priority 0` });
+    }
+  }
+  if (!wantMoved) ctx.localRuleMoved = false;
+}
+
+/** Source rules below the l3mdev rule that select an enslaved subnet would send its traffic around the VRF. */
+export function migrateSourceRules(ctx: PlanContext): void {
+  for (const r of [...ctx.model.allRules()]) {
+    if (r.priority >= L3MDEV_PRIORITY || r.src === null || !isPlainLookup(r) || r.table === null) continue;
+    if (RESERVED_TABLES.includes(r.table) || ctx.ownedTables.has(r.table)) continue;
+    if (!ctx.enslavedSubnets.covers(r.src)) continue;
+    const key = keyOfRule(r);
+    if (key === null) continue;
+    ctx.emit({ kind: 'rule-del', rule: targetOfRule(r), why: `from ${r.src} lookup ${r.table} (priority ${r.priority}) would bypass the VRF of ${r.src}; restored on teardown` });
+    ctx.migratedRules.set(key, r);
+  }
+  for (const [key, r] of ctx.migratedRules) {
+    if (r.src !== null && ctx.enslavedSubnets.covers(r.src)) continue;
+    ctx.migratedRules.delete(key);
+    const present = ctx.model.allRules().some((x) => keyOfRule(x) === key);
+    if (!present) ctx.emit({ kind: 'rule-add', rule: targetOfRule(r), why: `${r.src ?? 'all'} is no longer in a VRF: restore its rule at priority ${r.priority}` });
+  }
+}
+
+/** preserve-reachability: `from ADDRESS lookup VRFTABLE` for every member address. */
+export function sourceRules(ctx: PlanContext): void {
+  const wanted = new Map<string, { t: RuleTarget; why: string }>();
+  if (ctx.desired.preserveReachability) {
+    for (const v of ctx.desired.vrfs) {
+      for (const a of v.addresses) {
+        const t: RuleTarget = { family: a.family, priority: SOURCE_RULE_PRIORITY, src: `${a.address}/${maxPrefix(a.family)}`, table: v.table };
+        wanted.set(keyOfRuleTarget(t), { t, why: `preserve-reachability: traffic from ${a.address} (bound sockets) leaves through ${v.name}'s gateway` });
+      }
+    }
+  }
+  const present = new Set<string>();
+  const stale: RuleTarget[] = [];
+  for (const r of ctx.model.allRules()) {
+    if (r.priority !== SOURCE_RULE_PRIORITY || !isPlainLookup(r) || r.table === null || !ctx.ownedTables.has(r.table)) continue;
+    const key = ruleKey(r.family, r.priority, r.src, r.table);
+    if (wanted.has(key)) present.add(key);
+    else stale.push(targetOfRule(r));
+  }
+  for (const [key, w] of wanted) if (!present.has(key)) ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
+  for (const t of stale) ctx.emit({ kind: 'rule-del', rule: t, why: `source rule for ${t.src ?? 'all'} lookup ${t.table} is no longer wanted` });
+}

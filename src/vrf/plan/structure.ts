@@ -1,0 +1,102 @@
+/**
+ * Structural phases: remove VRFs vrf-host no longer wants, create or replace the
+ * desired ones, release links that left a VRF, enslave members (recording the
+ * static routes the kernel is about to drop).
+ */
+import { TABLE } from '../types.js';
+import type { PlanContext } from './context.js';
+import { PlanError } from './context.js';
+import { isKernelRoute, isManagedRoute, routeId, targetOfRoute } from './keys.js';
+
+/** Deletes the routes vrf-host put in `table` (the kernel keeps e.g. an unreachable default after the VRF goes). */
+function clearTable(ctx: PlanContext, table: number, vrf: string, reason: string): void {
+  for (const r of ctx.model.allRoutes()) {
+    if (r.table !== table || !isManagedRoute(r)) continue;
+    ctx.emit({ kind: 'route-del', route: targetOfRoute(r), why: `${reason}: remove ${r.dst} from table ${table} of ${vrf}` });
+  }
+}
+
+export function removeUndesired(ctx: PlanContext): void {
+  for (const [name, table] of Object.entries(ctx.ledger.vrfs)) {
+    if (ctx.desiredByName.has(name)) continue;
+    const l = ctx.model.link(name);
+    if (!l || l.kind !== 'vrf') {
+      // The device is gone (e.g. deleted by hand); routes it left in its table are still ours.
+      clearTable(ctx, table, name, `VRF ${name} is gone`);
+      continue;
+    }
+    for (const m of ctx.model.allLinks()) {
+      if (m.master !== name) continue;
+      ctx.emit({ kind: 'release', dev: m.name, vrf: name, why: `VRF ${name} is no longer wanted: give ${m.name} back to the main table` });
+    }
+    clearTable(ctx, l.vrfTable ?? table, name, `VRF ${name} is no longer wanted`);
+    ctx.emit({ kind: 'vrf-delete', name, why: `VRF ${name} is no longer wanted (vrf-host created it)` });
+  }
+}
+
+export function createOrReplace(ctx: PlanContext): void {
+  for (const v of ctx.desired.vrfs) {
+    const l = ctx.model.link(v.name);
+    if (!l) {
+      ctx.emit({ kind: 'vrf-create', name: v.name, table: v.table, why: `VRF for binding ${v.binding} with its own routing table ${v.table}` });
+      ctx.emit({ kind: 'link-up', dev: v.name, why: `a VRF routes nothing until it is up` });
+      continue;
+    }
+    if (l.kind !== 'vrf') throw new PlanError(`${v.name} exists and is not a VRF (kind ${l.kind ?? 'nic'}); choose another VRF name`);
+    if (l.vrfTable !== v.table) {
+      if (!(v.name in ctx.ledger.vrfs)) {
+        throw new PlanError(`VRF ${v.name} exists with table ${l.vrfTable ?? '?'} and was not created by vrf-host; it will not be replaced`);
+      }
+      const from = l.vrfTable ?? 0;
+      clearTable(ctx, from, v.name, `table of ${v.name} changes from ${from} to ${v.table}`);
+      ctx.emit({
+        kind: 'vrf-replace',
+        name: v.name,
+        fromTable: from,
+        toTable: v.table,
+        why: `the kernel cannot change a VRF's table: ${v.name} is deleted and created again with table ${v.table}`,
+      });
+      ctx.emit({ kind: 'vrf-create', name: v.name, table: v.table, why: `VRF ${v.name} again, now with table ${v.table}` });
+      ctx.emit({ kind: 'link-up', dev: v.name, why: `a VRF routes nothing until it is up` });
+      continue;
+    }
+    if (!l.up) ctx.emit({ kind: 'link-up', dev: v.name, why: `VRF ${v.name} is down` });
+  }
+}
+
+export function releaseFormerMembers(ctx: PlanContext): void {
+  for (const l of ctx.model.allLinks()) {
+    if (l.master === null || !ctx.vrfNames.has(l.master)) continue;
+    if (ctx.model.link(l.master)?.kind !== 'vrf') continue;
+    if (ctx.memberOf.has(l.name)) continue; // enslaving to its new VRF moves it directly
+    ctx.emit({
+      kind: 'release',
+      dev: l.name,
+      vrf: l.master,
+      why: `${l.name} is no longer a member of ${l.master} (e.g. it became a bridge or bond port, or its binding moved)`,
+    });
+  }
+}
+
+export function enslaveMembers(ctx: PlanContext): void {
+  for (const v of ctx.desired.vrfs) {
+    for (const dev of v.members) {
+      const l = ctx.model.link(dev);
+      if (!l) throw new PlanError(`member ${dev} of VRF ${v.name} does not exist on this host`);
+      if (l.master !== v.name) {
+        if (l.master !== null && ctx.model.link(l.master)?.kind !== 'vrf') {
+          throw new PlanError(`${dev} is a port of ${l.master} and cannot be enslaved to ${v.name}`);
+        }
+        // The kernel drops every route via the device on enslave: remember the ones we must
+        // carry into the VRF (main table) or give back on teardown (other policy tables).
+        for (const r of ctx.model.routesVia(dev)) {
+          if (isKernelRoute(r) || r.type !== 'unicast') continue;
+          if (r.table === TABLE.local || ctx.ownedTables.has(r.table)) continue;
+          ctx.migratedRoutes.set(routeId(r), r);
+        }
+        ctx.emit({ kind: 'enslave', dev, vrf: v.name, why: `${dev} carries binding ${v.binding}: its traffic belongs to VRF ${v.name}` });
+      }
+      if (!ctx.model.link(dev)?.up) ctx.emit({ kind: 'link-up', dev, why: `member ${dev} of ${v.name} is down` });
+    }
+  }
+}

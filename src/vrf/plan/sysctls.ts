@@ -1,0 +1,60 @@
+/**
+ * Sysctl phase. The value before vrf-host's first change is kept in the ledger
+ * so teardown can put it back; a sysctl the kernel does not have (null) is
+ * never written.
+ */
+import { OWNED_SYSCTLS, SYSCTL } from '../types.js';
+import type { PlanContext } from './context.js';
+
+const WHY: Readonly<Record<string, string>> = {
+  [SYSCTL.keepAddrOnDown]: 'enslaving cycles the device: without keep_addr_on_down its global IPv6 addresses are lost',
+  [SYSCTL.tcpL3mdev]: 'l3mdev-accept: services listening in the default VRF answer TCP in every VRF',
+  [SYSCTL.udpL3mdev]: 'l3mdev-accept: services listening in the default VRF answer UDP in every VRF',
+  [SYSCTL.nonlocalBind4]: 'nonlocal-bind: default-VRF services may still bind to their space address (IPv4)',
+  [SYSCTL.nonlocalBind6]: 'nonlocal-bind: default-VRF services may still bind to their space address (IPv6)',
+};
+
+export function wantedSysctls(ctx: PlanContext): Map<string, string> {
+  const want = new Map<string, string>();
+  if (!ctx.anyVrf) return want;
+  want.set(SYSCTL.keepAddrOnDown, '1');
+  if (ctx.desired.l3mdevAccept) {
+    want.set(SYSCTL.tcpL3mdev, '1');
+    want.set(SYSCTL.udpL3mdev, '1');
+  }
+  if (ctx.desired.nonlocalBind) {
+    want.set(SYSCTL.nonlocalBind4, '1');
+    want.set(SYSCTL.nonlocalBind6, '1');
+  }
+  return want;
+}
+
+function set(ctx: PlanContext, key: string, value: string): void {
+  const cur = ctx.model.sysctl(key);
+  if (cur === null || cur === undefined || cur === value) return;
+  if (!(key in ctx.sysctlsBefore)) ctx.sysctlsBefore[key] = cur;
+  ctx.emit({ kind: 'sysctl', key, value, why: WHY[key] ?? key });
+}
+
+/** keep_addr_on_down goes before any enslave. */
+export function keepAddrFirst(ctx: PlanContext): void {
+  const v = wantedSysctls(ctx).get(SYSCTL.keepAddrOnDown);
+  if (v !== undefined) set(ctx, SYSCTL.keepAddrOnDown, v);
+}
+
+export function sysctls(ctx: PlanContext): void {
+  const want = wantedSysctls(ctx);
+  for (const key of OWNED_SYSCTLS) {
+    const v = want.get(key);
+    if (v !== undefined) {
+      set(ctx, key, v);
+      continue;
+    }
+    if (!(key in ctx.sysctlsBefore)) continue;
+    const before = ctx.sysctlsBefore[key];
+    delete ctx.sysctlsBefore[key];
+    const cur = ctx.model.sysctl(key);
+    if (before === null || before === undefined || cur === null || cur === undefined || cur === before) continue;
+    ctx.emit({ kind: 'sysctl', key, value: before, why: `vrf-host no longer needs ${key}: restore ${before}` });
+  }
+}
