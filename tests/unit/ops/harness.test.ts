@@ -331,3 +331,59 @@ describe('bad input', () => {
     expect(bad.jujuLog[0]?.message).toMatch(/^JujuContextError: invalid Juju environment: JUJU_UNIT_NAME: must look like app\/N/);
   });
 });
+
+describe('framework details', () => {
+  test('a relation hook without JUJU_RELATION_ID is an error, not a silent no-op', async () => {
+    await ctx.run(ctx.on.dispatchPath('hooks/juju-info-relation-joined'), {});
+    expect(ctx.exitCode).toBe(1);
+    expect(ctx.jujuLog.at(-1)?.message).toBe(
+      'uncaught error in hook juju-info-relation-joined: Error: juju-info-relation-joined dispatched without JUJU_RELATION_ID',
+    );
+  });
+
+  test('custom events reach their observers in order; observing an action twice is refused', async () => {
+    const order: string[] = [];
+    class Custom extends CharmBase {
+      constructor(framework: Framework) {
+        super(framework);
+        framework.observe('refreshed', (e) => {
+          order.push(`1:${String(e.data)}`);
+        });
+        framework.observe('refreshed', (e) => {
+          order.push(`2:${String(e.data)}`);
+        });
+        framework.observe('install', () => framework.emitCustom('refreshed', 'x'));
+      }
+    }
+    const c = new Context(Custom, { meta, config, actions });
+    await c.run(c.on.install(), {});
+    expect(c.exitCode).toBe(0);
+    expect(order).toEqual(['1:x', '2:x']);
+
+    class Twice extends CharmBase {
+      constructor(framework: Framework) {
+        super(framework);
+        framework.observeAction('greet', z.object({}), () => undefined);
+        framework.observeAction('greet', z.object({}), () => undefined);
+      }
+    }
+    const t = new Context(Twice, { meta, config, actions });
+    await t.run(t.on.install(), {});
+    expect(t.exitCode).toBe(1);
+    expect(t.jujuLog.at(-1)?.message).toBe('charm construction failed during install: Error: action greet is observed twice');
+  });
+
+  test('a charm cannot set an error status', async () => {
+    class Err extends CharmBase {
+      constructor(framework: Framework) {
+        super(framework);
+        framework.observe('install', () => this.model.unit.setStatus({ name: 'error', message: 'x' }));
+      }
+    }
+    const c = new Context(Err, { meta, config, actions });
+    await c.run(c.on.install(), {});
+    expect(c.exitCode).toBe(1);
+    expect(c.jujuLog.at(-1)?.message).toMatch(/InvalidArgumentError: status "error" cannot be set by a charm/);
+    expect(c.calls.some((call) => call[0] === 'status-set')).toBe(false);
+  });
+});
