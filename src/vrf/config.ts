@@ -61,7 +61,8 @@ const RawScalar = z.union([z.string(), z.boolean(), z.number(), z.null(), z.unde
 function rawValue(raw: Record<string, unknown>, key: string, problems: Problem[]): string | boolean | number | undefined {
   const v = RawScalar.safeParse(raw[key]);
   if (!v.success) {
-    problems.push({ field: key, message: 'must be a string or a boolean' });
+    const want = typeof DEFAULT_CONFIG_RAW[key] === 'boolean' ? 'true or false' : key === 'vrfs' ? 'a YAML string or a mapping' : 'a string';
+    problems.push({ field: key, message: `must be ${want}, not ${describe(raw[key])}` });
     return undefined;
   }
   return v.data === null || v.data === undefined ? DEFAULT_CONFIG_RAW[key] : v.data;
@@ -81,7 +82,11 @@ function parseBool(raw: Record<string, unknown>, key: string, problems: Problem[
   return def;
 }
 
+const WORD_LIST_OPTIONS: ReadonlySet<string> = new Set(['gateways', 'exclude-interfaces', 'space-routes']);
+
 function parseString(raw: Record<string, unknown>, key: string, problems: Problem[]): string {
+  const list = z.array(z.string()).safeParse(raw[key]);
+  if (WORD_LIST_OPTIONS.has(key) && list.success) return list.data.join(' ');
   const v = rawValue(raw, key, problems);
   if (v === undefined) return '';
   if (typeof v !== 'string') {
@@ -403,19 +408,29 @@ function yamlErrorText(e: YAML.YAMLError): string {
 
 function parseVrfs(text: string, problems: Problem[]): Record<string, VrfConfigEntry> | null {
   if (text.trim() === '') return null;
+  const data = parseVrfsYaml(text, problems);
+  return data === undefined ? null : parseVrfsData(data, problems);
+}
+
+/** undefined: a YAML error (reported). */
+function parseVrfsYaml(text: string, problems: Problem[]): unknown {
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const err = doc.errors[0];
   if (err) {
     problems.push({ field: 'vrfs', message: yamlErrorText(err) });
-    return null;
+    return undefined;
   }
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (cause) {
     problems.push({ field: 'vrfs', message: `invalid YAML: ${(cause as Error).message}` });
-    return null;
+    return undefined;
   }
+  return data;
+}
+
+function parseVrfsData(data: unknown, problems: Problem[]): Record<string, VrfConfigEntry> | null {
   if (data === null || data === undefined) return null; // only comments: automatic mode
   const top = z.record(z.string(), z.unknown()).safeParse(data);
   if (!top.success || Array.isArray(data)) {
@@ -456,7 +471,11 @@ export function parseEngineConfig(raw: Record<string, unknown>): ConfigResult {
   if (!rawObj.success) return { ok: false, problems: [{ field: 'config', message: 'must be a mapping of option to value' }] };
   const r = rawObj.data;
 
-  const vrfs = parseVrfs(parseString(r, 'vrfs', problems), problems);
+  const vrfsRaw = r['vrfs'];
+  const vrfs =
+    vrfsRaw !== null && typeof vrfsRaw === 'object' && !Array.isArray(vrfsRaw)
+      ? parseVrfsData(vrfsRaw, problems) ?? {}
+      : parseVrfs(parseString(r, 'vrfs', problems), problems);
   const gateways = parseGateways(parseString(r, 'gateways', problems), problems);
   const tableRange = parseTableRange(parseString(r, 'table-range', problems), problems);
   const strict = parseBool(r, 'strict', problems);

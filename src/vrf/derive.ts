@@ -177,8 +177,8 @@ function resolveMembers(
       members.delete(dev);
       continue;
     }
-    if (l.kind === 'vrf') {
-      problems.push({ field: c.field, message: `${dev} is a VRF device and cannot be a member of ${c.vrf}` });
+    if (dev === 'lo' || l.kind === 'vrf') {
+      problems.push({ field: c.field, message: `${dev} is ${dev === 'lo' ? 'the loopback device' : 'a VRF device'} and cannot be a member of ${c.vrf}` });
       members.delete(dev);
       continue;
     }
@@ -263,11 +263,21 @@ function resolveRoutes(
 
 // ---------------------------------------------------------------------------
 
-function sameNames(a: readonly BindingInterface[], b: readonly BindingInterface[]): boolean {
-  const x = [...new Set(a.map((i) => i.name))].sort(cmp);
-  const y = [...new Set(b.map((i) => i.name))].sort(cmp);
-  return x.length === y.length && x.every((n, i) => n === y[i]);
+/** The L3 devices a binding's interfaces stand for: the holder of an address, else the named link's L3 device. */
+function l3Names(ifs: readonly BindingInterface[], observed: ObservedHost, links: LinkIndex): string[] {
+  const out = new Set<string>();
+  for (const bi of ifs) {
+    const held = bi.addresses
+      .map((ba) => tryCanonicalIp(ba.address))
+      .map((ip) => (ip === null ? undefined : observed.addrs.find((x) => x.address === ip)?.dev))
+      .filter((d): d is string => d !== undefined);
+    if (held.length > 0) held.forEach((d) => out.add(d));
+    else out.add(links.has(bi.name) ? links.l3Of(bi.name) : bi.name);
+  }
+  return [...out].sort(cmp);
 }
+
+const sameList = (x: readonly string[], y: readonly string[]): boolean => x.length === y.length && x.every((n, i) => n === y[i]);
 
 /** Derive the desired state, or every problem that forbids applying anything. */
 export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledger: Ledger): DeriveResult {
@@ -281,12 +291,14 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
   // 1. Candidates.
   const candidates: Candidate[] = [];
   if (config.vrfs === null) {
-    const def = bindings[DEFAULT_BINDING] ?? [];
+    const def = bindings[DEFAULT_BINDING];
+    const defDevs = def === undefined ? null : l3Names(def, observed, links);
     for (const role of [...SPACE_ROLES].sort(cmp)) {
       const ifs = bindings[role];
       if (ifs === undefined) continue;
-      if (bindings[DEFAULT_BINDING] !== undefined && sameNames(ifs, def)) {
-        inMain.push({ binding: role, reason: 'same-as-default', interfaces: [...new Set(ifs.map((i) => links.has(i.name) ? links.l3Of(i.name) : i.name))].sort(cmp) });
+      const devs = l3Names(ifs, observed, links);
+      if (defDevs !== null && sameList(devs, defDevs)) {
+        inMain.push({ binding: role, reason: 'same-as-default', interfaces: devs });
         continue;
       }
       candidates.push({ vrf: role, binding: role, field: role });
@@ -405,11 +417,10 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
   const unmatched = (option: string, entry: string, key: string): void => {
     const binding = explicitNames.has(key) ? config.vrfs?.[key]?.binding ?? key : key;
     const reason = mainReason.get(binding);
-    if (reason !== undefined) {
-      warnings.push({ field: `${option}: entry "${entry}"`, message: `is unused: ${binding} stays in the main table (${reason})` });
-    } else if (!vrfNames.has(key) && !vrfBindings.has(key) && !explicitNames.has(key) && bindings[key] === undefined) {
-      warnings.push({ field: `${option}: entry "${entry}"`, message: `matches no VRF or binding` });
-    }
+    const field = `${option}: entry "${entry}"`;
+    if (reason !== undefined) warnings.push({ field, message: `is unused: ${binding} stays in the main table (${reason})` });
+    else if (explicitNames.has(key) || bindings[key] !== undefined) warnings.push({ field, message: `is unused: ${key} is not a VRF` });
+    else warnings.push({ field, message: 'matches no VRF or binding' });
   };
   const subnets = new Set(resolved.flatMap((v) => v.addresses.map((a) => a.subnet)));
   for (const g of config.gateways) {
@@ -427,9 +438,9 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
     if (!observed.vrfModule && observed.container) {
       problems.push({ field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules' });
     }
-    for (const key of [SYSCTL.tcpL3mdev, SYSCTL.udpL3mdev]) {
+    for (const [key, version] of [[SYSCTL.tcpL3mdev, '4.5'], [SYSCTL.udpL3mdev, '4.11']] as const) {
       if (config.l3mdevAccept && observed.sysctls[key] === null) {
-        problems.push({ field: 'kernel', message: `${key} is missing: VRF sockets need Linux 4.5 or newer` });
+        problems.push({ field: 'kernel', message: `${key} is missing: VRF sockets need Linux ${version} or newer` });
       }
     }
   }

@@ -206,6 +206,10 @@ function fromPolicyTable(
         !owned.has(r.table) &&
         r.src !== null &&
         !isDefaultCidr(r.src) &&
+        r.dst === null &&
+        r.iif === null &&
+        r.oif === null &&
+        r.fwmark === null &&
         addrs.some((a) => cidrContains(r.src as string, a)),
     )
     .sort((a, b) => a.priority - b.priority || (a.table ?? 0) - (b.table ?? 0) || (a.src ?? '').localeCompare(b.src ?? ''));

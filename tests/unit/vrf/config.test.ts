@@ -173,6 +173,27 @@ describe('table-range, exclude-interfaces, space-routes', () => {
   });
   it('rejects non-string values for string options', () => {
     expect(bad({ vrfs: 3 })).toEqual(['vrfs: must be a string, not 3']);
-    expect(bad({ gateways: { a: 1 } })).toEqual(['gateways: must be a string or a boolean']);
+    expect(bad({ gateways: { a: 1 } })).toEqual(['gateways: must be a string, not a mapping']);
+    expect(bad({ strict: [true] })).toEqual(['strict: must be true or false, not a list']);
   });
 });
+
+describe('structured values (a CLI desired-state file)', () => {
+  it('takes vrfs as a mapping and word options as lists', () => {
+    const c = ok({
+      vrfs: { storacc: { binding: 'storage', table: 20 } },
+      gateways: ['storacc=10.10.4.1'],
+      'exclude-interfaces': ['ens9'],
+      'space-routes': ['storacc=10.20.0.0/16'],
+    });
+    expect(c.vrfs).toEqual({ storacc: { binding: 'storage', table: 20, gateways: {}, routes: [] } });
+    expect(c.gateways).toEqual([{ key: 'storacc', keyKind: 'name', family: 'inet', address: '10.10.4.1' }]);
+    expect(c.excludeInterfaces).toEqual(['ens9']);
+    expect(c.spaceRoutes).toEqual([{ key: 'storacc', to: '10.20.0.0/16' }]);
+  });
+  it('names the entry in a structured vrfs too', () => {
+    expect(bad({ vrfs: { storacc: { binding: 'storage', table: 254 } } })).toEqual(['vrfs: storacc.table 254 is reserved']);
+    expect(bad({ vrfs: ['x'] })).toEqual(['vrfs: must be a YAML string or a mapping, not a list']);
+  });
+});
+

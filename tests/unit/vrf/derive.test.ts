@@ -141,6 +141,12 @@ describe('members', () => {
       { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] },
       'storage-cluster: bond0 would be in both storage and storage-cluster; an interface belongs to at most one VRF (set vrfs to choose one)',
     ],
+    [
+      'an address on the loopback device',
+      [nic('lo'), addr('lo', '192.168.9.9/32')],
+      { ...maasBindings, tenant: [iface('lo', '192.168.9.9/32')] },
+      'tenant: lo is the loopback device and cannot be a member of tenant',
+    ],
   ])('%s is a problem', (_what, extra, b, msg) => {
     const r = deriveDesired(inputs({}, { bindings: b }), host(maasParts, extra), EMPTY_LEDGER);
     expect(problems(r)).toContain(msg);
@@ -344,6 +350,15 @@ describe('gateway derivation', () => {
   it('policy-table: a per-address rule counts too', () => {
     const extra = [rule({ priority: 100, src: '172.16.0.5/32', table: 7 }), route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 7 })];
     expect(gw(run({}, extra))?.[1]).toBe('policy-table');
+  });
+  it('policy-table: rules narrowed by dst, fwmark or iif are not a space default', () => {
+    const extra = [
+      rule({ priority: 100, src: '172.16.0.0/24', dst: '10.9.0.0/16', table: 2 }),
+      rule({ priority: 101, src: '172.16.0.0/24', fwmark: '0x1', table: 3 }),
+      rule({ priority: 102, src: '172.16.0.0/24', iif: 'ens3', table: 4 }),
+      ...[2, 3, 4].map((t) => route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: t })),
+    ];
+    expect(gw(run({}, extra))).toBeNull();
   });
   it('policy-table: a rule whose table has no default is skipped', () => {
     const extra = [rule({ priority: 100, src: '172.16.0.0/24', table: 2 }), route({ dst: '172.16.0.0/24', dev: 'ens4', table: 2 })];
@@ -553,6 +568,8 @@ describe('routes', () => {
       'gateways: entry "mgmt=10.0.0.1" is unused: mgmt stays in the main table (same-as-default)',
       'gateways: entry "10.99.0.0/24=10.99.0.1" matches no member subnet of any VRF',
     ]));
+    const r2 = deriveDesired(inputs({ 'space-routes': 'juju-info=10.50.0.0/16' }), host(maasParts), EMPTY_LEDGER);
+    expect(warnings(r2)).toContain('space-routes: entry "juju-info=10.50.0.0/16" is unused: juju-info is not a VRF');
   });
 });
 
