@@ -113,27 +113,66 @@ export function failedBatchLine(stderr: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+export interface JsonBatchOptions extends ProcOptions {
+  /** ip options for every process (default `-json -details`). */
+  readonly options?: readonly string[];
+  /**
+   * Lines whose failure is expected (e.g. `route get` to an unreachable
+   * controller): the processes run with `-force`, and a failure of such a line
+   * is tolerated (it prints nothing). Any other failing line throws.
+   */
+  readonly tolerate?: (line: readonly string[]) => boolean;
+}
+
+/** Splits off a leading family option, which only a whole ip process can take. */
+export function splitFamilyOption(line: readonly string[]): { family: '-4' | '-6' | null; line: readonly string[] } {
+  return line[0] === '-4' || line[0] === '-6' ? { family: line[0], line: line.slice(1) } : { family: null, line };
+}
+
+/** Every "Command failed -:N" ip printed (1-based), in order. */
+export function failedBatchLines(stderr: string): number[] {
+  return [...stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1]));
+}
+
 /**
- * Runs the lines through ONE `ip -json -details -batch -` process and returns
- * its stdout (one JSON document per line that printed). Throws a ProcessError
- * naming the failing command when ip fails.
+ * Runs the lines through `ip -json -details -batch -`: ONE process, or one per
+ * run of consecutive lines with the same leading family option (`-6 rule show`
+ * needs `ip -6`). Returns the processes' stdout concatenated in line order (one
+ * JSON document per line that printed). Throws a ProcessError naming the
+ * failing command when ip fails on a line that is not tolerated.
  */
-export async function runIpJsonBatch(lines: readonly (readonly string[])[], o: ProcOptions = {}): Promise<string> {
-  const input = batchInput(lines);
+export async function runIpJsonBatch(lines: readonly (readonly string[])[], o: JsonBatchOptions = {}): Promise<string> {
   const ip = o.ipBin ?? 'ip';
-  const args = ['-json', '-details', '-batch', '-'];
-  const r = await spawnOf(o)(ip, args, { input });
-  if (r.exitCode !== 0) {
-    const n = failedBatchLine(r.stderr);
-    const line = n !== null ? lines[n - 1] : undefined;
-    const what = line ? `\`ip ${line.join(' ')}\` (batch line ${n})` : `\`${ip} ${args.join(' ')}\``;
-    throw new ProcessError(`${what} failed (exit ${r.exitCode}): ${r.stderr.trim() || 'no error output'}`, {
-      command: line ? ['ip', ...line] : [ip, ...args],
-      exitCode: r.exitCode,
-      stderr: r.stderr,
-    });
+  const groups: { family: '-4' | '-6' | null; lines: (readonly string[])[]; orig: (readonly string[])[] }[] = [];
+  for (const l of lines) {
+    const { family, line } = splitFamilyOption(l);
+    const last = groups.at(-1);
+    if (last && last.family === family) {
+      last.lines.push(line);
+      last.orig.push(l);
+    } else groups.push({ family, lines: [line], orig: [l] });
   }
-  return r.stdout;
+  const outs: string[] = [];
+  for (const g of groups) {
+    const input = batchInput(g.lines);
+    const args = [...(g.family ? [g.family] : []), ...(o.options ?? ['-json', '-details']), ...(o.tolerate ? ['-force'] : []), '-batch', '-'];
+    const r = await spawnOf(o)(ip, args, { input });
+    if (r.exitCode !== 0) {
+      const failed = failedBatchLines(r.stderr);
+      const fatal = failed.length === 0 || !o.tolerate ? (failed[0] ?? null) : (failed.find((n) => !o.tolerate!(g.lines[n - 1] ?? [])) ?? null);
+      if (failed.length === 0 || fatal !== null) {
+        const line = fatal !== null ? g.orig[fatal - 1] : undefined;
+        const what = line ? `\`ip ${line.join(' ')}\` (batch line ${fatal})` : `\`${ip} ${args.join(' ')}\``;
+        throw new ProcessError(`${what} failed (exit ${r.exitCode}): ${r.stderr.trim() || 'no error output'}`, {
+          command: line ? ['ip', ...line] : [ip, ...args],
+          exitCode: r.exitCode,
+          stderr: r.stderr,
+        });
+      }
+    }
+    outs.push(r.stdout);
+  }
+  return outs.map((s) => (s.endsWith('\n') || s === '' ? s : `${s}\n`)).join('');
 }
 
 export type BatchResult =

@@ -151,7 +151,7 @@ describe('applySteps with the real renderer', () => {
   it('a failing -6 line is mapped back to its step', async () => {
     const { renderStep, renderCommand } = await import('../../../src/vrf/render.js');
     const ip = await fakeIp();
-    await ip.failOn('^rule del', 'RTNETLINK answers: No such file or directory');
+    await ip.failOn('rule del', 'RTNETLINK answers: No such file or directory');
     const plan: Step[] = [
       { kind: 'rule-add', rule: { family: 'inet6', priority: 32765, table: 255 }, why: 'move local' },
       { kind: 'rule-del', rule: { family: 'inet6', priority: 0, table: 255 }, why: 'move local' },

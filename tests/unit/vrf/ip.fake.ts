@@ -25,16 +25,21 @@ if (argv.includes('-batch')) {
   const responses = JSON.parse(read('responses.json', '{}'));
   const fail = read('fail', null);
   const [failRe, failMsg] = fail === null ? [null, null] : fail.split('\\t');
+  const force = argv.includes('-force');
+  const fam = argv[0] === '-6' || argv[0] === '-4' ? argv[0] + ' ' : '';
   const lines = stdin.split('\\n').filter((l, i, a) => !(i === a.length - 1 && l === ''));
+  let rc = 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
-    if (failRe !== null && new RegExp(failRe).test(line)) {
+    if (failRe !== null && new RegExp(failRe).test(fam + line)) {
       process.stderr.write((failMsg || 'RTNETLINK answers: File exists') + '\\nCommand failed -:' + (i + 1) + '\\n');
-      process.exit(1);
+      rc = 1;
+      if (!force) process.exit(1);
+      continue;
     }
-    if (json) process.stdout.write((responses[line] ?? '[]') + '\\n');
+    if (json) process.stdout.write((responses[fam + line] ?? '[]') + '\\n');
   }
-  process.exit(0);
+  process.exit(rc);
 }
 if (argv[0] === 'vrf' && argv[1] === 'exec') {
   const ping = JSON.parse(read('ping.json', '{}'));

@@ -72,6 +72,29 @@ describe('with a fake ip', () => {
     );
   });
 
+  it('runIpJsonBatch runs `-6` lines in their own `ip -6 …` process and keeps line order', async () => {
+    const ip = await fakeIp();
+    await ip.respond({ 'link show': '[1]', 'rule show': '[2]', '-6 rule show': '[3]' });
+    const out = await runIpJsonBatch([['link', 'show'], ['rule', 'show'], ['-6', 'rule', 'show']], { ipBin: ip.bin, options: ['-json', '-details', '-Numeric'] });
+    expect(out).toBe('[1]\n[2]\n[3]\n');
+    expect((await ip.calls()).map((c) => [c.argv, c.stdin])).toEqual([
+      [['-json', '-details', '-Numeric', '-batch', '-'], 'link show\nrule show\n'],
+      [['-6', '-json', '-details', '-Numeric', '-batch', '-'], 'rule show\n'],
+    ]);
+  });
+
+  it('runIpJsonBatch tolerates failing lines it was told to (with -force), and only those', async () => {
+    const ip = await fakeIp();
+    await ip.respond({ 'link show': '[1]', 'route get 10.0.0.9': '[9]' });
+    await ip.failOn('route get 10.0.0.1', 'RTNETLINK answers: Network is unreachable');
+    const tolerate = (l: readonly string[]) => l[0] === 'route' && l[1] === 'get';
+    const lines = [['link', 'show'], ['route', 'get', '10.0.0.1'], ['route', 'get', '10.0.0.9']];
+    expect(await runIpJsonBatch(lines, { ipBin: ip.bin, tolerate })).toBe('[1]\n[9]\n');
+    expect((await ip.calls())[0]!.argv).toContain('-force');
+    await ip.failOn('link show', 'Cannot send dump request: Operation not permitted');
+    await expect(runIpJsonBatch(lines, { ipBin: ip.bin, tolerate })).rejects.toThrow(/`ip link show` \(batch line 1\) failed/);
+  });
+
   it('ipVersion and ipVrfExec run argv, not a shell', async () => {
     const ip = await fakeIp();
     await ip.version('ip utility, iproute2-5.15.0, libbpf 0.5.0');
