@@ -33,7 +33,32 @@ async function walk(dir, base = dir) {
   return out;
 }
 
+/**
+ * bin/node must run on the charm's bases (ubuntu 22.04/24.04 amd64) with nothing else
+ * installed: an x64, self-contained build (nodejs.org, nodesource, the node snap's), not
+ * a distribution's small binary linked against libnode.
+ */
+async function checkBundlableNode() {
+  if (process.arch !== 'x64') {
+    throw new PackError(`--bundle-node: this node is ${process.arch}, the charm's bases are amd64; run the pack with an x64 node`);
+  }
+  const { size } = await stat(process.execPath);
+  if (size < 20 * 1024 * 1024) {
+    throw new PackError(
+      `--bundle-node: ${process.execPath} (${(size / 1024 / 1024).toFixed(1)} MiB) looks like a distribution build linked against libnode; run the pack with a standalone node (nodejs.org or nodesource build)`,
+    );
+  }
+}
+
+export class PackError extends Error {
+  name = 'PackError';
+  constructor(message, options) {
+    super(message, options);
+  }
+}
+
 export async function pack({ bundleNode = false, quiet = false } = {}) {
+  if (bundleNode) await checkBundlableNode();
   await build({ quiet });
   if (bundleNode) {
     await mkdir(join(CHARM, 'bin'), { recursive: true });
@@ -44,8 +69,7 @@ export async function pack({ bundleNode = false, quiet = false } = {}) {
   const zip = new yazl.ZipFile();
   for (const e of entries) {
     if (e.dir) zip.addEmptyDirectory(e.name, { mtime: MTIME, mode: 0o40000 | e.mode });
-    // bin/node is already compressed poorly and large: store it to keep packing fast.
-    else zip.addFile(e.path, e.name, { mtime: MTIME, mode: 0o100000 | e.mode, compress: e.name !== 'bin/node' });
+    else zip.addFile(e.path, e.name, { mtime: MTIME, mode: 0o100000 | e.mode });
   }
   zip.end();
   const tmp = `${CHARM_FILE}.tmp`;
@@ -75,7 +99,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   } else {
     pack({ bundleNode: args.includes('--bundle-node') }).catch(async (err) => {
       await rm(`${CHARM_FILE}.tmp`, { force: true });
-      console.error(`pack failed: ${err?.name === 'BuildError' ? err.message : err?.stack ?? err}`);
+      console.error(`pack failed: ${err?.name === 'BuildError' || err?.name === 'PackError' ? err.message : err?.stack ?? err}`);
       process.exitCode = 1;
     });
   }

@@ -193,3 +193,20 @@ describe('dispatch picks its Node.js', () => {
   }, 60_000);
 });
 
+
+describe('npm run pack -- --bundle-node', () => {
+  test('ships this Node as bin/node, and the charm runs with no node on PATH', async () => {
+    await execa('node', ['scripts/pack.mjs', '--bundle-node'], { cwd: ROOT });
+    const bundled = await readZip(CHARM_FILE);
+    const node = bundled.find((e) => e.name === 'bin/node');
+    expect(node?.mode).toBe(0o100755);
+    expect(node?.data.equals(await readFile(process.execPath))).toBe(true);
+    const dir = join(work, 'bundled');
+    await extractZip(bundled, dir);
+    const s = await sim();
+    const run = await runDispatch(dir, 'hooks/install', s, { env: { PATH: await mkdtemp(join(work, 'empty-path-')) } });
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    expect(run.record.statusHistory.length).toBeGreaterThan(0);
+  }, 120_000);
+});

@@ -10,6 +10,7 @@
  * scripts/build.mjs also bundles this file to build/simulator/harness.mjs (next to
  * build/simulator/hook-tool.mjs), so plain node scripts can use it without TypeScript.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -86,8 +87,9 @@ let builtTool: Promise<string> | undefined;
 
 /**
  * The bundled hook tool: `hook-tool.mjs` beside this module when this is the bundled
- * harness (build/simulator/), otherwise bundled now from hook-tool.ts with esbuild into
- * build/simulator/hook-tool.mjs (once per process; ~50 ms).
+ * harness (build/simulator/), otherwise bundled now from hook-tool.ts with esbuild (once
+ * per process, ~100 ms) into the temporary directory under a name that is the hash of its
+ * content, so concurrent test processes and `npm run build` never race on one file.
  */
 export function hookToolPath(): Promise<string> {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -96,7 +98,6 @@ export function hookToolPath(): Promise<string> {
   builtTool ??= (async () => {
     const source = join(here, 'hook-tool.ts');
     if (!existsSync(source)) throw new SimulatorError(`no hook tool: neither ${sibling} nor ${source} exists`);
-    const outFile = resolve(here, '../../../../build/simulator/hook-tool.mjs');
     const esbuild = await import('esbuild');
     const result = await esbuild.build({
       entryPoints: [source],
@@ -109,8 +110,8 @@ export function hookToolPath(): Promise<string> {
     });
     const text = result.outputFiles[0]?.text;
     if (text === undefined) throw new SimulatorError('esbuild produced no hook tool');
-    mkdirSync(dirname(outFile), { recursive: true });
-    writeAtomic(outFile, text);
+    const outFile = join(tmpdir(), `ops-sim-hook-tool-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`);
+    if (!existsSync(outFile)) writeAtomic(outFile, text);
     return outFile;
   })();
   return builtTool;
