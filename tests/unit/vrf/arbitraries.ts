@@ -1,0 +1,187 @@
+/**
+ * Desired-state builders and fast-check arbitraries for the planner, model and
+ * teardown tests (observed hosts come from builders.ts).
+ */
+import fc from 'fast-check';
+import { canonicalIp, familyOf, subnetOf } from '../../../src/vrf/addr.js';
+import { withKernelRoutes } from '../../../src/vrf/model.js';
+import type {
+  Addr, DerivedGateway, DesiredState, DesiredVrf, Family, Link, MemberAddress, ObservedHost, Route, RouteSpec, Rule,
+} from '../../../src/vrf/types.js';
+import { SYSCTL } from '../../../src/vrf/types.js';
+import { mkRoute, mkRule } from './builders.js';
+
+export function memberAddr(dev: string, cidr: string): MemberAddress {
+  const [a, len] = cidr.split('/');
+  const address = canonicalIp(a ?? '');
+  const prefixlen = Number(len);
+  return { dev, family: familyOf(address), address, prefixlen, subnet: subnetOf(address, prefixlen) };
+}
+
+export function gw(address: string, source: DerivedGateway['source'] = 'config'): DerivedGateway {
+  return { family: familyOf(address), address: canonicalIp(address), source, detail: 'test' };
+}
+
+export interface VrfOpts {
+  table: number;
+  /** dev → its CIDRs. */
+  members: Record<string, string[]>;
+  gateways?: string[];
+  routes?: RouteSpec[];
+  binding?: string;
+}
+
+export function dvrf(name: string, o: VrfOpts): DesiredVrf {
+  const gateways: Partial<Record<Family, DerivedGateway>> = {};
+  for (const g of o.gateways ?? []) gateways[familyOf(g)] = gw(g);
+  return {
+    name,
+    binding: o.binding ?? name,
+    table: o.table,
+    tableSource: 'config',
+    members: Object.keys(o.members),
+    addresses: Object.entries(o.members).flatMap(([dev, cidrs]) => cidrs.map((c) => memberAddr(dev, c))),
+    gateways,
+    routes: o.routes ?? [],
+  };
+}
+
+export function desired(vrfs: DesiredVrf[], o: Partial<Omit<DesiredState, 'vrfs'>> = {}): DesiredState {
+  return {
+    vrfs,
+    inMain: [],
+    strict: o.strict ?? true,
+    moveLocalRule: o.moveLocalRule ?? true,
+    preserveReachability: o.preserveReachability ?? true,
+    nonlocalBind: o.nonlocalBind ?? true,
+    l3mdevAccept: o.l3mdevAccept ?? true,
+  };
+}
+
+export const FRESH_SYSCTLS: Readonly<Record<string, string>> = {
+  [SYSCTL.tcpL3mdev]: '0',
+  [SYSCTL.udpL3mdev]: '0',
+  [SYSCTL.keepAddrOnDown]: '0',
+  [SYSCTL.nonlocalBind4]: '0',
+  [SYSCTL.nonlocalBind6]: '0',
+};
+
+export function stock(): Rule[] {
+  return [
+    mkRule({ family: 'inet', priority: 0, table: 255 }),
+    mkRule({ family: 'inet', priority: 32766, table: 254 }),
+    mkRule({ family: 'inet', priority: 32767, table: 253 }),
+    mkRule({ family: 'inet6', priority: 0, table: 255 }),
+    mkRule({ family: 'inet6', priority: 32766, table: 254 }),
+  ];
+}
+
+// ---------------------------------------------------------------------------
+// Random topologies
+// ---------------------------------------------------------------------------
+
+export interface Scenario {
+  readonly observed: ObservedHost;
+  readonly desired: DesiredState;
+}
+
+interface NicSpec {
+  readonly v4: boolean;
+  readonly v6: boolean;
+  readonly up: boolean;
+  /** A static route in main via this NIC. */
+  readonly staticRoute: boolean;
+  /** A MAAS-style source rule + policy table for its subnet. */
+  readonly maas: boolean;
+  /** Index of the VRF it belongs in, or -1 (stays in main). */
+  readonly vrf: number;
+  /** Already enslaved (to the VRF it belongs in) before planning. */
+  readonly pre: boolean;
+}
+
+const nicSpec = (vrfs: number): fc.Arbitrary<NicSpec> =>
+  fc.record({
+    v4: fc.boolean(),
+    v6: fc.boolean(),
+    up: fc.boolean(),
+    staticRoute: fc.boolean(),
+    maas: fc.boolean(),
+    vrf: fc.integer({ min: -1, max: vrfs - 1 }),
+    pre: fc.boolean(),
+  });
+
+const opts = fc.record({
+  strict: fc.boolean(),
+  moveLocalRule: fc.boolean(),
+  preserveReachability: fc.boolean(),
+  nonlocalBind: fc.boolean(),
+  l3mdevAccept: fc.boolean(),
+  keepAddr: fc.constantFrom('0', '1', '-1'),
+  gateways: fc.boolean(),
+  extraRoute: fc.boolean(),
+});
+
+/**
+ * A host with NICs ens0..ensN (some with IPv4/IPv6, static routes, MAAS rules),
+ * and a desired state that puts some of them into up to 3 VRFs. With `pre`, a
+ * NIC is already in its VRF (as if an earlier run did part of the job).
+ */
+function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
+  return fc
+  .integer({ min: 1, max: 3 })
+  .chain((nv) => fc.tuple(fc.constant(nv), fc.array(nicSpec(nv), { minLength: 1, maxLength: 6 }), opts))
+  .map(([nv, nics, o]) => {
+    const links: Link[] = [{ name: 'lo', ifindex: 1, kind: null, slaveKind: null, master: null, up: true, vrfTable: null, lower: null, mac: null }];
+    const addrs: Addr[] = [];
+    const routes: Route[] = [];
+    const rules: Rule[] = stock();
+    const names = Array.from({ length: nv }, (_, i) => `vrf${i}`);
+    const members: Record<string, string[]>[] = names.map(() => ({}));
+    const preVrfs = new Set<number>();
+    nics.forEach((n, i) => {
+      const dev = `ens${i}`;
+      const inVrf = n.vrf >= 0 && (n.v4 || n.v6);
+      const pre = allowPre && inVrf && n.pre;
+      if (pre) preVrfs.add(n.vrf);
+      links.push({ name: dev, ifindex: i + 2, kind: null, slaveKind: pre ? 'vrf' : null, master: pre ? names[n.vrf]! : null, up: n.up, vrfTable: null, lower: null, mac: null });
+      const cidrs: string[] = [];
+      if (n.v4) cidrs.push(`10.${i}.0.5/24`);
+      if (n.v6) cidrs.push(`2001:db8:${i}::5/64`);
+      for (const c of cidrs) {
+        const [a, len] = c.split('/');
+        addrs.push({ dev, family: familyOf(a!), address: canonicalIp(a!), prefixlen: Number(len), scope: 'global' });
+      }
+      if (n.staticRoute && n.v4 && n.up && !pre) {
+        routes.push(mkRoute({ dst: `172.${16 + i}.0.0/16`, gateway: `10.${i}.0.254`, dev, protocol: 'static' }));
+      }
+      if (n.maas && n.v4) {
+        rules.push(mkRule({ priority: 100, src: `10.${i}.0.0/24`, table: 10 + i }));
+        if (n.up && !pre) routes.push(mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, table: 10 + i, protocol: 'static' }));
+      }
+      if (inVrf) members[n.vrf]![dev] = cidrs;
+    });
+    names.forEach((name, i) => {
+      if (preVrfs.has(i)) links.push({ name, ifindex: 100 + i, kind: 'vrf', slaveKind: null, master: null, up: true, vrfTable: 1001 + i, lower: null, mac: null });
+    });
+    const sysctls = { ...FRESH_SYSCTLS, [SYSCTL.keepAddrOnDown]: o.keepAddr };
+    const observed = withKernelRoutes({ links, addrs, routes, rules, sysctls, routeGet: {}, vrfModule: true, container: false });
+    const vrfs = names
+      .map((name, i) => {
+        const mem = members[i]!;
+        if (Object.keys(mem).length === 0) return null;
+        const firstDev = Object.keys(mem)[0]!;
+        const idx = Number(firstDev.slice(3));
+        const gws = o.gateways ? Object.values(mem).flat().map((c) => (c.includes(':') ? `2001:db8:${c.split(':')[2]}::1` : `10.${c.split('.')[1]}.0.1`)) : [];
+        const uniq = [...new Map(gws.map((g) => [familyOf(g), g])).values()];
+        const routesSpec: RouteSpec[] = o.extraRoute && mem[firstDev]!.some((c) => !c.includes(':')) ? [{ to: `10.${100 + idx}.0.0/16`, via: `10.${idx}.0.254` }] : [];
+        return dvrf(name, { table: 1001 + i, members: mem, gateways: uniq, routes: routesSpec });
+      })
+      .filter((v): v is DesiredVrf => v !== null);
+    return { observed, desired: desired(vrfs, o) };
+  });
+}
+
+/** Any topology, some members already enslaved (a partial earlier run). */
+export const scenario = scenarioArb(true);
+/** A host vrf-host has never touched. */
+export const freshScenario = scenarioArb(false);

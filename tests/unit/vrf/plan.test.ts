@@ -1,0 +1,340 @@
+import { plan, PlanError } from '../../../src/vrf/plan.js';
+import { simulate, withKernelRoutes } from '../../../src/vrf/model.js';
+import { renderCommand } from '../../../src/vrf/render.js';
+import type { DesiredState, Ledger, ObservedHost, Plan, Step } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER, SYSCTL } from '../../../src/vrf/types.js';
+import { addr, host, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
+import { desired, dvrf, FRESH_SYSCTLS, stock } from './arbitraries.js';
+
+const cmds = (p: Plan): string[] => p.steps.map(renderCommand);
+const kinds = (p: Plan): string[] => p.steps.map((s) => s.kind);
+const sysctls = Object.entries(FRESH_SYSCTLS).map(([k, v]) => sysctl(k, v));
+const rulesOf = () => stock().map((r) => ({ part: 'rule' as const, value: r }));
+
+/** A host with mgmt on ens3 (main default) and storage on ens4 (+ a static route and a MAAS rule). */
+function maasish(): ObservedHost {
+  return withKernelRoutes(
+    host(
+      nic('ens3'), nic('ens4'),
+      addr('ens3', '10.0.0.5/24'), addr('ens4', '10.10.4.23/24'), addr('ens4', '2001:db8:4::23/64'),
+      route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }),
+      route({ dst: '10.30.0.0/16', gateway: '10.10.4.254', dev: 'ens4', protocol: 'static', metric: 100 }),
+      route({ dst: 'default', gateway: '10.10.4.1', dev: 'ens4', table: 2, protocol: 'static' }),
+      rule({ priority: 100, src: '10.10.4.0/24', table: 2 }),
+      rulesOf(), sysctls,
+    ),
+  );
+}
+
+const storage = (o: Partial<Parameters<typeof dvrf>[1]> = {}) =>
+  dvrf('storage', { table: 1001, members: { ens4: ['10.10.4.23/24', '2001:db8:4::23/64'] }, gateways: ['10.10.4.1', '2001:db8:4::1'], ...o });
+
+/** Plans, applies on the model, plans again: the second plan must be empty. */
+function converge(d: DesiredState, h: ObservedHost, l: Ledger = EMPTY_LEDGER): { p: Plan; after: ObservedHost } {
+  const p = plan(d, h, l);
+  const after = simulate(h, p.steps);
+  const again = plan(d, after, p.ledger);
+  expect(cmds(again)).toEqual([]);
+  expect(again.ledger).toEqual(p.ledger);
+  return { p, after };
+}
+
+describe('plan: a first run on a MAAS-style host, every rule in order', () => {
+  const { p, after } = converge(desired([storage({ routes: [{ to: '10.40.0.0/16', via: '10.10.4.254' }] })]), maasish());
+
+  it('emits the steps in the documented order', () => {
+    expect(cmds(p)).toEqual([
+      'sysctl -w net.ipv6.conf.all.keep_addr_on_down=1',
+      'ip link add name storage type vrf table 1001',
+      'ip link set dev storage up',
+      'ip link set dev ens4 master storage',
+      'ip route replace 10.30.0.0/16 via 10.10.4.254 dev ens4 metric 100 table 1001',
+      'ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 table 1001',
+      'ip route replace ::/0 via 2001:db8:4::1 dev ens4 table 1001',
+      'ip route replace 10.40.0.0/16 via 10.10.4.254 dev ens4 table 1001',
+      'ip route replace unreachable 0.0.0.0/0 metric 4278198272 table 1001',
+      'ip route replace unreachable ::/0 metric 4278198272 table 1001',
+      'ip rule add pref 32765 lookup 255',
+      'ip rule del pref 0 lookup 255',
+      'ip -6 rule add pref 32765 lookup 255',
+      'ip -6 rule del pref 0 lookup 255',
+      'ip rule del pref 100 from 10.10.4.0/24 lookup 2',
+      'ip route replace 10.10.4.0/24 dev storage table 254',
+      'ip route replace 2001:db8:4::/64 dev storage table 254',
+      'ip route replace 10.40.0.0/16 dev storage table 254',
+      'ip rule add pref 99 from 10.10.4.23/32 lookup 1001',
+      'ip rule add pref 99 from 2001:db8:4::23/128 lookup 1001',
+      'sysctl -w net.ipv4.tcp_l3mdev_accept=1',
+      'sysctl -w net.ipv4.udp_l3mdev_accept=1',
+      'sysctl -w net.ipv4.ip_nonlocal_bind=1',
+      'sysctl -w net.ipv6.ip_nonlocal_bind=1',
+    ]);
+  });
+
+  it('gives every step a reason', () => {
+    expect(p.steps.every((s) => typeof s.why === 'string' && s.why.length > 10)).toBe(true);
+  });
+
+  it('records what it created and migrated in the ledger', () => {
+    expect(p.ledger.vrfs).toEqual({ storage: 1001 });
+    expect(p.ledger.migratedRoutes.map((r) => `${r.table} ${r.dst} via ${r.gateway}`).sort()).toEqual([
+      '2 0.0.0.0/0 via 10.10.4.1',
+      '254 10.30.0.0/16 via 10.10.4.254',
+    ]);
+    expect(p.ledger.migratedRules).toEqual([mkRule({ priority: 100, src: '10.10.4.0/24', table: 2 })]);
+    expect(p.ledger.localRuleMoved).toBe(true);
+    expect(p.ledger.sysctlsBefore).toEqual(FRESH_SYSCTLS);
+  });
+
+  it('leaves the main default and the mgmt interface alone', () => {
+    expect(after.routes).toContainEqual(mkRoute({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }));
+    expect(after.links.find((l) => l.name === 'ens3')?.master).toBeNull();
+    expect(p.steps.some((s) => JSON.stringify(s).includes('ens3'))).toBe(false);
+  });
+
+  it('keeps the IPv6 address across the enslave (keep_addr_on_down first)', () => {
+    expect(after.addrs.some((a) => a.dev === 'ens4' && a.address === '2001:db8:4::23')).toBe(true);
+  });
+});
+
+describe('plan: a converged host gives an empty plan', () => {
+  it('on the model after a first run, with every option on or off', () => {
+    for (const strict of [true, false]) {
+      for (const preserveReachability of [true, false]) {
+        converge(desired([storage()], { strict, preserveReachability, moveLocalRule: !strict, nonlocalBind: strict, l3mdevAccept: !strict }), maasish());
+      }
+    }
+  });
+
+  it('when nothing is desired and nothing is owned', () => {
+    expect(plan(desired([]), maasish(), EMPTY_LEDGER)).toEqual({ steps: [], ledger: EMPTY_LEDGER });
+  });
+});
+
+describe('plan: VRF devices', () => {
+  it('brings up an existing VRF that is down', () => {
+    const h = withKernelRoutes(host(vrf('storage', 1001), port('ens4', 'storage', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    const links = h.links.map((l) => (l.name === 'storage' ? { ...l, up: false } : l));
+    const p = plan(desired([storage({ gateways: [] })], { strict: false, preserveReachability: false }), { ...h, links }, { ...EMPTY_LEDGER, vrfs: { storage: 1001 } });
+    expect(cmds(p)).toContain('ip link set dev storage up');
+    expect(kinds(p)).not.toContain('vrf-create');
+  });
+
+  it('replaces an owned VRF whose table changed: clear the old table, delete, create, re-enslave', () => {
+    const first = converge(desired([storage()]), maasish());
+    const d2 = desired([storage({ table: 1005 })]);
+    const { p } = converge(d2, first.after, first.p.ledger);
+    expect(kinds(p).slice(0, 8)).toEqual(['route-del', 'route-del', 'route-del', 'route-del', 'route-del', 'vrf-replace', 'vrf-create', 'link-up']);
+    expect(p.steps.find((s) => s.kind === 'vrf-replace')).toMatchObject({ fromTable: 1001, toTable: 1005 });
+    expect(cmds(p)).toContain('ip link set dev ens4 master storage');
+    expect(cmds(p)).toContain('ip route replace 10.30.0.0/16 via 10.10.4.254 dev ens4 metric 100 table 1005');
+    expect(cmds(p)).toContain('ip rule add pref 99 from 10.10.4.23/32 lookup 1005');
+    expect(cmds(p)).toContain('ip rule del pref 99 from 10.10.4.23/32 lookup 1001');
+    expect(p.ledger.vrfs).toEqual({ storage: 1005 });
+  });
+
+  it('refuses to replace a VRF it did not create', () => {
+    const h = withKernelRoutes(host(vrf('storage', 7), nic('ens4'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    expect(() => plan(desired([storage()]), h, EMPTY_LEDGER)).toThrow(PlanError);
+  });
+
+  it('refuses a name taken by a link that is not a VRF', () => {
+    const h = withKernelRoutes(host(nic('storage'), nic('ens4'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    expect(() => plan(desired([storage()]), h, EMPTY_LEDGER)).toThrow(/not a VRF/);
+  });
+
+  it('adopts a VRF with the desired name and table (e.g. state.json was lost)', () => {
+    const h = withKernelRoutes(host(vrf('storage', 1001), port('ens4', 'storage', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    const p = plan(desired([storage({ gateways: [] })], { strict: false, preserveReachability: false, moveLocalRule: false }), h, EMPTY_LEDGER);
+    expect(kinds(p)).not.toContain('vrf-create');
+    expect(kinds(p)).not.toContain('enslave');
+    expect(p.ledger.vrfs).toEqual({ storage: 1001 });
+  });
+});
+
+describe('plan: members', () => {
+  it('brings a down member up after enslaving it', () => {
+    const h = withKernelRoutes(host(nic('ens4', { up: false }), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    const p = plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: [] })]), h, EMPTY_LEDGER);
+    const i = cmds(p).indexOf('ip link set dev ens4 master storage');
+    expect(cmds(p)[i + 1]).toBe('ip link set dev ens4 up');
+  });
+
+  it('releases bond0 once it became a port of br-bond0, and enslaves the bridge', () => {
+    // Juju moved the address to br-bond0: bond0 must leave the VRF before it can be a bridge port.
+    const h = withKernelRoutes(
+      host(vrf('storage', 1001), port('bond0', 'storage', 'vrf'), bridge('br-bond0'), addr('br-bond0', '10.10.4.23/24'), rulesOf(), sysctls),
+    );
+    const d = desired([dvrf('storage', { table: 1001, members: { 'br-bond0': ['10.10.4.23/24'] } })], { strict: false, preserveReachability: false, moveLocalRule: false });
+    const { p } = converge(d, h, { ...EMPTY_LEDGER, vrfs: { storage: 1001 } });
+    expect(cmds(p).filter((c) => c.startsWith('ip link'))).toEqual(['ip link set dev bond0 nomaster', 'ip link set dev br-bond0 master storage']);
+  });
+
+  it('moves a member from one owned VRF to another directly', () => {
+    const h = withKernelRoutes(host(vrf('a', 1001), vrf('b', 1002), port('ens4', 'a', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    const d = desired(
+      [dvrf('a', { table: 1001, members: {} }), dvrf('b', { table: 1002, members: { ens4: ['10.10.4.23/24'] } })],
+      { strict: false, preserveReachability: false, moveLocalRule: false },
+    );
+    const { p } = converge(d, h, { ...EMPTY_LEDGER, vrfs: { a: 1001, b: 1002 } });
+    expect(cmds(p).filter((c) => c.startsWith('ip link'))).toEqual(['ip link set dev ens4 master b']);
+  });
+
+  it('refuses to enslave a bridge port', () => {
+    const h = withKernelRoutes(host(bridge('br0'), port('ens4', 'br0'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    expect(() => plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER)).toThrow(/port of br0/);
+  });
+
+  it('refuses a member that does not exist', () => {
+    expect(() => plan(desired([storage()]), withKernelRoutes(host(rulesOf(), sysctls)), EMPTY_LEDGER)).toThrow(/does not exist/);
+  });
+});
+
+describe('plan: routes', () => {
+  it('does not carry a main default via the member into the VRF when the VRF has its own default', () => {
+    const h = withKernelRoutes(host(nic('ens4'), addr('ens4', '10.10.4.23/24'), route({ dst: 'default', gateway: '10.10.4.254', dev: 'ens4', metric: 200 }), rulesOf(), sysctls));
+    const { p } = converge(desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: ['10.10.4.1'] })]), h);
+    expect(cmds(p)).not.toContain('ip route replace 0.0.0.0/0 via 10.10.4.254 dev ens4 metric 200 table 1001');
+    expect(p.ledger.migratedRoutes).toHaveLength(1); // still given back on teardown
+  });
+
+  it('changes the gateway in place (replace), and deletes a gateway that is no longer derived', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const p2 = plan(desired([storage({ gateways: ['10.10.4.2'] })]), after, p1.ledger);
+    expect(cmds(p2)).toEqual([
+      'ip route replace 0.0.0.0/0 via 10.10.4.2 dev ens4 table 1001',
+      'ip route del ::/0 via 2001:db8:4::1 dev ens4 metric 1024 table 1001',
+    ]);
+  });
+
+  it('removes the strict catch-all when strict is turned off', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const p2 = plan(desired([storage()], { strict: false }), after, p1.ledger);
+    expect(cmds(p2)).toEqual([
+      'ip route del unreachable 0.0.0.0/0 metric 4278198272 table 1001',
+      'ip route del unreachable ::/0 metric 4278198272 table 1001',
+    ]);
+  });
+
+  it('re-adds routes that were lost (drift) and nothing else', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const drifted = { ...after, routes: after.routes.filter((r) => !(r.table === 1001 && r.dst === '0.0.0.0/0' && r.type === 'unicast')) };
+    expect(cmds(plan(desired([storage()]), drifted, p1.ledger))).toEqual(['ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 table 1001']);
+  });
+
+  it('skips an extra route it has no gateway for', () => {
+    const p = plan(desired([storage({ gateways: [], routes: [{ to: '10.50.0.0/16' }] })], { preserveReachability: false }), maasish(), EMPTY_LEDGER);
+    expect(cmds(p).some((c) => c.includes('10.50.0.0/16'))).toBe(false);
+  });
+});
+
+describe('plan: rules', () => {
+  it('leaves the local rule alone when move-local-rule is off', () => {
+    const p = plan(desired([storage()], { moveLocalRule: false }), maasish(), EMPTY_LEDGER);
+    expect(cmds(p).some((c) => c.includes('lookup 255'))).toBe(false);
+    expect(p.ledger.localRuleMoved).toBe(false);
+  });
+
+  it('moves the local rule back when move-local-rule is turned off', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const p2 = plan(desired([storage()], { moveLocalRule: false }), after, p1.ledger);
+    expect(cmds(p2)).toEqual([
+      'ip rule add pref 0 lookup 255',
+      'ip rule del pref 32765 lookup 255',
+      'ip -6 rule add pref 0 lookup 255',
+      'ip -6 rule del pref 32765 lookup 255',
+    ]);
+    expect(p2.ledger.localRuleMoved).toBe(false);
+  });
+
+  it('does not claim a local rule someone else moved', () => {
+    const h = maasish();
+    const moved = { ...h, rules: h.rules.map((r) => (r.priority === 0 ? { ...r, priority: 32765 } : r)) };
+    const p = plan(desired([storage()]), moved, EMPTY_LEDGER);
+    expect(cmds(p).some((c) => c.includes('lookup 255'))).toBe(false);
+    expect(p.ledger.localRuleMoved).toBe(false);
+  });
+
+  it('never migrates rules it cannot reproduce, rules above the l3mdev rule, or rules of other subnets', () => {
+    const h = withKernelRoutes(
+      host(
+        nic('ens4'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls,
+        rule({ priority: 100, src: '10.10.4.0/24', table: 2, fwmark: '0x1' }),
+        rule({ priority: 2000, src: '10.10.4.0/24', table: 3 }),
+        rule({ priority: 100, src: '10.10.0.0/16', table: 4 }),
+        rule({ priority: 100, src: '10.10.4.23/32', table: 5 }),
+      ),
+    );
+    const p = plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER);
+    expect(cmds(p).filter((c) => c.startsWith('ip rule del pref 100'))).toEqual(['ip rule del pref 100 from 10.10.4.23/32 lookup 5']);
+  });
+});
+
+describe('plan: preserve-reachability', () => {
+  it('does not leak a subnet that is also on a link left in main', () => {
+    const h = withKernelRoutes(host(nic('ens3'), nic('ens4'), addr('ens3', '10.10.4.99/24'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    const p = plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER);
+    expect(cmds(p).some((c) => c.includes('10.10.4.0/24 dev storage'))).toBe(false);
+  });
+
+  it('never leaks link-local or default prefixes', () => {
+    const d = desired([storage({ members: { ens4: ['10.10.4.23/24', 'fe80::1/64'] }, routes: [{ to: '0.0.0.0/0', via: '10.10.4.254' }] })]);
+    const h = withKernelRoutes(host(nic('ens4'), addr('ens4', '10.10.4.23/24'), addr('ens4', 'fe80::1/64', 'link'), rulesOf(), sysctls));
+    const leaks = cmds(plan(d, h, EMPTY_LEDGER)).filter((c) => c.includes('dev storage table 254'));
+    expect(leaks).toEqual(['ip route replace 10.10.4.0/24 dev storage table 254']);
+  });
+
+  it('removes leaks and source rules when turned off', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const p2 = plan(desired([storage()], { preserveReachability: false }), after, p1.ledger);
+    expect(cmds(p2).sort()).toEqual([
+      'ip route del 10.10.4.0/24 dev storage table 254',
+      'ip route del 2001:db8:4::/64 dev storage metric 1024 table 254',
+      'ip rule del pref 99 from 10.10.4.23/32 lookup 1001',
+      'ip rule del pref 99 from 2001:db8:4::23/128 lookup 1001',
+    ]);
+  });
+});
+
+describe('plan: sysctls', () => {
+  it('records only the value before the first change, and restores what is no longer wanted', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const p2 = plan(desired([storage()], { nonlocalBind: false }), after, p1.ledger);
+    expect(cmds(p2)).toEqual(['sysctl -w net.ipv4.ip_nonlocal_bind=0', 'sysctl -w net.ipv6.ip_nonlocal_bind=0']);
+    expect(p2.ledger.sysctlsBefore).not.toHaveProperty(SYSCTL.nonlocalBind4);
+    expect(p2.ledger.sysctlsBefore[SYSCTL.tcpL3mdev]).toBe('0');
+  });
+
+  it('never writes a sysctl this kernel does not have', () => {
+    const h = maasish();
+    const p = plan(desired([storage()]), { ...h, sysctls: { ...h.sysctls, [SYSCTL.nonlocalBind6]: null } }, EMPTY_LEDGER);
+    expect(cmds(p)).not.toContain('sysctl -w net.ipv6.ip_nonlocal_bind=1');
+  });
+
+  it('does not touch sysctls when no VRF is wanted', () => {
+    expect(plan(desired([]), maasish(), EMPTY_LEDGER).steps).toEqual([]);
+  });
+});
+
+describe('plan: removing a VRF that is no longer desired', () => {
+  it('releases members, gives back migrated routes and rules, deletes the VRF and its leftovers', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const { p } = converge(desired([]), after, p1.ledger);
+    const c = cmds(p);
+    expect(c.slice(0, 2)).toEqual(['ip link set dev ens4 nomaster', 'ip route del unreachable 0.0.0.0/0 metric 4278198272 table 1001']);
+    expect(c).toContain('ip link del dev storage');
+    expect(c).toContain('ip route replace 10.30.0.0/16 via 10.10.4.254 dev ens4 metric 100 proto static table 254');
+    expect(c).toContain('ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 proto static table 2');
+    expect(c).toContain('ip rule add pref 100 from 10.10.4.0/24 lookup 2');
+    expect(c).toContain('ip rule add pref 0 lookup 255');
+    expect(p.ledger).toEqual(EMPTY_LEDGER);
+  });
+});
+
+describe('plan: steps are typed and carry what render needs', () => {
+  it('every step renders', () => {
+    const { p } = converge(desired([storage()]), maasish());
+    const steps: readonly Step[] = p.steps;
+    expect(() => steps.map(renderCommand)).not.toThrow();
+  });
+});
