@@ -1,0 +1,341 @@
+/**
+ * The engine end to end on the real domain modules (derive, observe, plan,
+ * render, teardown), against recorded ip output (tests/fixtures/ip) served by a
+ * fake ip, with /proc, /sys and the root in temp dirs.
+ */
+import { chmod, mkdir, readFile, writeFile, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseEngineConfig } from '../../../src/vrf/config.js';
+import { checkGateways, converge, parseIpVersion, parsePing, show, teardown } from '../../../src/vrf/engine.js';
+import { execaSpawn, type Spawn } from '../../../src/vrf/ip.js';
+import { PATHS, readState, under } from '../../../src/vrf/persist.js';
+import { BOOT_PATHS } from '../../../src/vrf/boot.js';
+import { SYSCTL } from '../../../src/vrf/types.js';
+import { maasInputs, testHost, type TestHost } from './engine.host.js';
+
+const batches = async (h: TestHost) => (await h.ip.calls()).filter((c) => !c.argv.includes('-json') && c.argv.includes('-batch'));
+const exists = (p: string) => lstat(p).then(() => true, () => false);
+
+function config(raw: Record<string, unknown>) {
+  const r = parseEngineConfig(raw);
+  if (!r.ok) throw new Error(JSON.stringify(r.problems));
+  return r.config;
+}
+
+describe('converge', () => {
+  it('a dry run plans from one observe and changes nothing', async () => {
+    const h = await testHost();
+    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0', dryRun: true });
+    expect(r.ok).toBe(true);
+    expect(r.problems).toEqual([]);
+    expect(r.planned.length).toBeGreaterThan(10);
+    expect(r.planned.map((p) => p.command)).toContain('ip link set dev bond0 master storage');
+    expect(r.applied).toEqual([]);
+    expect(r.drift).toMatchObject({ inSync: false, pending: r.planned.length });
+    expect(r.drift.byVrf['storage']).toBeGreaterThan(0);
+    expect(r.inMain).toEqual([{ binding: 'mgmt', reason: 'same-as-default', interfaces: ['ens3'] }]);
+    const calls = await h.ip.calls();
+    expect(calls.map((c) => c.argv)).toEqual([
+      ['-V'],
+      ['-json', '-details', '-Numeric', '-force', '-batch', '-'],
+      ['-6', '-json', '-details', '-Numeric', '-force', '-batch', '-'],
+    ]);
+    expect(calls[1]!.stdin).toContain('route get 10.100.0.5\n');
+    expect(await readState(h.root)).toBeNull();
+    expect(await h.sysctl(SYSCTL.tcpL3mdev)).toBe('0');
+  });
+
+  it('applies: ip batches in plan order, sysctls, state.json, sysctl.d, rt_tables.d and the boot unit', async () => {
+    const h = await testHost();
+    const cli = join(h.root, '..', 'vrf-host.mjs');
+    await writeFile(cli, '// cli\n');
+    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0', boot: { nodeBin: '/usr/bin/node', cliSource: cli } });
+    expect(r.ok).toBe(true);
+    expect(r.failure).toBeNull();
+    expect(r.applied.map((a) => a.command)).toEqual(r.planned.map((p) => p.command));
+    // The ip steps went through ip -batch processes: main, then -6 for the IPv6 local rule, then main again.
+    const b = await batches(h);
+    expect(b.map((c) => c.argv)).toEqual([['-batch', '-'], ['-6', '-batch', '-'], ['-batch', '-']]);
+    const ipLines = b.flatMap((c) => c.stdin.split('\n').filter(Boolean));
+    expect(ipLines).toHaveLength(r.planned.filter((p) => p.step.kind !== 'sysctl').length);
+    for (const k of [SYSCTL.keepAddrOnDown, SYSCTL.tcpL3mdev, SYSCTL.udpL3mdev, SYSCTL.nonlocalBind4, SYSCTL.nonlocalBind6]) {
+      expect(await h.sysctl(k)).toBe('1');
+    }
+    const s = (await readState(h.root))!;
+    expect(s).toMatchObject({ application: 'vrf-host', units: ['vrf-host/0'], applying: false });
+    expect(s.ledger.vrfs).toEqual({ public: 1001, storage: 1002, 'storage-cluster': 1003 });
+    expect(s.ledger.migratedRules).toHaveLength(4);
+    expect(s.ledger.sysctlsBefore[SYSCTL.tcpL3mdev]).toBe('0');
+    expect(s.desired!.vrfs.map((v) => v.name)).toEqual(['public', 'storage', 'storage-cluster']);
+    expect(await readFile(under(h.root, PATHS.rtTables), 'utf8')).toMatch(/^1001 public\n1002 storage\n1003 storage-cluster\n$/m);
+    const conf = await readFile(under(h.root, PATHS.sysctlConf), 'utf8');
+    expect(conf).toContain('net.ipv6.conf.all.keep_addr_on_down = 1');
+    expect(conf).toContain('net.ipv4.tcp_l3mdev_accept = 1');
+    expect(conf).not.toContain('ip_forward');
+    expect(await exists(under(h.root, BOOT_PATHS.unit))).toBe(true);
+    expect(await exists(under(h.root, BOOT_PATHS.hooks[0]))).toBe(true);
+    expect(await exists(under(h.root, 'etc/netplan'))).toBe(false);
+  });
+
+  it('persists the union ledger BEFORE applying (write-ahead), marked applying', async () => {
+    const h = await testHost();
+    const seen: unknown[] = [];
+    const spawn: Spawn = async (file, args, o) => {
+      if (args.includes('-batch') && !args.includes('-json')) seen.push(await readState(h.root));
+      return execaSpawn(file, args, o);
+    };
+    const r = await converge({ ...h.opts, spawn, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r.ok).toBe(true);
+    const first = seen[0] as Awaited<ReturnType<typeof readState>>;
+    expect(first).toMatchObject({ applying: true, units: ['vrf-host/0'] });
+    expect(first!.ledger.vrfs).toEqual({ public: 1001, storage: 1002, 'storage-cluster': 1003 });
+    expect(first!.ledger.migratedRules).toHaveLength(4);
+  });
+
+  it('stops at the failing step, reports it, and keeps the write-ahead ledger', async () => {
+    const h = await testHost();
+    await h.ip.failOn('master storage$', 'Error: argument "storage" is wrong: Device does not exist');
+    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatchObject({
+      command: 'ip link set dev bond0 master storage',
+      error: 'Error: argument "storage" is wrong: Device does not exist',
+      step: { kind: 'enslave', dev: 'bond0', vrf: 'storage' },
+    });
+    expect(r.applied.at(-1)!.command).toBe('ip link set dev br-ens4 master public');
+    expect(r.applied.length).toBe(r.failure!.index);
+    expect(await h.sysctl(SYSCTL.keepAddrOnDown)).toBe('1'); // ran before the batch
+    expect(await h.sysctl(SYSCTL.tcpL3mdev)).toBe('0'); // after the failure: never ran
+    const s = (await readState(h.root))!;
+    expect(s.applying).toBe(false);
+    expect(s.ledger.vrfs).toEqual({ public: 1001, storage: 1002, 'storage-cluster': 1003 });
+    expect(s.ledger.migratedRules).toHaveLength(4);
+    expect(await exists(under(h.root, PATHS.sysctlConf))).toBe(false);
+  });
+
+  it('refuses bad config with the derivation problem and touches nothing', async () => {
+    const h = await testHost();
+    const inputs = { ...maasInputs(config({ vrfs: 'storacc: {binding: nosuch}' })) };
+    const r = await converge({ ...h.opts, inputs, unit: 'vrf-host/0' });
+    expect(r.ok).toBe(false);
+    expect(r.problems.length).toBeGreaterThan(0);
+    expect(JSON.stringify(r.problems)).toContain('nosuch');
+    expect(await batches(h)).toEqual([]);
+    expect(await readState(h.root)).toBeNull();
+  });
+
+  it('replays the last desired state from state.json (the boot unit), and says when there is none', async () => {
+    const h = await testHost();
+    const none = await converge({ ...h.opts });
+    expect(none.problems[0]!.message).toMatch(/nothing to replay: .*state\.json holds no desired state/);
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    const before = (await batches(h)).length;
+    const r = await converge({ ...h.opts });
+    expect(r.ok).toBe(true);
+    expect(r.desired!.vrfs.map((v) => v.name)).toEqual(['public', 'storage', 'storage-cluster']);
+    expect((await batches(h)).length).toBeGreaterThan(before); // the fake host did not change, so it re-applies
+    expect((await readState(h.root))!.units).toEqual(['vrf-host/0']);
+  });
+
+  it('a corrupt state file blocks with a precise message and is left as it is', async () => {
+    const h = await testHost();
+    const path = under(h.root, PATHS.state);
+    await mkdir(join(path, '..'), { recursive: true });
+    await writeFile(path, '{"version":1,"units":');
+    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r.problems).toEqual([{ field: 'state', message: expect.stringMatching(/state\.json is corrupt \(not JSON/) }]);
+    expect(await readFile(path, 'utf8')).toBe('{"version":1,"units":');
+    const t = await teardown({ ...h.opts, unit: 'vrf-host/0' });
+    expect(t.ok).toBe(false);
+    expect(t.problems[0]!.field).toBe('state');
+    expect(await batches(h)).toEqual([]);
+  });
+});
+
+describe('pre-flight', () => {
+  it('in a container without the vrf module: load it on the host; no modprobe, nothing applied', async () => {
+    const h = await testHost('maas-host', { vrfModule: false, container: true });
+    const mp = join(h.ip.dir, 'modprobe');
+    await writeFile(mp, `#!/bin/sh\necho called >> ${join(h.ip.dir, 'modprobe.log')}\nexit 1\n`);
+    await chmod(mp, 0o755);
+    const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r.problems).toEqual([{ field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules' }]);
+    expect(await exists(join(h.ip.dir, 'modprobe.log'))).toBe(false);
+    expect(await batches(h)).toEqual([]);
+  });
+
+  it('on a host without the vrf module: tries modprobe vrf once, then blocks with its message', async () => {
+    const h = await testHost('maas-host', { vrfModule: false });
+    const mp = join(h.ip.dir, 'modprobe');
+    await writeFile(mp, `#!/bin/sh\necho "$@" >> ${join(h.ip.dir, 'modprobe.log')}\necho "modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0" >&2\nexit 1\n`);
+    await chmod(mp, 0o755);
+    const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r.problems).toEqual([
+      { field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf) (modprobe vrf: modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0)' },
+    ]);
+    expect(await readFile(join(h.ip.dir, 'modprobe.log'), 'utf8')).toBe('vrf\n');
+  });
+
+  it('a modprobe that works clears the problem', async () => {
+    const h = await testHost('maas-host', { vrfModule: false });
+    const mp = join(h.ip.dir, 'modprobe');
+    await writeFile(mp, `#!/bin/sh\nmkdir -p ${join(h.sysRoot, 'module/vrf')}\n`);
+    await chmod(mp, 0o755);
+    const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0', dryRun: true });
+    expect(r.problems).toEqual([]);
+  });
+
+  it('a kernel without the l3mdev sysctls names the version needed', async () => {
+    const h = await testHost('maas-host', { l3mdev: false });
+    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r.problems).toEqual([
+      { field: 'kernel', message: 'kernel 6.1.0-56-amd64 has no net.ipv4.tcp_l3mdev_accept, net.ipv4.udp_l3mdev_accept: VRFs need Linux 4.5 or newer (the l3mdev sysctls)' },
+    ]);
+  });
+
+  it('an old iproute2 names the version needed and nothing is observed', async () => {
+    const h = await testHost();
+    await h.ip.version('ip utility, iproute2-ss161212');
+    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r.problems).toEqual([{ field: 'iproute2', message: 'iproute2 4.0 lacks -json output for routes and rules: vrf-host needs iproute2 4.18 or newer' }]);
+    expect((await h.ip.calls()).map((c) => c.argv)).toEqual([['-V']]);
+  });
+
+  it('parses ip -V of every era', () => {
+    expect(parseIpVersion('ip utility, iproute2-6.1.0, libbpf 1.1.2')).toEqual({ major: 6, minor: 1 });
+    expect(parseIpVersion('ip utility, iproute2-v5.15.0')).toEqual({ major: 5, minor: 15 });
+    expect(parseIpVersion('ip utility, iproute2-ss180813')).toEqual({ major: 4, minor: 18 });
+    expect(parseIpVersion('ip utility, iproute2-ss161212')).toEqual({ major: 4, minor: 0 });
+    expect(parseIpVersion('something')).toBeNull();
+  });
+});
+
+describe('several units on one machine', () => {
+  it('tracks the units; only the last one to leave tears down', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/1' });
+    expect((await readState(h.root))!.units).toEqual(['vrf-host/0', 'vrf-host/1']);
+    const n = (await batches(h)).length;
+
+    const t0 = await teardown({ ...h.opts, unit: 'vrf-host/0' });
+    expect(t0).toMatchObject({ ok: true, tornDown: false, remainingUnits: ['vrf-host/1'] });
+    expect((await batches(h)).length).toBe(n);
+    expect((await readState(h.root))!.units).toEqual(['vrf-host/1']);
+
+    await h.serve('converged');
+    const t1 = await teardown({ ...h.opts, unit: 'vrf-host/1' });
+    expect(t1.ok).toBe(true);
+    expect(t1.tornDown).toBe(true);
+    const cmds = t1.applied.map((a) => a.command);
+    expect(cmds).toContain('ip link set dev bond0 nomaster');
+    expect(cmds).toContain('ip link del dev storage');
+    expect(cmds).toContain('ip rule add pref 100 from 10.10.4.0/24 lookup 2');
+    expect(await h.sysctl(SYSCTL.tcpL3mdev)).toBe('0');
+    for (const p of [PATHS.state, PATHS.sysctlConf, PATHS.rtTables, BOOT_PATHS.unit, ...BOOT_PATHS.hooks, ...BOOT_PATHS.wants]) {
+      expect(await exists(under(h.root, p))).toBe(false);
+    }
+    // Idempotent: nothing remembered, nothing to do.
+    expect(await teardown({ ...h.opts, unit: 'vrf-host/1' })).toMatchObject({ ok: true, tornDown: true, applied: [] });
+  });
+
+  it('a second application with a different desired state is refused, naming the first', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    const other = maasInputs(config({ strict: false }));
+    const r = await converge({ ...h.opts, inputs: other, unit: 'vrf-other/0' });
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      { field: 'application', message: expect.stringContaining('this machine\'s VRFs belong to vrf-host application "vrf-host" (vrf-host/0)') },
+    ]);
+    expect((await readState(h.root))!.units).toEqual(['vrf-host/0']);
+    // The same desired state is no conflict.
+    const same = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-other/0', dryRun: true });
+    expect(same.problems).toEqual([]);
+  });
+
+  it('a teardown dry run lists the steps and changes nothing', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await h.serve('converged');
+    const n = (await batches(h)).length;
+    const t = await teardown({ ...h.opts, dryRun: true });
+    expect(t.planned.length).toBeGreaterThan(5);
+    expect(t.applied).toEqual([]);
+    expect((await batches(h)).length).toBe(n);
+    expect(await readState(h.root)).not.toBeNull();
+  });
+});
+
+describe('show', () => {
+  it('reports each VRF: table, members and addresses, default routes with their source, rules, drift', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await h.serve('converged');
+    const r = await show({ ...h.opts, routes: true });
+    expect(r.units).toEqual(['vrf-host/0']);
+    const storage = r.vrfs.find((v) => v.name === 'storage')!;
+    expect(storage).toMatchObject({ table: 1002, binding: 'storage', present: true });
+    expect(storage.members).toEqual([{ dev: 'bond0', present: true, up: true, master: 'storage', addresses: ['10.10.4.10/24', '2001:db8:4::10/64'] }]);
+    expect(storage.defaultRoutes.inet).toMatchObject({ gateway: '10.10.4.1', source: 'policy-table', installed: { gateway: '10.10.4.1', dev: 'bond0' } });
+    expect(storage.rules.some((x) => x.table === 1002)).toBe(true);
+    expect(storage.routes!.every((x) => x.table === 1002)).toBe(true);
+    expect(typeof storage.inSync).toBe('boolean');
+    expect(r.summary.split('\n')[0]).toMatch(/^VRF\s+TABLE\s+MEMBERS/);
+    expect(r.summary).toMatch(/storage\s+1002\s+bond0 10\.10\.4\.10\/24/);
+    expect(r.summary).toContain('mgmt in main (same-as-default): ens3');
+  });
+
+  it('with no state shows no VRFs', async () => {
+    const h = await testHost();
+    const r = await show(h.opts);
+    expect(r.vrfs).toEqual([]);
+    expect(r.summary).toContain('(no VRFs)');
+  });
+});
+
+describe('check-gateways', () => {
+  const OK = `PING 10.10.4.1 (10.10.4.1) 56(84) bytes of data.
+64 bytes from 10.10.4.1: icmp_seq=1 ttl=64 time=0.061 ms
+
+--- 10.10.4.1 ping statistics ---
+3 packets transmitted, 3 received, 0% packet loss, time 2040ms
+rtt min/avg/max/mdev = 0.045/0.052/0.061/0.006 ms
+`;
+  const LOST = `PING 10.10.5.1 (10.10.5.1) 56(84) bytes of data.
+
+--- 10.10.5.1 ping statistics ---
+3 packets transmitted, 0 received, 100% packet loss, time 2049ms
+`;
+
+  it('parses ping summaries', () => {
+    expect(parsePing(OK)).toEqual({ transmitted: 3, received: 3, lossPercent: 0, rttMs: { min: 0.045, avg: 0.052, max: 0.061 } });
+    expect(parsePing(LOST)).toEqual({ transmitted: 3, received: 0, lossPercent: 100, rttMs: null });
+    expect(parsePing('3 packets transmitted, 2 received, +1 errors, 33.3333% packet loss, time 2003ms')).toMatchObject({ received: 2, lossPercent: 33.3333 });
+    expect(parsePing('')).toBeNull();
+  });
+
+  it('pings each gateway from inside its VRF; unreachable is a result, not an error', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await h.ip.ping({ '10.10.4.1': { stdout: OK }, '10.10.5.1': { stdout: LOST, code: 1 } });
+    const r = await checkGateways({ ...h.opts, vrf: 'storage-cluster', target: '10.30.1.1' });
+    expect(r).toEqual([
+      { vrf: 'storage-cluster', family: 'inet', target: '10.10.5.1', kind: 'gateway', reachable: false, transmitted: 3, received: 0, lossPercent: 100, rttMs: null, error: null },
+      { vrf: 'storage-cluster', family: 'inet', target: '10.30.1.1', kind: 'target', reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error: 'ping: connect: Network is unreachable' },
+    ]);
+    const all = await checkGateways(h.opts);
+    const storage4 = all.find((p) => p.vrf === 'storage' && p.family === 'inet')!;
+    expect(storage4).toMatchObject({ reachable: true, rttMs: { avg: 0.052 } });
+    const v6 = (await h.ip.calls()).find((c) => c.argv.includes('2001:db8:4::1'))!;
+    expect(v6.argv).toEqual(['vrf', 'exec', 'storage', 'ping', '-6', '-c', '3', '-W', '1', '2001:db8:4::1']);
+  });
+
+  it('refuses an unknown VRF or a target that is not an address', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await expect(checkGateways({ ...h.opts, vrf: 'nope' })).rejects.toThrow(/vrf: "nope" is not one of vrf-host's VRFs \(public, storage, storage-cluster\)/);
+    await expect(checkGateways({ ...h.opts, vrf: 'storage', target: '10.0.0.1;reboot' })).rejects.toThrow(/target: .* is not an IP address/);
+    await expect(checkGateways({ ...h.opts, target: '10.0.0.1' })).rejects.toThrow(/target: needs vrf/);
+  });
+});
