@@ -50,6 +50,8 @@ export function kernelRoutesFor(a: Addr, mainTable: number, localTable: number):
       out.push({ ...base, table: mainTable, dst: subnetOf(a.address, a.prefixlen), type: 'unicast', protocol: 'kernel', scope: 'global', metric: 256, prefsrc: null });
     }
     out.push({ ...base, table: localTable, dst: `${a.address}/128`, type: 'local', protocol: 'kernel', scope: 'global', metric: 0, prefsrc: null });
+    // One per IPv6 device (entries are de-duplicated by their identity).
+    out.push({ ...base, table: localTable, dst: 'ff00::/8', type: 'multicast', protocol: 'kernel', scope: 'global', metric: 256, prefsrc: null });
   }
   return out;
 }
@@ -270,7 +272,13 @@ export class KernelModel {
     for (const f of FAMILIES) {
       if (!this.rules.some((r) => r.family === f && r.l3mdev)) this.rules.push(l3mdevRule(f));
     }
-    this.rules.sort((a, b) => a.priority - b.priority);
+    this.sortRules();
+  }
+
+  /** As ip lists them: IPv4 then IPv6, each by priority (stable for equal priorities). */
+  private sortRules(): void {
+    const fam = (f: Family): number => (f === 'inet' ? 0 : 1);
+    this.rules.sort((a, b) => fam(a.family) - fam(b.family) || a.priority - b.priority);
   }
 
   private deleteVrf(name: string): void {
@@ -321,9 +329,8 @@ export class KernelModel {
       throw new ModelError(`RTNETLINK answers: File exists (rule ${t.priority})`);
     }
     // The kernel keeps rules ordered by priority; a new rule goes after those of equal priority.
-    let i = this.rules.length;
-    while (i > 0 && this.rules[i - 1]!.priority > r.priority) i--;
-    this.rules.splice(i, 0, r);
+    this.rules.push(r);
+    this.sortRules();
   }
 
   apply(step: Step): void {
@@ -388,5 +395,6 @@ export function withKernelRoutes(h: ObservedHost): ObservedHost {
     const t = m && m.kind === 'vrf' && m.vrfTable !== null ? m.vrfTable : null;
     routes.push(...kernelRoutesFor(a, t ?? TABLE.main, t ?? TABLE.local));
   }
-  return { ...h, routes };
+  const seen = new Set<string>();
+  return { ...h, routes: routes.filter((r) => (seen.has(routeId(r)) ? false : (seen.add(routeId(r)), true))) };
 }

@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KernelModel, ModelError, simulate, withKernelRoutes } from '../../../src/vrf/model.js';
+import { parseObserved } from '../../../src/vrf/observe.js';
+import { plan } from '../../../src/vrf/plan.js';
+import type { ObservedHost, Route, Step } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER, OWNED_SYSCTLS, SYSCTL } from '../../../src/vrf/types.js';
+import { addr, host, mkRoute, nic, route, sysctl } from './builders.js';
+import { desired, dvrf, gw, stock } from './arbitraries.js';
+
+const rules = () => stock().map((r) => ({ part: 'rule' as const, value: r }));
+const base = (keep = '1') =>
+  withKernelRoutes(
+    host(
+      nic('ens4'), addr('ens4', '10.10.4.23/24'), addr('ens4', '2001:db8:4::23/64'), addr('ens4', 'fe80::4/64', 'link'),
+      route({ dst: '10.30.0.0/16', gateway: '10.10.4.254', dev: 'ens4', protocol: 'static' }),
+      route({ dst: 'default', gateway: '10.10.4.1', dev: 'ens4', table: 2, protocol: 'static' }),
+      rules(), sysctl(SYSCTL.keepAddrOnDown, keep),
+    ),
+  );
+const inTable = (h: ObservedHost, t: number) => h.routes.filter((r) => r.table === t);
+const sig = (r: Route) => `${r.type} ${r.dst} ${r.dev ?? ''}`;
+const create: Step = { kind: 'vrf-create', name: 'storage', table: 1001 };
+const up: Step = { kind: 'link-up', dev: 'storage' };
+const enslave: Step = { kind: 'enslave', dev: 'ens4', vrf: 'storage' };
+
+describe('simulate: enslave and release (vrf.rst)', () => {
+  it('moves connected and local routes into the VRF table and drops every other route via the device', () => {
+    const h = simulate(base(), [create, up, enslave]);
+    expect(inTable(h, 1001).map(sig).sort()).toEqual([
+      'broadcast 10.10.4.255/32 ens4', 'local 10.10.4.23/32 ens4', 'local 2001:db8:4::23/128 ens4', 'local fe80::4/128 ens4',
+      'multicast ff00::/8 ens4', 'unicast 10.10.4.0/24 ens4', 'unicast 2001:db8:4::/64 ens4', 'unicast fe80::/64 ens4',
+    ]);
+    expect(h.routes.filter((r) => r.dev === 'ens4' && r.table !== 1001)).toEqual([]);
+    expect(h.links.find((l) => l.name === 'ens4')).toMatchObject({ master: 'storage', slaveKind: 'vrf' });
+  });
+
+  it('loses global IPv6 addresses on enslave unless keep_addr_on_down=1', () => {
+    const lost = simulate(base('0'), [create, up, enslave]);
+    expect(lost.addrs.filter((a) => a.dev === 'ens4').map((a) => a.address)).toEqual(['10.10.4.23', 'fe80::4']);
+    const kept = simulate(base('1'), [create, up, enslave]);
+    expect(kept.addrs.filter((a) => a.dev === 'ens4')).toHaveLength(3);
+  });
+
+  it('release puts connected routes back in main and local ones in local, but not dropped static routes', () => {
+    const h = simulate(base(), [create, up, enslave, { kind: 'release', dev: 'ens4', vrf: 'storage' }]);
+    expect(inTable(h, 1001)).toEqual([]);
+    expect(h.routes).toContainEqual(expect.objectContaining({ table: 254, dst: '10.10.4.0/24', dev: 'ens4', protocol: 'kernel' }));
+    expect(h.routes).toContainEqual(expect.objectContaining({ table: 255, dst: '10.10.4.23/32', type: 'local' }));
+    expect(h.routes.some((r) => r.dst === '10.30.0.0/16')).toBe(false);
+  });
+
+  it('adds the l3mdev rule for both families with the first VRF only', () => {
+    const h = simulate(base(), [create, { kind: 'vrf-create', name: 'other', table: 1002 }]);
+    expect(h.rules.filter((r) => r.l3mdev).map((r) => `${r.family} ${r.priority}`)).toEqual(['inet 1000', 'inet6 1000']);
+  });
+
+  it('deleting a VRF releases its members and drops routes via it, but keeps the rest of its table', () => {
+    const h = simulate(base(), [
+      create, up, enslave,
+      { kind: 'route-add', route: { family: 'inet', table: 1001, dst: '0.0.0.0/0', type: 'unreachable', metric: 4278198272 }, why: '' },
+      { kind: 'route-add', route: { family: 'inet', table: 254, dst: '10.10.4.0/24', type: 'unicast', dev: 'storage' }, why: '' },
+      { kind: 'vrf-delete', name: 'storage' },
+    ]);
+    expect(h.links.map((l) => l.name)).toEqual(['ens4']);
+    expect(h.routes.filter((r) => r.dev === 'storage')).toEqual([]);
+    expect(inTable(h, 1001).map(sig)).toEqual(['unreachable 0.0.0.0/0 ']);
+    expect(h.routes).toContainEqual(expect.objectContaining({ table: 254, dst: '10.10.4.0/24', dev: 'ens4' }));
+  });
+});
+
+describe('simulate: routes, rules, sysctls', () => {
+  it('route replace overwrites the entry with the same table, prefix and metric', () => {
+    const t = { family: 'inet' as const, table: 1001, dst: '0.0.0.0/0', type: 'unicast' as const, dev: 'ens4' };
+    const h = simulate(base(), [
+      { kind: 'route-add', route: { ...t, gateway: '10.10.4.1' }, why: '' },
+      { kind: 'route-add', route: { ...t, gateway: '10.10.4.2' }, why: '' },
+      { kind: 'route-add', route: { ...t, gateway: '10.10.4.3', metric: 5 }, why: '' },
+    ]);
+    expect(inTable(h, 1001).map((r) => `${r.gateway} ${r.metric}`).sort()).toEqual(['10.10.4.2 null', '10.10.4.3 5']);
+  });
+
+  it('IPv6 routes get metric 1024 and unreachable ones dev lo, as the kernel prints them', () => {
+    const h = simulate(base(), [{ kind: 'route-add', route: { family: 'inet6', table: 9, dst: '::/0', type: 'unreachable', metric: 7 }, why: '' }]);
+    expect(inTable(h, 9)).toEqual([mkRoute({ family: 'inet6', table: 9, dst: '::/0', type: 'unreachable', dev: 'lo', protocol: 'boot', scope: 'global', metric: 7 })]);
+  });
+
+  it('fails where ip would fail', () => {
+    const m = new KernelModel(base());
+    expect(() => m.apply({ kind: 'route-del', route: { family: 'inet', table: 7, dst: '10.0.0.0/8', type: 'unicast', dev: 'ens4' }, why: '' })).toThrow(ModelError);
+    expect(() => m.apply({ kind: 'rule-add', rule: { family: 'inet', priority: 0, table: 255 }, why: '' })).toThrow(/File exists/);
+    expect(() => m.apply({ kind: 'rule-del', rule: { family: 'inet', priority: 5, table: 255 }, why: '' })).toThrow(/No such file/);
+    expect(() => m.apply(enslave)).toThrow(/not a VRF/);
+    m.apply(create);
+    expect(() => m.apply(create)).toThrow(/File exists/);
+  });
+
+  it('keeps rules ordered by priority and sets sysctls', () => {
+    const h = simulate(base(), [
+      { kind: 'rule-add', rule: { family: 'inet', priority: 99, src: '10.10.4.23/32', table: 1001 }, why: '' },
+      { kind: 'sysctl', key: SYSCTL.tcpL3mdev, value: '1', why: '' },
+    ]);
+    const prios = h.rules.filter((r) => r.family === 'inet').map((r) => r.priority);
+    expect(prios).toEqual([0, 99, 32766, 32767]);
+    expect(h.sysctls[SYSCTL.tcpL3mdev]).toBe('1');
+  });
+});
+
+describe('simulate against the real kernel (recorded on Debian 6.1)', () => {
+  const FIX = join(process.cwd(), 'tests/fixtures/ip');
+  function load(state: string): ObservedHost {
+    const read = (f: string) => readFileSync(join(FIX, state, f), 'utf8');
+    const all = JSON.parse(read('sysctl.json')) as Record<string, string>;
+    const sysctls = Object.fromEntries(OWNED_SYSCTLS.map((k) => [k, all[k] ?? null]));
+    return parseObserved([read('batch.out.txt'), read('batch6.out.txt')], { sysctls, vrfModule: true, container: false, controllers: [] });
+  }
+
+  it('the plan for the MAAS host, run on the model, gives the routes and addresses the kernel showed after the same changes by hand', () => {
+    const pub = {
+      ...dvrf('public', { table: 1001, members: { 'br-ens4': ['172.16.0.10/24', '2001:db8:16::10/64'] } }),
+      gateways: { inet: gw('172.16.0.1'), inet6: gw('fe80::1', 'ra') },
+    };
+    const D = desired([
+      pub,
+      dvrf('storage', { table: 1002, members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] }, gateways: ['10.10.4.1', '2001:db8:4::1'] }),
+      dvrf('storage-cluster', { table: 1003, members: { 'bond0.105': ['10.10.5.10/24'] }, gateways: ['10.10.5.1'], routes: [{ to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 }] }),
+    ]);
+    const m = load('maas-host');
+    const after = simulate(m, plan(D, m, EMPTY_LEDGER).steps);
+    const real = load('converged');
+    // The hand-made copy of 10.30.0.0/16 kept `proto static`; vrf-host adds it as `proto boot`.
+    const k = (r: Route) => `${r.family} ${r.table} ${r.type} ${r.dst} ${r.dev} ${r.gateway} ${r.metric} ${r.scope} ${r.prefsrc} ${r.dst === '10.30.0.0/16' ? '' : r.protocol}`;
+    expect(after.routes.map(k).sort()).toEqual(real.routes.map(k).sort());
+    const a = (h: ObservedHost) => h.addrs.map((x) => `${x.dev} ${x.address}/${x.prefixlen}`).sort();
+    expect(a(after)).toEqual(a(real));
+    const masters = (h: ObservedHost) => h.links.map((l) => `${l.name} ${l.master ?? '-'} ${l.vrfTable ?? '-'}`).sort();
+    expect(masters(after)).toEqual(masters(real));
+  });
+});
