@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { simulate } from '../../../src/vrf/model.js';
+import { parseObserved } from '../../../src/vrf/observe.js';
+import { plan } from '../../../src/vrf/plan.js';
+import { renderCommand } from '../../../src/vrf/render.js';
+import { planTeardown } from '../../../src/vrf/teardown.js';
+import type { ObservedHost } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER, OWNED_SYSCTLS } from '../../../src/vrf/types.js';
+import { desired, dvrf, gw } from './arbitraries.js';
+
+const FIX = join(process.cwd(), 'tests/fixtures/ip');
+function load(state: string): ObservedHost {
+  const read = (f: string) => readFileSync(join(FIX, state, f), 'utf8');
+  const all = JSON.parse(read('sysctl.json')) as Record<string, string>;
+  const sysctls = Object.fromEntries(OWNED_SYSCTLS.map((k) => [k, all[k] ?? null]));
+  return parseObserved([read('batch.out.txt'), read('batch6.out.txt')], { sysctls, vrfModule: true, container: false, controllers: [] });
+}
+
+const canon = (o: object): string => JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+
+/** What teardown must give back: everything but kernel-made leftovers (l3mdev rule, RA routes the kernel re-learns). */
+function comparable(h: ObservedHost) {
+  return {
+    links: h.links.map((l) => `${l.name} ${l.kind ?? '-'} ${l.master ?? '-'} ${l.up}`).sort(),
+    addrs: h.addrs.map((a) => `${a.dev} ${a.address}/${a.prefixlen} ${a.scope}`).sort(),
+    routes: h.routes.filter((r) => r.protocol !== 'ra').map(canon).sort(),
+    rules: h.rules.filter((r) => !r.l3mdev).map(canon).sort(),
+    sysctls: h.sysctls,
+  };
+}
+
+const D = desired([
+  {
+    ...dvrf('public', { table: 1001, members: { 'br-ens4': ['172.16.0.10/24', '2001:db8:16::10/64'] } }),
+    gateways: { inet: gw('172.16.0.1'), inet6: gw('fe80::1', 'ra') },
+  },
+  dvrf('storage', { table: 1002, members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] }, gateways: ['10.10.4.1', '2001:db8:4::1'] }),
+  dvrf('storage-cluster', { table: 1003, members: { 'bond0.105': ['10.10.5.10/24'] }, gateways: ['10.10.5.1'], routes: [{ to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 }] }),
+]);
+
+describe('planTeardown', () => {
+  const before = load('maas-host');
+  const applied = plan(D, before, EMPTY_LEDGER);
+  const after = simulate(before, applied.steps);
+  const td = planTeardown(after, applied.ledger);
+  const restored = simulate(after, td.steps);
+
+  it('gives back the recorded MAAS host on the model', () => {
+    expect(comparable(restored)).toEqual(comparable(before));
+  });
+
+  it('returns the empty ledger, and a second teardown does nothing', () => {
+    expect(td.ledger).toEqual(EMPTY_LEDGER);
+    expect(planTeardown(restored, EMPTY_LEDGER).steps).toEqual([]);
+  });
+
+  it('releases members before it deletes their VRF, restores the local rule (add before delete) and sysctls last', () => {
+    const c = td.steps.map(renderCommand);
+    expect(c.indexOf('ip link set dev bond0 nomaster')).toBeLessThan(c.indexOf('ip link del dev storage'));
+    expect(c.indexOf('ip rule add pref 0 lookup 255')).toBeLessThan(c.indexOf('ip rule del pref 32765 lookup 255'));
+    expect(c.indexOf('ip -6 rule add pref 0 lookup 255')).toBeLessThan(c.indexOf('ip -6 rule del pref 32765 lookup 255'));
+    expect(td.steps.at(-1)?.kind).toBe('sysctl');
+    expect(c).toContain('sysctl -w net.ipv6.conf.all.keep_addr_on_down=0');
+  });
+
+  it('touches nothing it does not own', () => {
+    const c = td.steps.map(renderCommand).join('\n');
+    expect(c).not.toMatch(/\bens3\b/);
+    expect(c).not.toMatch(/pref (90|1000)\b/);
+  });
+
+  it('clears the routes a VRF deleted by hand left in its table', () => {
+    const gone = { ...after, links: after.links.filter((l) => l.name !== 'storage').map((l) => (l.master === 'storage' ? { ...l, master: null, slaveKind: null } : l)) };
+    const c = planTeardown(gone, applied.ledger).steps.map(renderCommand);
+    expect(c).toContain('ip route del unreachable 0.0.0.0/0 metric 4278198272 table 1002');
+  });
+});
