@@ -1,0 +1,122 @@
+/**
+ * Properties of plan / model / teardown on random topologies (arbitraries.ts):
+ * idempotence after apply, teardown gives the host back, plans only touch what
+ * vrf-host owns, and every planned step renders.
+ */
+import fc from 'fast-check';
+import { simulate } from '../../../src/vrf/model.js';
+import { plan } from '../../../src/vrf/plan.js';
+import { renderStep } from '../../../src/vrf/render.js';
+import { planTeardown } from '../../../src/vrf/teardown.js';
+import type { ObservedHost } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER, LOCAL_RULE_MOVED_PRIORITY, SOURCE_RULE_PRIORITY, TABLE } from '../../../src/vrf/types.js';
+import { freshScenario, scenario } from './arbitraries.js';
+
+const canon = (o: object): string => JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+function comparable(h: ObservedHost) {
+  return {
+    links: h.links.map((l) => `${l.name} ${l.kind ?? '-'} ${l.master ?? '-'} ${l.up}`).sort(),
+    addrs: h.addrs.map((a) => `${a.dev} ${a.address}/${a.prefixlen} ${a.scope}`).sort(),
+    routes: h.routes.map(canon).sort(),
+    // The kernel adds the l3mdev rule with the first VRF and never removes it.
+    rules: h.rules.filter((r) => !r.l3mdev).map(canon).sort(),
+    sysctls: h.sysctls,
+  };
+}
+
+describe('properties', () => {
+  it('plan(desired, simulate(X, plan(desired, X))) is empty and keeps the ledger', () => {
+    fc.assert(
+      fc.property(scenario, ({ observed, desired }) => {
+        const p = plan(desired, observed, EMPTY_LEDGER);
+        const after = simulate(observed, p.steps);
+        const again = plan(desired, after, p.ledger);
+        expect(again.steps).toEqual([]);
+        expect(again.ledger).toEqual(p.ledger);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('converges from any prefix of an interrupted apply (ip stopped at a failing line)', () => {
+    fc.assert(
+      fc.property(scenario, fc.nat(), ({ observed, desired }, cut) => {
+        const p = plan(desired, observed, EMPTY_LEDGER);
+        const partial = simulate(observed, p.steps.slice(0, cut % (p.steps.length + 1)));
+        // The ledger is only persisted after a successful apply: the next run starts from the old one.
+        const p2 = plan(desired, partial, EMPTY_LEDGER);
+        const done = simulate(partial, p2.steps);
+        expect(plan(desired, done, p2.ledger).steps).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('with the ledger written before apply, an interrupted apply still converges and teardown still gives back X', () => {
+    fc.assert(
+      fc.property(freshScenario, fc.nat(), ({ observed, desired }, cut) => {
+        const members = new Set(desired.vrfs.flatMap((v) => v.members));
+        fc.pre(observed.links.every((l) => l.up || !members.has(l.name)));
+        const p = plan(desired, observed, EMPTY_LEDGER);
+        const partial = simulate(observed, p.steps.slice(0, cut % (p.steps.length + 1)));
+        const p2 = plan(desired, partial, p.ledger);
+        const done = simulate(partial, p2.steps);
+        expect(plan(desired, done, p2.ledger).steps).toEqual([]);
+        const td = planTeardown(done, p2.ledger);
+        expect(comparable(simulate(done, td.steps))).toEqual(comparable(observed));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('teardown after apply gives back X on the model', () => {
+    fc.assert(
+      fc.property(freshScenario, ({ observed, desired }) => {
+        // Teardown does not take a member down again that apply had to bring up (the ledger has no field for it).
+        const members = new Set(desired.vrfs.flatMap((v) => v.members));
+        fc.pre(observed.links.every((l) => l.up || !members.has(l.name)));
+        const p = plan(desired, observed, EMPTY_LEDGER);
+        const after = simulate(observed, p.steps);
+        const td = planTeardown(after, p.ledger);
+        expect(td.ledger).toEqual(EMPTY_LEDGER);
+        expect(comparable(simulate(after, td.steps))).toEqual(comparable(observed));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('only touches what vrf-host owns or migrates, and every step renders', () => {
+    fc.assert(
+      fc.property(scenario, ({ observed, desired }) => {
+        const p = plan(desired, observed, EMPTY_LEDGER);
+        const vrfs = new Set(desired.vrfs.map((v) => v.name));
+        const tables = new Set(desired.vrfs.map((v) => v.table));
+        const members = new Set(desired.vrfs.flatMap((v) => v.members));
+        const migratedRules = new Set(p.ledger.migratedRules.map((r) => `${r.family} ${r.priority} ${r.src} ${r.table}`));
+        for (const s of p.steps) {
+          expect(() => renderStep(s)).not.toThrow();
+          switch (s.kind) {
+            case 'enslave':
+            case 'link-up':
+              expect(members.has(s.dev) || vrfs.has(s.dev)).toBe(true);
+              break;
+            case 'route-add':
+            case 'route-del':
+              expect(tables.has(s.route.table) || (s.route.table === TABLE.main && s.route.dev !== undefined && vrfs.has(s.route.dev))).toBe(true);
+              break;
+            case 'rule-del': {
+              const r = s.rule;
+              const local = r.table === TABLE.local && r.src === undefined && (r.priority === 0 || r.priority === LOCAL_RULE_MOVED_PRIORITY);
+              const ours = r.priority === SOURCE_RULE_PRIORITY && tables.has(r.table);
+              expect(local || ours || migratedRules.has(`${r.family} ${r.priority} ${r.src} ${r.table}`)).toBe(true);
+              break;
+            }
+            default:
+              break;
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
