@@ -1,0 +1,98 @@
+// Host snapshots (ip -json link/addr/route/rule + owned sysctls) and comparison that ignores
+// kernel-assigned fields (ifindex, timers, counters, lifetimes, VRF MACs of the same device…).
+import { getSysctls, ipn, run } from './exec.mjs';
+
+/** The sysctls vrf-host owns. */
+export const OWNED_SYSCTLS = [
+  'net.ipv4.tcp_l3mdev_accept', 'net.ipv4.udp_l3mdev_accept',
+  'net.ipv6.conf.all.keep_addr_on_down', 'net.ipv6.conf.default.keep_addr_on_down',
+  'net.ipv4.ip_nonlocal_bind', 'net.ipv6.ip_nonlocal_bind',
+];
+
+/** Keys whose values the kernel assigns or that change with time. */
+export const IGNORED_KEYS = new Set([
+  'ifindex', 'link_index', 'link_netnsid', 'stats', 'stats64', 'expires', 'used', 'cacheinfo', 'cache',
+  'preferred_life_time', 'valid_life_time', 'gc_timer', 'hello_timer', 'tcn_timer', 'topology_change_timer',
+  'ageing_timer', 'forwarding_timer', 'hold_timer', 'message_age_timer', 'num_peer_notif',
+]);
+
+const json = (ns, ...args) => {
+  const out = ipn(ns, '-json', '-details', ...args).stdout.trim();
+  return out ? JSON.parse(out) : [];
+};
+
+/**
+ * Snapshot a namespace's network state.
+ * @returns {{links: object[], addrs: object[], routes4: object[], routes6: object[], rules4: object[], rules6: object[], sysctls: Record<string,string|null>}}
+ */
+export function snapshot(ns, { sysctls = OWNED_SYSCTLS } = {}) {
+  return {
+    links: json(ns, 'link', 'show'),
+    addrs: json(ns, 'addr', 'show'),
+    routes4: json(ns, '-4', 'route', 'show', 'table', 'all'),
+    routes6: json(ns, '-6', 'route', 'show', 'table', 'all'),
+    rules4: json(ns, '-4', 'rule', 'show'),
+    rules6: json(ns, '-6', 'rule', 'show'),
+    sysctls: getSysctls(ns, sysctls),
+  };
+}
+
+function stable(v) {
+  if (Array.isArray(v)) {
+    const items = v.map(stable);
+    return items.every((x) => x && typeof x === 'object') ? items.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : items;
+  }
+  if (v && typeof v === 'object') {
+    const out = {};
+    for (const k of Object.keys(v).sort()) if (!IGNORED_KEYS.has(k)) out[k] = stable(v[k]);
+    return out;
+  }
+  return v;
+}
+
+/** A snapshot with kernel-assigned fields dropped and lists in a stable order. */
+export function normalise(snap) {
+  return stable(snap);
+}
+
+/**
+ * Differences between two snapshots, ignoring kernel-assigned fields. Empty = equal.
+ * Links and addrs are keyed by ifname; routes and rules compared as sets.
+ * @returns {string[]} human lines like "routes4: missing {…}" / "links.ens3.mtu: 1500 → 9000"
+ */
+export function diffSnapshots(a, b) {
+  const A = normalise(a);
+  const B = normalise(b);
+  const out = [];
+  for (const part of ['links', 'addrs']) {
+    const ma = new Map((A[part] ?? []).map((x) => [x.ifname, x]));
+    const mb = new Map((B[part] ?? []).map((x) => [x.ifname, x]));
+    for (const [k, va] of ma) {
+      if (!mb.has(k)) out.push(`${part}: ${k} gone`);
+      else diffObj(`${part}.${k}`, va, mb.get(k), out);
+    }
+    for (const k of mb.keys()) if (!ma.has(k)) out.push(`${part}: ${k} appeared`);
+  }
+  for (const part of ['routes4', 'routes6', 'rules4', 'rules6']) {
+    const sa = new Set((A[part] ?? []).map((x) => JSON.stringify(x)));
+    const sb = new Set((B[part] ?? []).map((x) => JSON.stringify(x)));
+    for (const x of sa) if (!sb.has(x)) out.push(`${part}: missing ${x}`);
+    for (const x of sb) if (!sa.has(x)) out.push(`${part}: extra ${x}`);
+  }
+  diffObj('sysctls', A.sysctls ?? {}, B.sysctls ?? {}, out);
+  return out;
+}
+
+function diffObj(prefix, a, b, out) {
+  if (JSON.stringify(a) === JSON.stringify(b)) return;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) diffObj(`${prefix}.${k}`, a[k], b[k], out);
+    return;
+  }
+  out.push(`${prefix}: ${JSON.stringify(a)} → ${JSON.stringify(b)}`);
+}
+
+/** Remove the files vrf-host writes on the (shared) guest filesystem, between scenarios. */
+export function resetUnitFiles() {
+  run(['rm', '-rf', '/etc/iproute2/rt_tables.d/vrf-host.conf', '/var/lib/vrf-host', '/etc/sysctl.d/60-vrf-host.conf', '/run/vrf-host.lock']);
+}

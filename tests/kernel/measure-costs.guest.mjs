@@ -1,0 +1,44 @@
+// Measures the suite's unit costs on this kernel (run: node tests/kernel/measure-costs.mjs).
+import { run, nsRun } from './lib/exec.mjs';
+import { probeOnce, startServer, probe } from './lib/probes.mjs';
+import { buildTopology, destroyTopology, waitReady } from './lib/topology.mjs';
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+function time(label, n, fn) {
+  const xs = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    fn();
+    xs.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  console.log(`${label.padEnd(48)} median ${median(xs).toFixed(0).padStart(6)} ms  (n=${n}, min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`);
+}
+console.log(`uptime at start: ${run(['cat', '/proc/uptime']).stdout.split(' ')[0]} s`);
+time('node -e 0', 5, () => run([process.execPath, '-e', '0']));
+time('true', 5, () => run(['true']));
+time('ip link show', 5, () => run(['ip', 'link', 'show']));
+let t = Date.now();
+const topo = buildTopology();
+console.log(`${'buildTopology (scenario 1)'.padEnd(48)} ${Date.now() - t} ms`);
+t = Date.now();
+await waitReady(topo);
+console.log(`${'waitReady'.padEnd(48)} ${Date.now() - t} ms`);
+time('ip netns exec unit true', 5, () => nsRun('unit', ['true']));
+time('ip netns exec unit node -e 0', 5, () => nsRun('unit', [process.execPath, '-e', '0']));
+time('ip -n unit -json -details link show', 5, () => run(['ip', '-n', 'unit', '-json', '-details', 'link', 'show']));
+time('ping -c1 gateway from unit', 5, () => nsRun('unit', ['ping', '-c1', '-W1', topo.spaces.mgmt.gateway]));
+t = Date.now();
+const srv = await startServer({ ns: 'unit', name: 'unit' });
+console.log(`${'startServer (socat in netns, until listening)'.padEnd(48)} ${Date.now() - t} ms`);
+time('probe TCP from rp-mgmt (answered)', 5, () => probe({ ns: 'rp-mgmt', target: topo.spaces.mgmt.unitAddr, port: srv.port }));
+time('probe TCP from rp-public (fails: timeout)', 1, () => probe({ ns: 'rp-public', target: topo.spaces.public.unitAddr, port: srv.port, timeoutMs: 3000 }));
+await srv.stop();
+t = Date.now();
+await probeOnce({ server: { ns: 'ctl' }, client: { ns: 'unit', target: topo.controller.addr } });
+console.log(`${'probeOnce (server start + probe + stop)'.padEnd(48)} ${Date.now() - t} ms`);
+t = Date.now();
+destroyTopology(topo);
+console.log(`${'destroyTopology'.padEnd(48)} ${Date.now() - t} ms`);
