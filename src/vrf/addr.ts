@@ -23,6 +23,27 @@ export class AddrError extends Error {
 
 const PREFIX_RE = /^(0|[1-9][0-9]{0,2})$/;
 
+// Memo tables: derivation and planning compare the same few hundred addresses and
+// prefixes against each other many thousands of times. Values are frozen plain data or
+// ipaddr objects that never leave this module. Cleared when they grow large.
+const MEMO_MAX = 100_000;
+const ipMemo = new Map<string, IpAddress | null>();
+const cidrMemo: Record<Family | 'any', Map<string, ParsedCidr | null>> = { any: new Map(), inet: new Map(), inet6: new Map() };
+
+function memo<V>(m: Map<string, V>, k: string, f: () => V): V {
+  const hit = m.get(k);
+  if (hit !== undefined || m.has(k)) return hit as V;
+  if (m.size >= MEMO_MAX) m.clear();
+  const v = f();
+  m.set(k, v);
+  return v;
+}
+
+/** A parsed address shared inside this module (never handed out: ipaddr objects are mutable). */
+function ipShared(s: string): IpAddress | null {
+  return memo(ipMemo, s, () => parseIp(s));
+}
+
 /** Parse an IP address strictly; null when it is not one. */
 export function parseIp(s: string): IpAddress | null {
   if (typeof s !== 'string' || s.length === 0 || s.length > 45) return null;
@@ -41,26 +62,26 @@ function familyOfParsed(ip: IpAddress): Family {
 
 /** The family of an address; throws AddrError when `s` is not an address. */
 export function familyOf(s: string): Family {
-  const ip = parseIp(s);
+  const ip = ipShared(s);
   if (!ip) throw new AddrError(`"${s}" is not an IP address`);
   return familyOfParsed(ip);
 }
 
 /** The family of an address, or null. */
 export function tryFamilyOf(s: string): Family | null {
-  const ip = parseIp(s);
+  const ip = ipShared(s);
   return ip ? familyOfParsed(ip) : null;
 }
 
 /** Canonical form of an address (IPv6 compressed, lowercase); throws AddrError. */
 export function canonicalIp(s: string): string {
-  const ip = parseIp(s);
+  const ip = ipShared(s);
   if (!ip) throw new AddrError(`"${s}" is not an IP address`);
   return ip.toString();
 }
 
 export function tryCanonicalIp(s: string): string | null {
-  const ip = parseIp(s);
+  const ip = ipShared(s);
   return ip ? ip.toString() : null;
 }
 
@@ -88,6 +109,10 @@ export function defaultCidr(family: Family): string {
  */
 export function parseCidr(s: string, family?: Family): ParsedCidr | null {
   if (typeof s !== 'string') return null;
+  return memo(cidrMemo[family ?? 'any'], s, () => parseCidrUncached(s, family));
+}
+
+function parseCidrUncached(s: string, family?: Family): ParsedCidr | null {
   if (s === 'default' || s === 'any' || s === 'all') {
     if (!family) return null;
     return { family, network: family === 'inet' ? '0.0.0.0' : '::', prefixlen: 0, cidr: defaultCidr(family) };
@@ -109,7 +134,7 @@ export function parseCidr(s: string, family?: Family): ParsedCidr | null {
   const net =
     fam === 'inet' ? ipaddr.IPv4.networkAddressFromCIDR(text) : ipaddr.IPv6.networkAddressFromCIDR(text);
   const network = net.toString();
-  return { family: fam, network, prefixlen, cidr: `${network}/${prefixlen}` };
+  return Object.freeze({ family: fam, network, prefixlen, cidr: `${network}/${prefixlen}` });
 }
 
 /** Canonical CIDR (host bits cleared); throws AddrError. `default` needs a family. */
@@ -148,9 +173,10 @@ export function isDefaultCidr(s: string): boolean {
 /** Does prefix `cidr` contain address `ip`? False for invalid input or mixed families. */
 export function cidrContains(cidr: string, ip: string): boolean {
   const p = parseCidr(cidr);
-  const a = parseIp(ip);
+  const a = ipShared(ip);
   if (!p || !a || familyOfParsed(a) !== p.family) return false;
-  return a.match(ipaddr.parse(p.network), p.prefixlen);
+  const net = ipShared(p.network);
+  return net !== null && a.match(net, p.prefixlen);
 }
 
 /** Is prefix `inner` inside (or equal to) prefix `outer`? False for invalid input or mixed families. */
@@ -158,7 +184,9 @@ export function cidrWithin(inner: string, outer: string): boolean {
   const i = parseCidr(inner);
   const o = parseCidr(outer);
   if (!i || !o || i.family !== o.family || i.prefixlen < o.prefixlen) return false;
-  return ipaddr.parse(i.network).match(ipaddr.parse(o.network), o.prefixlen);
+  const a = ipShared(i.network);
+  const b = ipShared(o.network);
+  return a !== null && b !== null && a.match(b, o.prefixlen);
 }
 
 /** The subnet (canonical CIDR) of `address/prefixlen`; throws AddrError. */
@@ -182,8 +210,8 @@ export function sameIp(a: string, b: string): boolean {
 
 /** A total order for deterministic output: family, then numeric address. */
 export function compareIp(a: string, b: string): number {
-  const x = parseIp(a);
-  const y = parseIp(b);
+  const x = ipShared(a);
+  const y = ipShared(b);
   if (!x || !y) return a < b ? -1 : a > b ? 1 : 0;
   const fx = x.kind() === 'ipv4' ? 0 : 1;
   const fy = y.kind() === 'ipv4' ? 0 : 1;
@@ -196,3 +224,29 @@ export function compareIp(a: string, b: string): number {
   }
   return 0;
 }
+
+/** A fixed set of prefixes to test addresses against (parsed once). */
+export class PrefixSet {
+  private readonly nets: ReadonlyArray<readonly [IpAddress, number]>;
+  constructor(cidrs: Iterable<string>) {
+    const nets: Array<readonly [IpAddress, number]> = [];
+    for (const c of cidrs) {
+      const p = parseCidr(c);
+      const n = p ? ipShared(p.network) : null;
+      if (p && n) nets.push([n, p.prefixlen]);
+    }
+    this.nets = nets;
+  }
+  get size(): number {
+    return this.nets.length;
+  }
+  /** Is `ip` inside one of the prefixes (same family)? */
+  contains(ip: string): boolean {
+    const a = ipShared(ip);
+    if (!a) return false;
+    const k = a.kind();
+    for (const [n, len] of this.nets) if (n.kind() === k && a.match(n, len)) return true;
+    return false;
+  }
+}
+

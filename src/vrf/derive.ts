@@ -3,9 +3,9 @@
  * → the VRFs to build, or the precise problems that stop us. Pure and
  * deterministic (every list is sorted).
  */
-import { cidrContains, compareIp, subnetOf, tryCanonicalIp, tryCanonicalCidr } from './addr.js';
-import { deriveGateways, type GatewayEnv } from './gateways.js';
-import { vrfNameProblem } from './names.js';
+import { cidrContains, cidrWithin, compareIp, subnetOf, tryCanonicalIp, tryCanonicalCidr } from './addr.js';
+import { deriveGateways, prepareGatewayEnv, type GatewayEnv } from './gateways.js';
+import { ifNameProblem, vrfNameProblem } from './names.js';
 import { parseNetplanGateways } from './netplan.js';
 import { assignTables, type TableRequest } from './tables.js';
 import {
@@ -126,6 +126,24 @@ export function controllerPath(
 // Members
 // ---------------------------------------------------------------------------
 
+const holderIndex = new WeakMap<ObservedHost, Map<string, string[]>>();
+
+/** The devices that hold `ip` (canonical), sorted; indexed once per observed host. */
+function holdersOf(observed: ObservedHost, ip: string): string[] {
+  let idx = holderIndex.get(observed);
+  if (!idx) {
+    idx = new Map();
+    for (const a of observed.addrs) {
+      const devs = idx.get(a.address) ?? [];
+      if (!devs.includes(a.dev)) devs.push(a.dev);
+      idx.set(a.address, devs);
+    }
+    for (const devs of idx.values()) devs.sort(cmp);
+    holderIndex.set(observed, idx);
+  }
+  return idx.get(ip) ?? [];
+}
+
 interface MemberResult {
   members: string[];
   addresses: MemberAddress[];
@@ -148,9 +166,14 @@ function resolveMembers(
     let found = false;
     for (const ba of bi.addresses) {
       const ip = tryCanonicalIp(ba.address);
-      const a = ip === null ? undefined : observed.addrs.find((x) => x.address === ip);
-      if (a) {
-        members.add(a.dev);
+      const holders = ip === null ? [] : holdersOf(observed, ip);
+      if (holders.length > 1) {
+        problems.push({ field: c.field, message: `address ${ip ?? ba.address} of binding ${c.binding} is on several devices (${holders.join(', ')}); cannot tell which one to enslave` });
+        found = true;
+        continue;
+      }
+      if (holders[0] !== undefined) {
+        members.add(holders[0]);
         found = true;
       }
     }
@@ -172,6 +195,12 @@ function resolveMembers(
   // A member must be an L3 device we may enslave.
   for (const dev of [...members].sort(cmp)) {
     const l = links.get(dev);
+    const bad = ifNameProblem(dev);
+    if (bad !== null) {
+      problems.push({ field: c.field, message: `cannot manage interface ${JSON.stringify(dev)}: ${bad}` });
+      members.delete(dev);
+      continue;
+    }
     if (!l) {
       problems.push({ field: c.field, message: `${dev} holds an address of binding ${c.binding} but is not among the host's links` });
       members.delete(dev);
@@ -233,6 +262,11 @@ function resolveRoutes(
     [...new Set(v.addresses.filter((a) => a.family === f).map((a) => a.subnet))].sort().join(', ') || 'none';
   const add = (field: string, to: string, via: string | undefined, metric: number | undefined): void => {
     const family: Family = to.includes(':') ? 'inet6' : 'inet';
+    const onLink = v.addresses.find((a) => cidrWithin(to, a.subnet));
+    if (onLink) {
+      problems.push({ field, message: `${to} lies within ${v.vrf}'s connected subnet ${onLink.subnet}; only remote prefixes can be routed` });
+      return;
+    }
     let hop = via;
     if (hop === undefined) {
       const gw = gateways[family];
@@ -269,8 +303,7 @@ function l3Names(ifs: readonly BindingInterface[], observed: ObservedHost, links
   for (const bi of ifs) {
     const held = bi.addresses
       .map((ba) => tryCanonicalIp(ba.address))
-      .map((ip) => (ip === null ? undefined : observed.addrs.find((x) => x.address === ip)?.dev))
-      .filter((d): d is string => d !== undefined);
+      .flatMap((ip) => (ip === null ? [] : holdersOf(observed, ip)));
     if (held.length > 0) held.forEach((d) => out.add(d));
     else out.add(links.has(bi.name) ? links.l3Of(bi.name) : bi.name);
   }
@@ -388,7 +421,7 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
   // 6. Gateways and routes.
   const netplan = parseNetplanGateways(inputs.netplan);
   warnings.push(...netplan.warnings);
-  const env: GatewayEnv = { observed, ledger, config, netplan: netplan.gateways };
+  const env: GatewayEnv = prepareGatewayEnv({ observed, ledger, config, netplan: netplan.gateways });
   const vrfs: DesiredVrf[] = [];
   for (const v of resolved) {
     const g = deriveGateways({ vrf: v.vrf, binding: v.binding, members: v.members, addresses: v.addresses, ...(v.entry ? { entry: v.entry } : {}) }, env);

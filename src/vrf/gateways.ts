@@ -18,7 +18,7 @@
  * there itself are never read back, so a removed override cannot perpetuate
  * itself.
  */
-import { cidrContains, compareIp, isDefaultCidr } from './addr.js';
+import { cidrContains, compareIp, isDefaultCidr, PrefixSet } from './addr.js';
 import { netplanGatewayFor, type NetplanGateway } from './netplan.js';
 import {
   FAMILIES,
@@ -51,6 +51,21 @@ export interface GatewayEnv {
   readonly ledger: Ledger;
   readonly config: EngineConfig;
   readonly netplan: readonly NetplanGateway[];
+  /** Precomputed by prepareGatewayEnv: the host's default routes incl. migrated ones. */
+  readonly defaults?: readonly Route[];
+  /** Precomputed by prepareGatewayEnv: the host's source rules incl. migrated ones. */
+  readonly sourceRules?: readonly Rule[];
+}
+
+/** Index the host once for many VRFs: only default routes and plain source rules matter here. */
+export function prepareGatewayEnv(env: GatewayEnv): GatewayEnv {
+  return {
+    ...env,
+    defaults: hostRoutes(env.observed, env.ledger, (r) => r.gateway !== null && isDefaultCidr(r.dst)),
+    sourceRules: hostRules(env.observed, env.ledger).filter(
+      (r) => r.src !== null && r.dst === null && r.iif === null && r.oif === null && r.fwmark === null && r.action === 'lookup',
+    ),
+  };
 }
 
 export interface GatewayResult {
@@ -69,8 +84,15 @@ function subnetsOf(t: GatewayTarget, family: Family): string[] {
   return [...new Set(t.addresses.filter((a) => a.family === family).map((a) => a.subnet))].sort();
 }
 
+const prefixSets = new WeakMap<GatewayTarget, Record<Family, PrefixSet>>();
+
 function inSubnets(t: GatewayTarget, family: Family, ip: string): boolean {
-  return t.addresses.some((a) => a.family === family && cidrContains(a.subnet, ip));
+  let sets = prefixSets.get(t);
+  if (!sets) {
+    sets = { inet: new PrefixSet(subnetsOf(t, 'inet')), inet6: new PrefixSet(subnetsOf(t, 'inet6')) };
+    prefixSets.set(t, sets);
+  }
+  return sets[family].contains(ip);
 }
 
 /** A gateway usable for this VRF: in a member subnet, or an IPv6 link-local router on a member. */
@@ -87,10 +109,11 @@ function isDefaultVia(r: Route, family: Family): r is Route & { gateway: string 
 }
 
 /** Observed routes plus those vrf-host migrated away (deduplicated). */
-export function hostRoutes(observed: ObservedHost, ledger: Ledger): Route[] {
+export function hostRoutes(observed: ObservedHost, ledger: Ledger, keep: (r: Route) => boolean = () => true): Route[] {
   const seen = new Set<string>();
   const out: Route[] = [];
   for (const r of [...observed.routes, ...ledger.migratedRoutes]) {
+    if (!keep(r)) continue;
     const k = JSON.stringify([r.family, r.table, r.dst, r.type, r.gateway, r.dev, r.metric]);
     if (seen.has(k)) continue;
     seen.add(k);
@@ -266,8 +289,8 @@ export function deriveGateways(t: GatewayTarget, env: GatewayEnv): GatewayResult
   const problems: Problem[] = wrongFamily(t, env.config);
   const warnings: Warning[] = [];
   const gateways: Partial<Record<Family, DerivedGateway>> = {};
-  const routes = hostRoutes(env.observed, env.ledger);
-  const rules = hostRules(env.observed, env.ledger);
+  const routes = env.defaults ?? hostRoutes(env.observed, env.ledger);
+  const rules = env.sourceRules ?? hostRules(env.observed, env.ledger);
   const owned = new Set(Object.values(env.ledger.vrfs));
   const ownTable = env.ledger.vrfs[t.vrf] ?? null;
   for (const family of FAMILIES) {

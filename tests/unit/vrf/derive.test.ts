@@ -147,6 +147,18 @@ describe('members', () => {
       { ...maasBindings, tenant: [iface('lo', '192.168.9.9/32')] },
       'tenant: lo is the loopback device and cannot be a member of tenant',
     ],
+    [
+      'an address held by two devices',
+      [nic('ens8'), addr('ens8', '10.10.4.23/24')],
+      maasBindings,
+      'storage: address 10.10.4.23 of binding storage is on several devices (bond0, ens8); cannot tell which one to enslave',
+    ],
+    [
+      'a member whose name cannot safely reach ip',
+      [nic('eth#1'), addr('eth#1', '192.168.9.9/24')],
+      { ...maasBindings, tenant: [iface('eth#1', '192.168.9.9/24')] },
+      'tenant: cannot manage interface "eth#1": "eth#1" contains a control character, \'#\', a quote or a backslash',
+    ],
   ])('%s is a problem', (_what, extra, b, msg) => {
     const r = deriveDesired(inputs({}, { bindings: b }), host(maasParts, extra), EMPTY_LEDGER);
     expect(problems(r)).toContain(msg);
@@ -251,6 +263,7 @@ describe('explicit mode', () => {
     ['a gateways entry of the wrong family', { gateways: 'public=2001:db8::1' }, [], 'gateways: entry "public=2001:db8::1" 2001:db8::1 is IPv6 but public has no IPv6 address'],
     ['a route with no via and no gateway', { vrfs: 'sc: {binding: storage-cluster, routes: [{to: 10.40.0.0/16}]}' }, [], 'vrfs: sc.routes[0] 10.40.0.0/16 has no via and sc has no IPv4 gateway'],
     ['a route via outside the subnets', { 'space-routes': 'storage=10.40.0.0/16@10.99.0.1' }, [], "space-routes: entry \"storage=10.40.0.0/16@10.99.0.1\" via 10.99.0.1 is outside storage's subnets (10.10.4.0/24)"],
+    ['a route into a connected subnet', { 'space-routes': 'storage=10.10.4.128/25' }, [], "space-routes: entry \"storage=10.10.4.128/25\" 10.10.4.128/25 lies within storage's connected subnet 10.10.4.0/24; only remote prefixes can be routed"],
     ['a space-route with no gateway', { 'space-routes': 'storage-cluster=10.40.0.0/16' }, [], 'space-routes: entry "storage-cluster=10.40.0.0/16" 10.40.0.0/16 has no via and storage-cluster has no IPv4 gateway'],
   ])('%s is a problem', (_w, raw, extra, msg) => {
     expect(problems(deriveDesired(inputs(raw), host(maasParts, extra), EMPTY_LEDGER))).toContain(msg);
