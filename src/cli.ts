@@ -331,9 +331,11 @@ export async function runCli(): Promise<void> {
   process.exitCode = code;
 }
 
-// Run when executed directly (the bundled bin), not when imported (tests, the charm).
+// Run when executed directly (the bundled bin), not when imported (tests). Never
+// inside a Juju hook: the charm uses the engine, not this module (a charm bundle
+// that imported it would otherwise match its own path).
 const invoked = process.argv[1];
-if (invoked !== undefined) {
+if (invoked !== undefined && process.env['JUJU_DISPATCH_PATH'] === undefined) {
   const selfUrl = import.meta.url;
   void realpath(invoked)
     .then((p) => {

@@ -8,7 +8,7 @@
  * injectable root, /proc and /sys are injectable, and so are the `ip` binary,
  * the spawn function and the pure domain functions (for unit tests).
  */
-import { access, readFile, readdir } from 'node:fs/promises';
+import { access, readFile, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applySteps, type ApplyFailure, type Renderer } from './apply.js';
 import { renderCommand, renderStep } from './render.js';
@@ -472,7 +472,11 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     if (dryRun) return { ...base, ok: true, applied: [], failure: null, units: state.units };
 
     if (p.steps.length === 0) {
-      await writeState(o.root, { application: state.application ?? (unit ? appOfUnit(unit) : null), units, desired, ledger: p.ledger, applying: false });
+      const next = { application: state.application ?? (unit ? appOfUnit(unit) : null), units, desired, ledger: p.ledger, applying: false };
+      // update-status converges every few minutes: only rewrite state.json when something changed.
+      if (loaded === null || JSON.stringify({ ...state, updated: '', version: 0 }) !== JSON.stringify({ ...state, ...next, updated: '', version: 0 })) {
+        await writeState(o.root, next);
+      }
       await persistHostFiles(o.root, desired, p.ledger);
       if (o.boot) await installBoot({ ...o.boot, root: o.root });
       return { ...base, ok: true, applied: [], failure: null, units };
@@ -530,7 +534,9 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
       const remaining = state.units.filter((u) => u !== unit);
       if (remaining.length > 0) {
         if (!dryRun && remaining.length !== state.units.length) {
-          await writeState(o.root, { ...state, units: remaining });
+          // When the owning application's last unit leaves, the remaining units' application owns the machine.
+          const owner = state.application !== null && remaining.some((u) => appOfUnit(u) === state.application) ? state.application : appOfUnit(remaining[0]!);
+          await writeState(o.root, { ...state, application: owner, units: remaining });
         }
         return { ok: true, tornDown: false, remainingUnits: remaining, problems: [], ...none };
       }
@@ -562,6 +568,7 @@ async function removeAllFiles(root: string | undefined): Promise<void> {
   await removeFile(under(root, PATHS.sysctlConf));
   await removeFile(under(root, PATHS.rtTables));
   await removeState(root); // last: an interrupted teardown still finds the ledger
+  await rmdir(under(root, PATHS.stateDir)).catch(() => undefined); // only when empty
 }
 
 // ---------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { build } from 'esbuild';
 import { execa } from 'execa';
 import { lstat, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -8,6 +9,9 @@ import { EXIT, main, USAGE } from '../../src/cli.js';
 import { BOOT_PATHS } from '../../src/vrf/boot.js';
 import { PATHS, readState, under } from '../../src/vrf/persist.js';
 import { maasInputs, testHost, type TestHost } from './vrf/engine.host.js';
+
+// Every fake ip call is a node process: generous timeouts on a shared 2-core machine.
+jest.setTimeout(60_000);
 
 interface Run {
   code: number;

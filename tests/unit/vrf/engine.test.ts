@@ -3,6 +3,7 @@
  * render, teardown), against recorded ip output (tests/fixtures/ip) served by a
  * fake ip, with /proc, /sys and the root in temp dirs.
  */
+import { jest } from '@jest/globals';
 import { chmod, mkdir, readFile, writeFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseEngineConfig } from '../../../src/vrf/config.js';
@@ -12,6 +13,9 @@ import { PATHS, readState, under } from '../../../src/vrf/persist.js';
 import { BOOT_PATHS } from '../../../src/vrf/boot.js';
 import { SYSCTL } from '../../../src/vrf/types.js';
 import { maasInputs, testHost, type TestHost } from './engine.host.js';
+
+// Every fake ip call is a node process: generous timeouts on a shared 2-core machine.
+jest.setTimeout(60_000);
 
 const batches = async (h: TestHost) => (await h.ip.calls()).filter((c) => !c.argv.includes('-json') && c.argv.includes('-batch'));
 const exists = (p: string) => lstat(p).then(() => true, () => false);
@@ -232,7 +236,7 @@ describe('several units on one machine', () => {
     expect(cmds).toContain('ip link del dev storage');
     expect(cmds).toContain('ip rule add pref 100 from 10.10.4.0/24 lookup 2');
     expect(await h.sysctl(SYSCTL.tcpL3mdev)).toBe('0');
-    for (const p of [PATHS.state, PATHS.sysctlConf, PATHS.rtTables, BOOT_PATHS.unit, ...BOOT_PATHS.hooks, ...BOOT_PATHS.wants]) {
+    for (const p of [PATHS.state, PATHS.stateDir, PATHS.sysctlConf, PATHS.rtTables, BOOT_PATHS.unit, ...BOOT_PATHS.hooks, ...BOOT_PATHS.wants]) {
       expect(await exists(under(h.root, p))).toBe(false);
     }
     // Idempotent: nothing remembered, nothing to do.
@@ -252,6 +256,31 @@ describe('several units on one machine', () => {
     // The same desired state is no conflict.
     const same = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-other/0', dryRun: true });
     expect(same.problems).toEqual([]);
+  });
+
+  it("when the owning application's last unit leaves, the other application owns the machine", async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-other/0' });
+    expect(await readState(h.root)).toMatchObject({ application: 'vrf-host', units: ['vrf-host/0', 'vrf-other/0'] });
+    await teardown({ ...h.opts, unit: 'vrf-host/0' });
+    expect(await readState(h.root)).toMatchObject({ application: 'vrf-other', units: ['vrf-other/0'] });
+  });
+
+  it('a converged host (empty plan) does not rewrite state.json', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    const before = (await readState(h.root))!;
+    const deps = { plan: () => ({ steps: [], ledger: before.ledger }) };
+    // (The first re-derive may differ: auto tables are now 'persisted'.)
+    await converge({ ...h.opts, deps, inputs: maasInputs(), unit: 'vrf-host/0' });
+    const settled = (await readState(h.root))!;
+    const r = await converge({ ...h.opts, deps, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r).toMatchObject({ ok: true, planned: [], applied: [], drift: { inSync: true, pending: 0 } });
+    expect((await readState(h.root))!.updated).toBe(settled.updated);
+    // A new unit is a change.
+    await converge({ ...h.opts, deps, inputs: maasInputs(), unit: 'vrf-host/1' });
+    expect((await readState(h.root))!.units).toEqual(['vrf-host/0', 'vrf-host/1']);
   });
 
   it('a teardown dry run lists the steps and changes nothing', async () => {
