@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {
+  PrefixSet,
   canonicalCidr, canonicalIp, cidrContains, cidrWithin, compareIp, familyOf, isDefaultCidr, parseCidr,
   parseIp, sameFamily, subnetOf, tryCanonicalCidr, AddrError,
 } from '../../../src/vrf/addr.js';
@@ -96,3 +97,24 @@ describe('containment', () => {
     );
   });
 });
+
+describe('PrefixSet and memoisation', () => {
+  it('tests addresses against several prefixes of both families', () => {
+    const s = new PrefixSet(['10.10.4.0/24', '2001:db8:5::/64', 'junk']);
+    expect(s.size).toBe(2);
+    expect(s.contains('10.10.4.200')).toBe(true);
+    expect(s.contains('10.10.5.1')).toBe(false);
+    expect(s.contains('2001:db8:5::1')).toBe(true);
+    expect(s.contains('2001:db8:6::1')).toBe(false);
+    expect(s.contains('nonsense')).toBe(false);
+  });
+  it('parseIp hands out fresh objects: mutating one does not poison later answers', () => {
+    const a = parseIp('10.0.0.1');
+    if (!a || a.kind() !== 'ipv4') throw new Error('parse');
+    a.octets[0] = 99;
+    expect(canonicalIp('10.0.0.1')).toBe('10.0.0.1');
+    expect(cidrContains('10.0.0.0/8', '10.0.0.1')).toBe(true);
+    expect(parseIp('10.0.0.1')?.toString()).toBe('10.0.0.1');
+  });
+});
+

@@ -268,6 +268,11 @@ describe('explicit mode', () => {
   ])('%s is a problem', (_w, raw, extra, msg) => {
     expect(problems(deriveDesired(inputs(raw), host(maasParts, extra), EMPTY_LEDGER))).toContain(msg);
   });
+  it('the same interface in two explicit VRFs is a problem naming both', () => {
+    const b = { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] };
+    const r = deriveDesired(inputs({ vrfs: 'a: {binding: storage}\nb: {binding: storage-cluster}' }, { bindings: b }), host(maasParts), EMPTY_LEDGER);
+    expect(problems(r)).toEqual(['vrfs: b bond0 would be in both a and b; an interface belongs to at most one VRF']);
+  });
   it('a vrf-host VRF with the same name is ours (no collision)', () => {
     const d = desired(deriveDesired(inputs(), host(maasParts, vrf('public', 1001)), { ...EMPTY_LEDGER, vrfs: { public: 1001 } }));
     expect(vrfOf(d, 'public').tableSource).toBe('persisted');
