@@ -87,6 +87,9 @@ export function enslaveMembers(ctx: PlanContext): void {
         if (l.master !== null && ctx.model.link(l.master)?.kind !== 'vrf') {
           throw new PlanError(`${dev} is a port of ${l.master} and cannot be enslaved to ${v.name}`);
         }
+        if (l.master !== null && !ctx.vrfNames.has(l.master)) {
+          throw new PlanError(`${dev} is in VRF ${l.master}, which vrf-host did not create; it will not be moved to ${v.name}`);
+        }
         // The kernel drops every route via the device on enslave: remember the ones we must
         // carry into the VRF (main table) or give back on teardown (other policy tables).
         for (const r of ctx.model.routesVia(dev)) {

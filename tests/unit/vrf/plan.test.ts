@@ -185,6 +185,11 @@ describe('plan: members', () => {
     expect(() => plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER)).toThrow(/port of br0/);
   });
 
+  it('refuses to take a member out of a VRF it does not own', () => {
+    const h = withKernelRoutes(host(vrf('theirs', 7), port('ens4', 'theirs', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    expect(() => plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER)).toThrow(/VRF theirs, which vrf-host did not create/);
+  });
+
   it('refuses a member that does not exist', () => {
     expect(() => plan(desired([storage()]), withKernelRoutes(host(rulesOf(), sysctls)), EMPTY_LEDGER)).toThrow(/does not exist/);
   });
