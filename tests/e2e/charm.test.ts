@@ -9,17 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import YAML from 'yaml';
-import { createSimulator, runDispatch, type Simulator } from '../../src/ops/testing/simulator/harness.js';
-import { extractZip, readZip, type ZipEntryInfo } from './zip.js';
+import { createSimulator, extractZip, readZip, runDispatch, unpackCharm, type Simulator, type ZipEntryInfo } from '../../src/ops/testing/simulator/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILT = join(ROOT, 'build/charm');
 const CHARM_FILE = join(ROOT, 'vrf-host.charm');
-const NETWORK = {
-  'bind-addresses': [{ 'mac-address': '52:54:00:00:00:01', 'interface-name': 'ens3', addresses: [{ hostname: '', value: '10.0.0.5', cidr: '10.0.0.0/24' }] }],
-  'egress-subnets': ['10.0.0.5/32'],
-  'ingress-addresses': ['10.0.0.5'],
-};
 
 let work: string;
 let charmDir: string; // the packed charm, unzipped
@@ -30,8 +24,7 @@ beforeAll(async () => {
   await execa('node', ['scripts/pack.mjs'], { cwd: ROOT });
   work = await mkdtemp(join(tmpdir(), 'vrf-host-e2e-'));
   charmDir = join(work, 'charm');
-  entries = await readZip(CHARM_FILE);
-  await extractZip(entries, charmDir);
+  entries = await unpackCharm(CHARM_FILE, charmDir);
   const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8')) as { requires: Record<string, unknown> };
   const standard = ['install', 'config-changed', 'start', 'stop', 'remove', 'update-status', 'upgrade-charm', 'leader-elected'];
   const relation = Object.keys(metadata.requires).flatMap((ep) => ['created', 'joined', 'changed', 'departed', 'broken'].map((k) => `${ep}-relation-${k}`));
@@ -100,49 +93,56 @@ describe('vrf-host.charm (zip)', () => {
 });
 
 describe('the packed dispatch under the hook-tool simulator', () => {
-  test('install: runs the charm, which sets a status with the documented argv', async () => {
-    const s = await sim({ state: { networks: { 'juju-info': NETWORK } } });
+  // These prove the dispatch path, whatever the charm decides: the charm runs in dry-run
+  // mode and network-get has no address yet, so nothing on this host is touched.
+  const STATE = { config: { 'dry-run': true } };
+  const STATUS_ARGV = ['--application=false', expect.stringMatching(/^(active|blocked|waiting|maintenance)$/), '--', expect.any(String)];
+
+  test('install: the charm runs and collect-status sets a status with the documented argv', async () => {
+    const s = await sim({ state: STATE });
     const run = await runDispatch(charmDir, 'hooks/install', s);
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
     const sets = run.record.calls.filter((c) => c.tool === 'status-set');
     expect(sets.length).toBeGreaterThan(0);
-    for (const c of sets) {
-      expect(c.argv).toEqual(['--application=false', expect.stringMatching(/^(active|blocked|waiting|maintenance)$/), '--', expect.any(String)]);
-    }
-    expect(run.record.status.status).toBe('active');
-    expect(run.record.logs.map((l) => l.message).join('\n')).toMatch(/install/);
+    for (const c of sets) expect(c.argv).toEqual(STATUS_ARGV);
+    expect(run.record.calls.every((c) => c.exit === 0 || c.tool === 'network-get')).toBe(true);
   }, 60_000);
 
   test('an old agent running hooks/install itself: dispatch derives JUJU_DISPATCH_PATH from $0', async () => {
-    const s = await sim();
-    const run = await runDispatch(charmDir, 'hooks/install', s, { legacyHook: true });
-    expect(run.env['JUJU_DISPATCH_PATH']).toBeUndefined();
-    expect(run.exitCode).toBe(0);
-    expect(run.record.logs.map((l) => l.message).join('\n')).toMatch(/install/);
+    const calls = async (legacyHook: boolean) => {
+      const s = await sim({ state: STATE });
+      const run = await runDispatch(charmDir, 'hooks/install', s, { legacyHook });
+      expect(run.exitCode).toBe(0);
+      expect(run.env['JUJU_DISPATCH_PATH']).toBe(legacyHook ? undefined : 'hooks/install');
+      return run.record.calls.map((c) => [c.tool, ...c.argv]);
+    };
+    // The same event reached the charm: the same hook-tool calls, in the same order.
+    expect(await calls(true)).toEqual(await calls(false));
   }, 60_000);
 
   test('action show-vrfs: params come from action-get, results go to action-set', async () => {
-    const s = await sim();
+    const s = await sim({ state: STATE });
     const run = await runDispatch(charmDir, 'actions/show-vrfs', s, { params: { routes: true } });
     expect(run.exitCode).toBe(0);
-    expect(run.record.calls.find((c) => c.tool === 'action-get')?.argv).toEqual(['--format=json']);
+    expect(run.record.calls.filter((c) => c.tool === 'action-get').map((c) => c.argv)).toEqual([['--format=json']]);
     expect(run.record.actionFailure).toBeNull();
-    expect(run.record.actionResults['routes']).toBe('true');
+    expect(Object.keys(run.record.actionResults).length).toBeGreaterThan(0);
     for (const c of run.record.calls.filter((x) => x.tool === 'action-set')) {
+      expect(c.exit).toBe(0);
       for (const pair of c.argv) expect(pair).toMatch(/^[a-z0-9][a-z0-9.-]*=/);
     }
   }, 60_000);
 
-  test('action with invalid params: action-fail names the param', async () => {
-    const s = await sim();
+  test('action with invalid params: action-fail names the param, no results', async () => {
+    const s = await sim({ state: STATE });
     const run = await runDispatch(charmDir, 'actions/show-vrfs', s, { params: { routes: 'yes please' } });
     expect(run.record.actionFailure).toMatch(/routes/);
     expect(run.record.actionResults).toEqual({});
   }, 60_000);
 
   test('a hook tool missing from PATH: a clear line naming it, and a non-zero exit', async () => {
-    const s = await sim({ omit: ['status-set'] });
+    const s = await sim({ state: STATE, omit: ['status-set'] });
     const run = await runDispatch(charmDir, 'hooks/install', s);
     expect(run.exitCode).not.toBe(0);
     const said = [...run.record.logs.filter((l) => l.level === 'ERROR').map((l) => l.message), run.stderr].join('\n');
@@ -186,7 +186,7 @@ describe('dispatch picks its Node.js', () => {
     const marker = join(work, 'bin-node-ran');
     await writeFile(join(copy, 'bin/node'), `#!/bin/sh\necho "$@" > '${marker}'\nexec '${process.execPath}' "$@"\n`);
     await chmod(join(copy, 'bin/node'), 0o755);
-    const s = await sim();
+    const s = await sim({ state: { config: { 'dry-run': true } } });
     const run = await runDispatch(copy, 'hooks/start', s, { env: { PATH: await pathDir('#!/bin/sh\nexit 99\n') } });
     expect(run.exitCode).toBe(0);
     expect((await readFile(marker, 'utf8')).trim()).toBe(join(await realpath(copy), 'dist/vrf-host.mjs'));
@@ -203,7 +203,7 @@ describe('npm run pack -- --bundle-node', () => {
     expect(node?.data.equals(await readFile(process.execPath))).toBe(true);
     const dir = join(work, 'bundled');
     await extractZip(bundled, dir);
-    const s = await sim();
+    const s = await sim({ state: { config: { 'dry-run': true } } });
     const run = await runDispatch(dir, 'hooks/install', s, { env: { PATH: await mkdtemp(join(work, 'empty-path-')) } });
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);

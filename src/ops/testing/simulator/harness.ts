@@ -28,6 +28,7 @@ import {
   type SimStateInput,
 } from './state.js';
 
+export { readZip, extractZip, unpackCharm, type ZipEntryInfo } from './charmfile.js';
 export { HOOK_TOOLS, type HookToolName, type SimRecord, type SimState, type SimStateInput } from './state.js';
 
 export class SimulatorError extends Error {

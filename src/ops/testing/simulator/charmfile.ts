@@ -1,4 +1,8 @@
-/** Read a .charm (zip) with yauzl: entry names, unix modes, and extraction honouring them. */
+/**
+ * Read a .charm (a zip) with yauzl: entry names, unix modes and contents, and unpack it
+ * honouring the modes, as the Juju agent does. Lets tests (and the real-kernel suite, via
+ * build/simulator/harness.mjs) run the PACKED charm rather than build/charm.
+ */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import yauzl from 'yauzl';
@@ -54,4 +58,15 @@ export async function extractZip(entries: readonly ZipEntryInfo[], dest: string)
     await writeFile(target, e.data);
     await chmod(target, e.mode & 0o777);
   }
+}
+
+/** Unpack `charmFile` into `dest` (created), returning its entries. */
+export async function unpackCharm(charmFile: string, dest: string): Promise<ZipEntryInfo[]> {
+  const entries = await readZip(charmFile);
+  for (const e of entries) {
+    if (e.name.startsWith('/') || e.name.split('/').includes('..')) throw new Error(`unsafe entry ${JSON.stringify(e.name)} in ${charmFile}`);
+  }
+  await mkdir(dest, { recursive: true });
+  await extractZip(entries, dest);
+  return entries;
 }
