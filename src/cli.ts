@@ -36,7 +36,7 @@ Commands:
   plan       show the ip commands the next apply would run (nothing is applied)
   apply      converge the host onto the desired state
   show       the VRFs, their members, gateways, rules and drift
-  teardown   undo everything vrf-host did (only when the last unit leaves, with --unit)
+  teardown   undo everything vrf-host did (with --unit: only when that unit is the last)
   check-gateways  ping each VRF's gateways from inside the VRF
 
 Options:
@@ -50,6 +50,7 @@ Options:
   --lock-timeout S  seconds to wait for another vrf-host run (default 120)
   --no-boot         do not install the boot unit and networkd hook on apply
   --dry-run         teardown: only print what it would do
+  --force           teardown: even though Juju units are registered in the state
   --routes          show: include each VRF's route table
   --vrf NAME --target IP   check-gateways: probe a further address from one VRF
   --json            print the full report as JSON
@@ -202,6 +203,7 @@ function parse(argv: readonly string[]) {
       'lock-timeout': { type: 'string' },
       'no-boot': { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
       routes: { type: 'boolean', default: false },
       vrf: { type: 'string' },
       target: { type: 'string' },
@@ -286,7 +288,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return r.problems.length > 0 ? EXIT.blocked : EXIT.ok;
       }
       case 'teardown': {
-        const r = await teardown({ ...eo, ...(v.unit !== undefined ? { unit: v.unit } : {}), dryRun: v['dry-run'] });
+        const r = await teardown({ ...eo, ...(v.unit !== undefined ? { unit: v.unit } : {}), dryRun: v['dry-run'], force: v.force });
         if (v.json) io.stdout(JSON.stringify(r, null, 2) + '\n');
         else if (!r.ok) io.stderr(teardownText(r, v['dry-run']));
         else out(teardownText(r, v['dry-run']));

@@ -446,6 +446,9 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
 
     const pre = await preflight(o);
     const warnings: Warning[] = [...pre.warnings];
+    if (state.applying) {
+      warnings.push({ field: 'state', message: `the previous apply was interrupted (${state.updated}); converging from wherever the host is` });
+    }
     if (pre.problems.length > 0) return blocked(pre.problems, warnings, dryRun, state.units);
 
     const controllers = o.inputs?.controllers ?? o.controllers ?? [];
@@ -505,8 +508,10 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
 // ---------------------------------------------------------------------------
 
 export interface TeardownOptions extends EngineOptions {
-  /** The unit leaving. Only the last unit tears down. Absent: tear down regardless of units (the CLI). */
+  /** The unit leaving. Only the last unit tears down. */
   readonly unit?: string | null;
+  /** Without a unit: tear down even though units are registered (the CLI's --force). */
+  readonly force?: boolean;
   readonly dryRun?: boolean;
 }
 
@@ -530,6 +535,15 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
     const { state, problem } = await loadState(o.root);
     if (problem) return { ok: false, tornDown: false, remainingUnits: [], problems: [problem], ...none };
     const unit = o.unit ?? null;
+    if (state !== null && unit === null && !o.force && state.units.length > 0) {
+      return {
+        ok: false,
+        tornDown: false,
+        remainingUnits: state.units,
+        problems: [{ field: 'units', message: `${state.units.join(', ')} still use this machine's VRFs: remove them through Juju, or name the leaving unit, or force the teardown` }],
+        ...none,
+      };
+    }
     if (state !== null && unit !== null) {
       const remaining = state.units.filter((u) => u !== unit);
       if (remaining.length > 0) {

@@ -113,8 +113,13 @@ describe('vrf-host CLI on a recorded host', () => {
     expect(shown.out).toMatch(/storacc\s+20\s+bond0/);
 
     await h.serve('maas-host');
-    const td = await run(['teardown', ...hostArgs(h)]);
+    const refused = await run(['teardown', ...hostArgs(h)]);
+    expect(refused.code).toBe(EXIT.blocked);
+    expect(refused.err).toMatch(/blocked: units: vrf-host\/0 still use this machine's VRFs/);
+    const td = await run(['teardown', '--force', ...hostArgs(h)]);
     expect(td.code).toBe(EXIT.ok);
+    // The fake host never had storacc: only the sysctls go back.
+    expect(td.out).toMatch(/^ran 5 step\(s\):\n {2}sysctl -w net\.ipv4\.tcp_l3mdev_accept=0\n/);
     expect(await exists(under(h.root, PATHS.state))).toBe(false);
     expect(await exists(under(h.root, BOOT_PATHS.unit))).toBe(false);
   });

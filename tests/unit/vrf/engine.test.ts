@@ -288,7 +288,10 @@ describe('several units on one machine', () => {
     await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
     await h.serve('converged');
     const n = (await batches(h)).length;
-    const t = await teardown({ ...h.opts, dryRun: true });
+    const refused = await teardown({ ...h.opts, dryRun: true });
+    expect(refused).toMatchObject({ ok: false, tornDown: false, remainingUnits: ['vrf-host/0'] });
+    expect(refused.problems[0]!.message).toMatch(/^vrf-host\/0 still use this machine's VRFs/);
+    const t = await teardown({ ...h.opts, dryRun: true, force: true });
     expect(t.planned.length).toBeGreaterThan(5);
     expect(t.applied).toEqual([]);
     expect((await batches(h)).length).toBe(n);
