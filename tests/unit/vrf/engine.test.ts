@@ -7,7 +7,8 @@ import { jest } from '@jest/globals';
 import { chmod, mkdir, readFile, writeFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseEngineConfig } from '../../../src/vrf/config.js';
-import { checkGateways, converge, parseIpVersion, parsePing, show, teardown } from '../../../src/vrf/engine.js';
+import { existsSync } from 'node:fs';
+import { checkGateways, converge, observeHost, parseIpVersion, parsePing, show, teardown } from '../../../src/vrf/engine.js';
 import { execaSpawn, type Spawn } from '../../../src/vrf/ip.js';
 import { PATHS, readState, under } from '../../../src/vrf/persist.js';
 import { BOOT_PATHS } from '../../../src/vrf/boot.js';
@@ -369,5 +370,19 @@ rtt min/avg/max/mdev = 0.045/0.052/0.061/0.006 ms
     await expect(checkGateways({ ...h.opts, vrf: 'nope' })).rejects.toThrow(/vrf: "nope" is not one of vrf-host's VRFs \(public, storage, storage-cluster\)/);
     await expect(checkGateways({ ...h.opts, vrf: 'storage', target: '10.0.0.1;reboot' })).rejects.toThrow(/target: .* is not an IP address/);
     await expect(checkGateways({ ...h.opts, target: '10.0.0.1' })).rejects.toThrow(/target: needs vrf/);
+  });
+});
+
+const realIp = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
+(realIp ? describe : describe.skip)('observeHost on this machine (real ip, read-only)', () => {
+  it('reads links, addresses, routes, rules of both families and route get per controller', async () => {
+    const h = await observeHost({ ipBin: realIp!, controllers: ['127.0.0.1', '::1'] });
+    expect(h.links.some((l) => l.name === 'lo')).toBe(true);
+    expect(h.addrs.some((a) => a.dev === 'lo' && a.address === '127.0.0.1')).toBe(true);
+    expect(h.rules.some((r) => r.family === 'inet' && r.priority === 32766 && r.table === 254)).toBe(true);
+    expect(h.rules.some((r) => r.family === 'inet6' && r.table === 254)).toBe(true);
+    expect(h.routes.some((r) => r.table === 255 && r.dst === '127.0.0.1/32')).toBe(true);
+    expect(h.routeGet['127.0.0.1']).toEqual({ dev: 'lo', gateway: null });
+    expect(Object.keys(h.sysctls).sort()).toEqual(Object.values(SYSCTL).sort());
   });
 });

@@ -1,4 +1,5 @@
 import { batchInput, failedBatchLine, ipVersion, ipVrfExec, modprobe, runIpBatch, runIpJsonBatch, tokenProblem, UnsafeTokenError, ProcessError, type Spawn } from '../../../src/vrf/ip.js';
+import { existsSync } from 'node:fs';
 import { fakeIp } from './ip.fake.js';
 
 describe('batch lines', () => {
@@ -122,5 +123,23 @@ describe('modprobe', () => {
     expect(await modprobe('vrf', { spawn })).toEqual({ ok: false, stderr: 'modprobe: FATAL: Module vrf not found' });
     expect(seen).toEqual([['modprobe', 'vrf']]);
     await expect(modprobe('vrf; reboot', { spawn })).rejects.toThrow(UnsafeTokenError);
+  });
+});
+
+// The real iproute2 of this machine, read-only commands only: proves what the
+// fake assumes (ip stops at the first failing line and names it).
+const realIp = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
+(realIp ? describe : describe.skip)('with the real ip (read-only)', () => {
+  it('runIpBatch stops at the first failing line and reports it', async () => {
+    const r = await runIpBatch([['link', 'show', 'dev', 'lo'], ['link', 'show', 'dev', 'nosuch0vrf'], ['link', 'show', 'dev', 'lo']], { ipBin: realIp! });
+    expect(r).toMatchObject({ ok: false, failedLine: 1, exitCode: 1 });
+    if (!r.ok) expect(r.stderr).toMatch(/Device "nosuch0vrf" does not exist/);
+  });
+
+  it('runIpJsonBatch prints one JSON document per line, -6 lines in their own process', async () => {
+    const out = await runIpJsonBatch([['link', 'show', 'dev', 'lo'], ['rule', 'show'], ['-6', 'rule', 'show']], { ipBin: realIp!, options: ['-json', '-details', '-Numeric'] });
+    const docs = out.trim().split('\n').map((l) => JSON.parse(l) as unknown[]);
+    expect(docs).toHaveLength(3);
+    expect((docs[0]![0] as { ifname: string }).ifname).toBe('lo');
   });
 });
