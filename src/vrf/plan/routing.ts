@@ -3,17 +3,19 @@
  * the default route per family and the extra routes of each VRF, the strict
  * catch-all, and the leaks of each VRF's subnets into main.
  */
-import { canonicalIp, cidrContains, defaultCidr, familyOfCidr, isDefaultCidr } from '../addr.js';
+import { canonicalIp, cidrContains, defaultCidr } from '../addr.js';
 import type { DesiredVrf, Family, RouteTarget } from '../types.js';
 import { FAMILIES, STRICT_METRIC, TABLE } from '../types.js';
 import type { PlanContext } from './context.js';
-import { isLinkLocal, isManagedRoute, routeMatches, slotOfRoute, slotOfTarget, targetOfRoute } from './keys.js';
+import { familyOfPrefix, isDefaultPrefix, isLinkLocal, isManagedRoute, routeMatches, slotOfRoute, slotOfTarget, targetOfRoute } from './keys.js';
 
 interface Wanted {
   readonly t: RouteTarget;
   readonly why: string;
   /** 3: migrated, 4: default and extra routes, 5: strict. */
   readonly phase: 3 | 4 | 5;
+  /** slotOfTarget(t), computed once (the planner looks it up several times per route). */
+  readonly key: string;
 }
 
 /** The member device a gateway is reached through, when it can be told. */
@@ -32,16 +34,16 @@ function unicast(family: Family, table: number, dst: string, gateway: string, de
   return t;
 }
 
-function alreadyThere(ctx: PlanContext, t: RouteTarget): boolean {
-  return ctx.model.slot(slotOfTarget(t)).some((r) => routeMatches(r, t));
+function alreadyThere(ctx: PlanContext, t: RouteTarget, key = slotOfTarget(t)): boolean {
+  return ctx.model.slot(key).some((r) => routeMatches(r, t));
 }
 
 /** Routes in the VRF tables; first claim on a slot wins (default and extra routes over migrated copies). */
 export function vrfRoutes(ctx: PlanContext): void {
   const wanted = new Map<string, Wanted>();
-  const want = (w: Wanted): void => {
-    const k = slotOfTarget(w.t);
-    if (!wanted.has(k)) wanted.set(k, w);
+  const want = (w: Omit<Wanted, 'key'>): void => {
+    const key = slotOfTarget(w.t);
+    if (!wanted.has(key)) wanted.set(key, { ...w, key });
   };
 
   for (const v of ctx.desired.vrfs) {
@@ -54,11 +56,15 @@ export function vrfRoutes(ctx: PlanContext): void {
         phase: 4,
       });
     }
+    // Thousands of routes share a handful of gateways: resolve each gateway once per VRF.
+    const hops = new Map<string, { readonly via: string; readonly dev: string | undefined }>();
     for (const rs of v.routes) {
-      const f = familyOfCidr(rs.to);
+      const f = familyOfPrefix(rs.to);
       const via = rs.via ?? v.gateways[f]?.address;
       if (via === undefined) continue; // derive warns: no gateway to reach it through
-      want({ t: unicast(f, v.table, rs.to, canonicalIp(via), devFor(v, via), rs.metric), why: `route of ${v.name} to ${rs.to} via ${via}`, phase: 4 });
+      let hop = hops.get(via);
+      if (!hop) hops.set(via, (hop = { via: canonicalIp(via), dev: devFor(v, via) }));
+      want({ t: unicast(f, v.table, rs.to, hop.via, hop.dev, rs.metric), why: `route of ${v.name} to ${rs.to} via ${via}`, phase: 4 });
     }
     if (ctx.desired.strict) {
       for (const f of FAMILIES) {
@@ -78,7 +84,7 @@ export function vrfRoutes(ctx: PlanContext): void {
     const l = r.dev !== null ? ctx.model.link(r.dev) : undefined;
     if (v && l?.master === v.name) {
       if (r.table !== TABLE.main) continue; // a policy table's route: only given back on teardown
-      if (isDefaultCidr(r.dst) && v.gateways[r.family]) continue; // the VRF's own default wins
+      if (isDefaultPrefix(r.dst) && v.gateways[r.family]) continue; // the VRF's own default wins
       const t: RouteTarget = { ...targetOfRoute(r, { table: v.table }) };
       const { protocol: _p, prefsrc: _s, ...copy } = t;
       want({ t: copy, why: `the kernel dropped ${r.dst} via ${r.dev} from main when ${r.dev} joined ${v.name}: carried into its table`, phase: 3 });
@@ -95,7 +101,7 @@ export function vrfRoutes(ctx: PlanContext): void {
 
   for (const phase of [3, 4, 5] as const) {
     for (const w of wanted.values()) {
-      if (w.phase !== phase || alreadyThere(ctx, w.t)) continue;
+      if (w.phase !== phase || alreadyThere(ctx, w.t, w.key)) continue;
       ctx.emit({ kind: 'route-add', route: w.t, why: w.why });
     }
   }
@@ -111,26 +117,26 @@ export function vrfRoutes(ctx: PlanContext): void {
 
 /** preserve-reachability: each VRF's subnets and remote prefixes reachable from the default VRF. */
 export function leaks(ctx: PlanContext): void {
-  const wanted = new Map<string, { t: RouteTarget; why: string }>();
+  const wanted = new Map<string, { t: RouteTarget; why: string; key: string }>();
   if (ctx.desired.preserveReachability) {
     for (const v of ctx.desired.vrfs) {
       const prefixes = [
         ...v.addresses.map((a) => ({ dst: a.subnet, family: a.family, what: 'connected subnet' })),
-        ...v.routes.map((r) => ({ dst: r.to, family: familyOfCidr(r.to), what: 'remote prefix' })),
+        ...v.routes.map((r) => ({ dst: r.to, family: familyOfPrefix(r.to), what: 'remote prefix' })),
       ];
       for (const p of prefixes) {
-        if (isLinkLocal(p.dst) || isDefaultCidr(p.dst)) continue;
+        if (isLinkLocal(p.dst) || isDefaultPrefix(p.dst)) continue;
         const t: RouteTarget = { family: p.family, table: TABLE.main, dst: p.dst, type: 'unicast', dev: v.name };
         const k = slotOfTarget(t);
         if (wanted.has(k)) continue;
         // Never overwrite a route that is not ours (e.g. the same subnet on a link left in main).
         if (ctx.model.slot(k).some((r) => r.dev === null || !ctx.vrfNames.has(r.dev))) continue;
-        wanted.set(k, { t, why: `preserve-reachability: the default VRF still reaches ${p.what} ${p.dst} of ${v.name}` });
+        wanted.set(k, { t, key: k, why: `preserve-reachability: the default VRF still reaches ${p.what} ${p.dst} of ${v.name}` });
       }
     }
   }
   for (const w of wanted.values()) {
-    if (!alreadyThere(ctx, w.t)) ctx.emit({ kind: 'route-add', route: w.t, why: w.why });
+    if (!alreadyThere(ctx, w.t, w.key)) ctx.emit({ kind: 'route-add', route: w.t, why: w.why });
   }
   for (const name of ctx.vrfNames) {
     for (const r of ctx.model.routesVia(name)) {
