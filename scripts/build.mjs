@@ -6,6 +6,7 @@
 //   build/charm/{metadata,config,actions}.yaml
 //   build/charm/manifest.yaml         bases ubuntu 22.04 and 24.04, amd64 (as charmcraft writes it)
 //   build/charm/dist/vrf-host.mjs     src/main.ts, bundled: no node_modules at run time
+//   build/charm/dist/vrf-host-cli.mjs src/cli.ts, bundled: the boot unit's copy comes from here
 // Also: build/cli/vrf-host.mjs (src/cli.ts, when it exists) and
 // build/simulator/{hook-tool,harness}.mjs (the out-of-process hook-tool simulator).
 import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -78,7 +79,8 @@ export async function build({ quiet = false } = {}) {
     { in: join(ROOT, 'src/ops/testing/simulator/harness.ts'), out: 'simulator/harness' },
   ];
   const hasCli = existsSync(join(ROOT, 'src/cli.ts'));
-  if (hasCli) entryPoints.push({ in: join(ROOT, 'src/cli.ts'), out: 'cli/vrf-host' });
+  // The charm ships the CLI too: converge copies it for the boot unit and the networkd hook.
+  if (hasCli) entryPoints.push({ in: join(ROOT, 'src/cli.ts'), out: 'cli/vrf-host' }, { in: join(ROOT, 'src/cli.ts'), out: 'charm/dist/vrf-host-cli' });
   const result = await esbuild.build({
     entryPoints,
     outdir: BUILD,

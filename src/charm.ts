@@ -1,28 +1,148 @@
 /**
- * Placeholder charm: proves the dispatch path end to end. The charm issue
- * replaces it with the real glue to the VRF engine.
+ * vrf-host: the glue between Juju (src/ops) and the VRF engine (src/vrf).
+ * Each handler gathers its facts (config-get, network-get for every binding,
+ * JUJU_API_ADDRESSES), hands plain data to src/charm/run.ts, and records an
+ * Outcome; the one collect-status step turns it into the unit status.
+ *
+ * Where the engine acts comes from the environment (src/charm/host.ts:
+ * VRF_HOST_ROOT, VRF_HOST_IP, …); in-process tests build the class with
+ * createVrfHostCharm(() => host) instead.
  */
 import { z } from 'zod';
-import { CharmBase, Status, type Framework } from './ops/index.js';
+import { CharmBase, ModelError, RELATION_EVENT_KINDS, Status, type CharmClass, type Framework } from './ops/index.js';
+import { isIp } from './vrf/addr.js';
+import { vrfNameProblem } from './vrf/names.js';
+import { DEFAULT_BINDING } from './vrf/types.js';
+import { hostFromEnv, type CharmHost } from './charm/host.js';
+import { applyResults, failureLine, planResults, probeResults, showResults } from './charm/results.js';
+import { convergeHost, planHost, probeHost, showHost, teardownHost, type ConvergeMode, type JujuFacts, type Reporter } from './charm/run.js';
+import { outcomeStatus, problemLine, type Outcome } from './charm/status.js';
+import type { NetworkData } from './charm/inputs.js';
 
-const ShowVrfsParams = z.object({ routes: z.boolean().default(false) }).strict();
+const ShowVrfsParams = z.object({ routes: z.boolean({ error: 'must be true or false' }).default(false) }).strict();
+const PlanParams = z.object({ config: z.string({ error: 'must be a string holding a YAML or JSON mapping' }).optional() }).strict();
+const ApplyParams = z.object({}).strict();
+const CheckGatewaysParams = z
+  .object({
+    vrf: z
+      .string({ error: 'must be a string' })
+      .refine((v) => vrfNameProblem(v) === null, { error: (i) => `${JSON.stringify(i.input)} is not a VRF name: ${vrfNameProblem(i.input) ?? ''}` })
+      .optional(),
+    target: z.string({ error: 'must be a string' }).refine(isIp, { error: (i) => `${JSON.stringify(i.input)} is not an IPv4 or IPv6 address` }).optional(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.target !== undefined && p.vrf === undefined) ctx.addIssue({ code: 'custom', path: ['target'], message: 'needs vrf, the VRF to probe it from' });
+  });
 
-export class VrfHostCharm extends CharmBase {
-  private lastEvent = '';
+export type HostFactory = (framework: Framework) => CharmHost;
 
-  constructor(framework: Framework) {
-    super(framework);
-    for (const name of ['install', 'config-changed', 'start', 'update-status', 'stop', 'remove'] as const) {
-      framework.observe(name, async (event) => {
-        this.lastEvent = event.name;
-        await this.log.info(`vrf-host placeholder handled ${event.name}`);
+/** Production: the host from VRF_HOST_* (the real paths when unset). */
+export const hostFromProcess: HostFactory = (f) => hostFromEnv(process.env, f.context.charmDir ?? process.cwd());
+
+/** The charm class, acting on the host `hostFor` describes. */
+export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
+  return class VrfHostCharm extends CharmBase {
+    private outcome: Outcome | undefined;
+    private cachedHost: CharmHost | undefined;
+
+    constructor(framework: Framework) {
+      super(framework);
+      for (const hook of ['install', 'config-changed', 'upgrade-charm', 'start'] as const) {
+        framework.observe(hook, async () => void (await this.converge('apply')));
+      }
+      framework.observe('update-status', async () => void (await this.converge('update-status')));
+      for (const kind of RELATION_EVENT_KINDS) {
+        framework.observe(`juju-info-relation-${kind}`, async () => void (await this.converge('apply')));
+      }
+      framework.observe('stop', () => this.teardown());
+      framework.observe('remove', () => this.teardown());
+      // leader-elected: nothing to do (every unit manages its own machine).
+      framework.observe('collect-status', (event) => {
+        if (this.outcome === undefined) return; // e.g. show-vrfs: the status stays as it is
+        const s = outcomeStatus(this.outcome);
+        event.addStatus({ name: s.name, message: s.message });
+      });
+
+      framework.observeAction('show-vrfs', ShowVrfsParams, async (event) => {
+        const r = await showHost(await this.facts(), this.host(), event.params.routes, this.reporter());
+        await event.setResults(showResults(r, event.params.routes));
+      });
+      framework.observeAction('plan', PlanParams, async (event) => {
+        const p = await planHost(await this.facts(), this.host(), event.params.config, this.reporter());
+        if (!p.ok) {
+          await event.fail(`plan: ${p.message}`);
+          return;
+        }
+        await event.setResults(planResults(p.report));
+      });
+      framework.observeAction('apply', ApplyParams, async (event) => {
+        const r = await this.converge('apply', true);
+        if (r === null) {
+          await event.fail(`apply: ${this.outcome ? outcomeStatus(this.outcome).message : 'nothing to apply'}`);
+          return;
+        }
+        if (r.problems.length > 0) {
+          await event.fail(`apply: ${r.problems.map(problemLine).join('; ')}`);
+          return;
+        }
+        await event.setResults(applyResults(r));
+        if (r.failure) await event.fail(`apply: ${failureLine(r)}`);
+      });
+      framework.observeAction('check-gateways', CheckGatewaysParams, async (event) => {
+        try {
+          await event.setResults(probeResults(await probeHost(this.host(), event.params.vrf, event.params.target)));
+        } catch (e) {
+          if ((e as Error).name !== 'EngineError') throw e;
+          await event.fail(`check-gateways: ${(e as Error).message}`);
+        }
       });
     }
-    framework.observe('collect-status', (event) => {
-      event.addStatus(Status.active(this.lastEvent ? `placeholder (last: ${this.lastEvent})` : 'placeholder'));
-    });
-    framework.observeAction('show-vrfs', ShowVrfsParams, async (event) => {
-      await event.setResults({ vrfs: 'none', placeholder: true, routes: event.params.routes });
-    });
-  }
+
+    private host(): CharmHost {
+      this.cachedHost ??= hostFor(this.framework);
+      return this.cachedHost;
+    }
+
+    private reporter(): Reporter {
+      return {
+        log: (level, message) => this.log.log(level, message),
+        maintenance: (message) => this.model.unit.setStatus(Status.maintenance(message)),
+      };
+    }
+
+    /** config-get, network-get for every binding, JUJU_API_ADDRESSES. */
+    private async facts(): Promise<JujuFacts> {
+      const bindings = [DEFAULT_BINDING, ...this.framework.spec.extraBindings.filter((b) => b !== DEFAULT_BINDING)];
+      const networks: Record<string, NetworkData | Error> = {};
+      for (const b of bindings) {
+        try {
+          networks[b] = await this.model.getBinding(b);
+        } catch (e) {
+          if (!(e instanceof ModelError)) throw e;
+          networks[b] = e;
+        }
+      }
+      return {
+        unit: this.framework.context.unitName,
+        config: await this.model.getConfig(),
+        options: Object.keys(this.framework.spec.configTypes),
+        networks,
+        extraBindings: this.framework.spec.extraBindings,
+        apiHosts: this.framework.context.apiAddresses.map((a) => a.host),
+      };
+    }
+
+    private async converge(mode: ConvergeMode, force = false) {
+      const r = await convergeHost(await this.facts(), this.host(), mode, this.reporter(), force);
+      this.outcome = r.outcome;
+      return r.report;
+    }
+
+    private async teardown(): Promise<void> {
+      this.outcome = await teardownHost(this.framework.context.unitName, this.host(), this.reporter());
+    }
+  };
 }
+
+export const VrfHostCharm = createVrfHostCharm(hostFromProcess);
