@@ -85,6 +85,37 @@ describe('properties', () => {
     );
   });
 
+  it('changing the desired state (VRFs dropped, tables changed, options flipped) converges, and teardown still gives back X', () => {
+    const change = fc.record({
+      keep: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+      retable: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+      strict: fc.boolean(),
+      moveLocalRule: fc.boolean(),
+      preserveReachability: fc.boolean(),
+      nonlocalBind: fc.boolean(),
+      l3mdevAccept: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(freshScenario, change, ({ observed, desired: d1 }, c) => {
+        const members = new Set(d1.vrfs.flatMap((v) => v.members));
+        fc.pre(observed.links.every((l) => l.up || !members.has(l.name)));
+        const p1 = plan(d1, observed, EMPTY_LEDGER);
+        const after1 = simulate(observed, p1.steps);
+        const d2 = {
+          ...d1,
+          ...c,
+          vrfs: d1.vrfs.filter((_, i) => c.keep[i]).map((v, i) => (c.retable[i] ? { ...v, table: v.table + 100 } : v)),
+        };
+        const p2 = plan(d2, after1, p1.ledger);
+        const after2 = simulate(after1, p2.steps);
+        expect(plan(d2, after2, p2.ledger).steps).toEqual([]);
+        const td = planTeardown(after2, p2.ledger);
+        expect(comparable(simulate(after2, td.steps))).toEqual(comparable(observed));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('only touches what vrf-host owns or migrates, and every step renders', () => {
     fc.assert(
       fc.property(scenario, ({ observed, desired }) => {
