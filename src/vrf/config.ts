@@ -42,9 +42,19 @@ export type ConfigResult =
   | { readonly ok: true; readonly config: EngineConfig; readonly warnings: readonly Warning[] }
   | { readonly ok: false; readonly problems: readonly Problem[] };
 
-/** One line for status and logs: `vrfs: storacc.table 254 is reserved`, `gateways: entry "…" is …`. */
+const PREDICATE_RE = /^(is|are|has|must|matches|ignored|would|already)\b/;
+const SUBKEY_RE = /\.[a-z][a-z0-9-]*$|\[\d+\]$/;
+
+/**
+ * One line for status and logs. A field that names an option's entry or key
+ * (`vrfs: storacc.table`) followed by a predicate-like message reads as one sentence:
+ * `vrfs: storacc.table 254 is reserved`; otherwise field and message are joined with
+ * a colon: `gateways: entry "public=300.1.1.1" is not an IP address`,
+ * `public: no gateway found for 172.16.0.0/24; set config gateways`.
+ */
 export function formatProblem(p: Problem | Warning): string {
-  return p.field.includes(':') ? `${p.field} ${p.message}` : `${p.field}: ${p.message}`;
+  const sentence = p.field.includes(': ') && (SUBKEY_RE.test(p.field) || PREDICATE_RE.test(p.message));
+  return sentence ? `${p.field} ${p.message}` : `${p.field}: ${p.message}`;
 }
 
 const familyName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');

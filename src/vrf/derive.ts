@@ -412,7 +412,7 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
   // 5. Tables.
   const requests: TableRequest[] = resolved.map((v) => ({
     vrf: v.vrf,
-    field: explicit ? `vrfs: ${v.vrf}.table` : `${v.vrf}: table`,
+    field: explicit ? `vrfs: ${v.vrf}.table` : `${v.vrf}.table`,
     ...(v.entry?.table !== undefined ? { configured: v.entry.table } : {}),
   }));
   const tables = assignTables(requests, config.tableRange, observed, ledger);

@@ -263,7 +263,7 @@ function fromNetplan(
     if (usable(t, family, g.address, dev)) {
       return { family, address: g.address, source: 'netplan', detail: `${g.file}: ${g.where}` };
     }
-    warnings.push({ field: `netplan: ${g.file}`, message: `${g.where}: ${g.address} is outside ${t.vrf}'s subnets (${subnetsOf(t, family).join(', ')}); ignored` });
+    warnings.push({ field: 'netplan', message: `${g.file}: ${g.where}: ${g.address} is outside ${t.vrf}'s subnets (${subnetsOf(t, family).join(', ')}); ignored` });
   }
   return null;
 }

@@ -68,7 +68,7 @@ export function parseNetplanGateways(files: Readonly<Record<string, string>>): N
   for (const name of Object.keys(files).sort()) {
     const file = netplanPath(name);
     const warn = (message: string): void => {
-      warnings.push({ field: `netplan: ${file}`, message });
+      warnings.push({ field: 'netplan', message: `${file}: ${message}` });
     };
     const doc = YAML.parseDocument(files[name] ?? '', { prettyErrors: true });
     const err = doc.errors[0];

@@ -93,7 +93,7 @@ export function assignTables(
     if (r.configured !== undefined) continue;
     const t = ledger.vrfs[r.vrf];
     if (t === undefined) continue;
-    claim(r.vrf, t, 'persisted', `${r.vrf}: table`);
+    claim(r.vrf, t, 'persisted', r.field);
   }
   // 3. New ids: the lowest free one.
   const ledgerHeld = ownedTables(ledger);

@@ -216,7 +216,7 @@ describe('the controller path is never enslaved', () => {
     const d = desired(r);
     expect(d.vrfs.map((v) => v.name)).toEqual(['pub']);
     expect(d.inMain).toEqual([{ binding: 'storage', reason: 'controller-path', interfaces: ['bond0'] }]);
-    expect(warnings(r)).toContain('vrfs: stor binding storage carries the path to the controller (bond0 → 10.0.0.100); left in the main table');
+    expect(warnings(r)).toContain('vrfs: stor: binding storage carries the path to the controller (bond0 → 10.0.0.100); left in the main table');
   });
   it('a controller without an observed route lookup is a problem (fail safe)', () => {
     const r = deriveDesired(inputs({}, { controllers: ['10.0.0.100', '10.0.0.101'] }), host(maasParts), EMPTY_LEDGER);
@@ -253,25 +253,25 @@ describe('explicit mode', () => {
   });
   it.each<[string, Record<string, unknown>, HostPart[], string]>([
     ['an unknown binding', { vrfs: 'x: {binding: nosuch}' }, [], 'vrfs: x.binding "nosuch" is not a binding of this unit (bindings: juju-info, mgmt, public, storage, storage-cluster)'],
-    ['a name colliding with a link that is not a VRF', { vrfs: 'ens3x: {binding: public}' }, [nic('ens3x')], 'vrfs: ens3x a link named ens3x already exists and is a network interface, not a VRF'],
-    ['a name colliding with a bridge', { vrfs: 'br0: {binding: public}' }, [bridge('br0')], 'vrfs: br0 a link named br0 already exists and is a bridge device, not a VRF'],
-    ['a name of a VRF vrf-host did not create', { vrfs: 'blue: {binding: public}' }, [vrf('blue', 77)], 'vrfs: blue a VRF named blue already exists that vrf-host did not create; remove it or choose another name'],
+    ['a name colliding with a link that is not a VRF', { vrfs: 'ens3x: {binding: public}' }, [nic('ens3x')], 'vrfs: ens3x: a link named ens3x already exists and is a network interface, not a VRF'],
+    ['a name colliding with a bridge', { vrfs: 'br0: {binding: public}' }, [bridge('br0')], 'vrfs: br0: a link named br0 already exists and is a bridge device, not a VRF'],
+    ['a name of a VRF vrf-host did not create', { vrfs: 'blue: {binding: public}' }, [vrf('blue', 77)], 'vrfs: blue: a VRF named blue already exists that vrf-host did not create; remove it or choose another name'],
     ['a foreign-owned table (MAAS table 2)', { vrfs: 'stor: {binding: storage, table: 2}' }, [], 'vrfs: stor.table 2 is in use on this host by routes or rules that vrf-host does not own'],
     ['a gateway outside the member subnets', { vrfs: 'stor: {binding: storage, gateway: 10.10.9.1}' }, [], "vrfs: stor.gateway 10.10.9.1 is outside stor's subnets (10.10.4.0/24)"],
     ['a gateway of the wrong family', { vrfs: 'stor: {binding: storage, gateway: "2001:db8::1"}' }, [], 'vrfs: stor.gateway 2001:db8::1 is IPv6 but stor has no IPv6 address'],
-    ['a gateways entry outside the subnets', { gateways: 'public=172.17.0.1' }, [], "gateways: entry \"public=172.17.0.1\" 172.17.0.1 is outside public's subnets (172.16.0.0/24)"],
-    ['a gateways entry of the wrong family', { gateways: 'public=2001:db8::1' }, [], 'gateways: entry "public=2001:db8::1" 2001:db8::1 is IPv6 but public has no IPv6 address'],
+    ['a gateways entry outside the subnets', { gateways: 'public=172.17.0.1' }, [], "gateways: entry \"public=172.17.0.1\": 172.17.0.1 is outside public's subnets (172.16.0.0/24)"],
+    ['a gateways entry of the wrong family', { gateways: 'public=2001:db8::1' }, [], 'gateways: entry "public=2001:db8::1": 2001:db8::1 is IPv6 but public has no IPv6 address'],
     ['a route with no via and no gateway', { vrfs: 'sc: {binding: storage-cluster, routes: [{to: 10.40.0.0/16}]}' }, [], 'vrfs: sc.routes[0] 10.40.0.0/16 has no via and sc has no IPv4 gateway'],
-    ['a route via outside the subnets', { 'space-routes': 'storage=10.40.0.0/16@10.99.0.1' }, [], "space-routes: entry \"storage=10.40.0.0/16@10.99.0.1\" via 10.99.0.1 is outside storage's subnets (10.10.4.0/24)"],
-    ['a route into a connected subnet', { 'space-routes': 'storage=10.10.4.128/25' }, [], "space-routes: entry \"storage=10.10.4.128/25\" 10.10.4.128/25 lies within storage's connected subnet 10.10.4.0/24; only remote prefixes can be routed"],
-    ['a space-route with no gateway', { 'space-routes': 'storage-cluster=10.40.0.0/16' }, [], 'space-routes: entry "storage-cluster=10.40.0.0/16" 10.40.0.0/16 has no via and storage-cluster has no IPv4 gateway'],
+    ['a route via outside the subnets', { 'space-routes': 'storage=10.40.0.0/16@10.99.0.1' }, [], "space-routes: entry \"storage=10.40.0.0/16@10.99.0.1\": via 10.99.0.1 is outside storage's subnets (10.10.4.0/24)"],
+    ['a route into a connected subnet', { 'space-routes': 'storage=10.10.4.128/25' }, [], "space-routes: entry \"storage=10.10.4.128/25\": 10.10.4.128/25 lies within storage's connected subnet 10.10.4.0/24; only remote prefixes can be routed"],
+    ['a space-route with no gateway', { 'space-routes': 'storage-cluster=10.40.0.0/16' }, [], 'space-routes: entry "storage-cluster=10.40.0.0/16": 10.40.0.0/16 has no via and storage-cluster has no IPv4 gateway'],
   ])('%s is a problem', (_w, raw, extra, msg) => {
     expect(problems(deriveDesired(inputs(raw), host(maasParts, extra), EMPTY_LEDGER))).toContain(msg);
   });
   it('the same interface in two explicit VRFs is a problem naming both', () => {
     const b = { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] };
     const r = deriveDesired(inputs({ vrfs: 'a: {binding: storage}\nb: {binding: storage-cluster}' }, { bindings: b }), host(maasParts), EMPTY_LEDGER);
-    expect(problems(r)).toEqual(['vrfs: b bond0 would be in both a and b; an interface belongs to at most one VRF']);
+    expect(problems(r)).toEqual(['vrfs: b: bond0 would be in both a and b; an interface belongs to at most one VRF']);
   });
   it('a vrf-host VRF with the same name is ours (no collision)', () => {
     const d = desired(deriveDesired(inputs(), host(maasParts, vrf('public', 1001)), { ...EMPTY_LEDGER, vrfs: { public: 1001 } }));
@@ -302,7 +302,7 @@ describe('tables', () => {
   it('a configured table equal to another VRF\'s persisted table is a duplicate', () => {
     const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { pub: 1001 } };
     const r = deriveDesired(inputs({ vrfs: 'pub: {binding: public}\nstor: {binding: storage, table: 1001}' }), host(maasParts, vrf('pub', 1001)), ledger);
-    expect(problems(r)).toEqual(['pub: table 1001 is already the table of stor']);
+    expect(problems(r)).toEqual(['vrfs: pub.table 1001 is already the table of stor']);
   });
   it('an exhausted range is a problem', () => {
     expect(problems(deriveDesired(inputs({ 'table-range': '1001-1002' }), host(maasParts), EMPTY_LEDGER))).toEqual([
@@ -493,12 +493,12 @@ network:
     const late = 'network:\n  version: 2\n  ethernets:\n    ens4:\n      gateway4: 172.16.0.9\n';
     const r = run({}, [], { '50-cloud-init.yaml': early, '90-override.yaml': late, '99-broken.yaml': 'network: [' });
     expect(gw(r)).toEqual(['172.16.0.9', 'netplan', '/etc/netplan/90-override.yaml: ethernets.ens4.gateway4']);
-    expect(warnings(r)).toContain('netplan: /etc/netplan/99-broken.yaml invalid YAML at line 1; file ignored for gateways');
+    expect(warnings(r)).toContain('netplan: /etc/netplan/99-broken.yaml: invalid YAML at line 1; file ignored for gateways');
   });
   it('netplan: a gateway outside the member subnets is ignored with a warning', () => {
     const r = run({}, [], { '50.yaml': 'network:\n  ethernets:\n    ens4:\n      gateway4: 192.168.1.1\n' });
     expect(gw(r)).toBeNull();
-    expect(warnings(r)).toContain("netplan: /etc/netplan/50.yaml ethernets.ens4.gateway4: 192.168.1.1 is outside public's subnets (172.16.0.0/24); ignored");
+    expect(warnings(r)).toContain("netplan: /etc/netplan/50.yaml: ethernets.ens4.gateway4: 192.168.1.1 is outside public's subnets (172.16.0.0/24); ignored");
   });
   it('ra: a proto ra default on the member (IPv6 only)', () => {
     const r = run({}, [route({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 })]);
