@@ -7,8 +7,10 @@ import { formatProblem } from '../vrf/config.js';
 import type { ConvergeReport, TeardownReport } from '../vrf/engine.js';
 import type { DesiredState, DesiredVrf, InMainBinding, Problem, Warning } from '../vrf/types.js';
 
-/** A status line longer than this is shortened (the full detail is in show-vrfs). */
+/** An Active line longer than this is shortened (the full detail is in show-vrfs). */
 export const STATUS_MAX = 140;
+/** Blocked lines may be longer: cutting off the fix would not help (Juju stores the whole message). */
+export const PROBLEM_MAX = 300;
 
 export type Outcome =
   /** network-get has no address yet. */
@@ -40,7 +42,7 @@ export function firstProblem(problems: readonly Problem[]): string {
   const first = problems[0];
   if (first === undefined) return 'blocked for an unknown reason; see juju debug-log';
   const more = problems.length > 1 ? ` (+${problems.length - 1} more in juju debug-log)` : '';
-  return clip(problemLine(first), STATUS_MAX - more.length) + more;
+  return clip(problemLine(first), PROBLEM_MAX - more.length) + more;
 }
 
 /** Warnings that need the operator: a VRF without a gateway. */
@@ -129,12 +131,12 @@ export function outcomeStatus(o: Outcome): StatusLine {
       const msg = f
         ? `apply failed at step ${f.index + 1}/${total} \`${f.command}\`: ${f.error.split('\n')[0] ?? ''}; fix it and run the apply action`
         : 'apply failed; see juju debug-log';
-      return { name: 'blocked', message: clip(msg, STATUS_MAX) };
+      return { name: 'blocked', message: clip(msg, PROBLEM_MAX) };
     }
     case 'drift': {
       const d = o.report.drift;
       const msg = `drift: ${changes(d.pending)} pending (${byVrfText(d.byVrf)}); heal-drift is off: run the apply action`;
-      return { name: 'blocked', message: clip(msg, STATUS_MAX) };
+      return { name: 'blocked', message: clip(msg, PROBLEM_MAX) };
     }
     case 'dry-run': {
       const d = o.report.drift;
