@@ -14,7 +14,7 @@ import { applySteps, type ApplyFailure, type Renderer } from './apply.js';
 import { renderCommand, renderStep } from './render.js';
 import { installBoot, removeBoot, type BootInstallOptions } from './boot.js';
 import { deriveDesired } from './derive.js';
-import { ipVersion, ipVrfExec, modprobe, runIpJsonBatch, type ProcOptions } from './ip.js';
+import { ipVersion, ipVrfExec, modprobe, runIpJsonBatch, runPing, type ProcOptions } from './ip.js';
 import { withLock } from './lock.js';
 import { OBSERVE_IP_OPTIONS, observeBatch, parseObserved } from './observe.js';
 import {
@@ -820,11 +820,19 @@ export async function checkGateways(o: CheckGatewaysOptions = {}): Promise<Probe
       results.push({ ...t, reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error: 'invalid VRF name or address' });
       continue;
     }
-    const argv = ['ping', ...(t.family === 'inet6' ? ['-6'] : []), '-c', count, '-W', '1', t.target];
-    const r = await ipVrfExec(t.vrf, argv, { ...o, timeoutMs: (Number(count) + 5) * 1000 });
-    const parsed = parsePing(r.stdout);
+    const pingArgs = [...(t.family === 'inet6' ? ['-6'] : []), '-c', count, '-W', '1', t.target];
+    const timeoutMs = (Number(count) + 5) * 1000;
+    const r = await ipVrfExec(t.vrf, ['ping', ...pingArgs], { ...o, timeoutMs });
+    let parsed = parsePing(r.stdout);
+    let error = r.stderr.trim() || `ip vrf exec: exited ${r.exitCode}`;
     if (parsed === null) {
-      results.push({ ...t, reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error: r.stderr.trim() || `ping exited ${r.exitCode}` });
+      // `ip vrf exec` needs cgroup2 and BPF, which containers often refuse: bind ping to the VRF device instead.
+      const r2 = await runPing(['-I', t.vrf, ...pingArgs], { ...o, timeoutMs });
+      parsed = parsePing(r2.stdout);
+      error = `${error}; ping -I ${t.vrf}: ${r2.stderr.trim() || `exited ${r2.exitCode}`}`;
+    }
+    if (parsed === null) {
+      results.push({ ...t, reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error });
     } else {
       results.push({ ...t, ...parsed, reachable: (parsed.received ?? 0) > 0, error: null });
     }

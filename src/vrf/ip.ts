@@ -32,6 +32,7 @@ export interface ProcOptions {
   readonly ipBin?: string;
   readonly modprobeBin?: string;
   readonly flockBin?: string;
+  readonly pingBin?: string;
   readonly spawn?: Spawn;
 }
 
@@ -220,6 +221,15 @@ export async function ipVrfExec(vrf: string, argv: readonly string[], o: ProcOpt
   }
   if (argv.length === 0) throw new UnsafeTokenError('ip vrf exec: no command');
   return spawnOf(o)(o.ipBin ?? 'ip', ['vrf', 'exec', vrf, ...argv], o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
+}
+
+/** `ping ARGV…` (e.g. `-I VRF -c 3 -W 1 ADDR`, bound to a VRF device). Never throws on a non-zero exit. */
+export async function runPing(argv: readonly string[], o: ProcOptions & { pingBin?: string; timeoutMs?: number } = {}): Promise<SpawnResult> {
+  for (const t of argv) {
+    const p = tokenProblem(t);
+    if (p !== null) throw new UnsafeTokenError(`ping: token ${p}`);
+  }
+  return spawnOf(o)(o.pingBin ?? 'ping', argv, o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
 }
 
 /** `modprobe NAME`; returns whether it succeeded and what it said. */

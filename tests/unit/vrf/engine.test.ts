@@ -327,6 +327,13 @@ describe('show', () => {
   });
 });
 
+async function fakePing(h: TestHost, body: string): Promise<string> {
+  const p = join(h.ip.dir, 'ping');
+  await writeFile(p, `#!/bin/sh\n${body}\n`);
+  await chmod(p, 0o755);
+  return p;
+}
+
 describe('check-gateways', () => {
   const OK = `PING 10.10.4.1 (10.10.4.1) 56(84) bytes of data.
 64 bytes from 10.10.4.1: icmp_seq=1 ttl=64 time=0.061 ms
@@ -352,16 +359,30 @@ rtt min/avg/max/mdev = 0.045/0.052/0.061/0.006 ms
     const h = await testHost();
     await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
     await h.ip.ping({ '10.10.4.1': { stdout: OK }, '10.10.5.1': { stdout: LOST, code: 1 } });
-    const r = await checkGateways({ ...h.opts, vrf: 'storage-cluster', target: '10.30.1.1' });
+    const pingBin = await fakePing(h, 'echo "ping: SO_BINDTODEVICE: No such device" >&2; exit 2');
+    const r = await checkGateways({ ...h.opts, pingBin, vrf: 'storage-cluster', target: '10.30.1.1' });
     expect(r).toEqual([
       { vrf: 'storage-cluster', family: 'inet', target: '10.10.5.1', kind: 'gateway', reachable: false, transmitted: 3, received: 0, lossPercent: 100, rttMs: null, error: null },
-      { vrf: 'storage-cluster', family: 'inet', target: '10.30.1.1', kind: 'target', reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error: 'ping: connect: Network is unreachable' },
+      { vrf: 'storage-cluster', family: 'inet', target: '10.30.1.1', kind: 'target', reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error: 'ping: connect: Network is unreachable; ping -I storage-cluster: ping: SO_BINDTODEVICE: No such device' },
     ]);
-    const all = await checkGateways(h.opts);
+    const all = await checkGateways({ ...h.opts, pingBin });
     const storage4 = all.find((p) => p.vrf === 'storage' && p.family === 'inet')!;
     expect(storage4).toMatchObject({ reachable: true, rttMs: { avg: 0.052 } });
     const v6 = (await h.ip.calls()).find((c) => c.argv.includes('2001:db8:4::1'))!;
     expect(v6.argv).toEqual(['vrf', 'exec', 'storage', 'ping', '-6', '-c', '3', '-W', '1', '2001:db8:4::1']);
+  });
+
+  it('falls back to ping -I VRF when ip vrf exec is refused (containers without cgroup2/BPF)', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await h.ip.ping({ '10.10.4.1': { stderr: 'Failed to mount cgroup2: Operation not permitted', code: 1 } });
+    const log = join(h.ip.dir, 'ping.log');
+    const out = join(h.ip.dir, 'ping.out');
+    await writeFile(out, OK);
+    const pingBin = await fakePing(h, `echo "$@" >> ${log}; cat ${out}`);
+    const r = await checkGateways({ ...h.opts, pingBin, vrf: 'storage' });
+    expect(r[0]).toMatchObject({ vrf: 'storage', family: 'inet', target: '10.10.4.1', reachable: true, lossPercent: 0, error: null });
+    expect((await readFile(log, 'utf8')).split('\n')[0]).toBe('-I storage -c 3 -W 1 10.10.4.1');
   });
 
   it('refuses an unknown VRF or a target that is not an address', async () => {
