@@ -545,6 +545,8 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
       };
     }
     if (state !== null && unit !== null) {
+      // A unit that never registered (e.g. refused as a second application) applied nothing: it takes nothing away.
+      if (!state.units.includes(unit)) return { ok: true, tornDown: false, remainingUnits: state.units, problems: [], ...none };
       const remaining = state.units.filter((u) => u !== unit);
       if (remaining.length > 0) {
         if (!dryRun && remaining.length !== state.units.length) {

@@ -254,6 +254,10 @@ describe('several units on one machine', () => {
       { field: 'application', message: expect.stringContaining('this machine\'s VRFs belong to vrf-host application "vrf-host" (vrf-host/0)') },
     ]);
     expect((await readState(h.root))!.units).toEqual(['vrf-host/0']);
+    // Removing the refused unit takes nothing away.
+    const n = (await batches(h)).length;
+    expect(await teardown({ ...h.opts, unit: 'vrf-other/0' })).toMatchObject({ ok: true, tornDown: false, remainingUnits: ['vrf-host/0'] });
+    expect((await batches(h)).length).toBe(n);
     // The same desired state is no conflict.
     const same = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-other/0', dryRun: true });
     expect(same.problems).toEqual([]);
