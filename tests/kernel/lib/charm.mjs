@@ -1,0 +1,127 @@
+// The packed charm, run as Juju runs it: vrf-host.charm unzipped into the unit's agent directory,
+// each hook's `dispatch` run under A2's hook-tool simulator INSIDE the unit's network namespace.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { run } from './exec.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(here, '..', '..', '..');
+export const CHARM_FILE = path.join(REPO, 'vrf-host.charm');
+export const HARNESS = path.join(REPO, 'build', 'simulator', 'harness.mjs');
+const CHILD = path.join(here, 'dispatch-in-ns.guest.mjs');
+
+export class CharmRunError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'CharmRunError';
+  }
+}
+
+/**
+ * network-get's JSON for one binding, exactly as Juju prints it, from a topology space.
+ * @param {object} space a topology space (describe()); `dev` is the interface Juju reports
+ */
+export function networkGetFor(space, { mac = '00:00:00:00:00:00', ipv6 = true } = {}) {
+  const addrs = [{ hostname: '', address: space.unitAddr, cidr: space.cidr, value: space.unitAddr }];
+  if (ipv6 && space.unitAddr6) addrs.push({ hostname: '', address: space.unitAddr6, cidr: space.cidr6, value: space.unitAddr6 });
+  return {
+    'bind-addresses': [{ 'mac-address': mac, 'interface-name': space.dev, addresses: addrs, macaddress: mac, interfacename: space.dev }],
+    'egress-subnets': [`${space.unitAddr}/32`],
+    'ingress-addresses': [space.unitAddr],
+  };
+}
+
+/**
+ * The `networks` map of the simulator state for a topology: juju-info (the default binding) is the
+ * default space; each extra binding maps to the space of the same name unless `bindings` says otherwise.
+ * @param {Record<string,string>} [bindings] binding name → space name
+ */
+export const EXTRA_BINDINGS = ['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant'];
+
+export function networksFor(topo, bindings) {
+  const map = bindings ?? Object.fromEntries(Object.keys(topo.spaces).filter((s) => EXTRA_BINDINGS.includes(s)).map((s) => [s, s]));
+  const dflt = networkGetFor(topo.spaces[topo.defaultSpace], { ipv6: topo.ipv6 });
+  // Unbound extra-bindings follow the default binding's space, as in Juju.
+  const out = Object.fromEntries(['juju-info', ...EXTRA_BINDINGS].map((b) => [b, dflt]));
+  for (const [binding, spaceName] of Object.entries(map)) {
+    const s = topo.spaces[spaceName];
+    if (!s) throw new CharmRunError(`binding ${binding}: no space ${spaceName} in the topology`);
+    out[binding] = networkGetFor(s, { ipv6: topo.ipv6 });
+  }
+  return out;
+}
+
+/**
+ * A deployed vrf-host unit in namespace `ns`: unzips the packed charm once, keeps the simulator
+ * state between hooks (server-side state and the unit status carry over, as in Juju).
+ */
+export class CharmUnit {
+  /**
+   * @param {{ns: string, state: object, charmFile?: string, agentDir?: string, controller?: string}} o
+   *   controller: JUJU_API_ADDRESSES (e.g. "10.100.0.5:17070")
+   */
+  constructor({ ns, state, charmFile = CHARM_FILE, agentDir = '/var/lib/juju/agents/unit-vrf-host-0', controller }) {
+    if (!existsSync(charmFile)) throw new CharmRunError(`no packed charm at ${charmFile}: run npm run pack`);
+    if (!existsSync(HARNESS)) throw new CharmRunError(`no simulator bundle at ${HARNESS}: run npm run build`);
+    this.ns = ns;
+    this.charmDir = path.join(agentDir, 'charm');
+    this.simDir = path.join(agentDir, 'sim');
+    this.env = controller ? { JUJU_API_ADDRESSES: controller } : {};
+    rmSync(agentDir, { recursive: true, force: true });
+    mkdirSync(this.charmDir, { recursive: true });
+    mkdirSync(this.simDir, { recursive: true });
+    run(['unzip', '-q', '-o', charmFile, '-d', this.charmDir]);
+    // config-get prints every option with its default applied.
+    const cfg = YAML.parse(readFileSync(path.join(this.charmDir, 'config.yaml'), 'utf8'));
+    const defaults = Object.fromEntries(Object.entries(cfg?.options ?? {}).filter(([, o]) => o && 'default' in o).map(([k, o]) => [k, o.default]));
+    this.state = { ...state, config: { ...defaults, ...(state.config ?? {}) } };
+    /** Every hook/action run so far: {dispatchPath, exitCode, ms, record}. */
+    this.history = [];
+  }
+
+  /** Change the simulator state (e.g. config) before the next hook. */
+  update(change) {
+    this.state = change(this.state);
+  }
+
+  /** Set config options (merged into the current config). */
+  config(values) {
+    this.update((s) => ({ ...s, config: { ...(s.config ?? {}), ...values } }));
+  }
+
+  /**
+   * Run `hooks/NAME` or `actions/NAME` through the packed dispatch, in the unit namespace.
+   * @returns {Promise<{exitCode: number, stdout: string, stderr: string, record: object, ms: number}>}
+   */
+  async dispatch(dispatchPath, { params, env = {}, timeoutMs = 180_000 } = {}) {
+    const req = {
+      harness: HARNESS, charmDir: this.charmDir, simDir: this.simDir, state: this.state, dispatchPath,
+      env: { ...this.env, ...env }, params, timeoutMs,
+    };
+    const t0 = Date.now();
+    const r = run(['ip', 'netns', 'exec', this.ns, process.execPath, CHILD, JSON.stringify(req)], { allowFail: true, timeoutMs: timeoutMs + 30_000 });
+    const ms = Date.now() - t0;
+    const line = r.stdout.trim().split('\n').at(-1) ?? '';
+    let res;
+    try {
+      res = JSON.parse(line);
+    } catch (e) {
+      throw new CharmRunError(`${dispatchPath}: the simulator runner failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`, { cause: e });
+    }
+    // What Juju keeps between hooks: the unit status and the server-side state.
+    this.state = { ...res.state, action: null, stored: res.record.stored, status: { ...res.record.status, data: {} } };
+    const out = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr, record: res.record, ms };
+    this.history.push({ dispatchPath, exitCode: res.exitCode, ms, status: res.record.status });
+    return out;
+  }
+
+  hook(name, opts) {
+    return this.dispatch(`hooks/${name}`, opts);
+  }
+
+  action(name, params = {}, opts = {}) {
+    return this.dispatch(`actions/${name}`, { ...opts, params });
+  }
+}
