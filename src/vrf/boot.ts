@@ -15,7 +15,7 @@
  * only variable parts of the unit and the hook are that path and the node
  * binary, both checked to be plain absolute paths (no interpolated user input).
  */
-import { copyFile, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { atomicWrite, removeFile, under } from './persist.js';
 
@@ -115,12 +115,7 @@ export async function installBoot(o: BootInstallOptions): Promise<void> {
     throw new BootError(`cannot read the CLI bundle ${cliSrc}: ${e.message}`, { cause: e });
   });
   const cur = await readFile(cliDst).catch(() => null);
-  if (cur === null || !cur.equals(src)) {
-    await mkdir(dirname(cliDst), { recursive: true });
-    const tmp = `${cliDst}.tmp`;
-    await copyFile(cliSrc, tmp);
-    await rename(tmp, cliDst);
-  }
+  if (cur === null || !cur.equals(src)) await atomicWrite(cliDst, src, 0o644);
   await writeIfChanged(under(o.root, BOOT_PATHS.unit), renderUnit(o.nodeBin), 0o644);
   for (const w of BOOT_PATHS.wants) await linkTo(UNIT_TARGET, under(o.root, w));
   for (const h of BOOT_PATHS.hooks) await writeIfChanged(under(o.root, h), renderHook(o.nodeBin), 0o755);

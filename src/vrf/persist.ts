@@ -39,13 +39,13 @@ export class StateFileError extends Error {
 // ---------------------------------------------------------------------------
 
 /** Writes `content` to `path` atomically (temp file in the same dir + fsync + rename). */
-export async function atomicWrite(path: string, content: string, mode = 0o644): Promise<void> {
+export async function atomicWrite(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode);
   try {
-    await fh.writeFile(content, 'utf8');
+    await fh.writeFile(content);
     await fh.chmod(mode); // not subject to the umask
     await fh.sync();
   } catch (e) {
