@@ -3,7 +3,7 @@
  * → the VRFs to build, or the precise problems that stop us. Pure and
  * deterministic (every list is sorted).
  */
-import { cidrContains, cidrWithin, compareIp, subnetOf, tryCanonicalIp, tryCanonicalCidr } from './addr.js';
+import { cidrContains, cidrWithin, compareIp, subnetOf, tryCanonicalIp } from './addr.js';
 import { deriveGateways, prepareGatewayEnv, type GatewayEnv } from './gateways.js';
 import { ifNameProblem, vrfNameProblem } from './names.js';
 import { parseNetplanGateways } from './netplan.js';
@@ -149,6 +149,8 @@ interface MemberResult {
   addresses: MemberAddress[];
   /** Binding interfaces that are not on this machine. */
   missing: string[];
+  /** Binding addresses not on the host although their link is. */
+  stale: string[];
 }
 
 function resolveMembers(
@@ -160,7 +162,7 @@ function resolveMembers(
   problems: Problem[],
 ): MemberResult {
   const members = new Set<string>();
-  const fallbackAddrs: MemberAddress[] = [];
+  const stale: string[] = [];
   const missing: string[] = [];
   for (const bi of [...ifs].sort((a, b) => cmp(a.name, b.name))) {
     let found = false;
@@ -179,14 +181,12 @@ function resolveMembers(
     }
     if (found) continue;
     if (links.has(bi.name)) {
+      // network-get names a link here but none of its addresses is on it (yet): enslave
+      // what it names, take only the addresses the host really has.
       const dev = links.l3Of(bi.name);
       members.add(dev);
-      for (const ba of bi.addresses) {
-        const ip = tryCanonicalIp(ba.address);
-        const net = tryCanonicalCidr(ba.cidr);
-        if (ip === null || net === null || !cidrContains(net, ip)) continue;
-        const prefixlen = Number(net.split('/')[1]);
-        fallbackAddrs.push({ dev, family: ip.includes(':') ? 'inet6' : 'inet', address: ip, prefixlen, subnet: net });
+      if (bi.addresses.length > 0) {
+        stale.push(`${bi.addresses.map((a) => a.address).join(', ')} (${bi.name})`);
       }
       continue;
     }
@@ -237,14 +237,8 @@ function resolveMembers(
     seen.add(key);
     addresses.push({ dev: a.dev, family: a.family, address: a.address, prefixlen: a.prefixlen, subnet: subnetOf(a.address, a.prefixlen) });
   }
-  for (const a of fallbackAddrs) {
-    const key = `${a.dev}|${a.address}`;
-    if (!members.has(a.dev) || seen.has(key)) continue;
-    seen.add(key);
-    addresses.push(a);
-  }
   addresses.sort((a, b) => cmp(a.dev, b.dev) || cmp(a.family, b.family) || compareIp(a.address, b.address));
-  return { members: memberList, addresses, missing };
+  return { members: memberList, addresses, missing, stale };
 }
 
 // ---------------------------------------------------------------------------
@@ -373,6 +367,9 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
     }
     if (r.missing.length > 0) {
       warnings.push({ field: c.field, message: `binding ${c.binding}: ${r.missing.join(', ')} not on this machine; ignored` });
+    }
+    if (r.stale.length > 0) {
+      warnings.push({ field: c.field, message: `binding ${c.binding}: address ${r.stale.join(', ')} is not on this machine; using the addresses the host has` });
     }
     const onPath = r.members.filter((m) => path.has(m));
     if (onPath.length > 0) {

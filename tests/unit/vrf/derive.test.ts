@@ -113,8 +113,11 @@ describe('members', () => {
   });
   it('falls back to the named link (walked up to its master) when the address is not on the host', () => {
     const b = { ...maasBindings, public: [iface('ens4', '172.16.9.5/24')] };
-    const d = desired(deriveDesired(inputs({}, { bindings: b }), host(maasParts), EMPTY_LEDGER));
-    expect(vrfOf(d, 'public').members).toEqual(['br-ens4']);
+    const r = deriveDesired(inputs({}, { bindings: b }), host(maasParts), EMPTY_LEDGER);
+    expect(vrfOf(desired(r), 'public').members).toEqual(['br-ens4']);
+    // Only the addresses the host really has; the stale one is reported.
+    expect(vrfOf(desired(r), 'public').addresses.map((a) => a.address)).toEqual(['172.16.0.5']);
+    expect(warnings(r)).toContain('public: binding public: address 172.16.9.5 (ens4) is not on this machine; using the addresses the host has');
   });
   it.each<[string, HostPart[], Bindings, string]>([
     [
