@@ -60,7 +60,6 @@ export function renderUnit(nodeBin: string): string {
 Description=vrf-host: re-apply the VRFs of this machine's network spaces
 Documentation=https://charmhub.io/vrf-host
 After=systemd-networkd.service systemd-networkd-wait-online.service network.target
-Wants=network.target
 Before=network-online.target
 ConditionPathExists=/var/lib/vrf-host/state.json
 

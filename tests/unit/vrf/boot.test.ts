@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { lstat, mkdtemp, readFile, readlink, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,16 @@ describe('boot unit and networkd hook', () => {
     expect(u).toMatch(/^Before=network-online\.target$/m);
     expect(u).toMatch(/^ExecStart=\/usr\/bin\/node \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state$/m);
     expect(u).toMatch(/^WantedBy=multi-user\.target network-online\.target$/m);
+  });
+
+  const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
+  (analyze ? it : it.skip)('systemd-analyze verify accepts the unit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vrf-unit-'));
+    const p = join(dir, 'vrf-host.service');
+    await writeFile(p, renderUnit(process.execPath));
+    const r = await execa(analyze!, ['verify', p], { reject: false });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
   });
 
   it('refuses a node path that would need quoting', () => {
