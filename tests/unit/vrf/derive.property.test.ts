@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { defaultEngineConfig } from '../../../src/vrf/config.js';
 import { deriveDesired } from '../../../src/vrf/derive.js';
-import { EMPTY_LEDGER, SPACE_ROLES, type BindingInterface, type Link, type ObservedHost } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER, RESERVED_TABLES, SPACE_ROLES, type BindingInterface, type Link, type ObservedHost } from '../../../src/vrf/types.js';
+import { validIfName, validVrfName } from '../../../src/vrf/names.js';
+import { foreignTables } from '../../../src/vrf/tables.js';
 import { addr, bond, bridge, host, iface, nic, port, routeGet, vlan, type HostPart } from './builders.js';
 
 interface Topo {
@@ -118,3 +120,48 @@ describe('property: on random topologies the controller path is never a member',
     expect(built).toBeGreaterThan(100);
   });
 });
+
+function permute<T>(xs: readonly T[], seed: number): T[] {
+  const out = [...xs];
+  let x = seed || 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    const j = x % (i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+describe('property: derivation is deterministic and its output well-formed', () => {
+  it('same result for any order of the observed host and bindings; valid names, unique free tables', () => {
+    fc.assert(
+      fc.property(topoArb, fc.integer({ min: 1, max: 1 << 30 }), (t, seed) => {
+        const inputs = { config: defaultEngineConfig(), bindings: t.bindings, controllers: ['192.0.2.10'], netplan: {} };
+        const r = deriveDesired(inputs, t.observed, EMPTY_LEDGER);
+        const shuffled: ObservedHost = {
+          ...t.observed,
+          links: permute(t.observed.links, seed),
+          addrs: permute(t.observed.addrs, seed + 1),
+        };
+        const b = Object.fromEntries(permute(Object.entries(t.bindings), seed + 2));
+        expect(deriveDesired({ ...inputs, bindings: b }, shuffled, EMPTY_LEDGER)).toEqual(r);
+        if (!r.ok) {
+          expect(r.problems.length).toBeGreaterThan(0);
+          return;
+        }
+        const foreign = foreignTables(t.observed, EMPTY_LEDGER);
+        const tables = r.desired.vrfs.map((v) => v.table);
+        expect(new Set(tables).size).toBe(tables.length);
+        for (const v of r.desired.vrfs) {
+          expect(validVrfName(v.name)).toBe(true);
+          expect(RESERVED_TABLES).not.toContain(v.table);
+          expect(foreign.has(v.table)).toBe(false);
+          for (const m of v.members) expect(validIfName(m)).toBe(true);
+        }
+        expect(r.desired.vrfs.map((v) => v.name)).toEqual([...r.desired.vrfs.map((v) => v.name)].sort());
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
