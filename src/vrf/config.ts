@@ -60,7 +60,7 @@ export function formatProblem(p: Problem | Warning): string {
 const familyName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');
 
 /** Binding and VRF names used as keys (gateways, space-routes): Juju endpoint names. */
-const KEY_NAME_RE = /^[a-z][a-z0-9-]*$/;
+const KEY_NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
 // ---------------------------------------------------------------------------
 // Scalars
