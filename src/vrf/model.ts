@@ -101,6 +101,8 @@ export class KernelModel {
   private readonly slots = new Map<string, Route[]>();
   /** dev → slots that held an entry via dev (may be stale; entries are re-checked). */
   private readonly slotsByDev = new Map<string, Set<string>>();
+  /** table → slots that held an entry in it (may be stale). */
+  private readonly slotsByTable = new Map<number, Set<string>>();
   private rules: Rule[];
   private readonly sysctls: Record<string, string | null>;
   private nextIfindex = 1;
@@ -137,8 +139,20 @@ export class KernelModel {
 
   /** Every route entry whose dev is `dev`. */
   routesVia(dev: string): Route[] {
-    const out: Route[] = [];
-    for (const k of this.slotsByDev.get(dev) ?? []) for (const r of this.slots.get(k) ?? []) if (r.dev === dev) out.push(r);
+    return this.entriesVia(dev).map(([, r]) => r);
+  }
+
+  /** Every route entry whose dev is `dev`, with its slot key. */
+  entriesVia(dev: string): [string, Route][] {
+    const out: [string, Route][] = [];
+    for (const k of this.slotsByDev.get(dev) ?? []) for (const r of this.slots.get(k) ?? []) if (r.dev === dev) out.push([k, r]);
+    return out;
+  }
+
+  /** Every route entry of a table, with its slot key. */
+  entriesIn(table: number): [string, Route][] {
+    const out: [string, Route][] = [];
+    for (const k of this.slotsByTable.get(table) ?? []) for (const r of this.slots.get(k) ?? []) out.push([k, r]);
     return out;
   }
 
@@ -200,6 +214,12 @@ export class KernelModel {
       const id = routeId(r);
       if (!cur.some((x) => routeId(x) === id)) cur.push(r);
     }
+    let byTable = this.slotsByTable.get(r.table);
+    if (!byTable) {
+      byTable = new Set();
+      this.slotsByTable.set(r.table, byTable);
+    }
+    byTable.add(k);
     if (r.dev !== null) {
       let s = this.slotsByDev.get(r.dev);
       if (!s) {
@@ -328,9 +348,18 @@ export class KernelModel {
     if (this.rules.some((x) => x.family === r.family && x.priority === r.priority && x.table === r.table && x.src === r.src && x.action === 'lookup' && !x.l3mdev)) {
       throw new ModelError(`RTNETLINK answers: File exists (rule ${t.priority})`);
     }
-    // The kernel keeps rules ordered by priority; a new rule goes after those of equal priority.
-    this.rules.push(r);
-    this.sortRules();
+    // The kernel keeps rules ordered by priority; a new rule goes after those of equal priority
+    // (upper bound by binary search: plans add a rule per member address).
+    const rank = (x: Rule): number => (x.family === 'inet' ? 0 : 1) * 2 ** 33 + x.priority;
+    const key = rank(r);
+    let lo = 0;
+    let hi = this.rules.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rank(this.rules[mid]!) <= key) lo = mid + 1;
+      else hi = mid;
+    }
+    this.rules.splice(lo, 0, r);
   }
 
   apply(step: Step): void {

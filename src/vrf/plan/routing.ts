@@ -7,7 +7,7 @@ import { canonicalIp, cidrContains, defaultCidr } from '../addr.js';
 import type { DesiredVrf, Family, RouteTarget } from '../types.js';
 import { FAMILIES, STRICT_METRIC, TABLE } from '../types.js';
 import type { PlanContext } from './context.js';
-import { familyOfPrefix, isDefaultPrefix, isLinkLocal, isManagedRoute, routeMatches, slotOfRoute, slotOfTarget, targetOfRoute } from './keys.js';
+import { familyOfPrefix, isDefaultPrefix, isLinkLocal, isManagedRoute, routeMatches, slotOfTarget, targetOfRoute } from './keys.js';
 
 interface Wanted {
   readonly t: RouteTarget;
@@ -41,20 +41,24 @@ function alreadyThere(ctx: PlanContext, t: RouteTarget, key = slotOfTarget(t)): 
 /** Routes in the VRF tables; first claim on a slot wins (default and extra routes over migrated copies). */
 export function vrfRoutes(ctx: PlanContext): void {
   const wanted = new Map<string, Wanted>();
-  const want = (w: Omit<Wanted, 'key'>): void => {
-    const key = slotOfTarget(w.t);
-    if (!wanted.has(key)) wanted.set(key, { ...w, key });
+  const byPhase: Record<3 | 4 | 5, Wanted[]> = { 3: [], 4: [], 5: [] };
+  const want = (t: RouteTarget, why: string, phase: 3 | 4 | 5): void => {
+    const key = slotOfTarget(t);
+    if (wanted.has(key)) return;
+    const w: Wanted = { t, why, phase, key };
+    wanted.set(key, w);
+    byPhase[phase].push(w);
   };
 
   for (const v of ctx.desired.vrfs) {
     for (const f of FAMILIES) {
       const gw = v.gateways[f];
       if (!gw) continue;
-      want({
-        t: unicast(f, v.table, defaultCidr(f), canonicalIp(gw.address), devFor(v, gw.address)),
-        why: `default route of ${v.name} (${f === 'inet' ? 'IPv4' : 'IPv6'}) via ${gw.address}, from ${gw.source}: ${gw.detail}`,
-        phase: 4,
-      });
+      want(
+        unicast(f, v.table, defaultCidr(f), canonicalIp(gw.address), devFor(v, gw.address)),
+        `default route of ${v.name} (${f === 'inet' ? 'IPv4' : 'IPv6'}) via ${gw.address}, from ${gw.source}: ${gw.detail}`,
+        4,
+      );
     }
     // Thousands of routes share a handful of gateways: resolve each gateway once per VRF.
     const hops = new Map<string, { readonly via: string; readonly dev: string | undefined }>();
@@ -64,15 +68,15 @@ export function vrfRoutes(ctx: PlanContext): void {
       if (via === undefined) continue; // derive warns: no gateway to reach it through
       let hop = hops.get(via);
       if (!hop) hops.set(via, (hop = { via: canonicalIp(via), dev: devFor(v, via) }));
-      want({ t: unicast(f, v.table, rs.to, hop.via, hop.dev, rs.metric), why: `route of ${v.name} to ${rs.to} via ${via}`, phase: 4 });
+      want(unicast(f, v.table, rs.to, hop.via, hop.dev, rs.metric), `route of ${v.name} to ${rs.to} via ${via}`, 4);
     }
     if (ctx.desired.strict) {
       for (const f of FAMILIES) {
-        want({
-          t: { family: f, table: v.table, dst: defaultCidr(f), type: 'unreachable', metric: STRICT_METRIC },
-          why: `strict: traffic of ${v.name} with no route must not fall through to the main table`,
-          phase: 5,
-        });
+        want(
+          { family: f, table: v.table, dst: defaultCidr(f), type: 'unreachable', metric: STRICT_METRIC },
+          `strict: traffic of ${v.name} with no route must not fall through to the main table`,
+          5,
+        );
       }
     }
   }
@@ -87,7 +91,7 @@ export function vrfRoutes(ctx: PlanContext): void {
       if (isDefaultPrefix(r.dst) && v.gateways[r.family]) continue; // the VRF's own default wins
       const t: RouteTarget = { ...targetOfRoute(r, { table: v.table }) };
       const { protocol: _p, prefsrc: _s, ...copy } = t;
-      want({ t: copy, why: `the kernel dropped ${r.dst} via ${r.dev} from main when ${r.dev} joined ${v.name}: carried into its table`, phase: 3 });
+      want(copy, `the kernel dropped ${r.dst} via ${r.dev} from main when ${r.dev} joined ${v.name}: carried into its table`, 3);
       continue;
     }
     ctx.migratedRoutes.delete(id);
@@ -100,18 +104,20 @@ export function vrfRoutes(ctx: PlanContext): void {
   }
 
   for (const phase of [3, 4, 5] as const) {
-    for (const w of wanted.values()) {
-      if (w.phase !== phase || alreadyThere(ctx, w.t, w.key)) continue;
+    for (const w of byPhase[phase]) {
+      if (alreadyThere(ctx, w.t, w.key)) continue;
       ctx.emit({ kind: 'route-add', route: w.t, why: w.why });
     }
   }
 
   // Anything else vrf-host-made in its tables is stale (old gateway, removed route, strict turned off).
-  for (const r of ctx.model.allRoutes()) {
-    if (!ctx.desiredTables.has(r.table) || !isManagedRoute(r)) continue;
-    const w = wanted.get(slotOfRoute(r));
-    if (w && routeMatches(r, w.t)) continue;
-    ctx.emit({ kind: 'route-del', route: targetOfRoute(r), why: `${r.dst} in table ${r.table} is no longer wanted` });
+  for (const table of ctx.desiredTables) {
+    for (const [key, r] of ctx.model.entriesIn(table)) {
+      if (!isManagedRoute(r)) continue;
+      const w = wanted.get(key);
+      if (w && routeMatches(r, w.t)) continue;
+      ctx.emit({ kind: 'route-del', route: targetOfRoute(r), why: `${r.dst} in table ${r.table} is no longer wanted` });
+    }
   }
 }
 
@@ -120,28 +126,26 @@ export function leaks(ctx: PlanContext): void {
   const wanted = new Map<string, { t: RouteTarget; why: string; key: string }>();
   if (ctx.desired.preserveReachability) {
     for (const v of ctx.desired.vrfs) {
-      const prefixes = [
-        ...v.addresses.map((a) => ({ dst: a.subnet, family: a.family, what: 'connected subnet' })),
-        ...v.routes.map((r) => ({ dst: r.to, family: familyOfPrefix(r.to), what: 'remote prefix' })),
-      ];
-      for (const p of prefixes) {
-        if (isLinkLocal(p.dst) || isDefaultPrefix(p.dst)) continue;
-        const t: RouteTarget = { family: p.family, table: TABLE.main, dst: p.dst, type: 'unicast', dev: v.name };
+      const leak = (dst: string, family: Family, what: string): void => {
+        if (isLinkLocal(dst) || isDefaultPrefix(dst)) return;
+        const t: RouteTarget = { family, table: TABLE.main, dst, type: 'unicast', dev: v.name };
         const k = slotOfTarget(t);
-        if (wanted.has(k)) continue;
+        if (wanted.has(k)) return;
         // Never overwrite a route that is not ours (e.g. the same subnet on a link left in main).
-        if (ctx.model.slot(k).some((r) => r.dev === null || !ctx.vrfNames.has(r.dev))) continue;
-        wanted.set(k, { t, key: k, why: `preserve-reachability: the default VRF still reaches ${p.what} ${p.dst} of ${v.name}` });
-      }
+        if (ctx.model.slot(k).some((r) => r.dev === null || !ctx.vrfNames.has(r.dev))) return;
+        wanted.set(k, { t, key: k, why: `preserve-reachability: the default VRF still reaches ${what} ${dst} of ${v.name}` });
+      };
+      for (const a of v.addresses) leak(a.subnet, a.family, 'connected subnet');
+      for (const r of v.routes) leak(r.to, familyOfPrefix(r.to), 'remote prefix');
     }
   }
   for (const w of wanted.values()) {
     if (!alreadyThere(ctx, w.t, w.key)) ctx.emit({ kind: 'route-add', route: w.t, why: w.why });
   }
   for (const name of ctx.vrfNames) {
-    for (const r of ctx.model.routesVia(name)) {
+    for (const [key, r] of ctx.model.entriesVia(name)) {
       if (r.table !== TABLE.main || r.type !== 'unicast') continue;
-      const w = wanted.get(slotOfRoute(r));
+      const w = wanted.get(key);
       if (w && routeMatches(r, w.t)) continue;
       ctx.emit({ kind: 'route-del', route: targetOfRoute(r), why: `leak of ${r.dst} into main via ${name} is no longer wanted` });
     }

@@ -10,8 +10,8 @@ import { isKernelRoute, isManagedRoute, routeId, targetOfRoute } from './keys.js
 
 /** Deletes the routes vrf-host put in `table` (the kernel keeps e.g. an unreachable default after the VRF goes). */
 function clearTable(ctx: PlanContext, table: number, vrf: string, reason: string): void {
-  for (const r of ctx.model.allRoutes()) {
-    if (r.table !== table || !isManagedRoute(r)) continue;
+  for (const [, r] of ctx.model.entriesIn(table)) {
+    if (!isManagedRoute(r)) continue;
     ctx.emit({ kind: 'route-del', route: targetOfRoute(r), why: `${reason}: remove ${r.dst} from table ${table} of ${vrf}` });
   }
 }
