@@ -22,6 +22,8 @@ fs.appendFileSync(path.join(dir, 'calls.jsonl'), JSON.stringify({ argv, stdin })
 if (argv[0] === '-V') { process.stdout.write(read('version', 'ip utility, iproute2-6.1.0, libbpf 1.1.2') + '\\n'); process.exit(0); }
 if (argv.includes('-batch')) {
   const json = argv.includes('-json');
+  // 'hang': a change batch never finishes (a test kills it, or its parent, mid-apply).
+  if (!json && read('hang', null) !== null) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000);
   const responses = JSON.parse(read('responses.json', '{}'));
   const fail = read('fail', null);
   const [failRe, failMsg] = fail === null ? [null, null] : fail.split('\\t');
@@ -60,6 +62,8 @@ export interface FakeIp {
   respond(map: Record<string, string>): Promise<void>;
   ping(map: Record<string, { stdout?: string; stderr?: string; code?: number }>): Promise<void>;
   version(v: string): Promise<void>;
+  /** Make every change batch (`-batch` without -json) hang for a minute. */
+  hang(): Promise<void>;
 }
 
 export async function fakeIp(dir?: string): Promise<FakeIp> {
@@ -85,6 +89,9 @@ export async function fakeIp(dir?: string): Promise<FakeIp> {
     },
     async version(v) {
       await writeFile(join(d, 'version'), v);
+    },
+    async hang() {
+      await writeFile(join(d, 'hang'), '1');
     },
   };
 }
