@@ -36,10 +36,19 @@ function set(ctx: PlanContext, key: string, value: string): void {
   ctx.emit({ kind: 'sysctl', key, value, why: WHY[key] ?? key });
 }
 
-/** keep_addr_on_down goes before any enslave. */
+/**
+ * keep_addr_on_down goes before any enslave or release (both cycle the device). When
+ * nothing is desired any more (teardown), it is still set for the releases and put back
+ * at the end with the other sysctls.
+ */
 export function keepAddrFirst(ctx: PlanContext): void {
   const v = wantedSysctls(ctx).get(SYSCTL.keepAddrOnDown);
-  if (v !== undefined) set(ctx, SYSCTL.keepAddrOnDown, v);
+  if (v !== undefined) {
+    set(ctx, SYSCTL.keepAddrOnDown, v);
+    return;
+  }
+  const releases = ctx.model.allLinks().some((l) => l.master !== null && ctx.vrfNames.has(l.master));
+  if (releases) set(ctx, SYSCTL.keepAddrOnDown, '1');
 }
 
 export function sysctls(ctx: PlanContext): void {

@@ -70,6 +70,17 @@ describe('planTeardown', () => {
     expect(c).not.toMatch(/pref (90|1000)\b/);
   });
 
+  it('keeps IPv6 addresses while releasing even if keep_addr_on_down was reset since, and puts the old value back', () => {
+    const reset = { ...after, sysctls: { ...after.sysctls, 'net.ipv6.conf.all.keep_addr_on_down': '0' } };
+    const t = planTeardown(reset, applied.ledger);
+    const c = t.steps.map(renderCommand);
+    expect(c[0]).toBe('sysctl -w net.ipv6.conf.all.keep_addr_on_down=1');
+    expect(c.lastIndexOf('sysctl -w net.ipv6.conf.all.keep_addr_on_down=0')).toBeGreaterThan(c.lastIndexOf('ip link del dev storage-cluster'));
+    const back = simulate(reset, t.steps);
+    expect(back.addrs.filter((a) => a.address === '2001:db8:4::10')).toHaveLength(1);
+    expect(back.sysctls['net.ipv6.conf.all.keep_addr_on_down']).toBe('0');
+  });
+
   it('clears the routes a VRF deleted by hand left in its table', () => {
     const gone = { ...after, links: after.links.filter((l) => l.name !== 'storage').map((l) => (l.master === 'storage' ? { ...l, master: null, slaveKind: null } : l)) };
     const c = planTeardown(gone, applied.ledger).steps.map(renderCommand);
