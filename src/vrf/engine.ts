@@ -634,6 +634,8 @@ export interface ShowReport {
   readonly drift: DriftSummary;
   /** Pending commands that concern no single VRF. */
   readonly hostPending: readonly string[];
+  /** VRFs vrf-host created that are no longer desired (the next apply deletes them): name → table. */
+  readonly leftover: Readonly<Record<string, number>>;
   readonly problems: readonly Problem[];
   readonly warnings: readonly Warning[];
   /** A human table. */
@@ -712,7 +714,9 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
     };
   });
   const hostPending = pend.filter((p) => stepVrf(p.step, vrfList) === null).map((p) => p.command);
+  const leftover = Object.fromEntries(Object.entries(state.ledger.vrfs).filter(([n]) => !vrfList.some((v) => v.name === n)));
   const report = {
+    leftover,
     application: state.application,
     units: state.units,
     vrfs,
@@ -744,6 +748,7 @@ export function formatShow(r: Omit<ShowReport, 'summary'>): string {
   const lines = rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
   if (r.vrfs.length === 0) lines.push('(no VRFs)');
   for (const m of r.inMain) lines.push(`${m.binding} in main (${m.reason}): ${m.interfaces.join(', ') || '-'}`);
+  for (const [n, t] of Object.entries(r.leftover)) lines.push(`${n} (table ${t}) is no longer desired: the next apply deletes it`);
   if (r.hostPending.length > 0) lines.push(`host: ${r.hostPending.length} pending change(s)`);
   for (const p of r.problems) lines.push(`problem: ${p.field}: ${p.message}`);
   return lines.join('\n');

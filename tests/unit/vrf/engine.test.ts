@@ -323,6 +323,16 @@ describe('show', () => {
     expect(r.summary).toContain('mgmt in main (same-as-default): ens3');
   });
 
+  it('names VRFs the ledger owns that are no longer desired', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    const fewer = maasInputs(config({ vrfs: 'storage: {binding: storage}' }));
+    const r = await show({ ...h.opts, inputs: fewer });
+    expect(r.vrfs.map((v) => v.name)).toEqual(['storage']);
+    expect(r.leftover).toEqual({ public: 1001, 'storage-cluster': 1003 });
+    expect(r.summary).toContain('public (table 1001) is no longer desired: the next apply deletes it');
+  });
+
   it('with no state shows no VRFs', async () => {
     const h = await testHost();
     const r = await show(h.opts);
