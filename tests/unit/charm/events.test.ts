@@ -225,6 +225,15 @@ describe('Waiting', () => {
     expect(fake.calls).toEqual([]);
   });
 
+  test('network-get failing (the agent has no network config yet): Waiting, logged, nothing applied', async () => {
+    const ctx = context(fake);
+    const out = await ctx.run(ctx.on.install(), { ...BASE, faults: { 'network-get': { kind: 'exit', code: 1, stderr: 'ERROR no network config found for binding "juju-info"\n' } } });
+    expect(ctx.exitCode).toBe(0);
+    expect(out.unitStatus).toEqual({ name: 'waiting', message: 'waiting for network-get to report an address for juju-info' });
+    expect(ctx.jujuLog.some((l) => l.level === 'WARNING' && /^network-get juju-info failed: .*no network config found/.test(l.message))).toBe(true);
+    expect(fake.calls).toEqual([]);
+  });
+
   test('explicit vrfs naming a binding with no address yet: Waiting', async () => {
     const ctx = context(fake);
     const out = await ctx.run(ctx.on.configChanged(), {
