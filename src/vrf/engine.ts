@@ -420,9 +420,14 @@ async function writeIfChanged(path: string, content: string | null): Promise<voi
   if (old !== content) await atomicWrite(path, content);
 }
 
-/** Writes /etc/sysctl.d/60-vrf-host.conf and rt_tables.d/vrf-host.conf for this desired state and ledger. */
-export async function persistHostFiles(root: string | undefined, desired: DesiredState | null, ledger: Ledger): Promise<void> {
-  await writeIfChanged(under(root, PATHS.sysctlConf), desired ? renderSysctlConf(desiredSysctls(desired)) : null);
+/**
+ * Writes /etc/sysctl.d/60-vrf-host.conf and rt_tables.d/vrf-host.conf for this
+ * desired state and ledger. Only keys this kernel has go into sysctl.d (with
+ * ipv6.disable=1 there is no net.ipv6; systemd-sysctl would fail on them).
+ */
+export async function persistHostFiles(root: string | undefined, desired: DesiredState | null, ledger: Ledger, present: Sysctls = {}): Promise<void> {
+  const values = desired ? Object.fromEntries(Object.entries(desiredSysctls(desired)).filter(([k]) => present[k] !== null)) : {};
+  await writeIfChanged(under(root, PATHS.sysctlConf), renderSysctlConf(values));
   await writeIfChanged(under(root, PATHS.rtTables), renderRtTables(ledger.vrfs));
 }
 
@@ -480,7 +485,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       if (loaded === null || JSON.stringify({ ...state, updated: '', version: 0 }) !== JSON.stringify({ ...state, ...next, updated: '', version: 0 })) {
         await writeState(o.root, next);
       }
-      await persistHostFiles(o.root, desired, p.ledger);
+      await persistHostFiles(o.root, desired, p.ledger, observed.sysctls);
       if (o.boot) await installBoot({ ...o.boot, root: o.root });
       return { ...base, ok: true, applied: [], failure: null, units };
     }
@@ -495,7 +500,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       return { ...base, ok: false, applied: r.applied, failure: r.failure, units };
     }
     await writeState(o.root, { application, units, desired, ledger: p.ledger, applying: false });
-    await persistHostFiles(o.root, desired, p.ledger);
+    await persistHostFiles(o.root, desired, p.ledger, observed.sysctls);
     if (o.boot) await installBoot({ ...o.boot, root: o.root });
     return { ...base, ok: true, applied: r.applied, failure: null, units };
   };

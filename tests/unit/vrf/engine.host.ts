@@ -40,7 +40,7 @@ export async function responsesFor(state: string): Promise<Record<string, string
   };
 }
 
-export async function testHost(state = 'maas-host', o: { vrfModule?: boolean; container?: boolean; l3mdev?: boolean } = {}): Promise<TestHost> {
+export async function testHost(state = 'maas-host', o: { vrfModule?: boolean; container?: boolean; l3mdev?: boolean; ipv6Sysctls?: boolean } = {}): Promise<TestHost> {
   const base = await mkdtemp(join(tmpdir(), 'vrf-engine-'));
   const root = join(base, 'root');
   const procRoot = join(base, 'proc');
@@ -49,6 +49,7 @@ export async function testHost(state = 'maas-host', o: { vrfModule?: boolean; co
   const sysctls = JSON.parse(await fx(state, 'sysctl.json')) as Record<string, string>;
   for (const [k, v] of Object.entries(sysctls)) {
     if (o.l3mdev === false && k.includes('l3mdev')) continue;
+    if (o.ipv6Sysctls === false && k.startsWith('net.ipv6.')) continue; // booted with ipv6.disable=1
     const p = join(procRoot, 'sys', ...k.split('.'));
     await mkdir(dirname(p), { recursive: true });
     await writeFile(p, `${v}\n`);

@@ -82,6 +82,16 @@ describe('converge', () => {
     expect(await exists(under(h.root, 'etc/netplan'))).toBe(false);
   });
 
+  it('on a kernel without net.ipv6 sysctls (ipv6.disable=1) neither sets nor persists them', async () => {
+    const h = await testHost('maas-host', { ipv6Sysctls: false });
+    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r.ok).toBe(true);
+    expect(r.applied.map((a) => a.command).filter((c) => c.includes('net.ipv6'))).toEqual([]);
+    const conf = await readFile(under(h.root, PATHS.sysctlConf), 'utf8');
+    expect(conf).toContain('net.ipv4.tcp_l3mdev_accept = 1');
+    expect(conf).not.toContain('net.ipv6');
+  });
+
   it('persists the union ledger BEFORE applying (write-ahead), marked applying', async () => {
     const h = await testHost();
     const seen: unknown[] = [];
