@@ -39,6 +39,17 @@ await srv.stop();
 t = Date.now();
 await probeOnce({ server: { ns: 'ctl' }, client: { ns: 'unit', target: topo.controller.addr } });
 console.log(`${'probeOnce (server start + probe + stop)'.padEnd(48)} ${Date.now() - t} ms`);
+if (process.argv.includes('--charm')) {
+  const { CharmUnit, networksFor } = await import('./lib/charm.mjs');
+  const unit = new CharmUnit({ ns: 'unit', state: { config: {}, networks: networksFor(topo) }, controller: `${topo.controller.addr}:17070` });
+  for (const hook of ['install', 'update-status', 'update-status']) {
+    const r = await unit.hook(hook);
+    const tools = {};
+    for (const c of r.record.calls) tools[c.tool] = (tools[c.tool] ?? 0) + 1;
+    console.log(`${`hook ${hook} (dispatch in netns)`.padEnd(48)} ${r.ms} ms, exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message.slice(0, 80)}; tools ${JSON.stringify(tools)}`);
+  }
+  time('one hook tool: config-get (node)', 3, () => nsRun('unit', [`${unit.simDir}/bin/config-get`, '--format=json'], { env: { OPS_SIM_STATE: `${unit.simDir}/state.json`, OPS_SIM_JOURNAL: `${unit.simDir}/journal.jsonl` } }));
+}
 t = Date.now();
 destroyTopology(topo);
 console.log(`${'destroyTopology'.padEnd(48)} ${Date.now() - t} ms`);

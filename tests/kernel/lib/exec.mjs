@@ -140,3 +140,9 @@ export async function waitFor(fn, { timeoutMs = 5000, intervalMs = 50 } = {}) {
     await sleep(intervalMs);
   }
 }
+
+/** Is the vrf module loaded in this kernel? (Scenarios that need it unloaded must sort first.) */
+export function vrfModuleLoaded() {
+  const r = run(['cat', '/proc/modules'], { allowFail: true });
+  return /^vrf /m.test(r.stdout);
+}
