@@ -12,7 +12,7 @@
  * stops at the first failing batch line, so every earlier step ran and no
  * later one did.
  */
-import { runIpBatch, type ProcOptions } from './ip.js';
+import { runIpBatch, tokenProblem, type ProcOptions } from './ip.js';
 import { writeSysctl } from './sysctl.js';
 import type { Step } from './types.js';
 
@@ -78,6 +78,14 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
     try {
       r = renderer.renderStep(step);
       human = renderer.renderCommand(step);
+      if (r.kind === 'ip') {
+        const { line } = splitFamily(r.argv);
+        if (line.length === 0) throw new Error('empty ip command');
+        for (const t of line) {
+          const p = tokenProblem(t);
+          if (p !== null) throw new Error(`token ${p}`);
+        }
+      }
     } catch (e) {
       // Nothing has run yet: an invalid step refuses the whole plan.
       return { ok: false, applied: [], ipProcesses: 0, failure: { index, step, command: `(${step.kind})`, error: `invalid step, nothing applied: ${(e as Error).message}` } };

@@ -114,6 +114,19 @@ describe('applySteps', () => {
     expect(await readFile(sysctlPath(SYSCTL.keepAddrOnDown, procRoot), 'utf8')).toBe('0\n');
   });
 
+  it('a token ip -batch would split refuses the whole plan before anything runs', async () => {
+    const ip = await fakeIp();
+    const procRoot = await proc();
+    const sneaky: Renderer = { ...renderer, renderStep: (s) => (s.kind === 'link-up' ? { kind: 'ip', argv: ['link', 'set', 'dev', 'x # y', 'up'] } : renderer.renderStep(s)) };
+    const r = await applySteps(steps, { ipBin: ip.bin, procRoot, renderer: sneaky });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.failure.index).toBe(2);
+    expect(r.failure.error).toMatch(/invalid step, nothing applied: token "x # y" contains whitespace/);
+    expect(await ip.calls()).toHaveLength(0);
+    expect(await readFile(sysctlPath(SYSCTL.keepAddrOnDown, procRoot), 'utf8')).toBe('0\n');
+  });
+
   it('keeps the order when a sysctl sits between ip steps (two batches)', async () => {
     const ip = await fakeIp();
     const procRoot = await proc();
