@@ -1,0 +1,342 @@
+// Runs INSIDE the VM (E's harness: scripts/vm/run.mjs runKernelJob), as root, cwd = repo root.
+// Converges scenario 1's multi-homed unit from scratch three ways, in paired rounds:
+//   floor      one `ip -n unit -batch FILE` of the same changes vrf-host makes (its own plan,
+//              rendered; the `-6 … lookup local` lines written `from ::/0` so ONE process does all)
+//   apply      vrf-host's converge(), timed in-process after Node started (bench/vm-apply.ts)
+//   hook       the whole config-changed hook: `dispatch` with stub hook tools, real ip
+//   ifupdown2  `ifup -a -i FILE` of the equivalent interfaces file (vrf, vrf-table, gateway,
+//              post-up for the leaks, source rules and sysctls), Debian's package extracted
+//   node -e 0  the baseline for the hook
+// and then a scale grid (dummy members, static routes) in a namespace of its own: apply and
+// no-op reconcile against the ip -batch floor of the same changes (and a raw ip -json read).
+// Writes $VRF_HOST_RESULTS/vm-converge.json.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { networkGetFor, EXTRA_BINDINGS } from '../../tests/kernel/lib/charm.mjs';
+import { buildTopology, destroyTopology } from '../../tests/kernel/lib/topology.mjs';
+
+const REPO = process.cwd();
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const ROUNDS = quick ? 3 : 5;
+const SCALE_ROUNDS = quick ? 2 : 3;
+const GRID = quick
+  ? [{ vrfs: 4, members: 16, routes: 100 }, { vrfs: 32, members: 128, routes: 1000 }]
+  : [{ vrfs: 4, members: 16, routes: 100 }, { vrfs: 32, members: 128, routes: 1000 }, { vrfs: 128, members: 512, routes: 10000 }];
+const RESULTS = process.env.VRF_HOST_RESULTS ?? '/tmp';
+const B = path.join(REPO, 'build', 'bench');
+const APPLY = path.join(B, 'vm-apply.mjs');
+const CHARM = path.join(B, 'charm');
+const IFU = path.join(REPO, '.cache', 'ifupdown2', 'root');
+const W = '/tmp/bench-vm';
+const log = (s) => console.log(`[bench-vm ${(performance.now() / 1000).toFixed(1)}s] ${s}`);
+
+function sh(argv, { input, env, allowFail = false } = {}) {
+  const t = performance.now();
+  const r = spawnSync(argv[0], argv.slice(1), { input, env: env ?? process.env, encoding: 'utf8', maxBuffer: 256 << 20, timeout: 600_000 });
+  const ms = performance.now() - t;
+  if (!allowFail && (r.status !== 0 || r.error)) throw new Error(`${argv.join(' ')} → ${r.status ?? r.error}: ${(r.stderr ?? '').trim().slice(0, 2000)}`);
+  return { ms, code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+rmSync(W, { recursive: true, force: true });
+mkdirSync(W, { recursive: true });
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 1 inputs, as the kernel suite's automatic-mode run gives them
+// ---------------------------------------------------------------------------------------------
+const GATEWAYS = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+const CONFIG = { gateways: GATEWAYS };
+let topo = buildTopology();
+const spaceOf = (b) => (topo.spaces[b] && EXTRA_BINDINGS.includes(b) ? topo.spaces[b] : topo.spaces[topo.defaultSpace]);
+const bindings = Object.fromEntries(
+  ['juju-info', ...EXTRA_BINDINGS].map((b) => {
+    const s = spaceOf(b);
+    const addresses = [{ address: s.unitAddr, cidr: s.cidr }, ...(s.unitAddr6 ? [{ address: s.unitAddr6, cidr: s.cidr6 }] : [])];
+    return [b, [{ name: s.dev, addresses }]];
+  }),
+);
+const controllers = [topo.controller.addr];
+
+function applyJob(name, extra) {
+  const root = path.join(W, `root-${name}`);
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  const file = path.join(W, `job-${name}.json`);
+  writeFileSync(file, JSON.stringify({ root, ...extra }));
+  return file;
+}
+function runApply(ns, job) {
+  const r = sh(['ip', 'netns', 'exec', ns, process.execPath, APPLY, job]);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  if (!out.ok) throw new Error(`vrf-host converge in ${ns} failed: ${JSON.stringify(out.problems ?? out.failure)}`);
+  return { ...out, processMs: r.ms };
+}
+
+/** vrf-host's plan as ONE ip batch: drop `ip `, rewrite `-6 rule … ` as `rule … from ::/0`. Sysctl steps are not ip. */
+function floorOf(commands) {
+  const lines = [];
+  let sysctls = 0;
+  for (const c of commands) {
+    if (c.startsWith('sysctl ')) {
+      sysctls++;
+      continue;
+    }
+    let l = c.replace(/^ip /, '');
+    if (l.startsWith('-6 ')) {
+      l = l.slice(3);
+      if (l.startsWith('rule ') && !/ from /.test(l)) l = l.replace(/^rule (add|del) /, 'rule $1 from ::/0 ');
+    }
+    lines.push(l);
+  }
+  return { text: `${lines.join('\n')}\n`, lines: lines.length, sysctls };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Check: what each method leaves behind (VRFs, members, per-VRF defaults)
+// ---------------------------------------------------------------------------------------------
+function checkConverged(ns) {
+  const links = JSON.parse(sh(['ip', '-n', ns, '-json', '-details', 'link', 'show']).stdout);
+  const byName = new Map(links.map((l) => [l.ifname, l]));
+  const want = { public: ['br-ens4', 1001], storage: ['bond0', 1002], 'storage-cluster': ['bond0.105', 1003] };
+  const problems = [];
+  for (const [vrf, [member]] of Object.entries(want)) {
+    const l = byName.get(vrf);
+    if (!l || l.linkinfo?.info_kind !== 'vrf') problems.push(`no VRF ${vrf}`);
+    if (byName.get(member)?.master !== vrf) problems.push(`${member} not in ${vrf}`);
+    const table = l?.linkinfo?.info_data?.table;
+    if (table !== undefined) {
+      const r4 = JSON.parse(sh(['ip', '-n', ns, '-json', 'route', 'show', 'table', String(table), 'default']).stdout);
+      if (!r4.some((r) => r.gateway)) problems.push(`no IPv4 default via a gateway in table ${table}`);
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ifupdown2, extracted (never installed on the host: this is the VM's throwaway overlay)
+// ---------------------------------------------------------------------------------------------
+const haveIfu = existsSync(path.join(IFU, 'usr/share/ifupdown2/__main__.py'));
+const IFUP = path.join(W, 'ifu-bin', 'ifup');
+function setupIfupdown2() {
+  mkdirSync(path.dirname(IFUP), { recursive: true });
+  symlinkSync(path.join(IFU, 'usr/share/ifupdown2/__main__.py'), IFUP);
+  mkdirSync('/etc/network', { recursive: true });
+  cpSync(path.join(IFU, 'etc/network/ifupdown2'), '/etc/network/ifupdown2', { recursive: true });
+  mkdirSync('/var/lib/ifupdown2', { recursive: true });
+}
+function interfacesFile() {
+  const s = topo.spaces;
+  const vrfs = [['public', 1001], ['storage', 1002], ['storage-cluster', 1003]];
+  const out = ['# scenario 1 converged the way vrf-host converges it, as ifupdown2 stanzas', ''];
+  for (const [name, table] of vrfs) {
+    const sp = s[name];
+    out.push(`auto ${name}`, `iface ${name}`, `    vrf-table ${table}`);
+    // what ifupdown2 has no keyword for: vrf-host's preserve-reachability leaks and source rules
+    out.push(`    post-up ip route replace ${sp.cidr} dev ${name} table main`);
+    if (sp.cidr6) out.push(`    post-up ip -6 route replace ${sp.cidr6} dev ${name} table main`);
+    out.push(`    post-up ip rule add pref 99 from ${sp.unitAddr} lookup ${table}`);
+    if (sp.unitAddr6) out.push(`    post-up ip -6 rule add pref 99 from ${sp.unitAddr6} lookup ${table}`);
+    out.push('');
+  }
+  const member = (sp, vrf, extra) => {
+    out.push(`auto ${sp.dev}`, `iface ${sp.dev}`, ...extra.map((e) => `    ${e}`));
+    out.push(`    address ${sp.unitAddr}/24`);
+    if (sp.unitAddr6) out.push(`    address ${sp.unitAddr6}/64`);
+    out.push(`    vrf ${vrf}`, `    gateway ${sp.gateway}`);
+    if (sp.gateway6) out.push(`    gateway ${sp.gateway6}`);
+    out.push('');
+  };
+  member(s.public, 'public', ['bridge-ports ens4', 'bridge-stp off', 'bridge-fd 0']);
+  member(s.storage, 'storage', ['bond-slaves ens5 ens6', 'bond-mode active-backup', 'bond-miimon 100']);
+  member(s['storage-cluster'], 'storage-cluster', ['vlan-raw-device bond0', 'vlan-id 105']);
+  out.push(
+    'auto lo',
+    'iface lo inet loopback',
+    '    post-up sysctl -qw net.ipv4.tcp_l3mdev_accept=1 net.ipv4.udp_l3mdev_accept=1 net.ipv6.conf.all.keep_addr_on_down=1 net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1',
+    '',
+  );
+  return `${out.join('\n')}\n`;
+}
+function runIfupdown2(ns, file) {
+  rmSync('/run/network', { recursive: true, force: true });
+  rmSync('/var/lib/ifupdown2', { recursive: true, force: true });
+  mkdirSync('/run/network', { recursive: true });
+  mkdirSync('/var/lib/ifupdown2', { recursive: true });
+  const env = { ...process.env, PYTHONPATH: path.join(IFU, 'usr/share') };
+  return sh(['ip', 'netns', 'exec', ns, '/usr/bin/python3', IFUP, '-a', '-i', file], { env, allowFail: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole hook: dispatch config-changed with stub hook tools (sh, canned output), real ip
+// ---------------------------------------------------------------------------------------------
+const STUBS = path.join(W, 'stubs');
+const DATA = path.join(W, 'stub-data');
+function setupStubs() {
+  mkdirSync(STUBS, { recursive: true });
+  mkdirSync(DATA, { recursive: true });
+  writeFileSync(path.join(DATA, 'config-get.out'), `${JSON.stringify({ vrfs: '', gateways: GATEWAYS, 'table-range': '1001-5000', strict: true, 'move-local-rule': true, 'exclude-interfaces': '', 'preserve-reachability': true, 'nonlocal-bind': true, 'space-routes': '', 'l3mdev-accept': true, 'heal-drift': true, 'dry-run': false })}\n`);
+  for (const b of ['juju-info', ...EXTRA_BINDINGS]) writeFileSync(path.join(DATA, `network-get.${b}.out`), `${JSON.stringify(networkGetFor(spaceOf(b), { ipv6: topo.ipv6 }))}\n`);
+  const stub = (name, body) => {
+    const p = path.join(STUBS, name);
+    writeFileSync(p, ['#!/bin/sh', `emit() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < "$1"; }`, 'drain() { while IFS= read -r l || [ -n "$l" ]; do :; done; }', body, 'exit 0', ''].join('\n'));
+    chmodSync(p, 0o755);
+  };
+  stub('config-get', `emit "${DATA}/config-get.out"`);
+  stub('network-get', `for a in "$@"; do b=$a; done; emit "${DATA}/network-get.$b.out"`);
+  stub('status-get', `echo '{"message":"","status":"maintenance","status-data":{}}'`);
+  stub('is-leader', 'echo true');
+  stub('state-get', "echo '{}'");
+  stub('state-set', 'drain');
+  for (const t of ['juju-log', 'status-set', 'application-version-set']) stub(t, '');
+}
+function runHook(ns, root) {
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  const env = {
+    PATH: `${STUBS}:${path.dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`,
+    HOME: W,
+    JUJU_DISPATCH_PATH: 'hooks/config-changed',
+    JUJU_UNIT_NAME: 'vrf-host/0',
+    JUJU_MODEL_NAME: 'bench',
+    JUJU_MODEL_UUID: '00000000-0000-4000-8000-000000000000',
+    JUJU_CHARM_DIR: CHARM,
+    JUJU_VERSION: '3.5.4',
+    JUJU_API_ADDRESSES: `${topo.controller.addr}:17070`,
+    JUJU_MACHINE_ID: '0',
+    VRF_HOST_ROOT: root,
+    VRF_HOST_BOOT: '0',
+  };
+  return sh(['ip', 'netns', 'exec', ns, path.join(CHARM, 'dispatch')], { env });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 1: paired rounds
+// ---------------------------------------------------------------------------------------------
+const scenario = { rounds: ROUNDS, samples: { floor: [], apply: [], applyProcess: [], hook: [], nodeE0: [], ifupdown2: [] }, checks: {}, notes: [] };
+log('scenario 1: planning');
+const planOut = runApply(topo.unit, applyJob('plan', { mode: 'plan', config: CONFIG, bindings, controllers }));
+const floor = floorOf(planOut.commands);
+const FLOOR = path.join(W, 'scenario1.batch');
+writeFileSync(FLOOR, floor.text);
+writeFileSync(path.join(RESULTS, 'scenario1.floor.batch'), floor.text);
+const IFACES = path.join(W, 'interfaces');
+let ifaceText = '';
+if (haveIfu) {
+  setupIfupdown2();
+  ifaceText = interfacesFile();
+  writeFileSync(IFACES, ifaceText);
+  writeFileSync(path.join(RESULTS, 'scenario1.interfaces'), ifaceText);
+} else scenario.notes.push(`ifupdown2 not extracted at ${IFU}: skipped`);
+setupStubs();
+scenario.plan = { steps: planOut.steps, floorLines: floor.lines, sysctlSteps: floor.sysctls };
+
+const methods = {
+  floor: () => {
+    const r = sh(['ip', '-n', topo.unit, '-batch', FLOOR]);
+    scenario.samples.floor.push(r.ms);
+  },
+  apply: () => {
+    const r = runApply(topo.unit, applyJob('apply', { mode: 'apply', config: CONFIG, bindings, controllers }));
+    scenario.samples.apply.push(r.applyMs);
+    scenario.samples.applyProcess.push(r.processMs);
+    scenario.lastApply = { spawns: r.spawns.map((s) => ({ argv: s.argv.slice(0, 8).join(' '), ms: Math.round(s.ms), lines: s.lines })), spawnMs: r.spawnMs, applyMs: r.applyMs, loadMs: r.loadMs, steps: r.steps };
+  },
+  hook: () => {
+    const r = runHook(topo.unit, path.join(W, 'root-hook'));
+    scenario.samples.hook.push(r.ms);
+  },
+  ifupdown2: () => {
+    const r = runIfupdown2(topo.unit, IFACES);
+    scenario.samples.ifupdown2.push(r.ms);
+    if (r.code !== 0) scenario.notes.push(`ifupdown2 exit ${r.code}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+  },
+};
+const names = Object.keys(methods).filter((m) => m !== 'ifupdown2' || haveIfu);
+for (let round = -1; round < ROUNDS; round++) {
+  const order = round % 2 === 0 ? names : [...names].reverse();
+  for (const m of order) {
+    topo = buildTopology(); // from scratch every time (untimed)
+    const before = { floor: scenario.samples.floor.length, apply: scenario.samples.apply.length, hook: scenario.samples.hook.length, ifupdown2: scenario.samples.ifupdown2.length };
+    methods[m]();
+    if (round < 0) {
+      // warm-up round: not counted, but checked
+      scenario.samples[m].splice(before[m]);
+      if (m === 'apply') scenario.samples.applyProcess.splice(before.apply);
+      scenario.checks[m] = checkConverged(topo.unit);
+      log(`warm-up ${m}: ${scenario.checks[m].length === 0 ? 'converged' : scenario.checks[m].join('; ')}`);
+    }
+    // node -e 0 in the same namespace, next to every method run (the hook's baseline)
+    if (m === 'hook' && round >= 0) scenario.samples.nodeE0.push(sh(['ip', 'netns', 'exec', topo.unit, process.execPath, '-e', '0']).ms);
+  }
+  if (round >= 0) log(`round ${round + 1}/${ROUNDS}: ${names.map((m) => `${m} ${Math.round(scenario.samples[m].at(-1))} ms`).join(', ')}`);
+}
+destroyTopology(topo);
+scenario.medians = Object.fromEntries(Object.entries(scenario.samples).filter(([, v]) => v.length).map(([k, v]) => [k, median(v)]));
+
+// ---------------------------------------------------------------------------------------------
+// Scale grid: dummy members + static routes in a namespace of their own
+// ---------------------------------------------------------------------------------------------
+const { scaleSetup } = await import(path.join(B, 'vm-scale-lines.mjs'));
+const NS = 'benchscale';
+function freshScaleNs(size) {
+  sh(['ip', 'netns', 'del', NS], { allowFail: true });
+  sh(['ip', 'netns', 'add', NS]);
+  const setup = path.join(W, 'scale-setup.batch');
+  writeFileSync(setup, scaleSetup(size).setup);
+  sh(['ip', '-n', NS, '-batch', setup]);
+}
+const scale = [];
+for (const size of GRID) {
+  const label = `${size.vrfs}×${size.members}×${size.routes}`;
+  log(`scale ${label}: planning`);
+  freshScaleNs(size);
+  const p = runApply(NS, applyJob('scale-plan', { mode: 'plan', scale: size }));
+  const f = floorOf(p.commands);
+  const floorFile = path.join(W, 'scale.batch');
+  writeFileSync(floorFile, f.text);
+  const readFile = path.join(W, 'scale-read.batch');
+  writeFileSync(readFile, scaleSetup(size).read);
+  const s = { size, steps: p.steps, floor: [], apply: [], applyProcess: [], noop: [], noopProcess: [], read: [], noopSteps: [], spawnMs: [] };
+  for (let round = 0; round < SCALE_ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['floor', 'apply'] : ['apply', 'floor'];
+    for (const m of order) {
+      freshScaleNs(size);
+      if (m === 'floor') {
+        s.floor.push(sh(['ip', '-n', NS, '-batch', floorFile]).ms);
+      } else {
+        const a = runApply(NS, applyJob('scale', { mode: 'apply', scale: size }));
+        s.apply.push(a.applyMs);
+        s.applyProcess.push(a.processMs);
+        s.spawnMs.push(a.spawnMs);
+        // a second hook on the converged host: the no-op reconcile, and the raw read it needs
+        const n = runApply(NS, applyJob('scale-noop', { mode: 'apply', scale: size }));
+        s.noop.push(n.applyMs);
+        s.noopProcess.push(n.processMs);
+        s.noopSteps.push(n.steps);
+        s.read.push(sh(['ip', '-n', NS, '-json', '-details', '-Numeric', '-batch', readFile]).ms);
+      }
+    }
+    log(`scale ${label} round ${round + 1}: floor ${Math.round(s.floor.at(-1))} ms, apply ${Math.round(s.apply.at(-1))} ms, no-op ${Math.round(s.noop.at(-1))} ms (${s.noopSteps.at(-1)} steps), raw read ${Math.round(s.read.at(-1))} ms`);
+  }
+  s.medians = { floor: median(s.floor), apply: median(s.apply), applyProcess: median(s.applyProcess), noop: median(s.noop), noopProcess: median(s.noopProcess), read: median(s.read), spawnMs: median(s.spawnMs) };
+  scale.push(s);
+}
+sh(['ip', 'netns', 'del', NS], { allowFail: true });
+
+const out = {
+  machine: { cores: os.cpus().length, kernel: os.release(), cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, iproute2: sh(['ip', '-V']).stdout.trim() },
+  scenario,
+  ifupdown2: haveIfu ? { interfaces: ifaceText } : null,
+  scale,
+};
+writeFileSync(path.join(RESULTS, 'vm-converge.json'), JSON.stringify(out, null, 2));
+log('done');

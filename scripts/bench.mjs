@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+// npm run bench [-- --quick] [-- --only plan,hook,vm] [-- --profile]
+//
+// Builds the benchmarks (bench/*.ts, bundled with esbuild into build/bench/) and a private copy
+// of the charm laid out exactly as `npm run build` lays it out (build/bench/charm/, so a bench
+// never rewrites the build/charm/ others may be testing), runs each benchmark in its own Node
+// process, prints markdown tables and writes JSON under bench/results/.
+//
+// Timings are medians of paired rounds against a baseline measured in the same run; nothing
+// here asserts a timing. See BENCHMARKS.md for what each comparison means.
+import { spawn } from 'node:child_process';
+import { chmod, copyFile, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OUT = join(ROOT, 'build', 'bench');
+const RESULTS = join(ROOT, 'bench', 'results');
+const BANNER = [
+  "import { createRequire as __vrfHostCreateRequire } from 'node:module';",
+  'const require = __vrfHostCreateRequire(import.meta.url);',
+].join('\n');
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+// --minify: bundle the bench's charm copy minified (to measure what minifying the bundle would save).
+const minify = argv.includes('--minify');
+const profile = argv.includes('--profile');
+const onlyIdx = argv.indexOf('--only');
+const only = onlyIdx >= 0 ? new Set((argv[onlyIdx + 1] ?? '').split(',')) : null;
+const want = (name) => only === null || only.has(name);
+
+class BenchError extends Error {
+  name = 'BenchError';
+  constructor(message, options) {
+    super(message, options);
+  }
+}
+
+async function buildAll() {
+  await rm(OUT, { recursive: true, force: true });
+  await mkdir(OUT, { recursive: true });
+  const entries = (await readdir(join(ROOT, 'bench'))).filter((f) => f.endsWith('.ts') && !f.startsWith('_'));
+  const charm = join(OUT, 'charm');
+  await mkdir(join(charm, 'hooks'), { recursive: true });
+  await copyFile(join(ROOT, 'dispatch'), join(charm, 'dispatch'));
+  await chmod(join(charm, 'dispatch'), 0o755);
+  for (const f of ['metadata.yaml', 'config.yaml', 'actions.yaml']) await copyFile(join(ROOT, f), join(charm, f));
+  for (const h of await readdir(join(ROOT, 'hooks'))) await symlink('../dispatch', join(charm, 'hooks', h));
+  const charmEntries = [{ in: join(ROOT, 'src/main.ts'), out: 'charm/dist/vrf-host' }];
+  if (existsSync(join(ROOT, 'src/cli.ts'))) charmEntries.push({ in: join(ROOT, 'src/cli.ts'), out: 'charm/dist/vrf-host-cli' });
+  await esbuild.build({
+    entryPoints: [...charmEntries, ...entries.map((f) => ({ in: join(ROOT, 'bench', f), out: f.replace(/\.ts$/, '') }))],
+    outdir: OUT,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node18',
+    external: ['esbuild'],
+    banner: { js: `#!/usr/bin/env node\n${BANNER}` },
+    legalComments: 'none',
+    logLevel: 'warning',
+    minify,
+  });
+  return entries.map((f) => f.replace(/\.ts$/, ''));
+}
+
+/** Runs one bench in its own process; its stdout is one JSON document, its stderr is progress. */
+function runBench(name, args, nodeArgs = []) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [...nodeArgs, join(OUT, `${name}.mjs`), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new BenchError(`bench ${name} exited ${code}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').at(-1) ?? ''));
+      } catch (e) {
+        reject(new BenchError(`bench ${name} printed no JSON result`, { cause: e }));
+      }
+    });
+  });
+}
+
+function machine() {
+  const kernel = os.release();
+  let virt = 'native';
+  try {
+    if (/hypervisor/.test(readFileSync('/proc/cpuinfo', 'utf8'))) virt = 'virtual machine';
+  } catch {
+    /* not Linux */
+  }
+  return {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel,
+    virt,
+    loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+}
+
+const f2 = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–');
+const rx = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
+const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+export function formatPlan(r) {
+  const rows = r.cells.map((c) => [
+    `${c.size.vrfs} × ${c.size.members} × ${c.size.routes}`,
+    c.objects,
+    c.steps,
+    f2(c.scratchCpuMs),
+    f2(c.scratchMs),
+    f2(c.noopCpuMs),
+    f2(c.noopMs),
+    c.noopSteps,
+  ]);
+  const e = r.exponents;
+  return [
+    '### Planner scale (in-process, no kernel)',
+    '',
+    table(['VRFs × members × routes', 'host objects', 'steps (from scratch)', 'from scratch, CPU ms', 'wall ms', 'converged (no-op), CPU ms', 'wall ms', 'no-op steps'], rows),
+    '',
+    `Fitted exponent (log-log least squares, CPU time): from scratch vs host objects **${e.scratchVsObjects.toFixed(2)}**, no-op vs host objects **${e.noopVsObjects.toFixed(2)}**; ` +
+      `along one axis at the largest other two: routes ${e.scratchVsRoutes.toFixed(2)}, members ${e.scratchVsMembers.toFixed(2)}, VRFs ${e.scratchVsVrfs.toFixed(2)} (no-op vs routes ${e.noopVsRoutes.toFixed(2)}).`,
+  ].join('\n');
+}
+
+export function formatHook(r) {
+  const rss = r.peakRssKb ? `${(r.peakRssKb.hook / 1024).toFixed(1)} MB (node -e 0: ${(r.peakRssKb.nodeE0 / 1024).toFixed(1)} MB)` : 'n/a (no /usr/bin/time)';
+  const by = Object.entries(r.processes.byTool).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ');
+  return [
+    '### No-op hook (update-status on a converged host, hook tools and ip stubbed)',
+    '',
+    table(
+      ['what', 'median ms', 'ratio to node -e 0', 'goal'],
+      [
+        ['`dispatch` update-status', f2(r.hookMs), rx(r.ratio), '≤ 2.0×'],
+        ['`dispatch` leader-elected (the charm loads, has nothing to do)', f2(r.loadOnlyMs), rx(r.loadOnlyMs / r.nodeE0Ms), ''],
+        ['`node -e 0`', f2(r.nodeE0Ms), '1.00×', ''],
+        ['one stub process (sh), spawned from Node', f2(r.stubSpawnMs), rx(r.stubSpawnMs / r.nodeE0Ms), ''],
+      ],
+    ),
+    '',
+    `Paired rounds: ${r.rounds}. Peak RSS: ${rss} (goal ≤ 80 MB). Processes the hook started: **${r.processes.total}** — ${by}. ` +
+      `ip processes reading the host: **${r.processes.ipReads}** (goal 1); ip processes applying: ${r.processes.ipApplies}${r.converged ? ' (a no-op, as it should be)' : ' (NOT a no-op: the host is not converged in the charm’s eyes)'}.`,
+  ].join('\n');
+}
+
+/** The real-kernel part: E's harness boots Debian's kernel under qemu (or runs natively) ONCE. */
+async function runVm(args) {
+  const { runKernelJob } = await import('./vm/run.mjs');
+  const r = await runKernelJob({
+    script: join(ROOT, 'bench', 'vm', 'converge.guest.mjs'),
+    args,
+    timeoutMs: 45 * 60_000,
+    log: (s) => process.stderr.write(`${s}\n`),
+    stream: process.stderr,
+  });
+  const file = join(r.resultsDir, 'vm-converge.json');
+  if (r.exitCode !== 0 || !existsSync(file)) {
+    throw new BenchError(`the VM job failed (exit ${r.exitCode}); its log:\n${(r.log ?? '').split('\n').slice(-30).join('\n')}`);
+  }
+  const out = JSON.parse(readFileSync(file, 'utf8'));
+  return { ...out, mode: r.mode, bootMs: r.timings?.bootMs ?? null };
+}
+
+export function formatVm(v) {
+  const m = v.scenario.medians;
+  const floorPlusNode = m.floor + m.nodeE0;
+  const rows = [
+    ['`ip -batch` floor (one process, ' + v.scenario.plan.floorLines + ' lines)', f2(m.floor), '1.00×', ''],
+    ['vrf-host apply, in-process (after Node started)', f2(m.apply), rx(m.apply / m.floor), '≤ 1.2× floor'],
+    ['vrf-host apply process (node + bundle + apply)', f2(m.applyProcess), rx(m.applyProcess / m.floor), ''],
+    ['whole config-changed hook (dispatch, stub hook tools, real ip)', f2(m.hook), `${rx(m.hook / floorPlusNode)} of node -e 0 + floor`, '≤ 1.2×'],
+    ['`node -e 0` (same namespace)', f2(m.nodeE0), '', ''],
+  ];
+  if (m.ifupdown2 !== undefined) rows.push(['ifupdown2 `ifup -a -i FILE`', f2(m.ifupdown2), rx(m.ifupdown2 / m.floor), ''], ['vrf-host apply ÷ ifupdown2', '', rx(m.apply / m.ifupdown2), '≤ 0.25×'], ['whole hook ÷ ifupdown2', '', rx(m.hook / m.ifupdown2), '']);
+  const scaleRows = v.scale.map((s) => [
+    `${s.size.vrfs} × ${s.size.members} × ${s.size.routes}`,
+    s.steps,
+    f2(s.medians.floor),
+    f2(s.medians.apply),
+    rx(s.medians.apply / s.medians.floor),
+    f2(s.medians.noop),
+    f2(s.medians.read),
+    rx(s.medians.noop / s.medians.read),
+  ]);
+  return [
+    `### Converge scenario 1 from scratch, real kernel (${v.mode === 'vm' ? 'qemu TCG' : 'native'}: ${v.machine.kernel}, ${v.machine.cores} vCPUs, ${v.machine.iproute2})`,
+    '',
+    table(['what', 'median ms', 'ratio', 'goal'], rows),
+    '',
+    `Paired rounds: ${v.scenario.rounds} (order alternating), each method on a freshly built topology. Plan: ${v.scenario.plan.steps} steps (${v.scenario.plan.floorLines} ip lines + ${v.scenario.plan.sysctlSteps} sysctls). ` +
+      `Warm-up checks (VRFs, members, per-VRF IPv4 default): ${Object.entries(v.scenario.checks).map(([k, p]) => `${k} ${p.length === 0 ? 'ok' : `FAILED (${p.join('; ')})`}`).join(', ')}.` +
+      (v.scenario.notes.length ? ` Notes: ${v.scenario.notes.join(' ')}` : ''),
+    '',
+    '### Scale on the real kernel (dummy members, static routes)',
+    '',
+    table(['VRFs × members × routes', 'steps', 'ip -batch floor ms', 'apply ms (in-process)', 'apply ÷ floor', 'no-op reconcile ms', 'raw ip -json read ms', 'no-op ÷ read'], scaleRows),
+  ].join('\n');
+}
+
+async function main() {
+  const started = Date.now();
+  const names = await buildAll();
+  const m = machine();
+  const results = { machine: m, quick };
+  const sections = [`## vrf-host benchmarks — ${m.date}`, '', `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, ${m.virt}, Node ${m.node}, load average at start ${m.loadavg.join(' ')}.`];
+  const nodeArgs = (n) => (profile ? [`--cpu-prof`, `--cpu-prof-dir=${join(OUT, 'profiles', n)}`] : []);
+  const q = quick ? ['--quick'] : [];
+  if (want('plan') && names.includes('plan-scale')) {
+    results.plan = await runBench('plan-scale', q, nodeArgs('plan'));
+    sections.push('', formatPlan(results.plan));
+  }
+  if (want('hook') && names.includes('hook-noop')) {
+    results.hook = await runBench('hook-noop', [...q, '--charm', join(OUT, 'charm')], nodeArgs('hook'));
+    sections.push('', formatHook(results.hook));
+  }
+  if (want('vm')) {
+    results.vm = await runVm(q);
+    sections.push('', formatVm(results.vm));
+  }
+  const text = sections.join('\n');
+  console.log(text);
+  await mkdir(RESULTS, { recursive: true });
+  const stamp = m.date.replace(/[:.]/g, '-');
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  await writeFile(join(RESULTS, `${stamp}${quick ? '-quick' : ''}.json`), json);
+  await writeFile(join(RESULTS, `latest${quick ? '-quick' : ''}.json`), json);
+  await writeFile(join(RESULTS, `latest${quick ? '-quick' : ''}.md`), `${text}\n`);
+  console.error(`bench: done in ${((Date.now() - started) / 1000).toFixed(0)} s; results in bench/results/`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    console.error(`bench failed: ${err instanceof BenchError ? err.message : (err?.stack ?? err)}`);
+    process.exitCode = 1;
+  });
+}
