@@ -119,6 +119,15 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
     expect(link('bond0.105')?.master).toBeNull();
   });
 
+  test('config-changed with exclude-interfaces releases an enslaved interface and reports the binding in main', async () => {
+    const state = await installed();
+    const ctx = context(fake);
+    const out = await ctx.run(ctx.on.configChanged(), { ...state, config: { ...CONFIG, 'exclude-interfaces': 'bond0' } });
+    expect(link('bond0')?.master).toBeNull();
+    expect(link('storage')).toBeUndefined();
+    expect(out.unitStatus?.message).toMatch(/^2 VRFs: public\(.*\) storage-cluster\(.*\); storage in main \(excluded\)$/);
+  });
+
   test.each([['joined'], ['changed'], ['departed'], ['created']] as const)('juju-info-relation-%s refreshes the state', async (kind) => {
     const state = await installed();
     fake.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
