@@ -101,6 +101,15 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
     expect(out.unitStatus?.message).toMatch(/^3 VRFs: public\(br-ens4/);
   });
 
+  test('upgrade-charm refreshes the boot unit\'s copy of the CLI from the new charm', async () => {
+    const state = await installed();
+    const cli = fake.host.boot === false ? '' : fake.host.boot.cliSource;
+    await writeFile(cli, '// the CLI of the upgraded charm\n');
+    const ctx = context(fake);
+    await ctx.run(ctx.on.upgradeCharm(), state);
+    expect(await readFile(join(fake.root, BOOT_PATHS.cli), 'utf8')).toBe('// the CLI of the upgraded charm\n');
+  });
+
   test('config-changed applies a changed option (strict off removes the unreachable defaults)', async () => {
     const state = await installed();
     const ctx = context(fake);
