@@ -5,7 +5,8 @@
  *
  * Exit codes: 0 done (or nothing to do), 1 a step failed (the host is as far as
  * the failing step; the next run converges from there), 2 usage error,
- * 3 blocked (invalid input or a failed pre-flight check; nothing applied),
+ * 3 blocked (invalid input, a bad --vrf/--target, or a failed pre-flight
+ * check; nothing applied),
  * 4 any other error (lock timeout, ip not runnable, …).
  */
 import { readFile, realpath } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { formatProblem, parseEngineConfig } from './vrf/config.js';
 import {
   checkGateways,
   converge,
+  EngineError,
   readNetplan,
   show,
   teardown,
@@ -312,7 +314,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr(`vrf-host: ${e.message}\n\n${USAGE}`);
       return EXIT.usage;
     }
-    if (e instanceof InputFileError) {
+    if (e instanceof InputFileError || e instanceof EngineError) {
       io.stderr(`vrf-host: ${e.message}\n`);
       return EXIT.blocked;
     }

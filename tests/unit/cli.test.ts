@@ -124,6 +124,24 @@ describe('vrf-host CLI on a recorded host', () => {
     expect(await exists(under(h.root, BOOT_PATHS.unit))).toBe(false);
   });
 
+  it('check-gateways prints one line per probe and exits 0 even when a gateway is unreachable', async () => {
+    const h = await testHost();
+    const f = await desiredFile(join(h.root, '..'));
+    expect((await run(['apply', '--file', f, '--unit', 'vrf-host/0', ...hostArgs(h)])).code).toBe(EXIT.ok);
+    const ok = '3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.1/0.2/0.3/0.0 ms\n';
+    const lost = '3 packets transmitted, 0 received, 100% packet loss, time 2003ms\n';
+    await h.ip.ping({ '10.10.4.1': { stdout: ok }, '2001:db8:4::1': { stdout: lost, code: 1 } });
+    const r = await run(['check-gateways', '--vrf', 'storage', ...hostArgs(h)]);
+    expect(r).toEqual({
+      code: EXIT.ok,
+      out: 'storage inet 10.10.4.1 (gateway): reachable loss 0% rtt 0.2ms\nstorage inet6 2001:db8:4::1 (gateway): UNREACHABLE loss 100%\n',
+      err: '',
+    });
+    const bad = await run(['check-gateways', '--vrf', 'nope', ...hostArgs(h)]);
+    expect(bad.code).toBe(EXIT.blocked);
+    expect(bad.err).toMatch(/vrf: "nope" is not one of vrf-host's VRFs/);
+  });
+
   it('--no-boot leaves the boot unit alone', async () => {
     const h = await testHost();
     const dir = join(h.root, '..');
