@@ -204,9 +204,9 @@ export class KernelModel {
     return l;
   }
 
-  /** Adds an entry; with `replace`, it takes the place of every entry in its slot. */
-  insert(r: Route, replace: boolean): void {
-    const k = slotOfRoute(r);
+  /** Adds an entry; with `replace`, it takes the place of every entry in its slot. `slot`: slotOfRoute(r), when known. */
+  insert(r: Route, replace: boolean, slot?: string): void {
+    const k = slot ?? slotOfRoute(r);
     const cur = this.slots.get(k);
     if (replace || !cur) {
       this.slots.set(k, [r]);
@@ -362,7 +362,8 @@ export class KernelModel {
     this.rules.splice(lo, 0, r);
   }
 
-  apply(step: Step): void {
+  /** Runs a step; `slot` may carry slotOfTarget(step.route) of a route-add the caller already computed. */
+  apply(step: Step, slot?: string): void {
     switch (step.kind) {
       case 'vrf-create':
         this.createVrf(step.name, step.table);
@@ -384,7 +385,7 @@ export class KernelModel {
         this.release(step.dev);
         return;
       case 'route-add':
-        this.insert(routeOfTarget(step.route), true);
+        this.insert(routeOfTarget(step.route), true, slot);
         return;
       case 'route-del':
         if (!this.deleteRoute(step.route)) throw new ModelError(`RTNETLINK answers: No such process (route ${step.route.dst} table ${step.route.table})`);

@@ -98,9 +98,9 @@ export class PlanContext {
   }
 
   /** Adds a step and runs it on the model; a step the kernel would refuse is a planner bug. */
-  emit(step: Step): void {
+  emit(step: Step, slot?: string): void {
     try {
-      this.model.apply(step);
+      this.model.apply(step, slot);
     } catch (e) {
       if (e instanceof ModelError) throw new PlanError(`internal: planned step ${step.kind} cannot run: ${e.message}`, { cause: e });
       throw e;

@@ -106,7 +106,7 @@ export function vrfRoutes(ctx: PlanContext): void {
   for (const phase of [3, 4, 5] as const) {
     for (const w of byPhase[phase]) {
       if (alreadyThere(ctx, w.t, w.key)) continue;
-      ctx.emit({ kind: 'route-add', route: w.t, why: w.why });
+      ctx.emit({ kind: 'route-add', route: w.t, why: w.why }, w.key);
     }
   }
 
@@ -140,7 +140,7 @@ export function leaks(ctx: PlanContext): void {
     }
   }
   for (const w of wanted.values()) {
-    if (!alreadyThere(ctx, w.t, w.key)) ctx.emit({ kind: 'route-add', route: w.t, why: w.why });
+    if (!alreadyThere(ctx, w.t, w.key)) ctx.emit({ kind: 'route-add', route: w.t, why: w.why }, w.key);
   }
   for (const name of ctx.vrfNames) {
     for (const [key, r] of ctx.model.entriesVia(name)) {
