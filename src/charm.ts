@@ -2,7 +2,11 @@
  * vrf-host: the glue between Juju (src/ops) and the VRF engine (src/vrf).
  * Each handler gathers its facts (config-get, network-get for every binding,
  * JUJU_API_ADDRESSES), hands plain data to src/charm/run.ts, and records an
- * Outcome; the one collect-status step turns it into the unit status.
+ * Outcome; the one collect-status step turns it into the unit status. The
+ * only status set elsewhere is the interim Maintenance shown while changes are
+ * being applied (a hook's final status always comes from collect-status).
+ * A dispatch that decides nothing (show-vrfs, plan, check-gateways,
+ * leader-elected) leaves the status as it was.
  *
  * Where the engine acts comes from the environment (src/charm/host.ts:
  * VRF_HOST_ROOT, VRF_HOST_IP, …); in-process tests build the class with
