@@ -74,6 +74,7 @@ export function routeOfTarget(t: RouteTarget): Route {
 }
 
 export function ruleOfTarget(t: RuleTarget): Rule {
+  if (t.l3mdev === true) return l3mdevRule(t.family, t.priority);
   return {
     family: t.family,
     priority: t.priority,
@@ -88,8 +89,8 @@ export function ruleOfTarget(t: RuleTarget): Rule {
   };
 }
 
-function l3mdevRule(family: Family): Rule {
-  return { family, priority: L3MDEV_PRIORITY, src: null, dst: null, table: null, l3mdev: true, iif: null, oif: null, fwmark: null, action: 'lookup' };
+function l3mdevRule(family: Family, priority: number = L3MDEV_PRIORITY): Rule {
+  return { family, priority, src: null, dst: null, table: null, l3mdev: true, iif: null, oif: null, fwmark: null, action: 'lookup' };
 }
 
 /** A mutable, indexed copy of a host that steps can be applied to. */
@@ -336,8 +337,10 @@ export class KernelModel {
   }
 
   private ruleDel(t: RuleTarget): void {
-    const i = this.rules.findIndex(
-      (r) => r.family === t.family && r.priority === t.priority && r.table === t.table && r.src === (t.src ?? null) && !r.l3mdev,
+    const i = this.rules.findIndex((r) =>
+      t.l3mdev === true
+        ? r.family === t.family && r.priority === t.priority && r.l3mdev
+        : r.family === t.family && r.priority === t.priority && r.table === t.table && r.src === (t.src ?? null) && !r.l3mdev,
     );
     if (i < 0) throw new ModelError(`RTNETLINK answers: No such file or directory (rule ${t.priority})`);
     this.rules.splice(i, 1);
@@ -345,7 +348,9 @@ export class KernelModel {
 
   private ruleAdd(t: RuleTarget): void {
     const r = ruleOfTarget(t);
-    if (this.rules.some((x) => x.family === r.family && x.priority === r.priority && x.table === r.table && x.src === r.src && x.action === 'lookup' && !x.l3mdev)) {
+    const same = (x: Rule): boolean =>
+      x.family === r.family && x.priority === r.priority && x.l3mdev === r.l3mdev && (r.l3mdev || (x.table === r.table && x.src === r.src && x.action === 'lookup'));
+    if (this.rules.some(same)) {
       throw new ModelError(`RTNETLINK answers: File exists (rule ${t.priority})`);
     }
     // The kernel keeps rules ordered by priority; a new rule goes after those of equal priority

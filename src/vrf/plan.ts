@@ -10,7 +10,8 @@
  *  3. carry migrated static routes into the VRF table, or give them back;
  *  4. default route per family and the VRF's extra routes;
  *  5. strict: an unreachable catch-all per family; then stale vrf-host routes go;
- *  6. rules: move the local lookup to 32765 (add, then delete); migrate / restore source
+ *  6. rules: the l3mdev rule if it went missing; move the local lookup to 32765 (add, then
+ *     delete); migrate / restore source
  *     rules that would bypass a VRF;
  *  7. preserve-reachability: leaks into main, per-address source rules;
  *  8. sysctls (l3mdev accept, nonlocal bind), or their restore.
@@ -24,7 +25,7 @@ import type { DesiredState, Ledger, ObservedHost, Plan } from './types.js';
 import { PlanContext } from './plan/context.js';
 import { createOrReplace, enslaveMembers, releaseFormerMembers, removeUndesired } from './plan/structure.js';
 import { leaks, vrfRoutes } from './plan/routing.js';
-import { localRuleMove, migrateSourceRules, sourceRules } from './plan/rules.js';
+import { ensureL3mdevRule, localRuleMove, migrateSourceRules, sourceRules } from './plan/rules.js';
 import { keepAddrFirst, sysctls } from './plan/sysctls.js';
 
 export { PlanError } from './plan/context.js';
@@ -37,6 +38,7 @@ export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledg
   releaseFormerMembers(ctx);
   enslaveMembers(ctx);
   vrfRoutes(ctx);
+  ensureL3mdevRule(ctx);
   localRuleMove(ctx);
   migrateSourceRules(ctx);
   leaks(ctx);

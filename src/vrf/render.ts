@@ -115,6 +115,11 @@ function routeArgv(verb: 'replace' | 'del', r: RouteTarget): string[] {
 function ruleArgv(verb: 'add' | 'del', r: RuleTarget): string[] {
   const what = `rule ${verb} pref ${r.priority}`;
   const argv = ['rule', verb, 'pref', u32(r.priority, what)];
+  if (r.l3mdev === true) {
+    if (r.src !== undefined) throw new RenderError(`${what}: an l3mdev rule takes no source`);
+    argv.push('l3mdev');
+    return r.family === 'inet6' ? ['-6', ...argv] : argv;
+  }
   if (r.src !== undefined) {
     familyCheck(r.family, r.src, what);
     argv.push('from', prefix(r.src, r.family, what));

@@ -304,6 +304,8 @@ export interface RuleTarget {
   readonly priority: number;
   readonly src?: string;
   readonly table: number;
+  /** The l3mdev rule (`ip rule add pref 1000 l3mdev`): no lookup table (table is TABLE.unspec). */
+  readonly l3mdev?: boolean;
 }
 
 export type Step =

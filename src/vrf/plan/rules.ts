@@ -17,6 +17,22 @@ function hasLocalAt(ctx: PlanContext, family: Family, priority: number): boolean
   return ctx.model.allRules().some((r) => r.family === family && r.priority === priority && isLocalLookup(r));
 }
 
+/**
+ * The kernel adds the l3mdev rule only when the first VRF of a namespace is created; if it
+ * was deleted since, no VRF routes anything: put it back.
+ */
+export function ensureL3mdevRule(ctx: PlanContext): void {
+  if (!ctx.anyVrf) return;
+  for (const f of FAMILIES) {
+    if (ctx.model.allRules().some((r) => r.family === f && r.l3mdev)) continue;
+    ctx.emit({
+      kind: 'rule-add',
+      rule: { family: f, priority: L3MDEV_PRIORITY, table: TABLE.unspec, l3mdev: true },
+      why: `the l3mdev rule (${f === 'inet' ? 'IPv4' : 'IPv6'}) is missing: without it no lookup reaches a VRF's table`,
+    });
+  }
+}
+
 export function localRuleMove(ctx: PlanContext): void {
   const wantMoved = ctx.desired.moveLocalRule && ctx.anyVrf;
   for (const f of FAMILIES) {

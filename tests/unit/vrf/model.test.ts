@@ -95,6 +95,15 @@ describe('simulate: routes, rules, sysctls', () => {
     expect(() => m.apply(create)).toThrow(/File exists/);
   });
 
+  it('adds and deletes the l3mdev rule like ip does', () => {
+    const m = new KernelModel(base());
+    m.apply({ kind: 'rule-add', rule: { family: 'inet6', priority: 1000, table: 0, l3mdev: true }, why: '' });
+    expect(m.allRules().filter((r) => r.l3mdev)).toEqual([expect.objectContaining({ family: 'inet6', priority: 1000, table: null, action: 'lookup' })]);
+    expect(() => m.apply({ kind: 'rule-add', rule: { family: 'inet6', priority: 1000, table: 0, l3mdev: true }, why: '' })).toThrow(/File exists/);
+    m.apply({ kind: 'rule-del', rule: { family: 'inet6', priority: 1000, table: 0, l3mdev: true }, why: '' });
+    expect(m.allRules().some((r) => r.l3mdev)).toBe(false);
+  });
+
   it('keeps rules ordered by priority and sets sysctls', () => {
     const h = simulate(base(), [
       { kind: 'rule-add', rule: { family: 'inet', priority: 99, src: '10.10.4.23/32', table: 1001 }, why: '' },

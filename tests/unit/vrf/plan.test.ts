@@ -234,6 +234,13 @@ describe('plan: routes', () => {
 });
 
 describe('plan: rules', () => {
+  it('puts back a missing l3mdev rule (the kernel adds it only with the first VRF of a namespace)', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const gone = { ...after, rules: after.rules.filter((r) => !r.l3mdev) };
+    const { p } = converge(desired([storage()]), gone, p1.ledger);
+    expect(cmds(p)).toEqual(['ip rule add pref 1000 l3mdev', 'ip -6 rule add pref 1000 l3mdev']);
+  });
+
   it('leaves the local rule alone when move-local-rule is off', () => {
     const p = plan(desired([storage()], { moveLocalRule: false }), maasish(), EMPTY_LEDGER);
     expect(cmds(p).some((c) => c.includes('lookup 255'))).toBe(false);

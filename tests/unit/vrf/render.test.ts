@@ -35,6 +35,8 @@ describe('renderStep', () => {
     [{ kind: 'rule-del', rule: { family: 'inet6', priority: 100, src: '2001:db8:4::/64', table: 2 }, why: 'x' }, ['rule', 'del', 'pref', '100', 'from', '2001:db8:4::/64', 'lookup', '2']],
     [{ kind: 'rule-add', rule: { family: 'inet', priority: 32765, table: 255 }, why: 'x' }, ['rule', 'add', 'pref', '32765', 'lookup', '255']],
     [{ kind: 'rule-del', rule: { family: 'inet6', priority: 0, table: 255 }, why: 'x' }, ['-6', 'rule', 'del', 'pref', '0', 'lookup', '255']],
+    [{ kind: 'rule-add', rule: { family: 'inet', priority: 1000, table: 0, l3mdev: true }, why: 'x' }, ['rule', 'add', 'pref', '1000', 'l3mdev']],
+    [{ kind: 'rule-add', rule: { family: 'inet6', priority: 1000, table: 0, l3mdev: true }, why: 'x' }, ['-6', 'rule', 'add', 'pref', '1000', 'l3mdev']],
   ])('%j', (step, expected) => {
     expect(argv(step)).toEqual(expected);
   });
