@@ -390,6 +390,9 @@ export class KernelModel {
         this.release(step.dev);
         return;
       case 'route-add':
+        if (step.route.dev !== undefined && step.route.type === 'unicast' && this.links.get(step.route.dev)?.up === false) {
+          throw new ModelError(`Error: Nexthop device is not up (${step.route.dev})`);
+        }
         this.insert(routeOfTarget(step.route), true, slot);
         return;
       case 'route-del':

@@ -95,7 +95,7 @@ export function vrfRoutes(ctx: PlanContext): void {
       continue;
     }
     ctx.migratedRoutes.delete(id);
-    if (!l) continue; // the device is gone: nothing to route through
+    if (!l?.up) continue; // the device is gone or down: the kernel would refuse the route
     const back = targetOfRoute(r);
     if (!alreadyThere(ctx, back)) restores.push(back);
   }

@@ -91,6 +91,8 @@ describe('simulate: routes, rules, sysctls', () => {
     expect(() => m.apply({ kind: 'rule-add', rule: { family: 'inet', priority: 0, table: 255 }, why: '' })).toThrow(/File exists/);
     expect(() => m.apply({ kind: 'rule-del', rule: { family: 'inet', priority: 5, table: 255 }, why: '' })).toThrow(/No such file/);
     expect(() => m.apply(enslave)).toThrow(/not a VRF/);
+    const down = new KernelModel(withKernelRoutes(host(nic('ens9', { up: false }))));
+    expect(() => down.apply({ kind: 'route-add', route: { family: 'inet', table: 254, dst: '10.9.0.0/16', type: 'unicast', dev: 'ens9' }, why: '' })).toThrow(/not up/);
     m.apply(create);
     expect(() => m.apply(create)).toThrow(/File exists/);
   });

@@ -81,6 +81,15 @@ describe('planTeardown', () => {
     expect(back.sysctls['net.ipv6.conf.all.keep_addr_on_down']).toBe('0');
   });
 
+  it('does not try to give back a route through a member that is down (the kernel would refuse it)', () => {
+    const down = { ...after, links: after.links.map((l) => (l.name === 'bond0.105' ? { ...l, up: false } : l)) };
+    const t = planTeardown(down, applied.ledger);
+    const c = t.steps.map(renderCommand);
+    expect(c.some((x) => x.includes('10.30.0.0/16 via'))).toBe(false);
+    expect(c).toContain('ip route replace 0.0.0.0/0 via 10.10.4.1 dev bond0 proto static table 2');
+    expect(() => simulate(down, t.steps)).not.toThrow();
+  });
+
   it('clears the routes a VRF deleted by hand left in its table', () => {
     const gone = { ...after, links: after.links.filter((l) => l.name !== 'storage').map((l) => (l.master === 'storage' ? { ...l, master: null, slaveKind: null } : l)) };
     const c = planTeardown(gone, applied.ledger).steps.map(renderCommand);
