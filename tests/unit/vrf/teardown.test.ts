@@ -85,7 +85,7 @@ describe('planTeardown', () => {
     const down = { ...after, links: after.links.map((l) => (l.name === 'bond0.105' ? { ...l, up: false } : l)) };
     const t = planTeardown(down, applied.ledger);
     const c = t.steps.map(renderCommand);
-    expect(c.some((x) => x.includes('10.30.0.0/16 via'))).toBe(false);
+    expect(c.some((x) => x.startsWith('ip route replace 10.30.0.0/16 via'))).toBe(false);
     expect(c).toContain('ip route replace 0.0.0.0/0 via 10.10.4.1 dev bond0 proto static table 2');
     expect(() => simulate(down, t.steps)).not.toThrow();
   });
