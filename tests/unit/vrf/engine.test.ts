@@ -352,7 +352,7 @@ describe('show', () => {
 });
 
 async function fakePing(h: TestHost, body: string): Promise<string> {
-  const p = join(h.ip.dir, 'ping');
+  const p = join(h.ip.dir, 'fake-ping');
   await writeFile(p, `#!/bin/sh\n${body}\n`);
   await chmod(p, 0o755);
   return p;

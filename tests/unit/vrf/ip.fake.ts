@@ -1,63 +1,71 @@
 /**
- * A fake `ip` for unit tests: a tiny node script written into a temp dir. It
- * records every call (argv + stdin) in calls.jsonl, answers `-V`, answers
- * `-json -batch` lines from responses.json (line text → stdout), fails the
- * first batch line matching a regex like real ip does ("MESSAGE" then
- * "Command failed -:N", exit 1, stop), and answers `vrf exec … ping` from
- * ping.json (target → {stdout, stderr, code}).
+ * A fake `ip` for unit tests: a small POSIX sh script written into a temp dir
+ * (sh, not node, so each call costs milliseconds on a loaded machine). It
+ * records every call (argv + stdin) under calls/, answers `-V`, answers
+ * `-json -batch` lines from responses (line text → stdout, prefixed with `-6 `
+ * when the process runs with -6), fails batch lines matching an extended regex
+ * like real ip does ("MESSAGE" then "Command failed -:N", exit 1; stop unless
+ * -force), answers `vrf exec … ping` per target, and can hang change batches
+ * (`-batch` without -json) so a test can kill an apply half-way.
  */
-import { mkdtemp, readFile, writeFile, chmod } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const SCRIPT = `
-const fs = require('node:fs');
-const path = require('node:path');
-const dir = __DIR__;
-const argv = process.argv.slice(2);
-const read = (f, d) => { try { return fs.readFileSync(path.join(dir, f), 'utf8'); } catch { return d; } };
-let stdin = '';
-if (argv.includes('-batch')) stdin = fs.readFileSync(0, 'utf8');
-fs.appendFileSync(path.join(dir, 'calls.jsonl'), JSON.stringify({ argv, stdin }) + '\\n');
-if (argv[0] === '-V') { process.stdout.write(read('version', 'ip utility, iproute2-6.1.0, libbpf 1.1.2') + '\\n'); process.exit(0); }
-if (argv.includes('-batch')) {
-  const json = argv.includes('-json');
-  // 'hang': a change batch never finishes (a test kills it, or its parent, mid-apply).
-  if (!json && read('hang', null) !== null) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000);
-  const responses = JSON.parse(read('responses.json', '{}'));
-  const fail = read('fail', null);
-  const [failRe, failMsg] = fail === null ? [null, null] : fail.split('\\t');
-  const force = argv.includes('-force');
-  const fam = argv[0] === '-6' || argv[0] === '-4' ? argv[0] + ' ' : '';
-  const lines = stdin.split('\\n').filter((l, i, a) => !(i === a.length - 1 && l === ''));
-  let rc = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    if (failRe !== null && new RegExp(failRe).test(fam + line)) {
-      process.stderr.write((failMsg || 'RTNETLINK answers: File exists') + '\\nCommand failed -:' + (i + 1) + '\\n');
-      rc = 1;
-      if (!force) process.exit(1);
-      continue;
-    }
-    if (json) process.stdout.write((responses[fam + line] ?? '[]') + '\\n');
-  }
-  process.exit(rc);
-}
-if (argv[0] === 'vrf' && argv[1] === 'exec') {
-  const ping = JSON.parse(read('ping.json', '{}'));
-  const r = ping[argv[argv.length - 1]] ?? { stdout: '', stderr: 'ping: connect: Network is unreachable', code: 2 };
-  process.stdout.write(r.stdout || ''); process.stderr.write(r.stderr || '');
-  process.exit(r.code ?? 0);
-}
-process.stderr.write('fake ip: unsupported ' + argv.join(' ') + '\\n');
-process.exit(255);
+const SCRIPT = String.raw`
+hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+n=$(( $(cat "$dir/count" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$dir/count"
+mkdir -p "$dir/calls"
+rec="$dir/calls/$(printf '%06d' "$n")"
+printf '%s\n' "$@" > "$rec.argv"
+batch=0; json=0; force=0
+for a in "$@"; do
+  case $a in -batch) batch=1 ;; -json) json=1 ;; -force) force=1 ;; esac
+done
+if [ "$batch" = 1 ]; then cat > "$rec.stdin"; else : > "$rec.stdin"; fi
+if [ "$1" = -V ]; then
+  if [ -f "$dir/version" ]; then cat "$dir/version"; echo; else echo 'ip utility, iproute2-6.1.0, libbpf 1.1.2'; fi
+  exit 0
+fi
+if [ "$batch" = 1 ]; then
+  if [ "$json" = 0 ] && [ -f "$dir/hang" ]; then sleep 60; fi
+  fam=''
+  case $1 in -6|-4) fam="$1 " ;; esac
+  re=''; msg=''
+  if [ -f "$dir/fail.re" ]; then re=$(cat "$dir/fail.re"); msg=$(cat "$dir/fail.msg"); fi
+  rc=0; i=0
+  while IFS= read -r line || [ -n "$line" ]; do
+    i=$((i + 1))
+    if [ -n "$re" ] && printf '%s\n' "$fam$line" | grep -Eq -- "$re"; then
+      printf '%s\nCommand failed -:%s\n' "$msg" "$i" >&2
+      rc=1
+      [ "$force" = 1 ] || exit 1
+      continue
+    fi
+    if [ "$json" = 1 ]; then
+      f="$dir/resp/$(hex "$fam$line")"
+      if [ -f "$f" ]; then cat "$f"; echo; else echo '[]'; fi
+    fi
+  done < "$rec.stdin"
+  exit "$rc"
+fi
+if [ "$1" = vrf ] && [ "$2" = exec ]; then
+  eval "t=\${$#}"
+  f="$dir/ping/$(hex "$t")"
+  if [ -f "$f.code" ]; then cat "$f.stdout"; cat "$f.stderr" >&2; exit "$(cat "$f.code")"; fi
+  echo 'ping: connect: Network is unreachable' >&2
+  exit 2
+fi
+echo "fake ip: unsupported $*" >&2
+exit 255
 `;
 
 export interface FakeIp {
   readonly dir: string;
   readonly bin: string;
   calls(): Promise<{ argv: string[]; stdin: string }[]>;
-  /** Fail the first batch line matching `re` with `message`. */
+  /** Fail batch lines matching the extended regex `re` with `message`. */
   failOn(re: string, message?: string): Promise<void>;
   respond(map: Record<string, string>): Promise<void>;
   ping(map: Record<string, { stdout?: string; stderr?: string; code?: number }>): Promise<void>;
@@ -66,26 +74,47 @@ export interface FakeIp {
   hang(): Promise<void>;
 }
 
+const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex');
+
+function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 export async function fakeIp(dir?: string): Promise<FakeIp> {
   const d = dir ?? (await mkdtemp(join(tmpdir(), 'fake-ip-')));
   const bin = join(d, 'ip');
-  await writeFile(bin, `#!${process.execPath}\n${SCRIPT.replace('__DIR__', JSON.stringify(d))}`);
+  await writeFile(bin, `#!/bin/sh\ndir=${shQuote(d)}\n${SCRIPT}`);
   await chmod(bin, 0o755);
   return {
     dir: d,
     bin,
     async calls() {
-      const t = await readFile(join(d, 'calls.jsonl'), 'utf8').catch(() => '');
-      return t.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { argv: string[]; stdin: string });
+      const names = (await readdir(join(d, 'calls')).catch(() => [] as string[])).filter((n) => n.endsWith('.argv')).sort();
+      return Promise.all(
+        names.map(async (n) => {
+          const base = join(d, 'calls', n.slice(0, -'.argv'.length));
+          const argv = (await readFile(`${base}.argv`, 'utf8')).split('\n').slice(0, -1);
+          const stdin = await readFile(`${base}.stdin`, 'utf8').catch(() => '');
+          return { argv, stdin };
+        }),
+      );
     },
     async failOn(re, message = 'RTNETLINK answers: File exists') {
-      await writeFile(join(d, 'fail'), `${re}\t${message}`);
+      await writeFile(join(d, 'fail.msg'), message);
+      await writeFile(join(d, 'fail.re'), re);
     },
     async respond(map) {
-      await writeFile(join(d, 'responses.json'), JSON.stringify(map));
+      await mkdir(join(d, 'resp'), { recursive: true });
+      for (const [line, out] of Object.entries(map)) await writeFile(join(d, 'resp', hex(line)), out);
     },
     async ping(map) {
-      await writeFile(join(d, 'ping.json'), JSON.stringify(map));
+      await mkdir(join(d, 'ping'), { recursive: true });
+      for (const [target, r] of Object.entries(map)) {
+        const base = join(d, 'ping', hex(target));
+        await writeFile(`${base}.stdout`, r.stdout ?? '');
+        await writeFile(`${base}.stderr`, r.stderr ?? '');
+        await writeFile(`${base}.code`, String(r.code ?? 0));
+      }
     },
     async version(v) {
       await writeFile(join(d, 'version'), v);
