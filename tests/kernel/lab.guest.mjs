@@ -38,7 +38,9 @@ try {
   const show = await unit.action('show-vrfs', {});
   out.showVrfs = { exitCode: show.exitCode, results: show.record.actionResults, failure: show.record.actionFailure };
   t.note(`show-vrfs: exit ${show.exitCode}${show.record.actionFailure ? `, failed: ${show.record.actionFailure}` : ''}`);
-  for (const [k, v] of Object.entries(show.record.actionResults)) t.note(`  ${k}: ${v.split('\n').join('\n#     ')}`);
+  const results = Object.entries(show.record.actionResults);
+  if (results.length === 0) t.note('  (show-vrfs set no results)');
+  for (const [k, v] of results) t.note(`  ${k}: ${v.split('\n').join('\n#     ')}`);
   green = out.after.length > 0 && out.after.every((r) => r.ok);
 } finally {
   destroyTopology(topo);
