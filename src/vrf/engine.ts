@@ -175,7 +175,7 @@ async function kernelRelease(o: EngineOptions): Promise<string> {
 }
 
 /** The checks that must pass before anything is observed or applied. `observed` is filled when ip works. */
-export async function preflight(o: EngineOptions = {}): Promise<{ problems: Problem[]; warnings: Warning[] }> {
+export async function preflight(o: EngineOptions & { readonly loadModules?: boolean } = {}): Promise<{ problems: Problem[]; warnings: Warning[] }> {
   const problems: Problem[] = [];
   const warnings: Warning[] = [];
   let version: string;
@@ -197,7 +197,7 @@ export async function preflight(o: EngineOptions = {}): Promise<{ problems: Prob
     const container = await detectContainer(o);
     let loaded = false;
     let why = '';
-    if (!container) {
+    if (!container && o.loadModules !== false) {
       const r = await modprobe('vrf', o).catch((e: Error) => ({ ok: false, stderr: e.message }));
       loaded = r.ok && (await vrfModulePresent(o));
       why = r.ok ? '' : ` (modprobe vrf: ${r.stderr || 'failed'})`;
@@ -449,7 +449,8 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       given = state.desired;
     }
 
-    const pre = await preflight(o);
+    // A plan-only run has no side effects, loading a kernel module included.
+    const pre = await preflight({ ...o, loadModules: !dryRun });
     const warnings: Warning[] = [...pre.warnings];
     if (state.applying) {
       warnings.push({ field: 'state', message: `the previous apply was interrupted (${state.updated}); converging from wherever the host is` });

@@ -196,8 +196,19 @@ describe('pre-flight', () => {
     const mp = join(h.ip.dir, 'modprobe');
     await writeFile(mp, `#!/bin/sh\nmkdir -p ${join(h.sysRoot, 'module/vrf')}\n`);
     await chmod(mp, 0o755);
-    const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0', dryRun: true });
+    const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0' });
     expect(r.problems).toEqual([]);
+  });
+
+  it('a dry run loads no module: it reports the missing module without calling modprobe', async () => {
+    const h = await testHost('maas-host', { vrfModule: false });
+    const mp = join(h.ip.dir, 'modprobe');
+    await writeFile(mp, `#!/bin/sh\necho called >> ${join(h.ip.dir, 'modprobe.log')}\nmkdir -p ${join(h.sysRoot, 'module/vrf')}\n`);
+    await chmod(mp, 0o755);
+    const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0', dryRun: true });
+    expect(r.problems).toEqual([{ field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf)' }]);
+    expect(await exists(join(h.ip.dir, 'modprobe.log'))).toBe(false);
+    expect(await batches(h)).toEqual([]);
   });
 
   it('a kernel without the l3mdev sysctls names the version needed', async () => {
