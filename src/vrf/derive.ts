@@ -386,6 +386,13 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
     }
     const members = r.members.filter((m) => !excluded.includes(m));
     if (members.length === 0) continue;
+    // Automatic mode: two roles bound to the same space (the same L3 devices) share one VRF,
+    // named after the first role; Juju lets an operator bind several endpoints to one space.
+    const twin = explicit ? undefined : resolved.find((v) => sameList(v.members, members));
+    if (twin !== undefined) {
+      warnings.push({ field: c.field, message: `binding ${c.binding} is on the same interfaces as ${twin.binding} (${members.join(', ')}); it shares the VRF ${twin.vrf}` });
+      continue;
+    }
     resolved.push({ ...c, members, addresses: r.addresses.filter((a) => members.includes(a.dev)) });
   }
 

@@ -139,9 +139,9 @@ describe('members', () => {
       'tenant: ens8 is already in VRF blue, which vrf-host did not create',
     ],
     [
-      'the same interface in two VRFs',
+      'the same interface in two VRFs (overlapping, not identical, bindings)',
       [],
-      { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] },
+      { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24'), iface('ens7.30', '10.10.5.23/24')] },
       'storage-cluster: bond0 would be in both storage and storage-cluster; an interface belongs to at most one VRF (set vrfs to choose one)',
     ],
     [
@@ -165,6 +165,12 @@ describe('members', () => {
   ])('%s is a problem', (_what, extra, b, msg) => {
     const r = deriveDesired(inputs({}, { bindings: b }), host(maasParts, extra), EMPTY_LEDGER);
     expect(problems(r)).toContain(msg);
+  });
+  it('two roles bound to the same space share one VRF, named after the first role', () => {
+    const b = { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] };
+    const r = deriveDesired(inputs({}, { bindings: b }), host(maasParts), EMPTY_LEDGER);
+    expect(desired(r).vrfs.map((v) => [v.name, v.members])).toEqual([['public', ['br-ens4']], ['storage', ['bond0']]]);
+    expect(warnings(r)).toContain('storage-cluster: binding storage-cluster is on the same interfaces as storage (bond0); it shares the VRF storage');
   });
   it('a partly missing binding is a warning', () => {
     const b = { ...maasBindings, public: [iface('br-ens4', '172.16.0.5/24'), iface('ens9', '172.30.0.5/24')] };
