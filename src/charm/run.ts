@@ -93,20 +93,22 @@ export async function convergeHost(facts: JujuFacts, host: CharmHost, mode: Conv
   if (g.kind === 'waiting') return { outcome: g, report: null };
   const base = { ...host.engine, inputs: g.inputs, unit: facts.unit };
   const planOnly = !force && (g.config.dryRun || (mode === 'update-status' && !g.config.healDrift));
-  const pre = await converge({ ...base, dryRun: true });
-  if (!pre.ok || planOnly) {
-    await logReport(pre, report);
-    if (pre.problems.length > 0) return { outcome: { kind: 'blocked', problems: pre.problems }, report: pre };
-    if (g.config.dryRun && !force) return { outcome: { kind: 'dry-run', report: pre }, report: pre };
-    return { outcome: pre.planned.length > 0 ? { kind: 'drift', report: pre } : { kind: 'converged', report: pre }, report: pre };
-  }
-  if (pre.planned.length > 0) {
-    const n = pre.planned.length;
-    await report.maintenance(mode === 'update-status' ? `healing drift: ${n} change${n === 1 ? '' : 's'}` : `applying ${n} change${n === 1 ? '' : 's'}`);
-  }
-  if (host.bootDisabled !== null) await report.log('WARNING', `boot persistence disabled: ${host.bootDisabled}`);
-  const r = await converge({ ...base, boot: host.boot });
+  if (!planOnly && host.bootDisabled !== null) await report.log('WARNING', `boot persistence disabled: ${host.bootDisabled}`);
+  // One pass: observe and plan once; Maintenance is shown only when there is something to apply.
+  const r = await converge({
+    ...base,
+    dryRun: planOnly,
+    ...(planOnly ? {} : { boot: host.boot }),
+    beforeApply: async (steps) => {
+      const n = steps.length;
+      await report.maintenance(mode === 'update-status' ? `healing drift: ${n} change${n === 1 ? '' : 's'}` : `applying ${n} change${n === 1 ? '' : 's'}`);
+    },
+  });
   await logReport(r, report);
+  if (planOnly && r.problems.length === 0) {
+    if (g.config.dryRun && !force) return { outcome: { kind: 'dry-run', report: r }, report: r };
+    return { outcome: r.planned.length > 0 ? { kind: 'drift', report: r } : { kind: 'converged', report: r }, report: r };
+  }
   if (r.problems.length > 0) return { outcome: { kind: 'blocked', problems: r.problems }, report: r };
   if (r.failure) return { outcome: { kind: 'failed', report: r }, report: r };
   return { outcome: { kind: 'converged', report: r }, report: r };

@@ -365,6 +365,8 @@ export interface ConvergeOptions extends EngineOptions {
   readonly boot?: BootInstallOptions | false;
   /** Controller addresses for `ip route get` when no inputs are given (replay). Default: none. */
   readonly controllers?: readonly string[];
+  /** Called once, after planning and before anything is applied, when there is something to apply. */
+  readonly beforeApply?: (steps: readonly PlannedStep[]) => Promise<void>;
 }
 
 export interface ConvergeReport {
@@ -491,6 +493,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       return { ...base, ok: true, applied: [], failure: null, units };
     }
 
+    if (o.beforeApply) await o.beforeApply(steps);
     // Write-ahead: remember everything either ledger owns before touching the host.
     const application = state.application ?? (unit ? appOfUnit(unit) : null);
     const ahead = unionLedger(state.ledger, p.ledger);
