@@ -50,9 +50,19 @@ function stable(v) {
   return v;
 }
 
-/** A snapshot with kernel-assigned fields dropped and lists in a stable order. */
+/**
+ * A snapshot with kernel-assigned fields dropped and lists in a stable order. A VRF device's MAC
+ * (random at creation) and its link-local IPv6 address are kernel-assigned too: a VRF deleted and
+ * re-created (drift healing) is the same VRF.
+ */
 export function normalise(snap) {
-  return stable(snap);
+  const vrfs = new Set((snap.links ?? []).filter((l) => l.linkinfo?.info_kind === 'vrf').map((l) => l.ifname));
+  const links = (snap.links ?? []).map((l) => (vrfs.has(l.ifname) ? { ...l, address: undefined, broadcast: undefined } : l));
+  const addrs = (snap.addrs ?? []).map((a) =>
+    vrfs.has(a.ifname) ? { ...a, address: undefined, broadcast: undefined, addr_info: (a.addr_info ?? []).filter((i) => i.scope !== 'link') } : a,
+  );
+  const routes6 = (snap.routes6 ?? []).filter((r) => !(vrfs.has(r.dev) && r.table === 'local' && /^fe80:/.test(r.dst ?? '')));
+  return stable({ ...snap, links, addrs, routes6 });
 }
 
 /**
