@@ -11,9 +11,9 @@
  *  4. default route per family and the VRF's extra routes;
  *  5. strict: an unreachable catch-all per family; then stale vrf-host routes go;
  *  6. rules: the l3mdev rule if it went missing; move the local lookup to 32765 (add, then
- *     delete); migrate / restore source
- *     rules that would bypass a VRF;
+ *     delete); migrate / restore source rules that would bypass a VRF;
  *  7. preserve-reachability: leaks into main, per-address source rules;
+ *     (6 and 7 run for IPv4 first, then for IPv6: see rules.ts)
  *  8. sysctls (l3mdev accept, nonlocal bind), or their restore.
  *
  * It only touches what the ledger owns (VRFs, their tables, leaks via them, source rules
@@ -21,7 +21,7 @@
  * Every step runs on a kernel model as it is planned, so later phases see the host as
  * it will be and a converged host gives no steps.
  */
-import type { DesiredState, Ledger, ObservedHost, Plan } from './types.js';
+import type { DesiredState, Family, Ledger, ObservedHost, Plan } from './types.js';
 import { PlanContext } from './plan/context.js';
 import { createOrReplace, enslaveMembers, releaseFormerMembers, removeUndesired } from './plan/structure.js';
 import { leaks, vrfRoutes } from './plan/routing.js';
@@ -29,6 +29,12 @@ import { ensureL3mdevRule, localRuleMove, migrateSourceRules, sourceRules } from
 import { keepAddrFirst, sysctls } from './plan/sysctls.js';
 
 export { PlanError } from './plan/context.js';
+
+function rules(ctx: PlanContext, f: Family): void {
+  ensureL3mdevRule(ctx, f);
+  localRuleMove(ctx, f);
+  migrateSourceRules(ctx, f);
+}
 
 export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledger): Plan {
   const ctx = new PlanContext(desired, observed, ledger);
@@ -38,11 +44,13 @@ export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledg
   releaseFormerMembers(ctx);
   enslaveMembers(ctx);
   vrfRoutes(ctx);
-  ensureL3mdevRule(ctx);
-  localRuleMove(ctx);
-  migrateSourceRules(ctx);
+  // IPv4 rules (6, then 7 with the leaks), then IPv6 rules (6, 7): IPv6 rule lines need
+  // `ip -6`, so keeping them together costs an apply one more ip process, not four.
+  rules(ctx, 'inet');
   leaks(ctx);
-  sourceRules(ctx);
+  sourceRules(ctx, 'inet');
+  rules(ctx, 'inet6');
+  sourceRules(ctx, 'inet6');
   sysctls(ctx);
   return { steps: ctx.steps, ledger: ctx.ledgerAfter() };
 }

@@ -1,12 +1,13 @@
 /**
  * Step → `ip -batch` argv (or a sysctl write), every token validated.
  *
- * Families travel in the addresses: a default route is written `0.0.0.0/0` or
- * `::/0`, so ip knows the family without `-6` (a batch line cannot carry
- * options). The one exception is an IPv6 rule without an address (the local
- * lookup, `from all`): ip reads an unqualified rule as IPv4 and `from ::/0` as
- * IPv4 too (tested on iproute2 6.1), so such a line starts with `-6` and must
- * run in an `ip -6 -batch -` process (see `batchFamilyOption`).
+ * Route families travel in the addresses: a default route is written `0.0.0.0/0`
+ * or `::/0`, so ip knows the family without `-6` (a batch line cannot carry
+ * options). Rules are different: `ip rule` takes its family only from -4/-6
+ * (an IPv6 `from` prefix, even `::/0`, is refused or read as IPv4 — tested on
+ * iproute2 6.1), so every IPv6 rule line starts with `-6` and must run in an
+ * `ip -6 -batch -` process (see `batchFamilyOption`); the planner keeps those
+ * lines together.
  *
  * `route-add` renders as `ip route replace` so that a run that stopped half-way
  * converges on the next one. `vrf-replace` renders as the deletion of the VRF;
@@ -125,8 +126,10 @@ function ruleArgv(verb: 'add' | 'del', r: RuleTarget): string[] {
     argv.push('from', prefix(r.src, r.family, what));
   }
   argv.push('lookup', table(r.table, what, true));
-  // Without an address ip assumes IPv4: an IPv6 rule must run under `ip -6`.
-  return r.src === undefined && r.family === 'inet6' ? ['-6', ...argv] : argv;
+  // `ip rule` takes its family from -4/-6 only, never from the address: iproute2 6.1 sends
+  // `rule add from 2001:db8::5/128 …` as IPv4 and the kernel answers "Invalid source address"
+  // (checked here and on Debian's 6.1 kernel in the VM). Every IPv6 rule runs under `ip -6`.
+  return r.family === 'inet6' ? ['-6', ...argv] : argv;
 }
 
 export function renderStep(step: Step): RenderedStep {

@@ -2,10 +2,14 @@
  * Rule phases: move the local lookup behind the l3mdev rule, migrate source
  * rules that would bypass a VRF (MAAS-style), and the per-address source rules
  * of preserve-reachability.
+ *
+ * Each function works on one family: `ip rule` takes its family only from -4/-6
+ * (an IPv6 rule line must run under `ip -6`), so the planner emits all IPv4 rule
+ * work, then all IPv6 rule work, and an apply needs one `ip -6 -batch` process.
  */
 import { maxPrefix } from '../addr.js';
 import type { Family, RuleTarget } from '../types.js';
-import { FAMILIES, L3MDEV_PRIORITY, LOCAL_RULE_MOVED_PRIORITY, RESERVED_TABLES, SOURCE_RULE_PRIORITY, TABLE } from '../types.js';
+import { L3MDEV_PRIORITY, LOCAL_RULE_MOVED_PRIORITY, RESERVED_TABLES, SOURCE_RULE_PRIORITY, TABLE } from '../types.js';
 import type { PlanContext } from './context.js';
 import { isLocalLookup, isPlainLookup, keyOfRule, keyOfRuleTarget, ruleKey, targetOfRule } from './keys.js';
 
@@ -21,45 +25,42 @@ function hasLocalAt(ctx: PlanContext, family: Family, priority: number): boolean
  * The kernel adds the l3mdev rule only when the first VRF of a namespace is created; if it
  * was deleted since, no VRF routes anything: put it back.
  */
-export function ensureL3mdevRule(ctx: PlanContext): void {
+export function ensureL3mdevRule(ctx: PlanContext, f: Family): void {
   if (!ctx.anyVrf) return;
-  for (const f of FAMILIES) {
-    if (ctx.model.allRules().some((r) => r.family === f && r.l3mdev)) continue;
-    ctx.emit({
-      kind: 'rule-add',
-      rule: { family: f, priority: L3MDEV_PRIORITY, table: TABLE.unspec, l3mdev: true },
-      why: `the l3mdev rule (${f === 'inet' ? 'IPv4' : 'IPv6'}) is missing: without it no lookup reaches a VRF's table`,
-    });
-  }
+  if (ctx.model.allRules().some((r) => r.family === f && r.l3mdev)) return;
+  ctx.emit({
+    kind: 'rule-add',
+    rule: { family: f, priority: L3MDEV_PRIORITY, table: TABLE.unspec, l3mdev: true },
+    why: `the l3mdev rule (${f === 'inet' ? 'IPv4' : 'IPv6'}) is missing: without it no lookup reaches a VRF's table`,
+  });
 }
 
-export function localRuleMove(ctx: PlanContext): void {
+export function localRuleMove(ctx: PlanContext, f: Family): void {
   const wantMoved = ctx.desired.moveLocalRule && ctx.anyVrf;
-  for (const f of FAMILIES) {
-    const at0 = hasLocalAt(ctx, f, 0);
-    const moved = hasLocalAt(ctx, f, LOCAL_RULE_MOVED_PRIORITY);
-    if (wantMoved) {
-      if (at0) {
-        // Add the new one first: the host must never be without a local lookup.
-        if (!moved) {
-          ctx.emit({ kind: 'rule-add', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `move-local-rule: the local lookup goes behind the l3mdev rule (${L3MDEV_PRIORITY}) so VRF traffic to local addresses stays in its VRF` });
-        }
-        ctx.emit({ kind: 'rule-del', rule: localRule(f, 0), why: `move-local-rule: the local lookup now lives at ${LOCAL_RULE_MOVED_PRIORITY}` });
-        ctx.localRuleMoved = true;
-      } else if (!moved && ctx.ledger.localRuleMoved) {
-        ctx.emit({ kind: 'rule-add', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing` });
+  const at0 = hasLocalAt(ctx, f, 0);
+  const moved = hasLocalAt(ctx, f, LOCAL_RULE_MOVED_PRIORITY);
+  if (wantMoved) {
+    if (at0) {
+      // Add the new one first: the host must never be without a local lookup.
+      if (!moved) {
+        ctx.emit({ kind: 'rule-add', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `move-local-rule: the local lookup goes behind the l3mdev rule (${L3MDEV_PRIORITY}) so VRF traffic to local addresses stays in its VRF` });
       }
-    } else if (ctx.ledger.localRuleMoved) {
-      if (!at0) ctx.emit({ kind: 'rule-add', rule: localRule(f, 0), why: `restore the local lookup at priority 0` });
-      if (moved) ctx.emit({ kind: 'rule-del', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup is back at priority 0` });
+      ctx.emit({ kind: 'rule-del', rule: localRule(f, 0), why: `move-local-rule: the local lookup now lives at ${LOCAL_RULE_MOVED_PRIORITY}` });
+      ctx.localRuleMoved = true;
+    } else if (!moved && ctx.ledger.localRuleMoved) {
+      ctx.emit({ kind: 'rule-add', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing` });
     }
+  } else if (ctx.ledger.localRuleMoved) {
+    if (!at0) ctx.emit({ kind: 'rule-add', rule: localRule(f, 0), why: `restore the local lookup at priority 0` });
+    if (moved) ctx.emit({ kind: 'rule-del', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup is back at priority 0` });
   }
   if (!wantMoved) ctx.localRuleMoved = false;
 }
 
 /** Source rules below the l3mdev rule that select an enslaved subnet would send its traffic around the VRF. */
-export function migrateSourceRules(ctx: PlanContext): void {
+export function migrateSourceRules(ctx: PlanContext, f: Family): void {
   for (const r of [...ctx.model.allRules()]) {
+    if (r.family !== f) continue;
     if (r.priority >= L3MDEV_PRIORITY || r.src === null || !isPlainLookup(r) || r.table === null) continue;
     if (RESERVED_TABLES.includes(r.table) || ctx.ownedTables.has(r.table)) continue;
     if (!ctx.enslavedSubnets.covers(r.src)) continue;
@@ -69,6 +70,7 @@ export function migrateSourceRules(ctx: PlanContext): void {
     ctx.migratedRules.set(key, r);
   }
   for (const [key, r] of ctx.migratedRules) {
+    if (r.family !== f) continue;
     if (r.src !== null && ctx.enslavedSubnets.covers(r.src)) continue;
     ctx.migratedRules.delete(key);
     const present = ctx.model.allRules().some((x) => keyOfRule(x) === key);
@@ -77,11 +79,12 @@ export function migrateSourceRules(ctx: PlanContext): void {
 }
 
 /** preserve-reachability: `from ADDRESS lookup VRFTABLE` for every member address. */
-export function sourceRules(ctx: PlanContext): void {
+export function sourceRules(ctx: PlanContext, f: Family): void {
   const wanted = new Map<string, { t: RuleTarget; why: string }>();
   if (ctx.desired.preserveReachability) {
     for (const v of ctx.desired.vrfs) {
       for (const a of v.addresses) {
+        if (a.family !== f) continue;
         const t: RuleTarget = { family: a.family, priority: SOURCE_RULE_PRIORITY, src: `${a.address}/${maxPrefix(a.family)}`, table: v.table };
         wanted.set(keyOfRuleTarget(t), { t, why: `preserve-reachability: traffic from ${a.address} (bound sockets) leaves through ${v.name}'s gateway` });
       }
@@ -90,7 +93,7 @@ export function sourceRules(ctx: PlanContext): void {
   const present = new Set<string>();
   const stale: RuleTarget[] = [];
   for (const r of ctx.model.allRules()) {
-    if (r.priority !== SOURCE_RULE_PRIORITY || !isPlainLookup(r) || r.table === null || !ctx.ownedTables.has(r.table)) continue;
+    if (r.family !== f || r.priority !== SOURCE_RULE_PRIORITY || !isPlainLookup(r) || r.table === null || !ctx.ownedTables.has(r.table)) continue;
     const key = ruleKey(r.family, r.priority, r.src, r.table);
     if (wanted.has(key)) present.add(key);
     else stale.push(targetOfRule(r));

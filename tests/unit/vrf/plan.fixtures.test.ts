@@ -51,11 +51,12 @@ describe('plan on the recorded MAAS host', () => {
       // storage-cluster's own route to 10.30.0.0/16 (config) takes the slot of the migrated static route
       'ip route replace 10.30.0.0/16 via 10.10.5.254 dev bond0.105 metric 100 table 1003',
       'ip route replace unreachable ::/0 metric 4278198272 table 1003',
-      'ip -6 rule add pref 32765 lookup 255',
       'ip rule del pref 100 from 172.16.0.0/24 lookup 1',
-      'ip rule del pref 100 from 2001:db8:4::/64 lookup 2',
       'ip route replace 10.30.0.0/16 dev storage-cluster table 254',
-      'ip rule add pref 99 from 2001:db8:16::10/128 lookup 1001',
+      'ip rule add pref 99 from 172.16.0.10/32 lookup 1001',
+      'ip -6 rule add pref 32765 lookup 255',
+      'ip -6 rule del pref 100 from 2001:db8:4::/64 lookup 2',
+      'ip -6 rule add pref 99 from 2001:db8:16::10/128 lookup 1001',
       'sysctl -w net.ipv6.ip_nonlocal_bind=1',
     ];
     const idx = must.map((m) => c.indexOf(m));
@@ -85,10 +86,10 @@ describe('plan on the recorded host converged by hand', () => {
   it('only adds the per-address rules at vrf-host\'s priority (the hand-made ones sit at 90)', () => {
     expect(plan(D, h, ledger).steps.map(renderCommand)).toEqual([
       'ip rule add pref 99 from 172.16.0.10/32 lookup 1001',
-      'ip rule add pref 99 from 2001:db8:16::10/128 lookup 1001',
       'ip rule add pref 99 from 10.10.4.10/32 lookup 1002',
-      'ip rule add pref 99 from 2001:db8:4::10/128 lookup 1002',
       'ip rule add pref 99 from 10.10.5.10/32 lookup 1003',
+      'ip -6 rule add pref 99 from 2001:db8:16::10/128 lookup 1001',
+      'ip -6 rule add pref 99 from 2001:db8:4::10/128 lookup 1002',
     ]);
   });
 });

@@ -54,21 +54,28 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
       'ip route replace 10.40.0.0/16 via 10.10.4.254 dev ens4 table 1001',
       'ip route replace unreachable 0.0.0.0/0 metric 4278198272 table 1001',
       'ip route replace unreachable ::/0 metric 4278198272 table 1001',
+      // IPv4 rules, leaks and IPv4 source rules, then every IPv6 rule (one `ip -6` process).
       'ip rule add pref 32765 lookup 255',
       'ip rule del pref 0 lookup 255',
-      'ip -6 rule add pref 32765 lookup 255',
-      'ip -6 rule del pref 0 lookup 255',
       'ip rule del pref 100 from 10.10.4.0/24 lookup 2',
       'ip route replace 10.10.4.0/24 dev storage table 254',
       'ip route replace 2001:db8:4::/64 dev storage table 254',
       'ip route replace 10.40.0.0/16 dev storage table 254',
       'ip rule add pref 99 from 10.10.4.23/32 lookup 1001',
-      'ip rule add pref 99 from 2001:db8:4::23/128 lookup 1001',
+      'ip -6 rule add pref 32765 lookup 255',
+      'ip -6 rule del pref 0 lookup 255',
+      'ip -6 rule add pref 99 from 2001:db8:4::23/128 lookup 1001',
       'sysctl -w net.ipv4.tcp_l3mdev_accept=1',
       'sysctl -w net.ipv4.udp_l3mdev_accept=1',
       'sysctl -w net.ipv4.ip_nonlocal_bind=1',
       'sysctl -w net.ipv6.ip_nonlocal_bind=1',
     ]);
+  });
+
+  it('keeps every IPv6 rule line together, so an apply needs one ip -6 process', () => {
+    const c = cmds(p).filter((x) => x.startsWith('ip '));
+    const runs = c.map((x) => x.startsWith('ip -6 ')).filter((six, i, a) => i === 0 || six !== a[i - 1]);
+    expect(runs).toEqual([false, true]);
   });
 
   it('gives every step a reason', () => {
@@ -300,10 +307,10 @@ describe('plan: preserve-reachability', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
     const p2 = plan(desired([storage()], { preserveReachability: false }), after, p1.ledger);
     expect(cmds(p2).sort()).toEqual([
+      'ip -6 rule del pref 99 from 2001:db8:4::23/128 lookup 1001',
       'ip route del 10.10.4.0/24 dev storage table 254',
       'ip route del 2001:db8:4::/64 dev storage metric 1024 table 254',
       'ip rule del pref 99 from 10.10.4.23/32 lookup 1001',
-      'ip rule del pref 99 from 2001:db8:4::23/128 lookup 1001',
     ]);
   });
 });

@@ -32,7 +32,7 @@ describe('renderStep', () => {
       ['route', 'del', '2001:db8:4::/64', 'dev', 'storage', 'metric', '1024', 'table', '254'],
     ],
     [{ kind: 'rule-add', rule: { family: 'inet', priority: 99, src: '10.0.0.5/32', table: 1001 }, why: 'x' }, ['rule', 'add', 'pref', '99', 'from', '10.0.0.5/32', 'lookup', '1001']],
-    [{ kind: 'rule-del', rule: { family: 'inet6', priority: 100, src: '2001:db8:4::/64', table: 2 }, why: 'x' }, ['rule', 'del', 'pref', '100', 'from', '2001:db8:4::/64', 'lookup', '2']],
+    [{ kind: 'rule-del', rule: { family: 'inet6', priority: 100, src: '2001:db8:4::/64', table: 2 }, why: 'x' }, ['-6', 'rule', 'del', 'pref', '100', 'from', '2001:db8:4::/64', 'lookup', '2']],
     [{ kind: 'rule-add', rule: { family: 'inet', priority: 32765, table: 255 }, why: 'x' }, ['rule', 'add', 'pref', '32765', 'lookup', '255']],
     [{ kind: 'rule-del', rule: { family: 'inet6', priority: 0, table: 255 }, why: 'x' }, ['-6', 'rule', 'del', 'pref', '0', 'lookup', '255']],
     [{ kind: 'rule-add', rule: { family: 'inet', priority: 1000, table: 0, l3mdev: true }, why: 'x' }, ['rule', 'add', 'pref', '1000', 'l3mdev']],
