@@ -14,7 +14,7 @@ import { applySteps, type ApplyFailure, type Renderer } from './apply.js';
 import { renderCommand, renderStep } from './render.js';
 import { installBoot, removeBoot, type BootInstallOptions } from './boot.js';
 import { deriveDesired } from './derive.js';
-import { ipVersion, ipVrfExec, modprobe, runIpJsonBatch, runPing, type ProcOptions } from './ip.js';
+import { ProcessError, ipVersion, ipVrfExec, modprobe, runIpJsonBatch, runPing, type ProcOptions } from './ip.js';
 import { withLock } from './lock.js';
 import { OBSERVE_IP_OPTIONS, observeBatch, parseObserved } from './observe.js';
 import {
@@ -174,25 +174,30 @@ async function kernelRelease(o: EngineOptions): Promise<string> {
   }
 }
 
-/** The checks that must pass before anything is observed or applied. `observed` is filled when ip works. */
-export async function preflight(o: EngineOptions & { readonly loadModules?: boolean } = {}): Promise<{ problems: Problem[]; warnings: Warning[] }> {
-  const problems: Problem[] = [];
-  const warnings: Warning[] = [];
+/**
+ * Why `ip` could not read the host, when the reason is its age: iproute2 without
+ * -json for routes and rules, or no ip at all. Asked only after observing failed, so a
+ * healthy host reads its state with no extra process.
+ */
+export async function diagnoseIproute2(o: EngineOptions = {}): Promise<Problem | null> {
   let version: string;
   try {
     version = await ipVersion(o);
   } catch (e) {
-    problems.push({ field: 'iproute2', message: `cannot run \`ip -V\`: ${(e as Error).message}; install iproute2 ${MIN_IPROUTE2.join('.')} or newer` });
-    return { problems, warnings };
+    return { field: 'iproute2', message: `cannot run \`ip -V\`: ${(e as Error).message}; install iproute2 ${MIN_IPROUTE2.join('.')} or newer` };
   }
   const v = parseIpVersion(version);
   const [wantMaj, wantMin] = MIN_IPROUTE2;
-  if (v === null) {
-    warnings.push({ field: 'iproute2', message: `cannot tell the iproute2 version from ${JSON.stringify(version)}; assuming it supports -json and -batch` });
-  } else if (v.major < wantMaj || (v.major === wantMaj && v.minor < wantMin)) {
-    problems.push({ field: 'iproute2', message: `iproute2 ${v.major}.${v.minor} lacks -json output for routes and rules: vrf-host needs iproute2 ${wantMaj}.${wantMin} or newer` });
+  if (v !== null && (v.major < wantMaj || (v.major === wantMaj && v.minor < wantMin))) {
+    return { field: 'iproute2', message: `iproute2 ${v.major}.${v.minor} lacks -json output for routes and rules: vrf-host needs iproute2 ${wantMaj}.${wantMin} or newer` };
   }
+  return null;
+}
 
+/** The checks that must pass before anything is observed or applied. `observed` is filled when ip works. */
+export async function preflight(o: EngineOptions & { readonly loadModules?: boolean } = {}): Promise<{ problems: Problem[]; warnings: Warning[] }> {
+  const problems: Problem[] = [];
+  const warnings: Warning[] = [];
   if (!(await vrfModulePresent(o))) {
     const container = await detectContainer(o);
     let loaded = false;
@@ -460,7 +465,14 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     if (pre.problems.length > 0) return blocked(pre.problems, warnings, dryRun, state.units);
 
     const controllers = o.inputs?.controllers ?? o.controllers ?? [];
-    const observed = await observeHost({ ...o, controllers });
+    let observed: ObservedHost;
+    try {
+      observed = await observeHost({ ...o, controllers });
+    } catch (e) {
+      const old = e instanceof ProcessError ? await diagnoseIproute2(o) : null;
+      if (old) return blocked([old], warnings, dryRun, state.units);
+      throw e;
+    }
 
     let desired: DesiredState;
     if (o.inputs) {

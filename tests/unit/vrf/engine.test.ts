@@ -41,7 +41,6 @@ describe('converge', () => {
     expect(r.inMain).toEqual([{ binding: 'mgmt', reason: 'same-as-default', interfaces: ['ens3'] }]);
     const calls = await h.ip.calls();
     expect(calls.map((c) => c.argv)).toEqual([
-      ['-V'],
       ['-json', '-details', '-Numeric', '-force', '-batch', '-'],
       ['-6', '-json', '-details', '-Numeric', '-force', '-batch', '-'],
     ]);
