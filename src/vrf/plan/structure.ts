@@ -94,6 +94,8 @@ export function enslaveMembers(ctx: PlanContext): void {
         // carry into the VRF (main table) or give back on teardown (other policy tables).
         for (const r of ctx.model.routesVia(dev)) {
           if (isKernelRoute(r) || r.type !== 'unicast') continue;
+          // An IPv4 route via an IPv6 next hop (RFC 5549) cannot be rendered back: leave it to the kernel.
+          if (r.gateway !== null && r.gateway.includes(':') !== (r.family === 'inet6')) continue;
           if (r.table === TABLE.local || ctx.ownedTables.has(r.table)) continue;
           ctx.migratedRoutes.set(routeId(r), r);
         }
