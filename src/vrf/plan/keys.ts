@@ -57,9 +57,14 @@ export function isKernelRoute(r: Route): boolean {
   return r.protocol === 'kernel' || r.protocol === 'ra' || KERNEL_TYPES.has(r.type);
 }
 
-/** Routes vrf-host may own inside its own VRF tables: what `ip route add` makes (proto boot/static). */
+/**
+ * Routes vrf-host may own inside its own VRF tables: what `ip route add` makes (proto
+ * boot/static), of a shape it can render back (unreachable, or unicast with a next hop;
+ * a hand-made blackhole or multipath route is left alone).
+ */
 export function isManagedRoute(r: Route): boolean {
-  return !isKernelRoute(r) && (r.protocol === 'boot' || r.protocol === 'static');
+  if (isKernelRoute(r) || (r.protocol !== 'boot' && r.protocol !== 'static')) return false;
+  return r.type === 'unreachable' || (r.type === 'unicast' && (r.gateway !== null || r.dev !== null));
 }
 
 /** A RouteTarget that reproduces an observed route exactly enough to re-add or delete it. */

@@ -234,6 +234,19 @@ describe('plan: routes', () => {
     expect(cmds(plan(desired([storage()]), drifted, p1.ledger))).toEqual(['ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 table 1001']);
   });
 
+  it('leaves hand-made routes it could not render back alone in its tables (blackhole, multipath)', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const odd = {
+      ...after,
+      routes: [
+        ...after.routes,
+        mkRoute({ dst: '10.99.0.0/16', table: 1001, type: 'blackhole', protocol: 'boot', scope: 'global' }),
+        mkRoute({ dst: '10.98.0.0/16', table: 1001, protocol: 'boot', scope: 'global' }),
+      ],
+    };
+    expect(plan(desired([storage()]), odd, p1.ledger).steps).toEqual([]);
+  });
+
   it('skips an extra route it has no gateway for', () => {
     const p = plan(desired([storage({ gateways: [], routes: [{ to: '10.50.0.0/16' }] })], { preserveReachability: false }), maasish(), EMPTY_LEDGER);
     expect(cmds(p).some((c) => c.includes('10.50.0.0/16'))).toBe(false);
