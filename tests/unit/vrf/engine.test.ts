@@ -44,7 +44,7 @@ describe('converge', () => {
       ['-json', '-details', '-Numeric', '-force', '-batch', '-'],
       ['-6', '-json', '-details', '-Numeric', '-force', '-batch', '-'],
     ]);
-    expect(calls[1]!.stdin).toContain('route get 10.100.0.5\n');
+    expect(calls[0]!.stdin).toContain('route get 10.100.0.5\n');
     expect(await readState(h.root)).toBeNull();
     expect(await h.sysctl(SYSCTL.tcpL3mdev)).toBe('0');
   });
