@@ -10,6 +10,7 @@ export const REQUIRED = [
   ['ip', 'iproute2'],
   ['ping', 'iputils-ping'],
   ['socat', 'socat'],
+  ['unzip', 'unzip'], // tests/kernel/lib/charm.mjs unpacks vrf-host.charm as the Juju agent does
   ['dpkg-deb', 'dpkg'],
   ['apt-get', 'apt'],
 ];
