@@ -7,22 +7,31 @@
  *   run.exitCode; run.record.statusHistory; run.record.logs; run.record.calls;
  *   await sim.cleanup();
  *
+ * `createSimulator({ fast: true })` installs generated POSIX sh tools instead (fast.ts):
+ * query answers pre-rendered with the Node tool's logic, recording calls journalled raw
+ * (raw.ts) and replayed through that logic by read(); everything else falls back to Node.
+ *
  * scripts/build.mjs also bundles this file to build/simulator/harness.mjs (next to
  * build/simulator/hook-tool.mjs), so plain node scripts can use it without TypeScript.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import YAML from 'yaml';
+import * as z from 'zod/mini';
+import { renderFastTools, shQuote, type FastLayout } from './fast.js';
+import { readRawJournal, replayRaw } from './raw.js';
 import {
   foldJournal,
   HOOK_TOOLS,
   parseJournal,
   SimStateSchema,
   type HookToolName,
+  type JournalEntry,
   type SimRecord,
   type SimState,
   type SimStateInput,
@@ -51,6 +60,24 @@ export interface SimulatorOptions {
   readonly node?: string;
   /** The bundled hook tool; default: found or built automatically (see hookToolPath). */
   readonly hookTool?: string;
+  /**
+   * Fast mode: POSIX sh tools that start no Node for the calls the ops port makes (query
+   * answers pre-rendered from the state, recording calls journalled raw and replayed by
+   * read()); anything else falls back to the Node tool. Same records as the default mode.
+   */
+  readonly fast?: boolean;
+  /**
+   * Fast mode: binding names to pre-render network-get answers for besides the state's
+   * networks (runDispatch adds the charm's metadata.yaml bindings and endpoints itself).
+   */
+  readonly bindings?: readonly string[];
+}
+
+export interface SimulatorStats {
+  /** Calls answered by the sh tools without Node (fast mode). */
+  readonly fast: number;
+  /** Calls answered by the Node tool (every call in the default mode). */
+  readonly node: number;
 }
 
 export interface Simulator {
@@ -58,8 +85,12 @@ export interface Simulator {
   /** Holds one executable per hook tool, named after it. */
   readonly binDir: string;
   readonly statePath: string;
+  /** The JSON journal (fast mode: the calls recorded before the last state change or clearJournal). */
   readonly journalPath: string;
-  /** OPS_SIM_STATE, OPS_SIM_JOURNAL and PATH (binDir first, then this process's PATH). */
+  /** Fast mode's raw journal directory (raw.ts), or null. */
+  readonly rawDir: string | null;
+  readonly fast: boolean;
+  /** OPS_SIM_STATE, OPS_SIM_JOURNAL, (fast) OPS_SIM_RAW and PATH (binDir first, then this process's PATH). */
   readonly env: Readonly<Record<string, string>>;
   /** The current state file contents (defaults applied). */
   state(): SimState;
@@ -71,11 +102,11 @@ export interface Simulator {
   read(): SimRecord;
   /** Forget the records (the state file stays). */
   clearJournal(): void;
+  /** How many calls were answered without and with Node since creation or clearJournal(). */
+  stats(): SimulatorStats;
+  /** Fast mode: also pre-render network-get for these bindings and relation-ids for these endpoints. */
+  addNames(names: { readonly bindings?: readonly string[]; readonly endpoints?: readonly string[] }): void;
   cleanup(): Promise<void>;
-}
-
-function shQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 function writeAtomic(path: string, text: string): void {
@@ -127,38 +158,127 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   const statePath = join(dir, 'state.json');
   const journalPath = join(dir, 'journal.jsonl');
   const omit = new Set(options.omit ?? []);
-  for (const name of options.tools ?? HOOK_TOOLS) {
-    if (omit.has(name)) continue;
-    const path = join(binDir, name);
-    // A wrapper with absolute paths: the tools work even when PATH has no node.
-    await writeFile(path, `#!/bin/sh\nexec ${shQuote(node)} ${shQuote(tool)} ${name} "$@"\n`);
-    await chmod(path, 0o755);
+  const tools = (options.tools ?? HOOK_TOOLS).filter((name) => !omit.has(name));
+  const fast = options.fast === true;
+  const fastDir = join(dir, 'fast');
+  const rawDir = join(fastDir, 'raw');
+  const layout: FastLayout = { binDir, fastDir, rawDir, statePath, journalPath, node, hookTool: tool, tools };
+  const bindings = new Set(options.bindings ?? []);
+  const endpoints = new Set<string>();
+  const counts = { fast: 0, node: 0 };
+  if (fast) {
+    rmSync(fastDir, { recursive: true, force: true });
+  } else {
+    for (const name of tools) {
+      const path = join(binDir, name);
+      // A wrapper with absolute paths: the tools work even when PATH has no node.
+      await writeFile(path, `#!/bin/sh\nexec ${shQuote(node)} ${shQuote(tool)} ${name} "$@"\n`);
+      await chmod(path, 0o755);
+    }
   }
-  const setState = (input: SimStateInput): void => {
-    writeAtomic(statePath, `${JSON.stringify(SimStateSchema.parse(input), null, 2)}\n`);
-  };
+
   const state = (): SimState => SimStateSchema.parse(JSON.parse(readFileSync(statePath, 'utf8')));
-  setState(options.state ?? {});
+  const journal = (): JournalEntry[] => parseJournal(readFileSync(journalPath, 'utf8'));
+  /** Fast mode: the raw records so far, answered in the current state file's state. */
+  const pending = (flushed: readonly JournalEntry[]): { entries: JournalEntry[]; fast: number; node: number } => {
+    const records = readRawJournal(rawDir);
+    let entries: JournalEntry[];
+    try {
+      entries = replayRaw(state(), records, flushed);
+    } catch (err) {
+      throw new SimulatorError(`fast mode: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const viaSh = records.filter((r) => r.via === 'sh').length;
+    return { entries, fast: viaSh, node: records.length - viaSh };
+  };
+  /** Fast mode: move the raw records into the JSON journal (before the state they were answered in changes). */
+  const flush = (): void => {
+    if (!existsSync(statePath) || !existsSync(journalPath)) return;
+    const p = pending(journal());
+    if (p.entries.length > 0) appendFileSync(journalPath, p.entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    counts.fast += p.fast;
+    counts.node += p.node;
+    rmSync(rawDir, { recursive: true, force: true });
+  };
+  const render = (): void => {
+    renderFastTools(layout, state(), journal(), { bindings: [...bindings], endpoints: [...endpoints] });
+  };
+  const setState = (input: SimStateInput): void => {
+    const parsed = SimStateSchema.parse(input);
+    if (fast) flush();
+    writeAtomic(statePath, `${JSON.stringify(parsed, null, 2)}\n`);
+    if (fast) render();
+  };
   writeFileSync(journalPath, '');
+  setState(options.state ?? {});
   return {
     dir,
     binDir,
     statePath,
     journalPath,
+    rawDir: fast ? rawDir : null,
+    fast,
     env: {
       OPS_SIM_STATE: statePath,
       OPS_SIM_JOURNAL: journalPath,
+      ...(fast ? { OPS_SIM_RAW: rawDir } : {}),
       PATH: [binDir, process.env['PATH'] ?? ''].join(delimiter),
     },
     state,
     setState,
     update: (change) => setState(change(state())),
-    read: () => foldJournal(state(), parseJournal(readFileSync(journalPath, 'utf8'))),
-    clearJournal: () => writeFileSync(journalPath, ''),
+    read: () => {
+      const flushed = journal();
+      return foldJournal(state(), fast ? [...flushed, ...pending(flushed).entries] : flushed);
+    },
+    clearJournal: () => {
+      writeFileSync(journalPath, '');
+      counts.fast = 0;
+      counts.node = 0;
+      if (fast) {
+        rmSync(rawDir, { recursive: true, force: true });
+        render();
+      }
+    },
+    stats: () => {
+      if (!fast) return { fast: 0, node: journal().length };
+      const p = pending(journal());
+      return { fast: counts.fast + p.fast, node: counts.node + p.node };
+    },
+    addNames: (names) => {
+      if (!fast) return;
+      const before = bindings.size + endpoints.size;
+      for (const b of names.bindings ?? []) bindings.add(b);
+      for (const e of names.endpoints ?? []) endpoints.add(e);
+      if (bindings.size + endpoints.size === before) return;
+      flush();
+      render();
+    },
     cleanup: async () => {
       if (!options.dir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+const MetadataSchema = z.looseObject({
+  'extra-bindings': z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+  requires: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+  provides: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+  peers: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+});
+
+/** The bindings and relation endpoints a charm declares in its metadata.yaml (none if it has none). */
+export function charmNames(charmDir: string): { bindings: string[]; endpoints: string[] } {
+  const path = join(charmDir, 'metadata.yaml');
+  if (!existsSync(path)) return { bindings: [], endpoints: [] };
+  let md: z.infer<typeof MetadataSchema>;
+  try {
+    md = MetadataSchema.parse(YAML.parse(readFileSync(path, 'utf8')));
+  } catch (err) {
+    throw new SimulatorError(`${path}: not a charm's metadata: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const endpoints = [md.requires, md.provides, md.peers].flatMap((m) => Object.keys(m ?? {}));
+  return { bindings: Object.keys(md['extra-bindings'] ?? {}), endpoints };
 }
 
 export interface DispatchOptions {
@@ -197,6 +317,7 @@ export async function runDispatch(charmDir: string, dispatchPath: string, sim: S
   if (!m) throw new SimulatorError(`dispatch path must be hooks/NAME or actions/NAME, got ${JSON.stringify(dispatchPath)}`);
   const [, kind, name = ''] = m;
   const dir = resolve(charmDir);
+  if (sim.fast) sim.addNames(charmNames(dir));
   const state = sim.state();
   const unit = state.unit;
   const env: Record<string, string> = {
@@ -216,6 +337,7 @@ export async function runDispatch(charmDir: string, dispatchPath: string, sim: S
     JUJU_API_ADDRESSES: '10.0.0.2:17070',
     OPS_SIM_STATE: sim.statePath,
     OPS_SIM_JOURNAL: sim.journalPath,
+    ...(sim.rawDir !== null ? { OPS_SIM_RAW: sim.rawDir } : {}),
   };
   if (!options.legacyHook) env['JUJU_DISPATCH_PATH'] = dispatchPath;
   if (kind === 'hooks') {
