@@ -71,6 +71,8 @@ export interface SimulatorOptions {
    * networks (runDispatch adds the charm's metadata.yaml bindings and endpoints itself).
    */
   readonly bindings?: readonly string[];
+  /** Fast mode: relation endpoints to pre-render relation-ids for besides the state's relations. */
+  readonly endpoints?: readonly string[];
 }
 
 export interface SimulatorStats {
@@ -164,7 +166,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   const rawDir = join(fastDir, 'raw');
   const layout: FastLayout = { binDir, fastDir, rawDir, statePath, journalPath, node, hookTool: tool, tools };
   const bindings = new Set(options.bindings ?? []);
-  const endpoints = new Set<string>();
+  const endpoints = new Set(options.endpoints ?? []);
   const counts = { fast: 0, node: 0 };
   if (fast) {
     rmSync(fastDir, { recursive: true, force: true });
