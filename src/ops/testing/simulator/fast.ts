@@ -15,7 +15,8 @@
  * Nothing from the state is ever evaluated by the shell: every key, path and name goes into
  * the script through `shQuote` (single quotes, `'` as `'\''`), compared as `"x$1" = 'x…'`.
  */
-import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { answer, type Answer } from './core.js';
 import { DIRTY_STATE, DIRTY_STATUS, RAW_ENV, RAW_MAGIC, SEQ_HINT } from './raw.js';
@@ -141,18 +142,17 @@ ${envLines.join('\n')}
 `;
 }
 
-function emit(answerDir: string, key: number, a: Answer, record: string): string[] {
+/** The answer file holding `text`: named by its hash, written once, shared by equal answers. */
+function answerFile(answerDir: string, text: string): string {
+  const p = join(answerDir, createHash('sha256').update(text).digest('hex').slice(0, 32));
+  if (!existsSync(p)) writeFileSync(p, text);
+  return p;
+}
+
+function emit(answerDir: string, a: Answer, record: string): string[] {
   const lines = [`  ${record}`];
-  if (a.stdout !== '') {
-    const p = join(answerDir, `${key}.out`);
-    writeFileSync(p, a.stdout);
-    lines.push(`  cat ${shQuote(p)}`);
-  }
-  if (a.stderr !== '') {
-    const p = join(answerDir, `${key}.err`);
-    writeFileSync(p, a.stderr);
-    lines.push(`  cat ${shQuote(p)} >&2`);
-  }
+  if (a.stdout !== '') lines.push(`  cat ${shQuote(answerFile(answerDir, a.stdout))}`);
+  if (a.stderr !== '') lines.push(`  cat ${shQuote(answerFile(answerDir, a.stderr))} >&2`);
   lines.push(`  exit ${a.exit}`);
   return lines;
 }
@@ -211,20 +211,18 @@ const HELPERS: Partial<Record<HookToolName, string>> = {
 };
 
 function script(tool: HookToolName, l: FastLayout, state: SimState, prior: readonly JournalEntry[], forms: Map<HookToolName, string[][]>): string {
-  const answerDir = join(l.fastDir, 'answers', tool);
-  mkdirSync(answerDir, { recursive: true });
+  const answerDir = join(l.fastDir, 'answers');
   const out = [prelude(tool, l)];
   const fault = state.faults[tool];
   if (fault) {
     // A fault forces the outcome of every call.
     const a = answer(state, tool, []);
-    out.push('{', ...emit(answerDir, 0, a, `record ${a.exit} 0 "$@"`), '}', '');
+    out.push('{', ...emit(answerDir, a, `record ${a.exit} 0 "$@"`), '}', '');
     return out.join('\n');
   }
   if (QUERY_TOOLS.has(tool)) {
     if (tool === 'status-get') out.push(`[ ! -e "$R/${DIRTY_STATUS}" ] || fallback "$@"`);
     if (tool === 'state-get') out.push(`[ ! -e "$R/${DIRTY_STATE}" ] || fallback "$@"`);
-    let key = 0;
     const seen = new Set<string>();
     for (const argv of forms.get(tool) ?? []) {
       const id = JSON.stringify(argv);
@@ -232,7 +230,7 @@ function script(tool: HookToolName, l: FastLayout, state: SimState, prior: reado
       seen.add(id);
       const a = answer(state, tool, argv, { env: ENV_A, prior: () => prior });
       if (!same(a, answer(state, tool, argv, { env: ENV_B, prior: () => prior }))) continue;
-      out.push(`if ${argvTest(argv)}; then`, ...emit(answerDir, key++, a, `record ${a.exit} 0 "$@"`), 'fi');
+      out.push(`if ${argvTest(argv)}; then`, ...emit(answerDir, a, `record ${a.exit} 0 "$@"`), 'fi');
     }
     out.push('fallback "$@"', '');
     return out.join('\n');
@@ -249,22 +247,31 @@ function script(tool: HookToolName, l: FastLayout, state: SimState, prior: reado
   return out.join('\n');
 }
 
-function writeExecutable(path: string, text: string): void {
+function writeExecutable(path: string, text: string, written: Map<string, string>): void {
+  if (written.get(path) === text && existsSync(path)) return;
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text, { mode: 0o755 });
   chmodSync(tmp, 0o755);
   renameSync(tmp, path);
+  written.set(path, text);
+}
+
+/** Empty the raw journal directory (records, stdin captures, markers, the sequence hint). */
+export function clearRaw(rawDir: string): void {
+  mkdirSync(rawDir, { recursive: true });
+  for (const name of readdirSync(rawDir)) unlinkSync(join(rawDir, name));
 }
 
 /**
  * (Re)write the sh tools and their answer files for `state`. `prior` is what is recorded
  * so far (status-get/state-get fold it); the raw journal must be empty (flushed).
+ * `written` remembers the scripts' contents: unchanged scripts are not rewritten.
  */
-export function renderFastTools(l: FastLayout, state: SimState, prior: readonly JournalEntry[], extras: FastExtras): void {
-  rmSync(join(l.fastDir, 'answers'), { recursive: true, force: true });
+export function renderFastTools(l: FastLayout, state: SimState, prior: readonly JournalEntry[], extras: FastExtras, written: Map<string, string>): void {
+  mkdirSync(join(l.fastDir, 'answers'), { recursive: true });
   mkdirSync(l.rawDir, { recursive: true });
   rmSync(join(l.rawDir, DIRTY_STATUS), { force: true });
   rmSync(join(l.rawDir, DIRTY_STATE), { force: true });
   const forms = queryForms(state, extras);
-  for (const tool of l.tools) writeExecutable(join(l.binDir, tool), script(tool, l, state, prior, forms));
+  for (const tool of l.tools) writeExecutable(join(l.binDir, tool), script(tool, l, state, prior, forms), written);
 }

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import YAML from 'yaml';
 import * as z from 'zod/mini';
-import { renderFastTools, shQuote, type FastLayout } from './fast.js';
+import { clearRaw, renderFastTools, shQuote, type FastLayout } from './fast.js';
 import { readRawJournal, replayRaw } from './raw.js';
 import {
   foldJournal,
@@ -168,6 +168,8 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   const bindings = new Set(options.bindings ?? []);
   const endpoints = new Set(options.endpoints ?? []);
   const counts = { fast: 0, node: 0 };
+  // A reused directory: no tool of an earlier simulator stays on PATH that this one omits.
+  for (const name of HOOK_TOOLS) if (!tools.includes(name)) rmSync(join(binDir, name), { force: true });
   if (fast) {
     rmSync(fastDir, { recursive: true, force: true });
   } else {
@@ -200,10 +202,11 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     if (p.entries.length > 0) appendFileSync(journalPath, p.entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
     counts.fast += p.fast;
     counts.node += p.node;
-    rmSync(rawDir, { recursive: true, force: true });
+    if (p.fast + p.node > 0) clearRaw(rawDir);
   };
+  const written = new Map<string, string>();
   const render = (): void => {
-    renderFastTools(layout, state(), journal(), { bindings: [...bindings], endpoints: [...endpoints] });
+    renderFastTools(layout, state(), journal(), { bindings: [...bindings], endpoints: [...endpoints] }, written);
   };
   const setState = (input: SimStateInput): void => {
     const parsed = SimStateSchema.parse(input);
@@ -238,7 +241,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
       counts.fast = 0;
       counts.node = 0;
       if (fast) {
-        rmSync(rawDir, { recursive: true, force: true });
+        clearRaw(rawDir);
         render();
       }
     },

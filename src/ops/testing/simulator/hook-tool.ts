@@ -9,6 +9,11 @@
  * errors (bad flags, bad arguments) print `ERROR …` and exit 2, run-time errors (unknown
  * binding, not in an action) exit 1.
  *
+ * The answers themselves come from `answer()` (core.ts), which the harness also uses to
+ * pre-render fast mode's tables. In fast mode (OPS_SIM_RAW set) this is the fallback of the
+ * generated sh tools: it records into their raw journal (raw.ts) instead, so the order of
+ * calls is kept, and touches the markers that make status-get/state-get fall back too.
+ *
  * Bundled by scripts/build.mjs (and on demand by harness.ts) into a single .mjs with no
  * run-time dependencies; keep its imports light, it starts once per tool call.
  */
