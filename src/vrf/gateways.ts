@@ -11,12 +11,13 @@
  *
  * Stability: once vrf-host has applied, the main-table default via the member
  * and the MAAS rule are gone from the host (moved into the VRF / removed), and
- * sit in ledger.migratedRoutes / ledger.migratedRules. They are read as the
- * host's own, so every later run derives the same gateway from the same
- * source. A VRF's own table is read only for `proto ra` defaults (the kernel
- * installs RA routes there once the member is enslaved); defaults vrf-host put
- * there itself are never read back, so a removed override cannot perpetuate
- * itself.
+ * sit in ledger.migratedRoutes / ledger.migratedRules; so does the main-table
+ * `proto ra` default the enslave dropped. They are read as the host's own, so
+ * every later run derives the same gateway from the same source (a remembered
+ * RA default still counts as source 5, not 2). A VRF's own table is read only
+ * for `proto ra` defaults (the kernel installs RA routes there once the member
+ * is enslaved); defaults vrf-host put there itself are never read back, so a
+ * removed override cannot perpetuate itself.
  */
 import { cidrContains, compareIp, isDefaultCidr, PrefixSet } from './addr.js';
 import { netplanGatewayFor, type NetplanGateway } from './netplan.js';
@@ -279,7 +280,9 @@ function fromRa(t: GatewayTarget, family: Family, routes: readonly Route[], ownT
         r.dev !== null &&
         t.members.includes(r.dev),
     )
-    .sort(byMetricThenGateway)[0];
+    // What the kernel learns now (its VRF table) before what was learnt before the enslave
+    // (remembered in ledger.migratedRoutes): after a router change, the new router wins.
+    .sort((a, b) => (a.table === TABLE.main ? 1 : 0) - (b.table === TABLE.main ? 1 : 0) || byMetricThenGateway(a, b))[0];
   if (!r || r.gateway === null) return null;
   return { family, address: r.gateway, source: 'ra', detail: `router advertisement on ${r.dev ?? '?'}` };
 }

@@ -5,9 +5,10 @@
  *  0. keep_addr_on_down, so enslaving does not lose IPv6 addresses;
  *     then VRFs vrf-host owns but no longer wants: release members, clear the table, delete;
  *  1. create each VRF and bring it up (vrf-replace + create when an owned VRF's table changed);
- *  2. release links that left a VRF; enslave members (recording the static routes the kernel
- *     drops) and bring them up;
- *  3. carry migrated static routes into the VRF table, or give them back;
+ *  2. release links that left a VRF; enslave members (recording the static routes and the
+ *     main-table RA default the kernel drops) and bring them up;
+ *  3. carry migrated static routes into the VRF table, or give them back (a remembered RA
+ *     default is never re-added: the kernel relearns it; it only keeps derivation stable);
  *  4. default route per family and the VRF's extra routes;
  *  5. strict: an unreachable catch-all per family; then stale vrf-host routes go;
  *  6. rules: the l3mdev rule if it went missing; move the local lookup to 32765 (add, then

@@ -1,7 +1,9 @@
 /**
  * Teardown: undo everything the ledger records. Release the members, clear and
  * delete the VRFs, give back the migrated routes and rules and the local rule,
- * drop the leaks and source rules, and put the sysctls back as they were.
+ * drop the leaks and source rules, and put the sysctls back as they were. A
+ * remembered RA default is forgotten, not re-added: the kernel relearns it from
+ * the next advertisement (a permanent copy would outlive a router change).
  *
  * It is the planner with nothing desired and every option off, so it follows the
  * same order and touches exactly what the ledger owns.

@@ -263,7 +263,11 @@ export type DeriveResult =
 export interface Ledger {
   /** VRFs vrf-host created: name → table. Stable table ids live here. */
   readonly vrfs: Readonly<Record<string, number>>;
-  /** Routes vrf-host removed from their original table and must restore on teardown. */
+  /**
+   * Routes vrf-host removed from their original table and must restore on teardown; also the
+   * main-table `proto ra` defaults an enslave dropped, kept only so gateway derivation still
+   * finds them (never restored: the kernel relearns them from the next advertisement).
+   */
   readonly migratedRoutes: readonly Route[];
   /** Rules vrf-host removed (MAAS-style source rules) and must restore on teardown. */
   readonly migratedRules: readonly Rule[];

@@ -58,6 +58,15 @@ export function isKernelRoute(r: Route): boolean {
 }
 
 /**
+ * A default route in main learnt from a router advertisement (`proto ra`, via a next hop).
+ * Enslaving its device drops it; the planner remembers it (ledger.migratedRoutes) so the
+ * gateway is still derived from it, but never re-adds it: the kernel relearns it.
+ */
+export function isMainRaDefault(r: Route): boolean {
+  return r.protocol === 'ra' && r.table === TABLE.main && r.type === 'unicast' && r.gateway !== null && isDefaultPrefix(r.dst);
+}
+
+/**
  * Routes vrf-host may own inside its own VRF tables: what `ip route add` makes (proto
  * boot/static), of a shape it can render back (unreachable, or unicast with a next hop;
  * a hand-made blackhole or multipath route is left alone).

@@ -7,7 +7,7 @@ import { canonicalIp, cidrContains, defaultCidr } from '../addr.js';
 import type { DesiredVrf, Family, RouteTarget } from '../types.js';
 import { FAMILIES, STRICT_METRIC, TABLE } from '../types.js';
 import type { PlanContext } from './context.js';
-import { familyOfPrefix, isDefaultPrefix, isLinkLocal, isManagedRoute, routeMatches, slotOfTarget, targetOfRoute } from './keys.js';
+import { familyOfPrefix, isDefaultPrefix, isLinkLocal, isMainRaDefault, isManagedRoute, routeMatches, slotOfTarget, targetOfRoute } from './keys.js';
 
 interface Wanted {
   readonly t: RouteTarget;
@@ -82,12 +82,16 @@ export function vrfRoutes(ctx: PlanContext): void {
   }
 
   // Migrated static routes: kept in the VRF while their device is a member, given back otherwise.
+  // A remembered RA default is neither: it only feeds derivation while its device is a member,
+  // and is forgotten afterwards (the kernel relearns it from the next advertisement; a permanent
+  // copy would outlive a router change).
   const restores: RouteTarget[] = [];
   for (const [id, r] of ctx.migratedRoutes) {
     const v = r.dev !== null ? ctx.memberOf.get(r.dev) : undefined;
     const l = r.dev !== null ? ctx.model.link(r.dev) : undefined;
+    const ra = isMainRaDefault(r);
     if (v && l?.master === v.name) {
-      if (r.table !== TABLE.main) continue; // a policy table's route: only given back on teardown
+      if (r.table !== TABLE.main || ra) continue; // a policy table's route: only given back on teardown; RA: never copied
       if (isDefaultPrefix(r.dst) && v.gateways[r.family]) continue; // the VRF's own default wins
       const t: RouteTarget = { ...targetOfRoute(r, { table: v.table }) };
       const { protocol: _p, prefsrc: _s, ...copy } = t;
@@ -95,7 +99,7 @@ export function vrfRoutes(ctx: PlanContext): void {
       continue;
     }
     ctx.migratedRoutes.delete(id);
-    if (!l?.up) continue; // the device is gone or down: the kernel would refuse the route
+    if (ra || !l?.up) continue; // RA: relearnt; the device gone or down: the kernel would refuse the route
     const back = targetOfRoute(r);
     if (!alreadyThere(ctx, back)) restores.push(back);
   }

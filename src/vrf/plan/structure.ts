@@ -1,12 +1,12 @@
 /**
  * Structural phases: remove VRFs vrf-host no longer wants, create or replace the
  * desired ones, release links that left a VRF, enslave members (recording the
- * static routes the kernel is about to drop).
+ * static routes and the RA default the kernel is about to drop).
  */
 import { TABLE } from '../types.js';
 import type { PlanContext } from './context.js';
 import { PlanError } from './context.js';
-import { isKernelRoute, isManagedRoute, routeId, targetOfRoute } from './keys.js';
+import { isKernelRoute, isMainRaDefault, isManagedRoute, routeId, targetOfRoute } from './keys.js';
 
 /** Deletes the routes vrf-host put in `table` (the kernel keeps e.g. an unreachable default after the VRF goes). */
 function clearTable(ctx: PlanContext, table: number, vrf: string, reason: string): void {
@@ -91,9 +91,11 @@ export function enslaveMembers(ctx: PlanContext): void {
           throw new PlanError(`${dev} is in VRF ${l.master}, which vrf-host did not create; it will not be moved to ${v.name}`);
         }
         // The kernel drops every route via the device on enslave: remember the ones we must
-        // carry into the VRF (main table) or give back on teardown (other policy tables).
+        // carry into the VRF (main table) or give back on teardown (other policy tables), and
+        // the router-advertised default, so derivation keeps finding that gateway (source 'ra')
+        // once main no longer shows it; it is never put back as a permanent route (routing.ts).
         for (const r of ctx.model.routesVia(dev)) {
-          if (isKernelRoute(r) || r.type !== 'unicast') continue;
+          if ((isKernelRoute(r) && !isMainRaDefault(r)) || r.type !== 'unicast') continue;
           // An IPv4 route via an IPv6 next hop (RFC 5549) cannot be rendered back: leave it to the kernel.
           if (r.gateway !== null && r.gateway.includes(':') !== (r.family === 'inet6')) continue;
           if (r.table === TABLE.local || ctx.ownedTables.has(r.table)) continue;

@@ -8,10 +8,11 @@ import type { State } from '../../../src/ops/testing/index.js';
 import { BOOT_PATHS } from '../../../src/vrf/boot.js';
 import { PATHS } from '../../../src/vrf/persist.js';
 import { simulate } from '../../../src/vrf/model.js';
+import type { Route } from '../../../src/vrf/types.js';
 import { fakeHost, type FakeHost } from './fake-host.js';
 import { context, net, NETWORKS } from './helpers.js';
 
-/** The RA-learned IPv6 gateway of br-ens4 is gone once it is enslaved; pin it so the tests are about the charm. */
+/** Pin public's IPv6 gateway so these tests are about the charm (the RA-learnt one has its own test in update-status). */
 const CONFIG = { gateways: 'public=2001:db8:16::1' };
 const BASE: State = { config: CONFIG, networks: NETWORKS };
 
@@ -169,6 +170,42 @@ describe('update-status', () => {
     expect(fake.batches().length).toBe(before);
     expect(ctx.statusHistory).toEqual([{ name: 'active', message: expect.stringMatching(/^3 VRFs/) }]);
     expect(out.unitStatus?.name).toBe('active');
+  });
+
+  test('an IPv6 gateway learnt from router advertisements, no gateways config: still Active naming it, nothing changes', async () => {
+    // The recorded host has `default via fe80::1 dev br-ens4 proto ra metric 1024` in main; enslaving
+    // br-ens4 drops it. Derivation must keep finding it (remembered by the planner), not flip-flop.
+    const state: State = { networks: NETWORKS };
+    const message = '3 VRFs: public(br-ens4 via 172.16.0.1 fe80::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)';
+    const ctx = context(fake);
+    const out = await ctx.run(ctx.on.install(), state);
+    expect(ctx.exitCode).toBe(0);
+    expect(out.unitStatus).toEqual({ name: 'active', message });
+    const isV6Default = (r: Route) => r.table === 1001 && r.dst === '::/0' && r.type === 'unicast';
+    const v6default = () => fake.current().routes.filter(isV6Default);
+    expect(v6default()).toEqual([expect.objectContaining({ gateway: 'fe80::1', dev: 'br-ens4' })]);
+    // The RA route is really gone from main, as on the kernel.
+    expect(fake.current().routes.filter((r) => r.protocol === 'ra')).toEqual([]);
+    const before = fake.batches().length;
+
+    for (let run = 0; run < 2; run++) {
+      const u = context(fake);
+      const again = await u.run(u.on.updateStatus(), { ...out, ...state });
+      expect(u.exitCode).toBe(0);
+      expect(fake.batches().length).toBe(before);
+      expect(u.statusHistory).toEqual([{ name: 'active', message }]);
+      expect(again.unitStatus).toEqual({ name: 'active', message });
+      expect(v6default()).toHaveLength(1);
+    }
+
+    // The next advertisement: the kernel puts its own RA default into the VRF table (here in
+    // place of vrf-host's, as after a reboot before the boot unit ran). Still nothing to do.
+    fake.mutate((h) => ({ ...h, routes: h.routes.map((r) => (isV6Default(r) ? { ...r, protocol: 'ra' } : r)) }));
+    const u = context(fake);
+    const again = await u.run(u.on.updateStatus(), { ...out, ...state });
+    expect(fake.batches().length).toBe(before);
+    expect(again.unitStatus).toEqual({ name: 'active', message });
+    expect(v6default()).toEqual([expect.objectContaining({ gateway: 'fe80::1', protocol: 'ra' })]);
   });
 
   test('heals drift (a released member, a deleted route, a flipped sysctl) with heal-drift on (the default)', async () => {

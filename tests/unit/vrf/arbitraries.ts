@@ -80,6 +80,9 @@ export function stock(): Rule[] {
 // Random topologies
 // ---------------------------------------------------------------------------
 
+/** The router that advertises on NICs with `ra` (link-local, as routers' RAs come from). */
+export const RA_ROUTER = 'fe80::1';
+
 export interface Scenario {
   readonly observed: ObservedHost;
   readonly desired: DesiredState;
@@ -93,6 +96,11 @@ interface NicSpec {
   readonly staticRoute: boolean;
   /** A MAAS-style source rule + policy table for its subnet. */
   readonly maas: boolean;
+  /**
+   * An IPv6 router advertises on it: `default via fe80::1 proto ra` in main (or, already
+   * enslaved, in its VRF's table, where the kernel relearns it).
+   */
+  readonly ra: boolean;
   /** Index of the VRF it belongs in, or -1 (stays in main). */
   readonly vrf: number;
   /** Already enslaved (to the VRF it belongs in) before planning. */
@@ -106,6 +114,7 @@ const nicSpec = (vrfs: number): fc.Arbitrary<NicSpec> =>
     up: fc.boolean(),
     staticRoute: fc.boolean(),
     maas: fc.boolean(),
+    ra: fc.boolean(),
     vrf: fc.integer({ min: -1, max: vrfs - 1 }),
     pre: fc.boolean(),
   });
@@ -138,6 +147,7 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
     const names = Array.from({ length: nv }, (_, i) => `vrf${i}`);
     const members: Record<string, string[]>[] = names.map(() => ({}));
     const preVrfs = new Set<number>();
+    const raDevs = new Set<string>();
     nics.forEach((n, i) => {
       const dev = `ens${i}`;
       const inVrf = n.vrf >= 0 && (n.v4 || n.v6);
@@ -158,6 +168,10 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
         rules.push(mkRule({ priority: 100, src: `10.${i}.0.0/24`, table: 10 + i }));
         if (n.up && !pre) routes.push(mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, table: 10 + i, protocol: 'static' }));
       }
+      if (n.ra && n.v6 && n.up) {
+        routes.push(mkRoute({ dst: '::/0', gateway: RA_ROUTER, dev, protocol: 'ra', metric: 1024, table: pre ? 1001 + n.vrf : 254 }));
+        raDevs.add(dev);
+      }
       if (inVrf) members[n.vrf]![dev] = cidrs;
     });
     names.forEach((name, i) => {
@@ -174,7 +188,12 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
         const gws = o.gateways ? Object.values(mem).flat().map((c) => (c.includes(':') ? `2001:db8:${c.split(':')[2]}::1` : `10.${c.split('.')[1]}.0.1`)) : [];
         const uniq = [...new Map(gws.map((g) => [familyOf(g), g])).values()];
         const routesSpec: RouteSpec[] = o.extraRoute && mem[firstDev]!.some((c) => !c.includes(':')) ? [{ to: `10.${100 + idx}.0.0/16`, via: `10.${idx}.0.254` }] : [];
-        return dvrf(name, { table: 1001 + i, members: mem, gateways: uniq, routes: routesSpec });
+        const v = dvrf(name, { table: 1001 + i, members: mem, gateways: uniq, routes: routesSpec });
+        // No configured IPv6 gateway, one member with an RA router: derive's source 5.
+        if (!o.gateways && Object.keys(mem).length === 1 && raDevs.has(firstDev) && mem[firstDev]!.some((c) => c.includes(':'))) {
+          return { ...v, gateways: { ...v.gateways, inet6: gw(RA_ROUTER, 'ra') } };
+        }
+        return v;
       })
       .filter((v): v is DesiredVrf => v !== null);
     return { observed, desired: desired(vrfs, o) };

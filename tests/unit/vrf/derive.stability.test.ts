@@ -9,7 +9,7 @@ import { deriveDesired } from '../../../src/vrf/derive.js';
 import { simulate } from '../../../src/vrf/model.js';
 import { plan } from '../../../src/vrf/plan.js';
 import { EMPTY_LEDGER, type Bindings, type DesiredState, type EngineInputs, type ObservedHost } from '../../../src/vrf/types.js';
-import { addr, connected, host, iface, nic, route, routeGet, rule, stockRules, type HostPart } from './builders.js';
+import { addr, connected, host, iface, nic, route, routeGet, rule, stockRules, sysctl, type HostPart } from './builders.js';
 
 function inputs(bindings: Bindings, netplan: Record<string, string> = {}): EngineInputs {
   const c = parseEngineConfig({});
@@ -77,5 +77,45 @@ describe('property: random gateway sources, same desired state after apply', () 
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('an IPv6 gateway from router advertisements survives the apply that enslaves its member', () => {
+  // Before the first apply main has `default via fe80::1 dev ens4 proto ra metric 1024`; the
+  // enslave drops it and the kernel has not yet relearnt it into the VRF table.
+  const ra: HostPart[] = [
+    addr('ens4', '2001:db8:16::5/64'),
+    route({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 }),
+    // A kernel with the sysctl (the planner sets it first, so the enslave keeps the IPv6 address).
+    sysctl('net.ipv6.conf.all.keep_addr_on_down', '0'),
+  ];
+  const b6: Bindings = { ...b, public: [iface('ens4', '172.16.0.5/24', '2001:db8:16::5/64')] };
+
+  it('derives the same gateway with source ra on the next run, warns of nothing, and plans nothing', () => {
+    const i = inputs(b6);
+    const { first, second, ledger, after } = twice(i, host(base, ra));
+    expect(first.vrfs[0]?.gateways.inet6).toMatchObject({ address: 'fe80::1', source: 'ra' });
+    expect(after.routes.filter((r) => r.protocol === 'ra')).toEqual([]); // really gone from the host
+    expect(summary(second)).toEqual(summary(first));
+    const again = deriveDesired(i, after, ledger);
+    expect(again.ok && again.warnings.filter((w) => w.message.includes('2001:db8:16::/64'))).toEqual([]);
+    expect(plan(second, after, ledger).steps).toEqual([]);
+  });
+
+  it('and once the kernel relearns it into the VRF table, still nothing to do', () => {
+    const i = inputs(b6);
+    const { second, ledger, after } = twice(i, host(base, ra));
+    const table = second.vrfs[0]?.table ?? 0;
+    const relearnt: ObservedHost = {
+      ...after,
+      routes: [
+        ...after.routes.filter((r) => !(r.table === table && r.dst === '::/0' && r.type === 'unicast')),
+        { family: 'inet6', table, dst: '::/0', type: 'unicast', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', scope: 'global', metric: 1024, prefsrc: null },
+      ],
+    };
+    const third = deriveDesired(i, relearnt, ledger);
+    if (!third.ok) throw new Error(JSON.stringify(third.problems));
+    expect(summary(third.desired)).toEqual(summary(second));
+    expect(plan(third.desired, relearnt, ledger).steps).toEqual([]);
   });
 });

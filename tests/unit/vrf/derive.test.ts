@@ -566,6 +566,21 @@ network:
       const after = gw(run({}, [], {}, ledger, applied([route({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', table: 1001 })])), 'inet6');
       expect(after).toEqual(before);
     });
+    it('ra remembered in the ledger (the enslave dropped it from main; vrf-host\'s own default is in the table): still source ra', () => {
+      const ra = { dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 };
+      const before = gw(run({}, [route(ra)]), 'inet6');
+      expect(before).toEqual(['fe80::1', 'ra', 'router advertisement on ens4']);
+      const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001 }, migratedRoutes: [mkRoute(ra)] };
+      const ours = route({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', table: 1001, protocol: 'boot', metric: 1024 });
+      const r = run({}, [], {}, ledger, applied([ours]));
+      expect(gw(r, 'inet6')).toEqual(before);
+      expect(warnings(r).filter((w) => w.includes('2001:db8:16::/64'))).toEqual([]);
+    });
+    it('ra: after a router change, the kernel\'s RA default in the VRF table wins over the remembered one', () => {
+      const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001 }, migratedRoutes: [mkRoute({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 })] };
+      const now = route({ dst: '::/0', gateway: 'fe80::2', dev: 'ens4', protocol: 'ra', metric: 1024, table: 1001 });
+      expect(gw(run({}, [], {}, ledger, applied([now])), 'inet6')).toEqual(['fe80::2', 'ra', 'router advertisement on ens4']);
+    });
     it('a default vrf-host installed itself is not read back (a removed override does not stick)', () => {
       const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001 } };
       expect(gw(run({}, [], {}, ledger, applied([])))).toBeNull();

@@ -64,13 +64,14 @@ describe('plan on the recorded MAAS host', () => {
     expect([...idx].sort((a, b) => a - b)).toEqual(idx);
   });
 
-  it('remembers the MAAS rules and the policy-table defaults for teardown', () => {
+  it('remembers the MAAS rules and the policy-table defaults for teardown, and the RA default for derivation', () => {
     expect(p.ledger.migratedRules.map((r) => `${r.family} ${r.src} ${r.table}`).sort()).toEqual([
       'inet 10.10.4.0/24 2', 'inet 10.10.5.0/24 3', 'inet 172.16.0.0/24 1', 'inet6 2001:db8:4::/64 2',
     ]);
     expect(p.ledger.migratedRoutes.map((r) => `${r.table} ${r.dst} ${r.dev}`).sort()).toEqual([
-      '1 0.0.0.0/0 br-ens4', '2 0.0.0.0/0 bond0', '2 ::/0 bond0', '254 10.30.0.0/16 bond0.105', '3 0.0.0.0/0 bond0.105',
+      '1 0.0.0.0/0 br-ens4', '2 0.0.0.0/0 bond0', '2 ::/0 bond0', '254 10.30.0.0/16 bond0.105', '254 ::/0 br-ens4', '3 0.0.0.0/0 bond0.105',
     ]);
+    expect(p.ledger.migratedRoutes.find((r) => r.dev === 'br-ens4' && r.table === 254)).toMatchObject({ gateway: 'fe80::1', protocol: 'ra' });
   });
 
   it('converges on the model', () => {

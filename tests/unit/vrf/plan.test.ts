@@ -1,10 +1,10 @@
 import { plan, PlanError } from '../../../src/vrf/plan.js';
 import { simulate, withKernelRoutes } from '../../../src/vrf/model.js';
 import { renderCommand } from '../../../src/vrf/render.js';
-import type { DesiredState, Ledger, ObservedHost, Plan, Step } from '../../../src/vrf/types.js';
+import type { DesiredState, Ledger, ObservedHost, Plan, Route, Step } from '../../../src/vrf/types.js';
 import { EMPTY_LEDGER, SYSCTL } from '../../../src/vrf/types.js';
 import { addr, host, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
-import { desired, dvrf, FRESH_SYSCTLS, stock } from './arbitraries.js';
+import { desired, dvrf, FRESH_SYSCTLS, gw, stock } from './arbitraries.js';
 
 const cmds = (p: Plan): string[] => p.steps.map(renderCommand);
 const kinds = (p: Plan): string[] => p.steps.map((s) => s.kind);
@@ -368,5 +368,67 @@ describe('plan: steps are typed and carry what render needs', () => {
     const { p } = converge(desired([storage()]), maasish());
     const steps: readonly Step[] = p.steps;
     expect(() => steps.map(renderCommand)).not.toThrow();
+  });
+});
+
+describe('plan: an IPv6 gateway learnt from router advertisements', () => {
+  // public on ens4; main has the RA default via fe80::1 that derive turned into source 'ra'.
+  const RA = mkRoute({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 });
+  const raHost = (): ObservedHost =>
+    withKernelRoutes(
+      host(
+        nic('ens3'), nic('ens4'),
+        addr('ens3', '10.0.0.5/24'), addr('ens4', '172.16.0.5/24'), addr('ens4', '2001:db8:16::5/64'),
+        route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }),
+        { part: 'route', value: RA },
+        rulesOf(), sysctls,
+      ),
+    );
+  const pub = (gateways: DesiredState['vrfs'][number]['gateways'] = { inet: gw('172.16.0.1'), inet6: gw('fe80::1', 'ra') }) => ({
+    ...dvrf('public', { table: 1001, members: { ens4: ['172.16.0.5/24', '2001:db8:16::5/64'] } }),
+    gateways,
+  });
+  const isRa = (r: { protocol: string; dst: string }) => r.protocol === 'ra' && r.dst === '::/0';
+
+  it('remembers the RA default the enslave drops, installs its own default, and converges', () => {
+    const { p, after } = converge(desired([pub()]), raHost());
+    expect(p.ledger.migratedRoutes).toEqual([RA]);
+    expect(cmds(p)).toContain('ip route replace ::/0 via fe80::1 dev ens4 table 1001');
+    // Nothing re-adds the RA route itself, anywhere: only the kernel makes proto ra routes.
+    expect(cmds(p).some((c) => c.includes('proto ra'))).toBe(false);
+    expect(after.routes.filter(isRa)).toEqual([]);
+  });
+
+  it('does not copy a remembered RA default into the VRF when the VRF has no IPv6 gateway', () => {
+    const { p } = converge(desired([pub({ inet: gw('172.16.0.1') })]), raHost());
+    expect(p.ledger.migratedRoutes).toEqual([RA]);
+    expect(cmds(p).some((c) => c.startsWith('ip route replace ::/0 via'))).toBe(false);
+  });
+
+  it('a kernel RA default in the VRF table with the same gateway counts as converged (ours gone or still there)', () => {
+    const { p, after } = converge(desired([pub()]), raHost());
+    const kernelRa: Route = { ...RA, table: 1001 };
+    const ours = (r: Route) => r.table === 1001 && r.dst === '::/0' && r.type === 'unicast';
+    // The kernel relearnt the default (e.g. after a reboot, before vrf-host ran): only its copy is there.
+    const relearnt: ObservedHost = { ...after, routes: [...after.routes.filter((r) => !ours(r)), kernelRa] };
+    expect(plan(desired([pub()]), relearnt, p.ledger)).toEqual({ steps: [], ledger: p.ledger });
+    // Both: ours and a kernel entry for the same router (the model de-duplicates the slot as the kernel refuses it).
+    expect(plan(desired([pub()]), { ...after, routes: [...after.routes, kernelRa] }, p.ledger).steps).toEqual([]);
+  });
+
+  it('a kernel RA default via another router than the derived gateway is left alone, ours stays', () => {
+    const { p, after } = converge(desired([pub()]), raHost());
+    const other: Route = { ...RA, table: 1001, gateway: 'fe80::2' };
+    const h: ObservedHost = { ...after, routes: [...after.routes, other] };
+    expect(plan(desired([pub()]), h, p.ledger).steps).toEqual([]);
+  });
+
+  it('removing the VRF forgets the remembered RA default without re-adding it (the kernel relearns it)', () => {
+    const { p: p1, after } = converge(desired([pub()]), raHost());
+    const { p } = converge(desired([]), after, p1.ledger);
+    expect(kinds(p)).toContain('release');
+    expect(p.ledger).toEqual(EMPTY_LEDGER);
+    expect(p.steps.some((s) => s.kind === 'route-add' && s.route.protocol === 'ra')).toBe(false);
+    expect(simulate(after, p.steps).routes.filter(isRa)).toEqual([]);
   });
 });

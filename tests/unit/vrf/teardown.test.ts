@@ -50,6 +50,16 @@ describe('planTeardown', () => {
     expect(comparable(restored)).toEqual(comparable(before));
   });
 
+  it('does not re-add the remembered RA default as a permanent route, and forgets it (the kernel relearns it)', () => {
+    // The enslave dropped main's `default via fe80::1 dev br-ens4 proto ra`; the ledger kept it for derivation.
+    expect(applied.ledger.migratedRoutes).toContainEqual(expect.objectContaining({ table: 254, dst: '::/0', gateway: 'fe80::1', dev: 'br-ens4', protocol: 'ra' }));
+    expect(td.steps.filter((s) => s.kind === 'route-add' && (s.route.protocol === 'ra' || (s.route.dst === '::/0' && s.route.dev === 'br-ens4')))).toEqual([]);
+    expect(td.steps.map(renderCommand).join('\n')).not.toMatch(/proto ra/);
+    expect(restored.routes.filter((r) => r.protocol === 'ra' || (r.dev === 'br-ens4' && r.dst === '::/0'))).toEqual([]);
+    // The static routes of the same ledger are given back.
+    expect(td.steps.map(renderCommand)).toContain('ip route replace 0.0.0.0/0 via 10.10.4.1 dev bond0 proto static table 2');
+  });
+
   it('returns the empty ledger, and a second teardown does nothing', () => {
     expect(td.ledger).toEqual(EMPTY_LEDGER);
     expect(planTeardown(restored, EMPTY_LEDGER).steps).toEqual([]);
