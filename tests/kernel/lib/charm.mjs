@@ -61,14 +61,18 @@ export class CharmUnit {
   /**
    * @param {{ns: string, state: object, charmFile?: string, agentDir?: string, controller?: string}} o
    *   controller: JUJU_API_ADDRESSES (e.g. "10.100.0.5:17070")
+   *   fast: the simulator's fast mode (sh hook tools, no Node per hook-tool call; same records)
+   *   wrap: argv run inside the namespace in front of node (e.g. a private mount namespace)
    */
-  constructor({ ns, state, charmFile = CHARM_FILE, agentDir = '/var/lib/juju/agents/unit-vrf-host-0', controller }) {
+  constructor({ ns, state, charmFile = CHARM_FILE, agentDir = '/var/lib/juju/agents/unit-vrf-host-0', controller, fast = false, wrap = [] }) {
     if (!existsSync(charmFile)) throw new CharmRunError(`no packed charm at ${charmFile}: run npm run pack`);
     if (!existsSync(HARNESS)) throw new CharmRunError(`no simulator bundle at ${HARNESS}: run npm run build`);
     this.ns = ns;
     this.charmDir = path.join(agentDir, 'charm');
     this.simDir = path.join(agentDir, 'sim');
     this.env = controller ? { JUJU_API_ADDRESSES: controller } : {};
+    this.fast = fast;
+    this.wrap = wrap;
     rmSync(agentDir, { recursive: true, force: true });
     mkdirSync(this.charmDir, { recursive: true });
     mkdirSync(this.simDir, { recursive: true });
@@ -98,10 +102,10 @@ export class CharmUnit {
   async dispatch(dispatchPath, { params, env = {}, timeoutMs = 180_000 } = {}) {
     const req = {
       harness: HARNESS, charmDir: this.charmDir, simDir: this.simDir, state: this.state, dispatchPath,
-      env: { ...this.env, ...env }, params, timeoutMs,
+      env: { ...this.env, ...env }, params, timeoutMs, fast: this.fast,
     };
     const t0 = Date.now();
-    const r = run(['ip', 'netns', 'exec', this.ns, process.execPath, CHILD, JSON.stringify(req)], { allowFail: true, timeoutMs: timeoutMs + 30_000 });
+    const r = run(['ip', 'netns', 'exec', this.ns, ...this.wrap, process.execPath, CHILD, JSON.stringify(req)], { allowFail: true, timeoutMs: timeoutMs + 30_000 });
     const ms = Date.now() - t0;
     const line = r.stdout.trim().split('\n').at(-1) ?? '';
     let res;

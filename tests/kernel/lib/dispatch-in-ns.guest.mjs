@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 
 const req = JSON.parse(process.argv[2] ?? '{}');
 const { createSimulator, runDispatch } = await import(pathToFileURL(req.harness).href);
-const sim = await createSimulator({ dir: req.simDir, state: req.state });
+const sim = await createSimulator({ dir: req.simDir, state: req.state, fast: req.fast === true });
 const res = await runDispatch(req.charmDir, req.dispatchPath, sim, {
   env: req.env ?? {}, ...(req.params ? { params: req.params } : {}), timeout: req.timeoutMs ?? 120_000,
 });

@@ -6,8 +6,8 @@ import { probe, startServer } from './probes.mjs';
 import { resetUnitFiles } from './snapshot.mjs';
 import { buildTopology, destroyTopology, waitReady } from './topology.mjs';
 
-/** Build the topology, deploy the charm with `config`, return {topo, unit}. */
-export async function deployMultiHomed(t, config) {
+/** Build the topology, deploy the charm with `config`, return {topo, unit}. `unitOptions` go to CharmUnit (e.g. {fast: true}). */
+export async function deployMultiHomed(t, config, unitOptions = {}) {
   resetUnitFiles();
   const topo = buildTopology();
   t.defer(() => {
@@ -19,6 +19,7 @@ export async function deployMultiHomed(t, config) {
     ns: topo.unit,
     state: { config, networks: networksFor(topo) },
     controller: `${topo.controller.addr}:17070`,
+    ...unitOptions,
   });
   return { topo, unit };
 }
