@@ -155,6 +155,14 @@ describe('fast mode starts no Node for the calls the ops port makes', () => {
     for (const c of ACTION_CALLS) gotAction.push(await call(sim, c));
     expect(gotAction).toEqual(expectedAction);
     expect(sim.stats()).toEqual({ fast: HOOK_CALLS.length + ACTION_CALLS.length, node: 0 });
+
+    // With no usable PATH, as a charm may run them: cat is called by absolute path.
+    const empty = await mkdtemp(join(work, 'empty-path-'));
+    const noPath = { PATH: empty };
+    expect(await call(sim, { tool: 'config-get', args: ['--format=json'], env: noPath })).toEqual(expected[1]);
+    expect((await call(sim, { tool: 'state-set', args: ['--file', '-'], input: '{"p":"q"}', env: noPath })).exit).toBe(0);
+    expect(sim.read().stored['p']).toBe('q');
+    expect(sim.stats()).toEqual({ fast: HOOK_CALLS.length + ACTION_CALLS.length + 2, node: 0 });
     await expect(readFile(spawned, 'utf8')).rejects.toThrow(/ENOENT/);
 
     // The sentinel works: a form outside the tables goes to "node".

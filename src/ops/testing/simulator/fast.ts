@@ -16,8 +16,8 @@
  * the script through `shQuote` (single quotes, `'` as `'\''`), compared as `"x$1" = 'x…'`.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { answer, type Answer } from './core.js';
 import { DIRTY_STATE, DIRTY_STATUS, RAW_ENV, RAW_MAGIC, SEQ_HINT } from './raw.js';
 import type { HookToolName, JournalEntry, SimState } from './state.js';
@@ -36,7 +36,23 @@ export interface FastLayout {
   readonly journalPath: string;
   readonly node: string;
   readonly hookTool: string;
+  /** `cat` by absolute path: the tools work whatever PATH the charm runs with. */
+  readonly cat: string;
   readonly tools: readonly HookToolName[];
+}
+
+/** An absolute path of `cat`: from PATH, else the usual places. */
+export function findCat(path = process.env['PATH'] ?? ''): string {
+  for (const dir of [...path.split(delimiter).filter((d) => isAbsolute(d)), '/usr/bin', '/bin']) {
+    const p = join(dir, 'cat');
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // Not here.
+    }
+  }
+  return '/bin/cat';
 }
 
 /** Names the state does not hold but the charm may ask about (metadata.yaml's bindings and endpoints). */
@@ -137,7 +153,7 @@ ${envLines.join('\n')}
   done
   set +C
   printf '%s\\n' "$((n + 1))" 2>/dev/null >"$R/${SEQ_HINT}"
-  if [ "$i" = 1 ]; then cat >"$R/$n.in"; fi
+  if [ "$i" = 1 ]; then ${shQuote(l.cat)} >"$R/$n.in"; fi
 }
 `;
 }
@@ -149,10 +165,11 @@ function answerFile(answerDir: string, text: string): string {
   return p;
 }
 
-function emit(answerDir: string, a: Answer, record: string): string[] {
+function emit(l: FastLayout, a: Answer, record: string): string[] {
+  const answerDir = join(l.fastDir, 'answers');
   const lines = [`  ${record}`];
-  if (a.stdout !== '') lines.push(`  cat ${shQuote(answerFile(answerDir, a.stdout))}`);
-  if (a.stderr !== '') lines.push(`  cat ${shQuote(answerFile(answerDir, a.stderr))} >&2`);
+  if (a.stdout !== '') lines.push(`  ${shQuote(l.cat)} ${shQuote(answerFile(answerDir, a.stdout))}`);
+  if (a.stderr !== '') lines.push(`  ${shQuote(l.cat)} ${shQuote(answerFile(answerDir, a.stderr))} >&2`);
   lines.push(`  exit ${a.exit}`);
   return lines;
 }
@@ -211,13 +228,12 @@ const HELPERS: Partial<Record<HookToolName, string>> = {
 };
 
 function script(tool: HookToolName, l: FastLayout, state: SimState, prior: readonly JournalEntry[], forms: Map<HookToolName, string[][]>): string {
-  const answerDir = join(l.fastDir, 'answers');
   const out = [prelude(tool, l)];
   const fault = state.faults[tool];
   if (fault) {
     // A fault forces the outcome of every call.
     const a = answer(state, tool, []);
-    out.push('{', ...emit(answerDir, a, `record ${a.exit} 0 "$@"`), '}', '');
+    out.push('{', ...emit(l, a, `record ${a.exit} 0 "$@"`), '}', '');
     return out.join('\n');
   }
   if (QUERY_TOOLS.has(tool)) {
@@ -230,7 +246,7 @@ function script(tool: HookToolName, l: FastLayout, state: SimState, prior: reado
       seen.add(id);
       const a = answer(state, tool, argv, { env: ENV_A, prior: () => prior });
       if (!same(a, answer(state, tool, argv, { env: ENV_B, prior: () => prior }))) continue;
-      out.push(`if ${argvTest(argv)}; then`, ...emit(answerDir, a, `record ${a.exit} 0 "$@"`), 'fi');
+      out.push(`if ${argvTest(argv)}; then`, ...emit(l, a, `record ${a.exit} 0 "$@"`), 'fi');
     }
     out.push('fallback "$@"', '');
     return out.join('\n');

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import YAML from 'yaml';
 import * as z from 'zod/mini';
-import { clearRaw, renderFastTools, shQuote, type FastLayout } from './fast.js';
+import { clearRaw, findCat, renderFastTools, shQuote, type FastLayout } from './fast.js';
 import { readRawJournal, replayRaw } from './raw.js';
 import {
   foldJournal,
@@ -164,7 +164,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   const fast = options.fast === true;
   const fastDir = join(dir, 'fast');
   const rawDir = join(fastDir, 'raw');
-  const layout: FastLayout = { binDir, fastDir, rawDir, statePath, journalPath, node, hookTool: tool, tools };
+  const layout: FastLayout = { binDir, fastDir, rawDir, statePath, journalPath, node, hookTool: tool, cat: findCat(), tools };
   const bindings = new Set(options.bindings ?? []);
   const endpoints = new Set(options.endpoints ?? []);
   const counts = { fast: 0, node: 0 };
