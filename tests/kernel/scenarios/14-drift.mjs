@@ -1,6 +1,6 @@
 // Scenario 4: drift. First each named perturbation alone (release a member, delete a VRF, delete
 // a default route, flip a sysctl), healed by update-status; then randomised rounds of perturbations
-// (VRF_HOST_DRIFT_COUNT, default 50, in rounds of VRF_HOST_DRIFT_PER_ROUND, default 5, each round
+// (VRF_HOST_DRIFT_COUNT, default 50, in rounds of VRF_HOST_DRIFT_PER_ROUND, default 6 (one per VRF plus the sysctl flips), each round
 // healed by one update-status). The seed is printed; VRF_HOST_SEED=N replays it.
 import { ipJson, nsRun } from '../lib/exec.mjs';
 import { seedFromEnv, seededRandom } from '../lib/random.mjs';
@@ -69,7 +69,7 @@ export async function run(t) {
   // Randomised rounds.
   const seed = seedFromEnv();
   const count = Number(process.env.VRF_HOST_DRIFT_COUNT ?? 50);
-  const perRound = Math.max(1, Number(process.env.VRF_HOST_DRIFT_PER_ROUND ?? 5));
+  const perRound = Math.max(1, Number(process.env.VRF_HOST_DRIFT_PER_ROUND ?? 6));
   t.note(`drift seed ${seed} (replay: VRF_HOST_SEED=${seed} npm run test:kernel -- drift), ${count} perturbations, ${perRound} per round`);
   const rnd = seededRandom(seed);
   let done = 0;
