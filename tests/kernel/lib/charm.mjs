@@ -61,10 +61,11 @@ export class CharmUnit {
   /**
    * @param {{ns: string, state: object, charmFile?: string, agentDir?: string, controller?: string}} o
    *   controller: JUJU_API_ADDRESSES (e.g. "10.100.0.5:17070")
-   *   fast: the simulator's fast mode (sh hook tools, no Node per hook-tool call; same records)
+   *   fast: the simulator's fast mode (sh hook tools, no Node per hook-tool call; same records);
+   *         default from VRF_HOST_SIM_FAST=1
    *   wrap: argv run inside the namespace in front of node (e.g. a private mount namespace)
    */
-  constructor({ ns, state, charmFile = CHARM_FILE, agentDir = '/var/lib/juju/agents/unit-vrf-host-0', controller, fast = false, wrap = [] }) {
+  constructor({ ns, state, charmFile = CHARM_FILE, agentDir = '/var/lib/juju/agents/unit-vrf-host-0', controller, fast = process.env.VRF_HOST_SIM_FAST === '1', wrap = [] }) {
     if (!existsSync(charmFile)) throw new CharmRunError(`no packed charm at ${charmFile}: run npm run pack`);
     if (!existsSync(HARNESS)) throw new CharmRunError(`no simulator bundle at ${HARNESS}: run npm run build`);
     this.ns = ns;
