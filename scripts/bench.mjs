@@ -8,7 +8,7 @@
 //
 // Timings are medians of paired rounds against a baseline measured in the same run; nothing
 // here asserts a timing. See BENCHMARKS.md for what each comparison means.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -104,7 +104,15 @@ function machine() {
     loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
     node: process.version,
     date: new Date().toISOString(),
+    commit: gitCommit(),
   };
+}
+
+/** The commit the figures belong to, and whether the working tree had changes in src/. */
+function gitCommit() {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || 'unknown';
+  const dirty = (spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).stdout ?? '').trim() !== '';
+  return dirty ? `${head}+uncommitted src changes` : head;
 }
 
 const f2 = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–');
@@ -213,11 +221,11 @@ async function main() {
   const names = await buildAll();
   const m = machine();
   const results = { machine: m, quick };
-  const sections = [`## vrf-host benchmarks — ${m.date}`, '', `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, ${m.virt}, Node ${m.node}, load average at start ${m.loadavg.join(' ')}.`];
+  const sections = [`## vrf-host benchmarks — ${m.date}`, '', `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, ${m.virt}, Node ${m.node}, load average at start ${m.loadavg.join(' ')}; commit ${m.commit}.`];
   const nodeArgs = (n) => (profile ? [`--cpu-prof`, `--cpu-prof-dir=${join(OUT, 'profiles', n)}`] : []);
   const q = quick ? ['--quick'] : [];
   if (want('plan') && names.includes('plan-scale')) {
-    results.plan = await runBench('plan-scale', q, nodeArgs('plan'));
+    results.plan = await runBench('plan-scale', q, ['--expose-gc', ...nodeArgs('plan')]);
     sections.push('', formatPlan(results.plan));
   }
   if (want('hook') && names.includes('hook-noop')) {
@@ -225,7 +233,7 @@ async function main() {
     sections.push('', formatHook(results.hook));
   }
   if (want('vm')) {
-    results.vm = await runVm(q);
+    results.vm = await runVm([...q, ...argv.filter((a) => a === '--scale-only' || a === '--scenario-only')]);
     sections.push('', formatVm(results.vm));
   }
   const text = sections.join('\n');

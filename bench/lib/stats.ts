@@ -40,8 +40,12 @@ export function timeFresh<I, T>(
   for (let i = 1; i < warmup; i++) last = fn(make(i));
   const wall: number[] = [];
   const cpu: number[] = [];
+  // With --expose-gc: collect the garbage of earlier runs and of make() first, so that a run
+  // pays only for its own allocations (a hook plans once, in a fresh process).
+  const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = 0; i < runs; i++) {
     lastInput = make(warmup + i);
+    gc?.();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     last = fn(lastInput);
