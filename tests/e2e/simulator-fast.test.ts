@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { createSimulator, runDispatch, unpackCharm, type Simulator, type SimStateInput } from '../../src/ops/testing/simulator/harness.js';
+import { createSimulator, runDispatch, unpackCharm, type DispatchResult, type Simulator, type SimStateInput } from '../../src/ops/testing/simulator/harness.js';
+import { fakeIp } from '../unit/vrf/ip.fake.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -336,4 +337,87 @@ describe('the built charm records the same in both modes', () => {
     expect(fast.installStats).toEqual({ fast: slow.install.record.calls.length, node: 0 });
     expect(fast.actionStats).toEqual({ fast: slow.action.record.calls.length, node: 0 });
   }, 120_000);
+
+  /** A fake host (root, /proc, /sys) and a fake ip answering with the recorded MAAS host, as lifecycle.test.ts does. */
+  async function fakeHost(): Promise<Record<string, string>> {
+    const base = await mkdtemp(join(work, 'host-'));
+    const host = { root: join(base, 'root'), proc: join(base, 'proc'), sys: join(base, 'sys') };
+    const fixtures = join(ROOT, 'tests/fixtures/ip/maas-host');
+    const sysctls = JSON.parse(await readFile(join(fixtures, 'sysctl.json'), 'utf8')) as Record<string, string>;
+    for (const [key, value] of Object.entries(sysctls)) {
+      const p = join(host.proc, 'sys', ...key.split('.'));
+      await mkdir(join(p, '..'), { recursive: true });
+      await writeFile(p, `${value}\n`);
+    }
+    await mkdir(join(host.sys, 'module/vrf'), { recursive: true });
+    await mkdir(host.root, { recursive: true });
+    const lines = (await readFile(join(fixtures, 'batch.in.txt'), 'utf8')).split('\n').filter(Boolean);
+    const outs = (await readFile(join(fixtures, 'batch.out.txt'), 'utf8')).split('\n').filter(Boolean);
+    const responses: Record<string, string> = Object.fromEntries(lines.map((l, i) => [l, outs[i] ?? '[]']));
+    responses['-6 rule show'] = (await readFile(join(fixtures, 'batch6.out.txt'), 'utf8')).trim();
+    const ip = await fakeIp(await mkdtemp(join(base, 'ip-')));
+    await ip.respond(responses);
+    const { stdout: flock } = await execa('sh', ['-c', 'command -v flock']);
+    return {
+      VRF_HOST_ROOT: host.root,
+      VRF_HOST_PROC: host.proc,
+      VRF_HOST_SYS: host.sys,
+      VRF_HOST_IP: ip.bin,
+      VRF_HOST_FLOCK: flock.trim(),
+      VRF_HOST_LOCK_TIMEOUT: '30',
+      JUJU_API_ADDRESSES: '10.100.0.5:17070',
+    };
+  }
+
+  test('a converging lifecycle on a fake host: install, relation-joined, config-changed, update-status, show-vrfs, remove', async () => {
+    const net = (dev: string, ...addrs: [string, string][]) => ({
+      'bind-addresses': [{ 'mac-address': '', 'interface-name': dev, addresses: addrs.map(([value, cidr]) => ({ hostname: '', value, cidr })) }],
+      'egress-subnets': addrs.map(([, c]) => c),
+      'ingress-addresses': addrs.map(([a]) => a),
+    });
+    const mgmt = net('ens3', ['10.0.0.10', '10.0.0.0/24']);
+    const state: SimStateInput = {
+      unit: 'vrf-host/0',
+      config: { gateways: 'public=2001:db8:16::1' },
+      networks: {
+        'juju-info': mgmt,
+        mgmt,
+        internal: mgmt,
+        admin: mgmt,
+        tenant: mgmt,
+        public: net('br-ens4', ['172.16.0.10', '172.16.0.0/24'], ['2001:db8:16::10', '2001:db8:16::/64']),
+        storage: net('bond0', ['10.10.4.10', '10.10.4.0/24'], ['2001:db8:4::10', '2001:db8:4::/64']),
+        'storage-cluster': net('bond0.105', ['10.10.5.10', '10.10.5.0/24']),
+      },
+      relations: { 'juju-info': [{ id: 1, app: 'ubuntu', units: { 'ubuntu/0': {} } }] },
+    };
+    const steps: [string, ((s: Simulator) => void)?, Record<string, unknown>?][] = [
+      ['hooks/install'],
+      ['hooks/juju-info-relation-joined'],
+      ['hooks/config-changed', (s) => s.update((x) => ({ ...x, config: { ...x.config, 'nonlocal-bind': false } }))],
+      ['hooks/update-status'],
+      ['actions/show-vrfs', () => undefined, { routes: true }],
+      ['hooks/remove'],
+    ];
+    const runs: { path: string; r: DispatchResult; stats: ReturnType<Simulator['stats']> }[][] = [];
+    for (const fast of [false, true]) {
+      const sim = await make(fast, state);
+      const env = await fakeHost();
+      const out = [];
+      for (const [path, before, params] of steps) {
+        before?.(sim);
+        sim.clearJournal();
+        const r = await runDispatch(charmDir, path, sim, { env, ...(params ? { params } : {}), timeout: 90_000 });
+        out.push({ path, r, stats: sim.stats() });
+      }
+      runs.push(out);
+    }
+    const [slow, fast] = runs;
+    const view = (xs: typeof slow) => (xs ?? []).map(({ path, r }) => ({ path, exit: r.exitCode, stderr: r.stderr, record: r.record }));
+    expect(view(fast)).toEqual(view(slow));
+    // It converged (the records are real ones), and Node answered only what the sh tables do not hold.
+    expect(slow?.[0]?.r.record.status).toEqual({ status: 'active', message: expect.stringMatching(/^3 VRFs: public\(br-ens4/) });
+    expect(slow?.map((x) => x.r.exitCode)).toEqual(steps.map(() => 0));
+    for (const x of fast ?? []) expect({ path: x.path, node: x.stats.node }).toEqual({ path: x.path, node: 0 });
+  }, 300_000);
 });
