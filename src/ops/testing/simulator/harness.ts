@@ -190,7 +190,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     try {
       entries = replayRaw(state(), records, flushed);
     } catch (err) {
-      throw new SimulatorError(`fast mode: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new SimulatorError(err instanceof Error ? err.message : String(err), { cause: err });
     }
     const viaSh = records.filter((r) => r.via === 'sh').length;
     return { entries, fast: viaSh, node: records.length - viaSh };
