@@ -21,7 +21,6 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import YAML from 'yaml';
 import * as z from 'zod/mini';
 import { clearRaw, findCat, renderFastTools, shQuote, type FastLayout } from './fast.js';
 import { readRawJournal, replayRaw } from './raw.js';
@@ -273,9 +272,11 @@ const MetadataSchema = z.looseObject({
 });
 
 /** The bindings and relation endpoints a charm declares in its metadata.yaml (none if it has none). */
-export function charmNames(charmDir: string): { bindings: string[]; endpoints: string[] } {
+export async function charmNames(charmDir: string): Promise<{ bindings: string[]; endpoints: string[] }> {
   const path = join(charmDir, 'metadata.yaml');
   if (!existsSync(path)) return { bindings: [], endpoints: [] };
+  // Loaded here, not at the top: the bundled harness starts without evaluating yaml.
+  const { default: YAML } = await import('yaml');
   let md: z.infer<typeof MetadataSchema>;
   try {
     md = MetadataSchema.parse(YAML.parse(readFileSync(path, 'utf8')));
@@ -322,7 +323,7 @@ export async function runDispatch(charmDir: string, dispatchPath: string, sim: S
   if (!m) throw new SimulatorError(`dispatch path must be hooks/NAME or actions/NAME, got ${JSON.stringify(dispatchPath)}`);
   const [, kind, name = ''] = m;
   const dir = resolve(charmDir);
-  if (sim.fast) sim.addNames(charmNames(dir));
+  if (sim.fast) sim.addNames(await charmNames(dir));
   const state = sim.state();
   const unit = state.unit;
   const env: Record<string, string> = {
