@@ -134,6 +134,10 @@ record() {
   x=$1
   i=$2
   shift 2
+  if [ ! -d "$R" ]; then
+    printf '%s\n' "ERROR hook-tool simulator: no raw journal at $R (simulator cleaned up?)" >&2
+    exit 70
+  fi
   n=
   { read -r n <"$R/${SEQ_HINT}"; } 2>/dev/null
   case $n in '' | *[!0123456789]*) n=0 ;; esac

@@ -185,6 +185,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   /** Fast mode: the raw records so far, answered in the current state file's state. */
   const pending = (flushed: readonly JournalEntry[]): { entries: JournalEntry[]; fast: number; node: number } => {
     const records = readRawJournal(rawDir);
+    if (records.length === 0) return { entries: [], fast: 0, node: 0 };
     let entries: JournalEntry[];
     try {
       entries = replayRaw(state(), records, flushed);
