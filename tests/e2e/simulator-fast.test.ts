@@ -3,11 +3,15 @@
  * without starting Node, with exactly the answers and records of the Node tools, for
  * hostile names and values too; the built charm's dispatch records the same in both modes.
  */
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import fc from 'fast-check';
+import { answer } from '../../src/ops/testing/simulator/core.js';
+import { HOOK_TOOLS, SimStateSchema } from '../../src/ops/testing/simulator/state.js';
 import { createSimulator, runDispatch, unpackCharm, type DispatchResult, type Simulator, type SimStateInput } from '../../src/ops/testing/simulator/harness.js';
 import { fakeIp } from '../unit/vrf/ip.fake.js';
 
@@ -296,6 +300,50 @@ describe('fast mode answers exactly as the Node tools', () => {
     expect(all).toEqual(Array.from({ length: n }, (_, i) => msg(i)).sort());
     expect(sim.stats()).toEqual({ fast: n, node: 0 });
   }, 60_000);
+});
+
+describe('fast mode against the logic itself', () => {
+  // Argument soup from the tokens the sh shapes look at, and some they must not be fooled by.
+  const TOKENS = [
+    '--', '-', '-l', '--log-level', 'WARNING', '--application=false', '--application=true', '--application', 'active', 'happy',
+    '--format=json', '--format=yaml', '--file', '--file=-', '-r', 'juju-info:7', 'public', 'storage', 'k=v', 'a.b-c=x=y', 'Bad=1',
+    'a..b=1', '-a=1', '=v', 'stdout=1', 'x.stderr=2', 'novalue', '--include-data', 'strict', 'ceph-osd/3', '', ...HOSTILE.slice(0, 5),
+  ];
+  const soup = fc.record({ tool: fc.constantFrom(...HOOK_TOOLS), args: fc.array(fc.constantFrom(...TOKENS), { maxLength: 5 }) });
+  // The ops port's own calls with one token replaced, inserted or dropped: right at the edges of the sh shapes.
+  const nearMiss = fc
+    .record({ base: fc.constantFrom(...HOOK_CALLS, ...ACTION_CALLS), at: fc.nat(6), token: fc.constantFrom(...TOKENS), how: fc.constantFrom('replace', 'insert', 'drop', 'keep') })
+    .map(({ base, at, token, how }) => {
+      const args = [...base.args];
+      const i = at % (args.length + 1);
+      if (how === 'replace') args[Math.min(i, Math.max(args.length - 1, 0))] = token;
+      if (how === 'insert') args.splice(i, 0, token);
+      if (how === 'drop') args.splice(i, 1);
+      return { tool: base.tool as (typeof HOOK_TOOLS)[number], args };
+    });
+  // stdin always a JSON map of strings: what sh cannot check is the one documented difference (simulator.test.ts).
+  const arbCall = fc.oneof(soup, nearMiss).map((c) => ({ ...c, input: '{"a":"b\\n","c":""}' }));
+
+  test('every answer and record is the one answer() gives, in a hook and in an action', async () => {
+    for (const input of [STATE, IN_ACTION]) {
+      const state = SimStateSchema.parse(input);
+      await fc.assert(
+        fc.asyncProperty(fc.array(arbCall, { minLength: 1, maxLength: 8 }), async (calls) => {
+          const sim = await make(true, input);
+          for (const c of calls) {
+            const before = sim.read().calls;
+            const got = await call(sim, { tool: c.tool, args: c.args, input: c.input });
+            // (A --file other than '-' names no file, in the tool's cwd or here: both fail alike.)
+            const want = answer(state, c.tool, c.args, { prior: () => before, readFile: (f) => (f === '-' ? c.input : readFileSync(f, 'utf8')) });
+            expect({ exit: got.exit, stdout: got.stdout, stderr: got.stderr }).toEqual({ exit: want.exit, stdout: want.stdout, stderr: want.stderr });
+            // read() replays the fast records through answer() and refuses any other exit code.
+            expect(sim.read().calls.at(-1)).toEqual({ tool: c.tool, argv: c.args, exit: want.exit, stderr: want.stderr, ...(want.effect ? { effect: want.effect } : {}) });
+          }
+        }),
+        { numRuns: 8 },
+      );
+    }
+  }, 240_000);
 });
 
 describe('the built charm records the same in both modes', () => {

@@ -330,6 +330,12 @@ const HANDLERS: Record<HookToolName, Handler> = {
   },
 };
 
+/** An error's message, also for errors from another realm (`instanceof Error` is false there). */
+function messageOf(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;
+  return String(err);
+}
+
 /** One call's outcome, as the tool prints it and the journal records it. */
 export interface Answer {
   readonly exit: number;
@@ -360,7 +366,7 @@ export function answer(state: SimState, tool: HookToolName, argv: readonly strin
     return { exit: 0, stdout: outcome.stdout ?? '', stderr: '', ...(outcome.effect ? { effect: outcome.effect } : {}) };
   } catch (err) {
     const exit = err instanceof UsageError ? 2 : err instanceof ToolError ? err.code : 1;
-    return { exit, stdout: '', stderr: `ERROR ${err instanceof Error ? err.message : String(err)}\n` };
+    return { exit, stdout: '', stderr: `ERROR ${messageOf(err)}\n` };
   }
 }
 
