@@ -201,6 +201,8 @@ export function formatVm(v) {
     f2(s.medians.read),
     rx(s.medians.noop / s.medians.read),
   ]);
+  const scaleTable = ['### Scale on the real kernel (dummy members, static routes)', '', table(['VRFs × members × routes', 'steps', 'floor ms', 'apply ms (in-process)', 'apply ÷ floor', 'no-op reconcile ms (in-process)', 'raw ip -json read ms', 'no-op ÷ read'], scaleRows)];
+  if (v.scenario.skipped || m.floor === undefined) return scaleTable.join('\n');
   return [
     `### Converge scenario 1 from scratch, real kernel (${v.mode === 'vm' ? 'qemu TCG' : 'native'}: ${v.machine.kernel}, ${v.machine.cores} vCPUs, ${v.machine.iproute2})`,
     '',
@@ -210,10 +212,21 @@ export function formatVm(v) {
       `Warm-up checks (VRFs, members, per-VRF IPv4 default): ${Object.entries(v.scenario.checks).map(([k, p]) => `${k} ${p.length === 0 ? 'ok' : `FAILED (${p.join('; ')})`}`).join(', ')}.` +
       (v.scenario.notes.length ? ` Notes: ${v.scenario.notes.join(' ')}` : ''),
     '',
-    '### Scale on the real kernel (dummy members, static routes)',
-    '',
-    table(['VRFs × members × routes', 'steps', 'ip -batch floor ms', 'apply ms (in-process)', 'apply ÷ floor', 'no-op reconcile ms', 'raw ip -json read ms', 'no-op ÷ read'], scaleRows),
+    ...(v.scale.length ? scaleTable : []),
   ].join('\n');
+}
+
+/** Markdown for a (merged) results document: each part with the machine and commit it came from. */
+export function renderAll(r) {
+  const out = [];
+  const where = (k) => {
+    const mm = r.machines?.[k] ?? r.machine;
+    return mm ? `_Measured ${mm.date} on ${mm.cores} cores (${mm.cpu}), kernel ${mm.kernel}, ${mm.virt}, Node ${mm.node}, load average ${mm.loadavg.join(' ')}, commit ${mm.commit}._` : '';
+  };
+  if (r.plan) out.push(formatPlan(r.plan), '', where('plan'), '');
+  if (r.hook) out.push(formatHook(r.hook), '', where('hook'), '');
+  if (r.vm) out.push(formatVm(r.vm), '', where('vm'), '');
+  return out.join('\n');
 }
 
 async function main() {
@@ -240,10 +253,13 @@ async function main() {
   console.log(text);
   await mkdir(RESULTS, { recursive: true });
   const stamp = m.date.replace(/[:.]/g, '-');
-  const json = `${JSON.stringify(results, null, 2)}\n`;
-  await writeFile(join(RESULTS, `${stamp}${quick ? '-quick' : ''}.json`), json);
-  await writeFile(join(RESULTS, `latest${quick ? '-quick' : ''}.json`), json);
-  await writeFile(join(RESULTS, `latest${quick ? '-quick' : ''}.md`), `${text}\n`);
+  await writeFile(join(RESULTS, `${stamp}${quick ? '-quick' : ''}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  // latest.json keeps the newest result of each part (a run with --only replaces only its parts).
+  const latestJson = join(RESULTS, `latest${quick ? '-quick' : ''}.json`);
+  const prev = existsSync(latestJson) ? JSON.parse(readFileSync(latestJson, 'utf8')) : {};
+  const merged = { ...prev, ...results, machines: { ...(prev.machines ?? {}), ...Object.fromEntries(['plan', 'hook', 'vm'].filter((k) => results[k]).map((k) => [k, m])) } };
+  await writeFile(latestJson, `${JSON.stringify(merged, null, 2)}\n`);
+  await writeFile(join(RESULTS, `latest${quick ? '-quick' : ''}.md`), `${renderAll(merged)}\n`);
   console.error(`bench: done in ${((Date.now() - started) / 1000).toFixed(0)} s; results in bench/results/`);
 }
 

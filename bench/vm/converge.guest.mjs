@@ -58,10 +58,10 @@ if (!existsSync('/sys/module/vrf')) throw new Error('modprobe vrf did not load t
 // Scenario 1 inputs, as the kernel suite's automatic-mode run gives them
 // ---------------------------------------------------------------------------------------------
 const GATEWAYS = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
-// preserve-reachability off: with it on, vrf-host's IPv6 source rules fail on iproute2 6.1
-// (`ip rule add from fd00::10/128` without -6 is sent as AF_INET: "Invalid source address";
-// src/vrf/render.ts adds -6 only to rules without a source). Reported; the bench measures the rest.
-const PRESERVE = false;
+// The charm's defaults (preserve-reachability on: leaks into main and per-address source rules).
+// `--no-preserve` measures without them (before b24616c, vrf-host's IPv6 source rules failed on
+// iproute2 6.1: `ip rule add from fd00::10/128` without -6 is sent as AF_INET).
+const PRESERVE = !args.includes('--no-preserve');
 const CONFIG = { gateways: GATEWAYS, 'preserve-reachability': PRESERVE };
 let topo = buildTopology();
 const spaceOf = (b) => (topo.spaces[b] && EXTRA_BINDINGS.includes(b) ? topo.spaces[b] : topo.spaces[topo.defaultSpace]);
