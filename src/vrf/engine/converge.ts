@@ -1,0 +1,205 @@
+/** Converge: derive, plan, apply under the host lock, persist, install the boot unit. */
+import { readFile } from 'node:fs/promises';
+import { type ApplyFailure, applySteps } from '../apply.js';
+import { type BootInstallOptions, installBoot } from '../boot.js';
+import { ProcessError } from '../ip.js';
+import { withLock } from '../lock.js';
+import {
+  atomicWrite,
+  emptyState,
+  type HostState,
+  PATHS,
+  readState,
+  removeFile,
+  renderRtTables,
+  StateFileError,
+  under,
+  unionLedger,
+  writeState,
+} from '../persist.js';
+import { desiredSysctls, renderSysctlConf } from '../sysctl.js';
+import {
+  type DesiredState,
+  EMPTY_LEDGER,
+  type EngineInputs,
+  type InMainBinding,
+  type Ledger,
+  type ObservedHost,
+  type Problem,
+  type Sysctls,
+  type Warning,
+} from '../types.js';
+import { depsOf, diagnoseIproute2, type EngineOptions, observeHost, preflight } from './host.js';
+import { appOfUnit, conflictProblem, driftOf, type DriftSummary, planned, type PlannedStep } from './report.js';
+
+// ---------------------------------------------------------------------------
+// Converge
+// ---------------------------------------------------------------------------
+
+export interface ConvergeOptions extends EngineOptions {
+  /** Derive the desired state from these inputs… */
+  readonly inputs?: EngineInputs;
+  /** …or apply this desired state as is… */
+  readonly desired?: DesiredState;
+  /** …or (neither given) replay the last desired state from state.json (the boot unit). */
+  /** The Juju unit (`app/N`) asking; null/absent for a replay that does not change the unit list. */
+  readonly unit?: string | null;
+  /** Only plan: nothing is applied and nothing is written. */
+  readonly dryRun?: boolean;
+  /** After a successful apply, install the boot unit and hook with these paths; false/absent: leave them alone. */
+  readonly boot?: BootInstallOptions | false;
+  /** Controller addresses for `ip route get` when no inputs are given (replay). Default: none. */
+  readonly controllers?: readonly string[];
+  /** Called once, after planning and before anything is applied, when there is something to apply. */
+  readonly beforeApply?: (steps: readonly PlannedStep[]) => Promise<void>;
+}
+
+export interface ConvergeReport {
+  /** No problem and no failure (a dry run with pending steps is ok). */
+  readonly ok: boolean;
+  readonly dryRun: boolean;
+  /** Blocking: nothing was applied. */
+  readonly problems: readonly Problem[];
+  readonly warnings: readonly Warning[];
+  readonly desired: DesiredState | null;
+  readonly inMain: readonly InMainBinding[];
+  /** The steps the plan holds, in order, with their human commands. */
+  readonly planned: readonly PlannedStep[];
+  /** The steps that ran (all of `planned` on success; a prefix of it on failure). */
+  readonly applied: readonly PlannedStep[];
+  readonly failure: ApplyFailure | null;
+  /** Drift before this run: what was pending. */
+  readonly drift: DriftSummary;
+  readonly units: readonly string[];
+}
+
+export function blocked(problems: Problem[], warnings: Warning[], dryRun: boolean, units: readonly string[], desired: DesiredState | null = null): ConvergeReport {
+  return {
+    ok: false,
+    dryRun,
+    problems,
+    warnings,
+    desired,
+    inMain: desired?.inMain ?? [],
+    planned: [],
+    applied: [],
+    failure: null,
+    drift: driftOf([], null, EMPTY_LEDGER),
+    units,
+  };
+}
+
+export async function loadState(root: string | undefined): Promise<{ state: HostState | null; problem: Problem | null }> {
+  try {
+    return { state: await readState(root), problem: null };
+  } catch (e) {
+    if (e instanceof StateFileError) return { state: null, problem: { field: 'state', message: e.message } };
+    throw e;
+  }
+}
+
+export async function writeIfChanged(path: string, content: string | null): Promise<void> {
+  if (content === null) {
+    await removeFile(path);
+    return;
+  }
+  const old = await readFile(path, 'utf8').catch(() => null);
+  if (old !== content) await atomicWrite(path, content);
+}
+
+/**
+ * Writes /etc/sysctl.d/60-vrf-host.conf and rt_tables.d/vrf-host.conf for this
+ * desired state and ledger. Only keys this kernel has go into sysctl.d (with
+ * ipv6.disable=1 there is no net.ipv6; systemd-sysctl would fail on them).
+ */
+export async function persistHostFiles(root: string | undefined, desired: DesiredState | null, ledger: Ledger, present: Sysctls = {}): Promise<void> {
+  const values = desired ? Object.fromEntries(Object.entries(desiredSysctls(desired)).filter(([k]) => present[k] !== null)) : {};
+  await writeIfChanged(under(root, PATHS.sysctlConf), renderSysctlConf(values));
+  await writeIfChanged(under(root, PATHS.rtTables), renderRtTables(ledger.vrfs));
+}
+
+export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
+  const dryRun = o.dryRun ?? false;
+  const run = async (): Promise<ConvergeReport> => {
+    const deps = depsOf(o);
+    const { state: loaded, problem: stateProblem } = await loadState(o.root);
+    if (stateProblem) return blocked([stateProblem], [], dryRun, []);
+    const state = loaded ?? emptyState();
+    const unit = o.unit ?? null;
+    const units = unit !== null && !state.units.includes(unit) ? [...state.units, unit] : [...state.units];
+
+    let given: DesiredState | null = o.desired ?? null;
+    if (!o.inputs && !given) {
+      if (state.desired === null) {
+        return blocked([{ field: 'state', message: `nothing to replay: ${under(o.root, PATHS.state)} holds no desired state` }], [], dryRun, state.units);
+      }
+      given = state.desired;
+    }
+
+    // A plan-only run has no side effects, loading a kernel module included.
+    const pre = await preflight({ ...o, loadModules: !dryRun });
+    const warnings: Warning[] = [...pre.warnings];
+    if (state.applying) {
+      warnings.push({ field: 'state', message: `the previous apply was interrupted (${state.updated}); converging from wherever the host is` });
+    }
+    if (pre.problems.length > 0) return blocked(pre.problems, warnings, dryRun, state.units);
+
+    const controllers = o.inputs?.controllers ?? o.controllers ?? [];
+    let observed: ObservedHost;
+    try {
+      observed = await observeHost({ ...o, controllers });
+    } catch (e) {
+      const old = e instanceof ProcessError ? await diagnoseIproute2(o) : null;
+      if (old) return blocked([old], warnings, dryRun, state.units);
+      throw e;
+    }
+
+    let desired: DesiredState;
+    if (o.inputs) {
+      const d = deps.deriveDesired(o.inputs, observed, state.ledger);
+      warnings.push(...d.warnings);
+      if (!d.ok) return blocked([...d.problems], warnings, dryRun, state.units);
+      desired = d.desired;
+    } else {
+      desired = given!;
+    }
+    if (unit !== null) {
+      const c = conflictProblem(state, unit, desired);
+      if (c) return blocked([c], warnings, dryRun, state.units, desired);
+    }
+
+    const p = deps.plan(desired, observed, state.ledger);
+    const steps = planned(p.steps, deps.renderer);
+    const drift = driftOf(p.steps, desired, state.ledger);
+    const base = { dryRun, problems: [] as Problem[], warnings, desired, inMain: desired.inMain, planned: steps, drift };
+    if (dryRun) return { ...base, ok: true, applied: [], failure: null, units: state.units };
+
+    if (p.steps.length === 0) {
+      const next = { application: state.application ?? (unit ? appOfUnit(unit) : null), units, desired, ledger: p.ledger, applying: false };
+      // update-status converges every few minutes: only rewrite state.json when something changed.
+      if (loaded === null || JSON.stringify({ ...state, updated: '', version: 0 }) !== JSON.stringify({ ...state, ...next, updated: '', version: 0 })) {
+        await writeState(o.root, next);
+      }
+      await persistHostFiles(o.root, desired, p.ledger, observed.sysctls);
+      if (o.boot) await installBoot({ ...o.boot, root: o.root });
+      return { ...base, ok: true, applied: [], failure: null, units };
+    }
+
+    if (o.beforeApply) await o.beforeApply(steps);
+    // Write-ahead: remember everything either ledger owns before touching the host.
+    const application = state.application ?? (unit ? appOfUnit(unit) : null);
+    const ahead = unionLedger(state.ledger, p.ledger);
+    await writeState(o.root, { application, units, desired, ledger: ahead, applying: true });
+    const r = await applySteps(p.steps, { ...o, renderer: deps.renderer });
+    if (!r.ok) {
+      await writeState(o.root, { application, units, desired, ledger: ahead, applying: false });
+      return { ...base, ok: false, applied: r.applied, failure: r.failure, units };
+    }
+    await writeState(o.root, { application, units, desired, ledger: p.ledger, applying: false });
+    await persistHostFiles(o.root, desired, p.ledger, observed.sysctls);
+    if (o.boot) await installBoot({ ...o.boot, root: o.root });
+    return { ...base, ok: true, applied: r.applied, failure: null, units };
+  };
+  // A dry run only reads (state.json is replaced atomically), so it does not wait for the lock.
+  return dryRun ? run() : withLock(o, run);
+}

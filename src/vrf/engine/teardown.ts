@@ -1,0 +1,94 @@
+/** Teardown: undo everything, but only when the last unit of the machine leaves. */
+import { rmdir } from 'node:fs/promises';
+import { type ApplyFailure, applySteps } from '../apply.js';
+import { removeBoot } from '../boot.js';
+import { withLock } from '../lock.js';
+import { PATHS, removeFile, removeState, under, writeState } from '../persist.js';
+import type { Problem } from '../types.js';
+import { depsOf, type EngineOptions, observeHost } from './host.js';
+import { appOfUnit, planned, type PlannedStep } from './report.js';
+import { loadState } from './converge.js';
+
+// ---------------------------------------------------------------------------
+// Teardown
+// ---------------------------------------------------------------------------
+
+export interface TeardownOptions extends EngineOptions {
+  /** The unit leaving. Only the last unit tears down. */
+  readonly unit?: string | null;
+  /** Without a unit: tear down even though units are registered (the CLI's --force). */
+  readonly force?: boolean;
+  readonly dryRun?: boolean;
+}
+
+export interface TeardownReport {
+  readonly ok: boolean;
+  /** True when the host was (or, in a dry run, would be) torn down. */
+  readonly tornDown: boolean;
+  /** Units still on the machine (nothing was torn down when non-empty). */
+  readonly remainingUnits: readonly string[];
+  readonly problems: readonly Problem[];
+  readonly planned: readonly PlannedStep[];
+  readonly applied: readonly PlannedStep[];
+  readonly failure: ApplyFailure | null;
+}
+
+export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport> {
+  const dryRun = o.dryRun ?? false;
+  const run = async (): Promise<TeardownReport> => {
+    const deps = depsOf(o);
+    const none = { planned: [], applied: [], failure: null };
+    const { state, problem } = await loadState(o.root);
+    if (problem) return { ok: false, tornDown: false, remainingUnits: [], problems: [problem], ...none };
+    const unit = o.unit ?? null;
+    if (state !== null && unit === null && !o.force && state.units.length > 0) {
+      return {
+        ok: false,
+        tornDown: false,
+        remainingUnits: state.units,
+        problems: [{ field: 'units', message: `${state.units.join(', ')} still use this machine's VRFs: remove them through Juju, or name the leaving unit, or force the teardown` }],
+        ...none,
+      };
+    }
+    if (state !== null && unit !== null) {
+      // A unit that never registered (e.g. refused as a second application) applied nothing: it takes nothing away.
+      if (!state.units.includes(unit)) return { ok: true, tornDown: false, remainingUnits: state.units, problems: [], ...none };
+      const remaining = state.units.filter((u) => u !== unit);
+      if (remaining.length > 0) {
+        if (!dryRun && remaining.length !== state.units.length) {
+          // When the owning application's last unit leaves, the remaining units' application owns the machine.
+          const owner = state.application !== null && remaining.some((u) => appOfUnit(u) === state.application) ? state.application : appOfUnit(remaining[0]!);
+          await writeState(o.root, { ...state, application: owner, units: remaining });
+        }
+        return { ok: true, tornDown: false, remainingUnits: remaining, problems: [], ...none };
+      }
+    }
+    if (state === null) {
+      // Nothing remembered: only our own files can be left (an interrupted teardown removes state.json last).
+      if (!dryRun) await removeAllFiles(o.root);
+      return { ok: true, tornDown: true, remainingUnits: [], problems: [], ...none };
+    }
+    const observed = await observeHost({ ...o, controllers: [] });
+    const p = deps.planTeardown(observed, state.ledger);
+    const steps = planned(p.steps, deps.renderer);
+    if (dryRun) return { ok: true, tornDown: true, remainingUnits: [], problems: [], planned: steps, applied: [], failure: null };
+    await writeState(o.root, { ...state, applying: true });
+    const r = await applySteps(p.steps, { ...o, renderer: deps.renderer });
+    if (!r.ok) {
+      // Keep the ledger: the next teardown resumes from wherever the host is.
+      await writeState(o.root, { ...state, applying: false });
+      return { ok: false, tornDown: false, remainingUnits: [], problems: [], planned: steps, applied: r.applied, failure: r.failure };
+    }
+    await removeAllFiles(o.root);
+    return { ok: true, tornDown: true, remainingUnits: [], problems: [], planned: steps, applied: r.applied, failure: null };
+  };
+  return dryRun ? run() : withLock(o, run);
+}
+
+export async function removeAllFiles(root: string | undefined): Promise<void> {
+  await removeBoot({ root });
+  await removeFile(under(root, PATHS.sysctlConf));
+  await removeFile(under(root, PATHS.rtTables));
+  await removeState(root); // last: an interrupted teardown still finds the ledger
+  await rmdir(under(root, PATHS.stateDir)).catch(() => undefined); // only when empty
+}
