@@ -300,7 +300,15 @@ export interface DispatchOptions {
   readonly legacyHook?: boolean;
   /** Milliseconds; default 60 s. */
   readonly timeout?: number;
+  /**
+   * argv run in front of dispatch, e.g. `['ip', 'netns', 'exec', 'unit']`: dispatch (and the
+   * hook tools it starts) then run inside it, while the simulator stays in this process.
+   */
+  readonly command?: readonly string[];
 }
+
+/** runDispatch honours DispatchOptions.command (callers that must not run dispatch unwrapped check this). */
+export const DISPATCH_COMMAND = true;
 
 export interface DispatchResult {
   readonly exitCode: number;
@@ -371,7 +379,8 @@ export async function runDispatch(charmDir: string, dispatchPath: string, sim: S
   Object.assign(env, extra);
   env['PATH'] = [sim.binDir, systemPath ?? process.env['PATH'] ?? '/usr/bin:/bin'].join(delimiter);
   const file = options.legacyHook ? join(dir, dispatchPath) : join(dir, 'dispatch');
-  const result = await execa(file, [], {
+  const [cmd = file, ...args] = [...(options.command ?? []), file];
+  const result = await execa(cmd, args, {
     cwd: dir,
     env,
     extendEnv: false,
