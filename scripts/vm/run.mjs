@@ -44,13 +44,16 @@ export function chooseMode() {
   return hostKernelHasVrf() ? 'native' : 'vm';
 }
 
+let shareSeq = 0;
+
 function newShareDir() {
   const base = path.join(cacheRoot(), 'vm-runs');
   mkdirSync(base, { recursive: true });
   // keep the 8 most recent runs for post-mortems
   const old = readdirSync(base).filter((d) => d.startsWith('run-')).sort();
   for (const d of old.slice(0, Math.max(0, old.length - 8))) rmSync(path.join(base, d), { recursive: true, force: true });
-  const dir = path.join(base, `run-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
+  // pid + a sequence number: parallel VMs of one suite run never share a directory
+  const dir = path.join(base, `run-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${shareSeq++}`);
   mkdirSync(path.join(dir, 'results'), { recursive: true });
   return dir;
 }
@@ -73,11 +76,13 @@ function finish(shareDir, exitCode, consoleLog, timings) {
  * Boot Debian's kernel under qemu TCG once and run `node script ...args` inside it (cwd = repo root,
  * host root read-only with a tmpfs overlay, /vmshare writable).
  * @param {{script: string, args?: string[], env?: Record<string,string>, timeoutMs?: number,
- *          stream?: NodeJS.WritableStream | null, memoryMb?: number, log?: (s: string) => void}} o
+ *          stream?: NodeJS.WritableStream | null, memoryMb?: number, smp?: number, log?: (s: string) => void}} o
+ *   smp: guest vCPUs (default 2; the suite runs two 1-vCPU guests side by side)
  * @returns {Promise<{exitCode: number|null, log: string, console: string, resultsDir: string, shareDir: string,
  *          timings: {bootMs: number|null, totalMs: number}}>} exitCode null = no exit recorded (timeout/crash)
  */
-export async function runInVm({ script, args = [], env = {}, timeoutMs = 10 * 60_000, stream = null, memoryMb = 2048, log = () => {} }) {
+export async function runInVm({ script, args = [], env = {}, timeoutMs = 10 * 60_000, stream = null, memoryMb = 2048, smp = 2, log = () => {} }) {
+  if (!Number.isInteger(smp) || smp < 1 || smp > 64) throw new VmError(`smp must be an integer 1..64, got ${smp}`);
   ensureHostPackages({ log });
   const kernel = ensureKernel({ log });
   const initrd = ensureInitramfs(kernel, { log });
@@ -91,7 +96,7 @@ export async function runInVm({ script, args = [], env = {}, timeoutMs = 10 * 60
     `vrfhost_modules=${kernel.modulesDir}`, `vrfhost_node=${process.execPath}`, `vrfhost_entry=${ENTRY}`,
   ].join(' ');
   const qemuArgs = [
-    '-accel', 'tcg', '-cpu', 'max', '-smp', '2', '-m', String(memoryMb),
+    '-accel', 'tcg', '-cpu', 'max', '-smp', String(smp), '-m', String(memoryMb),
     '-nographic', '-no-reboot', '-nic', 'none', '-monitor', 'none', '-serial', 'stdio',
     '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', append,
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
