@@ -184,7 +184,7 @@ export function formatVm(v) {
   const m = v.scenario.medians;
   const floorPlusNode = m.floor + m.nodeE0;
   const rows = [
-    ['`ip -batch` floor (one process, ' + v.scenario.plan.floorLines + ' lines)', f2(m.floor), '1.00×', ''],
+    [`floor: the same changes as ${v.scenario.plan.floorProcesses ?? 1} process(es) (sysctl -qw, ip -batch, ip -6 -batch; ${v.scenario.plan.floorLines} ip lines)`, f2(m.floor), '1.00×', ''],
     ['vrf-host apply, in-process (after Node started)', f2(m.apply), rx(m.apply / m.floor), '≤ 1.2× floor'],
     ['vrf-host apply process (node + bundle + apply)', f2(m.applyProcess), rx(m.applyProcess / m.floor), ''],
     ['whole config-changed hook (dispatch, stub hook tools, real ip)', f2(m.hook), `${rx(m.hook / floorPlusNode)} of node -e 0 + floor`, '≤ 1.2×'],
