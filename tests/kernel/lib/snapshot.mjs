@@ -25,7 +25,8 @@ const json = (ns, ...args) => {
  * Snapshot a namespace's network state.
  * @returns {{links: object[], addrs: object[], routes4: object[], routes6: object[], rules4: object[], rules6: object[], sysctls: Record<string,string|null>}}
  */
-export function snapshot(ns, { sysctls = OWNED_SYSCTLS } = {}) {
+export function snapshot(ns, { sysctls = OWNED_SYSCTLS, settleMs = 5000 } = {}) {
+  settle(ns, settleMs);
   return {
     links: json(ns, 'link', 'show'),
     addrs: json(ns, 'addr', 'show'),
@@ -35,6 +36,19 @@ export function snapshot(ns, { sysctls = OWNED_SYSCTLS } = {}) {
     rules6: json(ns, '-6', 'rule', 'show'),
     sysctls: getSysctls(ns, sysctls),
   };
+}
+
+/**
+ * Wait (up to settleMs) until no IPv6 address is tentative: a device re-enslaved or re-created
+ * moments ago has its link-local address in DAD (flag `tentative`, and no `local` route yet for
+ * about a second). Snapshots compare settled states; an address that stays tentative (DAD
+ * failed) shows up in the comparison once the time is up.
+ */
+function settle(ns, settleMs) {
+  const end = Date.now() + settleMs;
+  while (ipn(ns, '-6', 'addr', 'show', 'tentative').stdout.trim() !== '' && Date.now() < end) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  }
 }
 
 function stable(v) {
