@@ -309,10 +309,12 @@ describe('fast mode against the logic itself', () => {
     '--format=json', '--format=yaml', '--file', '--file=-', '-r', 'juju-info:7', 'public', 'storage', 'k=v', 'a.b-c=x=y', 'Bad=1',
     'a..b=1', '-a=1', '=v', 'stdout=1', 'x.stderr=2', 'novalue', '--include-data', 'strict', 'ceph-osd/3', '', ...HOSTILE.slice(0, 5),
   ];
+  // What the sh shapes test for, or must refuse.
+  const EDGES = ['--', '-', '', 'happy', '--application', '-l', '--log-level', 'Bad=1', 'stdout=1', 'a..b=1', '-a=1', 'novalue', '--file', '--format=yaml', 'x'];
   const soup = fc.record({ tool: fc.constantFrom(...HOOK_TOOLS), args: fc.array(fc.constantFrom(...TOKENS), { maxLength: 5 }) });
   // The ops port's own calls with one token replaced, inserted or dropped: right at the edges of the sh shapes.
   const nearMiss = fc
-    .record({ base: fc.constantFrom(...HOOK_CALLS, ...ACTION_CALLS), at: fc.nat(6), token: fc.constantFrom(...TOKENS), how: fc.constantFrom('replace', 'insert', 'drop', 'keep') })
+    .record({ base: fc.constantFrom(...HOOK_CALLS, ...ACTION_CALLS), at: fc.nat(6), token: fc.constantFrom(...EDGES), how: fc.constantFrom('replace', 'insert', 'drop', 'keep') })
     .map(({ base, at, token, how }) => {
       const args = [...base.args];
       const i = at % (args.length + 1);
@@ -322,7 +324,7 @@ describe('fast mode against the logic itself', () => {
       return { tool: base.tool as (typeof HOOK_TOOLS)[number], args };
     });
   // stdin always a JSON map of strings: what sh cannot check is the one documented difference (simulator.test.ts).
-  const arbCall = fc.oneof(soup, nearMiss).map((c) => ({ ...c, input: '{"a":"b\\n","c":""}' }));
+  const arbCall = fc.oneof(soup, { arbitrary: nearMiss, weight: 3 }).map((c) => ({ ...c, input: '{"a":"b\\n","c":""}' }));
 
   test('every answer and record is the one answer() gives, in a hook and in an action', async () => {
     for (const input of [STATE, IN_ACTION]) {
@@ -340,10 +342,53 @@ describe('fast mode against the logic itself', () => {
             expect(sim.read().calls.at(-1)).toEqual({ tool: c.tool, argv: c.args, exit: want.exit, stderr: want.stderr, ...(want.effect ? { effect: want.effect } : {}) });
           }
         }),
-        { numRuns: 8 },
+        { numRuns: 5 },
       );
     }
   }, 240_000);
+});
+
+describe('the sh shapes of the recording tools, at their edges', () => {
+  test('every one-token edit of the ops port\'s recording calls: what sh answers, answer() agrees with', async () => {
+    // A "node" that answers 97: a fallback is fine (it is answer() itself); what sh answers must be right.
+    const node = join(work, 'node-97');
+    await writeFile(node, '#!/bin/sh\nexit 97\n');
+    await chmod(node, 0o755);
+    const EDGES = ['--', '-', '', 'happy', '--application', '-l', 'Bad=1', 'a.stderr=1', 'a..b=1', '-a=1', '=v', 'novalue', '--file', 'x'];
+    const input = '{"a":"b"}';
+    let viaSh = 0;
+    for (const [state, calls] of [
+      [STATE, HOOK_CALLS],
+      [IN_ACTION, ACTION_CALLS],
+    ] as const) {
+      const parsed = SimStateSchema.parse(state);
+      const sim = await make(true, state, { node });
+      const variants = new Map<string, Call>();
+      const recording = ['juju-log', 'status-set', 'application-version-set', 'state-set', 'state-delete', 'action-set', 'action-log', 'action-fail'];
+      // One call per tool (the first), every position, every edge token.
+      for (const c of calls.filter((x, n) => recording.includes(x.tool) && calls.findIndex((y) => y.tool === x.tool) === n)) {
+        for (let i = 0; i <= c.args.length; i++) {
+          for (const t of EDGES) {
+            const edits = [[...c.args.slice(0, i), t, ...c.args.slice(i + 1)], [...c.args.slice(0, i), t, ...c.args.slice(i)], [...c.args.slice(0, i), ...c.args.slice(i + 1)]];
+            for (const args of edits) variants.set(JSON.stringify([c.tool, args]), { tool: c.tool, args, input });
+          }
+        }
+      }
+      const all = [...variants.values()];
+      for (let k = 0; k < all.length; k += 16) {
+        const outs = await Promise.all(all.slice(k, k + 16).map((c) => call(sim, c)));
+        for (const o of outs) {
+          if (o.exit === 97) continue;
+          viaSh++;
+          const want = answer(parsed, o.tool as (typeof HOOK_TOOLS)[number], o.args, { readFile: () => input });
+          expect({ call: [o.tool, ...o.args], exit: o.exit, stdout: o.stdout, stderr: o.stderr }).toEqual({ call: [o.tool, ...o.args], exit: want.exit, stdout: want.stdout, stderr: want.stderr });
+        }
+      }
+      // And the records replay: read() refuses any sh exit code answer() does not give.
+      expect(sim.read().calls.length).toBeGreaterThan(0);
+    }
+    expect(viaSh).toBeGreaterThan(50);
+  }, 180_000);
 });
 
 describe('the built charm records the same in both modes', () => {
