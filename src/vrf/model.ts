@@ -2,7 +2,12 @@
  * A model of what the kernel does with our steps, after
  * Documentation/networking/vrf.rst and net/ipv4, net/ipv6 behaviour:
  *
- * - creating the first VRF adds the l3mdev rule (pref 1000) for both families;
+ * - creating the first VRF of a namespace adds the l3mdev rule (pref 1000, protocol kernel)
+ *   for both families, unless an identical rule is there (EEXIST is ignored); the kernel does
+ *   this once per namespace: the rule stays after the last VRF is deleted, and a VRF created
+ *   after someone deleted it does not bring it back (Debian 6.1, tests/kernel);
+ * - a rule added without `protocol` is `protocol unspec`; two rules that differ only in their
+ *   protocol are both kept;
  * - enslaving (and releasing) cycles the device down and up: every route via the
  *   device, in every table, is dropped; the connected and local routes come back
  *   in the table of the new master (the VRF's table, or main/local); without
@@ -74,7 +79,8 @@ export function routeOfTarget(t: RouteTarget): Route {
 }
 
 export function ruleOfTarget(t: RuleTarget): Rule {
-  if (t.l3mdev === true) return l3mdevRule(t.family, t.priority);
+  const protocol = t.protocol ?? 'unspec';
+  if (t.l3mdev === true) return l3mdevRule(t.family, t.priority, protocol);
   return {
     family: t.family,
     priority: t.priority,
@@ -86,11 +92,25 @@ export function ruleOfTarget(t: RuleTarget): Rule {
     oif: null,
     fwmark: null,
     action: 'lookup',
+    protocol,
   };
 }
 
-function l3mdevRule(family: Family, priority: number = L3MDEV_PRIORITY): Rule {
-  return { family, priority, src: null, dst: null, table: null, l3mdev: true, iif: null, oif: null, fwmark: null, action: 'lookup' };
+function l3mdevRule(family: Family, priority: number = L3MDEV_PRIORITY, protocol = 'kernel'): Rule {
+  return { family, priority, src: null, dst: null, table: null, l3mdev: true, iif: null, oif: null, fwmark: null, action: 'lookup', protocol };
+}
+
+/** Same protocol, where both rules say (a rule observed without one matches any). */
+function sameProtocol(a: Rule, b: Rule): boolean {
+  return a.protocol === undefined || b.protocol === undefined || a.protocol === b.protocol;
+}
+
+export interface ModelOptions {
+  /**
+   * The namespace has had a VRF before (the kernel's once-per-namespace l3mdev rules are done):
+   * creating a VRF adds no l3mdev rule. Default: the host has a VRF now.
+   */
+  readonly hadVrf?: boolean;
 }
 
 /** A mutable, indexed copy of a host that steps can be applied to. */
@@ -107,8 +127,14 @@ export class KernelModel {
   private rules: Rule[];
   private readonly sysctls: Record<string, string | null>;
   private nextIfindex = 1;
+  /** The kernel's per-namespace "l3mdev rules added" (drivers/net/vrf.c add_fib_rules, inverted). */
+  private l3mdevRulesDone: boolean;
 
-  constructor(private readonly base: ObservedHost) {
+  constructor(
+    private readonly base: ObservedHost,
+    opts: ModelOptions = {},
+  ) {
+    this.l3mdevRulesDone = opts.hadVrf ?? base.links.some((l) => l.kind === 'vrf');
     for (const l of base.links) {
       this.links.set(l.name, l);
       this.linkOrder.push(l.name);
@@ -290,8 +316,11 @@ export class KernelModel {
   private createVrf(name: string, table: number): void {
     if (this.links.has(name)) throw new ModelError(`RTNETLINK answers: File exists (${name})`);
     this.setLink({ name, ifindex: this.nextIfindex++, kind: 'vrf', slaveKind: null, master: null, up: false, vrfTable: table, lower: null, mac: null });
+    if (this.l3mdevRulesDone) return;
+    this.l3mdevRulesDone = true;
     for (const f of FAMILIES) {
-      if (!this.rules.some((r) => r.family === f && r.l3mdev)) this.rules.push(l3mdevRule(f));
+      const r = l3mdevRule(f);
+      if (!this.rules.some((x) => x.family === f && x.l3mdev && x.priority === r.priority && sameProtocol(x, r))) this.rules.push(r);
     }
     this.sortRules();
   }
@@ -349,7 +378,11 @@ export class KernelModel {
   private ruleAdd(t: RuleTarget): void {
     const r = ruleOfTarget(t);
     const same = (x: Rule): boolean =>
-      x.family === r.family && x.priority === r.priority && x.l3mdev === r.l3mdev && (r.l3mdev || (x.table === r.table && x.src === r.src && x.action === 'lookup'));
+      x.family === r.family &&
+      x.priority === r.priority &&
+      x.l3mdev === r.l3mdev &&
+      sameProtocol(x, r) &&
+      (r.l3mdev || (x.table === r.table && x.src === r.src && x.action === 'lookup'));
     if (this.rules.some(same)) {
       throw new ModelError(`RTNETLINK answers: File exists (rule ${t.priority})`);
     }
@@ -412,8 +445,8 @@ export class KernelModel {
 }
 
 /** The host as the kernel would show it after the steps (throws ModelError where ip would fail). */
-export function simulate(observed: ObservedHost, steps: readonly Step[]): ObservedHost {
-  const m = new KernelModel(observed);
+export function simulate(observed: ObservedHost, steps: readonly Step[], opts: ModelOptions = {}): ObservedHost {
+  const m = new KernelModel(observed, opts);
   for (const s of steps) m.apply(s);
   return m.snapshot();
 }

@@ -114,6 +114,8 @@ const ROUTE_TYPES: Readonly<Record<string, string>> = {
   '7': 'unreachable', '8': 'prohibit', '9': 'throw', '10': 'nat', '11': 'xresolve',
 };
 const PROTOCOLS: Readonly<Record<string, string>> = { '2': 'kernel', '3': 'boot', '4': 'static', '9': 'ra', '16': 'dhcp' };
+/** A rule added without `protocol` is 0 (ip prints "unspec"). */
+const RULE_PROTOCOLS: Readonly<Record<string, string>> = { ...PROTOCOLS, '0': 'unspec' };
 const SCOPES: Readonly<Record<string, string>> = { '0': 'global', '200': 'site', '253': 'link', '254': 'host', '255': 'nowhere', universe: 'global' };
 const RULE_ACTIONS: Readonly<Record<string, string>> = {
   '1': 'lookup', to_tbl: 'lookup', '2': 'goto', '3': 'nop', '6': 'blackhole', '7': 'unreachable', '8': 'prohibit',
@@ -229,6 +231,7 @@ function parseRule(r: RawRule, family: Family, ctx: Ctx, command: string): Rule 
     oif: r.oif ?? null,
     fwmark: r.fwmark === undefined ? null : r.fwmask === undefined ? r.fwmark : `${r.fwmark}/${r.fwmask}`,
     action,
+    ...(r.protocol === undefined ? {} : { protocol: mapped(r.protocol, RULE_PROTOCOLS, 'unspec') }),
   };
 }
 

@@ -116,6 +116,7 @@ const ruleSchema = z.object({
   oif: nullableStr,
   fwmark: nullableStr,
   action: z.string(),
+  protocol: z.string().optional(),
 });
 
 export const ledgerSchema = z.object({
@@ -124,6 +125,8 @@ export const ledgerSchema = z.object({
   migratedRules: z.array(ruleSchema),
   localRuleMoved: z.boolean(),
   sysctlsBefore: z.record(z.string(), z.string().nullable()),
+  /** Optional: state files written before it existed have none (vrf-host then leaves the l3mdev rule alone). */
+  l3mdevRuleAdded: z.array(family).optional(),
 });
 
 const derivedGateway = z.object({
@@ -262,6 +265,12 @@ function uniqueBy<T>(items: readonly T[]): T[] {
   return out;
 }
 
+/** Either ledger's l3mdevRuleAdded families (the field only when there are some, as the planner writes it). */
+function l3mdevUnion(before: Ledger, after: Ledger): Pick<Ledger, 'l3mdevRuleAdded'> {
+  const fams = FAMILIES.filter((f) => (before.l3mdevRuleAdded ?? []).includes(f) || (after.l3mdevRuleAdded ?? []).includes(f));
+  return fams.length > 0 ? { l3mdevRuleAdded: fams } : {};
+}
+
 /**
  * The write-ahead ledger: everything either ledger owns. Persisted before an
  * apply, so that a crash at any step still lets teardown find every VRF
@@ -275,6 +284,7 @@ export function unionLedger(before: Ledger, after: Ledger): Ledger {
     migratedRules: uniqueBy([...before.migratedRules, ...after.migratedRules]),
     localRuleMoved: before.localRuleMoved || after.localRuleMoved,
     sysctlsBefore: { ...after.sysctlsBefore, ...before.sysctlsBefore },
+    ...l3mdevUnion(before, after),
   };
 }
 

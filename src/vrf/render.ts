@@ -116,16 +116,19 @@ function routeArgv(verb: 'replace' | 'del', r: RouteTarget): string[] {
 function ruleArgv(verb: 'add' | 'del', r: RuleTarget): string[] {
   const what = `rule ${verb} pref ${r.priority}`;
   const argv = ['rule', verb, 'pref', u32(r.priority, what)];
+  // `protocol` only on add: it says who made the rule (a stock rule given back is `protocol
+  // kernel`, as the kernel made it); a delete selects by priority, source and table.
+  const proto = verb === 'add' && r.protocol !== undefined && r.protocol !== 'unspec' ? ['protocol', word(r.protocol, what)] : [];
   if (r.l3mdev === true) {
     if (r.src !== undefined) throw new RenderError(`${what}: an l3mdev rule takes no source`);
-    argv.push('l3mdev');
+    argv.push('l3mdev', ...proto);
     return r.family === 'inet6' ? ['-6', ...argv] : argv;
   }
   if (r.src !== undefined) {
     familyCheck(r.family, r.src, what);
     argv.push('from', prefix(r.src, r.family, what));
   }
-  argv.push('lookup', table(r.table, what, true));
+  argv.push('lookup', table(r.table, what, true), ...proto);
   // `ip rule` takes its family from -4/-6 only, never from the address: iproute2 6.1 sends
   // `rule add from 2001:db8::5/128 …` as IPv4 and the kernel answers "Invalid source address"
   // (checked here and on Debian's 6.1 kernel in the VM). Every IPv6 rule runs under `ip -6`.

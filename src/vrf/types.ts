@@ -153,6 +153,11 @@ export interface Rule {
   readonly fwmark: string | null;
   /** 'lookup' (ip prints 'to_tbl'), 'goto', 'nop', 'blackhole', 'unreachable', 'prohibit'. */
   readonly action: string;
+  /**
+   * Who made the rule: 'kernel' (the stock rules, the l3mdev rule a VRF adds), 'unspec' (a plain
+   * `ip rule add`), 'static', 'boot', … Absent when ip did not print it (iproute2 < 4.17).
+   */
+  readonly protocol?: string;
 }
 
 /** The sysctls the engine owns (see OWNED_SYSCTLS). null: absent on this kernel. */
@@ -275,6 +280,12 @@ export interface Ledger {
   readonly localRuleMoved: boolean;
   /** Sysctl values before vrf-host first set them (null = absent). */
   readonly sysctlsBefore: Sysctls;
+  /**
+   * Families whose l3mdev rule (pref 1000) was not there before vrf-host's first VRF: the kernel
+   * keeps it after the last VRF is deleted, so teardown deletes it. Absent (state files written
+   * before this field existed) or empty: vrf-host leaves the l3mdev rule alone.
+   */
+  readonly l3mdevRuleAdded?: readonly Family[];
 }
 
 export const EMPTY_LEDGER: Ledger = {
@@ -310,6 +321,8 @@ export interface RuleTarget {
   readonly table: number;
   /** The l3mdev rule (`ip rule add pref 1000 l3mdev`): no lookup table (table is TABLE.unspec). */
   readonly l3mdev?: boolean;
+  /** `protocol …` on add (e.g. 'kernel' to give back a stock rule as the kernel made it); absent: unspec. */
+  readonly protocol?: string;
 }
 
 export type Step =

@@ -72,6 +72,7 @@ export const RuleSchema = z.looseObject({
   fwmask: str.optional(),
   action: idOrName.optional(),
   goto: int.optional(),
+  protocol: idOrName.optional(),
 });
 export const RuleDocSchema = z.array(RuleSchema);
 

@@ -6,6 +6,7 @@
 import { KernelModel, ModelError } from '../model.js';
 import { parseCidr } from '../addr.js';
 import type { DesiredState, DesiredVrf, Family, Ledger, ObservedHost, Route, Rule, Step } from '../types.js';
+import { FAMILIES } from '../types.js';
 import { routeId, ruleKey } from './keys.js';
 
 export class PlanError extends Error {
@@ -69,6 +70,8 @@ export class PlanContext {
   readonly migratedRules = new Map<string, Rule>();
   readonly sysctlsBefore: Record<string, string | null>;
   localRuleMoved: boolean;
+  /** Families whose l3mdev rule vrf-host brought (see Ledger.l3mdevRuleAdded). */
+  readonly l3mdevRuleAdded: Set<Family>;
 
   constructor(
     readonly desired: DesiredState,
@@ -95,6 +98,7 @@ export class PlanContext {
     for (const r of ledger.migratedRules) this.migratedRules.set(ruleKey(r.family, r.priority, r.src, r.table), r);
     this.sysctlsBefore = { ...ledger.sysctlsBefore };
     this.localRuleMoved = ledger.localRuleMoved;
+    this.l3mdevRuleAdded = new Set(ledger.l3mdevRuleAdded ?? []);
   }
 
   /** Adds a step and runs it on the model; a step the kernel would refuse is a planner bug. */
@@ -115,6 +119,8 @@ export class PlanContext {
       migratedRules: [...this.migratedRules.values()],
       localRuleMoved: this.localRuleMoved,
       sysctlsBefore: { ...this.sysctlsBefore },
+      // Only when there is something to say: a ledger without it is the EMPTY_LEDGER it always was.
+      ...(this.l3mdevRuleAdded.size > 0 ? { l3mdevRuleAdded: FAMILIES.filter((f) => this.l3mdevRuleAdded.has(f)) } : {}),
     };
   }
 }

@@ -112,11 +112,13 @@ export function keyOfRuleTarget(t: RuleTarget): string {
   return ruleKey(t.family, t.priority, t.src ?? null, t.table);
 }
 
+/** A RuleTarget that reproduces an observed rule, its protocol included (e.g. a MAAS rule given back as it was). */
 export function targetOfRule(r: Rule): RuleTarget {
   if (r.table === null) throw new Error('targetOfRule: a rule without a table');
+  const protocol = r.protocol !== undefined && r.protocol !== 'unspec' ? { protocol: r.protocol } : {};
   return r.src === null
-    ? { family: r.family, priority: r.priority, table: r.table }
-    : { family: r.family, priority: r.priority, src: r.src, table: r.table };
+    ? { family: r.family, priority: r.priority, table: r.table, ...protocol }
+    : { family: r.family, priority: r.priority, src: r.src, table: r.table, ...protocol };
 }
 
 export function isLocalLookup(r: Rule): boolean {

@@ -21,17 +21,60 @@ function hasLocalAt(ctx: PlanContext, family: Family, priority: number): boolean
   return ctx.model.allRules().some((r) => r.family === family && r.priority === priority && isLocalLookup(r));
 }
 
+const hasL3mdevRule = (ctx: PlanContext, f: Family): boolean => ctx.model.allRules().some((r) => r.family === f && r.l3mdev);
+const famName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');
+
+/** The l3mdev rule as the kernel makes it (`protocol kernel`), so a host that got it from us looks the same. */
+function l3mdevTarget(f: Family): RuleTarget {
+  return { family: f, priority: L3MDEV_PRIORITY, table: TABLE.unspec, l3mdev: true, protocol: 'kernel' };
+}
+
 /**
- * The kernel adds the l3mdev rule only when the first VRF of a namespace is created; if it
- * was deleted since, no VRF routes anything: put it back.
+ * Before the first VRF vrf-host creates: add a missing l3mdev rule ourselves. The kernel adds it
+ * only with the first VRF a namespace ever has (a namespace whose rule teardown deleted gets
+ * none with its next VRF), and ignores an identical one already there (Debian 6.1: `rule add
+ * pref 1000 l3mdev protocol kernel` then `link add … type vrf` leaves one rule per family).
+ * IPv6 first: its line needs its own `ip -6` process; the IPv4 line joins the batch that
+ * creates the VRFs. When no VRF exists and vrf-host owns none yet (its first apply here), the
+ * rule was not there before vrf-host: the ledger says so, and teardown deletes it.
+ */
+export function l3mdevRuleBeforeFirstVrf(ctx: PlanContext): void {
+  const firstHere = ctx.model.allLinks().every((l) => l.kind !== 'vrf') && Object.keys(ctx.ledger.vrfs).length === 0;
+  for (const f of ['inet6', 'inet'] as const) {
+    if (hasL3mdevRule(ctx, f)) continue;
+    ctx.emit({
+      kind: 'rule-add',
+      rule: l3mdevTarget(f),
+      why: `the l3mdev rule (${famName(f)}) sends lookups to the VRF tables; the kernel adds it only with a namespace's first VRF ever`,
+    });
+    if (firstHere) ctx.l3mdevRuleAdded.add(f);
+  }
+}
+
+/**
+ * While vrf-host has VRFs: if the l3mdev rule was deleted since, no VRF routes anything: put it
+ * back. When it has none left and no other VRF is on the host: delete the rule it brought.
  */
 export function ensureL3mdevRule(ctx: PlanContext, f: Family): void {
-  if (!ctx.anyVrf) return;
-  if (ctx.model.allRules().some((r) => r.family === f && r.l3mdev)) return;
+  if (!ctx.anyVrf) {
+    if (!ctx.l3mdevRuleAdded.has(f)) return;
+    // Another VRF on the host still needs it; it goes when vrf-host next runs without them.
+    if (ctx.model.allLinks().some((l) => l.kind === 'vrf')) return;
+    if (hasL3mdevRule(ctx, f)) {
+      ctx.emit({
+        kind: 'rule-del',
+        rule: l3mdevTarget(f),
+        why: `the l3mdev rule (${famName(f)}) came with vrf-host's first VRF and the kernel keeps it after the last: remove it`,
+      });
+    }
+    ctx.l3mdevRuleAdded.delete(f);
+    return;
+  }
+  if (hasL3mdevRule(ctx, f)) return;
   ctx.emit({
     kind: 'rule-add',
-    rule: { family: f, priority: L3MDEV_PRIORITY, table: TABLE.unspec, l3mdev: true },
-    why: `the l3mdev rule (${f === 'inet' ? 'IPv4' : 'IPv6'}) is missing: without it no lookup reaches a VRF's table`,
+    rule: l3mdevTarget(f),
+    why: `the l3mdev rule (${famName(f)}) is missing: without it no lookup reaches a VRF's table`,
   });
 }
 
@@ -51,7 +94,8 @@ export function localRuleMove(ctx: PlanContext, f: Family): void {
       ctx.emit({ kind: 'rule-add', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing` });
     }
   } else if (ctx.ledger.localRuleMoved) {
-    if (!at0) ctx.emit({ kind: 'rule-add', rule: localRule(f, 0), why: `restore the local lookup at priority 0` });
+    // As the kernel made it (`protocol kernel`); a plain `ip rule add` would say `protocol unspec`.
+    if (!at0) ctx.emit({ kind: 'rule-add', rule: { ...localRule(f, 0), protocol: 'kernel' }, why: `restore the local lookup at priority 0` });
     if (moved) ctx.emit({ kind: 'rule-del', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup is back at priority 0` });
   }
   if (!wantMoved) ctx.localRuleMoved = false;

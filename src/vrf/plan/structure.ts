@@ -7,6 +7,7 @@ import { TABLE } from '../types.js';
 import type { PlanContext } from './context.js';
 import { PlanError } from './context.js';
 import { isKernelRoute, isMainRaDefault, isManagedRoute, routeId, targetOfRoute } from './keys.js';
+import { l3mdevRuleBeforeFirstVrf } from './rules.js';
 
 /** Deletes the routes vrf-host put in `table` (the kernel keeps e.g. an unreachable default after the VRF goes). */
 function clearTable(ctx: PlanContext, table: number, vrf: string, reason: string): void {
@@ -35,9 +36,15 @@ export function removeUndesired(ctx: PlanContext): void {
 }
 
 export function createOrReplace(ctx: PlanContext): void {
+  let rulesChecked = false;
+  const beforeCreate = (): void => {
+    if (!rulesChecked) l3mdevRuleBeforeFirstVrf(ctx);
+    rulesChecked = true;
+  };
   for (const v of ctx.desired.vrfs) {
     const l = ctx.model.link(v.name);
     if (!l) {
+      beforeCreate();
       ctx.emit({ kind: 'vrf-create', name: v.name, table: v.table, why: `VRF for binding ${v.binding} with its own routing table ${v.table}` });
       ctx.emit({ kind: 'link-up', dev: v.name, why: `a VRF routes nothing until it is up` });
       continue;
@@ -56,6 +63,7 @@ export function createOrReplace(ctx: PlanContext): void {
         toTable: v.table,
         why: `the kernel cannot change a VRF's table: ${v.name} is deleted and created again with table ${v.table}`,
       });
+      beforeCreate();
       ctx.emit({ kind: 'vrf-create', name: v.name, table: v.table, why: `VRF ${v.name} again, now with table ${v.table}` });
       ctx.emit({ kind: 'link-up', dev: v.name, why: `a VRF routes nothing until it is up` });
       continue;

@@ -123,7 +123,7 @@ describe('plan', () => {
     expect(commands).toContain('sysctl -w net.ipv4.tcp_l3mdev_accept=1');
     expect(commands.indexOf('sysctl -w net.ipv6.conf.all.keep_addr_on_down=1')).toBeLessThan(commands.indexOf('ip link set dev br-ens4 master public'));
     expect(ctx.actionResults['count']).toBe(String(commands.length));
-    expect(ctx.actionResults['summary']).toMatch(new RegExp(`^${commands.length} changes: \\d+ sysctl, \\d+ vrf-create, `));
+    expect(ctx.actionResults['summary']).toMatch(new RegExp(`^${commands.length} changes: \\d+ sysctl, \\d+ rule-add, \\d+ vrf-create, `));
     expect(nested(ctx.actionResults, 'steps.0.command')).toBe(commands[0]);
     expect(fake.batches()).toEqual([]);
     await expect(readFile(join(fake.root, PATHS.state), 'utf8')).rejects.toThrow(/ENOENT/);

@@ -66,14 +66,20 @@ export const FRESH_SYSCTLS: Readonly<Record<string, string>> = {
   [SYSCTL.nonlocalBind6]: '0',
 };
 
+/** The stock rules as the kernel makes them (`protocol kernel`, as ip -json -details shows them). */
 export function stock(): Rule[] {
   return [
-    mkRule({ family: 'inet', priority: 0, table: 255 }),
-    mkRule({ family: 'inet', priority: 32766, table: 254 }),
-    mkRule({ family: 'inet', priority: 32767, table: 253 }),
-    mkRule({ family: 'inet6', priority: 0, table: 255 }),
-    mkRule({ family: 'inet6', priority: 32766, table: 254 }),
+    mkRule({ family: 'inet', priority: 0, table: 255, protocol: 'kernel' }),
+    mkRule({ family: 'inet', priority: 32766, table: 254, protocol: 'kernel' }),
+    mkRule({ family: 'inet', priority: 32767, table: 253, protocol: 'kernel' }),
+    mkRule({ family: 'inet6', priority: 0, table: 255, protocol: 'kernel' }),
+    mkRule({ family: 'inet6', priority: 32766, table: 254, protocol: 'kernel' }),
   ];
+}
+
+/** The l3mdev rules the kernel adds with a namespace's first VRF. */
+export function l3mdevRules(): Rule[] {
+  return (['inet', 'inet6'] as const).map((family) => mkRule({ family, priority: 1000, l3mdev: true, protocol: 'kernel' }));
 }
 
 // ---------------------------------------------------------------------------
@@ -86,6 +92,11 @@ export const RA_ROUTER = 'fe80::1';
 export interface Scenario {
   readonly observed: ObservedHost;
   readonly desired: DesiredState;
+  /**
+   * The namespace has had a VRF before (the host shows one, or one came and went): the kernel
+   * adds no l3mdev rule with the next VRF. Pass it to simulate() as {hadVrf}.
+   */
+  readonly hadVrf: boolean;
 }
 
 interface NicSpec {
@@ -126,6 +137,8 @@ const opts = fc.record({
   nonlocalBind: fc.boolean(),
   l3mdevAccept: fc.boolean(),
   keepAddr: fc.constantFrom('0', '1', '-1'),
+  /** Without VRFs now: none ever (false), or one came and went, leaving the l3mdev rules or not. */
+  pastVrf: fc.constantFrom('never', 'rules-left', 'rules-deleted'),
   gateways: fc.boolean(),
   extraRoute: fc.boolean(),
 });
@@ -165,7 +178,8 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
         routes.push(mkRoute({ dst: `172.${16 + i}.0.0/16`, gateway: `10.${i}.0.254`, dev, protocol: 'static' }));
       }
       if (n.maas && n.v4) {
-        rules.push(mkRule({ priority: 100, src: `10.${i}.0.0/24`, table: 10 + i }));
+        // As MAAS's `ip rule add` makes them (protocol unspec), or as networkd does (static).
+        rules.push(mkRule({ priority: 100, src: `10.${i}.0.0/24`, table: 10 + i, protocol: i % 2 === 0 ? 'unspec' : 'static' }));
         if (n.up && !pre) routes.push(mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, table: 10 + i, protocol: 'static' }));
       }
       if (n.ra && n.v6 && n.up) {
@@ -177,6 +191,11 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
     names.forEach((name, i) => {
       if (preVrfs.has(i)) links.push({ name, ifindex: 100 + i, kind: 'vrf', slaveKind: null, master: null, up: true, vrfTable: 1001 + i, lower: null, mac: null });
     });
+    // The kernel added the l3mdev rules with the namespace's first VRF (and kept them).
+    if (preVrfs.size > 0 || o.pastVrf === 'rules-left') rules.push(...l3mdevRules());
+    // As ip lists them: IPv4 then IPv6, each by priority.
+    rules.sort((a, b) => Number(a.family === 'inet6') - Number(b.family === 'inet6') || a.priority - b.priority);
+    const hadVrf = preVrfs.size > 0 || o.pastVrf !== 'never';
     const sysctls = { ...FRESH_SYSCTLS, [SYSCTL.keepAddrOnDown]: o.keepAddr };
     const observed = withKernelRoutes({ links, addrs, routes, rules, sysctls, routeGet: {}, vrfModule: true, container: false });
     const vrfs = names
@@ -196,7 +215,7 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
         return v;
       })
       .filter((v): v is DesiredVrf => v !== null);
-    return { observed, desired: desired(vrfs, o) };
+    return { observed, desired: desired(vrfs, o), hadVrf };
   });
 }
 

@@ -112,6 +112,8 @@ export interface RuleOpts {
   oif?: string | null;
   fwmark?: string | null;
   action?: string;
+  /** 'kernel', 'unspec', 'static', …; absent: the rule has no protocol (as ip before 4.17 prints it). */
+  protocol?: string;
 }
 
 export function mkRule(o: RuleOpts): Rule {
@@ -127,6 +129,7 @@ export function mkRule(o: RuleOpts): Rule {
     oif: o.oif ?? null,
     fwmark: o.fwmark ?? null,
     action: o.action ?? 'lookup',
+    ...(o.protocol === undefined ? {} : { protocol: o.protocol }),
   };
 }
 

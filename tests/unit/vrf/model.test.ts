@@ -52,7 +52,34 @@ describe('simulate: enslave and release (vrf.rst)', () => {
 
   it('adds the l3mdev rule for both families with the first VRF only', () => {
     const h = simulate(base(), [create, { kind: 'vrf-create', name: 'other', table: 1002 }]);
-    expect(h.rules.filter((r) => r.l3mdev).map((r) => `${r.family} ${r.priority}`)).toEqual(['inet 1000', 'inet6 1000']);
+    expect(h.rules.filter((r) => r.l3mdev).map((r) => `${r.family} ${r.priority} ${r.protocol}`)).toEqual(['inet 1000 kernel', 'inet6 1000 kernel']);
+  });
+
+  // Each of these was seen on Debian's 6.1 kernel (iproute2 6.1) in the VM.
+  it('keeps the l3mdev rule after the last VRF is deleted, and adds none with the next VRF once it was deleted', () => {
+    const m = new KernelModel(base());
+    m.apply(create);
+    m.apply({ kind: 'vrf-delete', name: 'storage' });
+    expect(m.allRules().filter((r) => r.l3mdev)).toHaveLength(2);
+    for (const family of ['inet', 'inet6'] as const) m.apply({ kind: 'rule-del', rule: { family, priority: 1000, table: 0, l3mdev: true }, why: '' });
+    m.apply({ kind: 'vrf-create', name: 'other', table: 1002 });
+    expect(m.allRules().some((r) => r.l3mdev)).toBe(false);
+    // A fresh model of that host cannot know the namespace had a VRF: say so.
+    const again = simulate(m.snapshot(), [create], { hadVrf: true });
+    expect(again.rules.some((r) => r.l3mdev)).toBe(false);
+  });
+
+  it('the first VRF finds an identical l3mdev rule already there (EEXIST is ignored), but keeps one that differs in protocol', () => {
+    const same = simulate(base(), [{ kind: 'rule-add', rule: { family: 'inet', priority: 1000, table: 0, l3mdev: true, protocol: 'kernel' }, why: '' }, create]);
+    expect(same.rules.filter((r) => r.l3mdev).map((r) => `${r.family} ${r.protocol}`)).toEqual(['inet kernel', 'inet6 kernel']);
+    const other = simulate(base(), [{ kind: 'rule-add', rule: { family: 'inet', priority: 1000, table: 0, l3mdev: true }, why: '' }, create]);
+    expect(other.rules.filter((r) => r.l3mdev).map((r) => `${r.family} ${r.protocol}`)).toEqual(['inet unspec', 'inet kernel', 'inet6 kernel']);
+  });
+
+  it('a rule added without protocol is unspec; one that differs only in protocol is another rule', () => {
+    const m = new KernelModel(base());
+    m.apply({ kind: 'rule-add', rule: { family: 'inet', priority: 0, table: 255 }, why: '' });
+    expect(m.allRules().filter((r) => r.family === 'inet' && r.priority === 0).map((r) => r.protocol)).toEqual(['kernel', 'unspec']);
   });
 
   it('deleting a VRF releases its members and drops routes via it, but keeps the rest of its table', () => {
@@ -88,7 +115,7 @@ describe('simulate: routes, rules, sysctls', () => {
   it('fails where ip would fail', () => {
     const m = new KernelModel(base());
     expect(() => m.apply({ kind: 'route-del', route: { family: 'inet', table: 7, dst: '10.0.0.0/8', type: 'unicast', dev: 'ens4' }, why: '' })).toThrow(ModelError);
-    expect(() => m.apply({ kind: 'rule-add', rule: { family: 'inet', priority: 0, table: 255 }, why: '' })).toThrow(/File exists/);
+    expect(() => m.apply({ kind: 'rule-add', rule: { family: 'inet', priority: 0, table: 255, protocol: 'kernel' }, why: '' })).toThrow(/File exists/);
     expect(() => m.apply({ kind: 'rule-del', rule: { family: 'inet', priority: 5, table: 255 }, why: '' })).toThrow(/No such file/);
     expect(() => m.apply(enslave)).toThrow(/not a VRF/);
     const down = new KernelModel(withKernelRoutes(host(nic('ens9', { up: false }))));

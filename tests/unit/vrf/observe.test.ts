@@ -78,10 +78,17 @@ describe('parseObserved on the recorded MAAS host (Debian 6.1 kernel)', () => {
 
   it('reads MAAS source rules of both families', () => {
     expect(h.rules).toContainEqual({
-      family: 'inet', priority: 100, src: '10.10.4.0/24', dst: null, table: 2, l3mdev: false, iif: null, oif: null, fwmark: null, action: 'lookup',
+      family: 'inet', priority: 100, src: '10.10.4.0/24', dst: null, table: 2, l3mdev: false, iif: null, oif: null, fwmark: null, action: 'lookup', protocol: 'unspec',
     });
     expect(h.rules).toContainEqual(expect.objectContaining({ family: 'inet6', priority: 100, src: '2001:db8:4::/64', table: 2 }));
     expect(h.rules).toContainEqual(expect.objectContaining({ family: 'inet6', priority: 0, src: null, table: 255 }));
+  });
+
+  it('reads who made each rule (ip -N prints the protocol number): the stock rules are protocol kernel, a plain ip rule add unspec', () => {
+    expect(h.rules.filter((r) => r.priority === 0 || r.priority === 32766).map((r) => `${r.family} ${r.priority} ${r.protocol}`)).toEqual([
+      'inet 0 kernel', 'inet 32766 kernel', 'inet6 0 kernel', 'inet6 32766 kernel',
+    ]);
+    expect(h.rules.filter((r) => r.priority === 100).every((r) => r.protocol === 'unspec')).toBe(true);
   });
 
   it('maps route get answers to the controllers', () => {
@@ -113,7 +120,7 @@ describe('parseObserved on the recorded converged host', () => {
 
   it('reads the l3mdev rule as a lookup without a table', () => {
     expect(h.rules).toContainEqual({
-      family: 'inet', priority: 1000, src: null, dst: null, table: null, l3mdev: true, iif: null, oif: null, fwmark: null, action: 'lookup',
+      family: 'inet', priority: 1000, src: null, dst: null, table: null, l3mdev: true, iif: null, oif: null, fwmark: null, action: 'lookup', protocol: 'kernel',
     });
     expect(h.rules.filter((r) => r.l3mdev).map((r) => r.family).sort()).toEqual(['inet', 'inet6']);
   });

@@ -66,6 +66,22 @@ describe('state.json', () => {
     expect(await readFile(path, 'utf8')).toBe(text);
   });
 
+  it('reads a state file written before l3mdevRuleAdded and rule protocols existed, and round-trips both', async () => {
+    const root = await tmp();
+    const path = under(root, PATHS.state);
+    await mkdir(dirname(path), { recursive: true });
+    // The exact shape an earlier vrf-host wrote: no ledger.l3mdevRuleAdded, rules without protocol.
+    await writeFile(path, JSON.stringify({ version: 1, application: 'vrf-host', units: ['vrf-host/0'], desired: null, ledger, applying: false, updated: 'x' }));
+    const old = (await readState(root))!;
+    expect(old.ledger).toEqual(ledger);
+    expect(old.ledger).not.toHaveProperty('l3mdevRuleAdded');
+    const now: Ledger = { ...ledger, migratedRules: [{ ...ledger.migratedRules[0]!, protocol: 'static' }], l3mdevRuleAdded: ['inet', 'inet6'] };
+    await writeState(root, { application: 'vrf-host', units: ['vrf-host/0'], desired: null, ledger: now, applying: false });
+    expect((await readState(root))!.ledger).toEqual(now);
+    await writeFile(path, JSON.stringify({ version: 1, application: null, units: [], desired: null, ledger: { ...ledger, l3mdevRuleAdded: ['inet5'] }, applying: false, updated: 'x' }));
+    await expect(readState(root)).rejects.toThrow(/is corrupt at ledger\.l3mdevRuleAdded\.0:/);
+  });
+
   it('never writes a state it could not read back', async () => {
     const root = await tmp();
     const bad = { ...ledger, vrfs: { storage: -1 } };
@@ -89,6 +105,12 @@ describe('ledger union (write-ahead)', () => {
     expect(u.migratedRules).toHaveLength(1);
     expect(u.localRuleMoved).toBe(true);
     expect(u.sysctlsBefore).toEqual({ 'net.ipv4.tcp_l3mdev_accept': '0', 'net.ipv4.ip_nonlocal_bind': null, 'net.ipv4.udp_l3mdev_accept': '0' });
+    expect(u).not.toHaveProperty('l3mdevRuleAdded');
+  });
+
+  it('keeps the l3mdev rule families either ledger brought (so a crash mid-apply still lets teardown delete them)', () => {
+    expect(unionLedger(ledger, { ...EMPTY_LEDGER, l3mdevRuleAdded: ['inet6'] }).l3mdevRuleAdded).toEqual(['inet6']);
+    expect(unionLedger({ ...ledger, l3mdevRuleAdded: ['inet6'] }, { ...EMPTY_LEDGER, l3mdevRuleAdded: ['inet'] }).l3mdevRuleAdded).toEqual(['inet', 'inet6']);
   });
 });
 

@@ -45,6 +45,9 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
   it('emits the steps in the documented order', () => {
     expect(cmds(p)).toEqual([
       'sysctl -w net.ipv6.conf.all.keep_addr_on_down=1',
+      // The l3mdev rule before the first VRF (IPv6 first: it needs its own ip -6 process).
+      'ip -6 rule add pref 1000 l3mdev protocol kernel',
+      'ip rule add pref 1000 l3mdev protocol kernel',
       'ip link add name storage type vrf table 1001',
       'ip link set dev storage up',
       'ip link set dev ens4 master storage',
@@ -72,10 +75,13 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
     ]);
   });
 
-  it('keeps every IPv6 rule line together, so an apply needs one ip -6 process', () => {
-    const c = cmds(p).filter((x) => x.startsWith('ip '));
-    const runs = c.map((x) => x.startsWith('ip -6 ')).filter((six, i, a) => i === 0 || six !== a[i - 1]);
-    expect(runs).toEqual([false, true]);
+  it('keeps every IPv6 rule line together: ip -6 for the l3mdev rule before the first VRF, then once for the rule phase', () => {
+    const runsOf = (q: Plan): boolean[] =>
+      cmds(q).filter((x) => x.startsWith('ip ')).map((x) => x.startsWith('ip -6 ')).filter((six, i, a) => i === 0 || six !== a[i - 1]);
+    expect(runsOf(p)).toEqual([true, false, true]);
+    // Once the namespace has its l3mdev rules, one ip -6 process (e.g. move-local-rule turned off).
+    const p2 = plan(desired([storage({ routes: [{ to: '10.40.0.0/16', via: '10.10.4.254' }] })], { moveLocalRule: false }), after, p.ledger);
+    expect(runsOf(p2)).toEqual([false, true]);
   });
 
   it('gives every step a reason', () => {
@@ -258,7 +264,61 @@ describe('plan: rules', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
     const gone = { ...after, rules: after.rules.filter((r) => !r.l3mdev) };
     const { p } = converge(desired([storage()]), gone, p1.ledger);
-    expect(cmds(p)).toEqual(['ip rule add pref 1000 l3mdev', 'ip -6 rule add pref 1000 l3mdev']);
+    expect(cmds(p)).toEqual(['ip rule add pref 1000 l3mdev protocol kernel', 'ip -6 rule add pref 1000 l3mdev protocol kernel']);
+    expect(p.ledger).toEqual(p1.ledger);
+  });
+
+  it('adds a missing l3mdev rule before the first VRF (a namespace that had a VRF gets none from the kernel) and records it', () => {
+    const h = maasish();
+    const p = plan(desired([storage()]), h, EMPTY_LEDGER);
+    const c = cmds(p);
+    expect(c.indexOf('ip -6 rule add pref 1000 l3mdev protocol kernel')).toBeLessThan(c.indexOf('ip link add name storage type vrf table 1001'));
+    expect(c.indexOf('ip rule add pref 1000 l3mdev protocol kernel')).toBeLessThan(c.indexOf('ip link add name storage type vrf table 1001'));
+    expect(p.ledger.l3mdevRuleAdded).toEqual(['inet', 'inet6']);
+    // The kernel does not add it again in a namespace that had a VRF: the host still ends with one rule per family.
+    for (const hadVrf of [false, true]) {
+      const after = simulate(h, p.steps, { hadVrf });
+      expect(after.rules.filter((r) => r.l3mdev).map((r) => `${r.family} ${r.priority} ${r.protocol}`)).toEqual(['inet 1000 kernel', 'inet6 1000 kernel']);
+      expect(plan(desired([storage()]), after, p.ledger).steps).toEqual([]);
+    }
+  });
+
+  it('does not claim an l3mdev rule that was there before (a namespace that had a VRF)', () => {
+    const h = maasish();
+    const l3 = ['inet', 'inet6'].map((family) => ({ part: 'rule' as const, value: mkRule({ family: family as 'inet' | 'inet6', priority: 1000, l3mdev: true, protocol: 'kernel' }) }));
+    const before = { ...h, rules: [...h.rules, ...l3.map((x) => x.value)] };
+    const { p, after } = converge(desired([storage()]), before);
+    expect(cmds(p).some((c) => c.includes(' l3mdev'))).toBe(false);
+    expect(p.ledger).not.toHaveProperty('l3mdevRuleAdded');
+    const { p: down } = converge(desired([]), after, p.ledger);
+    expect(cmds(down).some((c) => c.includes(' l3mdev'))).toBe(false);
+  });
+
+  it('deletes the l3mdev rule it brought once it has no VRF left, unless another VRF still needs it', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    const { p } = converge(desired([]), after, p1.ledger);
+    expect(cmds(p)).toContain('ip rule del pref 1000 l3mdev');
+    expect(cmds(p)).toContain('ip -6 rule del pref 1000 l3mdev');
+    expect(p.ledger).toEqual(EMPTY_LEDGER);
+    // A VRF vrf-host did not create is still there: the rule stays, and vrf-host still remembers it brought it.
+    const foreign = { ...after, links: [...after.links, { name: 'other', ifindex: 99, kind: 'vrf', slaveKind: null, master: null, up: true, vrfTable: 3000, lower: null, mac: null }] };
+    const kept = plan(desired([]), foreign, p1.ledger);
+    expect(cmds(kept).some((c) => c.includes(' l3mdev'))).toBe(false);
+    expect(kept.ledger.l3mdevRuleAdded).toEqual(['inet', 'inet6']);
+  });
+
+  it('leaves the l3mdev rule alone with a ledger from before l3mdevRuleAdded existed', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    expect(p1.ledger.l3mdevRuleAdded).toEqual(['inet', 'inet6']);
+    const old: Ledger = {
+      vrfs: p1.ledger.vrfs,
+      migratedRoutes: p1.ledger.migratedRoutes,
+      migratedRules: p1.ledger.migratedRules,
+      localRuleMoved: p1.ledger.localRuleMoved,
+      sysctlsBefore: p1.ledger.sysctlsBefore,
+    };
+    const p = plan(desired([]), after, old);
+    expect(cmds(p).some((c) => c.includes(' l3mdev'))).toBe(false);
   });
 
   it('leaves the local rule alone when move-local-rule is off', () => {
@@ -270,12 +330,15 @@ describe('plan: rules', () => {
   it('moves the local rule back when move-local-rule is turned off', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
     const p2 = plan(desired([storage()], { moveLocalRule: false }), after, p1.ledger);
+    // Given back as the kernel made it (`protocol kernel`), not as a plain `ip rule add` (`protocol unspec`).
     expect(cmds(p2)).toEqual([
-      'ip rule add pref 0 lookup 255',
+      'ip rule add pref 0 lookup 255 protocol kernel',
       'ip rule del pref 32765 lookup 255',
-      'ip -6 rule add pref 0 lookup 255',
+      'ip -6 rule add pref 0 lookup 255 protocol kernel',
       'ip -6 rule del pref 32765 lookup 255',
     ]);
+    const back = simulate(after, p2.steps);
+    expect(back.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.table} ${r.protocol}`)).toEqual(['inet 255 kernel', 'inet6 255 kernel']);
     expect(p2.ledger.localRuleMoved).toBe(false);
   });
 
@@ -358,7 +421,7 @@ describe('plan: removing a VRF that is no longer desired', () => {
     expect(c).toContain('ip route replace 10.30.0.0/16 via 10.10.4.254 dev ens4 metric 100 proto static table 254');
     expect(c).toContain('ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 proto static table 2');
     expect(c).toContain('ip rule add pref 100 from 10.10.4.0/24 lookup 2');
-    expect(c).toContain('ip rule add pref 0 lookup 255');
+    expect(c).toContain('ip rule add pref 0 lookup 255 protocol kernel');
     expect(p.ledger).toEqual(EMPTY_LEDGER);
   });
 });

@@ -37,6 +37,11 @@ describe('renderStep', () => {
     [{ kind: 'rule-del', rule: { family: 'inet6', priority: 0, table: 255 }, why: 'x' }, ['-6', 'rule', 'del', 'pref', '0', 'lookup', '255']],
     [{ kind: 'rule-add', rule: { family: 'inet', priority: 1000, table: 0, l3mdev: true }, why: 'x' }, ['rule', 'add', 'pref', '1000', 'l3mdev']],
     [{ kind: 'rule-add', rule: { family: 'inet6', priority: 1000, table: 0, l3mdev: true }, why: 'x' }, ['-6', 'rule', 'add', 'pref', '1000', 'l3mdev']],
+    // `protocol` on add only (a stock rule given back as the kernel made it); unspec is what a plain add gives.
+    [{ kind: 'rule-add', rule: { family: 'inet', priority: 1000, table: 0, l3mdev: true, protocol: 'kernel' }, why: 'x' }, ['rule', 'add', 'pref', '1000', 'l3mdev', 'protocol', 'kernel']],
+    [{ kind: 'rule-add', rule: { family: 'inet6', priority: 0, table: 255, protocol: 'kernel' }, why: 'x' }, ['-6', 'rule', 'add', 'pref', '0', 'lookup', '255', 'protocol', 'kernel']],
+    [{ kind: 'rule-add', rule: { family: 'inet', priority: 100, src: '10.10.4.0/24', table: 2, protocol: 'unspec' }, why: 'x' }, ['rule', 'add', 'pref', '100', 'from', '10.10.4.0/24', 'lookup', '2']],
+    [{ kind: 'rule-del', rule: { family: 'inet6', priority: 1000, table: 0, l3mdev: true, protocol: 'kernel' }, why: 'x' }, ['-6', 'rule', 'del', 'pref', '1000', 'l3mdev']],
   ])('%j', (step, expected) => {
     expect(argv(step)).toEqual(expected);
   });
@@ -73,6 +78,7 @@ describe('renderStep refuses what ip -batch would misread', () => {
     ['a gateway of the wrong family', route({ gateway: '2001:db8::1' })],
     ['a gateway with a newline', route({ gateway: '10.0.0.1\nlink del ens3' })],
     ['a protocol with a space', route({ protocol: 'static x' })],
+    ['a rule protocol with a newline', { kind: 'rule-add', rule: { family: 'inet', priority: 0, table: 255, protocol: 'kernel\nlink del ens3' }, why: 'x' }],
     ['a unicast route to nowhere', route({ dev: undefined })],
     ['a fractional metric', route({ metric: 1.5 })],
     ['a sysctl vrf-host does not own', { kind: 'sysctl', key: 'kernel.panic', value: '1', why: 'x' }],

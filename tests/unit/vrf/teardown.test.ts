@@ -19,13 +19,13 @@ function load(state: string): ObservedHost {
 
 const canon = (o: object): string => JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 
-/** What teardown must give back: everything but kernel-made leftovers (l3mdev rule, RA routes the kernel re-learns). */
+/** What teardown must give back: everything but the RA routes the kernel re-learns (rules with their protocol, l3mdev included). */
 function comparable(h: ObservedHost) {
   return {
     links: h.links.map((l) => `${l.name} ${l.kind ?? '-'} ${l.master ?? '-'} ${l.up}`).sort(),
     addrs: h.addrs.map((a) => `${a.dev} ${a.address}/${a.prefixlen} ${a.scope}`).sort(),
     routes: h.routes.filter((r) => r.protocol !== 'ra').map(canon).sort(),
-    rules: h.rules.filter((r) => !r.l3mdev).map(canon).sort(),
+    rules: h.rules.map(canon).sort(),
     sysctls: h.sysctls,
   };
 }
@@ -77,7 +77,37 @@ describe('planTeardown', () => {
   it('touches nothing it does not own', () => {
     const c = td.steps.map(renderCommand).join('\n');
     expect(c).not.toMatch(/\bens3\b/);
-    expect(c).not.toMatch(/pref (90|1000)\b/);
+    expect(c).not.toMatch(/pref 90\b/);
+  });
+
+  it('deletes the l3mdev rules its first VRF brought (the recorded host had none; the kernel keeps them after the last VRF)', () => {
+    expect(before.rules.some((r) => r.l3mdev)).toBe(false);
+    expect(applied.ledger.l3mdevRuleAdded).toEqual(['inet', 'inet6']);
+    const c = td.steps.map(renderCommand);
+    expect(c).toContain('ip rule del pref 1000 l3mdev');
+    expect(c).toContain('ip -6 rule del pref 1000 l3mdev');
+    // After every VRF is gone (the rule must outlive no VRF that needs it).
+    expect(c.indexOf('ip rule del pref 1000 l3mdev')).toBeGreaterThan(c.lastIndexOf('ip link del dev storage-cluster'));
+    expect(restored.rules.some((r) => r.l3mdev)).toBe(false);
+  });
+
+  it('gives back the local rule at priority 0 as the kernel made it (protocol kernel, as ip -json -details showed it)', () => {
+    expect(before.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.protocol}`)).toEqual(['inet kernel', 'inet6 kernel']);
+    const c = td.steps.map(renderCommand);
+    expect(c).toContain('ip rule add pref 0 lookup 255 protocol kernel');
+    expect(c).toContain('ip -6 rule add pref 0 lookup 255 protocol kernel');
+    expect(restored.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.protocol}`)).toEqual(['inet kernel', 'inet6 kernel']);
+  });
+
+  it('leaves an l3mdev rule that was there before vrf-host alone', () => {
+    const l3 = after.rules.filter((r) => r.l3mdev);
+    const had = { ...before, rules: [...before.rules, ...l3] };
+    const p = plan(D, had, EMPTY_LEDGER);
+    expect(p.ledger).not.toHaveProperty('l3mdevRuleAdded');
+    const a = simulate(had, p.steps);
+    const t = planTeardown(a, p.ledger);
+    expect(t.steps.map(renderCommand).join('\n')).not.toMatch(/ l3mdev\b/);
+    expect(comparable(simulate(a, t.steps))).toEqual(comparable(had));
   });
 
   it('keeps IPv6 addresses while releasing even if keep_addr_on_down was reset since, and puts the old value back', () => {
