@@ -20,7 +20,8 @@ export const timeoutMs = 20 * 60_000;
 
 const GATEWAYS = 'public=172.16.0.1 public=fd00:0:1::1 storage=10.10.4.1 storage-cluster=10.10.5.1 storage-cluster=fd00:0:3::1';
 const SCRATCH = '/run/k2-ipv6';
-const RADVD = [path.join(REPO, '.cache', 'radvd', 'root', 'usr', 'sbin', 'radvd'), '/usr/sbin/radvd'].find((p) => existsSync(p));
+// VRF_HOST_NO_RADVD=1 forces the static stand-in (to exercise it where radvd is present).
+const RADVD = process.env.VRF_HOST_NO_RADVD === '1' ? undefined : [path.join(REPO, '.cache', 'radvd', 'root', 'usr', 'sbin', 'radvd'), '/usr/sbin/radvd'].find((p) => existsSync(p));
 const VRF_OF = (sp) => (sp === 'mgmt' ? undefined : sp);
 
 function linkLocal(ns, dev) {
@@ -53,7 +54,7 @@ async function startRouterAdvertisements(t, topo) {
     return { kind: 'radvd', routerLl, output: () => h.output() };
   }
   t.note('radvd not available (apt-get download radvd; dpkg-deb -x radvd_*.deb .cache/radvd/root): a static proto ra default stands in');
-  ipn(topo.unit, '-6', 'route', 'add', 'default', 'via', routerLl, 'dev', s.dev, 'proto', 'ra', 'metric', '1024');
+  ipn(topo.unit, '-6', 'route', 'add', 'default', 'via', routerLl, 'dev', s.dev, 'proto', 'ra', 'metric', '1025'); // not 1024: ip route add (EXCL) of a second same-metric IPv6 default is EEXIST
   return { kind: 'static', routerLl, output: () => '' };
 }
 
