@@ -38,6 +38,7 @@ const arg = (name: string): string | undefined => {
 const quick = args.includes('--quick');
 const ROUNDS = Number(arg('--rounds') ?? (quick ? 5 : 11));
 const charmDir = resolve(arg('--charm') ?? 'build/bench/charm');
+const charmCc = arg('--charm-cc');
 const REPO = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
 const FIX = join(REPO, 'tests/fixtures/ip/maas-host');
 if (!existsSync(join(charmDir, 'dist/vrf-host.mjs'))) throw new Error(`${charmDir}/dist/vrf-host.mjs is missing: run npm run bench (it builds the charm)`);
@@ -216,7 +217,7 @@ const env: Record<string, string> = {
 function run(file: string, argv: readonly string[], extraEnv: Record<string, string> = {}): Promise<{ ms: number; code: number | null; stderr: string }> {
   return new Promise((res, rej) => {
     const t0 = performance.now();
-    const p = spawn(file, argv, { cwd: charmDir, env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(file, argv, { cwd: extraEnv.JUJU_CHARM_DIR ?? charmDir, env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.on('error', rej);
@@ -274,6 +275,15 @@ const samples = await paired(
       return r.ms;
     },
     stub: async () => (await run(stubSh, [])).ms,
+    ...(charmCc
+      ? {
+          hookCodeCache: async () => {
+            const r = await run(join(charmCc, 'dispatch'), [], { JUJU_CHARM_DIR: charmCc });
+            if (r.code !== 0) throw new Error(`code-cache dispatch exited ${r.code}: ${r.stderr}`);
+            return r.ms;
+          },
+        }
+      : {}),
   },
   ROUNDS,
   1,
@@ -294,6 +304,7 @@ const result = {
   nodeE0Ms: nodeMs,
   ratio: hookMs / nodeMs,
   loadOnlyMs: median(samples.loadOnly!),
+  hookCodeCacheMs: samples.hookCodeCache ? median(samples.hookCodeCache) : null,
   stubSpawnMs: median(samples.stub!),
   hookSamples: samples.hook,
   nodeSamples: samples.nodeE0,

@@ -22,7 +22,7 @@ const REPO = process.cwd();
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.includes('--scale-only') ? 'scale' : args.includes('--scenario-only') ? 'scenario' : null;
-const ROUNDS = quick ? 3 : 5;
+const ROUNDS = 5;
 const SCALE_ROUNDS = quick ? 2 : 3;
 const GRID = quick
   ? [{ vrfs: 4, members: 16, routes: 100 }, { vrfs: 32, members: 128, routes: 1000 }]
@@ -116,16 +116,20 @@ function floorOf(commands) {
     sysctls: sysctlArgs.length,
   };
 }
-/** The floor: ONE `sysctl -qw` first (keep_addr_on_down must precede the enslaves), then the batches. */
+/**
+ * The floor: ONE `sysctl -qw` first (keep_addr_on_down must precede the enslaves), then the IPv6
+ * rule lines (the l3mdev rule must be there before the first VRF, which would add it itself; the
+ * rest are rules, which need no device), then everything else.
+ */
 function runFloor(ns, f, file) {
   writeFileSync(file, f.text);
   let ms = 0;
   if (f.sysctlArgs.length) ms += sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...f.sysctlArgs]).ms;
-  ms += sh(['ip', '-n', ns, '-batch', file]).ms;
   if (f.text6) {
     writeFileSync(`${file}6`, f.text6);
     ms += sh(['ip', '-n', ns, '-6', '-batch', `${file}6`]).ms;
   }
+  ms += sh(['ip', '-n', ns, '-batch', file]).ms;
   return ms;
 }
 
@@ -259,7 +263,7 @@ log('scenario 1: planning');
 const planOut = runApply(topo.unit, applyJob('plan', { mode: 'plan', config: CONFIG, bindings, controllers }));
 const floor = floorOf(planOut.commands);
 const FLOOR = path.join(W, 'scenario1.batch');
-writeFileSync(path.join(RESULTS, 'scenario1.floor.batch'), `# sysctl -qw ${floor.sysctlArgs.join(' ')}\n${floor.text}${floor.text6 ? `# ip -6 -batch:\n${floor.text6}` : ''}`);
+writeFileSync(path.join(RESULTS, 'scenario1.floor.batch'), `# sysctl -qw ${floor.sysctlArgs.join(' ')}\n${floor.text6 ? `# ip -6 -batch:\n${floor.text6}# ip -batch:\n` : ''}${floor.text}`);
 const IFACES = path.join(W, 'interfaces');
 if (haveIfu) {
   setupIfupdown2();
