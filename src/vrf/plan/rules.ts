@@ -8,7 +8,7 @@
  * work, then all IPv6 rule work, and an apply needs one `ip -6 -batch` process.
  */
 import { maxPrefix } from '../addr.js';
-import type { Family, RuleTarget } from '../types.js';
+import type { Family, Rule, RuleTarget } from '../types.js';
 import { L3MDEV_PRIORITY, LOCAL_RULE_MOVED_PRIORITY, RESERVED_TABLES, SOURCE_RULE_PRIORITY, TABLE } from '../types.js';
 import type { PlanContext } from './context.js';
 import { isLocalLookup, isPlainLookup, keyOfRule, keyOfRuleTarget, ruleKey, targetOfRule } from './keys.js';
@@ -78,8 +78,38 @@ export function ensureL3mdevRule(ctx: PlanContext, f: Family): void {
   });
 }
 
+/** migrateSourceRules removes this rule while its subnet is in a VRF. */
+function willMigrate(ctx: PlanContext, r: Rule): boolean {
+  return (
+    r.priority < L3MDEV_PRIORITY && r.src !== null && isPlainLookup(r) && r.table !== null &&
+    !RESERVED_TABLES.includes(r.table) && !ctx.ownedTables.has(r.table) && ctx.enslavedSubnets.covers(r.src)
+  );
+}
+
+/**
+ * A rule vrf-host neither owns nor migrates, ahead of where the local lookup would move. MAAS's
+ * `from SUBNET lookup N` at 100 for a space that stays in main is one: behind it, packets (ARP
+ * included) from that subnet to the host's own address would be routed out through table N
+ * instead of delivered, cutting e.g. the controller's path. Such a host keeps its local lookup
+ * at 0, as the kernel made it.
+ */
+export function ruleAheadOfMovedLocal(ctx: PlanContext): Rule | null {
+  // Both families decide together: the ledger has one localRuleMoved for the host.
+  for (const r of ctx.model.allRules()) {
+    if (r.priority === 0 || r.priority >= LOCAL_RULE_MOVED_PRIORITY) continue;
+    if (r.l3mdev || isLocalLookup(r) || willMigrate(ctx, r)) continue;
+    if (r.table !== null && ctx.ownedTables.has(r.table)) continue;
+    return r;
+  }
+  // A migrated rule whose subnet left its VRF comes back in this plan, at its old priority.
+  for (const r of ctx.migratedRules.values()) {
+    if (r.src === null || !ctx.enslavedSubnets.covers(r.src)) return r;
+  }
+  return null;
+}
+
 export function localRuleMove(ctx: PlanContext, f: Family): void {
-  const wantMoved = ctx.desired.moveLocalRule && ctx.anyVrf;
+  const wantMoved = ctx.desired.moveLocalRule && ctx.anyVrf && ruleAheadOfMovedLocal(ctx) === null;
   const at0 = hasLocalAt(ctx, f, 0);
   const moved = hasLocalAt(ctx, f, LOCAL_RULE_MOVED_PRIORITY);
   if (wantMoved) {
@@ -104,10 +134,7 @@ export function localRuleMove(ctx: PlanContext, f: Family): void {
 /** Source rules below the l3mdev rule that select an enslaved subnet would send its traffic around the VRF. */
 export function migrateSourceRules(ctx: PlanContext, f: Family): void {
   for (const r of [...ctx.model.allRules()]) {
-    if (r.family !== f) continue;
-    if (r.priority >= L3MDEV_PRIORITY || r.src === null || !isPlainLookup(r) || r.table === null) continue;
-    if (RESERVED_TABLES.includes(r.table) || ctx.ownedTables.has(r.table)) continue;
-    if (!ctx.enslavedSubnets.covers(r.src)) continue;
+    if (r.family !== f || !willMigrate(ctx, r)) continue;
     const key = keyOfRule(r);
     if (key === null) continue;
     ctx.emit({ kind: 'rule-del', rule: targetOfRule(r), why: `from ${r.src} lookup ${r.table} (priority ${r.priority}) would bypass the VRF of ${r.src}; restored on teardown` });

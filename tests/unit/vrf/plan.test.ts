@@ -342,6 +342,34 @@ describe('plan: rules', () => {
     expect(p2.ledger.localRuleMoved).toBe(false);
   });
 
+  it('keeps the local lookup at 0 while a foreign rule for a subnet left in main sits ahead of 32765 (MAAS mgmt rule)', () => {
+    // Behind `from 10.0.0.0/24 lookup 1` at 100, packets (ARP too) from mgmt's subnet to the
+    // host's own address would be routed out through table 1: the controller path would break.
+    const h = withKernelRoutes(host(
+      nic('ens3'), nic('ens4'), addr('ens3', '10.0.0.5/24'), addr('ens4', '10.10.4.23/24'), addr('ens4', '2001:db8:4::23/64'),
+      route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', table: 1, protocol: 'static' }),
+      rule({ priority: 100, src: '10.0.0.0/24', table: 1 }),
+      route({ dst: 'default', gateway: '10.10.4.1', dev: 'ens4', table: 2, protocol: 'static' }),
+      rule({ priority: 100, src: '10.10.4.0/24', table: 2 }),
+      rulesOf(), sysctls,
+    ));
+    const { p, after } = converge(desired([storage()]), h);
+    expect(cmds(p).some((c) => c.includes('lookup 255'))).toBe(false);
+    expect(cmds(p)).toContain('ip rule del pref 100 from 10.10.4.0/24 lookup 2');
+    expect(p.ledger.localRuleMoved).toBe(false);
+    expect(after.rules.filter((r) => r.table === 255).map((r) => `${r.family} ${r.priority}`)).toEqual(['inet 0', 'inet6 0']);
+  });
+
+  it('moves the local lookup back to 0 in the same plan that gives back a migrated rule', () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    expect(p1.ledger.localRuleMoved).toBe(true);
+    const other = dvrf('public', { table: 1002, members: {} });
+    const { p: p2, after: after2 } = converge(desired([other]), after, p1.ledger);
+    expect(cmds(p2)).toContain('ip rule add pref 100 from 10.10.4.0/24 lookup 2');
+    expect(p2.ledger.localRuleMoved).toBe(false);
+    expect(after2.rules.filter((r) => r.table === 255).map((r) => `${r.family} ${r.priority}`)).toEqual(['inet 0', 'inet6 0']);
+  });
+
   it('does not claim a local rule someone else moved', () => {
     const h = maasish();
     const moved = { ...h, rules: h.rules.map((r) => (r.priority === 0 ? { ...r, priority: 32765 } : r)) };
