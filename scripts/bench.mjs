@@ -97,13 +97,13 @@ async function buildCodeCacheCharm(charm) {
   await writeFile(
     join(cc, 'dist', 'vrf-host.mjs'),
     [
-      "import { createRequire, wrap } from 'node:module';",
+      "import Module, { createRequire } from 'node:module';",
       "import { existsSync, readFileSync, writeFileSync } from 'node:fs';",
       "import vm from 'node:vm';",
       "const file = new URL('./vrf-host.cjs', import.meta.url).pathname;",
       "const cacheFile = `${file}.${process.version}.v8cache`;",
       'const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;',
-      'const script = new vm.Script(wrap(readFileSync(file, "utf8")), { filename: file, cachedData });',
+      'const script = new vm.Script(Module.wrap(readFileSync(file, "utf8")), { filename: file, cachedData });',
       'const mod = { exports: {} };',
       "script.runInThisContext()(mod.exports, createRequire(file), mod, file, new URL('.', import.meta.url).pathname);",
       "if (!cachedData || script.cachedDataRejected) process.once('beforeExit', () => { try { writeFileSync(cacheFile, script.createCachedData()); } catch { /* read-only charm dir */ } });",
