@@ -138,15 +138,13 @@ async function main(argv) {
     return 2;
   }
   // Natively the scenarios share this host's namespace names and files: one batch only.
-  const est = estimates(scenarios);
-  const shards = shard(scenarios, mode === 'vm' ? wantShards : 1, est);
-  const smp = shards.length > 1 ? 1 : 2;
-  for (const [i, x] of shards.entries()) {
-    console.log(`# ${mode === 'vm' ? `guest ${i + 1}/${shards.length} (-smp ${smp})` : 'native'}: ${x.items.map((s) => s.name).join(', ')} (expected ~${Math.round(x.ms / 1000)} s)`);
-  }
-  let runs;
-  try {
-    runs = await Promise.all(shards.map((x, i) => {
+  const runBatch = async (list, nShards, label) => {
+    const shards = shard(list, mode === 'vm' ? nShards : 1, estimates(list));
+    const smp = shards.length > 1 ? 1 : 2;
+    for (const [i, x] of shards.entries()) {
+      console.log(`# ${label}${mode === 'vm' ? `guest ${i + 1}/${shards.length} (-smp ${smp})` : 'native'}: ${x.items.map((s) => s.name).join(', ')} (expected ~${Math.round(x.ms / 1000)} s)`);
+    }
+    const runs = await Promise.all(shards.map((x, i) => {
       const stream = shards.length > 1 ? prefixed(process.stdout, `[vm${i + 1}] `) : process.stdout;
       return runKernelJob({
         script: RUNNER,
@@ -158,6 +156,26 @@ async function main(argv) {
         log: (s) => console.log(`# ${shards.length > 1 ? `[vm${i + 1}] ` : ''}${s}`),
       }).finally(() => stream.flush?.());
     }));
+    const outcome = new Map();
+    console.log('');
+    for (const [i, r] of runs.entries()) {
+      const resultsFile = path.join(r.resultsDir, 'results.json');
+      const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')).results : [];
+      const byName = new Map(results.map((res) => [res.name, res]));
+      const ran = results.reduce((a, x) => a + x.ms, 0);
+      console.log(`# ${label}real-kernel suite ${shards.length > 1 ? `guest ${i + 1}/${shards.length} ` : ''}(${r.mode}${r.mode === 'vm' ? `, -smp ${smp}, boot ${r.timings.bootMs ?? '?'} ms` : ''}, scenarios ${ran} ms, guest total ${r.timings.totalMs} ms, exit ${r.exitCode}; artifacts ${r.shareDir})`);
+      for (const sc of shards[i].items) {
+        const res = byName.get(sc.name);
+        outcome.set(sc.name, res ?? { name: sc.name, ok: false, ms: 0, missing: true, error: `did not run: guest ${i + 1} exit ${r.exitCode ?? 'none (timeout or crash)'}` });
+      }
+      // A guest that exits non-zero after reporting every scenario still fails the run.
+      if (r.exitCode !== 0 && results.length > 0 && results.every((x) => x.ok)) outcome.set(`guest ${i + 1}`, { name: `guest ${i + 1}`, ok: false, ms: 0, error: `exit ${r.exitCode}` });
+    }
+    return outcome;
+  };
+  let first;
+  try {
+    first = await runBatch(scenarios, wantShards, '');
   } catch (e) {
     if (e instanceof HostPrerequisiteError) {
       console.error(banner([`REAL-KERNEL SUITE CANNOT RUN: ${e.message}`]));
@@ -165,36 +183,31 @@ async function main(argv) {
     }
     throw e;
   }
-  const byName = new Map();
-  const exitCodes = [];
-  console.log('');
-  for (const [i, r] of runs.entries()) {
-    const resultsFile = path.join(r.resultsDir, 'results.json');
-    const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')).results : [];
-    for (const res of results) byName.set(res.name, { ...res, guest: i + 1 });
-    exitCodes.push(r.exitCode);
-    const ran = results.reduce((a, x) => a + x.ms, 0);
-    console.log(`# real-kernel suite ${shards.length > 1 ? `guest ${i + 1}/${shards.length} ` : ''}(${r.mode}${r.mode === 'vm' ? `, -smp ${smp}, boot ${r.timings.bootMs ?? '?'} ms` : ''}, scenarios ${ran} ms, guest total ${r.timings.totalMs} ms, exit ${r.exitCode}; artifacts ${r.shareDir})`);
+  // TCG guests on a shared 2-core machine are slow and jittery: a scenario that fails is run once
+  // more, alone, in a fresh guest. A pass on that retry is reported loudly as FLAKY, never hidden;
+  // VRF_HOST_KERNEL_RETRY=0 turns this off.
+  const failedFirst = scenarios.filter((s) => !first.get(s.name)?.ok);
+  let retry = new Map();
+  if (failedFirst.length > 0 && process.env.VRF_HOST_KERNEL_RETRY !== '0') {
+    console.log(`# retrying ${failedFirst.length} failed scenario(s) once, in a fresh guest: ${failedFirst.map((s) => s.name).join(', ')}`);
+    retry = await runBatch(failedFirst, 1, 'retry: ');
   }
-  console.log(`# real-kernel suite total ${Date.now() - t0} ms (${mode}${shards.length > 1 ? `, ${shards.length} guests in parallel` : ''}; host loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
+  console.log(`# real-kernel suite total ${Date.now() - t0} ms (${mode}; host loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
   let passed = 0;
   let failed = 0;
+  const flaky = [];
   const measured = readTimings(TIMINGS_MEASURED);
-  for (const [i, x] of shards.entries()) {
-    for (const s of x.items) {
-      const res = byName.get(s.name);
-      if (!res) {
-        failed += 1;
-        console.log(`FAIL  ${s.name}  (did not run: guest ${i + 1} exit ${runs[i].exitCode ?? 'none (timeout or crash)'})`);
-        continue;
-      }
-      if (res.ok) passed += 1;
-      else failed += 1;
-      // A failed scenario may have stopped early: it only ever raises its estimate.
-      if (res.ok || !(measured[s.name] > res.ms)) measured[s.name] = res.ms;
-      console.log(`${res.ok ? 'PASS' : 'FAIL'}  ${res.name}  (${res.ms} ms)${res.error ? `  ${res.error}` : ''}`);
-    }
+  for (const [name, res0] of first) {
+    const again = retry.get(name);
+    const res = res0.ok ? res0 : (again ?? res0);
+    if (!res0.ok && again?.ok) flaky.push(`${name}: first run: ${res0.error ?? 'checks failed'}`);
+    if (res.ok) passed += 1;
+    else failed += 1;
+    // A failed scenario may have stopped early: it only ever raises its estimate.
+    if (!res.missing && (res0.ok || !(measured[name] > res0.ms))) measured[name] = Math.max(res0.ms, again?.ms ?? 0);
+    console.log(`${res.ok ? 'PASS' : 'FAIL'}  ${name}  (${res.ms} ms)${!res0.ok && again?.ok ? '  FLAKY: failed, then passed on retry' : ''}${!res.ok && res.error ? `  ${res.error}` : ''}`);
   }
+  if (flaky.length > 0) console.log(banner(['FLAKY SCENARIOS (failed once, passed on retry):', ...flaky]));
   try {
     mkdirSync(path.dirname(TIMINGS_MEASURED), { recursive: true });
     writeFileSync(TIMINGS_MEASURED, `${JSON.stringify(measured, null, 2)}\n`);
@@ -202,7 +215,7 @@ async function main(argv) {
     /* only a balancing hint for the next run */
   }
   console.log(`${passed} passed, ${failed} failed`);
-  return failed === 0 && exitCodes.every((c) => c === 0) ? 0 : 1;
+  return failed === 0 ? 0 : 1;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
