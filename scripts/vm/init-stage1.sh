@@ -12,6 +12,7 @@ for m in $(cat /modules.order); do
 done
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p"; }
 MODDIR=$(arg vrfhost_modules)
+REPO=$(arg vrfhost_repo)
 mkdir -p /lower /upper /newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 hostroot /lower || fail "mount hostroot"
 mount -t tmpfs -o size=1536m,mode=0755 tmpfs /upper || fail "mount upper"
@@ -23,8 +24,17 @@ if [ -n "$MODDIR" ]; then mount --bind "/newroot$MODDIR" /newroot/lib/modules ||
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
 mount --move /dev /newroot/dev
+# The repository (scripts, scenarios, the packed charm) may live under /tmp or /run, which get
+# fresh tmpfs mounts below: keep its overlay view and put it back at the same path afterwards.
+case "$REPO" in
+  /tmp/*|/run/*) mkdir -p /newroot/.vrfhost-repo && mount --bind "/newroot$REPO" /newroot/.vrfhost-repo || fail "bind repo $REPO" ;;
+  *) REPO= ;;
+esac
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run
 mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
+if [ -n "$REPO" ]; then
+  mkdir -p "/newroot$REPO" && mount --move /newroot/.vrfhost-repo "/newroot$REPO" || fail "move repo $REPO"
+fi
 mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup
 mkdir -p /newroot/dev/shm /newroot/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm

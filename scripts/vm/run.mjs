@@ -88,12 +88,12 @@ export async function runInVm({ script, args = [], env = {}, timeoutMs = 10 * 60
   const initrd = ensureInitramfs(kernel, { log });
   const shareDir = newShareDir();
   writeJob(shareDir, { script, args, env, inVm: true });
-  for (const p of [kernel.modulesDir, process.execPath, ENTRY]) {
+  for (const p of [kernel.modulesDir, process.execPath, ENTRY, repoRoot]) {
     if (!SAFE_PATH.test(p)) throw new VmError(`path not usable on the kernel command line: ${p}`);
   }
   const append = [
     'console=ttyS0', 'quiet', 'panic=-1', 'loglevel=3',
-    `vrfhost_modules=${kernel.modulesDir}`, `vrfhost_node=${process.execPath}`, `vrfhost_entry=${ENTRY}`,
+    `vrfhost_modules=${kernel.modulesDir}`, `vrfhost_node=${process.execPath}`, `vrfhost_entry=${ENTRY}`, `vrfhost_repo=${repoRoot}`,
   ].join(' ');
   const qemuArgs = [
     '-accel', 'tcg', '-cpu', 'max', '-smp', String(smp), '-m', String(memoryMb),
