@@ -17,7 +17,7 @@
  */
 import { mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { atomicWrite, removeFile, under } from './persist.js';
+import { removeFile, under, writeIfChanged } from './persist.js';
 
 export const BOOT_PATHS = {
   unit: 'etc/systemd/system/vrf-host.service',
@@ -101,11 +101,6 @@ async function linkTo(target: string, path: string): Promise<void> {
   await rename(tmp, path);
 }
 
-async function writeIfChanged(path: string, content: string, mode: number): Promise<void> {
-  const old = await readFile(path, 'utf8').catch(() => null);
-  if (old !== content) await atomicWrite(path, content, mode);
-}
-
 /** Installs (or refreshes) the CLI copy, the unit, its wants symlinks and the hooks. Idempotent. */
 export async function installBoot(o: BootInstallOptions): Promise<void> {
   const cliSrc = assertPlainPath(o.cliSource, 'cliSource');
@@ -113,8 +108,7 @@ export async function installBoot(o: BootInstallOptions): Promise<void> {
   const src = await readFile(cliSrc).catch((e: Error) => {
     throw new BootError(`cannot read the CLI bundle ${cliSrc}: ${e.message}`, { cause: e });
   });
-  const cur = await readFile(cliDst).catch(() => null);
-  if (cur === null || !cur.equals(src)) await atomicWrite(cliDst, src, 0o644);
+  await writeIfChanged(cliDst, src, 0o644);
   await writeIfChanged(under(o.root, BOOT_PATHS.unit), renderUnit(o.nodeBin), 0o644);
   for (const w of BOOT_PATHS.wants) await linkTo(UNIT_TARGET, under(o.root, w));
   for (const h of BOOT_PATHS.hooks) await writeIfChanged(under(o.root, h), renderHook(o.nodeBin), 0o755);

@@ -77,6 +77,20 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /** Removes a file; a missing file is fine. */
+/**
+ * Writes `content` atomically only when the file differs (update-status converges every few
+ * minutes; an unchanged host must not churn files); null removes the file.
+ */
+export async function writeIfChanged(path: string, content: string | Uint8Array | null, mode = 0o644): Promise<void> {
+  if (content === null) {
+    await removeFile(path);
+    return;
+  }
+  const want = typeof content === 'string' ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  const old = await readFile(path).catch(() => null);
+  if (old === null || !old.equals(want)) await atomicWrite(path, content, mode);
+}
+
 export async function removeFile(path: string): Promise<void> {
   try {
     await unlink(path);

@@ -1,20 +1,18 @@
 /** Converge: derive, plan, apply under the host lock, persist, install the boot unit. */
-import { readFile } from 'node:fs/promises';
 import { type ApplyFailure, applySteps } from '../apply.js';
 import { type BootInstallOptions, installBoot } from '../boot.js';
 import { ProcessError } from '../ip.js';
 import { withLock } from '../lock.js';
 import {
-  atomicWrite,
   emptyState,
   type HostState,
   PATHS,
   readState,
-  removeFile,
   renderRtTables,
   StateFileError,
   under,
   unionLedger,
+  writeIfChanged,
   writeState,
 } from '../persist.js';
 import { desiredSysctls, renderSysctlConf } from '../sysctl.js';
@@ -96,15 +94,6 @@ export async function loadState(root: string | undefined): Promise<{ state: Host
     if (e instanceof StateFileError) return { state: null, problem: { field: 'state', message: e.message } };
     throw e;
   }
-}
-
-export async function writeIfChanged(path: string, content: string | null): Promise<void> {
-  if (content === null) {
-    await removeFile(path);
-    return;
-  }
-  const old = await readFile(path, 'utf8').catch(() => null);
-  if (old !== content) await atomicWrite(path, content);
 }
 
 /**
