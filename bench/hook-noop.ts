@@ -1,8 +1,10 @@
 /**
  * No-op hook: the packed charm's `dispatch` running update-status on a host
  * that is already converged, with every hook tool and `ip` stubbed by a tiny
- * POSIX sh script printing canned output, so the figure is the charm's own
- * cost. Paired rounds against `node -e 0` in the same run; peak RSS through
+ * POSIX sh script printing canned output (`exec cat`), so the figure is the
+ * charm's own cost. Measured three ways: the memo replay (src/ops/memo.ts,
+ * what nearly every update-status does), in full (VRF_HOST_MEMO=0), and a
+ * miss (a read answers differently: the replay, then the full run). Paired rounds against `node -e 0` in the same run; peak RSS through
  * /usr/bin/time; every process the hook starts is counted (the stubs append
  * their argv to a log with shell builtins only, so counting costs no process).
  *
@@ -157,7 +159,9 @@ function stub(name: string, body: string): void {
     [
       '#!/bin/sh',
       `printf '%s\\n' "${name} $*" >> "${LOG}"`,
-      `emit() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < "$1"; }`,
+      // emit is always a stub's last word: exec, so cat replaces the shell (no extra process) and the
+      // stub does not spend ~1 µs per byte in dash's read builtin (the ip stub's 10 KB took 5–10 ms).
+      `emit() { exec cat "$1"; }`,
       `drain() { while IFS= read -r l || [ -n "$l" ]; do :; done; }`,
       body,
       'exit 0',
@@ -226,34 +230,71 @@ function run(file: string, argv: readonly string[], extraEnv: Record<string, str
 }
 
 const dispatch = join(charmDir, 'dispatch');
+// For reruns by hand: `env -i $(jq -r 'to_entries[]|"\(.key)=\(.value)"' SANDBOX/env.json) DISPATCH`.
+writeFileSync(join(T, 'env.json'), `${JSON.stringify(env, null, 1)}\n`);
 
-// One checked run first: exit 0, nothing applied, and what it spawned.
-rmSync(LOG, { force: true });
-const check = await run(dispatch, []);
-const log = existsSync(LOG) ? readFileSync(LOG, 'utf8').trim().split('\n').filter(Boolean) : [];
-if (check.code !== 0) throw new Error(`dispatch update-status exited ${check.code}: ${check.stderr.trim()}`);
-const spawns: Record<string, number> = {};
-for (const l of log) {
-  const [tool, ...rest] = l.split(' ');
-  const key = tool === 'ip' ? `ip ${rest.includes('-V') ? '-V' : rest.includes('-json') ? (rest[0] === '-6' ? '-6 -json -batch (read rules)' : '-json -batch (read host)') : '-batch (apply)'}` : tool!;
-  spawns[key] = (spawns[key] ?? 0) + 1;
+/** Runs dispatch once with the argv log cleared; returns what the hook spawned. */
+async function countedRun(extraEnv: Record<string, string> = {}) {
+  rmSync(LOG, { force: true });
+  const r = await run(dispatch, [], extraEnv);
+  if (r.code !== 0) throw new Error(`dispatch update-status exited ${r.code}: ${r.stderr.trim()}`);
+  const log = existsSync(LOG) ? readFileSync(LOG, 'utf8').trim().split('\n').filter(Boolean) : [];
+  const byTool: Record<string, number> = {};
+  for (const l of log) {
+    const [tool, ...rest] = l.split(' ');
+    const key = tool === 'ip' ? `ip ${rest.includes('-V') ? '-V' : rest.includes('-json') ? (rest[0] === '-6' ? '-6 -json -batch (read rules)' : '-json -batch (read host)') : '-batch (apply)'}` : tool!;
+    byTool[key] = (byTool[key] ?? 0) + 1;
+  }
+  return {
+    total: log.length,
+    byTool,
+    ipReads: log.filter((l) => l.startsWith('ip ') && l.includes('-json')).length,
+    ipApplies: log.filter((l) => l.startsWith('ip ') && !l.includes('-json') && !l.includes('-V')).length,
+    statusSet: log.filter((l) => l.startsWith('status-set')),
+  };
 }
-const applied = log.filter((l) => l.startsWith('ip ') && !l.includes('-json') && !l.includes('-V')).length;
-const ipReads = log.filter((l) => l.startsWith('ip ') && l.includes('-json')).length;
-const statusLines = log.filter((l) => l.startsWith('status-set'));
+
+// The memo (src/ops/memo.ts): the first update-status runs in full and records; the next ones replay.
+const MEMO = join(ROOT, 'var/lib/vrf-host/memo', `${UNIT.replace('/', '-')}.json`);
+const full = await countedRun({ VRF_HOST_MEMO: '0' });
+rmSync(MEMO, { force: true });
+await countedRun();
+if (!existsSync(MEMO)) throw new Error(`the full update-status recorded no memo at ${MEMO}`);
+const hit = await countedRun();
+if (hit.byTool['network-get'] !== full.byTool['network-get'] || hit.ipReads !== full.ipReads) {
+  throw new Error(`the memo replay does not repeat the full run's reads: ${JSON.stringify(hit.byTool)} vs ${JSON.stringify(full.byTool)}`);
+}
+if (!existsSync(MEMO)) throw new Error('a memo hit removed the record');
+/** A miss that costs the whole replay: the record's last read no longer matches, so everything runs twice. */
+function spoilMemo(): void {
+  const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as { reads: { stdout: string }[] };
+  const last = rec.reads.at(-1);
+  if (last === undefined) throw new Error('the memo records no read');
+  last.stdout += ' ';
+  writeFileSync(MEMO, JSON.stringify(rec));
+}
+spoilMemo();
+const missRun = await countedRun();
+if (!existsSync(MEMO)) throw new Error('a miss did not record the memo again');
+const spawns = full.byTool;
+const applied = full.ipApplies;
+const ipReads = full.ipReads;
+const statusLines = full.statusSet;
 
 // Peak RSS: GNU time's %M is the largest resident set of the waited process tree's members.
-function peakRssKb(file: string, argv: readonly string[]): number {
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', file, ...argv], { cwd: charmDir, env, encoding: 'utf8' });
+function peakRssKb(file: string, argv: readonly string[], extraEnv: Record<string, string> = {}): number {
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', file, ...argv], { cwd: charmDir, env: { ...env, ...extraEnv }, encoding: 'utf8' });
   const last = r.stderr.trim().split('\n').at(-1) ?? '';
   return Number(last);
 }
 const rssHook: number[] = [];
+const rssFull: number[] = [];
 const rssNode: number[] = [];
 const haveTime = existsSync('/usr/bin/time');
 if (haveTime) {
   for (let i = 0; i < 3; i++) {
     rssHook.push(peakRssKb(dispatch, []));
+    rssFull.push(peakRssKb(dispatch, [], { VRF_HOST_MEMO: '0' }));
     rssNode.push(peakRssKb(process.execPath, ['-e', '0']));
   }
 }
@@ -268,9 +309,20 @@ const samples = await paired(
       if (r.code !== 0) throw new Error(`dispatch exited ${r.code}: ${r.stderr}`);
       return r.ms;
     },
+    hookFull: async () => {
+      const r = await run(dispatch, [], { VRF_HOST_MEMO: '0' });
+      if (r.code !== 0) throw new Error(`dispatch (memo off) exited ${r.code}: ${r.stderr}`);
+      return r.ms;
+    },
+    hookMiss: async () => {
+      spoilMemo();
+      const r = await run(dispatch, []);
+      if (r.code !== 0) throw new Error(`dispatch (memo miss) exited ${r.code}: ${r.stderr}`);
+      return r.ms;
+    },
     nodeE0: async () => (await run(process.execPath, ['-e', '0'])).ms,
     loadOnly: async () => {
-      const r = await run(dispatch, [], { JUJU_DISPATCH_PATH: 'hooks/leader-elected' });
+      const r = await run(dispatch, [], { JUJU_DISPATCH_PATH: 'hooks/leader-elected', VRF_HOST_MEMO: '0' });
       if (r.code !== 0) throw new Error(`dispatch leader-elected exited ${r.code}: ${r.stderr}`);
       return r.ms;
     },
@@ -278,7 +330,7 @@ const samples = await paired(
     ...(charmCc
       ? {
           hookCodeCache: async () => {
-            const r = await run(join(charmCc, 'dispatch'), [], { JUJU_CHARM_DIR: charmCc });
+            const r = await run(join(charmCc, 'dispatch'), [], { JUJU_CHARM_DIR: charmCc, VRF_HOST_MEMO: '0' });
             if (r.code !== 0) throw new Error(`code-cache dispatch exited ${r.code}: ${r.stderr}`);
             return r.ms;
           },
@@ -304,12 +356,15 @@ const result = {
   nodeE0Ms: nodeMs,
   ratio: hookMs / nodeMs,
   loadOnlyMs: median(samples.loadOnly!),
+  hookFullMs: median(samples.hookFull!),
+  hookMissMs: median(samples.hookMiss!),
+  memo: { hit: { total: hit.total, byTool: hit.byTool }, miss: { total: missRun.total, byTool: missRun.byTool }, maxAgeMin: 30 },
   hookCodeCacheMs: samples.hookCodeCache ? median(samples.hookCodeCache) : null,
   stubSpawnMs: median(samples.stub!),
   hookSamples: samples.hook,
   nodeSamples: samples.nodeE0,
-  peakRssKb: haveTime ? { hook: median(rssHook), nodeE0: median(rssNode) } : null,
-  processes: { total: log.length, byTool: spawns, ipReads, ipApplies: applied },
+  peakRssKb: haveTime ? { hook: median(rssHook), full: median(rssFull), nodeE0: median(rssNode) } : null,
+  processes: { total: full.total, byTool: spawns, ipReads, ipApplies: applied },
   statusSet: statusLines,
   converged: applied === 0,
   profileDir: profDir,

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// npm run build: lay out the charm in build/charm/ and bundle the TypeScript with ONE
-// esbuild call. Layout (what `npm run pack` zips and Juju runs):
-//   build/charm/dispatch              POSIX sh; runs dist/vrf-host.mjs with Node
+// npm run build: lay out the charm in build/charm/ and bundle the TypeScript with three
+// esbuild calls. Layout (what `npm run pack` zips and Juju runs):
+//   build/charm/dispatch              POSIX sh; runs dist/launch.cjs with Node
 //   build/charm/hooks/NAME            symlinks to ../dispatch (the names in ./hooks)
 //   build/charm/{metadata,config,actions}.yaml
 //   build/charm/manifest.yaml         bases ubuntu 22.04 and 24.04, amd64 (as charmcraft writes it)
+//   build/charm/dist/launch.cjs       src/launch.ts: the update-status memo, else loads vrf-host.mjs
 //   build/charm/dist/vrf-host.mjs     src/main.ts, bundled: no node_modules at run time
 //   build/charm/dist/vrf-host-cli.mjs src/cli.ts, bundled: the boot unit's copy comes from here
 // Also: build/cli/vrf-host.mjs (src/cli.ts, when it exists) and
 // build/simulator/{hook-tool,harness}.mjs (the out-of-process hook-tool simulator).
 import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +23,8 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUILD = join(ROOT, 'build');
 export const CHARM = join(BUILD, 'charm');
 export const ENTRY = 'dist/vrf-host.mjs';
+/** What dispatch runs: the hook memo's fast path, else it loads ENTRY. */
+export const LAUNCHER = 'dist/launch.cjs';
 export const BASES = [
   { name: 'ubuntu', channel: '22.04', architectures: ['amd64'] },
   { name: 'ubuntu', channel: '24.04', architectures: ['amd64'] },
@@ -57,32 +61,82 @@ export function manifest() {
   });
 }
 
-export async function build({ quiet = false } = {}) {
-  const started = performance.now();
+/** The charm build id: a digest of everything that goes into the bundles, so a hook memo never outlives an upgrade. */
+export async function buildId() {
+  const h = createHash('sha256');
+  const files = [];
+  const walk = async (dir) => {
+    for (const e of (await readdir(join(ROOT, dir), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      const rel = join(dir, e.name);
+      if (e.isDirectory()) await walk(rel);
+      else if (e.isFile()) files.push(rel);
+    }
+  };
+  await walk('src');
+  files.push('package-lock.json', 'dispatch', ...CHARM_FILES, 'scripts/build.mjs');
+  for (const f of files) {
+    if (!existsSync(join(ROOT, f))) continue;
+    h.update(`${f}\0`);
+    h.update(await readFile(join(ROOT, f)));
+  }
+  return h.digest('hex').slice(0, 24);
+}
+
+/**
+ * Lays the charm out in `dir` (what `npm run pack` zips and Juju runs) with two esbuild calls:
+ * the launcher as CommonJS (Node loads it faster; its syntax lowered to node12, so an old Node
+ * still reads it far enough to say it is too old) and the charm and CLI bundles as ESM.
+ */
+export async function buildCharm(dir, { minify = false } = {}) {
   const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8'));
   const hooks = (await readdir(join(ROOT, 'hooks'))).sort();
   const missing = expectedHooks(metadata).filter((h) => !hooks.includes(h));
   if (missing.length > 0) throw new BuildError(`hooks/ lacks ${missing.join(', ')}: add them as symlinks to ../dispatch`);
   if (!existsSync(join(ROOT, 'src/main.ts'))) throw new BuildError('src/main.ts (the bundle entry) does not exist yet');
 
-  await rm(CHARM, { recursive: true, force: true });
-  await mkdir(join(CHARM, 'hooks'), { recursive: true });
-  await copyFile(join(ROOT, 'dispatch'), join(CHARM, 'dispatch'));
-  await chmod(join(CHARM, 'dispatch'), 0o755);
-  for (const f of CHARM_FILES) await copyFile(join(ROOT, f), join(CHARM, f));
-  for (const h of hooks) await symlink('../dispatch', join(CHARM, 'hooks', h));
-  await writeFile(join(CHARM, 'manifest.yaml'), manifest());
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'hooks'), { recursive: true });
+  await copyFile(join(ROOT, 'dispatch'), join(dir, 'dispatch'));
+  await chmod(join(dir, 'dispatch'), 0o755);
+  for (const f of CHARM_FILES) await copyFile(join(ROOT, f), join(dir, f));
+  for (const h of hooks) await symlink('../dispatch', join(dir, 'hooks', h));
+  await writeFile(join(dir, 'manifest.yaml'), manifest());
 
-  const entryPoints = [
-    { in: join(ROOT, 'src/main.ts'), out: 'charm/dist/vrf-host' },
-    { in: join(ROOT, 'src/ops/testing/simulator/hook-tool.ts'), out: 'simulator/hook-tool' },
-    { in: join(ROOT, 'src/ops/testing/simulator/harness.ts'), out: 'simulator/harness' },
-  ];
+  const id = await buildId();
+  const common = {
+    bundle: true,
+    platform: 'node',
+    external: ['esbuild'],
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: true,
+    minify,
+    define: { __VRF_HOST_BUILD__: JSON.stringify(id) },
+  };
   const hasCli = existsSync(join(ROOT, 'src/cli.ts'));
+  const entryPoints = [{ in: join(ROOT, 'src/main.ts'), out: 'vrf-host' }];
   // The charm ships the CLI too: converge copies it for the boot unit and the networkd hook.
-  if (hasCli) entryPoints.push({ in: join(ROOT, 'src/cli.ts'), out: 'cli/vrf-host' }, { in: join(ROOT, 'src/cli.ts'), out: 'charm/dist/vrf-host-cli' });
+  if (hasCli) entryPoints.push({ in: join(ROOT, 'src/cli.ts'), out: 'vrf-host-cli' });
+  const [launcher, bundles] = await Promise.all([
+    esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/launch.ts')], outfile: join(dir, LAUNCHER), format: 'cjs', target: 'node12.20' }),
+    esbuild.build({ ...common, entryPoints, outdir: join(dir, 'dist'), outExtension: { '.js': '.mjs' }, format: 'esm', target: 'node18', banner: { js: BANNER } }),
+  ]);
+  // The launcher must stay small: it is all an update-status loads when the memo hits.
+  const used = Object.values(launcher.metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([f]) => f));
+  const heavy = used.filter((f) => /node_modules\/(execa|yaml|zod\/v4\/classic)\//.test(f));
+  if (heavy.length > 0) throw new BuildError(`dist/launch.cjs pulls in ${heavy.slice(0, 3).join(', ')}: the launcher must not load execa, yaml or zod classic`);
+  return { dir, hooks, cli: hasCli, id, metafile: bundles.metafile };
+}
+
+export async function build({ quiet = false } = {}) {
+  const started = performance.now();
+  const charm = await buildCharm(CHARM);
   const result = await esbuild.build({
-    entryPoints,
+    entryPoints: [
+      { in: join(ROOT, 'src/ops/testing/simulator/hook-tool.ts'), out: 'simulator/hook-tool' },
+      { in: join(ROOT, 'src/ops/testing/simulator/harness.ts'), out: 'simulator/harness' },
+      ...(charm.cli ? [{ in: join(ROOT, 'src/cli.ts'), out: 'cli/vrf-host' }] : []),
+    ],
     outdir: BUILD,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -96,15 +150,18 @@ export async function build({ quiet = false } = {}) {
     logLevel: 'warning',
     metafile: true,
   });
-  const outputs = ['simulator/hook-tool.mjs', ...(hasCli ? ['cli/vrf-host.mjs'] : [])];
+  const outputs = ['simulator/hook-tool.mjs', ...(charm.cli ? ['cli/vrf-host.mjs'] : [])];
   for (const o of outputs) await chmod(join(BUILD, o), 0o755);
   const size = (await stat(join(CHARM, ENTRY))).size;
+  const lsize = (await stat(join(CHARM, LAUNCHER))).size;
   if (!quiet) {
     const ms = Math.round(performance.now() - started);
-    const extras = Object.keys(result.metafile.outputs).map((o) => relative(BUILD, join(ROOT, o))).filter((o) => !o.startsWith('charm/'));
-    console.log(`built ${relative(ROOT, CHARM)}/ (${ENTRY} ${(size / 1024).toFixed(0)} KiB, ${hooks.length} hooks) and ${extras.join(', ')} in ${ms} ms${hasCli ? '' : ' (no src/cli.ts yet: CLI skipped)'}`);
+    const extras = Object.keys(result.metafile.outputs).map((o) => relative(BUILD, join(ROOT, o)));
+    console.log(
+      `built ${relative(ROOT, CHARM)}/ (${LAUNCHER} ${(lsize / 1024).toFixed(0)} KiB, ${ENTRY} ${(size / 1024).toFixed(0)} KiB, ${charm.hooks.length} hooks, build ${charm.id}) and ${extras.join(', ')} in ${ms} ms${charm.cli ? '' : ' (no src/cli.ts yet: CLI skipped)'}`,
+    );
   }
-  return { charmDir: CHARM, hooks, cli: hasCli };
+  return { charmDir: CHARM, hooks: charm.hooks, cli: charm.cli };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

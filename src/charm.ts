@@ -20,6 +20,7 @@ import { DEFAULT_BINDING } from './vrf/types.js';
 import { hostFromEnv, type CharmHost } from './charm/host.js';
 import { applyResults, failureLine, planResults, probeResults, showResults } from './charm/results.js';
 import { convergeHost, planHost, probeHost, showHost, teardownHost, type ConvergeMode, type JujuFacts, type Reporter } from './charm/run.js';
+import { memoAllowance, recordingHost } from './charm/recording.js';
 import { outcomeStatus, problemLine, type Outcome } from './charm/status.js';
 import type { NetworkData } from './charm/inputs.js';
 
@@ -138,8 +139,17 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
     }
 
     private async converge(mode: ConvergeMode, force = false) {
-      const r = await convergeHost(await this.facts(), this.host(), mode, this.reporter(), force);
+      if (mode !== 'update-status') {
+        const r = await convergeHost(await this.facts(), this.host(), mode, this.reporter(), force);
+        this.outcome = r.outcome;
+        return r.report;
+      }
+      // update-status: a run that only read may be replayed by the next one (src/ops/memo.ts).
+      const { host, calls } = recordingHost(this.host());
+      const r = await convergeHost(await this.facts(), host, mode, this.reporter(), force);
       this.outcome = r.outcome;
+      const allowance = await memoAllowance(calls, host);
+      if (allowance !== null) this.framework.memo.allow(allowance);
       return r.report;
     }
 

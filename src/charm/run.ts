@@ -6,7 +6,10 @@
  */
 import { checkGateways, converge, readNetplan, show, teardown, type ConvergeReport, type ProbeResult, type ShowReport, type TeardownReport } from '../vrf/engine.js';
 import type { EngineInputs, Problem } from '../vrf/types.js';
+import { rm, rmdir } from 'node:fs/promises';
+import { PATHS, under } from '../vrf/persist.js';
 import type { CharmHost } from './host.js';
+import { memoDir } from './memo.js';
 import { applyOverrides, bindingsFromNetworks, bindingsInUse, controllersFrom, parseCharmConfig, type CharmConfig, type NetworkData } from './inputs.js';
 import { problemLine, type Outcome } from './status.js';
 
@@ -135,6 +138,9 @@ export async function teardownHost(unit: string, host: CharmHost, report: Report
     throw new TeardownError(line);
   }
   if (r.tornDown) {
+    // The hook memos (src/charm/memo.ts) live in the engine's state directory: gone with the last unit.
+    await rm(memoDir(host.engine.root), { recursive: true, force: true });
+    await rmdir(under(host.engine.root, PATHS.stateDir)).catch(() => undefined); // only when empty
     if (r.applied.length > 0) await report.log('INFO', `tore down ${r.applied.length} step(s):\n${r.applied.map((p) => p.command).join('\n')}`);
     else await report.log('INFO', 'nothing left to tear down');
   } else {

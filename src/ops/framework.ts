@@ -2,6 +2,7 @@
  * The framework (ops' `Framework`): observers, emit, and the logger.
  * The dispatch itself lives in main.ts.
  */
+import { MemoControl } from './memo.js';
 import type { z } from 'zod';
 import type { ModelBackend } from './backend.js';
 import type { CharmSpec } from './charmspec.js';
@@ -48,6 +49,8 @@ export class Logger {
 
 export class Framework {
   readonly log: Logger;
+  /** The hook memo (src/ops/memo.ts): allow() records this run for replay. */
+  readonly memo = new MemoControl();
   private readonly observers = new Map<string, Handler<AnyEvent>[]>();
   private readonly actions = new Map<string, ActionRegistration>();
 

@@ -1,5 +1,6 @@
 /** The public API of the ops port. */
-export { main, dispatch, type MainOptions, type DispatchOptions } from './main.js';
+export { main, dispatch, type MainOptions, type DispatchOptions, type MemoOptions } from './main.js';
+export { MemoControl, replayMemo, type MemoAllowance, type MemoRecord, type RecordedRead, type Watch, type WatchHow } from './memo.js';
 export { CharmBase, type CharmClass } from './charm-base.js';
 export { Framework, Logger, type Handler } from './framework.js';
 export {
@@ -34,7 +35,7 @@ export {
 export { parseJujuContext, parseHostPort, type JujuContext, type HostPort, type RelationRef } from './context.js';
 export { loadCharmSpec, charmSpecFrom, type CharmSpec } from './charmspec.js';
 export { ModelBackend, classifyingRun } from './backend.js';
-export { processRunner, SpawnError, type RawRun, type RawResult, type ProcessRunnerOptions } from './runner.js';
+export { processRunner, lightRun, SpawnError, type RawRun, type RawResult, type ProcessRunnerOptions, type ProcessCall } from './runner.js';
 export {
   ModelError,
   RelationNotFoundError,

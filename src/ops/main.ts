@@ -12,6 +12,7 @@ import type { ActionEvent, CollectStatusEvent, DispatchTarget, RelationEvent } f
 import { resolveDispatchPath } from './events.js';
 import { Framework } from './framework.js';
 import type { ActionResults } from './hookcmds/action.js';
+import { classifyToolCalls, makeRecord, removeMemo, writeMemo, type ToolCall } from './memo.js';
 import { Model } from './model.js';
 import { processRunner, type RawRun } from './runner.js';
 import { highestPriority, type Status } from './status.js';
@@ -25,6 +26,19 @@ export interface DispatchOptions {
   readonly spec: CharmSpec;
   /** Where lines go when juju-log itself cannot be used. */
   readonly stderr?: (line: string) => void;
+  /** The hook memo (src/ops/memo.ts); absent: off. */
+  readonly memo?: MemoOptions;
+}
+
+export interface MemoOptions {
+  /** This unit's record; null: off. Deleted when a dispatch starts, written after a recordable run. */
+  readonly path: string | null;
+  /** The charm build, so a record never outlives an upgrade. */
+  readonly build: string;
+  /** The hooks whose runs may be recorded (when the charm allows it). */
+  readonly hooks: readonly string[];
+  /** Why the launcher's replay missed, for the DEBUG line. */
+  readonly missed?: string;
 }
 
 function formatParamIssue(issue: z.core.$ZodIssue): string {
@@ -132,7 +146,13 @@ async function collectStatus(framework: Framework): Promise<void> {
  */
 export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): Promise<number> {
   const stderr = opts.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const backend = new ModelBackend(opts.run);
+  // Every hook-tool call is kept, for the memo.
+  const calls: ToolCall[] = [];
+  const backend = new ModelBackend(async (argv, stdin) => {
+    const r = await opts.run(argv, stdin);
+    calls.push({ ...r, argv: [...argv], ...(stdin !== undefined ? { stdin } : {}) });
+    return r;
+  });
   let ctx: JujuContext;
   try {
     ctx = parseJujuContext(opts.env);
@@ -163,8 +183,13 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
     return fatal(framework, `charm construction failed during ${target.name}`, err, target, stderr);
   }
 
+  const memo = opts.memo?.path ? { ...opts.memo, path: opts.memo.path } : null;
+  // A record never survives a full run that might change something.
+  if (memo) await removeMemo(memo.path).catch((e: Error) => stderr(`cannot remove the hook memo ${memo.path}: ${e.message}`));
+
   try {
-    await framework.log.debug(`emitting ${target.kind === 'action' ? 'action' : 'event'} ${target.name}`);
+    const why = memo?.missed !== undefined && target.kind === 'hook' && memo.hooks.includes(target.name) ? ` (in full: ${memo.missed})` : '';
+    await framework.log.debug(`emitting ${target.kind === 'action' ? 'action' : 'event'} ${target.name}${why}`);
     switch (target.kind) {
       case 'hook':
         await framework.emit({ kind: 'hook', name: target.name });
@@ -181,6 +206,18 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
   } catch (err) {
     return fatal(framework, `uncaught error in ${target.kind === 'action' ? 'action' : 'hook'} ${target.name}`, err, target, stderr);
   }
+  const allowed = framework.memo.allowed;
+  if (memo && allowed && target.kind === 'hook' && memo.hooks.includes(target.name)) {
+    const c = classifyToolCalls(calls);
+    if (c.ok) {
+      try {
+        const record = await makeRecord({ build: memo.build, hook: target.name, env: opts.env, reads: [...c.reads, ...allowed.reads], writes: c.writes, watch: allowed.watch });
+        await writeMemo(memo.path, record);
+      } catch (e) {
+        stderr(`cannot write the hook memo ${memo.path}: ${(e as Error).message}`);
+      }
+    }
+  }
   return 0;
 }
 
@@ -191,6 +228,7 @@ export interface MainOptions {
   readonly stderr?: (line: string) => void;
   /** Set process.exitCode (default true). */
   readonly setExitCode?: boolean;
+  readonly memo?: MemoOptions;
 }
 
 /**
@@ -221,7 +259,7 @@ export async function main(CharmClass: CharmClass, opts: MainOptions = {}): Prom
   }
   let code: number;
   try {
-    code = await dispatch(CharmClass, { env, run, spec, stderr });
+    code = await dispatch(CharmClass, { env, run, spec, stderr, ...(opts.memo !== undefined ? { memo: opts.memo } : {}) });
   } catch (err) {
     // dispatch handles its own errors; this is the last line of defence.
     stderr(`dispatch failed: ${describeError(err)}`);

@@ -3,6 +3,7 @@
  * execa, as an argv array (never a shell string). The runner does not judge
  * the outcome; src/ops/backend.ts turns failures into typed errors.
  */
+import { execFile } from 'node:child_process';
 import { execa } from 'execa';
 
 /** What a hook tool did. `exitCode` is -1 when it was killed by `signal`. */
@@ -64,4 +65,46 @@ export function processRunner(opts: ProcessRunnerOptions = {}): RawRun {
       ...(result.signal !== undefined ? { signal: result.signal } : {}),
     };
   };
+}
+
+/** One process to run, as the memo (src/ops/memo.ts) records and replays it. */
+export interface ProcessCall {
+  readonly argv: readonly string[];
+  /** Written to stdin, which is then closed (absent: closed at once). */
+  readonly input?: string;
+  /** Added to this process's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Runs a process with node:child_process.execFile (argv array, no shell)
+ * instead of execa. Only the no-op fast path uses it: execa takes ~25 ms to
+ * load in a fresh process, more than that whole path may cost (measured in
+ * BENCHMARKS.md), while child_process is already part of Node. Never rejects:
+ * a process that could not start comes back with exitCode -1 and `spawnError`.
+ */
+export async function lightRun(call: ProcessCall, timeoutMs = 60_000): Promise<RawResult & { readonly spawnError?: string }> {
+  const [file, ...args] = call.argv;
+  if (file === undefined || file === '') return { exitCode: -1, stdout: '', stderr: '', spawnError: 'empty argv' };
+  return new Promise((resolve) => {
+    const child = execFile(
+      file,
+      args,
+      {
+        encoding: 'utf8',
+        maxBuffer: 512 * 1024 * 1024,
+        timeout: timeoutMs,
+        ...(call.env !== undefined ? { env: { ...process.env, ...call.env } } : {}),
+      },
+      (err, stdout, stderr) => {
+        if (err === null) return resolve({ exitCode: 0, stdout, stderr });
+        const e = err as NodeJS.ErrnoException & { code?: unknown; signal?: NodeJS.Signals | null };
+        if (typeof e.code === 'number') return resolve({ exitCode: e.code, stdout, stderr, ...(e.signal ? { signal: e.signal } : {}) });
+        if (e.signal) return resolve({ exitCode: -1, stdout, stderr, signal: e.signal });
+        resolve({ exitCode: -1, stdout, stderr, spawnError: `${file}: ${e.code ?? e.message}` });
+      },
+    );
+    child.stdin?.on('error', () => undefined); // a child that exits without reading its stdin
+    child.stdin?.end(call.input ?? '');
+  });
 }

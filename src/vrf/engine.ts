@@ -15,6 +15,7 @@ export type { PlannedStep, DriftSummary } from './engine/report.js';
 export { persistHostFiles, converge } from './engine/converge.js';
 export type { ConvergeOptions, ConvergeReport } from './engine/converge.js';
 export { teardown } from './engine/teardown.js';
+export { watchedPaths, type WatchedPath } from './engine/watch.js';
 export type { TeardownOptions, TeardownReport } from './engine/teardown.js';
 export { show, formatShow } from './engine/show.js';
 export type { MemberShow, DefaultRouteShow, VrfShow, ShowReport, ShowOptions } from './engine/show.js';

@@ -56,6 +56,9 @@ export class UnsafeTokenError extends Error {
   }
 }
 
+/** Added to the environment of every process the domain starts: ip's output must not depend on the locale. */
+export const SPAWN_ENV: Readonly<Record<string, string>> = { LC_ALL: 'C' };
+
 /** The default spawn: execa with argv, no shell, no rejection on exit status. */
 export const execaSpawn: Spawn = async (file, args, options) => {
   const stdin = options.input === undefined ? 'ignore' : 'pipe';
@@ -69,7 +72,7 @@ export const execaSpawn: Spawn = async (file, args, options) => {
       ...(options.input !== undefined ? { input: options.input } : {}),
       ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
       stripFinalNewline: false,
-      env: { LC_ALL: 'C' },
+      env: { ...SPAWN_ENV },
       extendEnv: true,
     });
     if (r.failed && r.exitCode === undefined) {

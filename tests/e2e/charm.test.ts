@@ -3,6 +3,7 @@
  * dispatch (unzipped outside the repo, so no node_modules can help it) under the
  * hook-tool simulator, as the Juju agent would.
  */
+import { isBuiltin } from 'node:module';
 import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -45,7 +46,7 @@ async function sim(state: Parameters<typeof createSimulator>[0] = {}): Promise<S
 }
 
 describe('build/charm layout', () => {
-  test('dispatch is executable, hooks link to it, charm files and one bundle', async () => {
+  test('dispatch is executable, hooks link to it, charm files, the launcher and the bundles', async () => {
     expect((await stat(join(BUILT, 'dispatch'))).mode & 0o777).toBe(0o755);
     const hooks = (await readdir(join(BUILT, 'hooks'))).sort();
     expect(hooks).toEqual(expectedHooks);
@@ -56,15 +57,21 @@ describe('build/charm layout', () => {
     for (const f of ['metadata.yaml', 'config.yaml', 'actions.yaml']) {
       expect(await readFile(join(BUILT, f), 'utf8')).toBe(await readFile(join(ROOT, f), 'utf8'));
     }
-    const dist = await readdir(join(BUILT, 'dist'));
-    expect(dist).toContain('vrf-host.mjs');
+    const dist = (await readdir(join(BUILT, 'dist'))).sort();
+    expect(dist).toEqual(['launch.cjs', 'vrf-host-cli.mjs', 'vrf-host.mjs']);
     for (const f of dist) {
-      expect(f).toMatch(/\.mjs$/);
       const bundle = await readFile(join(BUILT, 'dist', f), 'utf8');
-      // Self-contained: the only imports left are node builtins.
-      const specifiers = [...bundle.matchAll(/(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)].map((m) => m[1] ?? m[2]);
-      expect({ f, bare: specifiers.filter((x) => x !== undefined && !x.startsWith('node:')) }).toEqual({ f, bare: [] });
+      // Self-contained: the only imports left are node builtins (and the launcher's import of the charm).
+      const specifiers = [
+        ...bundle.matchAll(/(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/gm),
+      ].map((m) => m[1] ?? m[2] ?? m[3]);
+      // (the launcher is lowered for an old Node, which knows `path`, not `node:path`)
+      expect({ f, bare: specifiers.filter((x) => x !== undefined && !isBuiltin(x)) }).toEqual({ f, bare: [] });
     }
+    // The launcher is what an update-status with a memo hit loads: small, and lowered for an old Node.
+    const launcher = await readFile(join(BUILT, 'dist/launch.cjs'), 'utf8');
+    expect(launcher.length).toBeLessThan(80 * 1024);
+    expect(launcher).not.toMatch(/\?\?|\?\./);
   }, 60_000);
 
   test('manifest.yaml declares ubuntu 22.04 and 24.04 on amd64', async () => {
@@ -186,10 +193,15 @@ describe('dispatch picks its Node.js', () => {
 
   test('a node older than 18 on PATH is refused, naming its version', async () => {
     const s = await sim();
-    const dir = await pathDir('#!/bin/sh\necho v16.20.2\n');
+    // A node that reports 16.20.2 (the launcher reads process.versions, not `node --version`).
+    const pre = join(work, 'node16.cjs');
+    await writeFile(pre, "Object.defineProperty(process.versions, 'node', { value: '16.20.2' });\n");
+    const dir = await pathDir(`#!/bin/sh\nexec '${process.execPath}' -r '${pre}' "$@"\n`);
     const run = await runDispatch(charmDir, 'hooks/install', s, { env: { PATH: dir } });
     expect(run.exitCode).toBe(127);
     expect(run.stderr).toContain(`${dir}/node (v16.20.2)`);
+    expect(run.record.logs).toEqual([{ level: 'ERROR', message: expect.stringMatching(/^vrf-host dispatch: no usable Node\.js.*v16\.20\.2/) }]);
+    expect(run.record.statusHistory).toEqual([]);
   }, 60_000);
 
   test('bin/node is preferred over the node on PATH', async () => {
@@ -202,7 +214,7 @@ describe('dispatch picks its Node.js', () => {
     const s = await sim({ state: { config: { 'dry-run': true } } });
     const run = await runDispatch(copy, 'hooks/start', s, { env: { PATH: await pathDir('#!/bin/sh\nexit 99\n') } });
     expect(run.exitCode).toBe(0);
-    expect((await readFile(marker, 'utf8')).trim()).toBe(join(await realpath(copy), 'dist/vrf-host.mjs'));
+    expect((await readFile(marker, 'utf8')).trim()).toBe(join(await realpath(copy), 'dist/launch.cjs'));
   }, 60_000);
 });
 

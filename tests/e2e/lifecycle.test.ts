@@ -27,6 +27,8 @@ const PATHS = {
   routable: 'etc/networkd-dispatcher/routable.d/50-vrf-host',
   configured: 'etc/networkd-dispatcher/configured.d/50-vrf-host',
   cli: 'var/lib/vrf-host/bin/vrf-host.mjs',
+  memo: 'var/lib/vrf-host/memo',
+  stateDir: 'var/lib/vrf-host',
 };
 const SYSCTLS = ['net.ipv4.tcp_l3mdev_accept', 'net.ipv4.udp_l3mdev_accept', 'net.ipv6.conf.all.keep_addr_on_down', 'net.ipv4.ip_nonlocal_bind', 'net.ipv6.ip_nonlocal_bind'];
 
@@ -213,6 +215,29 @@ describe('the packed charm: install → config-changed → update-status → rem
     expect(r.record.status).toEqual({ status: 'blocked', message: expect.stringMatching(/^drift: \d+ changes pending \(.*\); heal-drift is off: run the apply action$/) });
     expect(await applyBatches(from)).toEqual([]);
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true } }));
+  }, 120_000);
+
+  test('an update-status that changed nothing is replayed from its memo, without loading the charm, until an input changes', async () => {
+    sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': false } }));
+    const memo = join(host.root, 'var/lib/vrf-host/memo/vrf-host-0.json');
+    const full = await run('hooks/update-status');
+    expect(await exists(memo)).toBe(true);
+    const ipFrom = (await ip.calls()).length;
+    const replay = await run('hooks/update-status');
+    // No juju-log at all: the charm (and its DEBUG line) never loaded. The same reads, the same status.
+    expect(replay.record.logs).toEqual([]);
+    expect(replay.record.calls.map((c) => c.tool).sort()).toEqual(['config-get', ...Array(8).fill('network-get'), 'status-set']);
+    expect(replay.record.status).toEqual(full.record.status);
+    const reads = (await ip.calls()).slice(ipFrom);
+    expect(reads.map((c) => c.argv.includes('-json'))).toEqual([true, true]);
+    // An input changes: the next update-status runs in full and says which.
+    sim.update((s) => ({ ...s, config: { ...s.config, 'nonlocal-bind': true } }));
+    const changed = await run('hooks/update-status');
+    expect(changed.record.logs).toContainEqual({ level: 'DEBUG', message: 'emitting event update-status (in full: config-get --format=json answered differently)' });
+    // Any other hook removes the record first, so nothing it changes can be replayed over.
+    sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true, 'nonlocal-bind': false } }));
+    await run('hooks/config-changed');
+    expect(await exists(memo)).toBe(false);
   }, 120_000);
 
   test('show-vrfs and plan answer through action-set with valid keys', async () => {

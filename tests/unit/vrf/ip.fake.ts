@@ -14,8 +14,11 @@ import { join } from 'node:path';
 
 const SCRIPT = String.raw`
 hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+# The counter is shared by concurrent calls (the charm's memo replays its reads in parallel).
+until mkdir "$dir/count.lock" 2>/dev/null; do :; done
 n=$(( $(cat "$dir/count" 2>/dev/null || echo 0) + 1 ))
 echo "$n" > "$dir/count"
+rmdir "$dir/count.lock"
 mkdir -p "$dir/calls"
 rec="$dir/calls/$(printf '%06d' "$n")"
 printf '%s\n' "$@" > "$rec.argv"

@@ -1,0 +1,53 @@
+/**
+ * Where and for what vrf-host keeps its hook memo (src/ops/memo.ts): the
+ * record of the last full update-status that changed nothing, which lets the
+ * next update-status finish in a few processes without loading the charm.
+ * Loaded by the launcher (src/launch.ts), so: no zod classic, no execa.
+ *
+ *   ROOT/var/lib/vrf-host/memo/<app>-<n>.json    one per unit (0600)
+ *
+ * VRF_HOST_MEMO=0 turns the fast path off (every update-status runs in full).
+ */
+import { isAbsolute, join } from 'node:path';
+
+declare const __VRF_HOST_BUILD__: string | undefined;
+
+/** The charm build (set by scripts/build.mjs from the bundle's content); 'dev' from source. */
+export const BUILD: string = typeof __VRF_HOST_BUILD__ === 'string' ? __VRF_HOST_BUILD__ : 'dev';
+
+/** The hooks whose no-op runs are recorded and replayed. */
+export const MEMO_HOOKS: readonly string[] = ['update-status'];
+
+/**
+ * A record is trusted for at most this long: even when every read answers as
+ * before, one update-status in every half hour runs in full, so anything the
+ * record cannot see (a file nobody listed, a kernel object ip does not show)
+ * is looked at again within that time.
+ */
+export const MEMO_MAX_AGE_MS = 30 * 60_000;
+
+const UNIT = /^([a-z][a-z0-9]*(?:-[a-z0-9]+)*)\/(\d+)$/;
+
+/** Where every unit's record lives on the host under `root`. */
+export function memoDir(root: string | undefined): string {
+  return join(root || '/', 'var/lib/vrf-host/memo');
+}
+
+/** This unit's record, or null when the memo is off or the environment is unusable (the full run says why). */
+export function memoPath(env: Readonly<Record<string, string | undefined>>): string | null {
+  if (env['VRF_HOST_MEMO'] === '0') return null;
+  const m = UNIT.exec(env['JUJU_UNIT_NAME'] ?? '');
+  if (m === null) return null;
+  const root = env['VRF_HOST_ROOT'] || '/';
+  if (!isAbsolute(root)) return null;
+  return join(memoDir(root), `${m[1]}-${m[2]}.json`);
+}
+
+/** The hook JUJU_DISPATCH_PATH names ("hooks/update-status" → "update-status"), or null for an action. */
+export function dispatchedHook(path: string | undefined): string | null {
+  const m = /^(?:\.\/)?hooks\/([a-z0-9-]+)$/.exec(path ?? '');
+  return m ? m[1]! : null;
+}
+
+/** How the launcher hands its miss reason to the full run (shown in its DEBUG line). */
+export const MISSED_KEY = Symbol.for('vrf-host.memo-missed');

@@ -1,0 +1,49 @@
+/**
+ * What the charm tells the hook memo (src/ops/memo.ts) after an update-status:
+ * the engine's processes, recorded as they ran, and the files it depends on.
+ * A run is recordable only when the engine started nothing but `ip -json`
+ * reads and the `flock` of the host lock: no apply, no modprobe.
+ */
+import type { MemoAllowance, RecordedRead } from '../ops/index.js';
+import { watchedPaths } from '../vrf/engine.js';
+import { execaSpawn, SPAWN_ENV, type Spawn, type SpawnResult } from '../vrf/ip.js';
+import type { CharmHost } from './host.js';
+
+export interface SpawnCall {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly input?: string;
+  readonly result: SpawnResult;
+}
+
+/** The host, with every process the engine starts recorded into `calls`. */
+export function recordingHost(host: CharmHost): { host: CharmHost; calls: SpawnCall[] } {
+  const calls: SpawnCall[] = [];
+  const base: Spawn = host.engine.spawn ?? execaSpawn;
+  const spawn: Spawn = async (file, args, options) => {
+    const result = await base(file, args, options);
+    calls.push({ file, args: [...args], ...(options.input !== undefined ? { input: options.input } : {}), result });
+    return result;
+  };
+  return { host: { ...host, engine: { ...host.engine, spawn } }, calls };
+}
+
+/** The memo allowance for a run whose engine processes were `calls`, or null when the run changed something. */
+export async function memoAllowance(calls: readonly SpawnCall[], host: CharmHost): Promise<MemoAllowance | null> {
+  const ip = host.engine.ipBin ?? 'ip';
+  const flock = host.engine.flockBin ?? 'flock';
+  const reads: RecordedRead[] = [];
+  for (const c of calls) {
+    if (c.file === flock) continue;
+    if (c.file !== ip || !c.args.includes('-json')) return null;
+    reads.push({
+      argv: [c.file, ...c.args],
+      ...(c.input !== undefined ? { input: c.input } : {}),
+      env: { ...SPAWN_ENV },
+      exitCode: c.result.exitCode,
+      stdout: c.result.stdout,
+      stderr: c.result.stderr,
+    });
+  }
+  return { watch: await watchedPaths(host.engine, host.boot), reads };
+}

@@ -1,0 +1,284 @@
+/**
+ * The hook memo: a fast path for a hook that, most of the time, only reads and
+ * reports (update-status runs every 5 minutes on every unit of a cloud).
+ *
+ * A full run of a memoizable hook records every read it made — the hook tools
+ * it ran (config-get, network-get, …), the processes the charm declares as
+ * reads (for vrf-host: `ip -json`), the state of the files the charm names —
+ * and the status it set. The next run of that hook replays the reads, all at
+ * once, and when every one answers exactly as before it sets the recorded
+ * status and stops, without loading the charm: a pure function of the same
+ * inputs gives the same result. Anything different (a read's output or exit
+ * code, a file, the environment, the charm build) or a record older than
+ * `maxAgeMs` and the charm runs in full, which records again.
+ *
+ * The record is deleted when any dispatch starts in full, so a run that fails
+ * or changes things never leaves one behind. Outputs are kept verbatim, not
+ * hashed: comparing strings needs no crypto (3 ms to load) and cannot collide.
+ * This module is what the launcher (src/launch.ts) loads besides Node itself,
+ * so it uses zod/mini, node:fs and node:child_process only.
+ */
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import * as z from 'zod/mini';
+import type { ProcessCall, RawResult } from './runner.js';
+
+export const MEMO_VERSION = 1;
+
+/** Hook tools that only read: their calls are replayed and compared. */
+export const READ_TOOLS: ReadonlySet<string> = new Set([
+  'config-get',
+  'network-get',
+  'status-get',
+  'is-leader',
+  'leader-get',
+  'relation-ids',
+  'relation-list',
+  'relation-get',
+  'goal-state',
+  'unit-get',
+  'opened-ports',
+  'state-get',
+]);
+/** Hook tools whose calls a hit repeats, in order (idempotent writes). */
+export const REPLAYED_TOOLS: ReadonlySet<string> = new Set(['status-set', 'application-version-set']);
+/** Hook tools a hit leaves out: the log of the full run is not repeated. */
+export const DROPPED_TOOLS: ReadonlySet<string> = new Set(['juju-log']);
+
+/**
+ * Environment variables that change with every dispatch, or with how it was
+ * started (a shell exports PWD, SHLVL, _), and are no input of the charm's.
+ */
+export const VOLATILE_ENV: ReadonlySet<string> = new Set(['JUJU_CONTEXT_ID', 'JUJU_HOOK_NAME', 'JUJU_DISPATCH_PATH', 'PWD', 'OLDPWD', 'SHLVL', '_']);
+
+/** How a watched path is compared: its content (procfs, sysfs: stat says nothing) or lstat's identity. */
+export type WatchHow = 'content' | 'stat';
+export interface Watch {
+  readonly path: string;
+  readonly how: WatchHow;
+}
+
+const ReadSchema = z.object({
+  argv: z.array(z.string()),
+  input: z.optional(z.string()),
+  env: z.optional(z.record(z.string(), z.string())),
+  exitCode: z.number(),
+  stdout: z.string(),
+  stderr: z.string(),
+});
+export type RecordedRead = z.infer<typeof ReadSchema>;
+
+const FileSchema = z.object({ path: z.string(), how: z.enum(['content', 'stat']), state: z.string() });
+
+export const MemoRecordSchema = z.object({
+  version: z.literal(MEMO_VERSION),
+  /** The charm build that recorded it. */
+  build: z.string(),
+  hook: z.string(),
+  /** ms since the epoch. */
+  created: z.number(),
+  env: z.record(z.string(), z.string()),
+  reads: z.array(ReadSchema),
+  files: z.array(FileSchema),
+  /** argv of the replayed writes, in order. */
+  writes: z.array(z.array(z.string())),
+});
+export type MemoRecord = z.infer<typeof MemoRecordSchema>;
+
+/** A hook-tool call as the full run made it. */
+export interface ToolCall extends RawResult {
+  readonly argv: readonly string[];
+  readonly stdin?: string;
+}
+
+export function memoEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(env).sort()) {
+    const v = env[k];
+    if (v !== undefined && !VOLATILE_ENV.has(k)) out[k] = v;
+  }
+  return out;
+}
+
+const errCode = (e: unknown): string => (typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : 'error');
+
+/** A path's state as one comparable string. */
+export async function fileState(w: Watch): Promise<string> {
+  try {
+    if (w.how === 'content') {
+      try {
+        return `file:${await readFile(w.path, 'latin1')}`;
+      } catch (e) {
+        if (errCode(e) !== 'EISDIR') throw e;
+        return `dir:${(await readdir(w.path)).sort().join('\n')}`;
+      }
+    }
+    const s = await lstat(w.path, { bigint: true });
+    const id = `${s.dev}:${s.ino}:${s.mode}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+    if (s.isSymbolicLink()) return `link:${id}:${await readlink(w.path)}`;
+    if (s.isDirectory()) return `dir:${id}:${(await readdir(w.path)).sort().join('\n')}`;
+    return `file:${id}`;
+  } catch (e) {
+    const code = errCode(e);
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'absent' : `error:${code}`;
+  }
+}
+
+export async function captureFiles(watch: readonly Watch[]): Promise<MemoRecord['files']> {
+  const seen = new Set<string>();
+  const unique = watch.filter((w) => !seen.has(w.path) && seen.add(w.path));
+  return Promise.all(unique.map(async (w) => ({ path: w.path, how: w.how, state: await fileState(w) })));
+}
+
+/**
+ * The hook-tool calls of a full run → its reads and replayed writes, or why
+ * the run cannot be memoized (a tool that writes something a replay would
+ * have to repeat, e.g. state-set or action-set).
+ */
+export function classifyToolCalls(calls: readonly ToolCall[]): { ok: true; reads: RecordedRead[]; writes: string[][] } | { ok: false; why: string } {
+  const reads: RecordedRead[] = [];
+  const writes: string[][] = [];
+  for (const c of calls) {
+    const tool = c.argv[0] ?? '';
+    if (DROPPED_TOOLS.has(tool)) continue;
+    if (REPLAYED_TOOLS.has(tool)) {
+      if (c.exitCode !== 0 || c.stdin !== undefined) return { ok: false, why: `${tool} failed` };
+      writes.push([...c.argv]);
+    } else if (READ_TOOLS.has(tool)) {
+      reads.push({ argv: [...c.argv], ...(c.stdin !== undefined ? { input: c.stdin } : {}), exitCode: c.exitCode, stdout: c.stdout, stderr: c.stderr });
+    } else {
+      return { ok: false, why: `${tool} is neither a read nor a replayable write` };
+    }
+  }
+  return { ok: true, reads, writes };
+}
+
+export interface RecordInput {
+  readonly build: string;
+  readonly hook: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly reads: readonly RecordedRead[];
+  readonly writes: readonly (readonly string[])[];
+  readonly watch: readonly Watch[];
+  readonly now?: number;
+}
+
+export async function makeRecord(r: RecordInput): Promise<MemoRecord> {
+  return {
+    version: MEMO_VERSION,
+    build: r.build,
+    hook: r.hook,
+    created: r.now ?? Date.now(),
+    env: memoEnv(r.env),
+    reads: [...r.reads],
+    files: await captureFiles(r.watch),
+    writes: r.writes.map((w) => [...w]),
+  };
+}
+
+/** Atomically, readable by root only (the environment is in it). */
+export async function writeMemo(path: string, record: MemoRecord): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function removeMemo(path: string): Promise<void> {
+  await rm(path, { force: true });
+}
+
+export type ReplayOutcome = { readonly hit: true } | { readonly hit: false; readonly reason: string };
+
+export interface ReplayOptions {
+  readonly build: string;
+  readonly hook: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly maxAgeMs: number;
+  readonly run: (call: ProcessCall) => Promise<RawResult & { readonly spawnError?: string }>;
+  readonly now?: number;
+}
+
+const miss = (reason: string): ReplayOutcome => ({ hit: false, reason });
+
+function describeRead(r: { argv: readonly string[] }): string {
+  const tool = r.argv[0] ?? '';
+  return tool.includes('/') || tool === 'ip' ? r.argv.join(' ') : r.argv.slice(0, 2).join(' ');
+}
+
+/** The first difference between two environments, or null. */
+function envChange(was: Readonly<Record<string, string>>, now: Readonly<Record<string, string>>): string | null {
+  for (const k of new Set([...Object.keys(was), ...Object.keys(now)])) if (was[k] !== now[k]) return k;
+  return null;
+}
+
+/**
+ * Replays the record at `path`: a hit has set the recorded status (the hook is
+ * done); a miss says why, and the caller runs the charm in full.
+ */
+export async function replayMemo(path: string, o: ReplayOptions): Promise<ReplayOutcome> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    return miss(errCode(e) === 'ENOENT' ? 'no record' : `record unreadable (${errCode(e)})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return miss('record is not JSON');
+  }
+  const parsed = MemoRecordSchema.safeParse(data);
+  if (!parsed.success) return miss('record has an unknown shape');
+  const rec = parsed.data;
+  if (rec.build !== o.build) return miss('the charm changed');
+  if (rec.hook !== o.hook) return miss(`record is for ${rec.hook}`);
+  const now = o.now ?? Date.now();
+  if (now < rec.created || now - rec.created > o.maxAgeMs) return miss(`record older than ${Math.round(o.maxAgeMs / 60_000)} min`);
+  const changed = envChange(rec.env, memoEnv(o.env));
+  if (changed !== null) return miss(`environment changed: ${changed}`);
+
+  const [files, results] = await Promise.all([
+    captureFiles(rec.files),
+    Promise.all(rec.reads.map((r) => o.run({ argv: r.argv, ...(r.input !== undefined ? { input: r.input } : {}), ...(r.env !== undefined ? { env: r.env } : {}) }))),
+  ]);
+  for (const [i, f] of rec.files.entries()) {
+    if (files[i]?.state !== f.state) return miss(`${f.path} changed`);
+  }
+  for (const [i, r] of rec.reads.entries()) {
+    const got = results[i];
+    if (got === undefined || got.exitCode !== r.exitCode || got.stdout !== r.stdout || got.stderr !== r.stderr) return miss(`${describeRead(r)} answered differently`);
+  }
+  for (const w of rec.writes) {
+    const r = await o.run({ argv: w });
+    if (r.exitCode !== 0) return miss(`${w[0] ?? ''} failed on replay`);
+  }
+  return { hit: true };
+}
+
+/** What a charm says when its run may be recorded: the files its result depends on, and the reads it made itself. */
+export interface MemoAllowance {
+  readonly watch: readonly Watch[];
+  /** Processes the charm ran that only read (e.g. `ip -json`), with what they answered. */
+  readonly reads: readonly RecordedRead[];
+}
+
+/**
+ * framework.memo: a charm calls allow() when this run of a memoizable hook
+ * changed nothing a replay would have to repeat. Without it nothing is recorded.
+ */
+export class MemoControl {
+  private allowance: MemoAllowance | null = null;
+  allow(a: MemoAllowance): void {
+    this.allowance = a;
+  }
+  get allowed(): MemoAllowance | null {
+    return this.allowance;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Every file a converge that finds nothing to do reads (or would rewrite), so
+ * a caller that memoizes such a run (the charm's update-status memo) knows
+ * what to look at again. Kernel state is read through `ip`, which the caller
+ * records itself; this lists the rest. A path that must be compared by
+ * content is marked so: procfs and sysfs do not change a file's stat when its
+ * value changes. Keep it next to the reads it mirrors (host.ts, persist.ts,
+ * boot.ts, sysctl.ts); tests/e2e/memo.test.ts checks it against what an
+ * update-status really opens.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BOOT_PATHS, type BootInstallOptions } from '../boot.js';
+import { PATHS, under } from '../persist.js';
+import { sysctlPath } from '../sysctl.js';
+import { OWNED_SYSCTLS } from '../types.js';
+import type { EngineOptions } from './host.js';
+
+export interface WatchedPath {
+  readonly path: string;
+  /** content: compare what it holds; stat: compare lstat's identity (inode, size, times, mode). */
+  readonly how: 'content' | 'stat';
+}
+
+export async function watchedPaths(o: EngineOptions, boot: BootInstallOptions | false): Promise<WatchedPath[]> {
+  const content = (path: string): WatchedPath => ({ path, how: 'content' });
+  const stat = (path: string): WatchedPath => ({ path, how: 'stat' });
+  const proc = o.procRoot ?? '/proc';
+  const out: WatchedPath[] = [
+    stat(under(o.root, PATHS.state)),
+    stat(under(o.root, PATHS.sysctlConf)),
+    stat(under(o.root, PATHS.rtTables)),
+    content(join(o.sysRoot ?? '/sys', 'module', 'vrf')),
+    stat(under(o.root, 'run/systemd/container')),
+    content(join(proc, '1', 'environ')),
+    ...OWNED_SYSCTLS.map((k) => content(sysctlPath(k, proc))),
+  ];
+  // Netplan: the directory's names (a new file) and each file derivation reads.
+  const netplan = under(o.root, 'etc/netplan');
+  out.push(content(netplan));
+  const names = await readdir(netplan).catch(() => [] as string[]);
+  for (const n of names.filter((n) => /\.ya?ml$/.test(n)).sort()) out.push(stat(join(netplan, n)));
+  if (boot) {
+    out.push(stat(boot.cliSource), stat(under(o.root, BOOT_PATHS.cli)), stat(under(o.root, BOOT_PATHS.unit)));
+    for (const p of [...BOOT_PATHS.wants, ...BOOT_PATHS.hooks]) out.push(stat(under(o.root, p)));
+  }
+  return out;
+}

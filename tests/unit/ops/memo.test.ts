@@ -1,0 +1,229 @@
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifyToolCalls, fileState, makeRecord, memoEnv, replayMemo, writeMemo, type MemoRecord, type RecordedRead, type ReplayOptions } from '../../../src/ops/memo.js';
+import { dispatch, CharmBase, Status, type Framework, type ProcessCall, type RawResult } from '../../../src/ops/index.js';
+import { charmSpecFrom } from '../../../src/ops/charmspec.js';
+import { FakeJuju } from '../../../src/ops/testing/index.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ops-memo-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const ok = (stdout: string): RawResult => ({ exitCode: 0, stdout, stderr: '' });
+
+/** A fake process table: argv joined by spaces → result; records every call. */
+function fakeRun(table: Record<string, RawResult>) {
+  const calls: ProcessCall[] = [];
+  const run: ReplayOptions['run'] = async (c) => {
+    calls.push(c);
+    const r = table[c.argv.join(' ')];
+    return r ?? { exitCode: -1, stdout: '', stderr: '', spawnError: `${c.argv[0]}: ENOENT` };
+  };
+  return { run, calls };
+}
+
+const READS: RecordedRead[] = [
+  { argv: ['config-get', '--all', '--format=json'], exitCode: 0, stdout: '{"strict":true}\n', stderr: '' },
+  { argv: ['network-get', 'public', '--format=json'], exitCode: 0, stdout: '{"bind-addresses":[]}\n', stderr: '' },
+  { argv: ['/usr/sbin/ip', '-json', '-batch', '-'], input: 'link show\n', env: { LC_ALL: 'C' }, exitCode: 0, stdout: '[]\n', stderr: '' },
+];
+const TABLE: Record<string, RawResult> = {
+  'config-get --all --format=json': ok('{"strict":true}\n'),
+  'network-get public --format=json': ok('{"bind-addresses":[]}\n'),
+  '/usr/sbin/ip -json -batch -': ok('[]\n'),
+  'status-set --application=false active -- 2 VRFs': ok(''),
+};
+const ENV = { JUJU_UNIT_NAME: 'vrf-host/0', JUJU_CONTEXT_ID: 'vrf-host/0-update-status-1', PATH: '/usr/bin' };
+
+async function recordAt(path: string, over: Partial<Parameters<typeof makeRecord>[0]> = {}): Promise<MemoRecord> {
+  const rec = await makeRecord({
+    build: 'b1',
+    hook: 'update-status',
+    env: ENV,
+    reads: READS,
+    writes: [['status-set', '--application=false', 'active', '--', '2 VRFs']],
+    watch: [{ path: join(dir, 'state.json'), how: 'stat' }],
+    now: 1_000_000,
+    ...over,
+  });
+  await writeMemo(path, rec);
+  return rec;
+}
+
+const replayOpts = (run: ReplayOptions['run'], over: Partial<ReplayOptions> = {}): ReplayOptions => ({
+  build: 'b1',
+  hook: 'update-status',
+  env: { ...ENV, JUJU_CONTEXT_ID: 'vrf-host/0-update-status-2' },
+  maxAgeMs: 60_000,
+  run,
+  now: 1_030_000,
+  ...over,
+});
+
+describe('replayMemo', () => {
+  test('a hit: every read answers as recorded, the status is set again, nothing else runs', async () => {
+    await writeFile(join(dir, 'state.json'), '{}');
+    const path = join(dir, 'memo', 'u.json');
+    await recordAt(path);
+    const { run, calls } = fakeRun(TABLE);
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: true });
+    expect(calls.map((c) => c.argv.join(' '))).toEqual([
+      'config-get --all --format=json',
+      'network-get public --format=json',
+      '/usr/sbin/ip -json -batch -',
+      'status-set --application=false active -- 2 VRFs',
+    ]);
+    // The ip read gets its stdin and environment back.
+    expect(calls[2]).toMatchObject({ input: 'link show\n', env: { LC_ALL: 'C' } });
+  });
+
+  test.each([
+    ['a read answers differently', { ...TABLE, 'network-get public --format=json': ok('{"bind-addresses":[{}]}\n') }, 'network-get public answered differently'],
+    ['a read exits differently', { ...TABLE, 'config-get --all --format=json': { exitCode: 1, stdout: '', stderr: 'no' } }, 'config-get --all answered differently'],
+    ['ip answers differently', { ...TABLE, '/usr/sbin/ip -json -batch -': ok('[{}]\n') }, '/usr/sbin/ip -json -batch - answered differently'],
+    ['the status write fails', { ...TABLE, 'status-set --application=false active -- 2 VRFs': { exitCode: 1, stdout: '', stderr: 'x' } }, 'status-set failed on replay'],
+  ])('a miss when %s', async (_what, table, reason) => {
+    await writeFile(join(dir, 'state.json'), '{}');
+    const path = join(dir, 'u.json');
+    await recordAt(path);
+    const { run } = fakeRun(table);
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason });
+  });
+
+  test('a miss, before any process runs, for another build, hook, an old record, a changed environment', async () => {
+    const path = join(dir, 'u.json');
+    await recordAt(path);
+    const { run, calls } = fakeRun(TABLE);
+    expect(await replayMemo(path, replayOpts(run, { build: 'b2' }))).toEqual({ hit: false, reason: 'the charm changed' });
+    expect(await replayMemo(path, replayOpts(run, { hook: 'start' }))).toEqual({ hit: false, reason: 'record is for update-status' });
+    expect(await replayMemo(path, replayOpts(run, { now: 1_000_000 + 61_000 }))).toEqual({ hit: false, reason: 'record older than 1 min' });
+    expect(await replayMemo(path, replayOpts(run, { now: 999_000 }))).toMatchObject({ hit: false });
+    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, PATH: '/bin' } }))).toEqual({ hit: false, reason: 'environment changed: PATH' });
+    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, VRF_HOST_ROOT: '/x' } }))).toEqual({ hit: false, reason: 'environment changed: VRF_HOST_ROOT' });
+    expect(calls).toEqual([]);
+    // What changes with every dispatch (or with the shell that started it) is no input.
+    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, JUJU_CONTEXT_ID: 'x', PWD: '/y', SHLVL: '2' } }))).toEqual({ hit: true });
+  });
+
+  test('a miss when a watched file changes, appears or goes away', async () => {
+    const f = join(dir, 'state.json');
+    await writeFile(f, '{"a":1}');
+    const path = join(dir, 'u.json');
+    await recordAt(path);
+    const { run } = fakeRun(TABLE);
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: true });
+    await writeFile(f, '{"a":2}');
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
+    await recordAt(path);
+    await rm(f);
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
+  });
+
+  test('no record, an unreadable one, one of another shape: a miss that says so', async () => {
+    const { run } = fakeRun(TABLE);
+    const path = join(dir, 'u.json');
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'no record' });
+    await writeFile(path, '{"version":1,');
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record is not JSON' });
+    await writeFile(path, JSON.stringify({ version: 1, build: 'b1', hook: 'update-status', created: 1, env: {}, reads: [{ argv: 'config-get' }], files: [], writes: [] }));
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record has an unknown shape' });
+  });
+});
+
+describe('fileState', () => {
+  test('content, stat identity, directories, symlinks and absence', async () => {
+    const f = join(dir, 'f');
+    await writeFile(f, 'one');
+    const content = await fileState({ path: f, how: 'content' });
+    expect(content).toBe('file:one');
+    const stat1 = await fileState({ path: f, how: 'stat' });
+    expect(stat1).toMatch(/^file:/);
+    expect(await fileState({ path: f, how: 'stat' })).toBe(stat1);
+    await chmod(f, 0o600);
+    expect(await fileState({ path: f, how: 'stat' })).not.toBe(stat1); // ctime and mode
+    await mkdir(join(dir, 'd'));
+    await writeFile(join(dir, 'd', 'b'), '');
+    await writeFile(join(dir, 'd', 'a'), '');
+    expect(await fileState({ path: join(dir, 'd'), how: 'content' })).toBe('dir:a\nb');
+    await symlink('/etc/target', join(dir, 'l'));
+    expect(await fileState({ path: join(dir, 'l'), how: 'stat' })).toMatch(/^link:.*:\/etc\/target$/);
+    expect(await fileState({ path: join(dir, 'nope'), how: 'stat' })).toBe('absent');
+    expect(await fileState({ path: join(dir, 'nope'), how: 'content' })).toBe('absent');
+    expect(await fileState({ path: join(f, 'under-a-file'), how: 'content' })).toBe('absent');
+  });
+});
+
+describe('classifyToolCalls and memoEnv', () => {
+  const call = (argv: string[], exitCode = 0) => ({ argv, exitCode, stdout: 'out', stderr: '' });
+  test('reads are kept with their answers, status-set is replayed, juju-log is dropped', () => {
+    const c = classifyToolCalls([call(['juju-log', '--log-level', 'DEBUG', '--', 'x']), call(['config-get', '--all', '--format=json']), call(['status-set', '--application=false', 'active', '--', 'ok'])]);
+    expect(c).toEqual({
+      ok: true,
+      reads: [{ argv: ['config-get', '--all', '--format=json'], exitCode: 0, stdout: 'out', stderr: '' }],
+      writes: [['status-set', '--application=false', 'active', '--', 'ok']],
+    });
+  });
+  test('a run that wrote anything else, or whose status-set failed, is not recordable', () => {
+    expect(classifyToolCalls([call(['state-set', '--file', '-'])])).toMatchObject({ ok: false, why: expect.stringContaining('state-set') });
+    expect(classifyToolCalls([call(['action-set', 'a=b'])])).toMatchObject({ ok: false });
+    expect(classifyToolCalls([call(['status-set', 'active', 'x'], 1)])).toMatchObject({ ok: false, why: 'status-set failed' });
+  });
+  test('memoEnv drops what changes with every dispatch and sorts the rest', () => {
+    expect(Object.keys(memoEnv({ Z: '1', JUJU_CONTEXT_ID: 'c', JUJU_DISPATCH_PATH: 'hooks/x', A: '2', PWD: '/', U: undefined }))).toEqual(['A', 'Z']);
+  });
+});
+
+describe('dispatch with a memo', () => {
+  const spec = charmSpecFrom({ name: 'demo', subordinate: true, requires: { 'juju-info': { interface: 'juju-info', scope: 'container' } } });
+  const env = { JUJU_UNIT_NAME: 'demo/0', JUJU_DISPATCH_PATH: 'hooks/update-status', JUJU_CHARM_DIR: '/nonexistent' };
+
+  function charm(opts: { allow: boolean; stateSet?: boolean }) {
+    return class extends CharmBase {
+      constructor(framework: Framework) {
+        super(framework);
+        framework.observe('update-status', async () => {
+          await this.model.getConfig();
+          if (opts.allow) framework.memo.allow({ watch: [{ path: join(dir, 'watched'), how: 'content' }], reads: [READS[2]!] });
+        });
+        framework.observe('collect-status', (e) => e.addStatus(Status.active('fine')));
+      }
+    };
+  }
+
+  test('a recordable update-status writes the record: the tool reads, the charm reads, the watched files, the status', async () => {
+    await writeFile(join(dir, 'watched'), 'w');
+    const fake = new FakeJuju({ spec, unitName: 'demo/0', state: { config: { strict: true } } });
+    const path = join(dir, 'memo.json');
+    const code = await dispatch(charm({ allow: true }), { env, run: fake.run, spec, memo: { path, build: 'b', hooks: ['update-status'] } });
+    expect(code).toBe(0);
+    const rec = JSON.parse(await readFile(path, 'utf8')) as MemoRecord;
+    expect(rec).toMatchObject({ version: 1, build: 'b', hook: 'update-status', env: memoEnv(env) });
+    expect(rec.reads.map((r) => r.argv[0])).toEqual(['config-get', '/usr/sbin/ip']);
+    expect(rec.files).toEqual([{ path: join(dir, 'watched'), how: 'content', state: 'file:w' }]);
+    expect(rec.writes).toEqual([['status-set', '--application=false', 'active', '--', 'fine']]);
+  });
+
+  test('no record when the charm does not allow it, for another hook, or without a path; an old one is removed first', async () => {
+    const path = join(dir, 'memo.json');
+    const fake = () => new FakeJuju({ spec, unitName: 'demo/0', state: {} });
+    await writeFile(path, 'stale');
+    await dispatch(charm({ allow: false }), { env, run: fake().run, spec, memo: { path, build: 'b', hooks: ['update-status'] } });
+    expect(existsSync(path)).toBe(false);
+    await dispatch(charm({ allow: true }), { env: { ...env, JUJU_DISPATCH_PATH: 'hooks/start' }, run: fake().run, spec, memo: { path, build: 'b', hooks: ['update-status'] } });
+    expect(existsSync(path)).toBe(false);
+    await dispatch(charm({ allow: true }), { env, run: fake().run, spec, memo: { path: null, build: 'b', hooks: ['update-status'] } });
+    expect(existsSync(path)).toBe(false);
+  });
+
+  test('the full run says why the replay missed, in its DEBUG line', async () => {
+    const fake = new FakeJuju({ spec, unitName: 'demo/0', state: {} });
+    await dispatch(charm({ allow: false }), { env, run: fake.run, spec, memo: { path: join(dir, 'm.json'), build: 'b', hooks: ['update-status'], missed: 'no record' } });
+    expect(fake.trace.jujuLog).toContainEqual({ level: 'DEBUG', message: 'emitting event update-status (in full: no record)' });
+  });
+});
