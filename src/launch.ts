@@ -13,9 +13,10 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BUILD, dispatchedHook, MEMO_HOOKS, MEMO_MAX_AGE_MS, MISSED_KEY, memoPath } from './charm/memo.js';
+import { BUILD, dispatchedHook, IP_JSON, MEMO_HOOKS, MEMO_MAX_AGE_MS, MISSED_KEY, memoPath } from './charm/memo.js';
 import { replayMemo } from './ops/memo.js';
 import { lightRun } from './ops/runner.js';
+import { stableIpJson } from './vrf/observe/stable.js';
 
 const MIN_NODE_MAJOR = 18;
 
@@ -41,7 +42,7 @@ async function launch(): Promise<void> {
   if (hook !== null && path !== null) {
     let reason: string;
     try {
-      const r = await replayMemo(path, { build: BUILD, hook, env: process.env, maxAgeMs: MEMO_MAX_AGE_MS, run: (c) => lightRun(c) });
+      const r = await replayMemo(path, { build: BUILD, hook, env: process.env, maxAgeMs: MEMO_MAX_AGE_MS, run: (c) => lightRun(c), normalizers: { [IP_JSON]: stableIpJson } });
       if (r.hit) return;
       reason = r.reason;
     } catch (e) {

@@ -49,5 +49,8 @@ export function dispatchedHook(path: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
+/** The normalizer the charm names on its ip reads and the launcher applies (src/vrf/observe/stable.ts). */
+export const IP_JSON = 'ip-json';
+
 /** How the launcher hands its miss reason to the full run (shown in its DEBUG line). */
 export const MISSED_KEY = Symbol.for('vrf-host.memo-missed');

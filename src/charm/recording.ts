@@ -2,12 +2,16 @@
  * What the charm tells the hook memo (src/ops/memo.ts) after an update-status:
  * the engine's processes, recorded as they ran, and the files it depends on.
  * A run is recordable only when the engine started nothing but `ip -json`
- * reads and the `flock` of the host lock: no apply, no modprobe.
+ * reads and the `flock` of the host lock: no apply, no modprobe. The ip
+ * outputs are kept without their self-changing values (bridge timers, address
+ * lifetimes), and the launcher compares them the same way.
  */
 import type { MemoAllowance, RecordedRead } from '../ops/index.js';
 import { watchedPaths } from '../vrf/engine.js';
 import { execaSpawn, SPAWN_ENV, type Spawn, type SpawnResult } from '../vrf/ip.js';
+import { stableIpJson } from '../vrf/observe/stable.js';
 import type { CharmHost } from './host.js';
+import { IP_JSON } from './memo.js';
 
 export interface SpawnCall {
   readonly file: string;
@@ -40,8 +44,9 @@ export async function memoAllowance(calls: readonly SpawnCall[], host: CharmHost
       argv: [c.file, ...c.args],
       ...(c.input !== undefined ? { input: c.input } : {}),
       env: { ...SPAWN_ENV },
+      normalize: IP_JSON,
       exitCode: c.result.exitCode,
-      stdout: c.result.stdout,
+      stdout: stableIpJson(c.result.stdout),
       stderr: c.result.stderr,
     });
   }

@@ -62,6 +62,12 @@ const ReadSchema = z.object({
   argv: z.array(z.string()),
   input: z.optional(z.string()),
   env: z.optional(z.record(z.string(), z.string())),
+  /**
+   * A normalizer the replay applies to stdout before comparing (the recorded
+   * stdout is already in that form): for outputs with values that change by
+   * themselves (ip's bridge timers, address lifetimes).
+   */
+  normalize: z.optional(z.string()),
   exitCode: z.number(),
   stdout: z.string(),
   stderr: z.string(),
@@ -201,6 +207,8 @@ export interface ReplayOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly maxAgeMs: number;
   readonly run: (call: ProcessCall) => Promise<RawResult & { readonly spawnError?: string }>;
+  /** By name, the normalizers a record's reads may name. */
+  readonly normalizers?: Readonly<Record<string, (stdout: string) => string>>;
   readonly now?: number;
 }
 
@@ -243,6 +251,8 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
   if (now < rec.created || now - rec.created > o.maxAgeMs) return miss(`record older than ${Math.round(o.maxAgeMs / 60_000)} min`);
   const changed = envChange(rec.env, memoEnv(o.env));
   if (changed !== null) return miss(`environment changed: ${changed}`);
+  const unknown = rec.reads.find((r) => r.normalize !== undefined && o.normalizers?.[r.normalize] === undefined);
+  if (unknown !== undefined) return miss(`no normalizer ${unknown.normalize ?? ''}`);
 
   const [files, results] = await Promise.all([
     captureFiles(rec.files),
@@ -253,7 +263,8 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
   }
   for (const [i, r] of rec.reads.entries()) {
     const got = results[i];
-    if (got === undefined || got.exitCode !== r.exitCode || got.stdout !== r.stdout || got.stderr !== r.stderr) return miss(`${describeRead(r)} answered differently`);
+    const stdout = got === undefined || r.normalize === undefined ? got?.stdout : o.normalizers![r.normalize]!(got.stdout);
+    if (got === undefined || got.exitCode !== r.exitCode || stdout !== r.stdout || got.stderr !== r.stderr) return miss(`${describeRead(r)} answered differently`);
   }
   for (const w of rec.writes) {
     const r = await o.run({ argv: w });

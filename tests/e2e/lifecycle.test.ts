@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { createSimulator, runDispatch, unpackCharm, type DispatchResult, type Simulator } from '../../src/ops/testing/simulator/harness.js';
 import { fakeIp, type FakeIp } from '../unit/vrf/ip.fake.js';
+import { charmPaths } from '../kernel/lib/strace.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHARM_FILE = join(ROOT, 'vrf-host.charm');
@@ -238,6 +239,35 @@ describe('the packed charm: install → config-changed → update-status → rem
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true, 'nonlocal-bind': false } }));
     await run('hooks/config-changed');
     expect(await exists(memo)).toBe(false);
+  }, 120_000);
+
+  test('the memo watches every file a no-op update-status reads under the host root, /proc and /sys (strace)', async () => {
+    const strace = await execa('sh', ['-c', 'command -v strace'], { reject: false });
+    if (strace.exitCode !== 0) throw new Error('strace is not installed (.ci/run installs it): cannot check the memo against what the charm really opens');
+    // The fake ip never changes its answers, so only a plan-only run (heal-drift off) is a no-op
+    // here; the kernel suite (scenario 12) checks the converging update-status the same way.
+    sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': false } }));
+    const memo = join(host.root, 'var/lib/vrf-host/memo/vrf-host-0.json');
+    await rm(memo, { force: true });
+    const trace = join(work, 'update-status.strace');
+    sim.clearJournal();
+    const r = await runDispatch(charmDir, 'hooks/update-status', sim, { env, timeout: 90_000, command: [strace.stdout.trim(), '-f', '-qq', '-s', '4096', '-e', 'trace=%file', '-o', trace] });
+    expect(r.exitCode).toBe(0);
+    const record = JSON.parse(await readFile(memo, 'utf8')) as { files: { path: string }[] };
+    const watched = new Set(record.files.map((f) => f.path));
+    const touched = new Set<string>();
+    for (const p of charmPaths(await readFile(trace, 'utf8'), 'dist/launch.cjs')) {
+      if (![host.root, host.proc, host.sys].some((d) => p === d || p.startsWith(`${d}/`))) continue;
+      // Not inputs: the host lock, the memo itself, and the directories leading to what is watched.
+      if (p === join(host.root, 'run/vrf-host.lock') || p.startsWith(join(host.root, 'var/lib/vrf-host/memo'))) continue;
+      if ([...watched].some((w) => w.startsWith(`${p}/`))) continue;
+      touched.add(p);
+    }
+    expect([...touched].filter((p) => !watched.has(p)).sort()).toEqual([]);
+    // And the engine did read what the list names (the list is not just everything).
+    expect(touched).toContain(join(host.root, 'var/lib/vrf-host/state.json'));
+    expect(touched).toContain(join(host.proc, 'sys/net/ipv4/tcp_l3mdev_accept'));
+    sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true } }));
   }, 120_000);
 
   test('show-vrfs and plan answer through action-set with valid keys', async () => {

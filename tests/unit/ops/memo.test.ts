@@ -227,3 +227,16 @@ describe('dispatch with a memo', () => {
     expect(fake.trace.jujuLog).toContainEqual({ level: 'DEBUG', message: 'emitting event update-status (in full: no record)' });
   });
 });
+
+describe('normalized reads', () => {
+  const drop = (s: string) => s.replace(/"t":\d+/g, '"t":0');
+  test('a read recorded with a normalizer compares in that form; without the normalizer it is a miss', async () => {
+    const path = join(dir, 'u.json');
+    const read: RecordedRead = { argv: ['ip', '-json'], normalize: 'timers', exitCode: 0, stdout: '{"t":0,"x":1}\n', stderr: '' };
+    await recordAt(path, { reads: [read], writes: [], watch: [] });
+    const at = (stdout: string) => fakeRun({ 'ip -json': ok(stdout) }).run;
+    expect(await replayMemo(path, replayOpts(at('{"t":17,"x":1}\n'), { normalizers: { timers: drop } }))).toEqual({ hit: true });
+    expect(await replayMemo(path, replayOpts(at('{"t":17,"x":2}\n'), { normalizers: { timers: drop } }))).toEqual({ hit: false, reason: 'ip -json answered differently' });
+    expect(await replayMemo(path, replayOpts(at('{"t":0,"x":1}\n')))).toEqual({ hit: false, reason: 'no normalizer timers' });
+  });
+});

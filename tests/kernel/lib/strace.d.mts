@@ -1,0 +1,2 @@
+/** Types for strace.mjs (also used by the TypeScript e2e tests). */
+export function charmPaths(text: string, charmMarker: string): string[];
