@@ -40,10 +40,9 @@ const arg = (name: string): string | undefined => {
 const quick = args.includes('--quick');
 const ROUNDS = Number(arg('--rounds') ?? (quick ? 5 : 11));
 const charmDir = resolve(arg('--charm') ?? 'build/bench/charm');
-const charmCc = arg('--charm-cc');
 const REPO = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
 const FIX = join(REPO, 'tests/fixtures/ip/maas-host');
-if (!existsSync(join(charmDir, 'dist/vrf-host.mjs'))) throw new Error(`${charmDir}/dist/vrf-host.mjs is missing: run npm run bench (it builds the charm)`);
+if (!existsSync(join(charmDir, 'dist/vrf-host.cjs'))) throw new Error(`${charmDir}/dist/vrf-host.cjs is missing: run npm run bench (it builds the charm)`);
 
 const CONTROLLERS = ['10.100.0.5', '2001:db8:100::5'];
 const UNIT = 'vrf-host/0';
@@ -327,15 +326,6 @@ const samples = await paired(
       return r.ms;
     },
     stub: async () => (await run(stubSh, [])).ms,
-    ...(charmCc
-      ? {
-          hookCodeCache: async () => {
-            const r = await run(join(charmCc, 'dispatch'), [], { JUJU_CHARM_DIR: charmCc, VRF_HOST_MEMO: '0' });
-            if (r.code !== 0) throw new Error(`code-cache dispatch exited ${r.code}: ${r.stderr}`);
-            return r.ms;
-          },
-        }
-      : {}),
   },
   ROUNDS,
   1,
@@ -344,7 +334,7 @@ const samples = await paired(
 // Where the time goes: one profiled run (NODE_OPTIONS reaches the node that dispatch execs).
 const profDir = join(T, 'prof');
 mkdirSync(profDir);
-await run(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, join(charmDir, 'dist', 'vrf-host.mjs')]);
+await run(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, join(charmDir, 'dist', 'vrf-host.cjs')]);
 
 const hookMs = median(samples.hook!);
 const nodeMs = median(samples.nodeE0!);
@@ -359,7 +349,6 @@ const result = {
   hookFullMs: median(samples.hookFull!),
   hookMissMs: median(samples.hookMiss!),
   memo: { hit: { total: hit.total, byTool: hit.byTool }, miss: { total: missRun.total, byTool: missRun.byTool }, maxAgeMin: 30 },
-  hookCodeCacheMs: samples.hookCodeCache ? median(samples.hookCodeCache) : null,
   stubSpawnMs: median(samples.stub!),
   hookSamples: samples.hook,
   nodeSamples: samples.nodeE0,

@@ -9,7 +9,7 @@
 // Timings are medians of paired rounds against a baseline measured in the same run; nothing
 // here asserts a timing. See BENCHMARKS.md for what each comparison means.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -61,52 +61,7 @@ async function buildAll() {
     legalComments: 'none',
     logLevel: 'warning',
   });
-  await buildCodeCacheCharm(charm);
   return entries.map((f) => f.replace(/\.ts$/, ''));
-}
-
-/**
- * An experiment the hook bench runs beside the real charm: the same charm whose bundle is CommonJS,
- * loaded by its launcher through vm.Script with a V8 code cache kept next to it (made by the first
- * run, rejected and rebuilt when Node changes), always in full (no memo). What shipping a code cache
- * would save on the hooks the memo does not cover.
- */
-async function buildCodeCacheCharm(charm) {
-  const cc = join(OUT, 'charm-cc');
-  await rm(cc, { recursive: true, force: true });
-  await mkdir(join(cc, 'dist'), { recursive: true });
-  for (const f of ['dispatch', 'metadata.yaml', 'config.yaml', 'actions.yaml', 'manifest.yaml']) {
-    if (existsSync(join(charm, f))) await copyFile(join(charm, f), join(cc, f));
-  }
-  await chmod(join(cc, 'dispatch'), 0o755);
-  await esbuild.build({
-    entryPoints: [join(ROOT, 'src/main.ts')],
-    outfile: join(cc, 'dist', 'vrf-host.cjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node18',
-    external: ['esbuild'],
-    legalComments: 'none',
-    logLevel: 'error',
-  });
-  // Its launcher loads the CommonJS bundle through vm.Script with a V8 code cache (no memo: the full path).
-  await writeFile(
-    join(cc, 'dist', 'launch.cjs'),
-    [
-      "const Module = require('node:module');",
-      "const { existsSync, readFileSync, writeFileSync } = require('node:fs');",
-      "const vm = require('node:vm');",
-      "const file = require('node:path').join(__dirname, 'vrf-host.cjs');",
-      "const cacheFile = `${file}.${process.version}.v8cache`;",
-      'const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;',
-      'const script = new vm.Script(Module.wrap(readFileSync(file, "utf8")), { filename: file, cachedData });',
-      'const mod = { exports: {} };',
-      'script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, __dirname);',
-      "if (!cachedData || script.cachedDataRejected) process.once('beforeExit', () => { try { writeFileSync(cacheFile, script.createCachedData()); } catch { /* read-only charm dir */ } });",
-      '',
-    ].join('\n'),
-  );
 }
 
 /** Runs one bench in its own process; its stdout is one JSON document, its stderr is progress. */
@@ -200,7 +155,6 @@ export function formatHook(r) {
         ...(r.hookFullMs ? [['`dispatch` update-status in full (memo off: `VRF_HOST_MEMO=0`)', f2(r.hookFullMs), rx(r.hookFullMs / r.nodeE0Ms), '']] : []),
         ...(r.hookMissMs ? [['`dispatch` update-status, memo miss (a read changed: replay, then in full)', f2(r.hookMissMs), rx(r.hookMissMs / r.nodeE0Ms), '']] : []),
         ['`dispatch` leader-elected (the charm loads, has nothing to do)', f2(r.loadOnlyMs), rx(r.loadOnlyMs / r.nodeE0Ms), ''],
-        ...(r.hookCodeCacheMs ? [['experiment: update-status in full, bundle loaded with a V8 code cache', f2(r.hookCodeCacheMs), rx(r.hookCodeCacheMs / r.nodeE0Ms), '']] : []),
         ['`node -e 0`', f2(r.nodeE0Ms), '1.00×', ''],
         ['one stub process (sh), spawned from Node', f2(r.stubSpawnMs), rx(r.stubSpawnMs / r.nodeE0Ms), ''],
       ],
@@ -307,7 +261,7 @@ async function main() {
     sections.push('', formatPlan(results.plan));
   }
   if (want('hook') && names.includes('hook-noop')) {
-    results.hook = await runBench('hook-noop', [...q, '--charm', join(OUT, 'charm'), '--charm-cc', join(OUT, 'charm-cc')], nodeArgs('hook'));
+    results.hook = await runBench('hook-noop', [...q, '--charm', join(OUT, 'charm')], nodeArgs('hook'));
     sections.push('', formatHook(results.hook));
   }
   if (want('vm')) {

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// npm run build: lay out the charm in build/charm/ and bundle the TypeScript with three
-// esbuild calls. Layout (what `npm run pack` zips and Juju runs):
+// npm run build: lay out the charm in build/charm/ and bundle the TypeScript with esbuild.
+// Layout (what `npm run pack` zips and Juju runs):
 //   build/charm/dispatch              POSIX sh; runs dist/launch.cjs with Node
 //   build/charm/hooks/NAME            symlinks to ../dispatch (the names in ./hooks)
 //   build/charm/{metadata,config,actions}.yaml
 //   build/charm/manifest.yaml         bases ubuntu 22.04 and 24.04, amd64 (as charmcraft writes it)
-//   build/charm/dist/launch.cjs       src/launch.ts: the update-status memo, else loads vrf-host.mjs
-//   build/charm/dist/vrf-host.mjs     src/main.ts, bundled: no node_modules at run time
+//   build/charm/dist/launch.cjs       src/launch.ts: the update-status memo, else loads vrf-host.cjs
+//   build/charm/dist/vrf-host.cjs     src/main.ts, bundled (CommonJS, for the code cache): no node_modules at run time
 //   build/charm/dist/vrf-host-cli.mjs src/cli.ts, bundled: the boot unit's copy comes from here
 // Also: build/cli/vrf-host.mjs (src/cli.ts, when it exists) and
 // build/simulator/{hook-tool,harness}.mjs (the out-of-process hook-tool simulator).
@@ -22,8 +22,8 @@ import YAML from 'yaml';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUILD = join(ROOT, 'build');
 export const CHARM = join(BUILD, 'charm');
-export const ENTRY = 'dist/vrf-host.mjs';
-/** What dispatch runs: the hook memo's fast path, else it loads ENTRY. */
+export const ENTRY = 'dist/vrf-host.cjs';
+/** What dispatch runs: the hook memo's fast path, else it loads ENTRY (with a V8 code cache). */
 export const LAUNCHER = 'dist/launch.cjs';
 export const BASES = [
   { name: 'ubuntu', channel: '22.04', architectures: ['amd64'] },
@@ -83,9 +83,10 @@ export async function buildId() {
 }
 
 /**
- * Lays the charm out in `dir` (what `npm run pack` zips and Juju runs) with two esbuild calls:
- * the launcher as CommonJS (Node loads it faster; its syntax lowered to node12, so an old Node
- * still reads it far enough to say it is too old) and the charm and CLI bundles as ESM.
+ * Lays the charm out in `dir` (what `npm run pack` zips and Juju runs): the launcher as CommonJS
+ * (Node loads it faster; its syntax lowered to node12.20, so an old Node still reads it far enough
+ * to say it is too old), the charm as CommonJS (compiled with a code cache by the launcher) and
+ * the CLI as ESM.
  */
 export async function buildCharm(dir, { minify = false } = {}) {
   const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8'));
@@ -114,18 +115,20 @@ export async function buildCharm(dir, { minify = false } = {}) {
     define: { __VRF_HOST_BUILD__: JSON.stringify(id) },
   };
   const hasCli = existsSync(join(ROOT, 'src/cli.ts'));
-  const entryPoints = [{ in: join(ROOT, 'src/main.ts'), out: 'vrf-host' }];
-  // The charm ships the CLI too: converge copies it for the boot unit and the networkd hook.
-  if (hasCli) entryPoints.push({ in: join(ROOT, 'src/cli.ts'), out: 'vrf-host-cli' });
-  const [launcher, bundles] = await Promise.all([
+  const [launcher, bundle] = await Promise.all([
     esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/launch.ts')], outfile: join(dir, LAUNCHER), format: 'cjs', target: 'node12.20' }),
-    esbuild.build({ ...common, entryPoints, outdir: join(dir, 'dist'), outExtension: { '.js': '.mjs' }, format: 'esm', target: 'node18', banner: { js: BANNER } }),
+    // CommonJS, so that the launcher can compile it with a V8 code cache (vm.Script).
+    esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/main.ts')], outfile: join(dir, ENTRY), format: 'cjs', target: 'node18' }),
+    // The charm ships the CLI too: converge copies it for the boot unit and the networkd hook.
+    ...(hasCli
+      ? [esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/cli.ts')], outfile: join(dir, 'dist/vrf-host-cli.mjs'), format: 'esm', target: 'node18', banner: { js: BANNER } })]
+      : []),
   ]);
   // The launcher must stay small: it is all an update-status loads when the memo hits.
   const used = Object.values(launcher.metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([f]) => f));
   const heavy = used.filter((f) => /node_modules\/(execa|yaml|zod\/v4\/classic)\//.test(f));
   if (heavy.length > 0) throw new BuildError(`dist/launch.cjs pulls in ${heavy.slice(0, 3).join(', ')}: the launcher must not load execa, yaml or zod classic`);
-  return { dir, hooks, cli: hasCli, id, metafile: bundles.metafile };
+  return { dir, hooks, cli: hasCli, id, metafile: bundle.metafile };
 }
 
 export async function build({ quiet = false } = {}) {
