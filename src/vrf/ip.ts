@@ -156,11 +156,16 @@ export async function runIpJsonBatch(lines: readonly (readonly string[])[], o: J
       last.orig.push(l);
     } else groups.push({ family, lines: [line], orig: [l] });
   }
+  // Reads only: the processes (one per family run, e.g. the `-6 rule show` one) run at once.
+  const results = await Promise.all(
+    groups.map(async (g) => {
+      const input = batchInput(g.lines);
+      const args = [...(g.family ? [g.family] : []), ...(o.options ?? ['-json', '-details']), ...(o.tolerate ? ['-force'] : []), '-batch', '-'];
+      return { g, args, r: await spawnOf(o)(ip, args, { input }) };
+    }),
+  );
   const outs: string[] = [];
-  for (const g of groups) {
-    const input = batchInput(g.lines);
-    const args = [...(g.family ? [g.family] : []), ...(o.options ?? ['-json', '-details']), ...(o.tolerate ? ['-force'] : []), '-batch', '-'];
-    const r = await spawnOf(o)(ip, args, { input });
+  for (const { g, args, r } of results) {
     if (r.exitCode !== 0) {
       const failed = failedBatchLines(r.stderr);
       const fatal = failed.length === 0 || !o.tolerate ? (failed[0] ?? null) : (failed.find((n) => !o.tolerate!(g.lines[n - 1] ?? [])) ?? null);
