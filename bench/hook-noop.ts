@@ -275,6 +275,23 @@ function spoilMemo(): void {
 spoilMemo();
 const missRun = await countedRun();
 if (!existsSync(MEMO)) throw new Error('a miss did not record the memo again');
+// The floor of a replay: Node starting a minimal CommonJS script that runs the very same processes
+// (the record's reads at once, then its status-set) and nothing else: no record, no comparison.
+const FLOOR = join(T, 'floor.cjs');
+{
+  const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as { reads: { argv: string[]; input?: string; env?: Record<string, string> }[]; writes: string[][] };
+  writeFileSync(
+    FLOOR,
+    [
+      "const { execFile } = require('node:child_process');",
+      `const reads = ${JSON.stringify(rec.reads.map((r) => ({ argv: r.argv, input: r.input, env: r.env })))};`,
+      `const writes = ${JSON.stringify(rec.writes)};`,
+      'const run = (c) => new Promise((res) => { const ch = execFile(c.argv[0], c.argv.slice(1), { env: c.env ? { ...process.env, ...c.env } : process.env }, () => res()); ch.stdin.end(c.input || ""); });',
+      'Promise.all(reads.map(run)).then(async () => { for (const w of writes) await run({ argv: w }); });',
+      '',
+    ].join('\n'),
+  );
+}
 const spawns = full.byTool;
 const applied = full.ipApplies;
 const ipReads = full.ipReads;
@@ -320,6 +337,7 @@ const samples = await paired(
       return r.ms;
     },
     nodeE0: async () => (await run(process.execPath, ['-e', '0'])).ms,
+    floor: async () => (await run(process.execPath, [FLOOR])).ms,
     loadOnly: async () => {
       const r = await run(dispatch, [], { JUJU_DISPATCH_PATH: 'hooks/leader-elected', VRF_HOST_MEMO: '0' });
       if (r.code !== 0) throw new Error(`dispatch leader-elected exited ${r.code}: ${r.stderr}`);
@@ -347,6 +365,7 @@ const result = {
   ratio: hookMs / nodeMs,
   loadOnlyMs: median(samples.loadOnly!),
   hookFullMs: median(samples.hookFull!),
+  replayFloorMs: median(samples.floor!),
   hookMissMs: median(samples.hookMiss!),
   memo: { hit: { total: hit.total, byTool: hit.byTool }, miss: { total: missRun.total, byTool: missRun.byTool }, maxAgeMin: 30 },
   stubSpawnMs: median(samples.stub!),

@@ -152,6 +152,9 @@ export function formatHook(r) {
       ['what', 'median ms', 'ratio to node -e 0', 'goal'],
       [
         ['`dispatch` update-status (memo hit: what nearly every update-status costs)', f2(r.hookMs), rx(r.ratio), '≤ 2.0×'],
+        ...(r.replayFloorMs
+          ? [['floor of a replay: `node` running the same processes from a minimal script, nothing else', f2(r.replayFloorMs), rx(r.replayFloorMs / r.nodeE0Ms), `(memo hit ÷ floor: ${rx(r.hookMs / r.replayFloorMs)})`]]
+          : []),
         ...(r.hookFullMs ? [['`dispatch` update-status in full (memo off: `VRF_HOST_MEMO=0`)', f2(r.hookFullMs), rx(r.hookFullMs / r.nodeE0Ms), '']] : []),
         ...(r.hookMissMs ? [['`dispatch` update-status, memo miss (a read changed: replay, then in full)', f2(r.hookMissMs), rx(r.hookMissMs / r.nodeE0Ms), '']] : []),
         ['`dispatch` leader-elected (the charm loads, has nothing to do)', f2(r.loadOnlyMs), rx(r.loadOnlyMs / r.nodeE0Ms), ''],
