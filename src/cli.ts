@@ -343,8 +343,10 @@ if (invoked !== undefined && process.env['JUJU_DISPATCH_PATH'] === undefined) {
   const selfUrl = import.meta.url;
   void realpath(invoked)
     .then((p) => {
-      if (pathToFileURL(p).href === selfUrl) return runCli();
-      return undefined;
+      if (pathToFileURL(p).href !== selfUrl) return undefined;
+      // One short run (boot, networkd hook): zod's JIT costs more than it saves (see src/main.ts).
+      z.config({ jitless: true });
+      return runCli();
     })
     .catch(() => undefined);
 }

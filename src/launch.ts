@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import vm from 'node:vm';
 import { BUILD, dispatchedHook, IP_JSON, MEMO_HOOKS, MEMO_MAX_AGE_MS, MISSED_KEY, memoPath } from './charm/memo.js';
 import { replayMemo } from './ops/memo.js';
+import * as zm from 'zod/mini';
 import { lightRun } from './ops/runner.js';
 import { stableIpJson } from './vrf/observe/stable.js';
 
@@ -32,6 +33,8 @@ async function say(line: string): Promise<void> {
 }
 
 async function launch(): Promise<void> {
+  // One record, parsed once: zod's JIT would compile a parser for it first (see src/main.ts).
+  zm.config({ jitless: true });
   const major = Number(process.versions.node.split('.')[0]);
   if (!(major >= MIN_NODE_MAJOR)) {
     // dispatch says which node it picked (a wrapper script's path is not process.execPath).
