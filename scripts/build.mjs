@@ -84,7 +84,7 @@ export async function buildId() {
 
 /**
  * Lays the charm out in `dir` (what `npm run pack` zips and Juju runs): the launcher as CommonJS
- * (Node loads it faster; its syntax lowered to node12.20, so an old Node still reads it far enough
+ * (Node loads it faster; its syntax lowered to node10, so an old Node still reads it far enough
  * to say it is too old), the charm as CommonJS (compiled with a code cache by the launcher) and
  * the CLI as ESM.
  */
@@ -116,7 +116,7 @@ export async function buildCharm(dir, { minify = false } = {}) {
   };
   const hasCli = existsSync(join(ROOT, 'src/cli.ts'));
   const [launcher, bundle] = await Promise.all([
-    esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/launch.ts')], outfile: join(dir, LAUNCHER), format: 'cjs', target: 'node12.20' }),
+    esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/launch.ts')], outfile: join(dir, LAUNCHER), format: 'cjs', target: 'node10' }),
     // CommonJS, so that the launcher can compile it with a V8 code cache (vm.Script).
     esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/main.ts')], outfile: join(dir, ENTRY), format: 'cjs', target: 'node18' }),
     // The charm ships the CLI too: converge copies it for the boot unit and the networkd hook.

@@ -20,7 +20,7 @@ import { DEFAULT_BINDING } from './vrf/types.js';
 import { hostFromEnv, type CharmHost } from './charm/host.js';
 import { applyResults, failureLine, planResults, probeResults, showResults } from './charm/results.js';
 import { convergeHost, planHost, probeHost, showHost, teardownHost, type ConvergeMode, type JujuFacts, type Reporter } from './charm/run.js';
-import { memoAllowance, recordingHost } from './charm/recording.js';
+import { memoAllowance, recordingHost, watchedBefore } from './charm/recording.js';
 import { outcomeStatus, problemLine, type Outcome } from './charm/status.js';
 import type { NetworkData } from './charm/inputs.js';
 
@@ -150,9 +150,11 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
       }
       // update-status: a run that only read may be replayed by the next one (src/ops/memo.ts).
       const { host, calls } = recordingHost(this.host());
+      const before = await watchedBefore(host);
       const r = await convergeHost(await this.facts(), host, mode, this.reporter(), force);
       this.outcome = r.outcome;
-      const allowance = await memoAllowance(calls, host);
+      const changedNothing = r.report === null || (r.report.applied.length === 0 && r.report.failure === null);
+      const allowance = changedNothing ? await memoAllowance(calls, host, before) : null;
       if (allowance !== null) this.framework.memo.allow(allowance);
       return r.report;
     }

@@ -16,16 +16,16 @@
  *     hook here, seconds under qemu.
  */
 import Module from 'node:module';
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import vm from 'node:vm';
 import { BUILD, dispatchedHook, IP_JSON, MEMO_HOOKS, MEMO_MAX_AGE_MS, MISSED_KEY, memoPath } from './charm/memo.js';
-import { replayMemo } from './ops/memo.js';
-import * as zm from 'zod/mini';
 import { lightRun } from './ops/runner.js';
-import { stableIpJson } from './vrf/observe/stable.js';
+import { isIpReadLine, stableIpJson } from './vrf/observe/stable.js';
 
 const MIN_NODE_MAJOR = 18;
+/** This file's directory (dispatch runs it by path; no __dirname, which an ES module lacks). */
+const HERE = dirname(resolve(process.argv[1] ?? '.'));
 
 async function say(line: string): Promise<void> {
   process.stderr.write(`vrf-host dispatch: ${line}\n`);
@@ -33,14 +33,14 @@ async function say(line: string): Promise<void> {
 }
 
 async function launch(): Promise<void> {
-  // One record, parsed once: zod's JIT would compile a parser for it first (see src/main.ts).
-  zm.config({ jitless: true });
+  // First, with nothing but builtins loaded: an old Node must get this far (zod/mini and the memo
+  // code are imported below, after the check; esbuild keeps them lazy in the bundle).
   const major = Number(process.versions.node.split('.')[0]);
   if (!(major >= MIN_NODE_MAJOR)) {
     // dispatch says which node it picked (a wrapper script's path is not process.execPath).
     const node = process.env['VRF_HOST_DISPATCH_NODE'] || process.execPath;
     await say(
-      `no usable Node.js to run the charm: ${join(__dirname, '..', 'bin/node')} is absent and no node >= ${MIN_NODE_MAJOR} is installed ` +
+      `no usable Node.js to run the charm: ${join(HERE, '..', 'bin/node')} is absent and no node >= ${MIN_NODE_MAJOR} is installed ` +
         `(found only: ${node} (v${process.versions.node})). Install nodejs >= ${MIN_NODE_MAJOR} on the machine, or redeploy a charm packed with Node (charmcraft pack, or npm run pack -- --bundle-node).`,
     );
     process.exitCode = 127;
@@ -51,13 +51,29 @@ async function launch(): Promise<void> {
   if (hook !== null && path !== null) {
     let reason: string;
     try {
-      const r = await replayMemo(path, { build: BUILD, hook, env: process.env, maxAgeMs: MEMO_MAX_AGE_MS, run: (c) => lightRun(c), normalizers: { [IP_JSON]: stableIpJson } });
+      const { replayMemo, zodJitless } = await import('./ops/memo.js');
+      zodJitless();
+      const r = await replayMemo(path, {
+        build: BUILD,
+        hook,
+        env: process.env,
+        maxAgeMs: MEMO_MAX_AGE_MS,
+        run: (c) => lightRun(c),
+        normalizers: { [IP_JSON]: stableIpJson },
+        // The only processes besides hook tools a record may name: ip reading (show/get) with -json.
+        allowRead: (r) => r.normalize === IP_JSON && r.argv.includes('-json') && (r.input ?? '').split('\n').every((l) => l === '' || isIpReadLine(l)),
+      });
       if (r.hit) return;
       reason = r.reason;
     } catch (e) {
       reason = `replay failed: ${e instanceof Error ? e.message : String(e)}`;
     }
     (globalThis as Record<symbol, unknown>)[MISSED_KEY] = reason;
+  }
+  if (!existsSync(join(HERE, 'vrf-host.cjs'))) {
+    await say(`cannot find ${join(HERE, 'vrf-host.cjs')}: the charm is incomplete (rebuild it with npm run build)`);
+    process.exitCode = 1;
+    return;
   }
   loadCharm();
 }
@@ -71,9 +87,9 @@ async function launch(): Promise<void> {
  * goes without.
  */
 function loadCharm(): void {
-  const file = join(__dirname, 'vrf-host.cjs');
+  const file = join(HERE, 'vrf-host.cjs');
   const cacheName = `.vrf-host.${BUILD}.${process.version}.${process.arch}.v8cache`;
-  const cacheFile = join(__dirname, cacheName);
+  const cacheFile = join(HERE, cacheName);
   let cachedData: Buffer | undefined;
   try {
     cachedData = readFileSync(cacheFile);
@@ -83,22 +99,27 @@ function loadCharm(): void {
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, ...(cachedData !== undefined ? { cachedData } : {}) });
   if (cachedData === undefined || script.cachedDataRejected === true) {
     // After the hook: the cache then also holds the functions it compiled lazily.
-    process.once('beforeExit', () => writeCache(cacheFile, cacheName, script.createCachedData()));
+    process.once('beforeExit', () => writeCache(cacheFile, cacheName, () => script.createCachedData()));
   }
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: unknown, filename: string, dirname: string) => void;
   const mod = { exports: {} };
-  wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, __dirname);
+  wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, HERE);
 }
 
-function writeCache(path: string, name: string, data: Buffer): void {
+function writeCache(path: string, name: string, data: () => Buffer): void {
+  const tmp = `${path}.${process.pid}.tmp`;
   try {
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, data, { mode: 0o644 });
+    writeFileSync(tmp, data(), { mode: 0o644 });
     renameSync(tmp, path);
-    // Caches of other builds or Nodes are litter now.
-    for (const f of readdirSync(__dirname)) if (f !== name && /^\.vrf-host\..*\.v8cache$/.test(f)) rmSync(join(__dirname, f), { force: true });
+    // Caches of other builds or Nodes, and temporary files of interrupted writes, are litter now.
+    for (const f of readdirSync(HERE)) if (f !== name && /^\.vrf-host\..*\.v8cache(\.\d+\.tmp)?$/.test(f)) rmSync(join(HERE, f), { force: true });
   } catch {
-    // a read-only charm directory: compile every time
+    // a read-only charm directory (compile every time), or V8 could not serialise: the hook itself succeeded
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing to clean
+    }
   }
 }
 

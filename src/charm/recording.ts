@@ -6,7 +6,7 @@
  * outputs are kept without their self-changing values (bridge timers, address
  * lifetimes), and the launcher compares them the same way.
  */
-import type { MemoAllowance, RecordedRead } from '../ops/index.js';
+import { captureFiles, type MemoAllowance, type RecordedRead } from '../ops/index.js';
 import { watchedPaths } from '../vrf/engine.js';
 import { execaSpawn, SPAWN_ENV, type Spawn, type SpawnResult } from '../vrf/ip.js';
 import { stableIpJson } from '../vrf/observe/stable.js';
@@ -32,8 +32,17 @@ export function recordingHost(host: CharmHost): { host: CharmHost; calls: SpawnC
   return { host: { ...host, engine: { ...host.engine, spawn } }, calls };
 }
 
-/** The memo allowance for a run whose engine processes were `calls`, or null when the run changed something. */
-export async function memoAllowance(calls: readonly SpawnCall[], host: CharmHost): Promise<MemoAllowance | null> {
+/** The watched files as they were before the run: a record is kept only if nothing moved under it. */
+export async function watchedBefore(host: CharmHost): Promise<MemoAllowance['before']> {
+  return captureFiles(await watchedPaths(host.engine, host.boot));
+}
+
+/**
+ * The memo allowance for a run whose engine processes were `calls` (the caller
+ * has checked that the converge applied nothing: a sysctl step is a file
+ * write, not a process), or null when the run started anything but reads.
+ */
+export async function memoAllowance(calls: readonly SpawnCall[], host: CharmHost, before?: MemoAllowance['before']): Promise<MemoAllowance | null> {
   const ip = host.engine.ipBin ?? 'ip';
   const flock = host.engine.flockBin ?? 'flock';
   const reads: RecordedRead[] = [];
@@ -50,5 +59,5 @@ export async function memoAllowance(calls: readonly SpawnCall[], host: CharmHost
       stderr: c.result.stderr,
     });
   }
-  return { watch: await watchedPaths(host.engine, host.boot), reads };
+  return { watch: await watchedPaths(host.engine, host.boot), reads, ...(before !== undefined ? { before } : {}) };
 }

@@ -1,6 +1,6 @@
 /** The public API of the ops port. */
 export { main, dispatch, type MainOptions, type DispatchOptions, type MemoOptions } from './main.js';
-export { MemoControl, replayMemo, type MemoAllowance, type MemoRecord, type RecordedRead, type Watch, type WatchHow } from './memo.js';
+export { MemoControl, captureFiles, replayMemo, type MemoAllowance, type MemoRecord, type RecordedRead, type Watch, type WatchHow } from './memo.js';
 export { CharmBase, type CharmClass } from './charm-base.js';
 export { Framework, Logger, type Handler } from './framework.js';
 export {

@@ -212,7 +212,7 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
     if (c.ok) {
       try {
         const record = await makeRecord({ build: memo.build, hook: target.name, env: opts.env, reads: [...c.reads, ...allowed.reads], writes: c.writes, watch: allowed.watch });
-        await writeMemo(memo.path, record);
+        if (allowed.before === undefined || JSON.stringify(allowed.before) === JSON.stringify(record.files)) await writeMemo(memo.path, record);
       } catch (e) {
         stderr(`cannot write the hook memo ${memo.path}: ${(e as Error).message}`);
       }

@@ -18,12 +18,18 @@
  * This module is what the launcher (src/launch.ts) loads besides Node itself,
  * so it uses zod/mini, node:fs and node:child_process only.
  */
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as z from 'zod/mini';
 import type { ProcessCall, RawResult } from './runner.js';
 
 export const MEMO_VERSION = 1;
+
+/** One record, parsed once: zod's JIT (a `new Function` per object schema) would cost more than it saves. */
+export function zodJitless(): void {
+  z.config({ jitless: true });
+}
 
 /** Hook tools that only read: their calls are replayed and compared. */
 export const READ_TOOLS: ReadonlySet<string> = new Set([
@@ -120,8 +126,13 @@ export async function fileState(w: Watch): Promise<string> {
       }
     }
     const s = await lstat(w.path, { bigint: true });
-    const id = `${s.dev}:${s.ino}:${s.mode}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-    if (s.isSymbolicLink()) return `link:${id}:${await readlink(w.path)}`;
+    const identity = (x: BigIntStats) => `${x.dev}:${x.ino}:${x.mode}:${x.size}:${x.mtimeNs}:${x.ctimeNs}`;
+    const id = identity(s);
+    if (s.isSymbolicLink()) {
+      // The link, and what a reader following it would find.
+      const target = await stat(w.path, { bigint: true }).then(identity, () => 'dangling');
+      return `link:${id}:${await readlink(w.path)}:${target}`;
+    }
     if (s.isDirectory()) return `dir:${id}:${(await readdir(w.path)).sort().join('\n')}`;
     return `file:${id}`;
   } catch (e) {
@@ -144,6 +155,8 @@ export async function captureFiles(watch: readonly Watch[]): Promise<MemoRecord[
 export function classifyToolCalls(calls: readonly ToolCall[]): { ok: true; reads: RecordedRead[]; writes: string[][] } | { ok: false; why: string } {
   const reads: RecordedRead[] = [];
   const writes: string[][] = [];
+  // More than one status means an interim one (e.g. Maintenance while applying): not a read-only run.
+  if (calls.filter((c) => c.argv[0] === 'status-set').length > 1) return { ok: false, why: 'more than one status-set' };
   for (const c of calls) {
     const tool = c.argv[0] ?? '';
     if (DROPPED_TOOLS.has(tool)) continue;
@@ -207,6 +220,11 @@ export interface ReplayOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly maxAgeMs: number;
   readonly run: (call: ProcessCall) => Promise<RawResult & { readonly spawnError?: string }>;
+  /**
+   * Which reads that are not hook tools (READ_TOOLS) the record may name; the
+   * rest are refused before anything runs. Default: none.
+   */
+  readonly allowRead?: (read: RecordedRead) => boolean;
   /** By name, the normalizers a record's reads may name. */
   readonly normalizers?: Readonly<Record<string, (stdout: string) => string>>;
   readonly now?: number;
@@ -251,6 +269,11 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
   if (now < rec.created || now - rec.created > o.maxAgeMs) return miss(`record older than ${Math.round(o.maxAgeMs / 60_000)} min`);
   const changed = envChange(rec.env, memoEnv(o.env));
   if (changed !== null) return miss(`environment changed: ${changed}`);
+  // A record names processes run as root: only reads this launcher knows to be reads, only known writes.
+  const foreign = rec.reads.find((r) => !READ_TOOLS.has(r.argv[0] ?? '') && o.allowRead?.(r) !== true);
+  if (foreign !== undefined) return miss(`record names a process that is not a known read: ${foreign.argv[0] ?? ''}`);
+  const write = rec.writes.find((w) => !REPLAYED_TOOLS.has(w[0] ?? ''));
+  if (write !== undefined) return miss(`record names a write that is not replayable: ${write[0] ?? ''}`);
   const unknown = rec.reads.find((r) => r.normalize !== undefined && o.normalizers?.[r.normalize] === undefined);
   if (unknown !== undefined) return miss(`no normalizer ${unknown.normalize ?? ''}`);
 
@@ -276,6 +299,12 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
 /** What a charm says when its run may be recorded: the files its result depends on, and the reads it made itself. */
 export interface MemoAllowance {
   readonly watch: readonly Watch[];
+  /**
+   * captureFiles(watch) from before the run: the record is written only when
+   * the files are still the same at its end (nothing changed them under the
+   * run, e.g. the boot unit's CLI or an operator).
+   */
+  readonly before?: MemoRecord['files'];
   /** Processes the charm ran that only read (e.g. `ip -json`), with what they answered. */
   readonly reads: readonly RecordedRead[];
 }

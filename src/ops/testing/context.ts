@@ -4,6 +4,7 @@
  * dispatch, backend and hook commands; only the hook tools are faked
  * (FakeJuju), so no process is started.
  */
+import type { MemoOptions } from '../main.js';
 import type { CharmClass } from '../charm-base.js';
 import { charmSpecFrom, type CharmSpec } from '../charmspec.js';
 import { dispatch } from '../main.js';
@@ -22,6 +23,8 @@ export interface ContextOptions {
   readonly unitName?: string;
   /** Extra or overriding JUJU_* variables for every run. */
   readonly env?: Readonly<Record<string, string>>;
+  /** The hook memo, as main() gets it (src/ops/memo.ts); absent: off. */
+  readonly memo?: MemoOptions;
 }
 
 export type TestEvent =
@@ -151,6 +154,7 @@ export class Context {
       run: fake.run,
       spec: this.spec,
       stderr: (line) => stderr.push(line),
+      ...(this.opts.memo !== undefined ? { memo: this.opts.memo } : {}),
     });
     const t = fake.trace;
     this.jujuLog = t.jujuLog;

@@ -5,8 +5,8 @@
  * records itself; this lists the rest. A path that must be compared by
  * content is marked so: procfs and sysfs do not change a file's stat when its
  * value changes. Keep it next to the reads it mirrors (host.ts, persist.ts,
- * boot.ts, sysctl.ts); tests/e2e/memo.test.ts checks it against what an
- * update-status really opens.
+ * boot.ts, sysctl.ts); the e2e lifecycle test and kernel scenario 12
+ * check it against what an update-status really opens (strace).
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -36,3 +36,8 @@ export function stableIpJson(stdout: string): string {
     })
     .join('\n');
 }
+
+/** A line of an ip batch that only reads: `link|addr|route|rule show …` or `route get …` (optionally `-4`/`-6`). */
+export function isIpReadLine(line: string): boolean {
+  return /^(-[46] )?((link|addr|address|route|rule) show|route get)( |$)/.test(line);
+}

@@ -2,6 +2,8 @@
  * The charm's hooks through the in-process Context harness, on a fake machine
  * whose kernel is the model started from the recorded MAAS host.
  */
+import type { MemoRecord } from '../../../src/ops/index.js';
+import { existsSync } from 'node:fs';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { State } from '../../../src/ops/testing/index.js';
@@ -224,6 +226,36 @@ describe('update-status', () => {
     expect(out.unitStatus?.name).toBe('active');
     expect(link('bond0')?.master).toBe('storage');
     expect(fake.current().routes.some((r) => r.table === 1001 && r.dst === '0.0.0.0/0' && r.gateway === '172.16.0.1')).toBe(true);
+  });
+
+  test('the memo: a no-op update-status is recorded; one that heals, even a sysctl only (a file write, no process), is not', async () => {
+    const state = await installed();
+    const path = join(fake.dir, 'memo.json');
+    const memo = { path, build: 'test', hooks: ['update-status'] };
+    const run = async () => {
+      const ctx = context(fake, { memo });
+      const out = await ctx.run(ctx.on.updateStatus(), state);
+      expect(ctx.exitCode).toBe(0);
+      return { ctx, out, recorded: existsSync(path) };
+    };
+    // The first update-status after install rewrites state.json once (a VRF table's provenance
+    // becomes "persisted"): the file moved under the run, so nothing is recorded yet.
+    expect((await run()).recorded).toBe(false);
+    const noop = await run();
+    expect(noop.recorded).toBe(true);
+    const rec = JSON.parse(await readFile(path, 'utf8')) as MemoRecord;
+    // What the engine read: both ip processes (normalised), and the files it depends on.
+    expect(rec.reads.filter((r) => r.normalize === 'ip-json')).toHaveLength(2);
+    expect(rec.files.map((f) => f.path)).toContain(join(fake.proc, 'sys/net/ipv4/tcp_l3mdev_accept'));
+    expect(rec.writes).toEqual([['status-set', '--application=false', 'active', '--', noop.out.unitStatus?.message]]);
+
+    await writeFile(join(fake.proc, 'sys/net/ipv4/tcp_l3mdev_accept'), '0\n');
+    const healed = await run();
+    expect(healed.ctx.statusHistory[0]).toEqual({ name: 'maintenance', message: 'healing drift: 1 change' });
+    expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
+    expect(healed.recorded).toBe(false);
+    // The next one finds nothing to do again, and records.
+    expect((await run()).recorded).toBe(true);
   });
 
   test('with heal-drift off, drift is reported (Blocked with the count per VRF) and nothing is applied', async () => {

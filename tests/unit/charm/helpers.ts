@@ -2,6 +2,7 @@
  * Shared by the charm's Context-harness tests: the charm's own YAML, a Context
  * on a fake host, and network-get answers matching the recorded MAAS host.
  */
+import type { MemoOptions } from '../../../src/ops/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -37,12 +38,13 @@ export const NETWORKS: Readonly<Record<string, Network>> = {
   'storage-cluster': net('bond0.105', ['10.10.5.10', '10.10.5.0/24']),
 };
 
-export function context(fake: FakeHost, opts: { unitName?: string; env?: Record<string, string> } = {}): Context {
+export function context(fake: FakeHost, opts: { unitName?: string; env?: Record<string, string>; memo?: MemoOptions } = {}): Context {
   return new Context(createVrfHostCharm(() => fake.host), {
     meta: META,
     config: CONFIG,
     actions: ACTIONS,
     ...(opts.unitName ? { unitName: opts.unitName } : {}),
+    ...(opts.memo ? { memo: opts.memo } : {}),
     env: { JUJU_API_ADDRESSES: API_ADDRESSES, ...(opts.env ?? {}) },
   });
 }

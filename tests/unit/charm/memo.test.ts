@@ -5,6 +5,8 @@
 import { dispatchedHook, memoDir, memoPath } from '../../../src/charm/memo.js';
 import { memoAllowance, type SpawnCall } from '../../../src/charm/recording.js';
 import type { CharmHost } from '../../../src/charm/host.js';
+import { isIpReadLine } from '../../../src/vrf/observe/stable.js';
+import { observeBatch } from '../../../src/vrf/observe.js';
 
 describe('memoPath and dispatchedHook', () => {
   test('one record per unit under the host root; off with VRF_HOST_MEMO=0 or an unusable environment', () => {
@@ -68,5 +70,14 @@ describe('memoAllowance', () => {
     expect(await memoAllowance([call('/sbin/ip', ['-batch', '-'], '', 'link add name x type vrf table 1001\n')], host)).toBeNull();
     expect(await memoAllowance([call('modprobe', ['vrf'])], host)).toBeNull();
     expect(await memoAllowance([call('/bin/ip', ['-json', 'link', 'show'])], host)).toBeNull(); // not the configured ip
+  });
+});
+
+describe('isIpReadLine (what the launcher lets a record feed to ip)', () => {
+  test('every line the engine observes with is a read; changes are not', () => {
+    for (const l of observeBatch(['10.0.0.1', '2001:db8::1'])) expect({ l, read: isIpReadLine(l.join(' ')) }).toEqual({ l, read: true });
+    for (const l of ['link add name x type vrf table 10', 'route replace default via 10.0.0.1', 'rule del pref 0', 'link set dev eth0 master x', 'route flush table 10', 'link showx']) {
+      expect({ l, read: isIpReadLine(l) }).toEqual({ l, read: false });
+    }
   });
 });

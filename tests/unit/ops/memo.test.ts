@@ -57,6 +57,7 @@ async function recordAt(path: string, over: Partial<Parameters<typeof makeRecord
 }
 
 const replayOpts = (run: ReplayOptions['run'], over: Partial<ReplayOptions> = {}): ReplayOptions => ({
+  allowRead: (r) => ['ip', '/usr/sbin/ip'].includes(r.argv[0] ?? ''),
   build: 'b1',
   hook: 'update-status',
   env: { ...ENV, JUJU_CONTEXT_ID: 'vrf-host/0-update-status-2' },
@@ -125,6 +126,18 @@ describe('replayMemo', () => {
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
   });
 
+  test('a record naming a process that is no known read, or a write that is not replayable, runs nothing', async () => {
+    const path = join(dir, 'u.json');
+    const { run, calls } = fakeRun(TABLE);
+    await recordAt(path, { reads: [{ argv: ['rm', '-rf', '/x'], exitCode: 0, stdout: '', stderr: '' }], writes: [], watch: [] });
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record names a process that is not a known read: rm' });
+    await recordAt(path, { reads: READS.slice(0, 1), writes: [['state-set', 'x=1']], watch: [] });
+    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record names a write that is not replayable: state-set' });
+    await recordAt(path, { reads: READS, watch: [] });
+    expect(await replayMemo(path, replayOpts(run, { allowRead: () => false }))).toEqual({ hit: false, reason: 'record names a process that is not a known read: /usr/sbin/ip' });
+    expect(calls).toEqual([]);
+  });
+
   test('no record, an unreadable one, one of another shape: a miss that says so', async () => {
     const { run } = fakeRun(TABLE);
     const path = join(dir, 'u.json');
@@ -151,8 +164,13 @@ describe('fileState', () => {
     await writeFile(join(dir, 'd', 'b'), '');
     await writeFile(join(dir, 'd', 'a'), '');
     expect(await fileState({ path: join(dir, 'd'), how: 'content' })).toBe('dir:a\nb');
-    await symlink('/etc/target', join(dir, 'l'));
-    expect(await fileState({ path: join(dir, 'l'), how: 'stat' })).toMatch(/^link:.*:\/etc\/target$/);
+    await symlink('/nonexistent/target', join(dir, 'l'));
+    expect(await fileState({ path: join(dir, 'l'), how: 'stat' })).toMatch(/^link:.*:\/nonexistent\/target:dangling$/);
+    // A link to a file: the target's change shows (readers follow the link).
+    await symlink(f, join(dir, 'lf'));
+    const viaLink = await fileState({ path: join(dir, 'lf'), how: 'stat' });
+    await writeFile(f, 'two');
+    expect(await fileState({ path: join(dir, 'lf'), how: 'stat' })).not.toBe(viaLink);
     expect(await fileState({ path: join(dir, 'nope'), how: 'stat' })).toBe('absent');
     expect(await fileState({ path: join(dir, 'nope'), how: 'content' })).toBe('absent');
     expect(await fileState({ path: join(f, 'under-a-file'), how: 'content' })).toBe('absent');
@@ -169,7 +187,8 @@ describe('classifyToolCalls and memoEnv', () => {
       writes: [['status-set', '--application=false', 'active', '--', 'ok']],
     });
   });
-  test('a run that wrote anything else, or whose status-set failed, is not recordable', () => {
+  test('a run that wrote anything else, set more than one status, or whose status-set failed, is not recordable', () => {
+    expect(classifyToolCalls([call(['status-set', 'maintenance', 'applying']), call(['status-set', 'active', 'x'])])).toMatchObject({ ok: false, why: 'more than one status-set' });
     expect(classifyToolCalls([call(['state-set', '--file', '-'])])).toMatchObject({ ok: false, why: expect.stringContaining('state-set') });
     expect(classifyToolCalls([call(['action-set', 'a=b'])])).toMatchObject({ ok: false });
     expect(classifyToolCalls([call(['status-set', 'active', 'x'], 1)])).toMatchObject({ ok: false, why: 'status-set failed' });
