@@ -14,16 +14,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
-import { buildCharm } from './build.mjs';
+import { buildCharm, bundleTools } from './build.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'build', 'bench');
 const RESULTS = join(ROOT, 'bench', 'results');
-const BANNER = [
-  "import { createRequire as __vrfHostCreateRequire } from 'node:module';",
-  'const require = __vrfHostCreateRequire(import.meta.url);',
-].join('\n');
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -48,19 +43,10 @@ async function buildAll() {
   // The charm exactly as `npm run build` lays it out (minified with --minify), in a private directory.
   const charm = join(OUT, 'charm');
   await buildCharm(charm, { minify });
-  await esbuild.build({
-    entryPoints: entries.map((f) => ({ in: join(ROOT, 'bench', f), out: f.replace(/\.ts$/, '') })),
-    outdir: OUT,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node18',
-    external: ['esbuild'],
-    banner: { js: `#!/usr/bin/env node\n${BANNER}` },
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
+  await bundleTools(
+    entries.map((f) => ({ in: join(ROOT, 'bench', f), out: f.replace(/\.ts$/, '') })),
+    OUT,
+  );
   return entries.map((f) => f.replace(/\.ts$/, ''));
 }
 

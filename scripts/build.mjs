@@ -131,28 +131,38 @@ export async function buildCharm(dir, { minify = false } = {}) {
   return { dir, hooks, cli: hasCli, id, metafile: bundle.metafile };
 }
 
-export async function build({ quiet = false } = {}) {
-  const started = performance.now();
-  const charm = await buildCharm(CHARM);
-  const result = await esbuild.build({
-    entryPoints: [
-      { in: join(ROOT, 'src/ops/testing/simulator/hook-tool.ts'), out: 'simulator/hook-tool' },
-      { in: join(ROOT, 'src/ops/testing/simulator/harness.ts'), out: 'simulator/harness' },
-      ...(charm.cli ? [{ in: join(ROOT, 'src/cli.ts'), out: 'cli/vrf-host' }] : []),
-    ],
-    outdir: BUILD,
+/**
+ * Node programs that are not the charm (the simulator, the CLI, the benchmarks): ESM bundles with a
+ * shebang, `out` relative to `outdir`. The harness imports esbuild only when it runs from source.
+ */
+export function bundleTools(entryPoints, outdir) {
+  return esbuild.build({
+    entryPoints,
+    outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node18',
-    // The harness imports esbuild only when it runs from source; never in the bundle.
     external: ['esbuild'],
     banner: { js: BANNER },
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
   });
+}
+
+export async function build({ quiet = false } = {}) {
+  const started = performance.now();
+  const charm = await buildCharm(CHARM);
+  const result = await bundleTools(
+    [
+      { in: join(ROOT, 'src/ops/testing/simulator/hook-tool.ts'), out: 'simulator/hook-tool' },
+      { in: join(ROOT, 'src/ops/testing/simulator/harness.ts'), out: 'simulator/harness' },
+      ...(charm.cli ? [{ in: join(ROOT, 'src/cli.ts'), out: 'cli/vrf-host' }] : []),
+    ],
+    BUILD,
+  );
   const outputs = ['simulator/hook-tool.mjs', ...(charm.cli ? ['cli/vrf-host.mjs'] : [])];
   for (const o of outputs) await chmod(join(BUILD, o), 0o755);
   const size = (await stat(join(CHARM, ENTRY))).size;
