@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { createSimulator, runDispatch, unpackCharm, type DispatchResult, type Simulator } from '../../src/ops/testing/simulator/harness.js';
-import { fakeIp, type FakeIp } from '../unit/vrf/ip.fake.js';
+import type { FakeIp } from '../unit/vrf/ip.fake.js';
+import { MAAS_NETWORKS, maasHost, recordedResponses } from './fake-host.js';
 import { charmPaths } from '../kernel/lib/strace.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,33 +33,6 @@ const PATHS = {
   stateDir: 'var/lib/vrf-host',
 };
 const SYSCTLS = ['net.ipv4.tcp_l3mdev_accept', 'net.ipv4.udp_l3mdev_accept', 'net.ipv6.conf.all.keep_addr_on_down', 'net.ipv4.ip_nonlocal_bind', 'net.ipv6.ip_nonlocal_bind'];
-
-const network = (dev: string, mac: string, ...addrs: [string, string][]) => ({
-  'bind-addresses': [{ 'mac-address': mac, 'interface-name': dev, addresses: addrs.map(([value, cidr]) => ({ hostname: '', value, cidr })) }],
-  'egress-subnets': addrs.map(([, c]) => c),
-  'ingress-addresses': addrs.map(([a]) => a),
-});
-const MGMT = network('ens3', '52:54:00:12:00:03', ['10.0.0.10', '10.0.0.0/24'], ['2001:db8:0:1::10', '2001:db8:0:1::/64']);
-const NETWORKS = {
-  'juju-info': MGMT,
-  mgmt: MGMT,
-  internal: MGMT,
-  admin: MGMT,
-  tenant: MGMT,
-  public: network('br-ens4', '', ['172.16.0.10', '172.16.0.0/24'], ['2001:db8:16::10', '2001:db8:16::/64']),
-  storage: network('bond0', '', ['10.10.4.10', '10.10.4.0/24'], ['2001:db8:4::10', '2001:db8:4::/64']),
-  'storage-cluster': network('bond0.105', '', ['10.10.5.10', '10.10.5.0/24']),
-};
-
-/** The recorded state's observe lines → what ip printed for each (the `-6` process's line too). */
-async function recorded(state: 'maas-host' | 'converged'): Promise<Record<string, string>> {
-  const dir = join(ROOT, 'tests/fixtures/ip', state);
-  const lines = (await readFile(join(dir, 'batch.in.txt'), 'utf8')).split('\n').filter(Boolean);
-  const outs = (await readFile(join(dir, 'batch.out.txt'), 'utf8')).split('\n').filter(Boolean);
-  const responses: Record<string, string> = Object.fromEntries(lines.map((l, i) => [l, outs[i] ?? '[]']));
-  responses['-6 rule show'] = (await readFile(join(dir, 'batch6.out.txt'), 'utf8')).trim();
-  return responses;
-}
 
 let work: string;
 let charmDir: string;
@@ -96,39 +70,21 @@ beforeAll(async () => {
   charmDir = join(work, 'charm');
   await unpackCharm(CHARM_FILE, charmDir);
 
-  host = { root: join(work, 'host'), proc: join(work, 'proc'), sys: join(work, 'sys') };
-  const before = JSON.parse(await readFile(join(ROOT, 'tests/fixtures/ip/maas-host/sysctl.json'), 'utf8')) as Record<string, string>;
-  for (const key of SYSCTLS) {
-    const p = join(host.proc, 'sys', ...key.split('.'));
-    await mkdir(join(p, '..'), { recursive: true });
-    await writeFile(p, `${before[key]}\n`);
-  }
-  await mkdir(join(host.sys, 'module/vrf'), { recursive: true });
-  await mkdir(host.root, { recursive: true });
-
-  // The fake ip answers each observe line with what ip 6.1 printed for it on the recorded host.
-  ip = await fakeIp(await mkdtemp(join(work, 'ip-')));
-  await ip.respond(await recorded('maas-host'));
+  // The recorded MAAS host; its fake ip answers each observe line with what ip 6.1 printed for it.
+  const h = await maasHost(join(work, 'host'));
+  host = { root: h.root, proc: h.proc, sys: h.sys };
+  ip = h.ip;
+  env = h.env;
 
   sim = await createSimulator({
     dir: await mkdtemp(join(work, 'sim-')),
     state: {
       unit: 'vrf-host/0',
       config: { gateways: 'public=2001:db8:16::1' },
-      networks: NETWORKS,
+      networks: MAAS_NETWORKS,
       relations: { 'juju-info': [{ id: 1, app: 'ubuntu', units: { 'ubuntu/0': {} } }] },
     },
   });
-  const { stdout: flock } = await execa('sh', ['-c', 'command -v flock']);
-  env = {
-    VRF_HOST_ROOT: host.root,
-    VRF_HOST_PROC: host.proc,
-    VRF_HOST_SYS: host.sys,
-    VRF_HOST_IP: ip.bin,
-    VRF_HOST_FLOCK: flock.trim(),
-    VRF_HOST_LOCK_TIMEOUT: '30',
-    JUJU_API_ADDRESSES: '10.100.0.5:17070 [2001:db8:100::5]:17070',
-  };
 }, 180_000);
 
 afterAll(async () => {
@@ -294,7 +250,7 @@ describe('the packed charm: install → config-changed → update-status → rem
   test('remove tears down: members released, VRFs deleted, sysctls restored, every file and the boot unit removed', async () => {
     // From here on the fake ip shows the same host converged (recorded on the kernel after
     // building exactly these VRFs), so teardown has something to undo.
-    await ip.respond(await recorded('converged'));
+    await ip.respond(await recordedResponses('converged'));
     const from = (await ip.calls()).length;
     const r = await run('hooks/remove');
     expect(r.record.status).toEqual({ status: 'maintenance', message: 'leaving; the VRFs are removed and the host is restored' });

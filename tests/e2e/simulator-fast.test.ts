@@ -14,7 +14,7 @@ import { answer } from '../../src/ops/testing/simulator/core.js';
 import { HOOK_TOOLS, SimStateSchema } from '../../src/ops/testing/simulator/state.js';
 import { canonicalRecord } from './calls.js';
 import { createSimulator, runDispatch, unpackCharm, type DispatchResult, type Simulator, type SimStateInput } from '../../src/ops/testing/simulator/harness.js';
-import { fakeIp } from '../unit/vrf/ip.fake.js';
+import { MAAS_NETWORKS, maasHost } from './fake-host.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -432,57 +432,14 @@ describe('the built charm records the same in both modes', () => {
     expect(fast.actionStats).toEqual({ fast: slow.action.record.calls.length, node: 0 });
   }, 120_000);
 
-  /** A fake host (root, /proc, /sys) and a fake ip answering with the recorded MAAS host, as lifecycle.test.ts does. */
-  async function fakeHost(): Promise<Record<string, string>> {
-    const base = await mkdtemp(join(work, 'host-'));
-    const host = { root: join(base, 'root'), proc: join(base, 'proc'), sys: join(base, 'sys') };
-    const fixtures = join(ROOT, 'tests/fixtures/ip/maas-host');
-    const sysctls = JSON.parse(await readFile(join(fixtures, 'sysctl.json'), 'utf8')) as Record<string, string>;
-    for (const [key, value] of Object.entries(sysctls)) {
-      const p = join(host.proc, 'sys', ...key.split('.'));
-      await mkdir(join(p, '..'), { recursive: true });
-      await writeFile(p, `${value}\n`);
-    }
-    await mkdir(join(host.sys, 'module/vrf'), { recursive: true });
-    await mkdir(host.root, { recursive: true });
-    const lines = (await readFile(join(fixtures, 'batch.in.txt'), 'utf8')).split('\n').filter(Boolean);
-    const outs = (await readFile(join(fixtures, 'batch.out.txt'), 'utf8')).split('\n').filter(Boolean);
-    const responses: Record<string, string> = Object.fromEntries(lines.map((l, i) => [l, outs[i] ?? '[]']));
-    responses['-6 rule show'] = (await readFile(join(fixtures, 'batch6.out.txt'), 'utf8')).trim();
-    const ip = await fakeIp(await mkdtemp(join(base, 'ip-')));
-    await ip.respond(responses);
-    const { stdout: flock } = await execa('sh', ['-c', 'command -v flock']);
-    return {
-      VRF_HOST_ROOT: host.root,
-      VRF_HOST_PROC: host.proc,
-      VRF_HOST_SYS: host.sys,
-      VRF_HOST_IP: ip.bin,
-      VRF_HOST_FLOCK: flock.trim(),
-      VRF_HOST_LOCK_TIMEOUT: '30',
-      JUJU_API_ADDRESSES: '10.100.0.5:17070',
-    };
-  }
+  /** The recorded MAAS host (tests/e2e/fake-host.ts): its VRF_HOST_* and JUJU_API_ADDRESSES. */
+  const fakeHost = async (): Promise<Record<string, string>> => (await maasHost(await mkdtemp(join(work, 'host-')), '10.100.0.5:17070')).env;
 
   test('a converging lifecycle on a fake host: install, relation-joined, config-changed, update-status, show-vrfs, remove', async () => {
-    const net = (dev: string, ...addrs: [string, string][]) => ({
-      'bind-addresses': [{ 'mac-address': '', 'interface-name': dev, addresses: addrs.map(([value, cidr]) => ({ hostname: '', value, cidr })) }],
-      'egress-subnets': addrs.map(([, c]) => c),
-      'ingress-addresses': addrs.map(([a]) => a),
-    });
-    const mgmt = net('ens3', ['10.0.0.10', '10.0.0.0/24']);
     const state: SimStateInput = {
       unit: 'vrf-host/0',
       config: { gateways: 'public=2001:db8:16::1' },
-      networks: {
-        'juju-info': mgmt,
-        mgmt,
-        internal: mgmt,
-        admin: mgmt,
-        tenant: mgmt,
-        public: net('br-ens4', ['172.16.0.10', '172.16.0.0/24'], ['2001:db8:16::10', '2001:db8:16::/64']),
-        storage: net('bond0', ['10.10.4.10', '10.10.4.0/24'], ['2001:db8:4::10', '2001:db8:4::/64']),
-        'storage-cluster': net('bond0.105', ['10.10.5.10', '10.10.5.0/24']),
-      },
+      networks: MAAS_NETWORKS,
       relations: { 'juju-info': [{ id: 1, app: 'ubuntu', units: { 'ubuntu/0': {} } }] },
     };
     const steps: [string, ((s: Simulator) => void)?, Record<string, unknown>?][] = [
