@@ -154,7 +154,7 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
       const r = await convergeHost(await this.facts(), host, mode, this.reporter(), force);
       this.outcome = r.outcome;
       const changedNothing = r.report === null || (r.report.applied.length === 0 && r.report.failure === null);
-      const allowance = changedNothing ? await memoAllowance(calls, host, before) : null;
+      const allowance = changedNothing ? memoAllowance(calls, host, before) : null;
       if (allowance !== null) this.framework.memo.allow(allowance);
       return r.report;
     }

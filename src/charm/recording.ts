@@ -32,9 +32,19 @@ export function recordingHost(host: CharmHost): { host: CharmHost; calls: SpawnC
   return { host: { ...host, engine: { ...host.engine, spawn } }, calls };
 }
 
-/** The watched files as they were before the run: a record is kept only if nothing moved under it. */
-export async function watchedBefore(host: CharmHost): Promise<MemoAllowance['before']> {
-  return captureFiles(await watchedPaths(host.engine, host.boot));
+export interface WatchedBefore {
+  readonly watch: MemoAllowance['watch'];
+  readonly files: NonNullable<MemoAllowance['before']>;
+}
+
+/**
+ * What the memo will watch, and its state before the run: a record is kept
+ * only if nothing moved under the run (a new netplan file shows in its
+ * directory's listing, which is watched too).
+ */
+export async function watchedBefore(host: CharmHost): Promise<WatchedBefore> {
+  const watch = await watchedPaths(host.engine, host.boot);
+  return { watch, files: await captureFiles(watch) };
 }
 
 /**
@@ -42,7 +52,7 @@ export async function watchedBefore(host: CharmHost): Promise<MemoAllowance['bef
  * has checked that the converge applied nothing: a sysctl step is a file
  * write, not a process), or null when the run started anything but reads.
  */
-export async function memoAllowance(calls: readonly SpawnCall[], host: CharmHost, before?: MemoAllowance['before']): Promise<MemoAllowance | null> {
+export function memoAllowance(calls: readonly SpawnCall[], host: CharmHost, before: WatchedBefore): MemoAllowance | null {
   const ip = host.engine.ipBin ?? 'ip';
   const flock = host.engine.flockBin ?? 'flock';
   const reads: RecordedRead[] = [];
@@ -59,5 +69,5 @@ export async function memoAllowance(calls: readonly SpawnCall[], host: CharmHost
       stderr: c.result.stderr,
     });
   }
-  return { watch: await watchedPaths(host.engine, host.boot), reads, ...(before !== undefined ? { before } : {}) };
+  return { watch: before.watch, reads, before: before.files };
 }

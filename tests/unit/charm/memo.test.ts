@@ -3,7 +3,7 @@
  * dispatch paths replay, and when an update-status may be recorded.
  */
 import { dispatchedHook, memoDir, memoPath } from '../../../src/charm/memo.js';
-import { memoAllowance, type SpawnCall } from '../../../src/charm/recording.js';
+import { memoAllowance, watchedBefore, type SpawnCall } from '../../../src/charm/recording.js';
 import type { CharmHost } from '../../../src/charm/host.js';
 import { isIpReadLine } from '../../../src/vrf/observe/stable.js';
 import { observeBatch } from '../../../src/vrf/observe.js';
@@ -34,12 +34,13 @@ describe('memoAllowance', () => {
   const call = (file: string, args: string[], stdout = '[]\n', input?: string): SpawnCall => ({ file, args, ...(input !== undefined ? { input } : {}), result: { exitCode: 0, stdout, stderr: '' } });
 
   test('a run that only read (ip -json) and locked: its reads, normalised, and the files the engine reads', async () => {
-    const a = await memoAllowance(
+    const a = memoAllowance(
       [
         call('/usr/bin/flock', ['-x', '-w', '120', '3']),
         call('/sbin/ip', ['-json', '-details', '-Numeric', '-force', '-batch', '-'], '[{"ifname":"br0","linkinfo":{"info_data":{"gc_timer":12.5,"stp_state":0}}}]\n', 'link show\n'),
       ],
       host,
+      await watchedBefore(host),
     );
     expect(a?.reads).toEqual([
       {
@@ -67,9 +68,10 @@ describe('memoAllowance', () => {
   });
 
   test('a run that applied, loaded a module or ran anything else is not recordable', async () => {
-    expect(await memoAllowance([call('/sbin/ip', ['-batch', '-'], '', 'link add name x type vrf table 1001\n')], host)).toBeNull();
-    expect(await memoAllowance([call('modprobe', ['vrf'])], host)).toBeNull();
-    expect(await memoAllowance([call('/bin/ip', ['-json', 'link', 'show'])], host)).toBeNull(); // not the configured ip
+    const before = await watchedBefore(host);
+    expect(memoAllowance([call('/sbin/ip', ['-batch', '-'], '', 'link add name x type vrf table 1001\n')], host, before)).toBeNull();
+    expect(memoAllowance([call('modprobe', ['vrf'])], host, before)).toBeNull();
+    expect(memoAllowance([call('/bin/ip', ['-json', 'link', 'show'])], host, before)).toBeNull(); // not the configured ip
   });
 });
 
