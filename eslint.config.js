@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
   { ignores: ['build/**', 'node_modules/**', 'coverage/**', 'bench/results/**', '.cache/**', '*.charm'] },
@@ -19,13 +20,35 @@ export default tseslint.config(
   {
     files: ['src/ops/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/vrf/**', '**/vrf', '**/charm', '**/charm.js', '**/cli', '**/cli.js'], message: 'src/ops must not import the VRF domain or the charm.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/vrf/**', '**/vrf', '**/charm', '**/charm.js', '**/cli', '**/cli.js'],
+              message: 'src/ops must not import the VRF domain or the charm.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/vrf/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/ops/**', '**/ops', '**/charm', '**/charm.js'], message: 'src/vrf must not import src/ops or the charm.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/ops/**', '**/ops', '**/charm', '**/charm.js'],
+              message: 'src/vrf must not import src/ops or the charm.',
+            },
+          ],
+        },
+      ],
     },
   },
+  // Formatting is prettier's (npm run format); this turns off the style rules that would fight it.
+  prettier,
 );

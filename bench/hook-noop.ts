@@ -42,7 +42,8 @@ const ROUNDS = Number(arg('--rounds') ?? (quick ? 5 : 11));
 const charmDir = resolve(arg('--charm') ?? 'build/bench/charm');
 const REPO = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
 const FIX = join(REPO, 'tests/fixtures/ip/maas-host');
-if (!existsSync(join(charmDir, 'dist/vrf-host.cjs'))) throw new Error(`${charmDir}/dist/vrf-host.cjs is missing: run npm run bench (it builds the charm)`);
+if (!existsSync(join(charmDir, 'dist/vrf-host.cjs')))
+  throw new Error(`${charmDir}/dist/vrf-host.cjs is missing: run npm run bench (it builds the charm)`);
 
 const CONTROLLERS = ['10.100.0.5', '2001:db8:100::5'];
 const UNIT = 'vrf-host/0';
@@ -52,9 +53,27 @@ const UNIT = 'vrf-host/0';
 // ---------------------------------------------------------------------------
 
 const bindingIfaces: Record<string, { dev: string; addrs: [string, string][] }> = {
-  'juju-info': { dev: 'ens3', addrs: [['10.0.0.10', '10.0.0.0/24'], ['2001:db8:0:1::10', '2001:db8:0:1::/64']] },
-  public: { dev: 'br-ens4', addrs: [['172.16.0.10', '172.16.0.0/24'], ['2001:db8:16::10', '2001:db8:16::/64']] },
-  storage: { dev: 'bond0', addrs: [['10.10.4.10', '10.10.4.0/24'], ['2001:db8:4::10', '2001:db8:4::/64']] },
+  'juju-info': {
+    dev: 'ens3',
+    addrs: [
+      ['10.0.0.10', '10.0.0.0/24'],
+      ['2001:db8:0:1::10', '2001:db8:0:1::/64'],
+    ],
+  },
+  public: {
+    dev: 'br-ens4',
+    addrs: [
+      ['172.16.0.10', '172.16.0.0/24'],
+      ['2001:db8:16::10', '2001:db8:16::/64'],
+    ],
+  },
+  storage: {
+    dev: 'bond0',
+    addrs: [
+      ['10.10.4.10', '10.10.4.0/24'],
+      ['2001:db8:4::10', '2001:db8:4::/64'],
+    ],
+  },
   'storage-cluster': { dev: 'bond0.105', addrs: [['10.10.5.10', '10.10.5.0/24']] },
 };
 const metadataBindings = ['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant'];
@@ -81,19 +100,25 @@ const sysctlsBefore: Sysctls = (() => {
   const raw = JSON.parse(readFileSync(join(FIX, 'sysctl.json'), 'utf8')) as Record<string, string>;
   return Object.fromEntries(OWNED_SYSCTLS.map((k) => [k, raw[k] ?? null]));
 })();
-const before = parseObserved([readFileSync(join(FIX, 'batch.out.txt'), 'utf8'), readFileSync(join(FIX, 'batch6.out.txt'), 'utf8')], {
-  sysctls: sysctlsBefore,
-  vrfModule: true,
-  container: false,
-  controllers: CONTROLLERS,
-});
+const before = parseObserved(
+  [readFileSync(join(FIX, 'batch.out.txt'), 'utf8'), readFileSync(join(FIX, 'batch6.out.txt'), 'utf8')],
+  {
+    sysctls: sysctlsBefore,
+    vrfModule: true,
+    container: false,
+    controllers: CONTROLLERS,
+  },
+);
 // The recorded public space has only an RA-like IPv6 default, which is not re-learnt once
 // br-ens4 is in its VRF; an operator pins it (the charm says so), and so does the bench.
 const CONFIG_RAW: Record<string, string | boolean> = { ...DEFAULT_CONFIG_RAW, gateways: 'public=2001:db8:16::1' };
 const cfg = parseEngineConfig({ ...CONFIG_RAW });
 if (!cfg.ok) throw new Error('default config does not validate');
 const bindings: Bindings = Object.fromEntries(
-  ['juju-info', ...metadataBindings].map((b) => [b, [{ name: bindingOf(b).dev, addresses: bindingOf(b).addrs.map(([address, cidr]) => ({ address, cidr })) }]]),
+  ['juju-info', ...metadataBindings].map((b) => [
+    b,
+    [{ name: bindingOf(b).dev, addresses: bindingOf(b).addrs.map(([address, cidr]) => ({ address, cidr })) }],
+  ]),
 );
 const inputs = { config: cfg.config, bindings, controllers: CONTROLLERS, netplan: {} };
 // Converge on the model until derive + plan on the result say nothing (as successive hooks would).
@@ -103,7 +128,8 @@ let desired: DesiredState | null = null;
 for (let round = 0; ; round++) {
   const d = deriveDesired(inputs, converged, ledger);
   if (!d.ok) throw new Error(`derive: ${d.problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
-  if (d.warnings.length > 0 && round > 0) throw new Error(`derive warns on the converged host: ${d.warnings.map((w) => w.message).join('; ')}`);
+  if (d.warnings.length > 0 && round > 0)
+    throw new Error(`derive warns on the converged host: ${d.warnings.map((w) => w.message).join('; ')}`);
   const p = plan(d.desired, converged, ledger);
   desired = d.desired;
   ledger = p.ledger;
@@ -112,10 +138,21 @@ for (let round = 0; ; round++) {
   converged = simulate(converged, p.steps);
 }
 const ipOut = ipJsonOf(converged, CONTROLLERS);
-const reparsed = parseObserved([ipOut.main, ipOut.rule6], { sysctls: converged.sysctls, vrfModule: true, container: false, controllers: CONTROLLERS });
+const reparsed = parseObserved([ipOut.main, ipOut.rule6], {
+  sysctls: converged.sysctls,
+  vrfModule: true,
+  container: false,
+  controllers: CONTROLLERS,
+});
 const again = plan(desired, reparsed, ledger);
-if (again.steps.length !== 0) throw new Error(`the printed converged host is not converged for the planner: ${again.steps.length} steps`);
-if (!isDeepStrictEqual(new Set(reparsed.links.map((l) => JSON.stringify(l))), new Set(converged.links.map((l) => JSON.stringify(l))))) {
+if (again.steps.length !== 0)
+  throw new Error(`the printed converged host is not converged for the planner: ${again.steps.length} steps`);
+if (
+  !isDeepStrictEqual(
+    new Set(reparsed.links.map((l) => JSON.stringify(l))),
+    new Set(converged.links.map((l) => JSON.stringify(l))),
+  )
+) {
   throw new Error('ip-json round trip changed the links');
 }
 
@@ -144,10 +181,16 @@ await persistHostFiles(ROOT, desired, ledger);
 writeFileSync(join(DATA, 'ip-main.out'), ipOut.main);
 writeFileSync(join(DATA, 'ip-rule6.out'), ipOut.rule6);
 const configDefaults = Object.fromEntries(
-  Object.entries(CONFIG_RAW).map(([k, v]) => [k, v]).concat([['heal-drift', true], ['dry-run', false]]),
+  Object.entries(CONFIG_RAW)
+    .map(([k, v]) => [k, v])
+    .concat([
+      ['heal-drift', true],
+      ['dry-run', false],
+    ]),
 );
 writeFileSync(join(DATA, 'config-get.out'), `${JSON.stringify(configDefaults)}\n`);
-for (const b of ['juju-info', ...metadataBindings]) writeFileSync(join(DATA, `network-get.${b}.out`), `${networkGetJson(b)}\n`);
+for (const b of ['juju-info', ...metadataBindings])
+  writeFileSync(join(DATA, `network-get.${b}.out`), `${networkGetJson(b)}\n`);
 writeFileSync(join(DATA, 'status-get.out'), '{"message":"","status":"active","status-data":{}}\n');
 
 /** A stub: logs its argv with builtins, drains stdin when asked, prints a data file with builtins. */
@@ -187,7 +230,8 @@ stub('status-get', `emit "${DATA}/status-get.out"`);
 stub('is-leader', `echo true`);
 stub('state-get', `echo '{}'`);
 stub('state-set', 'drain');
-for (const t of ['juju-log', 'status-set', 'application-version-set', 'action-set', 'action-log', 'action-fail']) stub(t, '');
+for (const t of ['juju-log', 'status-set', 'application-version-set', 'action-set', 'action-log', 'action-fail'])
+  stub(t, '');
 stub('action-get', `echo '{}'`);
 stub('relation-ids', `echo '[]'`);
 stub('relation-list', `echo '[]'`);
@@ -217,10 +261,18 @@ const env: Record<string, string> = {
   ...(existsSync(cli) ? { VRF_HOST_CLI: cli, VRF_HOST_NODE: process.execPath } : { VRF_HOST_BOOT: '0' }),
 };
 
-function run(file: string, argv: readonly string[], extraEnv: Record<string, string> = {}): Promise<{ ms: number; code: number | null; stderr: string }> {
+function run(
+  file: string,
+  argv: readonly string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ ms: number; code: number | null; stderr: string }> {
   return new Promise((res, rej) => {
     const t0 = performance.now();
-    const p = spawn(file, argv, { cwd: extraEnv.JUJU_CHARM_DIR ?? charmDir, env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(file, argv, {
+      cwd: extraEnv.JUJU_CHARM_DIR ?? charmDir,
+      env: { ...env, ...extraEnv },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.on('error', rej);
@@ -241,7 +293,10 @@ async function countedRun(extraEnv: Record<string, string> = {}) {
   const byTool: Record<string, number> = {};
   for (const l of log) {
     const [tool, ...rest] = l.split(' ');
-    const key = tool === 'ip' ? `ip ${rest.includes('-V') ? '-V' : rest.includes('-json') ? (rest[0] === '-6' ? '-6 -json -batch (read rules)' : '-json -batch (read host)') : '-batch (apply)'}` : tool!;
+    const key =
+      tool === 'ip'
+        ? `ip ${rest.includes('-V') ? '-V' : rest.includes('-json') ? (rest[0] === '-6' ? '-6 -json -batch (read rules)' : '-json -batch (read host)') : '-batch (apply)'}`
+        : tool!;
     byTool[key] = (byTool[key] ?? 0) + 1;
   }
   return {
@@ -261,7 +316,9 @@ await countedRun();
 if (!existsSync(MEMO)) throw new Error(`the full update-status recorded no memo at ${MEMO}`);
 const hit = await countedRun();
 if (hit.byTool['network-get'] !== full.byTool['network-get'] || hit.ipReads !== full.ipReads) {
-  throw new Error(`the memo replay does not repeat the full run's reads: ${JSON.stringify(hit.byTool)} vs ${JSON.stringify(full.byTool)}`);
+  throw new Error(
+    `the memo replay does not repeat the full run's reads: ${JSON.stringify(hit.byTool)} vs ${JSON.stringify(full.byTool)}`,
+  );
 }
 if (!existsSync(MEMO)) throw new Error('a memo hit removed the record');
 /** A miss that costs the whole replay: the record's last read no longer matches, so everything runs twice. */
@@ -279,7 +336,10 @@ if (!existsSync(MEMO)) throw new Error('a miss did not record the memo again');
 // (the record's reads at once, then its status-set) and nothing else: no record, no comparison.
 const FLOOR = join(T, 'floor.cjs');
 {
-  const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as { reads: { argv: string[]; input?: string; env?: Record<string, string> }[]; writes: string[][] };
+  const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as {
+    reads: { argv: string[]; input?: string; env?: Record<string, string> }[];
+    writes: string[][];
+  };
   writeFileSync(
     FLOOR,
     [
@@ -299,7 +359,11 @@ const statusLines = full.statusSet;
 
 // Peak RSS: GNU time's %M is the largest resident set of the waited process tree's members.
 function peakRssKb(file: string, argv: readonly string[], extraEnv: Record<string, string> = {}): number {
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', file, ...argv], { cwd: charmDir, env: { ...env, ...extraEnv }, encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', file, ...argv], {
+    cwd: charmDir,
+    env: { ...env, ...extraEnv },
+    encoding: 'utf8',
+  });
   const last = r.stderr.trim().split('\n').at(-1) ?? '';
   return Number(last);
 }
@@ -367,7 +431,11 @@ const result = {
   hookFullMs: median(samples.hookFull!),
   replayFloorMs: median(samples.floor!),
   hookMissMs: median(samples.hookMiss!),
-  memo: { hit: { total: hit.total, byTool: hit.byTool }, miss: { total: missRun.total, byTool: missRun.byTool }, maxAgeMin: 30 },
+  memo: {
+    hit: { total: hit.total, byTool: hit.byTool },
+    miss: { total: missRun.total, byTool: missRun.byTool },
+    maxAgeMin: 30,
+  },
   stubSpawnMs: median(samples.stub!),
   hookSamples: samples.hook,
   nodeSamples: samples.nodeE0,

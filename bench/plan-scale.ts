@@ -96,14 +96,17 @@ if (onlyArg && args.includes('--only')) {
   const [v, m, r] = onlyArg.split(',').map(Number);
   sizes.push({ vrfs: v ?? 4, members: m ?? 16, routes: r ?? 100 });
 } else {
-  for (const vrfs of VRFS) for (const members of MEMBERS) for (const routes of ROUTES) sizes.push({ vrfs, members, routes });
+  for (const vrfs of VRFS)
+    for (const members of MEMBERS) for (const routes of ROUTES) sizes.push({ vrfs, members, routes });
 }
 
 const cells: PlanCell[] = [];
 for (const s of sizes) {
   const c = cell(s);
   cells.push(c);
-  process.stderr.write(`plan ${s.vrfs}×${s.members}×${s.routes}: scratch ${c.scratchMs.toFixed(2)} ms wall ${c.scratchCpuMs.toFixed(1)} cpu (${c.steps} steps), no-op ${c.noopMs.toFixed(2)} ms wall ${c.noopCpuMs.toFixed(1)} cpu (${c.noopSteps} steps)\n`);
+  process.stderr.write(
+    `plan ${s.vrfs}×${s.members}×${s.routes}: scratch ${c.scratchMs.toFixed(2)} ms wall ${c.scratchCpuMs.toFixed(1)} cpu (${c.steps} steps), no-op ${c.noopMs.toFixed(2)} ms wall ${c.noopCpuMs.toFixed(1)} cpu (${c.noopSteps} steps)\n`,
+  );
 }
 
 const maxV = Math.max(...VRFS);
@@ -117,12 +120,36 @@ const result: PlanScaleResult = {
   node: process.version,
   cells,
   exponents: {
-    scratchVsObjects: axis(() => true, (c) => c.objects, (c) => c.scratchCpuMs),
-    noopVsObjects: axis(() => true, (c) => c.objects, (c) => c.noopCpuMs),
-    scratchVsRoutes: axis((c) => c.size.vrfs === maxV && c.size.members === maxM, (c) => c.size.routes, (c) => c.scratchCpuMs),
-    scratchVsMembers: axis((c) => c.size.vrfs === maxV && c.size.routes === maxR, (c) => c.size.members, (c) => c.scratchCpuMs),
-    scratchVsVrfs: axis((c) => c.size.members === maxM && c.size.routes === maxR, (c) => c.size.vrfs, (c) => c.scratchCpuMs),
-    noopVsRoutes: axis((c) => c.size.vrfs === maxV && c.size.members === maxM, (c) => c.size.routes, (c) => c.noopCpuMs),
+    scratchVsObjects: axis(
+      () => true,
+      (c) => c.objects,
+      (c) => c.scratchCpuMs,
+    ),
+    noopVsObjects: axis(
+      () => true,
+      (c) => c.objects,
+      (c) => c.noopCpuMs,
+    ),
+    scratchVsRoutes: axis(
+      (c) => c.size.vrfs === maxV && c.size.members === maxM,
+      (c) => c.size.routes,
+      (c) => c.scratchCpuMs,
+    ),
+    scratchVsMembers: axis(
+      (c) => c.size.vrfs === maxV && c.size.routes === maxR,
+      (c) => c.size.members,
+      (c) => c.scratchCpuMs,
+    ),
+    scratchVsVrfs: axis(
+      (c) => c.size.members === maxM && c.size.routes === maxR,
+      (c) => c.size.vrfs,
+      (c) => c.scratchCpuMs,
+    ),
+    noopVsRoutes: axis(
+      (c) => c.size.vrfs === maxV && c.size.members === maxM,
+      (c) => c.size.routes,
+      (c) => c.noopCpuMs,
+    ),
   },
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

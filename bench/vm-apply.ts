@@ -30,7 +30,11 @@ const spawns: { argv: string[]; ms: number; lines: number }[] = [];
 const spawn: Spawn = async (file, args, options) => {
   const s = performance.now();
   const r = await execaSpawn(file, args, options);
-  spawns.push({ argv: [file, ...args], ms: performance.now() - s, lines: options.input ? options.input.split('\n').length - 1 : 0 });
+  spawns.push({
+    argv: [file, ...args],
+    ms: performance.now() - s,
+    lines: options.input ? options.input.split('\n').length - 1 : 0,
+  });
   return r;
 };
 

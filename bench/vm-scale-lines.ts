@@ -8,7 +8,14 @@ import { scaleSpec, setupLines, type ScaleSize } from './lib/gen.js';
 
 export function scaleSetup(size: ScaleSize): { setup: string; read: string } {
   const spec = scaleSpec(size, 0);
-  const lines = [...setupLines(spec), ['link', 'add', spec.mgmt.dev, 'type', 'dummy'], ['address', 'add', `${spec.mgmt.address}/${spec.mgmt.prefixlen}`, 'dev', spec.mgmt.dev], ['link', 'set', spec.mgmt.dev, 'up'], ['link', 'set', 'lo', 'up'], ['route', 'add', 'default', 'via', spec.mgmt.gateway, 'dev', spec.mgmt.dev]];
+  const lines = [
+    ...setupLines(spec),
+    ['link', 'add', spec.mgmt.dev, 'type', 'dummy'],
+    ['address', 'add', `${spec.mgmt.address}/${spec.mgmt.prefixlen}`, 'dev', spec.mgmt.dev],
+    ['link', 'set', spec.mgmt.dev, 'up'],
+    ['link', 'set', 'lo', 'up'],
+    ['route', 'add', 'default', 'via', spec.mgmt.gateway, 'dev', spec.mgmt.dev],
+  ];
   // the read batch: everything but the `-6 rule show` line (that needs its own ip -6 process)
   const read = observeBatch([spec.controller]).filter((l) => l[0] !== '-6');
   return { setup: batchInput(lines), read: batchInput(read) };

@@ -53,7 +53,10 @@ async function buildAll() {
 /** Runs one bench in its own process; its stdout is one JSON document, its stderr is progress. */
 function runBench(name, args, nodeArgs = []) {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...nodeArgs, join(OUT, `${name}.mjs`), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [...nodeArgs, join(OUT, `${name}.mjs`), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('error', reject);
@@ -91,14 +94,20 @@ function machine() {
 
 /** The commit the figures belong to, and whether the working tree had changes in src/. */
 function gitCommit() {
-  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || 'unknown';
-  const dirty = (spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).stdout ?? '').trim() !== '';
+  const head =
+    spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || 'unknown';
+  const dirty =
+    (spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).stdout ?? '').trim() !==
+    '';
   return dirty ? `${head}+uncommitted src changes` : head;
 }
 
 const f2 = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–');
 const rx = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
-const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const table = (head, rows) =>
+  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
+    '\n',
+  );
 
 export function formatPlan(r) {
   const rows = r.cells.map((c) => [
@@ -115,7 +124,19 @@ export function formatPlan(r) {
   return [
     '### Planner scale (in-process, no kernel)',
     '',
-    table(['VRFs × members × routes', 'host objects', 'steps (from scratch)', 'from scratch, CPU ms', 'wall ms', 'converged (no-op), CPU ms', 'wall ms', 'no-op steps'], rows),
+    table(
+      [
+        'VRFs × members × routes',
+        'host objects',
+        'steps (from scratch)',
+        'from scratch, CPU ms',
+        'wall ms',
+        'converged (no-op), CPU ms',
+        'wall ms',
+        'no-op steps',
+      ],
+      rows,
+    ),
     '',
     `Fitted exponent (log-log least squares, CPU time): from scratch vs host objects **${e.scratchVsObjects.toFixed(2)}**, no-op vs host objects **${e.noopVsObjects.toFixed(2)}**; ` +
       `along one axis at the largest other two: routes ${e.scratchVsRoutes.toFixed(2)}, members ${e.scratchVsMembers.toFixed(2)}, VRFs ${e.scratchVsVrfs.toFixed(2)} (no-op vs routes ${e.noopVsRoutes.toFixed(2)}).`,
@@ -127,7 +148,11 @@ export function formatHook(r) {
   const rss = r.peakRssKb
     ? `${mb(r.peakRssKb.hook)} replayed, ${mb(r.peakRssKb.full ?? r.peakRssKb.hook)} in full (node -e 0: ${mb(r.peakRssKb.nodeE0)})`
     : 'n/a (no /usr/bin/time)';
-  const list = (byTool) => Object.entries(byTool).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ');
+  const list = (byTool) =>
+    Object.entries(byTool)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(', ');
   const memo = r.memo
     ? ` Replayed (memo hit): **${r.memo.hit.total}** — ${list(r.memo.hit.byTool)}. A miss: ${r.memo.miss.total} (the replay's reads, then the full run's).`
     : '';
@@ -137,13 +162,48 @@ export function formatHook(r) {
     table(
       ['what', 'median ms', 'ratio to node -e 0', 'goal'],
       [
-        ['`dispatch` update-status (memo hit: what nearly every update-status costs)', f2(r.hookMs), rx(r.ratio), '≤ 2.0×'],
+        [
+          '`dispatch` update-status (memo hit: what nearly every update-status costs)',
+          f2(r.hookMs),
+          rx(r.ratio),
+          '≤ 2.0×',
+        ],
         ...(r.replayFloorMs
-          ? [['floor of a replay: `node` running the same processes from a minimal script, nothing else', f2(r.replayFloorMs), rx(r.replayFloorMs / r.nodeE0Ms), `(memo hit ÷ floor: ${rx(r.hookMs / r.replayFloorMs)})`]]
+          ? [
+              [
+                'floor of a replay: `node` running the same processes from a minimal script, nothing else',
+                f2(r.replayFloorMs),
+                rx(r.replayFloorMs / r.nodeE0Ms),
+                `(memo hit ÷ floor: ${rx(r.hookMs / r.replayFloorMs)})`,
+              ],
+            ]
           : []),
-        ...(r.hookFullMs ? [['`dispatch` update-status in full (memo off: `VRF_HOST_MEMO=0`)', f2(r.hookFullMs), rx(r.hookFullMs / r.nodeE0Ms), '']] : []),
-        ...(r.hookMissMs ? [['`dispatch` update-status, memo miss (a read changed: replay, then in full)', f2(r.hookMissMs), rx(r.hookMissMs / r.nodeE0Ms), '']] : []),
-        ['`dispatch` leader-elected (the charm loads, has nothing to do)', f2(r.loadOnlyMs), rx(r.loadOnlyMs / r.nodeE0Ms), ''],
+        ...(r.hookFullMs
+          ? [
+              [
+                '`dispatch` update-status in full (memo off: `VRF_HOST_MEMO=0`)',
+                f2(r.hookFullMs),
+                rx(r.hookFullMs / r.nodeE0Ms),
+                '',
+              ],
+            ]
+          : []),
+        ...(r.hookMissMs
+          ? [
+              [
+                '`dispatch` update-status, memo miss (a read changed: replay, then in full)',
+                f2(r.hookMissMs),
+                rx(r.hookMissMs / r.nodeE0Ms),
+                '',
+              ],
+            ]
+          : []),
+        [
+          '`dispatch` leader-elected (the charm loads, has nothing to do)',
+          f2(r.loadOnlyMs),
+          rx(r.loadOnlyMs / r.nodeE0Ms),
+          '',
+        ],
         ['`node -e 0`', f2(r.nodeE0Ms), '1.00×', ''],
         ['one stub process (sh), spawned from Node', f2(r.stubSpawnMs), rx(r.stubSpawnMs / r.nodeE0Ms), ''],
       ],
@@ -151,7 +211,9 @@ export function formatHook(r) {
     '',
     `Paired rounds: ${r.rounds}. Peak RSS: ${rss} (goal ≤ 80 MB). Processes the full hook started: **${r.processes.total}** — ${list(r.processes.byTool)}.${memo} ` +
       `ip processes reading the host: **${r.processes.ipReads}** (goal 1); ip processes applying: ${r.processes.ipApplies}${r.converged ? ' (a no-op, as it should be)' : ' (NOT a no-op: the host is not converged in the charm’s eyes)'}.` +
-      (r.memo ? ` With a ${r.memo.maxAgeMin}-minute record and update-status every 5 minutes, 1 run in ${r.memo.maxAgeMin / 5} is in full: ${f2((r.hookMs * (r.memo.maxAgeMin / 5 - 1) + (r.hookFullMs ?? r.hookMs)) / (r.memo.maxAgeMin / 5))} ms on average.` : ''),
+      (r.memo
+        ? ` With a ${r.memo.maxAgeMin}-minute record and update-status every 5 minutes, 1 run in ${r.memo.maxAgeMin / 5} is in full: ${f2((r.hookMs * (r.memo.maxAgeMin / 5 - 1) + (r.hookFullMs ?? r.hookMs)) / (r.memo.maxAgeMin / 5))} ms on average.`
+        : ''),
   ].join('\n');
 }
 
@@ -182,7 +244,9 @@ async function runVm(args) {
   });
   const file = join(r.resultsDir, 'vm-converge.json');
   if (r.exitCode !== 0 || !existsSync(file)) {
-    throw new BenchError(`the VM job failed (exit ${r.exitCode}); its log:\n${(r.log ?? '').split('\n').slice(-30).join('\n')}`);
+    throw new BenchError(
+      `the VM job failed (exit ${r.exitCode}); its log:\n${(r.log ?? '').split('\n').slice(-30).join('\n')}`,
+    );
   }
   const out = JSON.parse(readFileSync(file, 'utf8'));
   return { ...out, mode: r.mode, bootMs: r.timings?.bootMs ?? null };
@@ -192,13 +256,28 @@ export function formatVm(v) {
   const m = v.scenario.medians;
   const floorPlusNode = m.floor + m.nodeE0;
   const rows = [
-    [`floor: the same changes as ${v.scenario.plan.floorProcesses ?? 1} process(es) (sysctl -qw, ip -batch, ip -6 -batch; ${v.scenario.plan.floorLines} ip lines)`, f2(m.floor), '1.00×', ''],
+    [
+      `floor: the same changes as ${v.scenario.plan.floorProcesses ?? 1} process(es) (sysctl -qw, ip -batch, ip -6 -batch; ${v.scenario.plan.floorLines} ip lines)`,
+      f2(m.floor),
+      '1.00×',
+      '',
+    ],
     ['vrf-host apply, in-process (after Node started)', f2(m.apply), rx(m.apply / m.floor), '≤ 1.2× floor'],
     ['vrf-host apply process (node + bundle + apply)', f2(m.applyProcess), rx(m.applyProcess / m.floor), ''],
-    ['whole config-changed hook (dispatch, stub hook tools, real ip)', f2(m.hook), `${rx(m.hook / floorPlusNode)} of node -e 0 + floor`, '≤ 1.2×'],
+    [
+      'whole config-changed hook (dispatch, stub hook tools, real ip)',
+      f2(m.hook),
+      `${rx(m.hook / floorPlusNode)} of node -e 0 + floor`,
+      '≤ 1.2×',
+    ],
     ['`node -e 0` (same namespace)', f2(m.nodeE0), '', ''],
   ];
-  if (m.ifupdown2 !== undefined) rows.push(['ifupdown2 `ifup -a -i FILE`', f2(m.ifupdown2), rx(m.ifupdown2 / m.floor), ''], ['vrf-host apply ÷ ifupdown2', '', rx(m.apply / m.ifupdown2), '≤ 0.25×'], ['whole hook ÷ ifupdown2', '', rx(m.hook / m.ifupdown2), '']);
+  if (m.ifupdown2 !== undefined)
+    rows.push(
+      ['ifupdown2 `ifup -a -i FILE`', f2(m.ifupdown2), rx(m.ifupdown2 / m.floor), ''],
+      ['vrf-host apply ÷ ifupdown2', '', rx(m.apply / m.ifupdown2), '≤ 0.25×'],
+      ['whole hook ÷ ifupdown2', '', rx(m.hook / m.ifupdown2), ''],
+    );
   const scaleRows = v.scale.map((s) => [
     `${s.size.vrfs} × ${s.size.members} × ${s.size.routes}`,
     s.steps,
@@ -209,7 +288,23 @@ export function formatVm(v) {
     f2(s.medians.read),
     rx(s.medians.noop / s.medians.read),
   ]);
-  const scaleTable = ['### Scale on the real kernel (dummy members, static routes)', '', table(['VRFs × members × routes', 'steps', 'floor ms', 'apply ms (in-process)', 'apply ÷ floor', 'no-op reconcile ms (in-process)', 'raw ip -json read ms', 'no-op ÷ read'], scaleRows)];
+  const scaleTable = [
+    '### Scale on the real kernel (dummy members, static routes)',
+    '',
+    table(
+      [
+        'VRFs × members × routes',
+        'steps',
+        'floor ms',
+        'apply ms (in-process)',
+        'apply ÷ floor',
+        'no-op reconcile ms (in-process)',
+        'raw ip -json read ms',
+        'no-op ÷ read',
+      ],
+      scaleRows,
+    ),
+  ];
   if (v.scenario.skipped || m.floor === undefined) return scaleTable.join('\n');
   return [
     `### Converge scenario 1 from scratch, real kernel (${v.mode === 'vm' ? 'qemu TCG' : 'native'}: ${v.machine.kernel}, ${v.machine.cores} vCPUs, ${v.machine.iproute2})`,
@@ -217,7 +312,9 @@ export function formatVm(v) {
     table(['what', 'median ms', 'ratio', 'goal'], rows),
     '',
     `Paired rounds: ${v.scenario.rounds} (order alternating), each method on a freshly built topology. Plan: ${v.scenario.plan.steps} steps (${v.scenario.plan.floorLines} ip lines + ${v.scenario.plan.sysctlSteps} sysctls). ` +
-      `Warm-up checks (VRFs, members, per-VRF IPv4 default): ${Object.entries(v.scenario.checks).map(([k, p]) => `${k} ${p.length === 0 ? 'ok' : `FAILED (${p.join('; ')})`}`).join(', ')}.` +
+      `Warm-up checks (VRFs, members, per-VRF IPv4 default): ${Object.entries(v.scenario.checks)
+        .map(([k, p]) => `${k} ${p.length === 0 ? 'ok' : `FAILED (${p.join('; ')})`}`)
+        .join(', ')}.` +
       (v.scenario.notes.length ? ` Notes: ${v.scenario.notes.join(' ')}` : ''),
     '',
     ...(v.scale.length ? scaleTable : []),
@@ -229,7 +326,9 @@ export function renderAll(r) {
   const out = [];
   const where = (k) => {
     const mm = r.machines?.[k] ?? r.machine;
-    return mm ? `_Measured ${mm.date} on ${mm.cores} cores (${mm.cpu}), kernel ${mm.kernel}, ${mm.virt}, Node ${mm.node}, load average ${mm.loadavg.join(' ')}, commit ${mm.commit}._` : '';
+    return mm
+      ? `_Measured ${mm.date} on ${mm.cores} cores (${mm.cpu}), kernel ${mm.kernel}, ${mm.virt}, Node ${mm.node}, load average ${mm.loadavg.join(' ')}, commit ${mm.commit}._`
+      : '';
   };
   if (r.plan) out.push(formatPlan(r.plan), '', where('plan'), '');
   if (r.hook) out.push(formatHook(r.hook), '', where('hook'), '');
@@ -242,7 +341,11 @@ async function main() {
   const names = await buildAll();
   const m = machine();
   const results = { machine: m, quick };
-  const sections = [`## vrf-host benchmarks — ${m.date}`, '', `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, ${m.virt}, Node ${m.node}, load average at start ${m.loadavg.join(' ')}; commit ${m.commit}.`];
+  const sections = [
+    `## vrf-host benchmarks — ${m.date}`,
+    '',
+    `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, ${m.virt}, Node ${m.node}, load average at start ${m.loadavg.join(' ')}; commit ${m.commit}.`,
+  ];
   const nodeArgs = (n) => (profile ? [`--cpu-prof`, `--cpu-prof-dir=${join(OUT, 'profiles', n)}`] : []);
   const q = quick ? ['--quick'] : [];
   if (want('plan') && names.includes('plan-scale')) {
@@ -265,7 +368,14 @@ async function main() {
   // latest.json keeps the newest result of each part (a run with --only replaces only its parts).
   const latestJson = join(RESULTS, `latest${quick ? '-quick' : ''}.json`);
   const prev = existsSync(latestJson) ? JSON.parse(readFileSync(latestJson, 'utf8')) : {};
-  const merged = { ...prev, ...results, machines: { ...(prev.machines ?? {}), ...Object.fromEntries(['plan', 'hook', 'vm'].filter((k) => results[k]).map((k) => [k, m])) } };
+  const merged = {
+    ...prev,
+    ...results,
+    machines: {
+      ...(prev.machines ?? {}),
+      ...Object.fromEntries(['plan', 'hook', 'vm'].filter((k) => results[k]).map((k) => [k, m])),
+    },
+  };
   await writeFile(latestJson, `${JSON.stringify(merged, null, 2)}\n`);
   await writeFile(join(RESULTS, `latest${quick ? '-quick' : ''}.md`), `${renderAll(merged)}\n`);
   console.error(`bench: done in ${((Date.now() - started) / 1000).toFixed(0)} s; results in bench/results/`);

@@ -30,7 +30,16 @@ export const BASES = [
   { name: 'ubuntu', channel: '24.04', architectures: ['amd64'] },
 ];
 /** Hooks every machine charm gets, besides its relation hooks. */
-export const STANDARD_HOOKS = ['install', 'config-changed', 'start', 'stop', 'remove', 'update-status', 'upgrade-charm', 'leader-elected'];
+export const STANDARD_HOOKS = [
+  'install',
+  'config-changed',
+  'start',
+  'stop',
+  'remove',
+  'update-status',
+  'upgrade-charm',
+  'leader-elected',
+];
 export const RELATION_HOOK_KINDS = ['created', 'joined', 'changed', 'departed', 'broken'];
 
 export class BuildError extends Error {
@@ -56,7 +65,12 @@ export function expectedHooks(metadata) {
 
 export function manifest() {
   return YAML.stringify({
-    analysis: { attributes: [{ name: 'language', result: 'unknown' }, { name: 'framework', result: 'unknown' }] },
+    analysis: {
+      attributes: [
+        { name: 'language', result: 'unknown' },
+        { name: 'framework', result: 'unknown' },
+      ],
+    },
     bases: BASES,
   });
 }
@@ -66,7 +80,9 @@ export async function buildId() {
   const h = createHash('sha256');
   const files = [];
   const walk = async (dir) => {
-    for (const e of (await readdir(join(ROOT, dir), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const e of (await readdir(join(ROOT, dir), { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const rel = join(dir, e.name);
       if (e.isDirectory()) await walk(rel);
       else if (e.isFile()) files.push(rel);
@@ -92,7 +108,8 @@ export async function buildCharm(dir, { minify = false } = {}) {
   const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8'));
   const hooks = (await readdir(join(ROOT, 'hooks'))).sort();
   const missing = expectedHooks(metadata).filter((h) => !hooks.includes(h));
-  if (missing.length > 0) throw new BuildError(`hooks/ lacks ${missing.join(', ')}: add them as symlinks to ../dispatch`);
+  if (missing.length > 0)
+    throw new BuildError(`hooks/ lacks ${missing.join(', ')}: add them as symlinks to ../dispatch`);
   if (!existsSync(join(ROOT, 'src/main.ts'))) throw new BuildError('src/main.ts (the bundle entry) does not exist yet');
 
   await rm(dir, { recursive: true, force: true });
@@ -116,18 +133,46 @@ export async function buildCharm(dir, { minify = false } = {}) {
   };
   const hasCli = existsSync(join(ROOT, 'src/cli.ts'));
   const [launcher, bundle] = await Promise.all([
-    esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/launch.ts')], outfile: join(dir, LAUNCHER), format: 'cjs', target: 'node10' }),
+    esbuild.build({
+      ...common,
+      entryPoints: [join(ROOT, 'src/launch.ts')],
+      outfile: join(dir, LAUNCHER),
+      format: 'cjs',
+      target: 'node10',
+    }),
     // CommonJS, so that the launcher can compile it with a V8 code cache (vm.Script).
-    esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/main.ts')], outfile: join(dir, ENTRY), format: 'cjs', target: 'node18' }),
+    esbuild.build({
+      ...common,
+      entryPoints: [join(ROOT, 'src/main.ts')],
+      outfile: join(dir, ENTRY),
+      format: 'cjs',
+      target: 'node18',
+    }),
     // The charm ships the CLI too: converge copies it for the boot unit and the networkd hook.
     ...(hasCli
-      ? [esbuild.build({ ...common, entryPoints: [join(ROOT, 'src/cli.ts')], outfile: join(dir, 'dist/vrf-host-cli.mjs'), format: 'esm', target: 'node18', banner: { js: BANNER } })]
+      ? [
+          esbuild.build({
+            ...common,
+            entryPoints: [join(ROOT, 'src/cli.ts')],
+            outfile: join(dir, 'dist/vrf-host-cli.mjs'),
+            format: 'esm',
+            target: 'node18',
+            banner: { js: BANNER },
+          }),
+        ]
       : []),
   ]);
   // The launcher must stay small: it is all an update-status loads when the memo hits.
-  const used = Object.values(launcher.metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([f]) => f));
+  const used = Object.values(launcher.metafile.outputs).flatMap((o) =>
+    Object.entries(o.inputs)
+      .filter(([, i]) => i.bytesInOutput > 0)
+      .map(([f]) => f),
+  );
   const heavy = used.filter((f) => /node_modules\/(execa|yaml|zod\/v4\/classic)\//.test(f));
-  if (heavy.length > 0) throw new BuildError(`dist/launch.cjs pulls in ${heavy.slice(0, 3).join(', ')}: the launcher must not load execa, yaml or zod classic`);
+  if (heavy.length > 0)
+    throw new BuildError(
+      `dist/launch.cjs pulls in ${heavy.slice(0, 3).join(', ')}: the launcher must not load execa, yaml or zod classic`,
+    );
   return { dir, hooks, cli: hasCli, id, metafile: bundle.metafile };
 }
 
@@ -179,7 +224,7 @@ export async function build({ quiet = false } = {}) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   build().catch((err) => {
-    console.error(`build failed: ${err instanceof BuildError ? err.message : err?.stack ?? err}`);
+    console.error(`build failed: ${err instanceof BuildError ? err.message : (err?.stack ?? err)}`);
     process.exitCode = 1;
   });
 }

@@ -28,7 +28,9 @@ const DEFAULT_ESTIMATE_MS = 120_000;
 function readTimings(file) {
   try {
     const o = JSON.parse(readFileSync(file, 'utf8'));
-    return o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).filter(([, v]) => Number.isFinite(v) && v > 0)) : {};
+    return o && typeof o === 'object'
+      ? Object.fromEntries(Object.entries(o).filter(([, v]) => Number.isFinite(v) && v > 0))
+      : {};
   } catch {
     return {};
   }
@@ -75,7 +77,9 @@ function prefixed(out, prefix) {
 }
 
 export async function listScenarios(patterns = []) {
-  const files = readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.mjs')).sort();
+  const files = readdirSync(SCENARIO_DIR)
+    .filter((f) => f.endsWith('.mjs'))
+    .sort();
   const out = [];
   for (const f of files) {
     const file = path.join(SCENARIO_DIR, f);
@@ -97,12 +101,18 @@ async function main(argv) {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const patterns = argv.filter((a) => !a.startsWith('--'));
   if (process.env.VRF_HOST_SKIP_KERNEL === '1') {
-    console.error(banner(['REAL-KERNEL SUITE SKIPPED (VRF_HOST_SKIP_KERNEL=1).', 'Nothing that touches the network was proven in this run.']));
+    console.error(
+      banner([
+        'REAL-KERNEL SUITE SKIPPED (VRF_HOST_SKIP_KERNEL=1).',
+        'Nothing that touches the network was proven in this run.',
+      ]),
+    );
     return 0;
   }
   const scenarios = await listScenarios(patterns);
   if (flags.has('--list')) {
-    for (const s of scenarios) console.log(`${path.basename(s.file)}  ${s.name}${s.needsCharm ? ' [charm]' : ''}  ${s.description}`);
+    for (const s of scenarios)
+      console.log(`${path.basename(s.file)}  ${s.name}${s.needsCharm ? ' [charm]' : ''}  ${s.description}`);
     return 0;
   }
   if (scenarios.length === 0) {
@@ -116,7 +126,10 @@ async function main(argv) {
       return 1;
     }
     console.log('# npm run pack');
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs')], { cwd: repoRoot, stdio: 'inherit' });
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs')], {
+      cwd: repoRoot,
+      stdio: 'inherit',
+    });
     if (r.status !== 0) {
       console.error(`npm run pack failed (exit ${r.status})`);
       return 1;
@@ -124,7 +137,8 @@ async function main(argv) {
   }
   console.log(`# ${scenarios.length} scenario(s): ${scenarios.map((s) => s.name).join(', ')}`);
   const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('VRF_HOST_') && k !== 'VRF_HOST_RESULTS') env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (k.startsWith('VRF_HOST_') && k !== 'VRF_HOST_RESULTS') env[k] = v;
   let mode;
   try {
     mode = chooseMode();
@@ -142,20 +156,24 @@ async function main(argv) {
     const shards = shard(list, mode === 'vm' ? nShards : 1, estimates(list));
     const smp = shards.length > 1 ? 1 : 2;
     for (const [i, x] of shards.entries()) {
-      console.log(`# ${label}${mode === 'vm' ? `guest ${i + 1}/${shards.length} (-smp ${smp})` : 'native'}: ${x.items.map((s) => s.name).join(', ')} (expected ~${Math.round(x.ms / 1000)} s)`);
+      console.log(
+        `# ${label}${mode === 'vm' ? `guest ${i + 1}/${shards.length} (-smp ${smp})` : 'native'}: ${x.items.map((s) => s.name).join(', ')} (expected ~${Math.round(x.ms / 1000)} s)`,
+      );
     }
-    const runs = await Promise.all(shards.map((x, i) => {
-      const stream = shards.length > 1 ? prefixed(process.stdout, `[vm${i + 1}] `) : process.stdout;
-      return runKernelJob({
-        script: RUNNER,
-        args: x.items.map((s) => s.file),
-        env,
-        smp,
-        timeoutMs: Number(process.env.VRF_HOST_SUITE_TIMEOUT_MS ?? 40 * 60_000),
-        stream,
-        log: (s) => console.log(`# ${shards.length > 1 ? `[vm${i + 1}] ` : ''}${s}`),
-      }).finally(() => stream.flush?.());
-    }));
+    const runs = await Promise.all(
+      shards.map((x, i) => {
+        const stream = shards.length > 1 ? prefixed(process.stdout, `[vm${i + 1}] `) : process.stdout;
+        return runKernelJob({
+          script: RUNNER,
+          args: x.items.map((s) => s.file),
+          env,
+          smp,
+          timeoutMs: Number(process.env.VRF_HOST_SUITE_TIMEOUT_MS ?? 40 * 60_000),
+          stream,
+          log: (s) => console.log(`# ${shards.length > 1 ? `[vm${i + 1}] ` : ''}${s}`),
+        }).finally(() => stream.flush?.());
+      }),
+    );
     const outcome = new Map();
     console.log('');
     for (const [i, r] of runs.entries()) {
@@ -163,13 +181,25 @@ async function main(argv) {
       const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')).results : [];
       const byName = new Map(results.map((res) => [res.name, res]));
       const ran = results.reduce((a, x) => a + x.ms, 0);
-      console.log(`# ${label}real-kernel suite ${shards.length > 1 ? `guest ${i + 1}/${shards.length} ` : ''}(${r.mode}${r.mode === 'vm' ? `, -smp ${smp}, boot ${r.timings.bootMs ?? '?'} ms` : ''}, scenarios ${ran} ms, guest total ${r.timings.totalMs} ms, exit ${r.exitCode}; artifacts ${r.shareDir})`);
+      console.log(
+        `# ${label}real-kernel suite ${shards.length > 1 ? `guest ${i + 1}/${shards.length} ` : ''}(${r.mode}${r.mode === 'vm' ? `, -smp ${smp}, boot ${r.timings.bootMs ?? '?'} ms` : ''}, scenarios ${ran} ms, guest total ${r.timings.totalMs} ms, exit ${r.exitCode}; artifacts ${r.shareDir})`,
+      );
       for (const sc of shards[i].items) {
         const res = byName.get(sc.name);
-        outcome.set(sc.name, res ?? { name: sc.name, ok: false, ms: 0, missing: true, error: `did not run: guest ${i + 1} exit ${r.exitCode ?? 'none (timeout or crash)'}` });
+        outcome.set(
+          sc.name,
+          res ?? {
+            name: sc.name,
+            ok: false,
+            ms: 0,
+            missing: true,
+            error: `did not run: guest ${i + 1} exit ${r.exitCode ?? 'none (timeout or crash)'}`,
+          },
+        );
       }
       // A guest that exits non-zero after reporting every scenario still fails the run.
-      if (r.exitCode !== 0 && results.length > 0 && results.every((x) => x.ok)) outcome.set(`guest ${i + 1}`, { name: `guest ${i + 1}`, ok: false, ms: 0, error: `exit ${r.exitCode}` });
+      if (r.exitCode !== 0 && results.length > 0 && results.every((x) => x.ok))
+        outcome.set(`guest ${i + 1}`, { name: `guest ${i + 1}`, ok: false, ms: 0, error: `exit ${r.exitCode}` });
     }
     return outcome;
   };
@@ -189,10 +219,14 @@ async function main(argv) {
   const failedFirst = scenarios.filter((s) => !first.get(s.name)?.ok);
   let retry = new Map();
   if (failedFirst.length > 0 && process.env.VRF_HOST_KERNEL_RETRY !== '0') {
-    console.log(`# retrying ${failedFirst.length} failed scenario(s) once, in a fresh guest: ${failedFirst.map((s) => s.name).join(', ')}`);
+    console.log(
+      `# retrying ${failedFirst.length} failed scenario(s) once, in a fresh guest: ${failedFirst.map((s) => s.name).join(', ')}`,
+    );
     retry = await runBatch(failedFirst, 1, 'retry: ');
   }
-  console.log(`# real-kernel suite total ${Date.now() - t0} ms (${mode}; host loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
+  console.log(
+    `# real-kernel suite total ${Date.now() - t0} ms (${mode}; host loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`,
+  );
   let passed = 0;
   let failed = 0;
   const flaky = [];
@@ -205,7 +239,9 @@ async function main(argv) {
     else failed += 1;
     // A failed scenario may have stopped early: it only ever raises its estimate.
     if (!res.missing && (res0.ok || !(measured[name] > res0.ms))) measured[name] = Math.max(res0.ms, again?.ms ?? 0);
-    console.log(`${res.ok ? 'PASS' : 'FAIL'}  ${name}  (${res.ms} ms)${!res0.ok && again?.ok ? '  FLAKY: failed, then passed on retry' : ''}${!res.ok && res.error ? `  ${res.error}` : ''}`);
+    console.log(
+      `${res.ok ? 'PASS' : 'FAIL'}  ${name}  (${res.ms} ms)${!res0.ok && again?.ok ? '  FLAKY: failed, then passed on retry' : ''}${!res.ok && res.error ? `  ${res.error}` : ''}`,
+    );
   }
   if (flaky.length > 0) console.log(banner(['FLAKY SCENARIOS (failed once, passed on retry):', ...flaky]));
   try {

@@ -12,13 +12,18 @@ import { runKernelJob } from './vm/run.mjs';
 
 if (!isRoot()) {
   const missing = missingPackages();
-  console.error('npm run lab must run as root: it creates network namespaces and VRFs (in a VM on kernels without VRF).');
+  console.error(
+    'npm run lab must run as root: it creates network namespaces and VRFs (in a VM on kernels without VRF).',
+  );
   if (missing.length) console.error(`It also needs: apt-get install ${missing.join(' ')}`);
   process.exit(1);
 }
 if (!process.argv.includes('--no-pack')) {
   console.log('# npm run pack');
-  const p = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs')], { cwd: repoRoot, stdio: 'inherit' });
+  const p = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs')], {
+    cwd: repoRoot,
+    stdio: 'inherit',
+  });
   if (p.status !== 0) {
     console.error(`npm run pack failed (exit ${p.status})`);
     process.exit(1);
@@ -31,7 +36,9 @@ try {
     stream: process.stdout,
     log: (s) => console.log(`# ${s}`),
   });
-  console.log(`# lab ran ${r.mode === 'vm' ? `in a VM on Debian's kernel (boot ${r.timings.bootMs} ms)` : 'natively'}; artifacts in ${r.shareDir}`);
+  console.log(
+    `# lab ran ${r.mode === 'vm' ? `in a VM on Debian's kernel (boot ${r.timings.bootMs} ms)` : 'natively'}; artifacts in ${r.shareDir}`,
+  );
   process.exit(r.exitCode === 0 ? 0 : 1);
 } catch (e) {
   if (e instanceof HostPrerequisiteError) {

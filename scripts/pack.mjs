@@ -40,7 +40,9 @@ async function walk(dir, base = dir) {
  */
 async function checkBundlableNode() {
   if (process.arch !== 'x64') {
-    throw new PackError(`--bundle-node: this node is ${process.arch}, the charm's bases are amd64; run the pack with an x64 node`);
+    throw new PackError(
+      `--bundle-node: this node is ${process.arch}, the charm's bases are amd64; run the pack with an x64 node`,
+    );
   }
   const { size } = await stat(process.execPath);
   if (size < 20 * 1024 * 1024) {
@@ -84,7 +86,7 @@ export async function pack({ bundleNode = false, quiet = false } = {}) {
   if (!quiet) {
     const files = entries.filter((e) => !e.dir).length;
     console.log(
-      `packed ${relative(ROOT, CHARM_FILE)} (${files} files, ${(size / 1024).toFixed(0)} KiB${bundleNode ? `, with bin/node ${process.version}` : ', uses the machine\'s node >= 18'})`,
+      `packed ${relative(ROOT, CHARM_FILE)} (${files} files, ${(size / 1024).toFixed(0)} KiB${bundleNode ? `, with bin/node ${process.version}` : ", uses the machine's node >= 18"})`,
     );
   }
   return { file: CHARM_FILE, entries: entries.map((e) => e.name) };
@@ -99,7 +101,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   } else {
     pack({ bundleNode: args.includes('--bundle-node') }).catch(async (err) => {
       await rm(`${CHARM_FILE}.tmp`, { force: true });
-      console.error(`pack failed: ${err?.name === 'BuildError' || err?.name === 'PackError' ? err.message : err?.stack ?? err}`);
+      console.error(
+        `pack failed: ${err?.name === 'BuildError' || err?.name === 'PackError' ? err.message : (err?.stack ?? err)}`,
+      );
       process.exitCode = 1;
     });
   }

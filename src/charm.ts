@@ -19,25 +19,42 @@ import { vrfNameProblem } from './vrf/names.js';
 import { DEFAULT_BINDING } from './vrf/types.js';
 import { hostFromEnv, type CharmHost } from './charm/host.js';
 import { applyResults, failureLine, planResults, probeResults, showResults } from './charm/results.js';
-import { convergeHost, planHost, probeHost, showHost, teardownHost, type ConvergeMode, type JujuFacts, type Reporter } from './charm/run.js';
+import {
+  convergeHost,
+  planHost,
+  probeHost,
+  showHost,
+  teardownHost,
+  type ConvergeMode,
+  type JujuFacts,
+  type Reporter,
+} from './charm/run.js';
 import { memoAllowance, recordingHost, watchedBefore } from './charm/recording.js';
 import { outcomeStatus, problemLine, type Outcome } from './charm/status.js';
 import type { NetworkData } from './charm/inputs.js';
 
 const ShowVrfsParams = z.object({ routes: z.boolean({ error: 'must be true or false' }).default(false) }).strict();
-const PlanParams = z.object({ config: z.string({ error: 'must be a string holding a YAML or JSON mapping' }).optional() }).strict();
+const PlanParams = z
+  .object({ config: z.string({ error: 'must be a string holding a YAML or JSON mapping' }).optional() })
+  .strict();
 const ApplyParams = z.object({}).strict();
 const CheckGatewaysParams = z
   .object({
     vrf: z
       .string({ error: 'must be a string' })
-      .refine((v) => vrfNameProblem(v) === null, { error: (i) => `${JSON.stringify(i.input)} is not a VRF name: ${vrfNameProblem(i.input) ?? ''}` })
+      .refine((v) => vrfNameProblem(v) === null, {
+        error: (i) => `${JSON.stringify(i.input)} is not a VRF name: ${vrfNameProblem(i.input) ?? ''}`,
+      })
       .optional(),
-    target: z.string({ error: 'must be a string' }).refine(isIp, { error: (i) => `${JSON.stringify(i.input)} is not an IPv4 or IPv6 address` }).optional(),
+    target: z
+      .string({ error: 'must be a string' })
+      .refine(isIp, { error: (i) => `${JSON.stringify(i.input)} is not an IPv4 or IPv6 address` })
+      .optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
-    if (p.target !== undefined && p.vrf === undefined) ctx.addIssue({ code: 'custom', path: ['target'], message: 'needs vrf, the VRF to probe it from' });
+    if (p.target !== undefined && p.vrf === undefined)
+      ctx.addIssue({ code: 'custom', path: ['target'], message: 'needs vrf, the VRF to probe it from' });
   });
 
 export type HostFactory = (framework: Framework) => CharmHost;
@@ -131,7 +148,9 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
           }
         }),
       ]);
-      const networks: Record<string, NetworkData | Error> = Object.fromEntries(bindings.map((b, i) => [b, results[i]!]));
+      const networks: Record<string, NetworkData | Error> = Object.fromEntries(
+        bindings.map((b, i) => [b, results[i]!]),
+      );
       return {
         unit: this.framework.context.unitName,
         config,

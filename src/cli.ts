@@ -112,7 +112,10 @@ function zodWhere(path: readonly PropertyKey[]): string {
 }
 
 /** Parses and validates a desired-state file into engine inputs; InputFileError names the field. */
-export async function loadDesiredFile(file: string, root?: string): Promise<{ inputs: EngineInputs; warnings: readonly Warning[] }> {
+export async function loadDesiredFile(
+  file: string,
+  root?: string,
+): Promise<{ inputs: EngineInputs; warnings: readonly Warning[] }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -123,7 +126,9 @@ export async function loadDesiredFile(file: string, root?: string): Promise<{ in
   try {
     raw = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new InputFileError(`${file}: invalid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(e as Error).message}`, { cause: e });
+    throw new InputFileError(`${file}: invalid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   const r = desiredFileSchema.safeParse(raw);
   if (!r.success) {
@@ -131,12 +136,16 @@ export async function loadDesiredFile(file: string, root?: string): Promise<{ in
     throw new InputFileError(`${file}: ${msgs.join('; ')}`);
   }
   const cfgRaw: Record<string, unknown> = { ...r.data.config };
-  if (cfgRaw.vrfs !== undefined && cfgRaw.vrfs !== null && typeof cfgRaw.vrfs === 'object') cfgRaw.vrfs = stringifyYaml(cfgRaw.vrfs);
+  if (cfgRaw.vrfs !== undefined && cfgRaw.vrfs !== null && typeof cfgRaw.vrfs === 'object')
+    cfgRaw.vrfs = stringifyYaml(cfgRaw.vrfs);
   const cfg = parseEngineConfig(cfgRaw);
   if (!cfg.ok) throw new InputFileError(`${file}: config: ${cfg.problems.map(formatProblem).join('; ')}`);
   const netplan = r.data.netplan ?? (await readNetplan(root));
   const bindings: Bindings = Object.fromEntries(
-    Object.entries(r.data.bindings).map(([k, ifs]) => [k, ifs.map((i) => ({ name: i.name, addresses: i.addresses, ...(i.mac !== undefined ? { mac: i.mac } : {}) }))]),
+    Object.entries(r.data.bindings).map(([k, ifs]) => [
+      k,
+      ifs.map((i) => ({ name: i.name, addresses: i.addresses, ...(i.mac !== undefined ? { mac: i.mac } : {}) })),
+    ]),
   );
   return {
     inputs: { config: cfg.config, bindings, controllers: r.data.controllers, netplan },
@@ -174,7 +183,8 @@ function convergeText(r: ConvergeReport, verb: 'plan' | 'apply'): string {
 
 function teardownText(r: TeardownReport, dryRun: boolean): string {
   if (r.problems.length > 0) return problemsText(r.problems, 'blocked: ');
-  if (r.remainingUnits.length > 0) return `units still on this machine (${r.remainingUnits.join(', ')}): nothing torn down\n`;
+  if (r.remainingUnits.length > 0)
+    return `units still on this machine (${r.remainingUnits.join(', ')}): nothing torn down\n`;
   let s = '';
   const steps = dryRun ? r.planned : r.applied;
   s += `${dryRun ? 'would run' : 'ran'} ${steps.length} step(s):\n${steps.map((p) => `  ${p.command}\n`).join('')}`;
@@ -246,9 +256,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     let lockTimeoutSec: number | undefined;
     if (v['lock-timeout'] !== undefined) {
       lockTimeoutSec = Number(v['lock-timeout']);
-      if (!Number.isFinite(lockTimeoutSec) || lockTimeoutSec < 0) throw new UsageError(`--lock-timeout: "${v['lock-timeout']}" is not a number of seconds`);
+      if (!Number.isFinite(lockTimeoutSec) || lockTimeoutSec < 0)
+        throw new UsageError(`--lock-timeout: "${v['lock-timeout']}" is not a number of seconds`);
     }
-    if (v.unit !== undefined && !/^[a-z][a-z0-9-]*\/[0-9]+$/.test(v.unit)) throw new UsageError(`--unit: "${v.unit}" is not a unit name like vrf-host/0`);
+    if (v.unit !== undefined && !/^[a-z][a-z0-9-]*\/[0-9]+$/.test(v.unit))
+      throw new UsageError(`--unit: "${v.unit}" is not a unit name like vrf-host/0`);
 
     const eo: EngineOptions = {
       ...(v.root !== undefined ? { root: v.root } : {}),
@@ -273,8 +285,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     switch (command) {
       case 'plan':
       case 'apply': {
-        const boot = command === 'apply' && !v['no-boot'] && io.cliPath !== undefined ? { nodeBin: io.nodeBin ?? process.execPath, cliSource: io.cliPath } : false;
-        const r = await converge({ ...eo, ...(inputs ? { inputs } : {}), ...(v.unit !== undefined ? { unit: v.unit } : {}), dryRun: command === 'plan', boot });
+        const boot =
+          command === 'apply' && !v['no-boot'] && io.cliPath !== undefined
+            ? { nodeBin: io.nodeBin ?? process.execPath, cliSource: io.cliPath }
+            : false;
+        const r = await converge({
+          ...eo,
+          ...(inputs ? { inputs } : {}),
+          ...(v.unit !== undefined ? { unit: v.unit } : {}),
+          dryRun: command === 'plan',
+          boot,
+        });
         if (v.json) io.stdout(JSON.stringify(r, null, 2) + '\n');
         else {
           io.stderr(problemsText(r.warnings, 'warning: '));
@@ -290,20 +311,31 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return r.problems.length > 0 ? EXIT.blocked : EXIT.ok;
       }
       case 'teardown': {
-        const r = await teardown({ ...eo, ...(v.unit !== undefined ? { unit: v.unit } : {}), dryRun: v['dry-run'], force: v.force });
+        const r = await teardown({
+          ...eo,
+          ...(v.unit !== undefined ? { unit: v.unit } : {}),
+          dryRun: v['dry-run'],
+          force: v.force,
+        });
         if (v.json) io.stdout(JSON.stringify(r, null, 2) + '\n');
         else if (!r.ok) io.stderr(teardownText(r, v['dry-run']));
         else out(teardownText(r, v['dry-run']));
         return r.problems.length > 0 ? EXIT.blocked : r.failure ? EXIT.failed : EXIT.ok;
       }
       case 'check-gateways': {
-        const r = await checkGateways({ ...eo, ...(v.vrf !== undefined ? { vrf: v.vrf } : {}), ...(v.target !== undefined ? { target: v.target } : {}) });
+        const r = await checkGateways({
+          ...eo,
+          ...(v.vrf !== undefined ? { vrf: v.vrf } : {}),
+          ...(v.target !== undefined ? { target: v.target } : {}),
+        });
         if (v.json) io.stdout(JSON.stringify(r, null, 2) + '\n');
         else {
           if (r.length === 0) out('no gateways to check\n');
           for (const p of r) {
             const rtt = p.rttMs ? ` rtt ${p.rttMs.avg}ms` : '';
-            out(`${p.vrf} ${p.family} ${p.target} (${p.kind}): ${p.reachable ? 'reachable' : 'UNREACHABLE'}${p.lossPercent !== null ? ` loss ${p.lossPercent}%` : ''}${rtt}${p.error ? ` (${p.error})` : ''}\n`);
+            out(
+              `${p.vrf} ${p.family} ${p.target} (${p.kind}): ${p.reachable ? 'reachable' : 'UNREACHABLE'}${p.lossPercent !== null ? ` loss ${p.lossPercent}%` : ''}${rtt}${p.error ? ` (${p.error})` : ''}\n`,
+            );
           }
         }
         return EXIT.ok;

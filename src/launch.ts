@@ -61,7 +61,10 @@ async function launch(): Promise<void> {
         run: (c) => lightRun(c),
         normalizers: { [IP_JSON]: stableIpJson },
         // The only processes besides hook tools a record may name: ip reading (show/get) with -json.
-        allowRead: (r) => r.normalize === IP_JSON && r.argv.includes('-json') && (r.input ?? '').split('\n').every((l) => l === '' || isIpReadLine(l)),
+        allowRead: (r) =>
+          r.normalize === IP_JSON &&
+          r.argv.includes('-json') &&
+          (r.input ?? '').split('\n').every((l) => l === '' || isIpReadLine(l)),
       });
       if (r.hit) return;
       reason = r.reason;
@@ -96,12 +99,21 @@ function loadCharm(): void {
   } catch {
     cachedData = undefined;
   }
-  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, ...(cachedData !== undefined ? { cachedData } : {}) });
+  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
+    filename: file,
+    ...(cachedData !== undefined ? { cachedData } : {}),
+  });
   if (cachedData === undefined || script.cachedDataRejected === true) {
     // After the hook: the cache then also holds the functions it compiled lazily.
     process.once('beforeExit', () => writeCache(cacheFile, cacheName, () => script.createCachedData()));
   }
-  const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: unknown, filename: string, dirname: string) => void;
+  const wrapper = script.runInThisContext() as (
+    exports: unknown,
+    require: NodeJS.Require,
+    module: unknown,
+    filename: string,
+    dirname: string,
+  ) => void;
   const mod = { exports: {} };
   wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, HERE);
 }
@@ -112,7 +124,8 @@ function writeCache(path: string, name: string, data: () => Buffer): void {
     writeFileSync(tmp, data(), { mode: 0o644 });
     renameSync(tmp, path);
     // Caches of other builds or Nodes, and temporary files of interrupted writes, are litter now.
-    for (const f of readdirSync(HERE)) if (f !== name && /^\.vrf-host\..*\.v8cache(\.\d+\.tmp)?$/.test(f)) rmSync(join(HERE, f), { force: true });
+    for (const f of readdirSync(HERE))
+      if (f !== name && /^\.vrf-host\..*\.v8cache(\.\d+\.tmp)?$/.test(f)) rmSync(join(HERE, f), { force: true });
   } catch {
     // a read-only charm directory (compile every time), or V8 could not serialise: the hook itself succeeded
     try {

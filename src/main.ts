@@ -9,5 +9,10 @@ z.config({ jitless: true });
 
 const missed = (globalThis as Record<symbol, unknown>)[MISSED_KEY];
 void main(VrfHostCharm, {
-  memo: { path: memoPath(process.env), build: BUILD, hooks: MEMO_HOOKS, ...(typeof missed === 'string' ? { missed } : {}) },
+  memo: {
+    path: memoPath(process.env),
+    build: BUILD,
+    hooks: MEMO_HOOKS,
+    ...(typeof missed === 'string' ? { missed } : {}),
+  },
 });

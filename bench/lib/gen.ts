@@ -29,7 +29,12 @@ export interface ScaleSpec {
   readonly members: readonly ScaleMember[];
   /** VRF index → the prefixes routed through it. */
   readonly routes: ReadonlyMap<number, readonly string[]>;
-  readonly mgmt: { readonly dev: string; readonly address: string; readonly prefixlen: number; readonly gateway: string };
+  readonly mgmt: {
+    readonly dev: string;
+    readonly address: string;
+    readonly prefixlen: number;
+    readonly gateway: string;
+  };
   readonly controller: string;
 }
 
@@ -50,7 +55,13 @@ export function scaleSpec(size: ScaleSize, variant = 0): ScaleSpec {
   for (let i = 0; i < size.members; i++) {
     const o2 = 1 + variant * memberBlocks + Math.floor(i / 250);
     const o3 = i % 250;
-    members.push({ name: memberName(i), vrf: i % size.vrfs, address: `10.${o2}.${o3}.5`, subnet: `10.${o2}.${o3}.0/24`, gateway: `10.${o2}.${o3}.1` });
+    members.push({
+      name: memberName(i),
+      vrf: i % size.vrfs,
+      address: `10.${o2}.${o3}.5`,
+      subnet: `10.${o2}.${o3}.0/24`,
+      gateway: `10.${o2}.${o3}.1`,
+    });
   }
   const withMember = [...new Set(members.map((m) => m.vrf))].sort((a, b) => a - b);
   const routes = new Map<number, string[]>();
@@ -78,7 +89,16 @@ function link(name: string, ifindex: number, kind: string | null, up = true): Li
 
 function stockRules(): Rule[] {
   const r = (family: 'inet' | 'inet6', priority: number, table: number): Rule => ({
-    family, priority, src: null, dst: null, table, l3mdev: false, iif: null, oif: null, fwmark: null, action: 'lookup',
+    family,
+    priority,
+    src: null,
+    dst: null,
+    table,
+    l3mdev: false,
+    iif: null,
+    oif: null,
+    fwmark: null,
+    action: 'lookup',
   });
   return [r('inet', 0, 255), r('inet', 32766, 254), r('inet', 32767, 253), r('inet6', 0, 255), r('inet6', 32766, 254)];
 }
@@ -89,16 +109,36 @@ export function observedBefore(spec: ScaleSpec): ObservedHost {
   spec.members.forEach((m, i) => links.push(link(m.name, 3 + i, 'dummy')));
   const addrs = [
     { dev: 'lo', family: 'inet' as const, address: '127.0.0.1', prefixlen: 8, scope: 'host' },
-    { dev: spec.mgmt.dev, family: 'inet' as const, address: spec.mgmt.address, prefixlen: spec.mgmt.prefixlen, scope: 'global' },
-    ...spec.members.map((m) => ({ dev: m.name, family: 'inet' as const, address: m.address, prefixlen: 24, scope: 'global' })),
+    {
+      dev: spec.mgmt.dev,
+      family: 'inet' as const,
+      address: spec.mgmt.address,
+      prefixlen: spec.mgmt.prefixlen,
+      scope: 'global',
+    },
+    ...spec.members.map((m) => ({
+      dev: m.name,
+      family: 'inet' as const,
+      address: m.address,
+      prefixlen: 24,
+      scope: 'global',
+    })),
   ];
   const host: ObservedHost = {
     links,
     addrs,
     routes: [
       {
-        family: 'inet', table: 254, dst: '0.0.0.0/0', type: 'unicast', gateway: spec.mgmt.gateway, dev: spec.mgmt.dev,
-        protocol: 'static', scope: 'global', metric: null, prefsrc: null,
+        family: 'inet',
+        table: 254,
+        dst: '0.0.0.0/0',
+        type: 'unicast',
+        gateway: spec.mgmt.gateway,
+        dev: spec.mgmt.dev,
+        protocol: 'static',
+        scope: 'global',
+        metric: null,
+        prefsrc: null,
       },
     ],
     rules: stockRules(),
@@ -128,7 +168,13 @@ export function desiredOf(spec: ScaleSpec): DesiredState {
       table: vrfTable(j),
       tableSource: 'auto',
       members: mine.map((m) => m.name),
-      addresses: mine.map((m) => ({ dev: m.name, family: 'inet', address: m.address, prefixlen: 24, subnet: m.subnet })),
+      addresses: mine.map((m) => ({
+        dev: m.name,
+        family: 'inet',
+        address: m.address,
+        prefixlen: 24,
+        subnet: m.subnet,
+      })),
       gateways: gw ? { inet: { family: 'inet', address: gw.gateway, source: 'config', detail: 'bench' } } : {},
       routes: (spec.routes.get(j) ?? []).map((to) => ({ to })),
     });

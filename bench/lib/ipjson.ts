@@ -45,7 +45,11 @@ function ruleJson(r: Rule): Record<string, unknown> {
 /** stdout of the main batch process and of the `-6 rule show` process. */
 export function ipJsonOf(h: ObservedHost, controllers: readonly string[]): { main: string; rule6: string } {
   const links = h.links.map((l) => {
-    const o: Record<string, unknown> = { ifindex: l.ifindex, ifname: l.name, flags: l.up ? ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'] : ['BROADCAST', 'MULTICAST'] };
+    const o: Record<string, unknown> = {
+      ifindex: l.ifindex,
+      ifname: l.name,
+      flags: l.up ? ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'] : ['BROADCAST', 'MULTICAST'],
+    };
     if (l.master !== null) o.master = l.master;
     if (l.mac !== null) o.address = l.mac;
     if (l.lower !== null) o.link = l.lower;

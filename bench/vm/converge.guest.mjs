@@ -25,8 +25,15 @@ const only = args.includes('--scale-only') ? 'scale' : args.includes('--scenario
 const ROUNDS = 5;
 const SCALE_ROUNDS = quick ? 2 : 3;
 const GRID = quick
-  ? [{ vrfs: 4, members: 16, routes: 100 }, { vrfs: 32, members: 128, routes: 1000 }]
-  : [{ vrfs: 4, members: 16, routes: 100 }, { vrfs: 32, members: 128, routes: 1000 }, { vrfs: 128, members: 512, routes: 4000 }];
+  ? [
+      { vrfs: 4, members: 16, routes: 100 },
+      { vrfs: 32, members: 128, routes: 1000 },
+    ]
+  : [
+      { vrfs: 4, members: 16, routes: 100 },
+      { vrfs: 32, members: 128, routes: 1000 },
+      { vrfs: 128, members: 512, routes: 4000 },
+    ];
 const RESULTS = process.env.VRF_HOST_RESULTS ?? '/tmp';
 const B = path.join(REPO, 'build', 'bench');
 const APPLY = path.join(B, 'vm-apply.mjs');
@@ -37,9 +44,16 @@ const log = (s) => console.log(`[bench-vm ${(performance.now() / 1000).toFixed(1
 
 function sh(argv, { input, env, allowFail = false } = {}) {
   const t = performance.now();
-  const r = spawnSync(argv[0], argv.slice(1), { input, env: env ?? process.env, encoding: 'utf8', maxBuffer: 256 << 20, timeout: 600_000 });
+  const r = spawnSync(argv[0], argv.slice(1), {
+    input,
+    env: env ?? process.env,
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    timeout: 600_000,
+  });
   const ms = performance.now() - t;
-  if (!allowFail && (r.status !== 0 || r.error)) throw new Error(`${argv.join(' ')} → ${r.status ?? r.error}: ${(r.stderr ?? '').trim().slice(0, 2000)}`);
+  if (!allowFail && (r.status !== 0 || r.error))
+    throw new Error(`${argv.join(' ')} → ${r.status ?? r.error}: ${(r.stderr ?? '').trim().slice(0, 2000)}`);
   return { ms, code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 const median = (xs) => {
@@ -57,7 +71,8 @@ if (!existsSync('/sys/module/vrf')) throw new Error('modprobe vrf did not load t
 // ---------------------------------------------------------------------------------------------
 // Scenario 1 inputs, as the kernel suite's automatic-mode run gives them
 // ---------------------------------------------------------------------------------------------
-const GATEWAYS = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+const GATEWAYS =
+  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 // The charm's defaults (preserve-reachability on: leaks into main and per-address source rules).
 // `--no-preserve` measures without them (before b24616c, vrf-host's IPv6 source rules failed on
 // iproute2 6.1: `ip rule add from fd00::10/128` without -6 is sent as AF_INET).
@@ -68,7 +83,10 @@ const spaceOf = (b) => (topo.spaces[b] && EXTRA_BINDINGS.includes(b) ? topo.spac
 const bindings = Object.fromEntries(
   ['juju-info', ...EXTRA_BINDINGS].map((b) => {
     const s = spaceOf(b);
-    const addresses = [{ address: s.unitAddr, cidr: s.cidr }, ...(s.unitAddr6 ? [{ address: s.unitAddr6, cidr: s.cidr6 }] : [])];
+    const addresses = [
+      { address: s.unitAddr, cidr: s.cidr },
+      ...(s.unitAddr6 ? [{ address: s.unitAddr6, cidr: s.cidr6 }] : []),
+    ];
     return [b, [{ name: s.dev, addresses }]];
   }),
 );
@@ -85,7 +103,10 @@ function applyJob(name, extra) {
 function runApply(ns, job) {
   const r = sh(['ip', 'netns', 'exec', ns, process.execPath, APPLY, job]);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1));
-  if (!out.ok) throw new Error(`vrf-host converge in ${ns} failed: ${JSON.stringify({ problems: out.problems, failure: out.failure, spawns: out.spawns?.map((x) => x.argv.join(' ')) })}`);
+  if (!out.ok)
+    throw new Error(
+      `vrf-host converge in ${ns} failed: ${JSON.stringify({ problems: out.problems, failure: out.failure, spawns: out.spawns?.map((x) => x.argv.join(' ')) })}`,
+    );
   return { ...out, processMs: r.ms };
 }
 
@@ -168,7 +189,11 @@ function setupIfupdown2() {
 }
 function interfacesFile() {
   const s = topo.spaces;
-  const vrfs = [['public', 1001], ['storage', 1002], ['storage-cluster', 1003]];
+  const vrfs = [
+    ['public', 1001],
+    ['storage', 1002],
+    ['storage-cluster', 1003],
+  ];
   const out = ['# scenario 1 converged the way vrf-host converges it, as ifupdown2 stanzas', ''];
   for (const [name, table] of vrfs) {
     const sp = s[name];
@@ -218,11 +243,28 @@ const DATA = path.join(W, 'stub-data');
 function setupStubs() {
   mkdirSync(STUBS, { recursive: true });
   mkdirSync(DATA, { recursive: true });
-  writeFileSync(path.join(DATA, 'config-get.out'), `${JSON.stringify({ vrfs: '', gateways: GATEWAYS, 'table-range': '1001-5000', strict: true, 'move-local-rule': true, 'exclude-interfaces': '', 'preserve-reachability': PRESERVE, 'nonlocal-bind': true, 'space-routes': '', 'l3mdev-accept': true, 'heal-drift': true, 'dry-run': false })}\n`);
-  for (const b of ['juju-info', ...EXTRA_BINDINGS]) writeFileSync(path.join(DATA, `network-get.${b}.out`), `${JSON.stringify(networkGetFor(spaceOf(b), { ipv6: topo.ipv6 }))}\n`);
+  writeFileSync(
+    path.join(DATA, 'config-get.out'),
+    `${JSON.stringify({ vrfs: '', gateways: GATEWAYS, 'table-range': '1001-5000', strict: true, 'move-local-rule': true, 'exclude-interfaces': '', 'preserve-reachability': PRESERVE, 'nonlocal-bind': true, 'space-routes': '', 'l3mdev-accept': true, 'heal-drift': true, 'dry-run': false })}\n`,
+  );
+  for (const b of ['juju-info', ...EXTRA_BINDINGS])
+    writeFileSync(
+      path.join(DATA, `network-get.${b}.out`),
+      `${JSON.stringify(networkGetFor(spaceOf(b), { ipv6: topo.ipv6 }))}\n`,
+    );
   const stub = (name, body) => {
     const p = path.join(STUBS, name);
-    writeFileSync(p, ['#!/bin/sh', `emit() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < "$1"; }`, 'drain() { while IFS= read -r l || [ -n "$l" ]; do :; done; }', body, 'exit 0', ''].join('\n'));
+    writeFileSync(
+      p,
+      [
+        '#!/bin/sh',
+        `emit() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < "$1"; }`,
+        'drain() { while IFS= read -r l || [ -n "$l" ]; do :; done; }',
+        body,
+        'exit 0',
+        '',
+      ].join('\n'),
+    );
     chmodSync(p, 0o755);
   };
   stub('config-get', `emit "${DATA}/config-get.out"`);
@@ -256,66 +298,102 @@ function runHook(ns, root) {
 // ---------------------------------------------------------------------------------------------
 // Scenario 1: paired rounds
 // ---------------------------------------------------------------------------------------------
-const scenario = { skipped: only === 'scale', rounds: ROUNDS, samples: { floor: [], apply: [], applyProcess: [], hook: [], nodeE0: [], ifupdown2: [] }, checks: {}, notes: [] };
+const scenario = {
+  skipped: only === 'scale',
+  rounds: ROUNDS,
+  samples: { floor: [], apply: [], applyProcess: [], hook: [], nodeE0: [], ifupdown2: [] },
+  checks: {},
+  notes: [],
+};
 let ifaceText = '';
 if (only !== 'scale') {
-log('scenario 1: planning');
-const planOut = runApply(topo.unit, applyJob('plan', { mode: 'plan', config: CONFIG, bindings, controllers }));
-const floor = floorOf(planOut.commands);
-const FLOOR = path.join(W, 'scenario1.batch');
-writeFileSync(path.join(RESULTS, 'scenario1.floor.batch'), `# sysctl -qw ${floor.sysctlArgs.join(' ')}\n${floor.text6 ? `# ip -6 -batch:\n${floor.text6}# ip -batch:\n` : ''}${floor.text}`);
-const IFACES = path.join(W, 'interfaces');
-if (haveIfu) {
-  setupIfupdown2();
-  ifaceText = interfacesFile();
-  writeFileSync(IFACES, ifaceText);
-  writeFileSync(path.join(RESULTS, 'scenario1.interfaces'), ifaceText);
-} else scenario.notes.push(`ifupdown2 not extracted at ${IFU}: skipped`);
-setupStubs();
-scenario.plan = { steps: planOut.steps, floorLines: floor.lines, floorProcesses: floor.processes, sysctlSteps: floor.sysctls, preserveReachability: PRESERVE, commands: planOut.commands };
+  log('scenario 1: planning');
+  const planOut = runApply(topo.unit, applyJob('plan', { mode: 'plan', config: CONFIG, bindings, controllers }));
+  const floor = floorOf(planOut.commands);
+  const FLOOR = path.join(W, 'scenario1.batch');
+  writeFileSync(
+    path.join(RESULTS, 'scenario1.floor.batch'),
+    `# sysctl -qw ${floor.sysctlArgs.join(' ')}\n${floor.text6 ? `# ip -6 -batch:\n${floor.text6}# ip -batch:\n` : ''}${floor.text}`,
+  );
+  const IFACES = path.join(W, 'interfaces');
+  if (haveIfu) {
+    setupIfupdown2();
+    ifaceText = interfacesFile();
+    writeFileSync(IFACES, ifaceText);
+    writeFileSync(path.join(RESULTS, 'scenario1.interfaces'), ifaceText);
+  } else scenario.notes.push(`ifupdown2 not extracted at ${IFU}: skipped`);
+  setupStubs();
+  scenario.plan = {
+    steps: planOut.steps,
+    floorLines: floor.lines,
+    floorProcesses: floor.processes,
+    sysctlSteps: floor.sysctls,
+    preserveReachability: PRESERVE,
+    commands: planOut.commands,
+  };
 
-const methods = {
-  floor: () => {
-    scenario.samples.floor.push(runFloor(topo.unit, floor, FLOOR));
-  },
-  apply: () => {
-    const r = runApply(topo.unit, applyJob('apply', { mode: 'apply', config: CONFIG, bindings, controllers }));
-    scenario.samples.apply.push(r.applyMs);
-    scenario.samples.applyProcess.push(r.processMs);
-    scenario.lastApply = { spawns: r.spawns.map((s) => ({ argv: s.argv.slice(0, 8).join(' '), ms: Math.round(s.ms), lines: s.lines })), spawnMs: r.spawnMs, applyMs: r.applyMs, loadMs: r.loadMs, steps: r.steps };
-  },
-  hook: () => {
-    const r = runHook(topo.unit, path.join(W, 'root-hook'));
-    scenario.samples.hook.push(r.ms);
-  },
-  ifupdown2: () => {
-    const r = runIfupdown2(topo.unit, IFACES);
-    scenario.samples.ifupdown2.push(r.ms);
-    if (r.code !== 0) scenario.notes.push(`ifupdown2 exit ${r.code}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`);
-  },
-};
-const names = Object.keys(methods).filter((m) => m !== 'ifupdown2' || haveIfu);
-for (let round = -1; round < ROUNDS; round++) {
-  const order = round % 2 === 0 ? names : [...names].reverse();
-  for (const m of order) {
-    topo = buildTopology(); // from scratch every time (untimed)
-    const before = { floor: scenario.samples.floor.length, apply: scenario.samples.apply.length, hook: scenario.samples.hook.length, ifupdown2: scenario.samples.ifupdown2.length };
-    methods[m]();
-    if (round < 0) {
-      // warm-up round: not counted, but checked
-      scenario.samples[m].splice(before[m]);
-      if (m === 'apply') scenario.samples.applyProcess.splice(before.apply);
-      scenario.checks[m] = checkConverged(topo.unit);
-      log(`warm-up ${m}: ${scenario.checks[m].length === 0 ? 'converged' : scenario.checks[m].join('; ')}`);
+  const methods = {
+    floor: () => {
+      scenario.samples.floor.push(runFloor(topo.unit, floor, FLOOR));
+    },
+    apply: () => {
+      const r = runApply(topo.unit, applyJob('apply', { mode: 'apply', config: CONFIG, bindings, controllers }));
+      scenario.samples.apply.push(r.applyMs);
+      scenario.samples.applyProcess.push(r.processMs);
+      scenario.lastApply = {
+        spawns: r.spawns.map((s) => ({ argv: s.argv.slice(0, 8).join(' '), ms: Math.round(s.ms), lines: s.lines })),
+        spawnMs: r.spawnMs,
+        applyMs: r.applyMs,
+        loadMs: r.loadMs,
+        steps: r.steps,
+      };
+    },
+    hook: () => {
+      const r = runHook(topo.unit, path.join(W, 'root-hook'));
+      scenario.samples.hook.push(r.ms);
+    },
+    ifupdown2: () => {
+      const r = runIfupdown2(topo.unit, IFACES);
+      scenario.samples.ifupdown2.push(r.ms);
+      if (r.code !== 0)
+        scenario.notes.push(`ifupdown2 exit ${r.code}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+    },
+  };
+  const names = Object.keys(methods).filter((m) => m !== 'ifupdown2' || haveIfu);
+  for (let round = -1; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const m of order) {
+      topo = buildTopology(); // from scratch every time (untimed)
+      const before = {
+        floor: scenario.samples.floor.length,
+        apply: scenario.samples.apply.length,
+        hook: scenario.samples.hook.length,
+        ifupdown2: scenario.samples.ifupdown2.length,
+      };
+      methods[m]();
+      if (round < 0) {
+        // warm-up round: not counted, but checked
+        scenario.samples[m].splice(before[m]);
+        if (m === 'apply') scenario.samples.applyProcess.splice(before.apply);
+        scenario.checks[m] = checkConverged(topo.unit);
+        log(`warm-up ${m}: ${scenario.checks[m].length === 0 ? 'converged' : scenario.checks[m].join('; ')}`);
+      }
+      // node -e 0 in the same namespace, next to every method run (the hook's baseline)
+      if (m === 'hook' && round >= 0)
+        scenario.samples.nodeE0.push(sh(['ip', 'netns', 'exec', topo.unit, process.execPath, '-e', '0']).ms);
     }
-    // node -e 0 in the same namespace, next to every method run (the hook's baseline)
-    if (m === 'hook' && round >= 0) scenario.samples.nodeE0.push(sh(['ip', 'netns', 'exec', topo.unit, process.execPath, '-e', '0']).ms);
+    if (round >= 0)
+      log(
+        `round ${round + 1}/${ROUNDS}: ${names.map((m) => `${m} ${Math.round(scenario.samples[m].at(-1))} ms`).join(', ')}`,
+      );
   }
-  if (round >= 0) log(`round ${round + 1}/${ROUNDS}: ${names.map((m) => `${m} ${Math.round(scenario.samples[m].at(-1))} ms`).join(', ')}`);
-}
 }
 destroyTopology(topo);
-scenario.medians = Object.fromEntries(Object.entries(scenario.samples).filter(([, v]) => v.length).map(([k, v]) => [k, median(v)]));
+scenario.medians = Object.fromEntries(
+  Object.entries(scenario.samples)
+    .filter(([, v]) => v.length)
+    .map(([k, v]) => [k, median(v)]),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Scale grid: dummy members + static routes in a namespace of their own
@@ -339,7 +417,18 @@ for (const size of only === 'scenario' ? [] : GRID) {
   const floorFile = path.join(W, 'scale.batch');
   const readFile = path.join(W, 'scale-read.batch');
   writeFileSync(readFile, scaleSetup(size).read);
-  const s = { size, steps: p.steps, floor: [], apply: [], applyProcess: [], noop: [], noopProcess: [], read: [], noopSteps: [], spawnMs: [] };
+  const s = {
+    size,
+    steps: p.steps,
+    floor: [],
+    apply: [],
+    applyProcess: [],
+    noop: [],
+    noopProcess: [],
+    read: [],
+    noopSteps: [],
+    spawnMs: [],
+  };
   for (let round = 0; round < SCALE_ROUNDS; round++) {
     const order = round % 2 === 0 ? ['floor', 'apply'] : ['apply', 'floor'];
     for (const m of order) {
@@ -356,21 +445,46 @@ for (const size of only === 'scenario' ? [] : GRID) {
         s.noop.push(n.applyMs);
         s.noopProcess.push(n.processMs);
         s.noopSteps.push(n.steps);
-        const brief = (x) => ({ applyMs: Math.round(x.applyMs), loadMs: Math.round(x.loadMs), spawnMs: Math.round(x.spawnMs), spawns: x.spawns.map((sp) => ({ argv: sp.argv.slice(0, 7).join(' '), ms: Math.round(sp.ms), lines: sp.lines })) });
+        const brief = (x) => ({
+          applyMs: Math.round(x.applyMs),
+          loadMs: Math.round(x.loadMs),
+          spawnMs: Math.round(x.spawnMs),
+          spawns: x.spawns.map((sp) => ({
+            argv: sp.argv.slice(0, 7).join(' '),
+            ms: Math.round(sp.ms),
+            lines: sp.lines,
+          })),
+        });
         s.lastApply = brief(a);
         s.lastNoop = brief(n);
         s.read.push(sh(['ip', '-n', NS, '-json', '-details', '-Numeric', '-batch', readFile]).ms);
       }
     }
-    log(`scale ${label} round ${round + 1}: floor ${Math.round(s.floor.at(-1))} ms, apply ${Math.round(s.apply.at(-1))} ms, no-op ${Math.round(s.noop.at(-1))} ms (${s.noopSteps.at(-1)} steps), raw read ${Math.round(s.read.at(-1))} ms`);
+    log(
+      `scale ${label} round ${round + 1}: floor ${Math.round(s.floor.at(-1))} ms, apply ${Math.round(s.apply.at(-1))} ms, no-op ${Math.round(s.noop.at(-1))} ms (${s.noopSteps.at(-1)} steps), raw read ${Math.round(s.read.at(-1))} ms`,
+    );
   }
-  s.medians = { floor: median(s.floor), apply: median(s.apply), applyProcess: median(s.applyProcess), noop: median(s.noop), noopProcess: median(s.noopProcess), read: median(s.read), spawnMs: median(s.spawnMs) };
+  s.medians = {
+    floor: median(s.floor),
+    apply: median(s.apply),
+    applyProcess: median(s.applyProcess),
+    noop: median(s.noop),
+    noopProcess: median(s.noopProcess),
+    read: median(s.read),
+    spawnMs: median(s.spawnMs),
+  };
   scale.push(s);
 }
 sh(['ip', 'netns', 'del', NS], { allowFail: true });
 
 const out = {
-  machine: { cores: os.cpus().length, kernel: os.release(), cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, iproute2: sh(['ip', '-V']).stdout.trim() },
+  machine: {
+    cores: os.cpus().length,
+    kernel: os.release(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    iproute2: sh(['ip', '-V']).stdout.trim(),
+  },
   scenario,
   ifupdown2: haveIfu ? { interfaces: ifaceText } : null,
   scale,

@@ -56,7 +56,10 @@ export function ensureHostPackages({ needQemu = true, log = () => {} } = {}) {
   log(`installing missing packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const upd = spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
-  const inst = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  const inst = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], {
+    stdio: 'inherit',
+    env,
+  });
   if (upd.status !== 0 || inst.status !== 0) {
     throw new HostPrerequisiteError(`apt-get install ${missing.join(' ')} failed; install them by hand`);
   }

@@ -1,7 +1,16 @@
 // Build (and cache) the busybox initramfs that mounts the host root over 9p and switch_roots into it.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheRoot } from './paths.mjs';
@@ -10,8 +19,17 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** Modules insmod-ed by stage 1, in this order (measured on Debian's 6.1 kernel). */
 export const INITRAMFS_MODULES = [
-  'virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci',
-  '9pnet', 'netfs', 'fscache', '9pnet_virtio', '9p', 'overlay',
+  'virtio_ring',
+  'virtio',
+  'virtio_pci_legacy_dev',
+  'virtio_pci_modern_dev',
+  'virtio_pci',
+  '9pnet',
+  'netfs',
+  'fscache',
+  '9pnet_virtio',
+  '9p',
+  'overlay',
 ];
 
 export class InitramfsError extends Error {
@@ -44,7 +62,8 @@ function modulePaths(kernel) {
   return INITRAMFS_MODULES.map((m) => {
     const rel = byName.get(m);
     if (!rel) throw new InitramfsError(`module ${m} not in ${kernel.version}'s modules.dep`);
-    if (!rel.endsWith('.ko')) throw new InitramfsError(`module ${m} is compressed (${rel}); busybox insmod needs plain .ko`);
+    if (!rel.endsWith('.ko'))
+      throw new InitramfsError(`module ${m} is compressed (${rel}); busybox insmod needs plain .ko`);
     return { name: m, file: path.join(kernel.modulesDir, kernel.version, rel) };
   });
 }
@@ -70,7 +89,8 @@ export function ensureInitramfs(kernel, { log = () => {} } = {}) {
   log(`building initramfs ${path.basename(out)}…`);
   const tree = path.join(dir, `tree-${key}`);
   rmSync(tree, { recursive: true, force: true });
-  for (const d of ['bin', 'proc', 'sys', 'dev', 'mod', 'lower', 'upper', 'newroot']) mkdirSync(path.join(tree, d), { recursive: true });
+  for (const d of ['bin', 'proc', 'sys', 'dev', 'mod', 'lower', 'upper', 'newroot'])
+    mkdirSync(path.join(tree, d), { recursive: true });
   copyFileSync(busybox, path.join(tree, 'bin', 'busybox'));
   chmodSync(path.join(tree, 'bin', 'busybox'), 0o755);
   copyFileSync(stage1, path.join(tree, 'init'));
@@ -81,7 +101,9 @@ export function ensureInitramfs(kernel, { log = () => {} } = {}) {
   const files = spawnSync('find', ['.', '-print0'], { cwd: tree, encoding: 'buffer' });
   if (files.status !== 0) throw new InitramfsError(`find failed: ${files.stderr}`);
   const cpio = spawnSync('cpio', ['--null', '-o', '-H', 'newc', '--quiet'], {
-    cwd: tree, input: files.stdout, maxBuffer: 256 << 20,
+    cwd: tree,
+    input: files.stdout,
+    maxBuffer: 256 << 20,
   });
   if (cpio.status !== 0 || cpio.error) {
     throw new InitramfsError(`cpio failed: ${cpio.error?.message ?? cpio.stderr.toString()}`, { cause: cpio.error });

@@ -60,7 +60,8 @@ export function ensureKernel({ log = () => {} } = {}) {
     mkdirSync(path.join(tmp, 'deb'), { recursive: true });
     run('apt-get', ['download', pkg], { cwd: path.join(tmp, 'deb') });
     const debs = readdirSync(path.join(tmp, 'deb')).filter((f) => f.endsWith('.deb'));
-    if (debs.length !== 1) throw new KernelFetchError(`expected one .deb after apt-get download, got ${debs.join(', ')}`);
+    if (debs.length !== 1)
+      throw new KernelFetchError(`expected one .deb after apt-get download, got ${debs.join(', ')}`);
     const tree = path.join(tmp, 'tree');
     run('dpkg-deb', ['-x', path.join(tmp, 'deb', debs[0]), tree]);
     const versions = readdirSync(path.join(tree, 'lib', 'modules'));

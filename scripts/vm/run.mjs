@@ -32,7 +32,10 @@ export function hostKernelHasVrf() {
     'link add brprobe0 type bridge',
     'link add vethprobe0 type veth peer name vethprobe1',
   ];
-  const r = spawnSync('unshare', ['--net', '--', 'ip', '-batch', '-'], { input: `${lines.join('\n')}\n`, encoding: 'utf8' });
+  const r = spawnSync('unshare', ['--net', '--', 'ip', '-batch', '-'], {
+    input: `${lines.join('\n')}\n`,
+    encoding: 'utf8',
+  });
   return r.status === 0;
 }
 
@@ -50,8 +53,11 @@ function newShareDir() {
   const base = path.join(cacheRoot(), 'vm-runs');
   mkdirSync(base, { recursive: true });
   // keep the 8 most recent runs for post-mortems
-  const old = readdirSync(base).filter((d) => d.startsWith('run-')).sort();
-  for (const d of old.slice(0, Math.max(0, old.length - 8))) rmSync(path.join(base, d), { recursive: true, force: true });
+  const old = readdirSync(base)
+    .filter((d) => d.startsWith('run-'))
+    .sort();
+  for (const d of old.slice(0, Math.max(0, old.length - 8)))
+    rmSync(path.join(base, d), { recursive: true, force: true });
   // pid + a sequence number: parallel VMs of one suite run never share a directory
   const dir = path.join(base, `run-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${shareSeq++}`);
   mkdirSync(path.join(dir, 'results'), { recursive: true });
@@ -81,7 +87,16 @@ function finish(shareDir, exitCode, consoleLog, timings) {
  * @returns {Promise<{exitCode: number|null, log: string, console: string, resultsDir: string, shareDir: string,
  *          timings: {bootMs: number|null, totalMs: number}}>} exitCode null = no exit recorded (timeout/crash)
  */
-export async function runInVm({ script, args = [], env = {}, timeoutMs = 10 * 60_000, stream = null, memoryMb = 2048, smp = 2, log = () => {} }) {
+export async function runInVm({
+  script,
+  args = [],
+  env = {},
+  timeoutMs = 10 * 60_000,
+  stream = null,
+  memoryMb = 2048,
+  smp = 2,
+  log = () => {},
+}) {
   if (!Number.isInteger(smp) || smp < 1 || smp > 64) throw new VmError(`smp must be an integer 1..64, got ${smp}`);
   ensureHostPackages({ log });
   const kernel = ensureKernel({ log });
@@ -92,15 +107,42 @@ export async function runInVm({ script, args = [], env = {}, timeoutMs = 10 * 60
     if (!SAFE_PATH.test(p)) throw new VmError(`path not usable on the kernel command line: ${p}`);
   }
   const append = [
-    'console=ttyS0', 'quiet', 'panic=-1', 'loglevel=3',
-    `vrfhost_modules=${kernel.modulesDir}`, `vrfhost_node=${process.execPath}`, `vrfhost_entry=${ENTRY}`, `vrfhost_repo=${repoRoot}`,
+    'console=ttyS0',
+    'quiet',
+    'panic=-1',
+    'loglevel=3',
+    `vrfhost_modules=${kernel.modulesDir}`,
+    `vrfhost_node=${process.execPath}`,
+    `vrfhost_entry=${ENTRY}`,
+    `vrfhost_repo=${repoRoot}`,
   ].join(' ');
   const qemuArgs = [
-    '-accel', 'tcg', '-cpu', 'max', '-smp', String(smp), '-m', String(memoryMb),
-    '-nographic', '-no-reboot', '-nic', 'none', '-monitor', 'none', '-serial', 'stdio',
-    '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', append,
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-    '-virtfs', `local,path=${shareDir},mount_tag=vmshare,security_model=none,multidevs=remap`,
+    '-accel',
+    'tcg',
+    '-cpu',
+    'max',
+    '-smp',
+    String(smp),
+    '-m',
+    String(memoryMb),
+    '-nographic',
+    '-no-reboot',
+    '-nic',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-kernel',
+    kernel.vmlinuz,
+    '-initrd',
+    initrd,
+    '-append',
+    append,
+    '-virtfs',
+    'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs',
+    `local,path=${shareDir},mount_tag=vmshare,security_model=none,multidevs=remap`,
   ];
   const t0 = Date.now();
   let bootMs = null;
@@ -128,18 +170,28 @@ export async function runInVm({ script, args = [], env = {}, timeoutMs = 10 * 60
   let exitCode = null;
   if (existsSync(exitFile)) exitCode = Number.parseInt(readFileSync(exitFile, 'utf8').trim(), 10);
   if (timedOut) consoleLog += `\n[harness] VM killed after ${timeoutMs} ms timeout\n`;
-  else if (exitCode === null) consoleLog += `\n[harness] VM stopped (qemu exit ${code}) without recording an exit code\n`;
+  else if (exitCode === null)
+    consoleLog += `\n[harness] VM stopped (qemu exit ${code}) without recording an exit code\n`;
   return finish(shareDir, exitCode, consoleLog, { bootMs, totalMs: Date.now() - t0 });
 }
 
 /** Run the same job directly on this host (its kernel has VRF). Same contract as runInVm. */
-export async function runNative({ script, args = [], env = {}, timeoutMs = 10 * 60_000, stream = null, log = () => {} }) {
+export async function runNative({
+  script,
+  args = [],
+  env = {},
+  timeoutMs = 10 * 60_000,
+  stream = null,
+  log = () => {},
+}) {
   ensureHostPackages({ needQemu: false, log });
   const shareDir = newShareDir();
   writeJob(shareDir, { script, args, env, inVm: false });
   const t0 = Date.now();
   let out = '';
-  const child = spawn(process.execPath, [ENTRY, path.join(shareDir, 'job.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [ENTRY, path.join(shareDir, 'job.json')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const onData = (d) => {
     out += d.toString('utf8');
     stream?.write(d);

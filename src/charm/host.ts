@@ -68,10 +68,15 @@ const EnvSchema = z.object({
 });
 
 /** The host from the environment (production: the real paths). Throws HostEnvironmentError on a bad variable. */
-export function hostFromEnv(env: Readonly<Record<string, string | undefined>>, charmDir: string | undefined): CharmHost {
+export function hostFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  charmDir: string | undefined,
+): CharmHost {
   const r = EnvSchema.safeParse(env);
   if (!r.success) {
-    throw new HostEnvironmentError(`invalid environment: ${r.error.issues.map((i) => i.message).join('; ')}`, { cause: r.error });
+    throw new HostEnvironmentError(`invalid environment: ${r.error.issues.map((i) => i.message).join('; ')}`, {
+      cause: r.error,
+    });
   }
   const e = r.data;
   const engine: EngineOptions = {

@@ -7,7 +7,14 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { tryCanonicalCidr, tryCanonicalIp } from '../vrf/addr.js';
 import { parseEngineConfig } from '../vrf/config.js';
-import { DEFAULT_BINDING, type BindingInterface, type Bindings, type EngineConfig, type Problem, type Warning } from '../vrf/types.js';
+import {
+  DEFAULT_BINDING,
+  type BindingInterface,
+  type Bindings,
+  type EngineConfig,
+  type Problem,
+  type Warning,
+} from '../vrf/types.js';
 
 /** The options only the charm reads (the engine ignores them). */
 const CharmOnly = z.object({
@@ -22,19 +29,30 @@ export interface CharmConfig {
   readonly warnings: readonly Warning[];
 }
 
-export type CharmConfigResult = ({ readonly ok: true } & CharmConfig) | { readonly ok: false; readonly problems: readonly Problem[] };
+export type CharmConfigResult =
+  ({ readonly ok: true } & CharmConfig) | { readonly ok: false; readonly problems: readonly Problem[] };
 
 /** Validate every option: the engine's (parseEngineConfig) and the charm's own. */
 export function parseCharmConfig(raw: Readonly<Record<string, unknown>>): CharmConfigResult {
   const problems: Problem[] = [];
-  const own = CharmOnly.safeParse({ 'heal-drift': raw['heal-drift'] ?? undefined, 'dry-run': raw['dry-run'] ?? undefined });
+  const own = CharmOnly.safeParse({
+    'heal-drift': raw['heal-drift'] ?? undefined,
+    'dry-run': raw['dry-run'] ?? undefined,
+  });
   if (!own.success) {
-    for (const i of own.error.issues) problems.push({ field: i.path.map(String).join('.') || 'config', message: i.message });
+    for (const i of own.error.issues)
+      problems.push({ field: i.path.map(String).join('.') || 'config', message: i.message });
   }
   const engine = parseEngineConfig({ ...raw });
   if (!engine.ok) problems.unshift(...engine.problems);
   if (problems.length > 0 || !engine.ok || !own.success) return { ok: false, problems };
-  return { ok: true, engine: engine.config, healDrift: own.data['heal-drift'], dryRun: own.data['dry-run'], warnings: engine.warnings };
+  return {
+    ok: true,
+    engine: engine.config,
+    healDrift: own.data['heal-drift'],
+    dryRun: own.data['dry-run'],
+    warnings: engine.warnings,
+  };
 }
 
 /**
@@ -56,23 +74,38 @@ export function applyOverrides(
   }
   const parsed = z.record(z.string(), z.unknown()).safeParse(doc);
   if (!parsed.success || doc === null || Array.isArray(doc)) {
-    return { ok: false, problem: { field: 'config', message: 'must be a mapping of option names to values, e.g. {strict: false}' } };
+    return {
+      ok: false,
+      problem: { field: 'config', message: 'must be a mapping of option names to values, e.g. {strict: false}' },
+    };
   }
   const unknown = Object.keys(parsed.data).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
     return {
       ok: false,
-      problem: { field: 'config', message: `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (options: ${known.join(', ')})` },
+      problem: {
+        field: 'config',
+        message: `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (options: ${known.join(', ')})`,
+      },
     };
   }
   // A nested vrfs mapping in the override is the same as its YAML text.
-  const over = Object.fromEntries(Object.entries(parsed.data).map(([k, v]) => [k, k === 'vrfs' && v !== null && typeof v === 'object' ? YAML.stringify(v) : v]));
+  const over = Object.fromEntries(
+    Object.entries(parsed.data).map(([k, v]) => [
+      k,
+      k === 'vrfs' && v !== null && typeof v === 'object' ? YAML.stringify(v) : v,
+    ]),
+  );
   return { ok: true, config: { ...current, ...over } };
 }
 
 /** What network-get says of one binding, as plain data (src/ops' Network has this shape). */
 export interface NetworkData {
-  readonly interfaces: readonly { readonly name: string; readonly mac?: string; readonly addresses: readonly { readonly address: string; readonly cidr: string }[] }[];
+  readonly interfaces: readonly {
+    readonly name: string;
+    readonly mac?: string;
+    readonly addresses: readonly { readonly address: string; readonly cidr: string }[];
+  }[];
 }
 
 export interface BindingsResult {

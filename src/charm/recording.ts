@@ -52,7 +52,11 @@ export async function watchedBefore(host: CharmHost): Promise<WatchedBefore> {
  * has checked that the converge applied nothing: a sysctl step is a file
  * write, not a process), or null when the run started anything but reads.
  */
-export function memoAllowance(calls: readonly SpawnCall[], host: CharmHost, before: WatchedBefore): MemoAllowance | null {
+export function memoAllowance(
+  calls: readonly SpawnCall[],
+  host: CharmHost,
+  before: WatchedBefore,
+): MemoAllowance | null {
   const ip = host.engine.ipBin ?? 'ip';
   const flock = host.engine.flockBin ?? 'flock';
   const reads: RecordedRead[] = [];

@@ -72,7 +72,9 @@ function vrfResults(v: VrfShow, withRoutes: boolean): ActionResults {
       gateway: d.gateway ?? '-',
       source: d.source ?? '-',
       detail: d.detail ?? '-',
-      installed: d.installed ? `${d.installed.gateway ?? '-'} dev ${d.installed.dev ?? '-'} metric ${d.installed.metric ?? 0}` : 'none',
+      installed: d.installed
+        ? `${d.installed.gateway ?? '-'} dev ${d.installed.dev ?? '-'} metric ${d.installed.metric ?? 0}`
+        : 'none',
     };
   }
   if (v.rules.length > 0) out['rules'] = numbered(v.rules, ruleText);
@@ -83,7 +85,10 @@ function vrfResults(v: VrfShow, withRoutes: boolean): ActionResults {
 
 function inMainResults(inMain: readonly InMainBinding[]): ActionResults {
   return Object.fromEntries(
-    inMain.map((m, i) => [keyOf(m.binding, `binding-${i}`), { binding: m.binding, reason: m.reason, interfaces: m.interfaces.join(', ') || '-' }]),
+    inMain.map((m, i) => [
+      keyOf(m.binding, `binding-${i}`),
+      { binding: m.binding, reason: m.reason, interfaces: m.interfaces.join(', ') || '-' },
+    ]),
   );
 }
 
@@ -117,7 +122,9 @@ export function planResults(r: ConvergeReport): ActionResults {
     summary: planSummary(r.planned),
     count: String(r.planned.length),
     commands: r.planned.length > 0 ? r.planned.map((p) => p.command).join('\n') : '(none)',
-    ...(r.planned.length > 0 ? { steps: numbered(r.planned, (p) => ({ command: p.command, why: p.step.why ?? '-' })) } : {}),
+    ...(r.planned.length > 0
+      ? { steps: numbered(r.planned, (p) => ({ command: p.command, why: p.step.why ?? '-' })) }
+      : {}),
     ...(r.warnings.length > 0 ? { warnings: r.warnings.map(problemLine).join('\n') } : {}),
   };
 }
@@ -125,7 +132,10 @@ export function planResults(r: ConvergeReport): ActionResults {
 /** apply: the steps that ran. */
 export function applyResults(r: ConvergeReport): ActionResults {
   return {
-    summary: r.applied.length === 0 && r.ok ? 'nothing to do: the host already matched the desired state' : `ran ${planSummary(r.applied)}`,
+    summary:
+      r.applied.length === 0 && r.ok
+        ? 'nothing to do: the host already matched the desired state'
+        : `ran ${planSummary(r.applied)}`,
     count: String(r.applied.length),
     applied: r.applied.length > 0 ? r.applied.map((p) => p.command).join('\n') : '(none)',
     ...(r.warnings.length > 0 ? { warnings: r.warnings.map(problemLine).join('\n') } : {}),
@@ -169,8 +179,17 @@ export function probeResults(probes: readonly ProbeResult[]): ActionResults {
     probes.length === 0
       ? 'no gateways to probe: no VRF has a gateway'
       : [
-          down.length === 0 ? `all ${probes.length} probes reachable` : `${down.length} of ${probes.length} probes unreachable`,
-          ...probes.map((p) => `${p.vrf} ${p.kind === 'target' ? 'target' : p.family === 'inet' ? 'ipv4' : 'ipv6'} ${probeText(p)}`),
+          down.length === 0
+            ? `all ${probes.length} probes reachable`
+            : `${down.length} of ${probes.length} probes unreachable`,
+          ...probes.map(
+            (p) => `${p.vrf} ${p.kind === 'target' ? 'target' : p.family === 'inet' ? 'ipv4' : 'ipv6'} ${probeText(p)}`,
+          ),
         ].join('\n');
-  return { summary, reachable: String(down.length === 0), unreachable: String(down.length), ...(probes.length > 0 ? { vrfs } : {}) };
+  return {
+    summary,
+    reachable: String(down.length === 0),
+    unreachable: String(down.length),
+    ...(probes.length > 0 ? { vrfs } : {}),
+  };
 }

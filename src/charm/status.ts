@@ -85,7 +85,10 @@ export function describeDesired(d: DesiredState, max = STATUS_MAX): string {
   const notable = d.inMain.filter((m) => m.reason !== 'same-as-default');
   const main = inMainText(notable);
   if (n === 0) {
-    const why = notable.length > 0 ? main.join('; ') : 'no space binding differs from the default binding (bind spaces with juju deploy --bind)';
+    const why =
+      notable.length > 0
+        ? main.join('; ')
+        : 'no space binding differs from the default binding (bind spaces with juju deploy --bind)';
     return clip(`${head}: ${why}`, max);
   }
   const full = d.vrfs.map((v) => {
@@ -141,7 +144,8 @@ export function outcomeStatus(o: Outcome): StatusLine {
     case 'dry-run': {
       const d = o.report.drift;
       const what = o.report.desired ? describeDesired(o.report.desired, STATUS_MAX - 60) : '';
-      const head = d.pending === 0 ? 'dry-run: in sync' : `dry-run: ${changes(d.pending)} pending (see the plan action)`;
+      const head =
+        d.pending === 0 ? 'dry-run: in sync' : `dry-run: ${changes(d.pending)} pending (see the plan action)`;
       return { name: 'active', message: clip(what ? `${head}; ${what}` : head, STATUS_MAX) };
     }
     case 'converged': {
@@ -152,7 +156,10 @@ export function outcomeStatus(o: Outcome): StatusLine {
     case 'torn-down': {
       const r = o.report;
       if (!r.tornDown && r.remainingUnits.length > 0) {
-        return { name: 'maintenance', message: clip(`leaving; the VRFs stay for ${r.remainingUnits.join(', ')}`, STATUS_MAX) };
+        return {
+          name: 'maintenance',
+          message: clip(`leaving; the VRFs stay for ${r.remainingUnits.join(', ')}`, STATUS_MAX),
+        };
       }
       return { name: 'maintenance', message: 'leaving; the VRFs are removed and the host is restored' };
     }

@@ -9,7 +9,11 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 const EndpointSchema = z.object({ interface: z.string(), scope: z.enum(['global', 'container']).optional() }).loose();
-const EndpointMap = z.record(z.string(), EndpointSchema).nullable().optional().transform((m) => m ?? {});
+const EndpointMap = z
+  .record(z.string(), EndpointSchema)
+  .nullable()
+  .optional()
+  .transform((m) => m ?? {});
 
 export const MetadataSchema = z
   .object({
@@ -18,13 +22,23 @@ export const MetadataSchema = z
     requires: EndpointMap,
     provides: EndpointMap,
     peers: EndpointMap,
-    'extra-bindings': z.record(z.string(), z.unknown()).nullable().optional().transform((m) => Object.keys(m ?? {})),
+    'extra-bindings': z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .transform((m) => Object.keys(m ?? {})),
   })
   .loose();
 export type CharmMeta = z.input<typeof MetadataSchema>;
 
 export const ActionsSchema = z
-  .record(z.string(), z.object({ description: z.string().optional(), params: z.record(z.string(), z.unknown()).optional() }).loose().nullable())
+  .record(
+    z.string(),
+    z
+      .object({ description: z.string().optional(), params: z.record(z.string(), z.unknown()).optional() })
+      .loose()
+      .nullable(),
+  )
   .nullable()
   .transform((m) => m ?? {});
 export type CharmActions = z.input<typeof ActionsSchema>;
@@ -37,7 +51,13 @@ const OptionSchema = z
   })
   .loose();
 export const ConfigSchema = z
-  .object({ options: z.record(z.string(), OptionSchema).nullable().optional().transform((m) => m ?? {}) })
+  .object({
+    options: z
+      .record(z.string(), OptionSchema)
+      .nullable()
+      .optional()
+      .transform((m) => m ?? {}),
+  })
   .nullable()
   .transform((c) => c ?? { options: {} });
 export type CharmConfigSpec = z.input<typeof ConfigSchema>;
@@ -46,7 +66,9 @@ export interface CharmSpec {
   readonly name: string;
   readonly subordinate: boolean;
   /** Every relation endpoint (requires, provides, peers) → its interface. */
-  readonly endpoints: Readonly<Record<string, { readonly interface: string; readonly role: 'requires' | 'provides' | 'peers' }>>;
+  readonly endpoints: Readonly<
+    Record<string, { readonly interface: string; readonly role: 'requires' | 'provides' | 'peers' }>
+  >;
   readonly extraBindings: readonly string[];
   readonly actions: readonly string[];
   /** Option name → its default (options without a default are absent). */

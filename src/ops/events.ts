@@ -43,12 +43,16 @@ export type DispatchTarget =
  * `hooks/NAME` → the NAME event, `actions/NAME` → the NAME action, checked
  * against the charm's metadata. Throws UnknownEventError otherwise.
  */
-export function resolveDispatchPath(dispatchPath: string, spec: Pick<CharmSpec, 'endpoints' | 'actions'>): DispatchTarget {
+export function resolveDispatchPath(
+  dispatchPath: string,
+  spec: Pick<CharmSpec, 'endpoints' | 'actions'>,
+): DispatchTarget {
   const m = /^(hooks|actions)\/([^/]+)$/.exec(dispatchPath.replace(/^\.\//, ''));
   if (!m) throw new UnknownEventError(dispatchPath, 'expected hooks/NAME or actions/NAME');
   const dir = m[1];
   const name = m[2] ?? '';
-  if (!NAME_RE.test(name)) throw new UnknownEventError(dispatchPath, `${JSON.stringify(name)} is not a valid event name`);
+  if (!NAME_RE.test(name))
+    throw new UnknownEventError(dispatchPath, `${JSON.stringify(name)} is not a valid event name`);
   if (dir === 'actions') {
     if (!spec.actions.includes(name)) {
       throw new UnknownEventError(dispatchPath, `action ${JSON.stringify(name)} is not declared in actions.yaml`);
@@ -62,7 +66,10 @@ export function resolveDispatchPath(dispatchPath: string, spec: Pick<CharmSpec, 
     if (Object.hasOwn(spec.endpoints, endpoint)) {
       return { kind: 'relation', name, endpoint, event: rel[2] as RelationEventKind };
     }
-    throw new UnknownEventError(dispatchPath, `relation endpoint ${JSON.stringify(endpoint)} is not declared in metadata.yaml`);
+    throw new UnknownEventError(
+      dispatchPath,
+      `relation endpoint ${JSON.stringify(endpoint)} is not declared in metadata.yaml`,
+    );
   }
   throw new UnknownEventError(dispatchPath, `${JSON.stringify(name)} is not a hook this charm handles`);
 }

@@ -1,6 +1,15 @@
 /** The public API of the ops port. */
 export { main, dispatch, type MainOptions, type DispatchOptions, type MemoOptions } from './main.js';
-export { MemoControl, captureFiles, replayMemo, type MemoAllowance, type MemoRecord, type RecordedRead, type Watch, type WatchHow } from './memo.js';
+export {
+  MemoControl,
+  captureFiles,
+  replayMemo,
+  type MemoAllowance,
+  type MemoRecord,
+  type RecordedRead,
+  type Watch,
+  type WatchHow,
+} from './memo.js';
 export { CharmBase, type CharmClass } from './charm-base.js';
 export { Framework, Logger, type Handler } from './framework.js';
 export {
@@ -15,7 +24,14 @@ export {
   type ConfigResult,
   type ConfigProblem,
 } from './model.js';
-export { Status, STATUS_PRIORITY, highestPriority, type SettableStatus, type StatusName, type SettableStatusName } from './status.js';
+export {
+  Status,
+  STATUS_PRIORITY,
+  highestPriority,
+  type SettableStatus,
+  type StatusName,
+  type SettableStatusName,
+} from './status.js';
 export {
   resolveDispatchPath,
   LIFECYCLE_HOOKS,
@@ -35,7 +51,15 @@ export {
 export { parseJujuContext, parseHostPort, type JujuContext, type HostPort, type RelationRef } from './context.js';
 export { loadCharmSpec, charmSpecFrom, type CharmSpec } from './charmspec.js';
 export { ModelBackend, classifyingRun } from './backend.js';
-export { processRunner, lightRun, SpawnError, type RawRun, type RawResult, type ProcessRunnerOptions, type ProcessCall } from './runner.js';
+export {
+  processRunner,
+  lightRun,
+  SpawnError,
+  type RawRun,
+  type RawResult,
+  type ProcessRunnerOptions,
+  type ProcessCall,
+} from './runner.js';
 export {
   ModelError,
   RelationNotFoundError,

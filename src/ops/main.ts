@@ -73,7 +73,11 @@ async function fatal(
   return 1;
 }
 
-function buildRelationEvent(framework: Framework, ctx: JujuContext, target: DispatchTarget & { kind: 'relation' }): RelationEvent {
+function buildRelationEvent(
+  framework: Framework,
+  ctx: JujuContext,
+  target: DispatchTarget & { kind: 'relation' },
+): RelationEvent {
   if (ctx.relationId === undefined) {
     throw new Error(`${target.name} dispatched without JUJU_RELATION_ID`);
   }
@@ -185,10 +189,14 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
 
   const memo = opts.memo?.path ? { ...opts.memo, path: opts.memo.path } : null;
   // A record never survives a full run that might change something.
-  if (memo) await removeMemo(memo.path).catch((e: Error) => stderr(`cannot remove the hook memo ${memo.path}: ${e.message}`));
+  if (memo)
+    await removeMemo(memo.path).catch((e: Error) => stderr(`cannot remove the hook memo ${memo.path}: ${e.message}`));
 
   try {
-    const why = memo?.missed !== undefined && target.kind === 'hook' && memo.hooks.includes(target.name) ? ` (in full: ${memo.missed})` : '';
+    const why =
+      memo?.missed !== undefined && target.kind === 'hook' && memo.hooks.includes(target.name)
+        ? ` (in full: ${memo.missed})`
+        : '';
     await framework.log.debug(`emitting ${target.kind === 'action' ? 'action' : 'event'} ${target.name}${why}`);
     switch (target.kind) {
       case 'hook':
@@ -204,15 +212,29 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
     await collectStatus(framework);
     await model.stored.commit();
   } catch (err) {
-    return fatal(framework, `uncaught error in ${target.kind === 'action' ? 'action' : 'hook'} ${target.name}`, err, target, stderr);
+    return fatal(
+      framework,
+      `uncaught error in ${target.kind === 'action' ? 'action' : 'hook'} ${target.name}`,
+      err,
+      target,
+      stderr,
+    );
   }
   const allowed = framework.memo.allowed;
   if (memo && allowed && target.kind === 'hook' && memo.hooks.includes(target.name)) {
     const c = classifyToolCalls(calls);
     if (c.ok) {
       try {
-        const record = await makeRecord({ build: memo.build, hook: target.name, env: opts.env, reads: [...c.reads, ...allowed.reads], writes: c.writes, watch: allowed.watch });
-        if (allowed.before === undefined || JSON.stringify(allowed.before) === JSON.stringify(record.files)) await writeMemo(memo.path, record);
+        const record = await makeRecord({
+          build: memo.build,
+          hook: target.name,
+          env: opts.env,
+          reads: [...c.reads, ...allowed.reads],
+          writes: c.writes,
+          watch: allowed.watch,
+        });
+        if (allowed.before === undefined || JSON.stringify(allowed.before) === JSON.stringify(record.files))
+          await writeMemo(memo.path, record);
       } catch (e) {
         stderr(`cannot write the hook memo ${memo.path}: ${(e as Error).message}`);
       }
@@ -259,7 +281,13 @@ export async function main(CharmClass: CharmClass, opts: MainOptions = {}): Prom
   }
   let code: number;
   try {
-    code = await dispatch(CharmClass, { env, run, spec, stderr, ...(opts.memo !== undefined ? { memo: opts.memo } : {}) });
+    code = await dispatch(CharmClass, {
+      env,
+      run,
+      spec,
+      stderr,
+      ...(opts.memo !== undefined ? { memo: opts.memo } : {}),
+    });
   } catch (err) {
     // dispatch handles its own errors; this is the last line of defence.
     stderr(`dispatch failed: ${describeError(err)}`);

@@ -55,7 +55,15 @@ export const DROPPED_TOOLS: ReadonlySet<string> = new Set(['juju-log']);
  * Environment variables that change with every dispatch, or with how it was
  * started (a shell exports PWD, SHLVL, _), and are no input of the charm's.
  */
-export const VOLATILE_ENV: ReadonlySet<string> = new Set(['JUJU_CONTEXT_ID', 'JUJU_HOOK_NAME', 'JUJU_DISPATCH_PATH', 'PWD', 'OLDPWD', 'SHLVL', '_']);
+export const VOLATILE_ENV: ReadonlySet<string> = new Set([
+  'JUJU_CONTEXT_ID',
+  'JUJU_HOOK_NAME',
+  'JUJU_DISPATCH_PATH',
+  'PWD',
+  'OLDPWD',
+  'SHLVL',
+  '_',
+]);
 
 /** How a watched path is compared: its content (procfs, sysfs: stat says nothing) or lstat's identity. */
 export type WatchHow = 'content' | 'stat';
@@ -112,7 +120,8 @@ export function memoEnv(env: Readonly<Record<string, string | undefined>>): Reco
   return out;
 }
 
-const errCode = (e: unknown): string => (typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : 'error');
+const errCode = (e: unknown): string =>
+  typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : 'error';
 
 /** A path's state as one comparable string. */
 export async function fileState(w: Watch): Promise<string> {
@@ -152,7 +161,9 @@ export async function captureFiles(watch: readonly Watch[]): Promise<MemoRecord[
  * the run cannot be memoized (a tool that writes something a replay would
  * have to repeat, e.g. state-set or action-set).
  */
-export function classifyToolCalls(calls: readonly ToolCall[]): { ok: true; reads: RecordedRead[]; writes: string[][] } | { ok: false; why: string } {
+export function classifyToolCalls(
+  calls: readonly ToolCall[],
+): { ok: true; reads: RecordedRead[]; writes: string[][] } | { ok: false; why: string } {
   const reads: RecordedRead[] = [];
   const writes: string[][] = [];
   // More than one status means an interim one (e.g. Maintenance while applying): not a read-only run.
@@ -164,7 +175,13 @@ export function classifyToolCalls(calls: readonly ToolCall[]): { ok: true; reads
       if (c.exitCode !== 0 || c.stdin !== undefined) return { ok: false, why: `${tool} failed` };
       writes.push([...c.argv]);
     } else if (READ_TOOLS.has(tool)) {
-      reads.push({ argv: [...c.argv], ...(c.stdin !== undefined ? { input: c.stdin } : {}), exitCode: c.exitCode, stdout: c.stdout, stderr: c.stderr });
+      reads.push({
+        argv: [...c.argv],
+        ...(c.stdin !== undefined ? { input: c.stdin } : {}),
+        exitCode: c.exitCode,
+        stdout: c.stdout,
+        stderr: c.stderr,
+      });
     } else {
       return { ok: false, why: `${tool} is neither a read nor a replayable write` };
     }
@@ -266,7 +283,8 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
   if (rec.build !== o.build) return miss('the charm changed');
   if (rec.hook !== o.hook) return miss(`record is for ${rec.hook}`);
   const now = o.now ?? Date.now();
-  if (now < rec.created || now - rec.created > o.maxAgeMs) return miss(`record older than ${Math.round(o.maxAgeMs / 60_000)} min`);
+  if (now < rec.created || now - rec.created > o.maxAgeMs)
+    return miss(`record older than ${Math.round(o.maxAgeMs / 60_000)} min`);
   const changed = envChange(rec.env, memoEnv(o.env));
   if (changed !== null) return miss(`environment changed: ${changed}`);
   // A record names processes run as root: only reads this launcher knows to be reads, only known writes.
@@ -279,15 +297,25 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
 
   const [files, results] = await Promise.all([
     captureFiles(rec.files),
-    Promise.all(rec.reads.map((r) => o.run({ argv: r.argv, ...(r.input !== undefined ? { input: r.input } : {}), ...(r.env !== undefined ? { env: r.env } : {}) }))),
+    Promise.all(
+      rec.reads.map((r) =>
+        o.run({
+          argv: r.argv,
+          ...(r.input !== undefined ? { input: r.input } : {}),
+          ...(r.env !== undefined ? { env: r.env } : {}),
+        }),
+      ),
+    ),
   ]);
   for (const [i, f] of rec.files.entries()) {
     if (files[i]?.state !== f.state) return miss(`${f.path} changed`);
   }
   for (const [i, r] of rec.reads.entries()) {
     const got = results[i];
-    const stdout = got === undefined || r.normalize === undefined ? got?.stdout : o.normalizers![r.normalize]!(got.stdout);
-    if (got === undefined || got.exitCode !== r.exitCode || stdout !== r.stdout || got.stderr !== r.stderr) return miss(`${describeRead(r)} answered differently`);
+    const stdout =
+      got === undefined || r.normalize === undefined ? got?.stdout : o.normalizers![r.normalize]!(got.stdout);
+    if (got === undefined || got.exitCode !== r.exitCode || stdout !== r.stdout || got.stderr !== r.stderr)
+      return miss(`${describeRead(r)} answered differently`);
   }
   for (const w of rec.writes) {
     const r = await o.run({ argv: w });

@@ -55,7 +55,10 @@ export function processRunner(opts: ProcessRunnerOptions = {}): RawRun {
     });
     if (result.exitCode === undefined && result.signal === undefined) {
       const cause = result.cause;
-      const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String((cause as { code: unknown }).code) : result.code;
+      const code =
+        typeof cause === 'object' && cause !== null && 'code' in cause
+          ? String((cause as { code: unknown }).code)
+          : result.code;
       throw new SpawnError(`could not start ${file}: ${result.shortMessage}`, code, { cause });
     }
     return {
@@ -83,7 +86,10 @@ export interface ProcessCall {
  * BENCHMARKS.md), while child_process is already part of Node. Never rejects:
  * a process that could not start comes back with exitCode -1 and `spawnError`.
  */
-export async function lightRun(call: ProcessCall, timeoutMs = 60_000): Promise<RawResult & { readonly spawnError?: string }> {
+export async function lightRun(
+  call: ProcessCall,
+  timeoutMs = 60_000,
+): Promise<RawResult & { readonly spawnError?: string }> {
   const [file, ...args] = call.argv;
   if (file === undefined || file === '') return { exitCode: -1, stdout: '', stderr: '', spawnError: 'empty argv' };
   return new Promise((resolve) => {
@@ -99,7 +105,8 @@ export async function lightRun(call: ProcessCall, timeoutMs = 60_000): Promise<R
       (err, stdout, stderr) => {
         if (err === null) return resolve({ exitCode: 0, stdout, stderr });
         const e = err as NodeJS.ErrnoException & { code?: unknown; signal?: NodeJS.Signals | null };
-        if (typeof e.code === 'number') return resolve({ exitCode: e.code, stdout, stderr, ...(e.signal ? { signal: e.signal } : {}) });
+        if (typeof e.code === 'number')
+          return resolve({ exitCode: e.code, stdout, stderr, ...(e.signal ? { signal: e.signal } : {}) });
         if (e.signal) return resolve({ exitCode: -1, stdout, stderr, signal: e.signal });
         resolve({ exitCode: -1, stdout, stderr, spawnError: `${file}: ${e.code ?? e.message}` });
       },

@@ -22,7 +22,14 @@ export const Status = {
 } as const;
 
 /** ops' order: error > blocked > maintenance > waiting > active > unknown. */
-export const STATUS_PRIORITY: readonly StatusName[] = ['error', 'blocked', 'maintenance', 'waiting', 'active', 'unknown'];
+export const STATUS_PRIORITY: readonly StatusName[] = [
+  'error',
+  'blocked',
+  'maintenance',
+  'waiting',
+  'active',
+  'unknown',
+];
 
 function rank(name: StatusName): number {
   const i = STATUS_PRIORITY.indexOf(name);
@@ -38,6 +45,8 @@ export function highestPriority<S extends Status>(statuses: readonly S[]): S | u
 
 export function assertSettable(s: Status): asserts s is SettableStatus {
   if (!(SETTABLE_STATUSES as readonly string[]).includes(s.name)) {
-    throw new InvalidArgumentError(`status ${JSON.stringify(s.name)} cannot be set by a charm (use one of ${SETTABLE_STATUSES.join(', ')})`);
+    throw new InvalidArgumentError(
+      `status ${JSON.stringify(s.name)} cannot be set by a charm (use one of ${SETTABLE_STATUSES.join(', ')})`,
+    );
   }
 }

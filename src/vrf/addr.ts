@@ -28,7 +28,11 @@ const PREFIX_RE = /^(0|[1-9][0-9]{0,2})$/;
 // ipaddr objects that never leave this module. Cleared when they grow large.
 const MEMO_MAX = 100_000;
 const ipMemo = new Map<string, IpAddress | null>();
-const cidrMemo: Record<Family | 'any', Map<string, ParsedCidr | null>> = { any: new Map(), inet: new Map(), inet6: new Map() };
+const cidrMemo: Record<Family | 'any', Map<string, ParsedCidr | null>> = {
+  any: new Map(),
+  inet: new Map(),
+  inet6: new Map(),
+};
 
 function memo<V>(m: Map<string, V>, k: string, f: () => V): V {
   const hit = m.get(k);
@@ -131,8 +135,7 @@ function parseCidrUncached(s: string, family?: Family): ParsedCidr | null {
     if (prefixlen > maxPrefix(fam)) return null;
   }
   const text = `${ip.toString()}/${prefixlen}`;
-  const net =
-    fam === 'inet' ? ipaddr.IPv4.networkAddressFromCIDR(text) : ipaddr.IPv6.networkAddressFromCIDR(text);
+  const net = fam === 'inet' ? ipaddr.IPv4.networkAddressFromCIDR(text) : ipaddr.IPv6.networkAddressFromCIDR(text);
   const network = net.toString();
   return Object.freeze({ family: fam, network, prefixlen, cidr: `${network}/${prefixlen}` });
 }
@@ -249,4 +252,3 @@ export class PrefixSet {
     return false;
   }
 }
-

@@ -16,7 +16,9 @@ import { runIpBatch, tokenProblem, type ProcOptions } from './ip.js';
 import { writeSysctl } from './sysctl.js';
 import type { Step } from './types.js';
 
-export type RenderedStep = { readonly kind: 'ip'; readonly argv: readonly string[] } | { readonly kind: 'sysctl'; readonly key: string; readonly value: string };
+export type RenderedStep =
+  | { readonly kind: 'ip'; readonly argv: readonly string[] }
+  | { readonly kind: 'sysctl'; readonly key: string; readonly value: string };
 
 export interface Renderer {
   readonly renderStep: (step: Step) => RenderedStep;
@@ -39,7 +41,12 @@ export interface ApplyFailure {
 
 export type ApplyResult =
   | { readonly ok: true; readonly applied: readonly AppliedStep[]; readonly ipProcesses: number }
-  | { readonly ok: false; readonly applied: readonly AppliedStep[]; readonly failure: ApplyFailure; readonly ipProcesses: number };
+  | {
+      readonly ok: false;
+      readonly applied: readonly AppliedStep[];
+      readonly failure: ApplyFailure;
+      readonly ipProcesses: number;
+    };
 
 export interface ApplyOptions extends ProcOptions {
   readonly procRoot?: string;
@@ -88,7 +95,17 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
       }
     } catch (e) {
       // Nothing has run yet: an invalid step refuses the whole plan.
-      return { ok: false, applied: [], ipProcesses: 0, failure: { index, step, command: `(${step.kind})`, error: `invalid step, nothing applied: ${(e as Error).message}` } };
+      return {
+        ok: false,
+        applied: [],
+        ipProcesses: 0,
+        failure: {
+          index,
+          step,
+          command: `(${step.kind})`,
+          error: `invalid step, nothing applied: ${(e as Error).message}`,
+        },
+      };
     }
     prepared.push({ index, step, r, command: commandOf({ r }, human) });
   }
@@ -102,7 +119,12 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
       try {
         await writeSysctl(p.r.key, p.r.value, o.procRoot);
       } catch (e) {
-        return { ok: false, applied, ipProcesses, failure: { index: p.index, step: p.step, command: p.command, error: (e as Error).message } };
+        return {
+          ok: false,
+          applied,
+          ipProcesses,
+          failure: { index: p.index, step: p.step, command: p.command, error: (e as Error).message },
+        };
       }
       applied.push({ step: p.step, command: p.command });
       i++;
@@ -112,7 +134,8 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
     const argvOf = (q: Prepared) => splitFamily((q.r as { argv: readonly string[] }).argv);
     const family = argvOf(p).family;
     const run: Prepared[] = [];
-    while (i < prepared.length && prepared[i]!.r.kind === 'ip' && argvOf(prepared[i]!).family === family) run.push(prepared[i++]!);
+    while (i < prepared.length && prepared[i]!.r.kind === 'ip' && argvOf(prepared[i]!).family === family)
+      run.push(prepared[i++]!);
     const lines = run.map((q) => argvOf(q).line);
     ipProcesses++;
     let res;
@@ -120,7 +143,12 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
       res = await runIpBatch(lines, { ...o, ...(family !== undefined ? { family } : {}) });
     } catch (e) {
       const first = run[0]!;
-      return { ok: false, applied, ipProcesses, failure: { index: first.index, step: first.step, command: first.command, error: (e as Error).message } };
+      return {
+        ok: false,
+        applied,
+        ipProcesses,
+        failure: { index: first.index, step: first.step, command: first.command, error: (e as Error).message },
+      };
     }
     if (res.ok) {
       for (const q of run) applied.push({ step: q.step, command: q.command });
@@ -133,18 +161,31 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
         ok: false,
         applied,
         ipProcesses,
-        failure: { index: first.index, step: first.step, command: first.command, error: `ip -batch failed (exit ${res.exitCode}) without naming a line; some of the next ${run.length} step(s) may have run: ${res.stderr || 'no error output'}` },
+        failure: {
+          index: first.index,
+          step: first.step,
+          command: first.command,
+          error: `ip -batch failed (exit ${res.exitCode}) without naming a line; some of the next ${run.length} step(s) may have run: ${res.stderr || 'no error output'}`,
+        },
       };
     }
     for (const q of run.slice(0, res.failedLine)) applied.push({ step: q.step, command: q.command });
     const bad = run[res.failedLine]!;
-    return { ok: false, applied, ipProcesses, failure: { index: bad.index, step: bad.step, command: bad.command, error: errorText(res.stderr) } };
+    return {
+      ok: false,
+      applied,
+      ipProcesses,
+      failure: { index: bad.index, step: bad.step, command: bad.command, error: errorText(res.stderr) },
+    };
   }
   return { ok: true, applied, ipProcesses };
 }
 
 /** ip's own message without the "Command failed -:N" trailer. */
 function errorText(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Command failed -:\d+$/.test(l));
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^Command failed -:\d+$/.test(l));
   return lines.join('; ') || stderr || 'failed';
 }

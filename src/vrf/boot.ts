@@ -21,7 +21,10 @@ import { removeFile, under, writeIfChanged } from './persist.js';
 
 export const BOOT_PATHS = {
   unit: 'etc/systemd/system/vrf-host.service',
-  wants: ['etc/systemd/system/multi-user.target.wants/vrf-host.service', 'etc/systemd/system/network-online.target.wants/vrf-host.service'],
+  wants: [
+    'etc/systemd/system/multi-user.target.wants/vrf-host.service',
+    'etc/systemd/system/network-online.target.wants/vrf-host.service',
+  ],
   hooks: ['etc/networkd-dispatcher/routable.d/50-vrf-host', 'etc/networkd-dispatcher/configured.d/50-vrf-host'],
   cli: 'var/lib/vrf-host/bin/vrf-host.mjs',
 } as const;

@@ -68,10 +68,19 @@ const KEY_NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
 const RawScalar = z.union([z.string(), z.boolean(), z.number(), z.null(), z.undefined()]);
 
-function rawValue(raw: Record<string, unknown>, key: string, problems: Problem[]): string | boolean | number | undefined {
+function rawValue(
+  raw: Record<string, unknown>,
+  key: string,
+  problems: Problem[],
+): string | boolean | number | undefined {
   const v = RawScalar.safeParse(raw[key]);
   if (!v.success) {
-    const want = typeof DEFAULT_CONFIG_RAW[key] === 'boolean' ? 'true or false' : key === 'vrfs' ? 'a YAML string or a mapping' : 'a string';
+    const want =
+      typeof DEFAULT_CONFIG_RAW[key] === 'boolean'
+        ? 'true or false'
+        : key === 'vrfs'
+          ? 'a YAML string or a mapping'
+          : 'a string';
     problems.push({ field: key, message: `must be ${want}, not ${describe(raw[key])}` });
     return undefined;
   }
@@ -178,7 +187,10 @@ function parseGateways(s: string, problems: Problem[]): GatewayOverride[] {
     const address = ip.toString();
     const family: Family = ip.kind() === 'ipv4' ? 'inet' : 'inet6';
     if (k.keyKind === 'cidr' && tryFamilyOf(address) !== parseCidr(k.key)?.family) {
-      problems.push({ field: 'gateways', message: `entry "${entry}": the address and the CIDR are of different families` });
+      problems.push({
+        field: 'gateways',
+        message: `entry "${entry}": the address and the CIDR are of different families`,
+      });
       continue;
     }
     const dupKey = `${k.key}|${family}`;
@@ -220,7 +232,10 @@ function parseSpaceRoutes(s: string, problems: Problem[]): SpaceRoute[] {
       continue;
     }
     if (dst.prefixlen === 0) {
-      problems.push({ field: 'space-routes', message: `entry "${entry}": the default route comes from gateways, not space-routes` });
+      problems.push({
+        field: 'space-routes',
+        message: `entry "${entry}": the default route comes from gateways, not space-routes`,
+      });
       continue;
     }
     let via: string | undefined;
@@ -232,7 +247,10 @@ function parseSpaceRoutes(s: string, problems: Problem[]): SpaceRoute[] {
       }
       via = v.toString();
       if (tryFamilyOf(via) !== dst.family) {
-        problems.push({ field: 'space-routes', message: `entry "${entry}": via ${via} is not ${familyName(dst.family)} like ${dst.cidr}` });
+        problems.push({
+          field: 'space-routes',
+          message: `entry "${entry}": via ${via} is not ${familyName(dst.family)} like ${dst.cidr}`,
+        });
         continue;
       }
     }
@@ -312,17 +330,27 @@ function zodProblems(name: string, raw: unknown, issues: readonly z.core.$ZodIss
     switch (i.code) {
       case 'unrecognized_keys': {
         const allowed = i.path.length === 0 ? VRF_KEYS : ROUTE_KEYS;
-        return { field, message: `has unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')} (allowed: ${allowed})` };
+        return {
+          field,
+          message: `has unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')} (allowed: ${allowed})`,
+        };
       }
       case 'invalid_type':
         if (input === undefined) return { field, message: 'is required' };
-        if (i.expected === 'int' || i.expected === 'number') return { field, message: `must be an integer, not ${describe(input)}` };
+        if (i.expected === 'int' || i.expected === 'number')
+          return { field, message: `must be an integer, not ${describe(input)}` };
         if (i.expected === 'object') return { field, message: `must be a mapping, not ${describe(input)}` };
-        return { field, message: `must be ${i.expected === 'array' ? 'a list' : `a ${i.expected}`}, not ${describe(input)}` };
+        return {
+          field,
+          message: `must be ${i.expected === 'array' ? 'a list' : `a ${i.expected}`}, not ${describe(input)}`,
+        };
       case 'invalid_union':
         return { field, message: `must be an address or a list of addresses, not ${describe(input)}` };
       case 'too_small':
-        return { field, message: i.origin === 'string' ? 'must not be empty' : `must be at least ${String(i.minimum)}` };
+        return {
+          field,
+          message: i.origin === 'string' ? 'must not be empty' : `must be at least ${String(i.minimum)}`,
+        };
       case 'too_big':
         return { field, message: `must be at most ${String(i.maximum)}` };
       default:
@@ -457,11 +485,13 @@ function parseVrfsData(data: unknown, problems: Problem[]): Record<string, VrfCo
   const byTable = new Map<number, string>();
   for (const [name, e] of Object.entries(out)) {
     const b = byBinding.get(e.binding);
-    if (b !== undefined) problems.push({ field: `vrfs: ${name}.binding`, message: `${e.binding} is already the binding of ${b}` });
+    if (b !== undefined)
+      problems.push({ field: `vrfs: ${name}.binding`, message: `${e.binding} is already the binding of ${b}` });
     else byBinding.set(e.binding, name);
     if (e.table !== undefined) {
       const t = byTable.get(e.table);
-      if (t !== undefined) problems.push({ field: `vrfs: ${name}.table`, message: `${e.table} is already the table of ${t}` });
+      if (t !== undefined)
+        problems.push({ field: `vrfs: ${name}.table`, message: `${e.table} is already the table of ${t}` });
       else byTable.set(e.table, name);
     }
   }
@@ -478,13 +508,14 @@ export function parseEngineConfig(raw: Record<string, unknown>): ConfigResult {
   const problems: Problem[] = [];
   const warnings: Warning[] = [];
   const rawObj = z.record(z.string(), z.unknown()).safeParse(raw);
-  if (!rawObj.success) return { ok: false, problems: [{ field: 'config', message: 'must be a mapping of option to value' }] };
+  if (!rawObj.success)
+    return { ok: false, problems: [{ field: 'config', message: 'must be a mapping of option to value' }] };
   const r = rawObj.data;
 
   const vrfsRaw = r['vrfs'];
   const vrfs =
     vrfsRaw !== null && typeof vrfsRaw === 'object' && !Array.isArray(vrfsRaw)
-      ? parseVrfsData(vrfsRaw, problems) ?? {}
+      ? (parseVrfsData(vrfsRaw, problems) ?? {})
       : parseVrfs(parseString(r, 'vrfs', problems), problems);
   const gateways = parseGateways(parseString(r, 'gateways', problems), problems);
   const tableRange = parseTableRange(parseString(r, 'table-range', problems), problems);
@@ -499,7 +530,10 @@ export function parseEngineConfig(raw: Record<string, unknown>): ConfigResult {
   if (vrfs) {
     for (const [name, e] of Object.entries(vrfs)) {
       if (e.table !== undefined && (e.table < tableRange.min || e.table > tableRange.max)) {
-        warnings.push({ field: `vrfs: ${name}.table`, message: `${e.table} is outside table-range ${tableRange.min}-${tableRange.max} (allowed, but unusual)` });
+        warnings.push({
+          field: `vrfs: ${name}.table`,
+          message: `${e.table} is outside table-range ${tableRange.min}-${tableRange.max} (allowed, but unusual)`,
+        });
       }
     }
   }

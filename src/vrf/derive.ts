@@ -59,7 +59,10 @@ class LinkIndex {
     return this.byName.has(name);
   }
   portsOf(master: string): string[] {
-    return [...this.byName.values()].filter((l) => l.master === master).map((l) => l.name).sort(cmp);
+    return [...this.byName.values()]
+      .filter((l) => l.master === master)
+      .map((l) => l.name)
+      .sort(cmp);
   }
   /** Walk up from a bridge/bond port to the device that carries L3. */
   l3Of(name: string): string {
@@ -114,7 +117,10 @@ export function controllerPath(
     }
     const rg = observed.routeGet[ip];
     if (rg === undefined) {
-      problems.push({ field: 'controllers', message: `no route lookup was observed for ${ip}; the controller path cannot be protected` });
+      problems.push({
+        field: 'controllers',
+        message: `no route lookup was observed for ${ip}; the controller path cannot be protected`,
+      });
       continue;
     }
     if (rg.dev !== null) visit(rg.dev, ip, 0);
@@ -170,7 +176,10 @@ function resolveMembers(
       const ip = tryCanonicalIp(ba.address);
       const holders = ip === null ? [] : holdersOf(observed, ip);
       if (holders.length > 1) {
-        problems.push({ field: c.field, message: `address ${ip ?? ba.address} of binding ${c.binding} is on several devices (${holders.join(', ')}); cannot tell which one to enslave` });
+        problems.push({
+          field: c.field,
+          message: `address ${ip ?? ba.address} of binding ${c.binding} is on several devices (${holders.join(', ')}); cannot tell which one to enslave`,
+        });
         found = true;
         continue;
       }
@@ -202,12 +211,18 @@ function resolveMembers(
       continue;
     }
     if (!l) {
-      problems.push({ field: c.field, message: `${dev} holds an address of binding ${c.binding} but is not among the host's links` });
+      problems.push({
+        field: c.field,
+        message: `${dev} holds an address of binding ${c.binding} but is not among the host's links`,
+      });
       members.delete(dev);
       continue;
     }
     if (dev === 'lo' || l.kind === 'vrf') {
-      problems.push({ field: c.field, message: `${dev} is ${dev === 'lo' ? 'the loopback device' : 'a VRF device'} and cannot be a member of ${c.vrf}` });
+      problems.push({
+        field: c.field,
+        message: `${dev} is ${dev === 'lo' ? 'the loopback device' : 'a VRF device'} and cannot be a member of ${c.vrf}`,
+      });
       members.delete(dev);
       continue;
     }
@@ -215,7 +230,10 @@ function resolveMembers(
       const m = links.get(l.master);
       if (m?.kind === 'vrf') {
         if (m.name !== c.vrf && ledger.vrfs[m.name] === undefined) {
-          problems.push({ field: c.field, message: `${dev} is already in VRF ${m.name}, which vrf-host did not create` });
+          problems.push({
+            field: c.field,
+            message: `${dev} is already in VRF ${m.name}, which vrf-host did not create`,
+          });
           members.delete(dev);
         }
         continue;
@@ -235,7 +253,13 @@ function resolveMembers(
     const key = `${a.dev}|${a.address}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    addresses.push({ dev: a.dev, family: a.family, address: a.address, prefixlen: a.prefixlen, subnet: subnetOf(a.address, a.prefixlen) });
+    addresses.push({
+      dev: a.dev,
+      family: a.family,
+      address: a.address,
+      prefixlen: a.prefixlen,
+      subnet: subnetOf(a.address, a.prefixlen),
+    });
   }
   addresses.sort((a, b) => cmp(a.dev, b.dev) || cmp(a.family, b.family) || compareIp(a.address, b.address));
   return { members: memberList, addresses, missing, stale };
@@ -258,7 +282,10 @@ function resolveRoutes(
     const family: Family = to.includes(':') ? 'inet6' : 'inet';
     const onLink = v.addresses.find((a) => cidrWithin(to, a.subnet));
     if (onLink) {
-      problems.push({ field, message: `${to} lies within ${v.vrf}'s connected subnet ${onLink.subnet}; only remote prefixes can be routed` });
+      problems.push({
+        field,
+        message: `${to} lies within ${v.vrf}'s connected subnet ${onLink.subnet}; only remote prefixes can be routed`,
+      });
       return;
     }
     let hop = via;
@@ -269,7 +296,10 @@ function resolveRoutes(
         return;
       }
       hop = gw.address;
-    } else if (!v.addresses.some((a) => a.family === family && cidrContains(a.subnet, hop as string)) && !cidrContains('fe80::/10', hop)) {
+    } else if (
+      !v.addresses.some((a) => a.family === family && cidrContains(a.subnet, hop as string)) &&
+      !cidrContains('fe80::/10', hop)
+    ) {
       problems.push({ field, message: `via ${hop} is outside ${v.vrf}'s subnets (${subnetsText(family)})` });
       return;
     }
@@ -304,7 +334,8 @@ function l3Names(ifs: readonly BindingInterface[], observed: ObservedHost, links
   return [...out].sort(cmp);
 }
 
-const sameList = (x: readonly string[], y: readonly string[]): boolean => x.length === y.length && x.every((n, i) => n === y[i]);
+const sameList = (x: readonly string[], y: readonly string[]): boolean =>
+  x.length === y.length && x.every((n, i) => n === y[i]);
 
 /** Derive the desired state, or every problem that forbids applying anything. */
 export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledger: Ledger): DeriveResult {
@@ -335,7 +366,10 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
     for (const name of Object.keys(config.vrfs).sort(cmp)) {
       const entry = config.vrfs[name] as VrfConfigEntry;
       if (bindings[entry.binding] === undefined) {
-        problems.push({ field: `vrfs: ${name}.binding`, message: `"${entry.binding}" is not a binding of this unit (bindings: ${known})` });
+        problems.push({
+          field: `vrfs: ${name}.binding`,
+          message: `"${entry.binding}" is not a binding of this unit (bindings: ${known})`,
+        });
         continue;
       }
       candidates.push({ vrf: name, binding: entry.binding, field: `vrfs: ${name}`, entry });
@@ -366,21 +400,37 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
       continue;
     }
     if (r.missing.length > 0) {
-      warnings.push({ field: c.field, message: `binding ${c.binding}: ${r.missing.join(', ')} not on this machine; ignored` });
+      warnings.push({
+        field: c.field,
+        message: `binding ${c.binding}: ${r.missing.join(', ')} not on this machine; ignored`,
+      });
     }
     if (r.stale.length > 0) {
-      warnings.push({ field: c.field, message: `binding ${c.binding}: address ${r.stale.join(', ')} is not on this machine; using the addresses the host has` });
+      warnings.push({
+        field: c.field,
+        message: `binding ${c.binding}: address ${r.stale.join(', ')} is not on this machine; using the addresses the host has`,
+      });
     }
     const onPath = r.members.filter((m) => path.has(m));
     if (onPath.length > 0) {
       inMain.push({ binding: c.binding, reason: 'controller-path', interfaces: r.members });
       if (explicit) {
         const via = onPath.map((m) => `${m} → ${path.get(m) ?? '?'}`).join(', ');
-        warnings.push({ field: c.field, message: `binding ${c.binding} carries the path to the controller (${via}); left in the main table` });
+        warnings.push({
+          field: c.field,
+          message: `binding ${c.binding} carries the path to the controller (${via}); left in the main table`,
+        });
       }
       continue;
     }
-    const excluded = r.members.filter((m) => config.excludeInterfaces.includes(m) || ifs.some((i) => i.name !== m && config.excludeInterfaces.includes(i.name) && links.has(i.name) && links.l3Of(i.name) === m));
+    const excluded = r.members.filter(
+      (m) =>
+        config.excludeInterfaces.includes(m) ||
+        ifs.some(
+          (i) =>
+            i.name !== m && config.excludeInterfaces.includes(i.name) && links.has(i.name) && links.l3Of(i.name) === m,
+        ),
+    );
     if (excluded.length > 0) {
       inMain.push({ binding: c.binding, reason: 'excluded', interfaces: excluded });
     }
@@ -390,7 +440,10 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
     // named after the first role; Juju lets an operator bind several endpoints to one space.
     const twin = explicit ? undefined : resolved.find((v) => sameList(v.members, members));
     if (twin !== undefined) {
-      warnings.push({ field: c.field, message: `binding ${c.binding} is on the same interfaces as ${twin.binding} (${members.join(', ')}); it shares the VRF ${twin.vrf}` });
+      warnings.push({
+        field: c.field,
+        message: `binding ${c.binding} is on the same interfaces as ${twin.binding} (${members.join(', ')}); it shares the VRF ${twin.vrf}`,
+      });
       continue;
     }
     resolved.push({ ...c, members, addresses: r.addresses.filter((a) => members.includes(a.dev)) });
@@ -402,14 +455,23 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
     for (const m of v.members) {
       const other = owner.get(m);
       if (other !== undefined) {
-        problems.push({ field: v.field, message: `${m} would be in both ${other} and ${v.vrf}; an interface belongs to at most one VRF${explicit ? '' : ' (set vrfs to choose one)'}` });
+        problems.push({
+          field: v.field,
+          message: `${m} would be in both ${other} and ${v.vrf}; an interface belongs to at most one VRF${explicit ? '' : ' (set vrfs to choose one)'}`,
+        });
       } else owner.set(m, v.vrf);
     }
     const l = links.get(v.vrf);
     if (l && l.kind !== 'vrf') {
-      problems.push({ field: v.field, message: `a link named ${v.vrf} already exists and is ${describeKind(l)}, not a VRF` });
+      problems.push({
+        field: v.field,
+        message: `a link named ${v.vrf} already exists and is ${describeKind(l)}, not a VRF`,
+      });
     } else if (l && ledger.vrfs[v.vrf] === undefined) {
-      problems.push({ field: v.field, message: `a VRF named ${v.vrf} already exists that vrf-host did not create; remove it or choose another name` });
+      problems.push({
+        field: v.field,
+        message: `a VRF named ${v.vrf} already exists that vrf-host did not create; remove it or choose another name`,
+      });
     }
   }
 
@@ -428,7 +490,16 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
   const env: GatewayEnv = prepareGatewayEnv({ observed, ledger, config, netplan: netplan.gateways });
   const vrfs: DesiredVrf[] = [];
   for (const v of resolved) {
-    const g = deriveGateways({ vrf: v.vrf, binding: v.binding, members: v.members, addresses: v.addresses, ...(v.entry ? { entry: v.entry } : {}) }, env);
+    const g = deriveGateways(
+      {
+        vrf: v.vrf,
+        binding: v.binding,
+        members: v.members,
+        addresses: v.addresses,
+        ...(v.entry ? { entry: v.entry } : {}),
+      },
+      env,
+    );
     problems.push(...g.problems);
     warnings.push(...g.warnings);
     const routes = resolveRoutes(v, g.gateways, inputs, problems);
@@ -452,30 +523,40 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
   const mainReason = new Map(inMain.map((m) => [m.binding, m.reason]));
   const explicitNames = new Set(Object.keys(config.vrfs ?? {}));
   const unmatched = (option: string, entry: string, key: string): void => {
-    const binding = explicitNames.has(key) ? config.vrfs?.[key]?.binding ?? key : key;
+    const binding = explicitNames.has(key) ? (config.vrfs?.[key]?.binding ?? key) : key;
     const reason = mainReason.get(binding);
     const field = `${option}: entry "${entry}"`;
-    if (reason !== undefined) warnings.push({ field, message: `is unused: ${binding} stays in the main table (${reason})` });
-    else if (explicitNames.has(key) || bindings[key] !== undefined) warnings.push({ field, message: `is unused: ${key} is not a VRF` });
+    if (reason !== undefined)
+      warnings.push({ field, message: `is unused: ${binding} stays in the main table (${reason})` });
+    else if (explicitNames.has(key) || bindings[key] !== undefined)
+      warnings.push({ field, message: `is unused: ${key} is not a VRF` });
     else warnings.push({ field, message: 'matches no VRF or binding' });
   };
   const subnets = new Set(resolved.flatMap((v) => v.addresses.map((a) => a.subnet)));
   for (const g of config.gateways) {
     const entry = `${g.key}=${g.address}`;
     if (g.keyKind === 'cidr') {
-      if (!subnets.has(g.key)) warnings.push({ field: `gateways: entry "${entry}"`, message: 'matches no member subnet of any VRF' });
+      if (!subnets.has(g.key))
+        warnings.push({ field: `gateways: entry "${entry}"`, message: 'matches no member subnet of any VRF' });
     } else if (!vrfNames.has(g.key) && !vrfBindings.has(g.key)) unmatched('gateways', entry, g.key);
   }
   for (const sr of config.spaceRoutes) {
-    if (!vrfNames.has(sr.key) && !vrfBindings.has(sr.key)) unmatched('space-routes', `${sr.key}=${sr.to}${sr.via ? `@${sr.via}` : ''}`, sr.key);
+    if (!vrfNames.has(sr.key) && !vrfBindings.has(sr.key))
+      unmatched('space-routes', `${sr.key}=${sr.to}${sr.via ? `@${sr.via}` : ''}`, sr.key);
   }
 
   // 8. Kernel prerequisites (only when there is something to build).
   if (vrfs.length > 0) {
     if (!observed.vrfModule && observed.container) {
-      problems.push({ field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules' });
+      problems.push({
+        field: 'kernel',
+        message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules',
+      });
     }
-    for (const [key, version] of [[SYSCTL.tcpL3mdev, '4.5'], [SYSCTL.udpL3mdev, '4.11']] as const) {
+    for (const [key, version] of [
+      [SYSCTL.tcpL3mdev, '4.5'],
+      [SYSCTL.udpL3mdev, '4.11'],
+    ] as const) {
       if (config.l3mdevAccept && observed.sysctls[key] === null) {
         problems.push({ field: 'kernel', message: `${key} is missing: VRF sockets need Linux ${version} or newer` });
       }
@@ -515,4 +596,3 @@ function dedupe<T extends { field: string; message: string }>(xs: readonly T[]):
 export function canonicalControllers(addrs: readonly string[]): string[] {
   return [...new Set(addrs.map((a) => tryCanonicalIp(a)).filter((a): a is string => a !== null))].sort(compareIp);
 }
-

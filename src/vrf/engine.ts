@@ -8,7 +8,18 @@
  * injectable root, /proc and /sys are injectable, and so are the `ip` binary,
  * the spawn function and the pure domain functions (for unit tests).
  */
-export { DEFAULT_DEPS, EngineError, detectContainer, vrfModulePresent, observeHost, MIN_IPROUTE2, parseIpVersion, diagnoseIproute2, preflight, readNetplan } from './engine/host.js';
+export {
+  DEFAULT_DEPS,
+  EngineError,
+  detectContainer,
+  vrfModulePresent,
+  observeHost,
+  MIN_IPROUTE2,
+  parseIpVersion,
+  diagnoseIproute2,
+  preflight,
+  readNetplan,
+} from './engine/host.js';
 export type { EngineDeps, EngineOptions, ObserveOptions } from './engine/host.js';
 export { stepVrf, driftOf, appOfUnit, desiredKey, conflictProblem } from './engine/report.js';
 export type { PlannedStep, DriftSummary } from './engine/report.js';

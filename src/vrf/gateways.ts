@@ -64,7 +64,13 @@ export function prepareGatewayEnv(env: GatewayEnv): GatewayEnv {
     ...env,
     defaults: hostRoutes(env.observed, env.ledger, (r) => r.gateway !== null && isDefaultCidr(r.dst)),
     sourceRules: hostRules(env.observed, env.ledger).filter(
-      (r) => r.src !== null && r.dst === null && r.iif === null && r.oif === null && r.fwmark === null && r.action === 'lookup',
+      (r) =>
+        r.src !== null &&
+        r.dst === null &&
+        r.iif === null &&
+        r.oif === null &&
+        r.fwmark === null &&
+        r.action === 'lookup',
     ),
   };
 }
@@ -103,7 +109,9 @@ function usable(t: GatewayTarget, family: Family, gw: string, dev: string | null
 }
 
 const byMetricThenGateway = (a: Route, b: Route): number =>
-  (a.metric ?? 0) - (b.metric ?? 0) || compareIp(a.gateway ?? '', b.gateway ?? '') || (a.dev ?? '').localeCompare(b.dev ?? '');
+  (a.metric ?? 0) - (b.metric ?? 0) ||
+  compareIp(a.gateway ?? '', b.gateway ?? '') ||
+  (a.dev ?? '').localeCompare(b.dev ?? '');
 
 function isDefaultVia(r: Route, family: Family): r is Route & { gateway: string } {
   return r.family === family && r.type === 'unicast' && r.gateway !== null && isDefaultCidr(r.dst);
@@ -169,7 +177,10 @@ function wrongFamily(t: GatewayTarget, config: EngineConfig): Problem[] {
   for (const family of FAMILIES) {
     if (subnetsOf(t, family).length > 0) continue;
     for (const c of configCandidates(t, family, config)) {
-      problems.push({ field: c.field, message: `${c.address} is ${familyName(family)} but ${t.vrf} has no ${familyName(family)} address` });
+      problems.push({
+        field: c.field,
+        message: `${c.address} is ${familyName(family)} but ${t.vrf} has no ${familyName(family)} address`,
+      });
     }
   }
   return problems;
@@ -186,7 +197,10 @@ function fromConfig(
   let won: DerivedGateway | null = null;
   for (const c of cands) {
     if (!inSubnets(t, family, c.address) && !isLinkLocal6(c.address)) {
-      problems.push({ field: c.field, message: `${c.address} is outside ${t.vrf}'s subnets (${subnetsOf(t, family).join(', ')})` });
+      problems.push({
+        field: c.field,
+        message: `${c.address} is outside ${t.vrf}'s subnets (${subnetsOf(t, family).join(', ')})`,
+      });
       continue;
     }
     if (won === null) won = { family, address: c.address, source: 'config', detail: c.detail };
@@ -209,7 +223,12 @@ function fromMainRoute(t: GatewayTarget, family: Family, routes: readonly Route[
     });
   const r = cands[0];
   if (!r || r.gateway === null) return null;
-  return { family, address: r.gateway, source: 'main-route', detail: `main table default via ${r.gateway}${r.dev ? ` dev ${r.dev}` : ''}` };
+  return {
+    family,
+    address: r.gateway,
+    source: 'main-route',
+    detail: `main table default via ${r.gateway}${r.dev ? ` dev ${r.dev}` : ''}`,
+  };
 }
 
 function fromPolicyTable(
@@ -236,7 +255,9 @@ function fromPolicyTable(
         r.fwmark === null &&
         addrs.some((a) => cidrContains(r.src as string, a)),
     )
-    .sort((a, b) => a.priority - b.priority || (a.table ?? 0) - (b.table ?? 0) || (a.src ?? '').localeCompare(b.src ?? ''));
+    .sort(
+      (a, b) => a.priority - b.priority || (a.table ?? 0) - (b.table ?? 0) || (a.src ?? '').localeCompare(b.src ?? ''),
+    );
   for (const rule of selecting) {
     const def = routes
       .filter((r) => r.table === rule.table && isDefaultVia(r, family) && usable(t, family, r.gateway as string, r.dev))
@@ -264,12 +285,20 @@ function fromNetplan(
     if (usable(t, family, g.address, dev)) {
       return { family, address: g.address, source: 'netplan', detail: `${g.file}: ${g.where}` };
     }
-    warnings.push({ field: 'netplan', message: `${g.file}: ${g.where}: ${g.address} is outside ${t.vrf}'s subnets (${subnetsOf(t, family).join(', ')}); ignored` });
+    warnings.push({
+      field: 'netplan',
+      message: `${g.file}: ${g.where}: ${g.address} is outside ${t.vrf}'s subnets (${subnetsOf(t, family).join(', ')}); ignored`,
+    });
   }
   return null;
 }
 
-function fromRa(t: GatewayTarget, family: Family, routes: readonly Route[], ownTable: number | null): DerivedGateway | null {
+function fromRa(
+  t: GatewayTarget,
+  family: Family,
+  routes: readonly Route[],
+  ownTable: number | null,
+): DerivedGateway | null {
   if (family !== 'inet6') return null;
   const r = routes
     .filter(
@@ -282,7 +311,9 @@ function fromRa(t: GatewayTarget, family: Family, routes: readonly Route[], ownT
     )
     // What the kernel learns now (its VRF table) before what was learnt before the enslave
     // (remembered in ledger.migratedRoutes): after a router change, the new router wins.
-    .sort((a, b) => (a.table === TABLE.main ? 1 : 0) - (b.table === TABLE.main ? 1 : 0) || byMetricThenGateway(a, b))[0];
+    .sort(
+      (a, b) => (a.table === TABLE.main ? 1 : 0) - (b.table === TABLE.main ? 1 : 0) || byMetricThenGateway(a, b),
+    )[0];
   if (!r || r.gateway === null) return null;
   return { family, address: r.gateway, source: 'ra', detail: `router advertisement on ${r.dev ?? '?'}` };
 }

@@ -41,7 +41,11 @@ export class ProcessError extends Error {
   readonly command: readonly string[];
   readonly exitCode: number | null;
   readonly stderr: string;
-  constructor(message: string, details: { command: readonly string[]; exitCode: number | null; stderr: string }, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    details: { command: readonly string[]; exitCode: number | null; stderr: string },
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.command = details.command;
     this.exitCode = details.exitCode;
@@ -64,7 +68,9 @@ export const execaSpawn: Spawn = async (file, args, options) => {
   const stdin = options.input === undefined ? 'ignore' : 'pipe';
   // execa passes an integer fd through to child_process (inherit that fd), but
   // its types only list it for fds 0-2.
-  const stdio = (options.fd3 !== undefined ? [stdin, 'pipe', 'pipe', options.fd3] : [stdin, 'pipe', 'pipe']) as unknown as Options['stdio'];
+  const stdio = (options.fd3 !== undefined
+    ? [stdin, 'pipe', 'pipe', options.fd3]
+    : [stdin, 'pipe', 'pipe']) as unknown as Options['stdio'];
   try {
     const r = await execa(file, [...args], {
       reject: false,
@@ -77,11 +83,19 @@ export const execaSpawn: Spawn = async (file, args, options) => {
     });
     if (r.failed && r.exitCode === undefined) {
       // Could not start (ENOENT, EACCES) or killed by a signal/timeout.
-      return { exitCode: -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') || (r.shortMessage ?? 'failed to run') };
+      return {
+        exitCode: -1,
+        stdout: String(r.stdout ?? ''),
+        stderr: String(r.stderr ?? '') || (r.shortMessage ?? 'failed to run'),
+      };
     }
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   } catch (e) {
-    throw new ProcessError(`cannot run ${file}: ${(e as Error).message}`, { command: [file, ...args], exitCode: null, stderr: '' }, { cause: e });
+    throw new ProcessError(
+      `cannot run ${file}: ${(e as Error).message}`,
+      { command: [file, ...args], exitCode: null, stderr: '' },
+      { cause: e },
+    );
   }
 };
 
@@ -160,7 +174,13 @@ export async function runIpJsonBatch(lines: readonly (readonly string[])[], o: J
   const results = await Promise.all(
     groups.map(async (g) => {
       const input = batchInput(g.lines);
-      const args = [...(g.family ? [g.family] : []), ...(o.options ?? ['-json', '-details']), ...(o.tolerate ? ['-force'] : []), '-batch', '-'];
+      const args = [
+        ...(g.family ? [g.family] : []),
+        ...(o.options ?? ['-json', '-details']),
+        ...(o.tolerate ? ['-force'] : []),
+        '-batch',
+        '-',
+      ];
       return { g, args, r: await spawnOf(o)(ip, args, { input }) };
     }),
   );
@@ -168,7 +188,10 @@ export async function runIpJsonBatch(lines: readonly (readonly string[])[], o: J
   for (const { g, args, r } of results) {
     if (r.exitCode !== 0) {
       const failed = failedBatchLines(r.stderr);
-      const fatal = failed.length === 0 || !o.tolerate ? (failed[0] ?? null) : (failed.find((n) => !o.tolerate!(g.lines[n - 1] ?? [])) ?? null);
+      const fatal =
+        failed.length === 0 || !o.tolerate
+          ? (failed[0] ?? null)
+          : (failed.find((n) => !o.tolerate!(g.lines[n - 1] ?? [])) ?? null);
       if (failed.length === 0 || fatal !== null) {
         const line = fatal !== null ? g.orig[fatal - 1] : undefined;
         const what = line ? `\`ip ${line.join(' ')}\` (batch line ${fatal})` : `\`${ip} ${args.join(' ')}\``;
@@ -199,7 +222,10 @@ export type BatchResult =
  * at the first failing line, so every line before it has been applied and none
  * after it.
  */
-export async function runIpBatch(lines: readonly (readonly string[])[], o: ProcOptions & { family?: '-4' | '-6' } = {}): Promise<BatchResult> {
+export async function runIpBatch(
+  lines: readonly (readonly string[])[],
+  o: ProcOptions & { family?: '-4' | '-6' } = {},
+): Promise<BatchResult> {
   if (lines.length === 0) return { ok: true };
   const input = batchInput(lines);
   // A batch line cannot carry options: a family option applies to the whole process.
@@ -216,23 +242,38 @@ export async function ipVersion(o: ProcOptions = {}): Promise<string> {
   const ip = o.ipBin ?? 'ip';
   const r = await spawnOf(o)(ip, ['-V'], {});
   if (r.exitCode !== 0) {
-    throw new ProcessError(`\`${ip} -V\` failed (exit ${r.exitCode}): ${r.stderr.trim()}`, { command: [ip, '-V'], exitCode: r.exitCode, stderr: r.stderr });
+    throw new ProcessError(`\`${ip} -V\` failed (exit ${r.exitCode}): ${r.stderr.trim()}`, {
+      command: [ip, '-V'],
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+    });
   }
   return (r.stdout + r.stderr).trim();
 }
 
 /** Runs argv inside a VRF: `ip vrf exec VRF argv…` (e.g. ping). Never throws on a non-zero exit. */
-export async function ipVrfExec(vrf: string, argv: readonly string[], o: ProcOptions & { timeoutMs?: number } = {}): Promise<SpawnResult> {
+export async function ipVrfExec(
+  vrf: string,
+  argv: readonly string[],
+  o: ProcOptions & { timeoutMs?: number } = {},
+): Promise<SpawnResult> {
   for (const t of [vrf, ...argv]) {
     const p = tokenProblem(t);
     if (p !== null) throw new UnsafeTokenError(`ip vrf exec: token ${p}`);
   }
   if (argv.length === 0) throw new UnsafeTokenError('ip vrf exec: no command');
-  return spawnOf(o)(o.ipBin ?? 'ip', ['vrf', 'exec', vrf, ...argv], o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
+  return spawnOf(o)(
+    o.ipBin ?? 'ip',
+    ['vrf', 'exec', vrf, ...argv],
+    o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {},
+  );
 }
 
 /** `ping ARGV…` (e.g. `-I VRF -c 3 -W 1 ADDR`, bound to a VRF device). Never throws on a non-zero exit. */
-export async function runPing(argv: readonly string[], o: ProcOptions & { pingBin?: string; timeoutMs?: number } = {}): Promise<SpawnResult> {
+export async function runPing(
+  argv: readonly string[],
+  o: ProcOptions & { pingBin?: string; timeoutMs?: number } = {},
+): Promise<SpawnResult> {
   for (const t of argv) {
     const p = tokenProblem(t);
     if (p !== null) throw new UnsafeTokenError(`ping: token ${p}`);

@@ -43,20 +43,74 @@ export function kernelRoutesFor(a: Addr, mainTable: number, localTable: number):
   const base = { family: a.family, gateway: null, dev: a.dev } as const;
   if (a.family === 'inet') {
     if (a.prefixlen < max) {
-      out.push({ ...base, table: mainTable, dst: subnetOf(a.address, a.prefixlen), type: 'unicast', protocol: 'kernel', scope: 'link', metric: null, prefsrc: a.address });
+      out.push({
+        ...base,
+        table: mainTable,
+        dst: subnetOf(a.address, a.prefixlen),
+        type: 'unicast',
+        protocol: 'kernel',
+        scope: 'link',
+        metric: null,
+        prefsrc: a.address,
+      });
     }
-    out.push({ ...base, table: localTable, dst: `${a.address}/32`, type: 'local', protocol: 'kernel', scope: 'host', metric: null, prefsrc: a.address });
+    out.push({
+      ...base,
+      table: localTable,
+      dst: `${a.address}/32`,
+      type: 'local',
+      protocol: 'kernel',
+      scope: 'host',
+      metric: null,
+      prefsrc: a.address,
+    });
     if (a.prefixlen < 31) {
       const bcast = ipaddr.IPv4.broadcastAddressFromCIDR(`${a.address}/${a.prefixlen}`).toString();
-      out.push({ ...base, table: localTable, dst: `${bcast}/32`, type: 'broadcast', protocol: 'kernel', scope: 'link', metric: null, prefsrc: a.address });
+      out.push({
+        ...base,
+        table: localTable,
+        dst: `${bcast}/32`,
+        type: 'broadcast',
+        protocol: 'kernel',
+        scope: 'link',
+        metric: null,
+        prefsrc: a.address,
+      });
     }
   } else {
     if (a.prefixlen < max) {
-      out.push({ ...base, table: mainTable, dst: subnetOf(a.address, a.prefixlen), type: 'unicast', protocol: 'kernel', scope: 'global', metric: 256, prefsrc: null });
+      out.push({
+        ...base,
+        table: mainTable,
+        dst: subnetOf(a.address, a.prefixlen),
+        type: 'unicast',
+        protocol: 'kernel',
+        scope: 'global',
+        metric: 256,
+        prefsrc: null,
+      });
     }
-    out.push({ ...base, table: localTable, dst: `${a.address}/128`, type: 'local', protocol: 'kernel', scope: 'global', metric: 0, prefsrc: null });
+    out.push({
+      ...base,
+      table: localTable,
+      dst: `${a.address}/128`,
+      type: 'local',
+      protocol: 'kernel',
+      scope: 'global',
+      metric: 0,
+      prefsrc: null,
+    });
     // One per IPv6 device (entries are de-duplicated by their identity).
-    out.push({ ...base, table: localTable, dst: 'ff00::/8', type: 'multicast', protocol: 'kernel', scope: 'global', metric: 256, prefsrc: null });
+    out.push({
+      ...base,
+      table: localTable,
+      dst: 'ff00::/8',
+      type: 'multicast',
+      protocol: 'kernel',
+      scope: 'global',
+      metric: 256,
+      prefsrc: null,
+    });
   }
   return out;
 }
@@ -72,7 +126,9 @@ export function routeOfTarget(t: RouteTarget): Route {
     gateway: t.gateway ?? null,
     dev: unreachable ? (t.family === 'inet6' ? 'lo' : null) : (t.dev ?? null),
     protocol: t.protocol ?? 'boot',
-    scope: t.scope ?? (t.family === 'inet' && !unreachable && t.gateway === undefined && t.dev !== undefined ? 'link' : 'global'),
+    scope:
+      t.scope ??
+      (t.family === 'inet' && !unreachable && t.gateway === undefined && t.dev !== undefined ? 'link' : 'global'),
     metric: t.family === 'inet6' ? effectiveMetric('inet6', t.metric) : (t.metric ?? null),
     prefsrc: t.prefsrc ?? null,
   };
@@ -97,7 +153,19 @@ export function ruleOfTarget(t: RuleTarget): Rule {
 }
 
 function l3mdevRule(family: Family, priority: number = L3MDEV_PRIORITY, protocol = 'kernel'): Rule {
-  return { family, priority, src: null, dst: null, table: null, l3mdev: true, iif: null, oif: null, fwmark: null, action: 'lookup', protocol };
+  return {
+    family,
+    priority,
+    src: null,
+    dst: null,
+    table: null,
+    l3mdev: true,
+    iif: null,
+    oif: null,
+    fwmark: null,
+    action: 'lookup',
+    protocol,
+  };
 }
 
 /** Same protocol, where both rules say (a rule observed without one matches any). */
@@ -172,7 +240,8 @@ export class KernelModel {
   /** Every route entry whose dev is `dev`, with its slot key. */
   entriesVia(dev: string): [string, Route][] {
     const out: [string, Route][] = [];
-    for (const k of this.slotsByDev.get(dev) ?? []) for (const r of this.slots.get(k) ?? []) if (r.dev === dev) out.push([k, r]);
+    for (const k of this.slotsByDev.get(dev) ?? [])
+      for (const r of this.slots.get(k) ?? []) if (r.dev === dev) out.push([k, r]);
     return out;
   }
 
@@ -263,7 +332,10 @@ export class KernelModel {
     const cur = this.slots.get(k);
     if (!cur) return false;
     const i = cur.findIndex(
-      (r) => r.type === t.type && (t.gateway === undefined || r.gateway === t.gateway) && (t.dev === undefined || t.type === 'unreachable' || r.dev === t.dev),
+      (r) =>
+        r.type === t.type &&
+        (t.gateway === undefined || r.gateway === t.gateway) &&
+        (t.dev === undefined || t.type === 'unreachable' || r.dev === t.dev),
     );
     if (i < 0) return false;
     cur.splice(i, 1);
@@ -315,12 +387,23 @@ export class KernelModel {
 
   private createVrf(name: string, table: number): void {
     if (this.links.has(name)) throw new ModelError(`RTNETLINK answers: File exists (${name})`);
-    this.setLink({ name, ifindex: this.nextIfindex++, kind: 'vrf', slaveKind: null, master: null, up: false, vrfTable: table, lower: null, mac: null });
+    this.setLink({
+      name,
+      ifindex: this.nextIfindex++,
+      kind: 'vrf',
+      slaveKind: null,
+      master: null,
+      up: false,
+      vrfTable: table,
+      lower: null,
+      mac: null,
+    });
     if (this.l3mdevRulesDone) return;
     this.l3mdevRulesDone = true;
     for (const f of FAMILIES) {
       const r = l3mdevRule(f);
-      if (!this.rules.some((x) => x.family === f && x.l3mdev && x.priority === r.priority && sameProtocol(x, r))) this.rules.push(r);
+      if (!this.rules.some((x) => x.family === f && x.l3mdev && x.priority === r.priority && sameProtocol(x, r)))
+        this.rules.push(r);
     }
     this.sortRules();
   }
@@ -369,7 +452,11 @@ export class KernelModel {
     const i = this.rules.findIndex((r) =>
       t.l3mdev === true
         ? r.family === t.family && r.priority === t.priority && r.l3mdev
-        : r.family === t.family && r.priority === t.priority && r.table === t.table && r.src === (t.src ?? null) && !r.l3mdev,
+        : r.family === t.family &&
+          r.priority === t.priority &&
+          r.table === t.table &&
+          r.src === (t.src ?? null) &&
+          !r.l3mdev,
     );
     if (i < 0) throw new ModelError(`RTNETLINK answers: No such file or directory (rule ${t.priority})`);
     this.rules.splice(i, 1);
@@ -423,13 +510,20 @@ export class KernelModel {
         this.release(step.dev);
         return;
       case 'route-add':
-        if (step.route.dev !== undefined && step.route.type === 'unicast' && this.links.get(step.route.dev)?.up === false) {
+        if (
+          step.route.dev !== undefined &&
+          step.route.type === 'unicast' &&
+          this.links.get(step.route.dev)?.up === false
+        ) {
           throw new ModelError(`Error: Nexthop device is not up (${step.route.dev})`);
         }
         this.insert(routeOfTarget(step.route), true, slot);
         return;
       case 'route-del':
-        if (!this.deleteRoute(step.route)) throw new ModelError(`RTNETLINK answers: No such process (route ${step.route.dst} table ${step.route.table})`);
+        if (!this.deleteRoute(step.route))
+          throw new ModelError(
+            `RTNETLINK answers: No such process (route ${step.route.dst} table ${step.route.table})`,
+          );
         return;
       case 'rule-add':
         this.ruleAdd(step.rule);

@@ -47,7 +47,9 @@ const DeviceSchema = z.looseObject({
 });
 
 const FileSchema = z.looseObject({
-  network: z.looseObject(Object.fromEntries(NETPLAN_SECTIONS.map((s) => [s, z.record(z.string(), z.unknown()).nullish()]))).nullish(),
+  network: z
+    .looseObject(Object.fromEntries(NETPLAN_SECTIONS.map((s) => [s, z.record(z.string(), z.unknown()).nullish()])))
+    .nullish(),
 });
 
 const DEFAULT_TO: Readonly<Record<string, Family | null>> = { default: null, '0.0.0.0/0': 'inet', '::/0': 'inet6' };
@@ -94,7 +96,13 @@ export function parseNetplanGateways(files: Readonly<Record<string, string>>): N
         }
         const d = dev.data;
         const setName = d['set-name'] ?? null;
-        const push = (family: Family, raw: string, where: string, table: number | null, metric: number | null): void => {
+        const push = (
+          family: Family,
+          raw: string,
+          where: string,
+          table: number | null,
+          metric: number | null,
+        ): void => {
           const ip = parseIp(raw);
           if (!ip) {
             warn(`${where}: "${raw}" is not an IP address; ignored`);
@@ -139,7 +147,9 @@ export function netplanGatewayFor(
   members: readonly string[],
   family: Family,
 ): NetplanGateway[] {
-  const hits = all.filter((g) => g.family === family && (members.includes(g.id) || (g.setName !== null && members.includes(g.setName))));
+  const hits = all.filter(
+    (g) => g.family === family && (members.includes(g.id) || (g.setName !== null && members.includes(g.setName))),
+  );
   const files = [...new Set(hits.map((g) => g.file))].sort();
   const last = files[files.length - 1];
   const inLast = hits.filter((g) => g.file === last);

@@ -22,8 +22,15 @@ import { canonicalIp, maxPrefix, parseCidr, tryCanonicalIp } from './addr.js';
 import type { Addr, Family, Link, ObservedHost, Route, RouteGet, Rule, Sysctls } from './types.js';
 import { TABLE } from './types.js';
 import {
-  AddrDocSchema, LinkDocSchema, RouteDocSchema, RouteGetDocSchema, RuleDocSchema, VrfInfoDataSchema,
-  type RawLink, type RawRoute, type RawRule,
+  AddrDocSchema,
+  LinkDocSchema,
+  RouteDocSchema,
+  RouteGetDocSchema,
+  RuleDocSchema,
+  VrfInfoDataSchema,
+  type RawLink,
+  type RawRoute,
+  type RawRule,
 } from './observe/schemas.js';
 
 export class ObserveError extends Error {
@@ -79,7 +86,8 @@ export function splitJsonDocuments(text: string): unknown[] {
     if (i >= n) break;
     const start = i;
     const open = text[i];
-    if (open !== '[' && open !== '{') throw new SyntaxError(`expected a JSON array at offset ${i}, found ${JSON.stringify(text.slice(i, i + 20))}`);
+    if (open !== '[' && open !== '{')
+      throw new SyntaxError(`expected a JSON array at offset ${i}, found ${JSON.stringify(text.slice(i, i + 20))}`);
     let depth = 0;
     let inString = false;
     for (; i < n; i++) {
@@ -110,22 +118,72 @@ export function splitJsonDocuments(text: string): unknown[] {
 // ---------------------------------------------------------------------------
 
 const ROUTE_TYPES: Readonly<Record<string, string>> = {
-  '1': 'unicast', '2': 'local', '3': 'broadcast', '4': 'anycast', '5': 'multicast', '6': 'blackhole',
-  '7': 'unreachable', '8': 'prohibit', '9': 'throw', '10': 'nat', '11': 'xresolve',
+  '1': 'unicast',
+  '2': 'local',
+  '3': 'broadcast',
+  '4': 'anycast',
+  '5': 'multicast',
+  '6': 'blackhole',
+  '7': 'unreachable',
+  '8': 'prohibit',
+  '9': 'throw',
+  '10': 'nat',
+  '11': 'xresolve',
 };
-const PROTOCOLS: Readonly<Record<string, string>> = { '2': 'kernel', '3': 'boot', '4': 'static', '9': 'ra', '16': 'dhcp' };
+const PROTOCOLS: Readonly<Record<string, string>> = {
+  '2': 'kernel',
+  '3': 'boot',
+  '4': 'static',
+  '9': 'ra',
+  '16': 'dhcp',
+};
 /** A rule added without `protocol` is 0 (ip prints "unspec"). */
 const RULE_PROTOCOLS: Readonly<Record<string, string>> = { ...PROTOCOLS, '0': 'unspec' };
-const SCOPES: Readonly<Record<string, string>> = { '0': 'global', '200': 'site', '253': 'link', '254': 'host', '255': 'nowhere', universe: 'global' };
-const RULE_ACTIONS: Readonly<Record<string, string>> = {
-  '1': 'lookup', to_tbl: 'lookup', '2': 'goto', '3': 'nop', '6': 'blackhole', '7': 'unreachable', '8': 'prohibit',
+const SCOPES: Readonly<Record<string, string>> = {
+  '0': 'global',
+  '200': 'site',
+  '253': 'link',
+  '254': 'host',
+  '255': 'nowhere',
+  universe: 'global',
 };
-const NAMED_TABLES: Readonly<Record<string, number>> = { unspec: TABLE.unspec, default: TABLE.default, main: TABLE.main, local: TABLE.local };
+const RULE_ACTIONS: Readonly<Record<string, string>> = {
+  '1': 'lookup',
+  to_tbl: 'lookup',
+  '2': 'goto',
+  '3': 'nop',
+  '6': 'blackhole',
+  '7': 'unreachable',
+  '8': 'prohibit',
+};
+const NAMED_TABLES: Readonly<Record<string, number>> = {
+  unspec: TABLE.unspec,
+  default: TABLE.default,
+  main: TABLE.main,
+  local: TABLE.local,
+};
 
 /** Rule fields we model (anything else is a selector we cannot reproduce). */
 const RULE_FIELDS: ReadonlySet<string> = new Set([
-  'priority', 'src', 'srclen', 'dst', 'dstlen', 'table', 'l3mdev', 'iif', 'oif', 'fwmark', 'fwmask', 'action',
-  'goto', 'nop', 'not', 'protocol', 'flags', 'iif_detached', 'oif_detached',
+  'priority',
+  'src',
+  'srclen',
+  'dst',
+  'dstlen',
+  'table',
+  'l3mdev',
+  'iif',
+  'oif',
+  'fwmark',
+  'fwmask',
+  'action',
+  'goto',
+  'nop',
+  'not',
+  'protocol',
+  'flags',
+  'iif_detached',
+  'oif_detached',
 ]);
 
 function mapped(v: string | number | undefined, table: Readonly<Record<string, string>>, dflt: string): string {
@@ -157,14 +215,16 @@ function tableOf(v: string | number | undefined, ctx: Ctx, command: string): num
   if (typeof v === 'number') return v;
   if (/^[0-9]+$/.test(v)) return Number(v);
   const named = NAMED_TABLES[v] ?? ctx.vrfTables.get(v);
-  if (named === undefined) throw new ObserveError(command, `table "${v}" is a name this parser cannot map to a number; run ip with -Numeric`);
+  if (named === undefined)
+    throw new ObserveError(command, `table "${v}" is a name this parser cannot map to a number; run ip with -Numeric`);
   return named;
 }
 
 function parseLink(l: RawLink, command: string): Link {
   const kind = l.linkinfo?.info_kind ?? null;
   let vrfTable: number | null = null;
-  if (kind === 'vrf') vrfTable = validate(VrfInfoDataSchema, l.linkinfo?.info_data, `${command} (${l.ifname} info_data)`).table;
+  if (kind === 'vrf')
+    vrfTable = validate(VrfInfoDataSchema, l.linkinfo?.info_data, `${command} (${l.ifname} info_data)`).table;
   return {
     name: l.ifname,
     ifindex: l.ifindex,
@@ -215,11 +275,15 @@ function parseRule(r: RawRule, family: Family, ctx: Ctx, command: string): Rule 
   else action = 'lookup';
   // Selectors we do not model (tos, ipproto, sport, uidrange, suppress_prefixlength, …) and
   // `not` make the rule something vrf-host must never recreate or migrate: say so in action.
-  const extra = Object.keys(r).filter((k) => !RULE_FIELDS.has(k)).sort();
+  const extra = Object.keys(r)
+    .filter((k) => !RULE_FIELDS.has(k))
+    .sort();
   if ('not' in r) extra.unshift('not');
   if (extra.length > 0) action = `${action}+${extra.join('+')}`;
-  const src = r.src === undefined || r.src === 'all' ? null : cidrOf(r.src, r.srclen ?? maxPrefix(family), family, command);
-  const dst = r.dst === undefined || r.dst === 'all' ? null : cidrOf(r.dst, r.dstlen ?? maxPrefix(family), family, command);
+  const src =
+    r.src === undefined || r.src === 'all' ? null : cidrOf(r.src, r.srclen ?? maxPrefix(family), family, command);
+  const dst =
+    r.dst === undefined || r.dst === 'all' ? null : cidrOf(r.dst, r.dstlen ?? maxPrefix(family), family, command);
   return {
     family,
     priority: r.priority,
@@ -255,7 +319,13 @@ export function parseObserved(stdout: string | readonly string[], extras: Observ
     const missing = docs.length < FIXED_LINES.length ? FIXED_LINES[docs.length]! : RULE6_LINE;
     throw new ObserveError(cmd(missing), `no output (got ${docs.length} of at least ${need} JSON documents)`);
   }
-  const [linkCmd, addrCmd, route4Cmd, route6Cmd, rule4Cmd] = FIXED_LINES.map(cmd) as [string, string, string, string, string];
+  const [linkCmd, addrCmd, route4Cmd, route6Cmd, rule4Cmd] = FIXED_LINES.map(cmd) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const rule6Cmd = cmd(RULE6_LINE);
 
   const links = validate(LinkDocSchema, docs[0], linkCmd).map((l) => parseLink(l, linkCmd));
@@ -267,10 +337,18 @@ export function parseObserved(stdout: string | readonly string[], extras: Observ
   for (const dev of validate(AddrDocSchema, docs[1], addrCmd)) {
     for (const a of dev.addr_info) {
       if (a.family !== 'inet' && a.family !== 'inet6') continue;
-      if (a.local === undefined) throw new ObserveError(addrCmd, `${dev.ifname}: an ${a.family} address without "local"`);
+      if (a.local === undefined)
+        throw new ObserveError(addrCmd, `${dev.ifname}: an ${a.family} address without "local"`);
       const address = ipOf(a.local, addrCmd);
-      if (a.prefixlen > maxPrefix(a.family)) throw new ObserveError(addrCmd, `${dev.ifname}: prefix length ${a.prefixlen} too long`);
-      addrs.push({ dev: dev.ifname, family: a.family, address, prefixlen: a.prefixlen, scope: mapped(a.scope, SCOPES, 'global') });
+      if (a.prefixlen > maxPrefix(a.family))
+        throw new ObserveError(addrCmd, `${dev.ifname}: prefix length ${a.prefixlen} too long`);
+      addrs.push({
+        dev: dev.ifname,
+        family: a.family,
+        address,
+        prefixlen: a.prefixlen,
+        scope: mapped(a.scope, SCOPES, 'global'),
+      });
     }
   }
 
@@ -290,7 +368,10 @@ export function parseObserved(stdout: string | readonly string[], extras: Observ
     for (const g of validate(RouteGetDocSchema, doc, cmd(['route', 'get', '…']))) {
       const dst = tryCanonicalIp(g.dst);
       if (dst === null) continue;
-      got.set(dst, { dev: g.dev ?? null, gateway: g.gateway === undefined ? null : ipOf(g.gateway, cmd(['route', 'get', dst])) });
+      got.set(dst, {
+        dev: g.dev ?? null,
+        gateway: g.gateway === undefined ? null : ipOf(g.gateway, cmd(['route', 'get', dst])),
+      });
     }
   }
   const routeGet: Record<string, RouteGet> = {};
@@ -299,5 +380,14 @@ export function parseObserved(stdout: string | readonly string[], extras: Observ
     routeGet[ip] = got.get(ip) ?? { dev: null, gateway: null };
   }
 
-  return { links, addrs, routes, rules, sysctls: extras.sysctls, routeGet, vrfModule: extras.vrfModule, container: extras.container };
+  return {
+    links,
+    addrs,
+    routes,
+    rules,
+    sysctls: extras.sysctls,
+    routeGet,
+    vrfModule: extras.vrfModule,
+    container: extras.container,
+  };
 }

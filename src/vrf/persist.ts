@@ -86,7 +86,10 @@ export async function writeIfChanged(path: string, content: string | Uint8Array 
     await removeFile(path);
     return;
   }
-  const want = typeof content === 'string' ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  const want =
+    typeof content === 'string'
+      ? Buffer.from(content)
+      : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
   const old = await readFile(path).catch(() => null);
   if (old === null || !old.equals(want)) await atomicWrite(path, content, mode);
 }
@@ -163,7 +166,13 @@ const desiredVrf = z.object({
   tableSource: z.enum(['config', 'persisted', 'auto']),
   members: z.array(z.string()),
   addresses: z.array(
-    z.object({ dev: z.string(), family, address: z.string(), prefixlen: z.number().int().nonnegative(), subnet: z.string() }),
+    z.object({
+      dev: z.string(),
+      family,
+      address: z.string(),
+      prefixlen: z.number().int().nonnegative(),
+      subnet: z.string(),
+    }),
   ),
   gateways: z.object({ inet: derivedGateway.optional(), inet6: derivedGateway.optional() }),
   routes: z.array(routeSpec),
@@ -213,7 +222,15 @@ export interface HostState {
 }
 
 export function emptyState(): HostState {
-  return { version: STATE_VERSION, application: null, units: [], desired: null, ledger: EMPTY_LEDGER, applying: false, updated: new Date(0).toISOString() };
+  return {
+    version: STATE_VERSION,
+    application: null,
+    units: [],
+    desired: null,
+    ledger: EMPTY_LEDGER,
+    applying: false,
+    updated: new Date(0).toISOString(),
+  };
 }
 
 /** Parses state.json text; throws StateFileError naming the path and the field. */
@@ -222,16 +239,32 @@ export function parseState(text: string, path: string): HostState {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new StateFileError(path, `${path} is corrupt (not JSON: ${(e as Error).message}); vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand`, { cause: e });
+    throw new StateFileError(
+      path,
+      `${path} is corrupt (not JSON: ${(e as Error).message}); vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand`,
+      { cause: e },
+    );
   }
-  if (typeof raw === 'object' && raw !== null && 'version' in raw && (raw as { version: unknown }).version !== STATE_VERSION) {
-    throw new StateFileError(path, `${path} has version ${JSON.stringify((raw as { version: unknown }).version)}; this vrf-host reads version ${STATE_VERSION}`);
+  if (
+    typeof raw === 'object' &&
+    raw !== null &&
+    'version' in raw &&
+    (raw as { version: unknown }).version !== STATE_VERSION
+  ) {
+    throw new StateFileError(
+      path,
+      `${path} has version ${JSON.stringify((raw as { version: unknown }).version)}; this vrf-host reads version ${STATE_VERSION}`,
+    );
   }
   const r = stateSchema.safeParse(raw);
   if (!r.success) {
     const first = r.error.issues[0];
     const where = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
-    throw new StateFileError(path, `${path} is corrupt at ${where}: ${first?.message ?? 'invalid'}; vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand`, { cause: r.error });
+    throw new StateFileError(
+      path,
+      `${path} is corrupt at ${where}: ${first?.message ?? 'invalid'}; vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand`,
+      { cause: r.error },
+    );
   }
   return r.data as HostState;
 }
@@ -249,7 +282,10 @@ export async function readState(root?: string): Promise<HostState | null> {
   return parseState(text, path);
 }
 
-export async function writeState(root: string | undefined, state: Omit<HostState, 'version' | 'updated'>): Promise<HostState> {
+export async function writeState(
+  root: string | undefined,
+  state: Omit<HostState, 'version' | 'updated'>,
+): Promise<HostState> {
   const full: HostState = { version: STATE_VERSION, ...state, updated: new Date().toISOString() };
   // Validate what we write as strictly as what we read.
   const path = under(root, PATHS.state);
@@ -281,7 +317,9 @@ function uniqueBy<T>(items: readonly T[]): T[] {
 
 /** Either ledger's l3mdevRuleAdded families (the field only when there are some, as the planner writes it). */
 function l3mdevUnion(before: Ledger, after: Ledger): Pick<Ledger, 'l3mdevRuleAdded'> {
-  const fams = FAMILIES.filter((f) => (before.l3mdevRuleAdded ?? []).includes(f) || (after.l3mdevRuleAdded ?? []).includes(f));
+  const fams = FAMILIES.filter(
+    (f) => (before.l3mdevRuleAdded ?? []).includes(f) || (after.l3mdevRuleAdded ?? []).includes(f),
+  );
   return fams.length > 0 ? { l3mdevRuleAdded: fams } : {};
 }
 
@@ -315,7 +353,12 @@ export function renderRtTables(vrfs: Readonly<Record<string, number>>): string |
       throw new StateFileError(PATHS.rtTables, `refusing to write table entry ${JSON.stringify(name)}=${id}`);
     }
   }
-  return ['# Managed by vrf-host: one table per VRF. Removed when vrf-host is removed.', ...entries.map(([n, id]) => `${id} ${n}`)].join('\n') + '\n';
+  return (
+    [
+      '# Managed by vrf-host: one table per VRF. Removed when vrf-host is removed.',
+      ...entries.map(([n, id]) => `${id} ${n}`),
+    ].join('\n') + '\n'
+  );
 }
 
 /** Writes (or removes, when empty) a managed file. */

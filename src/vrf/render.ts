@@ -101,7 +101,8 @@ function routeArgv(verb: 'replace' | 'del', r: RouteTarget): string[] {
   if (r.type === 'unicast') {
     if (r.gateway !== undefined) argv.push('via', address(r.gateway, r.family, what));
     if (r.dev !== undefined) argv.push('dev', ifName(r.dev));
-    if (r.gateway === undefined && r.dev === undefined) throw new RenderError(`${what}: a unicast route needs a gateway or a device`);
+    if (r.gateway === undefined && r.dev === undefined)
+      throw new RenderError(`${what}: a unicast route needs a gateway or a device`);
   }
   if (r.metric !== undefined) argv.push('metric', u32(r.metric, what));
   if (verb === 'replace') {
@@ -109,7 +110,10 @@ function routeArgv(verb: 'replace' | 'del', r: RouteTarget): string[] {
     if (r.scope !== undefined && r.type === 'unicast') argv.push('scope', word(r.scope, what));
     if (r.prefsrc !== undefined) argv.push('src', address(r.prefsrc, r.family, what));
   }
-  argv.push('table', table(r.table, what, r.table === TABLE.main || r.table === TABLE.local || r.table === TABLE.default));
+  argv.push(
+    'table',
+    table(r.table, what, r.table === TABLE.main || r.table === TABLE.local || r.table === TABLE.default),
+  );
   return argv;
 }
 
@@ -118,7 +122,8 @@ function ruleArgv(verb: 'add' | 'del', r: RuleTarget): string[] {
   const argv = ['rule', verb, 'pref', u32(r.priority, what)];
   // `protocol` only on add: it says who made the rule (a stock rule given back is `protocol
   // kernel`, as the kernel made it); a delete selects by priority, source and table.
-  const proto = verb === 'add' && r.protocol !== undefined && r.protocol !== 'unspec' ? ['protocol', word(r.protocol, what)] : [];
+  const proto =
+    verb === 'add' && r.protocol !== undefined && r.protocol !== 'unspec' ? ['protocol', word(r.protocol, what)] : [];
   if (r.l3mdev === true) {
     if (r.src !== undefined) throw new RenderError(`${what}: an l3mdev rule takes no source`);
     argv.push('l3mdev', ...proto);
@@ -138,7 +143,19 @@ function ruleArgv(verb: 'add' | 'del', r: RuleTarget): string[] {
 export function renderStep(step: Step): RenderedStep {
   switch (step.kind) {
     case 'vrf-create':
-      return { kind: 'ip', argv: ['link', 'add', 'name', vrfName(step.name), 'type', 'vrf', 'table', table(step.table, `vrf ${step.name}`, false)] };
+      return {
+        kind: 'ip',
+        argv: [
+          'link',
+          'add',
+          'name',
+          vrfName(step.name),
+          'type',
+          'vrf',
+          'table',
+          table(step.table, `vrf ${step.name}`, false),
+        ],
+      };
     case 'vrf-replace':
       table(step.toTable, `vrf ${step.name}`, false);
       return { kind: 'ip', argv: ['link', 'del', 'dev', vrfName(step.name)] };
@@ -161,7 +178,8 @@ export function renderStep(step: Step): RenderedStep {
       return { kind: 'ip', argv: ruleArgv('del', step.rule) };
     case 'sysctl':
       if (!OWNED_SYSCTLS.includes(step.key)) throw new RenderError(`sysctl ${step.key} is not one vrf-host manages`);
-      if (!/^-?[0-9]{1,10}$/.test(step.value)) throw new RenderError(`sysctl ${step.key}: invalid value ${JSON.stringify(step.value)}`);
+      if (!/^-?[0-9]{1,10}$/.test(step.value))
+        throw new RenderError(`sysctl ${step.key}: invalid value ${JSON.stringify(step.value)}`);
       return { kind: 'sysctl', key: step.key, value: step.value };
   }
 }

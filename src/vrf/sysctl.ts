@@ -70,7 +70,9 @@ export function desiredSysctls(desired: DesiredState): Record<string, string> {
 
 /** The text of /etc/sysctl.d/60-vrf-host.conf, or null when there is nothing to keep. */
 export function renderSysctlConf(values: Readonly<Record<string, string>>): string | null {
-  const keys = Object.keys(values).filter((k) => OWNED_SYSCTLS.includes(k)).sort();
+  const keys = Object.keys(values)
+    .filter((k) => OWNED_SYSCTLS.includes(k))
+    .sort();
   if (keys.length === 0) return null;
   const lines = ['# Managed by vrf-host: re-applied at boot. Removed when vrf-host is removed.'];
   for (const k of keys) lines.push(`${k} = ${values[k]}`);

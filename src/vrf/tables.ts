@@ -85,7 +85,11 @@ export function assignTables(
     if (r.configured === undefined) continue;
     const t = r.configured;
     if (RESERVED_TABLES.includes(t)) problems.push({ field: r.field, message: `${t} is reserved` });
-    else if (foreign.has(t)) problems.push({ field: r.field, message: `${t} is in use on this host by routes or rules that vrf-host does not own` });
+    else if (foreign.has(t))
+      problems.push({
+        field: r.field,
+        message: `${t} is in use on this host by routes or rules that vrf-host does not own`,
+      });
     else claim(r.vrf, t, 'config', r.field);
   }
   // 2. Persisted ids.

@@ -327,7 +327,13 @@ export interface RuleTarget {
 
 export type Step =
   | { readonly kind: 'vrf-create'; readonly name: string; readonly table: number; readonly why?: string }
-  | { readonly kind: 'vrf-replace'; readonly name: string; readonly fromTable: number; readonly toTable: number; readonly why?: string }
+  | {
+      readonly kind: 'vrf-replace';
+      readonly name: string;
+      readonly fromTable: number;
+      readonly toTable: number;
+      readonly why?: string;
+    }
   | { readonly kind: 'vrf-delete'; readonly name: string; readonly why?: string }
   | { readonly kind: 'link-up'; readonly dev: string; readonly why?: string }
   | { readonly kind: 'enslave'; readonly dev: string; readonly vrf: string; readonly why?: string }

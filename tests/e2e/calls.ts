@@ -9,7 +9,11 @@ export function canonicalCalls<T extends { readonly tool: string }>(calls: reado
   const out: T[] = [];
   let group: T[] = [];
   const flush = () => {
-    out.push(...group.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0)));
+    out.push(
+      ...group.sort((a, b) =>
+        JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0,
+      ),
+    );
     group = [];
   };
   for (const c of calls) {

@@ -5,13 +5,34 @@
  */
 import { canonicalCalls } from './calls.js';
 import { isBuiltin } from 'node:module';
-import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import YAML from 'yaml';
-import { createSimulator, extractZip, readZip, runDispatch, unpackCharm, type Simulator, type ZipEntryInfo } from '../../src/ops/testing/simulator/harness.js';
+import {
+  createSimulator,
+  extractZip,
+  readZip,
+  runDispatch,
+  unpackCharm,
+  type Simulator,
+  type ZipEntryInfo,
+} from '../../src/ops/testing/simulator/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILT = join(ROOT, 'build/charm');
@@ -32,9 +53,22 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'vrf-host-e2e-'));
   charmDir = join(work, 'charm');
   entries = await unpackCharm(CHARM_FILE, charmDir);
-  const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8')) as { requires: Record<string, unknown> };
-  const standard = ['install', 'config-changed', 'start', 'stop', 'remove', 'update-status', 'upgrade-charm', 'leader-elected'];
-  const relation = Object.keys(metadata.requires).flatMap((ep) => ['created', 'joined', 'changed', 'departed', 'broken'].map((k) => `${ep}-relation-${k}`));
+  const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8')) as {
+    requires: Record<string, unknown>;
+  };
+  const standard = [
+    'install',
+    'config-changed',
+    'start',
+    'stop',
+    'remove',
+    'update-status',
+    'upgrade-charm',
+    'leader-elected',
+  ];
+  const relation = Object.keys(metadata.requires).flatMap((ep) =>
+    ['created', 'joined', 'changed', 'departed', 'broken'].map((k) => `${ep}-relation-${k}`),
+  );
   expectedHooks = [...standard, ...relation].sort();
 }, 120_000);
 
@@ -65,7 +99,9 @@ describe('build/charm layout', () => {
       const bundle = await readFile(join(BUILT, 'dist', f), 'utf8');
       // Self-contained: the only imports left are node builtins (and the launcher's import of the charm).
       const specifiers = [
-        ...bundle.matchAll(/(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/gm),
+        ...bundle.matchAll(
+          /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/gm,
+        ),
       ].map((m) => m[1] ?? m[2] ?? m[3]);
       // (the launcher is lowered for an old Node, which knows `path`, not `node:path`)
       expect({ f, bare: specifiers.filter((x) => x !== undefined && !isBuiltin(x)) }).toEqual({ f, bare: [] });
@@ -89,7 +125,15 @@ describe('build/charm layout', () => {
     expect(md['name']).toBe('vrf-host');
     expect(md['subordinate']).toBe(true);
     expect(md['requires']).toEqual({ 'juju-info': { interface: 'juju-info', scope: 'container' } });
-    expect(Object.keys(md['extra-bindings'] as object)).toEqual(['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant']);
+    expect(Object.keys(md['extra-bindings'] as object)).toEqual([
+      'mgmt',
+      'public',
+      'internal',
+      'admin',
+      'storage',
+      'storage-cluster',
+      'tenant',
+    ]);
   }, 60_000);
 });
 
@@ -100,7 +144,16 @@ describe('vrf-host.charm (zip)', () => {
     // Exactly the build's files (nothing else, nothing missing)…
     expect(names).toEqual(builtFiles);
     // …which hold at least the charm's own.
-    for (const f of ['actions.yaml', 'config.yaml', 'dispatch', 'dist/launch.cjs', 'dist/vrf-host.cjs', 'manifest.yaml', 'metadata.yaml', ...expectedHooks.map((h) => `hooks/${h}`)]) {
+    for (const f of [
+      'actions.yaml',
+      'config.yaml',
+      'dispatch',
+      'dist/launch.cjs',
+      'dist/vrf-host.cjs',
+      'manifest.yaml',
+      'metadata.yaml',
+      ...expectedHooks.map((h) => `hooks/${h}`),
+    ]) {
       expect(names).toContain(f);
     }
     const dispatch = files.find((e) => e.name === 'dispatch');
@@ -118,7 +171,12 @@ describe('the packed dispatch under the hook-tool simulator', () => {
   // These prove the dispatch path, whatever the charm decides: the charm runs in dry-run
   // mode and network-get has no address yet, so nothing on this host is touched.
   const STATE = { config: { 'dry-run': true } };
-  const STATUS_ARGV = ['--application=false', expect.stringMatching(/^(active|blocked|waiting|maintenance)$/), '--', expect.any(String)];
+  const STATUS_ARGV = [
+    '--application=false',
+    expect.stringMatching(/^(active|blocked|waiting|maintenance)$/),
+    '--',
+    expect.any(String),
+  ];
 
   test('install: the charm runs and collect-status sets a status with the documented argv', async () => {
     const s = await sim({ state: STATE });
@@ -189,7 +247,9 @@ describe('dispatch picks its Node.js', () => {
     const run = await runDispatch(charmDir, 'hooks/install', s, { env: { PATH: await pathDir() } });
     expect(run.exitCode).toBe(127);
     expect(run.stderr).toMatch(/no usable Node\.js.*bin\/node is absent.*no node >= 18/);
-    expect(run.record.logs).toEqual([{ level: 'ERROR', message: expect.stringMatching(/^vrf-host dispatch: no usable Node\.js/) }]);
+    expect(run.record.logs).toEqual([
+      { level: 'ERROR', message: expect.stringMatching(/^vrf-host dispatch: no usable Node\.js/) },
+    ]);
     expect(run.record.statusHistory).toEqual([]);
   }, 60_000);
 
@@ -202,7 +262,9 @@ describe('dispatch picks its Node.js', () => {
     const run = await runDispatch(charmDir, 'hooks/install', s, { env: { PATH: dir } });
     expect(run.exitCode).toBe(127);
     expect(run.stderr).toContain(`${dir}/node (v16.20.2)`);
-    expect(run.record.logs).toEqual([{ level: 'ERROR', message: expect.stringMatching(/^vrf-host dispatch: no usable Node\.js.*v16\.20\.2/) }]);
+    expect(run.record.logs).toEqual([
+      { level: 'ERROR', message: expect.stringMatching(/^vrf-host dispatch: no usable Node\.js.*v16\.20\.2/) },
+    ]);
     expect(run.record.statusHistory).toEqual([]);
   }, 60_000);
 
@@ -219,7 +281,6 @@ describe('dispatch picks its Node.js', () => {
     expect((await readFile(marker, 'utf8')).trim()).toBe(join(await realpath(copy), 'dist/launch.cjs'));
   }, 60_000);
 });
-
 
 describe('npm run pack -- --bundle-node', () => {
   test('ships this Node as bin/node, and the charm runs with no node on PATH', async () => {

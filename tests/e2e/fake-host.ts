@@ -15,11 +15,22 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = join(ROOT, 'tests/fixtures/ip');
 
 const network = (dev: string, mac: string, ...addrs: [string, string][]) => ({
-  'bind-addresses': [{ 'mac-address': mac, 'interface-name': dev, addresses: addrs.map(([value, cidr]) => ({ hostname: '', value, cidr })) }],
+  'bind-addresses': [
+    {
+      'mac-address': mac,
+      'interface-name': dev,
+      addresses: addrs.map(([value, cidr]) => ({ hostname: '', value, cidr })),
+    },
+  ],
   'egress-subnets': addrs.map(([, c]) => c),
   'ingress-addresses': addrs.map(([a]) => a),
 });
-const MGMT = network('ens3', '52:54:00:12:00:03', ['10.0.0.10', '10.0.0.0/24'], ['2001:db8:0:1::10', '2001:db8:0:1::/64']);
+const MGMT = network(
+  'ens3',
+  '52:54:00:12:00:03',
+  ['10.0.0.10', '10.0.0.0/24'],
+  ['2001:db8:0:1::10', '2001:db8:0:1::/64'],
+);
 
 /** network-get on the recorded MAAS host (the unbound roles share the default space). */
 export const MAAS_NETWORKS = {
@@ -53,7 +64,10 @@ export interface E2eHost {
 }
 
 /** The recorded MAAS host under `base` (root/, proc/, sys/), its fake ip answering as recorded. */
-export async function maasHost(base: string, apiAddresses = '10.100.0.5:17070 [2001:db8:100::5]:17070'): Promise<E2eHost> {
+export async function maasHost(
+  base: string,
+  apiAddresses = '10.100.0.5:17070 [2001:db8:100::5]:17070',
+): Promise<E2eHost> {
   const root = join(base, 'root');
   const proc = join(base, 'proc');
   const sys = join(base, 'sys');

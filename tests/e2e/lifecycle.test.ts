@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { createSimulator, runDispatch, unpackCharm, type DispatchResult, type Simulator } from '../../src/ops/testing/simulator/harness.js';
+import {
+  createSimulator,
+  runDispatch,
+  unpackCharm,
+  type DispatchResult,
+  type Simulator,
+} from '../../src/ops/testing/simulator/harness.js';
 import type { FakeIp } from '../unit/vrf/ip.fake.js';
 import { MAAS_NETWORKS, maasHost, recordedResponses } from './fake-host.js';
 import { charmPaths } from '../kernel/lib/strace.mjs';
@@ -32,7 +38,13 @@ const PATHS = {
   memo: 'var/lib/vrf-host/memo',
   stateDir: 'var/lib/vrf-host',
 };
-const SYSCTLS = ['net.ipv4.tcp_l3mdev_accept', 'net.ipv4.udp_l3mdev_accept', 'net.ipv6.conf.all.keep_addr_on_down', 'net.ipv4.ip_nonlocal_bind', 'net.ipv6.ip_nonlocal_bind'];
+const SYSCTLS = [
+  'net.ipv4.tcp_l3mdev_accept',
+  'net.ipv4.udp_l3mdev_accept',
+  'net.ipv6.conf.all.keep_addr_on_down',
+  'net.ipv4.ip_nonlocal_bind',
+  'net.ipv6.ip_nonlocal_bind',
+];
 
 let work: string;
 let charmDir: string;
@@ -52,13 +64,18 @@ const sysctl = async (key: string) => (await readFile(join(host.proc, 'sys', ...
 /** The apply batches (not the observe ones) the fake ip ran since `from`. */
 async function applyBatches(from = 0): Promise<string[][]> {
   const calls = (await ip.calls()).slice(from);
-  return calls.filter((c) => c.argv.includes('-batch') && !c.argv.includes('-json')).map((c) => c.stdin.split('\n').filter(Boolean));
+  return calls
+    .filter((c) => c.argv.includes('-batch') && !c.argv.includes('-json'))
+    .map((c) => c.stdin.split('\n').filter(Boolean));
 }
 
 async function run(path: string, params?: Record<string, unknown>): Promise<DispatchResult> {
   sim.clearJournal();
   const r = await runDispatch(charmDir, path, sim, { env, ...(params ? { params } : {}), timeout: 90_000 });
-  if (r.exitCode !== 0 || r.stderr !== '') throw new Error(`${path} exited ${r.exitCode}:\n${r.stderr}\n${r.record.logs.map((l) => `${l.level} ${l.message}`).join('\n')}`);
+  if (r.exitCode !== 0 || r.stderr !== '')
+    throw new Error(
+      `${path} exited ${r.exitCode}:\n${r.stderr}\n${r.record.logs.map((l) => `${l.level} ${l.message}`).join('\n')}`,
+    );
   return r;
 }
 
@@ -97,11 +114,24 @@ describe('the packed charm: install → config-changed → update-status → rem
     const r = await run('hooks/install');
     expect(r.record.statusHistory).toEqual([
       { status: 'maintenance', message: expect.stringMatching(/^applying \d+ changes$/) },
-      { status: 'active', message: '3 VRFs: public(br-ens4 via 172.16.0.1 2001:db8:16::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)' },
+      {
+        status: 'active',
+        message:
+          '3 VRFs: public(br-ens4 via 172.16.0.1 2001:db8:16::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)',
+      },
     ]);
     // Every binding was read with network-get.
     const gets = r.record.calls.filter((c) => c.tool === 'network-get').map((c) => c.argv.at(-1));
-    expect(gets.sort()).toEqual(['admin', 'internal', 'juju-info', 'mgmt', 'public', 'storage', 'storage-cluster', 'tenant']);
+    expect(gets.sort()).toEqual([
+      'admin',
+      'internal',
+      'juju-info',
+      'mgmt',
+      'public',
+      'storage',
+      'storage-cluster',
+      'tenant',
+    ]);
     // The ip steps go through `ip -batch -` processes: the plan's order is kept, so the
     // IPv6 local rule (an `ip -6` process of its own) splits them in two.
     const batches = await applyBatches();
@@ -115,27 +145,52 @@ describe('the packed charm: install → config-changed → update-status → rem
     expect(observe?.stdin).toMatch(/^route get 10\.100\.0\.5$/m);
     expect(observe?.stdin).toMatch(/^route get 2001:db8:100::5$/m);
 
-    const state = JSON.parse(await readFile(join(host.root, PATHS.state), 'utf8')) as { units: string[]; application: string; desired: { vrfs: { name: string }[] } };
+    const state = JSON.parse(await readFile(join(host.root, PATHS.state), 'utf8')) as {
+      units: string[];
+      application: string;
+      desired: { vrfs: { name: string }[] };
+    };
     expect(state.units).toEqual(['vrf-host/0']);
     expect(state.application).toBe('vrf-host');
     expect(state.desired.vrfs.map((v) => v.name)).toEqual(['public', 'storage', 'storage-cluster']);
     expect(await readFile(join(host.root, PATHS.rtTables), 'utf8')).toMatch(/^1001\s+public$/m);
-    expect(await readFile(join(host.root, PATHS.sysctlConf), 'utf8')).toMatch(/^net\.ipv4\.tcp_l3mdev_accept\s*=\s*1$/m);
+    expect(await readFile(join(host.root, PATHS.sysctlConf), 'utf8')).toMatch(
+      /^net\.ipv4\.tcp_l3mdev_accept\s*=\s*1$/m,
+    );
     for (const key of SYSCTLS) expect(await sysctl(key)).toBe('1');
     // Persistence beyond the agent: the CLI copy the boot unit and the networkd hook run.
-    expect(await readFile(join(host.root, PATHS.unit), 'utf8')).toMatch(/^ExecStart=\/\S+ \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state$/m);
+    expect(await readFile(join(host.root, PATHS.unit), 'utf8')).toMatch(
+      /^ExecStart=\/\S+ \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state$/m,
+    );
     expect(await readlink(join(host.root, PATHS.wants))).toBe('/etc/systemd/system/vrf-host.service');
     expect(await readFile(join(host.root, PATHS.routable), 'utf8')).toMatch(/apply --from-state --quiet/);
     expect(await exists(join(host.root, PATHS.configured))).toBe(true);
-    expect((await readFile(join(host.root, PATHS.cli))).equals(await readFile(join(charmDir, 'dist/vrf-host-cli.mjs')))).toBe(true);
+    expect(
+      (await readFile(join(host.root, PATHS.cli))).equals(await readFile(join(charmDir, 'dist/vrf-host-cli.mjs'))),
+    ).toBe(true);
     expect(await exists(join(host.root, 'etc/netplan'))).toBe(false);
   }, 120_000);
 
   test('the CLI copy the boot unit runs works without the charm: it shows the host from the state file', async () => {
-    const r = await execa(process.execPath, [join(host.root, PATHS.cli), 'show', '--root', host.root, '--proc-root', host.proc, '--sys-root', host.sys, '--ip', ip.bin], {
-      reject: false,
-      cwd: work,
-    });
+    const r = await execa(
+      process.execPath,
+      [
+        join(host.root, PATHS.cli),
+        'show',
+        '--root',
+        host.root,
+        '--proc-root',
+        host.proc,
+        '--sys-root',
+        host.sys,
+        '--ip',
+        ip.bin,
+      ],
+      {
+        reject: false,
+        cwd: work,
+      },
+    );
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^public\s+1001\s+br-ens4/m);
@@ -159,7 +214,10 @@ describe('the packed charm: install → config-changed → update-status → rem
     const from = (await ip.calls()).length;
     const r = await run('hooks/update-status');
     expect(r.record.calls.filter((c) => c.tool === 'network-get')).toHaveLength(8);
-    expect(r.record.statusHistory[0]).toEqual({ status: 'maintenance', message: expect.stringMatching(/^healing drift: \d+ changes?$/) });
+    expect(r.record.statusHistory[0]).toEqual({
+      status: 'maintenance',
+      message: expect.stringMatching(/^healing drift: \d+ changes?$/),
+    });
     expect(r.record.status.status).toBe('active');
     expect(await sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
     expect((await applyBatches(from)).flat()).toContain('link set dev bond0 master storage');
@@ -169,7 +227,10 @@ describe('the packed charm: install → config-changed → update-status → rem
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': false } }));
     const from = (await ip.calls()).length;
     const r = await run('hooks/update-status');
-    expect(r.record.status).toEqual({ status: 'blocked', message: expect.stringMatching(/^drift: \d+ changes pending \(.*\); heal-drift is off: run the apply action$/) });
+    expect(r.record.status).toEqual({
+      status: 'blocked',
+      message: expect.stringMatching(/^drift: \d+ changes pending \(.*\); heal-drift is off: run the apply action$/),
+    });
     expect(await applyBatches(from)).toEqual([]);
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true } }));
   }, 120_000);
@@ -183,14 +244,21 @@ describe('the packed charm: install → config-changed → update-status → rem
     const replay = await run('hooks/update-status');
     // No juju-log at all: the charm (and its DEBUG line) never loaded. The same reads, the same status.
     expect(replay.record.logs).toEqual([]);
-    expect(replay.record.calls.map((c) => c.tool).sort()).toEqual(['config-get', ...Array(8).fill('network-get'), 'status-set']);
+    expect(replay.record.calls.map((c) => c.tool).sort()).toEqual([
+      'config-get',
+      ...Array(8).fill('network-get'),
+      'status-set',
+    ]);
     expect(replay.record.status).toEqual(full.record.status);
     const reads = (await ip.calls()).slice(ipFrom);
     expect(reads.map((c) => c.argv.includes('-json'))).toEqual([true, true]);
     // An input changes: the next update-status runs in full and says which.
     sim.update((s) => ({ ...s, config: { ...s.config, 'nonlocal-bind': true } }));
     const changed = await run('hooks/update-status');
-    expect(changed.record.logs).toContainEqual({ level: 'DEBUG', message: 'emitting event update-status (in full: config-get --format=json answered differently)' });
+    expect(changed.record.logs).toContainEqual({
+      level: 'DEBUG',
+      message: 'emitting event update-status (in full: config-get --format=json answered differently)',
+    });
     // Any other hook removes the record first, so nothing it changes can be replayed over.
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true, 'nonlocal-bind': false } }));
     await run('hooks/config-changed');
@@ -199,7 +267,10 @@ describe('the packed charm: install → config-changed → update-status → rem
 
   test('the memo watches every file a no-op update-status reads under the host root, /proc and /sys (strace)', async () => {
     const strace = await execa('sh', ['-c', 'command -v strace'], { reject: false });
-    if (strace.exitCode !== 0) throw new Error('strace is not installed (.ci/run installs it): cannot check the memo against what the charm really opens');
+    if (strace.exitCode !== 0)
+      throw new Error(
+        'strace is not installed (.ci/run installs it): cannot check the memo against what the charm really opens',
+      );
     // The fake ip never changes its answers, so only a plan-only run (heal-drift off) is a no-op
     // here; the kernel suite (scenario 12) checks the converging update-status the same way.
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': false } }));
@@ -207,7 +278,11 @@ describe('the packed charm: install → config-changed → update-status → rem
     await rm(memo, { force: true });
     const trace = join(work, 'update-status.strace');
     sim.clearJournal();
-    const r = await runDispatch(charmDir, 'hooks/update-status', sim, { env, timeout: 90_000, command: [strace.stdout.trim(), '-f', '-qq', '-s', '4096', '-e', 'trace=%file', '-o', trace] });
+    const r = await runDispatch(charmDir, 'hooks/update-status', sim, {
+      env,
+      timeout: 90_000,
+      command: [strace.stdout.trim(), '-f', '-qq', '-s', '4096', '-e', 'trace=%file', '-o', trace],
+    });
     expect(r.exitCode).toBe(0);
     const record = JSON.parse(await readFile(memo, 'utf8')) as { files: { path: string }[] };
     const watched = new Set(record.files.map((f) => f.path));
@@ -215,7 +290,8 @@ describe('the packed charm: install → config-changed → update-status → rem
     for (const p of charmPaths(await readFile(trace, 'utf8'), 'dist/launch.cjs')) {
       if (![host.root, host.proc, host.sys].some((d) => p === d || p.startsWith(`${d}/`))) continue;
       // Not inputs: the host lock, the memo itself, and the directories leading to what is watched.
-      if (p === join(host.root, 'run/vrf-host.lock') || p.startsWith(join(host.root, 'var/lib/vrf-host/memo'))) continue;
+      if (p === join(host.root, 'run/vrf-host.lock') || p.startsWith(join(host.root, 'var/lib/vrf-host/memo')))
+        continue;
       if ([...watched].some((w) => w.startsWith(`${p}/`))) continue;
       touched.add(p);
     }
@@ -253,9 +329,19 @@ describe('the packed charm: install → config-changed → update-status → rem
     await ip.respond(await recordedResponses('converged'));
     const from = (await ip.calls()).length;
     const r = await run('hooks/remove');
-    expect(r.record.status).toEqual({ status: 'maintenance', message: 'leaving; the VRFs are removed and the host is restored' });
+    expect(r.record.status).toEqual({
+      status: 'maintenance',
+      message: 'leaving; the VRFs are removed and the host is restored',
+    });
     const teardown = (await applyBatches(from)).flat();
-    expect(teardown).toEqual(expect.arrayContaining(['link set dev bond0 nomaster', 'link del dev public', 'link del dev storage', 'link del dev storage-cluster']));
+    expect(teardown).toEqual(
+      expect.arrayContaining([
+        'link set dev bond0 nomaster',
+        'link del dev public',
+        'link del dev storage',
+        'link del dev storage-cluster',
+      ]),
+    );
     expect(teardown).toContain('rule add pref 100 from 10.10.4.0/24 lookup 2');
     for (const key of SYSCTLS) expect(await sysctl(key)).toBe('0');
     for (const p of Object.values(PATHS)) expect(await exists(join(host.root, p))).toBe(false);

@@ -13,7 +13,10 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ops-sim-command-'));
   await writeFile(join(work, 'metadata.yaml'), 'name: probe\n');
   // The status message says whether dispatch ran under the command (env MARK=…) or bare.
-  await writeFile(join(work, 'dispatch'), '#!/bin/sh\nstatus-set active "${MARK:-bare}"\necho "ran $JUJU_DISPATCH_PATH"\n');
+  await writeFile(
+    join(work, 'dispatch'),
+    '#!/bin/sh\nstatus-set active "${MARK:-bare}"\necho "ran $JUJU_DISPATCH_PATH"\n',
+  );
   await chmod(join(work, 'dispatch'), 0o755);
 });
 

@@ -13,13 +13,26 @@ import fc from 'fast-check';
 import { answer } from '../../src/ops/testing/simulator/core.js';
 import { HOOK_TOOLS, SimStateSchema } from '../../src/ops/testing/simulator/state.js';
 import { canonicalRecord } from './calls.js';
-import { createSimulator, runDispatch, unpackCharm, type DispatchResult, type Simulator, type SimStateInput } from '../../src/ops/testing/simulator/harness.js';
+import {
+  createSimulator,
+  runDispatch,
+  unpackCharm,
+  type DispatchResult,
+  type Simulator,
+  type SimStateInput,
+} from '../../src/ops/testing/simulator/harness.js';
 import { MAAS_NETWORKS, maasHost } from './fake-host.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const NETWORK = {
-  'bind-addresses': [{ 'mac-address': '52:54:00:00:00:02', 'interface-name': 'br-ens4', addresses: [{ hostname: '', value: '172.16.0.5', cidr: '172.16.0.0/24' }] }],
+  'bind-addresses': [
+    {
+      'mac-address': '52:54:00:00:00:02',
+      'interface-name': 'br-ens4',
+      addresses: [{ hostname: '', value: '172.16.0.5', cidr: '172.16.0.0/24' }],
+    },
+  ],
   'egress-subnets': ['172.16.0.5/32'],
   'ingress-addresses': ['172.16.0.5'],
 };
@@ -28,7 +41,11 @@ const STATE: SimStateInput = {
   config: { strict: true, gateways: 'public=172.16.0.1', mtu: 9000 },
   networks: { public: NETWORK },
   leader: true,
-  relations: { 'juju-info': [{ id: 7, app: 'ceph-osd', units: { 'ceph-osd/3': { 'private-address': '10.0.0.9' } }, localData: { a: 'b' } }] },
+  relations: {
+    'juju-info': [
+      { id: 7, app: 'ceph-osd', units: { 'ceph-osd/3': { 'private-address': '10.0.0.9' } }, localData: { a: 'b' } },
+    ],
+  },
   stored: { ledger: '{}' },
 };
 
@@ -61,7 +78,11 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 }, 30_000);
 
-async function make(fast: boolean, state: SimStateInput = STATE, extra: Partial<Parameters<typeof createSimulator>[0]> = {}): Promise<Simulator> {
+async function make(
+  fast: boolean,
+  state: SimStateInput = STATE,
+  extra: Partial<Parameters<typeof createSimulator>[0]> = {},
+): Promise<Simulator> {
   return createSimulator({ dir: await mkdtemp(join(work, 's-')), state, fast, ...extra });
 }
 
@@ -121,14 +142,17 @@ const HOOK_CALLS: Call[] = [
   { tool: 'application-version-set', args: ['--', '0.1.0'] },
   { tool: 'status-set', args: ['--application=false', 'maintenance', '--', 'applying 3 steps'] },
   { tool: 'status-set', args: ['--application=true', 'active', '--', ''] },
-  { tool: 'state-set', args: ['--file', '-'], input: JSON.stringify({ ledger: '{"vrfs":["a b"]}', 'it\'s': '$(x)\n' }) },
+  { tool: 'state-set', args: ['--file', '-'], input: JSON.stringify({ ledger: '{"vrfs":["a b"]}', "it's": '$(x)\n' }) },
   { tool: 'state-delete', args: ['ledger'] },
 ];
 
 /** Every argv src/ops/hookcmds sends, in an action. */
 const ACTION_CALLS: Call[] = [
   { tool: 'action-get', args: ['--format=json'] },
-  { tool: 'action-set', args: ['summary=2 steps; $(no)', 'steps.0=ip link add public type vrf table 1001', 'a-b.c=x=y'] },
+  {
+    tool: 'action-set',
+    args: ['summary=2 steps; $(no)', 'steps.0=ip link add public type vrf table 1001', 'a-b.c=x=y'],
+  },
   { tool: 'action-log', args: ['--', 'probing public\n`really`'] },
   { tool: 'action-fail', args: ['--', "step 2 failed: RTNETLINK answers: File exists 'x'"] },
 ];
@@ -166,7 +190,9 @@ describe('fast mode starts no Node for the calls the ops port makes', () => {
     const empty = await mkdtemp(join(work, 'empty-path-'));
     const noPath = { PATH: empty };
     expect(await call(sim, { tool: 'config-get', args: ['--format=json'], env: noPath })).toEqual(expected[1]);
-    expect((await call(sim, { tool: 'state-set', args: ['--file', '-'], input: '{"p":"q"}', env: noPath })).exit).toBe(0);
+    expect((await call(sim, { tool: 'state-set', args: ['--file', '-'], input: '{"p":"q"}', env: noPath })).exit).toBe(
+      0,
+    );
     expect(sim.read().stored['p']).toBe('q');
     expect(sim.stats()).toEqual({ fast: HOOK_CALLS.length + ACTION_CALLS.length + 2, node: 0 });
     await expect(readFile(spawned, 'utf8')).rejects.toThrow(/ENOENT/);
@@ -229,7 +255,14 @@ describe('fast mode answers exactly as the Node tools', () => {
         { tool: 'network-get', args: ['--format=json', 'public'] },
         { tool: 'juju-log', args: ['--', 'still journalled'] },
       ],
-      { ...STATE, faults: { 'config-get': { exit: 0, stdout: '{not json' }, 'network-get': { exit: 3, stderr: "ERROR boom 'q'\n" }, 'juju-log': { exit: 1 } } },
+      {
+        ...STATE,
+        faults: {
+          'config-get': { exit: 0, stdout: '{not json' },
+          'network-get': { exit: 3, stderr: "ERROR boom 'q'\n" },
+          'juju-log': { exit: 1 },
+        },
+      },
     );
     expect(fast.stats()).toEqual({ fast: 3, node: 0 });
   }, 120_000);
@@ -239,7 +272,11 @@ describe('fast mode answers exactly as the Node tools', () => {
       ...STATE,
       config: Object.fromEntries(HOSTILE.map((h, i) => [h, i % 2 === 0 ? h : i])),
       networks: Object.fromEntries(HOSTILE.map((h) => [h, { ...NETWORK, 'ingress-addresses': [h] }])),
-      relations: { [HOSTILE[1] ?? '']: [{ id: 3, app: HOSTILE[0] ?? '', units: Object.fromEntries(HOSTILE.map((h) => [h, { k: h }])) }] },
+      relations: {
+        [HOSTILE[1] ?? '']: [
+          { id: 3, app: HOSTILE[0] ?? '', units: Object.fromEntries(HOSTILE.map((h) => [h, { k: h }])) },
+        ],
+      },
     };
     const rel = `${HOSTILE[1]}:3`;
     const calls: Call[] = [
@@ -251,13 +288,19 @@ describe('fast mode answers exactly as the Node tools', () => {
       { tool: 'relation-list', args: ['-r', rel, '--format=json'] },
       ...HOSTILE.map((h) => ({ tool: 'juju-log', args: ['--log-level', h, '--', h] })),
       ...HOSTILE.map((h) => ({ tool: 'status-set', args: ['--application=false', 'active', '--', h] })),
-      { tool: 'state-set', args: ['--file', '-'], input: JSON.stringify(Object.fromEntries(HOSTILE.map((h) => [h, h]))) },
+      {
+        tool: 'state-set',
+        args: ['--file', '-'],
+        input: JSON.stringify(Object.fromEntries(HOSTILE.map((h) => [h, h]))),
+      },
       { tool: 'state-set', args: HOSTILE.filter((h) => h !== '' && !h.startsWith('-')).map((h) => `k${h}=${h}`) },
     ];
     const { fast, outs, record } = await compare(calls, state);
     expect(fast.stats()).toEqual({ fast: calls.length, node: 0 });
     // The answers are real ones, not errors all round.
-    const values = outs.filter((o) => o.tool === 'network-get').map((o) => (o.exit === 0 ? (JSON.parse(o.stdout) as typeof NETWORK)['ingress-addresses'][0] : o.exit));
+    const values = outs
+      .filter((o) => o.tool === 'network-get')
+      .map((o) => (o.exit === 0 ? (JSON.parse(o.stdout) as typeof NETWORK)['ingress-addresses'][0] : o.exit));
     expect(values).toEqual(HOSTILE.map((h) => (h === '-r' || h === '--format=yaml' ? 2 : h)));
     expect(record.logs.map((l) => l.message)).toEqual(HOSTILE);
     expect(record.statusHistory.map((s) => s.message)).toEqual(HOSTILE);
@@ -266,13 +309,17 @@ describe('fast mode answers exactly as the Node tools', () => {
   }, 180_000);
 
   test('a state change keeps the earlier calls answered in the earlier state', async () => {
-    const { fast, record } = await compare([
-      { tool: 'network-get', args: ['--format=json', 'storage'] },
-      { tool: 'status-set', args: ['--application=false', 'active', '--', 'one'] },
-      { tool: '*between*', args: [] },
-      { tool: 'network-get', args: ['--format=json', 'storage'] },
-      { tool: 'status-get', args: ['--include-data', '--format=json'] },
-    ], STATE, (sim) => sim.update((s) => ({ ...s, networks: { ...s.networks, storage: NETWORK } })));
+    const { fast, record } = await compare(
+      [
+        { tool: 'network-get', args: ['--format=json', 'storage'] },
+        { tool: 'status-set', args: ['--application=false', 'active', '--', 'one'] },
+        { tool: '*between*', args: [] },
+        { tool: 'network-get', args: ['--format=json', 'storage'] },
+        { tool: 'status-get', args: ['--include-data', '--format=json'] },
+      ],
+      STATE,
+      (sim) => sim.update((s) => ({ ...s, networks: { ...s.networks, storage: NETWORK } })),
+    );
     expect(record.calls.map((c) => c.exit)).toEqual([1, 0, 0, 0]);
     // A binding neither in the state nor declared goes to Node; after the update it is in the
     // table, and status-get's table was re-rendered from the journal: no fallback needed.
@@ -306,16 +353,69 @@ describe('fast mode answers exactly as the Node tools', () => {
 describe('fast mode against the logic itself', () => {
   // Argument soup from the tokens the sh shapes look at, and some they must not be fooled by.
   const TOKENS = [
-    '--', '-', '-l', '--log-level', 'WARNING', '--application=false', '--application=true', '--application', 'active', 'happy',
-    '--format=json', '--format=yaml', '--file', '--file=-', '-r', 'juju-info:7', 'public', 'storage', 'k=v', 'a.b-c=x=y', 'Bad=1',
-    'a..b=1', '-a=1', '=v', 'stdout=1', 'x.stderr=2', 'novalue', '--include-data', 'strict', 'ceph-osd/3', '', ...HOSTILE.slice(0, 5),
+    '--',
+    '-',
+    '-l',
+    '--log-level',
+    'WARNING',
+    '--application=false',
+    '--application=true',
+    '--application',
+    'active',
+    'happy',
+    '--format=json',
+    '--format=yaml',
+    '--file',
+    '--file=-',
+    '-r',
+    'juju-info:7',
+    'public',
+    'storage',
+    'k=v',
+    'a.b-c=x=y',
+    'Bad=1',
+    'a..b=1',
+    '-a=1',
+    '=v',
+    'stdout=1',
+    'x.stderr=2',
+    'novalue',
+    '--include-data',
+    'strict',
+    'ceph-osd/3',
+    '',
+    ...HOSTILE.slice(0, 5),
   ];
   // What the sh shapes test for, or must refuse.
-  const EDGES = ['--', '-', '', 'happy', '--application', '-l', '--log-level', 'Bad=1', 'stdout=1', 'a..b=1', '-a=1', 'novalue', '--file', '--format=yaml', 'x'];
-  const soup = fc.record({ tool: fc.constantFrom(...HOOK_TOOLS), args: fc.array(fc.constantFrom(...TOKENS), { maxLength: 5 }) });
+  const EDGES = [
+    '--',
+    '-',
+    '',
+    'happy',
+    '--application',
+    '-l',
+    '--log-level',
+    'Bad=1',
+    'stdout=1',
+    'a..b=1',
+    '-a=1',
+    'novalue',
+    '--file',
+    '--format=yaml',
+    'x',
+  ];
+  const soup = fc.record({
+    tool: fc.constantFrom(...HOOK_TOOLS),
+    args: fc.array(fc.constantFrom(...TOKENS), { maxLength: 5 }),
+  });
   // The ops port's own calls with one token replaced, inserted or dropped: right at the edges of the sh shapes.
   const nearMiss = fc
-    .record({ base: fc.constantFrom(...HOOK_CALLS, ...ACTION_CALLS), at: fc.nat(6), token: fc.constantFrom(...EDGES), how: fc.constantFrom('replace', 'insert', 'drop', 'keep') })
+    .record({
+      base: fc.constantFrom(...HOOK_CALLS, ...ACTION_CALLS),
+      at: fc.nat(6),
+      token: fc.constantFrom(...EDGES),
+      how: fc.constantFrom('replace', 'insert', 'drop', 'keep'),
+    })
     .map(({ base, at, token, how }) => {
       const args = [...base.args];
       const i = at % (args.length + 1);
@@ -325,7 +425,9 @@ describe('fast mode against the logic itself', () => {
       return { tool: base.tool as (typeof HOOK_TOOLS)[number], args };
     });
   // stdin always a JSON map of strings: what sh cannot check is the one documented difference (simulator.test.ts).
-  const arbCall = fc.oneof(soup, { arbitrary: nearMiss, weight: 3 }).map((c) => ({ ...c, input: '{"a":"b\\n","c":""}' }));
+  const arbCall = fc
+    .oneof(soup, { arbitrary: nearMiss, weight: 3 })
+    .map((c) => ({ ...c, input: '{"a":"b\\n","c":""}' }));
 
   test('every answer and record is the one answer() gives, in a hook and in an action', async () => {
     for (const input of [STATE, IN_ACTION]) {
@@ -337,10 +439,23 @@ describe('fast mode against the logic itself', () => {
             const before = sim.read().calls;
             const got = await call(sim, { tool: c.tool, args: c.args, input: c.input });
             // (A --file other than '-' names no file, in the tool's cwd or here: both fail alike.)
-            const want = answer(state, c.tool, c.args, { prior: () => before, readFile: (f) => (f === '-' ? c.input : readFileSync(f, 'utf8')) });
-            expect({ exit: got.exit, stdout: got.stdout, stderr: got.stderr }).toEqual({ exit: want.exit, stdout: want.stdout, stderr: want.stderr });
+            const want = answer(state, c.tool, c.args, {
+              prior: () => before,
+              readFile: (f) => (f === '-' ? c.input : readFileSync(f, 'utf8')),
+            });
+            expect({ exit: got.exit, stdout: got.stdout, stderr: got.stderr }).toEqual({
+              exit: want.exit,
+              stdout: want.stdout,
+              stderr: want.stderr,
+            });
             // read() replays the fast records through answer() and refuses any other exit code.
-            expect(sim.read().calls.at(-1)).toEqual({ tool: c.tool, argv: c.args, exit: want.exit, stderr: want.stderr, ...(want.effect ? { effect: want.effect } : {}) });
+            expect(sim.read().calls.at(-1)).toEqual({
+              tool: c.tool,
+              argv: c.args,
+              exit: want.exit,
+              stderr: want.stderr,
+              ...(want.effect ? { effect: want.effect } : {}),
+            });
           }
         }),
         { numRuns: 5 },
@@ -350,12 +465,27 @@ describe('fast mode against the logic itself', () => {
 });
 
 describe('the sh shapes of the recording tools, at their edges', () => {
-  test('every one-token edit of the ops port\'s recording calls: what sh answers, answer() agrees with', async () => {
+  test("every one-token edit of the ops port's recording calls: what sh answers, answer() agrees with", async () => {
     // A "node" that answers 97: a fallback is fine (it is answer() itself); what sh answers must be right.
     const node = join(work, 'node-97');
     await writeFile(node, '#!/bin/sh\nexit 97\n');
     await chmod(node, 0o755);
-    const EDGES = ['--', '-', '', 'happy', '--application', '-l', 'Bad=1', 'a.stderr=1', 'a..b=1', '-a=1', '=v', 'novalue', '--file', 'x'];
+    const EDGES = [
+      '--',
+      '-',
+      '',
+      'happy',
+      '--application',
+      '-l',
+      'Bad=1',
+      'a.stderr=1',
+      'a..b=1',
+      '-a=1',
+      '=v',
+      'novalue',
+      '--file',
+      'x',
+    ];
     const input = '{"a":"b"}';
     let viaSh = 0;
     for (const [state, calls] of [
@@ -365,12 +495,27 @@ describe('the sh shapes of the recording tools, at their edges', () => {
       const parsed = SimStateSchema.parse(state);
       const sim = await make(true, state, { node });
       const variants = new Map<string, Call>();
-      const recording = ['juju-log', 'status-set', 'application-version-set', 'state-set', 'state-delete', 'action-set', 'action-log', 'action-fail'];
+      const recording = [
+        'juju-log',
+        'status-set',
+        'application-version-set',
+        'state-set',
+        'state-delete',
+        'action-set',
+        'action-log',
+        'action-fail',
+      ];
       // One call per tool (the first), every position, every edge token.
-      for (const c of calls.filter((x, n) => recording.includes(x.tool) && calls.findIndex((y) => y.tool === x.tool) === n)) {
+      for (const c of calls.filter(
+        (x, n) => recording.includes(x.tool) && calls.findIndex((y) => y.tool === x.tool) === n,
+      )) {
         for (let i = 0; i <= c.args.length; i++) {
           for (const t of EDGES) {
-            const edits = [[...c.args.slice(0, i), t, ...c.args.slice(i + 1)], [...c.args.slice(0, i), t, ...c.args.slice(i)], [...c.args.slice(0, i), ...c.args.slice(i + 1)]];
+            const edits = [
+              [...c.args.slice(0, i), t, ...c.args.slice(i + 1)],
+              [...c.args.slice(0, i), t, ...c.args.slice(i)],
+              [...c.args.slice(0, i), ...c.args.slice(i + 1)],
+            ];
             for (const args of edits) variants.set(JSON.stringify([c.tool, args]), { tool: c.tool, args, input });
           }
         }
@@ -382,7 +527,12 @@ describe('the sh shapes of the recording tools, at their edges', () => {
           if (o.exit === 97) continue;
           viaSh++;
           const want = answer(parsed, o.tool as (typeof HOOK_TOOLS)[number], o.args, { readFile: () => input });
-          expect({ call: [o.tool, ...o.args], exit: o.exit, stdout: o.stdout, stderr: o.stderr }).toEqual({ call: [o.tool, ...o.args], exit: want.exit, stdout: want.stdout, stderr: want.stderr });
+          expect({ call: [o.tool, ...o.args], exit: o.exit, stdout: o.stdout, stderr: o.stderr }).toEqual({
+            call: [o.tool, ...o.args],
+            exit: want.exit,
+            stdout: want.stdout,
+            stderr: want.stderr,
+          });
         }
       }
       // And the records replay: read() refuses any sh exit code answer() does not give.
@@ -416,7 +566,12 @@ describe('the built charm records the same in both modes', () => {
     const [slow, fast] = results;
     if (!slow || !fast) throw new Error('two runs expected');
     for (const k of ['install', 'action'] as const) {
-      expect({ exit: fast[k].exitCode, stderr: fast[k].stderr, stdout: fast[k].stdout, record: canonicalRecord(fast[k].record) }).toEqual({
+      expect({
+        exit: fast[k].exitCode,
+        stderr: fast[k].stderr,
+        stdout: fast[k].stdout,
+        record: canonicalRecord(fast[k].record),
+      }).toEqual({
         exit: slow[k].exitCode,
         stderr: slow[k].stderr,
         stdout: slow[k].stdout,
@@ -433,7 +588,8 @@ describe('the built charm records the same in both modes', () => {
   }, 120_000);
 
   /** The recorded MAAS host (tests/e2e/fake-host.ts): its VRF_HOST_* and JUJU_API_ADDRESSES. */
-  const fakeHost = async (): Promise<Record<string, string>> => (await maasHost(await mkdtemp(join(work, 'host-')), '10.100.0.5:17070')).env;
+  const fakeHost = async (): Promise<Record<string, string>> =>
+    (await maasHost(await mkdtemp(join(work, 'host-')), '10.100.0.5:17070')).env;
 
   test('a converging lifecycle on a fake host: install, relation-joined, config-changed, update-status, show-vrfs, remove', async () => {
     const state: SimStateInput = {
@@ -464,10 +620,19 @@ describe('the built charm records the same in both modes', () => {
       runs.push(out);
     }
     const [slow, fast] = runs;
-    const view = (xs: typeof slow) => (xs ?? []).map(({ path, r }) => ({ path, exit: r.exitCode, stderr: r.stderr, record: canonicalRecord(r.record) }));
+    const view = (xs: typeof slow) =>
+      (xs ?? []).map(({ path, r }) => ({
+        path,
+        exit: r.exitCode,
+        stderr: r.stderr,
+        record: canonicalRecord(r.record),
+      }));
     expect(view(fast)).toEqual(view(slow));
     // It converged (the records are real ones), and Node answered only what the sh tables do not hold.
-    expect(slow?.[0]?.r.record.status).toEqual({ status: 'active', message: expect.stringMatching(/^3 VRFs: public\(br-ens4/) });
+    expect(slow?.[0]?.r.record.status).toEqual({
+      status: 'active',
+      message: expect.stringMatching(/^3 VRFs: public\(br-ens4/),
+    });
     expect(slow?.map((x) => x.r.exitCode)).toEqual(steps.map(() => 0));
     for (const x of fast ?? []) expect({ path: x.path, node: x.stats.node }).toEqual({ path: x.path, node: 0 });
   }, 300_000);

@@ -14,7 +14,9 @@ function time(label, n, fn) {
     fn();
     xs.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
-  console.log(`${label.padEnd(48)} median ${median(xs).toFixed(0).padStart(6)} ms  (n=${n}, min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`);
+  console.log(
+    `${label.padEnd(48)} median ${median(xs).toFixed(0).padStart(6)} ms  (n=${n}, min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`,
+  );
 }
 console.log(`uptime at start: ${run(['cat', '/proc/uptime']).stdout.split(' ')[0]} s`);
 time('node -e 0', 5, () => run([process.execPath, '-e', '0']));
@@ -33,22 +35,36 @@ time('ping -c1 gateway from unit', 5, () => nsRun('unit', ['ping', '-c1', '-W1',
 t = Date.now();
 const srv = await startServer({ ns: 'unit', name: 'unit' });
 console.log(`${'startServer (socat in netns, until listening)'.padEnd(48)} ${Date.now() - t} ms`);
-time('probe TCP from rp-mgmt (answered)', 5, () => probe({ ns: 'rp-mgmt', target: topo.spaces.mgmt.unitAddr, port: srv.port }));
-time('probe TCP from rp-public (fails: timeout)', 1, () => probe({ ns: 'rp-public', target: topo.spaces.public.unitAddr, port: srv.port, timeoutMs: 3000 }));
+time('probe TCP from rp-mgmt (answered)', 5, () =>
+  probe({ ns: 'rp-mgmt', target: topo.spaces.mgmt.unitAddr, port: srv.port }),
+);
+time('probe TCP from rp-public (fails: timeout)', 1, () =>
+  probe({ ns: 'rp-public', target: topo.spaces.public.unitAddr, port: srv.port, timeoutMs: 3000 }),
+);
 await srv.stop();
 t = Date.now();
 await probeOnce({ server: { ns: 'ctl' }, client: { ns: 'unit', target: topo.controller.addr } });
 console.log(`${'probeOnce (server start + probe + stop)'.padEnd(48)} ${Date.now() - t} ms`);
 if (process.argv.includes('--charm')) {
   const { CharmUnit, networksFor } = await import('./lib/charm.mjs');
-  const unit = new CharmUnit({ ns: 'unit', state: { config: {}, networks: networksFor(topo) }, controller: `${topo.controller.addr}:17070` });
+  const unit = new CharmUnit({
+    ns: 'unit',
+    state: { config: {}, networks: networksFor(topo) },
+    controller: `${topo.controller.addr}:17070`,
+  });
   for (const hook of ['install', 'update-status', 'update-status']) {
     const r = await unit.hook(hook);
     const tools = {};
     for (const c of r.record.calls) tools[c.tool] = (tools[c.tool] ?? 0) + 1;
-    console.log(`${`hook ${hook} (dispatch in netns)`.padEnd(48)} ${r.ms} ms, exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message.slice(0, 80)}; tools ${JSON.stringify(tools)}`);
+    console.log(
+      `${`hook ${hook} (dispatch in netns)`.padEnd(48)} ${r.ms} ms, exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message.slice(0, 80)}; tools ${JSON.stringify(tools)}`,
+    );
   }
-  time('one hook tool: config-get (node)', 3, () => nsRun('unit', [`${unit.simDir}/bin/config-get`, '--format=json'], { env: { OPS_SIM_STATE: `${unit.simDir}/state.json`, OPS_SIM_JOURNAL: `${unit.simDir}/journal.jsonl` } }));
+  time('one hook tool: config-get (node)', 3, () =>
+    nsRun('unit', [`${unit.simDir}/bin/config-get`, '--format=json'], {
+      env: { OPS_SIM_STATE: `${unit.simDir}/state.json`, OPS_SIM_JOURNAL: `${unit.simDir}/journal.jsonl` },
+    }),
+  );
 }
 t = Date.now();
 destroyTopology(topo);

@@ -20,10 +20,15 @@ if (process.argv[2] === '--child') {
   const t2 = performance.now();
   const res = await runDispatch(req.charmDir, req.dispatchPath, sim, { env: req.env ?? {}, timeout: 180_000 });
   const t3 = performance.now();
-  process.stdout.write(`${JSON.stringify({
-    exitCode: res.exitCode, stderr: res.stderr, state: sim.state(), record: res.record,
-    ms: { nodeStart: t0, importHarness: t1 - t0, createSimulator: t2 - t1, runDispatch: t3 - t2, total: t3 },
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      exitCode: res.exitCode,
+      stderr: res.stderr,
+      state: sim.state(),
+      record: res.record,
+      ms: { nodeStart: t0, importHarness: t1 - t0, createSimulator: t2 - t1, runDispatch: t3 - t2, total: t3 },
+    })}\n`,
+  );
   process.exit(0);
 }
 
@@ -35,13 +40,19 @@ const SELF = fileURLToPath(import.meta.url);
 const RESULTS = process.env.VRF_HOST_RESULTS ?? '/tmp';
 const IPLOG = '/run/k3-ip.log';
 const IPWRAP = '/run/k3-ip';
-writeFileSync(IPWRAP, `#!/bin/sh\ns=$(date +%s%N)\n/usr/bin/ip "$@"\nrc=$?\ne=$(date +%s%N)\necho "$s $e $rc $*" >> ${IPLOG}\nexit $rc\n`);
+writeFileSync(
+  IPWRAP,
+  `#!/bin/sh\ns=$(date +%s%N)\n/usr/bin/ip "$@"\nrc=$?\ne=$(date +%s%N)\necho "$s $e $rc $*" >> ${IPLOG}\nexit $rc\n`,
+);
 chmodSync(IPWRAP, 0o755);
 // --cpu-prof is not allowed in NODE_OPTIONS (Node 20): a `node` first on the charm's PATH adds it.
 const NODEBIN = '/run/k3-node';
 mkdirSync(NODEBIN, { recursive: true });
 const profiledNode = (dir) => {
-  writeFileSync(path.join(NODEBIN, 'node'), `#!/bin/sh\nexec ${process.execPath} --cpu-prof --cpu-prof-dir=${dir} "$@"\n`);
+  writeFileSync(
+    path.join(NODEBIN, 'node'),
+    `#!/bin/sh\nexec ${process.execPath} --cpu-prof --cpu-prof-dir=${dir} "$@"\n`,
+  );
   chmodSync(path.join(NODEBIN, 'node'), 0o755);
 };
 
@@ -49,37 +60,59 @@ function timeIt(label, n, argv) {
   const xs = [];
   for (let i = 0; i < n; i++) xs.push(run(argv, { allowFail: true }).ms);
   xs.sort((a, b) => a - b);
-  console.log(`${label.padEnd(52)} median ${String(xs[Math.floor(n / 2)]).padStart(6)} ms (n=${n}, min ${xs[0]}, max ${xs.at(-1)})`);
+  console.log(
+    `${label.padEnd(52)} median ${String(xs[Math.floor(n / 2)]).padStart(6)} ms (n=${n}, min ${xs[0]}, max ${xs.at(-1)})`,
+  );
 }
 
-console.log(`uptime ${readFileSync('/proc/uptime', 'utf8').split(' ')[0]} s, loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+console.log(
+  `uptime ${readFileSync('/proc/uptime', 'utf8').split(' ')[0]} s, loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
+);
 resetUnitFiles();
 const topo = buildTopology();
 await waitReady(topo);
 timeIt('ip netns exec unit true', 3, ['ip', 'netns', 'exec', 'unit', 'true']);
 timeIt('ip netns exec unit node -e 0', 3, ['ip', 'netns', 'exec', 'unit', process.execPath, '-e', '0']);
 timeIt('node --version (dispatch checks it)', 3, [process.execPath, '--version']);
-timeIt(`node -e import(simulator bundle)`, 3, [process.execPath, '-e', `import(${JSON.stringify(pathToFileURL(HARNESS).href)})`]);
+timeIt(`node -e import(simulator bundle)`, 3, [
+  process.execPath,
+  '-e',
+  `import(${JSON.stringify(pathToFileURL(HARNESS).href)})`,
+]);
 
-const gateways = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+const gateways =
+  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 const modes = (process.env.VRF_HOST_MEASURE_MODES ?? 'normal,fast').split(',');
 for (const mode of modes) {
   resetUnitFiles();
   destroyTopology(topo);
   buildTopology();
   await waitReady(topo);
-  const unit = new CharmUnit({ ns: topo.unit, state: { config: { gateways }, networks: networksFor(topo) }, controller: `${topo.controller.addr}:17070`, fast: mode === 'fast' });
+  const unit = new CharmUnit({
+    ns: topo.unit,
+    state: { config: { gateways }, networks: networksFor(topo) },
+    controller: `${topo.controller.addr}:17070`,
+    fast: mode === 'fast',
+  });
   for (const hook of ['install', 'config-changed', 'update-status']) {
     const profDir = path.join(RESULTS, `prof-${mode}-${hook}`);
     mkdirSync(profDir, { recursive: true });
     rmSync(IPLOG, { force: true });
     profiledNode(profDir);
     const req = {
-      harness: HARNESS, charmDir: unit.charmDir, simDir: unit.simDir, state: unit.state, dispatchPath: `hooks/${hook}`, fast: unit.fast,
+      harness: HARNESS,
+      charmDir: unit.charmDir,
+      simDir: unit.simDir,
+      state: unit.state,
+      dispatchPath: `hooks/${hook}`,
+      fast: unit.fast,
       env: { ...unit.env, VRF_HOST_IP: IPWRAP, PATH: `${NODEBIN}:${process.env.PATH}` },
     };
     const t0 = Date.now();
-    const r = spawnSync('ip', ['netns', 'exec', topo.unit, process.execPath, SELF, '--child', JSON.stringify(req)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync('ip', ['netns', 'exec', topo.unit, process.execPath, SELF, '--child', JSON.stringify(req)], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     const wall = Date.now() - t0;
     const line = (r.stdout ?? '').trim().split('\n').at(-1) ?? '';
     let res;
@@ -101,7 +134,9 @@ for (const mode of modes) {
     const tools = {};
     for (const c of res.record.calls) tools[c.tool] = (tools[c.tool] ?? 0) + 1;
     const f = (x) => Math.round(x);
-    console.log(`${mode.padEnd(6)} ${hook.padEnd(14)} wall ${wall} ms; wrapper node start ${f(res.ms.nodeStart)}, import sim ${f(res.ms.importHarness)}, createSimulator ${f(res.ms.createSimulator)}, runDispatch ${f(res.ms.runDispatch)}; ip: ${ipLines.length} calls, ${f(ipMs.reduce((a, b) => a + b, 0))} ms; exit ${res.exitCode} ${res.record.status.status}; tools ${JSON.stringify(tools)}`);
+    console.log(
+      `${mode.padEnd(6)} ${hook.padEnd(14)} wall ${wall} ms; wrapper node start ${f(res.ms.nodeStart)}, import sim ${f(res.ms.importHarness)}, createSimulator ${f(res.ms.createSimulator)}, runDispatch ${f(res.ms.runDispatch)}; ip: ${ipLines.length} calls, ${f(ipMs.reduce((a, b) => a + b, 0))} ms; exit ${res.exitCode} ${res.record.status.status}; tools ${JSON.stringify(tools)}`,
+    );
     for (const l of ipLines) {
       const [s, e, rc, ...args] = l.split(' ');
       console.log(`    ip ${f((Number(e) - Number(s)) / 1e6)} ms rc ${rc}: ${args.join(' ').slice(0, 100)}`);

@@ -18,7 +18,8 @@ export function summariseProfile(prof) {
   for (const [id, ms] of self) {
     const cf = byId.get(id)?.callFrame ?? {};
     const url = cf.url ?? '';
-    const bucket = url === '' ? cf.functionName || '(native)' : url.startsWith('node:') ? 'node internals' : path.basename(url);
+    const bucket =
+      url === '' ? cf.functionName || '(native)' : url.startsWith('node:') ? 'node internals' : path.basename(url);
     buckets[bucket] = (buckets[bucket] ?? 0) + ms;
     const fn = `${cf.functionName || '(anonymous)'} ${path.basename(url)}:${cf.lineNumber}`;
     fns[fn] = (fns[fn] ?? 0) + ms;
@@ -26,22 +27,42 @@ export function summariseProfile(prof) {
   return { durationMs: (prof.endTime - prof.startTime) / 1000, buckets, fns };
 }
 
-const round = (o) => Object.fromEntries(Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)]));
+const round = (o) =>
+  Object.fromEntries(
+    Object.entries(o)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => [k, Math.round(v)]),
+  );
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const t0 = Date.now();
-  const r = await runKernelJob({ script: path.join(here, 'measure-hook.guest.mjs'), args: [], env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('VRF_HOST_'))), timeoutMs: 30 * 60_000, log: console.error });
+  const r = await runKernelJob({
+    script: path.join(here, 'measure-hook.guest.mjs'),
+    args: [],
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('VRF_HOST_'))),
+    timeoutMs: 30 * 60_000,
+    log: console.error,
+  });
   console.log(r.log);
-  for (const d of readdirSync(r.resultsDir).filter((x) => x.startsWith('prof-')).sort()) {
+  for (const d of readdirSync(r.resultsDir)
+    .filter((x) => x.startsWith('prof-'))
+    .sort()) {
     const dir = path.join(r.resultsDir, d);
     const profs = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
     console.log(`${d}: ${profs.length} Node process(es) profiled`);
     for (const f of profs) {
       const s = summariseProfile(JSON.parse(readFileSync(path.join(dir, f), 'utf8')));
-      const top = Object.entries(round(s.fns)).slice(0, 6).map(([k, v]) => `${k} ${v}`).join('; ');
-      console.log(`  ${f}: profiled ${Math.round(s.durationMs)} ms; self by file ${JSON.stringify(round(s.buckets))}\n    top: ${top}`);
+      const top = Object.entries(round(s.fns))
+        .slice(0, 6)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('; ');
+      console.log(
+        `  ${f}: profiled ${Math.round(s.durationMs)} ms; self by file ${JSON.stringify(round(s.buckets))}\n    top: ${top}`,
+      );
     }
   }
-  console.log(`mode ${r.mode}; boot ${r.timings.bootMs} ms; whole run ${Date.now() - t0} ms; exit ${r.exitCode}; host loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  console.log(
+    `mode ${r.mode}; boot ${r.timings.bootMs} ms; whole run ${Date.now() - t0} ms; exit ${r.exitCode}; host loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
+  );
   process.exit(r.exitCode === 0 ? 0 : 1);
 }

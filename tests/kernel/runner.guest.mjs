@@ -22,12 +22,21 @@ for (const file of files) {
     const timeoutMs = mod.timeoutMs ?? 5 * 60_000;
     await Promise.race([
       mod.run(t),
-      new Promise((_, reject) => globalThis.setTimeout(() => reject(new Error(`scenario timed out after ${timeoutMs} ms`)), timeoutMs).unref()),
+      new Promise((_, reject) =>
+        globalThis.setTimeout(() => reject(new Error(`scenario timed out after ${timeoutMs} ms`)), timeoutMs).unref(),
+      ),
     ]);
   } catch (e) {
     error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     console.log(`#   error: ${error}`);
-    if (e instanceof Error && e.stack) console.log(e.stack.split('\n').slice(1, 6).map((l) => `#   ${l}`).join('\n'));
+    if (e instanceof Error && e.stack)
+      console.log(
+        e.stack
+          .split('\n')
+          .slice(1, 6)
+          .map((l) => `#   ${l}`)
+          .join('\n'),
+      );
   } finally {
     try {
       await t.cleanup();
@@ -40,7 +49,9 @@ for (const file of files) {
   const ms = Date.now() - t0;
   results.push({ name, file, ok, ms, error, checks: t.checks, notes: t.notes });
   save();
-  console.log(`${ok ? 'ok' : 'not ok'} ${results.length} - ${name} (${ms} ms, ${t.checks.length - failedChecks.length}/${t.checks.length} checks)`);
+  console.log(
+    `${ok ? 'ok' : 'not ok'} ${results.length} - ${name} (${ms} ms, ${t.checks.length - failedChecks.length}/${t.checks.length} checks)`,
+  );
   for (const c of failedChecks) console.log(`#   FAILED: ${c.label}${c.detail ? ` — ${c.detail}` : ''}`);
 }
 const passed = results.filter((r) => r.ok).length;

@@ -26,8 +26,23 @@ async function run(argv: string[], extra: { cliPath?: string } = {}): Promise<Ru
   return { code, out, err };
 }
 
-const hostArgs = (h: TestHost) => ['--root', h.root, '--proc-root', h.procRoot, '--sys-root', h.sysRoot, '--ip', h.ip.bin, '--lock-timeout', '5'];
-const exists = (p: string) => lstat(p).then(() => true, () => false);
+const hostArgs = (h: TestHost) => [
+  '--root',
+  h.root,
+  '--proc-root',
+  h.procRoot,
+  '--sys-root',
+  h.sysRoot,
+  '--ip',
+  h.ip.bin,
+  '--lock-timeout',
+  '5',
+];
+const exists = (p: string) =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** The maas-host inputs as a desired-state file (the engine inputs: config options, bindings, controllers). */
 async function desiredFile(dir: string, config: Record<string, unknown> = {}, ext = 'yaml'): Promise<string> {
@@ -66,8 +81,16 @@ describe('vrf-host CLI: the desired-state file', () => {
     ['invalid YAML', 'config: [\n', /desired\.yaml: invalid YAML/],
     ['a missing field', stringify({ config: {} }), /desired\.yaml: bindings: /],
     ['an unknown field', stringify({ bindings: {}, extra: 1 }), /desired\.yaml: .*extra/],
-    ['a bad interface', stringify({ bindings: { storage: [{ name: 'bond0', addresses: [{ address: '10.0.0.1' }] }] } }), /bindings\.storage\.0\.addresses\.0\.cidr/],
-    ['bad config', stringify({ bindings: {}, config: { 'table-range': '10-5' } }), /desired\.yaml: config: table-range/],
+    [
+      'a bad interface',
+      stringify({ bindings: { storage: [{ name: 'bond0', addresses: [{ address: '10.0.0.1' }] }] } }),
+      /bindings\.storage\.0\.addresses\.0\.cidr/,
+    ],
+    [
+      'bad config',
+      stringify({ bindings: {}, config: { 'table-range': '10-5' } }),
+      /desired\.yaml: config: table-range/,
+    ],
   ])('refuses %s with exit 3, naming the field', async (_what, text, re) => {
     const h = await testHost();
     const f = join(h.root, '..', 'desired.yaml');
@@ -128,7 +151,8 @@ describe('vrf-host CLI on a recorded host', () => {
     const h = await testHost();
     const f = await desiredFile(join(h.root, '..'));
     expect((await run(['apply', '--file', f, '--unit', 'vrf-host/0', ...hostArgs(h)])).code).toBe(EXIT.ok);
-    const ok = '3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.1/0.2/0.3/0.0 ms\n';
+    const ok =
+      '3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.1/0.2/0.3/0.0 ms\n';
     const lost = '3 packets transmitted, 0 received, 100% packet loss, time 2003ms\n';
     await h.ip.ping({ '10.10.4.1': { stdout: ok }, '2001:db8:4::1': { stdout: lost, code: 1 } });
     const r = await run(['check-gateways', '--vrf', 'storage', ...hostArgs(h)]);
@@ -159,7 +183,9 @@ describe('vrf-host CLI on a recorded host', () => {
     const f = await desiredFile(join(h.root, '..'));
     const r = await run(['apply', '--file', f, ...hostArgs(h)]);
     expect(r.code).toBe(EXIT.failed);
-    expect(r.err).toMatch(/failed at step \d+: ip link set dev bond0 master storage\n {2}Error: argument "storage" is wrong: Device does not exist/);
+    expect(r.err).toMatch(
+      /failed at step \d+: ip link set dev bond0 master storage\n {2}Error: argument "storage" is wrong: Device does not exist/,
+    );
   });
 
   it('a failed pre-flight check exits 3 with the problem', async () => {
@@ -167,7 +193,9 @@ describe('vrf-host CLI on a recorded host', () => {
     const f = await desiredFile(join(h.root, '..'));
     const r = await run(['apply', '--file', f, ...hostArgs(h)]);
     expect(r.code).toBe(EXIT.blocked);
-    expect(r.err).toBe('blocked: kernel: no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules\n');
+    expect(r.err).toBe(
+      'blocked: kernel: no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules\n',
+    );
   });
 
   it('a missing ip binary is exit 3 (pre-flight), a lock held too long is exit 4', async () => {
@@ -177,7 +205,10 @@ describe('vrf-host CLI on a recorded host', () => {
     expect(noIp.code).toBe(EXIT.blocked);
     expect(noIp.err).toMatch(/iproute2: cannot run `ip -V`/);
     await mkdir(under(h.root, 'run'), { recursive: true });
-    const holder = execa('flock', ['-x', under(h.root, 'run/vrf-host.lock'), 'sleep', '3'], { reject: false, stdio: 'ignore' });
+    const holder = execa('flock', ['-x', under(h.root, 'run/vrf-host.lock'), 'sleep', '3'], {
+      reject: false,
+      stdio: 'ignore',
+    });
     await new Promise((r) => setTimeout(r, 300));
     const locked = await run(['apply', '--file', f, ...hostArgs(h), '--lock-timeout', '0.2']);
     holder.kill('SIGKILL');

@@ -23,7 +23,9 @@ export function validateActionKey(key: string): void {
     }
   }
   if (RESERVED_ACTION_KEYS.includes(segments[0] ?? '')) {
-    throw new InvalidArgumentError(`invalid action result key ${JSON.stringify(key)}: ${segments[0]} is reserved by Juju`);
+    throw new InvalidArgumentError(
+      `invalid action result key ${JSON.stringify(key)}: ${segments[0]} is reserved by Juju`,
+    );
   }
 }
 

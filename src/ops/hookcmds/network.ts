@@ -16,13 +16,29 @@ const AddressSchema = z
 const BindAddressSchema = z.object({
   'interface-name': z.string().default(''),
   'mac-address': z.string().default(''),
-  addresses: z.array(AddressSchema).nullable().default([]).transform((a) => a ?? []),
+  addresses: z
+    .array(AddressSchema)
+    .nullable()
+    .default([])
+    .transform((a) => a ?? []),
 });
 
 export const NetworkGetSchema = z.object({
-  'bind-addresses': z.array(BindAddressSchema).nullable().default([]).transform((a) => a ?? []),
-  'egress-subnets': z.array(z.string()).nullable().default([]).transform((a) => a ?? []),
-  'ingress-addresses': z.array(z.string()).nullable().default([]).transform((a) => a ?? []),
+  'bind-addresses': z
+    .array(BindAddressSchema)
+    .nullable()
+    .default([])
+    .transform((a) => a ?? []),
+  'egress-subnets': z
+    .array(z.string())
+    .nullable()
+    .default([])
+    .transform((a) => a ?? []),
+  'ingress-addresses': z
+    .array(z.string())
+    .nullable()
+    .default([])
+    .transform((a) => a ?? []),
 });
 export type NetworkGetOutput = z.output<typeof NetworkGetSchema>;
 

@@ -10,8 +10,16 @@ export type StatusName = (typeof STATUS_NAMES)[number];
 
 export const StatusGetSchema = z.object({
   status: z.enum(STATUS_NAMES),
-  message: z.string().nullable().default('').transform((m) => m ?? ''),
-  'status-data': z.record(z.string(), z.unknown()).nullable().default({}).transform((d) => d ?? {}),
+  message: z
+    .string()
+    .nullable()
+    .default('')
+    .transform((m) => m ?? ''),
+  'status-data': z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .default({})
+    .transform((d) => d ?? {}),
 });
 export type StatusGetOutput = z.output<typeof StatusGetSchema>;
 

@@ -53,13 +53,21 @@ export const on = {
   updateStatus: (): TestEvent => ({ kind: 'hook', name: 'update-status' }),
   upgradeCharm: (): TestEvent => ({ kind: 'hook', name: 'upgrade-charm' }),
   leaderElected: (): TestEvent => ({ kind: 'hook', name: 'leader-elected' }),
-  relation: (kind: RelationKind, relation: RelationState, opts: { remoteUnit?: string; departingUnit?: string } = {}): TestEvent => ({
+  relation: (
+    kind: RelationKind,
+    relation: RelationState,
+    opts: { remoteUnit?: string; departingUnit?: string } = {},
+  ): TestEvent => ({
     kind: 'relation',
     name: `${relation.endpoint}-relation-${kind}`,
     relation,
     ...opts,
   }),
-  action: (name: string, params: Readonly<Record<string, unknown>> = {}): TestEvent => ({ kind: 'action', name, params }),
+  action: (name: string, params: Readonly<Record<string, unknown>> = {}): TestEvent => ({
+    kind: 'action',
+    name,
+    params,
+  }),
   dispatchPath: (dispatchPath: string): TestEvent => ({ kind: 'raw', dispatchPath }),
 } as const;
 
@@ -143,7 +151,9 @@ export class Context {
       unitName: this.unitName,
       state,
       ...(event.kind === 'action'
-        ? { action: { name: event.name, params: { ...actionDefaults(this.opts.actions, event.name), ...event.params } } }
+        ? {
+            action: { name: event.name, params: { ...actionDefaults(this.opts.actions, event.name), ...event.params } },
+          }
         : event.kind === 'raw' && event.dispatchPath.startsWith('actions/')
           ? { action: { name: event.dispatchPath.slice('actions/'.length), params: {} } }
           : {}),

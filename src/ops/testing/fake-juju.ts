@@ -101,7 +101,8 @@ export class FakeJuju {
     if (fault?.kind === 'missing') {
       return Promise.reject(new SpawnError(`spawn ${tool} ENOENT`, 'ENOENT'));
     }
-    if (fault?.kind === 'exit') return Promise.resolve({ exitCode: fault.code, stdout: '', stderr: fault.stderr ?? '' });
+    if (fault?.kind === 'exit')
+      return Promise.resolve({ exitCode: fault.code, stdout: '', stderr: fault.stderr ?? '' });
     if (fault?.kind === 'stdout') return Promise.resolve(ok(fault.stdout));
     return Promise.resolve(this.answer(tool, argv.slice(1), stdin));
   };
@@ -133,7 +134,13 @@ export class FakeJuju {
         return json(s.leader ?? false);
       case 'juju-log': {
         const [flag, level, dashdash, message, ...rest] = args;
-        if (flag !== '--log-level' || dashdash !== '--' || message === undefined || rest.length > 0 || !LEVELS.has(level ?? '')) {
+        if (
+          flag !== '--log-level' ||
+          dashdash !== '--' ||
+          message === undefined ||
+          rest.length > 0 ||
+          !LEVELS.has(level ?? '')
+        ) {
           return this.usage(tool, args);
         }
         this.trace.jujuLog.push({ level: level ?? '', message });
@@ -147,8 +154,10 @@ export class FakeJuju {
         }
       case 'status-set': {
         const [app, status, dashdash, message, ...rest] = args;
-        if (app !== '--application=false' || dashdash !== '--' || message === undefined || rest.length > 0) return this.usage(tool, args);
-        if (!['active', 'blocked', 'maintenance', 'waiting'].includes(status ?? '')) return err(1, `invalid status "${status}"`);
+        if (app !== '--application=false' || dashdash !== '--' || message === undefined || rest.length > 0)
+          return this.usage(tool, args);
+        if (!['active', 'blocked', 'maintenance', 'waiting'].includes(status ?? ''))
+          return err(1, `invalid status "${status}"`);
         const st = { name: status as Status['name'], message };
         this.trace.statusHistory.push(st);
         this.state = { ...s, unitStatus: st };
@@ -173,7 +182,8 @@ export class FakeJuju {
         const [binding, ...extra] = rest;
         if (binding === undefined || extra.length > 0) return this.usage(tool, args);
         const net = s.networks?.[binding];
-        if (net === undefined && !this.knownBinding(binding)) return err(1, `no network config found for binding "${binding}"`);
+        if (net === undefined && !this.knownBinding(binding))
+          return err(1, `no network config found for binding "${binding}"`);
         return json(renderNetwork(net ?? DEFAULT_NETWORK));
       }
       case 'relation-ids': {
@@ -184,21 +194,30 @@ export class FakeJuju {
       }
       case 'relation-list': {
         const [flag, rid, fmt, ...rest] = args;
-        if (flag !== '-r' || rid === undefined || fmt !== '--format=json' || rest.length > 0) return this.usage(tool, args);
+        if (flag !== '-r' || rid === undefined || fmt !== '--format=json' || rest.length > 0)
+          return this.usage(tool, args);
         const rel = this.relation(rid);
         if (!rel) return err(2, `invalid value "${rid}" for option -r: relation not found`);
         return json(Object.keys(rel.remoteUnitsData));
       }
       case 'relation-get': {
         const [fmt, flag, rid, dash, unit, ...rest] = args;
-        if (fmt !== '--format=json' || flag !== '-r' || rid === undefined || dash !== '-' || unit === undefined || rest.length > 0) {
+        if (
+          fmt !== '--format=json' ||
+          flag !== '-r' ||
+          rid === undefined ||
+          dash !== '-' ||
+          unit === undefined ||
+          rest.length > 0
+        ) {
           return this.usage(tool, args);
         }
         const rel = this.relation(rid);
         if (!rel) return err(2, `invalid value "${rid}" for option -r: relation not found`);
         if (unit === this.opts.unitName) return json(rel.localUnitData ?? {});
         const data = rel.remoteUnitsData[unit];
-        if (data === undefined) return err(1, `cannot read settings for unit "${unit}" in relation "${rid}": settings not found`);
+        if (data === undefined)
+          return err(1, `cannot read settings for unit "${unit}" in relation "${rid}": settings not found`);
         return json(data);
       }
       case 'state-get':
@@ -233,7 +252,11 @@ export class FakeJuju {
         for (const pair of args) {
           const eq = pair.indexOf('=');
           const key = eq > 0 ? pair.slice(0, eq) : '';
-          if (!ACTION_KEY_RE.test(key)) return err(2, `key "${key}" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods`);
+          if (!ACTION_KEY_RE.test(key))
+            return err(
+              2,
+              `key "${key}" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods`,
+            );
           if (RESERVED.has(key.split('.')[0] ?? '')) return err(2, `cannot set reserved action key "${key}"`);
         }
         for (const pair of args) {

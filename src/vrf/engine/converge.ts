@@ -71,7 +71,13 @@ export interface ConvergeReport {
   readonly units: readonly string[];
 }
 
-export function blocked(problems: Problem[], warnings: Warning[], dryRun: boolean, units: readonly string[], desired: DesiredState | null = null): ConvergeReport {
+export function blocked(
+  problems: Problem[],
+  warnings: Warning[],
+  dryRun: boolean,
+  units: readonly string[],
+  desired: DesiredState | null = null,
+): ConvergeReport {
   return {
     ok: false,
     dryRun,
@@ -87,7 +93,9 @@ export function blocked(problems: Problem[], warnings: Warning[], dryRun: boolea
   };
 }
 
-export async function loadState(root: string | undefined): Promise<{ state: HostState | null; problem: Problem | null }> {
+export async function loadState(
+  root: string | undefined,
+): Promise<{ state: HostState | null; problem: Problem | null }> {
   try {
     return { state: await readState(root), problem: null };
   } catch (e) {
@@ -101,8 +109,15 @@ export async function loadState(root: string | undefined): Promise<{ state: Host
  * desired state and ledger. Only keys this kernel has go into sysctl.d (with
  * ipv6.disable=1 there is no net.ipv6; systemd-sysctl would fail on them).
  */
-export async function persistHostFiles(root: string | undefined, desired: DesiredState | null, ledger: Ledger, present: Sysctls = {}): Promise<void> {
-  const values = desired ? Object.fromEntries(Object.entries(desiredSysctls(desired)).filter(([k]) => present[k] !== null)) : {};
+export async function persistHostFiles(
+  root: string | undefined,
+  desired: DesiredState | null,
+  ledger: Ledger,
+  present: Sysctls = {},
+): Promise<void> {
+  const values = desired
+    ? Object.fromEntries(Object.entries(desiredSysctls(desired)).filter(([k]) => present[k] !== null))
+    : {};
   await writeIfChanged(under(root, PATHS.sysctlConf), renderSysctlConf(values));
   await writeIfChanged(under(root, PATHS.rtTables), renderRtTables(ledger.vrfs));
 }
@@ -120,7 +135,12 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     let given: DesiredState | null = o.desired ?? null;
     if (!o.inputs && !given) {
       if (state.desired === null) {
-        return blocked([{ field: 'state', message: `nothing to replay: ${under(o.root, PATHS.state)} holds no desired state` }], [], dryRun, state.units);
+        return blocked(
+          [{ field: 'state', message: `nothing to replay: ${under(o.root, PATHS.state)} holds no desired state` }],
+          [],
+          dryRun,
+          state.units,
+        );
       }
       given = state.desired;
     }
@@ -129,7 +149,10 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     const pre = await preflight({ ...o, loadModules: !dryRun });
     const warnings: Warning[] = [...pre.warnings];
     if (state.applying) {
-      warnings.push({ field: 'state', message: `the previous apply was interrupted (${state.updated}); converging from wherever the host is` });
+      warnings.push({
+        field: 'state',
+        message: `the previous apply was interrupted (${state.updated}); converging from wherever the host is`,
+      });
     }
     if (pre.problems.length > 0) return blocked(pre.problems, warnings, dryRun, state.units);
 
@@ -160,13 +183,31 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     const p = deps.plan(desired, observed, state.ledger);
     const steps = planned(p.steps, deps.renderer);
     const drift = driftOf(p.steps, desired, state.ledger);
-    const base = { dryRun, problems: [] as Problem[], warnings, desired, inMain: desired.inMain, planned: steps, drift };
+    const base = {
+      dryRun,
+      problems: [] as Problem[],
+      warnings,
+      desired,
+      inMain: desired.inMain,
+      planned: steps,
+      drift,
+    };
     if (dryRun) return { ...base, ok: true, applied: [], failure: null, units: state.units };
 
     if (p.steps.length === 0) {
-      const next = { application: state.application ?? (unit ? appOfUnit(unit) : null), units, desired, ledger: p.ledger, applying: false };
+      const next = {
+        application: state.application ?? (unit ? appOfUnit(unit) : null),
+        units,
+        desired,
+        ledger: p.ledger,
+        applying: false,
+      };
       // update-status converges every few minutes: only rewrite state.json when something changed.
-      if (loaded === null || JSON.stringify({ ...state, updated: '', version: 0 }) !== JSON.stringify({ ...state, ...next, updated: '', version: 0 })) {
+      if (
+        loaded === null ||
+        JSON.stringify({ ...state, updated: '', version: 0 }) !==
+          JSON.stringify({ ...state, ...next, updated: '', version: 0 })
+      ) {
         await writeState(o.root, next);
       }
       await persistHostFiles(o.root, desired, p.ledger, observed.sysctls);

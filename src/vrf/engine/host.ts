@@ -41,7 +41,14 @@ export interface EngineDeps {
   readonly renderer: Renderer;
 }
 
-export const DEFAULT_DEPS: EngineDeps = { observeBatch, parseObserved, deriveDesired, plan: planFn, planTeardown, renderer: { renderStep, renderCommand } };
+export const DEFAULT_DEPS: EngineDeps = {
+  observeBatch,
+  parseObserved,
+  deriveDesired,
+  plan: planFn,
+  planTeardown,
+  renderer: { renderStep, renderCommand },
+};
 
 export interface EngineOptions extends ProcOptions {
   /** Root for /etc, /var/lib and /run (default `/`). */
@@ -112,7 +119,11 @@ export async function observeHost(o: ObserveOptions = {}): Promise<ObservedHost>
     options: OBSERVE_IP_OPTIONS,
     tolerate: (line) => line[0] === 'route' && line[1] === 'get',
   });
-  const [sysctls, vrfModule, container] = await Promise.all([readSysctls(OWNED_SYSCTLS, o.procRoot), vrfModulePresent(o), detectContainer(o)]);
+  const [sysctls, vrfModule, container] = await Promise.all([
+    readSysctls(OWNED_SYSCTLS, o.procRoot),
+    vrfModulePresent(o),
+    detectContainer(o),
+  ]);
   return deps.parseObserved(stdout, { sysctls, vrfModule, container, controllers });
 }
 
@@ -150,18 +161,26 @@ export async function diagnoseIproute2(o: EngineOptions = {}): Promise<Problem |
   try {
     version = await ipVersion(o);
   } catch (e) {
-    return { field: 'iproute2', message: `cannot run \`ip -V\`: ${(e as Error).message}; install iproute2 ${MIN_IPROUTE2.join('.')} or newer` };
+    return {
+      field: 'iproute2',
+      message: `cannot run \`ip -V\`: ${(e as Error).message}; install iproute2 ${MIN_IPROUTE2.join('.')} or newer`,
+    };
   }
   const v = parseIpVersion(version);
   const [wantMaj, wantMin] = MIN_IPROUTE2;
   if (v !== null && (v.major < wantMaj || (v.major === wantMaj && v.minor < wantMin))) {
-    return { field: 'iproute2', message: `iproute2 ${v.major}.${v.minor} lacks -json output for routes and rules: vrf-host needs iproute2 ${wantMaj}.${wantMin} or newer` };
+    return {
+      field: 'iproute2',
+      message: `iproute2 ${v.major}.${v.minor} lacks -json output for routes and rules: vrf-host needs iproute2 ${wantMaj}.${wantMin} or newer`,
+    };
   }
   return null;
 }
 
 /** The checks that must pass before anything is observed or applied. `observed` is filled when ip works. */
-export async function preflight(o: EngineOptions & { readonly loadModules?: boolean } = {}): Promise<{ problems: Problem[]; warnings: Warning[] }> {
+export async function preflight(
+  o: EngineOptions & { readonly loadModules?: boolean } = {},
+): Promise<{ problems: Problem[]; warnings: Warning[] }> {
   const problems: Problem[] = [];
   const warnings: Warning[] = [];
   if (!(await vrfModulePresent(o))) {
@@ -184,7 +203,9 @@ export async function preflight(o: EngineOptions & { readonly loadModules?: bool
   }
 
   const sysctls = await readSysctls([SYSCTL.tcpL3mdev, SYSCTL.udpL3mdev], o.procRoot);
-  const missing = Object.entries(sysctls).filter(([, v]) => v === null).map(([k]) => k);
+  const missing = Object.entries(sysctls)
+    .filter(([, v]) => v === null)
+    .map(([k]) => k);
   if (missing.length > 0) {
     problems.push({
       field: 'kernel',

@@ -25,8 +25,13 @@ export interface ProbeResult {
 }
 
 /** Parses ping's summary lines (iputils and busybox). */
-export function parsePing(stdout: string): Pick<ProbeResult, 'transmitted' | 'received' | 'lossPercent' | 'rttMs'> | null {
-  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received(?:, \+\d+ (?:errors|duplicates))*, ([\d.]+)% packet loss/.exec(stdout);
+export function parsePing(
+  stdout: string,
+): Pick<ProbeResult, 'transmitted' | 'received' | 'lossPercent' | 'rttMs'> | null {
+  const m =
+    /(\d+) packets transmitted, (\d+) (?:packets )?received(?:, \+\d+ (?:errors|duplicates))*, ([\d.]+)% packet loss/.exec(
+      stdout,
+    );
   if (!m) return null;
   const rtt = /(?:rtt|round-trip) min\/avg\/max(?:\/(?:mdev|stddev))? = ([\d.]+)\/([\d.]+)\/([\d.]+)/.exec(stdout);
   return {
@@ -56,7 +61,9 @@ export async function checkGateways(o: CheckGatewaysOptions = {}): Promise<Probe
   }
   const vrfs = desired?.vrfs ?? [];
   if (o.vrf !== undefined && !vrfs.some((v) => v.name === o.vrf)) {
-    throw new EngineError(`vrf: ${JSON.stringify(o.vrf)} is not one of vrf-host's VRFs (${vrfs.map((v) => v.name).join(', ') || 'none'})`);
+    throw new EngineError(
+      `vrf: ${JSON.stringify(o.vrf)} is not one of vrf-host's VRFs (${vrfs.map((v) => v.name).join(', ') || 'none'})`,
+    );
   }
   if (o.target !== undefined && o.vrf === undefined) throw new EngineError('target: needs vrf (the VRF to probe from)');
   const targets: { vrf: string; family: Family; target: string; kind: ProbeResult['kind'] }[] = [];
@@ -70,13 +77,26 @@ export async function checkGateways(o: CheckGatewaysOptions = {}): Promise<Probe
   if (o.target !== undefined) {
     const ip = parseIp(o.target);
     if (ip === null) throw new EngineError(`target: ${JSON.stringify(o.target)} is not an IP address`);
-    targets.push({ vrf: o.vrf!, family: ip.kind() === 'ipv4' ? 'inet' : 'inet6', target: ip.toString(), kind: 'target' });
+    targets.push({
+      vrf: o.vrf!,
+      family: ip.kind() === 'ipv4' ? 'inet' : 'inet6',
+      target: ip.toString(),
+      kind: 'target',
+    });
   }
   const count = String(o.count ?? 3);
   const results: ProbeResult[] = [];
   for (const t of targets) {
     if (!validVrfName(t.vrf) || parseIp(t.target) === null) {
-      results.push({ ...t, reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error: 'invalid VRF name or address' });
+      results.push({
+        ...t,
+        reachable: false,
+        transmitted: null,
+        received: null,
+        lossPercent: null,
+        rttMs: null,
+        error: 'invalid VRF name or address',
+      });
       continue;
     }
     const pingArgs = [...(t.family === 'inet6' ? ['-6'] : []), '-c', count, '-W', '1', t.target];
@@ -91,7 +111,15 @@ export async function checkGateways(o: CheckGatewaysOptions = {}): Promise<Probe
       error = `${error}; ping -I ${t.vrf}: ${r2.stderr.trim() || `exited ${r2.exitCode}`}`;
     }
     if (parsed === null) {
-      results.push({ ...t, reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error });
+      results.push({
+        ...t,
+        reachable: false,
+        transmitted: null,
+        received: null,
+        lossPercent: null,
+        rttMs: null,
+        error,
+      });
     } else {
       results.push({ ...t, ...parsed, reachable: (parsed.received ?? 0) > 0, error: null });
     }

@@ -21,9 +21,13 @@ export interface DriftSummary {
 }
 
 /** The VRF a step concerns, or null (sysctls, the local rule, …). */
-export function stepVrf(step: Step, vrfs: readonly { name: string; table: number; members: readonly string[] }[]): string | null {
+export function stepVrf(
+  step: Step,
+  vrfs: readonly { name: string; table: number; members: readonly string[] }[],
+): string | null {
   const byTable = (t: number) => vrfs.find((v) => v.table === t)?.name ?? null;
-  const byDev = (d: string | undefined) => (d === undefined ? null : (vrfs.find((v) => v.name === d || v.members.includes(d))?.name ?? null));
+  const byDev = (d: string | undefined) =>
+    d === undefined ? null : (vrfs.find((v) => v.name === d || v.members.includes(d))?.name ?? null);
   switch (step.kind) {
     case 'vrf-create':
     case 'vrf-replace':
@@ -88,7 +92,14 @@ export function desiredKey(d: DesiredState): string {
   return JSON.stringify({
     vrfs: [...d.vrfs]
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((v) => ({ name: v.name, table: v.table, members: [...v.members].sort(), inet: gw(v.gateways.inet), inet6: gw(v.gateways.inet6), routes: v.routes })),
+      .map((v) => ({
+        name: v.name,
+        table: v.table,
+        members: [...v.members].sort(),
+        inet: gw(v.gateways.inet),
+        inet6: gw(v.gateways.inet6),
+        routes: v.routes,
+      })),
     strict: d.strict,
     moveLocalRule: d.moveLocalRule,
     preserveReachability: d.preserveReachability,

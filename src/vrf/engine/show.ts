@@ -35,7 +35,11 @@ export interface DefaultRouteShow {
   readonly source: DerivedGateway['source'] | null;
   readonly detail: string | null;
   /** The default route found in the VRF's table now (the lowest metric, ignoring the strict catch-all). */
-  readonly installed: { readonly gateway: string | null; readonly dev: string | null; readonly metric: number | null } | null;
+  readonly installed: {
+    readonly gateway: string | null;
+    readonly dev: string | null;
+    readonly metric: number | null;
+  } | null;
 }
 
 export interface VrfShow {
@@ -78,7 +82,6 @@ export interface ShowOptions extends EngineOptions {
   readonly routes?: boolean;
 }
 
-
 export async function show(o: ShowOptions = {}): Promise<ShowReport> {
   const deps = depsOf(o);
   const { state: loaded, problem } = await loadState(o.root);
@@ -108,7 +111,9 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
         present: l !== undefined,
         up: l?.up ?? false,
         master: l?.master ?? null,
-        addresses: observed.addrs.filter((a) => a.dev === dev && a.scope === 'global').map((a) => `${a.address}/${a.prefixlen}`),
+        addresses: observed.addrs
+          .filter((a) => a.dev === dev && a.scope === 'global')
+          .map((a) => `${a.address}/${a.prefixlen}`),
       };
     });
     const defaultRoutes: Partial<Record<Family, DefaultRouteShow>> = {};
@@ -116,7 +121,14 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
       const g = v.gateways[fam];
       const dflt = fam === 'inet' ? '0.0.0.0/0' : '::/0';
       const inst = observed.routes
-        .filter((r) => r.family === fam && r.table === v.table && r.dst === dflt && r.type === 'unicast' && (r.metric ?? 0) < STRICT_METRIC)
+        .filter(
+          (r) =>
+            r.family === fam &&
+            r.table === v.table &&
+            r.dst === dflt &&
+            r.type === 'unicast' &&
+            (r.metric ?? 0) < STRICT_METRIC,
+        )
         .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
       if (!g && !inst) continue;
       defaultRoutes[fam] = {
@@ -127,7 +139,9 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
       };
     }
     const addrs = new Set(v.addresses.map((a) => a.address));
-    const rules = observed.rules.filter((r) => r.table === v.table || (r.src !== null && addrs.has(r.src.replace(/\/\d+$/, ''))));
+    const rules = observed.rules.filter(
+      (r) => r.table === v.table || (r.src !== null && addrs.has(r.src.replace(/\/\d+$/, ''))),
+    );
     return {
       name: v.name,
       binding: v.binding,
@@ -142,7 +156,9 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
     };
   });
   const hostPending = pend.filter((p) => stepVrf(p.step, vrfList) === null).map((p) => p.command);
-  const leftover = Object.fromEntries(Object.entries(state.ledger.vrfs).filter(([n]) => !vrfList.some((v) => v.name === n)));
+  const leftover = Object.fromEntries(
+    Object.entries(state.ledger.vrfs).filter(([n]) => !vrfList.some((v) => v.name === n)),
+  );
   const report = {
     leftover,
     application: state.application,
@@ -161,7 +177,8 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
 /** A human table of a show report. */
 export function formatShow(r: Omit<ShowReport, 'summary'>): string {
   const rows: string[][] = [['VRF', 'TABLE', 'MEMBERS', 'IPV4 GATEWAY', 'IPV6 GATEWAY', 'STATE']];
-  const gw = (d: DefaultRouteShow | undefined) => (d?.gateway ? `${d.gateway} (${d.source})` : d?.installed?.gateway ? `${d.installed.gateway} (installed)` : '-');
+  const gw = (d: DefaultRouteShow | undefined) =>
+    d?.gateway ? `${d.gateway} (${d.source})` : d?.installed?.gateway ? `${d.installed.gateway} (installed)` : '-';
   for (const v of r.vrfs) {
     rows.push([
       v.name,
@@ -173,10 +190,16 @@ export function formatShow(r: Omit<ShowReport, 'summary'>): string {
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const lines = rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  const lines = rows.map((row) =>
+    row
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
   if (r.vrfs.length === 0) lines.push('(no VRFs)');
   for (const m of r.inMain) lines.push(`${m.binding} in main (${m.reason}): ${m.interfaces.join(', ') || '-'}`);
-  for (const [n, t] of Object.entries(r.leftover)) lines.push(`${n} (table ${t}) is no longer desired: the next apply deletes it`);
+  for (const [n, t] of Object.entries(r.leftover))
+    lines.push(`${n} (table ${t}) is no longer desired: the next apply deletes it`);
   if (r.hostPending.length > 0) lines.push(`host: ${r.hostPending.length} pending change(s)`);
   for (const p of r.problems) lines.push(`problem: ${p.field}: ${p.message}`);
   return lines.join('\n');

@@ -46,18 +46,27 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
         ok: false,
         tornDown: false,
         remainingUnits: state.units,
-        problems: [{ field: 'units', message: `${state.units.join(', ')} still use this machine's VRFs: remove them through Juju, or name the leaving unit, or force the teardown` }],
+        problems: [
+          {
+            field: 'units',
+            message: `${state.units.join(', ')} still use this machine's VRFs: remove them through Juju, or name the leaving unit, or force the teardown`,
+          },
+        ],
         ...none,
       };
     }
     if (state !== null && unit !== null) {
       // A unit that never registered (e.g. refused as a second application) applied nothing: it takes nothing away.
-      if (!state.units.includes(unit)) return { ok: true, tornDown: false, remainingUnits: state.units, problems: [], ...none };
+      if (!state.units.includes(unit))
+        return { ok: true, tornDown: false, remainingUnits: state.units, problems: [], ...none };
       const remaining = state.units.filter((u) => u !== unit);
       if (remaining.length > 0) {
         if (!dryRun && remaining.length !== state.units.length) {
           // When the owning application's last unit leaves, the remaining units' application owns the machine.
-          const owner = state.application !== null && remaining.some((u) => appOfUnit(u) === state.application) ? state.application : appOfUnit(remaining[0]!);
+          const owner =
+            state.application !== null && remaining.some((u) => appOfUnit(u) === state.application)
+              ? state.application
+              : appOfUnit(remaining[0]!);
           await writeState(o.root, { ...state, application: owner, units: remaining });
         }
         return { ok: true, tornDown: false, remainingUnits: remaining, problems: [], ...none };
@@ -71,16 +80,33 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
     const observed = await observeHost({ ...o, controllers: [] });
     const p = deps.planTeardown(observed, state.ledger);
     const steps = planned(p.steps, deps.renderer);
-    if (dryRun) return { ok: true, tornDown: true, remainingUnits: [], problems: [], planned: steps, applied: [], failure: null };
+    if (dryRun)
+      return { ok: true, tornDown: true, remainingUnits: [], problems: [], planned: steps, applied: [], failure: null };
     await writeState(o.root, { ...state, applying: true });
     const r = await applySteps(p.steps, { ...o, renderer: deps.renderer });
     if (!r.ok) {
       // Keep the ledger: the next teardown resumes from wherever the host is.
       await writeState(o.root, { ...state, applying: false });
-      return { ok: false, tornDown: false, remainingUnits: [], problems: [], planned: steps, applied: r.applied, failure: r.failure };
+      return {
+        ok: false,
+        tornDown: false,
+        remainingUnits: [],
+        problems: [],
+        planned: steps,
+        applied: r.applied,
+        failure: r.failure,
+      };
     }
     await removeAllFiles(o.root);
-    return { ok: true, tornDown: true, remainingUnits: [], problems: [], planned: steps, applied: r.applied, failure: null };
+    return {
+      ok: true,
+      tornDown: true,
+      remainingUnits: [],
+      problems: [],
+      planned: steps,
+      applied: r.applied,
+      failure: null,
+    };
   };
   return dryRun ? run() : withLock(o, run);
 }

@@ -8,7 +8,17 @@
  * Loaded by the launcher: plain JSON, no zod.
  */
 
-const VOLATILE = new Set(['valid_life_time', 'preferred_life_time', 'expires', 'age', 'used', 'lastused', 'updated', 'stats', 'stats64']);
+const VOLATILE = new Set([
+  'valid_life_time',
+  'preferred_life_time',
+  'expires',
+  'age',
+  'used',
+  'lastused',
+  'updated',
+  'stats',
+  'stats64',
+]);
 
 export function isVolatileIpKey(key: string): boolean {
   return VOLATILE.has(key) || key.endsWith('_timer');

@@ -84,7 +84,8 @@ export class PlanContext {
     for (const v of desired.vrfs) {
       for (const m of v.members) {
         const other = memberOf.get(m);
-        if (other && other.name !== v.name) throw new PlanError(`interface ${m} is a member of both ${other.name} and ${v.name}`);
+        if (other && other.name !== v.name)
+          throw new PlanError(`interface ${m} is a member of both ${other.name} and ${v.name}`);
         memberOf.set(m, v);
       }
       for (const a of v.addresses) this.enslavedSubnets.add(a.subnet);
@@ -106,7 +107,8 @@ export class PlanContext {
     try {
       this.model.apply(step, slot);
     } catch (e) {
-      if (e instanceof ModelError) throw new PlanError(`internal: planned step ${step.kind} cannot run: ${e.message}`, { cause: e });
+      if (e instanceof ModelError)
+        throw new PlanError(`internal: planned step ${step.kind} cannot run: ${e.message}`, { cause: e });
       throw e;
     }
     this.steps.push(step);
@@ -120,7 +122,9 @@ export class PlanContext {
       localRuleMoved: this.localRuleMoved,
       sysctlsBefore: { ...this.sysctlsBefore },
       // Only when there is something to say: a ledger without it is the EMPTY_LEDGER it always was.
-      ...(this.l3mdevRuleAdded.size > 0 ? { l3mdevRuleAdded: FAMILIES.filter((f) => this.l3mdevRuleAdded.has(f)) } : {}),
+      ...(this.l3mdevRuleAdded.size > 0
+        ? { l3mdevRuleAdded: FAMILIES.filter((f) => this.l3mdevRuleAdded.has(f)) }
+        : {}),
     };
   }
 }

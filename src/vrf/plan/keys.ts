@@ -63,7 +63,13 @@ export function isKernelRoute(r: Route): boolean {
  * gateway is still derived from it, but never re-adds it: the kernel relearns it.
  */
 export function isMainRaDefault(r: Route): boolean {
-  return r.protocol === 'ra' && r.table === TABLE.main && r.type === 'unicast' && r.gateway !== null && isDefaultPrefix(r.dst);
+  return (
+    r.protocol === 'ra' &&
+    r.table === TABLE.main &&
+    r.type === 'unicast' &&
+    r.gateway !== null &&
+    isDefaultPrefix(r.dst)
+  );
 }
 
 /**
@@ -80,8 +86,16 @@ export function isManagedRoute(r: Route): boolean {
 export function targetOfRoute(r: Route, overrides: Partial<RouteTarget> = {}): RouteTarget {
   const type: 'unicast' | 'unreachable' = r.type === 'unreachable' ? 'unreachable' : 'unicast';
   const t: {
-    family: Family; table: number; dst: string; type: 'unicast' | 'unreachable';
-    gateway?: string; dev?: string; metric?: number; protocol?: string; scope?: string; prefsrc?: string;
+    family: Family;
+    table: number;
+    dst: string;
+    type: 'unicast' | 'unreachable';
+    gateway?: string;
+    dev?: string;
+    metric?: number;
+    protocol?: string;
+    scope?: string;
+    prefsrc?: string;
   } = { family: r.family, table: r.table, dst: r.dst, type };
   if (r.gateway !== null) t.gateway = r.gateway;
   if (r.dev !== null && type === 'unicast') t.dev = r.dev;
@@ -100,7 +114,13 @@ export function ruleKey(family: Family, priority: number, src: string | null, ta
 /** A rule made only of `from SRC lookup TABLE` at a priority (what we create and what MAAS writes). */
 export function isPlainLookup(r: Rule): boolean {
   return (
-    r.action === 'lookup' && !r.l3mdev && r.table !== null && r.dst === null && r.iif === null && r.oif === null && r.fwmark === null
+    r.action === 'lookup' &&
+    !r.l3mdev &&
+    r.table !== null &&
+    r.dst === null &&
+    r.iif === null &&
+    r.oif === null &&
+    r.fwmark === null
   );
 }
 
@@ -146,7 +166,9 @@ export function isLinkLocal(cidr: string): boolean {
 
 /** A default prefix (0.0.0.0/0, ::/0, `default`), parsing only what ends in /0. */
 export function isDefaultPrefix(cidr: string): boolean {
-  return cidr === '0.0.0.0/0' || cidr === '::/0' || ((cidr === 'default' || cidr.endsWith('/0')) && isDefaultCidr(cidr));
+  return (
+    cidr === '0.0.0.0/0' || cidr === '::/0' || ((cidr === 'default' || cidr.endsWith('/0')) && isDefaultCidr(cidr))
+  );
 }
 
 /** The family of a validated prefix or address (what derive hands the planner): IPv6 has a colon. */

@@ -7,7 +7,16 @@ import { canonicalIp, cidrContains, defaultCidr } from '../addr.js';
 import type { DesiredVrf, Family, RouteTarget } from '../types.js';
 import { FAMILIES, STRICT_METRIC, TABLE } from '../types.js';
 import type { PlanContext } from './context.js';
-import { familyOfPrefix, isDefaultPrefix, isLinkLocal, isMainRaDefault, isManagedRoute, routeMatches, slotOfTarget, targetOfRoute } from './keys.js';
+import {
+  familyOfPrefix,
+  isDefaultPrefix,
+  isLinkLocal,
+  isMainRaDefault,
+  isManagedRoute,
+  routeMatches,
+  slotOfTarget,
+  targetOfRoute,
+} from './keys.js';
 
 interface Wanted {
   readonly t: RouteTarget;
@@ -25,9 +34,28 @@ function devFor(v: DesiredVrf, gateway: string): string | undefined {
   return undefined;
 }
 
-function unicast(family: Family, table: number, dst: string, gateway: string, dev: string | undefined, metric?: number): RouteTarget {
-  const t: { family: Family; table: number; dst: string; type: 'unicast'; gateway: string; dev?: string; metric?: number } = {
-    family, table, dst, type: 'unicast', gateway,
+function unicast(
+  family: Family,
+  table: number,
+  dst: string,
+  gateway: string,
+  dev: string | undefined,
+  metric?: number,
+): RouteTarget {
+  const t: {
+    family: Family;
+    table: number;
+    dst: string;
+    type: 'unicast';
+    gateway: string;
+    dev?: string;
+    metric?: number;
+  } = {
+    family,
+    table,
+    dst,
+    type: 'unicast',
+    gateway,
   };
   if (dev !== undefined) t.dev = dev;
   if (metric !== undefined) t.metric = metric;
@@ -95,7 +123,11 @@ export function vrfRoutes(ctx: PlanContext): void {
       if (isDefaultPrefix(r.dst) && v.gateways[r.family]) continue; // the VRF's own default wins
       const t: RouteTarget = { ...targetOfRoute(r, { table: v.table }) };
       const { protocol: _p, prefsrc: _s, ...copy } = t;
-      want(copy, `the kernel dropped ${r.dst} via ${r.dev} from main when ${r.dev} joined ${v.name}: carried into its table`, 3);
+      want(
+        copy,
+        `the kernel dropped ${r.dst} via ${r.dev} from main when ${r.dev} joined ${v.name}: carried into its table`,
+        3,
+      );
       continue;
     }
     ctx.migratedRoutes.delete(id);
@@ -104,7 +136,11 @@ export function vrfRoutes(ctx: PlanContext): void {
     if (!alreadyThere(ctx, back)) restores.push(back);
   }
   for (const t of restores) {
-    ctx.emit({ kind: 'route-add', route: t, why: `${t.dev ?? t.dst} left its VRF: restore ${t.dst} to table ${t.table} as it was` });
+    ctx.emit({
+      kind: 'route-add',
+      route: t,
+      why: `${t.dev ?? t.dst} left its VRF: restore ${t.dst} to table ${t.table} as it was`,
+    });
   }
 
   for (const phase of [3, 4, 5] as const) {
@@ -137,7 +173,11 @@ export function leaks(ctx: PlanContext): void {
         if (wanted.has(k)) return;
         // Never overwrite a route that is not ours (e.g. the same subnet on a link left in main).
         if (ctx.model.slot(k).some((r) => r.dev === null || !ctx.vrfNames.has(r.dev))) return;
-        wanted.set(k, { t, key: k, why: `preserve-reachability: the default VRF still reaches ${what} ${dst} of ${v.name}` });
+        wanted.set(k, {
+          t,
+          key: k,
+          why: `preserve-reachability: the default VRF still reaches ${what} ${dst} of ${v.name}`,
+        });
       };
       for (const a of v.addresses) leak(a.subnet, a.family, 'connected subnet');
       for (const r of v.routes) leak(r.to, familyOfPrefix(r.to), 'remote prefix');
@@ -151,7 +191,11 @@ export function leaks(ctx: PlanContext): void {
       if (r.table !== TABLE.main || r.type !== 'unicast') continue;
       const w = wanted.get(key);
       if (w && routeMatches(r, w.t)) continue;
-      ctx.emit({ kind: 'route-del', route: targetOfRoute(r), why: `leak of ${r.dst} into main via ${name} is no longer wanted` });
+      ctx.emit({
+        kind: 'route-del',
+        route: targetOfRoute(r),
+        why: `leak of ${r.dst} into main via ${name} is no longer wanted`,
+      });
     }
   }
 }

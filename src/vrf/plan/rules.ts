@@ -21,7 +21,8 @@ function hasLocalAt(ctx: PlanContext, family: Family, priority: number): boolean
   return ctx.model.allRules().some((r) => r.family === family && r.priority === priority && isLocalLookup(r));
 }
 
-const hasL3mdevRule = (ctx: PlanContext, f: Family): boolean => ctx.model.allRules().some((r) => r.family === f && r.l3mdev);
+const hasL3mdevRule = (ctx: PlanContext, f: Family): boolean =>
+  ctx.model.allRules().some((r) => r.family === f && r.l3mdev);
 const famName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');
 
 /** The l3mdev rule as the kernel makes it (`protocol kernel`), so a host that got it from us looks the same. */
@@ -81,8 +82,13 @@ export function ensureL3mdevRule(ctx: PlanContext, f: Family): void {
 /** migrateSourceRules removes this rule while its subnet is in a VRF. */
 function willMigrate(ctx: PlanContext, r: Rule): boolean {
   return (
-    r.priority < L3MDEV_PRIORITY && r.src !== null && isPlainLookup(r) && r.table !== null &&
-    !RESERVED_TABLES.includes(r.table) && !ctx.ownedTables.has(r.table) && ctx.enslavedSubnets.covers(r.src)
+    r.priority < L3MDEV_PRIORITY &&
+    r.src !== null &&
+    isPlainLookup(r) &&
+    r.table !== null &&
+    !RESERVED_TABLES.includes(r.table) &&
+    !ctx.ownedTables.has(r.table) &&
+    ctx.enslavedSubnets.covers(r.src)
   );
 }
 
@@ -116,17 +122,39 @@ export function localRuleMove(ctx: PlanContext, f: Family): void {
     if (at0) {
       // Add the new one first: the host must never be without a local lookup.
       if (!moved) {
-        ctx.emit({ kind: 'rule-add', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `move-local-rule: the local lookup goes behind the l3mdev rule (${L3MDEV_PRIORITY}) so VRF traffic to local addresses stays in its VRF` });
+        ctx.emit({
+          kind: 'rule-add',
+          rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY),
+          why: `move-local-rule: the local lookup goes behind the l3mdev rule (${L3MDEV_PRIORITY}) so VRF traffic to local addresses stays in its VRF`,
+        });
       }
-      ctx.emit({ kind: 'rule-del', rule: localRule(f, 0), why: `move-local-rule: the local lookup now lives at ${LOCAL_RULE_MOVED_PRIORITY}` });
+      ctx.emit({
+        kind: 'rule-del',
+        rule: localRule(f, 0),
+        why: `move-local-rule: the local lookup now lives at ${LOCAL_RULE_MOVED_PRIORITY}`,
+      });
       ctx.localRuleMoved = true;
     } else if (!moved && ctx.ledger.localRuleMoved) {
-      ctx.emit({ kind: 'rule-add', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing` });
+      ctx.emit({
+        kind: 'rule-add',
+        rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY),
+        why: `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing`,
+      });
     }
   } else if (ctx.ledger.localRuleMoved) {
     // As the kernel made it (`protocol kernel`); a plain `ip rule add` would say `protocol unspec`.
-    if (!at0) ctx.emit({ kind: 'rule-add', rule: { ...localRule(f, 0), protocol: 'kernel' }, why: `restore the local lookup at priority 0` });
-    if (moved) ctx.emit({ kind: 'rule-del', rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY), why: `the local lookup is back at priority 0` });
+    if (!at0)
+      ctx.emit({
+        kind: 'rule-add',
+        rule: { ...localRule(f, 0), protocol: 'kernel' },
+        why: `restore the local lookup at priority 0`,
+      });
+    if (moved)
+      ctx.emit({
+        kind: 'rule-del',
+        rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY),
+        why: `the local lookup is back at priority 0`,
+      });
   }
   if (!wantMoved) ctx.localRuleMoved = false;
 }
@@ -137,7 +165,11 @@ export function migrateSourceRules(ctx: PlanContext, f: Family): void {
     if (r.family !== f || !willMigrate(ctx, r)) continue;
     const key = keyOfRule(r);
     if (key === null) continue;
-    ctx.emit({ kind: 'rule-del', rule: targetOfRule(r), why: `from ${r.src} lookup ${r.table} (priority ${r.priority}) would bypass the VRF of ${r.src}; restored on teardown` });
+    ctx.emit({
+      kind: 'rule-del',
+      rule: targetOfRule(r),
+      why: `from ${r.src} lookup ${r.table} (priority ${r.priority}) would bypass the VRF of ${r.src}; restored on teardown`,
+    });
     ctx.migratedRules.set(key, r);
   }
   for (const [key, r] of ctx.migratedRules) {
@@ -145,7 +177,12 @@ export function migrateSourceRules(ctx: PlanContext, f: Family): void {
     if (r.src !== null && ctx.enslavedSubnets.covers(r.src)) continue;
     ctx.migratedRules.delete(key);
     const present = ctx.model.allRules().some((x) => keyOfRule(x) === key);
-    if (!present) ctx.emit({ kind: 'rule-add', rule: targetOfRule(r), why: `${r.src ?? 'all'} is no longer in a VRF: restore its rule at priority ${r.priority}` });
+    if (!present)
+      ctx.emit({
+        kind: 'rule-add',
+        rule: targetOfRule(r),
+        why: `${r.src ?? 'all'} is no longer in a VRF: restore its rule at priority ${r.priority}`,
+      });
   }
 }
 
@@ -156,19 +193,39 @@ export function sourceRules(ctx: PlanContext, f: Family): void {
     for (const v of ctx.desired.vrfs) {
       for (const a of v.addresses) {
         if (a.family !== f) continue;
-        const t: RuleTarget = { family: a.family, priority: SOURCE_RULE_PRIORITY, src: `${a.address}/${maxPrefix(a.family)}`, table: v.table };
-        wanted.set(keyOfRuleTarget(t), { t, why: `preserve-reachability: traffic from ${a.address} (bound sockets) leaves through ${v.name}'s gateway` });
+        const t: RuleTarget = {
+          family: a.family,
+          priority: SOURCE_RULE_PRIORITY,
+          src: `${a.address}/${maxPrefix(a.family)}`,
+          table: v.table,
+        };
+        wanted.set(keyOfRuleTarget(t), {
+          t,
+          why: `preserve-reachability: traffic from ${a.address} (bound sockets) leaves through ${v.name}'s gateway`,
+        });
       }
     }
   }
   const present = new Set<string>();
   const stale: RuleTarget[] = [];
   for (const r of ctx.model.allRules()) {
-    if (r.family !== f || r.priority !== SOURCE_RULE_PRIORITY || !isPlainLookup(r) || r.table === null || !ctx.ownedTables.has(r.table)) continue;
+    if (
+      r.family !== f ||
+      r.priority !== SOURCE_RULE_PRIORITY ||
+      !isPlainLookup(r) ||
+      r.table === null ||
+      !ctx.ownedTables.has(r.table)
+    )
+      continue;
     const key = ruleKey(r.family, r.priority, r.src, r.table);
     if (wanted.has(key)) present.add(key);
     else stale.push(targetOfRule(r));
   }
   for (const [key, w] of wanted) if (!present.has(key)) ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
-  for (const t of stale) ctx.emit({ kind: 'rule-del', rule: t, why: `source rule for ${t.src ?? 'all'} lookup ${t.table} is no longer wanted` });
+  for (const t of stale)
+    ctx.emit({
+      kind: 'rule-del',
+      rule: t,
+      why: `source rule for ${t.src ?? 'all'} lookup ${t.table} is no longer wanted`,
+    });
 }

@@ -13,7 +13,11 @@ import { l3mdevRuleBeforeFirstVrf } from './rules.js';
 function clearTable(ctx: PlanContext, table: number, vrf: string, reason: string): void {
   for (const [, r] of ctx.model.entriesIn(table)) {
     if (!isManagedRoute(r)) continue;
-    ctx.emit({ kind: 'route-del', route: targetOfRoute(r), why: `${reason}: remove ${r.dst} from table ${table} of ${vrf}` });
+    ctx.emit({
+      kind: 'route-del',
+      route: targetOfRoute(r),
+      why: `${reason}: remove ${r.dst} from table ${table} of ${vrf}`,
+    });
   }
 }
 
@@ -28,7 +32,12 @@ export function removeUndesired(ctx: PlanContext): void {
     }
     for (const m of ctx.model.allLinks()) {
       if (m.master !== name) continue;
-      ctx.emit({ kind: 'release', dev: m.name, vrf: name, why: `VRF ${name} is no longer wanted: give ${m.name} back to the main table` });
+      ctx.emit({
+        kind: 'release',
+        dev: m.name,
+        vrf: name,
+        why: `VRF ${name} is no longer wanted: give ${m.name} back to the main table`,
+      });
     }
     clearTable(ctx, l.vrfTable ?? table, name, `VRF ${name} is no longer wanted`);
     ctx.emit({ kind: 'vrf-delete', name, why: `VRF ${name} is no longer wanted (vrf-host created it)` });
@@ -45,14 +54,22 @@ export function createOrReplace(ctx: PlanContext): void {
     const l = ctx.model.link(v.name);
     if (!l) {
       beforeCreate();
-      ctx.emit({ kind: 'vrf-create', name: v.name, table: v.table, why: `VRF for binding ${v.binding} with its own routing table ${v.table}` });
+      ctx.emit({
+        kind: 'vrf-create',
+        name: v.name,
+        table: v.table,
+        why: `VRF for binding ${v.binding} with its own routing table ${v.table}`,
+      });
       ctx.emit({ kind: 'link-up', dev: v.name, why: `a VRF routes nothing until it is up` });
       continue;
     }
-    if (l.kind !== 'vrf') throw new PlanError(`${v.name} exists and is not a VRF (kind ${l.kind ?? 'nic'}); choose another VRF name`);
+    if (l.kind !== 'vrf')
+      throw new PlanError(`${v.name} exists and is not a VRF (kind ${l.kind ?? 'nic'}); choose another VRF name`);
     if (l.vrfTable !== v.table) {
       if (!(v.name in ctx.ledger.vrfs)) {
-        throw new PlanError(`VRF ${v.name} exists with table ${l.vrfTable ?? '?'} and was not created by vrf-host; it will not be replaced`);
+        throw new PlanError(
+          `VRF ${v.name} exists with table ${l.vrfTable ?? '?'} and was not created by vrf-host; it will not be replaced`,
+        );
       }
       const from = l.vrfTable ?? 0;
       clearTable(ctx, from, v.name, `table of ${v.name} changes from ${from} to ${v.table}`);
@@ -64,7 +81,12 @@ export function createOrReplace(ctx: PlanContext): void {
         why: `the kernel cannot change a VRF's table: ${v.name} is deleted and created again with table ${v.table}`,
       });
       beforeCreate();
-      ctx.emit({ kind: 'vrf-create', name: v.name, table: v.table, why: `VRF ${v.name} again, now with table ${v.table}` });
+      ctx.emit({
+        kind: 'vrf-create',
+        name: v.name,
+        table: v.table,
+        why: `VRF ${v.name} again, now with table ${v.table}`,
+      });
       ctx.emit({ kind: 'link-up', dev: v.name, why: `a VRF routes nothing until it is up` });
       continue;
     }
@@ -96,7 +118,9 @@ export function enslaveMembers(ctx: PlanContext): void {
           throw new PlanError(`${dev} is a port of ${l.master} and cannot be enslaved to ${v.name}`);
         }
         if (l.master !== null && !ctx.vrfNames.has(l.master)) {
-          throw new PlanError(`${dev} is in VRF ${l.master}, which vrf-host did not create; it will not be moved to ${v.name}`);
+          throw new PlanError(
+            `${dev} is in VRF ${l.master}, which vrf-host did not create; it will not be moved to ${v.name}`,
+          );
         }
         // The kernel drops every route via the device on enslave: remember the ones we must
         // carry into the VRF (main table) or give back on teardown (other policy tables), and
@@ -109,7 +133,12 @@ export function enslaveMembers(ctx: PlanContext): void {
           if (r.table === TABLE.local || ctx.ownedTables.has(r.table)) continue;
           ctx.migratedRoutes.set(routeId(r), r);
         }
-        ctx.emit({ kind: 'enslave', dev, vrf: v.name, why: `${dev} carries binding ${v.binding}: its traffic belongs to VRF ${v.name}` });
+        ctx.emit({
+          kind: 'enslave',
+          dev,
+          vrf: v.name,
+          why: `${dev} carries binding ${v.binding}: its traffic belongs to VRF ${v.name}`,
+        });
       }
       if (!ctx.model.link(dev)?.up) ctx.emit({ kind: 'link-up', dev, why: `member ${dev} of ${v.name} is down` });
     }

@@ -12,7 +12,9 @@ if (!kind || argv.length === 0) {
   process.stderr.write('usage: as-container.guest.mjs KIND COMMAND [ARG…]\n');
   process.exit(2);
 }
-const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'k2-container', '/run/systemd'], { encoding: 'utf8' });
+const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'k2-container', '/run/systemd'], {
+  encoding: 'utf8',
+});
 if (m.status !== 0) {
   process.stderr.write(`as-container: mount tmpfs on /run/systemd failed: ${m.stderr}\n`);
   process.exit(2);

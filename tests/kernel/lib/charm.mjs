@@ -16,7 +16,10 @@ let harnessModule;
 /** The simulator bundle, imported once per process (it runs here; only dispatch enters the namespace). */
 async function harness() {
   harnessModule ??= import(pathToFileURL(HARNESS).href).then((m) => {
-    if (m.DISPATCH_COMMAND !== true) throw new CharmRunError(`${HARNESS} cannot run dispatch inside a namespace (no DispatchOptions.command): run npm run build`);
+    if (m.DISPATCH_COMMAND !== true)
+      throw new CharmRunError(
+        `${HARNESS} cannot run dispatch inside a namespace (no DispatchOptions.command): run npm run build`,
+      );
     return m;
   });
   return harnessModule;
@@ -35,9 +38,12 @@ export class CharmRunError extends Error {
  */
 export function networkGetFor(space, { mac = '00:00:00:00:00:00', ipv6 = true } = {}) {
   const addrs = [{ hostname: '', address: space.unitAddr, cidr: space.cidr, value: space.unitAddr }];
-  if (ipv6 && space.unitAddr6) addrs.push({ hostname: '', address: space.unitAddr6, cidr: space.cidr6, value: space.unitAddr6 });
+  if (ipv6 && space.unitAddr6)
+    addrs.push({ hostname: '', address: space.unitAddr6, cidr: space.cidr6, value: space.unitAddr6 });
   return {
-    'bind-addresses': [{ 'mac-address': mac, 'interface-name': space.dev, addresses: addrs, macaddress: mac, interfacename: space.dev }],
+    'bind-addresses': [
+      { 'mac-address': mac, 'interface-name': space.dev, addresses: addrs, macaddress: mac, interfacename: space.dev },
+    ],
     'egress-subnets': [`${space.unitAddr}/32`],
     'ingress-addresses': [space.unitAddr],
   };
@@ -51,7 +57,13 @@ export function networkGetFor(space, { mac = '00:00:00:00:00:00', ipv6 = true } 
 export const EXTRA_BINDINGS = ['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant'];
 
 export function networksFor(topo, bindings) {
-  const map = bindings ?? Object.fromEntries(Object.keys(topo.spaces).filter((s) => EXTRA_BINDINGS.includes(s)).map((s) => [s, s]));
+  const map =
+    bindings ??
+    Object.fromEntries(
+      Object.keys(topo.spaces)
+        .filter((s) => EXTRA_BINDINGS.includes(s))
+        .map((s) => [s, s]),
+    );
   const dflt = networkGetFor(topo.spaces[topo.defaultSpace], { ipv6: topo.ipv6 });
   // Unbound extra-bindings follow the default binding's space, as in Juju.
   const out = Object.fromEntries(['juju-info', ...EXTRA_BINDINGS].map((b) => [b, dflt]));
@@ -76,7 +88,15 @@ export class CharmUnit {
    *         runs every hook with the Node tools instead
    *   wrap: argv run inside the namespace in front of node (e.g. a private mount namespace)
    */
-  constructor({ ns, state, charmFile = CHARM_FILE, agentDir = '/var/lib/juju/agents/unit-vrf-host-0', controller, fast = process.env.VRF_HOST_SIM_FAST !== '0', wrap = [] }) {
+  constructor({
+    ns,
+    state,
+    charmFile = CHARM_FILE,
+    agentDir = '/var/lib/juju/agents/unit-vrf-host-0',
+    controller,
+    fast = process.env.VRF_HOST_SIM_FAST !== '0',
+    wrap = [],
+  }) {
     if (!existsSync(charmFile)) throw new CharmRunError(`no packed charm at ${charmFile}: run npm run pack`);
     if (!existsSync(HARNESS)) throw new CharmRunError(`no simulator bundle at ${HARNESS}: run npm run build`);
     this.ns = ns;
@@ -91,7 +111,11 @@ export class CharmUnit {
     run(['unzip', '-q', '-o', charmFile, '-d', this.charmDir]);
     // config-get prints every option with its default applied.
     const cfg = YAML.parse(readFileSync(path.join(this.charmDir, 'config.yaml'), 'utf8'));
-    const defaults = Object.fromEntries(Object.entries(cfg?.options ?? {}).filter(([, o]) => o && 'default' in o).map(([k, o]) => [k, o.default]));
+    const defaults = Object.fromEntries(
+      Object.entries(cfg?.options ?? {})
+        .filter(([, o]) => o && 'default' in o)
+        .map(([k, o]) => [k, o.default]),
+    );
     this.state = { ...state, config: { ...defaults, ...(state.config ?? {}) } };
     /** Every hook/action run so far: {dispatchPath, exitCode, ms, record}. */
     this.history = [];
@@ -122,10 +146,16 @@ export class CharmUnit {
     let r;
     try {
       r = await h.runDispatch(this.charmDir, dispatchPath, this.sim, {
-        env: { ...this.env, ...env }, ...(params ? { params } : {}), timeout: timeoutMs, command: [IP, 'netns', 'exec', this.ns, ...this.wrap],
+        env: { ...this.env, ...env },
+        ...(params ? { params } : {}),
+        timeout: timeoutMs,
+        command: [IP, 'netns', 'exec', this.ns, ...this.wrap],
       });
     } catch (e) {
-      throw new CharmRunError(`${dispatchPath}: the simulator could not run dispatch in ${this.ns}: ${e instanceof Error ? e.message : e}`, { cause: e });
+      throw new CharmRunError(
+        `${dispatchPath}: the simulator could not run dispatch in ${this.ns}: ${e instanceof Error ? e.message : e}`,
+        { cause: e },
+      );
     }
     const ms = Date.now() - t0;
     const res = { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, record: r.record, state: this.sim.state() };

@@ -8,6 +8,10 @@ const req = JSON.parse(process.argv[2] ?? '{}');
 const { createSimulator, runDispatch } = await import(pathToFileURL(req.harness).href);
 const sim = await createSimulator({ dir: req.simDir, state: req.state, fast: req.fast === true });
 const res = await runDispatch(req.charmDir, req.dispatchPath, sim, {
-  env: req.env ?? {}, ...(req.params ? { params: req.params } : {}), timeout: req.timeoutMs ?? 120_000,
+  env: req.env ?? {},
+  ...(req.params ? { params: req.params } : {}),
+  timeout: req.timeoutMs ?? 120_000,
 });
-process.stdout.write(`${JSON.stringify({ exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr, record: res.record, state: sim.state() })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr, record: res.record, state: sim.state() })}\n`,
+);

@@ -19,15 +19,22 @@ export class CommandError extends Error {
 export function run(argv, { input, allowFail = false, timeoutMs = 30_000, env, cwd } = {}) {
   const t0 = Date.now();
   const r = spawnSync(argv[0], argv.slice(1), {
-    input, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20,
-    env: env ? { ...process.env, ...env } : process.env, cwd,
+    input,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 << 20,
+    env: env ? { ...process.env, ...env } : process.env,
+    cwd,
   });
   const res = { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - t0 };
   if (r.error && !allowFail) {
     throw new CommandError(`${argv.join(' ')}: ${r.error.message}`, { argv, ...res, cause: r.error });
   }
   if (r.status !== 0 && !allowFail) {
-    throw new CommandError(`${argv.join(' ')} → exit ${r.status ?? r.signal}: ${res.stderr.trim() || res.stdout.trim()}`, { argv, ...res });
+    throw new CommandError(
+      `${argv.join(' ')} → exit ${r.status ?? r.signal}: ${res.stderr.trim() || res.stdout.trim()}`,
+      { argv, ...res },
+    );
   }
   return res;
 }
@@ -36,11 +43,18 @@ export function run(argv, { input, allowFail = false, timeoutMs = 30_000, env, c
 export function runAsync(argv, { input, timeoutMs = 30_000, env } = {}) {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: env ? { ...process.env, ...env } : process.env,
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     const timer = globalThis.setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (e) => {
       globalThis.clearTimeout(timer);
@@ -73,7 +87,8 @@ export function ipn(ns, ...args) {
 export function ipBatch(ns, lines, { allowFail = false } = {}) {
   for (const l of lines) {
     for (const w of l) {
-      if (/[\s"'\\#]/.test(w) || w === '') throw new CommandError(`unsafe ip batch word ${JSON.stringify(w)}`, { argv: l });
+      if (/[\s"'\\#]/.test(w) || w === '')
+        throw new CommandError(`unsafe ip batch word ${JSON.stringify(w)}`, { argv: l });
     }
   }
   const input = `${lines.map((l) => l.join(' ')).join('\n')}\n`;
@@ -107,11 +122,17 @@ export function getSysctls(ns, keys) {
  */
 export function startBackground(argv, { env } = {}) {
   const child = spawn(argv[0], argv.slice(1), {
-    stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env, detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
+    detached: true,
   });
   let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    out += d;
+  });
   const exited = new Promise((resolve) => child.on('close', resolve));
   return {
     child,

@@ -32,11 +32,18 @@ export function createIpSpy(dir = '/run/ipspy') {
   return {
     path: path.join(dir, 'ip'),
     calls() {
-      const names = run(['ls', callsDir]).stdout.split('\n').filter((f) => f.endsWith('.argv')).sort();
+      const names = run(['ls', callsDir])
+        .stdout.split('\n')
+        .filter((f) => f.endsWith('.argv'))
+        .sort();
       return names.map((f) => {
         const argv = readFileSync(path.join(callsDir, f), 'utf8').split('\0').slice(0, -1);
         const stdinFile = path.join(callsDir, f.replace(/\.argv$/, '.stdin'));
-        const lines = existsSync(stdinFile) ? readFileSync(stdinFile, 'utf8').split('\n').filter((l) => l.trim() !== '') : [];
+        const lines = existsSync(stdinFile)
+          ? readFileSync(stdinFile, 'utf8')
+              .split('\n')
+              .filter((l) => l.trim() !== '')
+          : [];
         return { argv, lines };
       });
     },
@@ -49,7 +56,8 @@ export function createIpSpy(dir = '/run/ipspy') {
 
 /** Calls that may change the kernel: anything but `-json` reads and `route get`/`show`/`list`. */
 export function mutatingCalls(calls) {
-  const readOnly = (words) => /^(show|list|lst|get|ls)$/.test(words.find((w, i) => i > 0 && !w.startsWith('-')) ?? 'show');
+  const readOnly = (words) =>
+    /^(show|list|lst|get|ls)$/.test(words.find((w, i) => i > 0 && !w.startsWith('-')) ?? 'show');
   const out = [];
   for (const c of calls) {
     const opts = c.argv.filter((a) => a.startsWith('-'));

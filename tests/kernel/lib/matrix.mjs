@@ -13,12 +13,19 @@ export async function inboundMatrix(topo, { family = 4 } = {}) {
     const rows = [];
     for (const s of Object.values(topo.spaces)) {
       const dst = family === 6 ? s.unitAddr6 : s.unitAddr;
-      for (const [who, ns, src] of [['remote', s.remoteNs, family === 6 ? s.remotePeer6 : s.remotePeer], ['same-subnet', s.lanNs, family === 6 ? s.lanPeer6 : s.lanPeer]]) {
+      for (const [who, ns, src] of [
+        ['remote', s.remoteNs, family === 6 ? s.remotePeer6 : s.remotePeer],
+        ['same-subnet', s.lanNs, family === 6 ? s.lanPeer6 : s.lanPeer],
+      ]) {
         const r = probe({ ns, target: dst, port: srv.port });
         rows.push({
-          space: s.name, source: `${ns} ${src}`, destination: `unit ${dst}:${srv.port} (${family === 6 ? '::' : '0.0.0.0'})`,
-          path: who === 'remote' ? `via ${s.gwNs}` : 'same L2', result: r.ok ? `answered, saw ${r.peerSaw}` : `FAIL ${r.error}`,
-          ok: r.ok && r.peerSaw === src && r.local === dst, peerSaw: r.peerSaw,
+          space: s.name,
+          source: `${ns} ${src}`,
+          destination: `unit ${dst}:${srv.port} (${family === 6 ? '::' : '0.0.0.0'})`,
+          path: who === 'remote' ? `via ${s.gwNs}` : 'same L2',
+          result: r.ok ? `answered, saw ${r.peerSaw}` : `FAIL ${r.error}`,
+          ok: r.ok && r.peerSaw === src && r.local === dst,
+          peerSaw: r.peerSaw,
         });
       }
     }
@@ -42,9 +49,13 @@ export async function outboundMatrix(topo, { vrfOf = () => undefined, family = 4
       const vrf = vrfOf(s.name);
       const r = probe({ ns: topo.unit, vrf, target, port: srv.port, src: bindSrc ? expectSrc : undefined });
       rows.push({
-        space: s.name, source: `unit${vrf ? ` (vrf ${vrf})` : ''}${bindSrc ? ` bound ${expectSrc}` : ''}`,
-        destination: `${s.remoteNs} ${target}:${srv.port}`, path: `via ${s.gwNs}`,
-        result: r.ok ? `answered, peer saw ${r.peerSaw}` : `FAIL ${r.error}`, ok: r.ok && r.peerSaw === expectSrc, peerSaw: r.peerSaw,
+        space: s.name,
+        source: `unit${vrf ? ` (vrf ${vrf})` : ''}${bindSrc ? ` bound ${expectSrc}` : ''}`,
+        destination: `${s.remoteNs} ${target}:${srv.port}`,
+        path: `via ${s.gwNs}`,
+        result: r.ok ? `answered, peer saw ${r.peerSaw}` : `FAIL ${r.error}`,
+        ok: r.ok && r.peerSaw === expectSrc,
+        peerSaw: r.peerSaw,
       });
     } finally {
       await srv.stop();
@@ -60,7 +71,15 @@ export async function controllerRow(topo, { family = 4 } = {}) {
   const srv = await startServer({ ns: c.ns, name: 'controller', family });
   try {
     const r = probe({ ns: topo.unit, target, port: srv.port });
-    return { space: c.behind, source: 'unit (default VRF)', destination: `controller ${target}:${srv.port}`, path: `via gw-${c.behind}`, result: r.ok ? `answered, saw ${r.peerSaw}` : `FAIL ${r.error}`, ok: r.ok, peerSaw: r.peerSaw };
+    return {
+      space: c.behind,
+      source: 'unit (default VRF)',
+      destination: `controller ${target}:${srv.port}`,
+      path: `via gw-${c.behind}`,
+      result: r.ok ? `answered, saw ${r.peerSaw}` : `FAIL ${r.error}`,
+      ok: r.ok,
+      peerSaw: r.peerSaw,
+    };
   } finally {
     await srv.stop();
   }

@@ -32,14 +32,18 @@ export async function startServer({ ns, name = ns, proto = 'tcp', bind, port = f
   const fam = family === 6 ? '6' : '4';
   const opts = ['reuseaddr', 'fork'];
   if (bind) opts.push(`bind=${bind}`);
-  const addr = proto === 'tcp' ? `TCP${fam}-LISTEN:${port},${opts.join(',')}` : `UDP${fam}-RECVFROM:${port},${opts.join(',')}`;
+  const addr =
+    proto === 'tcp' ? `TCP${fam}-LISTEN:${port},${opts.join(',')}` : `UDP${fam}-RECVFROM:${port},${opts.join(',')}`;
   const argv = withVrf(ns, vrf, ['socat', addr, `EXEC:${ANSWER} ${name}`]);
   const h = startBackground(argv);
   const ssFlag = proto === 'tcp' ? '-Hltn' : '-Hlun';
-  const listening = await waitFor(() => {
-    const r = run(inNs(ns, ['ss', ssFlag, `sport = :${port}`]), { allowFail: true });
-    return r.code === 0 && r.stdout.trim() !== '';
-  }, { timeoutMs: 10_000 });
+  const listening = await waitFor(
+    () => {
+      const r = run(inNs(ns, ['ss', ssFlag, `sport = :${port}`]), { allowFail: true });
+      return r.code === 0 && r.stdout.trim() !== '';
+    },
+    { timeoutMs: 10_000 },
+  );
   if (!listening) {
     await h.stop();
     throw new Error(`server ${name} in ${ns} did not listen on ${proto}/${port}: ${h.output()}`);
@@ -72,7 +76,15 @@ export function probe({ ns, target, port, proto = 'tcp', vrf, src, timeoutMs = 4
   }
   const m = /ANSWER name=(\S+) peer=(\S+) local=(\S+)/.exec(r.stdout);
   if (!m) {
-    return { ok: false, answeredBy: null, peerSaw: null, local: null, ms: r.ms, tries, error: (r.stderr.trim() || `exit ${r.code}, no answer`).split('\n').at(-1) };
+    return {
+      ok: false,
+      answeredBy: null,
+      peerSaw: null,
+      local: null,
+      ms: r.ms,
+      tries,
+      error: (r.stderr.trim() || `exit ${r.code}, no answer`).split('\n').at(-1),
+    };
   }
   const stripPort = (s) => canonical(s.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
   return { ok: true, answeredBy: m[1], peerSaw: stripPort(m[2]), local: stripPort(m[3]), ms: r.ms, tries, error: null };

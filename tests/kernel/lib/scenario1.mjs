@@ -30,8 +30,14 @@ export async function hookOk(t, unit, name, opts) {
   const st = r.record.status;
   const tools = {};
   for (const c of r.record.calls) tools[c.tool] = (tools[c.tool] ?? 0) + 1;
-  t.note(`${name}: ${r.ms} ms in the unit namespace, ${r.record.calls.length} hook-tool calls ${JSON.stringify(tools)}`);
-  t.check(`${name}: exit 0, status active`, r.exitCode === 0 && st.status === 'active', `exit ${r.exitCode}, ${st.status}: ${st.message} (${r.ms} ms)${r.exitCode !== 0 ? ` stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+  t.note(
+    `${name}: ${r.ms} ms in the unit namespace, ${r.record.calls.length} hook-tool calls ${JSON.stringify(tools)}`,
+  );
+  t.check(
+    `${name}: exit 0, status active`,
+    r.exitCode === 0 && st.status === 'active',
+    `exit ${r.exitCode}, ${st.status}: ${st.message} (${r.ms} ms)${r.exitCode !== 0 ? ` stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+  );
   return r;
 }
 
@@ -43,12 +49,15 @@ export async function trafficChecks(t, topo, vrfOf, { label = '' } = {}) {
   const p = label ? `${label}: ` : '';
   const inbound = await inboundMatrix(topo);
   t.table(`${p}inbound TCP to a 0.0.0.0 service on the unit`, printable(inbound));
-  for (const r of inbound) t.check(`${p}${r.space} ${r.path} client answered by the unit's ${r.space} address`, r.ok, r.result);
+  for (const r of inbound)
+    t.check(`${p}${r.space} ${r.path} client answered by the unit's ${r.space} address`, r.ok, r.result);
   const inbound6 = await inboundMatrix(topo, { family: 6 });
-  for (const r of inbound6.filter((x) => x.path !== 'same L2')) t.check(`${p}IPv6: ${r.space} remote client answered`, r.ok, r.result);
+  for (const r of inbound6.filter((x) => x.path !== 'same L2'))
+    t.check(`${p}IPv6: ${r.space} remote client answered`, r.ok, r.result);
   const out = await outboundMatrix(topo, { vrfOf });
   t.table(`${p}outbound from each VRF (ip vrf exec) to its remote peer`, printable(out));
-  for (const r of out) t.check(`${p}outbound ${r.source} → ${r.destination}, peer sees the space address`, r.ok, r.result);
+  for (const r of out)
+    t.check(`${p}outbound ${r.source} → ${r.destination}, peer sees the space address`, r.ok, r.result);
   const ctl = await controllerRow(topo);
   t.check(`${p}controller reachable from the default VRF`, ctl.ok, ctl.result);
   await noRegression(t, topo, vrfOf, p);
@@ -62,7 +71,11 @@ export async function noRegression(t, topo, vrfOf, p = '') {
     const srv = await startServer({ ns: s.lanNs, name: s.lanNs });
     try {
       const r = probe({ ns: topo.unit, target: s.lanPeer, port: srv.port });
-      t.check(`${p}default VRF → same-subnet peer of ${s.name} (${s.lanPeer})`, r.ok && r.peerSaw === s.unitAddr, r.ok ? `peer saw ${r.peerSaw}` : r.error);
+      t.check(
+        `${p}default VRF → same-subnet peer of ${s.name} (${s.lanPeer})`,
+        r.ok && r.peerSaw === s.unitAddr,
+        r.ok ? `peer saw ${r.peerSaw}` : r.error,
+      );
     } finally {
       await srv.stop();
     }
@@ -73,7 +86,11 @@ export async function noRegression(t, topo, vrfOf, p = '') {
     } else {
       try {
         const r = probe({ ns: s.remoteNs, target: s.unitAddr, port: bound.port });
-        t.check(`${p}service bound to ${s.unitAddr} answers ${s.remoteNs}`, r.ok && r.answeredBy === `bound-${s.name}`, r.ok ? `saw ${r.peerSaw}` : r.error);
+        t.check(
+          `${p}service bound to ${s.unitAddr} answers ${s.remoteNs}`,
+          r.ok && r.answeredBy === `bound-${s.name}`,
+          r.ok ? `saw ${r.peerSaw}` : r.error,
+        );
       } finally {
         await bound.stop();
       }
@@ -82,7 +99,11 @@ export async function noRegression(t, topo, vrfOf, p = '') {
     const rs = await startServer({ ns: s.remoteNs, name: s.remoteNs });
     try {
       const r = probe({ ns: topo.unit, target: s.remotePeer, port: rs.port, src: s.unitAddr });
-      t.check(`${p}default-VRF client bound to ${s.unitAddr} → ${s.remotePeer}`, r.ok && r.peerSaw === s.unitAddr, r.ok ? `peer saw ${r.peerSaw}` : r.error);
+      t.check(
+        `${p}default-VRF client bound to ${s.unitAddr} → ${s.remotePeer}`,
+        r.ok && r.peerSaw === s.unitAddr,
+        r.ok ? `peer saw ${r.peerSaw}` : r.error,
+      );
     } finally {
       await rs.stop();
     }

@@ -4,16 +4,36 @@ import { getSysctls, ipn, run } from './exec.mjs';
 
 /** The sysctls vrf-host owns. */
 export const OWNED_SYSCTLS = [
-  'net.ipv4.tcp_l3mdev_accept', 'net.ipv4.udp_l3mdev_accept',
-  'net.ipv6.conf.all.keep_addr_on_down', 'net.ipv6.conf.default.keep_addr_on_down',
-  'net.ipv4.ip_nonlocal_bind', 'net.ipv6.ip_nonlocal_bind',
+  'net.ipv4.tcp_l3mdev_accept',
+  'net.ipv4.udp_l3mdev_accept',
+  'net.ipv6.conf.all.keep_addr_on_down',
+  'net.ipv6.conf.default.keep_addr_on_down',
+  'net.ipv4.ip_nonlocal_bind',
+  'net.ipv6.ip_nonlocal_bind',
 ];
 
 /** Keys whose values the kernel assigns or that change with time. */
 export const IGNORED_KEYS = new Set([
-  'ifindex', 'link_index', 'link_netnsid', 'stats', 'stats64', 'expires', 'used', 'cacheinfo', 'cache',
-  'preferred_life_time', 'valid_life_time', 'gc_timer', 'hello_timer', 'tcn_timer', 'topology_change_timer',
-  'ageing_timer', 'forwarding_timer', 'hold_timer', 'message_age_timer', 'num_peer_notif',
+  'ifindex',
+  'link_index',
+  'link_netnsid',
+  'stats',
+  'stats64',
+  'expires',
+  'used',
+  'cacheinfo',
+  'cache',
+  'preferred_life_time',
+  'valid_life_time',
+  'gc_timer',
+  'hello_timer',
+  'tcn_timer',
+  'topology_change_timer',
+  'ageing_timer',
+  'forwarding_timer',
+  'hold_timer',
+  'message_age_timer',
+  'num_peer_notif',
 ]);
 
 const json = (ns, ...args) => {
@@ -54,7 +74,9 @@ function settle(ns, settleMs) {
 function stable(v) {
   if (Array.isArray(v)) {
     const items = v.map(stable);
-    return items.every((x) => x && typeof x === 'object') ? items.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : items;
+    return items.every((x) => x && typeof x === 'object')
+      ? items.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
+      : items;
   }
   if (v && typeof v === 'object') {
     const out = {};
@@ -71,11 +93,22 @@ function stable(v) {
  */
 export function normalise(snap) {
   const vrfs = new Set((snap.links ?? []).filter((l) => l.linkinfo?.info_kind === 'vrf').map((l) => l.ifname));
-  const links = (snap.links ?? []).map((l) => (vrfs.has(l.ifname) ? { ...l, address: undefined, broadcast: undefined } : l));
-  const addrs = (snap.addrs ?? []).map((a) =>
-    vrfs.has(a.ifname) ? { ...a, address: undefined, broadcast: undefined, addr_info: (a.addr_info ?? []).filter((i) => i.scope !== 'link') } : a,
+  const links = (snap.links ?? []).map((l) =>
+    vrfs.has(l.ifname) ? { ...l, address: undefined, broadcast: undefined } : l,
   );
-  const routes6 = (snap.routes6 ?? []).filter((r) => !(vrfs.has(r.dev) && r.table === 'local' && /^fe80:/.test(r.dst ?? '')));
+  const addrs = (snap.addrs ?? []).map((a) =>
+    vrfs.has(a.ifname)
+      ? {
+          ...a,
+          address: undefined,
+          broadcast: undefined,
+          addr_info: (a.addr_info ?? []).filter((i) => i.scope !== 'link'),
+        }
+      : a,
+  );
+  const routes6 = (snap.routes6 ?? []).filter(
+    (r) => !(vrfs.has(r.dev) && r.table === 'local' && /^fe80:/.test(r.dst ?? '')),
+  );
   return stable({ ...snap, links, addrs, routes6 });
 }
 
@@ -118,5 +151,12 @@ function diffObj(prefix, a, b, out) {
 
 /** Remove the files vrf-host writes on the (shared) guest filesystem, between scenarios. */
 export function resetUnitFiles() {
-  run(['rm', '-rf', '/etc/iproute2/rt_tables.d/vrf-host.conf', '/var/lib/vrf-host', '/etc/sysctl.d/60-vrf-host.conf', '/run/vrf-host.lock']);
+  run([
+    'rm',
+    '-rf',
+    '/etc/iproute2/rt_tables.d/vrf-host.conf',
+    '/var/lib/vrf-host',
+    '/etc/sysctl.d/60-vrf-host.conf',
+    '/run/vrf-host.lock',
+  ]);
 }

@@ -14,10 +14,52 @@ import { ipBatch, ipJson, ipn, nsRun, runAsync, sleep } from './exec.mjs';
 export const MULTI_HOMED = Object.freeze({
   unit: 'unit',
   spaces: [
-    { name: 'mgmt', kind: 'nic', dev: 'ens3', nics: ['ens3'], index: 0, v4: '10.0.0', remote4: '10.200.0', v6: 'fd00:0:0:0', remote6: 'fd00:0:0:1' },
-    { name: 'public', kind: 'bridge', dev: 'br-ens4', nics: ['ens4'], index: 1, v4: '172.16.0', remote4: '172.17.0', v6: 'fd00:0:1:0', remote6: 'fd00:0:1:1' },
-    { name: 'storage', kind: 'bond', dev: 'bond0', nics: ['ens5', 'ens6'], index: 2, v4: '10.10.4', remote4: '10.20.4', v6: 'fd00:0:2:0', remote6: 'fd00:0:2:1' },
-    { name: 'storage-cluster', kind: 'vlan', dev: 'bond0.105', parent: 'bond0', vlanId: 105, trunkOf: 'storage', index: 3, v4: '10.10.5', remote4: '10.20.5', v6: 'fd00:0:3:0', remote6: 'fd00:0:3:1' },
+    {
+      name: 'mgmt',
+      kind: 'nic',
+      dev: 'ens3',
+      nics: ['ens3'],
+      index: 0,
+      v4: '10.0.0',
+      remote4: '10.200.0',
+      v6: 'fd00:0:0:0',
+      remote6: 'fd00:0:0:1',
+    },
+    {
+      name: 'public',
+      kind: 'bridge',
+      dev: 'br-ens4',
+      nics: ['ens4'],
+      index: 1,
+      v4: '172.16.0',
+      remote4: '172.17.0',
+      v6: 'fd00:0:1:0',
+      remote6: 'fd00:0:1:1',
+    },
+    {
+      name: 'storage',
+      kind: 'bond',
+      dev: 'bond0',
+      nics: ['ens5', 'ens6'],
+      index: 2,
+      v4: '10.10.4',
+      remote4: '10.20.4',
+      v6: 'fd00:0:2:0',
+      remote6: 'fd00:0:2:1',
+    },
+    {
+      name: 'storage-cluster',
+      kind: 'vlan',
+      dev: 'bond0.105',
+      parent: 'bond0',
+      vlanId: 105,
+      trunkOf: 'storage',
+      index: 3,
+      v4: '10.10.5',
+      remote4: '10.20.5',
+      v6: 'fd00:0:3:0',
+      remote6: 'fd00:0:3:1',
+    },
   ],
   defaultSpace: 'mgmt',
   controller: { behind: 'mgmt', v4: '10.100.0', v6: 'fd00:0:100:0' },
@@ -34,14 +76,32 @@ export function describe(spec = MULTI_HOMED, { ipv6 = true } = {}) {
   const spaces = {};
   for (const s of spec.spaces) {
     spaces[s.name] = {
-      name: s.name, kind: s.kind, dev: s.dev, nics: s.nics ?? [], parent: s.parent, vlanId: s.vlanId, index: s.index,
-      gwNs: `gw-${s.name}`, lanNs: `lan-${s.name}`, remoteNs: `rp-${s.name}`,
-      cidr: `${s.v4}.0/24`, unitAddr: `${s.v4}.10`, gateway: `${s.v4}.1`, lanPeer: `${s.v4}.20`,
-      remoteCidr: `${s.remote4}.0/24`, remoteGateway: `${s.remote4}.1`, remotePeer: `${s.remote4}.10`,
+      name: s.name,
+      kind: s.kind,
+      dev: s.dev,
+      nics: s.nics ?? [],
+      parent: s.parent,
+      vlanId: s.vlanId,
+      index: s.index,
+      gwNs: `gw-${s.name}`,
+      lanNs: `lan-${s.name}`,
+      remoteNs: `rp-${s.name}`,
+      cidr: `${s.v4}.0/24`,
+      unitAddr: `${s.v4}.10`,
+      gateway: `${s.v4}.1`,
+      lanPeer: `${s.v4}.20`,
+      remoteCidr: `${s.remote4}.0/24`,
+      remoteGateway: `${s.remote4}.1`,
+      remotePeer: `${s.remote4}.10`,
       ...(ipv6
         ? {
-            cidr6: `${c6(`${s.v6}::`)}/64`, unitAddr6: c6(`${s.v6}::10`), gateway6: c6(`${s.v6}::1`), lanPeer6: c6(`${s.v6}::20`),
-            remoteCidr6: `${c6(`${s.remote6}::`)}/64`, remoteGateway6: c6(`${s.remote6}::1`), remotePeer6: c6(`${s.remote6}::10`),
+            cidr6: `${c6(`${s.v6}::`)}/64`,
+            unitAddr6: c6(`${s.v6}::10`),
+            gateway6: c6(`${s.v6}::1`),
+            lanPeer6: c6(`${s.v6}::20`),
+            remoteCidr6: `${c6(`${s.remote6}::`)}/64`,
+            remoteGateway6: c6(`${s.remote6}::1`),
+            remotePeer6: c6(`${s.remote6}::10`),
           }
         : {}),
       trunkOf: s.trunkOf,
@@ -50,7 +110,11 @@ export function describe(spec = MULTI_HOMED, { ipv6 = true } = {}) {
   const c = spec.controller;
   const controller = c
     ? {
-        ns: 'ctl', behind: c.behind, addr: `${c.v4}.5`, cidr: `${c.v4}.0/24`, gateway: `${c.v4}.1`,
+        ns: 'ctl',
+        behind: c.behind,
+        addr: `${c.v4}.5`,
+        cidr: `${c.v4}.0/24`,
+        gateway: `${c.v4}.1`,
         ...(ipv6 ? { addr6: c6(`${c.v6}::5`), cidr6: `${c6(`${c.v6}::`)}/64`, gateway6: c6(`${c.v6}::1`) } : {}),
       }
     : null;
@@ -113,17 +177,24 @@ export function destroyTopology(topo) {
 export function buildTopology(spec = MULTI_HOMED, { ipv6 = true } = {}) {
   const topo = describe(spec, { ipv6 });
   destroyTopology(topo);
-  ipBatch(null, namespaces(topo).map((ns) => ['netns', 'add', ns]));
+  ipBatch(
+    null,
+    namespaces(topo).map((ns) => ['netns', 'add', ns]),
+  );
   const unitLines = [];
   const fabLines = [];
   const unitLater = [];
   const spaces = Object.values(topo.spaces);
   const swOf = (s) => `sw${s.trunkOf ? topo.spaces[s.trunkOf].index : s.index}`;
-  for (const s of spaces) if (!s.trunkOf) fabLines.push(L(`link add ${swOf(s)} type bridge stp_state 0 forward_delay 0`), L(`link set ${swOf(s)} up`));
+  for (const s of spaces)
+    if (!s.trunkOf)
+      fabLines.push(L(`link add ${swOf(s)} type bridge stp_state 0 forward_delay 0`), L(`link set ${swOf(s)} up`));
   // unit-side devices: veth NICs whose peers sit on the space's switch
   for (const s of spaces) {
     s.nics.forEach((nic, j) => {
-      unitLines.push(L(`link add ${nic} address ${mac(s.index, j + 1)} type veth peer name u-${nic} netns ${topo.fab}`));
+      unitLines.push(
+        L(`link add ${nic} address ${mac(s.index, j + 1)} type veth peer name u-${nic} netns ${topo.fab}`),
+      );
       fabLines.push(L(`link set u-${nic} master ${swOf(s)}`), L(`link set u-${nic} up`));
     });
     if (s.kind === 'bridge') {
@@ -161,7 +232,10 @@ export function buildTopology(spec = MULTI_HOMED, { ipv6 = true } = {}) {
     peerLines.push(L('link set eth0 up'));
     if (s.kind === 'vlan') {
       gwLines.push(L(`link add link lan0 name lan type vlan id ${s.vlanId}`), L('link set lan up'));
-      peerLines.push(L(`link add link eth0 name eth0.${s.vlanId} type vlan id ${s.vlanId}`), L(`link set eth0.${s.vlanId} up`));
+      peerLines.push(
+        L(`link add link eth0 name eth0.${s.vlanId} type vlan id ${s.vlanId}`),
+        L(`link set eth0.${s.vlanId} up`),
+      );
       gwDev = 'lan';
       peerDev = `eth0.${s.vlanId}`;
     }
@@ -170,24 +244,42 @@ export function buildTopology(spec = MULTI_HOMED, { ipv6 = true } = {}) {
     gwLines.push(L(`link add wan type veth peer name eth0 netns ${s.remoteNs}`), L('link set wan up'));
     gwLines.push(L(`addr add ${s.remoteGateway}/24 dev wan`));
     if (topo.ipv6) {
-      gwLines.push(L(`addr add ${s.gateway6}/64 dev ${gwDev} nodad`), L(`addr add ${s.remoteGateway6}/64 dev wan nodad`));
+      gwLines.push(
+        L(`addr add ${s.gateway6}/64 dev ${gwDev} nodad`),
+        L(`addr add ${s.remoteGateway6}/64 dev wan nodad`),
+      );
       peerLines.push(L(`addr add ${s.lanPeer6}/64 dev ${peerDev} nodad`), L(`route add default via ${s.gateway6}`));
     }
     if (topo.controller && topo.controller.behind === s.name) {
       const c = topo.controller;
-      gwLines.push(L(`link add ctl type veth peer name eth0 netns ${c.ns}`), L('link set ctl up'), L(`addr add ${c.gateway}/24 dev ctl`));
+      gwLines.push(
+        L(`link add ctl type veth peer name eth0 netns ${c.ns}`),
+        L('link set ctl up'),
+        L(`addr add ${c.gateway}/24 dev ctl`),
+      );
       if (topo.ipv6) gwLines.push(L(`addr add ${c.gateway6}/64 dev ctl nodad`));
     }
     ipBatch(s.gwNs, gwLines);
     ipBatch(s.lanNs, peerLines);
-    const rpLines = [L('link set lo up'), L('link set eth0 up'), L(`addr add ${s.remotePeer}/24 dev eth0`), L(`route add default via ${s.remoteGateway}`)];
-    if (topo.ipv6) rpLines.push(L(`addr add ${s.remotePeer6}/64 dev eth0 nodad`), L(`route add default via ${s.remoteGateway6}`));
+    const rpLines = [
+      L('link set lo up'),
+      L('link set eth0 up'),
+      L(`addr add ${s.remotePeer}/24 dev eth0`),
+      L(`route add default via ${s.remoteGateway}`),
+    ];
+    if (topo.ipv6)
+      rpLines.push(L(`addr add ${s.remotePeer6}/64 dev eth0 nodad`), L(`route add default via ${s.remoteGateway6}`));
     ipBatch(s.remoteNs, rpLines);
     nsRun(s.gwNs, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', ...(topo.ipv6 ? ['net.ipv6.conf.all.forwarding=1'] : [])]);
   }
   if (topo.controller) {
     const c = topo.controller;
-    const lines = [L('link set lo up'), L('link set eth0 up'), L(`addr add ${c.addr}/24 dev eth0`), L(`route add default via ${c.gateway}`)];
+    const lines = [
+      L('link set lo up'),
+      L('link set eth0 up'),
+      L(`addr add ${c.addr}/24 dev eth0`),
+      L(`route add default via ${c.gateway}`),
+    ];
     if (topo.ipv6) lines.push(L(`addr add ${c.addr6}/64 dev eth0 nodad`), L(`route add default via ${c.gateway6}`));
     ipBatch(c.ns, lines);
   }
@@ -209,7 +301,9 @@ export function linkStates(topo) {
  */
 export async function waitReady(topo, { timeoutMs = 30_000 } = {}) {
   const end = Date.now() + timeoutMs;
-  const bonds = Object.values(topo.spaces).filter((s) => s.kind === 'bond').map((s) => s.dev);
+  const bonds = Object.values(topo.spaces)
+    .filter((s) => s.kind === 'bond')
+    .map((s) => s.dev);
   for (const b of bonds) {
     for (;;) {
       const info = ipJson(topo.unit, '-details', 'link', 'show', 'dev', b)[0]?.linkinfo?.info_data;
@@ -225,11 +319,14 @@ export async function waitReady(topo, { timeoutMs = 30_000 } = {}) {
   }
   while (pending.size && Date.now() < end) {
     const tries = [...pending].map(async (t) => {
-      const r = await runAsync(['ip', 'netns', 'exec', topo.unit, 'ping', '-n', '-c', '1', '-W', '2', t], { timeoutMs: 5000 });
+      const r = await runAsync(['ip', 'netns', 'exec', topo.unit, 'ping', '-n', '-c', '1', '-W', '2', t], {
+        timeoutMs: 5000,
+      });
       if (r.code === 0) pending.delete(t);
     });
     await Promise.all(tries);
     if (pending.size) await sleep(200);
   }
-  if (pending.size) throw new Error(`topology not ready after ${timeoutMs} ms: no answer from ${[...pending].join(' ')}`);
+  if (pending.size)
+    throw new Error(`topology not ready after ${timeoutMs} ms: no answer from ${[...pending].join(' ')}`);
 }

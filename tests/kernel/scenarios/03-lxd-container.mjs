@@ -18,7 +18,8 @@ import { diffSnapshots, resetUnitFiles, snapshot } from '../lib/snapshot.mjs';
 import { buildTopology, destroyTopology, waitReady } from '../lib/topology.mjs';
 
 export const name = 'lxd-container';
-export const description = 'the unit is an LXD container: blocked without touching anything while the vrf module is not loaded; converges once the host loads it';
+export const description =
+  'the unit is an LXD container: blocked without touching anything while the vrf module is not loaded; converges once the host loads it';
 export const needsCharm = true;
 export const timeoutMs = 15 * 60_000;
 
@@ -26,13 +27,37 @@ const AS_CONTAINER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..
 const LXD = Object.freeze({
   unit: 'lxd0',
   spaces: [
-    { name: 'mgmt', kind: 'nic', dev: 'eth0', nics: ['eth0'], index: 0, v4: '10.0.0', remote4: '10.200.0', v6: 'fd00:0:0:0', remote6: 'fd00:0:0:1' },
-    { name: 'storage', kind: 'nic', dev: 'eth1', nics: ['eth1'], index: 1, v4: '10.10.4', remote4: '10.20.4', v6: 'fd00:0:2:0', remote6: 'fd00:0:2:1' },
+    {
+      name: 'mgmt',
+      kind: 'nic',
+      dev: 'eth0',
+      nics: ['eth0'],
+      index: 0,
+      v4: '10.0.0',
+      remote4: '10.200.0',
+      v6: 'fd00:0:0:0',
+      remote6: 'fd00:0:0:1',
+    },
+    {
+      name: 'storage',
+      kind: 'nic',
+      dev: 'eth1',
+      nics: ['eth1'],
+      index: 1,
+      v4: '10.10.4',
+      remote4: '10.20.4',
+      v6: 'fd00:0:2:0',
+      remote6: 'fd00:0:2:1',
+    },
   ],
   defaultSpace: 'mgmt',
   controller: { behind: 'mgmt', v4: '10.100.0', v6: 'fd00:0:100:0' },
 });
-const FILES = ['/var/lib/vrf-host/state.json', '/etc/iproute2/rt_tables.d/vrf-host.conf', '/etc/sysctl.d/60-vrf-host.conf'];
+const FILES = [
+  '/var/lib/vrf-host/state.json',
+  '/etc/iproute2/rt_tables.d/vrf-host.conf',
+  '/etc/sysctl.d/60-vrf-host.conf',
+];
 const VRF_OF = (sp) => (sp === 'storage' ? 'storage' : undefined);
 
 /** Unload vrf when an earlier scenario of this boot loaded it (possible once no VRF device is left). */
@@ -43,7 +68,9 @@ async function ensureVrfUnloaded(t) {
     if (vrfModuleLoaded()) await sleep(500); // deleted namespaces release their VRFs asynchronously
   }
   const ok = !vrfModuleLoaded();
-  t.note(`the vrf module was loaded by an earlier scenario; modprobe -r vrf ${ok ? 'unloaded it' : 'could not unload it'}`);
+  t.note(
+    `the vrf module was loaded by an earlier scenario; modprobe -r vrf ${ok ? 'unloaded it' : 'could not unload it'}`,
+  );
   return ok;
 }
 
@@ -61,7 +88,11 @@ export async function run(t) {
   await waitReady(topo);
   const wrap = ['unshare', '-m', '--propagation', 'private', process.execPath, AS_CONTAINER, 'lxc'];
   const seen = runCmd(inNs(topo.unit, [...wrap, 'cat', '/run/systemd/container']), { allowFail: true });
-  t.check('the unit\'s hooks see /run/systemd/container = lxc; the VM itself does not', seen.stdout.trim() === 'lxc' && !existsSync('/run/systemd/container'), `inside: ${JSON.stringify(seen.stdout.trim())} ${seen.stderr.trim()}`);
+  t.check(
+    "the unit's hooks see /run/systemd/container = lxc; the VM itself does not",
+    seen.stdout.trim() === 'lxc' && !existsSync('/run/systemd/container'),
+    `inside: ${JSON.stringify(seen.stdout.trim())} ${seen.stderr.trim()}`,
+  );
   const unit = new CharmUnit({
     ns: topo.unit,
     state: { config: { gateways: 'storage=10.10.4.1 storage=fd00:0:2::1' }, networks: networksFor(topo) },
@@ -79,7 +110,15 @@ export async function run(t) {
       spy.reset();
       const r = await unit.hook(hook, { env });
       const st = r.record.status;
-      t.check(`no module, ${hook}: blocked "no vrf kernel module: load it on the host …"`, r.exitCode === 0 && st.status === 'blocked' && /^no vrf kernel module: load it on the host \(modprobe vrf\); a container cannot load modules/.test(st.message), `exit ${r.exitCode}, ${st.status}: ${st.message} (${r.ms} ms)`);
+      t.check(
+        `no module, ${hook}: blocked "no vrf kernel module: load it on the host …"`,
+        r.exitCode === 0 &&
+          st.status === 'blocked' &&
+          /^no vrf kernel module: load it on the host \(modprobe vrf\); a container cannot load modules/.test(
+            st.message,
+          ),
+        `exit ${r.exitCode}, ${st.status}: ${st.message} (${r.ms} ms)`,
+      );
       const ch = mutatingCalls(spy.calls());
       t.check(`no module, ${hook}: no changing ip command`, ch.length === 0, ch.slice(0, 4).join(' | '));
       const diff = diffSnapshots(before, snapshot(topo.unit));
@@ -97,7 +136,11 @@ export async function run(t) {
   t.note(`status: ${r.record.status.message}`);
   const vrfs = ipJson(topo.unit, 'link', 'show', 'type', 'vrf').map((l) => l.ifname);
   t.check('VRF storage exists (and no mgmt VRF)', vrfs.join(' ') === 'storage', vrfs.join(' '));
-  t.check('eth1 is enslaved to storage, eth0 is not', ipJson(topo.unit, 'link', 'show', 'dev', 'eth1')[0]?.master === 'storage' && ipJson(topo.unit, 'link', 'show', 'dev', 'eth0')[0]?.master === undefined);
+  t.check(
+    'eth1 is enslaved to storage, eth0 is not',
+    ipJson(topo.unit, 'link', 'show', 'dev', 'eth1')[0]?.master === 'storage' &&
+      ipJson(topo.unit, 'link', 'show', 'dev', 'eth0')[0]?.master === undefined,
+  );
   await trafficChecks(t, topo, VRF_OF);
   spy.reset();
   await hookOk(t, unit, 'update-status', { env });

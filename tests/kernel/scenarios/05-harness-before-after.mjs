@@ -49,10 +49,12 @@ export async function run(t) {
   }
   const out = await outboundMatrix(topo, { vrfOf: (sp) => (sp in TABLES ? sp : undefined) });
   t.table('after: outbound from each VRF to its remote peer', printable(out));
-  for (const r of out) t.check(`after: outbound ${r.source} reaches ${r.destination} with the space address`, r.ok, r.result);
+  for (const r of out)
+    t.check(`after: outbound ${r.source} reaches ${r.destination} with the space address`, r.ok, r.result);
   const ctl1 = await controllerRow(topo);
   t.check('after: controller reachable from the default VRF', ctl1.ok, ctl1.result);
   const after6 = await inboundMatrix(topo, { family: 6 });
   t.table('after: inbound TCP over IPv6 to :: on the unit', printable(after6));
-  for (const r of after6.filter((x) => x.path !== 'same L2')) t.check(`after (IPv6): ${r.space} remote client answered`, r.ok, r.result);
+  for (const r of after6.filter((x) => x.path !== 'same L2'))
+    t.check(`after (IPv6): ${r.space} remote client answered`, r.ok, r.result);
 }

@@ -8,16 +8,27 @@ export const description = 'scenario 1 in automatic mode (gateways config): inst
 export const needsCharm = true;
 
 export async function run(t) {
-  const gateways = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+  const gateways =
+    'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
   const { topo, unit } = await deployMultiHomed(t, { gateways });
   await hookOk(t, unit, 'install');
   await hookOk(t, unit, 'config-changed');
-  const vrfs = ipJson(topo.unit, '-details', 'link', 'show', 'type', 'vrf').map((l) => l.ifname).sort();
-  t.check('VRFs public, storage, storage-cluster exist (and no mgmt VRF)', JSON.stringify(vrfs) === JSON.stringify(['public', 'storage', 'storage-cluster']), vrfs.join(' '));
+  const vrfs = ipJson(topo.unit, '-details', 'link', 'show', 'type', 'vrf')
+    .map((l) => l.ifname)
+    .sort();
+  t.check(
+    'VRFs public, storage, storage-cluster exist (and no mgmt VRF)',
+    JSON.stringify(vrfs) === JSON.stringify(['public', 'storage', 'storage-cluster']),
+    vrfs.join(' '),
+  );
   for (const s of Object.values(topo.spaces)) {
     const l = ipJson(topo.unit, 'link', 'show', 'dev', s.dev)[0];
     const want = s.name === 'mgmt' ? undefined : s.name;
-    t.check(`${s.dev} ${want ? `is enslaved to ${want}` : 'is not enslaved'}`, l?.master === want, `master ${l?.master ?? 'none'}`);
+    t.check(
+      `${s.dev} ${want ? `is enslaved to ${want}` : 'is not enslaved'}`,
+      l?.master === want,
+      `master ${l?.master ?? 'none'}`,
+    );
   }
   await trafficChecks(t, topo, (sp) => (sp === 'mgmt' ? undefined : sp));
 }

@@ -20,7 +20,11 @@ export async function run(t) {
   await hookOk(t, unit, 'config-changed');
   const links = ipJson(topo.unit, '-details', 'link', 'show', 'type', 'vrf');
   const got = Object.fromEntries(links.map((l) => [l.ifname, l.linkinfo?.info_data?.table]));
-  t.check('VRFs pub, stor (table 20), storrepl exist', Object.keys(got).sort().join(' ') === 'pub stor storrepl' && got.stor === 20, JSON.stringify(got));
+  t.check(
+    'VRFs pub, stor (table 20), storrepl exist',
+    Object.keys(got).sort().join(' ') === 'pub stor storrepl' && got.stor === 20,
+    JSON.stringify(got),
+  );
   for (const [space, vrf] of Object.entries(VRF_OF)) {
     const dev = topo.spaces[space].dev;
     const l = ipJson(topo.unit, 'link', 'show', 'dev', dev)[0];

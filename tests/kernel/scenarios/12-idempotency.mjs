@@ -36,21 +36,30 @@ function jsonDiffs(a, b) {
 }
 
 export async function run(t) {
-  const gateways = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+  const gateways =
+    'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
   const { topo, unit } = await deployMultiHomed(t, { gateways });
   const spy = createIpSpy();
   const env = { VRF_HOST_IP: spy.path };
   await hookOk(t, unit, 'install', { env });
   await hookOk(t, unit, 'config-changed', { env });
   const changedOnInstall = mutatingCalls(spy.calls());
-  t.check('the first hooks did change the host (the spy sees the charm\'s ip calls)', changedOnInstall.length > 0, `${changedOnInstall.length} changing ip lines`);
+  t.check(
+    "the first hooks did change the host (the spy sees the charm's ip calls)",
+    changedOnInstall.length > 0,
+    `${changedOnInstall.length} changing ip lines`,
+  );
   const before = snapshot(topo.unit);
   for (const hook of ['config-changed', 'update-status']) {
     spy.reset();
     await hookOk(t, unit, hook, { env });
     const calls = spy.calls();
     const changes = mutatingCalls(calls);
-    t.check(`second ${hook}: no changing ip command`, changes.length === 0, changes.length ? changes.slice(0, 5).join(' | ') : `${calls.length} ip process(es), read-only`);
+    t.check(
+      `second ${hook}: no changing ip command`,
+      changes.length === 0,
+      changes.length ? changes.slice(0, 5).join(' | ') : `${calls.length} ip process(es), read-only`,
+    );
     const diff = diffSnapshots(before, snapshot(topo.unit));
     t.check(`second ${hook}: host snapshot unchanged`, diff.length === 0, diff.slice(0, 5).join(' | '));
   }
@@ -66,21 +75,34 @@ export async function run(t) {
   t.check(
     'next update-status: replayed from the memo (no juju-log: the charm never loaded), same status',
     hit.exitCode === 0 && hit.record.logs.length === 0 && hit.record.status.message === full?.status.message,
-    `exit ${hit.exitCode}, ${hit.record.logs.length} log line(s) ${hit.record.logs.slice(0, 1).map((l) => l.message).join('')}; ${hit.ms} ms; ${hit.record.status.status}: ${hit.record.status.message}`,
+    `exit ${hit.exitCode}, ${hit.record.logs.length} log line(s) ${hit.record.logs
+      .slice(0, 1)
+      .map((l) => l.message)
+      .join('')}; ${hit.ms} ms; ${hit.record.status.status}: ${hit.record.status.message}`,
   );
   if (hit.record.logs.length > 0) {
     // Say what differed between the recorded ip output and the kernel's answer now.
     for (const r of recorded.reads.filter((x) => x.argv.includes('-json'))) {
-      const now = exec(['ip', 'netns', 'exec', unit.ns, ...r.argv], { input: r.input, allowFail: true, env: r.env }).stdout;
+      const now = exec(['ip', 'netns', 'exec', unit.ns, ...r.argv], {
+        input: r.input,
+        allowFail: true,
+        env: r.env,
+      }).stdout;
       const diffs = jsonDiffs(r.stdout, now);
       if (diffs.length > 0) t.note(`${r.argv.slice(0, 3).join(' ')}: ${diffs.slice(0, 8).join(' | ')}`);
     }
   }
-  t.check('the replay read the kernel with ip -json only', reads.length > 0 && reads.every((c) => c.argv.includes('-json')), reads.map((c) => c.argv.slice(0, 2).join(' ')).join(' | '));
+  t.check(
+    'the replay read the kernel with ip -json only',
+    reads.length > 0 && reads.every((c) => c.argv.includes('-json')),
+    reads.map((c) => c.argv.slice(0, 2).join(' ')).join(' | '),
+  );
 
   const strace = exec(['sh', '-c', 'command -v strace'], { allowFail: true }).stdout.trim();
   if (!strace) {
-    t.note('strace is not installed: the memo was not checked against what a full update-status opens (.ci/run installs it)');
+    t.note(
+      'strace is not installed: the memo was not checked against what a full update-status opens (.ci/run installs it)',
+    );
     return;
   }
   rmSync(memo, { force: true });
@@ -93,7 +115,20 @@ export async function run(t) {
   }
   const watched = new Set(existsSync(memo) ? JSON.parse(readFileSync(memo, 'utf8')).files.map((f) => f.path) : []);
   // Where vrf-host keeps or reads host state (Node's own reads of /etc, /proc and /sys are not inputs).
-  const AREAS = ['/etc/sysctl.d/', '/etc/iproute2/', '/etc/netplan', '/etc/systemd/system/vrf-host', '/etc/systemd/system/multi-user.target.wants/vrf-host', '/etc/systemd/system/network-online.target.wants/vrf-host', '/etc/networkd-dispatcher/', '/var/lib/vrf-host/', '/run/systemd/container', '/proc/sys/net/', '/proc/1/environ', '/sys/module/vrf'];
+  const AREAS = [
+    '/etc/sysctl.d/',
+    '/etc/iproute2/',
+    '/etc/netplan',
+    '/etc/systemd/system/vrf-host',
+    '/etc/systemd/system/multi-user.target.wants/vrf-host',
+    '/etc/systemd/system/network-online.target.wants/vrf-host',
+    '/etc/networkd-dispatcher/',
+    '/var/lib/vrf-host/',
+    '/run/systemd/container',
+    '/proc/sys/net/',
+    '/proc/1/environ',
+    '/sys/module/vrf',
+  ];
   const touched = new Set();
   for (const p of charmPaths(readFileSync(trace, 'utf8'), 'dist/launch.cjs')) {
     if (!AREAS.some((a) => p.startsWith(a)) || p.startsWith('/var/lib/vrf-host/memo')) continue;
@@ -106,9 +141,26 @@ export async function run(t) {
     for (const u of unwatched.slice(0, 2)) {
       const line = text.split('\n').find((l) => l.includes(`"${u}"`)) ?? '';
       const pid = line.split(' ')[0];
-      t.note(`${line.slice(0, 160)} ← pid ${pid}: ${text.split('\n').filter((l) => l.startsWith(`${pid} `) && /execve|clone|fork/.test(l)).slice(0, 3).map((l) => l.slice(0, 160)).join(' || ')}`);
+      t.note(
+        `${line.slice(0, 160)} ← pid ${pid}: ${text
+          .split('\n')
+          .filter((l) => l.startsWith(`${pid} `) && /execve|clone|fork/.test(l))
+          .slice(0, 3)
+          .map((l) => l.slice(0, 160))
+          .join(' || ')}`,
+      );
     }
   }
-  t.check('strace: every file a full no-op update-status touches where vrf-host keeps state is in the memo', watched.size > 0 && unwatched.length === 0, unwatched.length ? `unwatched: ${unwatched.join(', ')}` : `${touched.size} path(s) touched, ${watched.size} watched`);
-  t.check('strace: it did read state.json and the l3mdev sysctl (the trace is not empty)', touched.has('/var/lib/vrf-host/state.json') && touched.has('/proc/sys/net/ipv4/tcp_l3mdev_accept'), [...touched].slice(0, 6).join(', '));
+  t.check(
+    'strace: every file a full no-op update-status touches where vrf-host keeps state is in the memo',
+    watched.size > 0 && unwatched.length === 0,
+    unwatched.length
+      ? `unwatched: ${unwatched.join(', ')}`
+      : `${touched.size} path(s) touched, ${watched.size} watched`,
+  );
+  t.check(
+    'strace: it did read state.json and the l3mdev sysctl (the trace is not empty)',
+    touched.has('/var/lib/vrf-host/state.json') && touched.has('/proc/sys/net/ipv4/tcp_l3mdev_accept'),
+    [...touched].slice(0, 6).join(', '),
+  );
 }

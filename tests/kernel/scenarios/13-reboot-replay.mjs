@@ -13,13 +13,15 @@ import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
 import { MULTI_HOMED, buildTopology, destroyTopology, waitReady } from '../lib/topology.mjs';
 
 export const name = 'reboot-replay';
-export const description = 'a rebuilt unit namespace (as after a reboot) + vrf-host.service\'s ExecStart → the same snapshot, traffic works';
+export const description =
+  "a rebuilt unit namespace (as after a reboot) + vrf-host.service's ExecStart → the same snapshot, traffic works";
 export const needsCharm = true;
 export const timeoutMs = 10 * 60_000;
 
 const UNIT_FILE = '/etc/systemd/system/vrf-host.service';
 const STATE_FILE = '/var/lib/vrf-host/state.json';
-const GATEWAYS = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+const GATEWAYS =
+  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 const VRF_OF = (sp) => (sp === 'mgmt' ? undefined : sp);
 
 /** The [Service] ExecStart of a unit file as argv (systemd splits on whitespace; ours has no quoting). */
@@ -33,7 +35,8 @@ export function execStartOf(unitText) {
   }
   if (found.length !== 1) throw new Error(`${UNIT_FILE}: expected one ExecStart in [Service], found ${found.length}`);
   const cmd = found[0].replace(/^[-@:+!]+/, ''); // systemd prefixes (none expected)
-  if (/["'\\$%;]/.test(cmd)) throw new Error(`${UNIT_FILE}: ExecStart needs quoting/expansion this test does not emulate: ${cmd}`);
+  if (/["'\\$%;]/.test(cmd))
+    throw new Error(`${UNIT_FILE}: ExecStart needs quoting/expansion this test does not emulate: ${cmd}`);
   return cmd.split(/\s+/).filter(Boolean);
 }
 
@@ -42,8 +45,14 @@ export async function run(t) {
   await hookOk(t, unit, 'install');
   await hookOk(t, unit, 'config-changed');
   const before = snapshot(topo.unit);
-  const vrfsBefore = ipJson(topo.unit, 'link', 'show', 'type', 'vrf').map((l) => l.ifname).sort();
-  t.check('converged: VRFs public, storage, storage-cluster', JSON.stringify(vrfsBefore) === '["public","storage","storage-cluster"]', vrfsBefore.join(' '));
+  const vrfsBefore = ipJson(topo.unit, 'link', 'show', 'type', 'vrf')
+    .map((l) => l.ifname)
+    .sort();
+  t.check(
+    'converged: VRFs public, storage, storage-cluster',
+    JSON.stringify(vrfsBefore) === '["public","storage","storage-cluster"]',
+    vrfsBefore.join(' '),
+  );
 
   t.check(`${UNIT_FILE} is installed`, existsSync(UNIT_FILE));
   t.check(`${STATE_FILE} exists (the unit's ConditionPathExists)`, existsSync(STATE_FILE));
@@ -52,7 +61,11 @@ export async function run(t) {
   const argv = execStartOf(unitText);
   t.note(`ExecStart: ${argv.join(' ')}`);
   t.check('ExecStart runs an absolute binary that exists', argv[0]?.startsWith('/') && existsSync(argv[0]), argv[0]);
-  t.check('ExecStart applies from the saved state', argv.includes('apply') && argv.includes('--from-state'), argv.join(' '));
+  t.check(
+    'ExecStart applies from the saved state',
+    argv.includes('apply') && argv.includes('--from-state'),
+    argv.join(' '),
+  );
 
   // "Reboot": every namespace of the topology is deleted and built again — the unit's links and
   // addresses come back as networkd would bring them (same names, MACs, addresses, main default),
@@ -62,30 +75,56 @@ export async function run(t) {
   await waitReady(topo2);
   const booted = snapshot(topo2.unit);
   const preDiff = diffSnapshots(before, booted);
-  t.check('after the reboot the host differs from the converged one (the comparison is not blind)', preDiff.length > 0, `${preDiff.length} differences`);
+  t.check(
+    'after the reboot the host differs from the converged one (the comparison is not blind)',
+    preDiff.length > 0,
+    `${preDiff.length} differences`,
+  );
   t.check('after the reboot there is no VRF', ipJson(topo2.unit, 'link', 'show', 'type', 'vrf').length === 0);
-  t.check('after the reboot tcp_l3mdev_accept is back to 0', booted.sysctls['net.ipv4.tcp_l3mdev_accept'] === '0', booted.sysctls['net.ipv4.tcp_l3mdev_accept']);
+  t.check(
+    'after the reboot tcp_l3mdev_accept is back to 0',
+    booted.sysctls['net.ipv4.tcp_l3mdev_accept'] === '0',
+    booted.sysctls['net.ipv4.tcp_l3mdev_accept'],
+  );
 
   // systemd runs the command with a minimal environment: no VRF_HOST_*, no Juju variables.
   const t0 = Date.now();
   const r = spawnSync('ip', ['netns', 'exec', topo2.unit, ...argv], {
-    encoding: 'utf8', timeout: 180_000, cwd: '/',
+    encoding: 'utf8',
+    timeout: 180_000,
+    cwd: '/',
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
   });
   const ms = Date.now() - t0;
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-  t.note(`boot command: exit ${r.status ?? r.signal} in ${ms} ms${out ? `: ${out.split('\n').slice(-4).join(' | ')}` : ''}`);
+  t.note(
+    `boot command: exit ${r.status ?? r.signal} in ${ms} ms${out ? `: ${out.split('\n').slice(-4).join(' | ')}` : ''}`,
+  );
   t.check('the boot command exits 0', r.status === 0, `exit ${r.status ?? r.signal ?? r.error?.message}`);
 
   const after = snapshot(topo2.unit);
   const diff = diffSnapshots(before, after);
-  t.check('after the boot command the snapshot equals the one before the reboot', diff.length === 0, diff.slice(0, 8).join(' | '));
+  t.check(
+    'after the boot command the snapshot equals the one before the reboot',
+    diff.length === 0,
+    diff.slice(0, 8).join(' | '),
+  );
 
   const inbound = await inboundMatrix(topo2);
   t.table('after replay: inbound TCP to a 0.0.0.0 service on the unit', printable(inbound));
-  for (const row of inbound) t.check(`after replay: ${row.space} ${row.path} client answered by the unit's ${row.space} address`, row.ok, row.result);
+  for (const row of inbound)
+    t.check(
+      `after replay: ${row.space} ${row.path} client answered by the unit's ${row.space} address`,
+      row.ok,
+      row.result,
+    );
   const outbound = await outboundMatrix(topo2, { vrfOf: VRF_OF });
-  for (const row of outbound) t.check(`after replay: outbound ${row.source} → ${row.destination}, peer sees the space address`, row.ok, row.result);
+  for (const row of outbound)
+    t.check(
+      `after replay: outbound ${row.source} → ${row.destination}, peer sees the space address`,
+      row.ok,
+      row.result,
+    );
   const ctl = await controllerRow(topo2);
   t.check('after replay: controller reachable from the default VRF', ctl.ok, ctl.result);
 }

@@ -17,9 +17,21 @@ function perturbationsFor(v) {
   return [
     { what: `release ${v.member} from ${v.name}`, argv: [['ip', 'link', 'set', 'dev', v.member, 'nomaster']] },
     { what: `delete VRF ${v.name}`, argv: [['ip', 'link', 'del', 'dev', v.name]] },
-    { what: `delete the IPv4 default route of table ${v.table}`, argv: [['ip', '-4', 'route', 'del', 'default', 'table', String(v.table)]], optional: true },
-    { what: `delete the IPv6 default route of table ${v.table}`, argv: [['ip', '-6', 'route', 'del', 'default', 'table', String(v.table)]], optional: true },
-    { what: `delete the unreachable IPv4 default of table ${v.table}`, argv: [['ip', '-4', 'route', 'del', 'unreachable', 'default', 'metric', '4278198272', 'table', String(v.table)]], optional: true },
+    {
+      what: `delete the IPv4 default route of table ${v.table}`,
+      argv: [['ip', '-4', 'route', 'del', 'default', 'table', String(v.table)]],
+      optional: true,
+    },
+    {
+      what: `delete the IPv6 default route of table ${v.table}`,
+      argv: [['ip', '-6', 'route', 'del', 'default', 'table', String(v.table)]],
+      optional: true,
+    },
+    {
+      what: `delete the unreachable IPv4 default of table ${v.table}`,
+      argv: [['ip', '-4', 'route', 'del', 'unreachable', 'default', 'metric', '4278198272', 'table', String(v.table)]],
+      optional: true,
+    },
   ];
 }
 const SYSCTL_FLIPS = [
@@ -32,7 +44,11 @@ function vrfsOf(topo) {
   const links = ipJson(topo.unit, '-details', 'link', 'show');
   return links
     .filter((l) => l.linkinfo?.info_kind === 'vrf')
-    .map((l) => ({ name: l.ifname, table: l.linkinfo.info_data.table, member: links.find((m) => m.master === l.ifname && m.linkinfo?.info_slave_kind === 'vrf')?.ifname }))
+    .map((l) => ({
+      name: l.ifname,
+      table: l.linkinfo.info_data.table,
+      member: links.find((m) => m.master === l.ifname && m.linkinfo?.info_slave_kind === 'vrf')?.ifname,
+    }))
     .filter((v) => v.member);
 }
 
@@ -52,7 +68,8 @@ async function healed(t, topo, unit, converged, label) {
 }
 
 export async function run(t) {
-  const gateways = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+  const gateways =
+    'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
   const { topo, unit } = await deployMultiHomed(t, { gateways });
   await hookOk(t, unit, 'install');
   await hookOk(t, unit, 'config-changed');
@@ -60,7 +77,12 @@ export async function run(t) {
   const vrfs = vrfsOf(topo);
   if (!t.check('converged host has VRFs with members to perturb', vrfs.length > 0, JSON.stringify(vrfs))) return;
   // Named perturbations, one at a time.
-  const named = [perturbationsFor(vrfs[0])[0], perturbationsFor(vrfs[1 % vrfs.length])[1], perturbationsFor(vrfs[2 % vrfs.length])[2], SYSCTL_FLIPS[0]];
+  const named = [
+    perturbationsFor(vrfs[0])[0],
+    perturbationsFor(vrfs[1 % vrfs.length])[1],
+    perturbationsFor(vrfs[2 % vrfs.length])[2],
+    SYSCTL_FLIPS[0],
+  ];
   for (const p of named) {
     if (!perturb(t, topo, p)) continue;
     t.check(`${p.what}: the host did drift`, diffSnapshots(converged, snapshot(topo.unit)).length > 0);
@@ -70,7 +92,9 @@ export async function run(t) {
   const seed = seedFromEnv();
   const count = Number(process.env.VRF_HOST_DRIFT_COUNT ?? 50);
   const perRound = Math.max(1, Number(process.env.VRF_HOST_DRIFT_PER_ROUND ?? 6));
-  t.note(`drift seed ${seed} (replay: VRF_HOST_SEED=${seed} npm run test:kernel -- drift), ${count} perturbations, ${perRound} per round`);
+  t.note(
+    `drift seed ${seed} (replay: VRF_HOST_SEED=${seed} npm run test:kernel -- drift), ${count} perturbations, ${perRound} per round`,
+  );
   const rnd = seededRandom(seed);
   let done = 0;
   let round = 0;
@@ -81,7 +105,13 @@ export async function run(t) {
     const chosen = rnd.shuffle(pool).slice(0, Math.min(perRound, count - done));
     const applied = chosen.filter((p) => perturb(t, topo, p));
     done += chosen.length;
-    const ok = await healed(t, topo, unit, converged, `seed ${seed} round ${round} [${applied.map((p) => p.what).join('; ')}]`);
+    const ok = await healed(
+      t,
+      topo,
+      unit,
+      converged,
+      `seed ${seed} round ${round} [${applied.map((p) => p.what).join('; ')}]`,
+    );
     if (!ok) {
       t.note(`replay with VRF_HOST_SEED=${seed}`);
       break;

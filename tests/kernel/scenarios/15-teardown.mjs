@@ -13,32 +13,60 @@ export const description = 'stop/remove restore the full ip snapshot and sysctls
 export const needsCharm = true;
 
 export async function run(t) {
-  const gateways = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+  const gateways =
+    'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
   const { topo, unit } = await deployMultiHomed(t, { gateways });
   const before = snapshot(topo.unit);
   await hookOk(t, unit, 'install');
   await hookOk(t, unit, 'config-changed');
   const during = diffSnapshots(before, snapshot(topo.unit));
-  t.check('the charm changed the host (the comparison is not blind)', during.length > 0, `${during.length} differences`);
+  t.check(
+    'the charm changed the host (the comparison is not blind)',
+    during.length > 0,
+    `${during.length} differences`,
+  );
   for (const hook of ['stop', 'remove']) {
     const r = await unit.hook(hook);
-    t.check(`${hook}: exit 0`, r.exitCode === 0, `exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message}`);
+    t.check(
+      `${hook}: exit 0`,
+      r.exitCode === 0,
+      `exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message}`,
+    );
   }
   const diff = diffSnapshots(before, snapshot(topo.unit));
-  t.check('after stop + remove the snapshot equals the one before install', diff.length === 0, diff.slice(0, 8).join(' | '));
+  t.check(
+    'after stop + remove the snapshot equals the one before install',
+    diff.length === 0,
+    diff.slice(0, 8).join(' | '),
+  );
   t.check('no VRF is left', ipJson(topo.unit, 'link', 'show', 'type', 'vrf').length === 0);
 
   // Installed again (a new unit of the application on the same machine).
-  const again = new CharmUnit({ ns: topo.unit, state: { config: { gateways }, networks: networksFor(topo) }, controller: `${topo.controller.addr}:17070` });
+  const again = new CharmUnit({
+    ns: topo.unit,
+    state: { config: { gateways }, networks: networksFor(topo) },
+    controller: `${topo.controller.addr}:17070`,
+  });
   await hookOk(t, again, 'install');
-  const l3 = [...ipJson(topo.unit, '-details', 'rule', 'show'), ...ipJson(topo.unit, '-6', '-details', 'rule', 'show')].filter((r) => 'l3mdev' in r);
+  const l3 = [
+    ...ipJson(topo.unit, '-details', 'rule', 'show'),
+    ...ipJson(topo.unit, '-6', '-details', 'rule', 'show'),
+  ].filter((r) => 'l3mdev' in r);
   t.check(
     'installed again: one l3mdev rule per family (protocol kernel), although the kernel adds none with this VRF',
     l3.length === 2 && l3.every((r) => r.priority === 1000 && r.protocol === 'kernel'),
     JSON.stringify(l3),
   );
   const r2 = await again.hook('remove');
-  t.check('remove again: exit 0', r2.exitCode === 0, `exit ${r2.exitCode}, ${r2.record.status.status}: ${r2.record.status.message}`);
+  t.check(
+    'remove again: exit 0',
+    r2.exitCode === 0,
+    `exit ${r2.exitCode}, ${r2.record.status.status}: ${r2.record.status.message}`,
+  );
   const diff2 = diffSnapshots(before, snapshot(topo.unit));
-  t.check('after the second remove the snapshot equals the one before the first install', diff2.length === 0, diff2.slice(0, 8).join(' | '));
+  t.check(
+    'after the second remove the snapshot equals the one before the first install',
+    diff2.length === 0,
+    diff2.slice(0, 8).join(' | '),
+  );
 }

@@ -18,7 +18,8 @@ import { deployMultiHomed, hookOk, trafficChecks } from '../lib/scenario1.mjs';
 import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
 
 export const name = 'faults';
-export const description = 'a failing ip step, kill -9 mid-apply, two applies at once: reported, serialised, and the next run converges';
+export const description =
+  'a failing ip step, kill -9 mid-apply, two applies at once: reported, serialised, and the next run converges';
 export const needsCharm = true;
 export const timeoutMs = 15 * 60_000;
 
@@ -127,10 +128,20 @@ function createFaultIp(dir = '/run/faultip') {
 /** The hook, started like CharmUnit.dispatch runs it, but without waiting (so that it can be killed). */
 function startHook(unit, hookName, env) {
   const req = {
-    harness: HARNESS, charmDir: unit.charmDir, simDir: unit.simDir, state: unit.state, dispatchPath: `hooks/${hookName}`,
-    env: { ...unit.env, ...env }, timeoutMs: 600_000, fast: unit.fast,
+    harness: HARNESS,
+    charmDir: unit.charmDir,
+    simDir: unit.simDir,
+    state: unit.state,
+    dispatchPath: `hooks/${hookName}`,
+    env: { ...unit.env, ...env },
+    timeoutMs: 600_000,
+    fast: unit.fast,
   };
-  const child = spawn('ip', ['netns', 'exec', unit.ns, ...unit.wrap, process.execPath, DISPATCH_CHILD, JSON.stringify(req)], { stdio: 'ignore' });
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', unit.ns, ...unit.wrap, process.execPath, DISPATCH_CHILD, JSON.stringify(req)],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return { child, exited };
 }
@@ -153,7 +164,8 @@ function processTree(root) {
     parent.set(Number(e), Number(rest[1]));
   }
   const tree = [root];
-  for (let i = 0; i < tree.length; i++) for (const [pid, pp] of parent) if (pp === tree[i] && !tree.includes(pid)) tree.push(pid);
+  for (let i = 0; i < tree.length; i++)
+    for (const [pid, pp] of parent) if (pp === tree[i] && !tree.includes(pid)) tree.push(pid);
   return tree.filter((p) => parent.has(p));
 }
 
@@ -182,14 +194,22 @@ async function checkConverged(t, unit, topo, fip, converged, label) {
   fip.mode('pass');
   fip.reset();
   await hookOk(t, unit, 'update-status', { env: { VRF_HOST_IP: fip.path } });
-  const changing = fip.calls().filter((c) => c.changing).flatMap((c) => c.lines);
-  t.check(`${label}: a following update-status changes nothing (empty plan)`, changing.length === 0, changing.slice(0, 4).join(' | ') || `${fip.calls().length} read-only ip call(s)`);
+  const changing = fip
+    .calls()
+    .filter((c) => c.changing)
+    .flatMap((c) => c.lines);
+  t.check(
+    `${label}: a following update-status changes nothing (empty plan)`,
+    changing.length === 0,
+    changing.slice(0, 4).join(' | ') || `${fip.calls().length} read-only ip call(s)`,
+  );
   const diff = diffSnapshots(converged, snapshot(topo.unit));
   t.check(`${label}: the host equals the converged host of before`, diff.length === 0, diff.slice(0, 6).join(' | '));
 }
 
 export async function run(t) {
-  const gateways = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+  const gateways =
+    'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
   const { topo, unit } = await deployMultiHomed(t, { gateways });
   const fip = createFaultIp();
   t.defer(() => rmSync(fip.dir, { recursive: true, force: true }));
@@ -199,31 +219,66 @@ export async function run(t) {
   const a = await unit.hook('install', { env: { VRF_HOST_IP: fip.path } });
   const st = a.record.status;
   t.note(`install with the failing ip: exit ${a.exitCode}, ${st.status}: ${st.message} (${a.ms} ms)`);
-  const batch = fip.calls().find((c) => c.changing && c.lines.some((l) => l.startsWith('route replace 0.0.0.0/0 via 10.10.4.1 ')));
-  t.check('(a) the apply ran an ip -batch holding the storage default route', batch !== undefined, `${fip.calls().length} ip call(s)`);
-  const lineNo = batch ? batch.lines.findIndex((l) => l.startsWith('route replace 0.0.0.0/0 via 10.10.4.1 ')) : -1;
-  t.check('(a) the failing step is mid-apply (lines before and after it in its batch)', batch !== undefined && lineNo > 0 && lineNo < batch.lines.length - 1, batch ? `line ${lineNo + 1} of ${batch.lines.length}` : 'no batch');
+  const batch = fip
+    .calls()
+    .find((c) => c.changing && c.lines.some((l) => l.startsWith('route replace 0.0.0.0/0 via 10.10.4.1 ')));
   t.check(
-    '(a) the status is blocked and names the failing step and the kernel\'s error',
-    st.status === 'blocked' && /apply failed at step \d+\/\d+ `ip route replace 0\.0\.0\.0\/0 via 10\.10\.4\.1 dev bond0 table \d+`/.test(st.message) && /gateway|nexthop/i.test(st.message),
+    '(a) the apply ran an ip -batch holding the storage default route',
+    batch !== undefined,
+    `${fip.calls().length} ip call(s)`,
+  );
+  const lineNo = batch ? batch.lines.findIndex((l) => l.startsWith('route replace 0.0.0.0/0 via 10.10.4.1 ')) : -1;
+  t.check(
+    '(a) the failing step is mid-apply (lines before and after it in its batch)',
+    batch !== undefined && lineNo > 0 && lineNo < batch.lines.length - 1,
+    batch ? `line ${lineNo + 1} of ${batch.lines.length}` : 'no batch',
+  );
+  t.check(
+    "(a) the status is blocked and names the failing step and the kernel's error",
+    st.status === 'blocked' &&
+      /apply failed at step \d+\/\d+ `ip route replace 0\.0\.0\.0\/0 via 10\.10\.4\.1 dev bond0 table \d+`/.test(
+        st.message,
+      ) &&
+      /gateway|nexthop/i.test(st.message),
     `${st.status}: ${st.message}`,
   );
   const storageTable = ipJson(topo.unit, '-details', 'link', 'show', 'dev', 'storage')[0]?.linkinfo?.info_data?.table;
-  const storageDefault = storageTable ? ipJson(topo.unit, 'route', 'show', 'table', String(storageTable), 'default') : [];
-  t.check('(a) the host is as far as the step before: the storage VRF exists, its default route does not', storageTable !== undefined && storageDefault.length === 0, `table ${storageTable}, ${JSON.stringify(storageDefault)}`);
+  const storageDefault = storageTable
+    ? ipJson(topo.unit, 'route', 'show', 'table', String(storageTable), 'default')
+    : [];
+  t.check(
+    '(a) the host is as far as the step before: the storage VRF exists, its default route does not',
+    storageTable !== undefined && storageDefault.length === 0,
+    `table ${storageTable}, ${JSON.stringify(storageDefault)}`,
+  );
   const later = batch ? batch.lines.slice(lineNo + 1) : [];
   const ruleLater = later.find((l) => /^rule add pref 99 from /.test(l));
   const srcRules = ipJson(topo.unit, 'rule', 'show').filter((r) => r.priority === 99);
-  t.check('(a) no step after it ran (the per-address source rules planned later are absent)', ruleLater !== undefined && srcRules.length === 0, `${later.length} later line(s); pref 99 rules now: ${srcRules.length}`);
-  t.check('(a) state.json says the apply did not finish (applying false, the write-ahead ledger kept)', existsSync(STATE_FILE) && Object.keys(readState().ledger.vrfs).length === 3, existsSync(STATE_FILE) ? JSON.stringify(readState().ledger.vrfs) : 'no state file');
+  t.check(
+    '(a) no step after it ran (the per-address source rules planned later are absent)',
+    ruleLater !== undefined && srcRules.length === 0,
+    `${later.length} later line(s); pref 99 rules now: ${srcRules.length}`,
+  );
+  t.check(
+    '(a) state.json says the apply did not finish (applying false, the write-ahead ledger kept)',
+    existsSync(STATE_FILE) && Object.keys(readState().ledger.vrfs).length === 3,
+    existsSync(STATE_FILE) ? JSON.stringify(readState().ledger.vrfs) : 'no state file',
+  );
 
   // The wrapper goes away (VRF_HOST_IP unset: the real ip): the next hook converges.
   await hookOk(t, unit, 'config-changed');
   fip.mode('pass');
   fip.reset();
   await hookOk(t, unit, 'update-status', { env: { VRF_HOST_IP: fip.path } });
-  const changingA = fip.calls().filter((c) => c.changing).flatMap((c) => c.lines);
-  t.check('(a) converged: a following update-status changes nothing', changingA.length === 0, changingA.slice(0, 4).join(' | '));
+  const changingA = fip
+    .calls()
+    .filter((c) => c.changing)
+    .flatMap((c) => c.lines);
+  t.check(
+    '(a) converged: a following update-status changes nothing',
+    changingA.length === 0,
+    changingA.slice(0, 4).join(' | '),
+  );
   await trafficChecks(t, topo, vrfOf, { label: '(a) after the failed apply and the next hook' });
   const converged = snapshot(topo.unit);
 
@@ -233,9 +288,16 @@ export async function run(t) {
   fip.mode('sleep');
   fip.reset();
   const h = startHook(unit, 'config-changed', { VRF_HOST_IP: fip.path });
-  const slept = await waitFor(() => fip.sleeping() || h.child.exitCode !== null, { timeoutMs: 240_000, intervalMs: 200 });
+  const slept = await waitFor(() => fip.sleeping() || h.child.exitCode !== null, {
+    timeoutMs: 240_000,
+    intervalMs: 200,
+  });
   const inBatch = fip.sleeping();
-  t.check('(b) the hook reached the middle of its ip -batch', Boolean(slept) && inBatch, inBatch ? '' : `hook ended first (exit ${h.child.exitCode})`);
+  t.check(
+    '(b) the hook reached the middle of its ip -batch',
+    Boolean(slept) && inBatch,
+    inBatch ? '' : `hook ended first (exit ${h.child.exitCode})`,
+  );
   const tree = processTree(h.child.pid);
   t.note(`(b) SIGKILL to the hook's process tree: ${tree.map((p) => `${p} ${commOf(p)}`).join(', ')}`);
   for (const p of tree) {
@@ -248,11 +310,21 @@ export async function run(t) {
   const ended = await h.exited;
   await sleep(500);
   const left = tree.filter(alive);
-  t.check('(b) the hook was killed (SIGKILL) and none of its processes is left', ended.signal === 'SIGKILL' && left.length === 0, `${JSON.stringify(ended)}; left: ${left.join(' ')}`);
+  t.check(
+    '(b) the hook was killed (SIGKILL) and none of its processes is left',
+    ended.signal === 'SIGKILL' && left.length === 0,
+    `${JSON.stringify(ended)}; left: ${left.join(' ')}`,
+  );
   const halfDone = ipJson(topo.unit, 'link', 'show', 'type', 'vrf').map((l) => l.ifname);
   const sleptBatch = fip.calls().find((c) => c.changing && c.end === null);
-  t.check('(b) it died mid-apply: the batch never finished, state.json says applying', sleptBatch !== undefined && readState().applying === true, `${halfDone.length} VRF(s) so far: ${halfDone.join(' ')}; applying ${readState().applying}`);
-  t.note(`(b) the killed batch had ${sleptBatch?.lines.length ?? 0} lines; VRFs when killed: ${halfDone.join(' ') || 'none'}`);
+  t.check(
+    '(b) it died mid-apply: the batch never finished, state.json says applying',
+    sleptBatch !== undefined && readState().applying === true,
+    `${halfDone.length} VRF(s) so far: ${halfDone.join(' ')}; applying ${readState().applying}`,
+  );
+  t.note(
+    `(b) the killed batch had ${sleptBatch?.lines.length ?? 0} lines; VRFs when killed: ${halfDone.join(' ') || 'none'}`,
+  );
   const next = await hookOk(t, unit, 'config-changed');
   t.note(`(b) the next hook: ${next.record.status.message}`);
   await checkConverged(t, unit, topo, fip, converged, '(b) after kill -9 and the next hook');
@@ -265,37 +337,82 @@ export async function run(t) {
   const cli = path.join(unit.charmDir, 'dist', 'vrf-host-cli.mjs');
   const runs = await Promise.all(
     [0, 1].map(async (i) => {
-      const child = spawn('ip', ['netns', 'exec', topo.unit, process.execPath, cli, 'apply', '--from-state', '--ip', fip.path, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', topo.unit, process.execPath, cli, 'apply', '--from-state', '--ip', fip.path, '--json'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let out = '';
-      child.stdout.on('data', (d) => { out += d; });
-      child.stderr.on('data', (d) => { out += d; });
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.stderr.on('data', (d) => {
+        out += d;
+      });
       const t0 = Date.now();
       const code = await new Promise((resolve) => child.on('close', resolve));
       return { i, pid: child.pid, code, out, ms: Date.now() - t0 };
     }),
   );
   for (const r of runs) t.note(`(c) CLI run ${r.i} (pid ${r.pid}): exit ${r.code} in ${r.ms} ms`);
-  t.check('(c) both CLI applies exit 0', runs.every((r) => r.code === 0), runs.map((r) => `exit ${r.code}: ${r.out.trim().split('\n').slice(-2).join(' ')}`).join(' || '));
+  t.check(
+    '(c) both CLI applies exit 0',
+    runs.every((r) => r.code === 0),
+    runs.map((r) => `exit ${r.code}: ${r.out.trim().split('\n').slice(-2).join(' ')}`).join(' || '),
+  );
   const calls = fip.calls();
   const byRun = new Map();
   for (const c of calls) byRun.set(c.ppid, [...(byRun.get(c.ppid) ?? []), c]);
-  const spans = [...byRun.entries()].map(([ppid, cs]) => ({
-    ppid,
-    start: cs.reduce((m, c) => (c.start < m ? c.start : m), cs[0].start),
-    end: cs.reduce((m, c) => (c.end !== null && c.end > m ? c.end : m), 0n),
-    n: cs.length,
-    changing: cs.filter((c) => c.changing).flatMap((c) => c.lines),
-  })).sort((x, y) => (x.start < y.start ? -1 : 1));
+  const spans = [...byRun.entries()]
+    .map(([ppid, cs]) => ({
+      ppid,
+      start: cs.reduce((m, c) => (c.start < m ? c.start : m), cs[0].start),
+      end: cs.reduce((m, c) => (c.end !== null && c.end > m ? c.end : m), 0n),
+      n: cs.length,
+      changing: cs.filter((c) => c.changing).flatMap((c) => c.lines),
+    }))
+    .sort((x, y) => (x.start < y.start ? -1 : 1));
   const ms = (ns) => Number(ns / 1_000_000n) % 100_000;
-  t.table('(c) ip calls per CLI run (by the wrapper\'s parent pid; ms, mod 100 s)', spans.map((s) => ({ ppid: s.ppid, calls: s.n, first: ms(s.start), last_end: ms(s.end), changing_lines: s.changing.length })));
-  t.check('(c) the ip calls came from two processes (the two CLI runs)', spans.length === 2 && calls.every((c) => c.end !== null), `${spans.length} caller(s), ${calls.length} call(s)`);
+  t.table(
+    "(c) ip calls per CLI run (by the wrapper's parent pid; ms, mod 100 s)",
+    spans.map((s) => ({
+      ppid: s.ppid,
+      calls: s.n,
+      first: ms(s.start),
+      last_end: ms(s.end),
+      changing_lines: s.changing.length,
+    })),
+  );
+  t.check(
+    '(c) the ip calls came from two processes (the two CLI runs)',
+    spans.length === 2 && calls.every((c) => c.end !== null),
+    `${spans.length} caller(s), ${calls.length} call(s)`,
+  );
   if (spans.length === 2) {
     const [first, second] = spans;
-    t.check('(c) serialised: every ip call of the second run started after the first run\'s last one ended', second.start > first.end, `first ends ${ms(first.end)}, second starts ${ms(second.start)}`);
-    t.check('(c) the first run did the work (re-created storage-cluster, through the 5 s batch)', first.changing.some((l) => /^link add name storage-cluster type vrf/.test(l)), first.changing.slice(0, 3).join(' | '));
-    t.check('(c) the second observed the host after it and found nothing to do', second.changing.length === 0, second.changing.slice(0, 3).join(' | '));
+    t.check(
+      "(c) serialised: every ip call of the second run started after the first run's last one ended",
+      second.start > first.end,
+      `first ends ${ms(first.end)}, second starts ${ms(second.start)}`,
+    );
+    t.check(
+      '(c) the first run did the work (re-created storage-cluster, through the 5 s batch)',
+      first.changing.some((l) => /^link add name storage-cluster type vrf/.test(l)),
+      first.changing.slice(0, 3).join(' | '),
+    );
+    t.check(
+      '(c) the second observed the host after it and found nothing to do',
+      second.changing.length === 0,
+      second.changing.slice(0, 3).join(' | '),
+    );
   }
   await checkConverged(t, unit, topo, fip, converged, '(c) after two applies at once');
-  const vrfs = ipJson(topo.unit, 'link', 'show', 'type', 'vrf').map((l) => l.ifname).sort();
-  t.check('(c) the three VRFs are there once each', JSON.stringify(vrfs) === JSON.stringify(['public', 'storage', 'storage-cluster']), vrfs.join(' '));
+  const vrfs = ipJson(topo.unit, 'link', 'show', 'type', 'vrf')
+    .map((l) => l.ifname)
+    .sort();
+  t.check(
+    '(c) the three VRFs are there once each',
+    JSON.stringify(vrfs) === JSON.stringify(['public', 'storage', 'storage-cluster']),
+    vrfs.join(' '),
+  );
 }

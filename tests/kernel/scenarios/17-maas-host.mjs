@@ -14,7 +14,8 @@ import { diffSnapshots, resetUnitFiles, snapshot } from '../lib/snapshot.mjs';
 import { MULTI_HOMED, buildTopology, destroyTopology, waitReady } from '../lib/topology.mjs';
 
 export const name = 'maas-host';
-export const description = 'MAAS source-routing tables 1..N: gateways derived from them, rules migrated while the VRFs exist, restored on remove';
+export const description =
+  'MAAS source-routing tables 1..N: gateways derived from them, rules migrated while the VRFs exist, restored on remove';
 export const needsCharm = true;
 export const timeoutMs = 12 * 60_000;
 
@@ -23,7 +24,13 @@ const VRF_OF = (sp) => (VRF_SPACES.includes(sp) ? sp : undefined);
 
 /** MAAS's source routing: table i+1 per space, in the order of the spec (mgmt = table 1). */
 function maasTables(topo) {
-  return Object.values(topo.spaces).map((s, i) => ({ space: s.name, table: i + 1, cidr: s.cidr, gateway: s.gateway, dev: s.dev }));
+  return Object.values(topo.spaces).map((s, i) => ({
+    space: s.name,
+    table: i + 1,
+    cidr: s.cidr,
+    gateway: s.gateway,
+    dev: s.dev,
+  }));
 }
 
 /** The unit's IPv4 rules at priority 100 as "from CIDR lookup N". */
@@ -52,34 +59,64 @@ export async function run(t) {
   ipBatch(topo.unit, lines);
   await waitReady(topo);
   const mainDefaults = ipJson(topo.unit, '-4', 'route', 'show', 'default');
-  t.check('before: the only main-table default goes via mgmt', mainDefaults.length === 1 && mainDefaults[0].dev === topo.spaces.mgmt.dev, JSON.stringify(mainDefaults));
+  t.check(
+    'before: the only main-table default goes via mgmt',
+    mainDefaults.length === 1 && mainDefaults[0].dev === topo.spaces.mgmt.dev,
+    JSON.stringify(mainDefaults),
+  );
   const rulesBefore = maasRules(topo.unit);
   t.note(`MAAS rules: ${rulesBefore.join('; ')}`);
-  t.check(`before: ${tables.length} MAAS rules at priority 100`, rulesBefore.length === tables.length, rulesBefore.join('; '));
+  t.check(
+    `before: ${tables.length} MAAS rules at priority 100`,
+    rulesBefore.length === tables.length,
+    rulesBefore.join('; '),
+  );
   // MAAS's source routing alone already lets every space answer its own subnet and remote clients;
   // here the same-subnet peer of mgmt (the space that stays in main) as a baseline.
   const base = await startServer({ ns: topo.unit, name: 'unit' });
   try {
     const m = topo.spaces.mgmt;
     const r = probe({ ns: m.lanNs, target: m.unitAddr, port: base.port });
-    t.check(`before: ${m.lanNs} (same subnet as mgmt) reaches a 0.0.0.0 service on the unit`, r.ok && r.peerSaw === m.lanPeer, r.ok ? `saw ${r.peerSaw}` : r.error);
+    t.check(
+      `before: ${m.lanNs} (same subnet as mgmt) reaches a 0.0.0.0 service on the unit`,
+      r.ok && r.peerSaw === m.lanPeer,
+      r.ok ? `saw ${r.peerSaw}` : r.error,
+    );
   } finally {
     await base.stop();
   }
   const before = snapshot(topo.unit);
 
-  const unit = new CharmUnit({ ns: topo.unit, state: { config: {}, networks: networksFor(topo) }, controller: `${topo.controller.addr}:17070` });
+  const unit = new CharmUnit({
+    ns: topo.unit,
+    state: { config: {}, networks: networksFor(topo) },
+    controller: `${topo.controller.addr}:17070`,
+  });
   await hookOk(t, unit, 'install');
   await hookOk(t, unit, 'config-changed');
 
-  const vrfs = Object.fromEntries(ipJson(topo.unit, '-details', 'link', 'show', 'type', 'vrf').map((l) => [l.ifname, l.linkinfo?.info_data?.table]));
-  t.check('VRFs public, storage, storage-cluster exist (no mgmt VRF)', JSON.stringify(Object.keys(vrfs).sort()) === JSON.stringify(VRF_SPACES), JSON.stringify(vrfs));
+  const vrfs = Object.fromEntries(
+    ipJson(topo.unit, '-details', 'link', 'show', 'type', 'vrf').map((l) => [l.ifname, l.linkinfo?.info_data?.table]),
+  );
+  t.check(
+    'VRFs public, storage, storage-cluster exist (no mgmt VRF)',
+    JSON.stringify(Object.keys(vrfs).sort()) === JSON.stringify(VRF_SPACES),
+    JSON.stringify(vrfs),
+  );
   for (const m of tables) {
     if (!VRF_OF(m.space)) continue;
     const table = vrfs[m.space];
-    t.check(`VRF ${m.space} has its own table, not MAAS's table ${m.table}`, table !== undefined && !tables.some((x) => x.table === table), `table ${table}`);
+    t.check(
+      `VRF ${m.space} has its own table, not MAAS's table ${m.table}`,
+      table !== undefined && !tables.some((x) => x.table === table),
+      `table ${table}`,
+    );
     const d = table === undefined ? [] : tableDefault(topo.unit, table);
-    t.check(`VRF ${m.space} (table ${table}): default via ${m.gateway} (from MAAS table ${m.table})`, d.some((r) => r.gateway === m.gateway), JSON.stringify(d));
+    t.check(
+      `VRF ${m.space} (table ${table}): default via ${m.gateway} (from MAAS table ${m.table})`,
+      d.some((r) => r.gateway === m.gateway),
+      JSON.stringify(d),
+    );
   }
 
   const show = await unit.action('show-vrfs');
@@ -89,35 +126,76 @@ export async function run(t) {
     if (!VRF_OF(m.space)) continue;
     const src = res[`vrfs.${m.space}.ipv4.source`];
     const gw = res[`vrfs.${m.space}.ipv4.gateway`];
-    t.check(`show-vrfs: ${m.space}'s IPv4 gateway ${m.gateway} comes from the MAAS table (policy-table)`, src === 'policy-table' && gw === m.gateway, `${gw} (${src}) ${res[`vrfs.${m.space}.ipv4.detail`] ?? ''}`);
+    t.check(
+      `show-vrfs: ${m.space}'s IPv4 gateway ${m.gateway} comes from the MAAS table (policy-table)`,
+      src === 'policy-table' && gw === m.gateway,
+      `${gw} (${src}) ${res[`vrfs.${m.space}.ipv4.detail`] ?? ''}`,
+    );
   }
 
   const rulesDuring = maasRules(topo.unit);
   for (const m of tables) {
     const rule = `from ${m.cidr} lookup ${m.table}`;
-    if (VRF_OF(m.space)) t.check(`while the VRFs exist, MAAS's rule "${rule}" (${m.space}) is gone`, !rulesDuring.includes(rule), rulesDuring.join('; '));
+    if (VRF_OF(m.space))
+      t.check(
+        `while the VRFs exist, MAAS's rule "${rule}" (${m.space}) is gone`,
+        !rulesDuring.includes(rule),
+        rulesDuring.join('; '),
+      );
     else t.check(`mgmt (not a VRF) keeps its MAAS rule "${rule}"`, rulesDuring.includes(rule), rulesDuring.join('; '));
   }
   // (Enslaving a device drops the routes via it in every table, MAAS's included: vrf-host keeps
   // them in its ledger and puts them back on removal — the final snapshot comparison proves it.)
-  t.note(`MAAS tables while the VRFs exist: ${tables.map((m) => `${m.table} (${m.space}): ${tableDefault(topo.unit, m.table).map((r) => `default via ${r.gateway}`).join(', ') || 'empty'}`).join('; ')}`);
-  t.note(`ip rule while the VRFs exist: ${ipJson(topo.unit, '-4', 'rule', 'show').map((r) => `${r.priority}: from ${r.src}${r.srclen ? `/${r.srclen}` : ''} ${r.l3mdev !== undefined ? 'l3mdev' : `lookup ${r.table}`}`).join('; ')}`);
+  t.note(
+    `MAAS tables while the VRFs exist: ${tables
+      .map(
+        (m) =>
+          `${m.table} (${m.space}): ${
+            tableDefault(topo.unit, m.table)
+              .map((r) => `default via ${r.gateway}`)
+              .join(', ') || 'empty'
+          }`,
+      )
+      .join('; ')}`,
+  );
+  t.note(
+    `ip rule while the VRFs exist: ${ipJson(topo.unit, '-4', 'rule', 'show')
+      .map(
+        (r) =>
+          `${r.priority}: from ${r.src}${r.srclen ? `/${r.srclen}` : ''} ${r.l3mdev !== undefined ? 'l3mdev' : `lookup ${r.table}`}`,
+      )
+      .join('; ')}`,
+  );
 
   const inbound = await inboundMatrix(topo);
   t.table('inbound TCP to a 0.0.0.0 service on the unit', printable(inbound));
-  for (const r of inbound) t.check(`${r.space} ${r.path} client answered by the unit's ${r.space} address`, r.ok, r.result);
+  for (const r of inbound)
+    t.check(`${r.space} ${r.path} client answered by the unit's ${r.space} address`, r.ok, r.result);
   const outbound = await outboundMatrix(topo, { vrfOf: VRF_OF });
   t.table('outbound from each VRF (ip vrf exec) to its remote peer', printable(outbound));
-  for (const r of outbound) t.check(`outbound ${r.source} → ${r.destination}, peer sees the space address`, r.ok, r.result);
+  for (const r of outbound)
+    t.check(`outbound ${r.source} → ${r.destination}, peer sees the space address`, r.ok, r.result);
   const ctl = await controllerRow(topo);
   t.check('controller reachable from the default VRF', ctl.ok, ctl.result);
 
   for (const hook of ['stop', 'remove']) {
     const r = await unit.hook(hook);
-    t.check(`${hook}: exit 0`, r.exitCode === 0, `exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message}`);
+    t.check(
+      `${hook}: exit 0`,
+      r.exitCode === 0,
+      `exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message}`,
+    );
   }
   const rulesAfter = maasRules(topo.unit);
-  t.check('after remove the MAAS rules are back exactly', JSON.stringify(rulesAfter) === JSON.stringify(rulesBefore), rulesAfter.join('; '));
+  t.check(
+    'after remove the MAAS rules are back exactly',
+    JSON.stringify(rulesAfter) === JSON.stringify(rulesBefore),
+    rulesAfter.join('; '),
+  );
   const diff = diffSnapshots(before, snapshot(topo.unit));
-  t.check('after stop + remove the snapshot equals the one before install', diff.length === 0, diff.slice(0, 8).join(' | '));
+  t.check(
+    'after stop + remove the snapshot equals the one before install',
+    diff.length === 0,
+    diff.slice(0, 8).join(' | '),
+  );
 }

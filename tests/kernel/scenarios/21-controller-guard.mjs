@@ -12,7 +12,8 @@ import { controllerRow, inboundMatrix, printable } from '../lib/matrix.mjs';
 import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
 
 export const name = 'controller-guard';
-export const description = 'mgmt bound explicitly (auto and explicit vrfs mode): the controller interface is never enslaved';
+export const description =
+  'mgmt bound explicitly (auto and explicit vrfs mode): the controller interface is never enslaved';
 export const needsCharm = true;
 export const timeoutMs = 20 * 60_000;
 
@@ -65,40 +66,81 @@ export async function run(t) {
   for (const hook of ['install', 'config-changed']) {
     spy.reset();
     const r = await hookOk(t, unit, hook, { env });
-    t.check(`auto ${hook}: status reports mgmt in main (controller path)`, /mgmt in main \(controller path\)/.test(r.record.status.message), r.record.status.message);
+    t.check(
+      `auto ${hook}: status reports mgmt in main (controller path)`,
+      /mgmt in main \(controller path\)/.test(r.record.status.message),
+      r.record.status.message,
+    );
     noEns3(t, `auto ${hook}`, spy);
   }
-  const vrfsAuto = ipJson(topo.unit, 'link', 'show', 'type', 'vrf').map((l) => l.ifname).sort();
-  t.check('auto: VRFs storage and storage-cluster, no mgmt VRF (public is the default binding)', vrfsAuto.join(' ') === 'storage storage-cluster', vrfsAuto.join(' '));
+  const vrfsAuto = ipJson(topo.unit, 'link', 'show', 'type', 'vrf')
+    .map((l) => l.ifname)
+    .sort();
+  t.check(
+    'auto: VRFs storage and storage-cluster, no mgmt VRF (public is the default binding)',
+    vrfsAuto.join(' ') === 'storage storage-cluster',
+    vrfsAuto.join(' '),
+  );
   const show = await unit.action('show-vrfs');
   const res = show.record.actionResults;
-  t.check('auto: show-vrfs reports mgmt in main, reason controller-path, on ens3', res['in-main.mgmt.reason'] === 'controller-path' && /ens3/.test(res['in-main.mgmt.interfaces'] ?? ''), JSON.stringify(Object.fromEntries(Object.entries(res).filter(([k]) => k.startsWith('in-main')))));
+  t.check(
+    'auto: show-vrfs reports mgmt in main, reason controller-path, on ens3',
+    res['in-main.mgmt.reason'] === 'controller-path' && /ens3/.test(res['in-main.mgmt.interfaces'] ?? ''),
+    JSON.stringify(Object.fromEntries(Object.entries(res).filter(([k]) => k.startsWith('in-main')))),
+  );
   const ctlA = await controllerRow(topo);
   t.check('auto: controller reachable (TCP) from the default VRF', ctlA.ok, ctlA.result);
   const inA = await inboundMatrix(topo);
-  for (const r of inA.filter((x) => x.path !== 'same L2' && x.space.startsWith('storage'))) t.check(`auto: ${r.space} remote client answered`, r.ok, r.result);
+  for (const r of inA.filter((x) => x.path !== 'same L2' && x.space.startsWith('storage')))
+    t.check(`auto: ${r.space} remote client answered`, r.ok, r.result);
 
   // Explicit mode: a mgmt VRF asked for by name.
   unit.config({ vrfs: YAML.stringify(VRFS), gateways: '' });
   spy.reset();
   const r = await hookOk(t, unit, 'config-changed', { env });
-  t.check('explicit: status reports mgmt in main (controller path)', /mgmt in main \(controller path\)/.test(r.record.status.message), r.record.status.message);
-  t.check('explicit: the log warns that mgmt carries the controller path', r.record.logs.some((l) => /binding mgmt carries the path to the controller/.test(l.message)), r.record.logs.filter((l) => l.level !== 'DEBUG').map((l) => l.message.split('\n')[0]).join(' | '));
+  t.check(
+    'explicit: status reports mgmt in main (controller path)',
+    /mgmt in main \(controller path\)/.test(r.record.status.message),
+    r.record.status.message,
+  );
+  t.check(
+    'explicit: the log warns that mgmt carries the controller path',
+    r.record.logs.some((l) => /binding mgmt carries the path to the controller/.test(l.message)),
+    r.record.logs
+      .filter((l) => l.level !== 'DEBUG')
+      .map((l) => l.message.split('\n')[0])
+      .join(' | '),
+  );
   noEns3(t, 'explicit config-changed', spy);
   spy.reset();
   await hookOk(t, unit, 'update-status', { env });
   noEns3(t, 'explicit update-status', spy);
-  const vrfsX = ipJson(topo.unit, 'link', 'show', 'type', 'vrf').map((l) => l.ifname).sort();
-  t.check('explicit: VRFs pub and stor only (no mgmt; the automatic ones removed)', vrfsX.join(' ') === 'pub stor', vrfsX.join(' '));
+  const vrfsX = ipJson(topo.unit, 'link', 'show', 'type', 'vrf')
+    .map((l) => l.ifname)
+    .sort();
+  t.check(
+    'explicit: VRFs pub and stor only (no mgmt; the automatic ones removed)',
+    vrfsX.join(' ') === 'pub stor',
+    vrfsX.join(' '),
+  );
   const showX = await unit.action('show-vrfs');
-  t.check('explicit: show-vrfs reports mgmt in main, reason controller-path', showX.record.actionResults['in-main.mgmt.reason'] === 'controller-path', showX.record.actionResults.summary);
+  t.check(
+    'explicit: show-vrfs reports mgmt in main, reason controller-path',
+    showX.record.actionResults['in-main.mgmt.reason'] === 'controller-path',
+    showX.record.actionResults.summary,
+  );
   const inX = await inboundMatrix(topo);
   t.table('explicit: inbound TCP to a 0.0.0.0 service on the unit', printable(inX));
-  for (const x of inX.filter((y) => y.path !== 'same L2' && ['public', 'storage', 'mgmt'].includes(y.space))) t.check(`explicit: ${x.space} remote client answered`, x.ok, x.result);
+  for (const x of inX.filter((y) => y.path !== 'same L2' && ['public', 'storage', 'mgmt'].includes(y.space)))
+    t.check(`explicit: ${x.space} remote client answered`, x.ok, x.result);
   const ctlX = await controllerRow(topo);
   t.check('explicit: controller reachable (TCP) from the default VRF', ctlX.ok, ctlX.result);
 
   pingStopped = true;
   const p = await pinger.stop();
-  t.check('the controller answered every ping during all hooks (auto, switch to explicit, update-status)', p.sent > 10 && p.lost.length === 0, `${p.answered}/${p.sent} answered${p.lost.length ? `, lost icmp_seq ${p.lost.slice(0, 10).join(',')}` : ''}`);
+  t.check(
+    'the controller answered every ping during all hooks (auto, switch to explicit, update-status)',
+    p.sent > 10 && p.lost.length === 0,
+    `${p.answered}/${p.sent} answered${p.lost.length ? `, lost icmp_seq ${p.lost.slice(0, 10).join(',')}` : ''}`,
+  );
 }

@@ -8,11 +8,13 @@ import { ipBatch, ipJson } from '../lib/exec.mjs';
 import { deployMultiHomed, hookOk, trafficChecks } from '../lib/scenario1.mjs';
 
 export const name = 'juju-bridges-member';
-export const description = 'Juju moves bond0 under a new br-bond0: the next config-changed / update-status makes br-bond0 the member';
+export const description =
+  'Juju moves bond0 under a new br-bond0: the next config-changed / update-status makes br-bond0 the member';
 export const needsCharm = true;
 export const timeoutMs = 25 * 60_000;
 
-const GATEWAYS = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+const GATEWAYS =
+  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 const VRF_OF = (sp) => (sp === 'mgmt' ? undefined : sp);
 
 /** What Juju does: a bridge over bond0 (same MAC), bond0 its port, the addresses moved over. */
@@ -36,20 +38,27 @@ function routeLines(ns, table, rename = false) {
     for (const r of ipJson(ns, fam, 'route', 'show', 'table', String(table))) {
       if (/^(fe80|ff00)/.test(r.dst ?? '')) continue;
       const dev = rename && r.dev === 'bond0' ? 'br-bond0' : r.dev;
-      out.push(`${r.type ?? 'unicast'} ${r.dst} via ${r.gateway ?? '-'} dev ${dev ?? '-'} proto ${r.protocol ?? '-'} metric ${r.metric ?? 0} scope ${r.scope ?? '-'}`);
+      out.push(
+        `${r.type ?? 'unicast'} ${r.dst} via ${r.gateway ?? '-'} dev ${dev ?? '-'} proto ${r.protocol ?? '-'} metric ${r.metric ?? 0} scope ${r.scope ?? '-'}`,
+      );
     }
   }
   return out.sort();
 }
 
 function rulesOf(ns) {
-  return [...ipJson(ns, '-4', 'rule', 'show'), ...ipJson(ns, '-6', 'rule', 'show')].map((r) => JSON.stringify(r)).sort();
+  return [...ipJson(ns, '-4', 'rule', 'show'), ...ipJson(ns, '-6', 'rule', 'show')]
+    .map((r) => JSON.stringify(r))
+    .sort();
 }
 
 function setDiff(a, b) {
   const sb = new Set(b);
   const sa = new Set(a);
-  return [...a.filter((x) => !sb.has(x)).map((x) => `missing ${x}`), ...b.filter((x) => !sa.has(x)).map((x) => `extra ${x}`)];
+  return [
+    ...a.filter((x) => !sb.has(x)).map((x) => `missing ${x}`),
+    ...b.filter((x) => !sa.has(x)).map((x) => `extra ${x}`),
+  ];
 }
 
 async function variant(t, hook) {
@@ -58,12 +67,27 @@ async function variant(t, hook) {
   await hookOk(t, unit, 'install');
   await hookOk(t, unit, 'config-changed');
   const table = ipJson(topo.unit, '-details', 'link', 'show', 'dev', 'storage')[0]?.linkinfo?.info_data?.table;
-  if (!t.check(`${p} storage VRF exists with bond0 as its member`, table !== undefined && ipJson(topo.unit, 'link', 'show', 'dev', 'bond0')[0]?.master === 'storage', `table ${table}`)) return;
-  const before = { vrf: routeLines(topo.unit, table, true), main: routeLines(topo.unit, 'main', true), rules: rulesOf(topo.unit) };
+  if (
+    !t.check(
+      `${p} storage VRF exists with bond0 as its member`,
+      table !== undefined && ipJson(topo.unit, 'link', 'show', 'dev', 'bond0')[0]?.master === 'storage',
+      `table ${table}`,
+    )
+  )
+    return;
+  const before = {
+    vrf: routeLines(topo.unit, table, true),
+    main: routeLines(topo.unit, 'main', true),
+    rules: rulesOf(topo.unit),
+  };
 
   jujuBridgesBond(topo);
   const bond = ipJson(topo.unit, 'link', 'show', 'dev', 'bond0')[0];
-  t.check(`${p} Juju's change took: bond0 is a port of br-bond0, the storage VRF lost its default route`, bond?.master === 'br-bond0' && !routeLines(topo.unit, table).some((l) => / default via 10\.10\.4\.1 /.test(l)), `bond0 master ${bond?.master}`);
+  t.check(
+    `${p} Juju's change took: bond0 is a port of br-bond0, the storage VRF lost its default route`,
+    bond?.master === 'br-bond0' && !routeLines(topo.unit, table).some((l) => / default via 10\.10\.4\.1 /.test(l)),
+    `bond0 master ${bond?.master}`,
+  );
   // network-get now reports the bridge.
   const bridged = { ...topo.spaces.storage, dev: 'br-bond0' };
   unit.update((s) => ({ ...s, networks: { ...s.networks, storage: networkGetFor(bridged, { ipv6: topo.ipv6 }) } }));
@@ -72,14 +96,38 @@ async function variant(t, hook) {
   const r = await hookOk(t, unit, hook);
   t.note(`${p} status: ${r.record.status.message}`);
   const links = Object.fromEntries(ipJson(topo.unit, '-details', 'link', 'show').map((l) => [l.ifname, l]));
-  t.check(`${p} br-bond0 is the storage VRF's member`, links['br-bond0']?.master === 'storage', `br-bond0 master ${links['br-bond0']?.master ?? 'none'}`);
-  t.check(`${p} bond0 is only a bridge port (master br-bond0), no longer a VRF member`, links.bond0?.master === 'br-bond0' && links.bond0?.linkinfo?.info_slave_kind === 'bridge', `bond0 master ${links.bond0?.master}, slave kind ${links.bond0?.linkinfo?.info_slave_kind}`);
-  t.check(`${p} bond0.105 is still storage-cluster's member`, links['bond0.105']?.master === 'storage-cluster', `master ${links['bond0.105']?.master}`);
-  t.check(`${p} the storage VRF keeps its table`, links.storage?.linkinfo?.info_data?.table === table, `table ${links.storage?.linkinfo?.info_data?.table}`);
+  t.check(
+    `${p} br-bond0 is the storage VRF's member`,
+    links['br-bond0']?.master === 'storage',
+    `br-bond0 master ${links['br-bond0']?.master ?? 'none'}`,
+  );
+  t.check(
+    `${p} bond0 is only a bridge port (master br-bond0), no longer a VRF member`,
+    links.bond0?.master === 'br-bond0' && links.bond0?.linkinfo?.info_slave_kind === 'bridge',
+    `bond0 master ${links.bond0?.master}, slave kind ${links.bond0?.linkinfo?.info_slave_kind}`,
+  );
+  t.check(
+    `${p} bond0.105 is still storage-cluster's member`,
+    links['bond0.105']?.master === 'storage-cluster',
+    `master ${links['bond0.105']?.master}`,
+  );
+  t.check(
+    `${p} the storage VRF keeps its table`,
+    links.storage?.linkinfo?.info_data?.table === table,
+    `table ${links.storage?.linkinfo?.info_data?.table}`,
+  );
   const addrs = ipJson(topo.unit, 'addr', 'show', 'dev', 'br-bond0')[0]?.addr_info?.map((a) => a.local) ?? [];
-  t.check(`${p} br-bond0 holds the storage addresses (IPv4 and IPv6)`, addrs.includes(topo.spaces.storage.unitAddr) && addrs.includes(topo.spaces.storage.unitAddr6), addrs.join(' '));
+  t.check(
+    `${p} br-bond0 holds the storage addresses (IPv4 and IPv6)`,
+    addrs.includes(topo.spaces.storage.unitAddr) && addrs.includes(topo.spaces.storage.unitAddr6),
+    addrs.join(' '),
+  );
   const dVrf = setDiff(before.vrf, routeLines(topo.unit, table));
-  t.check(`${p} the storage VRF's routes (gateway, connected, strict) are intact, via br-bond0`, dVrf.length === 0, dVrf.slice(0, 6).join(' | '));
+  t.check(
+    `${p} the storage VRF's routes (gateway, connected, strict) are intact, via br-bond0`,
+    dVrf.length === 0,
+    dVrf.slice(0, 6).join(' | '),
+  );
   const dMain = setDiff(before.main, routeLines(topo.unit, 'main'));
   t.check(`${p} the main table (leaks, default) is intact`, dMain.length === 0, dMain.slice(0, 6).join(' | '));
   const dRules = setDiff(before.rules, rulesOf(topo.unit));
@@ -87,7 +135,11 @@ async function variant(t, hook) {
   await trafficChecks(t, topo, VRF_OF, { label: p });
   // And the hook after that has nothing left to do.
   const again = await hookOk(t, unit, 'update-status');
-  t.check(`${p} the next update-status applies nothing`, !again.record.statusHistory.some((s) => s.status === 'maintenance'), again.record.statusHistory.map((s) => `${s.status}: ${s.message}`).join(' | '));
+  t.check(
+    `${p} the next update-status applies nothing`,
+    !again.record.statusHistory.some((s) => s.status === 'maintenance'),
+    again.record.statusHistory.map((s) => `${s.status}: ${s.message}`).join(' | '),
+  );
 }
 
 export async function run(t) {

@@ -38,7 +38,8 @@ function expectValidKeys(calls: string[][]): void {
   const sets = calls.filter((c) => c[0] === 'action-set');
   expect(sets.length).toBeGreaterThan(0);
   for (const c of sets) {
-    for (const pair of c.slice(1)) expect(pair).toMatch(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*=/s);
+    for (const pair of c.slice(1))
+      expect(pair).toMatch(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*=/s);
   }
 }
 
@@ -60,11 +61,15 @@ describe('show-vrfs', () => {
     expect(nested(r, 'vrfs.public.ipv6.source')).toBe('config');
     // bond0.105 holds a dot: never a key.
     expect(nested(r, 'vrfs.storage-cluster.members.0.name')).toBe('bond0.105');
-    expect(Object.values(nested(r, 'vrfs.storage.rules') as NestedResults)).toContain('99: from 10.10.4.10/32 lookup 1002');
+    expect(Object.values(nested(r, 'vrfs.storage.rules') as NestedResults)).toContain(
+      '99: from 10.10.4.10/32 lookup 1002',
+    );
     expect(nested(r, 'vrfs.public.routes')).toBeUndefined();
     const summary = r['summary'] as string;
     expect(summary.split('\n')[0]).toMatch(/^VRF\s+TABLE\s+MEMBERS\s+IPV4 GATEWAY\s+IPV6 GATEWAY\s+STATE$/);
-    expect(summary).toMatch(/^public\s+1001\s+br-ens4 172\.16\.0\.10\/24,2001:db8:16::10\/64\s+172\.16\.0\.1 \(policy-table\)\s+2001:db8:16::1 \(config\)\s+in sync$/m);
+    expect(summary).toMatch(
+      /^public\s+1001\s+br-ens4 172\.16\.0\.10\/24,2001:db8:16::10\/64\s+172\.16\.0\.1 \(policy-table\)\s+2001:db8:16::1 \(config\)\s+in sync$/m,
+    );
     // show-vrfs changes nothing, not even the status.
     expect(ctx.statusHistory).toEqual([]);
   });
@@ -121,9 +126,13 @@ describe('plan', () => {
     expect(commands).toContain('ip link add name public type vrf table 1001');
     expect(commands).toContain('ip link set dev bond0 master storage');
     expect(commands).toContain('sysctl -w net.ipv4.tcp_l3mdev_accept=1');
-    expect(commands.indexOf('sysctl -w net.ipv6.conf.all.keep_addr_on_down=1')).toBeLessThan(commands.indexOf('ip link set dev br-ens4 master public'));
+    expect(commands.indexOf('sysctl -w net.ipv6.conf.all.keep_addr_on_down=1')).toBeLessThan(
+      commands.indexOf('ip link set dev br-ens4 master public'),
+    );
     expect(ctx.actionResults['count']).toBe(String(commands.length));
-    expect(ctx.actionResults['summary']).toMatch(new RegExp(`^${commands.length} changes: \\d+ sysctl, \\d+ rule-add, \\d+ vrf-create, `));
+    expect(ctx.actionResults['summary']).toMatch(
+      new RegExp(`^${commands.length} changes: \\d+ sysctl, \\d+ rule-add, \\d+ vrf-create, `),
+    );
     expect(nested(ctx.actionResults, 'steps.0.command')).toBe(commands[0]);
     expect(fake.batches()).toEqual([]);
     await expect(readFile(join(fake.root, PATHS.state), 'utf8')).rejects.toThrow(/ENOENT/);
@@ -133,13 +142,20 @@ describe('plan', () => {
     const state = await installed();
     const ctx = context(fake);
     await ctx.run(ctx.on.action('plan'), state);
-    expect(ctx.actionResults).toEqual({ summary: 'nothing to do: the host matches the desired state', count: '0', commands: '(none)' });
+    expect(ctx.actionResults).toEqual({
+      summary: 'nothing to do: the host matches the desired state',
+      count: '0',
+      commands: '(none)',
+    });
   });
 
   test('config overrides (YAML) preview a change without making it', async () => {
     const state = await installed();
     const ctx = context(fake);
-    await ctx.run(ctx.on.action('plan', { config: "{strict: false, vrfs: 'storacc: {binding: storage, table: 20}'}" }), state);
+    await ctx.run(
+      ctx.on.action('plan', { config: "{strict: false, vrfs: 'storacc: {binding: storage, table: 20}'}" }),
+      state,
+    );
     expect(ctx.actionFailure).toBeUndefined();
     const commands = ctx.actionResults['commands'] as string;
     expect(commands).toMatch(/^ip route del unreachable 0\.0\.0\.0\/0 metric 4278198272 table 1001$/m);
@@ -151,7 +167,10 @@ describe('plan', () => {
 
   test('config overrides as JSON with a nested vrfs mapping', async () => {
     const ctx = context(fake);
-    await ctx.run(ctx.on.action('plan', { config: JSON.stringify({ vrfs: { storacc: { binding: 'storage', table: 20 } } }) }), BASE);
+    await ctx.run(
+      ctx.on.action('plan', { config: JSON.stringify({ vrfs: { storacc: { binding: 'storage', table: 20 } } }) }),
+      BASE,
+    );
     expect(ctx.actionFailure).toBeUndefined();
     expect(ctx.actionResults['commands']).toMatch(/^ip link add name storacc type vrf table 20$/m);
   });
@@ -163,7 +182,10 @@ describe('plan', () => {
     ['{colour: blue}', /^plan: config: unknown option "colour" \(options: .*vrfs.*\)$/],
     ['[1, 2]', 'plan: config: must be a mapping of option names to values, e.g. {strict: false}'],
     ['{vrfs: [unclosed', /^plan: config: is not valid YAML or JSON: /],
-    ['{vrfs: "storacc: {binding: nope}"}', /^plan: config: vrfs: storacc\.binding "nope" is not a binding of this unit/],
+    [
+      '{vrfs: "storacc: {binding: nope}"}',
+      /^plan: config: vrfs: storacc\.binding "nope" is not a binding of this unit/,
+    ],
     ['{"heal-drift": "often"}', /^plan: config: heal-drift: must be true or false/],
   ])('bad overrides fail the action naming the field: %s', async (config, message) => {
     const ctx = context(fake);
@@ -214,7 +236,9 @@ describe('apply', () => {
     fake.failOn(/master storage$/, 'RTNETLINK answers: Operation not supported');
     const ctx = context(fake);
     const out = await ctx.run(ctx.on.action('apply'), BASE);
-    expect(ctx.actionFailure).toMatch(/^apply: step \d+ of \d+ failed: ip link set dev bond0 master storage: RTNETLINK answers: Operation not supported$/);
+    expect(ctx.actionFailure).toMatch(
+      /^apply: step \d+ of \d+ failed: ip link set dev bond0 master storage: RTNETLINK answers: Operation not supported$/,
+    );
     expect(ctx.actionResults['applied']).toMatch(/^ip link set dev br-ens4 master public$/m);
     expect(ctx.actionResults['applied']).not.toMatch(/master storage/);
     expect(out.unitStatus?.name).toBe('blocked');
@@ -237,9 +261,13 @@ describe('apply', () => {
 
 describe('check-gateways', () => {
   const PING_OK = {
-    stdout: 'PING 172.16.0.1 56(84) bytes of data.\n\n--- 172.16.0.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.041/0.052/0.061/0.008 ms\n',
+    stdout:
+      'PING 172.16.0.1 56(84) bytes of data.\n\n--- 172.16.0.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.041/0.052/0.061/0.008 ms\n',
   };
-  const PING_LOSS = { stdout: '--- 10.10.4.1 ping statistics ---\n3 packets transmitted, 0 received, 100% packet loss, time 2040ms\n', code: 1 };
+  const PING_LOSS = {
+    stdout: '--- 10.10.4.1 ping statistics ---\n3 packets transmitted, 0 received, 100% packet loss, time 2040ms\n',
+    code: 1,
+  };
 
   test('pings each gateway from inside its VRF; an unreachable gateway is a result, not a failure', async () => {
     const state = await installed();
@@ -249,7 +277,12 @@ describe('check-gateways', () => {
     expect(ctx.actionFailure).toBeUndefined();
     expectValidKeys(ctx.calls);
     const r = ctx.actionResults;
-    expect(nested(r, 'vrfs.public.ipv4')).toEqual({ address: '172.16.0.1', reachable: 'true', loss: '0%', rtt: '0.052 ms (min 0.041, max 0.061)' });
+    expect(nested(r, 'vrfs.public.ipv4')).toEqual({
+      address: '172.16.0.1',
+      reachable: 'true',
+      loss: '0%',
+      rtt: '0.052 ms (min 0.041, max 0.061)',
+    });
     expect(nested(r, 'vrfs.storage.ipv4.reachable')).toBe('false');
     expect(nested(r, 'vrfs.storage.ipv4.loss')).toBe('100%');
     expect(r['reachable']).toBe('false');
@@ -269,8 +302,14 @@ describe('check-gateways', () => {
   });
 
   test.each([
-    [{ target: '10.0.0.1' }, /^action check-gateways: invalid parameter "target": needs vrf, the VRF to probe it from$/],
-    [{ vrf: 'public', target: 'gateway' }, /^action check-gateways: invalid parameter "target": "gateway" is not an IPv4 or IPv6 address$/],
+    [
+      { target: '10.0.0.1' },
+      /^action check-gateways: invalid parameter "target": needs vrf, the VRF to probe it from$/,
+    ],
+    [
+      { vrf: 'public', target: 'gateway' },
+      /^action check-gateways: invalid parameter "target": "gateway" is not an IPv4 or IPv6 address$/,
+    ],
     [{ vrf: 'Public!' }, /^action check-gateways: invalid parameter "vrf": "Public!" is not a VRF name/],
     [{ vrf: 7 }, /^action check-gateways: invalid parameter "vrf": must be a string/],
     [{ verbose: true }, /unknown parameter: "verbose"/],
@@ -285,6 +324,8 @@ describe('check-gateways', () => {
     const state = await installed();
     const ctx = context(fake);
     await ctx.run(ctx.on.action('check-gateways', { vrf: 'nope' }), state);
-    expect(ctx.actionFailure).toBe('check-gateways: vrf: "nope" is not one of vrf-host\'s VRFs (public, storage, storage-cluster)');
+    expect(ctx.actionFailure).toBe(
+      'check-gateways: vrf: "nope" is not one of vrf-host\'s VRFs (public, storage, storage-cluster)',
+    );
   });
 });

@@ -28,19 +28,64 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'invalid YAML in vrfs', config: { vrfs: 'storacc: {binding: storage' }, status: /^vrfs: .*(YAML|yaml|flow|collection)/ },
+  {
+    name: 'invalid YAML in vrfs',
+    config: { vrfs: 'storacc: {binding: storage' },
+    status: /^vrfs: .*(YAML|yaml|flow|collection)/,
+  },
   { name: 'vrfs that is not a mapping', config: { vrfs: '- storage' }, status: /^vrfs: / },
-  { name: 'invalid gateways entry', config: { gateways: 'public=300.1.1.1' }, status: /^gateways: entry "public=300\.1\.1\.1" .*IP address/ },
+  {
+    name: 'invalid gateways entry',
+    config: { gateways: 'public=300.1.1.1' },
+    status: /^gateways: entry "public=300\.1\.1\.1" .*IP address/,
+  },
   { name: 'gateways that is not KEY=ADDRESS', config: { gateways: 'public' }, status: /^gateways: entry "public"/ },
-  { name: 'an unknown binding', config: { vrfs: 'storacc: {binding: nope}' }, status: 'vrfs: storacc.binding "nope" is not a binding of this unit (bindings: admin, internal, juju-info, mgmt, public, storage, storage-cluster, tenant)' },
-  { name: 'duplicate VRF names', config: { vrfs: 'a: {binding: storage}\na: {binding: public}' }, status: /^vrfs: .*(unique|duplicate)/i },
-  { name: 'duplicate tables', config: { vrfs: 'a: {binding: storage, table: 20}\nb: {binding: public, table: 20}' }, status: 'vrfs: b.table 20 is already the table of a' },
-  { name: 'a reserved table', config: { vrfs: 'storacc: {binding: storage, table: 254}' }, status: 'vrfs: storacc.table 254 is reserved' },
-  { name: 'a foreign-owned table (MAAS table 2)', config: { vrfs: 'storacc: {binding: storage, table: 2}' }, status: /^vrfs: storacc\.table 2 is in use on this host/ },
-  { name: 'a VRF name too long', config: { vrfs: 'storage-replication: {binding: storage}' }, status: /^vrfs: storage-replication.*(15|long)/ },
-  { name: 'a VRF name colliding with a link', config: { vrfs: 'ens5: {binding: storage}' }, status: 'vrfs: ens5: a link named ens5 already exists and is a veth device, not a VRF' },
-  { name: 'a gateway outside the subnet', config: { gateways: 'storage=10.99.0.1' }, status: `gateways: entry "storage=10.99.0.1": 10.99.0.1 is outside storage's subnets (10.10.4.0/24)` },
-  { name: 'a gateway of the wrong family', config: { vrfs: 'storacc: {binding: storage-cluster, gateway: "2001:db8:5::1"}' }, status: /^vrfs: storacc/ },
+  {
+    name: 'an unknown binding',
+    config: { vrfs: 'storacc: {binding: nope}' },
+    status:
+      'vrfs: storacc.binding "nope" is not a binding of this unit (bindings: admin, internal, juju-info, mgmt, public, storage, storage-cluster, tenant)',
+  },
+  {
+    name: 'duplicate VRF names',
+    config: { vrfs: 'a: {binding: storage}\na: {binding: public}' },
+    status: /^vrfs: .*(unique|duplicate)/i,
+  },
+  {
+    name: 'duplicate tables',
+    config: { vrfs: 'a: {binding: storage, table: 20}\nb: {binding: public, table: 20}' },
+    status: 'vrfs: b.table 20 is already the table of a',
+  },
+  {
+    name: 'a reserved table',
+    config: { vrfs: 'storacc: {binding: storage, table: 254}' },
+    status: 'vrfs: storacc.table 254 is reserved',
+  },
+  {
+    name: 'a foreign-owned table (MAAS table 2)',
+    config: { vrfs: 'storacc: {binding: storage, table: 2}' },
+    status: /^vrfs: storacc\.table 2 is in use on this host/,
+  },
+  {
+    name: 'a VRF name too long',
+    config: { vrfs: 'storage-replication: {binding: storage}' },
+    status: /^vrfs: storage-replication.*(15|long)/,
+  },
+  {
+    name: 'a VRF name colliding with a link',
+    config: { vrfs: 'ens5: {binding: storage}' },
+    status: 'vrfs: ens5: a link named ens5 already exists and is a veth device, not a VRF',
+  },
+  {
+    name: 'a gateway outside the subnet',
+    config: { gateways: 'storage=10.99.0.1' },
+    status: `gateways: entry "storage=10.99.0.1": 10.99.0.1 is outside storage's subnets (10.10.4.0/24)`,
+  },
+  {
+    name: 'a gateway of the wrong family',
+    config: { vrfs: 'storacc: {binding: storage-cluster, gateway: "2001:db8:5::1"}' },
+    status: /^vrfs: storacc/,
+  },
   { name: 'a bad table-range', config: { 'table-range': '5000-1001' }, status: /^table-range: / },
   { name: 'a bad space-routes entry', config: { 'space-routes': 'storage=10.30.0.0/33' }, status: /^space-routes: / },
   {
@@ -60,7 +105,10 @@ const CASES: Case[] = [
 describe('bad config on a fresh host: Blocked, nothing applied, nothing written', () => {
   test.each(CASES)('$name', async (c) => {
     const ctx = context(fake);
-    const out = await ctx.run(ctx.on.configChanged(), { config: { ...CONFIG, ...c.config }, networks: c.networks ?? NETWORKS });
+    const out = await ctx.run(ctx.on.configChanged(), {
+      config: { ...CONFIG, ...c.config },
+      networks: c.networks ?? NETWORKS,
+    });
     expect(ctx.exitCode).toBe(0);
     expect(out.unitStatus?.name).toBe('blocked');
     if (typeof c.status === 'string') expect(out.unitStatus?.message).toBe(c.status);
@@ -69,7 +117,14 @@ describe('bad config on a fresh host: Blocked, nothing applied, nothing written'
     expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('0');
     await expect(readFile(join(fake.root, PATHS.state), 'utf8')).rejects.toThrow(/ENOENT/);
     // Every problem is in the log; the status holds the first.
-    expect(ctx.jujuLog.some((l) => l.level === 'ERROR' && out.unitStatus !== undefined && out.unitStatus.message.startsWith(l.message.slice(0, 20)))).toBe(true);
+    expect(
+      ctx.jujuLog.some(
+        (l) =>
+          l.level === 'ERROR' &&
+          out.unitStatus !== undefined &&
+          out.unitStatus.message.startsWith(l.message.slice(0, 20)),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -110,7 +165,10 @@ describe('the host cannot do VRFs', () => {
     await writeFile(join(fake.root, 'run/systemd/container'), 'lxc\n');
     const ctx = context(fake);
     const out = await ctx.run(ctx.on.install(), BASE);
-    expect(out.unitStatus).toEqual({ name: 'blocked', message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules' });
+    expect(out.unitStatus).toEqual({
+      name: 'blocked',
+      message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules',
+    });
     expect(fake.calls.some((c) => c.file === 'fake-modprobe')).toBe(false);
   });
 
@@ -125,10 +183,17 @@ describe('the host cannot do VRFs', () => {
 
   test('a missing gateway is Blocked with the fix, but the VRF is built with its connected routes', async () => {
     // No MAAS table for the public space: nothing says where its IPv4 router is.
-    fake.mutate((h) => ({ ...h, routes: h.routes.filter((r) => r.table !== 1), rules: h.rules.filter((r) => r.table !== 1) }));
+    fake.mutate((h) => ({
+      ...h,
+      routes: h.routes.filter((r) => r.table !== 1),
+      rules: h.rules.filter((r) => r.table !== 1),
+    }));
     const ctx = context(fake);
     const out = await ctx.run(ctx.on.install(), { config: {}, networks: NETWORKS });
-    expect(out.unitStatus).toEqual({ name: 'blocked', message: 'public: no gateway found for 172.16.0.0/24; set config gateways' });
+    expect(out.unitStatus).toEqual({
+      name: 'blocked',
+      message: 'public: no gateway found for 172.16.0.0/24; set config gateways',
+    });
     expect(fake.current().links.find((l) => l.name === 'br-ens4')?.master).toBe('public');
   });
 });
@@ -140,7 +205,9 @@ describe('apply failure in a hook', () => {
     const out = await ctx.run(ctx.on.install(), BASE);
     expect(ctx.exitCode).toBe(0);
     expect(out.unitStatus?.name).toBe('blocked');
-    expect(out.unitStatus?.message).toMatch(/^apply failed at step \d+\/\d+ `ip link set dev bond0 master storage`: RTNETLINK answers: Operation not supported; fix it and run the apply action$/);
+    expect(out.unitStatus?.message).toMatch(
+      /^apply failed at step \d+\/\d+ `ip link set dev bond0 master storage`: RTNETLINK answers: Operation not supported; fix it and run the apply action$/,
+    );
     fake.failOn(null);
     const again = await ctx.run(ctx.on.updateStatus(), { ...out, ...BASE });
     expect(again.unitStatus?.name).toBe('active');

@@ -46,10 +46,14 @@ describe('install', () => {
     const ctx = context(fake);
     const out = await ctx.run(ctx.on.install(), BASE);
     expect(ctx.exitCode).toBe(0);
-    expect(ctx.statusHistory[0]).toEqual({ name: 'maintenance', message: expect.stringMatching(/^applying \d+ changes$/) });
+    expect(ctx.statusHistory[0]).toEqual({
+      name: 'maintenance',
+      message: expect.stringMatching(/^applying \d+ changes$/),
+    });
     expect(out.unitStatus).toEqual({
       name: 'active',
-      message: '3 VRFs: public(br-ens4 via 172.16.0.1 2001:db8:16::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)',
+      message:
+        '3 VRFs: public(br-ens4 via 172.16.0.1 2001:db8:16::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)',
     });
     // The kernel (model) now has the VRFs with their members.
     expect(link('public')).toMatchObject({ kind: 'vrf', vrfTable: 1001 });
@@ -61,12 +65,17 @@ describe('install', () => {
     expect(fake.batches().length).toBeLessThanOrEqual(3);
     expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
     // Persistence beyond the agent.
-    const state = JSON.parse(await readFile(join(fake.root, PATHS.state), 'utf8')) as { units: string[]; application: string };
+    const state = JSON.parse(await readFile(join(fake.root, PATHS.state), 'utf8')) as {
+      units: string[];
+      application: string;
+    };
     expect(state.units).toEqual(['vrf-host/0']);
     expect(state.application).toBe('vrf-host');
     expect(await readFile(join(fake.root, PATHS.rtTables), 'utf8')).toMatch(/1001\s+public/);
     expect(await readFile(join(fake.root, PATHS.sysctlConf), 'utf8')).toMatch(/net\.ipv4\.tcp_l3mdev_accept\s*=\s*1/);
-    expect(await readFile(join(fake.root, BOOT_PATHS.unit), 'utf8')).toMatch(/ExecStart=\S+ \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state/);
+    expect(await readFile(join(fake.root, BOOT_PATHS.unit), 'utf8')).toMatch(
+      /ExecStart=\S+ \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state/,
+    );
     for (const h of BOOT_PATHS.hooks) expect(await exists(join(fake.root, h))).toBe(true);
     expect(await exists(join(fake.root, 'etc/netplan'))).toBe(false);
   });
@@ -75,16 +84,34 @@ describe('install', () => {
     const ctx = context(fake);
     await ctx.run(ctx.on.install(), BASE);
     const gets = ctx.calls.filter((c) => c[0] === 'network-get').map((c) => c.slice(1).find((a) => !a.startsWith('-')));
-    expect(gets.sort()).toEqual(['admin', 'internal', 'juju-info', 'mgmt', 'public', 'storage', 'storage-cluster', 'tenant']);
+    expect(gets.sort()).toEqual([
+      'admin',
+      'internal',
+      'juju-info',
+      'mgmt',
+      'public',
+      'storage',
+      'storage-cluster',
+      'tenant',
+    ]);
   });
 
   test('controller addresses come from JUJU_API_ADDRESSES without ports; the binding carrying them stays in main', async () => {
     // juju-info on the public bridge, mgmt on ens3, which carries the route to the controllers.
     const pub = NETWORKS['public']!;
-    const networks = { ...NETWORKS, 'juju-info': pub, admin: pub, internal: pub, tenant: pub, mgmt: net('ens3', ['10.0.0.10', '10.0.0.0/24']) };
+    const networks = {
+      ...NETWORKS,
+      'juju-info': pub,
+      admin: pub,
+      internal: pub,
+      tenant: pub,
+      mgmt: net('ens3', ['10.0.0.10', '10.0.0.0/24']),
+    };
     const ctx = context(fake);
     const out = await ctx.run(ctx.on.install(), { config: CONFIG, networks });
-    expect(out.unitStatus?.message).toBe('2 VRFs: storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1); mgmt in main (controller path)');
+    expect(out.unitStatus?.message).toBe(
+      '2 VRFs: storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1); mgmt in main (controller path)',
+    );
     expect(link('ens3')?.master).toBeNull();
     const observe = fake.calls.find((c) => c.args.includes('-json'));
     expect(observe?.input).toMatch(/^route get 10\.100\.0\.5$/m);
@@ -93,18 +120,21 @@ describe('install', () => {
 });
 
 describe('config-changed, start, upgrade-charm, juju-info relation events', () => {
-  test.each([['config-changed'], ['start'], ['upgrade-charm']])('%s on a converged host changes nothing and stays Active', async (hook) => {
-    const state = await installed();
-    const before = fake.batches().length;
-    const ctx = context(fake);
-    const out = await ctx.run(ctx.on.hook(hook), state);
-    expect(ctx.exitCode).toBe(0);
-    expect(fake.batches().length).toBe(before);
-    expect(ctx.statusHistory.map((s) => s.name)).toEqual(['active']);
-    expect(out.unitStatus?.message).toMatch(/^3 VRFs: public\(br-ens4/);
-  });
+  test.each([['config-changed'], ['start'], ['upgrade-charm']])(
+    '%s on a converged host changes nothing and stays Active',
+    async (hook) => {
+      const state = await installed();
+      const before = fake.batches().length;
+      const ctx = context(fake);
+      const out = await ctx.run(ctx.on.hook(hook), state);
+      expect(ctx.exitCode).toBe(0);
+      expect(fake.batches().length).toBe(before);
+      expect(ctx.statusHistory.map((s) => s.name)).toEqual(['active']);
+      expect(out.unitStatus?.message).toMatch(/^3 VRFs: public\(br-ens4/);
+    },
+  );
 
-  test('upgrade-charm refreshes the boot unit\'s copy of the CLI from the new charm', async () => {
+  test("upgrade-charm refreshes the boot unit's copy of the CLI from the new charm", async () => {
     const state = await installed();
     const cli = fake.host.boot === false ? '' : fake.host.boot.cliSource;
     await writeFile(cli, '// the CLI of the upgraded charm\n');
@@ -125,7 +155,10 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
   test('config-changed after juju bind: a binding that moved to the default space leaves its VRF', async () => {
     const state = await installed();
     const ctx = context(fake);
-    const out = await ctx.run(ctx.on.configChanged(), { ...state, networks: { ...NETWORKS, 'storage-cluster': NETWORKS['juju-info']! } });
+    const out = await ctx.run(ctx.on.configChanged(), {
+      ...state,
+      networks: { ...NETWORKS, 'storage-cluster': NETWORKS['juju-info']! },
+    });
     expect(out.unitStatus?.message).toMatch(/^2 VRFs: public\(.*\) storage\(/);
     expect(link('storage-cluster')).toBeUndefined();
     expect(link('bond0.105')?.master).toBeNull();
@@ -134,22 +167,30 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
   test('config-changed with exclude-interfaces releases an enslaved interface and reports the binding in main', async () => {
     const state = await installed();
     const ctx = context(fake);
-    const out = await ctx.run(ctx.on.configChanged(), { ...state, config: { ...CONFIG, 'exclude-interfaces': 'bond0' } });
+    const out = await ctx.run(ctx.on.configChanged(), {
+      ...state,
+      config: { ...CONFIG, 'exclude-interfaces': 'bond0' },
+    });
     expect(link('bond0')?.master).toBeNull();
     expect(link('storage')).toBeUndefined();
-    expect(out.unitStatus?.message).toMatch(/^2 VRFs: public\(.*\) storage-cluster\(.*\); storage in main \(excluded\)$/);
+    expect(out.unitStatus?.message).toMatch(
+      /^2 VRFs: public\(.*\) storage-cluster\(.*\); storage in main \(excluded\)$/,
+    );
   });
 
-  test.each([['joined'], ['changed'], ['departed'], ['created']] as const)('juju-info-relation-%s refreshes the state', async (kind) => {
-    const state = await installed();
-    fake.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
-    const ctx = context(fake);
-    const rel = { endpoint: 'juju-info', id: 1, remoteApp: 'ubuntu', remoteUnitsData: { 'ubuntu/0': {} } };
-    const out = await ctx.run(ctx.on.relation(kind, rel, { remoteUnit: 'ubuntu/0' }), { ...state, relations: [rel] });
-    expect(ctx.exitCode).toBe(0);
-    expect(link('bond0')?.master).toBe('storage');
-    expect(out.unitStatus?.name).toBe('active');
-  });
+  test.each([['joined'], ['changed'], ['departed'], ['created']] as const)(
+    'juju-info-relation-%s refreshes the state',
+    async (kind) => {
+      const state = await installed();
+      fake.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
+      const ctx = context(fake);
+      const rel = { endpoint: 'juju-info', id: 1, remoteApp: 'ubuntu', remoteUnitsData: { 'ubuntu/0': {} } };
+      const out = await ctx.run(ctx.on.relation(kind, rel, { remoteUnit: 'ubuntu/0' }), { ...state, relations: [rel] });
+      expect(ctx.exitCode).toBe(0);
+      expect(link('bond0')?.master).toBe('storage');
+      expect(out.unitStatus?.name).toBe('active');
+    },
+  );
 
   test('leader-elected does nothing: no host access, no status change', async () => {
     const state = await installed();
@@ -178,7 +219,8 @@ describe('update-status', () => {
     // The recorded host has `default via fe80::1 dev br-ens4 proto ra metric 1024` in main; enslaving
     // br-ens4 drops it. Derivation must keep finding it (remembered by the planner), not flip-flop.
     const state: State = { networks: NETWORKS };
-    const message = '3 VRFs: public(br-ens4 via 172.16.0.1 fe80::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)';
+    const message =
+      '3 VRFs: public(br-ens4 via 172.16.0.1 fe80::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)';
     const ctx = context(fake);
     const out = await ctx.run(ctx.on.install(), state);
     expect(ctx.exitCode).toBe(0);
@@ -215,17 +257,33 @@ describe('update-status', () => {
     fake.mutate((h) =>
       simulate(h, [
         { kind: 'release', dev: 'bond0', vrf: 'storage' },
-        { kind: 'route-del', route: { family: 'inet', table: 1001, dst: '0.0.0.0/0', type: 'unicast', gateway: '172.16.0.1', dev: 'br-ens4' }, why: 'drift' },
+        {
+          kind: 'route-del',
+          route: {
+            family: 'inet',
+            table: 1001,
+            dst: '0.0.0.0/0',
+            type: 'unicast',
+            gateway: '172.16.0.1',
+            dev: 'br-ens4',
+          },
+          why: 'drift',
+        },
       ]),
     );
     await writeFile(join(fake.proc, 'sys/net/ipv4/tcp_l3mdev_accept'), '0\n');
     const ctx = context(fake);
     const out = await ctx.run(ctx.on.updateStatus(), state);
-    expect(ctx.statusHistory[0]).toEqual({ name: 'maintenance', message: expect.stringMatching(/^healing drift: \d+ changes?$/) });
+    expect(ctx.statusHistory[0]).toEqual({
+      name: 'maintenance',
+      message: expect.stringMatching(/^healing drift: \d+ changes?$/),
+    });
     expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
     expect(out.unitStatus?.name).toBe('active');
     expect(link('bond0')?.master).toBe('storage');
-    expect(fake.current().routes.some((r) => r.table === 1001 && r.dst === '0.0.0.0/0' && r.gateway === '172.16.0.1')).toBe(true);
+    expect(
+      fake.current().routes.some((r) => r.table === 1001 && r.dst === '0.0.0.0/0' && r.gateway === '172.16.0.1'),
+    ).toBe(true);
   });
 
   test('the memo: a no-op update-status is recorded; one that heals, even a sysctl only (a file write, no process), is not', async () => {
@@ -266,7 +324,12 @@ describe('update-status', () => {
     const out = await ctx.run(ctx.on.updateStatus(), { ...state, config: { ...CONFIG, 'heal-drift': false } });
     expect(fake.batches().length).toBe(before);
     expect(link('bond0')?.master).toBeNull();
-    expect(out.unitStatus).toEqual({ name: 'blocked', message: expect.stringMatching(/^drift: \d+ changes? pending \(storage: \d+.*\); heal-drift is off: run the apply action$/) });
+    expect(out.unitStatus).toEqual({
+      name: 'blocked',
+      message: expect.stringMatching(
+        /^drift: \d+ changes? pending \(storage: \d+.*\); heal-drift is off: run the apply action$/,
+      ),
+    });
   });
 
   test('sees a new Juju br-* bridge because the bindings are re-read', async () => {
@@ -276,21 +339,58 @@ describe('update-status', () => {
       simulate(
         {
           ...h,
-          links: [...h.links, { name: 'br-stc', ifindex: 99, kind: 'bridge', slaveKind: null, master: null, up: true, vrfTable: null, lower: null, mac: '52:54:00:aa:bb:cc' }],
+          links: [
+            ...h.links,
+            {
+              name: 'br-stc',
+              ifindex: 99,
+              kind: 'bridge',
+              slaveKind: null,
+              master: null,
+              up: true,
+              vrfTable: null,
+              lower: null,
+              mac: '52:54:00:aa:bb:cc',
+            },
+          ],
           addrs: [...h.addrs, { dev: 'br-stc', family: 'inet', address: '10.10.6.10', prefixlen: 24, scope: 'global' }],
-          routes: [...h.routes, { family: 'inet', table: 254, dst: '10.10.6.0/24', type: 'unicast', gateway: null, dev: 'br-stc', protocol: 'kernel', scope: 'link', metric: null, prefsrc: '10.10.6.10' }],
+          routes: [
+            ...h.routes,
+            {
+              family: 'inet',
+              table: 254,
+              dst: '10.10.6.0/24',
+              type: 'unicast',
+              gateway: null,
+              dev: 'br-stc',
+              protocol: 'kernel',
+              scope: 'link',
+              metric: null,
+              prefsrc: '10.10.6.10',
+            },
+          ],
         },
         [],
       ),
     );
     const networks = { ...NETWORKS, tenant: net('br-stc', ['10.10.6.10', '10.10.6.0/24']) };
     const ctx = context(fake);
-    const out = await ctx.run(ctx.on.updateStatus(), { ...state, config: { gateways: `${CONFIG.gateways} tenant=10.10.6.1` }, networks });
+    const out = await ctx.run(ctx.on.updateStatus(), {
+      ...state,
+      config: { gateways: `${CONFIG.gateways} tenant=10.10.6.1` },
+      networks,
+    });
     expect(ctx.exitCode).toBe(0);
     expect(link('br-stc')?.master).toBe('tenant');
     // Four VRFs with both families' gateways are too long for the status column: shortened.
-    expect(out.unitStatus?.message).toBe('4 VRFs: public(br-ens4) storage(bond0) storage-cluster(bond0.105) tenant(br-stc)');
-    expect(fake.current().routes.some((r) => r.table === link('tenant')?.vrfTable && r.dst === '0.0.0.0/0' && r.gateway === '10.10.6.1')).toBe(true);
+    expect(out.unitStatus?.message).toBe(
+      '4 VRFs: public(br-ens4) storage(bond0) storage-cluster(bond0.105) tenant(br-stc)',
+    );
+    expect(
+      fake
+        .current()
+        .routes.some((r) => r.table === link('tenant')?.vrfTable && r.dst === '0.0.0.0/0' && r.gateway === '10.10.6.1'),
+    ).toBe(true);
   });
 
   test('with dry-run, only plans: the status shows the pending changes and the host is untouched', async () => {
@@ -299,7 +399,10 @@ describe('update-status', () => {
     expect(fake.batches()).toEqual([]);
     expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('0');
     expect(await exists(join(fake.root, PATHS.state))).toBe(false);
-    expect(out.unitStatus).toEqual({ name: 'active', message: expect.stringMatching(/^dry-run: \d{2} changes pending \(see the plan action\); 3 VRFs: /) });
+    expect(out.unitStatus).toEqual({
+      name: 'active',
+      message: expect.stringMatching(/^dry-run: \d{2} changes pending \(see the plan action\); 3 VRFs: /),
+    });
     expect(ctx.statusHistory.map((s) => s.name)).toEqual(['active']);
   });
 });
@@ -307,17 +410,35 @@ describe('update-status', () => {
 describe('Waiting', () => {
   test('network-get has no address for juju-info yet: Waiting, nothing applied', async () => {
     const ctx = context(fake);
-    const out = await ctx.run(ctx.on.install(), { ...BASE, networks: { ...NETWORKS, 'juju-info': { interfaces: [], ingressAddresses: [], egressSubnets: [] } } });
-    expect(out.unitStatus).toEqual({ name: 'waiting', message: 'waiting for network-get to report an address for juju-info' });
+    const out = await ctx.run(ctx.on.install(), {
+      ...BASE,
+      networks: { ...NETWORKS, 'juju-info': { interfaces: [], ingressAddresses: [], egressSubnets: [] } },
+    });
+    expect(out.unitStatus).toEqual({
+      name: 'waiting',
+      message: 'waiting for network-get to report an address for juju-info',
+    });
     expect(fake.calls).toEqual([]);
   });
 
   test('network-get failing (the agent has no network config yet): Waiting, logged, nothing applied', async () => {
     const ctx = context(fake);
-    const out = await ctx.run(ctx.on.install(), { ...BASE, faults: { 'network-get': { kind: 'exit', code: 1, stderr: 'ERROR no network config found for binding "juju-info"\n' } } });
+    const out = await ctx.run(ctx.on.install(), {
+      ...BASE,
+      faults: {
+        'network-get': { kind: 'exit', code: 1, stderr: 'ERROR no network config found for binding "juju-info"\n' },
+      },
+    });
     expect(ctx.exitCode).toBe(0);
-    expect(out.unitStatus).toEqual({ name: 'waiting', message: 'waiting for network-get to report an address for juju-info' });
-    expect(ctx.jujuLog.some((l) => l.level === 'WARNING' && /^network-get juju-info failed: .*no network config found/.test(l.message))).toBe(true);
+    expect(out.unitStatus).toEqual({
+      name: 'waiting',
+      message: 'waiting for network-get to report an address for juju-info',
+    });
+    expect(
+      ctx.jujuLog.some(
+        (l) => l.level === 'WARNING' && /^network-get juju-info failed: .*no network config found/.test(l.message),
+      ),
+    ).toBe(true);
     expect(fake.calls).toEqual([]);
   });
 
@@ -325,9 +446,15 @@ describe('Waiting', () => {
     const ctx = context(fake);
     const out = await ctx.run(ctx.on.configChanged(), {
       config: { ...CONFIG, vrfs: 'storacc: {binding: storage}' },
-      networks: { ...NETWORKS, storage: { interfaces: [{ name: 'bond0', addresses: [] }], ingressAddresses: [], egressSubnets: [] } },
+      networks: {
+        ...NETWORKS,
+        storage: { interfaces: [{ name: 'bond0', addresses: [] }], ingressAddresses: [], egressSubnets: [] },
+      },
     });
-    expect(out.unitStatus).toEqual({ name: 'waiting', message: 'waiting for network-get to report an address for storage' });
+    expect(out.unitStatus).toEqual({
+      name: 'waiting',
+      message: 'waiting for network-get to report an address for storage',
+    });
     expect(fake.batches()).toEqual([]);
   });
 });
@@ -338,15 +465,28 @@ describe('stop and remove', () => {
     const ctx = context(fake);
     const stopped = await ctx.run(ctx.on.stop(), state);
     expect(ctx.exitCode).toBe(0);
-    expect(stopped.unitStatus).toEqual({ name: 'maintenance', message: 'leaving; the VRFs are removed and the host is restored' });
+    expect(stopped.unitStatus).toEqual({
+      name: 'maintenance',
+      message: 'leaving; the VRFs are removed and the host is restored',
+    });
     expect(link('public')).toBeUndefined();
     expect(link('bond0')?.master).toBeNull();
     expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('0');
-    for (const p of [PATHS.state, PATHS.rtTables, PATHS.sysctlConf, BOOT_PATHS.unit, BOOT_PATHS.cli, ...BOOT_PATHS.hooks, ...BOOT_PATHS.wants]) {
+    for (const p of [
+      PATHS.state,
+      PATHS.rtTables,
+      PATHS.sysctlConf,
+      BOOT_PATHS.unit,
+      BOOT_PATHS.cli,
+      ...BOOT_PATHS.hooks,
+      ...BOOT_PATHS.wants,
+    ]) {
       expect(await exists(join(fake.root, p))).toBe(false);
     }
     // The MAAS rules vrf-host removed are back.
-    expect(fake.current().rules.some((r) => r.priority === 100 && r.src === '10.10.4.0/24' && r.table === 2)).toBe(true);
+    expect(fake.current().rules.some((r) => r.priority === 100 && r.src === '10.10.4.0/24' && r.table === 2)).toBe(
+      true,
+    );
     const removed = await ctx.run(ctx.on.remove(), { ...stopped, config: CONFIG, networks: NETWORKS });
     expect(ctx.exitCode).toBe(0);
     expect(removed.unitStatus?.name).toBe('maintenance');
@@ -358,7 +498,9 @@ describe('stop and remove', () => {
     const ctx = context(fake);
     await ctx.run(ctx.on.remove(), state);
     expect(ctx.exitCode).toBe(1);
-    expect(ctx.jujuLog.map((l) => l.message).join('\n')).toMatch(/teardown step \d+ of \d+ failed: ip link set dev \S+ nomaster: RTNETLINK answers: Device or resource busy/);
+    expect(ctx.jujuLog.map((l) => l.message).join('\n')).toMatch(
+      /teardown step \d+ of \d+ failed: ip link set dev \S+ nomaster: RTNETLINK answers: Device or resource busy/,
+    );
     expect(await exists(join(fake.root, PATHS.state))).toBe(true);
     fake.failOn(null);
     await ctx.run(ctx.on.remove(), state);
@@ -393,7 +535,9 @@ describe('several units on one machine', () => {
     const other = context(fake, { unitName: 'vrf-host-b/0' });
     const out = await other.run(other.on.install(), { ...BASE, config: { ...CONFIG, strict: false } });
     expect(out.unitStatus?.name).toBe('blocked');
-    expect(out.unitStatus?.message).toMatch(/^this machine's VRFs belong to vrf-host application "vrf-host" \(vrf-host\/0\)/);
+    expect(out.unitStatus?.message).toMatch(
+      /^this machine's VRFs belong to vrf-host application "vrf-host" \(vrf-host\/0\)/,
+    );
     expect(fake.batches().length).toBe(batches);
     // The first application's update-status still finds its host in sync.
     const first = context(fake);

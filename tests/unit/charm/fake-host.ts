@@ -103,7 +103,12 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
   const spawn: Spawn = async (file, args, options) => {
     calls.push({ file, args: [...args], ...(options.input !== undefined ? { input: options.input } : {}) });
     if (file === 'fake-flock') return ok();
-    if (file === 'fake-modprobe') return { exitCode: 1, stdout: '', stderr: 'modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0-56-amd64' };
+    if (file === 'fake-modprobe')
+      return {
+        exitCode: 1,
+        stdout: '',
+        stderr: 'modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0-56-amd64',
+      };
     if (file !== 'fake-ip') return { exitCode: -1, stdout: '', stderr: `${file}: not found` };
     if (args[0] === '-V') return ok('ip utility, iproute2-6.1.0, libbpf 1.1.2\n');
     if (args[0] === 'vrf' && args[1] === 'exec') {
@@ -118,12 +123,22 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
       state = { ...state, sysctls: await readSysctls(OWNED_SYSCTLS, proc) };
       for (const [i, line] of lines.entries()) {
         const step = byLine.get(`${fam}|${line}`);
-        if (fail && fail.re.test(line)) return { exitCode: 1, stdout: '', stderr: `${fail.message}\nCommand failed -:${i + 1}\n` };
-        if (!step) return { exitCode: 1, stdout: '', stderr: `fake ip: no step rendered as ${JSON.stringify(line)}\nCommand failed -:${i + 1}\n` };
+        if (fail && fail.re.test(line))
+          return { exitCode: 1, stdout: '', stderr: `${fail.message}\nCommand failed -:${i + 1}\n` };
+        if (!step)
+          return {
+            exitCode: 1,
+            stdout: '',
+            stderr: `fake ip: no step rendered as ${JSON.stringify(line)}\nCommand failed -:${i + 1}\n`,
+          };
         try {
           state = simulate(state, [step]);
         } catch (e) {
-          return { exitCode: 2, stdout: '', stderr: `RTNETLINK answers: ${(e as Error).message}\nCommand failed -:${i + 1}\n` };
+          return {
+            exitCode: 2,
+            stdout: '',
+            stderr: `RTNETLINK answers: ${(e as Error).message}\nCommand failed -:${i + 1}\n`,
+          };
         }
       }
       return ok();
@@ -147,7 +162,9 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
           sysctls: extras.sysctls,
           vrfModule: extras.vrfModule,
           container: extras.container,
-          routeGet: Object.fromEntries(extras.controllers.filter((c) => state.routeGet[c] !== undefined).map((c) => [c, state.routeGet[c]!])),
+          routeGet: Object.fromEntries(
+            extras.controllers.filter((c) => state.routeGet[c] !== undefined).map((c) => [c, state.routeGet[c]!]),
+          ),
         }),
         renderer: {
           renderCommand,
@@ -177,7 +194,10 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
     mutate(f) {
       state = f(state);
     },
-    batches: () => calls.filter((c) => c.file === 'fake-ip' && c.args.includes('-batch') && !c.args.includes('-json')).map((c) => (c.input ?? '').split('\n').filter(Boolean)),
+    batches: () =>
+      calls
+        .filter((c) => c.file === 'fake-ip' && c.args.includes('-batch') && !c.args.includes('-json'))
+        .map((c) => (c.input ?? '').split('\n').filter(Boolean)),
     failOn(re, message = 'RTNETLINK answers: Operation not supported') {
       fail = re ? { re, message } : null;
     },

@@ -38,13 +38,19 @@ export const NETWORKS: Readonly<Record<string, Network>> = {
   'storage-cluster': net('bond0.105', ['10.10.5.10', '10.10.5.0/24']),
 };
 
-export function context(fake: FakeHost, opts: { unitName?: string; env?: Record<string, string>; memo?: MemoOptions } = {}): Context {
-  return new Context(createVrfHostCharm(() => fake.host), {
-    meta: META,
-    config: CONFIG,
-    actions: ACTIONS,
-    ...(opts.unitName ? { unitName: opts.unitName } : {}),
-    ...(opts.memo ? { memo: opts.memo } : {}),
-    env: { JUJU_API_ADDRESSES: API_ADDRESSES, ...(opts.env ?? {}) },
-  });
+export function context(
+  fake: FakeHost,
+  opts: { unitName?: string; env?: Record<string, string>; memo?: MemoOptions } = {},
+): Context {
+  return new Context(
+    createVrfHostCharm(() => fake.host),
+    {
+      meta: META,
+      config: CONFIG,
+      actions: ACTIONS,
+      ...(opts.unitName ? { unitName: opts.unitName } : {}),
+      ...(opts.memo ? { memo: opts.memo } : {}),
+      env: { JUJU_API_ADDRESSES: API_ADDRESSES, ...(opts.env ?? {}) },
+    },
+  );
 }

@@ -29,7 +29,8 @@ describe('action key validation', () => {
   test('agrees with the segment regex on arbitrary strings', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 12 }), (seg) => {
-        const valid = ACTION_KEY_SEGMENT_RE.test(seg) && !['stdout', 'stderr', 'stdout-encoding', 'stderr-encoding'].includes(seg);
+        const valid =
+          ACTION_KEY_SEGMENT_RE.test(seg) && !['stdout', 'stderr', 'stdout-encoding', 'stderr-encoding'].includes(seg);
         let threw = false;
         try {
           validateActionKey(seg);
@@ -44,7 +45,11 @@ describe('action key validation', () => {
 
 describe('flattening', () => {
   test('nested objects flatten with dots, scalars stringified', () => {
-    expect(flattenActionResults({ a: { b: 1, c: { d: false } }, e: 'x' })).toEqual({ 'a.b': '1', 'a.c.d': 'false', e: 'x' });
+    expect(flattenActionResults({ a: { b: 1, c: { d: false } }, e: 'x' })).toEqual({
+      'a.b': '1',
+      'a.c.d': 'false',
+      e: 'x',
+    });
   });
   test('a dotted key colliding with a nested one is rejected', () => {
     expect(() => flattenActionResults({ a: { b: 1 }, 'a.b': 2 })).toThrow(/duplicate action result key "a.b"/);
@@ -58,7 +63,10 @@ describe('flattening', () => {
   test('flattening then re-nesting gives back the leaves', () => {
     const seg = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,4}[a-z0-9])?$/).filter((s) => !s.startsWith('std'));
     const tree: fc.Arbitrary<Record<string, unknown>> = fc.letrec<{ node: Record<string, unknown> }>((tie) => ({
-      node: fc.dictionary(seg, fc.oneof({ maxDepth: 3 }, fc.string(), fc.integer(), tie('node')), { minKeys: 1, maxKeys: 3 }),
+      node: fc.dictionary(seg, fc.oneof({ maxDepth: 3 }, fc.string(), fc.integer(), tie('node')), {
+        minKeys: 1,
+        maxKeys: 3,
+      }),
     })).node;
     fc.assert(
       fc.property(tree, (t) => {

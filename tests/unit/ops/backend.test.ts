@@ -39,7 +39,12 @@ describe('classification', () => {
     const run = classifyingRun(answering(1, '', 'ERROR permission denied\n'));
     const err = await run(['status-get', '--include-data', '--format=json']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HookToolFailedError);
-    expect(err).toMatchObject({ name: 'HookToolFailedError', tool: 'status-get', exitCode: 1, stderr: 'ERROR permission denied\n' });
+    expect(err).toMatchObject({
+      name: 'HookToolFailedError',
+      tool: 'status-get',
+      exitCode: 1,
+      stderr: 'ERROR permission denied\n',
+    });
     expect((err as Error).message).toBe('hook tool status-get exited with status 1: ERROR permission denied');
   });
 
@@ -49,7 +54,9 @@ describe('classification', () => {
   });
 
   test('"relation not found" for a -r argument is RelationNotFoundError caused by the failure', async () => {
-    const run = classifyingRun(answering(2, '', 'ERROR invalid value "juju-info:9" for option -r: relation not found\n'));
+    const run = classifyingRun(
+      answering(2, '', 'ERROR invalid value "juju-info:9" for option -r: relation not found\n'),
+    );
     const err = await run(['relation-list', '-r', 'juju-info:9', '--format=json']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RelationNotFoundError);
     expect(err).toBeInstanceOf(ModelError);
@@ -81,14 +88,21 @@ describe('processRunner (real processes)', () => {
 
   test('exit code and stderr of a failing tool', async () => {
     const run = classifyingRun(processRunner());
-    const err = await run([node, '-e', 'process.stderr.write("ERROR boom\\n"); process.exit(3)']).catch((e: unknown) => e);
+    const err = await run([node, '-e', 'process.stderr.write("ERROR boom\\n"); process.exit(3)']).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ name: 'HookToolFailedError', exitCode: 3, stderr: 'ERROR boom\n' });
   });
 
   test('stdin reaches the tool and stdout comes back unchanged; argv is not split by a shell', async () => {
     const raw = processRunner();
     const res = await raw(
-      [node, '-e', 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.stringify([s, process.argv[1]])+"\\n"))', 'a b; $(x)'],
+      [
+        node,
+        '-e',
+        'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.stringify([s, process.argv[1]])+"\\n"))',
+        'a b; $(x)',
+      ],
       'in put',
     );
     expect(res).toEqual({ exitCode: 0, stdout: '["in put","a b; $(x)"]\n', stderr: '' });

@@ -48,7 +48,11 @@ test('every variable is typed', () => {
 });
 
 test('only the dispatch path and unit name are required; empty strings count as unset', () => {
-  const ctx = parseJujuContext({ JUJU_DISPATCH_PATH: 'hooks/install', JUJU_UNIT_NAME: 'vrf-host/0', JUJU_RELATION_ID: '' });
+  const ctx = parseJujuContext({
+    JUJU_DISPATCH_PATH: 'hooks/install',
+    JUJU_UNIT_NAME: 'vrf-host/0',
+    JUJU_RELATION_ID: '',
+  });
   expect(ctx).toEqual({ dispatchPath: 'hooks/install', unitName: 'vrf-host/0', appName: 'vrf-host', apiAddresses: [] });
 });
 

@@ -4,7 +4,12 @@ import { LIFECYCLE_HOOKS, resolveDispatchPath } from '../../../src/ops/events.js
 import { highestPriority, Status, STATUS_PRIORITY } from '../../../src/ops/status.js';
 
 const spec = charmSpecFrom(
-  { name: 'vrf-host', subordinate: true, requires: { 'juju-info': { interface: 'juju-info', scope: 'container' } }, 'extra-bindings': { mgmt: null } },
+  {
+    name: 'vrf-host',
+    subordinate: true,
+    requires: { 'juju-info': { interface: 'juju-info', scope: 'container' } },
+    'extra-bindings': { mgmt: null },
+  },
   { 'show-vrfs': { params: {} } },
 );
 
@@ -12,14 +17,17 @@ describe('dispatch path → event', () => {
   test.each(LIFECYCLE_HOOKS.map((h) => [h]))('hooks/%s is a hook', (name) => {
     expect(resolveDispatchPath(`hooks/${name}`, spec)).toEqual({ kind: 'hook', name });
   });
-  test.each(['created', 'joined', 'changed', 'departed', 'broken'])('hooks/juju-info-relation-%s is a relation event', (kind) => {
-    expect(resolveDispatchPath(`hooks/juju-info-relation-${kind}`, spec)).toEqual({
-      kind: 'relation',
-      name: `juju-info-relation-${kind}`,
-      endpoint: 'juju-info',
-      event: kind,
-    });
-  });
+  test.each(['created', 'joined', 'changed', 'departed', 'broken'])(
+    'hooks/juju-info-relation-%s is a relation event',
+    (kind) => {
+      expect(resolveDispatchPath(`hooks/juju-info-relation-${kind}`, spec)).toEqual({
+        kind: 'relation',
+        name: `juju-info-relation-${kind}`,
+        endpoint: 'juju-info',
+        event: kind,
+      });
+    },
+  );
   test('actions/NAME is an action', () => {
     expect(resolveDispatchPath('actions/show-vrfs', spec)).toEqual({ kind: 'action', name: 'show-vrfs' });
     expect(resolveDispatchPath('./actions/show-vrfs', spec)).toEqual({ kind: 'action', name: 'show-vrfs' });

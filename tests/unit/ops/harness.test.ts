@@ -29,7 +29,14 @@ const ConfigSchema = z.object({
 });
 
 /** Everything the test charm saw, per run. */
-const seen: { events: string[]; networks: Network[]; collects: number; relationData?: Record<string, string>; units?: string[]; departing?: string } = {
+const seen: {
+  events: string[];
+  networks: Network[];
+  collects: number;
+  relationData?: Record<string, string>;
+  units?: string[];
+  departing?: string;
+} = {
   events: [],
   networks: [],
   collects: 0,
@@ -79,10 +86,18 @@ class DemoCharm extends CharmBase {
       e.addStatus(Status.active('ready'));
       e.addStatus(Status.waiting('for peers'));
     });
-    framework.observeAction('greet', z.object({ name: z.string().min(1), times: z.number().int().positive() }), async (e) => {
-      await e.log(`greeting ${e.params.name}`);
-      await e.setResults({ greeting: `hello ${e.params.name}`.repeat(1), times: e.params.times, nested: { a: { b: 'c' } } });
-    });
+    framework.observeAction(
+      'greet',
+      z.object({ name: z.string().min(1), times: z.number().int().positive() }),
+      async (e) => {
+        await e.log(`greeting ${e.params.name}`);
+        await e.setResults({
+          greeting: `hello ${e.params.name}`.repeat(1),
+          times: e.params.times,
+          nested: { a: { b: 'c' } },
+        });
+      },
+    );
     framework.observeAction('explode', z.object({}), () => {
       throw new HookToolFailedError('status-get', 1, 'ERROR boom');
     });
@@ -204,7 +219,9 @@ describe('relations', () => {
   });
 
   test('relation-departed names the departing unit', async () => {
-    await ctx.run(ctx.on.relation('departed', rel, { remoteUnit: 'ubuntu/1', departingUnit: 'ubuntu/1' }), { relations: [rel] });
+    await ctx.run(ctx.on.relation('departed', rel, { remoteUnit: 'ubuntu/1', departingUnit: 'ubuntu/1' }), {
+      relations: [rel],
+    });
     expect(seen.departing).toBe('ubuntu/1');
   });
 
@@ -236,7 +253,9 @@ describe('actions', () => {
   test('invalid params: action-fail naming the param, juju-log line, handler not run, exit 0', async () => {
     await ctx.run(ctx.on.action('greet', { name: '', times: 'two' }), {});
     expect(ctx.exitCode).toBe(0);
-    expect(ctx.actionFailure).toMatch(/^action greet: invalid parameter "name": .*; invalid parameter "times": .*expected number/);
+    expect(ctx.actionFailure).toMatch(
+      /^action greet: invalid parameter "name": .*; invalid parameter "times": .*expected number/,
+    );
     expect(ctx.jujuLog).toContainEqual({ level: 'ERROR', message: ctx.actionFailure });
     expect(ctx.actionLogs).toEqual([]);
     expect(ctx.actionResults).toEqual({});
@@ -245,7 +264,8 @@ describe('actions', () => {
   test('an uncaught error in an action: juju-log, action-fail, exit 1', async () => {
     await ctx.run(ctx.on.action('explode'), {});
     expect(ctx.exitCode).toBe(1);
-    const msg = 'uncaught error in action explode: HookToolFailedError: hook tool status-get exited with status 1: ERROR boom';
+    const msg =
+      'uncaught error in action explode: HookToolFailedError: hook tool status-get exited with status 1: ERROR boom';
     expect(ctx.jujuLog).toContainEqual({ level: 'ERROR', message: msg });
     expect(ctx.actionFailure).toBe(msg);
   });
@@ -253,7 +273,9 @@ describe('actions', () => {
   test('a reserved result key fails the action without running action-set', async () => {
     await ctx.run(ctx.on.action('results'), {});
     expect(ctx.exitCode).toBe(1);
-    expect(ctx.actionFailure).toMatch(/InvalidArgumentError: invalid action result key "stdout": stdout is reserved by Juju/);
+    expect(ctx.actionFailure).toMatch(
+      /InvalidArgumentError: invalid action result key "stdout": stdout is reserved by Juju/,
+    );
     expect(ctx.calls.some((c) => c[0] === 'action-set')).toBe(false);
   });
 
@@ -268,7 +290,11 @@ describe('bad input', () => {
     await ctx.run(ctx.on.dispatchPath('hooks/bogus'), {});
     expect(ctx.exitCode).toBe(1);
     expect(ctx.jujuLog).toEqual([
-      { level: 'ERROR', message: 'cannot dispatch: UnknownEventError: unknown event "hooks/bogus": "bogus" is not a hook this charm handles' },
+      {
+        level: 'ERROR',
+        message:
+          'cannot dispatch: UnknownEventError: unknown event "hooks/bogus": "bogus" is not a hook this charm handles',
+      },
     ]);
     expect(seen.collects).toBe(0);
     expect(ctx.statusHistory).toEqual([]);
@@ -293,7 +319,9 @@ describe('bad input', () => {
   });
 
   test('a hook tool exiting non-zero', async () => {
-    await ctx.run(ctx.on.configChanged(), { faults: { 'config-get': { kind: 'exit', code: 1, stderr: 'ERROR connection refused\n' } } });
+    await ctx.run(ctx.on.configChanged(), {
+      faults: { 'config-get': { kind: 'exit', code: 1, stderr: 'ERROR connection refused\n' } },
+    });
     expect(ctx.exitCode).toBe(1);
     expect(ctx.jujuLog.at(-1)?.message).toBe(
       'uncaught error in hook config-changed: HookToolFailedError: hook tool config-get exited with status 1: ERROR connection refused',
@@ -311,8 +339,12 @@ describe('bad input', () => {
   test('juju-log itself missing: the error still reaches stderr', async () => {
     await ctx.run(ctx.on.remove(), { faults: { 'juju-log': { kind: 'missing' } } });
     expect(ctx.exitCode).toBe(1);
-    expect(ctx.stderr).toContain('uncaught error in hook remove: Error: cleanup failed <- caused by: Error: device busy');
-    expect(ctx.stderr).toContain('ERROR: uncaught error in hook remove: Error: cleanup failed <- caused by: Error: device busy');
+    expect(ctx.stderr).toContain(
+      'uncaught error in hook remove: Error: cleanup failed <- caused by: Error: device busy',
+    );
+    expect(ctx.stderr).toContain(
+      'ERROR: uncaught error in hook remove: Error: cleanup failed <- caused by: Error: device busy',
+    );
   });
 
   test('an uncaught error logs its message and cause chain', async () => {
@@ -328,7 +360,9 @@ describe('bad input', () => {
     const bad = new Context(DemoCharm, { meta, config, actions, env: { JUJU_UNIT_NAME: 'no-slash' } });
     await bad.run(bad.on.install(), {});
     expect(bad.exitCode).toBe(1);
-    expect(bad.jujuLog[0]?.message).toMatch(/^JujuContextError: invalid Juju environment: JUJU_UNIT_NAME: must look like app\/N/);
+    expect(bad.jujuLog[0]?.message).toMatch(
+      /^JujuContextError: invalid Juju environment: JUJU_UNIT_NAME: must look like app\/N/,
+    );
   });
 });
 
@@ -370,7 +404,9 @@ describe('framework details', () => {
     const t = new Context(Twice, { meta, config, actions });
     await t.run(t.on.install(), {});
     expect(t.exitCode).toBe(1);
-    expect(t.jujuLog.at(-1)?.message).toBe('charm construction failed during install: Error: action greet is observed twice');
+    expect(t.jujuLog.at(-1)?.message).toBe(
+      'charm construction failed during install: Error: action greet is observed twice',
+    );
   });
 
   test('a charm cannot set an error status', async () => {

@@ -7,7 +7,13 @@ import { recorder } from './helpers.js';
 describe('config-get', () => {
   test('argv and parsing', async () => {
     const run = recorder('{"vrfs":"","strict":true,"table-range":"1000-1999","mtu":9000,"unset":null}\n');
-    await expect(cmd.configGet(run)).resolves.toEqual({ vrfs: '', strict: true, 'table-range': '1000-1999', mtu: 9000, unset: null });
+    await expect(cmd.configGet(run)).resolves.toEqual({
+      vrfs: '',
+      strict: true,
+      'table-range': '1000-1999',
+      mtu: 9000,
+      unset: null,
+    });
     expect(run.calls).toEqual([{ argv: ['config-get', '--format=json'], stdin: undefined }]);
   });
   test('rejects a nested value', async () => {
@@ -28,7 +34,11 @@ describe('network-get', () => {
         macaddress: '00:16:3e:5b:8f:31',
         interfacename: 'eth0',
       },
-      { 'mac-address': '', 'interface-name': 'br-eth1', addresses: [{ hostname: 'h', address: '10.20.0.5', cidr: '10.20.0.0/24' }] },
+      {
+        'mac-address': '',
+        'interface-name': 'br-eth1',
+        addresses: [{ hostname: 'h', address: '10.20.0.5', cidr: '10.20.0.0/24' }],
+      },
     ],
     'egress-subnets': ['10.10.4.23/32'],
     'ingress-addresses': ['10.10.4.23', '2001:db8:4::17'],
@@ -55,14 +65,21 @@ describe('network-get', () => {
           { hostname: '', value: '2001:db8:4::17', cidr: '2001:db8:4::/64' },
         ],
       },
-      { 'interface-name': 'br-eth1', 'mac-address': '', addresses: [{ hostname: 'h', value: '10.20.0.5', cidr: '10.20.0.0/24' }] },
+      {
+        'interface-name': 'br-eth1',
+        'mac-address': '',
+        addresses: [{ hostname: 'h', value: '10.20.0.5', cidr: '10.20.0.0/24' }],
+      },
     ]);
     expect(out['egress-subnets']).toEqual(['10.10.4.23/32']);
     expect(out['ingress-addresses']).toEqual(['10.10.4.23', '2001:db8:4::17']);
   });
 
   test('null lists become empty', async () => {
-    const out = await cmd.networkGet(recorder('{"bind-addresses":null,"egress-subnets":null,"ingress-addresses":null}'), 'x');
+    const out = await cmd.networkGet(
+      recorder('{"bind-addresses":null,"egress-subnets":null,"ingress-addresses":null}'),
+      'x',
+    );
     expect(out).toEqual({ 'bind-addresses': [], 'egress-subnets': [], 'ingress-addresses': [] });
   });
 
@@ -86,10 +103,16 @@ describe('status', () => {
     expect(run.calls[0]?.argv).toEqual(['status-get', '--include-data', '--format=json']);
   });
   test('status-get without message or data', async () => {
-    await expect(cmd.statusGet(recorder('{"status":"unknown"}'))).resolves.toEqual({ status: 'unknown', message: '', 'status-data': {} });
+    await expect(cmd.statusGet(recorder('{"status":"unknown"}'))).resolves.toEqual({
+      status: 'unknown',
+      message: '',
+      'status-data': {},
+    });
   });
   test('status-get rejects an unknown status', async () => {
-    await expect(cmd.statusGet(recorder('{"status":"happy","message":""}'))).rejects.toBeInstanceOf(HookToolOutputError);
+    await expect(cmd.statusGet(recorder('{"status":"happy","message":""}'))).rejects.toBeInstanceOf(
+      HookToolOutputError,
+    );
   });
   test('application-version-set argv', async () => {
     const run = recorder();
@@ -124,7 +147,11 @@ describe('actions', () => {
   });
   test('action-set flattens nested results into k=v pairs', async () => {
     const run = recorder();
-    await cmd.actionSet(run, { summary: 'a=b c', vrf: { storage: { table: 1001, up: true } }, members: ['eth1', 'eth2'] });
+    await cmd.actionSet(run, {
+      summary: 'a=b c',
+      vrf: { storage: { table: 1001, up: true } },
+      members: ['eth1', 'eth2'],
+    });
     expect(run.calls[0]?.argv).toEqual([
       'action-set',
       'summary=a=b c',

@@ -40,7 +40,10 @@ describe('main() with injected env and runner', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ops-main-'));
-    await writeFile(join(dir, 'metadata.yaml'), 'name: demo\nrequires:\n  juju-info:\n    interface: juju-info\n    scope: container\n');
+    await writeFile(
+      join(dir, 'metadata.yaml'),
+      'name: demo\nrequires:\n  juju-info:\n    interface: juju-info\n    scope: container\n',
+    );
     await writeFile(join(dir, 'actions.yaml'), 'show-vrfs:\n  params:\n    routes: {type: boolean, default: false}\n');
   });
   afterAll(async () => {
@@ -49,8 +52,17 @@ describe('main() with injected env and runner', () => {
 
   test('reads metadata from JUJU_CHARM_DIR and dispatches; returns the exit code without touching process.exitCode', async () => {
     const spec = await loadCharmSpec(dir);
-    expect(spec).toMatchObject({ name: 'demo', actions: ['show-vrfs'], endpoints: { 'juju-info': { interface: 'juju-info', role: 'requires' } } });
-    const fake = new FakeJuju({ spec, unitName: 'demo/0', state: {}, action: { name: 'show-vrfs', params: { routes: true } } });
+    expect(spec).toMatchObject({
+      name: 'demo',
+      actions: ['show-vrfs'],
+      endpoints: { 'juju-info': { interface: 'juju-info', role: 'requires' } },
+    });
+    const fake = new FakeJuju({
+      spec,
+      unitName: 'demo/0',
+      state: {},
+      action: { name: 'show-vrfs', params: { routes: true } },
+    });
     const before = process.exitCode;
     const code = await main(VrfHostCharm, {
       env: { JUJU_DISPATCH_PATH: 'actions/show-vrfs', JUJU_UNIT_NAME: 'demo/0', JUJU_CHARM_DIR: dir },
@@ -73,7 +85,11 @@ describe('main() with injected env and runner', () => {
     });
     await rm(empty, { recursive: true, force: true });
     expect(code).toBe(1);
-    expect(lines[0]).toMatch(new RegExp(`^cannot load charm metadata from ${empty}: Error: cannot read .*metadata.yaml <- caused by: Error: ENOENT`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^cannot load charm metadata from ${empty}: Error: cannot read .*metadata.yaml <- caused by: Error: ENOENT`,
+      ),
+    );
   });
 
   test('invalid metadata is named', async () => {
@@ -85,14 +101,21 @@ describe('main() with injected env and runner', () => {
 });
 
 describe('the placeholder charm with the repository metadata', () => {
-  const ctx = new Context(VrfHostCharm, { meta: read('metadata.yaml'), config: read('config.yaml'), actions: read('actions.yaml') });
-
-  test.each(['install', 'config-changed', 'start', 'update-status', 'stop', 'remove'])('%s ends active', async (name) => {
-    const out = await ctx.run(ctx.on.hook(name), {});
-    expect(ctx.exitCode).toBe(0);
-    expect(ctx.jujuLog).toContainEqual({ level: 'INFO', message: `vrf-host placeholder handled ${name}` });
-    expect(out.unitStatus).toEqual({ name: 'active', message: `placeholder (last: ${name})` });
+  const ctx = new Context(VrfHostCharm, {
+    meta: read('metadata.yaml'),
+    config: read('config.yaml'),
+    actions: read('actions.yaml'),
   });
+
+  test.each(['install', 'config-changed', 'start', 'update-status', 'stop', 'remove'])(
+    '%s ends active',
+    async (name) => {
+      const out = await ctx.run(ctx.on.hook(name), {});
+      expect(ctx.exitCode).toBe(0);
+      expect(ctx.jujuLog).toContainEqual({ level: 'INFO', message: `vrf-host placeholder handled ${name}` });
+      expect(out.unitStatus).toEqual({ name: 'active', message: `placeholder (last: ${name})` });
+    },
+  );
 
   test('show-vrfs sets a result; actions.yaml defaults apply', async () => {
     await ctx.run(ctx.on.action('show-vrfs'), {});

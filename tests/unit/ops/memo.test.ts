@@ -2,8 +2,25 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyToolCalls, fileState, makeRecord, memoEnv, replayMemo, writeMemo, type MemoRecord, type RecordedRead, type ReplayOptions } from '../../../src/ops/memo.js';
-import { dispatch, CharmBase, Status, type Framework, type ProcessCall, type RawResult } from '../../../src/ops/index.js';
+import {
+  classifyToolCalls,
+  fileState,
+  makeRecord,
+  memoEnv,
+  replayMemo,
+  writeMemo,
+  type MemoRecord,
+  type RecordedRead,
+  type ReplayOptions,
+} from '../../../src/ops/memo.js';
+import {
+  dispatch,
+  CharmBase,
+  Status,
+  type Framework,
+  type ProcessCall,
+  type RawResult,
+} from '../../../src/ops/index.js';
 import { charmSpecFrom } from '../../../src/ops/charmspec.js';
 import { FakeJuju } from '../../../src/ops/testing/index.js';
 
@@ -31,7 +48,14 @@ function fakeRun(table: Record<string, RawResult>) {
 const READS: RecordedRead[] = [
   { argv: ['config-get', '--all', '--format=json'], exitCode: 0, stdout: '{"strict":true}\n', stderr: '' },
   { argv: ['network-get', 'public', '--format=json'], exitCode: 0, stdout: '{"bind-addresses":[]}\n', stderr: '' },
-  { argv: ['/usr/sbin/ip', '-json', '-batch', '-'], input: 'link show\n', env: { LC_ALL: 'C' }, exitCode: 0, stdout: '[]\n', stderr: '' },
+  {
+    argv: ['/usr/sbin/ip', '-json', '-batch', '-'],
+    input: 'link show\n',
+    env: { LC_ALL: 'C' },
+    exitCode: 0,
+    stdout: '[]\n',
+    stderr: '',
+  },
 ];
 const TABLE: Record<string, RawResult> = {
   'config-get --all --format=json': ok('{"strict":true}\n'),
@@ -85,10 +109,26 @@ describe('replayMemo', () => {
   });
 
   test.each([
-    ['a read answers differently', { ...TABLE, 'network-get public --format=json': ok('{"bind-addresses":[{}]}\n') }, 'network-get public answered differently'],
-    ['a read exits differently', { ...TABLE, 'config-get --all --format=json': { exitCode: 1, stdout: '', stderr: 'no' } }, 'config-get --all answered differently'],
-    ['ip answers differently', { ...TABLE, '/usr/sbin/ip -json -batch -': ok('[{}]\n') }, '/usr/sbin/ip -json -batch - answered differently'],
-    ['the status write fails', { ...TABLE, 'status-set --application=false active -- 2 VRFs': { exitCode: 1, stdout: '', stderr: 'x' } }, 'status-set failed on replay'],
+    [
+      'a read answers differently',
+      { ...TABLE, 'network-get public --format=json': ok('{"bind-addresses":[{}]}\n') },
+      'network-get public answered differently',
+    ],
+    [
+      'a read exits differently',
+      { ...TABLE, 'config-get --all --format=json': { exitCode: 1, stdout: '', stderr: 'no' } },
+      'config-get --all answered differently',
+    ],
+    [
+      'ip answers differently',
+      { ...TABLE, '/usr/sbin/ip -json -batch -': ok('[{}]\n') },
+      '/usr/sbin/ip -json -batch - answered differently',
+    ],
+    [
+      'the status write fails',
+      { ...TABLE, 'status-set --application=false active -- 2 VRFs': { exitCode: 1, stdout: '', stderr: 'x' } },
+      'status-set failed on replay',
+    ],
   ])('a miss when %s', async (_what, table, reason) => {
     await writeFile(join(dir, 'state.json'), '{}');
     const path = join(dir, 'u.json');
@@ -101,15 +141,32 @@ describe('replayMemo', () => {
     const path = join(dir, 'u.json');
     await recordAt(path);
     const { run, calls } = fakeRun(TABLE);
-    expect(await replayMemo(path, replayOpts(run, { build: 'b2' }))).toEqual({ hit: false, reason: 'the charm changed' });
-    expect(await replayMemo(path, replayOpts(run, { hook: 'start' }))).toEqual({ hit: false, reason: 'record is for update-status' });
-    expect(await replayMemo(path, replayOpts(run, { now: 1_000_000 + 61_000 }))).toEqual({ hit: false, reason: 'record older than 1 min' });
+    expect(await replayMemo(path, replayOpts(run, { build: 'b2' }))).toEqual({
+      hit: false,
+      reason: 'the charm changed',
+    });
+    expect(await replayMemo(path, replayOpts(run, { hook: 'start' }))).toEqual({
+      hit: false,
+      reason: 'record is for update-status',
+    });
+    expect(await replayMemo(path, replayOpts(run, { now: 1_000_000 + 61_000 }))).toEqual({
+      hit: false,
+      reason: 'record older than 1 min',
+    });
     expect(await replayMemo(path, replayOpts(run, { now: 999_000 }))).toMatchObject({ hit: false });
-    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, PATH: '/bin' } }))).toEqual({ hit: false, reason: 'environment changed: PATH' });
-    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, VRF_HOST_ROOT: '/x' } }))).toEqual({ hit: false, reason: 'environment changed: VRF_HOST_ROOT' });
+    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, PATH: '/bin' } }))).toEqual({
+      hit: false,
+      reason: 'environment changed: PATH',
+    });
+    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, VRF_HOST_ROOT: '/x' } }))).toEqual({
+      hit: false,
+      reason: 'environment changed: VRF_HOST_ROOT',
+    });
     expect(calls).toEqual([]);
     // What changes with every dispatch (or with the shell that started it) is no input.
-    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, JUJU_CONTEXT_ID: 'x', PWD: '/y', SHLVL: '2' } }))).toEqual({ hit: true });
+    expect(
+      await replayMemo(path, replayOpts(run, { env: { ...ENV, JUJU_CONTEXT_ID: 'x', PWD: '/y', SHLVL: '2' } })),
+    ).toEqual({ hit: true });
   });
 
   test('a miss when a watched file changes, appears or goes away', async () => {
@@ -129,12 +186,25 @@ describe('replayMemo', () => {
   test('a record naming a process that is no known read, or a write that is not replayable, runs nothing', async () => {
     const path = join(dir, 'u.json');
     const { run, calls } = fakeRun(TABLE);
-    await recordAt(path, { reads: [{ argv: ['rm', '-rf', '/x'], exitCode: 0, stdout: '', stderr: '' }], writes: [], watch: [] });
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record names a process that is not a known read: rm' });
+    await recordAt(path, {
+      reads: [{ argv: ['rm', '-rf', '/x'], exitCode: 0, stdout: '', stderr: '' }],
+      writes: [],
+      watch: [],
+    });
+    expect(await replayMemo(path, replayOpts(run))).toEqual({
+      hit: false,
+      reason: 'record names a process that is not a known read: rm',
+    });
     await recordAt(path, { reads: READS.slice(0, 1), writes: [['state-set', 'x=1']], watch: [] });
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record names a write that is not replayable: state-set' });
+    expect(await replayMemo(path, replayOpts(run))).toEqual({
+      hit: false,
+      reason: 'record names a write that is not replayable: state-set',
+    });
     await recordAt(path, { reads: READS, watch: [] });
-    expect(await replayMemo(path, replayOpts(run, { allowRead: () => false }))).toEqual({ hit: false, reason: 'record names a process that is not a known read: /usr/sbin/ip' });
+    expect(await replayMemo(path, replayOpts(run, { allowRead: () => false }))).toEqual({
+      hit: false,
+      reason: 'record names a process that is not a known read: /usr/sbin/ip',
+    });
     expect(calls).toEqual([]);
   });
 
@@ -144,7 +214,19 @@ describe('replayMemo', () => {
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'no record' });
     await writeFile(path, '{"version":1,');
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record is not JSON' });
-    await writeFile(path, JSON.stringify({ version: 1, build: 'b1', hook: 'update-status', created: 1, env: {}, reads: [{ argv: 'config-get' }], files: [], writes: [] }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        version: 1,
+        build: 'b1',
+        hook: 'update-status',
+        created: 1,
+        env: {},
+        reads: [{ argv: 'config-get' }],
+        files: [],
+        writes: [],
+      }),
+    );
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record has an unknown shape' });
   });
 });
@@ -180,7 +262,11 @@ describe('fileState', () => {
 describe('classifyToolCalls and memoEnv', () => {
   const call = (argv: string[], exitCode = 0) => ({ argv, exitCode, stdout: 'out', stderr: '' });
   test('reads are kept with their answers, status-set is replayed, juju-log is dropped', () => {
-    const c = classifyToolCalls([call(['juju-log', '--log-level', 'DEBUG', '--', 'x']), call(['config-get', '--all', '--format=json']), call(['status-set', '--application=false', 'active', '--', 'ok'])]);
+    const c = classifyToolCalls([
+      call(['juju-log', '--log-level', 'DEBUG', '--', 'x']),
+      call(['config-get', '--all', '--format=json']),
+      call(['status-set', '--application=false', 'active', '--', 'ok']),
+    ]);
     expect(c).toEqual({
       ok: true,
       reads: [{ argv: ['config-get', '--all', '--format=json'], exitCode: 0, stdout: 'out', stderr: '' }],
@@ -188,18 +274,34 @@ describe('classifyToolCalls and memoEnv', () => {
     });
   });
   test('a run that wrote anything else, set more than one status, or whose status-set failed, is not recordable', () => {
-    expect(classifyToolCalls([call(['status-set', 'maintenance', 'applying']), call(['status-set', 'active', 'x'])])).toMatchObject({ ok: false, why: 'more than one status-set' });
-    expect(classifyToolCalls([call(['state-set', '--file', '-'])])).toMatchObject({ ok: false, why: expect.stringContaining('state-set') });
+    expect(
+      classifyToolCalls([call(['status-set', 'maintenance', 'applying']), call(['status-set', 'active', 'x'])]),
+    ).toMatchObject({ ok: false, why: 'more than one status-set' });
+    expect(classifyToolCalls([call(['state-set', '--file', '-'])])).toMatchObject({
+      ok: false,
+      why: expect.stringContaining('state-set'),
+    });
     expect(classifyToolCalls([call(['action-set', 'a=b'])])).toMatchObject({ ok: false });
-    expect(classifyToolCalls([call(['status-set', 'active', 'x'], 1)])).toMatchObject({ ok: false, why: 'status-set failed' });
+    expect(classifyToolCalls([call(['status-set', 'active', 'x'], 1)])).toMatchObject({
+      ok: false,
+      why: 'status-set failed',
+    });
   });
   test('memoEnv drops what changes with every dispatch and sorts the rest', () => {
-    expect(Object.keys(memoEnv({ Z: '1', JUJU_CONTEXT_ID: 'c', JUJU_DISPATCH_PATH: 'hooks/x', A: '2', PWD: '/', U: undefined }))).toEqual(['A', 'Z']);
+    expect(
+      Object.keys(
+        memoEnv({ Z: '1', JUJU_CONTEXT_ID: 'c', JUJU_DISPATCH_PATH: 'hooks/x', A: '2', PWD: '/', U: undefined }),
+      ),
+    ).toEqual(['A', 'Z']);
   });
 });
 
 describe('dispatch with a memo', () => {
-  const spec = charmSpecFrom({ name: 'demo', subordinate: true, requires: { 'juju-info': { interface: 'juju-info', scope: 'container' } } });
+  const spec = charmSpecFrom({
+    name: 'demo',
+    subordinate: true,
+    requires: { 'juju-info': { interface: 'juju-info', scope: 'container' } },
+  });
   const env = { JUJU_UNIT_NAME: 'demo/0', JUJU_DISPATCH_PATH: 'hooks/update-status', JUJU_CHARM_DIR: '/nonexistent' };
 
   function charm(opts: { allow: boolean; stateSet?: boolean }) {
@@ -208,7 +310,8 @@ describe('dispatch with a memo', () => {
         super(framework);
         framework.observe('update-status', async () => {
           await this.model.getConfig();
-          if (opts.allow) framework.memo.allow({ watch: [{ path: join(dir, 'watched'), how: 'content' }], reads: [READS[2]!] });
+          if (opts.allow)
+            framework.memo.allow({ watch: [{ path: join(dir, 'watched'), how: 'content' }], reads: [READS[2]!] });
         });
         framework.observe('collect-status', (e) => e.addStatus(Status.active('fine')));
       }
@@ -219,7 +322,12 @@ describe('dispatch with a memo', () => {
     await writeFile(join(dir, 'watched'), 'w');
     const fake = new FakeJuju({ spec, unitName: 'demo/0', state: { config: { strict: true } } });
     const path = join(dir, 'memo.json');
-    const code = await dispatch(charm({ allow: true }), { env, run: fake.run, spec, memo: { path, build: 'b', hooks: ['update-status'] } });
+    const code = await dispatch(charm({ allow: true }), {
+      env,
+      run: fake.run,
+      spec,
+      memo: { path, build: 'b', hooks: ['update-status'] },
+    });
     expect(code).toBe(0);
     const rec = JSON.parse(await readFile(path, 'utf8')) as MemoRecord;
     expect(rec).toMatchObject({ version: 1, build: 'b', hook: 'update-status', env: memoEnv(env) });
@@ -232,18 +340,41 @@ describe('dispatch with a memo', () => {
     const path = join(dir, 'memo.json');
     const fake = () => new FakeJuju({ spec, unitName: 'demo/0', state: {} });
     await writeFile(path, 'stale');
-    await dispatch(charm({ allow: false }), { env, run: fake().run, spec, memo: { path, build: 'b', hooks: ['update-status'] } });
+    await dispatch(charm({ allow: false }), {
+      env,
+      run: fake().run,
+      spec,
+      memo: { path, build: 'b', hooks: ['update-status'] },
+    });
     expect(existsSync(path)).toBe(false);
-    await dispatch(charm({ allow: true }), { env: { ...env, JUJU_DISPATCH_PATH: 'hooks/start' }, run: fake().run, spec, memo: { path, build: 'b', hooks: ['update-status'] } });
+    await dispatch(charm({ allow: true }), {
+      env: { ...env, JUJU_DISPATCH_PATH: 'hooks/start' },
+      run: fake().run,
+      spec,
+      memo: { path, build: 'b', hooks: ['update-status'] },
+    });
     expect(existsSync(path)).toBe(false);
-    await dispatch(charm({ allow: true }), { env, run: fake().run, spec, memo: { path: null, build: 'b', hooks: ['update-status'] } });
+    await dispatch(charm({ allow: true }), {
+      env,
+      run: fake().run,
+      spec,
+      memo: { path: null, build: 'b', hooks: ['update-status'] },
+    });
     expect(existsSync(path)).toBe(false);
   });
 
   test('the full run says why the replay missed, in its DEBUG line', async () => {
     const fake = new FakeJuju({ spec, unitName: 'demo/0', state: {} });
-    await dispatch(charm({ allow: false }), { env, run: fake.run, spec, memo: { path: join(dir, 'm.json'), build: 'b', hooks: ['update-status'], missed: 'no record' } });
-    expect(fake.trace.jujuLog).toContainEqual({ level: 'DEBUG', message: 'emitting event update-status (in full: no record)' });
+    await dispatch(charm({ allow: false }), {
+      env,
+      run: fake.run,
+      spec,
+      memo: { path: join(dir, 'm.json'), build: 'b', hooks: ['update-status'], missed: 'no record' },
+    });
+    expect(fake.trace.jujuLog).toContainEqual({
+      level: 'DEBUG',
+      message: 'emitting event update-status (in full: no record)',
+    });
   });
 });
 
@@ -251,11 +382,25 @@ describe('normalized reads', () => {
   const drop = (s: string) => s.replace(/"t":\d+/g, '"t":0');
   test('a read recorded with a normalizer compares in that form; without the normalizer it is a miss', async () => {
     const path = join(dir, 'u.json');
-    const read: RecordedRead = { argv: ['ip', '-json'], normalize: 'timers', exitCode: 0, stdout: '{"t":0,"x":1}\n', stderr: '' };
+    const read: RecordedRead = {
+      argv: ['ip', '-json'],
+      normalize: 'timers',
+      exitCode: 0,
+      stdout: '{"t":0,"x":1}\n',
+      stderr: '',
+    };
     await recordAt(path, { reads: [read], writes: [], watch: [] });
     const at = (stdout: string) => fakeRun({ 'ip -json': ok(stdout) }).run;
-    expect(await replayMemo(path, replayOpts(at('{"t":17,"x":1}\n'), { normalizers: { timers: drop } }))).toEqual({ hit: true });
-    expect(await replayMemo(path, replayOpts(at('{"t":17,"x":2}\n'), { normalizers: { timers: drop } }))).toEqual({ hit: false, reason: 'ip -json answered differently' });
-    expect(await replayMemo(path, replayOpts(at('{"t":0,"x":1}\n')))).toEqual({ hit: false, reason: 'no normalizer timers' });
+    expect(await replayMemo(path, replayOpts(at('{"t":17,"x":1}\n'), { normalizers: { timers: drop } }))).toEqual({
+      hit: true,
+    });
+    expect(await replayMemo(path, replayOpts(at('{"t":17,"x":2}\n'), { normalizers: { timers: drop } }))).toEqual({
+      hit: false,
+      reason: 'ip -json answered differently',
+    });
+    expect(await replayMemo(path, replayOpts(at('{"t":0,"x":1}\n')))).toEqual({
+      hit: false,
+      reason: 'no normalizer timers',
+    });
   });
 });

@@ -2,8 +2,19 @@ import ipaddr from 'ipaddr.js';
 import fc from 'fast-check';
 import {
   PrefixSet,
-  canonicalCidr, canonicalIp, cidrContains, cidrWithin, compareIp, familyOf, isDefaultCidr, parseCidr,
-  parseIp, sameFamily, subnetOf, tryCanonicalCidr, AddrError,
+  canonicalCidr,
+  canonicalIp,
+  cidrContains,
+  cidrWithin,
+  compareIp,
+  familyOf,
+  isDefaultCidr,
+  parseCidr,
+  parseIp,
+  sameFamily,
+  subnetOf,
+  tryCanonicalCidr,
+  AddrError,
 } from '../../../src/vrf/addr.js';
 
 describe('parseIp', () => {
@@ -42,15 +53,24 @@ describe('canonicalCidr', () => {
   ] as const)('%s (%s) → %s', (s, fam, c) => {
     expect(canonicalCidr(s, fam)).toBe(c);
   });
-  it.each([['default', undefined], ['10.0.0.0/33', undefined], ['10.0.0.0/08', undefined], ['10.0.0.0/24', 'inet6'], ['::/129', undefined], ['10.0.0.0/', undefined]] as const)(
-    'rejects %s (%s)',
-    (s, fam) => {
-      expect(tryCanonicalCidr(s, fam)).toBeNull();
-      expect(() => canonicalCidr(s, fam)).toThrow(AddrError);
-    },
-  );
+  it.each([
+    ['default', undefined],
+    ['10.0.0.0/33', undefined],
+    ['10.0.0.0/08', undefined],
+    ['10.0.0.0/24', 'inet6'],
+    ['::/129', undefined],
+    ['10.0.0.0/', undefined],
+  ] as const)('rejects %s (%s)', (s, fam) => {
+    expect(tryCanonicalCidr(s, fam)).toBeNull();
+    expect(() => canonicalCidr(s, fam)).toThrow(AddrError);
+  });
   it('reports prefix and network', () => {
-    expect(parseCidr('172.16.5.9/20')).toEqual({ family: 'inet', network: '172.16.0.0', prefixlen: 20, cidr: '172.16.0.0/20' });
+    expect(parseCidr('172.16.5.9/20')).toEqual({
+      family: 'inet',
+      network: '172.16.0.0',
+      prefixlen: 20,
+      cidr: '172.16.0.0/20',
+    });
   });
 });
 
@@ -118,4 +138,3 @@ describe('PrefixSet and memoisation', () => {
     expect(parseIp('10.0.0.1')?.toString()).toBe('10.0.0.1');
   });
 });
-

@@ -20,7 +20,17 @@ const renderer: Renderer = {
         return { kind: 'sysctl', key: step.key, value: step.value };
       case 'route-add':
         if (step.route.dev?.includes(' ')) throw new Error(`invalid interface name "${step.route.dev}"`);
-        return { kind: 'ip', argv: ['route', 'add', step.route.dst, 'table', String(step.route.table), ...(step.route.dev ? ['dev', step.route.dev] : [])] };
+        return {
+          kind: 'ip',
+          argv: [
+            'route',
+            'add',
+            step.route.dst,
+            'table',
+            String(step.route.table),
+            ...(step.route.dev ? ['dev', step.route.dev] : []),
+          ],
+        };
       default:
         throw new Error(`test renderer: ${step.kind}`);
     }
@@ -36,7 +46,11 @@ const steps: Step[] = [
   { kind: 'vrf-create', name: 'storage', table: 1001 },
   { kind: 'link-up', dev: 'storage' },
   { kind: 'enslave', dev: 'ens4', vrf: 'storage' },
-  { kind: 'route-add', route: { family: 'inet', table: 1001, dst: '0.0.0.0/0', type: 'unicast', dev: 'ens4' }, why: 'default' },
+  {
+    kind: 'route-add',
+    route: { family: 'inet', table: 1001, dst: '0.0.0.0/0', type: 'unicast', dev: 'ens4' },
+    why: 'default',
+  },
   { kind: 'sysctl', key: SYSCTL.tcpL3mdev, value: '1', why: 'l3mdev' },
 ];
 
@@ -103,7 +117,14 @@ describe('applySteps', () => {
   it('an invalid step refuses the whole plan before anything runs', async () => {
     const ip = await fakeIp();
     const procRoot = await proc();
-    const bad: Step[] = [...steps.slice(0, 4), { kind: 'route-add', route: { family: 'inet', table: 1001, dst: '10.0.0.0/8', type: 'unicast', dev: 'ens4 x' }, why: 'x' }];
+    const bad: Step[] = [
+      ...steps.slice(0, 4),
+      {
+        kind: 'route-add',
+        route: { family: 'inet', table: 1001, dst: '10.0.0.0/8', type: 'unicast', dev: 'ens4 x' },
+        why: 'x',
+      },
+    ];
     const r = await applySteps(bad, { ipBin: ip.bin, procRoot, renderer });
     expect(r.ok).toBe(false);
     if (r.ok) return;
@@ -117,7 +138,11 @@ describe('applySteps', () => {
   it('a token ip -batch would split refuses the whole plan before anything runs', async () => {
     const ip = await fakeIp();
     const procRoot = await proc();
-    const sneaky: Renderer = { ...renderer, renderStep: (s) => (s.kind === 'link-up' ? { kind: 'ip', argv: ['link', 'set', 'dev', 'x # y', 'up'] } : renderer.renderStep(s)) };
+    const sneaky: Renderer = {
+      ...renderer,
+      renderStep: (s) =>
+        s.kind === 'link-up' ? { kind: 'ip', argv: ['link', 'set', 'dev', 'x # y', 'up'] } : renderer.renderStep(s),
+    };
     const r = await applySteps(steps, { ipBin: ip.bin, procRoot, renderer: sneaky });
     expect(r.ok).toBe(false);
     if (r.ok) return;
@@ -133,7 +158,10 @@ describe('applySteps', () => {
     const mid: Step[] = [steps[1]!, steps[0]!, steps[3]!];
     const r = await applySteps(mid, { ipBin: ip.bin, procRoot, renderer });
     expect(r.ok && r.ipProcesses).toBe(2);
-    expect((await ip.calls()).map((c) => c.stdin)).toEqual(['link add storage type vrf table 1001\n', 'link set dev ens4 master storage\n']);
+    expect((await ip.calls()).map((c) => c.stdin)).toEqual([
+      'link add storage type vrf table 1001\n',
+      'link set dev ens4 master storage\n',
+    ]);
   });
 
   it('an empty plan starts nothing', async () => {
@@ -156,7 +184,11 @@ describe('applySteps with the real renderer', () => {
     const r = await applySteps(plan, { ipBin: ip.bin, renderer: { renderStep, renderCommand } });
     expect(r.ok && r.ipProcesses).toBe(3);
     const calls = await ip.calls();
-    expect(calls.map((c) => c.argv)).toEqual([['-batch', '-'], ['-6', '-batch', '-'], ['-batch', '-']]);
+    expect(calls.map((c) => c.argv)).toEqual([
+      ['-batch', '-'],
+      ['-6', '-batch', '-'],
+      ['-batch', '-'],
+    ]);
     expect(calls[1]!.stdin).not.toMatch(/^-6/m);
     expect(calls[0]!.stdin).toBe('link add name storage type vrf table 1001\n');
   });

@@ -6,7 +6,17 @@ import fc from 'fast-check';
 import { canonicalIp, familyOf, subnetOf } from '../../../src/vrf/addr.js';
 import { withKernelRoutes } from '../../../src/vrf/model.js';
 import type {
-  Addr, DerivedGateway, DesiredState, DesiredVrf, Family, Link, MemberAddress, ObservedHost, Route, RouteSpec, Rule,
+  Addr,
+  DerivedGateway,
+  DesiredState,
+  DesiredVrf,
+  Family,
+  Link,
+  MemberAddress,
+  ObservedHost,
+  Route,
+  RouteSpec,
+  Rule,
 } from '../../../src/vrf/types.js';
 import { SYSCTL } from '../../../src/vrf/types.js';
 import { mkRoute, mkRule } from './builders.js';
@@ -79,7 +89,9 @@ export function stock(): Rule[] {
 
 /** The l3mdev rules the kernel adds with a namespace's first VRF. */
 export function l3mdevRules(): Rule[] {
-  return (['inet', 'inet6'] as const).map((family) => mkRule({ family, priority: 1000, l3mdev: true, protocol: 'kernel' }));
+  return (['inet', 'inet6'] as const).map((family) =>
+    mkRule({ family, priority: 1000, l3mdev: true, protocol: 'kernel' }),
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -150,73 +162,144 @@ const opts = fc.record({
  */
 function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
   return fc
-  .integer({ min: 1, max: 3 })
-  .chain((nv) => fc.tuple(fc.constant(nv), fc.array(nicSpec(nv), { minLength: 1, maxLength: 6 }), opts))
-  .map(([nv, nics, o]) => {
-    const links: Link[] = [{ name: 'lo', ifindex: 1, kind: null, slaveKind: null, master: null, up: true, vrfTable: null, lower: null, mac: null }];
-    const addrs: Addr[] = [];
-    const routes: Route[] = [];
-    const rules: Rule[] = stock();
-    const names = Array.from({ length: nv }, (_, i) => `vrf${i}`);
-    const members: Record<string, string[]>[] = names.map(() => ({}));
-    const preVrfs = new Set<number>();
-    const raDevs = new Set<string>();
-    nics.forEach((n, i) => {
-      const dev = `ens${i}`;
-      const inVrf = n.vrf >= 0 && (n.v4 || n.v6);
-      const pre = allowPre && inVrf && n.pre;
-      if (pre) preVrfs.add(n.vrf);
-      links.push({ name: dev, ifindex: i + 2, kind: null, slaveKind: pre ? 'vrf' : null, master: pre ? names[n.vrf]! : null, up: n.up, vrfTable: null, lower: null, mac: null });
-      const cidrs: string[] = [];
-      if (n.v4) cidrs.push(`10.${i}.0.5/24`);
-      if (n.v6) cidrs.push(`2001:db8:${i}::5/64`);
-      for (const c of cidrs) {
-        const [a, len] = c.split('/');
-        addrs.push({ dev, family: familyOf(a!), address: canonicalIp(a!), prefixlen: Number(len), scope: 'global' });
-      }
-      if (n.staticRoute && n.v4 && n.up && !pre) {
-        routes.push(mkRoute({ dst: `172.${16 + i}.0.0/16`, gateway: `10.${i}.0.254`, dev, protocol: 'static' }));
-      }
-      if (n.maas && n.v4) {
-        // As MAAS's `ip rule add` makes them (protocol unspec), or as networkd does (static).
-        rules.push(mkRule({ priority: 100, src: `10.${i}.0.0/24`, table: 10 + i, protocol: i % 2 === 0 ? 'unspec' : 'static' }));
-        if (n.up && !pre) routes.push(mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, table: 10 + i, protocol: 'static' }));
-      }
-      if (n.ra && n.v6 && n.up) {
-        routes.push(mkRoute({ dst: '::/0', gateway: RA_ROUTER, dev, protocol: 'ra', metric: 1024, table: pre ? 1001 + n.vrf : 254 }));
-        raDevs.add(dev);
-      }
-      if (inVrf) members[n.vrf]![dev] = cidrs;
-    });
-    names.forEach((name, i) => {
-      if (preVrfs.has(i)) links.push({ name, ifindex: 100 + i, kind: 'vrf', slaveKind: null, master: null, up: true, vrfTable: 1001 + i, lower: null, mac: null });
-    });
-    // The kernel added the l3mdev rules with the namespace's first VRF (and kept them).
-    if (preVrfs.size > 0 || o.pastVrf === 'rules-left') rules.push(...l3mdevRules());
-    // As ip lists them: IPv4 then IPv6, each by priority.
-    rules.sort((a, b) => Number(a.family === 'inet6') - Number(b.family === 'inet6') || a.priority - b.priority);
-    const hadVrf = preVrfs.size > 0 || o.pastVrf !== 'never';
-    const sysctls = { ...FRESH_SYSCTLS, [SYSCTL.keepAddrOnDown]: o.keepAddr };
-    const observed = withKernelRoutes({ links, addrs, routes, rules, sysctls, routeGet: {}, vrfModule: true, container: false });
-    const vrfs = names
-      .map((name, i) => {
-        const mem = members[i]!;
-        if (Object.keys(mem).length === 0) return null;
-        const firstDev = Object.keys(mem)[0]!;
-        const idx = Number(firstDev.slice(3));
-        const gws = o.gateways ? Object.values(mem).flat().map((c) => (c.includes(':') ? `2001:db8:${c.split(':')[2]}::1` : `10.${c.split('.')[1]}.0.1`)) : [];
-        const uniq = [...new Map(gws.map((g) => [familyOf(g), g])).values()];
-        const routesSpec: RouteSpec[] = o.extraRoute && mem[firstDev]!.some((c) => !c.includes(':')) ? [{ to: `10.${100 + idx}.0.0/16`, via: `10.${idx}.0.254` }] : [];
-        const v = dvrf(name, { table: 1001 + i, members: mem, gateways: uniq, routes: routesSpec });
-        // No configured IPv6 gateway, one member with an RA router: derive's source 5.
-        if (!o.gateways && Object.keys(mem).length === 1 && raDevs.has(firstDev) && mem[firstDev]!.some((c) => c.includes(':'))) {
-          return { ...v, gateways: { ...v.gateways, inet6: gw(RA_ROUTER, 'ra') } };
+    .integer({ min: 1, max: 3 })
+    .chain((nv) => fc.tuple(fc.constant(nv), fc.array(nicSpec(nv), { minLength: 1, maxLength: 6 }), opts))
+    .map(([nv, nics, o]) => {
+      const links: Link[] = [
+        {
+          name: 'lo',
+          ifindex: 1,
+          kind: null,
+          slaveKind: null,
+          master: null,
+          up: true,
+          vrfTable: null,
+          lower: null,
+          mac: null,
+        },
+      ];
+      const addrs: Addr[] = [];
+      const routes: Route[] = [];
+      const rules: Rule[] = stock();
+      const names = Array.from({ length: nv }, (_, i) => `vrf${i}`);
+      const members: Record<string, string[]>[] = names.map(() => ({}));
+      const preVrfs = new Set<number>();
+      const raDevs = new Set<string>();
+      nics.forEach((n, i) => {
+        const dev = `ens${i}`;
+        const inVrf = n.vrf >= 0 && (n.v4 || n.v6);
+        const pre = allowPre && inVrf && n.pre;
+        if (pre) preVrfs.add(n.vrf);
+        links.push({
+          name: dev,
+          ifindex: i + 2,
+          kind: null,
+          slaveKind: pre ? 'vrf' : null,
+          master: pre ? names[n.vrf]! : null,
+          up: n.up,
+          vrfTable: null,
+          lower: null,
+          mac: null,
+        });
+        const cidrs: string[] = [];
+        if (n.v4) cidrs.push(`10.${i}.0.5/24`);
+        if (n.v6) cidrs.push(`2001:db8:${i}::5/64`);
+        for (const c of cidrs) {
+          const [a, len] = c.split('/');
+          addrs.push({ dev, family: familyOf(a!), address: canonicalIp(a!), prefixlen: Number(len), scope: 'global' });
         }
-        return v;
-      })
-      .filter((v): v is DesiredVrf => v !== null);
-    return { observed, desired: desired(vrfs, o), hadVrf };
-  });
+        if (n.staticRoute && n.v4 && n.up && !pre) {
+          routes.push(mkRoute({ dst: `172.${16 + i}.0.0/16`, gateway: `10.${i}.0.254`, dev, protocol: 'static' }));
+        }
+        if (n.maas && n.v4) {
+          // As MAAS's `ip rule add` makes them (protocol unspec), or as networkd does (static).
+          rules.push(
+            mkRule({
+              priority: 100,
+              src: `10.${i}.0.0/24`,
+              table: 10 + i,
+              protocol: i % 2 === 0 ? 'unspec' : 'static',
+            }),
+          );
+          if (n.up && !pre)
+            routes.push(mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, table: 10 + i, protocol: 'static' }));
+        }
+        if (n.ra && n.v6 && n.up) {
+          routes.push(
+            mkRoute({
+              dst: '::/0',
+              gateway: RA_ROUTER,
+              dev,
+              protocol: 'ra',
+              metric: 1024,
+              table: pre ? 1001 + n.vrf : 254,
+            }),
+          );
+          raDevs.add(dev);
+        }
+        if (inVrf) members[n.vrf]![dev] = cidrs;
+      });
+      names.forEach((name, i) => {
+        if (preVrfs.has(i))
+          links.push({
+            name,
+            ifindex: 100 + i,
+            kind: 'vrf',
+            slaveKind: null,
+            master: null,
+            up: true,
+            vrfTable: 1001 + i,
+            lower: null,
+            mac: null,
+          });
+      });
+      // The kernel added the l3mdev rules with the namespace's first VRF (and kept them).
+      if (preVrfs.size > 0 || o.pastVrf === 'rules-left') rules.push(...l3mdevRules());
+      // As ip lists them: IPv4 then IPv6, each by priority.
+      rules.sort((a, b) => Number(a.family === 'inet6') - Number(b.family === 'inet6') || a.priority - b.priority);
+      const hadVrf = preVrfs.size > 0 || o.pastVrf !== 'never';
+      const sysctls = { ...FRESH_SYSCTLS, [SYSCTL.keepAddrOnDown]: o.keepAddr };
+      const observed = withKernelRoutes({
+        links,
+        addrs,
+        routes,
+        rules,
+        sysctls,
+        routeGet: {},
+        vrfModule: true,
+        container: false,
+      });
+      const vrfs = names
+        .map((name, i) => {
+          const mem = members[i]!;
+          if (Object.keys(mem).length === 0) return null;
+          const firstDev = Object.keys(mem)[0]!;
+          const idx = Number(firstDev.slice(3));
+          const gws = o.gateways
+            ? Object.values(mem)
+                .flat()
+                .map((c) => (c.includes(':') ? `2001:db8:${c.split(':')[2]}::1` : `10.${c.split('.')[1]}.0.1`))
+            : [];
+          const uniq = [...new Map(gws.map((g) => [familyOf(g), g])).values()];
+          const routesSpec: RouteSpec[] =
+            o.extraRoute && mem[firstDev]!.some((c) => !c.includes(':'))
+              ? [{ to: `10.${100 + idx}.0.0/16`, via: `10.${idx}.0.254` }]
+              : [];
+          const v = dvrf(name, { table: 1001 + i, members: mem, gateways: uniq, routes: routesSpec });
+          // No configured IPv6 gateway, one member with an RA router: derive's source 5.
+          if (
+            !o.gateways &&
+            Object.keys(mem).length === 1 &&
+            raDevs.has(firstDev) &&
+            mem[firstDev]!.some((c) => c.includes(':'))
+          ) {
+            return { ...v, gateways: { ...v.gateways, inet6: gw(RA_ROUTER, 'ra') } };
+          }
+          return v;
+        })
+        .filter((v): v is DesiredVrf => v !== null);
+      return { observed, desired: desired(vrfs, o), hadVrf };
+    });
 }
 
 /** Any topology, some members already enslaved (a partial earlier run). */

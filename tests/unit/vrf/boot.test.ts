@@ -45,7 +45,9 @@ describe('boot unit and networkd hook', () => {
     await writeFile(p, renderHook('/usr/bin/node'));
     const r = await execa('sh', ['-n', p], { reject: false });
     expect(r.exitCode).toBe(0);
-    expect(renderHook('/usr/bin/node')).toMatch(/^exec \/usr\/bin\/node \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state --quiet$/m);
+    expect(renderHook('/usr/bin/node')).toMatch(
+      /^exec \/usr\/bin\/node \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state --quiet$/m,
+    );
     expect(renderHook('/usr/bin/node')).not.toContain('$IFACE');
   });
 
@@ -53,7 +55,10 @@ describe('boot unit and networkd hook', () => {
     const dir = await mkdtemp(join(tmpdir(), 'vrf-hook-'));
     const p = join(dir, 'hook');
     // Point the state check at a path that cannot exist in this sandbox.
-    await writeFile(p, renderHook('/usr/bin/node').replace('/var/lib/vrf-host/state.json', join(dir, 'nope/state.json')));
+    await writeFile(
+      p,
+      renderHook('/usr/bin/node').replace('/var/lib/vrf-host/state.json', join(dir, 'nope/state.json')),
+    );
     const r = await execa('sh', [p], { reject: false });
     expect(r.exitCode).toBe(0);
   });
@@ -84,6 +89,8 @@ describe('boot unit and networkd hook', () => {
 
   it('install fails clearly when the CLI bundle is missing', async () => {
     const { root } = await setup();
-    await expect(installBoot({ root, nodeBin: '/usr/bin/node', cliSource: join(root, 'missing.mjs') })).rejects.toThrow(/cannot read the CLI bundle/);
+    await expect(installBoot({ root, nodeBin: '/usr/bin/node', cliSource: join(root, 'missing.mjs') })).rejects.toThrow(
+      /cannot read the CLI bundle/,
+    );
   });
 });

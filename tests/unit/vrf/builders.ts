@@ -11,7 +11,16 @@
  */
 import { canonicalCidr, canonicalIp, familyOf, subnetOf } from '../../../src/vrf/addr.js';
 import type {
-  Addr, BindingInterface, Bindings, Family, Link, ObservedHost, Route, RouteGet, Rule, Sysctls,
+  Addr,
+  BindingInterface,
+  Bindings,
+  Family,
+  Link,
+  ObservedHost,
+  Route,
+  RouteGet,
+  Rule,
+  Sysctls,
 } from '../../../src/vrf/types.js';
 
 export type HostPart =
@@ -160,12 +169,24 @@ export function host(...parts: ReadonlyArray<HostPart | readonly HostPart[]>): O
   const sysctls: Record<string, string | null> = {};
   for (const p of parts.flat()) {
     switch (p.part) {
-      case 'link': links.push(p.value); break;
-      case 'addr': addrs.push(p.value); break;
-      case 'route': routes.push(p.value); break;
-      case 'rule': rules.push(p.value); break;
-      case 'routeGet': rg[p.ip] = p.value; break;
-      case 'sysctl': sysctls[p.key] = p.value; break;
+      case 'link':
+        links.push(p.value);
+        break;
+      case 'addr':
+        addrs.push(p.value);
+        break;
+      case 'route':
+        routes.push(p.value);
+        break;
+      case 'rule':
+        rules.push(p.value);
+        break;
+      case 'routeGet':
+        rg[p.ip] = p.value;
+        break;
+      case 'sysctl':
+        sysctls[p.key] = p.value;
+        break;
     }
   }
   return { links, addrs, routes, rules, sysctls: sysctls as Sysctls, routeGet: rg, vrfModule: true, container: false };

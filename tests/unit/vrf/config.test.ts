@@ -69,7 +69,9 @@ describe('vrfs', () => {
     });
   });
   it('accepts JSON too', () => {
-    expect(ok({ vrfs: '{"pub": {"binding": "public"}}' }).vrfs).toEqual({ pub: { binding: 'public', gateways: {}, routes: [] } });
+    expect(ok({ vrfs: '{"pub": {"binding": "public"}}' }).vrfs).toEqual({
+      pub: { binding: 'public', gateways: {}, routes: [] },
+    });
   });
   it.each([
     ['storacc: {binding: storage\nfoo: [', /^vrfs: invalid YAML at line 2: /],
@@ -90,38 +92,73 @@ describe('vrfs', () => {
     ['storacc: {binding: storage, table: "20"}', 'vrfs: storacc.table must be an integer, not "20"'],
     ['storacc: {table: 20}', 'vrfs: storacc.binding is required'],
     ['storacc: {binding: ""}', 'vrfs: storacc.binding must not be empty'],
-    ['storacc: {binding: storage, gatway: 10.0.0.1}', 'vrfs: storacc has unknown key "gatway" (allowed: binding, table, gateway, routes)'],
-    ['storacc: {binding: storage, routes: [{to: 10.0.0.0/8, vai: 1.2.3.4}]}', 'vrfs: storacc.routes[0] has unknown key "vai" (allowed: to, via, metric)'],
+    [
+      'storacc: {binding: storage, gatway: 10.0.0.1}',
+      'vrfs: storacc has unknown key "gatway" (allowed: binding, table, gateway, routes)',
+    ],
+    [
+      'storacc: {binding: storage, routes: [{to: 10.0.0.0/8, vai: 1.2.3.4}]}',
+      'vrfs: storacc.routes[0] has unknown key "vai" (allowed: to, via, metric)',
+    ],
     ['storacc: storage', 'vrfs: storacc must be a mapping, not "storage"'],
     ['storacc: {binding: storage, gateway: 300.1.1.1}', 'vrfs: storacc.gateway "300.1.1.1" is not an IP address'],
-    ['storacc: {binding: storage, gateway: [10.0.0.1, 10.0.0.2]}', 'vrfs: storacc.gateway has more than one IPv4 address'],
-    ['storacc: {binding: storage, gateway: {a: 1}}', 'vrfs: storacc.gateway must be an address or a list of addresses, not a mapping'],
+    [
+      'storacc: {binding: storage, gateway: [10.0.0.1, 10.0.0.2]}',
+      'vrfs: storacc.gateway has more than one IPv4 address',
+    ],
+    [
+      'storacc: {binding: storage, gateway: {a: 1}}',
+      'vrfs: storacc.gateway must be an address or a list of addresses, not a mapping',
+    ],
     ['storacc: {binding: storage, routes: [{to: 10.0.0.0}]}', 'vrfs: storacc.routes[0].to "10.0.0.0" is not a CIDR'],
-    ['storacc: {binding: storage, routes: [{to: 0.0.0.0/0, via: 1.1.1.1}]}', 'vrfs: storacc.routes[0].to the default route comes from gateway, not routes'],
-    ['storacc: {binding: storage, routes: [{to: 10.0.0.0/8, via: "2001:db8::1"}]}', 'vrfs: storacc.routes[0].via 2001:db8::1 is not IPv4 like 10.0.0.0/8'],
-    ['storacc: {binding: storage, routes: [{to: 10.0.0.0/8, metric: -1}]}', 'vrfs: storacc.routes[0].metric must be at least 0'],
-    ['storage-cluster-a: {binding: storage}', 'vrfs: storage-cluster-a is not a valid VRF name: "storage-cluster-a" is longer than 15 characters'],
+    [
+      'storacc: {binding: storage, routes: [{to: 0.0.0.0/0, via: 1.1.1.1}]}',
+      'vrfs: storacc.routes[0].to the default route comes from gateway, not routes',
+    ],
+    [
+      'storacc: {binding: storage, routes: [{to: 10.0.0.0/8, via: "2001:db8::1"}]}',
+      'vrfs: storacc.routes[0].via 2001:db8::1 is not IPv4 like 10.0.0.0/8',
+    ],
+    [
+      'storacc: {binding: storage, routes: [{to: 10.0.0.0/8, metric: -1}]}',
+      'vrfs: storacc.routes[0].metric must be at least 0',
+    ],
+    [
+      'storage-cluster-a: {binding: storage}',
+      'vrfs: storage-cluster-a is not a valid VRF name: "storage-cluster-a" is longer than 15 characters',
+    ],
     ['main: {binding: storage}', 'vrfs: main is not a valid VRF name: "main" is a reserved name'],
-    ['Stor: {binding: storage}', 'vrfs: Stor is not a valid VRF name: "Stor" must be lowercase letters, digits and \'-\', not starting with \'-\''],
+    [
+      'Stor: {binding: storage}',
+      "vrfs: Stor is not a valid VRF name: \"Stor\" must be lowercase letters, digits and '-', not starting with '-'",
+    ],
   ])('%s → %s', (text, msg) => {
     expect(bad({ vrfs: text })).toEqual([msg]);
   });
   it('rejects duplicate tables and bindings across entries', () => {
-    expect(bad({ vrfs: 'a: {binding: storage, table: 20}\nb: {binding: public, table: 20}' })).toEqual(['vrfs: b.table 20 is already the table of a']);
-    expect(bad({ vrfs: 'a: {binding: storage}\nb: {binding: storage}' })).toEqual(['vrfs: b.binding storage is already the binding of a']);
+    expect(bad({ vrfs: 'a: {binding: storage, table: 20}\nb: {binding: public, table: 20}' })).toEqual([
+      'vrfs: b.table 20 is already the table of a',
+    ]);
+    expect(bad({ vrfs: 'a: {binding: storage}\nb: {binding: storage}' })).toEqual([
+      'vrfs: b.binding storage is already the binding of a',
+    ]);
   });
   it('reports every problem, not just the first', () => {
     expect(bad({ vrfs: 'a: {binding: s, table: 255}\nb: {binding: t, gateway: x}', strict: 'maybe' })).toHaveLength(3);
   });
   it('warns when a configured table is outside table-range', () => {
     const r = parseEngineConfig({ vrfs: 'a: {binding: storage, table: 20}' });
-    expect(r.ok && r.warnings.map(formatProblem)).toEqual(['vrfs: a.table 20 is outside table-range 1001-5000 (allowed, but unusual)']);
+    expect(r.ok && r.warnings.map(formatProblem)).toEqual([
+      'vrfs: a.table 20 is outside table-range 1001-5000 (allowed, but unusual)',
+    ]);
   });
 });
 
 describe('gateways', () => {
   it('parses binding, VRF and CIDR keys, canonicalising', () => {
-    expect(ok({ gateways: 'public=172.16.0.1 storage=10.10.4.1 public=2001:DB8::1 10.10.5.9/24=10.10.5.1' }).gateways).toEqual([
+    expect(
+      ok({ gateways: 'public=172.16.0.1 storage=10.10.4.1 public=2001:DB8::1 10.10.5.9/24=10.10.5.1' }).gateways,
+    ).toEqual([
       { key: '10.10.5.0/24', keyKind: 'cidr', family: 'inet', address: '10.10.5.1' },
       { key: 'public', keyKind: 'name', family: 'inet', address: '172.16.0.1' },
       { key: 'public', keyKind: 'name', family: 'inet6', address: '2001:db8::1' },
@@ -135,8 +172,14 @@ describe('gateways', () => {
     ['public=', 'gateways: entry "public=" is not KEY=ADDRESS'],
     ['Pub!=1.2.3.4', 'gateways: entry "Pub!=1.2.3.4": key "Pub!" is not a binding name, a VRF name or a CIDR'],
     ['10.0.0.0/33=10.0.0.1', 'gateways: entry "10.0.0.0/33=10.0.0.1": key "10.0.0.0/33" is not a valid CIDR'],
-    ['10.0.0.0/24=2001:db8::1', 'gateways: entry "10.0.0.0/24=2001:db8::1": the address and the CIDR are of different families'],
-    ['public=1.1.1.1 public=1.1.1.2', 'gateways: entry "public=1.1.1.2": public already has an IPv4 gateway ("public=1.1.1.1")'],
+    [
+      '10.0.0.0/24=2001:db8::1',
+      'gateways: entry "10.0.0.0/24=2001:db8::1": the address and the CIDR are of different families',
+    ],
+    [
+      'public=1.1.1.1 public=1.1.1.2',
+      'gateways: entry "public=1.1.1.2": public already has an IPv4 gateway ("public=1.1.1.1")',
+    ],
   ])('%s → %s', (text, msg) => {
     expect(bad({ gateways: text })).toEqual([msg]);
   });
@@ -152,10 +195,16 @@ describe('table-range, exclude-interfaces, space-routes', () => {
   });
   it('exclude-interfaces: space or comma separated, validated', () => {
     expect(ok({ 'exclude-interfaces': 'ens5, br-ens4  ens5' }).excludeInterfaces).toEqual(['br-ens4', 'ens5']);
-    expect(bad({ 'exclude-interfaces': 'ens5 -x' })).toEqual(['exclude-interfaces: "-x" starts with \'-\' and would be read as an option']);
+    expect(bad({ 'exclude-interfaces': 'ens5 -x' })).toEqual([
+      'exclude-interfaces: "-x" starts with \'-\' and would be read as an option',
+    ]);
   });
   it('space-routes', () => {
-    expect(ok({ 'space-routes': 'storage=10.20.0.0/16 public=2001:db8:9::/48@2001:db8::fe storage=10.21.0.1/16@10.10.4.254' }).spaceRoutes).toEqual([
+    expect(
+      ok({
+        'space-routes': 'storage=10.20.0.0/16 public=2001:db8:9::/48@2001:db8::fe storage=10.21.0.1/16@10.10.4.254',
+      }).spaceRoutes,
+    ).toEqual([
       { key: 'public', to: '2001:db8:9::/48', via: '2001:db8::fe' },
       { key: 'storage', to: '10.20.0.0/16' },
       { key: 'storage', to: '10.21.0.0/16', via: '10.10.4.254' },
@@ -164,10 +213,16 @@ describe('table-range, exclude-interfaces, space-routes', () => {
   it.each([
     ['storage', 'space-routes: entry "storage" is not KEY=CIDR[@VIA]'],
     ['storage=10.0.0.1', 'space-routes: entry "storage=10.0.0.1": "10.0.0.1" is not a CIDR'],
-    ['storage=0.0.0.0/0', 'space-routes: entry "storage=0.0.0.0/0": the default route comes from gateways, not space-routes'],
+    [
+      'storage=0.0.0.0/0',
+      'space-routes: entry "storage=0.0.0.0/0": the default route comes from gateways, not space-routes',
+    ],
     ['storage=10.0.0.0/8@x', 'space-routes: entry "storage=10.0.0.0/8@x": via "x" is not an IP address'],
     ['storage=10.0.0.0/8@::1', 'space-routes: entry "storage=10.0.0.0/8@::1": via ::1 is not IPv4 like 10.0.0.0/8'],
-    ['storage=10.0.0.0/8 storage=10.0.0.0/8', 'space-routes: entry "storage=10.0.0.0/8": 10.0.0.0/8 is declared twice for storage'],
+    [
+      'storage=10.0.0.0/8 storage=10.0.0.0/8',
+      'space-routes: entry "storage=10.0.0.0/8": 10.0.0.0/8 is declared twice for storage',
+    ],
   ])('%s → %s', (text, msg) => {
     expect(bad({ 'space-routes': text })).toEqual([msg]);
   });
@@ -192,8 +247,9 @@ describe('structured values (a CLI desired-state file)', () => {
     expect(c.spaceRoutes).toEqual([{ key: 'storacc', to: '10.20.0.0/16' }]);
   });
   it('names the entry in a structured vrfs too', () => {
-    expect(bad({ vrfs: { storacc: { binding: 'storage', table: 254 } } })).toEqual(['vrfs: storacc.table 254 is reserved']);
+    expect(bad({ vrfs: { storacc: { binding: 'storage', table: 254 } } })).toEqual([
+      'vrfs: storacc.table 254 is reserved',
+    ]);
     expect(bad({ vrfs: ['x'] })).toEqual(['vrfs: must be a YAML string or a mapping, not a list']);
   });
 });
-

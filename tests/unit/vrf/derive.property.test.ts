@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { defaultEngineConfig } from '../../../src/vrf/config.js';
 import { deriveDesired } from '../../../src/vrf/derive.js';
-import { EMPTY_LEDGER, RESERVED_TABLES, SPACE_ROLES, type BindingInterface, type Link, type ObservedHost } from '../../../src/vrf/types.js';
+import {
+  EMPTY_LEDGER,
+  RESERVED_TABLES,
+  SPACE_ROLES,
+  type BindingInterface,
+  type Link,
+  type ObservedHost,
+} from '../../../src/vrf/types.js';
 import { validIfName, validVrfName } from '../../../src/vrf/names.js';
 import { foreignTables } from '../../../src/vrf/tables.js';
 import { addr, bond, bridge, host, iface, nic, port, routeGet, vlan, type HostPart } from './builders.js';
@@ -18,7 +25,10 @@ const topoArb = fc
     nicRole: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 6, maxLength: 6 }),
     bondOf: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: 6, maxLength: 6 }),
     vlanOn: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }),
-    roleDev: fc.array(fc.integer({ min: -1, max: 12 }), { minLength: SPACE_ROLES.length, maxLength: SPACE_ROLES.length }),
+    roleDev: fc.array(fc.integer({ min: -1, max: 12 }), {
+      minLength: SPACE_ROLES.length,
+      maxLength: SPACE_ROLES.length,
+    }),
     viaName: fc.array(fc.boolean(), { minLength: SPACE_ROLES.length, maxLength: SPACE_ROLES.length }),
     ctrl: fc.integer({ min: 0, max: 40 }),
   })
@@ -136,7 +146,12 @@ describe('property: derivation is deterministic and its output well-formed', () 
   it('same result for any order of the observed host and bindings; valid names, unique free tables', () => {
     fc.assert(
       fc.property(topoArb, fc.integer({ min: 1, max: 1 << 30 }), (t, seed) => {
-        const inputs = { config: defaultEngineConfig(), bindings: t.bindings, controllers: ['192.0.2.10'], netplan: {} };
+        const inputs = {
+          config: defaultEngineConfig(),
+          bindings: t.bindings,
+          controllers: ['192.0.2.10'],
+          netplan: {},
+        };
         const r = deriveDesired(inputs, t.observed, EMPTY_LEDGER);
         const shuffled: ObservedHost = {
           ...t.observed,
@@ -164,4 +179,3 @@ describe('property: derivation is deterministic and its output well-formed', () 
     );
   });
 });
-

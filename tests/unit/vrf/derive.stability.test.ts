@@ -8,8 +8,26 @@ import { parseEngineConfig } from '../../../src/vrf/config.js';
 import { deriveDesired } from '../../../src/vrf/derive.js';
 import { simulate } from '../../../src/vrf/model.js';
 import { plan } from '../../../src/vrf/plan.js';
-import { EMPTY_LEDGER, type Bindings, type DesiredState, type EngineInputs, type ObservedHost } from '../../../src/vrf/types.js';
-import { addr, connected, host, iface, nic, route, routeGet, rule, stockRules, sysctl, type HostPart } from './builders.js';
+import {
+  EMPTY_LEDGER,
+  type Bindings,
+  type DesiredState,
+  type EngineInputs,
+  type ObservedHost,
+} from '../../../src/vrf/types.js';
+import {
+  addr,
+  connected,
+  host,
+  iface,
+  nic,
+  route,
+  routeGet,
+  rule,
+  stockRules,
+  sysctl,
+  type HostPart,
+} from './builders.js';
 
 function inputs(bindings: Bindings, netplan: Record<string, string> = {}): EngineInputs {
   const c = parseEngineConfig({});
@@ -31,30 +49,51 @@ function twice(i: EngineInputs, h: ObservedHost) {
 }
 
 const base: HostPart[] = [
-  nic('ens3'), addr('ens3', '10.0.0.5/24'), connected('ens3', '10.0.0.5/24'),
+  nic('ens3'),
+  addr('ens3', '10.0.0.5/24'),
+  connected('ens3', '10.0.0.5/24'),
   route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3' }),
-  nic('ens4'), addr('ens4', '172.16.0.5/24'), connected('ens4', '172.16.0.5/24'),
-  ...stockRules('inet'), ...stockRules('inet6'),
+  nic('ens4'),
+  addr('ens4', '172.16.0.5/24'),
+  connected('ens4', '172.16.0.5/24'),
+  ...stockRules('inet'),
+  ...stockRules('inet6'),
   routeGet('10.0.0.100', 'ens3', '10.0.0.1'),
 ];
 const b: Bindings = { 'juju-info': [iface('ens3', '10.0.0.5/24')], public: [iface('ens4', '172.16.0.5/24')] };
 
 describe('gateway and source survive an apply', () => {
   it.each<[string, HostPart[], Record<string, string>, string]>([
-    ['main-route', [route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 200, protocol: 'dhcp' })], {}, 'main-route'],
+    [
+      'main-route',
+      [route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 200, protocol: 'dhcp' })],
+      {},
+      'main-route',
+    ],
     [
       'policy-table (MAAS)',
-      [rule({ priority: 100, src: '172.16.0.0/24', table: 2 }), route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 2 }), route({ dst: '172.16.0.0/24', dev: 'ens4', table: 2 })],
+      [
+        rule({ priority: 100, src: '172.16.0.0/24', table: 2 }),
+        route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 2 }),
+        route({ dst: '172.16.0.0/24', dev: 'ens4', table: 2 }),
+      ],
       {},
       'policy-table',
     ],
-    ['netplan', [], { '50-cloud-init.yaml': 'network:\n  version: 2\n  ethernets:\n    ens4:\n      gateway4: 172.16.0.1\n' }, 'netplan'],
+    [
+      'netplan',
+      [],
+      { '50-cloud-init.yaml': 'network:\n  version: 2\n  ethernets:\n    ens4:\n      gateway4: 172.16.0.1\n' },
+      'netplan',
+    ],
   ])('%s', (_w, extra, np, source) => {
     const { first, second, after } = twice(inputs(b, np), host(base, extra));
     expect(first.vrfs[0]?.gateways.inet?.source).toBe(source);
     // The apply really happened: ens4 is enslaved and no default via ens4 is left outside the VRF.
     expect(after.links.find((l) => l.name === 'ens4')?.master).toBe('public');
-    expect(after.routes.filter((r) => r.dst === '0.0.0.0/0' && r.dev === 'ens4' && r.table !== first.vrfs[0]?.table)).toEqual([]);
+    expect(
+      after.routes.filter((r) => r.dst === '0.0.0.0/0' && r.dev === 'ens4' && r.table !== first.vrfs[0]?.table),
+    ).toEqual([]);
     expect(after.rules.filter((r) => r.priority === 100)).toEqual([]);
     expect(summary(second)).toEqual(summary(first));
   });
@@ -64,12 +103,22 @@ describe('property: random gateway sources, same desired state after apply', () 
   it('holds', () => {
     fc.assert(
       fc.property(
-        fc.record({ main: fc.boolean(), policy: fc.boolean(), netplan: fc.boolean(), metric: fc.integer({ min: 0, max: 1000 }), gwHost: fc.integer({ min: 1, max: 254 }) }),
+        fc.record({
+          main: fc.boolean(),
+          policy: fc.boolean(),
+          netplan: fc.boolean(),
+          metric: fc.integer({ min: 0, max: 1000 }),
+          gwHost: fc.integer({ min: 1, max: 254 }),
+        }),
         (g) => {
           const gw = g.gwHost === 5 ? '172.16.0.6' : `172.16.0.${g.gwHost}`;
           const extra: HostPart[] = [];
           if (g.main) extra.push(route({ dst: 'default', gateway: gw, dev: 'ens4', metric: g.metric }));
-          if (g.policy) extra.push(rule({ priority: 100, src: '172.16.0.0/24', table: 7 }), route({ dst: 'default', gateway: gw, dev: 'ens4', table: 7 }));
+          if (g.policy)
+            extra.push(
+              rule({ priority: 100, src: '172.16.0.0/24', table: 7 }),
+              route({ dst: 'default', gateway: gw, dev: 'ens4', table: 7 }),
+            );
           const np = g.netplan ? { '50.yaml': `network:\n  ethernets:\n    ens4:\n      gateway4: ${gw}\n` } : {};
           const { first, second } = twice(inputs(b, np), host(base, extra));
           expect(summary(second)).toEqual(summary(first));
@@ -110,7 +159,18 @@ describe('an IPv6 gateway from router advertisements survives the apply that ens
       ...after,
       routes: [
         ...after.routes.filter((r) => !(r.table === table && r.dst === '::/0' && r.type === 'unicast')),
-        { family: 'inet6', table, dst: '::/0', type: 'unicast', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', scope: 'global', metric: 1024, prefsrc: null },
+        {
+          family: 'inet6',
+          table,
+          dst: '::/0',
+          type: 'unicast',
+          gateway: 'fe80::1',
+          dev: 'ens4',
+          protocol: 'ra',
+          scope: 'global',
+          metric: 1024,
+          prefsrc: null,
+        },
       ],
     };
     const third = deriveDesired(i, relearnt, ledger);

@@ -9,25 +9,55 @@ import {
   type Ledger,
   type ObservedHost,
 } from '../../../src/vrf/types.js';
-import { addr, bond, bridge, connected, host, iface, mkRoute, mkRule, nic, port, route, routeGet, rule, stockRules, vlan, vrf, type HostPart } from './builders.js';
+import {
+  addr,
+  bond,
+  bridge,
+  connected,
+  host,
+  iface,
+  mkRoute,
+  mkRule,
+  nic,
+  port,
+  route,
+  routeGet,
+  rule,
+  stockRules,
+  vlan,
+  vrf,
+  type HostPart,
+} from './builders.js';
 
 // A MAAS-deployed node: mgmt on ens3 (the default binding), public on a Juju bridge
 // br-ens4, storage on bond0 (MAAS source routing, table 2), storage-cluster on a VLAN.
 const maasParts: HostPart[] = [
-  nic('ens3'), addr('ens3', '10.0.0.5/24'), connected('ens3', '10.0.0.5/24'),
+  nic('ens3'),
+  addr('ens3', '10.0.0.5/24'),
+  connected('ens3', '10.0.0.5/24'),
   route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }),
-  bridge('br-ens4'), port('ens4', 'br-ens4'), addr('br-ens4', '172.16.0.5/24'), connected('br-ens4', '172.16.0.5/24'),
+  bridge('br-ens4'),
+  port('ens4', 'br-ens4'),
+  addr('br-ens4', '172.16.0.5/24'),
+  connected('br-ens4', '172.16.0.5/24'),
   route({ dst: 'default', gateway: '172.16.0.1', dev: 'br-ens4', metric: 200, protocol: 'dhcp' }),
-  bond('bond0'), port('ens5', 'bond0', 'bond'), port('ens6', 'bond0', 'bond'),
-  addr('bond0', '10.10.4.23/24'), connected('bond0', '10.10.4.23/24'),
+  bond('bond0'),
+  port('ens5', 'bond0', 'bond'),
+  port('ens6', 'bond0', 'bond'),
+  addr('bond0', '10.10.4.23/24'),
+  connected('bond0', '10.10.4.23/24'),
   rule({ priority: 100, src: '10.10.4.0/24', table: 2 }),
   route({ dst: 'default', gateway: '10.10.4.1', dev: 'bond0', table: 2 }),
   route({ dst: '10.10.4.0/24', dev: 'bond0', table: 2 }),
-  nic('ens7'), vlan('ens7.30', 'ens7'),
-  addr('ens7.30', '10.10.5.23/24'), addr('ens7.30', '2001:db8:5::23/64'), addr('ens7.30', 'fe80::5054:ff:fe00:1/64', 'link'),
+  nic('ens7'),
+  vlan('ens7.30', 'ens7'),
+  addr('ens7.30', '10.10.5.23/24'),
+  addr('ens7.30', '2001:db8:5::23/64'),
+  addr('ens7.30', 'fe80::5054:ff:fe00:1/64', 'link'),
   connected('ens7.30', '10.10.5.23/24'),
   route({ dst: 'default', family: 'inet6', gateway: 'fe80::1', dev: 'ens7.30', protocol: 'ra', metric: 1024 }),
-  ...stockRules('inet'), ...stockRules('inet6'),
+  ...stockRules('inet'),
+  ...stockRules('inet6'),
   routeGet('10.0.0.100', 'ens3', '10.0.0.1'),
 ];
 
@@ -84,10 +114,20 @@ describe('automatic mode on a MAAS node', () => {
   });
   it('derives each gateway with its source', () => {
     expect(vrfOf(d, 'public').gateways).toEqual({
-      inet: { family: 'inet', address: '172.16.0.1', source: 'main-route', detail: 'main table default via 172.16.0.1 dev br-ens4' },
+      inet: {
+        family: 'inet',
+        address: '172.16.0.1',
+        source: 'main-route',
+        detail: 'main table default via 172.16.0.1 dev br-ens4',
+      },
     });
     expect(vrfOf(d, 'storage').gateways).toEqual({
-      inet: { family: 'inet', address: '10.10.4.1', source: 'policy-table', detail: 'table 2 default via 10.10.4.1 (rule from 10.10.4.0/24 lookup 2 pref 100)' },
+      inet: {
+        family: 'inet',
+        address: '10.10.4.1',
+        source: 'policy-table',
+        detail: 'table 2 default via 10.10.4.1 (rule from 10.10.4.0/24 lookup 2 pref 100)',
+      },
     });
     expect(vrfOf(d, 'storage-cluster').gateways).toEqual({
       inet6: { family: 'inet6', address: 'fe80::1', source: 'ra', detail: 'router advertisement on ens7.30' },
@@ -97,7 +137,13 @@ describe('automatic mode on a MAAS node', () => {
     expect(warnings(r)).toEqual(['storage-cluster: no gateway found for 10.10.5.0/24; set config gateways']);
   });
   it('carries the switches through', () => {
-    expect([d.strict, d.moveLocalRule, d.preserveReachability, d.nonlocalBind, d.l3mdevAccept]).toEqual([true, true, true, true, true]);
+    expect([d.strict, d.moveLocalRule, d.preserveReachability, d.nonlocalBind, d.l3mdevAccept]).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
   });
   it('is deterministic: shuffled host and bindings give the same result', () => {
     const reversed = host([...maasParts].reverse());
@@ -108,7 +154,13 @@ describe('automatic mode on a MAAS node', () => {
 
 describe('members', () => {
   it('is the device that holds the address, even when network-get names a port', () => {
-    const d = desired(deriveDesired(inputs({}, { bindings: { ...maasBindings, public: [iface('ens4', '172.16.0.5/24')] } }), host(maasParts), EMPTY_LEDGER));
+    const d = desired(
+      deriveDesired(
+        inputs({}, { bindings: { ...maasBindings, public: [iface('ens4', '172.16.0.5/24')] } }),
+        host(maasParts),
+        EMPTY_LEDGER,
+      ),
+    );
     expect(vrfOf(d, 'public').members).toEqual(['br-ens4']);
   });
   it('falls back to the named link (walked up to its master) when the address is not on the host', () => {
@@ -117,7 +169,9 @@ describe('members', () => {
     expect(vrfOf(desired(r), 'public').members).toEqual(['br-ens4']);
     // Only the addresses the host really has; the stale one is reported.
     expect(vrfOf(desired(r), 'public').addresses.map((a) => a.address)).toEqual(['172.16.0.5']);
-    expect(warnings(r)).toContain('public: binding public: address 172.16.9.5 (ens4) is not on this machine; using the addresses the host has');
+    expect(warnings(r)).toContain(
+      'public: binding public: address 172.16.9.5 (ens4) is not on this machine; using the addresses the host has',
+    );
   });
   it.each<[string, HostPart[], Bindings, string]>([
     [
@@ -169,8 +223,13 @@ describe('members', () => {
   it('two roles bound to the same space share one VRF, named after the first role', () => {
     const b = { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] };
     const r = deriveDesired(inputs({}, { bindings: b }), host(maasParts), EMPTY_LEDGER);
-    expect(desired(r).vrfs.map((v) => [v.name, v.members])).toEqual([['public', ['br-ens4']], ['storage', ['bond0']]]);
-    expect(warnings(r)).toContain('storage-cluster: binding storage-cluster is on the same interfaces as storage (bond0); it shares the VRF storage');
+    expect(desired(r).vrfs.map((v) => [v.name, v.members])).toEqual([
+      ['public', ['br-ens4']],
+      ['storage', ['bond0']],
+    ]);
+    expect(warnings(r)).toContain(
+      'storage-cluster: binding storage-cluster is on the same interfaces as storage (bond0); it shares the VRF storage',
+    );
   });
   it('a partly missing binding is a warning', () => {
     const b = { ...maasBindings, public: [iface('br-ens4', '172.16.0.5/24'), iface('ens9', '172.30.0.5/24')] };
@@ -219,17 +278,24 @@ describe('the controller path is never enslaved', () => {
   it('in explicit mode too: reported and warned, not applied', () => {
     const r = deriveDesired(
       inputs({ vrfs: 'stor: {binding: storage}\npub: {binding: public}' }),
-      host(maasParts.filter((p) => p.part !== 'routeGet'), routeGet('10.0.0.100', 'bond0', '10.10.4.1')),
+      host(
+        maasParts.filter((p) => p.part !== 'routeGet'),
+        routeGet('10.0.0.100', 'bond0', '10.10.4.1'),
+      ),
       EMPTY_LEDGER,
     );
     const d = desired(r);
     expect(d.vrfs.map((v) => v.name)).toEqual(['pub']);
     expect(d.inMain).toEqual([{ binding: 'storage', reason: 'controller-path', interfaces: ['bond0'] }]);
-    expect(warnings(r)).toContain('vrfs: stor: binding storage carries the path to the controller (bond0 → 10.0.0.100); left in the main table');
+    expect(warnings(r)).toContain(
+      'vrfs: stor: binding storage carries the path to the controller (bond0 → 10.0.0.100); left in the main table',
+    );
   });
   it('a controller without an observed route lookup is a problem (fail safe)', () => {
     const r = deriveDesired(inputs({}, { controllers: ['10.0.0.100', '10.0.0.101'] }), host(maasParts), EMPTY_LEDGER);
-    expect(problems(r)).toEqual(['controllers: no route lookup was observed for 10.0.0.101; the controller path cannot be protected']);
+    expect(problems(r)).toEqual([
+      'controllers: no route lookup was observed for 10.0.0.101; the controller path cannot be protected',
+    ]);
   });
   it('an unreachable controller (no dev) protects nothing', () => {
     const parts = [...maasParts.filter((p) => p.part !== 'routeGet'), routeGet('10.0.0.100', null)];
@@ -238,7 +304,20 @@ describe('the controller path is never enslaved', () => {
 });
 
 function link_vrf_member(): HostPart {
-  return { part: 'link', value: { name: 'bond0', ifindex: 900, kind: 'bond', slaveKind: 'vrf', master: 'storage', up: true, vrfTable: null, lower: null, mac: null } };
+  return {
+    part: 'link',
+    value: {
+      name: 'bond0',
+      ifindex: 900,
+      kind: 'bond',
+      slaveKind: 'vrf',
+      master: 'storage',
+      up: true,
+      vrfTable: null,
+      lower: null,
+      mac: null,
+    },
+  };
 }
 
 describe('explicit mode', () => {
@@ -252,7 +331,12 @@ describe('explicit mode', () => {
       ['storacc', 'storage', 20, 'config'],
       ['storrepl', 'storage-cluster', 1001, 'auto'],
     ]);
-    expect(vrfOf(d, 'storacc').gateways.inet).toEqual({ family: 'inet', address: '10.10.4.254', source: 'config', detail: 'config vrfs: storacc.gateway' });
+    expect(vrfOf(d, 'storacc').gateways.inet).toEqual({
+      family: 'inet',
+      address: '10.10.4.254',
+      source: 'config',
+      detail: 'config vrfs: storacc.gateway',
+    });
     expect(vrfOf(d, 'storrepl').gateways.inet6?.address).toBe('2001:db8:5::1');
     expect(vrfOf(d, 'storrepl').routes).toEqual([
       { to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 },
@@ -261,38 +345,116 @@ describe('explicit mode', () => {
     expect(r.warnings).toEqual([]);
   });
   it.each<[string, Record<string, unknown>, HostPart[], string]>([
-    ['an unknown binding', { vrfs: 'x: {binding: nosuch}' }, [], 'vrfs: x.binding "nosuch" is not a binding of this unit (bindings: juju-info, mgmt, public, storage, storage-cluster)'],
-    ['a name colliding with a link that is not a VRF', { vrfs: 'ens3x: {binding: public}' }, [nic('ens3x')], 'vrfs: ens3x: a link named ens3x already exists and is a network interface, not a VRF'],
-    ['a name colliding with a bridge', { vrfs: 'br0: {binding: public}' }, [bridge('br0')], 'vrfs: br0: a link named br0 already exists and is a bridge device, not a VRF'],
-    ['a name of a VRF vrf-host did not create', { vrfs: 'blue: {binding: public}' }, [vrf('blue', 77)], 'vrfs: blue: a VRF named blue already exists that vrf-host did not create; remove it or choose another name'],
-    ['a foreign-owned table (MAAS table 2)', { vrfs: 'stor: {binding: storage, table: 2}' }, [], 'vrfs: stor.table 2 is in use on this host by routes or rules that vrf-host does not own'],
-    ['a gateway outside the member subnets', { vrfs: 'stor: {binding: storage, gateway: 10.10.9.1}' }, [], "vrfs: stor.gateway 10.10.9.1 is outside stor's subnets (10.10.4.0/24)"],
-    ['a gateway of the wrong family', { vrfs: 'stor: {binding: storage, gateway: "2001:db8::1"}' }, [], 'vrfs: stor.gateway 2001:db8::1 is IPv6 but stor has no IPv6 address'],
-    ['a gateways entry outside the subnets', { gateways: 'public=172.17.0.1' }, [], "gateways: entry \"public=172.17.0.1\": 172.17.0.1 is outside public's subnets (172.16.0.0/24)"],
-    ['a gateways entry of the wrong family', { gateways: 'public=2001:db8::1' }, [], 'gateways: entry "public=2001:db8::1": 2001:db8::1 is IPv6 but public has no IPv6 address'],
-    ['a route with no via and no gateway', { vrfs: 'sc: {binding: storage-cluster, routes: [{to: 10.40.0.0/16}]}' }, [], 'vrfs: sc.routes[0] 10.40.0.0/16 has no via and sc has no IPv4 gateway'],
-    ['a route via outside the subnets', { 'space-routes': 'storage=10.40.0.0/16@10.99.0.1' }, [], "space-routes: entry \"storage=10.40.0.0/16@10.99.0.1\": via 10.99.0.1 is outside storage's subnets (10.10.4.0/24)"],
-    ['a route into a connected subnet', { 'space-routes': 'storage=10.10.4.128/25' }, [], "space-routes: entry \"storage=10.10.4.128/25\": 10.10.4.128/25 lies within storage's connected subnet 10.10.4.0/24; only remote prefixes can be routed"],
-    ['a space-route with no gateway', { 'space-routes': 'storage-cluster=10.40.0.0/16' }, [], 'space-routes: entry "storage-cluster=10.40.0.0/16": 10.40.0.0/16 has no via and storage-cluster has no IPv4 gateway'],
+    [
+      'an unknown binding',
+      { vrfs: 'x: {binding: nosuch}' },
+      [],
+      'vrfs: x.binding "nosuch" is not a binding of this unit (bindings: juju-info, mgmt, public, storage, storage-cluster)',
+    ],
+    [
+      'a name colliding with a link that is not a VRF',
+      { vrfs: 'ens3x: {binding: public}' },
+      [nic('ens3x')],
+      'vrfs: ens3x: a link named ens3x already exists and is a network interface, not a VRF',
+    ],
+    [
+      'a name colliding with a bridge',
+      { vrfs: 'br0: {binding: public}' },
+      [bridge('br0')],
+      'vrfs: br0: a link named br0 already exists and is a bridge device, not a VRF',
+    ],
+    [
+      'a name of a VRF vrf-host did not create',
+      { vrfs: 'blue: {binding: public}' },
+      [vrf('blue', 77)],
+      'vrfs: blue: a VRF named blue already exists that vrf-host did not create; remove it or choose another name',
+    ],
+    [
+      'a foreign-owned table (MAAS table 2)',
+      { vrfs: 'stor: {binding: storage, table: 2}' },
+      [],
+      'vrfs: stor.table 2 is in use on this host by routes or rules that vrf-host does not own',
+    ],
+    [
+      'a gateway outside the member subnets',
+      { vrfs: 'stor: {binding: storage, gateway: 10.10.9.1}' },
+      [],
+      "vrfs: stor.gateway 10.10.9.1 is outside stor's subnets (10.10.4.0/24)",
+    ],
+    [
+      'a gateway of the wrong family',
+      { vrfs: 'stor: {binding: storage, gateway: "2001:db8::1"}' },
+      [],
+      'vrfs: stor.gateway 2001:db8::1 is IPv6 but stor has no IPv6 address',
+    ],
+    [
+      'a gateways entry outside the subnets',
+      { gateways: 'public=172.17.0.1' },
+      [],
+      'gateways: entry "public=172.17.0.1": 172.17.0.1 is outside public\'s subnets (172.16.0.0/24)',
+    ],
+    [
+      'a gateways entry of the wrong family',
+      { gateways: 'public=2001:db8::1' },
+      [],
+      'gateways: entry "public=2001:db8::1": 2001:db8::1 is IPv6 but public has no IPv6 address',
+    ],
+    [
+      'a route with no via and no gateway',
+      { vrfs: 'sc: {binding: storage-cluster, routes: [{to: 10.40.0.0/16}]}' },
+      [],
+      'vrfs: sc.routes[0] 10.40.0.0/16 has no via and sc has no IPv4 gateway',
+    ],
+    [
+      'a route via outside the subnets',
+      { 'space-routes': 'storage=10.40.0.0/16@10.99.0.1' },
+      [],
+      'space-routes: entry "storage=10.40.0.0/16@10.99.0.1": via 10.99.0.1 is outside storage\'s subnets (10.10.4.0/24)',
+    ],
+    [
+      'a route into a connected subnet',
+      { 'space-routes': 'storage=10.10.4.128/25' },
+      [],
+      'space-routes: entry "storage=10.10.4.128/25": 10.10.4.128/25 lies within storage\'s connected subnet 10.10.4.0/24; only remote prefixes can be routed',
+    ],
+    [
+      'a space-route with no gateway',
+      { 'space-routes': 'storage-cluster=10.40.0.0/16' },
+      [],
+      'space-routes: entry "storage-cluster=10.40.0.0/16": 10.40.0.0/16 has no via and storage-cluster has no IPv4 gateway',
+    ],
   ])('%s is a problem', (_w, raw, extra, msg) => {
     expect(problems(deriveDesired(inputs(raw), host(maasParts, extra), EMPTY_LEDGER))).toContain(msg);
   });
   it('the same interface in two explicit VRFs is a problem naming both', () => {
     const b = { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] };
-    const r = deriveDesired(inputs({ vrfs: 'a: {binding: storage}\nb: {binding: storage-cluster}' }, { bindings: b }), host(maasParts), EMPTY_LEDGER);
+    const r = deriveDesired(
+      inputs({ vrfs: 'a: {binding: storage}\nb: {binding: storage-cluster}' }, { bindings: b }),
+      host(maasParts),
+      EMPTY_LEDGER,
+    );
     expect(problems(r)).toEqual(['vrfs: b: bond0 would be in both a and b; an interface belongs to at most one VRF']);
   });
   it('a vrf-host VRF with the same name is ours (no collision)', () => {
-    const d = desired(deriveDesired(inputs(), host(maasParts, vrf('public', 1001)), { ...EMPTY_LEDGER, vrfs: { public: 1001 } }));
+    const d = desired(
+      deriveDesired(inputs(), host(maasParts, vrf('public', 1001)), { ...EMPTY_LEDGER, vrfs: { public: 1001 } }),
+    );
     expect(vrfOf(d, 'public').tableSource).toBe('persisted');
   });
 });
 
 describe('tables', () => {
   it('auto ids skip tables used by foreign routes and rules (MAAS 1..N)', () => {
-    const extra = [rule({ priority: 100, src: '10.10.9.0/24', table: 1 }), route({ dst: 'default', gateway: '10.10.9.1', table: 3 })];
+    const extra = [
+      rule({ priority: 100, src: '10.10.9.0/24', table: 1 }),
+      route({ dst: 'default', gateway: '10.10.9.1', table: 3 }),
+    ];
     const d = desired(deriveDesired(inputs({ 'table-range': '1-10' }), host(maasParts, extra), EMPTY_LEDGER));
-    expect(d.vrfs.map((v) => [v.name, v.table])).toEqual([['public', 4], ['storage', 5], ['storage-cluster', 6]]);
+    expect(d.vrfs.map((v) => [v.name, v.table])).toEqual([
+      ['public', 4],
+      ['storage', 5],
+      ['storage-cluster', 6],
+    ]);
   });
   it('persisted ids are kept, never renumbered, and others fill around them', () => {
     const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { storage: 1001 } };
@@ -308,9 +470,13 @@ describe('tables', () => {
     const d = desired(deriveDesired(inputs(), host(maasParts), ledger));
     expect(d.vrfs.map((v) => v.table)).toEqual([1002, 1003, 1004]);
   });
-  it('a configured table equal to another VRF\'s persisted table is a duplicate', () => {
+  it("a configured table equal to another VRF's persisted table is a duplicate", () => {
     const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { pub: 1001 } };
-    const r = deriveDesired(inputs({ vrfs: 'pub: {binding: public}\nstor: {binding: storage, table: 1001}' }), host(maasParts, vrf('pub', 1001)), ledger);
+    const r = deriveDesired(
+      inputs({ vrfs: 'pub: {binding: public}\nstor: {binding: storage, table: 1001}' }),
+      host(maasParts, vrf('pub', 1001)),
+      ledger,
+    );
     expect(problems(r)).toEqual(['vrfs: pub.table 1001 is already the table of stor']);
   });
   it('an exhausted range is a problem', () => {
@@ -323,13 +489,22 @@ describe('tables', () => {
 describe('gateway derivation', () => {
   // A small host: public on ens4 (172.16.0.0/24 and 2001:db8:16::/64), mgmt on ens3.
   const base: HostPart[] = [
-    nic('ens3'), addr('ens3', '10.0.0.5/24'), route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3' }),
-    nic('ens4'), addr('ens4', '172.16.0.5/24'), addr('ens4', '2001:db8:16::5/64'),
+    nic('ens3'),
+    addr('ens3', '10.0.0.5/24'),
+    route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3' }),
+    nic('ens4'),
+    addr('ens4', '172.16.0.5/24'),
+    addr('ens4', '2001:db8:16::5/64'),
     routeGet('10.0.0.100', 'ens3', '10.0.0.1'),
   ];
   const b: Bindings = { 'juju-info': [iface('ens3', '10.0.0.5/24')], public: [iface('ens4', '172.16.0.5/24')] };
-  const run = (raw: Record<string, unknown>, extra: HostPart[] = [], netplan: Record<string, string> = {}, ledger: Ledger = EMPTY_LEDGER, parts = base) =>
-    deriveDesired(inputs(raw, { bindings: b, netplan }), host(parts, extra), ledger);
+  const run = (
+    raw: Record<string, unknown>,
+    extra: HostPart[] = [],
+    netplan: Record<string, string> = {},
+    ledger: Ledger = EMPTY_LEDGER,
+    parts = base,
+  ) => deriveDesired(inputs(raw, { bindings: b, netplan }), host(parts, extra), ledger);
   const gw = (r: DeriveResult, fam: 'inet' | 'inet6' = 'inet') => {
     const g = vrfOf(desired(r), 'public').gateways[fam];
     return g ? [g.address, g.source, g.detail] : null;
@@ -337,8 +512,16 @@ describe('gateway derivation', () => {
 
   it.each<[string, Record<string, unknown>, string]>([
     ['binding name', { gateways: 'public=172.16.0.254' }, 'config gateways: public=172.16.0.254'],
-    ['CIDR of a member subnet', { gateways: '172.16.0.0/24=172.16.0.254' }, 'config gateways: 172.16.0.0/24=172.16.0.254'],
-    ['VRF name (explicit mode)', { vrfs: 'pub: {binding: public}', gateways: 'pub=172.16.0.254' }, 'config gateways: pub=172.16.0.254'],
+    [
+      'CIDR of a member subnet',
+      { gateways: '172.16.0.0/24=172.16.0.254' },
+      'config gateways: 172.16.0.0/24=172.16.0.254',
+    ],
+    [
+      'VRF name (explicit mode)',
+      { vrfs: 'pub: {binding: public}', gateways: 'pub=172.16.0.254' },
+      'config gateways: pub=172.16.0.254',
+    ],
   ])('config override by %s wins over the host', (_w, raw, detail) => {
     const r = run(raw, [route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 100 })]);
     const name = raw.vrfs ? 'pub' : 'public';
@@ -348,13 +531,23 @@ describe('gateway derivation', () => {
   it('the vrfs entry gateway wins over gateways, which is then warned as ignored', () => {
     const r = run({ vrfs: 'pub: {binding: public, gateway: 172.16.0.253}', gateways: 'public=172.16.0.254' });
     expect(vrfOf(desired(r), 'pub').gateways.inet?.address).toBe('172.16.0.253');
-    expect(warnings(r)).toContain('gateways: entry "public=172.16.0.254" ignored: pub already has 172.16.0.253 from config vrfs: pub.gateway');
+    expect(warnings(r)).toContain(
+      'gateways: entry "public=172.16.0.254" ignored: pub already has 172.16.0.253 from config vrfs: pub.gateway',
+    );
   });
   it('main-route: a main default via the member', () => {
-    expect(gw(run({}, [route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 100 })]))).toEqual(['172.16.0.1', 'main-route', 'main table default via 172.16.0.1 dev ens4']);
+    expect(gw(run({}, [route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 100 })]))).toEqual([
+      '172.16.0.1',
+      'main-route',
+      'main table default via 172.16.0.1 dev ens4',
+    ]);
   });
   it('main-route: a main default whose gateway lies in a member subnet (no dev)', () => {
-    expect(gw(run({}, [route({ dst: 'default', gateway: '172.16.0.1', metric: 100 })]))).toEqual(['172.16.0.1', 'main-route', 'main table default via 172.16.0.1']);
+    expect(gw(run({}, [route({ dst: 'default', gateway: '172.16.0.1', metric: 100 })]))).toEqual([
+      '172.16.0.1',
+      'main-route',
+      'main table default via 172.16.0.1',
+    ]);
   });
   it('main-route: prefers the route through the member, then the lowest metric', () => {
     const extra = [
@@ -368,14 +561,23 @@ describe('gateway derivation', () => {
   });
   it('policy-table: the MAAS layout (from SUBNET lookup N, table N default)', () => {
     const extra = [
-      rule({ priority: 100, src: '10.0.0.0/24', table: 1 }), route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', table: 1 }),
-      rule({ priority: 100, src: '172.16.0.0/24', table: 2 }), route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 2 }),
+      rule({ priority: 100, src: '10.0.0.0/24', table: 1 }),
+      route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', table: 1 }),
+      rule({ priority: 100, src: '172.16.0.0/24', table: 2 }),
+      route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 2 }),
       route({ dst: '172.16.0.0/24', dev: 'ens4', table: 2 }),
     ];
-    expect(gw(run({}, extra))).toEqual(['172.16.0.1', 'policy-table', 'table 2 default via 172.16.0.1 (rule from 172.16.0.0/24 lookup 2 pref 100)']);
+    expect(gw(run({}, extra))).toEqual([
+      '172.16.0.1',
+      'policy-table',
+      'table 2 default via 172.16.0.1 (rule from 172.16.0.0/24 lookup 2 pref 100)',
+    ]);
   });
   it('policy-table: a per-address rule counts too', () => {
-    const extra = [rule({ priority: 100, src: '172.16.0.5/32', table: 7 }), route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 7 })];
+    const extra = [
+      rule({ priority: 100, src: '172.16.0.5/32', table: 7 }),
+      route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 7 }),
+    ];
     expect(gw(run({}, extra))?.[1]).toBe('policy-table');
   });
   it('policy-table: rules narrowed by dst, fwmark or iif are not a space default', () => {
@@ -388,7 +590,10 @@ describe('gateway derivation', () => {
     expect(gw(run({}, extra))).toBeNull();
   });
   it('policy-table: a rule whose table has no default is skipped', () => {
-    const extra = [rule({ priority: 100, src: '172.16.0.0/24', table: 2 }), route({ dst: '172.16.0.0/24', dev: 'ens4', table: 2 })];
+    const extra = [
+      rule({ priority: 100, src: '172.16.0.0/24', table: 2 }),
+      route({ dst: '172.16.0.0/24', dev: 'ens4', table: 2 }),
+    ];
     expect(gw(run({}, extra))).toBeNull();
   });
 
@@ -430,7 +635,11 @@ network:
   it('netplan: cloud-init routes to default and ::/0', () => {
     const r = run({}, [], { '50-cloud-init.yaml': cloudInit });
     expect(gw(r)).toEqual(['172.16.0.1', 'netplan', '/etc/netplan/50-cloud-init.yaml: ethernets.ens4.routes[0]']);
-    expect(gw(r, 'inet6')).toEqual(['2001:db8:16::1', 'netplan', '/etc/netplan/50-cloud-init.yaml: ethernets.ens4.routes[1]']);
+    expect(gw(r, 'inet6')).toEqual([
+      '2001:db8:16::1',
+      'netplan',
+      '/etc/netplan/50-cloud-init.yaml: ethernets.ens4.routes[1]',
+    ]);
   });
 
   const maasNetplan = `network:
@@ -486,14 +695,35 @@ network:
   it('netplan: MAAS-written bonds/vlans with gateway4, gateway6 and table routes', () => {
     const r = deriveDesired(
       inputs({}, { netplan: { '/etc/netplan/50-cloud-init.yaml': maasNetplan } }),
-      host(maasParts.filter((p) => !(p.part === 'rule' && p.value.table === 2) && !(p.part === 'route' && (p.value.table === 2 || p.value.protocol === 'ra')))),
+      host(
+        maasParts.filter(
+          (p) =>
+            !(p.part === 'rule' && p.value.table === 2) &&
+            !(p.part === 'route' && (p.value.table === 2 || p.value.protocol === 'ra')),
+        ),
+      ),
       EMPTY_LEDGER,
     );
     const d = desired(r);
-    expect(vrfOf(d, 'storage').gateways.inet).toEqual({ family: 'inet', address: '10.10.4.1', source: 'netplan', detail: '/etc/netplan/50-cloud-init.yaml: bonds.bond0.gateway4' });
+    expect(vrfOf(d, 'storage').gateways.inet).toEqual({
+      family: 'inet',
+      address: '10.10.4.1',
+      source: 'netplan',
+      detail: '/etc/netplan/50-cloud-init.yaml: bonds.bond0.gateway4',
+    });
     expect(vrfOf(d, 'storage-cluster').gateways).toEqual({
-      inet: { family: 'inet', address: '10.10.5.1', source: 'netplan', detail: '/etc/netplan/50-cloud-init.yaml: vlans.ens7.30.routes[0]' },
-      inet6: { family: 'inet6', address: '2001:db8:5::1', source: 'netplan', detail: '/etc/netplan/50-cloud-init.yaml: vlans.ens7.30.gateway6' },
+      inet: {
+        family: 'inet',
+        address: '10.10.5.1',
+        source: 'netplan',
+        detail: '/etc/netplan/50-cloud-init.yaml: vlans.ens7.30.routes[0]',
+      },
+      inet6: {
+        family: 'inet6',
+        address: '2001:db8:5::1',
+        source: 'netplan',
+        detail: '/etc/netplan/50-cloud-init.yaml: vlans.ens7.30.gateway6',
+      },
     });
     expect(r.warnings).toEqual([]);
   });
@@ -502,12 +732,16 @@ network:
     const late = 'network:\n  version: 2\n  ethernets:\n    ens4:\n      gateway4: 172.16.0.9\n';
     const r = run({}, [], { '50-cloud-init.yaml': early, '90-override.yaml': late, '99-broken.yaml': 'network: [' });
     expect(gw(r)).toEqual(['172.16.0.9', 'netplan', '/etc/netplan/90-override.yaml: ethernets.ens4.gateway4']);
-    expect(warnings(r)).toContain('netplan: /etc/netplan/99-broken.yaml: invalid YAML at line 1; file ignored for gateways');
+    expect(warnings(r)).toContain(
+      'netplan: /etc/netplan/99-broken.yaml: invalid YAML at line 1; file ignored for gateways',
+    );
   });
   it('netplan: a gateway outside the member subnets is ignored with a warning', () => {
     const r = run({}, [], { '50.yaml': 'network:\n  ethernets:\n    ens4:\n      gateway4: 192.168.1.1\n' });
     expect(gw(r)).toBeNull();
-    expect(warnings(r)).toContain("netplan: /etc/netplan/50.yaml: ethernets.ens4.gateway4: 192.168.1.1 is outside public's subnets (172.16.0.0/24); ignored");
+    expect(warnings(r)).toContain(
+      "netplan: /etc/netplan/50.yaml: ethernets.ens4.gateway4: 192.168.1.1 is outside public's subnets (172.16.0.0/24); ignored",
+    );
   });
   it('ra: a proto ra default on the member (IPv6 only)', () => {
     const r = run({}, [route({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 })]);
@@ -516,7 +750,8 @@ network:
   it('order: main-route beats policy-table beats netplan beats ra', () => {
     const all = [
       route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 100 }),
-      rule({ priority: 100, src: '172.16.0.0/24', table: 2 }), route({ dst: 'default', gateway: '172.16.0.2', dev: 'ens4', table: 2 }),
+      rule({ priority: 100, src: '172.16.0.0/24', table: 2 }),
+      route({ dst: 'default', gateway: '172.16.0.2', dev: 'ens4', table: 2 }),
     ];
     const np = { 'a.yaml': 'network:\n  ethernets:\n    ens4:\n      gateway4: 172.16.0.3\n' };
     expect(gw(run({}, all, np))?.[1]).toBe('main-route');
@@ -532,7 +767,9 @@ network:
     expect(vrfOf(desired(r), 'public').gateways).toEqual({});
   });
   it('none, explicit mode: names the binding too', () => {
-    expect(warnings(run({ vrfs: 'pub: {binding: public}' }))[0]).toBe('pub: no gateway found for 172.16.0.0/24 (binding public); set config gateways');
+    expect(warnings(run({ vrfs: 'pub: {binding: public}' }))[0]).toBe(
+      'pub: no gateway found for 172.16.0.0/24 (binding public); set config gateways',
+    );
   });
 
   describe('stable after apply: same gateway and same source on every later run', () => {
@@ -541,20 +778,35 @@ network:
     // recorded what it removed in the ledger.
     const applied = (extra: HostPart[]): HostPart[] => [
       ...base.filter((p) => !(p.part === 'link' && p.value.name === 'ens4')),
-      vrf('public', 1001), port('ens4', 'public', 'vrf'),
+      vrf('public', 1001),
+      port('ens4', 'public', 'vrf'),
       route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 1001, protocol: 'boot' }),
       ...extra,
     ];
     it('main-route', () => {
       const before = gw(run({}, [route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 100 })]));
-      const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001 }, migratedRoutes: [mkRoute({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 100 })] };
+      const ledger: Ledger = {
+        ...EMPTY_LEDGER,
+        vrfs: { public: 1001 },
+        migratedRoutes: [mkRoute({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 100 })],
+      };
       expect(gw(run({}, [], {}, ledger, applied([])))).toEqual(before);
     });
     it('policy-table (the MAAS rule and its table route were migrated)', () => {
       const maas = [mkRule({ priority: 100, src: '172.16.0.0/24', table: 2 })];
       const maasRoute = mkRoute({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 2 });
-      const before = gw(run({}, [rule({ priority: 100, src: '172.16.0.0/24', table: 2 }), route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 2 })]));
-      const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001 }, migratedRules: maas, migratedRoutes: [maasRoute] };
+      const before = gw(
+        run({}, [
+          rule({ priority: 100, src: '172.16.0.0/24', table: 2 }),
+          route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', table: 2 }),
+        ]),
+      );
+      const ledger: Ledger = {
+        ...EMPTY_LEDGER,
+        vrfs: { public: 1001 },
+        migratedRules: maas,
+        migratedRoutes: [maasRoute],
+      };
       // Our own per-address source rule must not be mistaken for a policy table.
       const ours = rule({ priority: 99, src: '172.16.0.5/32', table: 1001 });
       expect(gw(run({}, [], {}, ledger, applied([ours])))).toEqual(before);
@@ -563,10 +815,19 @@ network:
     it('ra (the kernel now installs RA defaults into the VRF table)', () => {
       const before = gw(run({}, [route({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra' })]), 'inet6');
       const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001 } };
-      const after = gw(run({}, [], {}, ledger, applied([route({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', table: 1001 })])), 'inet6');
+      const after = gw(
+        run(
+          {},
+          [],
+          {},
+          ledger,
+          applied([route({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', table: 1001 })]),
+        ),
+        'inet6',
+      );
       expect(after).toEqual(before);
     });
-    it('ra remembered in the ledger (the enslave dropped it from main; vrf-host\'s own default is in the table): still source ra', () => {
+    it("ra remembered in the ledger (the enslave dropped it from main; vrf-host's own default is in the table): still source ra", () => {
       const ra = { dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 };
       const before = gw(run({}, [route(ra)]), 'inet6');
       expect(before).toEqual(['fe80::1', 'ra', 'router advertisement on ens4']);
@@ -576,10 +837,18 @@ network:
       expect(gw(r, 'inet6')).toEqual(before);
       expect(warnings(r).filter((w) => w.includes('2001:db8:16::/64'))).toEqual([]);
     });
-    it('ra: after a router change, the kernel\'s RA default in the VRF table wins over the remembered one', () => {
-      const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001 }, migratedRoutes: [mkRoute({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 })] };
+    it("ra: after a router change, the kernel's RA default in the VRF table wins over the remembered one", () => {
+      const ledger: Ledger = {
+        ...EMPTY_LEDGER,
+        vrfs: { public: 1001 },
+        migratedRoutes: [mkRoute({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 })],
+      };
       const now = route({ dst: '::/0', gateway: 'fe80::2', dev: 'ens4', protocol: 'ra', metric: 1024, table: 1001 });
-      expect(gw(run({}, [], {}, ledger, applied([now])), 'inet6')).toEqual(['fe80::2', 'ra', 'router advertisement on ens4']);
+      expect(gw(run({}, [], {}, ledger, applied([now])), 'inet6')).toEqual([
+        'fe80::2',
+        'ra',
+        'router advertisement on ens4',
+      ]);
     });
     it('a default vrf-host installed itself is not read back (a removed override does not stick)', () => {
       const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001 } };
@@ -592,7 +861,9 @@ describe('routes', () => {
   it('space-routes take the VRF gateway of their family unless @VIA is given; keyed by binding or VRF', () => {
     const d = desired(
       deriveDesired(
-        inputs({ 'space-routes': 'public=10.50.0.0/16 storage=10.60.0.0/16@10.10.4.254 public=10.51.0.0/16@172.16.0.254' }),
+        inputs({
+          'space-routes': 'public=10.50.0.0/16 storage=10.60.0.0/16@10.10.4.254 public=10.51.0.0/16@172.16.0.254',
+        }),
         host(maasParts),
         EMPTY_LEDGER,
       ),
@@ -604,12 +875,18 @@ describe('routes', () => {
     expect(vrfOf(d, 'storage').routes).toEqual([{ to: '10.60.0.0/16', via: '10.10.4.254' }]);
   });
   it('keys that match nothing are warned, never silently dropped', () => {
-    const r = deriveDesired(inputs({ 'space-routes': 'pubic=10.50.0.0/16', gateways: 'mgmt=10.0.0.1 10.99.0.0/24=10.99.0.1' }), host(maasParts), EMPTY_LEDGER);
-    expect(warnings(r)).toEqual(expect.arrayContaining([
-      'space-routes: entry "pubic=10.50.0.0/16" matches no VRF or binding',
-      'gateways: entry "mgmt=10.0.0.1" is unused: mgmt stays in the main table (same-as-default)',
-      'gateways: entry "10.99.0.0/24=10.99.0.1" matches no member subnet of any VRF',
-    ]));
+    const r = deriveDesired(
+      inputs({ 'space-routes': 'pubic=10.50.0.0/16', gateways: 'mgmt=10.0.0.1 10.99.0.0/24=10.99.0.1' }),
+      host(maasParts),
+      EMPTY_LEDGER,
+    );
+    expect(warnings(r)).toEqual(
+      expect.arrayContaining([
+        'space-routes: entry "pubic=10.50.0.0/16" matches no VRF or binding',
+        'gateways: entry "mgmt=10.0.0.1" is unused: mgmt stays in the main table (same-as-default)',
+        'gateways: entry "10.99.0.0/24=10.99.0.1" matches no member subnet of any VRF',
+      ]),
+    );
     const r2 = deriveDesired(inputs({ 'space-routes': 'juju-info=10.50.0.0/16' }), host(maasParts), EMPTY_LEDGER);
     expect(warnings(r2)).toContain('space-routes: entry "juju-info=10.50.0.0/16" is unused: juju-info is not a VRF');
   });
@@ -618,11 +895,15 @@ describe('routes', () => {
 describe('kernel prerequisites', () => {
   it('a container without the vrf module is a problem that says to load it on the host', () => {
     const h: ObservedHost = { ...host(maasParts), vrfModule: false, container: true };
-    expect(problems(deriveDesired(inputs(), h, EMPTY_LEDGER))).toEqual(['kernel: no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules']);
+    expect(problems(deriveDesired(inputs(), h, EMPTY_LEDGER))).toEqual([
+      'kernel: no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules',
+    ]);
   });
   it('a kernel without l3mdev sysctls is a problem naming the version', () => {
     const h = host(maasParts, { part: 'sysctl', key: 'net.ipv4.tcp_l3mdev_accept', value: null });
-    expect(problems(deriveDesired(inputs(), h, EMPTY_LEDGER))).toEqual(['kernel: net.ipv4.tcp_l3mdev_accept is missing: VRF sockets need Linux 4.5 or newer']);
+    expect(problems(deriveDesired(inputs(), h, EMPTY_LEDGER))).toEqual([
+      'kernel: net.ipv4.tcp_l3mdev_accept is missing: VRF sockets need Linux 4.5 or newer',
+    ]);
   });
   it('nothing to build: no kernel problem', () => {
     const h: ObservedHost = { ...host(maasParts), vrfModule: false, container: true };

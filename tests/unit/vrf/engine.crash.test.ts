@@ -40,7 +40,11 @@ process.stdout.write(JSON.stringify(r.ok));
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   });
   await h.ip.hang();
-  const child = execa(process.execPath, [prog, JSON.stringify([h.opts, maasInputs()])], { reject: false, detached: true, stdio: 'ignore' });
+  const child = execa(process.execPath, [prog, JSON.stringify([h.opts, maasInputs()])], {
+    reject: false,
+    detached: true,
+    stdio: 'ignore',
+  });
   // Wait until the change batch has started.
   const started = Date.now();
   for (;;) {
@@ -59,7 +63,12 @@ process.stdout.write(JSON.stringify(r.ok));
   expect(s.applying).toBe(true);
   expect(s.units).toEqual(['vrf-host/0']);
   expect(s.ledger.vrfs).toEqual({ public: 1001, storage: 1002, 'storage-cluster': 1003 });
-  expect(s.ledger.migratedRules.map((r) => `${r.src} ${r.table}`).sort()).toEqual(['10.10.4.0/24 2', '10.10.5.0/24 3', '172.16.0.0/24 1', '2001:db8:4::/64 2']);
+  expect(s.ledger.migratedRules.map((r) => `${r.src} ${r.table}`).sort()).toEqual([
+    '10.10.4.0/24 2',
+    '10.10.5.0/24 3',
+    '172.16.0.0/24 1',
+    '2001:db8:4::/64 2',
+  ]);
   expect(s.ledger.sysctlsBefore['net.ipv4.tcp_l3mdev_accept']).toBe('0');
 
   // Teardown on the half-applied host (here: the VRFs exist, the MAAS rules are gone).

@@ -40,7 +40,10 @@ export async function responsesFor(state: string): Promise<Record<string, string
   };
 }
 
-export async function testHost(state = 'maas-host', o: { vrfModule?: boolean; container?: boolean; l3mdev?: boolean; ipv6Sysctls?: boolean } = {}): Promise<TestHost> {
+export async function testHost(
+  state = 'maas-host',
+  o: { vrfModule?: boolean; container?: boolean; l3mdev?: boolean; ipv6Sysctls?: boolean } = {},
+): Promise<TestHost> {
   const base = await mkdtemp(join(tmpdir(), 'vrf-engine-'));
   const root = join(base, 'root');
   const procRoot = join(base, 'proc');
@@ -79,7 +82,10 @@ export async function testHost(state = 'maas-host', o: { vrfModule?: boolean; co
 
 /** The maas-host fixture's bindings, as network-get would report them. */
 export function maasInputs(config = defaultEngineConfig()): EngineInputs {
-  const i = (name: string, ...cidrs: [string, string][]) => ({ name, addresses: cidrs.map(([address, cidr]) => ({ address, cidr })) });
+  const i = (name: string, ...cidrs: [string, string][]) => ({
+    name,
+    addresses: cidrs.map(([address, cidr]) => ({ address, cidr })),
+  });
   const ens3 = i('ens3', ['10.0.0.10', '10.0.0.0/24'], ['2001:db8:0:1::10', '2001:db8:0:1::/64']);
   return {
     config,

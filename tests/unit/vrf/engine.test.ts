@@ -8,7 +8,15 @@ import { chmod, mkdir, readFile, writeFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseEngineConfig } from '../../../src/vrf/config.js';
 import { existsSync } from 'node:fs';
-import { checkGateways, converge, observeHost, parseIpVersion, parsePing, show, teardown } from '../../../src/vrf/engine.js';
+import {
+  checkGateways,
+  converge,
+  observeHost,
+  parseIpVersion,
+  parsePing,
+  show,
+  teardown,
+} from '../../../src/vrf/engine.js';
 import { execaSpawn, type Spawn } from '../../../src/vrf/ip.js';
 import { PATHS, readState, under } from '../../../src/vrf/persist.js';
 import { BOOT_PATHS } from '../../../src/vrf/boot.js';
@@ -18,8 +26,13 @@ import { maasInputs, testHost, type TestHost } from './engine.host.js';
 // Every fake ip call is a node process: generous timeouts on a shared 2-core machine.
 jest.setTimeout(60_000);
 
-const batches = async (h: TestHost) => (await h.ip.calls()).filter((c) => !c.argv.includes('-json') && c.argv.includes('-batch'));
-const exists = (p: string) => lstat(p).then(() => true, () => false);
+const batches = async (h: TestHost) =>
+  (await h.ip.calls()).filter((c) => !c.argv.includes('-json') && c.argv.includes('-batch'));
+const exists = (p: string) =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
 
 function config(raw: Record<string, unknown>) {
   const r = parseEngineConfig(raw);
@@ -53,18 +66,33 @@ describe('converge', () => {
     const h = await testHost();
     const cli = join(h.root, '..', 'vrf-host.mjs');
     await writeFile(cli, '// cli\n');
-    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0', boot: { nodeBin: '/usr/bin/node', cliSource: cli } });
+    const r = await converge({
+      ...h.opts,
+      inputs: maasInputs(),
+      unit: 'vrf-host/0',
+      boot: { nodeBin: '/usr/bin/node', cliSource: cli },
+    });
     expect(r.ok).toBe(true);
     expect(r.failure).toBeNull();
     expect(r.applied.map((a) => a.command)).toEqual(r.planned.map((p) => p.command));
     // The ip steps went through ip -batch processes: -6 for the IPv6 l3mdev rule that must precede the first VRF,
     // main, then -6 for every other IPv6 rule (the planner keeps them together).
     const b = await batches(h);
-    expect(b.map((c) => c.argv)).toEqual([['-6', '-batch', '-'], ['-batch', '-'], ['-6', '-batch', '-']]);
+    expect(b.map((c) => c.argv)).toEqual([
+      ['-6', '-batch', '-'],
+      ['-batch', '-'],
+      ['-6', '-batch', '-'],
+    ]);
     expect(b[0]!.stdin.split('\n').filter(Boolean)).toEqual(['rule add pref 1000 l3mdev protocol kernel']);
     const ipLines = b.flatMap((c) => c.stdin.split('\n').filter(Boolean));
     expect(ipLines).toHaveLength(r.planned.filter((p) => p.step.kind !== 'sysctl').length);
-    for (const k of [SYSCTL.keepAddrOnDown, SYSCTL.tcpL3mdev, SYSCTL.udpL3mdev, SYSCTL.nonlocalBind4, SYSCTL.nonlocalBind6]) {
+    for (const k of [
+      SYSCTL.keepAddrOnDown,
+      SYSCTL.tcpL3mdev,
+      SYSCTL.udpL3mdev,
+      SYSCTL.nonlocalBind4,
+      SYSCTL.nonlocalBind6,
+    ]) {
       expect(await h.sysctl(k)).toBe('1');
     }
     const s = (await readState(h.root))!;
@@ -73,7 +101,9 @@ describe('converge', () => {
     expect(s.ledger.migratedRules).toHaveLength(4);
     expect(s.ledger.sysctlsBefore[SYSCTL.tcpL3mdev]).toBe('0');
     expect(s.desired!.vrfs.map((v) => v.name)).toEqual(['public', 'storage', 'storage-cluster']);
-    expect(await readFile(under(h.root, PATHS.rtTables), 'utf8')).toMatch(/^1001 public\n1002 storage\n1003 storage-cluster\n$/m);
+    expect(await readFile(under(h.root, PATHS.rtTables), 'utf8')).toMatch(
+      /^1001 public\n1002 storage\n1003 storage-cluster\n$/m,
+    );
     const conf = await readFile(under(h.root, PATHS.sysctlConf), 'utf8');
     expect(conf).toContain('net.ipv6.conf.all.keep_addr_on_down = 1');
     expect(conf).toContain('net.ipv4.tcp_l3mdev_accept = 1');
@@ -159,7 +189,9 @@ describe('converge', () => {
     await mkdir(join(path, '..'), { recursive: true });
     await writeFile(path, '{"version":1,"units":');
     const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
-    expect(r.problems).toEqual([{ field: 'state', message: expect.stringMatching(/state\.json is corrupt \(not JSON/) }]);
+    expect(r.problems).toEqual([
+      { field: 'state', message: expect.stringMatching(/state\.json is corrupt \(not JSON/) },
+    ]);
     expect(await readFile(path, 'utf8')).toBe('{"version":1,"units":');
     const t = await teardown({ ...h.opts, unit: 'vrf-host/0' });
     expect(t.ok).toBe(false);
@@ -175,7 +207,12 @@ describe('pre-flight', () => {
     await writeFile(mp, `#!/bin/sh\necho called >> ${join(h.ip.dir, 'modprobe.log')}\nexit 1\n`);
     await chmod(mp, 0o755);
     const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0' });
-    expect(r.problems).toEqual([{ field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules' }]);
+    expect(r.problems).toEqual([
+      {
+        field: 'kernel',
+        message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules',
+      },
+    ]);
     expect(await exists(join(h.ip.dir, 'modprobe.log'))).toBe(false);
     expect(await batches(h)).toEqual([]);
   });
@@ -183,11 +220,18 @@ describe('pre-flight', () => {
   it('on a host without the vrf module: tries modprobe vrf once, then blocks with its message', async () => {
     const h = await testHost('maas-host', { vrfModule: false });
     const mp = join(h.ip.dir, 'modprobe');
-    await writeFile(mp, `#!/bin/sh\necho "$@" >> ${join(h.ip.dir, 'modprobe.log')}\necho "modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0" >&2\nexit 1\n`);
+    await writeFile(
+      mp,
+      `#!/bin/sh\necho "$@" >> ${join(h.ip.dir, 'modprobe.log')}\necho "modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0" >&2\nexit 1\n`,
+    );
     await chmod(mp, 0o755);
     const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0' });
     expect(r.problems).toEqual([
-      { field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf) (modprobe vrf: modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0)' },
+      {
+        field: 'kernel',
+        message:
+          'no vrf kernel module: load it on the host (modprobe vrf) (modprobe vrf: modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0)',
+      },
     ]);
     expect(await readFile(join(h.ip.dir, 'modprobe.log'), 'utf8')).toBe('vrf\n');
   });
@@ -204,10 +248,15 @@ describe('pre-flight', () => {
   it('a dry run loads no module: it reports the missing module without calling modprobe', async () => {
     const h = await testHost('maas-host', { vrfModule: false });
     const mp = join(h.ip.dir, 'modprobe');
-    await writeFile(mp, `#!/bin/sh\necho called >> ${join(h.ip.dir, 'modprobe.log')}\nmkdir -p ${join(h.sysRoot, 'module/vrf')}\n`);
+    await writeFile(
+      mp,
+      `#!/bin/sh\necho called >> ${join(h.ip.dir, 'modprobe.log')}\nmkdir -p ${join(h.sysRoot, 'module/vrf')}\n`,
+    );
     await chmod(mp, 0o755);
     const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0', dryRun: true });
-    expect(r.problems).toEqual([{ field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf)' }]);
+    expect(r.problems).toEqual([
+      { field: 'kernel', message: 'no vrf kernel module: load it on the host (modprobe vrf)' },
+    ]);
     expect(await exists(join(h.ip.dir, 'modprobe.log'))).toBe(false);
     expect(await batches(h)).toEqual([]);
   });
@@ -216,7 +265,11 @@ describe('pre-flight', () => {
     const h = await testHost('maas-host', { l3mdev: false });
     const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
     expect(r.problems).toEqual([
-      { field: 'kernel', message: 'kernel 6.1.0-56-amd64 has no net.ipv4.tcp_l3mdev_accept, net.ipv4.udp_l3mdev_accept: VRFs need Linux 4.5 or newer (the l3mdev sysctls)' },
+      {
+        field: 'kernel',
+        message:
+          'kernel 6.1.0-56-amd64 has no net.ipv4.tcp_l3mdev_accept, net.ipv4.udp_l3mdev_accept: VRFs need Linux 4.5 or newer (the l3mdev sysctls)',
+      },
     ]);
   });
 
@@ -225,7 +278,12 @@ describe('pre-flight', () => {
     await h.ip.version('ip utility, iproute2-ss161212');
     await h.ip.failOn('.', 'Option "-json" is unknown, try "ip -help".');
     const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
-    expect(r.problems).toEqual([{ field: 'iproute2', message: 'iproute2 4.0 lacks -json output for routes and rules: vrf-host needs iproute2 4.18 or newer' }]);
+    expect(r.problems).toEqual([
+      {
+        field: 'iproute2',
+        message: 'iproute2 4.0 lacks -json output for routes and rules: vrf-host needs iproute2 4.18 or newer',
+      },
+    ]);
     expect((await h.ip.calls()).map((c) => c.argv).at(-1)).toEqual(['-V']);
     expect(await batches(h)).toEqual([]);
   });
@@ -267,7 +325,15 @@ describe('several units on one machine', () => {
     expect(cmds).toContain('ip link del dev storage');
     expect(cmds).toContain('ip rule add pref 100 from 10.10.4.0/24 lookup 2');
     expect(await h.sysctl(SYSCTL.tcpL3mdev)).toBe('0');
-    for (const p of [PATHS.state, PATHS.stateDir, PATHS.sysctlConf, PATHS.rtTables, BOOT_PATHS.unit, ...BOOT_PATHS.hooks, ...BOOT_PATHS.wants]) {
+    for (const p of [
+      PATHS.state,
+      PATHS.stateDir,
+      PATHS.sysctlConf,
+      PATHS.rtTables,
+      BOOT_PATHS.unit,
+      ...BOOT_PATHS.hooks,
+      ...BOOT_PATHS.wants,
+    ]) {
       expect(await exists(under(h.root, p))).toBe(false);
     }
     // Idempotent: nothing remembered, nothing to do.
@@ -281,12 +347,19 @@ describe('several units on one machine', () => {
     const r = await converge({ ...h.opts, inputs: other, unit: 'vrf-other/0' });
     expect(r.ok).toBe(false);
     expect(r.problems).toEqual([
-      { field: 'application', message: expect.stringContaining('this machine\'s VRFs belong to vrf-host application "vrf-host" (vrf-host/0)') },
+      {
+        field: 'application',
+        message: expect.stringContaining('this machine\'s VRFs belong to vrf-host application "vrf-host" (vrf-host/0)'),
+      },
     ]);
     expect((await readState(h.root))!.units).toEqual(['vrf-host/0']);
     // Removing the refused unit takes nothing away.
     const n = (await batches(h)).length;
-    expect(await teardown({ ...h.opts, unit: 'vrf-other/0' })).toMatchObject({ ok: true, tornDown: false, remainingUnits: ['vrf-host/0'] });
+    expect(await teardown({ ...h.opts, unit: 'vrf-other/0' })).toMatchObject({
+      ok: true,
+      tornDown: false,
+      remainingUnits: ['vrf-host/0'],
+    });
     expect((await batches(h)).length).toBe(n);
     // The same desired state is no conflict.
     const same = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-other/0', dryRun: true });
@@ -343,8 +416,14 @@ describe('show', () => {
     expect(r.units).toEqual(['vrf-host/0']);
     const storage = r.vrfs.find((v) => v.name === 'storage')!;
     expect(storage).toMatchObject({ table: 1002, binding: 'storage', present: true });
-    expect(storage.members).toEqual([{ dev: 'bond0', present: true, up: true, master: 'storage', addresses: ['10.10.4.10/24', '2001:db8:4::10/64'] }]);
-    expect(storage.defaultRoutes.inet).toMatchObject({ gateway: '10.10.4.1', source: 'policy-table', installed: { gateway: '10.10.4.1', dev: 'bond0' } });
+    expect(storage.members).toEqual([
+      { dev: 'bond0', present: true, up: true, master: 'storage', addresses: ['10.10.4.10/24', '2001:db8:4::10/64'] },
+    ]);
+    expect(storage.defaultRoutes.inet).toMatchObject({
+      gateway: '10.10.4.1',
+      source: 'policy-table',
+      installed: { gateway: '10.10.4.1', dev: 'bond0' },
+    });
     expect(storage.rules.some((x) => x.table === 1002)).toBe(true);
     expect(storage.routes!.every((x) => x.table === 1002)).toBe(true);
     expect(typeof storage.inSync).toBe('boolean');
@@ -393,9 +472,17 @@ rtt min/avg/max/mdev = 0.045/0.052/0.061/0.006 ms
 `;
 
   it('parses ping summaries', () => {
-    expect(parsePing(OK)).toEqual({ transmitted: 3, received: 3, lossPercent: 0, rttMs: { min: 0.045, avg: 0.052, max: 0.061 } });
+    expect(parsePing(OK)).toEqual({
+      transmitted: 3,
+      received: 3,
+      lossPercent: 0,
+      rttMs: { min: 0.045, avg: 0.052, max: 0.061 },
+    });
     expect(parsePing(LOST)).toEqual({ transmitted: 3, received: 0, lossPercent: 100, rttMs: null });
-    expect(parsePing('3 packets transmitted, 2 received, +1 errors, 33.3333% packet loss, time 2003ms')).toMatchObject({ received: 2, lossPercent: 33.3333 });
+    expect(parsePing('3 packets transmitted, 2 received, +1 errors, 33.3333% packet loss, time 2003ms')).toMatchObject({
+      received: 2,
+      lossPercent: 33.3333,
+    });
     expect(parsePing('')).toBeNull();
   });
 
@@ -406,8 +493,30 @@ rtt min/avg/max/mdev = 0.045/0.052/0.061/0.006 ms
     const pingBin = await fakePing(h, 'echo "ping: SO_BINDTODEVICE: No such device" >&2; exit 2');
     const r = await checkGateways({ ...h.opts, pingBin, vrf: 'storage-cluster', target: '10.30.1.1' });
     expect(r).toEqual([
-      { vrf: 'storage-cluster', family: 'inet', target: '10.10.5.1', kind: 'gateway', reachable: false, transmitted: 3, received: 0, lossPercent: 100, rttMs: null, error: null },
-      { vrf: 'storage-cluster', family: 'inet', target: '10.30.1.1', kind: 'target', reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error: 'ping: connect: Network is unreachable; ping -I storage-cluster: ping: SO_BINDTODEVICE: No such device' },
+      {
+        vrf: 'storage-cluster',
+        family: 'inet',
+        target: '10.10.5.1',
+        kind: 'gateway',
+        reachable: false,
+        transmitted: 3,
+        received: 0,
+        lossPercent: 100,
+        rttMs: null,
+        error: null,
+      },
+      {
+        vrf: 'storage-cluster',
+        family: 'inet',
+        target: '10.30.1.1',
+        kind: 'target',
+        reachable: false,
+        transmitted: null,
+        received: null,
+        lossPercent: null,
+        rttMs: null,
+        error: 'ping: connect: Network is unreachable; ping -I storage-cluster: ping: SO_BINDTODEVICE: No such device',
+      },
     ]);
     const all = await checkGateways({ ...h.opts, pingBin });
     const storage4 = all.find((p) => p.vrf === 'storage' && p.family === 'inet')!;
@@ -425,15 +534,26 @@ rtt min/avg/max/mdev = 0.045/0.052/0.061/0.006 ms
     await writeFile(out, OK);
     const pingBin = await fakePing(h, `echo "$@" >> ${log}; cat ${out}`);
     const r = await checkGateways({ ...h.opts, pingBin, vrf: 'storage' });
-    expect(r[0]).toMatchObject({ vrf: 'storage', family: 'inet', target: '10.10.4.1', reachable: true, lossPercent: 0, error: null });
+    expect(r[0]).toMatchObject({
+      vrf: 'storage',
+      family: 'inet',
+      target: '10.10.4.1',
+      reachable: true,
+      lossPercent: 0,
+      error: null,
+    });
     expect((await readFile(log, 'utf8')).split('\n')[0]).toBe('-I storage -c 3 -W 1 10.10.4.1');
   });
 
   it('refuses an unknown VRF or a target that is not an address', async () => {
     const h = await testHost();
     await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
-    await expect(checkGateways({ ...h.opts, vrf: 'nope' })).rejects.toThrow(/vrf: "nope" is not one of vrf-host's VRFs \(public, storage, storage-cluster\)/);
-    await expect(checkGateways({ ...h.opts, vrf: 'storage', target: '10.0.0.1;reboot' })).rejects.toThrow(/target: .* is not an IP address/);
+    await expect(checkGateways({ ...h.opts, vrf: 'nope' })).rejects.toThrow(
+      /vrf: "nope" is not one of vrf-host's VRFs \(public, storage, storage-cluster\)/,
+    );
+    await expect(checkGateways({ ...h.opts, vrf: 'storage', target: '10.0.0.1;reboot' })).rejects.toThrow(
+      /target: .* is not an IP address/,
+    );
     await expect(checkGateways({ ...h.opts, target: '10.0.0.1' })).rejects.toThrow(/target: needs vrf/);
   });
 });

@@ -92,7 +92,9 @@ export async function fakeIp(dir?: string): Promise<FakeIp> {
     dir: d,
     bin,
     async calls() {
-      const names = (await readdir(join(d, 'calls')).catch(() => [] as string[])).filter((n) => n.endsWith('.argv')).sort();
+      const names = (await readdir(join(d, 'calls')).catch(() => [] as string[]))
+        .filter((n) => n.endsWith('.argv'))
+        .sort();
       return Promise.all(
         names.map(async (n) => {
           const base = join(d, 'calls', n.slice(0, -'.argv'.length));

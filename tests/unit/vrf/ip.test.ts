@@ -1,4 +1,16 @@
-import { batchInput, failedBatchLine, ipVersion, ipVrfExec, modprobe, runIpBatch, runIpJsonBatch, tokenProblem, UnsafeTokenError, ProcessError, type Spawn } from '../../../src/vrf/ip.js';
+import {
+  batchInput,
+  failedBatchLine,
+  ipVersion,
+  ipVrfExec,
+  modprobe,
+  runIpBatch,
+  runIpJsonBatch,
+  tokenProblem,
+  UnsafeTokenError,
+  ProcessError,
+  type Spawn,
+} from '../../../src/vrf/ip.js';
 import { existsSync } from 'node:fs';
 import { fakeIp } from './ip.fake.js';
 
@@ -18,9 +30,12 @@ describe('batch lines', () => {
   });
 
   it('joins safe tokens one command per line', () => {
-    expect(batchInput([['link', 'add', 'storage', 'type', 'vrf', 'table', '1001'], ['-6', 'route', 'show', 'table', 'all']])).toBe(
-      'link add storage type vrf table 1001\n-6 route show table all\n',
-    );
+    expect(
+      batchInput([
+        ['link', 'add', 'storage', 'type', 'vrf', 'table', '1001'],
+        ['-6', 'route', 'show', 'table', 'all'],
+      ]),
+    ).toBe('link add storage type vrf table 1001\n-6 route show table all\n');
   });
 
   it('refuses an empty line (ip would skip it and the line numbers would shift)', () => {
@@ -36,7 +51,13 @@ describe('batch lines', () => {
 describe('with a fake ip', () => {
   it('runIpBatch sends every line to ONE `ip -batch -` process', async () => {
     const ip = await fakeIp();
-    const r = await runIpBatch([['link', 'add', 'a', 'type', 'vrf', 'table', '10'], ['link', 'set', 'dev', 'a', 'up']], { ipBin: ip.bin });
+    const r = await runIpBatch(
+      [
+        ['link', 'add', 'a', 'type', 'vrf', 'table', '10'],
+        ['link', 'set', 'dev', 'a', 'up'],
+      ],
+      { ipBin: ip.bin },
+    );
     expect(r).toEqual({ ok: true });
     const calls = await ip.calls();
     expect(calls).toHaveLength(1);
@@ -47,7 +68,14 @@ describe('with a fake ip', () => {
   it('runIpBatch reports the 0-based failing line and ip stderr', async () => {
     const ip = await fakeIp();
     await ip.failOn('^link set dev b', 'Cannot find device "b"');
-    const r = await runIpBatch([['link', 'set', 'dev', 'a', 'up'], ['link', 'set', 'dev', 'b', 'up'], ['link', 'set', 'dev', 'c', 'up']], { ipBin: ip.bin });
+    const r = await runIpBatch(
+      [
+        ['link', 'set', 'dev', 'a', 'up'],
+        ['link', 'set', 'dev', 'b', 'up'],
+        ['link', 'set', 'dev', 'c', 'up'],
+      ],
+      { ipBin: ip.bin },
+    );
     expect(r).toEqual({ ok: false, failedLine: 1, exitCode: 1, stderr: 'Cannot find device "b"\nCommand failed -:2' });
   });
 
@@ -60,7 +88,13 @@ describe('with a fake ip', () => {
   it('runIpJsonBatch returns stdout of `ip -json -details -batch -`', async () => {
     const ip = await fakeIp();
     await ip.respond({ 'link show': '[{"ifname":"lo"}]', '-4 rule show': '[]' });
-    const out = await runIpJsonBatch([['link', 'show'], ['-4', 'rule', 'show']], { ipBin: ip.bin });
+    const out = await runIpJsonBatch(
+      [
+        ['link', 'show'],
+        ['-4', 'rule', 'show'],
+      ],
+      { ipBin: ip.bin },
+    );
     expect(out).toBe('[{"ifname":"lo"}]\n[]\n');
     expect((await ip.calls())[0]!.argv).toEqual(['-json', '-details', '-batch', '-']);
   });
@@ -68,7 +102,15 @@ describe('with a fake ip', () => {
   it('runIpJsonBatch names the failing command', async () => {
     const ip = await fakeIp();
     await ip.failOn('route get', 'RTNETLINK answers: Network is unreachable');
-    await expect(runIpJsonBatch([['link', 'show'], ['route', 'get', '10.9.9.9']], { ipBin: ip.bin })).rejects.toThrow(
+    await expect(
+      runIpJsonBatch(
+        [
+          ['link', 'show'],
+          ['route', 'get', '10.9.9.9'],
+        ],
+        { ipBin: ip.bin },
+      ),
+    ).rejects.toThrow(
       /`ip route get 10.9.9.9` \(batch line 2\) failed \(exit 1\): RTNETLINK answers: Network is unreachable/,
     );
   });
@@ -76,7 +118,14 @@ describe('with a fake ip', () => {
   it('runIpJsonBatch runs `-6` lines in their own `ip -6 …` process and keeps line order', async () => {
     const ip = await fakeIp();
     await ip.respond({ 'link show': '[1]', 'rule show': '[2]', '-6 rule show': '[3]' });
-    const out = await runIpJsonBatch([['link', 'show'], ['rule', 'show'], ['-6', 'rule', 'show']], { ipBin: ip.bin, options: ['-json', '-details', '-Numeric'] });
+    const out = await runIpJsonBatch(
+      [
+        ['link', 'show'],
+        ['rule', 'show'],
+        ['-6', 'rule', 'show'],
+      ],
+      { ipBin: ip.bin, options: ['-json', '-details', '-Numeric'] },
+    );
     expect(out).toBe('[1]\n[2]\n[3]\n');
     expect((await ip.calls()).map((c) => [c.argv, c.stdin])).toEqual([
       [['-json', '-details', '-Numeric', '-batch', '-'], 'link show\nrule show\n'],
@@ -89,11 +138,17 @@ describe('with a fake ip', () => {
     await ip.respond({ 'link show': '[1]', 'route get 10.0.0.9': '[9]' });
     await ip.failOn('route get 10.0.0.1', 'RTNETLINK answers: Network is unreachable');
     const tolerate = (l: readonly string[]) => l[0] === 'route' && l[1] === 'get';
-    const lines = [['link', 'show'], ['route', 'get', '10.0.0.1'], ['route', 'get', '10.0.0.9']];
+    const lines = [
+      ['link', 'show'],
+      ['route', 'get', '10.0.0.1'],
+      ['route', 'get', '10.0.0.9'],
+    ];
     expect(await runIpJsonBatch(lines, { ipBin: ip.bin, tolerate })).toBe('[1]\n[9]\n');
     expect((await ip.calls())[0]!.argv).toContain('-force');
     await ip.failOn('link show', 'Cannot send dump request: Operation not permitted');
-    await expect(runIpJsonBatch(lines, { ipBin: ip.bin, tolerate })).rejects.toThrow(/`ip link show` \(batch line 1\) failed/);
+    await expect(runIpJsonBatch(lines, { ipBin: ip.bin, tolerate })).rejects.toThrow(
+      /`ip link show` \(batch line 1\) failed/,
+    );
   });
 
   it('ipVersion and ipVrfExec run argv, not a shell', async () => {
@@ -104,7 +159,9 @@ describe('with a fake ip', () => {
     const r = await ipVrfExec('storage', ['ping', '-c', '3', '10.0.0.1'], { ipBin: ip.bin });
     expect(r.exitCode).toBe(0);
     expect((await ip.calls()).at(-1)!.argv).toEqual(['vrf', 'exec', 'storage', 'ping', '-c', '3', '10.0.0.1']);
-    await expect(ipVrfExec('storage', ['ping', '$(reboot)'], { ipBin: ip.bin })).resolves.toMatchObject({ exitCode: 2 });
+    await expect(ipVrfExec('storage', ['ping', '$(reboot)'], { ipBin: ip.bin })).resolves.toMatchObject({
+      exitCode: 2,
+    });
     await expect(ipVrfExec('a b', ['ping'], { ipBin: ip.bin })).rejects.toThrow(UnsafeTokenError);
   });
 
@@ -131,14 +188,31 @@ describe('modprobe', () => {
 const realIp = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
 (realIp ? describe : describe.skip)('with the real ip (read-only)', () => {
   it('runIpBatch stops at the first failing line and reports it', async () => {
-    const r = await runIpBatch([['link', 'show', 'dev', 'lo'], ['link', 'show', 'dev', 'nosuch0vrf'], ['link', 'show', 'dev', 'lo']], { ipBin: realIp! });
+    const r = await runIpBatch(
+      [
+        ['link', 'show', 'dev', 'lo'],
+        ['link', 'show', 'dev', 'nosuch0vrf'],
+        ['link', 'show', 'dev', 'lo'],
+      ],
+      { ipBin: realIp! },
+    );
     expect(r).toMatchObject({ ok: false, failedLine: 1, exitCode: 1 });
     if (!r.ok) expect(r.stderr).toMatch(/Device "nosuch0vrf" does not exist/);
   });
 
   it('runIpJsonBatch prints one JSON document per line, -6 lines in their own process', async () => {
-    const out = await runIpJsonBatch([['link', 'show', 'dev', 'lo'], ['rule', 'show'], ['-6', 'rule', 'show']], { ipBin: realIp!, options: ['-json', '-details', '-Numeric'] });
-    const docs = out.trim().split('\n').map((l) => JSON.parse(l) as unknown[]);
+    const out = await runIpJsonBatch(
+      [
+        ['link', 'show', 'dev', 'lo'],
+        ['rule', 'show'],
+        ['-6', 'rule', 'show'],
+      ],
+      { ipBin: realIp!, options: ['-json', '-details', '-Numeric'] },
+    );
+    const docs = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown[]);
     expect(docs).toHaveLength(3);
     expect((docs[0]![0] as { ifname: string }).ifname).toBe('lo');
   });

@@ -28,9 +28,17 @@ process.stdout.write('released ' + t + '\\n');
 `,
   );
   holder = join(work, 'holder.mjs');
-  await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: holder, logLevel: 'silent',
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: holder,
+    logLevel: 'silent',
     // execa's CJS dependencies require() node builtins.
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" } });
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  });
 }, 30_000);
 
 function startHolder(root: string, holdMs: number) {

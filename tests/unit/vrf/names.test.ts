@@ -1,4 +1,12 @@
-import { assertIfName, assertVrfName, ifNameProblem, NameError, validIfName, validVrfName, vrfNameProblem } from '../../../src/vrf/names.js';
+import {
+  assertIfName,
+  assertVrfName,
+  ifNameProblem,
+  NameError,
+  validIfName,
+  validVrfName,
+  vrfNameProblem,
+} from '../../../src/vrf/names.js';
 
 describe('validVrfName', () => {
   it.each(['public', 'storage-cluster', 'storacc', 'vrf-1', 'a', '1a'])('accepts %s', (n) => {
@@ -26,10 +34,13 @@ describe('validVrfName', () => {
 });
 
 describe('validIfName', () => {
-  it.each(['eth0', 'ens4', 'bond0', 'br-ens4', 'ens7.30', 'enp0s31f6', 'veth1a2b3c4d5e6', 'eth@x'])('accepts %s', (n) => {
-    expect(validIfName(n)).toBe(true);
-    expect(assertIfName(n)).toBe(n);
-  });
+  it.each(['eth0', 'ens4', 'bond0', 'br-ens4', 'ens7.30', 'enp0s31f6', 'veth1a2b3c4d5e6', 'eth@x'])(
+    'accepts %s',
+    (n) => {
+      expect(validIfName(n)).toBe(true);
+      expect(assertIfName(n)).toBe(n);
+    },
+  );
   it.each([
     ['', /empty/],
     ['abcdefghijklmnop', /longer than 15/],

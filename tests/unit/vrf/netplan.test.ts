@@ -36,7 +36,15 @@ describe('parseNetplanGateways', () => {
     expect(r.warnings).toEqual([]);
     expect(r.gateways.map((g) => [g.file, g.id, g.setName, g.family, g.address, g.where, g.metric])).toEqual([
       ['/etc/netplan/50-cloud-init.yaml', 'ens3', 'ens3', 'inet', '10.0.0.1', 'ethernets.ens3.gateway4', null],
-      ['/etc/netplan/50-cloud-init.yaml', 'enp1s0', 'ens4', 'inet6', '2001:db8:16::1', 'ethernets.enp1s0.gateway6', null],
+      [
+        '/etc/netplan/50-cloud-init.yaml',
+        'enp1s0',
+        'ens4',
+        'inet6',
+        '2001:db8:16::1',
+        'ethernets.enp1s0.gateway6',
+        null,
+      ],
       ['/etc/netplan/50-cloud-init.yaml', 'br-ens4', null, 'inet', '172.16.0.1', 'bridges.br-ens4.routes[0]', 300],
       ['/etc/netplan/50-cloud-init.yaml', 'br-ens4', null, 'inet', '172.16.0.2', 'bridges.br-ens4.routes[1]', 100],
     ]);

@@ -60,34 +60,82 @@ describe('parseObserved on the recorded MAAS host (Debian 6.1 kernel)', () => {
   });
 
   it('reads addresses of both families with their scope', () => {
-    expect(h.addrs).toContainEqual({ dev: 'bond0.105', family: 'inet', address: '10.10.5.10', prefixlen: 24, scope: 'global' });
-    expect(h.addrs).toContainEqual({ dev: 'bond0', family: 'inet6', address: '2001:db8:4::10', prefixlen: 64, scope: 'global' });
+    expect(h.addrs).toContainEqual({
+      dev: 'bond0.105',
+      family: 'inet',
+      address: '10.10.5.10',
+      prefixlen: 24,
+      scope: 'global',
+    });
+    expect(h.addrs).toContainEqual({
+      dev: 'bond0',
+      family: 'inet6',
+      address: '2001:db8:4::10',
+      prefixlen: 64,
+      scope: 'global',
+    });
     expect(h.addrs.some((a) => a.scope === 'link' && a.address.startsWith('fe80::'))).toBe(true);
   });
 
   it('normalises routes: numeric tables, default as a prefix, host routes as /32, names kept', () => {
     expect(h.routes).toContainEqual({
-      family: 'inet', table: 2, dst: '0.0.0.0/0', type: 'unicast', gateway: '10.10.4.1', dev: 'bond0',
-      protocol: 'static', scope: 'global', metric: null, prefsrc: null,
+      family: 'inet',
+      table: 2,
+      dst: '0.0.0.0/0',
+      type: 'unicast',
+      gateway: '10.10.4.1',
+      dev: 'bond0',
+      protocol: 'static',
+      scope: 'global',
+      metric: null,
+      prefsrc: null,
     });
-    expect(h.routes).toContainEqual(expect.objectContaining({ family: 'inet', table: 255, dst: '10.0.0.10/32', type: 'local', scope: 'host' }));
-    expect(h.routes).toContainEqual(expect.objectContaining({ family: 'inet6', table: 254, dst: '::/0', gateway: 'fe80::1', dev: 'br-ens4', protocol: 'ra', metric: 1024 }));
-    expect(h.routes).toContainEqual(expect.objectContaining({ family: 'inet', dst: '10.30.0.0/16', gateway: '10.10.5.254', metric: 100 }));
+    expect(h.routes).toContainEqual(
+      expect.objectContaining({ family: 'inet', table: 255, dst: '10.0.0.10/32', type: 'local', scope: 'host' }),
+    );
+    expect(h.routes).toContainEqual(
+      expect.objectContaining({
+        family: 'inet6',
+        table: 254,
+        dst: '::/0',
+        gateway: 'fe80::1',
+        dev: 'br-ens4',
+        protocol: 'ra',
+        metric: 1024,
+      }),
+    );
+    expect(h.routes).toContainEqual(
+      expect.objectContaining({ family: 'inet', dst: '10.30.0.0/16', gateway: '10.10.5.254', metric: 100 }),
+    );
     expect(h.routes.filter((r) => r.family === 'inet6').every((r) => r.dst.includes(':'))).toBe(true);
   });
 
   it('reads MAAS source rules of both families', () => {
     expect(h.rules).toContainEqual({
-      family: 'inet', priority: 100, src: '10.10.4.0/24', dst: null, table: 2, l3mdev: false, iif: null, oif: null, fwmark: null, action: 'lookup', protocol: 'unspec',
+      family: 'inet',
+      priority: 100,
+      src: '10.10.4.0/24',
+      dst: null,
+      table: 2,
+      l3mdev: false,
+      iif: null,
+      oif: null,
+      fwmark: null,
+      action: 'lookup',
+      protocol: 'unspec',
     });
-    expect(h.rules).toContainEqual(expect.objectContaining({ family: 'inet6', priority: 100, src: '2001:db8:4::/64', table: 2 }));
+    expect(h.rules).toContainEqual(
+      expect.objectContaining({ family: 'inet6', priority: 100, src: '2001:db8:4::/64', table: 2 }),
+    );
     expect(h.rules).toContainEqual(expect.objectContaining({ family: 'inet6', priority: 0, src: null, table: 255 }));
   });
 
   it('reads who made each rule (ip -N prints the protocol number): the stock rules are protocol kernel, a plain ip rule add unspec', () => {
-    expect(h.rules.filter((r) => r.priority === 0 || r.priority === 32766).map((r) => `${r.family} ${r.priority} ${r.protocol}`)).toEqual([
-      'inet 0 kernel', 'inet 32766 kernel', 'inet6 0 kernel', 'inet6 32766 kernel',
-    ]);
+    expect(
+      h.rules
+        .filter((r) => r.priority === 0 || r.priority === 32766)
+        .map((r) => `${r.family} ${r.priority} ${r.protocol}`),
+    ).toEqual(['inet 0 kernel', 'inet 32766 kernel', 'inet6 0 kernel', 'inet6 32766 kernel']);
     expect(h.rules.filter((r) => r.priority === 100).every((r) => r.protocol === 'unspec')).toBe(true);
   });
 
@@ -112,21 +160,46 @@ describe('parseObserved on the recorded converged host', () => {
   });
 
   it('maps table names that are VRF names to the VRF tables', () => {
-    expect(h.routes).toContainEqual(expect.objectContaining({ family: 'inet', table: 1001, dst: '0.0.0.0/0', gateway: '172.16.0.1' }));
-    expect(h.routes).toContainEqual(expect.objectContaining({ family: 'inet6', table: 1002, dst: '::/0', type: 'unreachable', metric: 4278198272 }));
-    expect(h.rules).toContainEqual(expect.objectContaining({ family: 'inet', priority: 90, src: '10.10.5.10/32', table: 1003 }));
-    expect(h.rules).toContainEqual(expect.objectContaining({ family: 'inet6', priority: 90, src: '2001:db8:16::10/128', table: 1001 }));
+    expect(h.routes).toContainEqual(
+      expect.objectContaining({ family: 'inet', table: 1001, dst: '0.0.0.0/0', gateway: '172.16.0.1' }),
+    );
+    expect(h.routes).toContainEqual(
+      expect.objectContaining({ family: 'inet6', table: 1002, dst: '::/0', type: 'unreachable', metric: 4278198272 }),
+    );
+    expect(h.rules).toContainEqual(
+      expect.objectContaining({ family: 'inet', priority: 90, src: '10.10.5.10/32', table: 1003 }),
+    );
+    expect(h.rules).toContainEqual(
+      expect.objectContaining({ family: 'inet6', priority: 90, src: '2001:db8:16::10/128', table: 1001 }),
+    );
   });
 
   it('reads the l3mdev rule as a lookup without a table', () => {
     expect(h.rules).toContainEqual({
-      family: 'inet', priority: 1000, src: null, dst: null, table: null, l3mdev: true, iif: null, oif: null, fwmark: null, action: 'lookup', protocol: 'kernel',
+      family: 'inet',
+      priority: 1000,
+      src: null,
+      dst: null,
+      table: null,
+      l3mdev: true,
+      iif: null,
+      oif: null,
+      fwmark: null,
+      action: 'lookup',
+      protocol: 'kernel',
     });
-    expect(h.rules.filter((r) => r.l3mdev).map((r) => r.family).sort()).toEqual(['inet', 'inet6']);
+    expect(
+      h.rules
+        .filter((r) => r.l3mdev)
+        .map((r) => r.family)
+        .sort(),
+    ).toEqual(['inet', 'inet6']);
   });
 
   it('reads the leaks in main', () => {
-    expect(h.routes).toContainEqual(expect.objectContaining({ table: 254, dst: '10.10.4.0/24', dev: 'storage', protocol: 'boot', scope: 'link' }));
+    expect(h.routes).toContainEqual(
+      expect.objectContaining({ table: 254, dst: '10.10.4.0/24', dev: 'storage', protocol: 'boot', scope: 'link' }),
+    );
   });
 });
 
@@ -147,7 +220,10 @@ describe('parseObserved on this machine (iproute2 6.1, network namespace)', () =
   });
 
   it('leaves a controller whose route get failed (ip -force) without a path', () => {
-    const h = parseObserved(read('ns-iproute2-6.1.unreachable-controller.numeric.out'), extras(['198.51.100.7', '10.0.0.77']));
+    const h = parseObserved(
+      read('ns-iproute2-6.1.unreachable-controller.numeric.out'),
+      extras(['198.51.100.7', '10.0.0.77']),
+    );
     expect(h.routeGet['198.51.100.7']).toEqual({ dev: null, gateway: null });
     expect(h.routeGet['10.0.0.77']).toEqual({ dev: 'ens4', gateway: null });
     expect(h.rules.some((r) => r.family === 'inet6' && r.priority === 100)).toBe(true);
@@ -159,7 +235,9 @@ describe('parseObserved on bad input', () => {
 
   it('names the command whose output is missing', () => {
     expect(() => parseObserved(main, extras())).toThrow(ObserveError);
-    expect(() => parseObserved(main.split('\n').slice(0, 3).join('\n'), extras())).toThrow(/route show table all root ::\/0: no output/);
+    expect(() => parseObserved(main.split('\n').slice(0, 3).join('\n'), extras())).toThrow(
+      /route show table all root ::\/0: no output/,
+    );
   });
 
   it('names the IPv6 rule command when its output is not rules', () => {

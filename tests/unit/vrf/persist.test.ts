@@ -14,13 +14,35 @@ import {
 import { EMPTY_LEDGER, type Ledger, type Route } from '../../../src/vrf/types.js';
 
 const route = (dst: string, table = 254): Route => ({
-  family: 'inet', table, dst, type: 'unicast', gateway: '10.0.0.1', dev: 'ens4', protocol: 'static', scope: 'global', metric: null, prefsrc: null,
+  family: 'inet',
+  table,
+  dst,
+  type: 'unicast',
+  gateway: '10.0.0.1',
+  dev: 'ens4',
+  protocol: 'static',
+  scope: 'global',
+  metric: null,
+  prefsrc: null,
 });
 
 const ledger: Ledger = {
   vrfs: { storage: 1001, public: 1002 },
   migratedRoutes: [route('10.30.0.0/16')],
-  migratedRules: [{ family: 'inet', priority: 100, src: '10.10.4.0/24', dst: null, table: 2, l3mdev: false, iif: null, oif: null, fwmark: null, action: 'lookup' }],
+  migratedRules: [
+    {
+      family: 'inet',
+      priority: 100,
+      src: '10.10.4.0/24',
+      dst: null,
+      table: 2,
+      l3mdev: false,
+      iif: null,
+      oif: null,
+      fwmark: null,
+      action: 'lookup',
+    },
+  ],
   localRuleMoved: true,
   sysctlsBefore: { 'net.ipv4.tcp_l3mdev_accept': '0', 'net.ipv4.ip_nonlocal_bind': null },
 };
@@ -43,16 +65,53 @@ describe('state.json', () => {
   it('round-trips units, application, desired state and ledger', async () => {
     const root = await tmp();
     expect(await readState(root)).toBeNull();
-    await writeState(root, { application: 'vrf-host', units: ['vrf-host/0', 'vrf-host/3'], desired: null, ledger, applying: false });
+    await writeState(root, {
+      application: 'vrf-host',
+      units: ['vrf-host/0', 'vrf-host/3'],
+      desired: null,
+      ledger,
+      applying: false,
+    });
     const s = await readState(root);
-    expect(s).toMatchObject({ version: 1, application: 'vrf-host', units: ['vrf-host/0', 'vrf-host/3'], desired: null, ledger, applying: false });
+    expect(s).toMatchObject({
+      version: 1,
+      application: 'vrf-host',
+      units: ['vrf-host/0', 'vrf-host/3'],
+      desired: null,
+      ledger,
+      applying: false,
+    });
     expect((await stat(under(root, PATHS.state))).mode & 0o777).toBe(0o600);
   });
 
   it.each([
     ['not JSON', '{"version":1,', /is corrupt \(not JSON/],
-    ['a wrong field', JSON.stringify({ version: 1, application: null, units: 'vrf-host/0', desired: null, ledger: EMPTY_LEDGER, applying: false, updated: 'x' }), /is corrupt at units:/],
-    ['a bad ledger', JSON.stringify({ version: 1, application: null, units: [], desired: null, ledger: { ...EMPTY_LEDGER, vrfs: { a: 'x' } }, applying: false, updated: 'x' }), /is corrupt at ledger\.vrfs\.a:/],
+    [
+      'a wrong field',
+      JSON.stringify({
+        version: 1,
+        application: null,
+        units: 'vrf-host/0',
+        desired: null,
+        ledger: EMPTY_LEDGER,
+        applying: false,
+        updated: 'x',
+      }),
+      /is corrupt at units:/,
+    ],
+    [
+      'a bad ledger',
+      JSON.stringify({
+        version: 1,
+        application: null,
+        units: [],
+        desired: null,
+        ledger: { ...EMPTY_LEDGER, vrfs: { a: 'x' } },
+        applying: false,
+        updated: 'x',
+      }),
+      /is corrupt at ledger\.vrfs\.a:/,
+    ],
     ['another version', JSON.stringify({ version: 7 }), /has version 7; this vrf-host reads version 1/],
   ])('refuses %s with a precise error and leaves the file alone', async (_what, text, re) => {
     const root = await tmp();
@@ -71,21 +130,55 @@ describe('state.json', () => {
     const path = under(root, PATHS.state);
     await mkdir(dirname(path), { recursive: true });
     // The exact shape an earlier vrf-host wrote: no ledger.l3mdevRuleAdded, rules without protocol.
-    await writeFile(path, JSON.stringify({ version: 1, application: 'vrf-host', units: ['vrf-host/0'], desired: null, ledger, applying: false, updated: 'x' }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        version: 1,
+        application: 'vrf-host',
+        units: ['vrf-host/0'],
+        desired: null,
+        ledger,
+        applying: false,
+        updated: 'x',
+      }),
+    );
     const old = (await readState(root))!;
     expect(old.ledger).toEqual(ledger);
     expect(old.ledger).not.toHaveProperty('l3mdevRuleAdded');
-    const now: Ledger = { ...ledger, migratedRules: [{ ...ledger.migratedRules[0]!, protocol: 'static' }], l3mdevRuleAdded: ['inet', 'inet6'] };
-    await writeState(root, { application: 'vrf-host', units: ['vrf-host/0'], desired: null, ledger: now, applying: false });
+    const now: Ledger = {
+      ...ledger,
+      migratedRules: [{ ...ledger.migratedRules[0]!, protocol: 'static' }],
+      l3mdevRuleAdded: ['inet', 'inet6'],
+    };
+    await writeState(root, {
+      application: 'vrf-host',
+      units: ['vrf-host/0'],
+      desired: null,
+      ledger: now,
+      applying: false,
+    });
     expect((await readState(root))!.ledger).toEqual(now);
-    await writeFile(path, JSON.stringify({ version: 1, application: null, units: [], desired: null, ledger: { ...ledger, l3mdevRuleAdded: ['inet5'] }, applying: false, updated: 'x' }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        version: 1,
+        application: null,
+        units: [],
+        desired: null,
+        ledger: { ...ledger, l3mdevRuleAdded: ['inet5'] },
+        applying: false,
+        updated: 'x',
+      }),
+    );
     await expect(readState(root)).rejects.toThrow(/is corrupt at ledger\.l3mdevRuleAdded\.0:/);
   });
 
   it('never writes a state it could not read back', async () => {
     const root = await tmp();
     const bad = { ...ledger, vrfs: { storage: -1 } };
-    await expect(writeState(root, { application: null, units: [], desired: null, ledger: bad, applying: false })).rejects.toThrow(StateFileError);
+    await expect(
+      writeState(root, { application: null, units: [], desired: null, ledger: bad, applying: false }),
+    ).rejects.toThrow(StateFileError);
     expect(await readState(root)).toBeNull();
   });
 });
@@ -104,19 +197,28 @@ describe('ledger union (write-ahead)', () => {
     expect(u.migratedRoutes.map((r) => r.dst)).toEqual(['10.30.0.0/16', '10.40.0.0/16']);
     expect(u.migratedRules).toHaveLength(1);
     expect(u.localRuleMoved).toBe(true);
-    expect(u.sysctlsBefore).toEqual({ 'net.ipv4.tcp_l3mdev_accept': '0', 'net.ipv4.ip_nonlocal_bind': null, 'net.ipv4.udp_l3mdev_accept': '0' });
+    expect(u.sysctlsBefore).toEqual({
+      'net.ipv4.tcp_l3mdev_accept': '0',
+      'net.ipv4.ip_nonlocal_bind': null,
+      'net.ipv4.udp_l3mdev_accept': '0',
+    });
     expect(u).not.toHaveProperty('l3mdevRuleAdded');
   });
 
   it('keeps the l3mdev rule families either ledger brought (so a crash mid-apply still lets teardown delete them)', () => {
     expect(unionLedger(ledger, { ...EMPTY_LEDGER, l3mdevRuleAdded: ['inet6'] }).l3mdevRuleAdded).toEqual(['inet6']);
-    expect(unionLedger({ ...ledger, l3mdevRuleAdded: ['inet6'] }, { ...EMPTY_LEDGER, l3mdevRuleAdded: ['inet'] }).l3mdevRuleAdded).toEqual(['inet', 'inet6']);
+    expect(
+      unionLedger({ ...ledger, l3mdevRuleAdded: ['inet6'] }, { ...EMPTY_LEDGER, l3mdevRuleAdded: ['inet'] })
+        .l3mdevRuleAdded,
+    ).toEqual(['inet', 'inet6']);
   });
 });
 
 describe('rt_tables.d', () => {
   it('writes ID NAME lines sorted by id', () => {
-    expect(renderRtTables({ storage: 1002, public: 1001 })).toBe('# Managed by vrf-host: one table per VRF. Removed when vrf-host is removed.\n1001 public\n1002 storage\n');
+    expect(renderRtTables({ storage: 1002, public: 1001 })).toBe(
+      '# Managed by vrf-host: one table per VRF. Removed when vrf-host is removed.\n1001 public\n1002 storage\n',
+    );
     expect(renderRtTables({})).toBeNull();
     expect(() => renderRtTables({ 'a b': 5 })).toThrow(StateFileError);
   });

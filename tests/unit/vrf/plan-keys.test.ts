@@ -9,17 +9,18 @@ import { familyOfPrefix, isDefaultPrefix, isLinkLocal } from '../../../src/vrf/p
 const reference = (c: string): boolean => cidrWithin(c, 'fe80::/10') || cidrWithin(c, '169.254.0.0/16');
 
 const octet = fc.integer({ min: 0, max: 255 });
-const v4 = fc.oneof(
-  fc.tuple(octet, octet, octet, octet),
-  fc.tuple(fc.constant(169), fc.constantFrom(253, 254, 255), octet, octet),
-).map((o) => o.join('.'));
+const v4 = fc
+  .oneof(fc.tuple(octet, octet, octet, octet), fc.tuple(fc.constant(169), fc.constantFrom(253, 254, 255), octet, octet))
+  .map((o) => o.join('.'));
 const v4cidr = fc.tuple(v4, fc.integer({ min: 0, max: 32 })).map(([a, l]) => canonicalCidr(`${a}/${l}`));
 
 const group = fc.integer({ min: 0, max: 0xffff });
-const v6 = fc.tuple(
-  fc.oneof(group, fc.integer({ min: 0xfe00, max: 0xfeff }), fc.constant(0)),
-  fc.array(fc.oneof(group, fc.constant(0)), { minLength: 7, maxLength: 7 }),
-).map(([first, rest]) => [first, ...rest].map((g) => g.toString(16)).join(':'));
+const v6 = fc
+  .tuple(
+    fc.oneof(group, fc.integer({ min: 0xfe00, max: 0xfeff }), fc.constant(0)),
+    fc.array(fc.oneof(group, fc.constant(0)), { minLength: 7, maxLength: 7 }),
+  )
+  .map(([first, rest]) => [first, ...rest].map((g) => g.toString(16)).join(':'));
 const v6cidr = fc.tuple(v6, fc.integer({ min: 0, max: 128 })).map(([a, l]) => canonicalCidr(`${a}/${l}`));
 
 describe('plan keys: text-level prefix predicates', () => {
@@ -33,9 +34,20 @@ describe('plan keys: text-level prefix predicates', () => {
   });
 
   it.each([
-    ['fe80::/64', true], ['fe80::1/128', true], ['febf:ffff::/32', true], ['fec0::/10', false], ['fe80::/9', false],
-    ['169.254.0.0/16', true], ['169.254.7.1/32', true], ['169.254.0.0/15', false], ['169.255.0.0/16', false],
-    ['::/0', false], ['::ffff:169.254.1.1/128', false], ['10.0.0.0/8', false], ['fe80::5', true], ['169.254.1.1', true],
+    ['fe80::/64', true],
+    ['fe80::1/128', true],
+    ['febf:ffff::/32', true],
+    ['fec0::/10', false],
+    ['fe80::/9', false],
+    ['169.254.0.0/16', true],
+    ['169.254.7.1/32', true],
+    ['169.254.0.0/15', false],
+    ['169.255.0.0/16', false],
+    ['::/0', false],
+    ['::ffff:169.254.1.1/128', false],
+    ['10.0.0.0/8', false],
+    ['fe80::5', true],
+    ['169.254.1.1', true],
   ])('isLinkLocal(%s) is %s', (c, want) => {
     expect(isLinkLocal(c)).toBe(want);
     expect(reference(c)).toBe(want);

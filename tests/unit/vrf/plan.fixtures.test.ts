@@ -17,17 +17,35 @@ function load(state: string): ObservedHost {
   const read = (f: string) => readFileSync(join(FIX, state, f), 'utf8');
   const all = JSON.parse(read('sysctl.json')) as Record<string, string>;
   const sysctls = Object.fromEntries(OWNED_SYSCTLS.map((k) => [k, all[k] ?? null]));
-  return parseObserved([read('batch.out.txt'), read('batch6.out.txt')], { sysctls, vrfModule: true, container: false, controllers: ['10.100.0.5', '2001:db8:100::5'] });
+  return parseObserved([read('batch.out.txt'), read('batch6.out.txt')], {
+    sysctls,
+    vrfModule: true,
+    container: false,
+    controllers: ['10.100.0.5', '2001:db8:100::5'],
+  });
 }
 
 const public_: DesiredVrf = {
-  ...dvrf('public', { table: 1001, members: { 'br-ens4': ['172.16.0.10/24', '2001:db8:16::10/64'] }, gateways: ['172.16.0.1'] }),
+  ...dvrf('public', {
+    table: 1001,
+    members: { 'br-ens4': ['172.16.0.10/24', '2001:db8:16::10/64'] },
+    gateways: ['172.16.0.1'],
+  }),
   gateways: { inet: gw('172.16.0.1', 'policy-table'), inet6: gw('fe80::1', 'ra') },
 };
 const VRFS: DesiredVrf[] = [
   public_,
-  dvrf('storage', { table: 1002, members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] }, gateways: ['10.10.4.1', '2001:db8:4::1'] }),
-  dvrf('storage-cluster', { table: 1003, members: { 'bond0.105': ['10.10.5.10/24'] }, gateways: ['10.10.5.1'], routes: [{ to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 }] }),
+  dvrf('storage', {
+    table: 1002,
+    members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] },
+    gateways: ['10.10.4.1', '2001:db8:4::1'],
+  }),
+  dvrf('storage-cluster', {
+    table: 1003,
+    members: { 'bond0.105': ['10.10.5.10/24'] },
+    gateways: ['10.10.5.1'],
+    routes: [{ to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 }],
+  }),
 ];
 const D = desired(VRFS);
 
@@ -66,12 +84,23 @@ describe('plan on the recorded MAAS host', () => {
 
   it('remembers the MAAS rules and the policy-table defaults for teardown, and the RA default for derivation', () => {
     expect(p.ledger.migratedRules.map((r) => `${r.family} ${r.src} ${r.table}`).sort()).toEqual([
-      'inet 10.10.4.0/24 2', 'inet 10.10.5.0/24 3', 'inet 172.16.0.0/24 1', 'inet6 2001:db8:4::/64 2',
+      'inet 10.10.4.0/24 2',
+      'inet 10.10.5.0/24 3',
+      'inet 172.16.0.0/24 1',
+      'inet6 2001:db8:4::/64 2',
     ]);
     expect(p.ledger.migratedRoutes.map((r) => `${r.table} ${r.dst} ${r.dev}`).sort()).toEqual([
-      '1 0.0.0.0/0 br-ens4', '2 0.0.0.0/0 bond0', '2 ::/0 bond0', '254 10.30.0.0/16 bond0.105', '254 ::/0 br-ens4', '3 0.0.0.0/0 bond0.105',
+      '1 0.0.0.0/0 br-ens4',
+      '2 0.0.0.0/0 bond0',
+      '2 ::/0 bond0',
+      '254 10.30.0.0/16 bond0.105',
+      '254 ::/0 br-ens4',
+      '3 0.0.0.0/0 bond0.105',
     ]);
-    expect(p.ledger.migratedRoutes.find((r) => r.dev === 'br-ens4' && r.table === 254)).toMatchObject({ gateway: 'fe80::1', protocol: 'ra' });
+    expect(p.ledger.migratedRoutes.find((r) => r.dev === 'br-ens4' && r.table === 254)).toMatchObject({
+      gateway: 'fe80::1',
+      protocol: 'ra',
+    });
   });
 
   it('converges on the model', () => {
@@ -82,9 +111,13 @@ describe('plan on the recorded MAAS host', () => {
 
 describe('plan on the recorded host converged by hand', () => {
   const h = load('converged');
-  const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001, storage: 1002, 'storage-cluster': 1003 }, localRuleMoved: true };
+  const ledger: Ledger = {
+    ...EMPTY_LEDGER,
+    vrfs: { public: 1001, storage: 1002, 'storage-cluster': 1003 },
+    localRuleMoved: true,
+  };
 
-  it('only adds the per-address rules at vrf-host\'s priority (the hand-made ones sit at 90)', () => {
+  it("only adds the per-address rules at vrf-host's priority (the hand-made ones sit at 90)", () => {
     expect(plan(D, h, ledger).steps.map(renderCommand)).toEqual([
       'ip rule add pref 99 from 172.16.0.10/32 lookup 1001',
       'ip rule add pref 99 from 10.10.4.10/32 lookup 1002',

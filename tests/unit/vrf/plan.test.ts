@@ -15,19 +15,28 @@ const rulesOf = () => stock().map((r) => ({ part: 'rule' as const, value: r }));
 function maasish(): ObservedHost {
   return withKernelRoutes(
     host(
-      nic('ens3'), nic('ens4'),
-      addr('ens3', '10.0.0.5/24'), addr('ens4', '10.10.4.23/24'), addr('ens4', '2001:db8:4::23/64'),
+      nic('ens3'),
+      nic('ens4'),
+      addr('ens3', '10.0.0.5/24'),
+      addr('ens4', '10.10.4.23/24'),
+      addr('ens4', '2001:db8:4::23/64'),
       route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }),
       route({ dst: '10.30.0.0/16', gateway: '10.10.4.254', dev: 'ens4', protocol: 'static', metric: 100 }),
       route({ dst: 'default', gateway: '10.10.4.1', dev: 'ens4', table: 2, protocol: 'static' }),
       rule({ priority: 100, src: '10.10.4.0/24', table: 2 }),
-      rulesOf(), sysctls,
+      rulesOf(),
+      sysctls,
     ),
   );
 }
 
 const storage = (o: Partial<Parameters<typeof dvrf>[1]> = {}) =>
-  dvrf('storage', { table: 1001, members: { ens4: ['10.10.4.23/24', '2001:db8:4::23/64'] }, gateways: ['10.10.4.1', '2001:db8:4::1'], ...o });
+  dvrf('storage', {
+    table: 1001,
+    members: { ens4: ['10.10.4.23/24', '2001:db8:4::23/64'] },
+    gateways: ['10.10.4.1', '2001:db8:4::1'],
+    ...o,
+  });
 
 /** Plans, applies on the model, plans again: the second plan must be empty. */
 function converge(d: DesiredState, h: ObservedHost, l: Ledger = EMPTY_LEDGER): { p: Plan; after: ObservedHost } {
@@ -40,7 +49,10 @@ function converge(d: DesiredState, h: ObservedHost, l: Ledger = EMPTY_LEDGER): {
 }
 
 describe('plan: a first run on a MAAS-style host, every rule in order', () => {
-  const { p, after } = converge(desired([storage({ routes: [{ to: '10.40.0.0/16', via: '10.10.4.254' }] })]), maasish());
+  const { p, after } = converge(
+    desired([storage({ routes: [{ to: '10.40.0.0/16', via: '10.10.4.254' }] })]),
+    maasish(),
+  );
 
   it('emits the steps in the documented order', () => {
     expect(cmds(p)).toEqual([
@@ -77,10 +89,17 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
 
   it('keeps every IPv6 rule line together: ip -6 for the l3mdev rule before the first VRF, then once for the rule phase', () => {
     const runsOf = (q: Plan): boolean[] =>
-      cmds(q).filter((x) => x.startsWith('ip ')).map((x) => x.startsWith('ip -6 ')).filter((six, i, a) => i === 0 || six !== a[i - 1]);
+      cmds(q)
+        .filter((x) => x.startsWith('ip '))
+        .map((x) => x.startsWith('ip -6 '))
+        .filter((six, i, a) => i === 0 || six !== a[i - 1]);
     expect(runsOf(p)).toEqual([true, false, true]);
     // Once the namespace has its l3mdev rules, one ip -6 process (e.g. move-local-rule turned off).
-    const p2 = plan(desired([storage({ routes: [{ to: '10.40.0.0/16', via: '10.10.4.254' }] })], { moveLocalRule: false }), after, p.ledger);
+    const p2 = plan(
+      desired([storage({ routes: [{ to: '10.40.0.0/16', via: '10.10.4.254' }] })], { moveLocalRule: false }),
+      after,
+      p.ledger,
+    );
     expect(runsOf(p2)).toEqual([false, true]);
   });
 
@@ -100,7 +119,9 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
   });
 
   it('leaves the main default and the mgmt interface alone', () => {
-    expect(after.routes).toContainEqual(mkRoute({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }));
+    expect(after.routes).toContainEqual(
+      mkRoute({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }),
+    );
     expect(after.links.find((l) => l.name === 'ens3')?.master).toBeNull();
     expect(p.steps.some((s) => JSON.stringify(s).includes('ens3'))).toBe(false);
   });
@@ -114,7 +135,16 @@ describe('plan: a converged host gives an empty plan', () => {
   it('on the model after a first run, with every option on or off', () => {
     for (const strict of [true, false]) {
       for (const preserveReachability of [true, false]) {
-        converge(desired([storage()], { strict, preserveReachability, moveLocalRule: !strict, nonlocalBind: strict, l3mdevAccept: !strict }), maasish());
+        converge(
+          desired([storage()], {
+            strict,
+            preserveReachability,
+            moveLocalRule: !strict,
+            nonlocalBind: strict,
+            l3mdevAccept: !strict,
+          }),
+          maasish(),
+        );
       }
     }
   });
@@ -126,9 +156,15 @@ describe('plan: a converged host gives an empty plan', () => {
 
 describe('plan: VRF devices', () => {
   it('brings up an existing VRF that is down', () => {
-    const h = withKernelRoutes(host(vrf('storage', 1001), port('ens4', 'storage', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    const h = withKernelRoutes(
+      host(vrf('storage', 1001), port('ens4', 'storage', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
+    );
     const links = h.links.map((l) => (l.name === 'storage' ? { ...l, up: false } : l));
-    const p = plan(desired([storage({ gateways: [] })], { strict: false, preserveReachability: false }), { ...h, links }, { ...EMPTY_LEDGER, vrfs: { storage: 1001 } });
+    const p = plan(
+      desired([storage({ gateways: [] })], { strict: false, preserveReachability: false }),
+      { ...h, links },
+      { ...EMPTY_LEDGER, vrfs: { storage: 1001 } },
+    );
     expect(cmds(p)).toContain('ip link set dev storage up');
     expect(kinds(p)).not.toContain('vrf-create');
   });
@@ -137,7 +173,16 @@ describe('plan: VRF devices', () => {
     const first = converge(desired([storage()]), maasish());
     const d2 = desired([storage({ table: 1005 })]);
     const { p } = converge(d2, first.after, first.p.ledger);
-    expect(kinds(p).slice(0, 8)).toEqual(['route-del', 'route-del', 'route-del', 'route-del', 'route-del', 'vrf-replace', 'vrf-create', 'link-up']);
+    expect(kinds(p).slice(0, 8)).toEqual([
+      'route-del',
+      'route-del',
+      'route-del',
+      'route-del',
+      'route-del',
+      'vrf-replace',
+      'vrf-create',
+      'link-up',
+    ]);
     expect(p.steps.find((s) => s.kind === 'vrf-replace')).toMatchObject({ fromTable: 1001, toTable: 1005 });
     expect(cmds(p)).toContain('ip link set dev ens4 master storage');
     expect(cmds(p)).toContain('ip route replace 10.30.0.0/16 via 10.10.4.254 dev ens4 metric 100 table 1005');
@@ -157,8 +202,14 @@ describe('plan: VRF devices', () => {
   });
 
   it('adopts a VRF with the desired name and table (e.g. state.json was lost)', () => {
-    const h = withKernelRoutes(host(vrf('storage', 1001), port('ens4', 'storage', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
-    const p = plan(desired([storage({ gateways: [] })], { strict: false, preserveReachability: false, moveLocalRule: false }), h, EMPTY_LEDGER);
+    const h = withKernelRoutes(
+      host(vrf('storage', 1001), port('ens4', 'storage', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
+    );
+    const p = plan(
+      desired([storage({ gateways: [] })], { strict: false, preserveReachability: false, moveLocalRule: false }),
+      h,
+      EMPTY_LEDGER,
+    );
     expect(kinds(p)).not.toContain('vrf-create');
     expect(kinds(p)).not.toContain('enslave');
     expect(p.ledger.vrfs).toEqual({ storage: 1001 });
@@ -176,15 +227,31 @@ describe('plan: members', () => {
   it('releases bond0 once it became a port of br-bond0, and enslaves the bridge', () => {
     // Juju moved the address to br-bond0: bond0 must leave the VRF before it can be a bridge port.
     const h = withKernelRoutes(
-      host(vrf('storage', 1001), port('bond0', 'storage', 'vrf'), bridge('br-bond0'), addr('br-bond0', '10.10.4.23/24'), rulesOf(), sysctls),
+      host(
+        vrf('storage', 1001),
+        port('bond0', 'storage', 'vrf'),
+        bridge('br-bond0'),
+        addr('br-bond0', '10.10.4.23/24'),
+        rulesOf(),
+        sysctls,
+      ),
     );
-    const d = desired([dvrf('storage', { table: 1001, members: { 'br-bond0': ['10.10.4.23/24'] } })], { strict: false, preserveReachability: false, moveLocalRule: false });
+    const d = desired([dvrf('storage', { table: 1001, members: { 'br-bond0': ['10.10.4.23/24'] } })], {
+      strict: false,
+      preserveReachability: false,
+      moveLocalRule: false,
+    });
     const { p } = converge(d, h, { ...EMPTY_LEDGER, vrfs: { storage: 1001 } });
-    expect(cmds(p).filter((c) => c.startsWith('ip link'))).toEqual(['ip link set dev bond0 nomaster', 'ip link set dev br-bond0 master storage']);
+    expect(cmds(p).filter((c) => c.startsWith('ip link'))).toEqual([
+      'ip link set dev bond0 nomaster',
+      'ip link set dev br-bond0 master storage',
+    ]);
   });
 
   it('moves a member from one owned VRF to another directly', () => {
-    const h = withKernelRoutes(host(vrf('a', 1001), vrf('b', 1002), port('ens4', 'a', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    const h = withKernelRoutes(
+      host(vrf('a', 1001), vrf('b', 1002), port('ens4', 'a', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
+    );
     const d = desired(
       [dvrf('a', { table: 1001, members: {} }), dvrf('b', { table: 1002, members: { ens4: ['10.10.4.23/24'] } })],
       { strict: false, preserveReachability: false, moveLocalRule: false },
@@ -194,23 +261,41 @@ describe('plan: members', () => {
   });
 
   it('refuses to enslave a bridge port', () => {
-    const h = withKernelRoutes(host(bridge('br0'), port('ens4', 'br0'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
-    expect(() => plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER)).toThrow(/port of br0/);
+    const h = withKernelRoutes(
+      host(bridge('br0'), port('ens4', 'br0'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
+    );
+    expect(() => plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER)).toThrow(
+      /port of br0/,
+    );
   });
 
   it('refuses to take a member out of a VRF it does not own', () => {
-    const h = withKernelRoutes(host(vrf('theirs', 7), port('ens4', 'theirs', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
-    expect(() => plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER)).toThrow(/VRF theirs, which vrf-host did not create/);
+    const h = withKernelRoutes(
+      host(vrf('theirs', 7), port('ens4', 'theirs', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
+    );
+    expect(() => plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER)).toThrow(
+      /VRF theirs, which vrf-host did not create/,
+    );
   });
 
   it('refuses a member that does not exist', () => {
-    expect(() => plan(desired([storage()]), withKernelRoutes(host(rulesOf(), sysctls)), EMPTY_LEDGER)).toThrow(/does not exist/);
+    expect(() => plan(desired([storage()]), withKernelRoutes(host(rulesOf(), sysctls)), EMPTY_LEDGER)).toThrow(
+      /does not exist/,
+    );
   });
 });
 
 describe('plan: routes', () => {
   it('does not carry a main default via the member into the VRF when the VRF has its own default', () => {
-    const h = withKernelRoutes(host(nic('ens4'), addr('ens4', '10.10.4.23/24'), route({ dst: 'default', gateway: '10.10.4.254', dev: 'ens4', metric: 200 }), rulesOf(), sysctls));
+    const h = withKernelRoutes(
+      host(
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        route({ dst: 'default', gateway: '10.10.4.254', dev: 'ens4', metric: 200 }),
+        rulesOf(),
+        sysctls,
+      ),
+    );
     const { p } = converge(desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: ['10.10.4.1'] })]), h);
     expect(cmds(p)).not.toContain('ip route replace 0.0.0.0/0 via 10.10.4.254 dev ens4 metric 200 table 1001');
     expect(p.ledger.migratedRoutes).toHaveLength(1); // still given back on teardown
@@ -236,8 +321,13 @@ describe('plan: routes', () => {
 
   it('re-adds routes that were lost (drift) and nothing else', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
-    const drifted = { ...after, routes: after.routes.filter((r) => !(r.table === 1001 && r.dst === '0.0.0.0/0' && r.type === 'unicast')) };
-    expect(cmds(plan(desired([storage()]), drifted, p1.ledger))).toEqual(['ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 table 1001']);
+    const drifted = {
+      ...after,
+      routes: after.routes.filter((r) => !(r.table === 1001 && r.dst === '0.0.0.0/0' && r.type === 'unicast')),
+    };
+    expect(cmds(plan(desired([storage()]), drifted, p1.ledger))).toEqual([
+      'ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 table 1001',
+    ]);
   });
 
   it('leaves hand-made routes it could not render back alone in its tables (blackhole, multipath)', () => {
@@ -254,7 +344,11 @@ describe('plan: routes', () => {
   });
 
   it('skips an extra route it has no gateway for', () => {
-    const p = plan(desired([storage({ gateways: [], routes: [{ to: '10.50.0.0/16' }] })], { preserveReachability: false }), maasish(), EMPTY_LEDGER);
+    const p = plan(
+      desired([storage({ gateways: [], routes: [{ to: '10.50.0.0/16' }] })], { preserveReachability: false }),
+      maasish(),
+      EMPTY_LEDGER,
+    );
     expect(cmds(p).some((c) => c.includes('10.50.0.0/16'))).toBe(false);
   });
 });
@@ -264,7 +358,10 @@ describe('plan: rules', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
     const gone = { ...after, rules: after.rules.filter((r) => !r.l3mdev) };
     const { p } = converge(desired([storage()]), gone, p1.ledger);
-    expect(cmds(p)).toEqual(['ip rule add pref 1000 l3mdev protocol kernel', 'ip -6 rule add pref 1000 l3mdev protocol kernel']);
+    expect(cmds(p)).toEqual([
+      'ip rule add pref 1000 l3mdev protocol kernel',
+      'ip -6 rule add pref 1000 l3mdev protocol kernel',
+    ]);
     expect(p.ledger).toEqual(p1.ledger);
   });
 
@@ -272,20 +369,30 @@ describe('plan: rules', () => {
     const h = maasish();
     const p = plan(desired([storage()]), h, EMPTY_LEDGER);
     const c = cmds(p);
-    expect(c.indexOf('ip -6 rule add pref 1000 l3mdev protocol kernel')).toBeLessThan(c.indexOf('ip link add name storage type vrf table 1001'));
-    expect(c.indexOf('ip rule add pref 1000 l3mdev protocol kernel')).toBeLessThan(c.indexOf('ip link add name storage type vrf table 1001'));
+    expect(c.indexOf('ip -6 rule add pref 1000 l3mdev protocol kernel')).toBeLessThan(
+      c.indexOf('ip link add name storage type vrf table 1001'),
+    );
+    expect(c.indexOf('ip rule add pref 1000 l3mdev protocol kernel')).toBeLessThan(
+      c.indexOf('ip link add name storage type vrf table 1001'),
+    );
     expect(p.ledger.l3mdevRuleAdded).toEqual(['inet', 'inet6']);
     // The kernel does not add it again in a namespace that had a VRF: the host still ends with one rule per family.
     for (const hadVrf of [false, true]) {
       const after = simulate(h, p.steps, { hadVrf });
-      expect(after.rules.filter((r) => r.l3mdev).map((r) => `${r.family} ${r.priority} ${r.protocol}`)).toEqual(['inet 1000 kernel', 'inet6 1000 kernel']);
+      expect(after.rules.filter((r) => r.l3mdev).map((r) => `${r.family} ${r.priority} ${r.protocol}`)).toEqual([
+        'inet 1000 kernel',
+        'inet6 1000 kernel',
+      ]);
       expect(plan(desired([storage()]), after, p.ledger).steps).toEqual([]);
     }
   });
 
   it('does not claim an l3mdev rule that was there before (a namespace that had a VRF)', () => {
     const h = maasish();
-    const l3 = ['inet', 'inet6'].map((family) => ({ part: 'rule' as const, value: mkRule({ family: family as 'inet' | 'inet6', priority: 1000, l3mdev: true, protocol: 'kernel' }) }));
+    const l3 = ['inet', 'inet6'].map((family) => ({
+      part: 'rule' as const,
+      value: mkRule({ family: family as 'inet' | 'inet6', priority: 1000, l3mdev: true, protocol: 'kernel' }),
+    }));
     const before = { ...h, rules: [...h.rules, ...l3.map((x) => x.value)] };
     const { p, after } = converge(desired([storage()]), before);
     expect(cmds(p).some((c) => c.includes(' l3mdev'))).toBe(false);
@@ -301,7 +408,23 @@ describe('plan: rules', () => {
     expect(cmds(p)).toContain('ip -6 rule del pref 1000 l3mdev');
     expect(p.ledger).toEqual(EMPTY_LEDGER);
     // A VRF vrf-host did not create is still there: the rule stays, and vrf-host still remembers it brought it.
-    const foreign = { ...after, links: [...after.links, { name: 'other', ifindex: 99, kind: 'vrf', slaveKind: null, master: null, up: true, vrfTable: 3000, lower: null, mac: null }] };
+    const foreign = {
+      ...after,
+      links: [
+        ...after.links,
+        {
+          name: 'other',
+          ifindex: 99,
+          kind: 'vrf',
+          slaveKind: null,
+          master: null,
+          up: true,
+          vrfTable: 3000,
+          lower: null,
+          mac: null,
+        },
+      ],
+    };
     const kept = plan(desired([]), foreign, p1.ledger);
     expect(cmds(kept).some((c) => c.includes(' l3mdev'))).toBe(false);
     expect(kept.ledger.l3mdevRuleAdded).toEqual(['inet', 'inet6']);
@@ -338,26 +461,39 @@ describe('plan: rules', () => {
       'ip -6 rule del pref 32765 lookup 255',
     ]);
     const back = simulate(after, p2.steps);
-    expect(back.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.table} ${r.protocol}`)).toEqual(['inet 255 kernel', 'inet6 255 kernel']);
+    expect(back.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.table} ${r.protocol}`)).toEqual([
+      'inet 255 kernel',
+      'inet6 255 kernel',
+    ]);
     expect(p2.ledger.localRuleMoved).toBe(false);
   });
 
   it('keeps the local lookup at 0 while a foreign rule for a subnet left in main sits ahead of 32765 (MAAS mgmt rule)', () => {
     // Behind `from 10.0.0.0/24 lookup 1` at 100, packets (ARP too) from mgmt's subnet to the
     // host's own address would be routed out through table 1: the controller path would break.
-    const h = withKernelRoutes(host(
-      nic('ens3'), nic('ens4'), addr('ens3', '10.0.0.5/24'), addr('ens4', '10.10.4.23/24'), addr('ens4', '2001:db8:4::23/64'),
-      route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', table: 1, protocol: 'static' }),
-      rule({ priority: 100, src: '10.0.0.0/24', table: 1 }),
-      route({ dst: 'default', gateway: '10.10.4.1', dev: 'ens4', table: 2, protocol: 'static' }),
-      rule({ priority: 100, src: '10.10.4.0/24', table: 2 }),
-      rulesOf(), sysctls,
-    ));
+    const h = withKernelRoutes(
+      host(
+        nic('ens3'),
+        nic('ens4'),
+        addr('ens3', '10.0.0.5/24'),
+        addr('ens4', '10.10.4.23/24'),
+        addr('ens4', '2001:db8:4::23/64'),
+        route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', table: 1, protocol: 'static' }),
+        rule({ priority: 100, src: '10.0.0.0/24', table: 1 }),
+        route({ dst: 'default', gateway: '10.10.4.1', dev: 'ens4', table: 2, protocol: 'static' }),
+        rule({ priority: 100, src: '10.10.4.0/24', table: 2 }),
+        rulesOf(),
+        sysctls,
+      ),
+    );
     const { p, after } = converge(desired([storage()]), h);
     expect(cmds(p).some((c) => c.includes('lookup 255'))).toBe(false);
     expect(cmds(p)).toContain('ip rule del pref 100 from 10.10.4.0/24 lookup 2');
     expect(p.ledger.localRuleMoved).toBe(false);
-    expect(after.rules.filter((r) => r.table === 255).map((r) => `${r.family} ${r.priority}`)).toEqual(['inet 0', 'inet6 0']);
+    expect(after.rules.filter((r) => r.table === 255).map((r) => `${r.family} ${r.priority}`)).toEqual([
+      'inet 0',
+      'inet6 0',
+    ]);
   });
 
   it('moves the local lookup back to 0 in the same plan that gives back a migrated rule', () => {
@@ -367,7 +503,10 @@ describe('plan: rules', () => {
     const { p: p2, after: after2 } = converge(desired([other]), after, p1.ledger);
     expect(cmds(p2)).toContain('ip rule add pref 100 from 10.10.4.0/24 lookup 2');
     expect(p2.ledger.localRuleMoved).toBe(false);
-    expect(after2.rules.filter((r) => r.table === 255).map((r) => `${r.family} ${r.priority}`)).toEqual(['inet 0', 'inet6 0']);
+    expect(after2.rules.filter((r) => r.table === 255).map((r) => `${r.family} ${r.priority}`)).toEqual([
+      'inet 0',
+      'inet6 0',
+    ]);
   });
 
   it('does not claim a local rule someone else moved', () => {
@@ -381,7 +520,10 @@ describe('plan: rules', () => {
   it('never migrates rules it cannot reproduce, rules above the l3mdev rule, or rules of other subnets', () => {
     const h = withKernelRoutes(
       host(
-        nic('ens4'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls,
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        rulesOf(),
+        sysctls,
         rule({ priority: 100, src: '10.10.4.0/24', table: 2, fwmark: '0x1' }),
         rule({ priority: 2000, src: '10.10.4.0/24', table: 3 }),
         rule({ priority: 100, src: '10.10.0.0/16', table: 4 }),
@@ -389,20 +531,31 @@ describe('plan: rules', () => {
       ),
     );
     const p = plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER);
-    expect(cmds(p).filter((c) => c.startsWith('ip rule del pref 100'))).toEqual(['ip rule del pref 100 from 10.10.4.23/32 lookup 5']);
+    expect(cmds(p).filter((c) => c.startsWith('ip rule del pref 100'))).toEqual([
+      'ip rule del pref 100 from 10.10.4.23/32 lookup 5',
+    ]);
   });
 });
 
 describe('plan: preserve-reachability', () => {
   it('does not leak a subnet that is also on a link left in main', () => {
-    const h = withKernelRoutes(host(nic('ens3'), nic('ens4'), addr('ens3', '10.10.4.99/24'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls));
+    const h = withKernelRoutes(
+      host(nic('ens3'), nic('ens4'), addr('ens3', '10.10.4.99/24'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
+    );
     const p = plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER);
     expect(cmds(p).some((c) => c.includes('10.10.4.0/24 dev storage'))).toBe(false);
   });
 
   it('never leaks link-local or default prefixes', () => {
-    const d = desired([storage({ members: { ens4: ['10.10.4.23/24', 'fe80::1/64'] }, routes: [{ to: '0.0.0.0/0', via: '10.10.4.254' }] })]);
-    const h = withKernelRoutes(host(nic('ens4'), addr('ens4', '10.10.4.23/24'), addr('ens4', 'fe80::1/64', 'link'), rulesOf(), sysctls));
+    const d = desired([
+      storage({
+        members: { ens4: ['10.10.4.23/24', 'fe80::1/64'] },
+        routes: [{ to: '0.0.0.0/0', via: '10.10.4.254' }],
+      }),
+    ]);
+    const h = withKernelRoutes(
+      host(nic('ens4'), addr('ens4', '10.10.4.23/24'), addr('ens4', 'fe80::1/64', 'link'), rulesOf(), sysctls),
+    );
     const leaks = cmds(plan(d, h, EMPTY_LEDGER)).filter((c) => c.includes('dev storage table 254'));
     expect(leaks).toEqual(['ip route replace 10.10.4.0/24 dev storage table 254']);
   });
@@ -430,7 +583,11 @@ describe('plan: sysctls', () => {
 
   it('never writes a sysctl this kernel does not have', () => {
     const h = maasish();
-    const p = plan(desired([storage()]), { ...h, sysctls: { ...h.sysctls, [SYSCTL.nonlocalBind6]: null } }, EMPTY_LEDGER);
+    const p = plan(
+      desired([storage()]),
+      { ...h, sysctls: { ...h.sysctls, [SYSCTL.nonlocalBind6]: null } },
+      EMPTY_LEDGER,
+    );
     expect(cmds(p)).not.toContain('sysctl -w net.ipv6.ip_nonlocal_bind=1');
   });
 
@@ -444,7 +601,10 @@ describe('plan: removing a VRF that is no longer desired', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
     const { p } = converge(desired([]), after, p1.ledger);
     const c = cmds(p);
-    expect(c.slice(0, 2)).toEqual(['ip link set dev ens4 nomaster', 'ip route del unreachable 0.0.0.0/0 metric 4278198272 table 1001']);
+    expect(c.slice(0, 2)).toEqual([
+      'ip link set dev ens4 nomaster',
+      'ip route del unreachable 0.0.0.0/0 metric 4278198272 table 1001',
+    ]);
     expect(c).toContain('ip link del dev storage');
     expect(c).toContain('ip route replace 10.30.0.0/16 via 10.10.4.254 dev ens4 metric 100 proto static table 254');
     expect(c).toContain('ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 proto static table 2');
@@ -468,14 +628,20 @@ describe('plan: an IPv6 gateway learnt from router advertisements', () => {
   const raHost = (): ObservedHost =>
     withKernelRoutes(
       host(
-        nic('ens3'), nic('ens4'),
-        addr('ens3', '10.0.0.5/24'), addr('ens4', '172.16.0.5/24'), addr('ens4', '2001:db8:16::5/64'),
+        nic('ens3'),
+        nic('ens4'),
+        addr('ens3', '10.0.0.5/24'),
+        addr('ens4', '172.16.0.5/24'),
+        addr('ens4', '2001:db8:16::5/64'),
         route({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }),
         { part: 'route', value: RA },
-        rulesOf(), sysctls,
+        rulesOf(),
+        sysctls,
       ),
     );
-  const pub = (gateways: DesiredState['vrfs'][number]['gateways'] = { inet: gw('172.16.0.1'), inet6: gw('fe80::1', 'ra') }) => ({
+  const pub = (
+    gateways: DesiredState['vrfs'][number]['gateways'] = { inet: gw('172.16.0.1'), inet6: gw('fe80::1', 'ra') },
+  ) => ({
     ...dvrf('public', { table: 1001, members: { ens4: ['172.16.0.5/24', '2001:db8:16::5/64'] } }),
     gateways,
   });

@@ -22,7 +22,10 @@ function comparable(h: ObservedHost, relearnt: ReadonlySet<string> = new Set()) 
   return {
     links: h.links.map((l) => `${l.name} ${l.kind ?? '-'} ${l.master ?? '-'} ${l.up}`).sort(),
     addrs: h.addrs.map((a) => `${a.dev} ${a.address}/${a.prefixlen} ${a.scope}`).sort(),
-    routes: h.routes.filter((r) => !(r.protocol === 'ra' && r.dev !== null && relearnt.has(r.dev))).map(canon).sort(),
+    routes: h.routes
+      .filter((r) => !(r.protocol === 'ra' && r.dev !== null && relearnt.has(r.dev)))
+      .map(canon)
+      .sort(),
     // Every rule, the l3mdev rules (the kernel keeps them after the last VRF: teardown deletes the
     // ones vrf-host brought) and each rule's protocol (a stock rule given back is `protocol kernel`) included.
     rules: h.rules.map(canon).sort(),
@@ -31,7 +34,8 @@ function comparable(h: ObservedHost, relearnt: ReadonlySet<string> = new Set()) 
 }
 
 /** vrf-host never makes a `proto ra` route: only the kernel learns those. */
-const noRaAdded = (steps: readonly Step[]): boolean => !steps.some((s) => s.kind === 'route-add' && s.route.protocol === 'ra');
+const noRaAdded = (steps: readonly Step[]): boolean =>
+  !steps.some((s) => s.kind === 'route-add' && s.route.protocol === 'ra');
 
 /** The kernel relearns the RA default of every member whose router advertises, into its VRF's table. */
 function relearnRa(observed: ObservedHost, after: ObservedHost, desired: DesiredState): ObservedHost {
@@ -122,7 +126,8 @@ describe('properties', () => {
         const p = plan(desired, observed, EMPTY_LEDGER);
         const after = simulate(observed, p.steps, { hadVrf });
         // With any VRF, the l3mdev rules are there whether or not the kernel added them.
-        if (desired.vrfs.length > 0) expect(after.rules.filter((r) => r.l3mdev).map((r) => r.family)).toEqual(['inet', 'inet6']);
+        if (desired.vrfs.length > 0)
+          expect(after.rules.filter((r) => r.l3mdev).map((r) => r.family)).toEqual(['inet', 'inet6']);
         if (p.ledger.l3mdevRuleAdded !== undefined) brought++;
         const td = planTeardown(after, p.ledger);
         expect(td.ledger).toEqual(EMPTY_LEDGER);
@@ -185,7 +190,9 @@ describe('properties', () => {
         expect(noRaAdded(p2.steps)).toBe(true);
         const td = planTeardown(after2, p2.ledger);
         expect(noRaAdded(td.steps)).toBe(true);
-        expect(comparable(simulate(after2, td.steps, { hadVrf: true }), members)).toEqual(comparable(observed, members));
+        expect(comparable(simulate(after2, td.steps, { hadVrf: true }), members)).toEqual(
+          comparable(observed, members),
+        );
       }),
       { numRuns: 300 },
     );
@@ -198,7 +205,9 @@ describe('properties', () => {
         const vrfs = new Set(desired.vrfs.map((v) => v.name));
         const tables = new Set(desired.vrfs.map((v) => v.table));
         const members = new Set(desired.vrfs.flatMap((v) => v.members));
-        const migratedRules = new Set(p.ledger.migratedRules.map((r) => `${r.family} ${r.priority} ${r.src} ${r.table}`));
+        const migratedRules = new Set(
+          p.ledger.migratedRules.map((r) => `${r.family} ${r.priority} ${r.src} ${r.table}`),
+        );
         for (const s of p.steps) {
           expect(() => renderStep(s)).not.toThrow();
           switch (s.kind) {
@@ -208,11 +217,17 @@ describe('properties', () => {
               break;
             case 'route-add':
             case 'route-del':
-              expect(tables.has(s.route.table) || (s.route.table === TABLE.main && s.route.dev !== undefined && vrfs.has(s.route.dev))).toBe(true);
+              expect(
+                tables.has(s.route.table) ||
+                  (s.route.table === TABLE.main && s.route.dev !== undefined && vrfs.has(s.route.dev)),
+              ).toBe(true);
               break;
             case 'rule-del': {
               const r = s.rule;
-              const local = r.table === TABLE.local && r.src === undefined && (r.priority === 0 || r.priority === LOCAL_RULE_MOVED_PRIORITY);
+              const local =
+                r.table === TABLE.local &&
+                r.src === undefined &&
+                (r.priority === 0 || r.priority === LOCAL_RULE_MOVED_PRIORITY);
               const ours = r.priority === SOURCE_RULE_PRIORITY && tables.has(r.table);
               expect(local || ours || migratedRules.has(`${r.family} ${r.priority} ${r.src} ${r.table}`)).toBe(true);
               break;

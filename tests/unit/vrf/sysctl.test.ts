@@ -1,7 +1,14 @@
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { desiredSysctls, readSysctls, renderSysctlConf, sysctlPath, writeSysctl, SysctlError } from '../../../src/vrf/sysctl.js';
+import {
+  desiredSysctls,
+  readSysctls,
+  renderSysctlConf,
+  sysctlPath,
+  writeSysctl,
+  SysctlError,
+} from '../../../src/vrf/sysctl.js';
 import { SYSCTL, type DesiredState } from '../../../src/vrf/types.js';
 
 async function procWith(values: Record<string, string>): Promise<string> {
@@ -15,7 +22,18 @@ async function procWith(values: Record<string, string>): Promise<string> {
 }
 
 const desired = (over: Partial<DesiredState> = {}): DesiredState => ({
-  vrfs: [{ name: 'storage', binding: 'storage', table: 1001, tableSource: 'auto', members: ['ens4'], addresses: [], gateways: {}, routes: [] }],
+  vrfs: [
+    {
+      name: 'storage',
+      binding: 'storage',
+      table: 1001,
+      tableSource: 'auto',
+      members: ['ens4'],
+      addresses: [],
+      gateways: {},
+      routes: [],
+    },
+  ],
   inMain: [],
   strict: true,
   moveLocalRule: true,
@@ -45,7 +63,9 @@ describe('sysctl', () => {
     const proc = await procWith({ [SYSCTL.tcpL3mdev]: '0' });
     await writeSysctl(SYSCTL.tcpL3mdev, '1', proc);
     expect(await readFile(sysctlPath(SYSCTL.tcpL3mdev, proc), 'utf8')).toBe('1\n');
-    await expect(writeSysctl(SYSCTL.udpL3mdev, '1', proc)).rejects.toThrow(/cannot set net.ipv4.udp_l3mdev_accept=1: this kernel has no such sysctl/);
+    await expect(writeSysctl(SYSCTL.udpL3mdev, '1', proc)).rejects.toThrow(
+      /cannot set net.ipv4.udp_l3mdev_accept=1: this kernel has no such sysctl/,
+    );
     await expect(writeSysctl(SYSCTL.tcpL3mdev, '1\nkernel.panic=1', proc)).rejects.toThrow(/not a number/);
   });
 
@@ -57,7 +77,9 @@ describe('sysctl', () => {
       [SYSCTL.nonlocalBind4]: '1',
       [SYSCTL.nonlocalBind6]: '1',
     });
-    expect(desiredSysctls(desired({ nonlocalBind: false, l3mdevAccept: false }))).toEqual({ [SYSCTL.keepAddrOnDown]: '1' });
+    expect(desiredSysctls(desired({ nonlocalBind: false, l3mdevAccept: false }))).toEqual({
+      [SYSCTL.keepAddrOnDown]: '1',
+    });
     expect(desiredSysctls(desired({ vrfs: [] }))).toEqual({});
     const conf = renderSysctlConf(desiredSysctls(desired({ nonlocalBind: false })))!;
     expect(conf.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([

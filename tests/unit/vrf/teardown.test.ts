@@ -14,7 +14,12 @@ function load(state: string): ObservedHost {
   const read = (f: string) => readFileSync(join(FIX, state, f), 'utf8');
   const all = JSON.parse(read('sysctl.json')) as Record<string, string>;
   const sysctls = Object.fromEntries(OWNED_SYSCTLS.map((k) => [k, all[k] ?? null]));
-  return parseObserved([read('batch.out.txt'), read('batch6.out.txt')], { sysctls, vrfModule: true, container: false, controllers: [] });
+  return parseObserved([read('batch.out.txt'), read('batch6.out.txt')], {
+    sysctls,
+    vrfModule: true,
+    container: false,
+    controllers: [],
+  });
 }
 
 const canon = (o: object): string => JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -24,7 +29,10 @@ function comparable(h: ObservedHost) {
   return {
     links: h.links.map((l) => `${l.name} ${l.kind ?? '-'} ${l.master ?? '-'} ${l.up}`).sort(),
     addrs: h.addrs.map((a) => `${a.dev} ${a.address}/${a.prefixlen} ${a.scope}`).sort(),
-    routes: h.routes.filter((r) => r.protocol !== 'ra').map(canon).sort(),
+    routes: h.routes
+      .filter((r) => r.protocol !== 'ra')
+      .map(canon)
+      .sort(),
     rules: h.rules.map(canon).sort(),
     sysctls: h.sysctls,
   };
@@ -35,8 +43,17 @@ const D = desired([
     ...dvrf('public', { table: 1001, members: { 'br-ens4': ['172.16.0.10/24', '2001:db8:16::10/64'] } }),
     gateways: { inet: gw('172.16.0.1'), inet6: gw('fe80::1', 'ra') },
   },
-  dvrf('storage', { table: 1002, members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] }, gateways: ['10.10.4.1', '2001:db8:4::1'] }),
-  dvrf('storage-cluster', { table: 1003, members: { 'bond0.105': ['10.10.5.10/24'] }, gateways: ['10.10.5.1'], routes: [{ to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 }] }),
+  dvrf('storage', {
+    table: 1002,
+    members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] },
+    gateways: ['10.10.4.1', '2001:db8:4::1'],
+  }),
+  dvrf('storage-cluster', {
+    table: 1003,
+    members: { 'bond0.105': ['10.10.5.10/24'] },
+    gateways: ['10.10.5.1'],
+    routes: [{ to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 }],
+  }),
 ]);
 
 describe('planTeardown', () => {
@@ -52,12 +69,22 @@ describe('planTeardown', () => {
 
   it('does not re-add the remembered RA default as a permanent route, and forgets it (the kernel relearns it)', () => {
     // The enslave dropped main's `default via fe80::1 dev br-ens4 proto ra`; the ledger kept it for derivation.
-    expect(applied.ledger.migratedRoutes).toContainEqual(expect.objectContaining({ table: 254, dst: '::/0', gateway: 'fe80::1', dev: 'br-ens4', protocol: 'ra' }));
-    expect(td.steps.filter((s) => s.kind === 'route-add' && (s.route.protocol === 'ra' || (s.route.dst === '::/0' && s.route.dev === 'br-ens4')))).toEqual([]);
+    expect(applied.ledger.migratedRoutes).toContainEqual(
+      expect.objectContaining({ table: 254, dst: '::/0', gateway: 'fe80::1', dev: 'br-ens4', protocol: 'ra' }),
+    );
+    expect(
+      td.steps.filter(
+        (s) =>
+          s.kind === 'route-add' &&
+          (s.route.protocol === 'ra' || (s.route.dst === '::/0' && s.route.dev === 'br-ens4')),
+      ),
+    ).toEqual([]);
     expect(td.steps.map(renderCommand).join('\n')).not.toMatch(/proto ra/);
     expect(restored.routes.filter((r) => r.protocol === 'ra' || (r.dev === 'br-ens4' && r.dst === '::/0'))).toEqual([]);
     // The static routes of the same ledger are given back.
-    expect(td.steps.map(renderCommand)).toContain('ip route replace 0.0.0.0/0 via 10.10.4.1 dev bond0 proto static table 2');
+    expect(td.steps.map(renderCommand)).toContain(
+      'ip route replace 0.0.0.0/0 via 10.10.4.1 dev bond0 proto static table 2',
+    );
   });
 
   it('returns the empty ledger, and a second teardown does nothing', () => {
@@ -69,7 +96,9 @@ describe('planTeardown', () => {
     const c = td.steps.map(renderCommand);
     expect(c.indexOf('ip link set dev bond0 nomaster')).toBeLessThan(c.indexOf('ip link del dev storage'));
     expect(c.indexOf('ip rule add pref 0 lookup 255')).toBeLessThan(c.indexOf('ip rule del pref 32765 lookup 255'));
-    expect(c.indexOf('ip -6 rule add pref 0 lookup 255')).toBeLessThan(c.indexOf('ip -6 rule del pref 32765 lookup 255'));
+    expect(c.indexOf('ip -6 rule add pref 0 lookup 255')).toBeLessThan(
+      c.indexOf('ip -6 rule del pref 32765 lookup 255'),
+    );
     expect(td.steps.at(-1)?.kind).toBe('sysctl');
     expect(c).toContain('sysctl -w net.ipv6.conf.all.keep_addr_on_down=0');
   });
@@ -92,11 +121,17 @@ describe('planTeardown', () => {
   });
 
   it('gives back the local rule at priority 0 as the kernel made it (protocol kernel, as ip -json -details showed it)', () => {
-    expect(before.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.protocol}`)).toEqual(['inet kernel', 'inet6 kernel']);
+    expect(before.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.protocol}`)).toEqual([
+      'inet kernel',
+      'inet6 kernel',
+    ]);
     const c = td.steps.map(renderCommand);
     expect(c).toContain('ip rule add pref 0 lookup 255 protocol kernel');
     expect(c).toContain('ip -6 rule add pref 0 lookup 255 protocol kernel');
-    expect(restored.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.protocol}`)).toEqual(['inet kernel', 'inet6 kernel']);
+    expect(restored.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.protocol}`)).toEqual([
+      'inet kernel',
+      'inet6 kernel',
+    ]);
   });
 
   it('leaves an l3mdev rule that was there before vrf-host alone', () => {
@@ -115,7 +150,9 @@ describe('planTeardown', () => {
     const t = planTeardown(reset, applied.ledger);
     const c = t.steps.map(renderCommand);
     expect(c[0]).toBe('sysctl -w net.ipv6.conf.all.keep_addr_on_down=1');
-    expect(c.lastIndexOf('sysctl -w net.ipv6.conf.all.keep_addr_on_down=0')).toBeGreaterThan(c.lastIndexOf('ip link del dev storage-cluster'));
+    expect(c.lastIndexOf('sysctl -w net.ipv6.conf.all.keep_addr_on_down=0')).toBeGreaterThan(
+      c.lastIndexOf('ip link del dev storage-cluster'),
+    );
     const back = simulate(reset, t.steps);
     expect(back.addrs.filter((a) => a.address === '2001:db8:4::10')).toHaveLength(1);
     expect(back.sysctls['net.ipv6.conf.all.keep_addr_on_down']).toBe('0');
@@ -131,7 +168,12 @@ describe('planTeardown', () => {
   });
 
   it('clears the routes a VRF deleted by hand left in its table', () => {
-    const gone = { ...after, links: after.links.filter((l) => l.name !== 'storage').map((l) => (l.master === 'storage' ? { ...l, master: null, slaveKind: null } : l)) };
+    const gone = {
+      ...after,
+      links: after.links
+        .filter((l) => l.name !== 'storage')
+        .map((l) => (l.master === 'storage' ? { ...l, master: null, slaveKind: null } : l)),
+    };
     const c = planTeardown(gone, applied.ledger).steps.map(renderCommand);
     expect(c).toContain('ip route del unreachable 0.0.0.0/0 metric 4278198272 table 1002');
   });

@@ -24,7 +24,11 @@ export function readZip(path: string): Promise<ZipEntryInfo[]> {
       zip.on('error', reject);
       zip.on('end', () => resolve(out));
       zip.on('entry', (entry: yauzl.Entry) => {
-        const base = { name: entry.fileName, mode: (entry.externalFileAttributes >>> 16) & 0xffff, madeBy: entry.versionMadeBy >> 8 };
+        const base = {
+          name: entry.fileName,
+          mode: (entry.externalFileAttributes >>> 16) & 0xffff,
+          madeBy: entry.versionMadeBy >> 8,
+        };
         if (entry.fileName.endsWith('/')) {
           out.push({ ...base, data: Buffer.alloc(0) });
           zip.readEntry();
@@ -64,7 +68,8 @@ export async function extractZip(entries: readonly ZipEntryInfo[], dest: string)
 export async function unpackCharm(charmFile: string, dest: string): Promise<ZipEntryInfo[]> {
   const entries = await readZip(charmFile);
   for (const e of entries) {
-    if (e.name.startsWith('/') || e.name.split('/').includes('..')) throw new Error(`unsafe entry ${JSON.stringify(e.name)} in ${charmFile}`);
+    if (e.name.startsWith('/') || e.name.split('/').includes('..'))
+      throw new Error(`unsafe entry ${JSON.stringify(e.name)} in ${charmFile}`);
   }
   await mkdir(dest, { recursive: true });
   await extractZip(entries, dest);

@@ -52,7 +52,8 @@ const FORMATS = ['json', 'yaml', 'smart'];
 
 function format(p: ParsedArgs): string {
   const f = p.flags.get('format') ?? 'smart';
-  if (!FORMATS.includes(f)) throw new UsageError(`invalid value ${JSON.stringify(f)} for option --format: unknown format ${JSON.stringify(f)}`);
+  if (!FORMATS.includes(f))
+    throw new UsageError(`invalid value ${JSON.stringify(f)} for option --format: unknown format ${JSON.stringify(f)}`);
   return f;
 }
 
@@ -142,7 +143,8 @@ const HANDLERS: Record<HookToolName, Handler> = {
     const p = parseFlags(argv, [{ long: 'application', bool: true }]);
     const [status, message = '', ...rest] = p.positional;
     if (status === undefined) throw new UsageError('invalid args, require <status> [message] [data]');
-    if (!STATUSES.includes(status)) throw new UsageError(`invalid status ${JSON.stringify(status)}, expected one of [${STATUSES.join(' ')}]`);
+    if (!STATUSES.includes(status))
+      throw new UsageError(`invalid status ${JSON.stringify(status)}, expected one of [${STATUSES.join(' ')}]`);
     noExtra(rest);
     return { effect: { kind: 'status', status, message, application: p.flags.get('application') === 'true' } };
   },
@@ -155,7 +157,9 @@ const HANDLERS: Record<HookToolName, Handler> = {
     if (p.flags.get('application') === 'true') {
       if (!ctx.state.leader) throw new ToolError('finding application status: this unit is not the leader');
       const app = record.applicationStatusHistory.at(-1) ?? ctx.state.applicationStatus;
-      return { stdout: render({ 'application-status': { message: app.message, status: app.status, 'status-data': {} } }, fmt) };
+      return {
+        stdout: render({ 'application-status': { message: app.message, status: app.status, 'status-data': {} } }, fmt),
+      };
     }
     const last = record.statusHistory.at(-1);
     const cur = last ? { ...last, data: {} } : ctx.state.status;
@@ -202,7 +206,10 @@ const HANDLERS: Record<HookToolName, Handler> = {
     if (key === undefined) return { stdout: render(action.params, fmt) };
     let cur: unknown = action.params;
     for (const seg of key.split('.')) {
-      cur = cur !== null && typeof cur === 'object' && Object.hasOwn(cur, seg) ? (cur as Record<string, unknown>)[seg] : null;
+      cur =
+        cur !== null && typeof cur === 'object' && Object.hasOwn(cur, seg)
+          ? (cur as Record<string, unknown>)[seg]
+          : null;
     }
     return { stdout: render(cur, fmt) };
   },
@@ -220,7 +227,8 @@ const HANDLERS: Record<HookToolName, Handler> = {
             `key ${JSON.stringify(seg)} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods`,
           );
         }
-        if (RESERVED_ACTION_KEYS.includes(seg)) throw new UsageError(`cannot set reserved action key ${JSON.stringify(seg)}`);
+        if (RESERVED_ACTION_KEYS.includes(seg))
+          throw new UsageError(`cannot set reserved action key ${JSON.stringify(seg)}`);
       }
       results[key] = arg.slice(eq + 1);
     }
@@ -266,8 +274,11 @@ const HANDLERS: Record<HookToolName, Handler> = {
     const p = parseFlags(argv, [FORMAT, RELATION, { long: 'app', bool: true }]);
     const fmt = format(p);
     const { endpoint, rel } = relationById(ctx, p, '-r');
-    const [key = '-', unit = ctx.env['JUJU_REMOTE_UNIT'] ?? (p.flags.get('app') === 'true' ? ctx.env['JUJU_REMOTE_APP'] : undefined), ...rest] =
-      p.positional;
+    const [
+      key = '-',
+      unit = ctx.env['JUJU_REMOTE_UNIT'] ?? (p.flags.get('app') === 'true' ? ctx.env['JUJU_REMOTE_APP'] : undefined),
+      ...rest
+    ] = p.positional;
     noExtra(rest);
     if (unit === undefined || unit === '') throw new UsageError('no unit id specified');
     let data: Record<string, string> | undefined;
@@ -275,7 +286,9 @@ const HANDLERS: Record<HookToolName, Handler> = {
     else if (unit === ctx.state.unit) data = rel.localData;
     else data = rel.units[unit];
     if (data === undefined) {
-      throw new ToolError(`cannot read settings for unit ${JSON.stringify(unit)} in relation ${JSON.stringify(`${endpoint}:${rel.id}`)}: unit ${JSON.stringify(unit)}: settings not found`);
+      throw new ToolError(
+        `cannot read settings for unit ${JSON.stringify(unit)} in relation ${JSON.stringify(`${endpoint}:${rel.id}`)}: unit ${JSON.stringify(unit)}: settings not found`,
+      );
     }
     return { stdout: render(getKey(data, key), fmt) };
   },
@@ -309,7 +322,10 @@ const HANDLERS: Record<HookToolName, Handler> = {
         throw new ToolError(`cannot parse ${file === '-' ? 'stdin' : file}: expected a map of strings`);
       }
       for (const [k, v] of Object.entries(parsed)) {
-        if (typeof v !== 'string') throw new ToolError(`cannot parse ${file === '-' ? 'stdin' : file}: value of ${JSON.stringify(k)} is not a string`);
+        if (typeof v !== 'string')
+          throw new ToolError(
+            `cannot parse ${file === '-' ? 'stdin' : file}: value of ${JSON.stringify(k)} is not a string`,
+          );
         values[k] = v;
       }
     }
@@ -332,7 +348,8 @@ const HANDLERS: Record<HookToolName, Handler> = {
 
 /** An error's message, also for errors from another realm (`instanceof Error` is false there). */
 function messageOf(err: unknown): string {
-  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string')
+    return err.message;
   return String(err);
 }
 

@@ -16,7 +16,18 @@
  * the script through `shQuote` (single quotes, `'` as `'\''`), compared as `"x$1" = 'x…'`.
  */
 import { createHash } from 'node:crypto';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { answer, type Answer } from './core.js';
 import { DIRTY_STATE, DIRTY_STATUS, RAW_ENV, RAW_MAGIC, SEQ_HINT } from './raw.js';
@@ -87,7 +98,16 @@ export function queryForms(state: SimState, extras: FastExtras): Map<HookToolNam
   const rels = Object.entries(state.relations).flatMap(([ep, rs]) => rs.map((r) => ({ id: `${ep}:${r.id}`, r })));
   const configKeys = Object.keys(state.config);
   const forms = new Map<HookToolName, string[][]>([
-    ['config-get', [[FMT], ...configKeys.flatMap((k) => [[k, FMT], [FMT, k]])]],
+    [
+      'config-get',
+      [
+        [FMT],
+        ...configKeys.flatMap((k) => [
+          [k, FMT],
+          [FMT, k],
+        ]),
+      ],
+    ],
     ['network-get', bindings.flatMap((b) => [[FMT, b], ...rels.map(({ id }) => [FMT, '-r', id, b])])],
     ['is-leader', [[FMT]]],
     ['action-get', [[FMT], ...Object.keys(state.action?.params ?? {}).map((k) => [k, FMT])]],
@@ -109,7 +129,13 @@ const ENV_A: Record<string, string> = {};
 const ENV_B: Record<string, string> = Object.fromEntries(RAW_ENV.map((k) => [k, `juju-info:424242-${k}`]));
 
 function same(a: Answer, b: Answer): boolean {
-  return a.exit === b.exit && a.stdout === b.stdout && a.stderr === b.stderr && a.effect === undefined && b.effect === undefined;
+  return (
+    a.exit === b.exit &&
+    a.stdout === b.stdout &&
+    a.stderr === b.stderr &&
+    a.effect === undefined &&
+    b.effect === undefined
+  );
 }
 
 /** `[ $# -eq N ] && [ "x$1" = 'x…' ] && …` for exactly `argv`. */
@@ -180,8 +206,13 @@ function emit(l: FastLayout, a: Answer, record: string): string[] {
 
 // The shapes for which a recording tool's outcome is certain from argv alone (given whether
 // an action runs, which the harness knows when it renders). sh conditions on "$@".
-const STATUSES = "maintenance | blocked | waiting | active";
-const SHAPES: Partial<Record<HookToolName, { readonly cond: string; readonly stdin?: boolean; readonly marker?: string; readonly inAction?: boolean }[]>> = {
+const STATUSES = 'maintenance | blocked | waiting | active';
+const SHAPES: Partial<
+  Record<
+    HookToolName,
+    { readonly cond: string; readonly stdin?: boolean; readonly marker?: string; readonly inAction?: boolean }[]
+  >
+> = {
   'juju-log': [
     { cond: `[ $# -ge 4 ] && { [ "x$1" = 'x--log-level' ] || [ "x$1" = 'x-l' ]; } && [ "x$3" = 'x--' ]` },
     { cond: `[ $# -ge 2 ] && [ "x$1" = 'x--' ]` },
@@ -231,7 +262,13 @@ const HELPERS: Partial<Record<HookToolName, string>> = {
 `,
 };
 
-function script(tool: HookToolName, l: FastLayout, state: SimState, prior: readonly JournalEntry[], forms: Map<HookToolName, string[][]>): string {
+function script(
+  tool: HookToolName,
+  l: FastLayout,
+  state: SimState,
+  prior: readonly JournalEntry[],
+  forms: Map<HookToolName, string[][]>,
+): string {
   const out = [prelude(tool, l)];
   const fault = state.faults[tool];
   if (fault) {
@@ -287,7 +324,13 @@ export function clearRaw(rawDir: string): void {
  * so far (status-get/state-get fold it); the raw journal must be empty (flushed).
  * `written` remembers the scripts' contents: unchanged scripts are not rewritten.
  */
-export function renderFastTools(l: FastLayout, state: SimState, prior: readonly JournalEntry[], extras: FastExtras, written: Map<string, string>): void {
+export function renderFastTools(
+  l: FastLayout,
+  state: SimState,
+  prior: readonly JournalEntry[],
+  extras: FastExtras,
+  written: Map<string, string>,
+): void {
   mkdirSync(join(l.fastDir, 'answers'), { recursive: true });
   mkdirSync(l.rawDir, { recursive: true });
   rmSync(join(l.rawDir, DIRTY_STATUS), { force: true });

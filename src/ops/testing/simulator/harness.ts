@@ -143,7 +143,10 @@ export function hookToolPath(): Promise<string> {
     });
     const text = result.outputFiles[0]?.text;
     if (text === undefined) throw new SimulatorError('esbuild produced no hook tool');
-    const outFile = join(tmpdir(), `ops-sim-hook-tool-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`);
+    const outFile = join(
+      tmpdir(),
+      `ops-sim-hook-tool-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`,
+    );
     if (!existsSync(outFile)) writeAtomic(outFile, text);
     return outFile;
   })();
@@ -163,7 +166,17 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   const fast = options.fast === true;
   const fastDir = join(dir, 'fast');
   const rawDir = join(fastDir, 'raw');
-  const layout: FastLayout = { binDir, fastDir, rawDir, statePath, journalPath, node, hookTool: tool, cat: findCat(), tools };
+  const layout: FastLayout = {
+    binDir,
+    fastDir,
+    rawDir,
+    statePath,
+    journalPath,
+    node,
+    hookTool: tool,
+    cat: findCat(),
+    tools,
+  };
   const bindings = new Set(options.bindings ?? []);
   const endpoints = new Set(options.endpoints ?? []);
   const counts = { fast: 0, node: 0 };
@@ -282,7 +295,9 @@ export async function charmNames(charmDir: string): Promise<{ bindings: string[]
   try {
     md = MetadataSchema.parse(YAML.parse(readFileSync(path, 'utf8')));
   } catch (err) {
-    throw new SimulatorError(`${path}: not a charm's metadata: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new SimulatorError(`${path}: not a charm's metadata: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
   const endpoints = [md.requires, md.provides, md.peers].flatMap((m) => Object.keys(m ?? {}));
   return { bindings: Object.keys(md['extra-bindings'] ?? {}), endpoints };
@@ -327,9 +342,15 @@ const HOOK_PATH = /^(hooks|actions)\/([a-z0-9][a-z0-9-]*)$/;
  * environment with the JUJU_* variables of the event, the hook tools first on PATH.
  * `dispatchPath` is `hooks/NAME` or `actions/NAME`.
  */
-export async function runDispatch(charmDir: string, dispatchPath: string, sim: Simulator, options: DispatchOptions = {}): Promise<DispatchResult> {
+export async function runDispatch(
+  charmDir: string,
+  dispatchPath: string,
+  sim: Simulator,
+  options: DispatchOptions = {},
+): Promise<DispatchResult> {
   const m = HOOK_PATH.exec(dispatchPath);
-  if (!m) throw new SimulatorError(`dispatch path must be hooks/NAME or actions/NAME, got ${JSON.stringify(dispatchPath)}`);
+  if (!m)
+    throw new SimulatorError(`dispatch path must be hooks/NAME or actions/NAME, got ${JSON.stringify(dispatchPath)}`);
   const [, kind, name = ''] = m;
   const dir = resolve(charmDir);
   if (sim.fast) sim.addNames(await charmNames(dir));
@@ -391,5 +412,11 @@ export async function runDispatch(charmDir: string, dispatchPath: string, sim: S
   if (result.exitCode === undefined) {
     throw new SimulatorError(`${dispatchPath}: dispatch did not run: ${result.message}`, { cause: result });
   }
-  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr), record: sim.read(), env };
+  return {
+    exitCode: result.exitCode,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+    record: sim.read(),
+    env,
+  };
 }

@@ -68,7 +68,8 @@ export function parseRawRecord(seq: number, data: string, stdin: () => string | 
   const exit = Number(f[2]);
   const tool = f[3] ?? '';
   const argc = Number(f[4]);
-  if (!Number.isInteger(exit) || !Number.isInteger(argc) || argc < 0 || f.length < 6 + argc) throw bad(seq, 'malformed header');
+  if (!Number.isInteger(exit) || !Number.isInteger(argc) || argc < 0 || f.length < 6 + argc)
+    throw bad(seq, 'malformed header');
   const argv = f.slice(5, 5 + argc);
   const hasStdin = f[5 + argc];
   if (hasStdin !== '0' && hasStdin !== '1') throw bad(seq, `stdin flag ${JSON.stringify(hasStdin)}`);
@@ -76,7 +77,8 @@ export function parseRawRecord(seq: number, data: string, stdin: () => string | 
   for (const kv of f.slice(6 + argc)) {
     const eq = kv.indexOf('=');
     const name = kv.slice(0, eq);
-    if (eq <= 0 || !(RAW_ENV as readonly string[]).includes(name)) throw bad(seq, `unexpected environment field ${JSON.stringify(kv)}`);
+    if (eq <= 0 || !(RAW_ENV as readonly string[]).includes(name))
+      throw bad(seq, `unexpected environment field ${JSON.stringify(kv)}`);
     env[name] = kv.slice(eq + 1);
   }
   return { seq, via: 'sh', exit, tool, argv, env, stdin: hasStdin === '1' ? (stdin() ?? '') : null };
@@ -102,7 +104,11 @@ export function readRawJournal(dir: string): RawRecord[] {
  * `before` (the entries already flushed to the JSON journal). Throws RawJournalError when an
  * sh tool's exit code is not the one Juju's logic gives: the fast path must never differ.
  */
-export function replayRaw(state: SimState, records: readonly RawRecord[], before: readonly JournalEntry[] = []): JournalEntry[] {
+export function replayRaw(
+  state: SimState,
+  records: readonly RawRecord[],
+  before: readonly JournalEntry[] = [],
+): JournalEntry[] {
   const all: JournalEntry[] = [...before];
   const out: JournalEntry[] = [];
   for (const r of records) {

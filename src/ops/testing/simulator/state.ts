@@ -66,13 +66,23 @@ export const SimStateSchema = z.object({
   /** Endpoint name → its relations. */
   relations: z._default(z.record(z.string(), z.array(RelationSchema)), {}),
   /** The running action, or null in a hook. */
-  action: z._default(z.nullable(z.object({ name: z.string(), params: z._default(z.record(z.string(), z.unknown()), {}) })), null),
+  action: z._default(
+    z.nullable(z.object({ name: z.string(), params: z._default(z.record(z.string(), z.unknown()), {}) })),
+    null,
+  ),
   /** The unit status before the hook (status-get's answer until status-set is called). */
   status: z._default(
-    z.object({ status: z.string(), message: z._default(z.string(), ''), data: z._default(z.record(z.string(), z.unknown()), {}) }),
+    z.object({
+      status: z.string(),
+      message: z._default(z.string(), ''),
+      data: z._default(z.record(z.string(), z.unknown()), {}),
+    }),
     { status: 'unknown', message: '', data: {} },
   ),
-  applicationStatus: z._default(z.object({ status: z.string(), message: z._default(z.string(), '') }), { status: 'unknown', message: '' }),
+  applicationStatus: z._default(z.object({ status: z.string(), message: z._default(z.string(), '') }), {
+    status: 'unknown',
+    message: '',
+  }),
   /** Server-side charm state (state-get) before the hook. */
   stored: z._default(StringMap, {}),
   /** Tool name → a forced outcome: the call is still journalled. */
@@ -150,7 +160,10 @@ export function foldJournal(state: SimState, entries: readonly JournalEntry[]): 
     if (!effect) continue;
     switch (effect.kind) {
       case 'status':
-        (effect.application ? applicationStatusHistory : statusHistory).push({ status: effect.status, message: effect.message });
+        (effect.application ? applicationStatusHistory : statusHistory).push({
+          status: effect.status,
+          message: effect.message,
+        });
         break;
       case 'log':
         logs.push({ level: effect.level, message: effect.message });
