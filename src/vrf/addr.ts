@@ -11,14 +11,12 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { Family } from './types.js';
+import { VrfError } from './errors.js';
 
 export type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
 
-export class AddrError extends Error {
+export class AddrError extends VrfError {
   override name = 'AddrError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 const PREFIX_RE = /^(0|[1-9][0-9]{0,2})$/;

@@ -18,6 +18,7 @@
 import { mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { removeFile, under, writeIfChanged } from './persist.js';
+import { VrfError } from './errors.js';
 
 export const BOOT_PATHS = {
   unit: 'etc/systemd/system/vrf-host.service',
@@ -32,11 +33,8 @@ export const BOOT_PATHS = {
 /** Where the unit file lives on the real host (the symlink target). */
 const UNIT_TARGET = '/etc/systemd/system/vrf-host.service';
 
-export class BootError extends Error {
+export class BootError extends VrfError {
   override name = 'BootError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export interface BootInstallOptions {

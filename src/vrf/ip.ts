@@ -9,6 +9,7 @@
  * `ip` script and a VM suite can run the real one.
  */
 import { execa, type Options } from 'execa';
+import { VrfError } from './errors.js';
 
 export interface SpawnResult {
   readonly exitCode: number;
@@ -36,7 +37,7 @@ export interface ProcOptions {
   readonly spawn?: Spawn;
 }
 
-export class ProcessError extends Error {
+export class ProcessError extends VrfError {
   override name = 'ProcessError';
   readonly command: readonly string[];
   readonly exitCode: number | null;
@@ -53,11 +54,8 @@ export class ProcessError extends Error {
   }
 }
 
-export class UnsafeTokenError extends Error {
+export class UnsafeTokenError extends VrfError {
   override name = 'UnsafeTokenError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** Added to the environment of every process the domain starts: ip's output must not depend on the locale. */

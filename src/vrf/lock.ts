@@ -8,15 +8,13 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { flockFd, type ProcOptions } from './ip.js';
+import { VrfError } from './errors.js';
 
 export const LOCK_PATH = 'run/vrf-host.lock';
 export const DEFAULT_LOCK_TIMEOUT_SEC = 120;
 
-export class LockTimeoutError extends Error {
+export class LockTimeoutError extends VrfError {
   override name = 'LockTimeoutError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export interface LockOptions extends ProcOptions {

@@ -26,14 +26,23 @@
 import ipaddr from 'ipaddr.js';
 import { subnetOf } from './addr.js';
 import { effectiveMetric, routeId, slotOfRoute } from './plan/keys.js';
-import type { Addr, Family, Link, ObservedHost, Route, RouteTarget, Rule, RuleTarget, Step } from './types.js';
+import type {
+  Addr,
+  Family,
+  Link,
+  ObservedHost,
+  Route,
+  RouteTarget,
+  Rule,
+  RuleTarget,
+  Step,
+  StepKind,
+} from './types.js';
 import { FAMILIES, L3MDEV_PRIORITY, SYSCTL, TABLE } from './types.js';
+import { VrfError } from './errors.js';
 
-export class ModelError extends Error {
-  override name = 'ModelError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class KernelModelError extends VrfError {
+  override name = 'KernelModelError';
 }
 
 /** The routes the kernel keeps for one address of an up device (connected, local, broadcast). */
@@ -367,7 +376,7 @@ export class KernelModel {
   /** The down/up cycle the VRF driver does on (un)enslave. */
   private cycle(dev: string, change: () => void): void {
     const l = this.links.get(dev);
-    if (!l) throw new ModelError(`no such device ${dev}`);
+    if (!l) throw new KernelModelError(`no such device ${dev}`);
     const wasUp = l.up;
     if (wasUp) {
       this.dropRoutesVia(dev);
@@ -386,7 +395,7 @@ export class KernelModel {
   }
 
   private createVrf(name: string, table: number): void {
-    if (this.links.has(name)) throw new ModelError(`RTNETLINK answers: File exists (${name})`);
+    if (this.links.has(name)) throw new KernelModelError(`RTNETLINK answers: File exists (${name})`);
     this.setLink({
       name,
       ifindex: this.nextIfindex++,
@@ -416,7 +425,7 @@ export class KernelModel {
 
   private deleteVrf(name: string): void {
     const l = this.links.get(name);
-    if (!l) throw new ModelError(`Cannot find device "${name}"`);
+    if (!l) throw new KernelModelError(`Cannot find device "${name}"`);
     for (const m of this.allLinks()) if (m.master === name) this.release(m.name);
     this.dropRoutesVia(name);
     this.links.delete(name);
@@ -426,7 +435,7 @@ export class KernelModel {
 
   private enslave(dev: string, vrf: string): void {
     const m = this.links.get(vrf);
-    if (!m || m.kind !== 'vrf') throw new ModelError(`${vrf} is not a VRF`);
+    if (!m || m.kind !== 'vrf') throw new KernelModelError(`${vrf} is not a VRF`);
     this.cycle(dev, () => {
       const l = this.links.get(dev)!;
       this.setLink({ ...l, master: vrf, slaveKind: 'vrf' });
@@ -442,7 +451,7 @@ export class KernelModel {
 
   private linkUp(dev: string): void {
     const l = this.links.get(dev);
-    if (!l) throw new ModelError(`Cannot find device "${dev}"`);
+    if (!l) throw new KernelModelError(`Cannot find device "${dev}"`);
     if (l.up) return;
     this.setLink({ ...l, up: true });
     this.addKernelRoutes(dev);
@@ -458,7 +467,7 @@ export class KernelModel {
           r.src === (t.src ?? null) &&
           !r.l3mdev,
     );
-    if (i < 0) throw new ModelError(`RTNETLINK answers: No such file or directory (rule ${t.priority})`);
+    if (i < 0) throw new KernelModelError(`RTNETLINK answers: No such file or directory (rule ${t.priority})`);
     this.rules.splice(i, 1);
   }
 
@@ -471,7 +480,7 @@ export class KernelModel {
       sameProtocol(x, r) &&
       (r.l3mdev || (x.table === r.table && x.src === r.src && x.action === 'lookup'));
     if (this.rules.some(same)) {
-      throw new ModelError(`RTNETLINK answers: File exists (rule ${t.priority})`);
+      throw new KernelModelError(`RTNETLINK answers: File exists (rule ${t.priority})`);
     }
     // The kernel keeps rules ordered by priority; a new rule goes after those of equal priority
     // (upper bound by binary search: plans add a rule per member address).
@@ -489,56 +498,47 @@ export class KernelModel {
 
   /** Runs a step; `slot` may carry slotOfTarget(step.route) of a route-add the caller already computed. */
   apply(step: Step, slot?: string): void {
-    switch (step.kind) {
-      case 'vrf-create':
-        this.createVrf(step.name, step.table);
-        return;
-      case 'vrf-replace':
-        // The table of a VRF cannot change: ip deletes the device here; a vrf-create follows.
-        this.deleteVrf(step.name);
-        return;
-      case 'vrf-delete':
-        this.deleteVrf(step.name);
-        return;
-      case 'link-up':
-        this.linkUp(step.dev);
-        return;
-      case 'enslave':
-        this.enslave(step.dev, step.vrf);
-        return;
-      case 'release':
-        this.release(step.dev);
-        return;
-      case 'route-add':
-        if (
-          step.route.dev !== undefined &&
-          step.route.type === 'unicast' &&
-          this.links.get(step.route.dev)?.up === false
-        ) {
-          throw new ModelError(`Error: Nexthop device is not up (${step.route.dev})`);
-        }
-        this.insert(routeOfTarget(step.route), true, slot);
-        return;
-      case 'route-del':
-        if (!this.deleteRoute(step.route))
-          throw new ModelError(
-            `RTNETLINK answers: No such process (route ${step.route.dst} table ${step.route.table})`,
-          );
-        return;
-      case 'rule-add':
-        this.ruleAdd(step.rule);
-        return;
-      case 'rule-del':
-        this.ruleDel(step.rule);
-        return;
-      case 'sysctl':
-        this.sysctls[step.key] = step.value;
-        return;
+    this.run(step.kind, step, slot);
+  }
+
+  private run<K extends StepKind>(kind: K, step: StepOf[K], slot: string | undefined): void {
+    KernelModel.HANDLERS[kind](this, step, slot);
+  }
+
+  /** What each step kind does; keyed by every kind, so a new kind does not compile until it has a handler. */
+  private static readonly HANDLERS: { readonly [K in StepKind]: StepHandler<K> } = {
+    'vrf-create': (m, s) => m.createVrf(s.name, s.table),
+    // The table of a VRF cannot change: ip deletes the device here; a vrf-create follows.
+    'vrf-replace': (m, s) => m.deleteVrf(s.name),
+    'vrf-delete': (m, s) => m.deleteVrf(s.name),
+    'link-up': (m, s) => m.linkUp(s.dev),
+    enslave: (m, s) => m.enslave(s.dev, s.vrf),
+    release: (m, s) => m.release(s.dev),
+    'route-add': (m, s, slot) => m.routeAdd(s.route, slot),
+    'route-del': (m, s) => {
+      if (!m.deleteRoute(s.route))
+        throw new KernelModelError(`RTNETLINK answers: No such process (route ${s.route.dst} table ${s.route.table})`);
+    },
+    'rule-add': (m, s) => m.ruleAdd(s.rule),
+    'rule-del': (m, s) => m.ruleDel(s.rule),
+    sysctl: (m, s) => {
+      m.sysctls[s.key] = s.value;
+    },
+  };
+
+  private routeAdd(t: RouteTarget, slot: string | undefined): void {
+    if (t.dev !== undefined && t.type === 'unicast' && this.links.get(t.dev)?.up === false) {
+      throw new KernelModelError(`Error: Nexthop device is not up (${t.dev})`);
     }
+    this.insert(routeOfTarget(t), true, slot);
   }
 }
 
-/** The host as the kernel would show it after the steps (throws ModelError where ip would fail). */
+/** Each step kind → its step type. */
+type StepOf = { readonly [K in StepKind]: Extract<Step, { readonly kind: K }> };
+type StepHandler<K extends StepKind> = (m: KernelModel, step: StepOf[K], slot: string | undefined) => void;
+
+/** The host as the kernel would show it after the steps (throws KernelModelError where ip would fail). */
 export function simulate(observed: ObservedHost, steps: readonly Step[], opts: ModelOptions = {}): ObservedHost {
   const m = new KernelModel(observed, opts);
   for (const s of steps) m.apply(s);

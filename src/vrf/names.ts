@@ -4,15 +4,13 @@
  * quotes group words and whitespace splits them).
  */
 import { RESERVED_VRF_NAMES } from './types.js';
+import { VrfError } from './errors.js';
 
 /** IFNAMSIZ is 16 including the NUL. */
 export const IFNAME_MAX = 15;
 
-export class NameError extends Error {
+export class NameError extends VrfError {
   override name = 'NameError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**

@@ -32,8 +32,9 @@ import {
   type RawRoute,
   type RawRule,
 } from './observe/schemas.js';
+import { VrfError } from './errors.js';
 
-export class ObserveError extends Error {
+export class ObserveError extends VrfError {
   override name = 'ObserveError';
   /** The ip command whose output was bad, e.g. `ip -json -details route show table all root ::/0`. */
   readonly command: string;

@@ -17,12 +17,10 @@ import { familyOf, familyOfCidr, parseCidr } from './addr.js';
 import { ifNameProblem, vrfNameProblem } from './names.js';
 import type { Family, RouteTarget, RuleTarget, Step } from './types.js';
 import { OWNED_SYSCTLS, RESERVED_TABLES, TABLE } from './types.js';
+import { VrfError } from './errors.js';
 
-export class RenderError extends Error {
+export class RenderError extends VrfError {
   override name = 'RenderError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export type RenderedStep =

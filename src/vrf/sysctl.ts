@@ -6,12 +6,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OWNED_SYSCTLS, SYSCTL, type DesiredState, type Sysctls } from './types.js';
+import { VrfError } from './errors.js';
 
-export class SysctlError extends Error {
+export class SysctlError extends VrfError {
   override name = 'SysctlError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** Refuses anything that is not one of the keys vrf-host owns. */

@@ -3,17 +3,15 @@
  * already run them (so every phase sees the host as it will be at that point),
  * and the ledger being built.
  */
-import { KernelModel, ModelError } from '../model.js';
+import { KernelModel, KernelModelError } from '../model.js';
 import { parseCidr } from '../addr.js';
 import type { DesiredState, DesiredVrf, Family, Ledger, ObservedHost, Route, Rule, Step } from '../types.js';
 import { FAMILIES } from '../types.js';
 import { routeId, ruleKey } from './keys.js';
+import { VrfError } from '../errors.js';
 
-export class PlanError extends Error {
+export class PlanError extends VrfError {
   override name = 'PlanError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** Fast "is this prefix inside one of these subnets" over a set, one lookup per distinct prefix length. */
@@ -107,7 +105,7 @@ export class PlanContext {
     try {
       this.model.apply(step, slot);
     } catch (e) {
-      if (e instanceof ModelError)
+      if (e instanceof KernelModelError)
         throw new PlanError(`internal: planned step ${step.kind} cannot run: ${e.message}`, { cause: e });
       throw e;
     }

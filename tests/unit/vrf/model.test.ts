@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KernelModel, ModelError, simulate, withKernelRoutes } from '../../../src/vrf/model.js';
+import { KernelModel, KernelModelError, simulate, withKernelRoutes } from '../../../src/vrf/model.js';
 import { parseObserved } from '../../../src/vrf/observe.js';
 import { plan } from '../../../src/vrf/plan.js';
 import type { ObservedHost, Route, Step } from '../../../src/vrf/types.js';
@@ -185,7 +185,7 @@ describe('simulate: routes, rules, sysctls', () => {
         route: { family: 'inet', table: 7, dst: '10.0.0.0/8', type: 'unicast', dev: 'ens4' },
         why: '',
       }),
-    ).toThrow(ModelError);
+    ).toThrow(KernelModelError);
     expect(() =>
       m.apply({ kind: 'rule-add', rule: { family: 'inet', priority: 0, table: 255, protocol: 'kernel' }, why: '' }),
     ).toThrow(/File exists/);
