@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { isDefaultCidr, parseCidr, parseIp, tryFamilyOf } from './addr.js';
 import { ifNameProblem, vrfNameProblem } from './names.js';
 import {
+  familyName,
   RESERVED_TABLES,
   type EngineConfig,
   type Family,
@@ -56,8 +57,6 @@ export function formatProblem(p: Problem | Warning): string {
   const sentence = p.field.includes(': ') && (SUBKEY_RE.test(p.field) || PREDICATE_RE.test(p.message));
   return sentence ? `${p.field} ${p.message}` : `${p.field}: ${p.message}`;
 }
-
-const familyName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');
 
 /** Binding and VRF names used as keys (gateways, space-routes): Juju endpoint names. */
 const KEY_NAME_RE = /^[a-z][a-z0-9_-]*$/;

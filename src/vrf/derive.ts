@@ -9,6 +9,7 @@ import { ifNameProblem, vrfNameProblem } from './names.js';
 import { parseNetplanGateways } from './netplan.js';
 import { assignTables, type TableRequest } from './tables.js';
 import {
+  familyName,
   DEFAULT_BINDING,
   SPACE_ROLES,
   SYSCTL,
@@ -32,8 +33,6 @@ import {
 const AGGREGATE_KINDS: ReadonlySet<string> = new Set(['bridge', 'bond', 'team']);
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const familyName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');
-
 interface Candidate {
   readonly vrf: string;
   readonly binding: string;
@@ -548,10 +547,7 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
   // 8. Kernel prerequisites (only when there is something to build).
   if (vrfs.length > 0) {
     if (!observed.vrfModule && observed.container) {
-      problems.push({
-        field: 'kernel',
-        message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules',
-      });
+      problems.push(noVrfModule(true));
     }
     for (const [key, version] of [
       [SYSCTL.tcpL3mdev, '4.5'],
@@ -578,6 +574,12 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
     },
     warnings: sortedWarnings,
   };
+}
+
+/** The problem of a host without the vrf module; `detail` says why loading it failed. */
+export function noVrfModule(container: boolean, detail = ''): Problem {
+  const where = 'no vrf kernel module: load it on the host (modprobe vrf)';
+  return { field: 'kernel', message: container ? `${where}; a container cannot load modules` : `${where}${detail}` };
 }
 
 function dedupe<T extends { field: string; message: string }>(xs: readonly T[]): T[] {

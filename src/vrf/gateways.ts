@@ -22,6 +22,7 @@
 import { cidrContains, compareIp, isDefaultCidr, PrefixSet } from './addr.js';
 import { netplanGatewayFor, type NetplanGateway } from './netplan.js';
 import {
+  familyName,
   FAMILIES,
   RESERVED_TABLES,
   TABLE,
@@ -80,8 +81,6 @@ export interface GatewayResult {
   readonly problems: Problem[];
   readonly warnings: Warning[];
 }
-
-const familyName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');
 
 function isLinkLocal6(ip: string): boolean {
   return cidrContains('fe80::/10', ip);

@@ -13,6 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { DesiredState, Ledger } from './types.js';
 import { EMPTY_LEDGER, FAMILIES } from './types.js';
+import { VrfError } from './errors.js';
 
 export const PATHS = {
   sysctlConf: 'etc/sysctl.d/60-vrf-host.conf',
@@ -25,7 +26,7 @@ export function under(root: string | undefined, rel: string): string {
   return join(root ?? '/', rel);
 }
 
-export class StateFileError extends Error {
+export class StateFileError extends VrfError {
   override name = 'StateFileError';
   readonly path: string;
   constructor(path: string, message: string, options?: { cause?: unknown }) {
@@ -76,7 +77,6 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Removes a file; a missing file is fine. */
 /**
  * Writes `content` atomically only when the file differs (update-status converges every few
  * minutes; an unchanged host must not churn files); null removes the file.
@@ -94,6 +94,7 @@ export async function writeIfChanged(path: string, content: string | Uint8Array 
   if (old === null || !old.equals(want)) await atomicWrite(path, content, mode);
 }
 
+/** Removes a file; a missing file is fine. */
 export async function removeFile(path: string): Promise<void> {
   try {
     await unlink(path);

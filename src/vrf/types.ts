@@ -7,6 +7,8 @@
 
 export type Family = 'inet' | 'inet6';
 export const FAMILIES: readonly Family[] = ['inet', 'inet6'];
+/** `IPv4` or `IPv6`, as messages name a family. */
+export const familyName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');
 
 // ---------------------------------------------------------------------------
 // Inputs
@@ -365,5 +367,5 @@ export const STRICT_METRIC = 4278198272;
 export const L3MDEV_PRIORITY = 1000;
 /** Where the local lookup moves to when move-local-rule is on. */
 export const LOCAL_RULE_MOVED_PRIORITY = 32765;
-/** Per-address source rules (remedy 3); below MAAS's 100 and the l3mdev rule at 1000. */
+/** Per-address source rules (a member address's replies leave by its VRF's table); below MAAS's 100 and the l3mdev rule at 1000. */
 export const SOURCE_RULE_PRIORITY = 99;

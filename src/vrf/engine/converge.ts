@@ -37,9 +37,8 @@ import { appOfUnit, conflictProblem, driftOf, type DriftSummary, planned, type P
 export interface ConvergeOptions extends EngineOptions {
   /** Derive the desired state from these inputs… */
   readonly inputs?: EngineInputs;
-  /** …or apply this desired state as is… */
+  /** …or apply this desired state as is; neither given: replay the last desired state from state.json (the boot unit). */
   readonly desired?: DesiredState;
-  /** …or (neither given) replay the last desired state from state.json (the boot unit). */
   /** The Juju unit (`app/N`) asking; null/absent for a replay that does not change the unit list. */
   readonly unit?: string | null;
   /** Only plan: nothing is applied and nothing is written. */

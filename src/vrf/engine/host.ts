@@ -3,7 +3,7 @@ import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Renderer } from '../apply.js';
 import { renderCommand, renderStep } from '../render.js';
-import { deriveDesired } from '../derive.js';
+import { deriveDesired, noVrfModule } from '../derive.js';
 import { ipVersion, modprobe, type ProcOptions, runIpJsonBatch } from '../ip.js';
 import { OBSERVE_IP_OPTIONS, observeBatch, parseObserved } from '../observe.js';
 import { under } from '../persist.js';
@@ -23,6 +23,7 @@ import {
   type Sysctls,
   type Warning,
 } from '../types.js';
+import { VrfError } from '../errors.js';
 
 // ---------------------------------------------------------------------------
 // Options
@@ -65,11 +66,8 @@ export function depsOf(o: EngineOptions): EngineDeps {
   return { ...DEFAULT_DEPS, ...o.deps };
 }
 
-export class EngineError extends Error {
+export class EngineError extends VrfError {
   override name = 'EngineError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -193,12 +191,7 @@ export async function preflight(
       why = r.ok ? '' : ` (modprobe vrf: ${r.stderr || 'failed'})`;
     }
     if (!loaded) {
-      problems.push({
-        field: 'kernel',
-        message: container
-          ? 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules'
-          : `no vrf kernel module: load it on the host (modprobe vrf)${why}`,
-      });
+      problems.push(noVrfModule(container, why));
     }
   }
 

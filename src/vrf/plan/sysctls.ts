@@ -4,6 +4,7 @@
  * never written.
  */
 import { OWNED_SYSCTLS, SYSCTL } from '../types.js';
+import { desiredSysctls } from '../sysctl.js';
 import type { PlanContext } from './context.js';
 
 const WHY: Readonly<Record<string, string>> = {
@@ -14,19 +15,9 @@ const WHY: Readonly<Record<string, string>> = {
   [SYSCTL.nonlocalBind6]: 'nonlocal-bind: default-VRF services may still bind to their space address (IPv6)',
 };
 
-export function wantedSysctls(ctx: PlanContext): Map<string, string> {
-  const want = new Map<string, string>();
-  if (!ctx.anyVrf) return want;
-  want.set(SYSCTL.keepAddrOnDown, '1');
-  if (ctx.desired.l3mdevAccept) {
-    want.set(SYSCTL.tcpL3mdev, '1');
-    want.set(SYSCTL.udpL3mdev, '1');
-  }
-  if (ctx.desired.nonlocalBind) {
-    want.set(SYSCTL.nonlocalBind4, '1');
-    want.set(SYSCTL.nonlocalBind6, '1');
-  }
-  return want;
+/** The values the desired state asks for (one rule: desiredSysctls). */
+function wantedSysctls(ctx: PlanContext): Map<string, string> {
+  return new Map(Object.entries(desiredSysctls(ctx.desired)));
 }
 
 function set(ctx: PlanContext, key: string, value: string): void {
