@@ -217,7 +217,7 @@ export function formatHook(r) {
   ].join('\n');
 }
 
-/** The real-kernel part: E's harness boots Debian's kernel under qemu (or runs natively) ONCE. */
+/** The real-kernel part: the VM harness (scripts/vm) boots Debian's kernel under qemu (or runs natively) ONCE. */
 async function runVm(args) {
   // The harness keeps only the newest 8 run directories under its cache and prunes the rest when a
   // run starts; a 15–25 minute bench beside a busy kernel suite lost its share directory that way.

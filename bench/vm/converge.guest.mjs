@@ -1,4 +1,4 @@
-// Runs INSIDE the VM (E's harness: scripts/vm/run.mjs runKernelJob), as root, cwd = repo root.
+// Runs INSIDE the VM (the VM harness: scripts/vm/run.mjs runKernelJob), as root, cwd = repo root.
 // Converges scenario 1's multi-homed unit from scratch three ways, in paired rounds:
 //   floor      one `ip -n unit -batch FILE` of the same changes vrf-host makes (its own plan,
 //              rendered; the `-6 … lookup local` lines written `from ::/0` so ONE process does all)

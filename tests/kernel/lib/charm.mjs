@@ -1,5 +1,5 @@
 // The packed charm, run as Juju runs it: vrf-host.charm unzipped into the unit's agent directory,
-// each hook's `dispatch` run under A2's hook-tool simulator INSIDE the unit's network namespace.
+// each hook's `dispatch` run under the hook-tool simulator (src/ops/testing/simulator) INSIDE the unit's network namespace.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

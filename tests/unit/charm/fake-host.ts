@@ -1,7 +1,7 @@
 /**
  * A fake machine for the charm's in-process tests: a temporary root (/etc,
  * /var/lib, /run), /proc/sys files for the sysctls vrf-host owns, a /sys with
- * or without the vrf module, and an in-process `ip` whose kernel is C's model
+ * or without the vrf module, and an in-process `ip` whose kernel is the kernel model (src/vrf/model.ts)
  * (src/vrf/model.ts) started from the host recorded on Debian's 6.1 kernel
  * (tests/fixtures/ip/maas-host). Apply lines are mapped back to the steps
  * render.ts made them from and run through the model, so after an apply the

@@ -6,7 +6,7 @@ import { sysctlPath } from '../../../src/vrf/sysctl.js';
 import { SYSCTL, type Step } from '../../../src/vrf/types.js';
 import { fakeIp } from './ip.fake.js';
 
-// A small renderer double (the real one is C's render.ts); argv without the leading `ip`.
+// A small renderer double (the real one is src/vrf/render.ts); argv without the leading `ip`.
 const renderer: Renderer = {
   renderStep(step) {
     switch (step.kind) {
