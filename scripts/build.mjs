@@ -4,7 +4,7 @@
 //   build/charm/dispatch              POSIX sh; runs dist/launch.cjs with Node
 //   build/charm/hooks/NAME            symlinks to ../dispatch (the names in ./hooks)
 //   build/charm/{metadata,config,actions}.yaml
-//   build/charm/manifest.yaml         bases ubuntu 22.04 and 24.04, amd64 (as charmcraft writes it)
+//   build/charm/manifest.yaml         bases ubuntu 22.04 and 24.04, amd64/arm64 (as charmcraft writes it)
 //   build/charm/dist/launch.cjs       src/launch.ts: the update-status memo, else loads vrf-host.cjs
 //   build/charm/dist/vrf-host.cjs     src/main.ts, bundled (CommonJS, for the code cache): no node_modules at run time
 //   build/charm/dist/vrf-host-cli.mjs src/cli.ts, bundled: the boot unit's copy comes from here
@@ -25,10 +25,9 @@ export const CHARM = join(BUILD, 'charm');
 export const ENTRY = 'dist/vrf-host.cjs';
 /** What dispatch runs: the hook memo's fast path, else it loads ENTRY (with a V8 code cache). */
 export const LAUNCHER = 'dist/launch.cjs';
-export const BASES = [
-  { name: 'ubuntu', channel: '22.04', architectures: ['amd64'] },
-  { name: 'ubuntu', channel: '24.04', architectures: ['amd64'] },
-];
+/** The Ubuntu releases the charm runs on (charmcraft.yaml's platforms say the same). */
+export const CHANNELS = ['22.04', '24.04'];
+export const ARCHITECTURES = ['amd64', 'arm64'];
 /** Hooks every machine charm gets, besides its relation hooks. */
 export const STANDARD_HOOKS = [
   'install',
@@ -63,7 +62,8 @@ export function expectedHooks(metadata) {
   return [...STANDARD_HOOKS, ...endpoints.flatMap((ep) => RELATION_HOOK_KINDS.map((kind) => `${ep}-relation-${kind}`))];
 }
 
-export function manifest() {
+/** manifest.yaml as charmcraft writes it; `architectures`: what the packed charm runs on. */
+export function manifest(architectures = ARCHITECTURES) {
   return YAML.stringify({
     analysis: {
       attributes: [
@@ -71,7 +71,7 @@ export function manifest() {
         { name: 'framework', result: 'unknown' },
       ],
     },
-    bases: BASES,
+    bases: CHANNELS.map((channel) => ({ name: 'ubuntu', channel, architectures: [...architectures] })),
   });
 }
 
@@ -104,7 +104,7 @@ export async function buildId() {
  * to say it is too old), the charm as CommonJS (compiled with a code cache by the launcher) and
  * the CLI as ESM.
  */
-export async function buildCharm(dir, { minify = false } = {}) {
+export async function buildCharm(dir, { minify = false, architectures = ARCHITECTURES } = {}) {
   const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8'));
   const hooks = (await readdir(join(ROOT, 'hooks'))).sort();
   const missing = expectedHooks(metadata).filter((h) => !hooks.includes(h));
@@ -118,7 +118,7 @@ export async function buildCharm(dir, { minify = false } = {}) {
   await chmod(join(dir, 'dispatch'), 0o755);
   for (const f of CHARM_FILES) await copyFile(join(ROOT, f), join(dir, f));
   for (const h of hooks) await symlink('../dispatch', join(dir, 'hooks', h));
-  await writeFile(join(dir, 'manifest.yaml'), manifest());
+  await writeFile(join(dir, 'manifest.yaml'), manifest(architectures));
 
   const id = await buildId();
   const common = {
@@ -197,9 +197,9 @@ export function bundleTools(entryPoints, outdir) {
   });
 }
 
-export async function build({ quiet = false } = {}) {
+export async function build({ quiet = false, architectures = ARCHITECTURES } = {}) {
   const started = performance.now();
-  const charm = await buildCharm(CHARM);
+  const charm = await buildCharm(CHARM, { architectures });
   const result = await bundleTools(
     [
       { in: join(ROOT, 'src/ops/testing/simulator/hook-tool.ts'), out: 'simulator/hook-tool' },

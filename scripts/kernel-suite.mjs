@@ -126,7 +126,7 @@ async function main(argv) {
       return 1;
     }
     console.log('# npm run pack');
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs')], {
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs'), '--bundle-node'], {
       cwd: repoRoot,
       stdio: 'inherit',
     });

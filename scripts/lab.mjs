@@ -20,7 +20,7 @@ if (!isRoot()) {
 }
 if (!process.argv.includes('--no-pack')) {
   console.log('# npm run pack');
-  const p = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs')], {
+  const p = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs'), '--bundle-node'], {
     cwd: repoRoot,
     stdio: 'inherit',
   });

@@ -2,8 +2,10 @@
  * What `dispatch` runs (bundled as dist/launch.cjs, CommonJS: Node loads it
  * ~5 ms faster than an ES module). Three jobs, cheapest first:
  *
- *  1. Refuse a Node.js older than 18 with a clear line on stderr and juju-log
- *     (dispatch no longer starts `node --version` for that: a whole process).
+ *  1. Refuse a Node.js older than the oldest supported LTS (22) with a clear
+ *     line on stderr and juju-log and a blocked status (dispatch starts no
+ *     `node --version` for that: a whole process). The charm normally ships
+ *     its own Node (bin/node); this is for a charm packed without it.
  *  2. update-status: replay the hook memo (src/ops/memo.ts). On a hit the
  *     hook is done: config-get, network-get and `ip -json` answered exactly
  *     as in the last full run that changed nothing, and its status is set
@@ -23,13 +25,32 @@ import { BUILD, dispatchedHook, IP_JSON, MEMO_HOOKS, MEMO_MAX_AGE_MS, MISSED_KEY
 import { lightRun } from './ops/runner.js';
 import { isIpReadLine, stableIpJson } from './vrf/observe/stable.js';
 
-const MIN_NODE_MAJOR = 18;
+/** The oldest Node.js LTS line still supported (22: maintenance until 2027-04-30); dispatch says the same. */
+const MIN_NODE_MAJOR = 22;
 /** This file's directory (dispatch runs it by path; no __dirname, which an ES module lacks). */
 const HERE = dirname(resolve(process.argv[1] ?? '.'));
 
 async function say(line: string): Promise<void> {
   process.stderr.write(`vrf-host dispatch: ${line}\n`);
   await lightRun({ argv: ['juju-log', '--log-level', 'ERROR', '--', `vrf-host dispatch: ${line}`] }, 10_000);
+}
+
+/**
+ * The charm cannot run on this machine's Node: says why (stderr, juju-log), then, as ops does for a
+ * blocked charm, a blocked status and exit 0, so that the unit is not stuck in error and the next
+ * hook after Node is fixed just works. An action fails with the reason instead. stop and remove
+ * exit 1: Juju then retries them once Node is fixed, rather than drop a unit whose VRFs are still up.
+ */
+async function refuse(line: string, status: string): Promise<void> {
+  await say(line);
+  const path = process.env['JUJU_DISPATCH_PATH'] ?? '';
+  if (/^(\.\/)?actions\//.test(path)) {
+    await lightRun({ argv: ['action-fail', status] }, 10_000);
+    process.exitCode = 0;
+    return;
+  }
+  await lightRun({ argv: ['status-set', '--application=false', 'blocked', '--', status] }, 10_000);
+  process.exitCode = /^(\.\/)?hooks\/(stop|remove)$/.test(path) ? 1 : 0;
 }
 
 async function launch(): Promise<void> {
@@ -39,11 +60,11 @@ async function launch(): Promise<void> {
   if (!(major >= MIN_NODE_MAJOR)) {
     // dispatch says which node it picked (a wrapper script's path is not process.execPath).
     const node = process.env['VRF_HOST_DISPATCH_NODE'] || process.execPath;
-    await say(
+    await refuse(
       `no usable Node.js to run the charm: ${join(HERE, '..', 'bin/node')} is absent and no node >= ${MIN_NODE_MAJOR} is installed ` +
         `(found only: ${node} (v${process.versions.node})). Install nodejs >= ${MIN_NODE_MAJOR} on the machine, or redeploy a charm packed with Node (charmcraft pack, or npm run pack -- --bundle-node).`,
+      `Node.js v${process.versions.node} is too old for vrf-host (needs >= ${MIN_NODE_MAJOR}): install nodejs >= ${MIN_NODE_MAJOR} or deploy the charm packed with Node`,
     );
-    process.exitCode = 127;
     return;
   }
   const hook = dispatchedHook(process.env['JUJU_DISPATCH_PATH']);

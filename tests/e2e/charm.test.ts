@@ -26,8 +26,6 @@ import { execa } from 'execa';
 import YAML from 'yaml';
 import {
   createSimulator,
-  extractZip,
-  readZip,
   runDispatch,
   unpackCharm,
   type Simulator,
@@ -44,8 +42,17 @@ let entries: ZipEntryInfo[];
 let expectedHooks: string[];
 let builtFiles: string[]; // build/charm's files right after the pack, relative
 
+/** The charm without bin/node: what dispatch does with the machine's node alone. */
+let noNodeDir: string;
+/** The Node.js package-lock.json pins for the charm's bin/node. */
+let pinned: { version: string; pkg: string };
+
 beforeAll(async () => {
-  await execa('node', ['scripts/pack.mjs'], { cwd: ROOT });
+  // Packed as it ships, with bin/node: every dispatch below runs the charm's own Node.js.
+  await mkdir(join(ROOT, 'build'), { recursive: true });
+  await execa('flock', [join(ROOT, 'build/.pack.lock'), process.execPath, 'scripts/pack.mjs', '--bundle-node'], {
+    cwd: ROOT,
+  });
   builtFiles = (await readdir(BUILT, { recursive: true, withFileTypes: true }))
     .filter((d) => !d.isDirectory())
     .map((d) => relative(BUILT, join(d.parentPath, d.name)))
@@ -53,6 +60,13 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'vrf-host-e2e-'));
   charmDir = join(work, 'charm');
   entries = await unpackCharm(CHARM_FILE, charmDir);
+  noNodeDir = join(work, 'charm-without-node');
+  await cp(charmDir, noNodeDir, { recursive: true, filter: (src) => src !== join(charmDir, 'bin') });
+  const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version: string }>;
+  };
+  const pkg = `node-linux-${process.arch}`;
+  pinned = { pkg, version: lock.packages[`node_modules/${pkg}`]?.version ?? 'not pinned' };
   const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8')) as {
     requires: Record<string, unknown>;
   };
@@ -112,12 +126,32 @@ describe('build/charm layout', () => {
     expect(launcher).not.toMatch(/\?\?|\?\./);
   }, 60_000);
 
-  test('manifest.yaml declares ubuntu 22.04 and 24.04 on amd64', async () => {
+  test("manifest.yaml declares ubuntu 22.04 and 24.04 on bin/node's architecture", async () => {
     const manifest = YAML.parse(await readFile(join(BUILT, 'manifest.yaml'), 'utf8')) as { bases: unknown };
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
     expect(manifest.bases).toEqual([
-      { name: 'ubuntu', channel: '22.04', architectures: ['amd64'] },
-      { name: 'ubuntu', channel: '24.04', architectures: ['amd64'] },
+      { name: 'ubuntu', channel: '22.04', architectures: [arch] },
+      { name: 'ubuntu', channel: '24.04', architectures: [arch] },
     ]);
+  }, 60_000);
+
+  test('charmcraft.yaml: ubuntu 22.04 and 24.04 on amd64 and arm64, bin/node from the pinned package (no snap)', async () => {
+    const cc = YAML.parse(await readFile(join(ROOT, 'charmcraft.yaml'), 'utf8')) as {
+      platforms: Record<string, unknown>;
+      parts: Record<string, { 'override-build': string }>;
+      analysis: { ignore: { linters: string[] } };
+    };
+    expect(Object.keys(cc.platforms).sort()).toEqual([
+      'ubuntu@22.04:amd64',
+      'ubuntu@22.04:arm64',
+      'ubuntu@24.04:amd64',
+      'ubuntu@24.04:arm64',
+    ]);
+    const build = cc.parts['vrf-host']?.['override-build'] ?? '';
+    expect(build).toMatch(/^\s*npm ci\b/m);
+    expect(build).toMatch(/^\s*node scripts\/pack\.mjs --arch "\$CRAFT_ARCH_BUILD_FOR" --tree-only$/m);
+    expect(build).not.toMatch(/\/snap\//);
+    expect(cc.analysis.ignore.linters).toEqual(['entrypoint']);
   }, 60_000);
 
   test('metadata: subordinate on juju-info with the space roles as extra-bindings', async () => {
@@ -242,35 +276,52 @@ describe('dispatch picks its Node.js', () => {
     return dir;
   }
 
-  test('no bin/node and no node on PATH: exit 127, says why on stderr and juju-log', async () => {
+  const BLOCKED = expect.stringMatching(/^(Node\.js v16\.20\.2 is too old|no Node\.js) for vrf-host \(needs >= 22\)/);
+
+  test('no bin/node and no node on PATH: blocked, exit 0, says why on stderr and juju-log', async () => {
     const s = await sim();
-    const run = await runDispatch(charmDir, 'hooks/install', s, { env: { PATH: await pathDir() } });
-    expect(run.exitCode).toBe(127);
-    expect(run.stderr).toMatch(/no usable Node\.js.*bin\/node is absent.*no node >= 18/);
+    const run = await runDispatch(noNodeDir, 'hooks/install', s, { env: { PATH: await pathDir() } });
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toMatch(/no usable Node\.js.*bin\/node is absent.*no node >= 22/);
     expect(run.record.logs).toEqual([
       { level: 'ERROR', message: expect.stringMatching(/^vrf-host dispatch: no usable Node\.js/) },
     ]);
-    expect(run.record.statusHistory).toEqual([]);
+    expect(run.record.statusHistory).toEqual([{ status: 'blocked', message: BLOCKED }]);
   }, 60_000);
 
-  test('a node older than 18 on PATH is refused, naming its version', async () => {
-    const s = await sim();
-    // A node that reports 16.20.2 (the launcher reads process.versions, not `node --version`).
+  /** A node on PATH that reports 16.20.2 (the launcher reads process.versions, not `node --version`). */
+  async function node16Dir(): Promise<string> {
     const pre = join(work, 'node16.cjs');
     await writeFile(pre, "Object.defineProperty(process.versions, 'node', { value: '16.20.2' });\n");
-    const dir = await pathDir(`#!/bin/sh\nexec '${process.execPath}' -r '${pre}' "$@"\n`);
-    const run = await runDispatch(charmDir, 'hooks/install', s, { env: { PATH: dir } });
-    expect(run.exitCode).toBe(127);
+    return pathDir(`#!/bin/sh\nexec '${process.execPath}' -r '${pre}' "$@"\n`);
+  }
+
+  test('a node older than 22 on PATH is refused, naming its version: blocked, exit 0', async () => {
+    const s = await sim();
+    const dir = await node16Dir();
+    const run = await runDispatch(noNodeDir, 'hooks/install', s, { env: { PATH: dir } });
+    expect(run.exitCode).toBe(0);
     expect(run.stderr).toContain(`${dir}/node (v16.20.2)`);
     expect(run.record.logs).toEqual([
       { level: 'ERROR', message: expect.stringMatching(/^vrf-host dispatch: no usable Node\.js.*v16\.20\.2/) },
     ]);
-    expect(run.record.statusHistory).toEqual([]);
+    expect(run.record.statusHistory).toEqual([{ status: 'blocked', message: BLOCKED }]);
+  }, 60_000);
+
+  test('without a usable node, remove exits 1 (Juju retries it) and an action fails with the reason', async () => {
+    for (const path of [await pathDir(), await node16Dir()]) {
+      const remove = await runDispatch(noNodeDir, 'hooks/remove', await sim(), { env: { PATH: path } });
+      expect(remove.exitCode).toBe(1);
+      const action = await runDispatch(noNodeDir, 'actions/show-vrfs', await sim(), { env: { PATH: path } });
+      expect(action.exitCode).toBe(0);
+      expect(action.record.actionFailure).toEqual(BLOCKED);
+      expect(action.record.statusHistory).toEqual([]);
+    }
   }, 60_000);
 
   test('bin/node is preferred over the node on PATH', async () => {
     const copy = join(work, 'with-bin-node');
-    await cp(charmDir, copy, { recursive: true });
+    await cp(noNodeDir, copy, { recursive: true });
     await mkdir(join(copy, 'bin'));
     const marker = join(work, 'bin-node-ran');
     await writeFile(join(copy, 'bin/node'), `#!/bin/sh\necho "$@" > '${marker}'\nexec '${process.execPath}' "$@"\n`);
@@ -282,19 +333,55 @@ describe('dispatch picks its Node.js', () => {
   }, 60_000);
 });
 
-describe('npm run pack -- --bundle-node', () => {
-  test('ships this Node as bin/node, and the charm runs with no node on PATH', async () => {
-    await execa('node', ['scripts/pack.mjs', '--bundle-node'], { cwd: ROOT });
-    const bundled = await readZip(CHARM_FILE);
-    const node = bundled.find((e) => e.name === 'bin/node');
-    expect(node?.mode).toBe(0o100755);
-    expect(node?.data.equals(await readFile(process.execPath))).toBe(true);
-    const dir = join(work, 'bundled');
-    await extractZip(bundled, dir);
+describe('the packed bin/node: the pinned official Node.js', () => {
+  async function readelf(args: string[], file: string): Promise<string> {
+    return (await execa('readelf', [...args, file], { env: { LC_ALL: 'C' } })).stdout;
+  }
+
+  test("its ELF asks for glibc's standard interpreter (no snap paths) and the build machine's machine type", async () => {
+    expect(entries.find((e) => e.name === 'bin/node')?.mode).toBe(0o100755);
+    const node = join(charmDir, 'bin/node');
+    const headers = await readelf(['-lh'], node);
+    const interp = /\[Requesting program interpreter: ([^\]]+)\]/.exec(headers)?.[1];
+    expect(interp).toBe(process.arch === 'x64' ? '/lib64/ld-linux-x86-64.so.2' : '/lib/ld-linux-aarch64.so.1');
+    expect(/^\s*Machine:\s+(.+)$/m.exec(headers)?.[1]).toBe(
+      process.arch === 'x64' ? 'Advanced Micro Devices X86-64' : 'AArch64',
+    );
+    // No RUNPATH/RPATH (a snap build points them into /snap) and no path into /snap anywhere in the dynamic section.
+    const dynamic = await readelf(['-d'], node);
+    expect(dynamic).not.toMatch(/RUNPATH|RPATH|\/snap\//);
+    expect(headers).not.toMatch(/\/snap\//);
+  }, 60_000);
+
+  test('it is the version package-lock.json pins, and the charm runs with no node on PATH', async () => {
+    const { stdout } = await execa(join(charmDir, 'bin/node'), ['--version'], { env: {}, extendEnv: false });
+    expect(stdout).toBe(`v${pinned.version}`);
     const s = await sim({ state: { config: { 'dry-run': true } } });
-    const run = await runDispatch(dir, 'hooks/install', s, { env: { PATH: await mkdtemp(join(work, 'empty-path-')) } });
+    const empty = await mkdtemp(join(work, 'empty-path-'));
+    const run = await runDispatch(charmDir, 'hooks/install', s, { env: { PATH: empty } });
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
     expect(run.record.statusHistory.length).toBeGreaterThan(0);
-  }, 120_000);
+  }, 60_000);
+
+  test('npm run pack -- --arch arm64 packs an aarch64 node of the same version, and says so in manifest.yaml', async () => {
+    const out = join(work, 'vrf-host-arm64.charm');
+    await execa(
+      'flock',
+      [join(ROOT, 'build/.pack.lock'), process.execPath, 'scripts/pack.mjs', '--arch', 'arm64', '--out', out],
+      { cwd: ROOT },
+    );
+    const dir = join(work, 'arm64');
+    await unpackCharm(out, dir);
+    const headers = await readelf(['-lh'], join(dir, 'bin/node'));
+    expect(/^\s*Machine:\s+(.+)$/m.exec(headers)?.[1]).toBe('AArch64');
+    expect(/\[Requesting program interpreter: ([^\]]+)\]/.exec(headers)?.[1]).toBe('/lib/ld-linux-aarch64.so.1');
+    // The version string is in the binary's .rodata as "vX.Y.Z" (this machine cannot run it).
+    expect((await readFile(join(dir, 'bin/node'))).includes(`v${pinned.version}`)).toBe(true);
+    const manifest = YAML.parse(await readFile(join(dir, 'manifest.yaml'), 'utf8')) as { bases: unknown };
+    expect(manifest.bases).toEqual([
+      { name: 'ubuntu', channel: '22.04', architectures: ['arm64'] },
+      { name: 'ubuntu', channel: '24.04', architectures: ['arm64'] },
+    ]);
+  }, 240_000);
 });

@@ -82,7 +82,9 @@ async function run(path: string, params?: Record<string, unknown>): Promise<Disp
 beforeAll(async () => {
   // Pack under a lock: other e2e files pack the same build/ tree.
   await mkdir(join(ROOT, 'build'), { recursive: true });
-  await execa('flock', [join(ROOT, 'build/.pack.lock'), process.execPath, 'scripts/pack.mjs'], { cwd: ROOT });
+  await execa('flock', [join(ROOT, 'build/.pack.lock'), process.execPath, 'scripts/pack.mjs', '--bundle-node'], {
+    cwd: ROOT,
+  });
   work = await mkdtemp(join(tmpdir(), 'vrf-host-lifecycle-'));
   charmDir = join(work, 'charm');
   await unpackCharm(CHARM_FILE, charmDir);

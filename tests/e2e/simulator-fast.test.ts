@@ -547,7 +547,9 @@ describe('the built charm records the same in both modes', () => {
   beforeAll(async () => {
     // Pack under the lock the other e2e files take: they build the same build/ tree.
     await mkdir(join(ROOT, 'build'), { recursive: true });
-    await execa('flock', [join(ROOT, 'build/.pack.lock'), process.execPath, 'scripts/pack.mjs'], { cwd: ROOT });
+    await execa('flock', [join(ROOT, 'build/.pack.lock'), process.execPath, 'scripts/pack.mjs', '--bundle-node'], {
+      cwd: ROOT,
+    });
     charmDir = join(work, 'charm');
     await unpackCharm(join(ROOT, 'vrf-host.charm'), charmDir);
   }, 180_000);
