@@ -37,11 +37,17 @@ const NAME_RE = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 export type DispatchTarget =
   | { readonly kind: 'hook'; readonly name: LifecycleHookName }
   | { readonly kind: 'relation'; readonly name: string; readonly endpoint: string; readonly event: RelationEventKind }
-  | { readonly kind: 'action'; readonly name: string };
+  | { readonly kind: 'action'; readonly name: string }
+  /** A well-formed hook the charm has no event for (e.g. one a newer Juju added): ops logs it at DEBUG and exits 0. */
+  | { readonly kind: 'unknown'; readonly name: string; readonly reason: string };
 
 /**
  * `hooks/NAME` → the NAME event, `actions/NAME` → the NAME action, checked
- * against the charm's metadata. Throws UnknownEventError otherwise.
+ * against the charm's metadata. A hook the charm does not know is `unknown`
+ * (as in ops, whose charm.on has no such event: a newer Juju's hook, or a
+ * relation endpoint an older revision declared, must not put the unit in
+ * error). Throws UnknownEventError for a malformed path or name and for an
+ * action actions.yaml does not declare (Juju never runs one).
  */
 export function resolveDispatchPath(
   dispatchPath: string,
@@ -66,12 +72,9 @@ export function resolveDispatchPath(
     if (Object.hasOwn(spec.endpoints, endpoint)) {
       return { kind: 'relation', name, endpoint, event: rel[2] as RelationEventKind };
     }
-    throw new UnknownEventError(
-      dispatchPath,
-      `relation endpoint ${JSON.stringify(endpoint)} is not declared in metadata.yaml`,
-    );
+    return { kind: 'unknown', name, reason: `relation endpoint ${JSON.stringify(endpoint)} is not in metadata.yaml` };
   }
-  throw new UnknownEventError(dispatchPath, `${JSON.stringify(name)} is not a hook this charm handles`);
+  return { kind: 'unknown', name, reason: 'not a hook this charm knows' };
 }
 
 // ---------------------------------------------------------------------------

@@ -181,6 +181,14 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
     return fatal(framework, 'cannot dispatch', err, isAction ? { kind: 'action', name: '' } : undefined, stderr);
   }
 
+  if (target.kind === 'unknown') {
+    // ops: "Event X not defined for <charm>." at DEBUG, and the hook succeeds.
+    await framework.log.debug(
+      `event ${target.name} not defined for ${opts.spec.name} (${target.reason}): nothing to do`,
+    );
+    return 0;
+  }
+
   try {
     new CharmClass(framework);
   } catch (err) {

@@ -33,9 +33,14 @@ describe('dispatch path → event', () => {
     expect(resolveDispatchPath('./actions/show-vrfs', spec)).toEqual({ kind: 'action', name: 'show-vrfs' });
   });
   test.each([
-    ['hooks/bogus', /"bogus" is not a hook this charm handles/],
-    ['hooks/db-relation-joined', /endpoint "db" is not declared/],
-    ['hooks/juju-info-relation-exploded', /not a hook this charm handles/],
+    ['hooks/bogus', 'not a hook this charm knows'],
+    ['hooks/a-hook-of-a-newer-juju', 'not a hook this charm knows'],
+    ['hooks/db-relation-joined', 'relation endpoint "db" is not in metadata.yaml'],
+    ['hooks/juju-info-relation-exploded', 'not a hook this charm knows'],
+  ])('%j is a hook the charm does not know (ops ignores it)', (path, reason) => {
+    expect(resolveDispatchPath(path, spec)).toEqual({ kind: 'unknown', name: path.slice('hooks/'.length), reason });
+  });
+  test.each([
     ['actions/plan', /action "plan" is not declared in actions.yaml/],
     ['install', /expected hooks\/NAME or actions\/NAME/],
     ['hooks/', /expected hooks\/NAME/],
