@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import YAML from 'yaml';
+import { generatedIsCurrent } from './gen-action-params.mjs';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUILD = join(ROOT, 'build');
@@ -111,6 +112,8 @@ export async function buildCharm(dir, { minify = false, architectures = ARCHITEC
   if (missing.length > 0)
     throw new BuildError(`hooks/ lacks ${missing.join(', ')}: add them as symlinks to ../dispatch`);
   if (!existsSync(join(ROOT, 'src/main.ts'))) throw new BuildError('src/main.ts (the bundle entry) does not exist yet');
+  if (!(await generatedIsCurrent()))
+    throw new BuildError('src/charm/action-params.gen.ts is not what actions.yaml generates: run npm run gen:actions');
 
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'hooks'), { recursive: true });

@@ -12,7 +12,6 @@
  * VRF_HOST_ROOT, VRF_HOST_IP, …); in-process tests build the class with
  * createVrfHostCharm(() => host) instead.
  */
-import { z } from 'zod';
 import { CharmBase, ModelError, RELATION_EVENT_KINDS, Status, type CharmClass, type Framework } from './ops/index.js';
 import { isIp } from './vrf/addr.js';
 import { vrfNameProblem } from './vrf/names.js';
@@ -32,30 +31,26 @@ import {
 import { memoAllowance, recordingHost, watchedBefore } from './charm/recording.js';
 import { outcomeStatus, problemLine, type Outcome } from './charm/status.js';
 import type { NetworkData } from './charm/inputs.js';
+import { ACTION_PARAMS } from './charm/action-params.gen.js';
 
-const ShowVrfsParams = z.object({ routes: z.boolean({ error: 'must be true or false' }).default(false) }).strict();
-const PlanParams = z
-  .object({ config: z.string({ error: 'must be a string holding a YAML or JSON mapping' }).optional() })
-  .strict();
-const ApplyParams = z.object({}).strict();
-const CheckGatewaysParams = z
-  .object({
-    vrf: z
-      .string({ error: 'must be a string' })
-      .refine((v) => vrfNameProblem(v) === null, {
-        error: (i) => `${JSON.stringify(i.input)} is not a VRF name: ${vrfNameProblem(i.input) ?? ''}`,
-      })
-      .optional(),
-    target: z
-      .string({ error: 'must be a string' })
-      .refine(isIp, { error: (i) => `${JSON.stringify(i.input)} is not an IPv4 or IPv6 address` })
-      .optional(),
-  })
-  .strict()
-  .superRefine((p, ctx) => {
-    if (p.target !== undefined && p.vrf === undefined)
-      ctx.addIssue({ code: 'custom', path: ['target'], message: 'needs vrf, the VRF to probe it from' });
-  });
+// Each action's params are validated as actions.yaml declares them (generated from it); the charm
+// adds only what JSON-Schema cannot say there.
+const CheckGatewaysParams = ACTION_PARAMS['check-gateways'].superRefine((p, ctx) => {
+  if (p.vrf !== undefined && vrfNameProblem(p.vrf) !== null)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['vrf'],
+      message: `${JSON.stringify(p.vrf)} is not a VRF name: ${vrfNameProblem(p.vrf) ?? ''}`,
+    });
+  if (p.target !== undefined && !isIp(p.target))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['target'],
+      message: `${JSON.stringify(p.target)} is not an IPv4 or IPv6 address`,
+    });
+  if (p.target !== undefined && p.vrf === undefined)
+    ctx.addIssue({ code: 'custom', path: ['target'], message: 'needs vrf, the VRF to probe it from' });
+});
 
 export type HostFactory = (framework: Framework) => CharmHost;
 
@@ -86,11 +81,11 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
         event.addStatus({ name: s.name, message: s.message });
       });
 
-      framework.observeAction('show-vrfs', ShowVrfsParams, async (event) => {
+      framework.observeAction('show-vrfs', ACTION_PARAMS['show-vrfs'], async (event) => {
         const r = await showHost(await this.facts(), this.host(), event.params.routes, this.reporter());
         await event.setResults(showResults(r, event.params.routes));
       });
-      framework.observeAction('plan', PlanParams, async (event) => {
+      framework.observeAction('plan', ACTION_PARAMS.plan, async (event) => {
         const p = await planHost(await this.facts(), this.host(), event.params.config, this.reporter());
         if (!p.ok) {
           await event.fail(`plan: ${p.message}`);
@@ -98,7 +93,7 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
         }
         await event.setResults(planResults(p.report));
       });
-      framework.observeAction('apply', ApplyParams, async (event) => {
+      framework.observeAction('apply', ACTION_PARAMS.apply, async (event) => {
         const r = await this.converge('apply', true);
         if (r === null) {
           await event.fail(`apply: ${this.outcome ? outcomeStatus(this.outcome).message : 'nothing to apply'}`);

@@ -56,21 +56,24 @@ export function parseCharmConfig(raw: Readonly<Record<string, unknown>>): CharmC
 }
 
 /**
- * The plan action's `config` param: a YAML (or JSON) mapping of option names
- * to values, checked against the options config.yaml declares, merged over
- * the current config.
+ * The plan action's `config` param: a mapping of option names to values (what
+ * `juju run … plan config='{…}'` delivers: Juju parses the argument as YAML),
+ * or the same as YAML or JSON text, checked against the options config.yaml
+ * declares, merged over the current config.
  */
 export function applyOverrides(
   current: Readonly<Record<string, unknown>>,
-  text: string,
+  overrides: string | Readonly<Record<string, unknown>>,
   known: readonly string[],
 ): { ok: true; config: Record<string, unknown> } | { ok: false; problem: Problem } {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch (e) {
-    const first = ((e as Error).message.split('\n')[0] ?? '').trim();
-    return { ok: false, problem: { field: 'config', message: `is not valid YAML or JSON: ${first}` } };
+  let doc: unknown = overrides;
+  if (typeof overrides === 'string') {
+    try {
+      doc = YAML.parse(overrides);
+    } catch (e) {
+      const first = ((e as Error).message.split('\n')[0] ?? '').trim();
+      return { ok: false, problem: { field: 'config', message: `is not valid YAML or JSON: ${first}` } };
+    }
   }
   const parsed = z.record(z.string(), z.unknown()).safeParse(doc);
   if (!parsed.success || doc === null || Array.isArray(doc)) {

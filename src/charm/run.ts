@@ -222,11 +222,11 @@ export type PlanOutcome =
 export async function planHost(
   facts: JujuFacts,
   host: CharmHost,
-  overrides: string | undefined,
+  overrides: string | Readonly<Record<string, unknown>> | undefined,
   report: Reporter,
 ): Promise<PlanOutcome> {
   let config: Readonly<Record<string, unknown>> = facts.config;
-  if (overrides !== undefined && overrides.trim() !== '') {
+  if (overrides !== undefined && (typeof overrides !== 'string' || overrides.trim() !== '')) {
     const o = applyOverrides(facts.config, overrides, facts.options);
     if (!o.ok) return { ok: false, message: problemLine(o.problem) };
     config = o.config;

@@ -196,10 +196,27 @@ describe('plan', () => {
     expect(ctx.exitCode).toBe(0);
   });
 
-  test('invalid params: config must be a string', async () => {
+  test('invalid params: config must be a string or a mapping', async () => {
     const ctx = context(fake);
     await ctx.run(ctx.on.action('plan', { config: 3 }), BASE);
-    expect(ctx.actionFailure).toMatch(/^action plan: invalid parameter "config": must be a string/);
+    expect(ctx.actionFailure).toMatch(/^action plan: invalid parameter "config": must be a string or a mapping/);
+  });
+
+  test("the README's juju run … plan config='{gateways: \"public=172.16.0.254\"}': the mapping Juju delivers", async () => {
+    // juju run parses the argument as YAML (cmd/juju/action/run.go): action-get returns this mapping.
+    const state = await installed();
+    const appliedBefore = fake.batches().length;
+    const asMapping = context(fake);
+    await asMapping.run(asMapping.on.action('plan', { config: { gateways: 'public=172.16.0.254' } }), state);
+    expect(asMapping.actionFailure).toBeUndefined();
+    expect(asMapping.actionResults['commands']).toMatch(
+      /^ip route replace 0\.0\.0\.0\/0 via 172\.16\.0\.254 dev br-ens4 table 1001$/m,
+    );
+    // …and the same override as text (juju run --string-args) plans the same commands.
+    const asText = context(fake);
+    await asText.run(asText.on.action('plan', { config: '{gateways: "public=172.16.0.254"}' }), state);
+    expect(asText.actionResults).toEqual(asMapping.actionResults);
+    expect(fake.batches()).toHaveLength(appliedBefore); // plan applies nothing
   });
 });
 
@@ -310,7 +327,11 @@ describe('check-gateways', () => {
       { vrf: 'public', target: 'gateway' },
       /^action check-gateways: invalid parameter "target": "gateway" is not an IPv4 or IPv6 address$/,
     ],
-    [{ vrf: 'Public!' }, /^action check-gateways: invalid parameter "vrf": "Public!" is not a VRF name/],
+    // actions.yaml's pattern (what Juju checks too), then the charm's own reason
+    [
+      { vrf: 'Public!' },
+      /^action check-gateways: invalid parameter "vrf": must match \^\[a-z0-9-\]\{1,15\}\$; invalid parameter "vrf": "Public!" is not a VRF name/,
+    ],
     [{ vrf: 7 }, /^action check-gateways: invalid parameter "vrf": must be a string/],
     [{ verbose: true }, /unknown parameter: "verbose"/],
   ])('invalid params %p fail the action naming the param', async (params, message) => {
