@@ -13,6 +13,16 @@ export const REQUIRED = [
   ['unzip', 'unzip'], // tests/kernel/lib/charm.mjs unpacks vrf-host.charm as the Juju agent does
   ['dpkg-deb', 'dpkg'],
   ['apt-get', 'apt'],
+  // tests/kernel/lib/networkd.mjs: the real systemd-networkd, netplan and networkd-dispatcher
+  // manage the unit's links in the networkd scenarios (a D-Bus system bus for networkctl and the
+  // dispatcher; nsenter/unshare for their private mount namespace; busybox udhcpd serves DHCP)
+  ['/lib/systemd/systemd-networkd', 'systemd'],
+  ['networkctl', 'systemd'],
+  ['dbus-daemon', 'dbus'],
+  ['netplan', 'netplan.io'],
+  ['networkd-dispatcher', 'networkd-dispatcher'],
+  ['nsenter', 'util-linux'],
+  ['unshare', 'util-linux'],
 ];
 
 export class HostPrerequisiteError extends Error {
@@ -23,6 +33,7 @@ export class HostPrerequisiteError extends Error {
 }
 
 function have(cmd) {
+  if (cmd.startsWith('/')) return spawnSync('test', ['-x', cmd]).status === 0;
   const r = spawnSync('which', [cmd], { encoding: 'utf8' });
   if (r.status === 0) return true;
   for (const dir of ['/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
@@ -37,7 +48,10 @@ export function isRoot() {
 
 /** Missing Debian packages (by the commands they provide). */
 export function missingPackages({ needQemu = true } = {}) {
-  return REQUIRED.filter(([cmd]) => (needQemu || cmd !== 'qemu-system-x86_64') && !have(cmd)).map(([, pkg]) => pkg);
+  const pkgs = REQUIRED.filter(([cmd]) => (needQemu || cmd !== 'qemu-system-x86_64') && !have(cmd)).map(
+    ([, pkg]) => pkg,
+  );
+  return [...new Set(pkgs)];
 }
 
 /**

@@ -172,9 +172,14 @@ export function destroyTopology(topo) {
 
 /**
  * Build the topology (scenario 1 by default). Deletes leftovers of the same names first.
+ * `unitLinks: 'nics'` creates only the unit's NICs (the veths, down, no address) and `lo`: a
+ * network manager (lib/networkd.mjs) then makes the bridge, bond and VLAN, the addresses and the
+ * routes itself, as on a real host.
+ * @param {object} [spec]
+ * @param {{ipv6?: boolean, unitLinks?: 'all'|'nics'}} [options]
  * @returns {Topology}
  */
-export function buildTopology(spec = MULTI_HOMED, { ipv6 = true } = {}) {
+export function buildTopology(spec = MULTI_HOMED, { ipv6 = true, unitLinks = 'all' } = {}) {
   const topo = describe(spec, { ipv6 });
   destroyTopology(topo);
   ipBatch(
@@ -284,7 +289,7 @@ export function buildTopology(spec = MULTI_HOMED, { ipv6 = true } = {}) {
     ipBatch(c.ns, lines);
   }
   ipBatch(topo.fab, [L('link set lo up'), ...fabLines]);
-  ipBatch(topo.unit, unitLater);
+  ipBatch(topo.unit, unitLinks === 'nics' ? [L('link set lo up')] : unitLater);
   return topo;
 }
 

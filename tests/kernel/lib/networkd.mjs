@@ -1,0 +1,538 @@
+// systemd-networkd managing the unit's links (guest side, as root): Debian 12's real
+// systemd-networkd (252), netplan.io (0.106) and networkd-dispatcher (2.2.3), run inside the unit's
+// network namespace, in a private mount namespace of their own:
+//
+//   ip netns exec unit unshare -m --propagation private sleep infinity      (the "holder")
+//     /sys                      remounted read-only: networkd then does not wait for udev
+//     /run/systemd              ← DIR/root/run/systemd   (netplan's output in network/, networkd's netif/)
+//     /run/dbus                 ← DIR/root/run/dbus      (a dbus-daemon --system: networkctl reload/reconfigure need it)
+//     /etc/systemd/network      ← DIR/root/etc/systemd/network    (what vrf-host may write for networkd)
+//     /etc/systemd/networkd.conf.d ← DIR/root/etc/systemd/networkd.conf.d  (networkd.conf drop-ins)
+//     /etc/networkd-dispatcher  ← DIR/root/etc/networkd-dispatcher (vrf-host's dispatcher hooks)
+//     /etc/netplan              ← DIR/root/etc/netplan   (the host's netplan YAML, which only the test writes)
+//
+// Every daemon and every command of this "host" (networkctl, the charm's hooks through CharmUnit's
+// `wrap`) runs with `nsenter -t HOLDER -m` (and `-n` when not already in the unit namespace), so
+// the charm and networkd see the SAME files; the runner reads and writes them under DIR/root. The
+// links come from netplan YAML rendered by the real `netplan generate --root-dir DIR/root`, so the
+// file names are netplan's (10-netplan-ens4.network, …). Nothing outside the holder's mount
+// namespace changes except DIR and the empty mount points (/run/systemd, /run/dbus, /etc/…).
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { run, sleep, startBackground, waitFor } from './exec.mjs';
+
+export const NETWORKD = '/lib/systemd/systemd-networkd';
+export const DISPATCHER = '/usr/bin/networkd-dispatcher';
+/** Where netplan's YAML goes (relative to the root): a name Juju/MAAS hosts use. */
+export const NETPLAN_FILE = 'etc/netplan/50-cloud-init.yaml';
+/** The directories bind-mounted into the holder's mount namespace, relative to the root. */
+export const PRIVATE_DIRS = [
+  'run/systemd',
+  'run/dbus',
+  'etc/systemd/network',
+  'etc/systemd/networkd.conf.d',
+  'etc/networkd-dispatcher',
+  'etc/netplan',
+];
+const DISPATCHER_STATES = [
+  'carrier.d',
+  'configured.d',
+  'configuring.d',
+  'degraded.d',
+  'dormant.d',
+  'no-carrier.d',
+  'off.d',
+  'routable.d',
+];
+
+export class NetworkdError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'NetworkdError';
+  }
+}
+
+/**
+ * @typedef {{[key: string]: unknown}} NetplanDoc  the parsed netplan YAML (`{network: {...}}`)
+ * @typedef {{table: number, gateway?: boolean, rules?: boolean}} VrfDecl  one VRF declared to networkd
+ */
+
+/**
+ * The netplan YAML of a topology (lib/topology.mjs describe()): every NIC under `ethernets`, the
+ * bridge/bond/VLAN as netplan declares them, each space's addresses (IPv4 and, when the topology
+ * has them, IPv6) on its device, the default routes (both families) through the default space.
+ * @param {object} topo
+ * @param {{vrfs?: Record<string, VrfDecl>, dhcp?: string|null}} [o]
+ *   vrfs: space → VRF declared to networkd through netplan's own `vrfs:` section (the anchor:
+ *         a vrf .netdev, VRF= on the member, the VRF's default routes with Table=, and a
+ *         `from ADDRESS lookup TABLE` rule per address); vrf names are the space names.
+ *   dhcp: a space (on a NIC) whose IPv4 address comes from DHCP (startDhcpServer) instead.
+ * @returns {NetplanDoc}
+ */
+export function netplanFor(topo, { vrfs = {}, dhcp = null } = {}) {
+  const ethernets = {};
+  const bridges = {};
+  const bonds = {};
+  const vlans = {};
+  const vrfsOut = {};
+  const addrs = (s) => [`${s.unitAddr}/24`, ...(s.unitAddr6 ? [`${s.unitAddr6}/64`] : [])];
+  for (const s of Object.values(topo.spaces)) {
+    for (const nic of s.nics) ethernets[nic] = {};
+    const cfg = { addresses: addrs(s) };
+    if (dhcp === s.name) {
+      cfg.addresses = cfg.addresses.filter((a) => a.includes(':'));
+      cfg.dhcp4 = true;
+      cfg.macaddress = dhcpMac(s); // the DHCP server's static lease is on it
+    }
+    if (s.name === topo.defaultSpace) {
+      cfg.routes = [];
+      if (dhcp !== s.name) cfg.routes.push({ to: 'default', via: s.gateway });
+      if (s.gateway6) cfg.routes.push({ to: 'default', via: s.gateway6 });
+    }
+    const v = vrfs[s.name];
+    if (v) {
+      // The VRF's routes and rules go on the member, with the VRF's table: netplan 0.106 renders a
+      // `vrfs:` entry's own routes on the vrf device, and networkd 252 then fails the VRF
+      // ("Nexthop has invalid gateway or device mismatch": the gateway is not on the vrf device).
+      if (v.gateway !== false) {
+        cfg.routes = [
+          ...(cfg.routes ?? []),
+          { to: 'default', via: s.gateway, table: v.table },
+          ...(s.gateway6 ? [{ to: 'default', via: s.gateway6, table: v.table }] : []),
+        ];
+      }
+      if (v.rules !== false)
+        cfg['routing-policy'] = [s.unitAddr, ...(s.unitAddr6 ? [s.unitAddr6] : [])].map((a) => ({
+          from: a,
+          table: v.table,
+        }));
+      vrfsOut[s.name] = { table: v.table, interfaces: [s.dev] };
+    }
+    if (s.kind === 'nic') ethernets[s.dev] = cfg;
+    else if (s.kind === 'bridge')
+      bridges[s.dev] = { interfaces: [...s.nics], ...cfg, parameters: { stp: false, 'forward-delay': 0 } };
+    else if (s.kind === 'bond')
+      bonds[s.dev] = {
+        interfaces: [...s.nics],
+        ...cfg,
+        parameters: { mode: 'active-backup', 'mii-monitor-interval': 100 },
+      };
+    else if (s.kind === 'vlan') vlans[s.dev] = { id: s.vlanId, link: s.parent, ...cfg };
+    else throw new NetworkdError(`space ${s.name}: unknown kind ${s.kind}`);
+  }
+  const network = { version: 2, renderer: 'networkd', ethernets };
+  if (Object.keys(bridges).length) network.bridges = bridges;
+  if (Object.keys(bonds).length) network.bonds = bonds;
+  if (Object.keys(vlans).length) network.vlans = vlans;
+  if (Object.keys(vrfsOut).length) network.vrfs = vrfsOut;
+  return { network };
+}
+
+/** The fixed MAC of a space's device when it takes its address by DHCP (netplanFor's `dhcp`). */
+export function dhcpMac(space) {
+  return `52:54:00:00:${space.index.toString(16).padStart(2, '0')}:fe`;
+}
+
+/**
+ * What Juju does to netplan's YAML when it bridges a device for a container: `br-DEV` is a new
+ * bridge with DEV as its only port, DEV's addresses, routes and DHCP move to the bridge, DEV keeps
+ * only what makes it a link (a VLAN on DEV stays on DEV), and a VRF that listed DEV lists the
+ * bridge. Returns a new document (the argument is not changed).
+ * @param {NetplanDoc} doc
+ * @param {string} dev an ethernet, bond or VLAN of the document
+ * @returns {NetplanDoc}
+ */
+export function rebridge(doc, dev) {
+  const out = globalThis.structuredClone(doc);
+  const n = out.network;
+  const section = ['ethernets', 'bonds', 'vlans'].find((k) => n[k]?.[dev]);
+  if (!section) throw new NetworkdError(`rebridge: ${dev} is not an ethernet, bond or VLAN of the netplan YAML`);
+  const br = `br-${dev}`;
+  const cfg = n[section][dev];
+  const moved = {};
+  for (const k of ['addresses', 'routes', 'routing-policy', 'dhcp4', 'dhcp6', 'gateway4', 'gateway6', 'nameservers'])
+    if (k in cfg) {
+      moved[k] = cfg[k];
+      delete cfg[k];
+    }
+  n.bridges = {
+    ...(n.bridges ?? {}),
+    [br]: { interfaces: [dev], ...moved, parameters: { stp: false, 'forward-delay': 0 } },
+  };
+  for (const v of Object.values(n.vrfs ?? {})) v.interfaces = v.interfaces.map((i) => (i === dev ? br : i));
+  return out;
+}
+
+/** `nsenter` argv into a holder's mount namespace (and network namespace with `net`). */
+function enter(pid, { net = true, wd } = {}) {
+  return ['nsenter', '-t', String(pid), '-m', ...(net ? ['-n'] : []), ...(wd ? [`--wd=${wd}`] : []), '--'];
+}
+
+/** `networkctl list` as [{idx, link, type, operational, setup}]. */
+export function parseNetworkctlList(text) {
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 5 && /^\d+$/.test(f[0]))
+    .map(([idx, link, type, operational, setup]) => ({ idx: Number(idx), link, type, operational, setup }));
+}
+
+/**
+ * systemd-networkd (with a system D-Bus and, optionally, networkd-dispatcher) managing the links of
+ * a topology's unit namespace. Build the topology with `buildTopology(spec, {unitLinks: 'nics'})`,
+ * then `await NetworkdHost.start({topo, netplan: netplanFor(topo)})`; `stop()` ends every process
+ * it started and removes its directory (register it with t.defer).
+ */
+export class NetworkdHost {
+  /**
+   * @param {{topo: object, netplan: NetplanDoc, dir?: string, dispatcher?: boolean, dhcp?: string|null,
+   *          log?: (line: string) => void, waitMs?: number}} o
+   *   dir: the host's files (default /run/vrf-host-networkd/<unit ns>); emptied first
+   *   dispatcher: start networkd-dispatcher too (default true)
+   *   dhcp: the space whose DHCP server to start in its gateway namespace (netplanFor's `dhcp`)
+   * @returns {Promise<NetworkdHost>} once every link of the YAML is configured
+   */
+  static async start(o) {
+    const h = new NetworkdHost(o);
+    try {
+      await h.#boot(o);
+    } catch (e) {
+      await h.stop();
+      throw e;
+    }
+    return h;
+  }
+
+  /** @private use start() */
+  constructor({ topo, netplan, dir, log = () => {} }) {
+    this.topo = topo;
+    this.ns = topo.unit;
+    this.dir = dir ?? `/run/vrf-host-networkd/${topo.unit}`;
+    this.root = path.join(this.dir, 'root');
+    this.log = log;
+    /** the netplan document last generated */
+    this.netplan = netplan;
+    /** @type {Record<string, ReturnType<typeof startBackground>>} */
+    this.procs = {};
+    this.holder = null;
+    this.pid = 0;
+  }
+
+  /** A path of this host's filesystem (e.g. '/etc/systemd/network') as the runner sees it. */
+  file(p) {
+    return path.join(this.root, p);
+  }
+
+  async #boot({ dispatcher = true, dhcp = null, waitMs = 60_000, keepFiles = false }) {
+    if (!keepFiles) rmSync(this.dir, { recursive: true, force: true });
+    else for (const d of ['run/systemd', 'run/dbus']) rmSync(path.join(this.root, d), { recursive: true, force: true });
+    for (const d of PRIVATE_DIRS) {
+      mkdirSync(path.join(this.root, d), { recursive: true });
+      mkdirSync(path.join('/', d), { recursive: true }); // the mount point
+    }
+    for (const d of DISPATCHER_STATES)
+      mkdirSync(path.join(this.root, 'etc/networkd-dispatcher', d), { recursive: true });
+    this.holder = startBackground([
+      'ip',
+      'netns',
+      'exec',
+      this.ns,
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      'sleep',
+      'infinity',
+    ]);
+    // ip netns exec and unshare exec (no fork): the child's pid ends up being sleep's.
+    const ok = await waitFor(() => readFileSync(`/proc/${this.holder.child.pid}/comm`, 'utf8').trim() === 'sleep', {
+      timeoutMs: 10_000,
+    });
+    if (!ok) throw new NetworkdError(`the mount-namespace holder did not start: ${this.holder.output()}`);
+    this.pid = this.holder.child.pid;
+    const e = enter(this.pid);
+    run([...e, 'mount', '-o', 'remount,bind,ro', '/sys']);
+    for (const d of PRIVATE_DIRS) run([...e, 'mount', '--bind', path.join(this.root, d), path.join('/', d)]);
+    if (dhcp) await this.startDhcpServer(dhcp);
+    this.writeNetplan(this.netplan);
+    this.generate();
+    this.procs.dbus = startBackground([...e, 'dbus-daemon', '--system', '--nofork', '--nopidfile']);
+    if (!(await waitFor(() => existsSync(this.file('run/dbus/system_bus_socket')), { timeoutMs: 15_000 })))
+      throw new NetworkdError(`dbus-daemon --system did not start: ${this.procs.dbus.output()}`);
+    await this.startNetworkd({ waitMs });
+    if (dispatcher) await this.startDispatcher();
+  }
+
+  /** argv that runs `argv` on this host (its mount and network namespace). */
+  argv(argv) {
+    return [...enter(this.pid), ...argv];
+  }
+
+  /**
+   * For CharmUnit's `wrap` (it already runs `ip netns exec NS`): enter the mount namespace too, in `cwd`
+   * (Juju runs dispatch in the charm directory; entering a mount namespace resets the cwd).
+   */
+  wrap(cwd) {
+    return enter(this.pid, { net: false, wd: cwd });
+  }
+
+  /** Run a command on this host (sync; throws on failure unless allowFail). */
+  exec(argv, opts) {
+    return run(this.argv(argv), opts);
+  }
+
+  /** Write netplan's YAML (mode 600, as netplan wants). */
+  writeNetplan(doc) {
+    this.netplan = doc;
+    writeFileSync(this.file(NETPLAN_FILE), YAML.stringify(doc), { mode: 0o600 });
+  }
+
+  /** `netplan generate --root-dir ROOT`: netplan replaces its 10-netplan-* files in /run/systemd/network. */
+  generate() {
+    run(['netplan', 'generate', '--root-dir', this.root]);
+    return this.networkFiles();
+  }
+
+  /** The files networkd reads from /run/systemd/network and /etc/systemd/network, name → text. */
+  networkFiles() {
+    const out = {};
+    for (const d of ['run/systemd/network', 'etc/systemd/network']) {
+      const dir = this.file(d);
+      if (!existsSync(dir)) continue;
+      for (const f of readdirSync(dir, { recursive: true }).map(String).sort()) {
+        const full = path.join(dir, f);
+        try {
+          out[`/${d}/${f}`] = readFileSync(full, 'utf8');
+        } catch {
+          /* a directory (drop-in .d) */
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The links of the netplan YAML (what networkd must configure). */
+  netplanLinks() {
+    const n = this.netplan.network;
+    return ['ethernets', 'bridges', 'bonds', 'vlans', 'vrfs'].flatMap((k) => Object.keys(n[k] ?? {}));
+  }
+
+  /** `networkctl ARGS…` on this host. */
+  networkctl(...args) {
+    return this.exec(['networkctl', '--no-pager', ...args], { timeoutMs: 60_000 });
+  }
+
+  /** networkctl list → [{idx, link, type, operational, setup}] */
+  list() {
+    return parseNetworkctlList(this.networkctl('list', '--no-legend').stdout);
+  }
+
+  /**
+   * Wait until every link of the netplan YAML is `configured` (or `unmanaged`/`failed` → throws).
+   * @returns {Promise<number>} ms waited
+   */
+  async waitConfigured({ timeoutMs = 60_000, links = this.netplanLinks() } = {}) {
+    const t0 = Date.now();
+    let last = [];
+    const ok = await waitFor(
+      () => {
+        const r = run(this.argv(['networkctl', '--no-pager', 'list', '--no-legend']), { allowFail: true });
+        if (r.code !== 0) return false;
+        last = parseNetworkctlList(r.stdout);
+        const by = Object.fromEntries(last.map((l) => [l.link, l.setup]));
+        const failed = links.filter((l) => by[l] === 'failed');
+        if (failed.length)
+          throw new NetworkdError(`networkd failed to configure ${failed.join(' ')}: ${this.logTail()}`);
+        return links.every((l) => by[l] === 'configured');
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+    if (!ok)
+      throw new NetworkdError(
+        `networkd did not configure ${links.join(' ')} within ${timeoutMs} ms: ${last.map((l) => `${l.link}=${l.setup}`).join(' ')}; ${this.logTail()}`,
+      );
+    return Date.now() - t0;
+  }
+
+  /** The last lines networkd (and the dispatcher) printed. */
+  logTail(n = 8) {
+    const lines = (p) => (p ? p.output().trim().split('\n').slice(-n).join(' | ') : '');
+    return `networkd: ${lines(this.procs.networkd)}${this.procs.dispatcher ? `; dispatcher: ${lines(this.procs.dispatcher)}` : ''}`;
+  }
+
+  /** Start systemd-networkd and wait until the YAML's links are configured. */
+  async startNetworkd({ waitMs = 60_000 } = {}) {
+    if (this.procs.networkd) throw new NetworkdError('systemd-networkd is already running');
+    this.procs.networkd = startBackground(this.argv([NETWORKD]), {
+      env: {
+        SYSTEMD_LOG_TARGET: 'console',
+        SYSTEMD_LOG_COLOR: '0',
+        SYSTEMD_LOG_LEVEL: process.env.VRF_HOST_NETWORKD_LOG ?? 'info',
+      },
+    });
+    return this.waitConfigured({ timeoutMs: waitMs });
+  }
+
+  /** Stop systemd-networkd (SIGTERM, as systemctl stop does); its links and their configuration stay. */
+  async stopNetworkd() {
+    const p = this.procs.networkd;
+    delete this.procs.networkd;
+    if (p) await p.stop();
+  }
+
+  /** `systemctl restart systemd-networkd`: stop, start, wait until configured. @returns ms until configured */
+  async restartNetworkd(o) {
+    await this.stopNetworkd();
+    return this.startNetworkd(o);
+  }
+
+  /** networkd-dispatcher (verbose), once it has read the link list (it runs networkctl list at start). */
+  async startDispatcher() {
+    if (this.procs.dispatcher) throw new NetworkdError('networkd-dispatcher is already running');
+    this.procs.dispatcher = startBackground(this.argv([DISPATCHER, '-v']));
+    const ok = await waitFor(() => this.dispatcherRunning(), { timeoutMs: 30_000, intervalMs: 250 });
+    if (!ok) throw new NetworkdError(`networkd-dispatcher did not start: ${this.procs.dispatcher.output()}`);
+  }
+
+  /** networkd-dispatcher has subscribed to networkd's signals (it logs "Startup complete" at -v). */
+  dispatcherRunning() {
+    const p = this.procs.dispatcher;
+    return Boolean(p && p.child.exitCode === null && /Startup complete/.test(p.output()));
+  }
+
+  /** The scripts networkd-dispatcher ran so far: [{script, iface}] (from its -v log). */
+  dispatcherInvocations() {
+    return [...this.output('dispatcher').matchAll(/Invoking '([^']+)' for interface (\S+)/g)].map((m) => ({
+      script: m[1],
+      iface: m[2],
+    }));
+  }
+
+  /** `networkctl reload`, then wait until configured again. @returns ms */
+  async reload(o) {
+    this.networkctl('reload');
+    return this.waitConfigured(o);
+  }
+
+  /** `networkctl reconfigure LINK…`, then wait until configured again. @returns ms */
+  async reconfigure(links, o) {
+    this.networkctl('reconfigure', ...[links].flat());
+    await sleep(300); // networkd marks the link configuring asynchronously
+    return this.waitConfigured(o);
+  }
+
+  /** `networkctl renew LINK` (a DHCP renewal now). */
+  renew(link) {
+    this.networkctl('renew', link);
+  }
+
+  /**
+   * A carrier flap: the far ends (in the switch namespace) of `nics` go down for `seconds`, then up;
+   * waits until networkd has the YAML's links configured again. @returns {Promise<{downAt, upAt}>}
+   */
+  async carrierFlap(nics, seconds = 2) {
+    const fab = this.topo.fab;
+    const downAt = Date.now();
+    for (const nic of [nics].flat()) run(['ip', '-n', fab, 'link', 'set', `u-${nic}`, 'down']);
+    await sleep(seconds * 1000);
+    for (const nic of [nics].flat()) run(['ip', '-n', fab, 'link', 'set', `u-${nic}`, 'up']);
+    const upAt = Date.now();
+    await this.waitConfigured();
+    return { downAt, upAt };
+  }
+
+  /**
+   * Juju bridging `dev` for a container, as Juju does it: netplan's YAML rewritten (rebridge()),
+   * `netplan generate` (the generated file names change: 10-netplan-br-DEV.*), `networkctl reload`,
+   * `networkctl reconfigure DEV`; waits until configured. @returns {{before: string[], after: string[], ms: number}}
+   *   the generated file names before and after
+   */
+  async jujuRebridge(dev) {
+    const before = Object.keys(this.networkFiles());
+    this.writeNetplan(rebridge(this.netplan, dev));
+    const after = Object.keys(this.generate());
+    const t0 = Date.now();
+    this.networkctl('reload');
+    this.networkctl('reconfigure', dev);
+    await sleep(300);
+    await this.waitConfigured();
+    return { before, after, ms: Date.now() - t0 };
+  }
+
+  /**
+   * A DHCP server (busybox udhcpd) in `space`'s gateway namespace that leases the unit's own
+   * address (a static lease on dhcpMac(space)), the gateway as router, for `leaseS` seconds.
+   */
+  async startDhcpServer(space, { leaseS = 120 } = {}) {
+    const s = this.topo.spaces[space];
+    if (!s) throw new NetworkdError(`DHCP server: no space ${space}`);
+    const mac = dhcpMac(s);
+    const iface = s.kind === 'vlan' ? 'lan' : 'lan0';
+    const dir = path.join(this.dir, `dhcp-${space}`);
+    mkdirSync(dir, { recursive: true });
+    const conf = path.join(dir, 'udhcpd.conf');
+    writeFileSync(path.join(dir, 'leases'), '');
+    writeFileSync(
+      conf,
+      [
+        `start ${s.unitAddr}`,
+        `end ${s.unitAddr}`,
+        `interface ${iface}`,
+        'max_leases 1',
+        `lease_file ${dir}/leases`,
+        `pidfile ${dir}/udhcpd.pid`,
+        `static_lease ${mac} ${s.unitAddr}`,
+        'option subnet 255.255.255.0',
+        `option router ${s.gateway}`,
+        `option lease ${leaseS}`,
+        '',
+      ].join('\n'),
+    );
+    this.procs[`dhcp-${space}`] = startBackground(['ip', 'netns', 'exec', s.gwNs, 'busybox', 'udhcpd', '-f', conf]);
+    await sleep(200);
+    const p = this.procs[`dhcp-${space}`];
+    if (p.child.exitCode !== null) throw new NetworkdError(`udhcpd did not start: ${p.output()}`);
+  }
+
+  /** Output of a process this host started (networkd, dbus, dispatcher, dhcp-SPACE). */
+  output(name) {
+    return this.procs[name]?.output() ?? '';
+  }
+
+  /**
+   * A reboot: every process ends (the links stay until `rebuild` replaces them), /run is empty
+   * again, /etc keeps what was written there (vrf-host's networkd files and dispatcher hooks,
+   * netplan's YAML); `rebuild()` builds the unit's namespace again (buildTopology(…, {unitLinks:
+   * 'nics'})) and returns the new topology; then netplan generate, dbus, networkd (and the
+   * dispatcher) start as at boot, and this resolves once networkd has configured the links.
+   * @param {() => object | Promise<object>} rebuild
+   * @param {{dispatcher?: boolean, dhcp?: string|null}} [o]
+   */
+  async reboot(rebuild, { dispatcher = true, dhcp = null } = {}) {
+    await this.#stopProcesses();
+    this.topo = await rebuild();
+    this.ns = this.topo.unit;
+    await this.#boot({ dispatcher, dhcp, keepFiles: true });
+  }
+
+  async #stopProcesses() {
+    const names = ['dispatcher', 'networkd', ...Object.keys(this.procs).filter((k) => k.startsWith('dhcp-')), 'dbus'];
+    for (const k of names) {
+      const p = this.procs[k];
+      delete this.procs[k];
+      if (p) await p.stop();
+    }
+    if (this.holder) await this.holder.stop();
+    this.holder = null;
+  }
+
+  /**
+   * A clean shutdown: networkd-dispatcher, networkd, dbus, the DHCP servers and the holder end (the
+   * private mounts go with it), and DIR is removed. The links stay as networkd left them.
+   */
+  async stop() {
+    await this.#stopProcesses();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
