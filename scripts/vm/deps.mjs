@@ -1,29 +1,28 @@
 // Host prerequisites for the real-kernel suite: check them, install them through apt when root.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-/** command → Debian package that provides it. */
-export const REQUIRED = [
-  ['qemu-system-x86_64', 'qemu-system-x86'],
-  ['busybox', 'busybox-static'],
-  ['cpio', 'cpio'],
-  ['depmod', 'kmod'],
-  ['ip', 'iproute2'],
-  ['ping', 'iputils-ping'],
-  ['socat', 'socat'],
-  ['unzip', 'unzip'], // tests/kernel/lib/charm.mjs unpacks vrf-host.charm as the Juju agent does
-  ['dpkg-deb', 'dpkg'],
-  ['apt-get', 'apt'],
-  // tests/kernel/lib/networkd.mjs: the real systemd-networkd, netplan and networkd-dispatcher
-  // manage the unit's links in the networkd scenarios (a D-Bus system bus for networkctl and the
-  // dispatcher; nsenter/unshare for their private mount namespace; busybox udhcpd serves DHCP)
-  ['/lib/systemd/systemd-networkd', 'systemd'],
-  ['networkctl', 'systemd'],
-  ['dbus-daemon', 'dbus'],
-  ['netplan', 'netplan.io'],
-  ['networkd-dispatcher', 'networkd-dispatcher'],
-  ['nsenter', 'util-linux'],
-  ['unshare', 'util-linux'],
-];
+const PACKAGES_FILE = fileURLToPath(new URL('./packages.txt', import.meta.url));
+
+/**
+ * scripts/vm/packages.txt as [command or absolute path, Debian package] pairs: the one list of
+ * system packages (.ci/run reads the same file).
+ */
+export function readPackages(text = readFileSync(PACKAGES_FILE, 'utf8')) {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [pkg, probe, ...rest] = l.split(/\s+/);
+      if (!pkg || !probe || rest.length > 0) throw new Error(`scripts/vm/packages.txt: bad line "${l}"`);
+      return [probe, pkg];
+    });
+}
+
+/** command (or absolute path) → Debian package that provides it. */
+export const REQUIRED = readPackages();
 
 export class HostPrerequisiteError extends Error {
   constructor(message, options) {
