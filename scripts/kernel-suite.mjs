@@ -4,7 +4,11 @@
 // where the host kernel has VRF), runs the selected scenarios (tests/kernel/scenarios/*.mjs; a
 // PATTERN selects by file or scenario name substring), prints per-scenario results and
 // "N passed, N failed", and exits non-zero on any failure.
-// VRF_HOST_SKIP_KERNEL=1 skips the suite (loudly). VRF_HOST_KERNEL=vm|native forces the mode.
+// The last line is "kernel: N passed, N failed, N skipped", each selected scenario counted exactly
+// once whatever the mode (the guests' own count lines are prefixed and start with '#').
+// VRF_HOST_SKIP_KERNEL=1 skips the suite: it prints "kernel: SKIPPED" and counts every selected
+// scenario as skipped (.ci/run fails on that). VRF_HOST_KERNEL=vm|native forces the mode.
+// VRF_HOST_SCENARIO_DIR replaces tests/kernel/scenarios (the suite's own tests use it).
 // In a VM the scenarios are split into VRF_HOST_KERNEL_SHARDS (default 2) guests of one vCPU each,
 // booted side by side and balanced by each scenario's last measured time (.cache/kernel-timings.json,
 // else tests/kernel/timings.json): the guest workloads are mostly serial, so two 1-vCPU TCG guests
@@ -19,7 +23,9 @@ import { HostPrerequisiteError } from './vm/deps.mjs';
 import { cacheRoot, repoRoot } from './vm/paths.mjs';
 import { chooseMode, runKernelJob } from './vm/run.mjs';
 
-const SCENARIO_DIR = path.join(repoRoot, 'tests', 'kernel', 'scenarios');
+const SCENARIO_DIR = process.env.VRF_HOST_SCENARIO_DIR
+  ? path.resolve(process.env.VRF_HOST_SCENARIO_DIR)
+  : path.join(repoRoot, 'tests', 'kernel', 'scenarios');
 const RUNNER = path.join(repoRoot, 'tests', 'kernel', 'runner.guest.mjs');
 const TIMINGS_COMMITTED = path.join(repoRoot, 'tests', 'kernel', 'timings.json');
 const TIMINGS_MEASURED = path.join(cacheRoot(), 'kernel-timings.json');
@@ -91,6 +97,11 @@ export async function listScenarios(patterns = []) {
   return out;
 }
 
+/** The suite's one closing count (.ci/run and scripts/ci-summary.mjs read it). */
+export function summaryLine({ passed, failed, skipped }) {
+  return `kernel: ${passed} passed, ${failed} failed, ${skipped} skipped`;
+}
+
 function banner(lines) {
   const w = Math.max(...lines.map((l) => l.length));
   const bar = '*'.repeat(w + 4);
@@ -100,16 +111,18 @@ function banner(lines) {
 async function main(argv) {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const patterns = argv.filter((a) => !a.startsWith('--'));
-  if (process.env.VRF_HOST_SKIP_KERNEL === '1') {
+  const scenarios = await listScenarios(patterns);
+  if (process.env.VRF_HOST_SKIP_KERNEL === '1' && !flags.has('--list')) {
     console.error(
       banner([
         'REAL-KERNEL SUITE SKIPPED (VRF_HOST_SKIP_KERNEL=1).',
         'Nothing that touches the network was proven in this run.',
       ]),
     );
+    console.log('kernel: SKIPPED');
+    console.log(summaryLine({ passed: 0, failed: 0, skipped: scenarios.length }));
     return 0;
   }
-  const scenarios = await listScenarios(patterns);
   if (flags.has('--list')) {
     for (const s of scenarios)
       console.log(`${path.basename(s.file)}  ${s.name}${s.needsCharm ? ' [charm]' : ''}  ${s.description}`);
@@ -126,10 +139,17 @@ async function main(argv) {
       return 1;
     }
     console.log('# npm run pack');
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs'), '--bundle-node'], {
-      cwd: repoRoot,
-      stdio: 'inherit',
-    });
+    // Under the lock the e2e global setup takes: both build the same build/charm tree.
+    mkdirSync(path.join(repoRoot, 'build'), { recursive: true });
+    const lock = path.join(repoRoot, 'build', '.pack.lock');
+    const r = spawnSync(
+      'flock',
+      [lock, process.execPath, path.join(repoRoot, 'scripts', 'pack.mjs'), '--bundle-node'],
+      {
+        cwd: repoRoot,
+        stdio: 'inherit',
+      },
+    );
     if (r.status !== 0) {
       console.error(`npm run pack failed (exit ${r.status})`);
       return 1;
@@ -162,7 +182,12 @@ async function main(argv) {
     }
     const runs = await Promise.all(
       shards.map((x, i) => {
-        const stream = shards.length > 1 ? prefixed(process.stdout, `[vm${i + 1}] `) : process.stdout;
+        // Always prefixed, one guest too: the guest's own "N passed, N failed" must never read as a
+        // closing count (the suite's "kernel: …" line below is the only one).
+        const stream = prefixed(
+          process.stdout,
+          `[${label ? 'retry ' : ''}${mode === 'vm' ? `vm${i + 1}` : 'native'}] `,
+        );
         return runKernelJob({
           script: RUNNER,
           args: x.items.map((s) => s.file),
@@ -250,7 +275,7 @@ async function main(argv) {
   } catch {
     /* only a balancing hint for the next run */
   }
-  console.log(`${passed} passed, ${failed} failed`);
+  console.log(summaryLine({ passed, failed, skipped: 0 }));
   return failed === 0 ? 0 : 1;
 }
 

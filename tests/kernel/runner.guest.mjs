@@ -1,5 +1,6 @@
 // Guest-side scenario runner: imports each scenario module, runs them one after another, prints
-// one line per scenario and a final "N passed, N failed", and writes results.json to
+// one line per scenario and a final "# guest: N passed, N failed" (a comment: the host suite's
+// "kernel: …" line is the one closing count), and writes results.json to
 // $VRF_HOST_RESULTS. Usage: node runner.guest.mjs SCENARIO.mjs…
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -55,5 +56,5 @@ for (const file of files) {
   for (const c of failedChecks) console.log(`#   FAILED: ${c.label}${c.detail ? ` — ${c.detail}` : ''}`);
 }
 const passed = results.filter((r) => r.ok).length;
-console.log(`${passed} passed, ${results.length - passed} failed`);
+console.log(`# guest: ${passed} passed, ${results.length - passed} failed`);
 process.exit(results.length - passed === 0 && results.length > 0 ? 0 : 1);
