@@ -10,6 +10,12 @@ const common = {
 export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
+      // Packs the charm once, before any worker starts (the e2e files only unpack it).
+      globalSetup: '<rootDir>/tests/e2e/global-setup.mjs',
+    },
   ],
 };

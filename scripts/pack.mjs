@@ -9,6 +9,7 @@
 // the charm needs no Node on the machine; --arch amd64|arm64 picks whose (default: this
 // machine's) and implies --bundle-node. --tree-only stops before the zip (charmcraft's part
 // copies build/charm itself).
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -63,14 +64,20 @@ export async function pack({ bundleNode = false, arch, treeOnly = false, out = C
       });
   }
   zip.end();
-  const tmp = `${out}.tmp`;
-  await new Promise((resolve, reject) => {
-    const out = createWriteStream(tmp);
-    zip.outputStream.on('error', reject);
-    out.on('error', reject).on('close', resolve);
-    zip.outputStream.pipe(out);
-  });
-  await rename(tmp, out);
+  // A name of its own: two packs at once never write into each other's temporary file.
+  const tmp = `${out}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await new Promise((done, reject) => {
+      const file = createWriteStream(tmp);
+      zip.outputStream.on('error', reject);
+      file.on('error', reject).on('close', done);
+      zip.outputStream.pipe(file);
+    });
+    await rename(tmp, out);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
   const size = (await stat(out)).size;
   if (!quiet) {
     const files = entries.filter((e) => !e.dir).length;
@@ -99,8 +106,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.error(`pack: unknown argument(s) ${bad.join(' ')}; ${usage}`);
     process.exitCode = 2;
   } else {
-    pack(opts).catch(async (err) => {
-      await rm(`${opts.out ?? CHARM_FILE}.tmp`, { force: true });
+    pack(opts).catch((err) => {
       const known = ['BuildError', 'NodeRuntimeError'].includes(err?.name);
       console.error(`pack failed: ${known ? err.message : (err?.stack ?? err)}`);
       process.exitCode = 1;

@@ -48,11 +48,7 @@ let noNodeDir: string;
 let pinned: { version: string; pkg: string };
 
 beforeAll(async () => {
-  // Packed as it ships, with bin/node: every dispatch below runs the charm's own Node.js.
-  await mkdir(join(ROOT, 'build'), { recursive: true });
-  await execa('flock', [join(ROOT, 'build/.pack.lock'), process.execPath, 'scripts/pack.mjs', '--bundle-node'], {
-    cwd: ROOT,
-  });
+  // tests/e2e/global-setup.mjs packed it once for every e2e file (as it ships, with bin/node).
   builtFiles = (await readdir(BUILT, { recursive: true, withFileTypes: true }))
     .filter((d) => !d.isDirectory())
     .map((d) => relative(BUILT, join(d.parentPath, d.name)))

@@ -545,11 +545,7 @@ describe('the sh shapes of the recording tools, at their edges', () => {
 describe('the built charm records the same in both modes', () => {
   let charmDir: string;
   beforeAll(async () => {
-    // Pack under the lock the other e2e files take: they build the same build/ tree.
-    await mkdir(join(ROOT, 'build'), { recursive: true });
-    await execa('flock', [join(ROOT, 'build/.pack.lock'), process.execPath, 'scripts/pack.mjs', '--bundle-node'], {
-      cwd: ROOT,
-    });
+    // tests/e2e/global-setup.mjs packed it once for every e2e file (as it ships, with bin/node).
     charmDir = join(work, 'charm');
     await unpackCharm(join(ROOT, 'vrf-host.charm'), charmDir);
   }, 180_000);
