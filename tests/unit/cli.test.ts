@@ -205,13 +205,21 @@ describe('vrf-host CLI on a recorded host', () => {
     expect(noIp.code).toBe(EXIT.blocked);
     expect(noIp.err).toMatch(/iproute2: cannot run `ip -V`/);
     await mkdir(under(h.root, 'run'), { recursive: true });
-    const holder = execa('flock', ['-x', under(h.root, 'run/vrf-host.lock'), 'sleep', '3'], {
-      reject: false,
-      stdio: 'ignore',
+    // The holder says "locked" once flock(1) holds the lock, then waits for its stdin to close.
+    const holder = execa(
+      'flock',
+      ['-x', under(h.root, 'run/vrf-host.lock'), 'sh', '-c', 'echo locked; cat >/dev/null'],
+      {
+        reject: false,
+        stdin: 'pipe',
+      },
+    );
+    await new Promise<void>((res, rej) => {
+      holder.stdout!.on('data', (b: Buffer) => (b.toString().includes('locked') ? res() : undefined));
+      holder.on('exit', () => rej(new Error('flock exited before locking')));
     });
-    await new Promise((r) => setTimeout(r, 300));
     const locked = await run(['apply', '--file', f, ...hostArgs(h), '--lock-timeout', '0.2']);
-    holder.kill('SIGKILL');
+    holder.stdin!.end();
     await holder;
     expect(locked.code).toBe(EXIT.error);
     expect(locked.err).toMatch(/LockTimeoutError: another vrf-host run holds .*vrf-host\.lock/);

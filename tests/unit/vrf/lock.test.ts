@@ -13,18 +13,18 @@ let holder: string;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'vrf-lock-'));
-  // A plain node program that takes the lock through our module, says so, holds it for argv[3] ms.
+  // A plain node program that takes the lock through our module, says so, and holds it until a
+  // line arrives on its stdin (or stdin closes): the test decides when it releases, no timer.
   const entry = join(work, 'holder.ts');
   await writeFile(
     entry,
     `import { acquireLock } from ${JSON.stringify(resolve('src/vrf/lock.ts'))};
-const root = process.argv[2]!; const holdMs = Number(process.argv[3]);
+const root = process.argv[2]!;
 const lock = await acquireLock({ root, lockTimeoutSec: 10 });
-process.stdout.write('locked ' + Date.now() + '\\n');
-await new Promise((r) => setTimeout(r, holdMs));
-const t = Date.now();
+process.stdout.write('locked\\n');
+await new Promise((r) => { process.stdin.once('data', r); process.stdin.once('end', r); });
 await lock.release();
-process.stdout.write('released ' + t + '\\n');
+process.stdout.write('released\\n');
 `,
   );
   holder = join(work, 'holder.mjs');
@@ -41,16 +41,20 @@ process.stdout.write('released ' + t + '\\n');
   });
 }, 30_000);
 
-function startHolder(root: string, holdMs: number) {
-  const child = execa(process.execPath, [holder, root, String(holdMs)], { reject: false, buffer: true });
-  const locked = new Promise<number>((res, rej) => {
+function startHolder(root: string) {
+  const child = execa(process.execPath, [holder, root], { reject: false, buffer: true, stdin: 'pipe' });
+  const locked = new Promise<void>((res, rej) => {
     child.stdout!.on('data', (b: Buffer) => {
-      const m = /locked (\d+)/.exec(b.toString());
-      if (m) res(Number(m[1]));
+      if (b.toString().includes('locked')) res();
     });
     child.on('exit', () => rej(new Error('holder exited before locking')));
   });
-  return { child, locked };
+  /** Tell the holder to release; resolves once it has. */
+  const release = async () => {
+    child.stdin!.end('release\n');
+    return child;
+  };
+  return { child, locked, release };
 }
 
 async function flockProbe(root: string): Promise<number | undefined> {
@@ -68,30 +72,34 @@ describe('host lock (real flock)', () => {
 
   it('a second process waits until the first releases', async () => {
     const root = await mkdtemp(join(work, 'r2-'));
-    const a = startHolder(root, 700);
+    const a = startHolder(root);
     await a.locked;
-    const t0 = Date.now();
-    const lock = await acquireLock({ root, lockTimeoutSec: 10 });
-    const got = Date.now();
+    let acquired = false;
+    const waiting = acquireLock({ root, lockTimeoutSec: 10 }).then((lock) => {
+      acquired = true;
+      return lock;
+    });
+    // While the holder holds it (a third process cannot take it either), the wait has not ended.
+    expect(await flockProbe(root)).toBe(1);
+    expect(acquired).toBe(false);
+    const done = await a.release();
+    expect(done.stdout).toContain('released');
+    const lock = await waiting;
+    expect(acquired).toBe(true);
     await lock.release();
-    const out = (await a.child).stdout as string;
-    const released = Number(/released (\d+)/.exec(out)![1]);
-    expect(got).toBeGreaterThanOrEqual(released);
-    expect(got - t0).toBeGreaterThan(300);
   }, 20_000);
 
   it('gives up with LockTimeoutError after lockTimeoutSec', async () => {
     const root = await mkdtemp(join(work, 'r3-'));
-    const a = startHolder(root, 3000);
+    const a = startHolder(root);
     await a.locked;
     await expect(acquireLock({ root, lockTimeoutSec: 0.3 })).rejects.toThrow(LockTimeoutError);
-    a.child.kill('SIGKILL');
-    await a.child;
+    await a.release();
   }, 20_000);
 
   it('a holder killed with SIGKILL leaves the host unlocked', async () => {
     const root = await mkdtemp(join(work, 'r4-'));
-    const a = startHolder(root, 60_000);
+    const a = startHolder(root);
     await a.locked;
     expect(await flockProbe(root)).toBe(1);
     a.child.kill('SIGKILL');
