@@ -260,6 +260,31 @@ describe('plan: members', () => {
     expect(cmds(p).filter((c) => c.startsWith('ip link'))).toEqual(['ip link set dev ens4 master b']);
   });
 
+  it('never carries an IPv4 route via an IPv6 next hop into the VRF (ip cannot render it back); the kernel drops it on enslave', () => {
+    const h = maasish();
+    const rfc5549 = mkRoute({
+      family: 'inet',
+      dst: '10.60.0.0/16',
+      gateway: 'fe80::1',
+      dev: 'ens4',
+      protocol: 'static',
+    });
+    const withIt = { ...h, routes: [...h.routes, rfc5549] };
+    const { p, after } = converge(desired([storage()]), withIt);
+    expect(cmds(p).filter((c) => c.includes('10.60.0.0/16') || c.includes('fe80::1'))).toEqual([]);
+    expect(JSON.stringify(p.ledger)).not.toContain('fe80::1');
+    // Drift: the member released and the route back on it; re-enslaving still leaves it to the kernel.
+    const released = {
+      ...after,
+      links: after.links.map((l) => (l.name === 'ens4' ? { ...l, master: null } : l)),
+      routes: [...after.routes, rfc5549],
+    };
+    const healed = plan(desired([storage()]), released, p.ledger);
+    expect(cmds(healed)).toContain('ip link set dev ens4 master storage');
+    expect(cmds(healed).filter((c) => c.includes('fe80::1'))).toEqual([]);
+    expect(JSON.stringify(healed.ledger)).not.toContain('fe80::1');
+  });
+
   it('refuses to enslave a bridge port', () => {
     const h = withKernelRoutes(
       host(bridge('br0'), port('ens4', 'br0'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
@@ -507,6 +532,25 @@ describe('plan: rules', () => {
       'inet 0',
       'inet6 0',
     ]);
+  });
+
+  it.each([
+    ['IPv4', ['inet']],
+    ['IPv6', ['inet6']],
+    ['both families', ['inet', 'inet6']],
+  ])('puts back the moved local rule when it was deleted (%s): without it nothing local is delivered', (_, fams) => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    expect(p1.ledger.localRuleMoved).toBe(true);
+    const gone = {
+      ...after,
+      rules: after.rules.filter((r) => !(r.priority === 32765 && r.table === 255 && fams.includes(r.family))),
+    };
+    expect(gone.rules.length).toBe(after.rules.length - fams.length);
+    const { p } = converge(desired([storage()]), gone, p1.ledger);
+    expect(cmds(p)).toEqual(
+      fams.map((f) => (f === 'inet' ? 'ip rule add pref 32765 lookup 255' : 'ip -6 rule add pref 32765 lookup 255')),
+    );
+    expect(p.ledger.localRuleMoved).toBe(true);
   });
 
   it('does not claim a local rule someone else moved', () => {
