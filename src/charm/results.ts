@@ -7,6 +7,7 @@
  */
 import type { ActionResults } from '../ops/index.js';
 import type { ConvergeReport, PlannedStep, ProbeResult, ShowReport, TeardownReport, VrfShow } from '../vrf/engine.js';
+import { managerText } from '../vrf/engine.js';
 import type { InMainBinding, Route, Rule } from '../vrf/types.js';
 import { problemLine } from './status.js';
 
@@ -60,6 +61,7 @@ function vrfResults(v: VrfShow, withRoutes: boolean): ActionResults {
       up: String(m.up),
       master: m.master ?? '-',
       addresses: m.addresses.join(', ') || '-',
+      'managed-by': managerText(m.manager),
     })),
   };
   for (const [fam, key] of [

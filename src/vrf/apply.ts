@@ -12,13 +12,15 @@
  * stops at the first failing batch line, so every earlier step ran and no
  * later one did.
  */
+import { rmdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { runIpBatch, tokenProblem, type ProcOptions } from './ip.js';
+import { under, writeIfChanged } from './persist.js';
+import type { RenderedStep } from './render.js';
 import { writeSysctl } from './sysctl.js';
 import type { Step } from './types.js';
 
-export type RenderedStep =
-  | { readonly kind: 'ip'; readonly argv: readonly string[] }
-  | { readonly kind: 'sysctl'; readonly key: string; readonly value: string };
+export type { RenderedStep };
 
 export interface Renderer {
   readonly renderStep: (step: Step) => RenderedStep;
@@ -50,6 +52,8 @@ export type ApplyResult =
 
 export interface ApplyOptions extends ProcOptions {
   readonly procRoot?: string;
+  /** Root for the files a step writes (networkd's; default `/`). */
+  readonly root?: string;
   /** render.ts's renderStep/renderCommand (the engine passes them; tests may pass a double). */
   readonly renderer: Renderer;
 }
@@ -73,6 +77,7 @@ function splitFamily(argv: readonly string[]): { family: '-4' | '-6' | undefined
 
 function commandOf(p: { r: RenderedStep }, human: string): string {
   if (p.r.kind === 'sysctl') return human || `sysctl -w ${p.r.key}=${p.r.value}`;
+  if (p.r.kind === 'file') return human || `${p.r.content === null ? 'rm' : 'write'} /${p.r.path}`;
   return human || `ip ${stripIp(p.r.argv).join(' ')}`;
 }
 
@@ -115,9 +120,15 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
   let i = 0;
   while (i < prepared.length) {
     const p = prepared[i]!;
-    if (p.r.kind === 'sysctl') {
+    if (p.r.kind === 'sysctl' || p.r.kind === 'file') {
       try {
-        await writeSysctl(p.r.key, p.r.value, o.procRoot);
+        if (p.r.kind === 'sysctl') await writeSysctl(p.r.key, p.r.value, o.procRoot);
+        else {
+          const path = under(o.root, p.r.path);
+          await writeIfChanged(path, p.r.content);
+          // A drop-in directory vrf-host made goes with its last file (rmdir refuses a non-empty one).
+          if (p.r.content === null && dirname(path).endsWith('.network.d')) await rmdir(dirname(path)).catch(() => {});
+        }
       } catch (e) {
         return {
           ok: false,

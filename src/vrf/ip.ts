@@ -34,6 +34,7 @@ export interface ProcOptions {
   readonly modprobeBin?: string;
   readonly flockBin?: string;
   readonly pingBin?: string;
+  readonly networkctlBin?: string;
   readonly spawn?: Spawn;
 }
 
@@ -303,4 +304,14 @@ export async function flockFd(fd: number, timeoutSec: number, o: ProcOptions = {
     exitCode: r.exitCode,
     stderr: r.stderr,
   });
+}
+
+/**
+ * `networkctl reload`: systemd-networkd re-reads its files, creates new netdevs and
+ * reconfigures the links whose .network (or a drop-in of it) changed. Needs the system
+ * bus. Never throws on a non-zero exit.
+ */
+export async function networkctlReload(o: ProcOptions = {}): Promise<{ ok: boolean; stderr: string }> {
+  const r = await spawnOf(o)(o.networkctlBin ?? 'networkctl', ['reload'], { timeoutMs: 60_000 });
+  return { ok: r.exitCode === 0, stderr: r.stderr.trim() };
 }

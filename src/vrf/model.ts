@@ -524,6 +524,9 @@ export class KernelModel {
     sysctl: (m, s) => {
       m.sysctls[s.key] = s.value;
     },
+    // A file: the kernel sees nothing until networkd acts on it.
+    'networkd-write': () => undefined,
+    'networkd-remove': () => undefined,
   };
 
   private routeAdd(t: RouteTarget, slot: string | undefined): void {

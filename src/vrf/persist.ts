@@ -145,6 +145,8 @@ export const ledgerSchema = z.object({
   sysctlsBefore: z.record(z.string(), z.string().nullable()),
   /** Optional: state files written before it existed have none (vrf-host then leaves the l3mdev rule alone). */
   l3mdevRuleAdded: z.array(family).optional(),
+  /** Optional: state files written before it existed gave networkd nothing. */
+  networkdFiles: z.array(z.string()).optional(),
 });
 
 const derivedGateway = z.object({
@@ -324,6 +326,12 @@ function l3mdevUnion(before: Ledger, after: Ledger): Pick<Ledger, 'l3mdevRuleAdd
   return fams.length > 0 ? { l3mdevRuleAdded: fams } : {};
 }
 
+/** The ledger field for these networkd files (sorted, once each; absent when there are none). */
+export function networkdFilesOf(paths: readonly string[]): Pick<Ledger, 'networkdFiles'> {
+  const all = [...new Set(paths)].sort();
+  return all.length > 0 ? { networkdFiles: all } : {};
+}
+
 /**
  * The write-ahead ledger: everything either ledger owns. Persisted before an
  * apply, so that a crash at any step still lets teardown find every VRF
@@ -338,6 +346,7 @@ export function unionLedger(before: Ledger, after: Ledger): Ledger {
     localRuleMoved: before.localRuleMoved || after.localRuleMoved,
     sysctlsBefore: { ...after.sysctlsBefore, ...before.sysctlsBefore },
     ...l3mdevUnion(before, after),
+    ...networkdFilesOf([...(before.networkdFiles ?? []), ...(after.networkdFiles ?? [])]),
   };
 }
 

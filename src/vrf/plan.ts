@@ -53,5 +53,5 @@ export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledg
   rules(ctx, 'inet6');
   sourceRules(ctx, 'inet6');
   sysctls(ctx);
-  return { steps: ctx.steps, ledger: ctx.ledgerAfter() };
+  return { steps: ctx.steps, ledger: ctx.ledgerAfter(), kept: ctx.kept() };
 }

@@ -15,6 +15,7 @@
  */
 import { familyOf, familyOfCidr, parseCidr } from './addr.js';
 import { ifNameProblem, vrfNameProblem } from './names.js';
+import { networkdPathProblem } from './networkd/render.js';
 import type { Family, RouteTarget, RuleTarget, Step } from './types.js';
 import { OWNED_SYSCTLS, RESERVED_TABLES, TABLE } from './types.js';
 import { VrfError } from './errors.js';
@@ -25,7 +26,9 @@ export class RenderError extends VrfError {
 
 export type RenderedStep =
   | { readonly kind: 'ip'; readonly argv: readonly string[] }
-  | { readonly kind: 'sysctl'; readonly key: string; readonly value: string };
+  | { readonly kind: 'sysctl'; readonly key: string; readonly value: string }
+  /** A file under the root (null content: remove it). */
+  | { readonly kind: 'file'; readonly path: string; readonly content: string | null };
 
 /** The option a rendered line needs on its ip process (`-6`), or null; the line without it. */
 export function batchFamilyOption(argv: readonly string[]): { option: '-6' | null; line: readonly string[] } {
@@ -179,12 +182,24 @@ export function renderStep(step: Step): RenderedStep {
       if (!/^-?[0-9]{1,10}$/.test(step.value))
         throw new RenderError(`sysctl ${step.key}: invalid value ${JSON.stringify(step.value)}`);
       return { kind: 'sysctl', key: step.key, value: step.value };
+    case 'networkd-write':
+      return { kind: 'file', path: networkdPath(step.path), content: step.content };
+    case 'networkd-remove':
+      return { kind: 'file', path: networkdPath(step.path), content: null };
   }
+}
+
+/** Only the files vrf-host gives systemd-networkd (src/vrf/networkd/render.ts), never anything else. */
+function networkdPath(p: string): string {
+  const problem = networkdPathProblem(p);
+  if (problem !== null) throw new RenderError(`networkd file: ${problem}`);
+  return p;
 }
 
 /** The human command of a step, e.g. `ip link add name public type vrf table 1001`. */
 export function renderCommand(step: Step): string {
   const r = renderStep(step);
   if (r.kind === 'sysctl') return `sysctl -w ${r.key}=${r.value}`;
+  if (r.kind === 'file') return r.content === null ? `rm /${r.path}` : `write /${r.path}`;
   return `ip ${r.argv.join(' ')}`;
 }

@@ -10,7 +10,7 @@
  */
 import { plan } from './plan.js';
 import type { DesiredState, Ledger, ObservedHost, Plan } from './types.js';
-import { EMPTY_LEDGER } from './types.js';
+import { EMPTY_LEDGER, NOTHING_KEPT } from './types.js';
 
 export const NOTHING_DESIRED: DesiredState = {
   vrfs: [],
@@ -24,5 +24,5 @@ export const NOTHING_DESIRED: DesiredState = {
 
 export function planTeardown(observed: ObservedHost, ledger: Ledger): Plan {
   const p = plan(NOTHING_DESIRED, observed, ledger);
-  return { steps: p.steps, ledger: EMPTY_LEDGER };
+  return { steps: p.steps, ledger: EMPTY_LEDGER, kept: NOTHING_KEPT };
 }

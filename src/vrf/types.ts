@@ -191,6 +191,8 @@ export interface ObservedHost {
   readonly vrfModule: boolean;
   /** Running inside a container (cannot load modules). */
   readonly container: boolean;
+  /** systemd-networkd runs (engine/managers.ts); absent: not looked at, as false. */
+  readonly networkdRuns?: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -288,6 +290,12 @@ export interface Ledger {
    * before this field existed) or empty: vrf-host leaves the l3mdev rule alone.
    */
   readonly l3mdevRuleAdded?: readonly Family[];
+  /**
+   * The files vrf-host gave systemd-networkd (relative to the root: its VRFs' .netdev and
+   * .network, its drop-ins on the members' .network files), so teardown removes exactly them.
+   * Absent (state files written before it existed) or empty: none.
+   */
+  readonly networkdFiles?: readonly string[];
 }
 
 export const EMPTY_LEDGER: Ledger = {
@@ -344,14 +352,29 @@ export type Step =
   | { readonly kind: 'route-del'; readonly route: RouteTarget; readonly why: string }
   | { readonly kind: 'rule-add'; readonly rule: RuleTarget; readonly why: string }
   | { readonly kind: 'rule-del'; readonly rule: RuleTarget; readonly why: string }
-  | { readonly kind: 'sysctl'; readonly key: string; readonly value: string; readonly why: string };
+  | { readonly kind: 'sysctl'; readonly key: string; readonly value: string; readonly why: string }
+  /** A file handed to systemd-networkd (path relative to the root; src/vrf/networkd/render.ts). */
+  | { readonly kind: 'networkd-write'; readonly path: string; readonly content: string; readonly why: string }
+  | { readonly kind: 'networkd-remove'; readonly path: string; readonly why: string };
 
 export type StepKind = Step['kind'];
+
+/**
+ * The routes and rules vrf-host keeps on the host once a plan has run (present already or
+ * added by it): what systemd-networkd is handed too (src/vrf/networkd/render.ts).
+ */
+export interface Kept {
+  readonly routes: readonly RouteTarget[];
+  readonly rules: readonly RuleTarget[];
+}
+
+export const NOTHING_KEPT: Kept = { routes: [], rules: [] };
 
 /** The result of planning: steps, plus the ledger as it will be once they have run. */
 export interface Plan {
   readonly steps: readonly Step[];
   readonly ledger: Ledger;
+  readonly kept: Kept;
 }
 
 // ---------------------------------------------------------------------------

@@ -46,7 +46,21 @@ export function stepVrf(
       return byTable(step.rule.table);
     case 'sysctl':
       return null;
+    case 'networkd-write':
+    case 'networkd-remove':
+      return vrfOfNetworkdPath(step.path, vrfs);
   }
+}
+
+/** The VRF a networkd file is about: its own .netdev/.network, or the drop-in of one of its members' files. */
+function vrfOfNetworkdPath(path: string, vrfs: readonly { name: string; members: readonly string[] }[]): string | null {
+  const own = /\/05-vrf-host-([a-z0-9-]+)\.(?:netdev|network)$/.exec(path);
+  if (own) return own[1]!;
+  const dropIn = /\/([^/]+)\.network\.d\/[^/]+$/.exec(path);
+  if (!dropIn) return null;
+  // netplan names a link's file after it (10-netplan-ens4.network): the member whose name ends it.
+  const base = dropIn[1]!;
+  return vrfs.find((v) => v.members.some((m) => base === m || base.endsWith(`-${m}`)))?.name ?? null;
 }
 
 export function driftOf(steps: readonly Step[], desired: DesiredState | null, ledger: Ledger): DriftSummary {

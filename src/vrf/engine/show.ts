@@ -15,6 +15,8 @@ import {
 import { depsOf, type EngineOptions, observeHost } from './host.js';
 import { driftOf, type DriftSummary, planned, stepVrf } from './report.js';
 import { loadState } from './converge.js';
+import { linkManager } from './managers.js';
+import type { LinkManager } from '../networkd/state.js';
 
 // ---------------------------------------------------------------------------
 // Show
@@ -27,6 +29,13 @@ export interface MemberShow {
   /** The VRF it is enslaved to now (null: none). */
   readonly master: string | null;
   readonly addresses: readonly string[];
+  /** Who configures the link: systemd-networkd (with its .network file), NetworkManager, ifupdown, or none. */
+  readonly manager: LinkManager;
+}
+
+/** `systemd-networkd (configured, /run/systemd/network/10-netplan-ens4.network)`, `NetworkManager`, … */
+export function managerText(m: LinkManager): string {
+  return m.name === 'systemd-networkd' ? `${m.name} (${m.adminState}, ${m.networkFile ?? 'no .network file'})` : m.name;
 }
 
 export interface DefaultRouteShow {
@@ -101,12 +110,18 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
   const drift = driftOf(steps, desired, state.ledger);
   const pend = planned(steps, deps.renderer);
   const vrfList = desired?.vrfs ?? [];
+  const managers = new Map<string, LinkManager>();
+  for (const dev of vrfList.flatMap((v) => v.members)) {
+    const l = observed.links.find((x) => x.name === dev);
+    managers.set(dev, l ? await linkManager(o.root, l) : { name: 'none' });
+  }
   const vrfs: VrfShow[] = vrfList.map((v) => {
     const link = observed.links.find((l) => l.name === v.name);
     const mine = pend.filter((p) => stepVrf(p.step, vrfList) === v.name).map((p) => p.command);
     const members: MemberShow[] = v.members.map((dev) => {
       const l = observed.links.find((x) => x.name === dev);
       return {
+        manager: managers.get(dev) ?? { name: 'none' },
         dev,
         present: l !== undefined,
         up: l?.up ?? false,
@@ -176,7 +191,7 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
 
 /** A human table of a show report. */
 export function formatShow(r: Omit<ShowReport, 'summary'>): string {
-  const rows: string[][] = [['VRF', 'TABLE', 'MEMBERS', 'IPV4 GATEWAY', 'IPV6 GATEWAY', 'STATE']];
+  const rows: string[][] = [['VRF', 'TABLE', 'MEMBERS', 'MANAGED BY', 'IPV4 GATEWAY', 'IPV6 GATEWAY', 'STATE']];
   const gw = (d: DefaultRouteShow | undefined) =>
     d?.gateway ? `${d.gateway} (${d.source})` : d?.installed?.gateway ? `${d.installed.gateway} (installed)` : '-';
   for (const v of r.vrfs) {
@@ -184,6 +199,7 @@ export function formatShow(r: Omit<ShowReport, 'summary'>): string {
       v.name,
       String(v.table),
       v.members.map((m) => `${m.dev}${m.addresses.length ? ` ${m.addresses.join(',')}` : ''}`).join('; ') || '-',
+      [...new Set(v.members.map((m) => m.manager.name))].join(', ') || '-',
       gw(v.defaultRoutes.inet),
       gw(v.defaultRoutes.inet6),
       v.inSync ? 'in sync' : `drift (${v.pending.length} pending)`,

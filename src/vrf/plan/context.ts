@@ -5,7 +5,19 @@
  */
 import { KernelModel, KernelModelError } from '../model.js';
 import { parseCidr } from '../addr.js';
-import type { DesiredState, DesiredVrf, Family, Ledger, ObservedHost, Route, Rule, Step } from '../types.js';
+import type {
+  DesiredState,
+  DesiredVrf,
+  Family,
+  Kept,
+  Ledger,
+  ObservedHost,
+  Route,
+  RouteTarget,
+  Rule,
+  RuleTarget,
+  Step,
+} from '../types.js';
 import { FAMILIES } from '../types.js';
 import { routeId, ruleKey } from './keys.js';
 import { VrfError } from '../errors.js';
@@ -51,6 +63,9 @@ export class SubnetSet {
 
 export class PlanContext {
   readonly steps: Step[] = [];
+  /** What vrf-host keeps once the steps have run (Plan.kept). */
+  private readonly keptRoutes: RouteTarget[] = [];
+  private readonly keptRules: RuleTarget[] = [];
   readonly model: KernelModel;
   readonly desiredByName: ReadonlyMap<string, DesiredVrf>;
   /** member device → the VRF it belongs in. */
@@ -63,6 +78,13 @@ export class PlanContext {
   /** Subnets of every desired member address (what gets enslaved). */
   readonly enslavedSubnets = new SubnetSet();
   readonly anyVrf: boolean;
+  /**
+   * The protocol of the routes and rules vrf-host adds: `static` where systemd-networkd runs,
+   * because networkd is handed the same routes and rules (src/vrf/networkd) and installs
+   * them as `static`; with ip's defaults (`boot`, `unspec`) the kernel would hold two copies
+   * of each rule (it tells rules apart by protocol) and networkd would drop ours as foreign.
+   */
+  readonly protocol: string | undefined;
 
   readonly migratedRoutes = new Map<string, Route>();
   readonly migratedRules = new Map<string, Rule>();
@@ -93,6 +115,7 @@ export class PlanContext {
     this.desiredTables = new Set(desired.vrfs.map((v) => v.table));
     this.ownedTables = new Set([...Object.values(ledger.vrfs), ...this.desiredTables]);
     this.anyVrf = desired.vrfs.length > 0;
+    this.protocol = observed.networkdRuns === true ? 'static' : undefined;
     for (const r of ledger.migratedRoutes) this.migratedRoutes.set(routeId(r), r);
     for (const r of ledger.migratedRules) this.migratedRules.set(ruleKey(r.family, r.priority, r.src, r.table), r);
     this.sysctlsBefore = { ...ledger.sysctlsBefore };
@@ -110,6 +133,23 @@ export class PlanContext {
       throw e;
     }
     this.steps.push(step);
+  }
+
+  /** A route or rule vrf-host adds, with the protocol it adds it with. */
+  own<T extends RouteTarget | RuleTarget>(t: T): T {
+    return this.protocol === undefined ? t : { ...t, protocol: this.protocol };
+  }
+
+  keepRoute(t: RouteTarget): void {
+    this.keptRoutes.push(t);
+  }
+
+  keepRule(t: RuleTarget): void {
+    this.keptRules.push(t);
+  }
+
+  kept(): Kept {
+    return { routes: [...this.keptRoutes], rules: [...this.keptRules] };
   }
 
   ledgerAfter(): Ledger {

@@ -70,10 +70,10 @@ function alreadyThere(ctx: PlanContext, t: RouteTarget, key = slotOfTarget(t)): 
 export function vrfRoutes(ctx: PlanContext): void {
   const wanted = new Map<string, Wanted>();
   const byPhase: Record<3 | 4 | 5, Wanted[]> = { 3: [], 4: [], 5: [] };
-  const want = (t: RouteTarget, why: string, phase: 3 | 4 | 5): void => {
-    const key = slotOfTarget(t);
+  const want = (target: RouteTarget, why: string, phase: 3 | 4 | 5): void => {
+    const key = slotOfTarget(target);
     if (wanted.has(key)) return;
-    const w: Wanted = { t, why, phase, key };
+    const w: Wanted = { t: ctx.own(target), why, phase, key };
     wanted.set(key, w);
     byPhase[phase].push(w);
   };
@@ -145,6 +145,7 @@ export function vrfRoutes(ctx: PlanContext): void {
 
   for (const phase of [3, 4, 5] as const) {
     for (const w of byPhase[phase]) {
+      ctx.keepRoute(w.t);
       if (alreadyThere(ctx, w.t, w.key)) continue;
       ctx.emit({ kind: 'route-add', route: w.t, why: w.why }, w.key);
     }
@@ -168,7 +169,7 @@ export function leaks(ctx: PlanContext): void {
     for (const v of ctx.desired.vrfs) {
       const leak = (dst: string, family: Family, what: string): void => {
         if (isLinkLocal(dst) || isDefaultPrefix(dst)) return;
-        const t: RouteTarget = { family, table: TABLE.main, dst, type: 'unicast', dev: v.name };
+        const t: RouteTarget = ctx.own({ family, table: TABLE.main, dst, type: 'unicast', dev: v.name });
         const k = slotOfTarget(t);
         if (wanted.has(k)) return;
         // Never overwrite a route that is not ours (e.g. the same subnet on a link left in main).
@@ -184,6 +185,7 @@ export function leaks(ctx: PlanContext): void {
     }
   }
   for (const w of wanted.values()) {
+    ctx.keepRoute(w.t);
     if (!alreadyThere(ctx, w.t, w.key)) ctx.emit({ kind: 'route-add', route: w.t, why: w.why }, w.key);
   }
   for (const name of ctx.vrfNames) {

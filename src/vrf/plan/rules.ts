@@ -118,13 +118,14 @@ export function localRuleMove(ctx: PlanContext, f: Family): void {
   const wantMoved = ctx.desired.moveLocalRule && ctx.anyVrf && ruleAheadOfMovedLocal(ctx) === null;
   const at0 = hasLocalAt(ctx, f, 0);
   const moved = hasLocalAt(ctx, f, LOCAL_RULE_MOVED_PRIORITY);
+  const movedRule = ctx.own(localRule(f, LOCAL_RULE_MOVED_PRIORITY));
   if (wantMoved) {
     if (at0) {
       // Add the new one first: the host must never be without a local lookup.
       if (!moved) {
         ctx.emit({
           kind: 'rule-add',
-          rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY),
+          rule: movedRule,
           why: `move-local-rule: the local lookup goes behind the l3mdev rule (${L3MDEV_PRIORITY}) so VRF traffic to local addresses stays in its VRF`,
         });
       }
@@ -134,12 +135,16 @@ export function localRuleMove(ctx: PlanContext, f: Family): void {
         why: `move-local-rule: the local lookup now lives at ${LOCAL_RULE_MOVED_PRIORITY}`,
       });
       ctx.localRuleMoved = true;
+      ctx.keepRule(movedRule);
     } else if (!moved && ctx.ledger.localRuleMoved) {
       ctx.emit({
         kind: 'rule-add',
-        rule: localRule(f, LOCAL_RULE_MOVED_PRIORITY),
+        rule: movedRule,
         why: `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing`,
       });
+      ctx.keepRule(movedRule);
+    } else if (moved && ctx.localRuleMoved) {
+      ctx.keepRule(movedRule);
     }
   } else if (ctx.ledger.localRuleMoved) {
     // As the kernel made it (`protocol kernel`); a plain `ip rule add` would say `protocol unspec`.
@@ -193,12 +198,12 @@ export function sourceRules(ctx: PlanContext, f: Family): void {
     for (const v of ctx.desired.vrfs) {
       for (const a of v.addresses) {
         if (a.family !== f) continue;
-        const t: RuleTarget = {
+        const t: RuleTarget = ctx.own({
           family: a.family,
           priority: SOURCE_RULE_PRIORITY,
           src: `${a.address}/${maxPrefix(a.family)}`,
           table: v.table,
-        };
+        });
         wanted.set(keyOfRuleTarget(t), {
           t,
           why: `preserve-reachability: traffic from ${a.address} (bound sockets) leaves through ${v.name}'s gateway`,
@@ -221,7 +226,10 @@ export function sourceRules(ctx: PlanContext, f: Family): void {
     if (wanted.has(key)) present.add(key);
     else stale.push(targetOfRule(r));
   }
-  for (const [key, w] of wanted) if (!present.has(key)) ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
+  for (const [key, w] of wanted) {
+    ctx.keepRule(w.t);
+    if (!present.has(key)) ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
+  }
   for (const t of stale)
     ctx.emit({
       kind: 'rule-del',

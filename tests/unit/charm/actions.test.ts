@@ -66,9 +66,11 @@ describe('show-vrfs', () => {
     );
     expect(nested(r, 'vrfs.public.routes')).toBeUndefined();
     const summary = r['summary'] as string;
-    expect(summary.split('\n')[0]).toMatch(/^VRF\s+TABLE\s+MEMBERS\s+IPV4 GATEWAY\s+IPV6 GATEWAY\s+STATE$/);
+    expect(summary.split('\n')[0]).toMatch(
+      /^VRF\s+TABLE\s+MEMBERS\s+MANAGED BY\s+IPV4 GATEWAY\s+IPV6 GATEWAY\s+STATE$/,
+    );
     expect(summary).toMatch(
-      /^public\s+1001\s+br-ens4 172\.16\.0\.10\/24,2001:db8:16::10\/64\s+172\.16\.0\.1 \(policy-table\)\s+2001:db8:16::1 \(config\)\s+in sync$/m,
+      /^public\s+1001\s+br-ens4 172\.16\.0\.10\/24,2001:db8:16::10\/64\s+none\s+172\.16\.0\.1 \(policy-table\)\s+2001:db8:16::1 \(config\)\s+in sync$/m,
     );
     // show-vrfs changes nothing, not even the status.
     expect(ctx.statusHistory).toEqual([]);

@@ -37,7 +37,11 @@ const renderer: Renderer = {
   },
   renderCommand(step) {
     const r = this.renderStep(step);
-    return r.kind === 'ip' ? `ip ${r.argv.join(' ')}` : `sysctl -w ${r.key}=${r.value}`;
+    return r.kind === 'ip'
+      ? `ip ${r.argv.join(' ')}`
+      : r.kind === 'sysctl'
+        ? `sysctl -w ${r.key}=${r.value}`
+        : `write /${r.path}`;
   },
 };
 

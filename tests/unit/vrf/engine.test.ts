@@ -5,7 +5,7 @@
  */
 import { jest } from '@jest/globals';
 import { chmod, mkdir, readFile, writeFile, lstat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseEngineConfig } from '../../../src/vrf/config.js';
 import { existsSync } from 'node:fs';
 import {
@@ -20,7 +20,7 @@ import {
 import { execaSpawn, type Spawn } from '../../../src/vrf/ip.js';
 import { PATHS, readState, under } from '../../../src/vrf/persist.js';
 import { BOOT_PATHS } from '../../../src/vrf/boot.js';
-import { SYSCTL } from '../../../src/vrf/types.js';
+import { NOTHING_KEPT, SYSCTL } from '../../../src/vrf/types.js';
 import { maasInputs, testHost, type TestHost } from './engine.host.js';
 
 // Every fake ip call is a node process: generous timeouts on a shared 2-core machine.
@@ -379,7 +379,7 @@ describe('several units on one machine', () => {
     const h = await testHost();
     await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
     const before = (await readState(h.root))!;
-    const deps = { plan: () => ({ steps: [], ledger: before.ledger }) };
+    const deps = { plan: () => ({ steps: [], ledger: before.ledger, kept: NOTHING_KEPT }) };
     // (The first re-derive may differ: auto tables are now 'persisted'.)
     await converge({ ...h.opts, deps, inputs: maasInputs(), unit: 'vrf-host/0' });
     const settled = (await readState(h.root))!;
@@ -417,7 +417,14 @@ describe('show', () => {
     const storage = r.vrfs.find((v) => v.name === 'storage')!;
     expect(storage).toMatchObject({ table: 1002, binding: 'storage', present: true });
     expect(storage.members).toEqual([
-      { dev: 'bond0', present: true, up: true, master: 'storage', addresses: ['10.10.4.10/24', '2001:db8:4::10/64'] },
+      {
+        dev: 'bond0',
+        present: true,
+        up: true,
+        master: 'storage',
+        addresses: ['10.10.4.10/24', '2001:db8:4::10/64'],
+        manager: { name: 'none' },
+      },
     ]);
     expect(storage.defaultRoutes.inet).toMatchObject({
       gateway: '10.10.4.1',
@@ -430,6 +437,38 @@ describe('show', () => {
     expect(r.summary.split('\n')[0]).toMatch(/^VRF\s+TABLE\s+MEMBERS/);
     expect(r.summary).toMatch(/storage\s+1002\s+bond0 10\.10\.4\.10\/24/);
     expect(r.summary).toContain('mgmt in main (same-as-default): ens3');
+  });
+
+  it("names each member's manager from the files the managers publish (no process)", async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await h.serve('converged');
+    // bond0 (ifindex 7): networkd; br-ens4 (6): NetworkManager; bond0.105: ifupdown's shared state file.
+    const put = async (rel: string, text: string) => {
+      await mkdir(dirname(join(h.root, rel)), { recursive: true });
+      await writeFile(join(h.root, rel), text);
+    };
+    await put(
+      'run/systemd/netif/links/7',
+      'ADMIN_STATE=configured\nOPER_STATE=routable\nNETWORK_FILE=/run/systemd/network/10-netplan-bond0.network\n',
+    );
+    await put('run/NetworkManager/devices/6', '[device]\nmanaged=true\n');
+    await put('run/network/ifstate', 'bond0.105=bond0.105\n');
+    const r = await show(h.opts);
+    const managerOf = (dev: string) => r.vrfs.flatMap((v) => v.members).find((m) => m.dev === dev)!.manager;
+    expect(managerOf('bond0')).toEqual({
+      name: 'systemd-networkd',
+      adminState: 'configured',
+      networkFile: '/run/systemd/network/10-netplan-bond0.network',
+    });
+    expect(managerOf('br-ens4')).toEqual({ name: 'NetworkManager' });
+    expect(managerOf('bond0.105')).toEqual({ name: 'ifupdown' });
+    expect(r.summary).toMatch(/storage\s+1002\s+bond0 \S+\s+systemd-networkd\s/);
+    // networkd stops managing it: the next look says so.
+    await put('run/systemd/netif/links/7', 'ADMIN_STATE=unmanaged\n');
+    expect((await show(h.opts)).vrfs.flatMap((v) => v.members).find((m) => m.dev === 'bond0')!.manager).toEqual({
+      name: 'none',
+    });
   });
 
   it('names VRFs the ledger owns that are no longer desired', async () => {

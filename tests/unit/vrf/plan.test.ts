@@ -2,7 +2,7 @@ import { plan, PlanError } from '../../../src/vrf/plan.js';
 import { simulate, withKernelRoutes } from '../../../src/vrf/model.js';
 import { renderCommand } from '../../../src/vrf/render.js';
 import type { DesiredState, Ledger, ObservedHost, Plan, Route, Step } from '../../../src/vrf/types.js';
-import { EMPTY_LEDGER, SYSCTL } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER, NOTHING_KEPT, SYSCTL } from '../../../src/vrf/types.js';
 import { addr, host, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
 import { desired, dvrf, FRESH_SYSCTLS, gw, stock } from './arbitraries.js';
 
@@ -150,7 +150,7 @@ describe('plan: a converged host gives an empty plan', () => {
   });
 
   it('when nothing is desired and nothing is owned', () => {
-    expect(plan(desired([]), maasish(), EMPTY_LEDGER)).toEqual({ steps: [], ledger: EMPTY_LEDGER });
+    expect(plan(desired([]), maasish(), EMPTY_LEDGER)).toEqual({ steps: [], ledger: EMPTY_LEDGER, kept: NOTHING_KEPT });
   });
 });
 
@@ -712,7 +712,7 @@ describe('plan: an IPv6 gateway learnt from router advertisements', () => {
     const ours = (r: Route) => r.table === 1001 && r.dst === '::/0' && r.type === 'unicast';
     // The kernel relearnt the default (e.g. after a reboot, before vrf-host ran): only its copy is there.
     const relearnt: ObservedHost = { ...after, routes: [...after.routes.filter((r) => !ours(r)), kernelRa] };
-    expect(plan(desired([pub()]), relearnt, p.ledger)).toEqual({ steps: [], ledger: p.ledger });
+    expect(plan(desired([pub()]), relearnt, p.ledger)).toEqual({ steps: [], ledger: p.ledger, kept: p.kept });
     // Both: ours and a kernel entry for the same router (the model de-duplicates the slot as the kernel refuses it).
     expect(plan(desired([pub()]), { ...after, routes: [...after.routes, kernelRa] }, p.ledger).steps).toEqual([]);
   });
