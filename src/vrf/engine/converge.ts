@@ -28,6 +28,8 @@ import {
   type Warning,
 } from '../types.js';
 import { depsOf, diagnoseIproute2, type EngineOptions, observeHost, preflight } from './host.js';
+import { planWithNetworkd, reloadNetworkd } from './networkd.js';
+import { NetworkdRenderError } from '../networkd/render.js';
 import { appOfUnit, conflictProblem, driftOf, type DriftSummary, planned, type PlannedStep } from './report.js';
 
 // ---------------------------------------------------------------------------
@@ -179,9 +181,21 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       if (c) return blocked([c], warnings, dryRun, state.units, desired);
     }
 
-    const p = deps.plan(desired, observed, state.ledger);
-    const steps = planned(p.steps, deps.renderer);
-    const drift = driftOf(p.steps, desired, state.ledger);
+    // networkd is handed the same routes and rules (src/vrf/networkd): the plan adds them as
+    // networkd does, and the files follow the ip steps in the same plan.
+    let full;
+    try {
+      full = await planWithNetworkd(o.root, deps.plan, desired, observed, state.ledger);
+    } catch (e) {
+      if (!(e instanceof NetworkdRenderError)) throw e;
+      return blocked([{ field: 'networkd', message: e.message }], warnings, dryRun, state.units, desired);
+    }
+    warnings.push(...full.networkd.warnings);
+    const files = full.networkd;
+    const allSteps = full.steps;
+    const ledgerAfter = full.ledger;
+    const steps = planned(allSteps, deps.renderer);
+    const drift = driftOf(allSteps, desired, state.ledger);
     const base = {
       dryRun,
       problems: [] as Problem[],
@@ -193,12 +207,12 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     };
     if (dryRun) return { ...base, ok: true, applied: [], failure: null, units: state.units };
 
-    if (p.steps.length === 0) {
+    if (allSteps.length === 0) {
       const next = {
         application: state.application ?? (unit ? appOfUnit(unit) : null),
         units,
         desired,
-        ledger: p.ledger,
+        ledger: ledgerAfter,
         applying: false,
       };
       // update-status converges every few minutes: only rewrite state.json when something changed.
@@ -209,7 +223,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       ) {
         await writeState(o.root, next);
       }
-      await persistHostFiles(o.root, desired, p.ledger, observed.sysctls);
+      await persistHostFiles(o.root, desired, ledgerAfter, observed.sysctls);
       if (o.boot) await installBoot({ ...o.boot, root: o.root });
       return { ...base, ok: true, applied: [], failure: null, units };
     }
@@ -217,15 +231,18 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     if (o.beforeApply) await o.beforeApply(steps);
     // Write-ahead: remember everything either ledger owns before touching the host.
     const application = state.application ?? (unit ? appOfUnit(unit) : null);
-    const ahead = unionLedger(state.ledger, p.ledger);
+    const ahead = unionLedger(state.ledger, ledgerAfter);
     await writeState(o.root, { application, units, desired, ledger: ahead, applying: true });
-    const r = await applySteps(p.steps, { ...o, renderer: deps.renderer });
+    const r = await applySteps(allSteps, { ...o, renderer: deps.renderer });
     if (!r.ok) {
       await writeState(o.root, { application, units, desired, ledger: ahead, applying: false });
       return { ...base, ok: false, applied: r.applied, failure: r.failure, units };
     }
-    await writeState(o.root, { application, units, desired, ledger: p.ledger, applying: false });
-    await persistHostFiles(o.root, desired, p.ledger, observed.sysctls);
+    // Only when files changed, so a converged host starts no process for networkd.
+    const reload = await reloadNetworkd(r.applied, files.running, o);
+    if (reload) warnings.push(reload);
+    await writeState(o.root, { application, units, desired, ledger: ledgerAfter, applying: false });
+    await persistHostFiles(o.root, desired, ledgerAfter, observed.sysctls);
     if (o.boot) await installBoot({ ...o.boot, root: o.root });
     return { ...base, ok: true, applied: r.applied, failure: null, units };
   };

@@ -8,9 +8,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { networkctlReload, type ProcOptions } from '../ip.js';
 import { NETWORKD_DIR, networkdPathProblem, renderNetworkd } from '../networkd/render.js';
-import { under } from '../persist.js';
-import type { DesiredState, Kept, Ledger, ObservedHost, Step, Warning } from '../types.js';
-import { networkdMembers } from './managers.js';
+import { networkdFilesOf, under } from '../persist.js';
+import type { DesiredState, Kept, Ledger, ObservedHost, Plan, Step, Warning } from '../types.js';
+import { networkdMembers, type NetworkdMembers } from './managers.js';
 
 export interface NetworkdPlan {
   /** systemd-networkd runs on this host. */
@@ -37,21 +37,30 @@ function what(path: string): string {
   return `the member of ${path.replace(/^.*\/([^/]+)\.d\/[^/]+$/, '$1')} (VRF= and the VRF's routes through it)`;
 }
 
+/** What networkd manages of the desired members (read before planning: the plan's protocol depends on it). */
+export async function observeNetworkd(
+  root: string | undefined,
+  desired: DesiredState,
+  observed: ObservedHost,
+): Promise<NetworkdMembers> {
+  return networkdMembers(
+    root,
+    desired.vrfs.flatMap((v) => v.members),
+    observed.links,
+  );
+}
+
 export async function planNetworkd(
   root: string | undefined,
   desired: DesiredState,
   kept: Kept,
   ledger: Ledger,
-  observed: ObservedHost,
+  nd: NetworkdMembers,
 ): Promise<NetworkdPlan> {
-  const nd = await networkdMembers(
-    root,
-    desired.vrfs.flatMap((v) => v.members),
-    observed.links,
-  );
-  const files = nd.running
-    ? renderNetworkd({ desired, routes: kept.routes, rules: kept.rules, memberFiles: nd.files })
-    : [];
+  // networkd not running (stopped for a moment, or gone): leave its files as they are. Taking
+  // them away then would leave a networkd that starts again undoing the VRFs, as before.
+  if (!nd.running) return { running: false, paths: ledger.networkdFiles ?? [], steps: [], warnings: nd.warnings };
+  const files = renderNetworkd({ desired, routes: kept.routes, rules: kept.rules, memberFiles: nd.files });
   const steps: Step[] = [];
   for (const f of files) {
     if ((await current(root, f.path)) === f.content) continue;
@@ -69,9 +78,7 @@ export async function planNetworkd(
     steps.push({
       kind: 'networkd-remove',
       path,
-      why: nd.running
-        ? `${what(path)} is no longer given to systemd-networkd`
-        : `systemd-networkd no longer runs: ${what(path)} is not given to it`,
+      why: `${what(path)} is no longer given to systemd-networkd`,
     });
   }
   return { running: nd.running, paths: files.map((f) => f.path), steps, warnings: nd.warnings };
@@ -122,5 +129,38 @@ export async function reloadNetworkd(
   return {
     field: 'networkd',
     message: `networkctl reload failed (${r.stderr || 'no error output'}): systemd-networkd reads vrf-host's files when it next reloads or starts`,
+  };
+}
+
+export interface FullPlan {
+  /** The planner's plan (ip and sysctl steps, the ledger it leaves, what it keeps). */
+  readonly plan: Plan;
+  readonly networkd: NetworkdPlan;
+  /** The ip and sysctl steps, then networkd's files. */
+  readonly steps: readonly Step[];
+  /** The ledger once every step has run, with the networkd files it gives. */
+  readonly ledger: Ledger;
+}
+
+/**
+ * The plan converge and show-vrfs share: what networkd manages is read first (the planner adds
+ * routes and rules as networkd does where it runs), then the planner, then networkd's files.
+ * Throws NetworkdRenderError on a name that must not reach a file.
+ */
+export async function planWithNetworkd(
+  root: string | undefined,
+  planFn: (desired: DesiredState, observed: ObservedHost, ledger: Ledger) => Plan,
+  desired: DesiredState,
+  observed: ObservedHost,
+  ledger: Ledger,
+): Promise<FullPlan> {
+  const nd = await observeNetworkd(root, desired, observed);
+  const plan = planFn(desired, { ...observed, networkdRuns: nd.running }, ledger);
+  const networkd = await planNetworkd(root, desired, plan.kept, ledger, nd);
+  return {
+    plan,
+    networkd,
+    steps: [...plan.steps, ...networkd.steps],
+    ledger: { ...plan.ledger, ...networkdFilesOf(networkd.paths) },
   };
 }

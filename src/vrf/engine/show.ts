@@ -9,6 +9,7 @@ import {
   type Problem,
   type Route,
   type Rule,
+  type Step,
   STRICT_METRIC,
   type Warning,
 } from '../types.js';
@@ -16,6 +17,8 @@ import { depsOf, type EngineOptions, observeHost } from './host.js';
 import { driftOf, type DriftSummary, planned, stepVrf } from './report.js';
 import { loadState } from './converge.js';
 import { linkManager } from './managers.js';
+import { planWithNetworkd } from './networkd.js';
+import { NetworkdRenderError } from '../networkd/render.js';
 import type { LinkManager } from '../networkd/state.js';
 
 // ---------------------------------------------------------------------------
@@ -106,7 +109,17 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
     if (d.ok) desired = d.desired;
     else problems.push(...d.problems);
   }
-  const steps = desired ? deps.plan(desired, observed, state.ledger).steps : [];
+  let steps: readonly Step[] = [];
+  if (desired) {
+    try {
+      const full = await planWithNetworkd(o.root, deps.plan, desired, observed, state.ledger);
+      steps = full.steps;
+      warnings.push(...full.networkd.warnings);
+    } catch (e) {
+      if (!(e instanceof NetworkdRenderError)) throw e;
+      problems.push({ field: 'networkd', message: e.message });
+    }
+  }
   const drift = driftOf(steps, desired, state.ledger);
   const pend = planned(steps, deps.renderer);
   const vrfList = desired?.vrfs ?? [];

@@ -4,8 +4,10 @@ import { type ApplyFailure, applySteps } from '../apply.js';
 import { removeBoot } from '../boot.js';
 import { withLock } from '../lock.js';
 import { PATHS, removeFile, removeState, under, writeState } from '../persist.js';
-import type { Problem } from '../types.js';
+import type { Problem, Warning } from '../types.js';
 import { depsOf, type EngineOptions, observeHost } from './host.js';
+import { networkdRuns } from './managers.js';
+import { networkdRemovals, reloadNetworkd } from './networkd.js';
 import { appOfUnit, planned, type PlannedStep } from './report.js';
 import { loadState } from './converge.js';
 
@@ -31,6 +33,8 @@ export interface TeardownReport {
   readonly planned: readonly PlannedStep[];
   readonly applied: readonly PlannedStep[];
   readonly failure: ApplyFailure | null;
+  /** E.g. `networkctl reload` failed after vrf-host's networkd files were removed. */
+  readonly warnings?: readonly Warning[];
 }
 
 export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport> {
@@ -74,16 +78,48 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
     }
     if (state === null) {
       // Nothing remembered: only our own files can be left (an interrupted teardown removes state.json last).
-      if (!dryRun) await removeAllFiles(o.root);
-      return { ok: true, tornDown: true, remainingUnits: [], problems: [], ...none };
+      const files = await networkdRemovals(o.root, null);
+      if (dryRun)
+        return {
+          ok: true,
+          tornDown: true,
+          remainingUnits: [],
+          problems: [],
+          ...none,
+          planned: planned(files, deps.renderer),
+        };
+      const r = await applySteps(files, { ...o, renderer: deps.renderer });
+      const reload = r.ok ? await reloadNetworkd(r.applied, await networkdRuns(o.root), o) : null;
+      if (!r.ok)
+        return {
+          ok: false,
+          tornDown: false,
+          remainingUnits: [],
+          problems: [],
+          planned: planned(files, deps.renderer),
+          applied: r.applied,
+          failure: r.failure,
+        };
+      await removeAllFiles(o.root);
+      return {
+        ok: true,
+        tornDown: true,
+        remainingUnits: [],
+        problems: [],
+        ...none,
+        ...(reload ? { warnings: [reload] } : {}),
+      };
     }
     const observed = await observeHost({ ...o, controllers: [] });
     const p = deps.planTeardown(observed, state.ledger);
-    const steps = planned(p.steps, deps.renderer);
+    // The kernel first (the local lookup back at 0 before networkd forgets the moved one), then
+    // vrf-host's networkd files and one reload: networkd gives back what it held for vrf-host.
+    const all = [...p.steps, ...(await networkdRemovals(o.root, state.ledger))];
+    const steps = planned(all, deps.renderer);
     if (dryRun)
       return { ok: true, tornDown: true, remainingUnits: [], problems: [], planned: steps, applied: [], failure: null };
     await writeState(o.root, { ...state, applying: true });
-    const r = await applySteps(p.steps, { ...o, renderer: deps.renderer });
+    const r = await applySteps(all, { ...o, renderer: deps.renderer });
     if (!r.ok) {
       // Keep the ledger: the next teardown resumes from wherever the host is.
       await writeState(o.root, { ...state, applying: false });
@@ -97,6 +133,7 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
         failure: r.failure,
       };
     }
+    const reload = await reloadNetworkd(r.applied, await networkdRuns(o.root), o);
     await removeAllFiles(o.root);
     return {
       ok: true,
@@ -106,6 +143,7 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
       planned: steps,
       applied: r.applied,
       failure: null,
+      ...(reload ? { warnings: [reload] } : {}),
     };
   };
   return dryRun ? run() : withLock(o, run);

@@ -8,13 +8,15 @@
  * boot.ts, sysctl.ts); the e2e lifecycle test and kernel scenario 12
  * check it against what an update-status really opens (strace).
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BOOT_PATHS, type BootInstallOptions } from '../boot.js';
-import { PATHS, under } from '../persist.js';
+import { parseNetworkdLink } from '../networkd/state.js';
+import { PATHS, readState, under } from '../persist.js';
 import { sysctlPath } from '../sysctl.js';
 import { OWNED_SYSCTLS } from '../types.js';
 import type { EngineOptions } from './host.js';
+import { NETWORKD_STATE, networkdLinkPath } from './managers.js';
 
 export interface WatchedPath {
   readonly path: string;
@@ -40,9 +42,32 @@ export async function watchedPaths(o: EngineOptions, boot: BootInstallOptions | 
   out.push(content(netplan));
   const names = await readdir(netplan).catch(() => [] as string[]);
   for (const n of names.filter((n) => /\.ya?ml$/.test(n)).sort()) out.push(stat(join(netplan, n)));
+  out.push(...(await networkdPaths(o)));
   if (boot) {
     out.push(stat(boot.cliSource), stat(under(o.root, BOOT_PATHS.cli)), stat(under(o.root, BOOT_PATHS.unit)));
     for (const p of [...BOOT_PATHS.wants, ...BOOT_PATHS.hooks]) out.push(stat(under(o.root, p)));
+  }
+  return out;
+}
+
+/**
+ * What a converge reads for systemd-networkd (engine/managers.ts, engine/networkd.ts): whether
+ * it runs, each member's link state file and the .network file it names, and every file
+ * vrf-host gives networkd. The members and files come from state.json (the last run's), the
+ * ifindexes from sysfs: a member whose ifindex changed changes ip's answer anyway.
+ */
+async function networkdPaths(o: EngineOptions): Promise<WatchedPath[]> {
+  const out: WatchedPath[] = [{ path: under(o.root, NETWORKD_STATE), how: 'stat' }];
+  const state = await readState(o.root).catch(() => null);
+  if (state === null) return out;
+  for (const p of state.ledger.networkdFiles ?? []) out.push({ path: under(o.root, p), how: 'stat' });
+  for (const m of state.desired?.vrfs.flatMap((v) => v.members) ?? []) {
+    const idx = await readFile(join(o.sysRoot ?? '/sys', 'class', 'net', m, 'ifindex'), 'utf8').catch(() => null);
+    if (idx === null || !/^\d+\s*$/.test(idx)) continue;
+    const link = networkdLinkPath(o.root, Number(idx.trim()));
+    out.push({ path: link, how: 'content' });
+    const nd = parseNetworkdLink(await readFile(link, 'utf8').catch(() => ''));
+    if (nd?.networkFile) out.push({ path: under(o.root, nd.networkFile), how: 'stat' });
   }
   return out;
 }
