@@ -6,7 +6,7 @@
 import { jest } from '@jest/globals';
 import { chmod, mkdir, readFile, rm, writeFile, lstat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { converge, show, teardown } from '../../../src/vrf/engine.js';
+import { converge, show, teardown, watchedPaths } from '../../../src/vrf/engine.js';
 import { readState, under } from '../../../src/vrf/persist.js';
 import { maasInputs, testHost, type TestHost } from './engine.host.js';
 
@@ -202,5 +202,22 @@ describe('teardown where systemd-networkd runs', () => {
     const r = await teardown({ ...n.opts, force: true });
     expect(r.ok).toBe(true);
     for (const f of FILES) expect(await exists(under(n.h.root, f))).toBe(false);
+  });
+});
+
+describe("the update-status memo's watch list where systemd-networkd runs", () => {
+  it("lists networkd's state file, each member's link state and .network file, and every file given", async () => {
+    const n = await networkdHost();
+    await converge({ ...n.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    for (const [idx, dev] of MEMBERS) await n.put(`../sys/class/net/${dev}/ifindex`, `${idx}\n`);
+    const watch = await watchedPaths(n.opts, false);
+    const has = (path: string, how: 'stat' | 'content') =>
+      expect(watch).toContainEqual({ path: under(n.h.root, path), how });
+    has('run/systemd/netif/state', 'stat');
+    for (const f of FILES) has(f, 'stat');
+    for (const [idx, dev] of MEMBERS) {
+      has(`run/systemd/netif/links/${idx}`, 'content');
+      has(`run/systemd/network/10-netplan-${dev}.network`, 'stat');
+    }
   });
 });
