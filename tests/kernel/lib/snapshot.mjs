@@ -34,6 +34,8 @@ export const IGNORED_KEYS = new Set([
   'hold_timer',
   'message_age_timer',
   'num_peer_notif',
+  // a bond port's count of link failures: networkd's restart re-enslaves the ports (+1 each)
+  'link_failure_count',
 ]);
 
 const json = (ns, ...args) => {
