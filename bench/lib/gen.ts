@@ -182,11 +182,7 @@ export function desiredOf(spec: ScaleSpec): DesiredState {
   return {
     vrfs,
     inMain: [{ binding: 'juju-info', reason: 'controller-path', interfaces: [spec.mgmt.dev] }],
-    strict: true,
-    moveLocalRule: true,
-    preserveReachability: true,
-    nonlocalBind: true,
-    l3mdevAccept: true,
+    options: { strict: true, moveLocalRule: true, preserveReachability: true, nonlocalBind: true, l3mdevAccept: true },
   };
 }
 

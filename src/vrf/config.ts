@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { isDefaultCidr, parseCidr, parseIp, tryFamilyOf } from './addr.js';
 import { ifNameProblem, vrfNameProblem } from './names.js';
 import {
+  type HostOptions,
   familyName,
   RESERVED_TABLES,
   type EngineConfig,
@@ -25,8 +26,11 @@ import {
 export const MAX_TABLE = 0xffffffff;
 export const MAX_METRIC = 0xffffffff;
 
-/** The options' defaults, as the charm's config.yaml declares them. */
-export const DEFAULT_CONFIG_RAW: Readonly<Record<string, string | boolean>> = {
+/**
+ * The options' defaults, as the charm's config.yaml declares them (a unit test holds the two
+ * equal). A key missing here is not an option the parser below can read: the compiler says so.
+ */
+export const DEFAULT_CONFIG_RAW = {
   vrfs: '',
   gateways: '',
   'table-range': '1001-5000',
@@ -37,7 +41,12 @@ export const DEFAULT_CONFIG_RAW: Readonly<Record<string, string | boolean>> = {
   'nonlocal-bind': true,
   'space-routes': '',
   'l3mdev-accept': true,
-};
+} as const satisfies Readonly<Record<string, string | boolean>>;
+
+/** An engine option (a key of config.yaml the engine reads). */
+export type ConfigKey = keyof typeof DEFAULT_CONFIG_RAW;
+type BoolKey = { [K in ConfigKey]: (typeof DEFAULT_CONFIG_RAW)[K] extends boolean ? K : never }[ConfigKey];
+type StringKey = Exclude<ConfigKey, BoolKey>;
 
 export type ConfigResult =
   | { readonly ok: true; readonly config: EngineConfig; readonly warnings: readonly Warning[] }
@@ -69,7 +78,7 @@ const RawScalar = z.union([z.string(), z.boolean(), z.number(), z.null(), z.unde
 
 function rawValue(
   raw: Record<string, unknown>,
-  key: string,
+  key: ConfigKey,
   problems: Problem[],
 ): string | boolean | number | undefined {
   const v = RawScalar.safeParse(raw[key]);
@@ -86,7 +95,7 @@ function rawValue(
   return v.data === null || v.data === undefined ? DEFAULT_CONFIG_RAW[key] : v.data;
 }
 
-function parseBool(raw: Record<string, unknown>, key: string, problems: Problem[]): boolean {
+function parseBool(raw: Record<string, unknown>, key: BoolKey, problems: Problem[]): boolean {
   const v = rawValue(raw, key, problems);
   const def = DEFAULT_CONFIG_RAW[key] === true;
   if (v === undefined) return def;
@@ -100,9 +109,9 @@ function parseBool(raw: Record<string, unknown>, key: string, problems: Problem[
   return def;
 }
 
-const WORD_LIST_OPTIONS: ReadonlySet<string> = new Set(['gateways', 'exclude-interfaces', 'space-routes']);
+const WORD_LIST_OPTIONS: ReadonlySet<ConfigKey> = new Set(['gateways', 'exclude-interfaces', 'space-routes']);
 
-function parseString(raw: Record<string, unknown>, key: string, problems: Problem[]): string {
+function parseString(raw: Record<string, unknown>, key: StringKey, problems: Problem[]): string {
   const list = z.array(z.string()).safeParse(raw[key]);
   if (WORD_LIST_OPTIONS.has(key) && list.success) return list.data.join(' ');
   const v = rawValue(raw, key, problems);
@@ -518,13 +527,15 @@ export function parseEngineConfig(raw: Record<string, unknown>): ConfigResult {
       : parseVrfs(parseString(r, 'vrfs', problems), problems);
   const gateways = parseGateways(parseString(r, 'gateways', problems), problems);
   const tableRange = parseTableRange(parseString(r, 'table-range', problems), problems);
-  const strict = parseBool(r, 'strict', problems);
-  const moveLocalRule = parseBool(r, 'move-local-rule', problems);
   const excludeInterfaces = parseExclude(parseString(r, 'exclude-interfaces', problems), problems);
-  const preserveReachability = parseBool(r, 'preserve-reachability', problems);
-  const nonlocalBind = parseBool(r, 'nonlocal-bind', problems);
   const spaceRoutes = parseSpaceRoutes(parseString(r, 'space-routes', problems), problems);
-  const l3mdevAccept = parseBool(r, 'l3mdev-accept', problems);
+  const options: HostOptions = {
+    strict: parseBool(r, 'strict', problems),
+    moveLocalRule: parseBool(r, 'move-local-rule', problems),
+    preserveReachability: parseBool(r, 'preserve-reachability', problems),
+    nonlocalBind: parseBool(r, 'nonlocal-bind', problems),
+    l3mdevAccept: parseBool(r, 'l3mdev-accept', problems),
+  };
 
   if (vrfs) {
     for (const [name, e] of Object.entries(vrfs)) {
@@ -543,13 +554,9 @@ export function parseEngineConfig(raw: Record<string, unknown>): ConfigResult {
       vrfs,
       gateways,
       tableRange,
-      strict,
-      moveLocalRule,
       excludeInterfaces,
-      preserveReachability,
-      nonlocalBind,
-      l3mdevAccept,
       spaceRoutes,
+      options,
     },
     warnings,
   };

@@ -553,7 +553,7 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
       [SYSCTL.tcpL3mdev, '4.5'],
       [SYSCTL.udpL3mdev, '4.11'],
     ] as const) {
-      if (config.l3mdevAccept && observed.sysctls[key] === null) {
+      if (config.options.l3mdevAccept && observed.sysctls[key] === null) {
         problems.push({ field: 'kernel', message: `${key} is missing: VRF sockets need Linux ${version} or newer` });
       }
     }
@@ -566,11 +566,7 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
     desired: {
       vrfs: vrfs.sort((a, b) => cmp(a.name, b.name)),
       inMain: inMain.sort((a, b) => cmp(a.binding, b.binding) || cmp(a.reason, b.reason)),
-      strict: config.strict,
-      moveLocalRule: config.moveLocalRule,
-      preserveReachability: config.preserveReachability,
-      nonlocalBind: config.nonlocalBind,
-      l3mdevAccept: config.l3mdevAccept,
+      options: config.options,
     },
     warnings: sortedWarnings,
   };

@@ -11,7 +11,8 @@ import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { DesiredState, Ledger } from './types.js';
+import { type DeepReadonly, desiredStateSchema, ledgerSchema } from './schema.js';
+import type { Ledger } from './types.js';
 import { EMPTY_LEDGER, FAMILIES } from './types.js';
 import { VrfError } from './errors.js';
 
@@ -107,96 +108,6 @@ export async function removeFile(path: string): Promise<void> {
 // Schemas (the state file is parsed input like any other)
 // ---------------------------------------------------------------------------
 
-const family = z.enum(FAMILIES as unknown as ['inet', 'inet6']);
-const nullableStr = z.string().nullable();
-
-const routeSchema = z.object({
-  family,
-  table: z.number().int().nonnegative(),
-  dst: z.string(),
-  type: z.string(),
-  gateway: nullableStr,
-  dev: nullableStr,
-  protocol: z.string(),
-  scope: z.string(),
-  metric: z.number().int().nonnegative().nullable(),
-  prefsrc: nullableStr,
-});
-
-const ruleSchema = z.object({
-  family,
-  priority: z.number().int().nonnegative(),
-  src: nullableStr,
-  dst: nullableStr,
-  table: z.number().int().nonnegative().nullable(),
-  l3mdev: z.boolean(),
-  iif: nullableStr,
-  oif: nullableStr,
-  fwmark: nullableStr,
-  action: z.string(),
-  protocol: z.string().optional(),
-});
-
-export const ledgerSchema = z.object({
-  vrfs: z.record(z.string(), z.number().int().positive()),
-  migratedRoutes: z.array(routeSchema),
-  migratedRules: z.array(ruleSchema),
-  localRuleMoved: z.boolean(),
-  sysctlsBefore: z.record(z.string(), z.string().nullable()),
-  /** Optional: state files written before it existed have none (vrf-host then leaves the l3mdev rule alone). */
-  l3mdevRuleAdded: z.array(family).optional(),
-  /** Optional: state files written before it existed gave networkd nothing. */
-  networkdFiles: z.array(z.string()).optional(),
-});
-
-const derivedGateway = z.object({
-  family,
-  address: z.string(),
-  source: z.enum(['config', 'main-route', 'policy-table', 'netplan', 'ra']),
-  detail: z.string(),
-});
-
-const routeSpec = z.object({
-  to: z.string(),
-  via: z.string().optional(),
-  metric: z.number().int().nonnegative().optional(),
-});
-
-const desiredVrf = z.object({
-  name: z.string(),
-  binding: z.string(),
-  table: z.number().int().positive(),
-  tableSource: z.enum(['config', 'persisted', 'auto']),
-  members: z.array(z.string()),
-  addresses: z.array(
-    z.object({
-      dev: z.string(),
-      family,
-      address: z.string(),
-      prefixlen: z.number().int().nonnegative(),
-      subnet: z.string(),
-    }),
-  ),
-  gateways: z.object({ inet: derivedGateway.optional(), inet6: derivedGateway.optional() }),
-  routes: z.array(routeSpec),
-});
-
-export const desiredStateSchema = z.object({
-  vrfs: z.array(desiredVrf),
-  inMain: z.array(
-    z.object({
-      binding: z.string(),
-      reason: z.enum(['controller-path', 'same-as-default', 'excluded']),
-      interfaces: z.array(z.string()),
-    }),
-  ),
-  strict: z.boolean(),
-  moveLocalRule: z.boolean(),
-  preserveReachability: z.boolean(),
-  nonlocalBind: z.boolean(),
-  l3mdevAccept: z.boolean(),
-});
-
 export const STATE_VERSION = 1;
 
 export const stateSchema = z.object({
@@ -214,15 +125,8 @@ export const stateSchema = z.object({
   updated: z.string(),
 });
 
-export interface HostState {
-  readonly version: typeof STATE_VERSION;
-  readonly application: string | null;
-  readonly units: readonly string[];
-  readonly desired: DesiredState | null;
-  readonly ledger: Ledger;
-  readonly applying: boolean;
-  readonly updated: string;
-}
+/** state.json, as parsed (the schema is the type). */
+export type HostState = DeepReadonly<z.output<typeof stateSchema>>;
 
 export function emptyState(): HostState {
   return {
@@ -269,7 +173,7 @@ export function parseState(text: string, path: string): HostState {
       { cause: r.error },
     );
   }
-  return r.data as HostState;
+  return r.data;
 }
 
 /** The state, or null when there is no state file. */

@@ -55,11 +55,11 @@ export async function writeSysctl(key: string, value: string, procRoot = '/proc'
 export function desiredSysctls(desired: DesiredState): Record<string, string> {
   if (desired.vrfs.length === 0) return {};
   const out: Record<string, string> = { [SYSCTL.keepAddrOnDown]: '1' };
-  if (desired.l3mdevAccept) {
+  if (desired.options.l3mdevAccept) {
     out[SYSCTL.tcpL3mdev] = '1';
     out[SYSCTL.udpL3mdev] = '1';
   }
-  if (desired.nonlocalBind) {
+  if (desired.options.nonlocalBind) {
     out[SYSCTL.nonlocalBind4] = '1';
     out[SYSCTL.nonlocalBind6] = '1';
   }

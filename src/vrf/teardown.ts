@@ -15,11 +15,13 @@ import { EMPTY_LEDGER, NOTHING_KEPT } from './types.js';
 export const NOTHING_DESIRED: DesiredState = {
   vrfs: [],
   inMain: [],
-  strict: false,
-  moveLocalRule: false,
-  preserveReachability: false,
-  nonlocalBind: false,
-  l3mdevAccept: false,
+  options: {
+    strict: false,
+    moveLocalRule: false,
+    preserveReachability: false,
+    nonlocalBind: false,
+    l3mdevAccept: false,
+  },
 };
 
 export function planTeardown(observed: ObservedHost, ledger: Ledger): Plan {

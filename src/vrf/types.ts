@@ -5,10 +5,27 @@
  * `ADDR/LEN` with the host bits cleared.
  */
 
-export type Family = 'inet' | 'inet6';
-export const FAMILIES: readonly Family[] = ['inet', 'inet6'];
+export const FAMILIES = ['inet', 'inet6'] as const;
+export type Family = (typeof FAMILIES)[number];
 /** `IPv4` or `IPv6`, as messages name a family. */
 export const familyName = (f: Family): string => (f === 'inet' ? 'IPv4' : 'IPv6');
+
+// The persisted shapes (desired state, ledger, routes, rules) are derived from their zod schemas.
+export type {
+  DerivedGateway,
+  DesiredState,
+  DesiredVrf,
+  GatewaySource,
+  HostOptions,
+  InMainBinding,
+  Ledger,
+  MemberAddress,
+  Route,
+  RouteSpec,
+  Rule,
+  Sysctls,
+} from './schema.js';
+import type { DesiredState, HostOptions, Ledger, Route, RouteSpec, Rule, Sysctls } from './schema.js';
 
 // ---------------------------------------------------------------------------
 // Inputs
@@ -39,13 +56,6 @@ export const DEFAULT_BINDING = 'juju-info';
 export const SPACE_ROLES = ['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant'] as const;
 export type SpaceRole = (typeof SPACE_ROLES)[number];
 
-export interface RouteSpec {
-  /** Canonical CIDR. */
-  readonly to: string;
-  readonly via?: string;
-  readonly metric?: number;
-}
-
 export interface VrfConfigEntry {
   readonly binding: string;
   readonly table?: number;
@@ -74,13 +84,10 @@ export interface EngineConfig {
   readonly vrfs: Readonly<Record<string, VrfConfigEntry>> | null;
   readonly gateways: readonly GatewayOverride[];
   readonly tableRange: { readonly min: number; readonly max: number };
-  readonly strict: boolean;
-  readonly moveLocalRule: boolean;
   readonly excludeInterfaces: readonly string[];
-  readonly preserveReachability: boolean;
-  readonly nonlocalBind: boolean;
-  readonly l3mdevAccept: boolean;
   readonly spaceRoutes: readonly SpaceRoute[];
+  /** The host-wide switches; they flow whole into DesiredState.options. */
+  readonly options: HostOptions;
 }
 
 /** Everything the desired-state derivation reads besides the host. */
@@ -123,48 +130,6 @@ export interface Addr {
   readonly scope: string;
 }
 
-export interface Route {
-  readonly family: Family;
-  /** Numeric table id (main = 254, local = 255, default = 253). */
-  readonly table: number;
-  /** Canonical CIDR; a default route is `0.0.0.0/0` or `::/0`. */
-  readonly dst: string;
-  /** 'unicast', 'local', 'broadcast', 'unreachable', 'blackhole', 'prohibit', 'multicast', 'anycast', 'throw'. */
-  readonly type: string;
-  readonly gateway: string | null;
-  readonly dev: string | null;
-  /** 'kernel', 'boot', 'static', 'ra', 'dhcp', or the number as a string. */
-  readonly protocol: string;
-  /** 'global', 'link', 'host'. */
-  readonly scope: string;
-  readonly metric: number | null;
-  readonly prefsrc: string | null;
-}
-
-export interface Rule {
-  readonly family: Family;
-  readonly priority: number;
-  /** Canonical CIDR, or null for `from all`. */
-  readonly src: string | null;
-  readonly dst: string | null;
-  /** Numeric table, or null for rules without a lookup table (l3mdev). */
-  readonly table: number | null;
-  readonly l3mdev: boolean;
-  readonly iif: string | null;
-  readonly oif: string | null;
-  readonly fwmark: string | null;
-  /** 'lookup' (ip prints 'to_tbl'), 'goto', 'nop', 'blackhole', 'unreachable', 'prohibit'. */
-  readonly action: string;
-  /**
-   * Who made the rule: 'kernel' (the stock rules, the l3mdev rule a VRF adds), 'unspec' (a plain
-   * `ip rule add`), 'static', 'boot', … Absent when ip did not print it (iproute2 < 4.17).
-   */
-  readonly protocol?: string;
-}
-
-/** The sysctls the engine owns (see OWNED_SYSCTLS). null: absent on this kernel. */
-export type Sysctls = Readonly<Record<string, string | null>>;
-
 export const SYSCTL = {
   tcpL3mdev: 'net.ipv4.tcp_l3mdev_accept',
   udpL3mdev: 'net.ipv4.udp_l3mdev_accept',
@@ -199,56 +164,6 @@ export interface ObservedHost {
 // Desired state
 // ---------------------------------------------------------------------------
 
-/** Where a gateway came from; the first hit wins, in this order. */
-export type GatewaySource = 'config' | 'main-route' | 'policy-table' | 'netplan' | 'ra';
-
-export interface DerivedGateway {
-  readonly family: Family;
-  readonly address: string;
-  readonly source: GatewaySource;
-  /** Human detail, e.g. `main table default via ens4` or `/etc/netplan/50-cloud-init.yaml`. */
-  readonly detail: string;
-}
-
-export interface MemberAddress {
-  readonly dev: string;
-  readonly family: Family;
-  readonly address: string;
-  readonly prefixlen: number;
-  /** The subnet, canonical CIDR. */
-  readonly subnet: string;
-}
-
-export interface DesiredVrf {
-  readonly name: string;
-  readonly binding: string;
-  readonly table: number;
-  readonly tableSource: 'config' | 'persisted' | 'auto';
-  /** L3 devices to enslave (never a bridge or bond port). */
-  readonly members: readonly string[];
-  readonly addresses: readonly MemberAddress[];
-  readonly gateways: Readonly<Partial<Record<Family, DerivedGateway>>>;
-  /** Extra prefixes for this space (explicit `routes` and `space-routes`), with `via` resolved. */
-  readonly routes: readonly RouteSpec[];
-}
-
-export interface InMainBinding {
-  readonly binding: string;
-  readonly reason: 'controller-path' | 'same-as-default' | 'excluded';
-  readonly interfaces: readonly string[];
-}
-
-export interface DesiredState {
-  readonly vrfs: readonly DesiredVrf[];
-  /** Bindings deliberately left in the main table, with the reason (reported to the operator). */
-  readonly inMain: readonly InMainBinding[];
-  readonly strict: boolean;
-  readonly moveLocalRule: boolean;
-  readonly preserveReachability: boolean;
-  readonly nonlocalBind: boolean;
-  readonly l3mdevAccept: boolean;
-}
-
 /** A precise, operator-facing problem. `field` names the option and entry, e.g. `vrfs: storacc.table`. */
 export interface Problem {
   readonly field: string;
@@ -268,35 +183,6 @@ export type DeriveResult =
 // ---------------------------------------------------------------------------
 // Ledger: what vrf-host created or migrated (persisted in state.json)
 // ---------------------------------------------------------------------------
-
-export interface Ledger {
-  /** VRFs vrf-host created: name → table. Stable table ids live here. */
-  readonly vrfs: Readonly<Record<string, number>>;
-  /**
-   * Routes vrf-host removed from their original table and must restore on teardown; also the
-   * main-table `proto ra` defaults an enslave dropped, kept only so gateway derivation still
-   * finds them (never restored: the kernel relearns them from the next advertisement).
-   */
-  readonly migratedRoutes: readonly Route[];
-  /** Rules vrf-host removed (MAAS-style source rules) and must restore on teardown. */
-  readonly migratedRules: readonly Rule[];
-  /** vrf-host moved the local rule from pref 0 to 32765. */
-  readonly localRuleMoved: boolean;
-  /** Sysctl values before vrf-host first set them (null = absent). */
-  readonly sysctlsBefore: Sysctls;
-  /**
-   * Families whose l3mdev rule (pref 1000) was not there before vrf-host's first VRF: the kernel
-   * keeps it after the last VRF is deleted, so teardown deletes it. Absent (state files written
-   * before this field existed) or empty: vrf-host leaves the l3mdev rule alone.
-   */
-  readonly l3mdevRuleAdded?: readonly Family[];
-  /**
-   * The files vrf-host gave systemd-networkd (relative to the root: its VRFs' .netdev and
-   * .network, its drop-ins on the members' .network files), so teardown removes exactly them.
-   * Absent (state files written before it existed) or empty: none.
-   */
-  readonly networkdFiles?: readonly string[];
-}
 
 export const EMPTY_LEDGER: Ledger = {
   vrfs: {},

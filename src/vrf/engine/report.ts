@@ -100,7 +100,7 @@ export function appOfUnit(unit: string): string {
   return i > 0 ? unit.slice(0, i) : unit;
 }
 
-/** What must agree for two applications to share a machine: VRFs, tables, members, gateways, routes and flags (not where a gateway was found). */
+/** What must agree for two applications to share a machine: VRFs, tables, members, gateways, routes and options (not where a gateway was found). */
 export function desiredKey(d: DesiredState): string {
   const gw = (g: DerivedGateway | undefined) => g?.address ?? null;
   return JSON.stringify({
@@ -114,11 +114,7 @@ export function desiredKey(d: DesiredState): string {
         inet6: gw(v.gateways.inet6),
         routes: v.routes,
       })),
-    strict: d.strict,
-    moveLocalRule: d.moveLocalRule,
-    preserveReachability: d.preserveReachability,
-    nonlocalBind: d.nonlocalBind,
-    l3mdevAccept: d.l3mdevAccept,
+    options: d.options,
   });
 }
 

@@ -98,7 +98,7 @@ export function vrfRoutes(ctx: PlanContext): void {
       if (!hop) hops.set(via, (hop = { via: canonicalIp(via), dev: devFor(v, via) }));
       want(unicast(f, v.table, rs.to, hop.via, hop.dev, rs.metric), `route of ${v.name} to ${rs.to} via ${via}`, 4);
     }
-    if (ctx.desired.strict) {
+    if (ctx.desired.options.strict) {
       for (const f of FAMILIES) {
         want(
           { family: f, table: v.table, dst: defaultCidr(f), type: 'unreachable', metric: STRICT_METRIC },
@@ -165,7 +165,7 @@ export function vrfRoutes(ctx: PlanContext): void {
 /** preserve-reachability: each VRF's subnets and remote prefixes reachable from the default VRF. */
 export function leaks(ctx: PlanContext): void {
   const wanted = new Map<string, { t: RouteTarget; why: string; key: string }>();
-  if (ctx.desired.preserveReachability) {
+  if (ctx.desired.options.preserveReachability) {
     for (const v of ctx.desired.vrfs) {
       const leak = (dst: string, family: Family, what: string): void => {
         if (isLinkLocal(dst) || isDefaultPrefix(dst)) return;

@@ -115,7 +115,7 @@ export function ruleAheadOfMovedLocal(ctx: PlanContext): Rule | null {
 }
 
 export function localRuleMove(ctx: PlanContext, f: Family): void {
-  const wantMoved = ctx.desired.moveLocalRule && ctx.anyVrf && ruleAheadOfMovedLocal(ctx) === null;
+  const wantMoved = ctx.desired.options.moveLocalRule && ctx.anyVrf && ruleAheadOfMovedLocal(ctx) === null;
   const at0 = hasLocalAt(ctx, f, 0);
   const moved = hasLocalAt(ctx, f, LOCAL_RULE_MOVED_PRIORITY);
   const movedRule = ctx.own(localRule(f, LOCAL_RULE_MOVED_PRIORITY));
@@ -194,7 +194,7 @@ export function migrateSourceRules(ctx: PlanContext, f: Family): void {
 /** preserve-reachability: `from ADDRESS lookup VRFTABLE` for every member address. */
 export function sourceRules(ctx: PlanContext, f: Family): void {
   const wanted = new Map<string, { t: RuleTarget; why: string }>();
-  if (ctx.desired.preserveReachability) {
+  if (ctx.desired.options.preserveReachability) {
     for (const v of ctx.desired.vrfs) {
       for (const a of v.addresses) {
         if (a.family !== f) continue;

@@ -38,11 +38,7 @@ function vrf(name: string, members: string[], v4?: string, v6?: string): Desired
 const desired = (vrfs: DesiredVrf[], inMain: DesiredState['inMain'] = []): DesiredState => ({
   vrfs,
   inMain,
-  strict: true,
-  moveLocalRule: true,
-  preserveReachability: true,
-  nonlocalBind: true,
-  l3mdevAccept: true,
+  options: { strict: true, moveLocalRule: true, preserveReachability: true, nonlocalBind: true, l3mdevAccept: true },
 });
 
 describe('the Active line', () => {
@@ -130,7 +126,7 @@ describe('problem lines', () => {
 describe('config', () => {
   test('engine options and the charm-only options validate together', () => {
     const ok = parseCharmConfig({ 'heal-drift': false, 'dry-run': true, strict: false });
-    expect(ok.ok && [ok.healDrift, ok.dryRun, ok.engine.strict]).toEqual([false, true, false]);
+    expect(ok.ok && [ok.healDrift, ok.dryRun, ok.engine.options.strict]).toEqual([false, true, false]);
     const bad = parseCharmConfig({ 'heal-drift': 'yes', vrfs: 'x: {binding: storage, table: 0}' });
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.problems.map((p) => problemLine(p))).toEqual([

@@ -11,6 +11,7 @@ import type {
   DesiredState,
   DesiredVrf,
   Family,
+  HostOptions,
   Link,
   MemberAddress,
   ObservedHost,
@@ -56,15 +57,21 @@ export function dvrf(name: string, o: VrfOpts): DesiredVrf {
   };
 }
 
-export function desired(vrfs: DesiredVrf[], o: Partial<Omit<DesiredState, 'vrfs'>> = {}): DesiredState {
+/** A desired state with every option on, but for those `o` sets. */
+export function desired(
+  vrfs: DesiredVrf[],
+  o: Partial<HostOptions> & Pick<Partial<DesiredState>, 'inMain'> = {},
+): DesiredState {
   return {
     vrfs,
-    inMain: [],
-    strict: o.strict ?? true,
-    moveLocalRule: o.moveLocalRule ?? true,
-    preserveReachability: o.preserveReachability ?? true,
-    nonlocalBind: o.nonlocalBind ?? true,
-    l3mdevAccept: o.l3mdevAccept ?? true,
+    inMain: o.inMain ?? [],
+    options: {
+      strict: o.strict ?? true,
+      moveLocalRule: o.moveLocalRule ?? true,
+      preserveReachability: o.preserveReachability ?? true,
+      nonlocalBind: o.nonlocalBind ?? true,
+      l3mdevAccept: o.l3mdevAccept ?? true,
+    },
   };
 }
 

@@ -18,13 +18,15 @@ describe('parseEngineConfig: defaults', () => {
       vrfs: null,
       gateways: [],
       tableRange: { min: 1001, max: 5000 },
-      strict: true,
-      moveLocalRule: true,
       excludeInterfaces: [],
-      preserveReachability: true,
-      nonlocalBind: true,
-      l3mdevAccept: true,
       spaceRoutes: [],
+      options: {
+        strict: true,
+        moveLocalRule: true,
+        preserveReachability: true,
+        nonlocalBind: true,
+        l3mdevAccept: true,
+      },
     });
   });
   it('treats missing and null keys as defaults and ignores other options', () => {
@@ -32,7 +34,12 @@ describe('parseEngineConfig: defaults', () => {
   });
   it('takes booleans as JSON booleans or as strings', () => {
     const c = ok({ strict: 'false', 'move-local-rule': false, 'nonlocal-bind': 'TRUE', 'l3mdev-accept': ' false ' });
-    expect([c.strict, c.moveLocalRule, c.nonlocalBind, c.l3mdevAccept]).toEqual([false, false, true, false]);
+    expect([c.options.strict, c.options.moveLocalRule, c.options.nonlocalBind, c.options.l3mdevAccept]).toEqual([
+      false,
+      false,
+      true,
+      false,
+    ]);
   });
   it('rejects other boolean spellings naming the option', () => {
     expect(bad({ strict: 'yes' })).toEqual(['strict: must be true or false, not "yes"']);

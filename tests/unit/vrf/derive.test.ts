@@ -137,13 +137,13 @@ describe('automatic mode on a MAAS node', () => {
     expect(warnings(r)).toEqual(['storage-cluster: no gateway found for 10.10.5.0/24; set config gateways']);
   });
   it('carries the switches through', () => {
-    expect([d.strict, d.moveLocalRule, d.preserveReachability, d.nonlocalBind, d.l3mdevAccept]).toEqual([
-      true,
-      true,
-      true,
-      true,
-      true,
-    ]);
+    expect([
+      d.options.strict,
+      d.options.moveLocalRule,
+      d.options.preserveReachability,
+      d.options.nonlocalBind,
+      d.options.l3mdevAccept,
+    ]).toEqual([true, true, true, true, true]);
   });
   it('is deterministic: shuffled host and bindings give the same result', () => {
     const reversed = host([...maasParts].reverse());

@@ -11,7 +11,7 @@ import {
   unionLedger,
   writeState,
 } from '../../../src/vrf/persist.js';
-import { EMPTY_LEDGER, type Ledger, type Route } from '../../../src/vrf/types.js';
+import { type DesiredState, EMPTY_LEDGER, type Ledger, type Route } from '../../../src/vrf/types.js';
 
 const route = (dst: string, table = 254): Route => ({
   family: 'inet',
@@ -171,6 +171,66 @@ describe('state.json', () => {
       }),
     );
     await expect(readState(root)).rejects.toThrow(/is corrupt at ledger\.l3mdevRuleAdded\.0:/);
+  });
+
+  it('round-trips a desired state whole, and reads one written before the options were grouped', async () => {
+    const root = await tmp();
+    const options = {
+      strict: true,
+      moveLocalRule: false,
+      preserveReachability: true,
+      nonlocalBind: false,
+      l3mdevAccept: true,
+    };
+    const want: DesiredState = {
+      vrfs: [
+        {
+          name: 'storage',
+          binding: 'storage',
+          table: 1001,
+          tableSource: 'persisted',
+          members: ['ens4'],
+          addresses: [{ dev: 'ens4', family: 'inet', address: '10.10.4.23', prefixlen: 24, subnet: '10.10.4.0/24' }],
+          gateways: { inet: { family: 'inet', address: '10.10.4.1', source: 'main-route', detail: 'ens4' } },
+          routes: [{ to: '10.30.0.0/16', via: '10.10.4.1', metric: 10 }],
+        },
+      ],
+      inMain: [{ binding: 'juju-info', reason: 'controller-path', interfaces: ['ens3'] }],
+      options,
+    };
+    await writeState(root, { application: 'vrf-host', units: ['vrf-host/0'], desired: want, ledger, applying: false });
+    expect((await readState(root))!.desired).toEqual(want);
+    // An earlier vrf-host kept the options at the top level of the desired state.
+    const path = under(root, PATHS.state);
+    const { options: _, ...rest } = want;
+    const flat = { ...rest, ...options };
+    await writeFile(
+      path,
+      JSON.stringify({
+        version: 1,
+        application: null,
+        units: [],
+        desired: flat,
+        ledger,
+        applying: false,
+        updated: 'x',
+      }),
+    );
+    expect((await readState(root))!.desired).toEqual(want);
+    const { strict: __, ...partial } = flat;
+    await writeFile(
+      path,
+      JSON.stringify({
+        version: 1,
+        application: null,
+        units: [],
+        desired: partial,
+        ledger,
+        applying: false,
+        updated: 'x',
+      }),
+    );
+    await expect(readState(root)).rejects.toThrow(/is corrupt at desired\.options\.strict:/);
   });
 
   it('never writes a state it could not read back', async () => {

@@ -9,7 +9,7 @@ import {
   writeSysctl,
   SysctlError,
 } from '../../../src/vrf/sysctl.js';
-import { SYSCTL, type DesiredState } from '../../../src/vrf/types.js';
+import { SYSCTL, type DesiredState, type HostOptions } from '../../../src/vrf/types.js';
 
 async function procWith(values: Record<string, string>): Promise<string> {
   const proc = await mkdtemp(join(tmpdir(), 'vrf-proc-'));
@@ -21,7 +21,7 @@ async function procWith(values: Record<string, string>): Promise<string> {
   return proc;
 }
 
-const desired = (over: Partial<DesiredState> = {}): DesiredState => ({
+const desired = (over: Partial<HostOptions> & Pick<Partial<DesiredState>, 'vrfs'> = {}): DesiredState => ({
   vrfs: [
     {
       name: 'storage',
@@ -34,13 +34,15 @@ const desired = (over: Partial<DesiredState> = {}): DesiredState => ({
       routes: [],
     },
   ],
+  ...(over.vrfs ? { vrfs: over.vrfs } : {}),
   inMain: [],
-  strict: true,
-  moveLocalRule: true,
-  preserveReachability: true,
-  nonlocalBind: true,
-  l3mdevAccept: true,
-  ...over,
+  options: {
+    strict: over.strict ?? true,
+    moveLocalRule: over.moveLocalRule ?? true,
+    preserveReachability: over.preserveReachability ?? true,
+    nonlocalBind: over.nonlocalBind ?? true,
+    l3mdevAccept: over.l3mdevAccept ?? true,
+  },
 });
 
 describe('sysctl', () => {
