@@ -16,6 +16,7 @@ import {
   type BindingInterface,
   type DeriveResult,
   type DesiredVrf,
+  type EngineConfig,
   type EngineInputs,
   type Family,
   type InMainBinding,
@@ -25,6 +26,7 @@ import {
   type ObservedHost,
   type Problem,
   type RouteSpec,
+  type SpaceRoute,
   type VrfConfigEntry,
   type Warning,
 } from './types.js';
@@ -313,7 +315,7 @@ function resolveRoutes(
   (v.entry?.routes ?? []).forEach((r, i) => add(`vrfs: ${v.vrf}.routes[${i}]`, r.to, r.via, r.metric));
   for (const sr of inputs.config.spaceRoutes) {
     if (sr.key !== v.vrf && sr.key !== v.binding) continue;
-    add(`space-routes: entry "${sr.key}=${sr.to}${sr.via ? `@${sr.via}` : ''}"`, sr.to, sr.via, undefined);
+    add(`space-routes: entry "${spaceRouteText(sr)}"`, sr.to, sr.via, undefined);
   }
   return [...out.values()].sort((a, b) => cmp(a.to, b.to));
 }
@@ -336,240 +338,301 @@ function l3Names(ifs: readonly BindingInterface[], observed: ObservedHost, links
 const sameList = (x: readonly string[], y: readonly string[]): boolean =>
   x.length === y.length && x.every((n, i) => n === y[i]);
 
-/** Derive the desired state, or every problem that forbids applying anything. */
+/** What every phase of deriveDesired reads, and the problems, warnings and in-main bindings they report. */
+interface Derivation {
+  readonly inputs: EngineInputs;
+  readonly config: EngineConfig;
+  readonly observed: ObservedHost;
+  readonly ledger: Ledger;
+  readonly links: LinkIndex;
+  /** `vrfs` is set: the operator names every VRF. */
+  readonly explicit: boolean;
+  readonly problems: Problem[];
+  readonly warnings: Warning[];
+  readonly inMain: InMainBinding[];
+}
+
+/**
+ * Derive the desired state, or every problem that forbids applying anything. The phases run in
+ * order, each reading what the one before produced, all reporting into the same problem list.
+ */
 export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledger: Ledger): DeriveResult {
-  const problems: Problem[] = [];
-  const warnings: Warning[] = [];
-  const { config, bindings } = inputs;
-  const links = new LinkIndex(observed.links);
-  const inMain: InMainBinding[] = [];
-  const explicit = config.vrfs !== null;
+  const d: Derivation = {
+    inputs,
+    config: inputs.config,
+    observed,
+    ledger,
+    links: new LinkIndex(observed.links),
+    explicit: inputs.config.vrfs !== null,
+    problems: [],
+    warnings: [],
+    inMain: [],
+  };
+  const candidates = d.explicit ? configuredCandidates(d) : automaticCandidates(d);
+  warnMissingExclusions(d);
+  const resolved = resolveCandidates(d, candidates);
+  checkOwnership(d, resolved);
+  const vrfs = withTablesAndGateways(d, resolved);
+  warnUnmatchedKeys(d, resolved);
+  if (vrfs.length > 0) checkKernel(d);
 
-  // 1. Candidates.
-  const candidates: Candidate[] = [];
-  if (config.vrfs === null) {
-    const def = bindings[DEFAULT_BINDING];
-    const defDevs = def === undefined ? null : l3Names(def, observed, links);
-    for (const role of [...SPACE_ROLES].sort(cmp)) {
-      const ifs = bindings[role];
-      if (ifs === undefined) continue;
-      const devs = l3Names(ifs, observed, links);
-      if (defDevs !== null && sameList(devs, defDevs)) {
-        inMain.push({ binding: role, reason: 'same-as-default', interfaces: devs });
-        continue;
-      }
-      candidates.push({ vrf: role, binding: role, field: role });
+  const warnings = dedupe(d.warnings);
+  if (d.problems.length > 0) return { ok: false, problems: dedupe(d.problems), warnings };
+  return {
+    ok: true,
+    desired: {
+      vrfs: vrfs.sort((a, b) => cmp(a.name, b.name)),
+      inMain: d.inMain.sort((a, b) => cmp(a.binding, b.binding) || cmp(a.reason, b.reason)),
+      options: d.config.options,
+    },
+    warnings,
+  };
+}
+
+/** Automatic mode: one candidate per space role, unless it is on the default binding's devices. */
+function automaticCandidates(d: Derivation): Candidate[] {
+  const { bindings } = d.inputs;
+  const defaultBinding = bindings[DEFAULT_BINDING];
+  const defaultDevs = defaultBinding === undefined ? null : l3Names(defaultBinding, d.observed, d.links);
+  const out: Candidate[] = [];
+  for (const role of [...SPACE_ROLES].sort(cmp)) {
+    const ifs = bindings[role];
+    if (ifs === undefined) continue;
+    const devs = l3Names(ifs, d.observed, d.links);
+    if (defaultDevs !== null && sameList(devs, defaultDevs)) {
+      d.inMain.push({ binding: role, reason: 'same-as-default', interfaces: devs });
+      continue;
     }
-  } else {
-    const known = Object.keys(bindings).sort(cmp).join(', ') || 'none';
-    for (const name of Object.keys(config.vrfs).sort(cmp)) {
-      const entry = config.vrfs[name] as VrfConfigEntry;
-      if (bindings[entry.binding] === undefined) {
-        problems.push({
-          field: `vrfs: ${name}.binding`,
-          message: `"${entry.binding}" is not a binding of this unit (bindings: ${known})`,
-        });
-        continue;
-      }
-      candidates.push({ vrf: name, binding: entry.binding, field: `vrfs: ${name}`, entry });
+    out.push({ vrf: role, binding: role, field: role });
+  }
+  return out;
+}
+
+/** Explicit mode: one candidate per `vrfs` entry whose binding the unit has. */
+function configuredCandidates(d: Derivation): Candidate[] {
+  const { bindings } = d.inputs;
+  const known = Object.keys(bindings).sort(cmp).join(', ') || 'none';
+  const out: Candidate[] = [];
+  for (const [name, entry] of Object.entries(d.config.vrfs ?? {}).sort(([a], [b]) => cmp(a, b))) {
+    if (bindings[entry.binding] === undefined) {
+      d.problems.push({
+        field: `vrfs: ${name}.binding`,
+        message: `"${entry.binding}" is not a binding of this unit (bindings: ${known})`,
+      });
+      continue;
+    }
+    out.push({ vrf: name, binding: entry.binding, field: `vrfs: ${name}`, entry });
+  }
+  return out;
+}
+
+/** Excluded interfaces that do not exist: a warning only. */
+function warnMissingExclusions(d: Derivation): void {
+  for (const name of d.config.excludeInterfaces) {
+    if (!d.links.has(name)) {
+      d.warnings.push({ field: 'exclude-interfaces', message: `${name} does not exist on this machine` });
     }
   }
+}
 
-  // 2. Excluded interfaces that do not exist: a warning only.
-  for (const x of config.excludeInterfaces) {
-    if (!links.has(x)) warnings.push({ field: 'exclude-interfaces', message: `${x} does not exist on this machine` });
-  }
-
-  // 3. Members, the controller path, exclusions.
-  const path = controllerPath(inputs.controllers, observed, problems);
+/** Each candidate's members, minus those on the controller path, excluded, or shared with an earlier twin. */
+function resolveCandidates(d: Derivation, candidates: readonly Candidate[]): Resolved[] {
+  const path = controllerPath(d.inputs.controllers, d.observed, d.problems);
   const resolved: Resolved[] = [];
-  for (const c of candidates) {
-    const np = vrfNameProblem(c.vrf);
-    if (np !== null) {
-      problems.push({ field: c.field, message: `is not a valid VRF name: ${np}` });
+  for (const candidate of candidates) {
+    const nameProblem = vrfNameProblem(candidate.vrf);
+    if (nameProblem !== null) {
+      d.problems.push({ field: candidate.field, message: `is not a valid VRF name: ${nameProblem}` });
       continue;
     }
-    const ifs = bindings[c.binding] ?? [];
-    const r = resolveMembers(c, ifs, observed, ledger, links, problems);
-    if (r.members.length === 0) {
-      if (r.missing.length > 0 || ifs.length === 0) {
-        const what = r.missing.length ? ` (network-get reports ${r.missing.join(', ')})` : '';
-        problems.push({ field: c.field, message: `binding ${c.binding} has no interface on this machine${what}` });
-      }
-      continue;
-    }
-    if (r.missing.length > 0) {
-      warnings.push({
-        field: c.field,
-        message: `binding ${c.binding}: ${r.missing.join(', ')} not on this machine; ignored`,
-      });
-    }
-    if (r.stale.length > 0) {
-      warnings.push({
-        field: c.field,
-        message: `binding ${c.binding}: address ${r.stale.join(', ')} is not on this machine; using the addresses the host has`,
-      });
-    }
-    const onPath = r.members.filter((m) => path.has(m));
+    const ifs = d.inputs.bindings[candidate.binding] ?? [];
+    const found = resolveMembers(candidate, ifs, d.observed, d.ledger, d.links, d.problems);
+    if (!reportMembers(d, candidate, ifs, found)) continue;
+    const onPath = found.members.filter((m) => path.has(m));
     if (onPath.length > 0) {
-      inMain.push({ binding: c.binding, reason: 'controller-path', interfaces: r.members });
-      if (explicit) {
+      d.inMain.push({ binding: candidate.binding, reason: 'controller-path', interfaces: found.members });
+      if (d.explicit) {
         const via = onPath.map((m) => `${m} → ${path.get(m) ?? '?'}`).join(', ');
-        warnings.push({
-          field: c.field,
-          message: `binding ${c.binding} carries the path to the controller (${via}); left in the main table`,
+        d.warnings.push({
+          field: candidate.field,
+          message: `binding ${candidate.binding} carries the path to the controller (${via}); left in the main table`,
         });
       }
       continue;
     }
-    const excluded = r.members.filter(
-      (m) =>
-        config.excludeInterfaces.includes(m) ||
-        ifs.some(
-          (i) =>
-            i.name !== m && config.excludeInterfaces.includes(i.name) && links.has(i.name) && links.l3Of(i.name) === m,
-        ),
-    );
-    if (excluded.length > 0) {
-      inMain.push({ binding: c.binding, reason: 'excluded', interfaces: excluded });
-    }
-    const members = r.members.filter((m) => !excluded.includes(m));
+    const excluded = found.members.filter((m) => isExcluded(d, m, ifs));
+    if (excluded.length > 0) d.inMain.push({ binding: candidate.binding, reason: 'excluded', interfaces: excluded });
+    const members = found.members.filter((m) => !excluded.includes(m));
     if (members.length === 0) continue;
     // Automatic mode: two roles bound to the same space (the same L3 devices) share one VRF,
     // named after the first role; Juju lets an operator bind several endpoints to one space.
-    const twin = explicit ? undefined : resolved.find((v) => sameList(v.members, members));
+    const twin = d.explicit ? undefined : resolved.find((v) => sameList(v.members, members));
     if (twin !== undefined) {
-      warnings.push({
-        field: c.field,
-        message: `binding ${c.binding} is on the same interfaces as ${twin.binding} (${members.join(', ')}); it shares the VRF ${twin.vrf}`,
+      d.warnings.push({
+        field: candidate.field,
+        message: `binding ${candidate.binding} is on the same interfaces as ${twin.binding} (${members.join(', ')}); it shares the VRF ${twin.vrf}`,
       });
       continue;
     }
-    resolved.push({ ...c, members, addresses: r.addresses.filter((a) => members.includes(a.dev)) });
+    resolved.push({ ...candidate, members, addresses: found.addresses.filter((a) => members.includes(a.dev)) });
   }
+  return resolved;
+}
 
-  // 4. An interface belongs to at most one VRF; names must not collide with other links.
+/** Reports missing and stale binding interfaces; false when the candidate has no member at all. */
+function reportMembers(
+  d: Derivation,
+  candidate: Candidate,
+  ifs: readonly BindingInterface[],
+  found: MemberResult,
+): boolean {
+  const { field, binding } = candidate;
+  if (found.members.length === 0) {
+    if (found.missing.length > 0 || ifs.length === 0) {
+      const what = found.missing.length ? ` (network-get reports ${found.missing.join(', ')})` : '';
+      d.problems.push({ field, message: `binding ${binding} has no interface on this machine${what}` });
+    }
+    return false;
+  }
+  if (found.missing.length > 0) {
+    d.warnings.push({ field, message: `binding ${binding}: ${found.missing.join(', ')} not on this machine; ignored` });
+  }
+  if (found.stale.length > 0) {
+    d.warnings.push({
+      field,
+      message: `binding ${binding}: address ${found.stale.join(', ')} is not on this machine; using the addresses the host has`,
+    });
+  }
+  return true;
+}
+
+/** exclude-interfaces names the member itself, or a binding interface (a bridge or bond port) whose L3 device it is. */
+function isExcluded(d: Derivation, member: string, ifs: readonly BindingInterface[]): boolean {
+  const excludes = d.config.excludeInterfaces;
+  if (excludes.includes(member)) return true;
+  return ifs.some(
+    (bi) =>
+      bi.name !== member && excludes.includes(bi.name) && d.links.has(bi.name) && d.links.l3Of(bi.name) === member,
+  );
+}
+
+/** An interface belongs to at most one VRF; a VRF's name must not be another link's, or a VRF vrf-host did not make. */
+function checkOwnership(d: Derivation, resolved: readonly Resolved[]): void {
   const owner = new Map<string, string>();
-  for (const v of resolved) {
-    for (const m of v.members) {
-      const other = owner.get(m);
+  for (const vrf of resolved) {
+    for (const member of vrf.members) {
+      const other = owner.get(member);
       if (other !== undefined) {
-        problems.push({
-          field: v.field,
-          message: `${m} would be in both ${other} and ${v.vrf}; an interface belongs to at most one VRF${explicit ? '' : ' (set vrfs to choose one)'}`,
+        d.problems.push({
+          field: vrf.field,
+          message: `${member} would be in both ${other} and ${vrf.vrf}; an interface belongs to at most one VRF${d.explicit ? '' : ' (set vrfs to choose one)'}`,
         });
-      } else owner.set(m, v.vrf);
+      } else owner.set(member, vrf.vrf);
     }
-    const l = links.get(v.vrf);
-    if (l && l.kind !== 'vrf') {
-      problems.push({
-        field: v.field,
-        message: `a link named ${v.vrf} already exists and is ${describeKind(l)}, not a VRF`,
+    const link = d.links.get(vrf.vrf);
+    if (link && link.kind !== 'vrf') {
+      d.problems.push({
+        field: vrf.field,
+        message: `a link named ${vrf.vrf} already exists and is ${describeKind(link)}, not a VRF`,
       });
-    } else if (l && ledger.vrfs[v.vrf] === undefined) {
-      problems.push({
-        field: v.field,
-        message: `a VRF named ${v.vrf} already exists that vrf-host did not create; remove it or choose another name`,
+    } else if (link && d.ledger.vrfs[vrf.vrf] === undefined) {
+      d.problems.push({
+        field: vrf.field,
+        message: `a VRF named ${vrf.vrf} already exists that vrf-host did not create; remove it or choose another name`,
       });
     }
   }
+}
 
-  // 5. Tables.
-  const requests: TableRequest[] = resolved.map((v) => ({
-    vrf: v.vrf,
-    field: explicit ? `vrfs: ${v.vrf}.table` : `${v.vrf}.table`,
-    ...(v.entry?.table !== undefined ? { configured: v.entry.table } : {}),
+/** Each VRF's table, gateways and routes: the desired VRFs (those whose table could be assigned). */
+function withTablesAndGateways(d: Derivation, resolved: readonly Resolved[]): DesiredVrf[] {
+  const requests: TableRequest[] = resolved.map((vrf) => ({
+    vrf: vrf.vrf,
+    field: d.explicit ? `vrfs: ${vrf.vrf}.table` : `${vrf.vrf}.table`,
+    ...(vrf.entry?.table !== undefined ? { configured: vrf.entry.table } : {}),
   }));
-  const tables = assignTables(requests, config.tableRange, observed, ledger);
-  problems.push(...tables.problems);
+  const tables = assignTables(requests, d.config.tableRange, d.observed, d.ledger);
+  d.problems.push(...tables.problems);
 
-  // 6. Gateways and routes.
-  const netplan = parseNetplanGateways(inputs.netplan);
-  warnings.push(...netplan.warnings);
-  const env: GatewayEnv = prepareGatewayEnv({ observed, ledger, config, netplan: netplan.gateways });
+  const netplan = parseNetplanGateways(d.inputs.netplan);
+  d.warnings.push(...netplan.warnings);
+  const env: GatewayEnv = prepareGatewayEnv({
+    observed: d.observed,
+    ledger: d.ledger,
+    config: d.config,
+    netplan: netplan.gateways,
+  });
   const vrfs: DesiredVrf[] = [];
-  for (const v of resolved) {
-    const g = deriveGateways(
-      {
-        vrf: v.vrf,
-        binding: v.binding,
-        members: v.members,
-        addresses: v.addresses,
-        ...(v.entry ? { entry: v.entry } : {}),
-      },
-      env,
-    );
-    problems.push(...g.problems);
-    warnings.push(...g.warnings);
-    const routes = resolveRoutes(v, g.gateways, inputs, problems);
-    const t = tables.tables.get(v.vrf);
-    if (!t) continue;
+  for (const vrf of resolved) {
+    const { vrf: name, binding, members, addresses, entry } = vrf;
+    const found = deriveGateways({ vrf: name, binding, members, addresses, ...(entry ? { entry } : {}) }, env);
+    d.problems.push(...found.problems);
+    d.warnings.push(...found.warnings);
+    const routes = resolveRoutes(vrf, found.gateways, d.inputs, d.problems);
+    const table = tables.tables.get(name);
+    if (!table) continue;
     vrfs.push({
-      name: v.vrf,
-      binding: v.binding,
-      table: t.table,
-      tableSource: t.source,
-      members: v.members,
-      addresses: v.addresses,
-      gateways: g.gateways,
+      name,
+      binding,
+      table: table.table,
+      tableSource: table.source,
+      members,
+      addresses,
+      gateways: found.gateways,
       routes,
     });
   }
+  return vrfs;
+}
 
-  // 7. Keys that match nothing: typos must not pass silently.
+/** gateways and space-routes entries that match no VRF: a typo must not pass silently. */
+function warnUnmatchedKeys(d: Derivation, resolved: readonly Resolved[]): void {
+  const { config } = d;
   const vrfNames = new Set(resolved.map((v) => v.vrf));
   const vrfBindings = new Set(resolved.map((v) => v.binding));
-  const mainReason = new Map(inMain.map((m) => [m.binding, m.reason]));
+  const matches = (key: string): boolean => vrfNames.has(key) || vrfBindings.has(key);
+  const mainReason = new Map(d.inMain.map((m) => [m.binding, m.reason]));
   const explicitNames = new Set(Object.keys(config.vrfs ?? {}));
   const unmatched = (option: string, entry: string, key: string): void => {
     const binding = explicitNames.has(key) ? (config.vrfs?.[key]?.binding ?? key) : key;
     const reason = mainReason.get(binding);
     const field = `${option}: entry "${entry}"`;
     if (reason !== undefined)
-      warnings.push({ field, message: `is unused: ${binding} stays in the main table (${reason})` });
-    else if (explicitNames.has(key) || bindings[key] !== undefined)
-      warnings.push({ field, message: `is unused: ${key} is not a VRF` });
-    else warnings.push({ field, message: 'matches no VRF or binding' });
+      d.warnings.push({ field, message: `is unused: ${binding} stays in the main table (${reason})` });
+    else if (explicitNames.has(key) || d.inputs.bindings[key] !== undefined)
+      d.warnings.push({ field, message: `is unused: ${key} is not a VRF` });
+    else d.warnings.push({ field, message: 'matches no VRF or binding' });
   };
   const subnets = new Set(resolved.flatMap((v) => v.addresses.map((a) => a.subnet)));
-  for (const g of config.gateways) {
-    const entry = `${g.key}=${g.address}`;
-    if (g.keyKind === 'cidr') {
-      if (!subnets.has(g.key))
-        warnings.push({ field: `gateways: entry "${entry}"`, message: 'matches no member subnet of any VRF' });
-    } else if (!vrfNames.has(g.key) && !vrfBindings.has(g.key)) unmatched('gateways', entry, g.key);
+  for (const gateway of config.gateways) {
+    const entry = `${gateway.key}=${gateway.address}`;
+    if (gateway.keyKind === 'cidr') {
+      if (!subnets.has(gateway.key))
+        d.warnings.push({ field: `gateways: entry "${entry}"`, message: 'matches no member subnet of any VRF' });
+    } else if (!matches(gateway.key)) unmatched('gateways', entry, gateway.key);
   }
-  for (const sr of config.spaceRoutes) {
-    if (!vrfNames.has(sr.key) && !vrfBindings.has(sr.key))
-      unmatched('space-routes', `${sr.key}=${sr.to}${sr.via ? `@${sr.via}` : ''}`, sr.key);
+  for (const route of config.spaceRoutes) {
+    if (!matches(route.key)) unmatched('space-routes', spaceRouteText(route), route.key);
   }
+}
 
-  // 8. Kernel prerequisites (only when there is something to build).
-  if (vrfs.length > 0) {
-    if (!observed.vrfModule && observed.container) {
-      problems.push(noVrfModule(true));
-    }
-    for (const [key, version] of [
-      [SYSCTL.tcpL3mdev, '4.5'],
-      [SYSCTL.udpL3mdev, '4.11'],
-    ] as const) {
-      if (config.options.l3mdevAccept && observed.sysctls[key] === null) {
-        problems.push({ field: 'kernel', message: `${key} is missing: VRF sockets need Linux ${version} or newer` });
-      }
+/** `KEY=CIDR[@VIA]`, as the operator wrote the space-routes entry. */
+function spaceRouteText(route: SpaceRoute): string {
+  return `${route.key}=${route.to}${route.via ? `@${route.via}` : ''}`;
+}
+
+/** What the kernel must offer before anything is built (checked only when there is something to build). */
+function checkKernel(d: Derivation): void {
+  if (!d.observed.vrfModule && d.observed.container) d.problems.push(noVrfModule(true));
+  if (!d.config.options.l3mdevAccept) return;
+  for (const [key, version] of [
+    [SYSCTL.tcpL3mdev, '4.5'],
+    [SYSCTL.udpL3mdev, '4.11'],
+  ] as const) {
+    if (d.observed.sysctls[key] === null) {
+      d.problems.push({ field: 'kernel', message: `${key} is missing: VRF sockets need Linux ${version} or newer` });
     }
   }
-
-  const sortedWarnings = dedupe(warnings);
-  if (problems.length > 0) return { ok: false, problems: dedupe(problems), warnings: sortedWarnings };
-  return {
-    ok: true,
-    desired: {
-      vrfs: vrfs.sort((a, b) => cmp(a.name, b.name)),
-      inMain: inMain.sort((a, b) => cmp(a.binding, b.binding) || cmp(a.reason, b.reason)),
-      options: config.options,
-    },
-    warnings: sortedWarnings,
-  };
 }
 
 /** The problem of a host without the vrf module; `detail` says why loading it failed. */
