@@ -5,18 +5,15 @@
  * routes are numbered, and a VRF whose name is not a valid key gets `vrf-N`.
  * Every value is a string, so `juju run` prints it as is.
  */
-import type { ActionResults } from '../ops/index.js';
+import { type ActionResults, isActionKeySegment } from '../ops/index.js';
 import type { ConvergeReport, PlannedStep, ProbeResult, ShowReport, TeardownReport, VrfShow } from '../vrf/engine.js';
 import { managerText } from '../vrf/engine.js';
 import type { InMainBinding, Route, Rule } from '../vrf/types.js';
 import { problemLine } from './status.js';
 
-const KEY_RE = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
-const RESERVED = new Set(['stdout', 'stderr', 'stdout-encoding', 'stderr-encoding']);
-
 /** `name` when it is a valid action-set key segment, else `fallback`. */
 export function keyOf(name: string, fallback: string): string {
-  return KEY_RE.test(name) && !RESERVED.has(name) ? name : fallback;
+  return isActionKeySegment(name) ? name : fallback;
 }
 
 /** A list as a numbered map: `{'0': …, '1': …}` (juju prints it in order). */

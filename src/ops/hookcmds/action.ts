@@ -12,6 +12,11 @@ export interface ActionResults {
   readonly [key: string]: ActionResultValue;
 }
 
+/** A segment Juju accepts at any level of an action-set key (the top level included). */
+export function isActionKeySegment(segment: string): boolean {
+  return ACTION_KEY_SEGMENT_RE.test(segment) && !RESERVED_ACTION_KEYS.includes(segment);
+}
+
 /** Throw InvalidArgumentError unless `key` (dotted) is one Juju accepts. */
 export function validateActionKey(key: string): void {
   const segments = key.split('.');
