@@ -62,18 +62,20 @@ Options:
 Exit codes: 0 ok, 1 a step failed, 2 usage, 3 blocked (nothing applied), 4 other error.
 `;
 
-export class UsageError extends Error {
-  override name = 'UsageError';
+/** The base of the CLI's own errors; a subclass only names itself. */
+export class CliError extends Error {
+  override name = 'CliError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 }
 
-export class InputFileError extends Error {
+export class UsageError extends CliError {
+  override name = 'UsageError';
+}
+
+export class InputFileError extends CliError {
   override name = 'InputFileError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export interface CliIo {

@@ -23,6 +23,7 @@ import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import type { BootInstallOptions } from '../vrf/boot.js';
 import type { EngineOptions } from '../vrf/engine.js';
+import { CharmError } from './errors.js';
 
 export interface CharmHost {
   /** Options for every engine call (paths, binaries, spawn, deps). */
@@ -35,11 +36,8 @@ export interface CharmHost {
 
 export const CLI_IN_CHARM = 'dist/vrf-host-cli.mjs';
 
-export class HostEnvironmentError extends Error {
+export class HostEnvironmentError extends CharmError {
   override name = 'HostEnvironmentError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 const absPath = (name: string) =>

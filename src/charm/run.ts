@@ -30,6 +30,7 @@ import {
   type NetworkData,
 } from './inputs.js';
 import { problemLine, type Outcome } from './status.js';
+import { CharmError } from './errors.js';
 
 /** Everything the charm read from Juju for this dispatch. */
 export interface JujuFacts {
@@ -163,11 +164,8 @@ export async function convergeHost(
   return { outcome: { kind: 'converged', report: r }, report: r };
 }
 
-export class TeardownError extends Error {
+export class TeardownError extends CharmError {
   override name = 'TeardownError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** stop and remove: the engine tears down only when this is the machine's last unit. */

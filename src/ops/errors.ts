@@ -3,12 +3,20 @@
  * of these, so the framework can log a precise line instead of a stack trace.
  */
 
-/** Base class: something went wrong talking to Juju (mirrors ops.ModelError). */
-export class ModelError extends Error {
-  override name = 'ModelError';
+/**
+ * The base of every error the ops port throws. A subclass only names itself
+ * (`override name = 'SpawnError'`) and adds its own fields; message and cause go through here.
+ */
+export class OpsError extends Error {
+  override name = 'OpsError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
+}
+
+/** Something went wrong talking to Juju (mirrors ops.ModelError). */
+export class ModelError extends OpsError {
+  override name = 'ModelError';
 }
 
 /** The relation named by `-r ENDPOINT:ID` does not exist (any more). */
@@ -66,15 +74,12 @@ export class InvalidArgumentError extends ModelError {
 }
 
 /** The JUJU_* environment is missing or malformed. */
-export class JujuContextError extends Error {
+export class JujuContextError extends OpsError {
   override name = 'JujuContextError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** JUJU_DISPATCH_PATH names an event this charm does not know. */
-export class UnknownEventError extends Error {
+export class UnknownEventError extends OpsError {
   override name = 'UnknownEventError';
   constructor(
     readonly dispatchPath: string,

@@ -61,6 +61,7 @@ export {
   type ProcessCall,
 } from './runner.js';
 export {
+  OpsError,
   ModelError,
   RelationNotFoundError,
   HookToolMissingError,
@@ -71,7 +72,7 @@ export {
   UnknownEventError,
   describeError,
 } from './errors.js';
-export type { ActionResults, ActionResultValue } from './hookcmds/action.js';
+export { isActionKeySegment, type ActionResults, type ActionResultValue } from './hookcmds/action.js';
 export type { ConfigValue } from './hookcmds/config.js';
 export type { LogLevel } from './hookcmds/log.js';
 export * as hookcmds from './hookcmds/index.js';

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { execa } from 'execa';
+import { OpsError } from './errors.js';
 
 /** What a hook tool did. `exitCode` is -1 when it was killed by `signal`. */
 export interface RawResult {
@@ -21,7 +22,7 @@ export interface RawResult {
  */
 export type RawRun = (argv: readonly string[], stdin?: string) => Promise<RawResult>;
 
-export class SpawnError extends Error {
+export class SpawnError extends OpsError {
   override name = 'SpawnError';
   constructor(
     message: string,

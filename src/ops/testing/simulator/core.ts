@@ -9,9 +9,10 @@
  */
 import { parseFlags, UsageError, type FlagSpec, type ParsedArgs } from './flags.js';
 import { foldJournal, type Effect, type HookToolName, type JournalEntry, type SimState } from './state.js';
+import { OpsError } from '../../errors.js';
 
 /** A run-time failure (exit 1 unless said otherwise). */
-class ToolError extends Error {
+class ToolError extends OpsError {
   override readonly name = 'ToolError';
   constructor(
     message: string,

@@ -3,17 +3,15 @@
  * `--name value`, `-n value`, boolean `--flag` / `--flag=false`, `--` ends the flags, and
  * flags may come after positional arguments (Juju's commands allow interspersed flags).
  */
+import { OpsError } from '../../errors.js';
 export interface FlagSpec {
   readonly long: string;
   readonly short?: string;
   readonly bool?: boolean;
 }
 
-export class UsageError extends Error {
+export class UsageError extends OpsError {
   override readonly name = 'UsageError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export interface ParsedArgs {

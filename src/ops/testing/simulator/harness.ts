@@ -35,15 +35,13 @@ import {
   type SimState,
   type SimStateInput,
 } from './state.js';
+import { OpsError } from '../../errors.js';
 
 export { readZip, extractZip, unpackCharm, type ZipEntryInfo } from './charmfile.js';
 export { HOOK_TOOLS, type HookToolName, type SimRecord, type SimState, type SimStateInput } from './state.js';
 
-export class SimulatorError extends Error {
+export class SimulatorError extends OpsError {
   override readonly name = 'SimulatorError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export interface SimulatorOptions {

@@ -20,6 +20,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSy
 import { join } from 'node:path';
 import { answer, journalEntry } from './core.js';
 import { isHookTool, JournalEntrySchema, type JournalEntry, type SimState } from './state.js';
+import { OpsError } from '../../errors.js';
 
 export const RAW_MAGIC = 'ops-sim-1';
 /** The environment variables an answer may depend on; sh records carry those that are set. */
@@ -31,11 +32,8 @@ export const DIRTY_STATE = '.dirty-state';
 /** The next sequence number, a hint only (the exclusive create is the truth). */
 export const SEQ_HINT = '.seq';
 
-export class RawJournalError extends Error {
+export class RawJournalError extends OpsError {
   override readonly name = 'RawJournalError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export type RawRecord =
