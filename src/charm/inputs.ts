@@ -22,6 +22,11 @@ const CharmOnly = z.object({
   'dry-run': z.boolean({ error: 'must be true or false' }).default(false),
 });
 
+/** The charm-only options' defaults (config.yaml declares the same; a unit test holds them equal). */
+export function charmOnlyDefaults(): z.output<typeof CharmOnly> {
+  return CharmOnly.parse({});
+}
+
 export interface CharmConfig {
   readonly engine: EngineConfig;
   readonly healDrift: boolean;
