@@ -78,6 +78,11 @@ export class JujuContextError extends OpsError {
   override name = 'JujuContextError';
 }
 
+/** The charm observes an event or action its metadata does not declare, or observes an action twice. */
+export class RegistrationError extends OpsError {
+  override name = 'RegistrationError';
+}
+
 /** JUJU_DISPATCH_PATH names an event this charm does not know. */
 export class UnknownEventError extends OpsError {
   override name = 'UnknownEventError';

@@ -31,6 +31,10 @@ export type LifecycleHookName = (typeof LIFECYCLE_HOOKS)[number];
 export const RELATION_EVENT_KINDS = ['created', 'joined', 'changed', 'departed', 'broken'] as const;
 export type RelationEventKind = (typeof RELATION_EVENT_KINDS)[number];
 export type RelationEventName = `${string}-relation-${RelationEventKind}`;
+/** `ENDPOINT-relation-KIND`: group 1 is the endpoint, group 2 the kind. */
+export const RELATION_EVENT_RE = /^(.+)-relation-(created|joined|changed|departed|broken)$/;
+/** What Framework.observe accepts: Juju's hooks, its relation events, and collect-status. */
+export type ObservableEvent = LifecycleHookName | RelationEventName | 'collect-status';
 
 const NAME_RE = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 
@@ -66,7 +70,7 @@ export function resolveDispatchPath(
     return { kind: 'action', name };
   }
   if ((LIFECYCLE_HOOKS as readonly string[]).includes(name)) return { kind: 'hook', name: name as LifecycleHookName };
-  const rel = /^(.+)-relation-(created|joined|changed|departed|broken)$/.exec(name);
+  const rel = RELATION_EVENT_RE.exec(name);
   if (rel) {
     const endpoint = rel[1] ?? '';
     if (Object.hasOwn(spec.endpoints, endpoint)) {

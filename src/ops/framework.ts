@@ -7,7 +7,16 @@ import type { z } from 'zod';
 import type { ModelBackend } from './backend.js';
 import type { CharmSpec } from './charmspec.js';
 import type { JujuContext } from './context.js';
-import type { ActionEvent, AnyEvent, CustomEvent, EventFor } from './events.js';
+import { RegistrationError } from './errors.js';
+import {
+  type ActionEvent,
+  type AnyEvent,
+  type CustomEvent,
+  type EventFor,
+  LIFECYCLE_HOOKS,
+  type ObservableEvent,
+  RELATION_EVENT_RE,
+} from './events.js';
 import type { LogLevel } from './hookcmds/log.js';
 import type { Model } from './model.js';
 
@@ -65,23 +74,57 @@ export class Framework {
   }
 
   /**
-   * Run `handler` when `name` is emitted: a hook ('config-changed'), a
-   * relation event ('juju-info-relation-joined'), 'collect-status', or a
-   * custom event name. Handlers run in the order they were observed.
+   * Run `handler` when `name` is emitted: a hook ('config-changed'), a relation event
+   * ('juju-info-relation-joined') or 'collect-status'. Handlers run in the order they were
+   * observed. The name is typed, so a misspelled hook does not compile; a relation event must
+   * name an endpoint of metadata.yaml, or registration throws (it would never fire).
    */
-  observe<N extends string>(name: N, handler: Handler<EventFor<N>>): void {
+  observe<N extends ObservableEvent>(name: N, handler: Handler<EventFor<N>>): void {
+    const relation = RELATION_EVENT_RE.exec(name);
+    const known =
+      name === 'collect-status' ||
+      (LIFECYCLE_HOOKS as readonly string[]).includes(name) ||
+      (relation !== null && relation[1] !== undefined && Object.hasOwn(this.spec.endpoints, relation[1]));
+    if (!known) {
+      const endpoints = Object.keys(this.spec.endpoints).join(', ') || 'none';
+      throw new RegistrationError(
+        relation !== null
+          ? `cannot observe ${name}: ${relation[1] ?? ''} is not an endpoint of ${this.spec.name} (endpoints: ${endpoints})`
+          : `cannot observe ${name}: not a hook, a relation event or collect-status (use observeCustom)`,
+      );
+    }
+    this.addObserver(name, handler as Handler<AnyEvent>);
+  }
+
+  /** Run `handler` when the charm emits the custom event `name` (emitCustom); Juju's event names are refused. */
+  observeCustom<D = unknown>(name: string, handler: Handler<CustomEvent<D>>): void {
+    if (
+      name === 'collect-status' ||
+      (LIFECYCLE_HOOKS as readonly string[]).includes(name) ||
+      RELATION_EVENT_RE.test(name)
+    )
+      throw new RegistrationError(`cannot observe ${name} as a custom event: Juju emits it (use observe)`);
+    this.addObserver(name, handler as Handler<AnyEvent>);
+  }
+
+  private addObserver(name: string, handler: Handler<AnyEvent>): void {
     const list = this.observers.get(name) ?? [];
-    list.push(handler as Handler<AnyEvent>);
+    list.push(handler);
     this.observers.set(name, list);
   }
 
   /**
-   * Handle action `name`. Its params (action-get) are validated with
-   * `schema` first; invalid params fail the action naming the param, and
-   * the handler is not called.
+   * Handle action `name`, which actions.yaml must declare. Its params (action-get) are validated
+   * with `schema` first; invalid params fail the action naming the param, and the handler is not
+   * called.
    */
   observeAction<S extends z.ZodType>(name: string, schema: S, handler: Handler<ActionEvent<z.output<S>>>): void {
-    if (this.actions.has(name)) throw new Error(`action ${name} is observed twice`);
+    if (!this.spec.actions.includes(name)) {
+      throw new RegistrationError(
+        `cannot observe action ${name}: actions.yaml does not declare it (actions: ${this.spec.actions.join(', ') || 'none'})`,
+      );
+    }
+    if (this.actions.has(name)) throw new RegistrationError(`action ${name} is observed twice`);
     this.actions.set(name, { schema, handler: handler as Handler<ActionEvent<unknown>> });
   }
 

@@ -380,10 +380,10 @@ describe('framework details', () => {
     class Custom extends CharmBase {
       constructor(framework: Framework) {
         super(framework);
-        framework.observe('refreshed', (e) => {
+        framework.observeCustom('refreshed', (e) => {
           order.push(`1:${String(e.data)}`);
         });
-        framework.observe('refreshed', (e) => {
+        framework.observeCustom('refreshed', (e) => {
           order.push(`2:${String(e.data)}`);
         });
         framework.observe('install', () => framework.emitCustom('refreshed', 'x'));
@@ -405,7 +405,36 @@ describe('framework details', () => {
     await t.run(t.on.install(), {});
     expect(t.exitCode).toBe(1);
     expect(t.jujuLog.at(-1)?.message).toBe(
-      'charm construction failed during install: Error: action greet is observed twice',
+      'charm construction failed during install: RegistrationError: action greet is observed twice',
+    );
+  });
+
+  test('observing an event or action the metadata does not declare fails the construction, naming it', async () => {
+    const failure = async (register: (framework: Framework) => void): Promise<string | undefined> => {
+      class Bad extends CharmBase {
+        constructor(framework: Framework) {
+          super(framework);
+          register(framework);
+        }
+      }
+      const c = new Context(Bad, { meta, config, actions });
+      await c.run(c.on.install(), {});
+      expect(c.exitCode).toBe(1);
+      return c.jujuLog.at(-1)?.message;
+    };
+    expect(await failure((f) => f.observe('juju-inf-relation-joined', () => undefined))).toBe(
+      'charm construction failed during install: RegistrationError: cannot observe juju-inf-relation-joined: juju-inf is not an endpoint of demo (endpoints: juju-info)',
+    );
+    expect(await failure((f) => f.observeAction('greeet', z.object({}), () => undefined))).toBe(
+      'charm construction failed during install: RegistrationError: cannot observe action greeet: actions.yaml does not declare it (actions: greet, explode, results, unhandled)',
+    );
+    expect(await failure((f) => f.observeCustom('install', () => undefined))).toBe(
+      'charm construction failed during install: RegistrationError: cannot observe install as a custom event: Juju emits it (use observe)',
+    );
+    // A hook name the framework does not know does not compile; at run time (a cast) it is refused too.
+    // @ts-expect-error 'config-chagned' is not an ObservableEvent
+    expect(await failure((f) => f.observe('config-chagned', () => undefined))).toBe(
+      'charm construction failed during install: RegistrationError: cannot observe config-chagned: not a hook, a relation event or collect-status (use observeCustom)',
     );
   });
 
