@@ -5,15 +5,37 @@ import prettier from 'eslint-config-prettier';
 export default tseslint.config(
   { ignores: ['build/**', 'node_modules/**', 'coverage/**', 'bench/results/**', '.cache/**', '*.charm'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  // Type-aware: the rules see the types tsc sees (each .ts file's tsconfig, found by the project service).
+  ...tseslint.configs.recommendedTypeChecked,
+  { languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } } },
   {
-    files: ['**/*.{js,mjs}'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' } },
+    files: ['**/*.{js,mjs,cjs}'],
+    // The scripts are type-checked by tsc (tsconfig.scripts.json, checkJs), not by type-aware lint rules.
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' },
+    },
   },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    rules: {
+      // A switch over a union must handle every member, so a new step kind or status is caught where it is
+      // used; a `default:` is an explicit decision about the rest (e.g. zod's issue codes, which zod grows).
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+    },
+  },
+  {
+    files: ['tests/**/*.ts'],
+    rules: {
+      // jest's asymmetric matchers (expect.stringMatching, expect.any, …) are typed `any` by @types/jest.
+      '@typescript-eslint/no-unsafe-assignment': 'off',
     },
   },
   // The import boundaries: ops knows nothing of VRFs, the domain knows nothing of Juju.

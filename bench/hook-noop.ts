@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
+import { charmOnlyDefaults } from '../src/charm/inputs.js';
 import { parseEngineConfig, DEFAULT_CONFIG_RAW } from '../src/vrf/config.js';
 import { deriveDesired } from '../src/vrf/derive.js';
 import { persistHostFiles } from '../src/vrf/engine.js';
@@ -180,14 +181,7 @@ await persistHostFiles(ROOT, desired, ledger);
 
 writeFileSync(join(DATA, 'ip-main.out'), ipOut.main);
 writeFileSync(join(DATA, 'ip-rule6.out'), ipOut.rule6);
-const configDefaults = Object.fromEntries(
-  Object.entries(CONFIG_RAW)
-    .map(([k, v]) => [k, v])
-    .concat([
-      ['heal-drift', true],
-      ['dry-run', false],
-    ]),
-);
+const configDefaults = { ...CONFIG_RAW, ...charmOnlyDefaults() };
 writeFileSync(join(DATA, 'config-get.out'), `${JSON.stringify(configDefaults)}\n`);
 for (const b of ['juju-info', ...metadataBindings])
   writeFileSync(join(DATA, `network-get.${b}.out`), `${networkGetJson(b)}\n`);

@@ -2,6 +2,7 @@
  * Typed errors of the ops port. Every failure that crosses the backend is one
  * of these, so the framework can log a precise line instead of a stack trace.
  */
+import { types } from 'node:util';
 
 /**
  * The base of every error the ops port throws. A subclass only names itself
@@ -95,6 +96,16 @@ export class UnknownEventError extends OpsError {
   }
 }
 
+/** A thrown non-Error as text: a string as is, anything else as JSON (or its type when it has none). */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return JSON.stringify(v) ?? typeof v;
+  } catch {
+    return typeof v;
+  }
+}
+
 /** One line per error in the cause chain: `Name: message` joined with `<- caused by: `. */
 export function describeError(err: unknown): string {
   const parts: string[] = [];
@@ -102,11 +113,12 @@ export function describeError(err: unknown): string {
   let cur: unknown = err;
   while (cur !== undefined && cur !== null && !seen.has(cur) && parts.length < 8) {
     seen.add(cur);
-    if (cur instanceof Error) {
+    // isNativeError: also an Error from another realm (a vm context), which is not instanceof Error.
+    if (cur instanceof Error || types.isNativeError(cur)) {
       parts.push(`${cur.name}: ${cur.message}`);
       cur = cur.cause;
     } else {
-      parts.push(String(cur));
+      parts.push(describeValue(cur));
       break;
     }
   }

@@ -145,6 +145,6 @@ export class Framework {
   /** Emit a charm-defined event. */
   emitCustom<D>(name: string, data: D): Promise<void> {
     const event: CustomEvent<D> = { kind: 'custom', name, data };
-    return this.emit(event as CustomEvent);
+    return this.emit(event);
   }
 }

@@ -120,8 +120,7 @@ export function memoEnv(env: Readonly<Record<string, string | undefined>>): Reco
   return out;
 }
 
-const errCode = (e: unknown): string =>
-  typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : 'error';
+const errCode = (e: unknown): string => (typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : 'error');
 
 /** A path's state as one comparable string. */
 export async function fileState(w: Watch): Promise<string> {

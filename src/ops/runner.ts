@@ -56,10 +56,7 @@ export function processRunner(opts: ProcessRunnerOptions = {}): RawRun {
     });
     if (result.exitCode === undefined && result.signal === undefined) {
       const cause = result.cause;
-      const code =
-        typeof cause === 'object' && cause !== null && 'code' in cause
-          ? String((cause as { code: unknown }).code)
-          : result.code;
+      const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : result.code;
       throw new SpawnError(`could not start ${file}: ${result.shortMessage}`, code, { cause });
     }
     return {

@@ -112,7 +112,10 @@ const byMetricThenGateway = (a: Route, b: Route): number =>
   compareIp(a.gateway ?? '', b.gateway ?? '') ||
   (a.dev ?? '').localeCompare(b.dev ?? '');
 
-function isDefaultVia(r: Route, family: Family): r is Route & { gateway: string } {
+/** A default route through a gateway. */
+type DefaultVia = Route & { readonly gateway: string };
+
+function isDefaultVia(r: Route, family: Family): r is DefaultVia {
   return r.family === family && r.type === 'unicast' && r.gateway !== null && isDefaultCidr(r.dst);
 }
 
@@ -212,9 +215,9 @@ function fromConfig(
 
 function fromMainRoute(t: GatewayTarget, family: Family, routes: readonly Route[]): DerivedGateway | null {
   const cands = routes
-    .filter((r) => r.table === TABLE.main && isDefaultVia(r, family) && r.protocol !== 'ra')
-    .filter((r) => (r.dev !== null && t.members.includes(r.dev)) || inSubnets(t, family, r.gateway as string))
-    .filter((r) => usable(t, family, r.gateway as string, r.dev))
+    .filter((r): r is DefaultVia => isDefaultVia(r, family) && r.table === TABLE.main && r.protocol !== 'ra')
+    .filter((r) => (r.dev !== null && t.members.includes(r.dev)) || inSubnets(t, family, r.gateway))
+    .filter((r) => usable(t, family, r.gateway, r.dev))
     .sort((a, b) => {
       const da = a.dev !== null && t.members.includes(a.dev) ? 0 : 1;
       const db = b.dev !== null && t.members.includes(b.dev) ? 0 : 1;
@@ -259,7 +262,7 @@ function fromPolicyTable(
     );
   for (const rule of selecting) {
     const def = routes
-      .filter((r) => r.table === rule.table && isDefaultVia(r, family) && usable(t, family, r.gateway as string, r.dev))
+      .filter((r) => r.table === rule.table && isDefaultVia(r, family) && usable(t, family, r.gateway, r.dev))
       .sort(byMetricThenGateway)[0];
     if (def && def.gateway !== null) {
       return {

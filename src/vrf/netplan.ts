@@ -86,7 +86,7 @@ export function parseNetplanGateways(files: Readonly<Record<string, string>>): N
     const network = parsed.data.network;
     if (!network) continue;
     for (const section of NETPLAN_SECTIONS) {
-      const devs = network[section] as Record<string, unknown> | null | undefined;
+      const devs = network[section];
       if (!devs) continue;
       for (const id of Object.keys(devs)) {
         const dev = DeviceSchema.safeParse(devs[id] ?? {});

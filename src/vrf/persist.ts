@@ -152,15 +152,10 @@ export function parseState(text: string, path: string): HostState {
       { cause: e },
     );
   }
-  if (
-    typeof raw === 'object' &&
-    raw !== null &&
-    'version' in raw &&
-    (raw as { version: unknown }).version !== STATE_VERSION
-  ) {
+  if (typeof raw === 'object' && raw !== null && 'version' in raw && raw.version !== STATE_VERSION) {
     throw new StateFileError(
       path,
-      `${path} has version ${JSON.stringify((raw as { version: unknown }).version)}; this vrf-host reads version ${STATE_VERSION}`,
+      `${path} has version ${JSON.stringify(raw.version)}; this vrf-host reads version ${STATE_VERSION}`,
     );
   }
   const r = stateSchema.safeParse(raw);

@@ -245,7 +245,7 @@ describe('the packed charm: install → config-changed → update-status → rem
     expect(replay.record.logs).toEqual([]);
     expect(replay.record.calls.map((c) => c.tool).sort()).toEqual([
       'config-get',
-      ...Array(8).fill('network-get'),
+      ...Array<string>(8).fill('network-get'),
       'status-set',
     ]);
     expect(replay.record.status).toEqual(full.record.status);

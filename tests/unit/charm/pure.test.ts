@@ -33,7 +33,7 @@ function vrf(name: string, members: string[], v4?: string, v6?: string): Desired
       ...(v6 ? { inet6: { family: 'inet6', address: v6, source: 'ra', detail: '' } } : {}),
     },
     routes: [],
-  } as DesiredVrf;
+  };
 }
 const desired = (vrfs: DesiredVrf[], inMain: DesiredState['inMain'] = []): DesiredState => ({
   vrfs,

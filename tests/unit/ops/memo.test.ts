@@ -37,10 +37,10 @@ const ok = (stdout: string): RawResult => ({ exitCode: 0, stdout, stderr: '' });
 /** A fake process table: argv joined by spaces → result; records every call. */
 function fakeRun(table: Record<string, RawResult>) {
   const calls: ProcessCall[] = [];
-  const run: ReplayOptions['run'] = async (c) => {
+  const run: ReplayOptions['run'] = (c) => {
     calls.push(c);
     const r = table[c.argv.join(' ')];
-    return r ?? { exitCode: -1, stdout: '', stderr: '', spawnError: `${c.argv[0]}: ENOENT` };
+    return Promise.resolve(r ?? { exitCode: -1, stdout: '', stderr: '', spawnError: `${c.argv[0]}: ENOENT` });
   };
   return { run, calls };
 }

@@ -20,7 +20,6 @@ import type {
   Route,
   RouteGet,
   Rule,
-  Sysctls,
 } from '../../../src/vrf/types.js';
 
 export type HostPart =
@@ -189,7 +188,7 @@ export function host(...parts: ReadonlyArray<HostPart | readonly HostPart[]>): O
         break;
     }
   }
-  return { links, addrs, routes, rules, sysctls: sysctls as Sysctls, routeGet: rg, vrfModule: true, container: false };
+  return { links, addrs, routes, rules, sysctls, routeGet: rg, vrfModule: true, container: false };
 }
 
 /** `iface('ens4', '172.16.0.5/24', '2001:db8::5/64')` as network-get would report it. */

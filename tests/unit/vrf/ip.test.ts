@@ -173,9 +173,9 @@ describe('with a fake ip', () => {
 describe('modprobe', () => {
   it('runs `modprobe NAME` through the injected spawn and refuses odd names', async () => {
     const seen: string[][] = [];
-    const spawn: Spawn = async (file, args) => {
+    const spawn: Spawn = (file, args) => {
       seen.push([file, ...args]);
-      return { exitCode: 1, stdout: '', stderr: 'modprobe: FATAL: Module vrf not found\n' };
+      return Promise.resolve({ exitCode: 1, stdout: '', stderr: 'modprobe: FATAL: Module vrf not found\n' });
     };
     expect(await modprobe('vrf', { spawn })).toEqual({ ok: false, stderr: 'modprobe: FATAL: Module vrf not found' });
     expect(seen).toEqual([['modprobe', 'vrf']]);

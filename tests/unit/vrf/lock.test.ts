@@ -44,7 +44,7 @@ process.stdout.write('released\\n');
 function startHolder(root: string) {
   const child = execa(process.execPath, [holder, root], { reject: false, buffer: true, stdin: 'pipe' });
   const locked = new Promise<void>((res, rej) => {
-    child.stdout!.on('data', (b: Buffer) => {
+    child.stdout.on('data', (b: Buffer) => {
       if (b.toString().includes('locked')) res();
     });
     child.on('exit', () => rej(new Error('holder exited before locking')));
