@@ -9,6 +9,7 @@ import type { CharmClass } from '../charm-base.js';
 import { charmSpecFrom, type CharmSpec } from '../charmspec.js';
 import { dispatch } from '../main.js';
 import type { Status } from '../status.js';
+import { inconsistencies, InconsistentScenarioError } from './consistency.js';
 import { FakeJuju, type JujuLogLine, type NestedResults } from './fake-juju.js';
 import { relationIdOf, type RelationState, type State } from './state.js';
 
@@ -144,8 +145,14 @@ export class Context {
     return { ...base, ...(this.opts.env ?? {}) };
   }
 
-  /** Dispatch `event` against `state`; returns the state the hook left. */
+  /**
+   * Dispatch `event` against `state`; returns the state the hook left. A state or event the
+   * charm's metadata could not produce (an undeclared config key, endpoint, binding or action)
+   * is refused with InconsistentScenarioError before anything runs.
+   */
   async run(event: TestEvent, state: State = {}): Promise<State> {
+    const wrong = inconsistencies(this.spec, event, state);
+    if (wrong.length > 0) throw new InconsistentScenarioError(`inconsistent scenario: ${wrong.join('; ')}`);
     const fake = new FakeJuju({
       spec: this.spec,
       unitName: this.unitName,
