@@ -137,7 +137,7 @@ describe('the kernel suite, natively, over fake scenarios', () => {
 
   it('counts the flaky scenario once, as passed, and the guest lines never', async () => {
     const r = await suite({});
-    const out = r.all as string;
+    const out = r.all;
     expect(r.exitCode).toBe(1);
     expect(out).toMatch(/^PASS {2}flaky .*FLAKY: failed, then passed on retry/m);
     expect(out).toMatch(/^\[native\] # guest: 1 passed, 2 failed$/m);
@@ -149,7 +149,7 @@ describe('the kernel suite, natively, over fake scenarios', () => {
 
   it('without the retry, one guest counts each scenario once', async () => {
     const r = await suite({ VRF_HOST_KERNEL_RETRY: '0', VRF_HOST_KERNEL_SHARDS: '1' });
-    const s = summarise(UNIT_AND_E2E + (r.all as string));
+    const s = summarise(UNIT_AND_E2E + r.all);
     expect(s.lines.filter((l) => l.kind === 'kernel')).toEqual([{ kind: 'kernel', passed: 1, failed: 2, skipped: 0 }]);
   }, 60_000);
 
@@ -157,7 +157,7 @@ describe('the kernel suite, natively, over fake scenarios', () => {
     const r = await suite({ VRF_HOST_SKIP_KERNEL: '1' });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe('kernel: SKIPPED\nkernel: 0 passed, 0 failed, 3 skipped');
-    expect(summarise(UNIT_AND_E2E + (r.all as string)).problems).toEqual([
+    expect(summarise(UNIT_AND_E2E + r.all).problems).toEqual([
       'kernel: SKIPPED (3 scenario(s)): nothing was proven on the real kernel',
     ]);
   }, 60_000);

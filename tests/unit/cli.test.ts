@@ -215,11 +215,11 @@ describe('vrf-host CLI on a recorded host', () => {
       },
     );
     await new Promise<void>((res, rej) => {
-      holder.stdout!.on('data', (b: Buffer) => (b.toString().includes('locked') ? res() : undefined));
+      holder.stdout.on('data', (b: Buffer) => (b.toString().includes('locked') ? res() : undefined));
       holder.on('exit', () => rej(new Error('flock exited before locking')));
     });
     const locked = await run(['apply', '--file', f, ...hostArgs(h), '--lock-timeout', '0.2']);
-    holder.stdin!.end();
+    holder.stdin.end();
     await holder;
     expect(locked.code).toBe(EXIT.error);
     expect(locked.err).toMatch(/LockTimeoutError: another vrf-host run holds .*vrf-host\.lock/);

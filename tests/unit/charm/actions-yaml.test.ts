@@ -14,7 +14,6 @@ import fc from 'fast-check';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { ACTION_PARAMS } from '../../../src/charm/action-params.gen.js';
-// @ts-expect-error a build script (plain .mjs), no types
 import { actionParamsSource, generatedIsCurrent } from '../../../scripts/gen-action-params.mjs';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));

@@ -146,7 +146,7 @@ describe('converge where systemd-networkd runs', () => {
     expect(r.ok).toBe(true);
     expect(r.warnings).toContainEqual({
       field: 'networkd: bond0',
-      message: expect.stringContaining('matches by more than this link') as unknown as string,
+      message: expect.stringContaining('matches by more than this link'),
     });
     expect(await exists(under(n.h.root, FILES[7]!))).toBe(false);
     expect(await exists(under(n.h.root, 'etc/systemd/network/05-vrf-host-storage.netdev'))).toBe(true);

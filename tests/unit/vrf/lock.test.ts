@@ -51,7 +51,7 @@ function startHolder(root: string) {
   });
   /** Tell the holder to release; resolves once it has. */
   const release = async () => {
-    child.stdin!.end('release\n');
+    child.stdin.end('release\n');
     return child;
   };
   return { child, locked, release };
