@@ -47,79 +47,37 @@ export class KernelModelError extends VrfError {
 
 /** The routes the kernel keeps for one address of an up device (connected, local, broadcast). */
 export function kernelRoutesFor(a: Addr, mainTable: number, localTable: number): Route[] {
+  type Varying = Pick<Route, 'table' | 'dst' | 'type' | 'scope' | 'metric' | 'prefsrc'>;
+  const kernelRoute = ({ table, dst, type, scope, metric, prefsrc }: Varying): Route => ({
+    family: a.family,
+    gateway: null,
+    dev: a.dev,
+    table,
+    dst,
+    type,
+    protocol: 'kernel',
+    scope,
+    metric,
+    prefsrc,
+  });
+  const subnet = subnetOf(a.address, a.prefixlen);
   const out: Route[] = [];
-  const max = a.family === 'inet' ? 32 : 128;
-  const base = { family: a.family, gateway: null, dev: a.dev } as const;
   if (a.family === 'inet') {
-    if (a.prefixlen < max) {
-      out.push({
-        ...base,
-        table: mainTable,
-        dst: subnetOf(a.address, a.prefixlen),
-        type: 'unicast',
-        protocol: 'kernel',
-        scope: 'link',
-        metric: null,
-        prefsrc: a.address,
-      });
-    }
-    out.push({
-      ...base,
-      table: localTable,
-      dst: `${a.address}/32`,
-      type: 'local',
-      protocol: 'kernel',
-      scope: 'host',
-      metric: null,
-      prefsrc: a.address,
-    });
+    const v4 = { metric: null, prefsrc: a.address };
+    if (a.prefixlen < 32)
+      out.push(kernelRoute({ ...v4, table: mainTable, dst: subnet, type: 'unicast', scope: 'link' }));
+    out.push(kernelRoute({ ...v4, table: localTable, dst: `${a.address}/32`, type: 'local', scope: 'host' }));
     if (a.prefixlen < 31) {
       const bcast = ipaddr.IPv4.broadcastAddressFromCIDR(`${a.address}/${a.prefixlen}`).toString();
-      out.push({
-        ...base,
-        table: localTable,
-        dst: `${bcast}/32`,
-        type: 'broadcast',
-        protocol: 'kernel',
-        scope: 'link',
-        metric: null,
-        prefsrc: a.address,
-      });
+      out.push(kernelRoute({ ...v4, table: localTable, dst: `${bcast}/32`, type: 'broadcast', scope: 'link' }));
     }
   } else {
-    if (a.prefixlen < max) {
-      out.push({
-        ...base,
-        table: mainTable,
-        dst: subnetOf(a.address, a.prefixlen),
-        type: 'unicast',
-        protocol: 'kernel',
-        scope: 'global',
-        metric: 256,
-        prefsrc: null,
-      });
-    }
-    out.push({
-      ...base,
-      table: localTable,
-      dst: `${a.address}/128`,
-      type: 'local',
-      protocol: 'kernel',
-      scope: 'global',
-      metric: 0,
-      prefsrc: null,
-    });
+    const v6 = { scope: 'global', prefsrc: null };
+    if (a.prefixlen < 128)
+      out.push(kernelRoute({ ...v6, table: mainTable, dst: subnet, type: 'unicast', metric: 256 }));
+    out.push(kernelRoute({ ...v6, table: localTable, dst: `${a.address}/128`, type: 'local', metric: 0 }));
     // One per IPv6 device (entries are de-duplicated by their identity).
-    out.push({
-      ...base,
-      table: localTable,
-      dst: 'ff00::/8',
-      type: 'multicast',
-      protocol: 'kernel',
-      scope: 'global',
-      metric: 256,
-      prefsrc: null,
-    });
+    out.push(kernelRoute({ ...v6, table: localTable, dst: 'ff00::/8', type: 'multicast', metric: 256 }));
   }
   return out;
 }

@@ -24,6 +24,11 @@ export interface ProbeResult {
   readonly error: string | null;
 }
 
+/** A target that gave no answer: what ping could not run or said, as `error`. */
+function unanswered(t: Pick<ProbeResult, 'vrf' | 'family' | 'target' | 'kind'>, error: string): ProbeResult {
+  return { ...t, reachable: false, transmitted: null, received: null, lossPercent: null, rttMs: null, error };
+}
+
 /** Parses ping's summary lines (iputils and busybox). */
 export function parsePing(
   stdout: string,
@@ -88,15 +93,7 @@ export async function checkGateways(o: CheckGatewaysOptions = {}): Promise<Probe
   const results: ProbeResult[] = [];
   for (const t of targets) {
     if (!validVrfName(t.vrf) || parseIp(t.target) === null) {
-      results.push({
-        ...t,
-        reachable: false,
-        transmitted: null,
-        received: null,
-        lossPercent: null,
-        rttMs: null,
-        error: 'invalid VRF name or address',
-      });
+      results.push(unanswered(t, 'invalid VRF name or address'));
       continue;
     }
     const pingArgs = [...(t.family === 'inet6' ? ['-6'] : []), '-c', count, '-W', '1', t.target];
@@ -111,15 +108,7 @@ export async function checkGateways(o: CheckGatewaysOptions = {}): Promise<Probe
       error = `${error}; ping -I ${t.vrf}: ${r2.stderr.trim() || `exited ${r2.exitCode}`}`;
     }
     if (parsed === null) {
-      results.push({
-        ...t,
-        reachable: false,
-        transmitted: null,
-        received: null,
-        lossPercent: null,
-        rttMs: null,
-        error,
-      });
+      results.push(unanswered(t, error));
     } else {
       results.push({ ...t, ...parsed, reachable: (parsed.received ?? 0) > 0, error: null });
     }
