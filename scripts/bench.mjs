@@ -30,6 +30,7 @@ const only = onlyIdx >= 0 ? new Set((argv[onlyIdx + 1] ?? '').split(',')) : null
 const want = (name) => only === null || only.has(name);
 
 class BenchError extends Error {
+  /** @override */
   name = 'BenchError';
   constructor(message, options) {
     super(message, options);

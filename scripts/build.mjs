@@ -43,6 +43,7 @@ export const STANDARD_HOOKS = [
 export const RELATION_HOOK_KINDS = ['created', 'joined', 'changed', 'departed', 'broken'];
 
 export class BuildError extends Error {
+  /** @override */
   name = 'BuildError';
   constructor(message, options) {
     super(message, options);
@@ -124,7 +125,7 @@ export async function buildCharm(dir, { minify = false, architectures = ARCHITEC
   await writeFile(join(dir, 'manifest.yaml'), manifest(architectures));
 
   const id = await buildId();
-  const common = {
+  const common = /** @satisfies {import('esbuild').BuildOptions} */ ({
     bundle: true,
     platform: 'node',
     external: ['esbuild'],
@@ -133,7 +134,7 @@ export async function buildCharm(dir, { minify = false, architectures = ARCHITEC
     metafile: true,
     minify,
     define: { __VRF_HOST_BUILD__: JSON.stringify(id) },
-  };
+  });
   const hasCli = existsSync(join(ROOT, 'src/cli.ts'));
   const [launcher, bundle] = await Promise.all([
     esbuild.build({

@@ -16,6 +16,7 @@ export const ACTIONS_YAML = join(ROOT, 'actions.yaml');
 export const GENERATED = join(ROOT, 'src/charm/action-params.gen.ts');
 
 export class ActionSchemaError extends Error {
+  /** @override */
   name = 'ActionSchemaError';
   constructor(message, options) {
     super(message, options);
@@ -146,7 +147,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     await writeFile(GENERATED, await generatedSource());
     console.log(`wrote ${GENERATED}`);
   } catch (err) {
-    console.error(`gen:actions failed: ${err?.name === 'ActionSchemaError' ? err.message : (err?.stack ?? err)}`);
+    console.error(
+      `gen:actions failed: ${err instanceof ActionSchemaError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
     process.exitCode = 1;
   }
 }

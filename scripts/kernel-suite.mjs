@@ -52,13 +52,20 @@ export function estimates(scenarios) {
  * Split scenarios into n shards of about equal expected time (longest first onto the lightest
  * shard); each shard keeps file-name order, so a scenario that must run before the vrf module is
  * loaded still runs first in its guest.
+ * @template {{name: string, file: string}} S
+ * @param {readonly S[]} scenarios
+ * @param {number} n
+ * @param {Map<string, number>} est expected milliseconds per scenario name
+ * @returns {{ms: number, items: S[]}[]}
  */
 export function shard(scenarios, n, est) {
+  /** @type {{ms: number, items: S[]}[]} */
   const shards = Array.from({ length: Math.max(1, Math.min(n, scenarios.length)) }, () => ({ ms: 0, items: [] }));
-  for (const s of [...scenarios].sort((a, b) => est.get(b.name) - est.get(a.name) || a.file.localeCompare(b.file))) {
+  const ms = (/** @type {string} */ name) => est.get(name) ?? 0;
+  for (const s of [...scenarios].sort((a, b) => ms(b.name) - ms(a.name) || a.file.localeCompare(b.file))) {
     const lightest = shards.reduce((m, x) => (x.ms < m.ms ? x : m));
     lightest.items.push(s);
-    lightest.ms += est.get(s.name);
+    lightest.ms += ms(s.name);
   }
   for (const x of shards) x.items.sort((a, b) => a.file.localeCompare(b.file));
   return shards.filter((x) => x.items.length > 0);
@@ -209,7 +216,7 @@ async function main(argv) {
       console.log(
         `# ${label}real-kernel suite ${shards.length > 1 ? `guest ${i + 1}/${shards.length} ` : ''}(${r.mode}${r.mode === 'vm' ? `, -smp ${smp}, boot ${r.timings.bootMs ?? '?'} ms` : ''}, scenarios ${ran} ms, guest total ${r.timings.totalMs} ms, exit ${r.exitCode}; artifacts ${r.shareDir})`,
       );
-      for (const sc of shards[i].items) {
+      for (const sc of shards[i]?.items ?? []) {
         const res = byName.get(sc.name);
         outcome.set(
           sc.name,

@@ -21,6 +21,7 @@ export const ARCHES = {
 };
 
 export class NodeRuntimeError extends Error {
+  /** @override */
   name = 'NodeRuntimeError';
   constructor(message, options) {
     super(message, options);
@@ -105,7 +106,9 @@ export async function nodeBinary(arch, { quiet = false } = {}) {
     await rm(tmp, { recursive: true, force: true });
     throw e instanceof NodeRuntimeError
       ? e
-      : new NodeRuntimeError(`cannot fetch ${pkg}@${version}: ${e.message}`, { cause: e });
+      : new NodeRuntimeError(`cannot fetch ${pkg}@${version}: ${e instanceof Error ? e.message : String(e)}`, {
+          cause: e,
+        });
   }
   return bin;
 }

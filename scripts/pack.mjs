@@ -38,6 +38,7 @@ async function walk(dir, base = dir) {
   return out;
 }
 
+/** @param {{bundleNode?: boolean, arch?: string, treeOnly?: boolean, out?: string, quiet?: boolean}} [options] */
 export async function pack({ bundleNode = false, arch, treeOnly = false, out = CHARM_FILE, quiet = false } = {}) {
   const target = arch === undefined ? undefined : jujuArch(arch);
   const withNode = bundleNode || target !== undefined;
@@ -70,7 +71,7 @@ export async function pack({ bundleNode = false, arch, treeOnly = false, out = C
     await new Promise((done, reject) => {
       const file = createWriteStream(tmp);
       zip.outputStream.on('error', reject);
-      file.on('error', reject).on('close', done);
+      file.on('error', reject).on('close', () => done(undefined));
       zip.outputStream.pipe(file);
     });
     await rename(tmp, out);
@@ -91,15 +92,16 @@ export async function pack({ bundleNode = false, arch, treeOnly = false, out = C
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const usage = 'usage: npm run pack [-- [--bundle-node] [--arch amd64|arm64] [--tree-only] [--out FILE]]';
   const args = process.argv.slice(2);
+  /** @type {{bundleNode: boolean, treeOnly: boolean, arch?: string, out?: string}} */
   const opts = { bundleNode: false, treeOnly: false };
   const bad = [];
   for (let i = 0; i < args.length; i++) {
-    const a = args[i];
+    const a = args[i] ?? '';
     if (a === '--bundle-node') opts.bundleNode = true;
     else if (a === '--tree-only') opts.treeOnly = true;
-    else if (a === '--arch' && i + 1 < args.length) opts.arch = args[++i];
+    else if (a === '--arch' && i + 1 < args.length) opts.arch = args[++i] ?? '';
     else if (a.startsWith('--arch=')) opts.arch = a.slice('--arch='.length);
-    else if (a === '--out' && i + 1 < args.length) opts.out = resolve(args[++i]);
+    else if (a === '--out' && i + 1 < args.length) opts.out = resolve(args[++i] ?? '');
     else bad.push(a);
   }
   if (bad.length > 0) {

@@ -8,6 +8,8 @@ const PACKAGES_FILE = fileURLToPath(new URL('./packages.txt', import.meta.url));
 /**
  * scripts/vm/packages.txt as [command or absolute path, Debian package] pairs: the one list of
  * system packages (.ci/run reads the same file).
+ * @param {string} [text]
+ * @returns {[probe: string, pkg: string][]}
  */
 export function readPackages(text = readFileSync(PACKAGES_FILE, 'utf8')) {
   return text
@@ -57,6 +59,7 @@ export function missingPackages({ needQemu = true } = {}) {
  * Make sure the suite's system packages are present. As root, installs what is missing with apt-get;
  * otherwise throws a HostPrerequisiteError saying exactly what to install.
  */
+/** @param {{needQemu?: boolean, log?: (line: string) => void}} [options] */
 export function ensureHostPackages({ needQemu = true, log = () => {} } = {}) {
   if (!isRoot()) {
     throw new HostPrerequisiteError(

@@ -72,6 +72,10 @@ function modulePaths(kernel) {
  * Return the path of a cached initramfs for this kernel, building it when its inputs changed.
  * The cache key hashes busybox, both init scripts and every module file.
  */
+/**
+ * @param {{version: string, modulesDir: string}} kernel
+ * @param {{log?: (line: string) => void}} [options]
+ */
 export function ensureInitramfs(kernel, { log = () => {} } = {}) {
   const busybox = findBusybox();
   const mods = modulePaths(kernel);

@@ -38,6 +38,7 @@ export function resolveKernelPackage() {
  * Reuses a complete cache (marked by a `.complete` file).
  * @returns {{pkg: string, version: string, root: string, vmlinuz: string, modulesDir: string}}
  */
+/** @param {{log?: (line: string) => void}} [options] */
 export function ensureKernel({ log = () => {} } = {}) {
   const base = path.join(cacheRoot(), 'kernel');
   mkdirSync(base, { recursive: true });
@@ -48,8 +49,8 @@ export function ensureKernel({ log = () => {} } = {}) {
   } catch (e) {
     const cached = readdirSync(base).filter((d) => existsSync(path.join(base, d, '.complete')));
     if (cached.length === 0) throw e;
-    pkg = cached.sort().at(-1);
-    log(`apt-cache failed (${e.message.split('\n')[0]}); using cached ${pkg}`);
+    pkg = cached.sort().at(-1) ?? '';
+    log(`apt-cache failed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); using cached ${pkg}`);
   }
   const root = path.join(base, pkg);
   const marker = path.join(root, '.complete');
@@ -63,10 +64,10 @@ export function ensureKernel({ log = () => {} } = {}) {
     if (debs.length !== 1)
       throw new KernelFetchError(`expected one .deb after apt-get download, got ${debs.join(', ')}`);
     const tree = path.join(tmp, 'tree');
-    run('dpkg-deb', ['-x', path.join(tmp, 'deb', debs[0]), tree]);
+    run('dpkg-deb', ['-x', path.join(tmp, 'deb', debs[0] ?? ''), tree]);
     const versions = readdirSync(path.join(tree, 'lib', 'modules'));
     if (versions.length !== 1) throw new KernelFetchError(`expected one module tree, got ${versions.join(', ')}`);
-    run('depmod', ['-b', tree, versions[0]]);
+    run('depmod', ['-b', tree, versions[0] ?? '']);
     rmSync(path.join(tmp, 'deb'), { recursive: true, force: true });
     writeFileSync(path.join(tmp, 'tree', 'VERSION'), `${versions[0]}\n`);
     rmSync(root, { recursive: true, force: true });

@@ -87,6 +87,11 @@ function finish(shareDir, exitCode, consoleLog, timings) {
  * @returns {Promise<{exitCode: number|null, log: string, console: string, resultsDir: string, shareDir: string,
  *          timings: {bootMs: number|null, totalMs: number}}>} exitCode null = no exit recorded (timeout/crash)
  */
+/**
+ * @param {{script: string, args?: string[], env?: Record<string, string>, timeoutMs?: number,
+ *   stream?: {write: (chunk: Buffer | string) => unknown} | null, memoryMb?: number, smp?: number,
+ *   log?: (line: string) => void}} options
+ */
 export async function runInVm({
   script,
   args = [],
@@ -175,7 +180,11 @@ export async function runInVm({
   return finish(shareDir, exitCode, consoleLog, { bootMs, totalMs: Date.now() - t0 });
 }
 
-/** Run the same job directly on this host (its kernel has VRF). Same contract as runInVm. */
+/**
+ * Run the same job directly on this host (its kernel has VRF). Same contract as runInVm.
+ * @param {{script: string, args?: string[], env?: Record<string, string>, timeoutMs?: number,
+ *   stream?: {write: (chunk: Buffer | string) => unknown} | null, log?: (line: string) => void}} options
+ */
 export async function runNative({
   script,
   args = [],
