@@ -140,17 +140,19 @@ export function emptyState(): HostState {
   };
 }
 
+/** What a corrupt state file's error ends with: teardown needs what the file remembers. */
+const NOT_GUESSING =
+  'vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand';
+
 /** Parses state.json text; throws StateFileError naming the path and the field. */
 export function parseState(text: string, path: string): HostState {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new StateFileError(
-      path,
-      `${path} is corrupt (not JSON: ${(e as Error).message}); vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand`,
-      { cause: e },
-    );
+    throw new StateFileError(path, `${path} is corrupt (not JSON: ${(e as Error).message}); ${NOT_GUESSING}`, {
+      cause: e,
+    });
   }
   if (typeof raw === 'object' && raw !== null && 'version' in raw && raw.version !== STATE_VERSION) {
     throw new StateFileError(
@@ -162,11 +164,9 @@ export function parseState(text: string, path: string): HostState {
   if (!r.success) {
     const first = r.error.issues[0];
     const where = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
-    throw new StateFileError(
-      path,
-      `${path} is corrupt at ${where}: ${first?.message ?? 'invalid'}; vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand`,
-      { cause: r.error },
-    );
+    throw new StateFileError(path, `${path} is corrupt at ${where}: ${first?.message ?? 'invalid'}; ${NOT_GUESSING}`, {
+      cause: r.error,
+    });
   }
   return r.data;
 }
