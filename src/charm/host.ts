@@ -11,14 +11,16 @@
  *   VRF_HOST_MODPROBE      the modprobe binary                       (default modprobe)
  *   VRF_HOST_FLOCK         the flock binary                          (default flock)
  *   VRF_HOST_LOCK_TIMEOUT  seconds to wait for the host lock         (default 120)
- *   VRF_HOST_NODE          node binary the boot unit runs            (default this node)
+ *   VRF_HOST_NODE          node binary the boot unit runs            (default this node; copied to
+ *                                                                     /var/lib/vrf-host/bin when it is
+ *                                                                     in the charm directory)
  *   VRF_HOST_CLI           the CLI bundle the boot unit copies       (default CHARM_DIR/dist/vrf-host-cli.mjs)
  *   VRF_HOST_BOOT          "0": do not install the boot unit and hook (default: install)
  *
  * In-process tests use `createVrfHostCharm(() => host)` instead, which can
  * also inject a spawn function and the engine's pure dependencies.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import type { BootInstallOptions } from '../vrf/boot.js';
@@ -65,6 +67,14 @@ const EnvSchema = z.object({
   VRF_HOST_BOOT: z.enum(['0', '1', '']).optional(),
 });
 
+function realOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
 /** The host from the environment (production: the real paths). Throws HostEnvironmentError on a bad variable. */
 export function hostFromEnv(
   env: Readonly<Record<string, string | undefined>>,
@@ -95,5 +105,10 @@ export function hostFromEnv(
       bootDisabled: `the CLI bundle ${cli ?? CLI_IN_CHARM} is missing from the charm, so the VRFs are not re-applied at boot; rebuild the charm`,
     };
   }
-  return { engine, boot: { nodeBin: e.VRF_HOST_NODE ?? process.execPath, cliSource: cli }, bootDisabled: null };
+  const nodeBin = e.VRF_HOST_NODE ?? process.execPath;
+  // The charm's own bin/node goes away with this unit's charm directory: the boot unit runs a copy.
+  // (process.execPath is a real path; the charm directory may be given through a symlink)
+  const copyNode =
+    charmDir !== undefined && [charmDir, realOr(charmDir)].some((d) => nodeBin.startsWith(`${d.replace(/\/+$/, '')}/`));
+  return { engine, boot: { nodeBin, cliSource: cli, copyNode }, bootDisabled: null };
 }

@@ -10,12 +10,16 @@
  * no systemctl call — and removed the same way. Nothing is ever written into
  * /etc/netplan.
  *
- * The CLI bundle is copied to /var/lib/vrf-host/bin/vrf-host.mjs, so the boot
- * unit keeps working whichever unit's charm directory goes away first. The
- * only variable parts of the unit and the hook are that path and the node
- * binary, both checked to be plain absolute paths (no interpolated user input).
+ * The CLI bundle is copied to /var/lib/vrf-host/bin/vrf-host.mjs and, when the
+ * node binary lives in a unit's charm directory (the Node.js the charm ships),
+ * that binary to /var/lib/vrf-host/bin/node, so the boot unit and the hook keep
+ * working whichever unit's charm directory goes away first. The only variable
+ * part of the unit and the hook is the node binary's path, checked to be a
+ * plain absolute path (no interpolated user input). Neither fails quietly when
+ * it cannot run: systemd logs a missing binary and fails the unit, the hook
+ * says so on stderr (networkd-dispatcher's journal) and exits 1.
  */
-import { mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { copyFile, chmod, mkdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { removeFile, under, writeIfChanged } from './persist.js';
 import { VrfError } from './errors.js';
@@ -28,6 +32,9 @@ export const BOOT_PATHS = {
   ],
   hooks: ['etc/networkd-dispatcher/routable.d/50-vrf-host', 'etc/networkd-dispatcher/configured.d/50-vrf-host'],
   cli: 'var/lib/vrf-host/bin/vrf-host.mjs',
+  node: 'var/lib/vrf-host/bin/node',
+  /** Which file bin/node was copied from (path, size, mtime, inode): copied again only when that changes. */
+  nodeSource: 'var/lib/vrf-host/bin/node.source',
 } as const;
 
 /** Where the unit file lives on the real host (the symlink target). */
@@ -43,6 +50,11 @@ export interface BootInstallOptions {
   readonly nodeBin: string;
   /** The CLI bundle to copy to /var/lib/vrf-host/bin/vrf-host.mjs. */
   readonly cliSource: string;
+  /**
+   * Copy nodeBin to /var/lib/vrf-host/bin/node and run that copy: for a node that
+   * goes away with something else (a unit's charm directory). Default false.
+   */
+  readonly copyNode?: boolean;
 }
 
 /** A plain absolute path: safe inside a unit file's ExecStart and a sh script without quoting. */
@@ -86,8 +98,9 @@ export function renderHook(nodeBin: string): string {
 # Installed by vrf-host: re-apply the VRFs when systemd-networkd reconfigures a link.
 # Removed when vrf-host is removed.
 [ -f /var/lib/vrf-host/state.json ] || exit 0
-[ -x ${node} ] || exit 0
-[ -f ${cli} ] || exit 0
+for f in ${node} ${cli}; do
+  [ -f "$f" ] || { echo "vrf-host: $f is missing: cannot re-apply the VRFs (run juju's config-changed on a vrf-host unit)" >&2; exit 1; }
+done
 exec ${node} ${cli} apply --from-state --quiet
 `;
 }
@@ -102,7 +115,28 @@ async function linkTo(target: string, path: string): Promise<void> {
   await rename(tmp, path);
 }
 
-/** Installs (or refreshes) the CLI copy, the unit, its wants symlinks and the hooks. Idempotent. */
+/**
+ * Copies the node binary to bin/node (atomically, executable) unless the copy there came from
+ * the same file: a stat and a small read per hook, not 100 MB.
+ */
+async function copyNode(root: string | undefined, nodeBin: string): Promise<void> {
+  const st = await stat(nodeBin).catch((e: Error) => {
+    throw new BootError(`cannot read the node binary ${nodeBin}: ${e.message}`, { cause: e });
+  });
+  const source = `${JSON.stringify({ path: nodeBin, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev })}\n`;
+  const dst = under(root, BOOT_PATHS.node);
+  const stamp = under(root, BOOT_PATHS.nodeSource);
+  const [had, copy] = await Promise.all([readFile(stamp, 'utf8').catch(() => null), stat(dst).catch(() => null)]);
+  if (had === source && copy?.size === st.size) return;
+  await mkdir(dirname(dst), { recursive: true });
+  const tmp = `${dst}.vrf-host.tmp`;
+  await copyFile(nodeBin, tmp);
+  await chmod(tmp, 0o755);
+  await rename(tmp, dst);
+  await writeIfChanged(stamp, source, 0o644);
+}
+
+/** Installs (or refreshes) the CLI copy (and node's), the unit, its wants symlinks and the hooks. Idempotent. */
 export async function installBoot(o: BootInstallOptions): Promise<void> {
   const cliSrc = assertPlainPath(o.cliSource, 'cliSource');
   const cliDst = under(o.root, BOOT_PATHS.cli);
@@ -110,9 +144,14 @@ export async function installBoot(o: BootInstallOptions): Promise<void> {
     throw new BootError(`cannot read the CLI bundle ${cliSrc}: ${e.message}`, { cause: e });
   });
   await writeIfChanged(cliDst, src, 0o644);
-  await writeIfChanged(under(o.root, BOOT_PATHS.unit), renderUnit(o.nodeBin), 0o644);
+  let node = assertPlainPath(o.nodeBin, 'nodeBin');
+  if (o.copyNode === true) {
+    await copyNode(o.root, node);
+    node = `/${BOOT_PATHS.node}`;
+  }
+  await writeIfChanged(under(o.root, BOOT_PATHS.unit), renderUnit(node), 0o644);
   for (const w of BOOT_PATHS.wants) await linkTo(UNIT_TARGET, under(o.root, w));
-  for (const h of BOOT_PATHS.hooks) await writeIfChanged(under(o.root, h), renderHook(o.nodeBin), 0o755);
+  for (const h of BOOT_PATHS.hooks) await writeIfChanged(under(o.root, h), renderHook(node), 0o755);
 }
 
 /** Removes everything installBoot wrote. Missing files are fine. */

@@ -35,6 +35,7 @@ const PATHS = {
   routable: 'etc/networkd-dispatcher/routable.d/50-vrf-host',
   configured: 'etc/networkd-dispatcher/configured.d/50-vrf-host',
   cli: 'var/lib/vrf-host/bin/vrf-host.mjs',
+  node: 'var/lib/vrf-host/bin/node',
   memo: 'var/lib/vrf-host/memo',
   stateDir: 'var/lib/vrf-host',
 };
@@ -157,10 +158,12 @@ describe('the packed charm: install → config-changed → update-status → rem
       /^net\.ipv4\.tcp_l3mdev_accept\s*=\s*1$/m,
     );
     for (const key of SYSCTLS) expect(await sysctl(key)).toBe('1');
-    // Persistence beyond the agent: the CLI copy the boot unit and the networkd hook run.
+    // Persistence beyond the agent: the copies of the CLI and of the charm's node that the boot
+    // unit and the networkd hook run, so that they outlive this unit's charm directory.
     expect(await readFile(join(host.root, PATHS.unit), 'utf8')).toMatch(
-      /^ExecStart=\/\S+ \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state$/m,
+      /^ExecStart=\/var\/lib\/vrf-host\/bin\/node \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state$/m,
     );
+    expect((await readFile(join(host.root, PATHS.node))).equals(await readFile(join(charmDir, 'bin/node')))).toBe(true);
     expect(await readlink(join(host.root, PATHS.wants))).toBe('/etc/systemd/system/vrf-host.service');
     expect(await readFile(join(host.root, PATHS.routable), 'utf8')).toMatch(/apply --from-state --quiet/);
     expect(await exists(join(host.root, PATHS.configured))).toBe(true);
@@ -172,7 +175,7 @@ describe('the packed charm: install → config-changed → update-status → rem
 
   test('the CLI copy the boot unit runs works without the charm: it shows the host from the state file', async () => {
     const r = await execa(
-      process.execPath,
+      join(host.root, PATHS.node),
       [
         join(host.root, PATHS.cli),
         'show',

@@ -3,9 +3,11 @@
 // per-netns sysctls back to their defaults) while the files vrf-host wrote under the guest's /etc
 // and /var/lib persist — and the boot unit's command, exactly as vrf-host.service's ExecStart has
 // it (read from the installed unit file), runs inside the new namespace with systemd's minimal
-// environment. The host snapshot equals the one before the reboot, and traffic works.
+// environment. The host snapshot equals the one before the reboot, and traffic works. The unit's
+// charm directory is deleted first (as when the unit was removed while another vrf-host unit keeps
+// the machine's VRFs): the boot command runs from vrf-host's own copies of node and the CLI.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ipJson } from '../lib/exec.mjs';
 import { controllerRow, inboundMatrix, outboundMatrix, printable } from '../lib/matrix.mjs';
 import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
@@ -62,6 +64,11 @@ export async function run(t) {
   t.note(`ExecStart: ${argv.join(' ')}`);
   t.check('ExecStart runs an absolute binary that exists', argv[0]?.startsWith('/') && existsSync(argv[0]), argv[0]);
   t.check(
+    "ExecStart runs vrf-host's copy of the charm's node, not the unit's charm directory",
+    argv[0] === '/var/lib/vrf-host/bin/node' && !argv.some((a) => a.startsWith(unit.charmDir)),
+    argv.join(' '),
+  );
+  t.check(
     'ExecStart applies from the saved state',
     argv.includes('apply') && argv.includes('--from-state'),
     argv.join(' '),
@@ -87,6 +94,8 @@ export async function run(t) {
     booted.sysctls['net.ipv4.tcp_l3mdev_accept'],
   );
 
+  rmSync(unit.charmDir, { recursive: true, force: true });
+  t.check("the unit's charm directory is gone", !existsSync(unit.charmDir), unit.charmDir);
   // systemd runs the command with a minimal environment: no VRF_HOST_*, no Juju variables.
   const t0 = Date.now();
   const r = spawnSync('ip', ['netns', 'exec', topo2.unit, ...argv], {

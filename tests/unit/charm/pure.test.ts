@@ -204,7 +204,17 @@ describe('the host from the environment', () => {
     expect(none.bootDisabled).toMatch(/vrf-host-cli\.mjs is missing from the charm/);
     await import('node:fs/promises').then((fs) => fs.mkdir(join(charm, 'dist')));
     await writeFile(join(charm, CLI_IN_CHARM), '');
-    expect(hostFromEnv({}, charm).boot).toEqual({ nodeBin: process.execPath, cliSource: join(charm, CLI_IN_CHARM) });
+    expect(hostFromEnv({}, charm).boot).toEqual({
+      nodeBin: process.execPath,
+      cliSource: join(charm, CLI_IN_CHARM),
+      copyNode: false,
+    });
+    // The charm's own bin/node (dispatch runs it): the boot unit runs a copy that outlives the unit.
+    expect(hostFromEnv({ VRF_HOST_NODE: join(charm, 'bin/node') }, charm).boot).toEqual({
+      nodeBin: join(charm, 'bin/node'),
+      cliSource: join(charm, CLI_IN_CHARM),
+      copyNode: true,
+    });
   });
 
   test('VRF_HOST_* point the engine elsewhere; relative paths are refused', () => {

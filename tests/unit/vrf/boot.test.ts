@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { lstat, mkdtemp, readFile, readlink, readdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BOOT_PATHS, BootError, installBoot, removeBoot, renderHook, renderUnit } from '../../../src/vrf/boot.js';
@@ -85,6 +85,47 @@ describe('boot unit and networkd hook', () => {
       await expect(lstat(under(root, p))).rejects.toThrow(/ENOENT/);
     }
     await removeBoot({ root }); // missing files are fine
+  });
+
+  it('the hook fails loudly (stderr, exit 1) when the state exists but node or the CLI copy is gone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vrf-hook-'));
+    const state = join(dir, 'state.json');
+    await writeFile(state, '{}');
+    const p = join(dir, 'hook');
+    await writeFile(p, renderHook(join(dir, 'gone/node')).replace('/var/lib/vrf-host/state.json', state));
+    const r = await execa('sh', [p], { reject: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toBe(
+      `vrf-host: ${join(dir, 'gone/node')} is missing: cannot re-apply the VRFs (run juju's config-changed on a vrf-host unit)`,
+    );
+  });
+
+  it('copyNode: the unit and the hook run a copy of node under /var/lib/vrf-host/bin, made again only when its source changes', async () => {
+    const { root, cliSource } = await setup();
+    const charm = join(root, 'agents/unit-vrf-host-0/charm');
+    await mkdir(join(charm, 'bin'), { recursive: true });
+    const node = join(charm, 'bin/node');
+    await writeFile(node, 'node v1');
+    await installBoot({ root, nodeBin: node, cliSource, copyNode: true });
+    expect(await readFile(under(root, BOOT_PATHS.unit), 'utf8')).toBe(renderUnit('/var/lib/vrf-host/bin/node'));
+    for (const h of BOOT_PATHS.hooks)
+      expect(await readFile(under(root, h), 'utf8')).toBe(renderHook('/var/lib/vrf-host/bin/node'));
+    expect(await readFile(under(root, BOOT_PATHS.node), 'utf8')).toBe('node v1');
+    expect((await stat(under(root, BOOT_PATHS.node))).mode & 0o777).toBe(0o755);
+    const first = await stat(under(root, BOOT_PATHS.node));
+    // The same source: not copied again (the same inode stays).
+    await installBoot({ root, nodeBin: node, cliSource, copyNode: true });
+    expect((await stat(under(root, BOOT_PATHS.node))).ino).toBe(first.ino);
+    // An upgraded charm (a new file of another size): copied again.
+    await rm(node);
+    await writeFile(node, 'node v2, larger');
+    await installBoot({ root, nodeBin: node, cliSource, copyNode: true });
+    expect(await readFile(under(root, BOOT_PATHS.node), 'utf8')).toBe('node v2, larger');
+    // The unit leaves: its charm directory goes, the copy stays until removeBoot.
+    await rm(charm, { recursive: true });
+    expect(existsSync(under(root, BOOT_PATHS.node))).toBe(true);
+    await removeBoot({ root });
+    expect(existsSync(under(root, 'var/lib/vrf-host/bin'))).toBe(false);
   });
 
   it('install fails clearly when the CLI bundle is missing', async () => {
