@@ -153,6 +153,10 @@ describe('build/charm layout', () => {
   test('metadata: subordinate on juju-info with the space roles as extra-bindings', async () => {
     const md = YAML.parse(await readFile(join(BUILT, 'metadata.yaml'), 'utf8')) as Record<string, unknown>;
     expect(md['name']).toBe('vrf-host');
+    expect(md['display-name']).toBe('VRF host');
+    expect(typeof md['summary']).toBe('string');
+    expect(md['description']).toMatch(/its own\s+VRF, with its own routing table and default gateway/);
+    expect(md['assumes']).toEqual(['juju >= 2.9']);
     expect(md['subordinate']).toBe(true);
     expect(md['requires']).toEqual({ 'juju-info': { interface: 'juju-info', scope: 'container' } });
     expect(Object.keys(md['extra-bindings'] as object)).toEqual([
