@@ -17,7 +17,7 @@ import { isIp } from './vrf/addr.js';
 import { vrfNameProblem } from './vrf/names.js';
 import { DEFAULT_BINDING } from './vrf/types.js';
 import { hostFromEnv, type CharmHost } from './charm/host.js';
-import { applyResults, failureLine, planResults, probeResults, showResults } from './charm/results.js';
+import { applyFailure, applyResults, planResults, probeResults, showResults } from './charm/results.js';
 import {
   convergeHost,
   planHost,
@@ -104,7 +104,8 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
           return;
         }
         await event.setResults(applyResults(r));
-        if (r.failure) await event.fail(`apply: ${failureLine(r)}`);
+        const failed = applyFailure(r);
+        if (failed !== null) await event.fail(`apply: ${failed}`);
       });
       framework.observeAction('check-gateways', CheckGatewaysParams, async (event) => {
         try {

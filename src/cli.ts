@@ -4,7 +4,10 @@
  * host without Juju an operator runs it with a desired-state file.
  *
  * Exit codes: 0 done (or nothing to do), 1 a step failed (the host is as far as
- * the failing step; the next run converges from there), 2 usage error,
+ * the failing step; the next run converges from there), the host kept changing
+ * under the applies (not converged after the last round), or a replay
+ * (--from-state) left out members that are not on the host (src/vrf/replay.ts:
+ * the rest was built), 2 usage error,
  * 3 blocked (invalid input, a bad --vrf/--target, or a failed pre-flight
  * check; nothing applied),
  * 4 any other error (lock timeout, ip not runnable, …).
@@ -15,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { formatProblem, parseEngineConfig } from './vrf/config.js';
+import { leftOutMessage } from './vrf/replay.js';
 import {
   checkGateways,
   converge,
@@ -26,6 +30,7 @@ import {
   type EngineDeps,
   type EngineOptions,
   type TeardownReport,
+  unsettledMessage,
 } from './vrf/engine.js';
 import type { Spawn } from './vrf/ip.js';
 import type { Bindings, EngineInputs, Problem, Warning } from './vrf/types.js';
@@ -178,6 +183,12 @@ function convergeText(r: ConvergeReport, verb: 'plan' | 'apply'): string {
     } else {
       s += `applied ${r.applied.length} step(s):\n${r.applied.map((p) => `  ${p.command}\n`).join('')}`;
     }
+    if (r.unsettled) {
+      s += `not converged: ${unsettledMessage(r.unsettled, r.unsettled.pending.length)}\n`;
+    }
+  }
+  if (r.leftOut.length > 0) {
+    s += `left out (everything else is ${verb === 'plan' ? 'planned' : 'built'}): ${leftOutMessage(r.leftOut)}\n`;
   }
   for (const m of r.inMain) s += `${m.binding} stays in main (${m.reason}): ${m.interfaces.join(', ') || '-'}\n`;
   return s;
@@ -301,10 +312,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         if (v.json) io.stdout(JSON.stringify(r, null, 2) + '\n');
         else {
           io.stderr(problemsText(r.warnings, 'warning: '));
-          if (r.problems.length > 0 || r.failure) io.stderr(convergeText(r, command));
+          if (!r.ok) io.stderr(convergeText(r, command));
           else out(convergeText(r, command));
         }
-        return r.problems.length > 0 ? EXIT.blocked : r.failure ? EXIT.failed : EXIT.ok;
+        return r.problems.length > 0 ? EXIT.blocked : r.ok ? EXIT.ok : EXIT.failed;
       }
       case 'show': {
         const r = await show({ ...eo, ...(inputs ? { inputs } : {}), routes: v.routes });

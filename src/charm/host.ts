@@ -16,6 +16,8 @@
  *                                                                     in the charm directory)
  *   VRF_HOST_CLI           the CLI bundle the boot unit copies       (default CHARM_DIR/dist/vrf-host-cli.mjs)
  *   VRF_HOST_BOOT          "0": do not install the boot unit and hook (default: install)
+ *   VRF_HOST_APPLY_ROUNDS  apply rounds per hook (default 3); "0": apply once and do not read the
+ *                          host again (only for a fake ip whose host never changes: the e2e suite)
  *
  * In-process tests use `createVrfHostCharm(() => host)` instead, which can
  * also inject a spawn function and the engine's pure dependencies.
@@ -24,12 +26,12 @@ import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import type { BootInstallOptions } from '../vrf/boot.js';
-import type { EngineOptions } from '../vrf/engine.js';
+import type { SettleOptions } from '../vrf/engine.js';
 import { CharmError } from './errors.js';
 
 export interface CharmHost {
-  /** Options for every engine call (paths, binaries, spawn, deps). */
-  readonly engine: EngineOptions;
+  /** Options for every engine call (paths, binaries, spawn, deps; apply rounds for converge). */
+  readonly engine: SettleOptions;
   /** How converge installs the boot unit and networkd hook; false: never (logged once per hook). */
   readonly boot: BootInstallOptions | false;
   /** Why `boot` is false, for the log; null when it is installed. */
@@ -65,6 +67,12 @@ const EnvSchema = z.object({
     .refine((s) => s === undefined || /^\d{1,5}$/.test(s), 'VRF_HOST_LOCK_TIMEOUT must be a number of seconds')
     .transform((s) => (s === undefined ? undefined : Number(s))),
   VRF_HOST_BOOT: z.enum(['0', '1', '']).optional(),
+  VRF_HOST_APPLY_ROUNDS: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s === '' ? undefined : s))
+    .refine((s) => s === undefined || /^\d$/.test(s), 'VRF_HOST_APPLY_ROUNDS must be a digit')
+    .transform((s) => (s === undefined ? undefined : Number(s))),
 });
 
 function realOr(path: string): string {
@@ -87,7 +95,7 @@ export function hostFromEnv(
     });
   }
   const e = r.data;
-  const engine: EngineOptions = {
+  const engine: SettleOptions = {
     ...(e.VRF_HOST_ROOT !== undefined ? { root: e.VRF_HOST_ROOT } : {}),
     ...(e.VRF_HOST_PROC !== undefined ? { procRoot: e.VRF_HOST_PROC } : {}),
     ...(e.VRF_HOST_SYS !== undefined ? { sysRoot: e.VRF_HOST_SYS } : {}),
@@ -95,6 +103,7 @@ export function hostFromEnv(
     ...(e.VRF_HOST_MODPROBE !== undefined ? { modprobeBin: e.VRF_HOST_MODPROBE } : {}),
     ...(e.VRF_HOST_FLOCK !== undefined ? { flockBin: e.VRF_HOST_FLOCK } : {}),
     ...(e.VRF_HOST_LOCK_TIMEOUT !== undefined ? { lockTimeoutSec: e.VRF_HOST_LOCK_TIMEOUT } : {}),
+    ...(e.VRF_HOST_APPLY_ROUNDS !== undefined ? { rounds: e.VRF_HOST_APPLY_ROUNDS } : {}),
   };
   if (e.VRF_HOST_BOOT === '0') return { engine, boot: false, bootDisabled: 'VRF_HOST_BOOT=0' };
   const cli = e.VRF_HOST_CLI ?? (charmDir !== undefined ? join(charmDir, CLI_IN_CHARM) : undefined);

@@ -6,8 +6,16 @@
  * Every value is a string, so `juju run` prints it as is.
  */
 import { type ActionResults, isActionKeySegment } from '../ops/index.js';
-import type { ConvergeReport, PlannedStep, ProbeResult, ShowReport, TeardownReport, VrfShow } from '../vrf/engine.js';
-import { managerText } from '../vrf/engine.js';
+import {
+  managerText,
+  unsettledMessage,
+  type ConvergeReport,
+  type PlannedStep,
+  type ProbeResult,
+  type ShowReport,
+  type TeardownReport,
+  type VrfShow,
+} from '../vrf/engine.js';
 import type { InMainBinding, Route, Rule } from '../vrf/types.js';
 import { problemLine } from './status.js';
 
@@ -146,6 +154,13 @@ export function failureLine(r: ConvergeReport | TeardownReport): string {
   const f = r.failure;
   if (!f) return 'failed';
   return `step ${f.index + 1} of ${r.planned.length} failed: ${f.command}: ${f.error}`;
+}
+
+/** The action-fail line of an apply that did not converge the host, or null when it did. */
+export function applyFailure(r: ConvergeReport): string | null {
+  if (r.failure) return failureLine(r);
+  if (r.unsettled) return unsettledMessage(r.unsettled);
+  return null;
 }
 
 function probeText(p: ProbeResult): string {

@@ -14,6 +14,7 @@ import {
   type ProbeResult,
   type ShowReport,
   type TeardownReport,
+  unsettledMessage,
 } from '../vrf/engine.js';
 import type { EngineInputs, Problem } from '../vrf/types.js';
 import { rm, rmdir } from 'node:fs/promises';
@@ -111,6 +112,11 @@ async function logReport(r: ConvergeReport, report: Reporter): Promise<void> {
     await report.log('INFO', `applied ${r.applied.length} step(s):\n${r.applied.map((p) => p.command).join('\n')}`);
   if (r.failure)
     await report.log('ERROR', `step ${r.failure.index + 1} failed: ${r.failure.command}: ${r.failure.error}`);
+  if (r.unsettled)
+    await report.log(
+      'WARNING',
+      `${unsettledMessage(r.unsettled, r.unsettled.pending.length)}\n${r.unsettled.pending.map((p) => p.command).join('\n')}`,
+    );
 }
 
 export type ConvergeMode = 'apply' | 'update-status';
@@ -161,6 +167,7 @@ export async function convergeHost(
   }
   if (r.problems.length > 0) return { outcome: { kind: 'blocked', problems: r.problems }, report: r };
   if (r.failure) return { outcome: { kind: 'failed', report: r }, report: r };
+  if (r.unsettled) return { outcome: { kind: 'unsettled', unsettled: r.unsettled }, report: r };
   return { outcome: { kind: 'converged', report: r }, report: r };
 }
 

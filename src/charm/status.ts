@@ -4,7 +4,7 @@
  * Status with these functions.
  */
 import { formatProblem } from '../vrf/config.js';
-import type { ConvergeReport, TeardownReport } from '../vrf/engine.js';
+import { unsettledMessage, type ConvergeReport, type TeardownReport, type Unsettled } from '../vrf/engine.js';
 import type { DesiredState, DesiredVrf, InMainBinding, Problem, Warning } from '../vrf/types.js';
 
 /** An Active line longer than this is shortened (the full detail is in show-vrfs). */
@@ -25,6 +25,8 @@ export type Outcome =
   | { readonly kind: 'drift'; readonly report: ConvergeReport }
   /** A step failed; the host is as far as the step before it. */
   | { readonly kind: 'failed'; readonly report: ConvergeReport }
+  /** Every step ran, but something else kept changing the host: still not converged after the last round. */
+  | { readonly kind: 'unsettled'; readonly unsettled: Unsettled }
   | { readonly kind: 'torn-down'; readonly report: TeardownReport };
 
 export type StatusLine = { readonly name: 'active' | 'blocked' | 'maintenance' | 'waiting'; readonly message: string };
@@ -136,6 +138,8 @@ export function outcomeStatus(o: Outcome): StatusLine {
         : 'apply failed; see juju debug-log';
       return { name: 'blocked', message: clip(msg, PROBLEM_MAX) };
     }
+    case 'unsettled':
+      return { name: 'blocked', message: clip(unsettledMessage(o.unsettled), PROBLEM_MAX) };
     case 'drift': {
       const d = o.report.drift;
       const msg = `drift: ${changes(d.pending)} pending (${byVrfText(d.byVrf)}); heal-drift is off: run the apply action`;

@@ -21,8 +21,10 @@ export {
   readNetplan,
 } from './engine/host.js';
 export type { EngineDeps, EngineOptions, ObserveOptions } from './engine/host.js';
-export { stepVrf, driftOf, appOfUnit, desiredKey, conflictProblem } from './engine/report.js';
-export type { PlannedStep, DriftSummary } from './engine/report.js';
+export { stepVrf, driftOf, appOfUnit, desiredKey, conflictProblem, unsettledMessage } from './engine/report.js';
+export type { PlannedStep, DriftSummary, Unsettled } from './engine/report.js';
+export { APPLY_ROUNDS, SETTLE_MS } from './engine/settle.js';
+export type { SettleOptions } from './engine/settle.js';
 export { persistHostFiles, converge } from './engine/converge.js';
 export type { ConvergeOptions, ConvergeReport } from './engine/converge.js';
 export { teardown } from './engine/teardown.js';

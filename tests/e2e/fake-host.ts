@@ -89,6 +89,10 @@ export async function maasHost(
     VRF_HOST_IP: ip.bin,
     VRF_HOST_FLOCK: flock.trim(),
     VRF_HOST_LOCK_TIMEOUT: '30',
+    // The recorded host never changes, whatever the charm applies: reading it again after an
+    // apply would find the same drift every round. The unit tests (a host that follows the kernel
+    // model) and kernel scenario 16 (d) prove the re-read; here the charm applies once.
+    VRF_HOST_APPLY_ROUNDS: '0',
     JUJU_API_ADDRESSES: apiAddresses,
   };
   return { root, proc, sys, ip, env };

@@ -8,7 +8,9 @@ import { stringify } from 'yaml';
 import { EXIT, main, USAGE } from '../../src/cli.js';
 import { BOOT_PATHS } from '../../src/vrf/boot.js';
 import { PATHS, readState, under } from '../../src/vrf/persist.js';
-import { maasInputs, testHost, type TestHost } from './vrf/engine.host.js';
+import type { EngineDeps } from '../../src/vrf/engine.js';
+import type { Spawn } from '../../src/vrf/ip.js';
+import { maasInputs, modelledHost, testHost, type TestHost } from './vrf/engine.host.js';
 
 // Every fake ip call is a node process: generous timeouts on a shared 2-core machine.
 jest.setTimeout(60_000);
@@ -19,7 +21,10 @@ interface Run {
   err: string;
 }
 
-async function run(argv: string[], extra: { cliPath?: string } = {}): Promise<Run> {
+async function run(
+  argv: string[],
+  extra: { cliPath?: string; deps?: Partial<EngineDeps>; spawn?: Spawn } = {},
+): Promise<Run> {
   let out = '';
   let err = '';
   const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), ...extra });
@@ -120,7 +125,12 @@ describe('vrf-host CLI on a recorded host', () => {
     const f = await desiredFile(dir, { vrfs: { storacc: { binding: 'storage', table: 20 } } }, 'json');
     const self = join(dir, 'vrf-host.mjs');
     await writeFile(self, '// bundle\n');
-    const r = await run(['apply', '--file', f, '--unit', 'vrf-host/0', '--json', ...hostArgs(h)], { cliPath: self });
+    const m = modelledHost();
+    const model = { deps: m.deps, spawn: m.spawn };
+    const r = await run(['apply', '--file', f, '--unit', 'vrf-host/0', '--json', ...hostArgs(h)], {
+      cliPath: self,
+      ...model,
+    });
     expect(r.code).toBe(EXIT.ok);
     const report = JSON.parse(r.out) as { ok: boolean; applied: { command: string }[] };
     expect(report.ok).toBe(true);
@@ -128,10 +138,10 @@ describe('vrf-host CLI on a recorded host', () => {
     expect((await readState(h.root))!.ledger.vrfs).toEqual({ storacc: 20 });
     expect(await readFile(under(h.root, BOOT_PATHS.cli), 'utf8')).toBe('// bundle\n');
 
-    const replay = await run(['apply', '--from-state', '--quiet', ...hostArgs(h)]);
+    const replay = await run(['apply', '--from-state', '--quiet', ...hostArgs(h)], model);
     expect(replay).toMatchObject({ code: EXIT.ok, out: '' });
 
-    const shown = await run(['show', ...hostArgs(h)]);
+    const shown = await run(['show', ...hostArgs(h)], model);
     expect(shown.code).toBe(EXIT.ok);
     expect(shown.out).toMatch(/storacc\s+20\s+bond0/);
 
@@ -150,7 +160,9 @@ describe('vrf-host CLI on a recorded host', () => {
   it('check-gateways prints one line per probe and exits 0 even when a gateway is unreachable', async () => {
     const h = await testHost();
     const f = await desiredFile(join(h.root, '..'));
-    expect((await run(['apply', '--file', f, '--unit', 'vrf-host/0', ...hostArgs(h)])).code).toBe(EXIT.ok);
+    const m = modelledHost();
+    const applied = await run(['apply', '--file', f, '--unit', 'vrf-host/0', ...hostArgs(h)], m);
+    expect(applied.code).toBe(EXIT.ok);
     const ok =
       '3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.1/0.2/0.3/0.0 ms\n';
     const lost = '3 packets transmitted, 0 received, 100% packet loss, time 2003ms\n';
@@ -172,9 +184,22 @@ describe('vrf-host CLI on a recorded host', () => {
     const f = await desiredFile(dir);
     const self = join(dir, 'vrf-host.mjs');
     await writeFile(self, '// bundle\n');
-    const r = await run(['apply', '--file', f, '--no-boot', ...hostArgs(h)], { cliPath: self });
+    const m = modelledHost();
+    const r = await run(['apply', '--file', f, '--no-boot', ...hostArgs(h)], { cliPath: self, ...m });
     expect(r.code).toBe(EXIT.ok);
     expect(await exists(under(h.root, BOOT_PATHS.unit))).toBe(false);
+  });
+
+  it('a host that kept changing under the applies exits 1 and names what stayed pending', async () => {
+    const h = await testHost();
+    const f = await desiredFile(join(h.root, '..'));
+    // Something on the host deletes the storage VRF after every apply.
+    const m = modelledHost((host) => ({ ...host, links: host.links.filter((l) => l.name !== 'storage') }));
+    const r = await run(['apply', '--file', f, ...hostArgs(h)], m);
+    expect(r.code).toBe(EXIT.failed);
+    expect(r.err).toMatch(
+      /^not converged: the host kept changing while vrf-host applied: after 3 apply rounds, \d+ changes were still pending: `ip link add name storage type vrf table \d+`/m,
+    );
   });
 
   it('a failing step exits 1 and names it', async () => {

@@ -1,5 +1,5 @@
 /** Converge: derive, plan, apply under the host lock, persist, install the boot unit. */
-import { type ApplyFailure, applySteps } from '../apply.js';
+import type { ApplyFailure } from '../apply.js';
 import { type BootInstallOptions, installBoot } from '../boot.js';
 import { ProcessError } from '../ip.js';
 import { withLock } from '../lock.js';
@@ -11,7 +11,6 @@ import {
   renderRtTables,
   StateFileError,
   under,
-  unionLedger,
   writeIfChanged,
   writeState,
 } from '../persist.js';
@@ -27,16 +26,26 @@ import {
   type Sysctls,
   type Warning,
 } from '../types.js';
-import { depsOf, diagnoseIproute2, type EngineOptions, observeHost, preflight } from './host.js';
-import { planWithNetworkd, reloadNetworkd } from './networkd.js';
+import { buildable, type LeftOut } from '../replay.js';
+import { settle, type RoundPlan, type SettleOptions } from './settle.js';
+import { planWithNetworkd } from './networkd.js';
 import { NetworkdRenderError } from '../networkd/render.js';
-import { appOfUnit, conflictProblem, driftOf, type DriftSummary, planned, type PlannedStep } from './report.js';
+import { depsOf, diagnoseIproute2, observeHost, preflight } from './host.js';
+import {
+  appOfUnit,
+  conflictProblem,
+  driftOf,
+  type DriftSummary,
+  planned,
+  type PlannedStep,
+  type Unsettled,
+} from './report.js';
 
 // ---------------------------------------------------------------------------
 // Converge
 // ---------------------------------------------------------------------------
 
-export interface ConvergeOptions extends EngineOptions {
+export interface ConvergeOptions extends SettleOptions {
   /** Derive the desired state from these inputs… */
   readonly inputs?: EngineInputs;
   /** …or apply this desired state as is; neither given: replay the last desired state from state.json (the boot unit). */
@@ -62,11 +71,24 @@ export interface ConvergeReport {
   readonly warnings: readonly Warning[];
   readonly desired: DesiredState | null;
   readonly inMain: readonly InMainBinding[];
-  /** The steps the plan holds, in order, with their human commands. */
+  /**
+   * The steps the plan holds, in order, with their human commands; after an apply, every round's
+   * (a re-observe that found the host changed meanwhile appends the next round's plan).
+   */
   readonly planned: readonly PlannedStep[];
   /** The steps that ran (all of `planned` on success; a prefix of it on failure). */
   readonly applied: readonly PlannedStep[];
   readonly failure: ApplyFailure | null;
+  /**
+   * Not null when the host still differed from the desired state after the last apply round
+   * (something else kept changing it): the steps a further round would have run. ok is false.
+   */
+  readonly unsettled: Unsettled | null;
+  /**
+   * A replay (no inputs) builds what the host can hold now: the members it had to leave out
+   * (src/vrf/replay.ts says why). Not empty: ok is false. Always empty with inputs.
+   */
+  readonly leftOut: readonly LeftOut[];
   /** Drift before this run: what was pending. */
   readonly drift: DriftSummary;
   readonly units: readonly string[];
@@ -89,6 +111,8 @@ export function blocked(
     planned: [],
     applied: [],
     failure: null,
+    unsettled: null,
+    leftOut: [],
     drift: driftOf([], null, EMPTY_LEDGER),
     units,
   };
@@ -168,13 +192,17 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     }
 
     let desired: DesiredState;
+    // What this run builds: the desired state, or (a replay) the part of it the host can hold now.
+    let target: DesiredState;
+    let leftOut: readonly LeftOut[] = [];
     if (o.inputs) {
       const d = deps.deriveDesired(o.inputs, observed, state.ledger);
       warnings.push(...d.warnings);
       if (!d.ok) return blocked([...d.problems], warnings, dryRun, state.units);
-      desired = d.desired;
+      desired = target = d.desired;
     } else {
       desired = given!;
+      ({ desired: target, leftOut } = buildable(desired, observed));
     }
     if (unit !== null) {
       const c = conflictProblem(state, unit, desired);
@@ -183,19 +211,21 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
 
     // networkd is handed the same routes and rules (src/vrf/networkd): the plan adds them as
     // networkd does, and the files follow the ip steps in the same plan.
-    let full;
+    const replan = async (host: ObservedHost, ledger: Ledger): Promise<RoundPlan> => {
+      const full = await planWithNetworkd(o.root, deps.plan, target, host, ledger);
+      return { steps: full.steps, ledger: full.ledger, networkdRunning: full.networkd.running };
+    };
+    let p: RoundPlan;
     try {
-      full = await planWithNetworkd(o.root, deps.plan, desired, observed, state.ledger);
+      const full = await planWithNetworkd(o.root, deps.plan, target, observed, state.ledger);
+      warnings.push(...full.networkd.warnings);
+      p = { steps: full.steps, ledger: full.ledger, networkdRunning: full.networkd.running };
     } catch (e) {
       if (!(e instanceof NetworkdRenderError)) throw e;
       return blocked([{ field: 'networkd', message: e.message }], warnings, dryRun, state.units, desired);
     }
-    warnings.push(...full.networkd.warnings);
-    const files = full.networkd;
-    const allSteps = full.steps;
-    const ledgerAfter = full.ledger;
-    const steps = planned(allSteps, deps.renderer);
-    const drift = driftOf(allSteps, desired, state.ledger);
+    const steps = planned(p.steps, deps.renderer);
+    const drift = driftOf(p.steps, desired, state.ledger);
     const base = {
       dryRun,
       problems: [] as Problem[],
@@ -204,15 +234,17 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       inMain: desired.inMain,
       planned: steps,
       drift,
+      leftOut,
     };
-    if (dryRun) return { ...base, ok: true, applied: [], failure: null, units: state.units };
+    const built = leftOut.length === 0;
+    if (dryRun) return { ...base, ok: built, applied: [], failure: null, unsettled: null, units: state.units };
 
-    if (allSteps.length === 0) {
+    if (p.steps.length === 0) {
       const next = {
         application: state.application ?? (unit ? appOfUnit(unit) : null),
         units,
         desired,
-        ledger: ledgerAfter,
+        ledger: p.ledger,
         applying: false,
       };
       // update-status converges every few minutes: only rewrite state.json when something changed.
@@ -223,28 +255,30 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       ) {
         await writeState(o.root, next);
       }
-      await persistHostFiles(o.root, desired, ledgerAfter, observed.sysctls);
+      await persistHostFiles(o.root, desired, p.ledger, observed.sysctls);
       if (o.boot) await installBoot({ ...o.boot, root: o.root });
-      return { ...base, ok: true, applied: [], failure: null, units };
+      return { ...base, ok: built, applied: [], failure: null, unsettled: null, units };
     }
 
     if (o.beforeApply) await o.beforeApply(steps);
-    // Write-ahead: remember everything either ledger owns before touching the host.
     const application = state.application ?? (unit ? appOfUnit(unit) : null);
-    const ahead = unionLedger(state.ledger, ledgerAfter);
-    await writeState(o.root, { application, units, desired, ledger: ahead, applying: true });
-    const r = await applySteps(allSteps, { ...o, renderer: deps.renderer });
-    if (!r.ok) {
-      await writeState(o.root, { application, units, desired, ledger: ahead, applying: false });
-      return { ...base, ok: false, applied: r.applied, failure: r.failure, units };
+    const owner = { application, units, desired };
+    const r = await settle({ ...o, controllers }, deps, owner, replan, state.ledger, { observed, plan: p, steps });
+    warnings.push(...r.warnings);
+    if (r.failure !== null) {
+      return { ...base, ok: false, planned: r.planned, applied: r.applied, failure: r.failure, unsettled: null, units };
     }
-    // Only when files changed, so a converged host starts no process for networkd.
-    const reload = await reloadNetworkd(r.applied, files.running, o);
-    if (reload) warnings.push(reload);
-    await writeState(o.root, { application, units, desired, ledger: ledgerAfter, applying: false });
-    await persistHostFiles(o.root, desired, ledgerAfter, observed.sysctls);
+    await persistHostFiles(o.root, desired, r.ledger, r.observed.sysctls);
     if (o.boot) await installBoot({ ...o.boot, root: o.root });
-    return { ...base, ok: true, applied: r.applied, failure: null, units };
+    return {
+      ...base,
+      ok: built && r.unsettled === null,
+      planned: r.planned,
+      applied: r.applied,
+      failure: r.failure,
+      unsettled: r.unsettled,
+      units,
+    };
   };
   // A dry run only reads (state.json is replaced atomically), so it does not wait for the lock.
   return dryRun ? run() : withLock(o, run);

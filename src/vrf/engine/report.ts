@@ -12,6 +12,30 @@ export interface PlannedStep {
   readonly command: string;
 }
 
+/** The host did not hold still: after `rounds` applies, these steps were still pending. */
+export interface Unsettled {
+  readonly rounds: number;
+  readonly pending: readonly PlannedStep[];
+}
+
+/**
+ * What kept changing, for the unit status and the CLI: the first pending commands, how many
+ * more, and the likely cause.
+ */
+export function unsettledMessage(u: Unsettled, shown = 2): string {
+  const n = u.pending.length;
+  const cmds = u.pending
+    .slice(0, shown)
+    .map((p) => `\`${p.command}\``)
+    .join(', ');
+  const more = n > shown ? ` (+${n - shown} more)` : '';
+  return (
+    `the host kept changing while vrf-host applied: after ${u.rounds} apply round${u.rounds === 1 ? '' : 's'}, ` +
+    `${n} change${n === 1 ? ' was' : 's were'} still pending: ${cmds}${more}; ` +
+    `another manager of this host's network (e.g. systemd-networkd) undoes them`
+  );
+}
+
 export interface DriftSummary {
   readonly inSync: boolean;
   readonly pending: number;

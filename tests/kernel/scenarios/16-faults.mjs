@@ -7,7 +7,12 @@
 //      hook process tree is SIGKILLed; the next hook converges to the same host as before;
 //  (c) two `vrf-host apply --from-state` runs started together (the first one's batch sleeps 5 s):
 //      the flock serialises them (their ip calls, timed by the wrapper, do not interleave; the
-//      second finds nothing left to do) and the host ends converged.
+//      second finds nothing left to do) and the host ends converged;
+//  (d) something else changes the host while a hook applies (the wrapper deletes the storage VRF's
+//      default route right after the batch that added it, as systemd-networkd does when it answers
+//      an enslave's down/up by configuring the link again): once, the same hook reads the host
+//      again, re-adds the route and ends Active on a converged host; every time, the hook stops
+//      after its last apply round, Blocked, naming the route that kept going.
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -72,6 +77,13 @@ if [ "$changing" = 1 ]; then
       "$real" "$@" < "$in"
       rc=$? ;;
   esac
+  # Another actor on the host: while $dir/meddle-count > 0, run the ip command in $dir/meddle
+  # after each changing batch; a run that succeeds counts one down.
+  n=$(cat "$dir/meddle-count" 2>/dev/null || echo 0)
+  if [ "$n" -gt 0 ] && "$real" $(cat "$dir/meddle") 2>/dev/null; then
+    echo $((n - 1)) > "$dir/meddle-count"
+    echo x >> "$dir/meddled"
+  fi
 else
   "$real" "$@"
   rc=$?
@@ -98,6 +110,13 @@ function createFaultIp(dir = '/run/faultip') {
       rmSync(path.join(dir, 'sleeping'), { force: true });
     },
     sleeping: () => existsSync(path.join(dir, 'sleeping')),
+    /** After changing batches, run `ip ...argv` until it has succeeded `times` times. */
+    meddle(argv, times) {
+      writeFileSync(path.join(dir, 'meddle'), argv.join(' '));
+      writeFileSync(path.join(dir, 'meddle-count'), `${times}\n`);
+      rmSync(path.join(dir, 'meddled'), { force: true });
+    },
+    meddled: () => (read(path.join(dir, 'meddled')) ?? '').split('\n').filter(Boolean).length,
     reset() {
       rmSync(callsDir, { recursive: true, force: true });
       mkdirSync(callsDir, { recursive: true });
@@ -415,4 +434,45 @@ export async function run(t) {
     JSON.stringify(vrfs) === JSON.stringify(['public', 'storage', 'storage-cluster']),
     vrfs.join(' '),
   );
+
+  // ---- (d) the host changes under an apply ------------------------------------------------------
+  const table = ipJson(topo.unit, '-details', 'link', 'show', 'dev', 'storage')[0]?.linkinfo?.info_data?.table;
+  const routeLine = `ip route replace 0.0.0.0/0 via 10.10.4.1 dev bond0 table ${table}`;
+  const defaultOf = () => ipJson(topo.unit, 'route', 'show', 'table', String(table), 'default');
+  // Work for the next hook: the storage member released by hand (as networkd does on restart).
+  ipn(topo.unit, 'link', 'set', 'dev', 'bond0', 'nomaster');
+  fip.mode('pass');
+  fip.reset();
+  fip.meddle(['route', 'del', '0.0.0.0/0', 'via', '10.10.4.1', 'table', String(table)], 1);
+  const once = await hookOk(t, unit, 'update-status', { env: { VRF_HOST_IP: fip.path } });
+  const rounds = fip.calls().filter((c) => c.changing && c.lines.length > 0);
+  t.note(`(d) once: ${once.record.status.message}; ${rounds.length} changing batch(es), meddled ${fip.meddled()}×`);
+  t.check('(d) once: the route was deleted after the apply that added it', fip.meddled() === 1);
+  t.check(
+    '(d) once: the same hook read the host again and re-added exactly that route',
+    rounds.length >= 2 && rounds.at(-1).lines.join('|') === routeLine.slice('ip '.length),
+    rounds.map((c) => c.lines.join('; ')).join(' || '),
+  );
+  t.check('(d) once: the storage VRF has its default route', defaultOf().length === 1, JSON.stringify(defaultOf()));
+  await checkConverged(t, unit, topo, fip, converged, '(d) once');
+
+  ipn(topo.unit, 'link', 'set', 'dev', 'bond0', 'nomaster');
+  fip.reset();
+  fip.meddle(['route', 'del', '0.0.0.0/0', 'via', '10.10.4.1', 'table', String(table)], 100);
+  const always = await unit.hook('update-status', { env: { VRF_HOST_IP: fip.path } });
+  const st2 = always.record.status;
+  t.note(`(d) always: exit ${always.exitCode}, ${st2.status}: ${st2.message}; meddled ${fip.meddled()}×`);
+  t.check(
+    '(d) always: Blocked after 3 apply rounds, naming the route that kept going',
+    always.exitCode === 0 &&
+      st2.status === 'blocked' &&
+      st2.message.startsWith(
+        'the host kept changing while vrf-host applied: after 3 apply rounds, 1 change was still pending: ',
+      ) &&
+      st2.message.includes(`\`${routeLine}\``),
+    `exit ${always.exitCode}, ${st2.status}: ${st2.message}`,
+  );
+  t.check('(d) always: three applies met the meddler', fip.meddled() === 3, `${fip.meddled()}`);
+  fip.meddle(['true'], 0);
+  await checkConverged(t, unit, topo, fip, converged, '(d) always, then a hook with the host left alone');
 }

@@ -15,7 +15,14 @@ import {
   parseCharmConfig,
 } from '../../../src/charm/inputs.js';
 import { keyOf, probeResults, routeText, ruleText } from '../../../src/charm/results.js';
-import { describeDesired, firstProblem, outcomeStatus, problemLine, STATUS_MAX } from '../../../src/charm/status.js';
+import {
+  describeDesired,
+  firstProblem,
+  outcomeStatus,
+  PROBLEM_MAX,
+  problemLine,
+  STATUS_MAX,
+} from '../../../src/charm/status.js';
 import { flattenActionResults } from '../../../src/ops/hookcmds/action.js';
 import { parseEngineConfig } from '../../../src/vrf/config.js';
 import type { DesiredState, DesiredVrf } from '../../../src/vrf/types.js';
@@ -114,6 +121,21 @@ describe('problem lines', () => {
       ]),
     ).toBe('strict: must be true or false (+1 more in juju debug-log)');
     expect(outcomeStatus({ kind: 'blocked', problems: [] }).message).toMatch(/debug-log/);
+  });
+  test('a host that kept changing under the applies is Blocked, naming the pending commands', () => {
+    const pending = ['ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens5 table 1002', 'ip link set dev ens5 up'].map(
+      (command) => ({ command, step: { kind: 'link-up' as const, dev: 'ens5', why: '' } }),
+    );
+    const unsettled = { rounds: 3, pending };
+    const st = outcomeStatus({ kind: 'unsettled', unsettled });
+    expect(st).toEqual({
+      name: 'blocked',
+      message:
+        'the host kept changing while vrf-host applied: after 3 apply rounds, 2 changes were still pending: ' +
+        '`ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens5 table 1002`, `ip link set dev ens5 up`; ' +
+        "another manager of this host's network (e.g. systemd-networkd) undoes them",
+    });
+    expect(st.message.length).toBeLessThanOrEqual(PROBLEM_MAX);
   });
   test('a waiting outcome is Waiting', () => {
     expect(outcomeStatus({ kind: 'waiting', message: 'waiting for x' })).toEqual({
@@ -226,6 +248,7 @@ describe('the host from the environment', () => {
         VRF_HOST_IP: '/tmp/ip',
         VRF_HOST_LOCK_TIMEOUT: '7',
         VRF_HOST_BOOT: '0',
+        VRF_HOST_APPLY_ROUNDS: '0',
       },
       undefined,
     );
@@ -235,12 +258,16 @@ describe('the host from the environment', () => {
       sysRoot: '/tmp/s',
       ipBin: '/tmp/ip',
       lockTimeoutSec: 7,
+      rounds: 0,
     });
     expect(h.boot).toBe(false);
     expect(() => hostFromEnv({ VRF_HOST_ROOT: 'relative' }, undefined)).toThrow(
       /VRF_HOST_ROOT must be an absolute path/,
     );
     expect(() => hostFromEnv({ VRF_HOST_LOCK_TIMEOUT: 'soon' }, undefined)).toThrow(/VRF_HOST_LOCK_TIMEOUT/);
+    expect(() => hostFromEnv({ VRF_HOST_APPLY_ROUNDS: 'many' }, undefined)).toThrow(
+      /VRF_HOST_APPLY_ROUNDS must be a digit/,
+    );
   });
 });
 

@@ -6,7 +6,12 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { defaultEngineConfig } from '../../../src/vrf/config.js';
-import type { EngineInputs } from '../../../src/vrf/types.js';
+import type { EngineDeps } from '../../../src/vrf/engine.js';
+import { execaSpawn, type Spawn } from '../../../src/vrf/ip.js';
+import { simulate } from '../../../src/vrf/model.js';
+import { parseObserved } from '../../../src/vrf/observe.js';
+import { plan } from '../../../src/vrf/plan.js';
+import type { EngineInputs, ObservedHost } from '../../../src/vrf/types.js';
 import { fakeIp, type FakeIp } from './ip.fake.js';
 
 const FIX = resolve('tests/fixtures/ip');
@@ -98,5 +103,49 @@ export function maasInputs(config = defaultEngineConfig()): EngineInputs {
     },
     controllers: ['10.100.0.5'],
     netplan: {},
+  };
+}
+
+/**
+ * A host that takes every apply as the kernel model says (src/vrf/model.ts): the first
+ * read is the recorded host; once a change batch has run, the host is read as the plan
+ * of that round left it, then changed by `meddle` (another actor on the host: e.g.
+ * systemd-networkd flushing a route after an enslave), which is called with the apply's
+ * number (1, 2, …) when the host is next read; `initial` changes the recorded host as
+ * first read. Pass `deps` and `spawn` to converge.
+ */
+export function modelledHost(
+  meddle: (host: ObservedHost, apply: number) => ObservedHost = (h) => h,
+  /** How the host differs from the recorded one when first read (e.g. a member missing). */
+  initial: (host: ObservedHost) => ObservedHost = (h) => h,
+): {
+  deps: Partial<EngineDeps>;
+  spawn: Spawn;
+  applies(): number;
+} {
+  let current: ObservedHost | null = null;
+  let pending: ObservedHost | null = null;
+  let changed = false;
+  let applies = 0;
+  return {
+    deps: {
+      parseObserved: (stdout, extras) => {
+        // An apply may take several change batches: the host moves on once per apply, when read again.
+        if (changed && pending !== null) current = meddle(pending, ++applies);
+        changed = false;
+        return current ?? initial(parseObserved(stdout, extras));
+      },
+      plan: (d, o, l) => {
+        const p = plan(d, o, l);
+        pending = simulate(o, p.steps);
+        return p;
+      },
+    },
+    spawn: async (file, args, o) => {
+      const r = await execaSpawn(file, args, o);
+      if (args.includes('-batch') && !args.includes('-json') && r.exitCode === 0) changed = true;
+      return r;
+    },
+    applies: () => applies,
   };
 }

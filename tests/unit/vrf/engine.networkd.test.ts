@@ -8,7 +8,7 @@ import { chmod, mkdir, readFile, rm, writeFile, lstat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { converge, show, teardown, watchedPaths } from '../../../src/vrf/engine.js';
 import { readState, under } from '../../../src/vrf/persist.js';
-import { maasInputs, testHost, type TestHost } from './engine.host.js';
+import { maasInputs, modelledHost, testHost, type TestHost } from './engine.host.js';
 
 jest.setTimeout(60_000);
 
@@ -38,7 +38,7 @@ const exists = (p: string) =>
 
 interface NetworkdHost {
   readonly h: TestHost;
-  readonly opts: TestHost['opts'] & { networkctlBin: string };
+  readonly opts: TestHost['opts'] & { networkctlBin: string } & Pick<ReturnType<typeof modelledHost>, 'deps' | 'spawn'>;
   networkctl(): Promise<string[]>;
   put(rel: string, text: string): Promise<void>;
 }
@@ -65,9 +65,11 @@ async function networkdHost(o: { running?: boolean } = {}): Promise<NetworkdHost
   const bin = join(h.root, 'networkctl');
   await writeFile(bin, `#!/bin/sh\necho "$@" >> ${log}\n`);
   await chmod(bin, 0o755);
+  // A host that takes each apply (converge reads it again afterwards).
+  const m = modelledHost();
   return {
     h,
-    opts: { ...h.opts, networkctlBin: bin },
+    opts: { ...h.opts, networkctlBin: bin, deps: m.deps, spawn: m.spawn },
     put,
     networkctl: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l !== ''),
   };

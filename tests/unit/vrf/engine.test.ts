@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { parseEngineConfig } from '../../../src/vrf/config.js';
 import { existsSync } from 'node:fs';
 import {
+  APPLY_ROUNDS,
   checkGateways,
   converge,
   observeHost,
@@ -16,12 +17,13 @@ import {
   parsePing,
   show,
   teardown,
+  unsettledMessage,
 } from '../../../src/vrf/engine.js';
-import { execaSpawn, type Spawn } from '../../../src/vrf/ip.js';
+import type { Spawn } from '../../../src/vrf/ip.js';
 import { PATHS, readState, under } from '../../../src/vrf/persist.js';
 import { BOOT_PATHS } from '../../../src/vrf/boot.js';
-import { NOTHING_KEPT, SYSCTL } from '../../../src/vrf/types.js';
-import { maasInputs, testHost, type TestHost } from './engine.host.js';
+import { NOTHING_KEPT, SYSCTL, type ObservedHost } from '../../../src/vrf/types.js';
+import { maasInputs, modelledHost, testHost, type TestHost } from './engine.host.js';
 
 // Every fake ip call is a node process: generous timeouts on a shared 2-core machine.
 jest.setTimeout(60_000);
@@ -66,14 +68,18 @@ describe('converge', () => {
     const h = await testHost();
     const cli = join(h.root, '..', 'vrf-host.mjs');
     await writeFile(cli, '// cli\n');
+    const m = modelledHost();
     const r = await converge({
       ...h.opts,
+      deps: m.deps,
+      spawn: m.spawn,
       inputs: maasInputs(),
       unit: 'vrf-host/0',
       boot: { nodeBin: '/usr/bin/node', cliSource: cli },
     });
     expect(r.ok).toBe(true);
     expect(r.failure).toBeNull();
+    expect(r.unsettled).toBeNull();
     expect(r.applied.map((a) => a.command)).toEqual(r.planned.map((p) => p.command));
     // The ip steps went through ip -batch processes: -6 for the IPv6 l3mdev rule that must precede the first VRF,
     // main, then -6 for every other IPv6 rule (the planner keeps them together).
@@ -115,7 +121,8 @@ describe('converge', () => {
 
   it('on a kernel without net.ipv6 sysctls (ipv6.disable=1) neither sets nor persists them', async () => {
     const h = await testHost('maas-host', { ipv6Sysctls: false });
-    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    const m = modelledHost();
+    const r = await converge({ ...h.opts, deps: m.deps, spawn: m.spawn, inputs: maasInputs(), unit: 'vrf-host/0' });
     expect(r.ok).toBe(true);
     expect(r.applied.map((a) => a.command).filter((c) => c.includes('net.ipv6'))).toEqual([]);
     const conf = await readFile(under(h.root, PATHS.sysctlConf), 'utf8');
@@ -126,11 +133,12 @@ describe('converge', () => {
   it('persists the union ledger BEFORE applying (write-ahead), marked applying', async () => {
     const h = await testHost();
     const seen: unknown[] = [];
+    const m = modelledHost();
     const spawn: Spawn = async (file, args, o) => {
       if (args.includes('-batch') && !args.includes('-json')) seen.push(await readState(h.root));
-      return execaSpawn(file, args, o);
+      return m.spawn(file, args, o);
     };
-    const r = await converge({ ...h.opts, spawn, inputs: maasInputs(), unit: 'vrf-host/0' });
+    const r = await converge({ ...h.opts, deps: m.deps, spawn, inputs: maasInputs(), unit: 'vrf-host/0' });
     expect(r.ok).toBe(true);
     const first = seen[0] as Awaited<ReturnType<typeof readState>>;
     expect(first).toMatchObject({ applying: true, units: ['vrf-host/0'] });
@@ -174,12 +182,14 @@ describe('converge', () => {
     const h = await testHost();
     const none = await converge({ ...h.opts });
     expect(none.problems[0]!.message).toMatch(/nothing to replay: .*state\.json holds no desired state/);
-    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0', rounds: 1 });
+    // The recorded host did not change: the replay applies the same plan again.
     const before = (await batches(h)).length;
-    const r = await converge({ ...h.opts });
+    const m = modelledHost();
+    const r = await converge({ ...h.opts, deps: m.deps, spawn: m.spawn });
     expect(r.ok).toBe(true);
     expect(r.desired!.vrfs.map((v) => v.name)).toEqual(['public', 'storage', 'storage-cluster']);
-    expect((await batches(h)).length).toBeGreaterThan(before); // the fake host did not change, so it re-applies
+    expect((await batches(h)).length).toBeGreaterThan(before);
     expect((await readState(h.root))!.units).toEqual(['vrf-host/0']);
   });
 
@@ -196,6 +206,153 @@ describe('converge', () => {
     const t = await teardown({ ...h.opts, unit: 'vrf-host/0' });
     expect(t.ok).toBe(false);
     expect(t.problems[0]!.field).toBe('state');
+    expect(await batches(h)).toEqual([]);
+  });
+});
+
+describe('converge: apply until the host holds still', () => {
+  const STORAGE_DEFAULT = 'ip route replace 0.0.0.0/0 via 10.10.4.1 dev bond0 table 1002';
+  /** What systemd-networkd did to a member after an enslave: the VRF's default route via it is gone. */
+  const flushStorageDefault = (host: ObservedHost): ObservedHost => ({
+    ...host,
+    routes: host.routes.filter((r) => !(r.table === 1002 && r.dst === '0.0.0.0/0' && r.type === 'unicast')),
+  });
+  const storageInputs = () => maasInputs(config({ gateways: 'storage=10.10.4.1' }));
+
+  it('reads the host again after applying, and re-applies what something else undid meanwhile', async () => {
+    const h = await testHost();
+    const m = modelledHost((host, n) => (n === 1 ? flushStorageDefault(host) : host));
+    const r = await converge({ ...h.opts, deps: m.deps, spawn: m.spawn, inputs: storageInputs(), unit: 'vrf-host/0' });
+    expect(r).toMatchObject({ ok: true, failure: null, unsettled: null });
+    expect(m.applies()).toBe(2);
+    const first = r.planned.length - 1;
+    expect(r.planned.map((p) => p.command)).toContain(STORAGE_DEFAULT);
+    // The second round is exactly the route the meddler removed.
+    expect(r.planned.slice(first).map((p) => p.command)).toEqual([STORAGE_DEFAULT]);
+    expect(r.applied.map((p) => p.command)).toEqual(r.planned.map((p) => p.command));
+    expect((await readState(h.root))!.applying).toBe(false);
+  });
+
+  it('gives up after APPLY_ROUNDS applies and names what kept changing; not ok, files still persisted', async () => {
+    const h = await testHost();
+    const m = modelledHost(flushStorageDefault);
+    const r = await converge({ ...h.opts, deps: m.deps, spawn: m.spawn, inputs: storageInputs(), unit: 'vrf-host/0' });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toBeNull();
+    expect(m.applies()).toBe(APPLY_ROUNDS);
+    expect(r.unsettled).toMatchObject({ rounds: APPLY_ROUNDS, pending: [{ command: STORAGE_DEFAULT }] });
+    expect(r.unsettled!.pending).toHaveLength(1);
+    expect(unsettledMessage(r.unsettled!)).toBe(
+      `the host kept changing while vrf-host applied: after 3 apply rounds, 1 change was still pending: \`${STORAGE_DEFAULT}\`; another manager of this host's network (e.g. systemd-networkd) undoes them`,
+    );
+    expect((await readState(h.root))!.applying).toBe(false);
+    expect(await exists(under(h.root, PATHS.rtTables))).toBe(true);
+  });
+
+  it('rounds: 1 applies once and reports a host that moved as unsettled', async () => {
+    const h = await testHost();
+    const m = modelledHost(flushStorageDefault);
+    const r = await converge({
+      ...h.opts,
+      deps: m.deps,
+      spawn: m.spawn,
+      inputs: storageInputs(),
+      unit: 'vrf-host/0',
+      rounds: 1,
+    });
+    expect(m.applies()).toBe(1);
+    expect(r.unsettled).toMatchObject({ rounds: 1, pending: [{ command: STORAGE_DEFAULT }] });
+  });
+
+  it('rounds: 0 applies once and does not read the host again (a fake host that never changes)', async () => {
+    const h = await testHost();
+    const r = await converge({ ...h.opts, inputs: storageInputs(), unit: 'vrf-host/0', rounds: 0 });
+    expect(r).toMatchObject({ ok: true, unsettled: null });
+    expect((await h.ip.calls()).filter((c) => c.argv.includes('-json')).length).toBe(2);
+  });
+
+  it('an empty first plan reads the host once: no re-observe, no pause', async () => {
+    const h = await testHost();
+    const m = modelledHost();
+    await converge({ ...h.opts, deps: m.deps, spawn: m.spawn, inputs: storageInputs(), unit: 'vrf-host/0' });
+    const n = (await h.ip.calls()).length;
+    const r = await converge({
+      ...h.opts,
+      deps: m.deps,
+      spawn: m.spawn,
+      inputs: storageInputs(),
+      unit: 'vrf-host/0',
+      settleMs: 60_000,
+    });
+    expect(r).toMatchObject({ ok: true, planned: [], applied: [], unsettled: null });
+    // One observe: the main -json batch and the -6 rule batch (they run at once: either order).
+    expect(
+      (await h.ip.calls())
+        .slice(n)
+        .map((c) => c.argv.slice(0, 2).join(' '))
+        .sort(),
+    ).toEqual(['-6 -json', '-json -details']);
+  });
+});
+
+describe('converge: a replay builds what the host can hold', () => {
+  /** The recorded host without bond0 (the storage member): e.g. a bond that did not come up at boot. */
+  const noBond0 = (host: ObservedHost): ObservedHost => ({
+    ...host,
+    links: host.links.filter((l) => l.name !== 'bond0'),
+    addrs: host.addrs.filter((a) => a.dev !== 'bond0'),
+    routes: host.routes.filter((r) => r.dev !== 'bond0'),
+  });
+
+  it('builds the other VRFs, creates the one whose member is missing without its routes, and reports it', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0', rounds: 0 });
+    const recorded = (await readState(h.root))!.desired!;
+    const m = modelledHost(undefined, noBond0);
+    const r = await converge({ ...h.opts, deps: m.deps, spawn: m.spawn });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toBeNull();
+    expect(r.unsettled).toBeNull();
+    expect(r.leftOut).toEqual([{ vrf: 'storage', dev: 'bond0', reason: 'does not exist on this host' }]);
+    const cmds = r.applied.map((a) => a.command);
+    expect(cmds).toContain('ip link set dev br-ens4 master public');
+    expect(cmds).toContain('ip link set dev bond0.105 master storage-cluster');
+    expect(cmds).toContain('ip link add name storage type vrf table 1002');
+    expect(cmds.filter((c) => / table 1002$/.test(c) && c.includes(' via '))).toEqual([]);
+    expect(cmds.filter((c) => c.includes('bond0 '))).toEqual([]);
+    // The recorded desired state is kept whole: the next replay builds storage once bond0 is back.
+    expect((await readState(h.root))!.desired).toEqual(recorded);
+    const back = modelledHost();
+    const again = await converge({ ...h.opts, deps: back.deps, spawn: back.spawn });
+    expect(again).toMatchObject({ ok: true, leftOut: [] });
+    expect(again.applied.map((a) => a.command)).toContain('ip link set dev bond0 master storage');
+  });
+
+  it('a member that became a port of a bridge is left out too, naming the bridge', async () => {
+    const h = await testHost();
+    await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0', rounds: 0 });
+    const bridged = (host: ObservedHost): ObservedHost => ({
+      ...host,
+      links: host.links.map((l) => (l.name === 'bond0.105' ? { ...l, master: 'br-ens4', slaveKind: 'bridge' } : l)),
+    });
+    const m = modelledHost(undefined, bridged);
+    const r = await converge({ ...h.opts, deps: m.deps, spawn: m.spawn });
+    expect(r.leftOut).toEqual([{ vrf: 'storage-cluster', dev: 'bond0.105', reason: 'is a port of br-ens4' }]);
+    expect(r.applied.map((a) => a.command)).toContain('ip link set dev bond0 master storage');
+  });
+
+  it('a converge from inputs stays all-or-nothing: a missing member blocks it, nothing is applied', async () => {
+    const h = await testHost();
+    const m = modelledHost(undefined, noBond0);
+    const r = await converge({ ...h.opts, deps: m.deps, spawn: m.spawn, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r).toMatchObject({ ok: false, leftOut: [], applied: [] });
+    expect(r.problems).toEqual([
+      {
+        field: 'storage',
+        message:
+          'binding storage has no interface on this machine (network-get reports bond0 (10.10.4.10, 2001:db8:4::10))',
+      },
+    ]);
     expect(await batches(h)).toEqual([]);
   });
 });
