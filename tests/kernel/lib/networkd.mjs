@@ -228,7 +228,7 @@ export class NetworkdHost {
     return path.join(this.root, p);
   }
 
-  async #boot({ dispatcher = true, dhcp = null, waitMs = 60_000, keepFiles = false }) {
+  async #boot({ dispatcher = true, dhcp = null, waitMs = 120_000, keepFiles = false }) {
     if (!keepFiles) rmSync(this.dir, { recursive: true, force: true });
     else for (const d of ['run/systemd', 'run/dbus']) rmSync(path.join(this.root, d), { recursive: true, force: true });
     for (const d of PRIVATE_DIRS) {
@@ -339,7 +339,7 @@ export class NetworkdHost {
    * @returns {Promise<{ms: number, failed: string[], why: string[]}>} why: networkd's
    *   "Could not …" lines about the failed links
    */
-  async waitConfigured({ timeoutMs = 60_000, links = this.netplanLinks() } = {}) {
+  async waitConfigured({ timeoutMs = 120_000, links = this.netplanLinks() } = {}) {
     const t0 = Date.now();
     let last = [];
     let by = {};
@@ -370,7 +370,7 @@ export class NetworkdHost {
   }
 
   /** Start systemd-networkd and wait until the YAML's links are configured. */
-  async startNetworkd({ waitMs = 60_000 } = {}) {
+  async startNetworkd({ waitMs = 120_000 } = {}) {
     if (this.procs.networkd) throw new NetworkdError('systemd-networkd is already running');
     this.procs.networkd = startBackground(this.argv([NETWORKD]), {
       env: {
