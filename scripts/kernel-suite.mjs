@@ -22,6 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { HostPrerequisiteError } from './vm/deps.mjs';
 import { cacheRoot, repoRoot } from './vm/paths.mjs';
 import { chooseMode, runKernelJob } from './vm/run.mjs';
+import { buildOldCharm } from '../tests/kernel/lib/old-charm.mjs';
 
 const SCENARIO_DIR = process.env.VRF_HOST_SCENARIO_DIR
   ? path.resolve(process.env.VRF_HOST_SCENARIO_DIR)
@@ -99,7 +100,13 @@ export async function listScenarios(patterns = []) {
     const mod = await import(pathToFileURL(file).href);
     const name = mod.name ?? path.basename(f, '.mjs');
     if (patterns.length && !patterns.some((p) => f.includes(p) || name.includes(p))) continue;
-    out.push({ file, name, description: mod.description ?? '', needsCharm: Boolean(mod.needsCharm) });
+    out.push({
+      file,
+      name,
+      description: mod.description ?? '',
+      needsCharm: Boolean(mod.needsCharm),
+      upgradeFrom: typeof mod.upgradeFrom === 'string' ? mod.upgradeFrom : null,
+    });
   }
   return out;
 }
@@ -159,6 +166,17 @@ async function main(argv) {
     );
     if (r.status !== 0) {
       console.error(`npm run pack failed (exit ${r.status})`);
+      return 1;
+    }
+  }
+  // An upgrade scenario starts from the charm an earlier commit packed (built here, cached).
+  for (const commit of new Set(scenarios.map((s) => s.upgradeFrom).filter((c) => c !== null))) {
+    try {
+      buildOldCharm(commit);
+    } catch (e) {
+      console.error(
+        `cannot pack the charm of ${commit} for the upgrade scenario: ${e instanceof Error ? e.message : e}`,
+      );
       return 1;
     }
   }

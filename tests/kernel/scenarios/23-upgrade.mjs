@@ -1,0 +1,120 @@
+// Upgrade: the unit runs the charm as it was packed at UPGRADE_FROM (install + config-changed),
+// then Juju's upgrade: the charm directory's files are replaced by this checkout's packed charm and
+// upgrade-charm, config-changed and update-status run. A client in the public space's remote
+// network keeps connecting to a 0.0.0.0 service on the unit's public address all along (every
+// 200 ms): no connection may fail. The state the old charm wrote is carried on by the new one, the
+// boot unit moves to the new charm's scheme, and stop + remove give back the host of before install.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { CHARM_FILE } from '../lib/charm.mjs';
+import { run as sh, sleep, startBackground } from '../lib/exec.mjs';
+import { oldCharmFile } from '../lib/old-charm.mjs';
+import { startServer } from '../lib/probes.mjs';
+import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
+import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
+
+export const name = 'upgrade';
+/** main when this scenario was written: the charm an operator upgrades from. */
+export const upgradeFrom = 'ae5e0fcea8a3beb694396726e693b53bed85668b';
+export const description = `upgrade-charm from the charm packed at ${upgradeFrom.slice(0, 7)}: state carried on, traffic never stops, teardown exact`;
+export const needsCharm = true;
+export const timeoutMs = 10 * 60_000;
+
+const STATE_FILE = '/var/lib/vrf-host/state.json';
+const UNIT_FILE = '/etc/systemd/system/vrf-host.service';
+const GATEWAYS = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1';
+
+export async function run(t) {
+  const old = oldCharmFile(upgradeFrom);
+  t.check(`the charm of ${upgradeFrom.slice(0, 7)} was packed on the host`, existsSync(old), old);
+  if (!existsSync(old)) return;
+  const { topo, unit } = await deployMultiHomed(t, { gateways: GATEWAYS }, { charmFile: old });
+  const before = snapshot(topo.unit);
+  await hookOk(t, unit, 'install');
+  await hookOk(t, unit, 'config-changed');
+  const oldState = JSON.parse(readFileSync(STATE_FILE, 'utf8'));
+  const oldVrfs = oldState.desired.vrfs.map((v) => `${v.name}:${v.table}`).sort();
+
+  // The probe loop: one connection every 200 ms from the public space's remote peer.
+  const pub = topo.spaces.public;
+  const srv = await startServer({ ns: topo.unit, name: 'unit' });
+  const loop = startBackground([
+    'ip',
+    'netns',
+    'exec',
+    pub.remoteNs,
+    'sh',
+    '-c',
+    `while :; do if echo hello | socat -t 2 -T 2 - TCP4:${pub.unitAddr}:${srv.port},connect-timeout=1 | grep -q ANSWER; then echo ok; else echo FAIL; fi; sleep 0.2; done`,
+  ]);
+  const tally = () => {
+    const lines = loop.output().split('\n');
+    return { ok: lines.filter((l) => l === 'ok').length, fail: lines.filter((l) => l === 'FAIL').length };
+  };
+  try {
+    for (let i = 0; i < 100 && tally().ok < 3; i++) await sleep(200);
+    t.check(
+      'before the upgrade the probe loop is answered',
+      tally().ok >= 3 && tally().fail === 0,
+      JSON.stringify(tally()),
+    );
+
+    // Juju's upgrade: the new revision's files replace the old ones, then upgrade-charm runs.
+    rmSync(unit.charmDir, { recursive: true, force: true });
+    mkdirSync(unit.charmDir, { recursive: true });
+    sh(['unzip', '-q', '-o', CHARM_FILE, '-d', unit.charmDir]);
+    await hookOk(t, unit, 'upgrade-charm');
+    await hookOk(t, unit, 'config-changed');
+    const us = await unit.hook('update-status');
+    t.check(
+      'update-status after the upgrade: exit 0, active',
+      us.exitCode === 0 && us.record.status.status === 'active',
+      us.record.status.message,
+    );
+    const n = tally().ok;
+    for (let i = 0; i < 50 && tally().ok < n + 3; i++) await sleep(200);
+  } finally {
+    await loop.stop();
+    await srv.stop();
+  }
+  const { ok, fail } = tally();
+  t.note(`probe loop: ${ok} answered, ${fail} failed`);
+  t.check(
+    'no connection failed before, during or after the upgrade',
+    fail === 0 && ok >= 6,
+    `${ok} answered, ${fail} failed`,
+  );
+
+  const newState = JSON.parse(readFileSync(STATE_FILE, 'utf8'));
+  const newVrfs = newState.desired.vrfs.map((v) => `${v.name}:${v.table}`).sort();
+  t.check(
+    'the new charm carries on the old state: the same VRFs and tables',
+    JSON.stringify(newVrfs) === JSON.stringify(oldVrfs),
+    `${oldVrfs.join(' ')} → ${newVrfs.join(' ')}`,
+  );
+  t.check(
+    "the boot unit now runs vrf-host's own copy of node",
+    /^ExecStart=\/var\/lib\/vrf-host\/bin\/node /m.test(readFileSync(UNIT_FILE, 'utf8')),
+    readFileSync(UNIT_FILE, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('ExecStart=')),
+  );
+
+  for (const hook of ['stop', 'remove']) {
+    const r = await unit.hook(hook);
+    t.check(
+      `${hook}: exit 0`,
+      r.exitCode === 0,
+      `exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message}`,
+    );
+  }
+  const diff = diffSnapshots(before, snapshot(topo.unit));
+  t.check(
+    'after stop + remove the snapshot equals the one before the old charm was installed',
+    diff.length === 0,
+    diff.slice(0, 8).join(' | '),
+  );
+  t.check(
+    'no vrf-host file is left under /var/lib/vrf-host/bin or /etc/systemd',
+    !existsSync('/var/lib/vrf-host/bin') && !existsSync(UNIT_FILE),
+  );
+}
