@@ -108,7 +108,8 @@ export class CharmUnit {
     rmSync(agentDir, { recursive: true, force: true });
     mkdirSync(this.charmDir, { recursive: true });
     mkdirSync(this.simDir, { recursive: true });
-    run(['unzip', '-q', '-o', charmFile, '-d', this.charmDir]);
+    // (bin/node is 120 MB: inflating it takes 5–30 s under TCG on a loaded host)
+    run(['unzip', '-q', '-o', charmFile, '-d', this.charmDir], { timeoutMs: 300_000 });
     // config-get prints every option with its default applied.
     const cfg = YAML.parse(readFileSync(path.join(this.charmDir, 'config.yaml'), 'utf8'));
     const defaults = Object.fromEntries(

@@ -21,7 +21,8 @@ export const timeoutMs = 10 * 60_000;
 
 const STATE_FILE = '/var/lib/vrf-host/state.json';
 const UNIT_FILE = '/etc/systemd/system/vrf-host.service';
-const GATEWAYS = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1';
+const GATEWAYS =
+  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 
 export async function run(t) {
   const old = oldCharmFile(upgradeFrom);
@@ -49,7 +50,7 @@ export async function run(t) {
     loop.mark('upgrade');
     rmSync(unit.charmDir, { recursive: true, force: true });
     mkdirSync(unit.charmDir, { recursive: true });
-    sh(['unzip', '-q', '-o', CHARM_FILE, '-d', unit.charmDir]);
+    sh(['unzip', '-q', '-o', CHARM_FILE, '-d', unit.charmDir], { timeoutMs: 300_000 });
     await hookOk(t, unit, 'upgrade-charm');
     await hookOk(t, unit, 'config-changed');
     const us = await unit.hook('update-status');
