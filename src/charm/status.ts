@@ -32,7 +32,7 @@ export type Outcome =
 export type StatusLine = { readonly name: 'active' | 'blocked' | 'maintenance' | 'waiting'; readonly message: string };
 
 /** Problems whose message already says everything (no `field:` prefix in the status). */
-const SELF_EXPLAINING = new Set(['kernel', 'iproute2', 'application', 'state']);
+const SELF_EXPLAINING = new Set(['kernel', 'iproute2', 'application', 'state', 'host']);
 
 /** One problem as a status line: `vrfs: storacc.table 254 is reserved`, `no vrf kernel module: load it on the host (modprobe vrf)`. */
 export function problemLine(p: Problem | Warning): string {

@@ -4,6 +4,7 @@
  * deterministic (every list is sorted).
  */
 import { cidrContains, cidrWithin, compareIp, subnetOf, tryCanonicalIp } from './addr.js';
+import { controllerEgress, type EgressOptions } from './controller.js';
 import { deriveGateways, prepareGatewayEnv, type GatewayEnv } from './gateways.js';
 import { ifNameProblem, vrfNameProblem } from './names.js';
 import { parseNetplanGateways } from './netplan.js';
@@ -97,6 +98,7 @@ export function controllerPath(
   controllers: readonly string[],
   observed: ObservedHost,
   problems: Problem[],
+  egress?: EgressOptions,
 ): Map<string, string> {
   const links = new LinkIndex(observed.links);
   const out = new Map<string, string>();
@@ -124,7 +126,9 @@ export function controllerPath(
       });
       continue;
     }
-    if (rg.dev !== null) visit(rg.dev, ip, 0);
+    // The device after the VRFs are built (a lease's default through a member does not count): controller.ts.
+    const dev = egress ? controllerEgress(ip, rg.dev, observed, egress) : rg.dev;
+    if (dev !== null) visit(dev, ip, 0);
   }
   return out;
 }
@@ -437,7 +441,15 @@ function warnMissingExclusions(d: Derivation): void {
 
 /** Each candidate's members, minus those on the controller path, excluded, or shared with an earlier twin. */
 function resolveCandidates(d: Derivation, candidates: readonly Candidate[]): Resolved[] {
-  const path = controllerPath(d.inputs.controllers, d.observed, d.problems);
+  const { links, ledger } = d;
+  const moving = new Set(candidates.flatMap((c) => l3Names(d.inputs.bindings[c.binding] ?? [], d.observed, links)));
+  const path = controllerPath(d.inputs.controllers, d.observed, d.problems, {
+    moving: (dev) => moving.has(links.l3Of(dev)),
+    enslaved: (dev) => {
+      const master = links.get(dev)?.master ?? null;
+      return master !== null && ledger.vrfs[master] !== undefined && links.get(master)?.kind === 'vrf';
+    },
+  });
   const resolved: Resolved[] = [];
   for (const candidate of candidates) {
     const nameProblem = vrfNameProblem(candidate.vrf);

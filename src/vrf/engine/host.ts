@@ -6,6 +6,7 @@ import { renderCommand, renderStep } from '../render.js';
 import { deriveDesired, noVrfModule } from '../derive.js';
 import { ipVersion, modprobe, type ProcOptions, runIpJsonBatch } from '../ip.js';
 import { OBSERVE_IP_OPTIONS, observeBatch, parseObserved } from '../observe.js';
+import { otherRoutingManagers } from '../routing-managers.js';
 import { under } from '../persist.js';
 import { plan as planFn } from '../plan.js';
 import { readSysctls } from '../sysctl.js';
@@ -194,6 +195,8 @@ export async function preflight(
       problems.push(noVrfModule(container, why));
     }
   }
+
+  problems.push(...(await otherRoutingManagers(o.root)));
 
   const sysctls = await readSysctls([SYSCTL.tcpL3mdev, SYSCTL.udpL3mdev], o.procRoot);
   const missing = Object.entries(sysctls)

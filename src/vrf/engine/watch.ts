@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { BOOT_PATHS, type BootInstallOptions } from '../boot.js';
 import { parseNetworkdLink } from '../networkd/state.js';
 import { PATHS, readState, under } from '../persist.js';
+import { routingManagerPaths } from '../routing-managers.js';
 import { sysctlPath } from '../sysctl.js';
 import { OWNED_SYSCTLS } from '../types.js';
 import type { EngineOptions } from './host.js';
@@ -36,6 +37,8 @@ export async function watchedPaths(o: EngineOptions, boot: BootInstallOptions | 
     stat(under(o.root, 'run/systemd/container')),
     content(join(proc, '1', 'environ')),
     ...OWNED_SYSCTLS.map((k) => content(sysctlPath(k, proc))),
+    // Another policy-routing manager appearing blocks the next converge (routing-managers.ts).
+    ...routingManagerPaths(o.root).map(stat),
   ];
   // Netplan: the directory's names (a new file) and each file derivation reads.
   const netplan = under(o.root, 'etc/netplan');

@@ -358,6 +358,39 @@ describe('converge: a replay builds what the host can hold', () => {
 });
 
 describe('pre-flight', () => {
+  it.each([
+    ['charm-advanced-routing', 'etc/networkd-dispatcher/routable.d/95-juju_routing'],
+    ['charm-advanced-routing', 'etc/iproute2/rt_tables.d/juju-managed.conf'],
+    ['charm-policy-routing', 'etc/systemd/system/charm-pre-install-policy-routing.service'],
+  ])('another policy-routing manager (%s: %s) blocks, named; nothing is read or applied', async (name, file) => {
+    const h = await testHost();
+    await mkdir(join(h.root, file, '..'), { recursive: true });
+    await writeFile(join(h.root, file), '#!/bin/sh\n');
+    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      {
+        field: 'host',
+        message: `${name} manages policy routing on this host (/${file}); it and vrf-host would undo each other's rules and routes: remove ${name} from this machine first; nothing was applied`,
+      },
+    ]);
+    expect(await h.ip.calls()).toEqual([]);
+    expect(await readState(h.root)).toBeNull();
+  });
+
+  it("advanced-routing's leftovers after its removal are no sign of it (no false positive)", async () => {
+    const h = await testHost();
+    for (const f of [
+      'usr/lib/systemd/networkd.conf.d/95-juju-networkd.conf',
+      'usr/local/lib/juju-charm-advanced-routing/if-up/.keep',
+    ]) {
+      await mkdir(join(h.root, f, '..'), { recursive: true });
+      await writeFile(join(h.root, f), '');
+    }
+    const r = await converge({ ...h.opts, inputs: maasInputs(), unit: 'vrf-host/0', dryRun: true });
+    expect(r.problems).toEqual([]);
+  });
+
   it('in a container without the vrf module: load it on the host; no modprobe, nothing applied', async () => {
     const h = await testHost('maas-host', { vrfModule: false, container: true });
     const mp = join(h.ip.dir, 'modprobe');
