@@ -3,7 +3,11 @@
  * (sh, not node, so each call costs milliseconds on a loaded machine). It
  * records every call (argv + stdin) under calls/, answers `-V`, answers
  * `-json -batch` lines from responses (line text → stdout, prefixed with `-6 `
- * when the process runs with -6), fails batch lines matching an extended regex
+ * when the process runs with -6). It is strict: a `-json` process whose options
+ * are not the ones production observes with (OBSERVE_IP_OPTIONS, `-json -details
+ * -Numeric`, plus -4/-6 and -force) fails loudly, and so does a line it has no
+ * recording for (exit 255, "fake ip: …" on stderr), so a recorded host can never
+ * silently answer `[]`. It fails batch lines matching an extended regex
  * like real ip does ("MESSAGE" then "Command failed -:N", exit 1; stop unless
  * -force), answers `vrf exec … ping` per target, and can hang change batches
  * (`-batch` without -json) so a test can kill an apply half-way.
@@ -11,6 +15,7 @@
 import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OBSERVE_IP_OPTIONS } from '../../../src/vrf/observe.js';
 
 const SCRIPT = String.raw`
 hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
@@ -31,6 +36,15 @@ if [ "$1" = -V ]; then
   if [ -f "$dir/version" ]; then cat "$dir/version"; echo; else echo 'ip utility, iproute2-6.1.0, libbpf 1.1.2'; fi
   exit 0
 fi
+if [ "$batch" = 1 ] && [ "$json" = 1 ]; then
+  opts=''
+  for a in "$@"; do case $a in -4|-6|-force|-batch|-) ;; *) opts="$opts $a" ;; esac; done
+  want=$(cat "$dir/json-options")
+  if [ "$opts" != " $want" ]; then
+    echo "fake ip: ip$opts -batch: the recordings answer ip $want only (what production observes with)" >&2
+    exit 255
+  fi
+fi
 if [ "$batch" = 1 ]; then
   if [ "$json" = 0 ] && [ -f "$dir/hang" ]; then sleep 60; fi
   fam=''
@@ -48,7 +62,11 @@ if [ "$batch" = 1 ]; then
     fi
     if [ "$json" = 1 ]; then
       f="$dir/resp/$(hex "$fam$line")"
-      if [ -f "$f" ]; then cat "$f"; echo; else echo '[]'; fi
+      if [ ! -f "$f" ]; then
+        printf 'fake ip: no recording for the batch line "%s"\n' "$fam$line" >&2
+        exit 255
+      fi
+      cat "$f"; echo
     fi
   done < "$rec.stdin"
   exit "$rc"
@@ -83,9 +101,15 @@ function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-export async function fakeIp(dir?: string): Promise<FakeIp> {
+export interface FakeIpOptions {
+  /** The options a `-json` process must have (besides -4/-6 and -force); default OBSERVE_IP_OPTIONS. */
+  readonly jsonOptions?: readonly string[];
+}
+
+export async function fakeIp(dir?: string, o: FakeIpOptions = {}): Promise<FakeIp> {
   const d = dir ?? (await mkdtemp(join(tmpdir(), 'fake-ip-')));
   const bin = join(d, 'ip');
+  await writeFile(join(d, 'json-options'), (o.jsonOptions ?? OBSERVE_IP_OPTIONS).join(' '));
   await writeFile(bin, `#!/bin/sh\ndir=${shQuote(d)}\n${SCRIPT}`);
   await chmod(bin, 0o755);
   return {

@@ -13,6 +13,7 @@ import {
 } from '../../../src/vrf/ip.js';
 import { existsSync } from 'node:fs';
 import { fakeIp } from './ip.fake.js';
+import { OBSERVE_IP_OPTIONS } from '../../../src/vrf/observe.js';
 
 describe('batch lines', () => {
   it.each([
@@ -86,7 +87,7 @@ describe('with a fake ip', () => {
   });
 
   it('runIpJsonBatch returns stdout of `ip -json -details -batch -`', async () => {
-    const ip = await fakeIp();
+    const ip = await fakeIp(undefined, { jsonOptions: ['-json', '-details'] });
     await ip.respond({ 'link show': '[{"ifname":"lo"}]', '-4 rule show': '[]' });
     const out = await runIpJsonBatch(
       [
@@ -100,7 +101,8 @@ describe('with a fake ip', () => {
   });
 
   it('runIpJsonBatch names the failing command', async () => {
-    const ip = await fakeIp();
+    const ip = await fakeIp(undefined, { jsonOptions: ['-json', '-details'] });
+    await ip.respond({ 'link show': '[1]' });
     await ip.failOn('route get', 'RTNETLINK answers: Network is unreachable');
     await expect(
       runIpJsonBatch(
@@ -139,7 +141,7 @@ describe('with a fake ip', () => {
   });
 
   it('runIpJsonBatch tolerates failing lines it was told to (with -force), and only those', async () => {
-    const ip = await fakeIp();
+    const ip = await fakeIp(undefined, { jsonOptions: ['-json', '-details'] });
     await ip.respond({ 'link show': '[1]', 'route get 10.0.0.9': '[9]' });
     await ip.failOn('route get 10.0.0.1', 'RTNETLINK answers: Network is unreachable');
     const tolerate = (l: readonly string[]) => l[0] === 'route' && l[1] === 'get';
@@ -153,6 +155,29 @@ describe('with a fake ip', () => {
     await ip.failOn('link show', 'Cannot send dump request: Operation not permitted');
     await expect(runIpJsonBatch(lines, { ipBin: ip.bin, tolerate })).rejects.toThrow(
       /`ip link show` \(batch line 1\) failed/,
+    );
+  });
+
+  it('the fake ip is strict: other options than production observes with, or a line it has no recording for, fail loudly', async () => {
+    const ip = await fakeIp();
+    await ip.respond({ 'link show': '[1]' });
+    const production = { ipBin: ip.bin, options: OBSERVE_IP_OPTIONS };
+    expect(await runIpJsonBatch([['link', 'show']], production)).toBe('[1]\n');
+    // Without -Numeric: the recordings are what ip prints with it, so the fake refuses.
+    await expect(runIpJsonBatch([['link', 'show']], { ipBin: ip.bin })).rejects.toThrow(
+      /exit 255\): fake ip: ip -json -details -batch: the recordings answer ip -json -details -Numeric only/,
+    );
+    await expect(
+      runIpJsonBatch(
+        [
+          ['link', 'show'],
+          ['addr', 'show'],
+        ],
+        production,
+      ),
+    ).rejects.toThrow(/exit 255\): fake ip: no recording for the batch line "addr show"/);
+    await expect(runIpJsonBatch([['-6', 'link', 'show']], production)).rejects.toThrow(
+      /no recording for the batch line "-6 link show"/,
     );
   });
 
