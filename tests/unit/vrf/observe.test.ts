@@ -203,6 +203,60 @@ describe('parseObserved on the recorded converged host', () => {
   });
 });
 
+describe('named and numeric readings of the same VRF host (the recorded states)', () => {
+  const controllers = extras(['10.100.0.5', '2001:db8:100::5']);
+  const named = (state: string) =>
+    parseObserved([read(`${state}/batch.named.out.txt`), read(`${state}/batch6.named.out.txt`)], controllers);
+
+  it.each(['maas-host', 'converged'])('%s: -Numeric and named output parse to the same observed host', (state) => {
+    expect(parseObserved(recorded(state), controllers)).toEqual(named(state));
+  });
+
+  it('production reads numbers: the recordings are -Numeric (tables, types, protocols as numbers)', () => {
+    const [main] = recorded('converged');
+    expect(main).toMatch(/"table":"254"/);
+    expect(main).toMatch(/"type":"7"/);
+    expect(main).not.toMatch(/"table":"main"|"type":"unreachable"|"protocol":"kernel"/);
+    expect(read('maas-host/batch.out.txt')).toMatch(/"protocol":"9"/);
+  });
+
+  it('maps protocol 9 to ra, type 7 to unreachable (not blackhole), and reads a via next hop', () => {
+    const maas = parseObserved(recorded('maas-host'), controllers);
+    expect(maas.routes).toContainEqual(
+      expect.objectContaining({
+        family: 'inet6',
+        table: 254,
+        dst: '::/0',
+        protocol: 'ra',
+        dev: 'br-ens4',
+        gateway: 'fe80::1',
+      }),
+    );
+    // RFC 5549: an IPv4 route whose next hop is IPv6 ("via", not "gateway").
+    expect(maas.routes).toContainEqual(
+      expect.objectContaining({
+        family: 'inet',
+        dst: '10.60.0.0/16',
+        gateway: 'fe80::1',
+        dev: 'bond0',
+        protocol: 'static',
+      }),
+    );
+    const conv = parseObserved(recorded('converged'), controllers);
+    for (const [family, dst] of [
+      ['inet', '0.0.0.0/0'],
+      ['inet6', '::/0'],
+    ] as const)
+      expect(
+        conv.routes
+          .filter((r) => r.family === family && r.dst === dst && r.table === 1002)
+          .map((r) => r.type)
+          .sort(),
+      ).toEqual(['unicast', 'unreachable']);
+    expect(conv.routes.some((r) => r.type === 'blackhole')).toBe(false);
+  });
+});
+
 describe('parseObserved on this machine (iproute2 6.1, network namespace)', () => {
   const numeric = parseObserved(read('ns-iproute2-6.1.numeric.out'), extras(['10.0.0.77', '2001:db8:4::99']));
   const named = parseObserved(read('ns-iproute2-6.1.named.out'), extras(['10.0.0.77', '2001:db8:4::99']));
