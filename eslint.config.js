@@ -3,7 +3,18 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['build/**', 'node_modules/**', 'coverage/**', 'bench/results/**', '.cache/**', '*.charm'] },
+  {
+    ignores: [
+      'build/**',
+      'node_modules/**',
+      'coverage/**',
+      'bench/results/**',
+      '.cache/**',
+      '*.charm',
+      '.stryker-tmp/**',
+      'reports/**',
+    ],
+  },
   js.configs.recommended,
   // Type-aware: the rules see the types tsc sees (each .ts file's tsconfig, found by the project service).
   ...tseslint.configs.recommendedTypeChecked,

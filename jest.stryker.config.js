@@ -1,0 +1,20 @@
+// The unit project, for StrykerJS (stryker.config.mjs): same transform and ESM setup, less the
+// tests that cover no src/vrf or src/charm code in-process (the kernel suite's counting, which
+// runs scripts/) and the fast-check property tests (thousands of runs each: seconds per mutant;
+// they are a second net, so a mutant only they kill counts as survived here).
+import config from './jest.config.js';
+
+const unit = config.projects.find((p) => p.displayName === 'unit');
+const { displayName: _name, ...rest } = unit;
+export default {
+  ...rest,
+  rootDir: '.',
+  testPathIgnorePatterns: [
+    '/node_modules/',
+    '<rootDir>/tests/unit/ci-summary.test.ts',
+    '\\.property\\.test\\.ts$',
+    '<rootDir>/tests/unit/vrf/properties.test.ts',
+    '<rootDir>/tests/unit/vrf/derive.stability.test.ts',
+    '<rootDir>/tests/unit/vrf/plan-keys.test.ts',
+  ],
+};
