@@ -5,7 +5,15 @@
 // enslaved subnets away while the VRFs exist (they would route around the VRF), leaves mgmt's, and
 // traffic works through every space. stop + remove put the rules back: the full snapshot equals the
 // one before install.
-import { ipBatch, ipJson } from '../lib/exec.mjs';
+// Two more things on the converged host, before stop:
+//  - MAAS's rule and table route for storage come back as systemd-networkd re-adds them when it
+//    reconfigures the link (`from 10.10.4.0/24 lookup 2 pref 100`, `default via 10.10.4.1 table 2`):
+//    what that does to storage's same-subnet and remote clients is recorded, and the next
+//    update-status must take the rule away again with traffic working after it;
+//  - another policy-routing manager (charm-advanced-routing's networkd-dispatcher script) appears:
+//    config-changed is Blocked naming it and changes nothing; once it is gone, the host converges.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { ipBatch, ipJson, ipn } from '../lib/exec.mjs';
 import { CharmUnit, networksFor } from '../lib/charm.mjs';
 import { controllerRow, inboundMatrix, outboundMatrix, printable } from '../lib/matrix.mjs';
 import { probe, startServer } from '../lib/probes.mjs';
@@ -177,6 +185,75 @@ export async function run(t) {
     t.check(`outbound ${r.source} → ${r.destination}, peer sees the space address`, r.ok, r.result);
   const ctl = await controllerRow(topo);
   t.check('controller reachable from the default VRF', ctl.ok, ctl.result);
+
+  // ---- networkd re-adds MAAS's storage rule and route ------------------------------------------
+  const st = tables.find((m) => m.space === 'storage');
+  const srv = await startServer({ ns: topo.unit, name: 'unit' });
+  const storageClients = () => {
+    const sp = topo.spaces.storage;
+    return [
+      ['same-subnet', probe({ ns: sp.lanNs, target: sp.unitAddr, port: srv.port })],
+      ['remote', probe({ ns: sp.remoteNs, target: sp.unitAddr, port: srv.port })],
+    ];
+  };
+  try {
+    const re = ipBatch(
+      topo.unit,
+      [
+        ['rule', 'add', 'from', st.cidr, 'lookup', String(st.table), 'priority', '100'],
+        ['route', 'add', 'default', 'via', st.gateway, 'dev', st.dev, 'table', String(st.table)],
+      ],
+      { allowFail: true },
+    );
+    t.note(`re-adding MAAS's storage rule and route: exit ${re.code} ${re.stderr}`.trim());
+    const readded = storageClients();
+    t.table(
+      `storage clients with MAAS's "from ${st.cidr} lookup ${st.table}" back at 100 (as networkd re-adds it)`,
+      readded.map(([path, r]) => ({ path, ok: r.ok, result: r.ok ? `saw ${r.peerSaw}` : r.error })),
+    );
+    const heal = await hookOk(t, unit, 'update-status');
+    t.note(`update-status after the re-added rule: ${heal.record.status.message}`);
+    t.check(
+      "update-status takes MAAS's re-added storage rule away again",
+      !maasRules(topo.unit).includes(`from ${st.cidr} lookup ${st.table}`),
+      maasRules(topo.unit).join('; '),
+    );
+    for (const [path, r] of storageClients())
+      t.check(`after update-status: storage ${path} client answered`, r.ok, r.ok ? `saw ${r.peerSaw}` : r.error);
+  } finally {
+    await srv.stop();
+  }
+
+  // ---- another policy-routing manager ------------------------------------------------------------
+  const other = '/etc/networkd-dispatcher/routable.d/95-juju_routing';
+  mkdirSync('/etc/networkd-dispatcher/routable.d', { recursive: true });
+  writeFileSync(other, '#!/bin/sh\n');
+  t.defer(() => rmSync(other, { force: true }));
+  // Work the next hook would do: storage's VRF default route gone.
+  ipn(topo.unit, 'route', 'del', 'default', 'table', String(vrfs.storage));
+  const drifted = snapshot(topo.unit);
+  const blocked = await unit.hook('config-changed');
+  const bst = blocked.record.status;
+  t.check(
+    'with charm-advanced-routing on the host config-changed is Blocked, naming it and its file',
+    blocked.exitCode === 0 &&
+      bst.status === 'blocked' &&
+      bst.message.startsWith(`charm-advanced-routing manages policy routing on this host (${other})`),
+    `exit ${blocked.exitCode}, ${bst.status}: ${bst.message}`,
+  );
+  const unchanged = diffSnapshots(drifted, snapshot(topo.unit));
+  t.check(
+    'and nothing was applied (the drift is still there)',
+    unchanged.length === 0,
+    unchanged.slice(0, 4).join(' | '),
+  );
+  rmSync(other, { force: true });
+  await hookOk(t, unit, 'config-changed');
+  t.check(
+    'once it is gone, config-changed heals storage',
+    tableDefault(topo.unit, vrfs.storage).filter((r) => r.gateway !== undefined).length === 1,
+    JSON.stringify(tableDefault(topo.unit, vrfs.storage)),
+  );
 
   for (const hook of ['stop', 'remove']) {
     const r = await unit.hook(hook);
