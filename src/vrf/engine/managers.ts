@@ -4,7 +4,7 @@
  * files, ifupdown's state. Only a handful of small reads per converge: the
  * members' networkd state files and, for each, the .network file it names.
  */
-import { access, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ifupdownListsLink,
@@ -112,4 +112,18 @@ export async function networkdMembers(
     });
   }
   return { running, files, managed, warnings };
+}
+
+/**
+ * Whether a networkd-dispatcher process runs: its comm (the script's name, cut to 15
+ * characters by the kernel) in /proc/<pid>/comm. Read by show-vrfs only, never by a converge:
+ * it reads one small file per process.
+ */
+export async function networkdDispatcherRuns(procRoot = '/proc'): Promise<boolean> {
+  const pids = (await readdir(procRoot).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n));
+  for (const pid of pids) {
+    const comm = await readFile(join(procRoot, pid, 'comm'), 'utf8').catch(() => '');
+    if (comm.trim() === 'networkd-dispat') return true;
+  }
+  return false;
 }

@@ -16,7 +16,7 @@ import {
 import { depsOf, type EngineOptions, observeHost } from './host.js';
 import { driftOf, type DriftSummary, planned, stepVrf } from './report.js';
 import { loadState } from './converge.js';
-import { linkManager } from './managers.js';
+import { linkManager, networkdDispatcherRuns } from './managers.js';
 import { planWithNetworkd } from './networkd.js';
 import { NetworkdRenderError } from '../networkd/render.js';
 import type { LinkManager } from '../networkd/state.js';
@@ -115,6 +115,13 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
       const full = await planWithNetworkd(o.root, deps.plan, desired, observed, state.ledger);
       steps = full.steps;
       warnings.push(...full.networkd.warnings);
+      if (full.networkd.running && !(await networkdDispatcherRuns(o.procRoot))) {
+        warnings.push({
+          field: 'networkd-dispatcher',
+          message:
+            'systemd-networkd runs without networkd-dispatcher: networkd keeps the VRFs it was given itself, but a member without a drop-in waits for the next update-status after networkd reconfigures it',
+        });
+      }
     } catch (e) {
       if (!(e instanceof NetworkdRenderError)) throw e;
       problems.push({ field: 'networkd', message: e.message });

@@ -223,3 +223,14 @@ describe("the update-status memo's watch list where systemd-networkd runs", () =
     }
   });
 });
+
+describe('show-vrfs where systemd-networkd runs', () => {
+  it('says when networkd-dispatcher does not run (read from /proc, by show only)', async () => {
+    const n = await networkdHost();
+    await converge({ ...n.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    const fields = async () => (await show(n.opts)).warnings.map((w) => w.field);
+    expect(await fields()).toContain('networkd-dispatcher');
+    await n.put('../proc/4242/comm', 'networkd-dispat\n');
+    expect(await fields()).not.toContain('networkd-dispatcher');
+  });
+});
