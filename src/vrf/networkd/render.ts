@@ -101,8 +101,9 @@ function routeSection(r: RouteTarget, what: string): string {
   if (!isDefaultPrefix(r.dst)) lines.push(`Destination=${token(r.dst, what)}`);
   else if (r.gateway === undefined) lines.push(`Destination=${token(r.dst, what)}`);
   if (r.gateway !== undefined) lines.push(`Gateway=${token(r.gateway, what)}`);
-  // A gateway-less unicast route is a link route, as `ip route replace PREFIX dev X` makes it.
-  if (r.type === 'unicast' && r.gateway === undefined) lines.push('Scope=link');
+  // A gateway-less IPv4 unicast route is a link route, as `ip route replace PREFIX dev X` makes
+  // it (IPv6 routes have no scope: networkd ignores Scope= on them, with a warning).
+  if (r.type === 'unicast' && r.gateway === undefined && r.family === 'inet') lines.push('Scope=link');
   if (r.metric !== undefined) lines.push(`Metric=${token(String(r.metric), what)}`);
   lines.push(`Table=${tableValue(r.table, what)}`);
   return section('Route', lines);

@@ -130,7 +130,6 @@ Table=main
 
 [Route]
 Destination=2001:db8:4::/64
-Scope=link
 Table=main
 
 [Route]
