@@ -147,9 +147,20 @@ export async function persistHostFiles(
   await writeIfChanged(under(root, PATHS.rtTables), renderRtTables(ledger.vrfs));
 }
 
+/** How often a converge where networkd runs starts over after a deletion found its object gone. */
+const MAX_ATTEMPTS = 3;
+
+/** A route or rule deletion failed because the object is already gone (ENOENT / ESRCH from the kernel). */
+function vanishedUnderDelete(f: ApplyFailure): boolean {
+  return (
+    (f.step.kind === 'rule-del' || f.step.kind === 'route-del') &&
+    /No such file or directory|No such process/.test(f.error)
+  );
+}
+
 export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
   const dryRun = o.dryRun ?? false;
-  const run = async (): Promise<ConvergeReport> => {
+  const run = async (attempt = 1): Promise<ConvergeReport> => {
     const deps = depsOf(o);
     const { state: loaded, problem: stateProblem } = await loadState(o.root);
     if (stateProblem) return blocked([stateProblem], [], dryRun, []);
@@ -266,6 +277,10 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     const r = await settle({ ...o, controllers }, deps, owner, replan, state.ledger, { observed, plan: p, steps });
     warnings.push(...r.warnings);
     if (r.failure !== null) {
+      // networkd drops the rules and routes it held for a VRF link that goes away, racing the
+      // ip path's own deletions of them (seen on 252 when explicit mode replaced every VRF):
+      // what vanished under a delete is no failure; observe again and converge from there.
+      if (p.networkdRunning && attempt < MAX_ATTEMPTS && vanishedUnderDelete(r.failure)) return run(attempt + 1);
       return { ...base, ok: false, planned: r.planned, applied: r.applied, failure: r.failure, unsettled: null, units };
     }
     await persistHostFiles(o.root, desired, r.ledger, r.observed.sysctls);
@@ -281,5 +296,5 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     };
   };
   // A dry run only reads (state.json is replaced atomically), so it does not wait for the lock.
-  return dryRun ? run() : withLock(o, run);
+  return dryRun ? run() : withLock(o, () => run());
 }

@@ -8,7 +8,7 @@
  * boot.ts, sysctl.ts); the e2e lifecycle test and kernel scenario 12
  * check it against what an update-status really opens (strace).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BOOT_PATHS, type BootInstallOptions } from '../boot.js';
 import { parseNetworkdLink } from '../networkd/state.js';
@@ -60,12 +60,23 @@ export async function watchedPaths(o: EngineOptions, boot: BootInstallOptions | 
  * ifindexes from sysfs: a member whose ifindex changed changes ip's answer anyway.
  */
 async function networkdPaths(o: EngineOptions): Promise<WatchedPath[]> {
-  const out: WatchedPath[] = [{ path: under(o.root, NETWORKD_STATE), how: 'stat' }];
+  const running = under(o.root, NETWORKD_STATE);
+  const out: WatchedPath[] = [{ path: running, how: 'stat' }];
+  // Without networkd a converge reads nothing more for it; neither does this list.
+  if (
+    !(await access(running).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return out;
   const state = await readState(o.root).catch(() => null);
   if (state === null) return out;
   for (const p of state.ledger.networkdFiles ?? []) out.push({ path: under(o.root, p), how: 'stat' });
   for (const m of state.desired?.vrfs.flatMap((v) => v.members) ?? []) {
-    const idx = await readFile(join(o.sysRoot ?? '/sys', 'class', 'net', m, 'ifindex'), 'utf8').catch(() => null);
+    const ifindex = join(o.sysRoot ?? '/sys', 'class', 'net', m, 'ifindex');
+    out.push({ path: ifindex, how: 'content' });
+    const idx = await readFile(ifindex, 'utf8').catch(() => null);
     if (idx === null || !/^\d+\s*$/.test(idx)) continue;
     const link = networkdLinkPath(o.root, Number(idx.trim()));
     out.push({ path: link, how: 'content' });

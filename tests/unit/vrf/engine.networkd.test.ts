@@ -6,6 +6,7 @@
 import { jest } from '@jest/globals';
 import { chmod, mkdir, readFile, rm, writeFile, lstat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { parseEngineConfig } from '../../../src/vrf/config.js';
 import { converge, show, teardown, watchedPaths } from '../../../src/vrf/engine.js';
 import { readState, under } from '../../../src/vrf/persist.js';
 import { maasInputs, modelledHost, testHost, type TestHost } from './engine.host.js';
@@ -218,6 +219,7 @@ describe("the update-status memo's watch list where systemd-networkd runs", () =
     has('run/systemd/netif/state', 'stat');
     for (const f of FILES) has(f, 'stat');
     for (const [idx, dev] of MEMBERS) {
+      has(`../sys/class/net/${dev}/ifindex`, 'content');
       has(`run/systemd/netif/links/${idx}`, 'content');
       has(`run/systemd/network/10-netplan-${dev}.network`, 'stat');
     }
@@ -232,5 +234,37 @@ describe('show-vrfs where systemd-networkd runs', () => {
     expect(await fields()).toContain('networkd-dispatcher');
     await n.put('../proc/4242/comm', 'networkd-dispat\n');
     expect(await fields()).not.toContain('networkd-dispatcher');
+  });
+});
+
+describe('converge where networkd drops what it held under the ip path', () => {
+  const noReach = () => {
+    const r = parseEngineConfig({ 'preserve-reachability': false });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    return maasInputs(r.config);
+  };
+  const ruleDels = async (h: TestHost) =>
+    (await h.ip.calls()).filter((c) => c.stdin?.includes('route del 10.10.4.0/24 dev storage table 254')).length;
+
+  it('a deletion that finds its object gone starts over from a new observation, at most 3 times', async () => {
+    const n = await networkdHost();
+    await converge({ ...n.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await n.h.serve('converged');
+    await n.h.ip.failOn('^route del 10\\.10\\.4\\.0/24 dev storage', 'RTNETLINK answers: No such process');
+    const before = await ruleDels(n.h);
+    const r = await converge({ ...n.opts, inputs: noReach(), unit: 'vrf-host/0' });
+    expect(r.ok).toBe(false);
+    expect((await ruleDels(n.h)) - before).toBe(3);
+  });
+
+  it('without networkd the same failure is reported at once', async () => {
+    const n = await networkdHost({ running: false });
+    await converge({ ...n.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await n.h.serve('converged');
+    await n.h.ip.failOn('^route del 10\\.10\\.4\\.0/24 dev storage', 'RTNETLINK answers: No such process');
+    const before = await ruleDels(n.h);
+    const r = await converge({ ...n.opts, inputs: noReach(), unit: 'vrf-host/0' });
+    expect(r.failure?.error).toContain('No such process');
+    expect((await ruleDels(n.h)) - before).toBe(1);
   });
 });
