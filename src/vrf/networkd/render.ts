@@ -198,7 +198,9 @@ export function renderNetworkd(input: NetworkdInput): NetworkdFile[] {
         section('Match', [`Name=${name}`]),
         // The VRF device has no address: networkd-wait-online must not wait for it.
         section('Link', ['RequiredForOnline=no']),
-        section('Network', ['LinkLocalAddressing=no', 'IPv6AcceptRA=no', 'ConfigureWithoutCarrier=yes']),
+        // networkd's default link-local addressing is what the kernel gives a new VRF device
+        // (addr_gen_mode eui64): `LinkLocalAddressing=no` changed it under the ip path (seen on 252).
+        section('Network', ['IPv6AcceptRA=no', 'ConfigureWithoutCarrier=yes']),
         ...rules,
         ...onVrf.get(v.name)!,
       ]),

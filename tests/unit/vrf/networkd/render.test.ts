@@ -91,7 +91,6 @@ Name=storage
 RequiredForOnline=no
 
 [Network]
-LinkLocalAddressing=no
 IPv6AcceptRA=no
 ConfigureWithoutCarrier=yes
 
