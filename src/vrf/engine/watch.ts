@@ -49,6 +49,10 @@ export async function watchedPaths(o: EngineOptions, boot: BootInstallOptions | 
   if (boot) {
     out.push(stat(boot.cliSource), stat(under(o.root, BOOT_PATHS.cli)), stat(under(o.root, BOOT_PATHS.unit)));
     for (const p of [...BOOT_PATHS.wants, ...BOOT_PATHS.hooks]) out.push(stat(under(o.root, p)));
+    // installBoot's copy of node: the source it stats, the copy and the stamp it compares.
+    if (boot.copyNode === true) {
+      out.push(stat(boot.nodeBin), stat(under(o.root, BOOT_PATHS.node)), stat(under(o.root, BOOT_PATHS.nodeSource)));
+    }
   }
   return out;
 }
