@@ -7,8 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
-const [kind, ...argv] = process.argv.slice(2);
-if (!kind || argv.length === 0) {
+const [kind, cmd, ...args] = process.argv.slice(2);
+if (!kind || !cmd) {
   process.stderr.write('usage: as-container.guest.mjs KIND COMMAND [ARG…]\n');
   process.exit(2);
 }
@@ -20,5 +20,5 @@ if (m.status !== 0) {
   process.exit(2);
 }
 writeFileSync('/run/systemd/container', `${kind}\n`);
-const r = spawnSync(argv[0], argv.slice(1), { stdio: 'inherit' });
+const r = spawnSync(cmd, args, { stdio: 'inherit' });
 process.exit(r.status ?? 1);

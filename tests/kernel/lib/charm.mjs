@@ -5,6 +5,18 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { run } from './exec.mjs';
+import { spaceOf } from './topology.mjs';
+
+/**
+ * @typedef {typeof import('../../../src/ops/testing/simulator/harness.js')} Harness
+ * @typedef {import('../../../src/ops/testing/simulator/harness.js').Simulator} Simulator
+ * @typedef {import('../../../src/ops/testing/simulator/harness.js').SimStateInput} SimStateInput
+ * @typedef {import('../../../src/ops/testing/simulator/harness.js').SimRecord} SimRecord
+ * @typedef {import('./topology.mjs').Space} Space
+ * @typedef {import('./topology.mjs').Topology} Topology
+ * @typedef {{ exitCode: number, stdout: string, stderr: string, record: SimRecord, ms: number }} DispatchOutcome
+ * @typedef {{ params?: Record<string, unknown>, env?: Record<string, string>, timeoutMs?: number }} DispatchOptions
+ */
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '..', '..', '..');
@@ -12,10 +24,14 @@ export const CHARM_FILE = path.join(REPO, 'vrf-host.charm');
 export const HARNESS = path.join(REPO, 'build', 'simulator', 'harness.mjs');
 const IP = ['/usr/sbin/ip', '/usr/bin/ip', '/sbin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
 
+/** @type {Promise<Harness> | undefined} */
 let harnessModule;
-/** The simulator bundle, imported once per process (it runs here; only dispatch enters the namespace). */
+/**
+ * The simulator bundle, imported once per process (it runs here; only dispatch enters the namespace).
+ * @returns {Promise<Harness>}
+ */
 async function harness() {
-  harnessModule ??= import(pathToFileURL(HARNESS).href).then((m) => {
+  harnessModule ??= import(pathToFileURL(HARNESS).href).then((/** @type {Harness} */ m) => {
     if (m.DISPATCH_COMMAND !== true)
       throw new CharmRunError(
         `${HARNESS} cannot run dispatch inside a namespace (no DispatchOptions.command): run npm run build`,
@@ -26,6 +42,10 @@ async function harness() {
 }
 
 export class CharmRunError extends Error {
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
     this.name = 'CharmRunError';
@@ -34,11 +54,12 @@ export class CharmRunError extends Error {
 
 /**
  * network-get's JSON for one binding, exactly as Juju prints it, from a topology space.
- * @param {object} space a topology space (describe()); `dev` is the interface Juju reports
+ * @param {Space} space a topology space (describe()); `dev` is the interface Juju reports
+ * @param {{ mac?: string, ipv6?: boolean }} [options]
  */
 export function networkGetFor(space, { mac = '00:00:00:00:00:00', ipv6 = true } = {}) {
   const addrs = [{ hostname: '', address: space.unitAddr, cidr: space.cidr, value: space.unitAddr }];
-  if (ipv6 && space.unitAddr6)
+  if (ipv6 && space.unitAddr6 && space.cidr6)
     addrs.push({ hostname: '', address: space.unitAddr6, cidr: space.cidr6, value: space.unitAddr6 });
   return {
     'bind-addresses': [
@@ -49,13 +70,14 @@ export function networkGetFor(space, { mac = '00:00:00:00:00:00', ipv6 = true } 
   };
 }
 
+export const EXTRA_BINDINGS = ['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant'];
+
 /**
  * The `networks` map of the simulator state for a topology: juju-info (the default binding) is the
  * default space; each extra binding maps to the space of the same name unless `bindings` says otherwise.
+ * @param {Topology} topo
  * @param {Record<string,string>} [bindings] binding name → space name
  */
-export const EXTRA_BINDINGS = ['mgmt', 'public', 'internal', 'admin', 'storage', 'storage-cluster', 'tenant'];
-
 export function networksFor(topo, bindings) {
   const map =
     bindings ??
@@ -64,7 +86,7 @@ export function networksFor(topo, bindings) {
         .filter((s) => EXTRA_BINDINGS.includes(s))
         .map((s) => [s, s]),
     );
-  const dflt = networkGetFor(topo.spaces[topo.defaultSpace], { ipv6: topo.ipv6 });
+  const dflt = networkGetFor(spaceOf(topo, topo.defaultSpace), { ipv6: topo.ipv6 });
   // Unbound extra-bindings follow the default binding's space, as in Juju.
   const out = Object.fromEntries(['juju-info', ...EXTRA_BINDINGS].map((b) => [b, dflt]));
   for (const [binding, spaceName] of Object.entries(map)) {
@@ -81,7 +103,8 @@ export function networksFor(topo, bindings) {
  */
 export class CharmUnit {
   /**
-   * @param {{ns: string, state: object, charmFile?: string, agentDir?: string, controller?: string}} o
+   * @param {{ns: string, state: SimStateInput, charmFile?: string, agentDir?: string, controller?: string,
+   *   fast?: boolean, wrap?: readonly string[]}} o
    *   controller: JUJU_API_ADDRESSES (e.g. "10.100.0.5:17070")
    *   fast: the simulator's fast mode (sh hook tools, no Node per hook-tool call; same records);
    *         the suite's default (measured in the VM: install 44 s → 25 s under load); VRF_HOST_SIM_FAST=0
@@ -117,36 +140,50 @@ export class CharmUnit {
         .filter(([, o]) => o && 'default' in o)
         .map(([k, o]) => [k, o.default]),
     );
+    /** @type {SimStateInput} */
     this.state = { ...state, config: { ...defaults, ...(state.config ?? {}) } };
-    /** Every hook/action run so far: {dispatchPath, exitCode, ms, record}. */
+    /** @type {Simulator | undefined} */
+    this.sim = undefined;
+    /**
+     * Every hook/action run so far.
+     * @type {{ dispatchPath: string, exitCode: number, ms: number, status: SimRecord['status'] }[]}
+     */
     this.history = [];
   }
 
-  /** Change the simulator state (e.g. config) before the next hook. */
+  /**
+   * Change the simulator state (e.g. config) before the next hook.
+   * @param {(state: SimStateInput) => SimStateInput} change
+   */
   update(change) {
     this.state = change(this.state);
   }
 
-  /** Set config options (merged into the current config). */
+  /**
+   * Set config options (merged into the current config).
+   * @param {Record<string, string | number | boolean>} values
+   */
   config(values) {
     this.update((s) => ({ ...s, config: { ...(s.config ?? {}), ...values } }));
   }
 
   /**
    * Run `hooks/NAME` or `actions/NAME` through the packed dispatch, in the unit namespace.
-   * @returns {Promise<{exitCode: number, stdout: string, stderr: string, record: object, ms: number}>}
+   * @param {string} dispatchPath
+   * @param {DispatchOptions} [options]
+   * @returns {Promise<DispatchOutcome>}
    */
   async dispatch(dispatchPath, { params, env = {}, timeoutMs = 180_000 } = {}) {
     // The simulator runs in this process (one import per suite run, one simulator per unit); only
     // `ip netns exec NS [wrap…] dispatch` starts per hook: no extra Node start per hook.
     const h = await harness();
     const t0 = Date.now();
-    this.sim ??= await h.createSimulator({ dir: this.simDir, state: this.state, fast: this.fast });
-    this.sim.clearJournal();
-    this.sim.setState(this.state);
+    const sim = (this.sim ??= await h.createSimulator({ dir: this.simDir, state: this.state, fast: this.fast }));
+    sim.clearJournal();
+    sim.setState(this.state);
     let r;
     try {
-      r = await h.runDispatch(this.charmDir, dispatchPath, this.sim, {
+      r = await h.runDispatch(this.charmDir, dispatchPath, sim, {
         env: { ...this.env, ...env },
         ...(params ? { params } : {}),
         timeout: timeoutMs,
@@ -159,7 +196,7 @@ export class CharmUnit {
       );
     }
     const ms = Date.now() - t0;
-    const res = { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, record: r.record, state: this.sim.state() };
+    const res = { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, record: r.record, state: sim.state() };
     // What Juju keeps between hooks: the unit status and the server-side state.
     this.state = { ...res.state, action: null, stored: res.record.stored, status: { ...res.record.status, data: {} } };
     const out = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr, record: res.record, ms };
@@ -167,10 +204,19 @@ export class CharmUnit {
     return out;
   }
 
+  /**
+   * @param {string} name
+   * @param {DispatchOptions} [opts]
+   */
   hook(name, opts) {
     return this.dispatch(`hooks/${name}`, opts);
   }
 
+  /**
+   * @param {string} name
+   * @param {Record<string, unknown>} [params]
+   * @param {Omit<DispatchOptions, 'params'>} [opts]
+   */
   action(name, params = {}, opts = {}) {
     return this.dispatch(`actions/${name}`, { ...opts, params });
   }

@@ -1,7 +1,16 @@
 // Process helpers for the kernel suite (guest side). argv arrays only, every call has a timeout.
 import { spawn, spawnSync } from 'node:child_process';
 
+/**
+ * @typedef {{ code: number | null, stdout: string, stderr: string, ms: number }} RunResult
+ * @typedef {{ input?: string, allowFail?: boolean, timeoutMs?: number, env?: NodeJS.ProcessEnv, cwd?: string }} RunOptions
+ */
+
 export class CommandError extends Error {
+  /**
+   * @param {string} message
+   * @param {{ argv?: readonly string[], code?: number | null, stdout?: string, stderr?: string, cause?: unknown }} [details]
+   */
   constructor(message, { argv, code, stdout, stderr, cause } = {}) {
     super(message, { cause });
     this.name = 'CommandError';
@@ -13,12 +22,26 @@ export class CommandError extends Error {
 }
 
 /**
+ * The program and its arguments of a non-empty argv.
+ * @param {readonly string[]} argv
+ * @returns {[string, string[]]}
+ */
+function split(argv) {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new CommandError('empty argv', { argv });
+  return [cmd, args];
+}
+
+/**
  * Run argv synchronously. Throws CommandError on non-zero exit unless allowFail.
- * @returns {{code: number|null, stdout: string, stderr: string, ms: number}}
+ * @param {readonly string[]} argv
+ * @param {RunOptions} [options]
+ * @returns {RunResult}
  */
 export function run(argv, { input, allowFail = false, timeoutMs = 30_000, env, cwd } = {}) {
   const t0 = Date.now();
-  const r = spawnSync(argv[0], argv.slice(1), {
+  const [cmd, args] = split(argv);
+  const r = spawnSync(cmd, args, {
     input,
     encoding: 'utf8',
     timeout: timeoutMs,
@@ -39,11 +62,17 @@ export function run(argv, { input, allowFail = false, timeoutMs = 30_000, env, c
   return res;
 }
 
-/** run() without blocking the event loop (never throws on exit status). */
+/**
+ * run() without blocking the event loop (never throws on exit status).
+ * @param {readonly string[]} argv
+ * @param {Omit<RunOptions, 'allowFail' | 'cwd'>} [options]
+ * @returns {Promise<RunResult>}
+ */
 export function runAsync(argv, { input, timeoutMs = 30_000, env } = {}) {
   const t0 = Date.now();
+  const [cmd, args] = split(argv);
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), {
+    const child = spawn(cmd, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: env ? { ...process.env, ...env } : process.env,
     });
@@ -68,22 +97,41 @@ export function runAsync(argv, { input, timeoutMs = 30_000, env } = {}) {
   });
 }
 
-/** argv prefixed to run inside network namespace `ns` (null/'' = the current namespace). */
+/**
+ * argv prefixed to run inside network namespace `ns` (null/'' = the current namespace).
+ * @param {string | null | undefined} ns
+ * @param {readonly string[]} argv
+ * @returns {string[]}
+ */
 export function inNs(ns, argv) {
-  return ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
+  return ns ? ['ip', 'netns', 'exec', ns, ...argv] : [...argv];
 }
 
-/** run() inside a namespace. */
+/**
+ * run() inside a namespace.
+ * @param {string | null | undefined} ns
+ * @param {readonly string[]} argv
+ * @param {RunOptions} [opts]
+ */
 export function nsRun(ns, argv, opts) {
   return run(inNs(ns, argv), opts);
 }
 
-/** `ip -n NS args…` (or plain `ip` when ns is null). */
+/**
+ * `ip -n NS args…` (or plain `ip` when ns is null).
+ * @param {string | null | undefined} ns
+ * @param {...string} args
+ */
 export function ipn(ns, ...args) {
   return run(ns ? ['ip', '-n', ns, ...args] : ['ip', ...args]);
 }
 
-/** Many ip commands in one process: `ip -n NS -batch -`. Lines are argv arrays. */
+/**
+ * Many ip commands in one process: `ip -n NS -batch -`. Lines are argv arrays.
+ * @param {string | null | undefined} ns
+ * @param {readonly (readonly string[])[]} lines
+ * @param {{ allowFail?: boolean }} [options]
+ */
 export function ipBatch(ns, lines, { allowFail = false } = {}) {
   for (const l of lines) {
     for (const w of l) {
@@ -95,19 +143,34 @@ export function ipBatch(ns, lines, { allowFail = false } = {}) {
   return run(ns ? ['ip', '-n', ns, '-batch', '-'] : ['ip', '-batch', '-'], { input, allowFail });
 }
 
-/** ip -json output parsed (inside ns). */
+/**
+ * ip -json output parsed (inside ns). Its objects are read loosely (any): a scenario checks what it reads.
+ * @param {string | null | undefined} ns
+ * @param {...string} args
+ * @returns {any[]}
+ */
 export function ipJson(ns, ...args) {
   const out = ipn(ns, '-json', ...args).stdout.trim();
   return out === '' ? [] : JSON.parse(out);
 }
 
-/** Write a sysctl inside a namespace (sysctl -qw key=value). */
+/**
+ * Write a sysctl inside a namespace (sysctl -qw key=value).
+ * @param {string | null | undefined} ns
+ * @param {string} key
+ * @param {string | number} value
+ */
 export function setSysctl(ns, key, value) {
   nsRun(ns, ['sysctl', '-qw', `${key}=${value}`]);
 }
 
-/** Read sysctls inside a namespace; missing keys read as null. */
+/**
+ * Read sysctls inside a namespace; missing keys read as null.
+ * @param {string | null | undefined} ns
+ * @param {readonly string[]} keys
+ */
 export function getSysctls(ns, keys) {
+  /** @type {Record<string, string | null>} */
   const out = {};
   for (const k of keys) {
     const r = nsRun(ns, ['sysctl', '-n', k], { allowFail: true });
@@ -118,10 +181,13 @@ export function getSysctls(ns, keys) {
 
 /**
  * Start a long-running process (e.g. a server) and return a handle.
+ * @param {readonly string[]} argv
+ * @param {{ env?: NodeJS.ProcessEnv }} [options]
  * @returns {{child: import('node:child_process').ChildProcess, output: () => string, stop: () => Promise<void>}}
  */
 export function startBackground(argv, { env } = {}) {
-  const child = spawn(argv[0], argv.slice(1), {
+  const [cmd, args] = split(argv);
+  const child = spawn(cmd, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: env ? { ...process.env, ...env } : process.env,
     detached: true,
@@ -138,7 +204,7 @@ export function startBackground(argv, { env } = {}) {
     child,
     output: () => out,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
         try {
           process.kill(-child.pid, 'SIGTERM'); // its process group: ip netns exec → socat → children
         } catch {
@@ -150,9 +216,16 @@ export function startBackground(argv, { env } = {}) {
   };
 }
 
+/** @param {number} ms */
 export const sleep = (ms) => new Promise((r) => globalThis.setTimeout(r, ms));
 
-/** Poll fn until it returns truthy or timeoutMs passes; returns the last value. */
+/**
+ * Poll fn until it returns truthy or timeoutMs passes; returns the last value.
+ * @template T
+ * @param {() => T | Promise<T>} fn
+ * @param {{ timeoutMs?: number, intervalMs?: number }} [options]
+ * @returns {Promise<T>}
+ */
 export async function waitFor(fn, { timeoutMs = 5000, intervalMs = 50 } = {}) {
   const end = Date.now() + timeoutMs;
   for (;;) {

@@ -54,10 +54,15 @@ export function createIpSpy(dir = '/run/ipspy') {
   };
 }
 
-/** Calls that may change the kernel: anything but `-json` reads and `route get`/`show`/`list`. */
+/**
+ * Calls that may change the kernel: anything but `-json` reads and `route get`/`show`/`list`.
+ * @param {readonly {argv: readonly string[], lines: readonly string[]}[]} calls
+ */
 export function mutatingCalls(calls) {
+  /** @param {readonly string[]} words */
   const readOnly = (words) =>
     /^(show|list|lst|get|ls)$/.test(words.find((w, i) => i > 0 && !w.startsWith('-')) ?? 'show');
+  /** @type {string[]} */
   const out = [];
   for (const c of calls) {
     const opts = c.argv.filter((a) => a.startsWith('-'));
@@ -65,7 +70,7 @@ export function mutatingCalls(calls) {
     if (isBatch) {
       for (const l of c.lines) if (!readOnly(l.split(/\s+/))) out.push(l);
     } else {
-      const words = c.argv.filter((a, i) => !a.startsWith('-') && !(i > 0 && ['-n', '-netns'].includes(c.argv[i - 1])));
+      const words = c.argv.filter((a, i) => !a.startsWith('-') && !['-n', '-netns'].includes(c.argv[i - 1] ?? ''));
       if (words.length && !readOnly(words)) out.push(c.argv.join(' '));
     }
   }

@@ -10,11 +10,18 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** Where the charm packed at `commit` is kept. */
+/**
+ * Where the charm packed at `commit` is kept.
+ * @param {string} commit
+ */
 export function oldCharmFile(commit) {
   return path.join(REPO, '.cache', 'old-charms', `vrf-host-${commit}.charm`);
 }
 
+/**
+ * @param {[string, ...string[]]} argv
+ * @param {{ cwd?: string }} [opts]
+ */
 function sh(argv, opts) {
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', ...opts });
   if (r.status !== 0)
@@ -24,7 +31,11 @@ function sh(argv, opts) {
   return r.stdout;
 }
 
-/** Packs the charm of `commit` unless it is cached; returns its path. */
+/**
+ * Packs the charm of `commit` unless it is cached; returns its path.
+ * @param {string} commit
+ * @param {{ log?: (line: string) => void }} [options]
+ */
 export function buildOldCharm(commit, { log = console.log } = {}) {
   const out = oldCharmFile(commit);
   if (existsSync(out)) return out;

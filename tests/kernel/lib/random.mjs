@@ -1,4 +1,5 @@
 // A small seeded PRNG (mulberry32) so that randomised scenarios print a seed that replays them.
+/** @param {number} seed */
 export function seededRandom(seed) {
   let a = seed >>> 0;
   const next = () => {
@@ -10,13 +11,29 @@ export function seededRandom(seed) {
   };
   return {
     next,
+    /** @param {number} n */
     int: (n) => Math.floor(next() * n),
-    pick: (xs) => xs[Math.floor(next() * xs.length)],
+    /**
+     * @template T
+     * @param {readonly T[]} xs a non-empty list
+     * @returns {T}
+     */
+    pick: (xs) => {
+      const x = xs[Math.floor(next() * xs.length)];
+      if (x === undefined) throw new Error('pick from an empty list');
+      return x;
+    },
+    /**
+     * @template T
+     * @param {readonly T[]} xs
+     * @returns {T[]}
+     */
     shuffle: (xs) => {
       const out = [...xs];
       for (let i = out.length - 1; i > 0; i--) {
         const j = Math.floor(next() * (i + 1));
-        [out[i], out[j]] = [out[j], out[i]];
+        // both indexes are in range: i < out.length, j <= i
+        [out[i], out[j]] = [/** @type {T} */ (out[j]), /** @type {T} */ (out[i])];
       }
       return out;
     },

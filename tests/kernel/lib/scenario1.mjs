@@ -6,7 +6,19 @@ import { probe, startServer } from './probes.mjs';
 import { resetUnitFiles } from './snapshot.mjs';
 import { buildTopology, destroyTopology, waitReady } from './topology.mjs';
 
-/** Build the topology, deploy the charm with `config`, return {topo, unit}. `unitOptions` go to CharmUnit (e.g. {fast: true}). */
+/**
+ * @typedef {import('./context.mjs').Context} Context
+ * @typedef {import('./topology.mjs').Topology} Topology
+ * @typedef {(space: string) => string | undefined} VrfOf
+ */
+
+/**
+ * Build the topology, deploy the charm with `config`, return {topo, unit}. `unitOptions` go to
+ * CharmUnit (e.g. {fast: true}).
+ * @param {Context} t
+ * @param {Record<string, string | number | boolean>} config
+ * @param {Partial<ConstructorParameters<typeof CharmUnit>[0]>} [unitOptions]
+ */
 export async function deployMultiHomed(t, config, unitOptions = {}) {
   resetUnitFiles();
   const topo = buildTopology();
@@ -15,6 +27,7 @@ export async function deployMultiHomed(t, config, unitOptions = {}) {
     resetUnitFiles();
   });
   await waitReady(topo);
+  if (!topo.controller) throw new Error('the multi-homed topology has a controller');
   const unit = new CharmUnit({
     ns: topo.unit,
     state: { config, networks: networksFor(topo) },
@@ -24,10 +37,17 @@ export async function deployMultiHomed(t, config, unitOptions = {}) {
   return { topo, unit };
 }
 
-/** Run a hook and check it succeeded with an active status. */
+/**
+ * Run a hook and check it succeeded with an active status.
+ * @param {Context} t
+ * @param {CharmUnit} unit
+ * @param {string} name
+ * @param {import('./charm.mjs').DispatchOptions} [opts]
+ */
 export async function hookOk(t, unit, name, opts) {
   const r = await unit.hook(name, opts);
   const st = r.record.status;
+  /** @type {Record<string, number>} */
   const tools = {};
   for (const c of r.record.calls) tools[c.tool] = (tools[c.tool] ?? 0) + 1;
   t.note(
@@ -44,6 +64,10 @@ export async function hookOk(t, unit, name, opts) {
 /**
  * The traffic proofs of scenario 1, with `vrfOf(space)` naming the VRF each space should be in
  * (undefined for the controller's space).
+ * @param {Context} t
+ * @param {Topology} topo
+ * @param {VrfOf} vrfOf
+ * @param {{ label?: string }} [options]
  */
 export async function trafficChecks(t, topo, vrfOf, { label = '' } = {}) {
   const p = label ? `${label}: ` : '';
@@ -63,7 +87,13 @@ export async function trafficChecks(t, topo, vrfOf, { label = '' } = {}) {
   await noRegression(t, topo, vrfOf, p);
 }
 
-/** The three "no regression for the default VRF" proofs of the engine issue. */
+/**
+ * The three "no regression for the default VRF" proofs of the engine issue.
+ * @param {Context} t
+ * @param {Topology} topo
+ * @param {VrfOf} vrfOf
+ * @param {string} [p]
+ */
 export async function noRegression(t, topo, vrfOf, p = '') {
   for (const s of Object.values(topo.spaces)) {
     if (!vrfOf(s.name)) continue;

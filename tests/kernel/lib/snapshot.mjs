@@ -38,6 +38,17 @@ export const IGNORED_KEYS = new Set([
   'link_failure_count',
 ]);
 
+/**
+ * A namespace's network state: ip's JSON objects (read loosely) and the owned sysctls.
+ * @typedef {{links: any[], addrs: any[], routes4: any[], routes6: any[], rules4: any[], rules6: any[],
+ *   sysctls: Record<string, string | null>}} Snapshot
+ */
+
+/**
+ * @param {string | null} ns
+ * @param {...string} args
+ * @returns {any[]}
+ */
 const json = (ns, ...args) => {
   const out = ipn(ns, '-json', '-details', ...args).stdout.trim();
   return out ? JSON.parse(out) : [];
@@ -45,7 +56,9 @@ const json = (ns, ...args) => {
 
 /**
  * Snapshot a namespace's network state.
- * @returns {{links: object[], addrs: object[], routes4: object[], routes6: object[], rules4: object[], rules6: object[], sysctls: Record<string,string|null>}}
+ * @param {string | null} ns
+ * @param {{ sysctls?: readonly string[], settleMs?: number }} [options]
+ * @returns {Snapshot}
  */
 export function snapshot(ns, { sysctls = OWNED_SYSCTLS, settleMs = 5000 } = {}) {
   settle(ns, settleMs);
@@ -65,6 +78,8 @@ export function snapshot(ns, { sysctls = OWNED_SYSCTLS, settleMs = 5000 } = {}) 
  * moments ago has its link-local address in DAD (flag `tentative`, and no `local` route yet for
  * about a second). Snapshots compare settled states; an address that stays tentative (DAD
  * failed) shows up in the comparison once the time is up.
+ * @param {string | null} ns
+ * @param {number} settleMs
  */
 function settle(ns, settleMs) {
   const end = Date.now() + settleMs;
@@ -73,14 +88,21 @@ function settle(ns, settleMs) {
   }
 }
 
+/**
+ * A JSON value without the ignored keys, its keys and its lists of objects sorted.
+ * @param {any} v
+ * @returns {any}
+ */
 function stable(v) {
   if (Array.isArray(v)) {
+    /** @type {unknown[]} */
     const items = v.map(stable);
     return items.every((x) => x && typeof x === 'object')
       ? items.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
       : items;
   }
   if (v && typeof v === 'object') {
+    /** @type {Record<string, unknown>} */
     const out = {};
     for (const k of Object.keys(v).sort()) if (!IGNORED_KEYS.has(k)) out[k] = stable(v[k]);
     return out;
@@ -92,6 +114,8 @@ function stable(v) {
  * A snapshot with kernel-assigned fields dropped and lists in a stable order. A VRF device's MAC
  * (random at creation) and its link-local IPv6 address are kernel-assigned too: a VRF deleted and
  * re-created (drift healing) is the same VRF.
+ * @param {Partial<Snapshot>} snap
+ * @returns {Partial<Snapshot>}
  */
 export function normalise(snap) {
   const vrfs = new Set((snap.links ?? []).filter((l) => l.linkinfo?.info_kind === 'vrf').map((l) => l.ifname));
@@ -104,7 +128,7 @@ export function normalise(snap) {
           ...a,
           address: undefined,
           broadcast: undefined,
-          addr_info: (a.addr_info ?? []).filter((i) => i.scope !== 'link'),
+          addr_info: (a.addr_info ?? []).filter((/** @type {any} */ i) => i.scope !== 'link'),
         }
       : a,
   );
@@ -117,13 +141,16 @@ export function normalise(snap) {
 /**
  * Differences between two snapshots, ignoring kernel-assigned fields. Empty = equal.
  * Links and addrs are keyed by ifname; routes and rules compared as sets.
+ * @param {Partial<Snapshot>} a
+ * @param {Partial<Snapshot>} b
  * @returns {string[]} human lines like "routes4: missing {…}" / "links.ens3.mtu: 1500 → 9000"
  */
 export function diffSnapshots(a, b) {
   const A = normalise(a);
   const B = normalise(b);
+  /** @type {string[]} */
   const out = [];
-  for (const part of ['links', 'addrs']) {
+  for (const part of /** @type {const} */ (['links', 'addrs'])) {
     const ma = new Map((A[part] ?? []).map((x) => [x.ifname, x]));
     const mb = new Map((B[part] ?? []).map((x) => [x.ifname, x]));
     for (const [k, va] of ma) {
@@ -132,7 +159,7 @@ export function diffSnapshots(a, b) {
     }
     for (const k of mb.keys()) if (!ma.has(k)) out.push(`${part}: ${k} appeared`);
   }
-  for (const part of ['routes4', 'routes6', 'rules4', 'rules6']) {
+  for (const part of /** @type {const} */ (['routes4', 'routes6', 'rules4', 'rules6'])) {
     const sa = new Set((A[part] ?? []).map((x) => JSON.stringify(x)));
     const sb = new Set((B[part] ?? []).map((x) => JSON.stringify(x)));
     for (const x of sa) if (!sb.has(x)) out.push(`${part}: missing ${x}`);
@@ -142,6 +169,12 @@ export function diffSnapshots(a, b) {
   return out;
 }
 
+/**
+ * @param {string} prefix
+ * @param {any} a
+ * @param {any} b
+ * @param {string[]} out
+ */
 function diffObj(prefix, a, b, out) {
   if (JSON.stringify(a) === JSON.stringify(b)) return;
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {

@@ -10,24 +10,33 @@
  */
 export function charmPaths(text, charmMarker) {
   const lines = text.split('\n');
+  /** @type {Set<string>} */
   const other = new Set();
-  const pending = new Map(); // pid → the execve line strace split with <unfinished ...>
+  /** @type {Map<string, string>} pid → the execve line strace split with <unfinished ...> */
+  const pending = new Map();
+  /**
+   * @param {string} pid
+   * @param {string} args
+   */
   const exec = (pid, args) => (args.includes(charmMarker) ? other.delete(pid) : other.add(pid));
   for (const l of lines) {
     const start = /^(\d+)\s+execve\((.*)$/.exec(l);
     if (start) {
-      if (/\) = 0$/.test(l)) exec(start[1], start[2]);
-      else if (l.endsWith('<unfinished ...>')) pending.set(start[1], start[2]);
+      const [, pid = '', args = ''] = start;
+      if (/\) = 0$/.test(l)) exec(pid, args);
+      else if (l.endsWith('<unfinished ...>')) pending.set(pid, args);
       continue;
     }
-    const resumed = /^(\d+)\s+<\.\.\. execve resumed>.*= 0$/.exec(l);
-    if (resumed && pending.has(resumed[1])) exec(resumed[1], pending.get(resumed[1]));
+    const [, resumedPid = ''] = /^(\d+)\s+<\.\.\. execve resumed>.*= 0$/.exec(l) ?? [];
+    const args = pending.get(resumedPid);
+    if (args !== undefined) exec(resumedPid, args);
   }
+  /** @type {string[]} */
   const out = [];
   for (const l of lines) {
     const pid = /^(\d+)\s/.exec(l)?.[1];
     if (pid === undefined || other.has(pid)) continue;
-    for (const m of l.matchAll(/"((?:[^"\\]|\\.)*)"/g)) out.push(m[1]);
+    for (const m of l.matchAll(/"((?:[^"\\]|\\.)*)"/g)) out.push(m[1] ?? '');
   }
   return out;
 }

@@ -10,69 +10,163 @@ import ipaddr from 'ipaddr.js';
 import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { ipBatch, ipJson, ipn, nsRun, runAsync, sleep } from './exec.mjs';
 
-/** Scenario 1: mgmt on a NIC, public on a Juju bridge over a NIC, storage on an active-backup bond, storage-cluster on a VLAN of that bond. */
-export const MULTI_HOMED = Object.freeze({
-  unit: 'unit',
-  spaces: [
-    {
-      name: 'mgmt',
-      kind: 'nic',
-      dev: 'ens3',
-      nics: ['ens3'],
-      index: 0,
-      v4: '10.0.0',
-      remote4: '10.200.0',
-      v6: 'fd00:0:0:0',
-      remote6: 'fd00:0:0:1',
-    },
-    {
-      name: 'public',
-      kind: 'bridge',
-      dev: 'br-ens4',
-      nics: ['ens4'],
-      index: 1,
-      v4: '172.16.0',
-      remote4: '172.17.0',
-      v6: 'fd00:0:1:0',
-      remote6: 'fd00:0:1:1',
-    },
-    {
-      name: 'storage',
-      kind: 'bond',
-      dev: 'bond0',
-      nics: ['ens5', 'ens6'],
-      index: 2,
-      v4: '10.10.4',
-      remote4: '10.20.4',
-      v6: 'fd00:0:2:0',
-      remote6: 'fd00:0:2:1',
-    },
-    {
-      name: 'storage-cluster',
-      kind: 'vlan',
-      dev: 'bond0.105',
-      parent: 'bond0',
-      vlanId: 105,
-      trunkOf: 'storage',
-      index: 3,
-      v4: '10.10.5',
-      remote4: '10.20.5',
-      v6: 'fd00:0:3:0',
-      remote6: 'fd00:0:3:1',
-    },
-  ],
-  defaultSpace: 'mgmt',
-  controller: { behind: 'mgmt', v4: '10.100.0', v6: 'fd00:0:100:0' },
-});
+/**
+ * A space of a topology spec: the unit's device for it, and the /24 (v4) and /64 (v6) prefixes of
+ * its subnet and of the remote subnet behind its gateway.
+ * @typedef {object} SpaceSpec
+ * @property {string} name
+ * @property {'nic' | 'bridge' | 'bond' | 'vlan'} kind
+ * @property {string} dev
+ * @property {readonly string[]} [nics]
+ * @property {string} [parent] a VLAN's parent device
+ * @property {number} [vlanId]
+ * @property {string} [trunkOf] a VLAN's space whose switch carries it
+ * @property {number} index
+ * @property {string} v4
+ * @property {string} remote4
+ * @property {string} v6
+ * @property {string} remote6
+ *
+ * @typedef {object} TopologySpec
+ * @property {string} unit
+ * @property {readonly SpaceSpec[]} spaces
+ * @property {string} defaultSpace
+ * @property {{ behind: string, v4: string, v6: string } | null} [controller]
+ *
+ * A space of a built topology (describe()): its namespaces and addresses. The v6 fields are there
+ * when the topology has IPv6.
+ * @typedef {object} Space
+ * @property {string} name
+ * @property {SpaceSpec['kind']} kind
+ * @property {string} dev
+ * @property {readonly string[]} nics
+ * @property {string | undefined} parent
+ * @property {number | undefined} vlanId
+ * @property {string | undefined} trunkOf
+ * @property {number} index
+ * @property {string} gwNs
+ * @property {string} lanNs
+ * @property {string} remoteNs
+ * @property {string} cidr
+ * @property {string} unitAddr
+ * @property {string} gateway
+ * @property {string} lanPeer
+ * @property {string} remoteCidr
+ * @property {string} remoteGateway
+ * @property {string} remotePeer
+ * @property {string} [cidr6]
+ * @property {string} [unitAddr6]
+ * @property {string} [gateway6]
+ * @property {string} [lanPeer6]
+ * @property {string} [remoteCidr6]
+ * @property {string} [remoteGateway6]
+ * @property {string} [remotePeer6]
+ *
+ * @typedef {object} Controller
+ * @property {string} ns
+ * @property {string} behind
+ * @property {string} addr
+ * @property {string} cidr
+ * @property {string} gateway
+ * @property {string} [addr6]
+ * @property {string} [cidr6]
+ * @property {string} [gateway6]
+ *
+ * @typedef {object} Topology
+ * @property {string} unit
+ * @property {string} fab
+ * @property {Record<string, Space>} spaces
+ * @property {string} defaultSpace
+ * @property {Controller | null} controller
+ * @property {boolean} ipv6
+ */
 
+/**
+ * Scenario 1: mgmt on a NIC, public on a Juju bridge over a NIC, storage on an active-backup bond,
+ * storage-cluster on a VLAN of that bond.
+ * @type {Readonly<TopologySpec>}
+ */
+export const MULTI_HOMED = Object.freeze(
+  /** @satisfies {TopologySpec} */ ({
+    unit: 'unit',
+    spaces: [
+      {
+        name: 'mgmt',
+        kind: 'nic',
+        dev: 'ens3',
+        nics: ['ens3'],
+        index: 0,
+        v4: '10.0.0',
+        remote4: '10.200.0',
+        v6: 'fd00:0:0:0',
+        remote6: 'fd00:0:0:1',
+      },
+      {
+        name: 'public',
+        kind: 'bridge',
+        dev: 'br-ens4',
+        nics: ['ens4'],
+        index: 1,
+        v4: '172.16.0',
+        remote4: '172.17.0',
+        v6: 'fd00:0:1:0',
+        remote6: 'fd00:0:1:1',
+      },
+      {
+        name: 'storage',
+        kind: 'bond',
+        dev: 'bond0',
+        nics: ['ens5', 'ens6'],
+        index: 2,
+        v4: '10.10.4',
+        remote4: '10.20.4',
+        v6: 'fd00:0:2:0',
+        remote6: 'fd00:0:2:1',
+      },
+      {
+        name: 'storage-cluster',
+        kind: 'vlan',
+        dev: 'bond0.105',
+        parent: 'bond0',
+        vlanId: 105,
+        trunkOf: 'storage',
+        index: 3,
+        v4: '10.10.5',
+        remote4: '10.20.5',
+        v6: 'fd00:0:3:0',
+        remote6: 'fd00:0:3:1',
+      },
+    ],
+    defaultSpace: 'mgmt',
+    controller: { behind: 'mgmt', v4: '10.100.0', v6: 'fd00:0:100:0' },
+  }),
+);
+
+/** @param {string} s */
 const L = (s) => s.split(' ');
+/** @param {string} a */
 const c6 = (a) => ipaddr.parse(a).toString();
 
 /**
+ * A space of a topology, by name (throws when the topology has none of that name).
+ * @param {Topology} topo
+ * @param {string} name
+ * @returns {Space}
+ */
+export function spaceOf(topo, name) {
+  const s = topo.spaces[name];
+  if (!s) throw new Error(`the topology has no space ${name}`);
+  return s;
+}
+
+/**
  * Resolve a spec into the concrete topology description scenarios use.
+ * @param {Readonly<TopologySpec>} [spec]
+ * @param {{ ipv6?: boolean }} [options]
  * @returns {Topology}
  */
 export function describe(spec = MULTI_HOMED, { ipv6 = true } = {}) {
+  /** @type {Record<string, Space>} */
   const spaces = {};
   for (const s of spec.spaces) {
     spaces[s.name] = {
@@ -121,7 +215,10 @@ export function describe(spec = MULTI_HOMED, { ipv6 = true } = {}) {
   return { unit: spec.unit, fab: 'fab', spaces, defaultSpace: spec.defaultSpace, controller, ipv6 };
 }
 
-/** Every namespace of a topology. */
+/**
+ * Every namespace of a topology.
+ * @param {Topology} topo
+ */
 export function namespaces(topo) {
   const out = [topo.unit, topo.fab];
   for (const s of Object.values(topo.spaces)) out.push(s.gwNs, s.lanNs, s.remoteNs);
@@ -129,11 +226,18 @@ export function namespaces(topo) {
   return out;
 }
 
+/**
+ * @param {number} i
+ * @param {number} j
+ */
 function mac(i, j) {
   return `52:54:00:00:${i.toString(16).padStart(2, '0')}:${j.toString(16).padStart(2, '0')}`;
 }
 
-/** pids of the processes whose network namespace is the named one (read from /proc, no subprocess). */
+/**
+ * pids of the processes whose network namespace is the named one (read from /proc, no subprocess).
+ * @param {string} ns
+ */
 export function pidsInNs(ns) {
   let ino;
   try {
@@ -153,8 +257,12 @@ export function pidsInNs(ns) {
   return out;
 }
 
-/** Kill every process in the namespaces and delete them (idempotent; one ip process). */
+/**
+ * Kill every process in the namespaces and delete them (idempotent; one ip process).
+ * @param {Topology} topo
+ */
 export function destroyTopology(topo) {
+  /** @type {string[][]} */
   const dels = [];
   for (const ns of namespaces(topo)) {
     if (!existsSync(`/run/netns/${ns}`)) continue;
@@ -175,7 +283,7 @@ export function destroyTopology(topo) {
  * `unitLinks: 'nics'` creates only the unit's NICs (the veths, down, no address) and `lo`: a
  * network manager (lib/networkd.mjs) then makes the bridge, bond and VLAN, the addresses and the
  * routes itself, as on a real host.
- * @param {object} [spec]
+ * @param {Readonly<TopologySpec>} [spec]
  * @param {{ipv6?: boolean, unitLinks?: 'all'|'nics'}} [options]
  * @returns {Topology}
  */
@@ -186,11 +294,15 @@ export function buildTopology(spec = MULTI_HOMED, { ipv6 = true, unitLinks = 'al
     null,
     namespaces(topo).map((ns) => ['netns', 'add', ns]),
   );
+  /** @type {string[][]} */
   const unitLines = [];
+  /** @type {string[][]} */
   const fabLines = [];
+  /** @type {string[][]} */
   const unitLater = [];
   const spaces = Object.values(topo.spaces);
-  const swOf = (s) => `sw${s.trunkOf ? topo.spaces[s.trunkOf].index : s.index}`;
+  /** @param {Space} s */
+  const swOf = (s) => `sw${s.trunkOf ? spaceOf(topo, s.trunkOf).index : s.index}`;
   for (const s of spaces)
     if (!s.trunkOf)
       fabLines.push(L(`link add ${swOf(s)} type bridge stp_state 0 forward_delay 0`), L(`link set ${swOf(s)} up`));
@@ -219,7 +331,7 @@ export function buildTopology(spec = MULTI_HOMED, { ipv6 = true, unitLinks = 'al
     if (topo.ipv6) unitLater.push(L(`addr add ${s.unitAddr6}/64 dev ${s.dev} nodad`));
   }
   unitLater.push(L('link set lo up'));
-  const mg = topo.spaces[topo.defaultSpace];
+  const mg = spaceOf(topo, topo.defaultSpace);
   unitLater.push(L(`route add default via ${mg.gateway} dev ${mg.dev}`));
   if (topo.ipv6) unitLater.push(L(`route add default via ${mg.gateway6} dev ${mg.dev}`)); // family from the address
   ipBatch(topo.unit, unitLines);
@@ -293,8 +405,13 @@ export function buildTopology(spec = MULTI_HOMED, { ipv6 = true, unitLinks = 'al
   return topo;
 }
 
-/** operstate of every link in the unit namespace. */
+/**
+ * operstate of every link in the unit namespace.
+ * @param {Topology} topo
+ * @returns {Record<string, string>}
+ */
 export function linkStates(topo) {
+  /** @type {{ ifname: string, operstate: string }[]} */
   const links = JSON.parse(ipn(topo.unit, '-json', 'link', 'show').stdout);
   return Object.fromEntries(links.map((l) => [l.ifname, l.operstate]));
 }
@@ -303,6 +420,8 @@ export function linkStates(topo) {
  * Wait until every bond has an active slave and every space's gateway and same-subnet peer answer
  * a ping from the unit (carrier, ARP/ND warm), so that the first probe of a scenario is not a
  * timing lottery. Pings run in parallel. Call it before any VRF exists (it pings from the default VRF).
+ * @param {Topology} topo
+ * @param {{ timeoutMs?: number }} [options]
  */
 export async function waitReady(topo, { timeoutMs = 30_000 } = {}) {
   const end = Date.now() + timeoutMs;
@@ -317,10 +436,11 @@ export async function waitReady(topo, { timeoutMs = 30_000 } = {}) {
       await sleep(100);
     }
   }
+  /** @type {Set<string>} */
   const pending = new Set();
   for (const s of Object.values(topo.spaces)) {
     pending.add(s.gateway).add(s.lanPeer);
-    if (topo.ipv6) pending.add(s.gateway6).add(s.lanPeer6);
+    if (topo.ipv6 && s.gateway6 && s.lanPeer6) pending.add(s.gateway6).add(s.lanPeer6);
   }
   while (pending.size && Date.now() < end) {
     const tries = [...pending].map(async (t) => {
