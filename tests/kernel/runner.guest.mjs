@@ -9,6 +9,7 @@ import { createContext } from './lib/context.mjs';
 
 const files = process.argv.slice(2);
 const resultsDir = process.env.VRF_HOST_RESULTS ?? '/tmp';
+/** @type {{ name: string, file: string, ok: boolean, ms: number, error: string | null, checks: unknown[], notes: unknown[] }[]} */
 const results = [];
 const save = () => writeFileSync(path.join(resultsDir, 'results.json'), `${JSON.stringify({ results }, null, 2)}\n`);
 

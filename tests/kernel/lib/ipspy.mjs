@@ -15,6 +15,8 @@ case " $* " in
 esac
 `;
 
+/** @typedef {ReturnType<typeof createIpSpy>} IpSpy */
+
 /**
  * @param {string} dir where the wrapper and its records live (e.g. /run/ipspy)
  * @returns {{path: string, calls: () => Array<{argv: string[], lines: string[]}>, reset: () => void}}

@@ -4,7 +4,7 @@ import { CharmUnit, networksFor } from './charm.mjs';
 import { controllerRow, inboundMatrix, outboundMatrix, printable } from './matrix.mjs';
 import { probe, startServer } from './probes.mjs';
 import { resetUnitFiles } from './snapshot.mjs';
-import { buildTopology, destroyTopology, waitReady } from './topology.mjs';
+import { buildTopology, controllerOf, destroyTopology, waitReady } from './topology.mjs';
 
 /**
  * @typedef {import('./context.mjs').Context} Context
@@ -27,11 +27,10 @@ export async function deployMultiHomed(t, config, unitOptions = {}) {
     resetUnitFiles();
   });
   await waitReady(topo);
-  if (!topo.controller) throw new Error('the multi-homed topology has a controller');
   const unit = new CharmUnit({
     ns: topo.unit,
     state: { config, networks: networksFor(topo) },
-    controller: `${topo.controller.addr}:17070`,
+    controller: `${controllerOf(topo).addr}:17070`,
     ...unitOptions,
   });
   return { topo, unit };

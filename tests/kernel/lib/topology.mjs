@@ -160,6 +160,27 @@ export function spaceOf(topo, name) {
 }
 
 /**
+ * A topology's controller (throws when it has none).
+ * @param {Topology} topo
+ * @returns {Controller}
+ */
+export function controllerOf(topo) {
+  if (!topo.controller) throw new Error('the topology has no controller');
+  return topo.controller;
+}
+
+/**
+ * An address the topology may lack (an IPv6 one of a topology built without IPv6): throws, naming it.
+ * @param {string | undefined} value
+ * @param {string} what
+ * @returns {string}
+ */
+export function required(value, what) {
+  if (value === undefined) throw new Error(`the topology has no ${what}`);
+  return value;
+}
+
+/**
  * Resolve a spec into the concrete topology description scenarios use.
  * @param {Readonly<TopologySpec>} [spec]
  * @param {{ ipv6?: boolean }} [options]

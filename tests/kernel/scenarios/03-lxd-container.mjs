@@ -15,7 +15,7 @@ import { inNs, ipJson, run as runCmd, sleep, vrfModuleLoaded } from '../lib/exec
 import { createIpSpy, mutatingCalls } from '../lib/ipspy.mjs';
 import { hookOk, trafficChecks } from '../lib/scenario1.mjs';
 import { diffSnapshots, resetUnitFiles, snapshot } from '../lib/snapshot.mjs';
-import { buildTopology, destroyTopology, waitReady } from '../lib/topology.mjs';
+import { buildTopology, controllerOf, destroyTopology, waitReady } from '../lib/topology.mjs';
 
 export const name = 'lxd-container';
 export const description =
@@ -24,43 +24,47 @@ export const needsCharm = true;
 export const timeoutMs = 15 * 60_000;
 
 const AS_CONTAINER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'as-container.guest.mjs');
-const LXD = Object.freeze({
-  unit: 'lxd0',
-  spaces: [
-    {
-      name: 'mgmt',
-      kind: 'nic',
-      dev: 'eth0',
-      nics: ['eth0'],
-      index: 0,
-      v4: '10.0.0',
-      remote4: '10.200.0',
-      v6: 'fd00:0:0:0',
-      remote6: 'fd00:0:0:1',
-    },
-    {
-      name: 'storage',
-      kind: 'nic',
-      dev: 'eth1',
-      nics: ['eth1'],
-      index: 1,
-      v4: '10.10.4',
-      remote4: '10.20.4',
-      v6: 'fd00:0:2:0',
-      remote6: 'fd00:0:2:1',
-    },
-  ],
-  defaultSpace: 'mgmt',
-  controller: { behind: 'mgmt', v4: '10.100.0', v6: 'fd00:0:100:0' },
-});
+const LXD = Object.freeze(
+  /** @satisfies {import('../lib/topology.mjs').TopologySpec} */ ({
+    unit: 'lxd0',
+    spaces: [
+      {
+        name: 'mgmt',
+        kind: 'nic',
+        dev: 'eth0',
+        nics: ['eth0'],
+        index: 0,
+        v4: '10.0.0',
+        remote4: '10.200.0',
+        v6: 'fd00:0:0:0',
+        remote6: 'fd00:0:0:1',
+      },
+      {
+        name: 'storage',
+        kind: 'nic',
+        dev: 'eth1',
+        nics: ['eth1'],
+        index: 1,
+        v4: '10.10.4',
+        remote4: '10.20.4',
+        v6: 'fd00:0:2:0',
+        remote6: 'fd00:0:2:1',
+      },
+    ],
+    defaultSpace: 'mgmt',
+    controller: { behind: 'mgmt', v4: '10.100.0', v6: 'fd00:0:100:0' },
+  }),
+);
 const FILES = [
   '/var/lib/vrf-host/state.json',
   '/etc/iproute2/rt_tables.d/vrf-host.conf',
   '/etc/sysctl.d/60-vrf-host.conf',
 ];
+/** @param {string} sp */
 const VRF_OF = (sp) => (sp === 'storage' ? 'storage' : undefined);
 
 /** Unload vrf when an earlier scenario of this boot loaded it (possible once no VRF device is left). */
+/** @param {import('../lib/context.mjs').Context} t */
 async function ensureVrfUnloaded(t) {
   if (!vrfModuleLoaded()) return true;
   for (let i = 0; i < 20 && vrfModuleLoaded(); i++) {
@@ -74,6 +78,7 @@ async function ensureVrfUnloaded(t) {
   return ok;
 }
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const unloaded = await ensureVrfUnloaded(t);
   const madeRunSystemd = !existsSync('/run/systemd');
@@ -96,7 +101,7 @@ export async function run(t) {
   const unit = new CharmUnit({
     ns: topo.unit,
     state: { config: { gateways: 'storage=10.10.4.1 storage=fd00:0:2::1' }, networks: networksFor(topo) },
-    controller: `${topo.controller.addr}:17070`,
+    controller: `${controllerOf(topo).addr}:17070`,
     fast: true,
     wrap,
   });

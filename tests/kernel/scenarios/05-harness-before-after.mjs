@@ -3,13 +3,14 @@
 // through mgmt); after a hand-made VRF setup (plain ip commands) they can.
 import { ipBatch, setSysctl } from '../lib/exec.mjs';
 import { controllerRow, inboundMatrix, outboundMatrix, printable } from '../lib/matrix.mjs';
-import { buildTopology, destroyTopology, waitReady } from '../lib/topology.mjs';
+import { buildTopology, destroyTopology, required, spaceOf, waitReady } from '../lib/topology.mjs';
 
 export const name = 'harness-before-after';
 export const description = 'without VRFs only mgmt answers remote clients; a manual VRF setup fixes it';
 
 const TABLES = { public: 1001, storage: 1002, 'storage-cluster': 1003 };
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const topo = buildTopology();
   t.defer(() => destroyTopology(topo));
@@ -30,15 +31,17 @@ export async function run(t) {
   setSysctl(topo.unit, 'net.ipv6.conf.all.keep_addr_on_down', 1);
   setSysctl(topo.unit, 'net.ipv4.tcp_l3mdev_accept', 1);
   setSysctl(topo.unit, 'net.ipv4.udp_l3mdev_accept', 1);
+  /** @type {string[][]} */
   const lines = [];
   for (const [vrf, table] of Object.entries(TABLES)) {
     lines.push(['link', 'add', vrf, 'type', 'vrf', 'table', String(table)], ['link', 'set', vrf, 'up']);
   }
   for (const [vrf, table] of Object.entries(TABLES)) {
-    const s = topo.spaces[vrf];
+    const s = spaceOf(topo, vrf);
+    const gateway6 = required(s.gateway6, `IPv6 gateway of ${s.name}`);
     lines.push(['link', 'set', s.dev, 'master', vrf]);
     lines.push(['route', 'add', 'default', 'via', s.gateway, 'dev', s.dev, 'table', String(table)]);
-    lines.push(['route', 'add', 'default', 'via', s.gateway6, 'dev', s.dev, 'table', String(table)]);
+    lines.push(['route', 'add', 'default', 'via', gateway6, 'dev', s.dev, 'table', String(table)]);
   }
   ipBatch(topo.unit, lines);
 

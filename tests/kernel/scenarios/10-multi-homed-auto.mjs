@@ -7,6 +7,7 @@ export const name = 'multi-homed-auto';
 export const description = 'scenario 1 in automatic mode (gateways config): install + config-changed, then traffic';
 export const needsCharm = true;
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const gateways =
     'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';

@@ -2,6 +2,7 @@
 import YAML from 'yaml';
 import { ipJson } from '../lib/exec.mjs';
 import { deployMultiHomed, hookOk, trafficChecks } from '../lib/scenario1.mjs';
+import { spaceOf } from '../lib/topology.mjs';
 
 export const name = 'multi-homed-explicit';
 export const description = 'scenario 1 in explicit vrfs mode: install + config-changed, then traffic';
@@ -12,8 +13,10 @@ const VRFS = {
   stor: { binding: 'storage', table: 20, gateway: ['10.10.4.1', 'fd00:0:2::1'] },
   storrepl: { binding: 'storage-cluster', gateway: ['10.10.5.1', 'fd00:0:3::1'] },
 };
+/** @type {Record<string, string>} */
 const VRF_OF = { public: 'pub', storage: 'stor', 'storage-cluster': 'storrepl' };
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const { topo, unit } = await deployMultiHomed(t, { vrfs: YAML.stringify(VRFS) });
   await hookOk(t, unit, 'install');
@@ -26,7 +29,7 @@ export async function run(t) {
     JSON.stringify(got),
   );
   for (const [space, vrf] of Object.entries(VRF_OF)) {
-    const dev = topo.spaces[space].dev;
+    const dev = spaceOf(topo, space).dev;
     const l = ipJson(topo.unit, 'link', 'show', 'dev', dev)[0];
     t.check(`${dev} is enslaved to ${vrf}`, l?.master === vrf, `master ${l?.master ?? 'none'}`);
   }

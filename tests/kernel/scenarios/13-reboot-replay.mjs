@@ -16,7 +16,7 @@ import { ipBatch, ipJson, ipn } from '../lib/exec.mjs';
 import { controllerRow, inboundMatrix, outboundMatrix, printable } from '../lib/matrix.mjs';
 import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
 import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
-import { MULTI_HOMED, buildTopology, destroyTopology, waitReady } from '../lib/topology.mjs';
+import { MULTI_HOMED, buildTopology, destroyTopology, required, spaceOf, waitReady } from '../lib/topology.mjs';
 
 export const name = 'reboot-replay';
 export const description =
@@ -28,11 +28,17 @@ const UNIT_FILE = '/etc/systemd/system/vrf-host.service';
 const STATE_FILE = '/var/lib/vrf-host/state.json';
 const GATEWAYS =
   'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+/** @param {string} sp */
 const VRF_OF = (sp) => (sp === 'mgmt' ? undefined : sp);
 
-/** The [Service] ExecStart of a unit file as argv (systemd splits on whitespace; ours has no quoting). */
+/**
+ * The [Service] ExecStart of a unit file as argv (systemd splits on whitespace; ours has no quoting).
+ * @param {string} unitText
+ * @returns {string[]}
+ */
 export function execStartOf(unitText) {
   let section = '';
+  /** @type {string[]} */
   const found = [];
   for (const raw of unitText.split('\n')) {
     const line = raw.trim();
@@ -40,12 +46,13 @@ export function execStartOf(unitText) {
     else if (section === '[Service]' && line.startsWith('ExecStart=')) found.push(line.slice('ExecStart='.length));
   }
   if (found.length !== 1) throw new Error(`${UNIT_FILE}: expected one ExecStart in [Service], found ${found.length}`);
-  const cmd = found[0].replace(/^[-@:+!]+/, ''); // systemd prefixes (none expected)
+  const cmd = (found[0] ?? '').replace(/^[-@:+!]+/, ''); // systemd prefixes (none expected)
   if (/["'\\$%;]/.test(cmd))
     throw new Error(`${UNIT_FILE}: ExecStart needs quoting/expansion this test does not emulate: ${cmd}`);
   return cmd.split(/\s+/).filter(Boolean);
 }
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const { topo, unit } = await deployMultiHomed(t, { gateways: GATEWAYS });
   await hookOk(t, unit, 'install');
@@ -101,6 +108,7 @@ export async function run(t) {
   rmSync(unit.charmDir, { recursive: true, force: true });
   t.check("the unit's charm directory is gone", !existsSync(unit.charmDir), unit.charmDir);
   // systemd runs the command with a minimal environment: no VRF_HOST_*, no Juju variables.
+  /** @param {string} label */
   const boot = (label) => {
     const t0 = Date.now();
     const r = spawnSync('ip', ['netns', 'exec', topo2.unit, ...argv], {
@@ -118,7 +126,7 @@ export async function run(t) {
   };
 
   // ---- A boot with storage-cluster's VLAN missing ------------------------------------------------
-  const cluster = topo2.spaces['storage-cluster'];
+  const cluster = spaceOf(topo2, 'storage-cluster');
   ipn(topo2.unit, 'link', 'del', 'dev', cluster.dev);
   const partial = boot('boot command, bond0.105 missing');
   t.check(
@@ -147,7 +155,18 @@ export async function run(t) {
   t.check('missing member: controller reachable from the default VRF', partialCtl.ok, partialCtl.result);
   // The VLAN comes back as networkd would bring it: the next boot-command run builds the rest.
   ipBatch(topo2.unit, [
-    ['link', 'add', 'link', cluster.parent, 'name', cluster.dev, 'type', 'vlan', 'id', String(cluster.vlanId)],
+    [
+      'link',
+      'add',
+      'link',
+      required(cluster.parent, 'parent of storage-cluster'),
+      'name',
+      cluster.dev,
+      'type',
+      'vlan',
+      'id',
+      String(cluster.vlanId),
+    ],
     ['link', 'set', cluster.dev, 'up'],
     ['addr', 'add', `${cluster.unitAddr}/24`, 'dev', cluster.dev],
     ...(topo2.ipv6 ? [['addr', 'add', `${cluster.unitAddr6}/64`, 'dev', cluster.dev, 'nodad']] : []),

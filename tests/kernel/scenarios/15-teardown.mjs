@@ -7,11 +7,13 @@ import { CharmUnit, networksFor } from '../lib/charm.mjs';
 import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
 import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
 import { ipJson } from '../lib/exec.mjs';
+import { controllerOf } from '../lib/topology.mjs';
 
 export const name = 'teardown';
 export const description = 'stop/remove restore the full ip snapshot and sysctls of before install';
 export const needsCharm = true;
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const gateways =
     'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
@@ -45,7 +47,7 @@ export async function run(t) {
   const again = new CharmUnit({
     ns: topo.unit,
     state: { config: { gateways }, networks: networksFor(topo) },
-    controller: `${topo.controller.addr}:17070`,
+    controller: `${controllerOf(topo).addr}:17070`,
   });
   await hookOk(t, again, 'install');
   const l3 = [

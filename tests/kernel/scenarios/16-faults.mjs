@@ -31,6 +31,7 @@ export const timeoutMs = 15 * 60_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DISPATCH_CHILD = path.join(here, '..', 'lib', 'dispatch-in-ns.guest.mjs');
 const STATE_FILE = '/var/lib/vrf-host/state.json';
+/** @param {string} space */
 const vrfOf = (space) => (space === 'mgmt' ? undefined : space);
 
 // The fault wrapper: records every call (argv, parent pid, start and end in ns, the lines of a
@@ -92,6 +93,11 @@ date +%s%N > "$dir/calls/$id.end"
 exit $rc
 `;
 
+/**
+ * @typedef {{ argv: string[], ppid: number, start: bigint, end: bigint | null, lines: string[], changing: boolean }} FaultCall
+ * @typedef {ReturnType<typeof createFaultIp>} FaultIp
+ */
+
 function createFaultIp(dir = '/run/faultip') {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.join(dir, 'calls'), { recursive: true });
@@ -101,16 +107,22 @@ function createFaultIp(dir = '/run/faultip') {
   writeFileSync(path.join(dir, 'ip'), WRAPPER);
   chmodSync(path.join(dir, 'ip'), 0o755);
   const callsDir = path.join(dir, 'calls');
+  /** @param {string} f */
   const read = (f) => (existsSync(f) ? readFileSync(f, 'utf8') : null);
   return {
     path: path.join(dir, 'ip'),
     dir,
+    /** @param {'pass' | 'fail' | 'sleep' | 'slow'} m */
     mode(m) {
       writeFileSync(path.join(dir, 'mode'), `${m}\n`);
       rmSync(path.join(dir, 'sleeping'), { force: true });
     },
     sleeping: () => existsSync(path.join(dir, 'sleeping')),
-    /** After changing batches, run `ip ...argv` until it has succeeded `times` times. */
+    /**
+     * After changing batches, run `ip ...argv` until it has succeeded `times` times.
+     * @param {readonly string[]} argv
+     * @param {number} times
+     */
     meddle(argv, times) {
       writeFileSync(path.join(dir, 'meddle'), argv.join(' '));
       writeFileSync(path.join(dir, 'meddle-count'), `${times}\n`);
@@ -121,20 +133,24 @@ function createFaultIp(dir = '/run/faultip') {
       rmSync(callsDir, { recursive: true, force: true });
       mkdirSync(callsDir, { recursive: true });
     },
-    /** Every call in start order: {argv, ppid, start, end (null: never finished), lines, changing}. */
+    /**
+     * Every call in start order: {argv, ppid, start, end (null: never finished), lines, changing}.
+     * @returns {FaultCall[]}
+     */
     calls() {
       return readdirSync(callsDir)
         .filter((f) => f.endsWith('.argv'))
         .sort()
         .map((f) => {
           const id = f.slice(0, -'.argv'.length);
+          const [startNs = '0'] = id.split('-');
           const argv = readFileSync(path.join(callsDir, f), 'utf8').split('\0').slice(0, -1);
           const stdin = read(path.join(callsDir, `${id}.stdin`));
           const end = read(path.join(callsDir, `${id}.end`));
           return {
             argv,
             ppid: Number(read(path.join(callsDir, `${id}.ppid`))),
-            start: BigInt(id.split('-')[0]),
+            start: BigInt(startNs),
             end: end === null ? null : BigInt(end.trim()),
             lines: stdin === null ? [] : stdin.split('\n').filter((l) => l.trim() !== ''),
             changing: stdin !== null,
@@ -144,7 +160,12 @@ function createFaultIp(dir = '/run/faultip') {
   };
 }
 
-/** The hook, started like CharmUnit.dispatch runs it, but without waiting (so that it can be killed). */
+/**
+ * The hook, started like CharmUnit.dispatch runs it, but without waiting (so that it can be killed).
+ * @param {import('../lib/charm.mjs').CharmUnit} unit
+ * @param {string} hookName
+ * @param {Record<string, string>} env
+ */
 function startHook(unit, hookName, env) {
   const req = {
     harness: HARNESS,
@@ -161,12 +182,17 @@ function startHook(unit, hookName, env) {
     ['netns', 'exec', unit.ns, ...unit.wrap, process.execPath, DISPATCH_CHILD, JSON.stringify(req)],
     { stdio: 'ignore' },
   );
+  /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return { child, exited };
 }
 
-/** pid and every descendant of it (from /proc/PID/stat's ppid field). */
+/**
+ * pid and every descendant of it (from /proc/PID/stat's ppid field).
+ * @param {number} root
+ */
 function processTree(root) {
+  /** @type {Map<number, number>} */
   const parent = new Map();
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -188,6 +214,7 @@ function processTree(root) {
   return tree.filter((p) => parent.has(p));
 }
 
+/** @param {number} pid */
 function commOf(pid) {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -196,7 +223,10 @@ function commOf(pid) {
   }
 }
 
-/** Still running (a zombie waiting for its reaper does not count). */
+/**
+ * Still running (a zombie waiting for its reaper does not count).
+ * @param {number} pid
+ */
 function alive(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -208,7 +238,15 @@ function alive(pid) {
 
 const readState = () => JSON.parse(readFileSync(STATE_FILE, 'utf8'));
 
-/** An update-status through the recording wrapper issues no changing ip line, and the host equals `converged`. */
+/**
+ * An update-status through the recording wrapper issues no changing ip line, and the host equals `converged`.
+ * @param {import('../lib/context.mjs').Context} t
+ * @param {import('../lib/charm.mjs').CharmUnit} unit
+ * @param {import('../lib/topology.mjs').Topology} topo
+ * @param {FaultIp} fip
+ * @param {import('../lib/snapshot.mjs').Snapshot} converged
+ * @param {string} label
+ */
 async function checkConverged(t, unit, topo, fip, converged, label) {
   fip.mode('pass');
   fip.reset();
@@ -226,6 +264,7 @@ async function checkConverged(t, unit, topo, fip, converged, label) {
   t.check(`${label}: the host equals the converged host of before`, diff.length === 0, diff.slice(0, 6).join(' | '));
 }
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const gateways =
     'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
@@ -317,7 +356,7 @@ export async function run(t) {
     Boolean(slept) && inBatch,
     inBatch ? '' : `hook ended first (exit ${h.child.exitCode})`,
   );
-  const tree = processTree(h.child.pid);
+  const tree = h.child.pid === undefined ? [] : processTree(h.child.pid);
   t.note(`(b) SIGKILL to the hook's process tree: ${tree.map((p) => `${p} ${commOf(p)}`).join(', ')}`);
   for (const p of tree) {
     try {
@@ -380,17 +419,19 @@ export async function run(t) {
     runs.map((r) => `exit ${r.code}: ${r.out.trim().split('\n').slice(-2).join(' ')}`).join(' || '),
   );
   const calls = fip.calls();
+  /** @type {Map<number, FaultCall[]>} */
   const byRun = new Map();
   for (const c of calls) byRun.set(c.ppid, [...(byRun.get(c.ppid) ?? []), c]);
   const spans = [...byRun.entries()]
     .map(([ppid, cs]) => ({
       ppid,
-      start: cs.reduce((m, c) => (c.start < m ? c.start : m), cs[0].start),
+      start: cs.reduce((m, c) => (c.start < m ? c.start : m), cs[0]?.start ?? 0n),
       end: cs.reduce((m, c) => (c.end !== null && c.end > m ? c.end : m), 0n),
       n: cs.length,
       changing: cs.filter((c) => c.changing).flatMap((c) => c.lines),
     }))
     .sort((x, y) => (x.start < y.start ? -1 : 1));
+  /** @param {bigint} ns */
   const ms = (ns) => Number(ns / 1_000_000n) % 100_000;
   t.table(
     "(c) ip calls per CLI run (by the wrapper's parent pid; ms, mod 100 s)",
@@ -407,8 +448,8 @@ export async function run(t) {
     spans.length === 2 && calls.every((c) => c.end !== null),
     `${spans.length} caller(s), ${calls.length} call(s)`,
   );
-  if (spans.length === 2) {
-    const [first, second] = spans;
+  const [first, second] = spans;
+  if (spans.length === 2 && first && second) {
     t.check(
       "(c) serialised: every ip call of the second run started after the first run's last one ended",
       second.start > first.end,
@@ -452,7 +493,7 @@ export async function run(t) {
   t.check('(d) once: the route was deleted after the apply that added it', fip.meddled() === 1);
   t.check(
     '(d) once: the same hook read the host again and re-added exactly that route',
-    rounds.length >= 2 && rounds.at(-1).lines.join('|') === routeLine.slice('ip '.length),
+    rounds.length >= 2 && rounds.at(-1)?.lines.join('|') === routeLine.slice('ip '.length),
     rounds.map((c) => c.lines.join('; ')).join(' || '),
   );
   t.check('(d) once: the storage VRF has its default route', defaultOf().length === 1, JSON.stringify(defaultOf()));

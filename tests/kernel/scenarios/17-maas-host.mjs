@@ -19,7 +19,7 @@ import { controllerRow, inboundMatrix, outboundMatrix, printable } from '../lib/
 import { probe, startServer } from '../lib/probes.mjs';
 import { hookOk } from '../lib/scenario1.mjs';
 import { diffSnapshots, resetUnitFiles, snapshot } from '../lib/snapshot.mjs';
-import { MULTI_HOMED, buildTopology, destroyTopology, waitReady } from '../lib/topology.mjs';
+import { MULTI_HOMED, buildTopology, controllerOf, destroyTopology, spaceOf, waitReady } from '../lib/topology.mjs';
 
 export const name = 'maas-host';
 export const description =
@@ -28,9 +28,13 @@ export const needsCharm = true;
 export const timeoutMs = 12 * 60_000;
 
 const VRF_SPACES = ['public', 'storage', 'storage-cluster'];
+/** @param {string} sp */
 const VRF_OF = (sp) => (VRF_SPACES.includes(sp) ? sp : undefined);
 
-/** MAAS's source routing: table i+1 per space, in the order of the spec (mgmt = table 1). */
+/**
+ * MAAS's source routing: table i+1 per space, in the order of the spec (mgmt = table 1).
+ * @param {import('../lib/topology.mjs').Topology} topo
+ */
 function maasTables(topo) {
   return Object.values(topo.spaces).map((s, i) => ({
     space: s.name,
@@ -41,7 +45,11 @@ function maasTables(topo) {
   }));
 }
 
-/** The unit's IPv4 rules at priority 100 as "from CIDR lookup N". */
+/**
+ * The unit's IPv4 rules at priority 100 as "from CIDR lookup N".
+ * @param {string} ns
+ * @returns {string[]}
+ */
 function maasRules(ns) {
   return ipJson(ns, '-4', 'rule', 'show')
     .filter((r) => r.priority === 100)
@@ -49,8 +57,13 @@ function maasRules(ns) {
     .sort();
 }
 
+/**
+ * @param {string} ns
+ * @param {string | number} table
+ */
 const tableDefault = (ns, table) => ipJson(ns, '-4', 'route', 'show', 'table', String(table), 'default');
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   resetUnitFiles();
   const topo = buildTopology(MULTI_HOMED, { ipv6: false });
@@ -59,6 +72,7 @@ export async function run(t) {
     resetUnitFiles();
   });
   const tables = maasTables(topo);
+  /** @type {string[][]} */
   const lines = [];
   for (const m of tables) {
     lines.push(['route', 'add', 'default', 'via', m.gateway, 'dev', m.dev, 'table', String(m.table)]);
@@ -69,7 +83,7 @@ export async function run(t) {
   const mainDefaults = ipJson(topo.unit, '-4', 'route', 'show', 'default');
   t.check(
     'before: the only main-table default goes via mgmt',
-    mainDefaults.length === 1 && mainDefaults[0].dev === topo.spaces.mgmt.dev,
+    mainDefaults.length === 1 && mainDefaults[0].dev === spaceOf(topo, 'mgmt').dev,
     JSON.stringify(mainDefaults),
   );
   const rulesBefore = maasRules(topo.unit);
@@ -83,7 +97,7 @@ export async function run(t) {
   // here the same-subnet peer of mgmt (the space that stays in main) as a baseline.
   const base = await startServer({ ns: topo.unit, name: 'unit' });
   try {
-    const m = topo.spaces.mgmt;
+    const m = spaceOf(topo, 'mgmt');
     const r = probe({ ns: m.lanNs, target: m.unitAddr, port: base.port });
     t.check(
       `before: ${m.lanNs} (same subnet as mgmt) reaches a 0.0.0.0 service on the unit`,
@@ -98,7 +112,7 @@ export async function run(t) {
   const unit = new CharmUnit({
     ns: topo.unit,
     state: { config: {}, networks: networksFor(topo) },
-    controller: `${topo.controller.addr}:17070`,
+    controller: `${controllerOf(topo).addr}:17070`,
   });
   await hookOk(t, unit, 'install');
   await hookOk(t, unit, 'config-changed');
@@ -188,9 +202,11 @@ export async function run(t) {
 
   // ---- networkd re-adds MAAS's storage rule and route ------------------------------------------
   const st = tables.find((m) => m.space === 'storage');
+  if (!st) throw new Error('no MAAS table for storage');
   const srv = await startServer({ ns: topo.unit, name: 'unit' });
+  /** @returns {[string, import('../lib/probes.mjs').ProbeResult][]} */
   const storageClients = () => {
-    const sp = topo.spaces.storage;
+    const sp = spaceOf(topo, 'storage');
     return [
       ['same-subnet', probe({ ns: sp.lanNs, target: sp.unitAddr, port: srv.port })],
       ['remote', probe({ ns: sp.remoteNs, target: sp.unitAddr, port: srv.port })],

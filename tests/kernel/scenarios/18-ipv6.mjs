@@ -11,6 +11,7 @@ import { inNs, ipJson, sleep, startBackground, waitFor } from '../lib/exec.mjs';
 import { createIpSpy, mutatingCalls } from '../lib/ipspy.mjs';
 import { inboundMatrix, outboundMatrix, printable } from '../lib/matrix.mjs';
 import { deployMultiHomed, hookOk, noRegression } from '../lib/scenario1.mjs';
+import { required, spaceOf } from '../lib/topology.mjs';
 
 export const name = 'ipv6';
 export const description =
@@ -22,18 +23,30 @@ const GATEWAYS =
   'public=172.16.0.1 public=fd00:0:1::1 storage=10.10.4.1 storage-cluster=10.10.5.1 storage-cluster=fd00:0:3::1';
 const SCRATCH = '/run/k2-ipv6';
 const RADVD = ['/usr/sbin/radvd', '/usr/bin/radvd'].find((p) => existsSync(p));
+/** @param {string} sp */
 const VRF_OF = (sp) => (sp === 'mgmt' ? undefined : sp);
 
+/**
+ * @param {string} ns
+ * @param {string} dev
+ * @returns {string | undefined}
+ */
 function linkLocal(ns, dev) {
-  return ipJson(ns, '-6', 'addr', 'show', 'dev', dev, 'scope', 'link')[0]?.addr_info?.find((a) => a.family === 'inet6')
-    ?.local;
+  return ipJson(ns, '-6', 'addr', 'show', 'dev', dev, 'scope', 'link')[0]?.addr_info?.find(
+    (/** @type {{ family: string }} */ a) => a.family === 'inet6',
+  )?.local;
 }
 
-/** Router advertisements on gw-storage's LAN from radvd (a missing radvd fails the scenario). */
+/**
+ * Router advertisements on gw-storage's LAN from radvd (a missing radvd fails the scenario).
+ * @param {import('../lib/context.mjs').Context} t
+ * @param {import('../lib/topology.mjs').Topology} topo
+ */
 async function startRouterAdvertisements(t, topo) {
-  const s = topo.spaces.storage;
+  const s = spaceOf(topo, 'storage');
   const routerLl = linkLocal(s.gwNs, 'lan0');
-  if (!t.check('radvd is installed (scripts/vm/packages.txt)', Boolean(RADVD), 'apt-get install radvd')) return null;
+  const installed = t.check('radvd is installed (scripts/vm/packages.txt)', Boolean(RADVD), 'apt-get install radvd');
+  if (!installed || !RADVD) return null;
   mkdirSync(SCRATCH, { recursive: true });
   const conf = path.join(SCRATCH, 'radvd.conf');
   writeFileSync(
@@ -60,15 +73,21 @@ async function startRouterAdvertisements(t, topo) {
   return { kind: 'radvd', routerLl, output: () => h.output() };
 }
 
+/**
+ * @param {string} ns
+ * @param {string | number} table
+ * @returns {any[]}
+ */
 function defaults6(ns, table) {
   return ipJson(ns, '-6', 'route', 'show', 'default', 'table', String(table)).filter(
     (r) => r.type === undefined || r.type === 'unicast',
   );
 }
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const { topo, unit } = await deployMultiHomed(t, { gateways: GATEWAYS }, { fast: true });
-  const s = topo.spaces.storage;
+  const s = spaceOf(topo, 'storage');
   const ra = await startRouterAdvertisements(t, topo);
   if (!ra) return;
   const got = await waitFor(() => defaults6(topo.unit, 'main').find((r) => r.dev === s.dev && r.protocol === 'ra'), {
@@ -90,10 +109,11 @@ export async function run(t) {
   // The IPv6 addresses survive enslavement.
   for (const sp of Object.values(topo.spaces)) {
     const a = ipJson(topo.unit, '-6', 'addr', 'show', 'dev', sp.dev)[0];
-    const have = (a?.addr_info ?? []).map((i) => i.local);
+    /** @type {string[]} */
+    const have = (a?.addr_info ?? []).map((/** @type {{ local: string }} */ i) => i.local);
     t.check(
       `${sp.dev} (${a?.master ? `in ${a.master}` : 'main'}) still holds ${sp.unitAddr6}`,
-      have.includes(sp.unitAddr6),
+      have.includes(required(sp.unitAddr6, `IPv6 address of ${sp.name}`)),
       have.join(' '),
     );
   }
@@ -101,8 +121,8 @@ export async function run(t) {
     ipJson(topo.unit, '-details', 'link', 'show', 'type', 'vrf').map((l) => [l.ifname, l.linkinfo.info_data.table]),
   );
   const want = {
-    public: topo.spaces.public.gateway6,
-    'storage-cluster': topo.spaces['storage-cluster'].gateway6,
+    public: spaceOf(topo, 'public').gateway6,
+    'storage-cluster': spaceOf(topo, 'storage-cluster').gateway6,
     storage: ra.routerLl,
   };
   for (const [vrf, gw] of Object.entries(want)) {
@@ -122,7 +142,7 @@ export async function run(t) {
   );
   t.check(
     "show-vrfs: public's IPv6 gateway comes from config",
-    res['vrfs.public.ipv6.source'] === 'config' && res['vrfs.public.ipv6.gateway'] === topo.spaces.public.gateway6,
+    res['vrfs.public.ipv6.source'] === 'config' && res['vrfs.public.ipv6.gateway'] === spaceOf(topo, 'public').gateway6,
     `${res['vrfs.public.ipv6.gateway']} (${res['vrfs.public.ipv6.source']})`,
   );
 

@@ -15,6 +15,7 @@ import { createIpSpy, mutatingCalls } from '../lib/ipspy.mjs';
 import { controllerRow, inboundMatrix } from '../lib/matrix.mjs';
 import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
 import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
+import { spaceOf } from '../lib/topology.mjs';
 
 export const name = 'bad-config';
 export const description =
@@ -30,6 +31,7 @@ const FILES = [
   '/etc/sysctl.d/60-vrf-host.conf',
 ];
 const SCRATCH = '/run/k2-bad-config';
+/** @param {unknown} o */
 const y = (o) => YAML.stringify(o);
 
 function fileHashes() {
@@ -38,6 +40,10 @@ function fileHashes() {
   );
 }
 
+/**
+ * @param {string} path
+ * @param {string} text
+ */
 function writeExec(path, text) {
   writeFileSync(path, text);
   chmodSync(path, 0o755);
@@ -47,9 +53,11 @@ function writeExec(path, text) {
 /**
  * Each case: what to change (config, networks, env, host), the field the blocked message must
  * name (a regex on the status message), or `warnOnly` (stays active, logs a warning).
+ * @param {import('../lib/topology.mjs').Topology} topo
+ * @param {import('../lib/ipspy.mjs').IpSpy} spy
  */
 function cases(topo, spy) {
-  const s = topo.spaces;
+  const s = { storage: spaceOf(topo, 'storage'), mgmt: spaceOf(topo, 'mgmt') };
   // an interface and addresses this machine does not have (members are found by address first)
   const missingIf = {
     ...s.storage,
@@ -192,6 +200,7 @@ function cases(topo, spy) {
   ];
 }
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const good = { gateways: GATEWAYS };
   const { topo, unit } = await deployMultiHomed(t, good, { fast: true });

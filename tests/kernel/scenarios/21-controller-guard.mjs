@@ -10,6 +10,7 @@ import { inNs, ipJson, startBackground } from '../lib/exec.mjs';
 import { createIpSpy, mutatingCalls } from '../lib/ipspy.mjs';
 import { controllerRow, inboundMatrix, printable } from '../lib/matrix.mjs';
 import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
+import { controllerOf } from '../lib/topology.mjs';
 
 export const name = 'controller-guard';
 export const description =
@@ -24,9 +25,13 @@ const VRFS = {
   stor: { binding: 'storage', gateway: ['10.10.4.1', 'fd00:0:2::1'] },
 };
 
-/** ping -O from the unit's default VRF to the controller, for the whole scenario. */
+/**
+ * ping -O from the unit's default VRF to the controller, for the whole scenario.
+ * @param {import('../lib/topology.mjs').Topology} topo
+ */
 function startControllerPing(topo) {
-  const h = startBackground(inNs(topo.unit, ['ping', '-n', '-O', '-i', '0.5', '-W', '1', topo.controller.addr]));
+  const ctl = controllerOf(topo).addr;
+  const h = startBackground(inNs(topo.unit, ['ping', '-n', '-O', '-i', '0.5', '-W', '1', ctl]));
   return {
     async stop() {
       await h.stop();
@@ -34,6 +39,7 @@ function startControllerPing(topo) {
       const answered = new Set([...out.matchAll(/icmp_seq=(\d+) ttl=/g)].map((m) => Number(m[1])));
       const sent = Math.max(0, ...[...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
       // the last two may still have been in flight when ping was stopped
+      /** @type {number[]} */
       const lost = [];
       for (let i = 1; i <= sent - 2; i++) if (!answered.has(i)) lost.push(i);
       return { sent, answered: answered.size, lost };
@@ -41,6 +47,11 @@ function startControllerPing(topo) {
   };
 }
 
+/**
+ * @param {import('../lib/context.mjs').Context} t
+ * @param {string} label
+ * @param {import('../lib/ipspy.mjs').IpSpy} spy
+ */
 function noEns3(t, label, spy) {
   const touching = mutatingCalls(spy.calls()).filter((l) => /\bens3\b/.test(l));
   t.check(`${label}: no ip command touched ens3`, touching.length === 0, touching.slice(0, 4).join(' | '));
@@ -48,11 +59,14 @@ function noEns3(t, label, spy) {
   t.check(`${label}: ens3 is not enslaved`, l && l.master === undefined, `master ${l?.master ?? 'none'}`);
 }
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const { topo, unit } = await deployMultiHomed(t, { gateways: GATEWAYS }, { fast: true });
   // Default binding on public; mgmt bound explicitly to the mgmt space; unbound roles follow the default.
   const nets = networksFor(topo);
-  for (const b of ['juju-info', 'internal', 'admin', 'tenant']) nets[b] = nets.public;
+  const publicNet = nets.public;
+  if (!publicNet) throw new Error('networksFor gives no public binding');
+  for (const b of ['juju-info', 'internal', 'admin', 'tenant']) nets[b] = publicNet;
   unit.update((s) => ({ ...s, networks: nets }));
   const pinger = startControllerPing(topo);
   let pingStopped = false;

@@ -6,6 +6,7 @@
 import { networkGetFor } from '../lib/charm.mjs';
 import { ipBatch, ipJson } from '../lib/exec.mjs';
 import { deployMultiHomed, hookOk, trafficChecks } from '../lib/scenario1.mjs';
+import { spaceOf } from '../lib/topology.mjs';
 
 export const name = 'juju-bridges-member';
 export const description =
@@ -15,11 +16,15 @@ export const timeoutMs = 25 * 60_000;
 
 const GATEWAYS =
   'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+/** @param {string} sp */
 const VRF_OF = (sp) => (sp === 'mgmt' ? undefined : sp);
 
-/** What Juju does: a bridge over bond0 (same MAC), bond0 its port, the addresses moved over. */
+/**
+ * What Juju does: a bridge over bond0 (same MAC), bond0 its port, the addresses moved over.
+ * @param {import('../lib/topology.mjs').Topology} topo
+ */
 function jujuBridgesBond(topo) {
-  const s = topo.spaces.storage;
+  const s = spaceOf(topo, 'storage');
   ipBatch(topo.unit, [
     ['link', 'add', 'br-bond0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'],
     ['link', 'set', 'bond0', 'master', 'br-bond0'],
@@ -31,8 +36,13 @@ function jujuBridgesBond(topo) {
   ]);
 }
 
-/** A table's routes as comparable lines (bond0 written as br-bond0; link-local and multicast left out). */
+/**
+ * A table's routes as comparable lines (bond0 written as br-bond0; link-local and multicast left out).
+ * @param {string} ns
+ * @param {string | number} table
+ */
 function routeLines(ns, table, rename = false) {
+  /** @type {string[]} */
   const out = [];
   for (const fam of ['-4', '-6']) {
     for (const r of ipJson(ns, fam, 'route', 'show', 'table', String(table))) {
@@ -46,12 +56,17 @@ function routeLines(ns, table, rename = false) {
   return out.sort();
 }
 
+/** @param {string} ns */
 function rulesOf(ns) {
   return [...ipJson(ns, '-4', 'rule', 'show'), ...ipJson(ns, '-6', 'rule', 'show')]
     .map((r) => JSON.stringify(r))
     .sort();
 }
 
+/**
+ * @param {readonly string[]} a
+ * @param {readonly string[]} b
+ */
 function setDiff(a, b) {
   const sb = new Set(b);
   const sa = new Set(a);
@@ -61,6 +76,10 @@ function setDiff(a, b) {
   ];
 }
 
+/**
+ * @param {import('../lib/context.mjs').Context} t
+ * @param {string} hook
+ */
 async function variant(t, hook) {
   const p = `[via ${hook}]`;
   const { topo, unit } = await deployMultiHomed(t, { gateways: GATEWAYS }, { fast: true });
@@ -89,9 +108,10 @@ async function variant(t, hook) {
     `bond0 master ${bond?.master}`,
   );
   // network-get now reports the bridge.
-  const bridged = { ...topo.spaces.storage, dev: 'br-bond0' };
+  const storage = spaceOf(topo, 'storage');
+  const bridged = { ...storage, dev: 'br-bond0' };
   unit.update((s) => ({ ...s, networks: { ...s.networks, storage: networkGetFor(bridged, { ipv6: topo.ipv6 }) } }));
-  topo.spaces.storage.dev = 'br-bond0';
+  storage.dev = 'br-bond0';
 
   const r = await hookOk(t, unit, hook);
   t.note(`${p} status: ${r.record.status.message}`);
@@ -116,10 +136,13 @@ async function variant(t, hook) {
     links.storage?.linkinfo?.info_data?.table === table,
     `table ${links.storage?.linkinfo?.info_data?.table}`,
   );
-  const addrs = ipJson(topo.unit, 'addr', 'show', 'dev', 'br-bond0')[0]?.addr_info?.map((a) => a.local) ?? [];
+  const addrs =
+    ipJson(topo.unit, 'addr', 'show', 'dev', 'br-bond0')[0]?.addr_info?.map(
+      (/** @type {{ local: string }} */ a) => a.local,
+    ) ?? [];
   t.check(
     `${p} br-bond0 holds the storage addresses (IPv4 and IPv6)`,
-    addrs.includes(topo.spaces.storage.unitAddr) && addrs.includes(topo.spaces.storage.unitAddr6),
+    addrs.includes(storage.unitAddr) && addrs.includes(storage.unitAddr6),
     addrs.join(' '),
   );
   const dVrf = setDiff(before.vrf, routeLines(topo.unit, table));
@@ -142,6 +165,7 @@ async function variant(t, hook) {
   );
 }
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   for (const hook of ['config-changed', 'update-status']) {
     const c = t.checks.length;

@@ -24,6 +24,7 @@ const UNIT_FILE = '/etc/systemd/system/vrf-host.service';
 const GATEWAYS =
   'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const old = oldCharmFile(upgradeFrom);
   t.check(`the charm of ${upgradeFrom.slice(0, 7)} was packed on the host`, existsSync(old), old);
@@ -33,7 +34,9 @@ export async function run(t) {
   await hookOk(t, unit, 'install');
   await hookOk(t, unit, 'config-changed');
   const oldState = JSON.parse(readFileSync(STATE_FILE, 'utf8'));
-  const oldVrfs = oldState.desired.vrfs.map((v) => `${v.name}:${v.table}`).sort();
+  const oldVrfs = oldState.desired.vrfs
+    .map((/** @type {{ name: string, table: number }} */ v) => `${v.name}:${v.table}`)
+    .sort();
 
   // The probe loop (lib/probeloop.mjs): a connect every 200 ms per space, inbound from its remote
   // peer, and to the controller.
@@ -75,7 +78,9 @@ export async function run(t) {
       );
 
   const newState = JSON.parse(readFileSync(STATE_FILE, 'utf8'));
-  const newVrfs = newState.desired.vrfs.map((v) => `${v.name}:${v.table}`).sort();
+  const newVrfs = newState.desired.vrfs
+    .map((/** @type {{ name: string, table: number }} */ v) => `${v.name}:${v.table}`)
+    .sort();
   t.check(
     'the new charm carries on the old state: the same VRFs and tables',
     JSON.stringify(newVrfs) === JSON.stringify(oldVrfs),
