@@ -19,14 +19,11 @@ export default tseslint.config(
   // Type-aware: the rules see the types tsc sees (each .ts file's tsconfig, found by the project service).
   ...tseslint.configs.recommendedTypeChecked,
   { languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } } },
+  // The scripts are type-checked by tsc (tsconfig.scripts.json, checkJs), not by type-aware lint rules.
+  { files: ['**/*.{js,mjs,cjs}'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['**/*.{js,mjs,cjs}'],
-    // The scripts are type-checked by tsc (tsconfig.scripts.json, checkJs), not by type-aware lint rules.
-    ...tseslint.configs.disableTypeChecked,
-    languageOptions: {
-      ...tseslint.configs.disableTypeChecked.languageOptions,
-      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' },
-    },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' } },
   },
   {
     rules: {

@@ -5,6 +5,7 @@
 import config from './jest.config.js';
 
 const unit = config.projects.find((p) => p.displayName === 'unit');
+if (!unit) throw new Error('jest.config.js has no unit project');
 const { displayName: _name, ...rest } = unit;
 export default {
   ...rest,

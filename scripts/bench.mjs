@@ -16,6 +16,38 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCharm, bundleTools } from './build.mjs';
 
+/**
+ * What the formatters read of each part's JSON. A merged latest.json may hold a part written by an
+ * older version of its bench, so the fields added later are optional.
+ * @typedef {import('../bench/plan-scale.js').PlanScaleResult} PlanResult
+ * @typedef {{ total: number, byTool: Record<string, number> }} ToolCount
+ * @typedef {object} HookResult
+ * @property {number} hookMs
+ * @property {number} nodeE0Ms
+ * @property {number} ratio
+ * @property {number} loadOnlyMs
+ * @property {number} stubSpawnMs
+ * @property {number} rounds
+ * @property {number} [hookFullMs]
+ * @property {number} [replayFloorMs]
+ * @property {number} [hookMissMs]
+ * @property {{ hit: ToolCount, miss: ToolCount, maxAgeMin: number } | null} [memo]
+ * @property {{ hook: number, full?: number, nodeE0: number } | null} [peakRssKb]
+ * @property {ToolCount & { ipReads: number, ipApplies: number }} processes
+ * @property {boolean} converged
+ * @typedef {{ floor: number, apply: number, noop: number, read: number }} ScaleMedians
+ * @typedef {object} VmResult
+ * @property {string} mode
+ * @property {{ kernel: string, cores: number, iproute2: string }} machine
+ * @property {{ medians: { floor?: number, nodeE0: number, apply: number, applyProcess: number, hook: number,
+ *   ifupdown2?: number }, plan: { floorProcesses?: number, floorLines: number, steps: number, sysctlSteps: number },
+ *   rounds: number, checks: Record<string, string[]>, notes: string[], skipped?: boolean }} scenario
+ * @property {{ size: { vrfs: number, members: number, routes: number }, steps: number, medians: ScaleMedians }[]} scale
+ * @typedef {ReturnType<typeof machine>} Machine
+ * @typedef {{ machine?: Machine, machines?: Partial<Record<'plan' | 'hook' | 'vm', Machine>>, quick?: boolean,
+ *   plan?: PlanResult, hook?: HookResult, vm?: VmResult }} Results
+ */
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'build', 'bench');
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -27,11 +59,16 @@ const minify = argv.includes('--minify');
 const profile = argv.includes('--profile');
 const onlyIdx = argv.indexOf('--only');
 const only = onlyIdx >= 0 ? new Set((argv[onlyIdx + 1] ?? '').split(',')) : null;
+/** @param {string} name */
 const want = (name) => only === null || only.has(name);
 
 class BenchError extends Error {
   /** @override */
   name = 'BenchError';
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
   }
@@ -51,7 +88,13 @@ async function buildAll() {
   return entries.map((f) => f.replace(/\.ts$/, ''));
 }
 
-/** Runs one bench in its own process; its stdout is one JSON document, its stderr is progress. */
+/**
+ * Runs one bench in its own process; its stdout is one JSON document, its stderr is progress.
+ * @param {string} name
+ * @param {readonly string[]} args
+ * @param {readonly string[]} [nodeArgs]
+ * @returns {Promise<any>} the bench's own JSON (bench/*.ts)
+ */
 function runBench(name, args, nodeArgs = []) {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [...nodeArgs, join(OUT, `${name}.mjs`), ...args], {
@@ -103,13 +146,21 @@ function gitCommit() {
   return dirty ? `${head}+uncommitted src changes` : head;
 }
 
-const f2 = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–');
-const rx = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
+/** @param {number | undefined} x */
+const f2 = (x) =>
+  x !== undefined && Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–';
+/** @param {number | undefined} x */
+const rx = (x) => (x !== undefined && Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
+/**
+ * @param {readonly string[]} head
+ * @param {readonly (readonly (string | number)[])[]} rows
+ */
 const table = (head, rows) =>
   [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
     '\n',
   );
 
+/** @param {PlanResult} r */
 export function formatPlan(r) {
   const rows = r.cells.map((c) => [
     `${c.size.vrfs} × ${c.size.members} × ${c.size.routes}`,
@@ -144,11 +195,14 @@ export function formatPlan(r) {
   ].join('\n');
 }
 
+/** @param {HookResult} r */
 export function formatHook(r) {
+  /** @param {number} kb */
   const mb = (kb) => `${(kb / 1024).toFixed(1)} MB`;
   const rss = r.peakRssKb
     ? `${mb(r.peakRssKb.hook)} replayed, ${mb(r.peakRssKb.full ?? r.peakRssKb.hook)} in full (node -e 0: ${mb(r.peakRssKb.nodeE0)})`
     : 'n/a (no /usr/bin/time)';
+  /** @param {Record<string, number>} byTool */
   const list = (byTool) =>
     Object.entries(byTool)
       .sort((a, b) => b[1] - a[1])
@@ -218,7 +272,11 @@ export function formatHook(r) {
   ].join('\n');
 }
 
-/** The real-kernel part: the VM harness (scripts/vm) boots Debian's kernel under qemu (or runs natively) ONCE. */
+/**
+ * The real-kernel part: the VM harness (scripts/vm) boots Debian's kernel under qemu (or runs natively) ONCE.
+ * @param {readonly string[]} args
+ * @returns {Promise<VmResult>}
+ */
 async function runVm(args) {
   // The harness keeps only the newest 8 run directories under its cache and prunes the rest when a
   // run starts; a 15–25 minute bench beside a busy kernel suite lost its share directory that way.
@@ -253,18 +311,20 @@ async function runVm(args) {
   return { ...out, mode: r.mode, bootMs: r.timings?.bootMs ?? null };
 }
 
+/** @param {VmResult} v */
 export function formatVm(v) {
   const m = v.scenario.medians;
-  const floorPlusNode = m.floor + m.nodeE0;
+  const floor = m.floor ?? NaN;
+  const floorPlusNode = floor + m.nodeE0;
   const rows = [
     [
       `floor: the same changes as ${v.scenario.plan.floorProcesses ?? 1} process(es) (sysctl -qw, ip -batch, ip -6 -batch; ${v.scenario.plan.floorLines} ip lines)`,
-      f2(m.floor),
+      f2(floor),
       '1.00×',
       '',
     ],
-    ['vrf-host apply, in-process (after Node started)', f2(m.apply), rx(m.apply / m.floor), '≤ 1.2× floor'],
-    ['vrf-host apply process (node + bundle + apply)', f2(m.applyProcess), rx(m.applyProcess / m.floor), ''],
+    ['vrf-host apply, in-process (after Node started)', f2(m.apply), rx(m.apply / floor), '≤ 1.2× floor'],
+    ['vrf-host apply process (node + bundle + apply)', f2(m.applyProcess), rx(m.applyProcess / floor), ''],
     [
       'whole config-changed hook (dispatch, stub hook tools, real ip)',
       f2(m.hook),
@@ -275,7 +335,7 @@ export function formatVm(v) {
   ];
   if (m.ifupdown2 !== undefined)
     rows.push(
-      ['ifupdown2 `ifup -a -i FILE`', f2(m.ifupdown2), rx(m.ifupdown2 / m.floor), ''],
+      ['ifupdown2 `ifup -a -i FILE`', f2(m.ifupdown2), rx(m.ifupdown2 / floor), ''],
       ['vrf-host apply ÷ ifupdown2', '', rx(m.apply / m.ifupdown2), '≤ 0.25×'],
       ['whole hook ÷ ifupdown2', '', rx(m.hook / m.ifupdown2), ''],
     );
@@ -322,9 +382,14 @@ export function formatVm(v) {
   ].join('\n');
 }
 
-/** Markdown for a (merged) results document: each part with the machine and commit it came from. */
+/**
+ * Markdown for a (merged) results document: each part with the machine and commit it came from.
+ * @param {Results} r
+ */
 export function renderAll(r) {
+  /** @type {string[]} */
   const out = [];
+  /** @param {'plan' | 'hook' | 'vm'} k */
   const where = (k) => {
     const mm = r.machines?.[k] ?? r.machine;
     return mm
@@ -341,21 +406,25 @@ async function main() {
   const started = Date.now();
   const names = await buildAll();
   const m = machine();
+  /** @type {Results} */
   const results = { machine: m, quick };
   const sections = [
     `## vrf-host benchmarks — ${m.date}`,
     '',
     `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, ${m.virt}, Node ${m.node}, load average at start ${m.loadavg.join(' ')}; commit ${m.commit}.`,
   ];
+  /** @param {string} n */
   const nodeArgs = (n) => (profile ? [`--cpu-prof`, `--cpu-prof-dir=${join(OUT, 'profiles', n)}`] : []);
   const q = quick ? ['--quick'] : [];
   if (want('plan') && names.includes('plan-scale')) {
-    results.plan = await runBench('plan-scale', q, ['--expose-gc', ...nodeArgs('plan')]);
-    sections.push('', formatPlan(results.plan));
+    const plan = await runBench('plan-scale', q, ['--expose-gc', ...nodeArgs('plan')]);
+    results.plan = plan;
+    sections.push('', formatPlan(plan));
   }
   if (want('hook') && names.includes('hook-noop')) {
-    results.hook = await runBench('hook-noop', [...q, '--charm', join(OUT, 'charm')], nodeArgs('hook'));
-    sections.push('', formatHook(results.hook));
+    const hook = await runBench('hook-noop', [...q, '--charm', join(OUT, 'charm')], nodeArgs('hook'));
+    results.hook = hook;
+    sections.push('', formatHook(hook));
   }
   if (want('vm')) {
     results.vm = await runVm([...q, ...argv.filter((a) => a === '--scale-only' || a === '--scenario-only')]);
@@ -368,13 +437,14 @@ async function main() {
   await writeFile(join(RESULTS, `${stamp}${quick ? '-quick' : ''}.json`), `${JSON.stringify(results, null, 2)}\n`);
   // latest.json keeps the newest result of each part (a run with --only replaces only its parts).
   const latestJson = join(RESULTS, `latest${quick ? '-quick' : ''}.json`);
+  /** @type {Results} (written by an earlier run of this script) */
   const prev = existsSync(latestJson) ? JSON.parse(readFileSync(latestJson, 'utf8')) : {};
   const merged = {
     ...prev,
     ...results,
     machines: {
       ...(prev.machines ?? {}),
-      ...Object.fromEntries(['plan', 'hook', 'vm'].filter((k) => results[k]).map((k) => [k, m])),
+      ...Object.fromEntries(/** @type {const} */ (['plan', 'hook', 'vm']).filter((k) => results[k]).map((k) => [k, m])),
     },
   };
   await writeFile(latestJson, `${JSON.stringify(merged, null, 2)}\n`);

@@ -45,6 +45,10 @@ export const RELATION_HOOK_KINDS = ['created', 'joined', 'changed', 'departed', 
 export class BuildError extends Error {
   /** @override */
   name = 'BuildError';
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
   }
@@ -58,13 +62,21 @@ const BANNER = [
   'const require = __vrfHostCreateRequire(import.meta.url);',
 ].join('\n');
 
-/** The hook names the charm must ship: the standard ones plus 5 per relation endpoint. */
+/**
+ * The hook names the charm must ship: the standard ones plus 5 per relation endpoint.
+ * @param {{ requires?: object | null, provides?: object | null, peers?: object | null }} metadata
+ */
 export function expectedHooks(metadata) {
-  const endpoints = ['requires', 'provides', 'peers'].flatMap((k) => Object.keys(metadata[k] ?? {}));
+  const endpoints = /** @type {const} */ (['requires', 'provides', 'peers']).flatMap((k) =>
+    Object.keys(metadata[k] ?? {}),
+  );
   return [...STANDARD_HOOKS, ...endpoints.flatMap((ep) => RELATION_HOOK_KINDS.map((kind) => `${ep}-relation-${kind}`))];
 }
 
-/** manifest.yaml as charmcraft writes it; `architectures`: what the packed charm runs on. */
+/**
+ * manifest.yaml as charmcraft writes it; `architectures`: what the packed charm runs on.
+ * @param {readonly string[]} [architectures]
+ */
 export function manifest(architectures = ARCHITECTURES) {
   return YAML.stringify({
     analysis: {
@@ -80,7 +92,9 @@ export function manifest(architectures = ARCHITECTURES) {
 /** The charm build id: a digest of everything that goes into the bundles, so a hook memo never outlives an upgrade. */
 export async function buildId() {
   const h = createHash('sha256');
+  /** @type {string[]} */
   const files = [];
+  /** @param {string} dir */
   const walk = async (dir) => {
     for (const e of (await readdir(join(ROOT, dir), { withFileTypes: true })).sort((a, b) =>
       a.name.localeCompare(b.name),
@@ -105,6 +119,8 @@ export async function buildId() {
  * (Node loads it faster; its syntax lowered to node10, so an old Node still reads it far enough
  * to say it is too old), the charm as CommonJS (compiled with a code cache by the launcher) and
  * the CLI as ESM.
+ * @param {string} dir
+ * @param {{ minify?: boolean, architectures?: readonly string[] }} [options]
  */
 export async function buildCharm(dir, { minify = false, architectures = ARCHITECTURES } = {}) {
   const metadata = YAML.parse(await readFile(join(ROOT, 'metadata.yaml'), 'utf8'));
@@ -183,6 +199,8 @@ export async function buildCharm(dir, { minify = false, architectures = ARCHITEC
 /**
  * Node programs that are not the charm (the simulator, the CLI, the benchmarks): ESM bundles with a
  * shebang, `out` relative to `outdir`. The harness imports esbuild only when it runs from source.
+ * @param {{ in: string, out: string }[]} entryPoints
+ * @param {string} outdir
  */
 export function bundleTools(entryPoints, outdir) {
   return esbuild.build({

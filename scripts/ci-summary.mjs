@@ -22,27 +22,35 @@ const JEST = /^Tests:\s+(.*\btotal)\s*$/;
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 const KERNEL = /^kernel: (\d+) passed, (\d+) failed, (\d+) skipped\s*$/;
 
-/** One jest "Tests:" line's figures (jest writes only the non-zero ones, "todo" counts as skipped). */
+/**
+ * One jest "Tests:" line's figures (jest writes only the non-zero ones, "todo" counts as skipped).
+ * @param {string} body
+ */
 function jestFigures(body) {
+  /** @param {string} word */
   const n = (word) => Number(new RegExp(`(\\d+) ${word}`).exec(body)?.[1] ?? 0);
   return { passed: n('passed'), failed: n('failed'), skipped: n('skipped') + n('todo') };
 }
 
+/** @typedef {{kind: string, passed: number, failed: number, skipped: number}} CountLine */
+
 /**
  * @param {string} text the whole output of `npm test`
- * @returns {{passed: number, failed: number, skipped: number, problems: string[], lines: {kind: string, passed: number, failed: number, skipped: number}[]}}
+ * @returns {{passed: number, failed: number, skipped: number, problems: string[], lines: CountLine[]}}
  */
 export function summarise(text) {
+  /** @type {CountLine[]} */
   const lines = [];
   let kernelSkippedBanner = false;
   for (const raw of text.split('\n')) {
     const line = raw.replace(ANSI, '').replace(/\r$/, '');
     const j = JEST.exec(line);
-    if (j) lines.push({ kind: 'jest', ...jestFigures(j[1]) });
+    if (j) lines.push({ kind: 'jest', ...jestFigures(j[1] ?? '') });
     const k = KERNEL.exec(line);
     if (k) lines.push({ kind: 'kernel', passed: Number(k[1]), failed: Number(k[2]), skipped: Number(k[3]) });
     if (/^kernel: SKIPPED\b/.test(line)) kernelSkippedBanner = true;
   }
+  /** @param {'passed' | 'failed' | 'skipped'} key */
   const sum = (key) => lines.reduce((a, l) => a + l[key], 0);
   const problems = [];
   for (const kind of ['jest', 'kernel']) {

@@ -18,6 +18,10 @@ export const GENERATED = join(ROOT, 'src/charm/action-params.gen.ts');
 export class ActionSchemaError extends Error {
   /** @override */
   name = 'ActionSchemaError';
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
   }
@@ -32,7 +36,10 @@ const ACTION_KEYWORDS = new Set([
   'parallel',
   'execution-group',
 ]);
-/** JSON-Schema type → its zod schema (given zod's params argument, or none), its words, its JS check. */
+/**
+ * JSON-Schema type → its zod schema (given zod's params argument, or none), its words, its JS check.
+ * @type {Readonly<Record<string, { zod: (e: string) => string, says: string, js: (v: unknown) => boolean }>>}
+ */
 const TYPE_WORDS = {
   string: { zod: (e) => `z.string(${e})`, says: 'a string', js: (v) => typeof v === 'string' },
   boolean: { zod: (e) => `z.boolean(${e})`, says: 'true or false', js: (v) => typeof v === 'boolean' },
@@ -45,8 +52,15 @@ const TYPE_WORDS = {
   },
 };
 
+/** @param {unknown} v */
 const lit = (v) => JSON.stringify(v);
 
+/**
+ * One param's zod schema, as TypeScript source.
+ * @param {string} action
+ * @param {string} name
+ * @param {any} p the param's schema as YAML parsed it (each keyword is checked below)
+ */
 function paramSchema(action, name, p) {
   const where = `actions.yaml: ${action}.params.${name}`;
   if (p === null || typeof p !== 'object' || Array.isArray(p))
@@ -54,18 +68,24 @@ function paramSchema(action, name, p) {
   for (const k of Object.keys(p))
     if (!PARAM_KEYWORDS.has(k))
       throw new ActionSchemaError(`${where}: keyword ${k} is not translated (only ${[...PARAM_KEYWORDS].join(', ')})`);
-  const types = Array.isArray(p.type) ? p.type : [p.type];
-  if (types.length === 0 || !types.every((t) => Object.hasOwn(TYPE_WORDS, t)))
+  /** @type {unknown[]} */
+  const typeNames = Array.isArray(p.type) ? p.type : [p.type];
+  const types = typeNames.flatMap((t) => {
+    const word = typeof t === 'string' && Object.hasOwn(TYPE_WORDS, t) ? TYPE_WORDS[t] : undefined;
+    return word && typeof t === 'string' ? [{ name: t, ...word }] : [];
+  });
+  if (types.length === 0 || types.length !== typeNames.length)
     throw new ActionSchemaError(`${where}: type must be one of (or a list of) ${Object.keys(TYPE_WORDS).join(', ')}`);
-  const says = `must be ${types.map((t) => TYPE_WORDS[t].says).join(' or ')}`;
-  const hasString = types.includes('string');
+  const says = `must be ${types.map((t) => t.says).join(' or ')}`;
+  const hasString = types.some((t) => t.name === 'string');
   if ((p.pattern !== undefined || p.minLength !== undefined || p.maxLength !== undefined) && types.length !== 1)
     throw new ActionSchemaError(`${where}: pattern/minLength/maxLength only with type: string alone`);
   if ((p.pattern !== undefined || p.minLength !== undefined || p.maxLength !== undefined) && !hasString)
     throw new ActionSchemaError(`${where}: pattern/minLength/maxLength need type: string`);
+  /** @param {(typeof types)[number]} t */
   const one = (t) => {
-    let s = TYPE_WORDS[t].zod(types.length === 1 ? `{ error: ${lit(says)} }` : '');
-    if (t === 'string') {
+    let s = t.zod(types.length === 1 ? `{ error: ${lit(says)} }` : '');
+    if (t.name === 'string') {
       if (p.minLength !== undefined)
         s += `.min(${lit(p.minLength)}, { error: ${lit(`must be at least ${p.minLength} characters`)} })`;
       if (p.maxLength !== undefined)
@@ -77,22 +97,28 @@ function paramSchema(action, name, p) {
     }
     return s;
   };
-  let s = types.length === 1 ? one(types[0]) : `z.union([${types.map(one).join(', ')}], { error: ${lit(says)} })`;
+  let s =
+    types.length === 1 && types[0] ? one(types[0]) : `z.union([${types.map(one).join(', ')}], { error: ${lit(says)} })`;
   if (p.enum !== undefined) {
     if (!Array.isArray(p.enum) || p.enum.length === 0) throw new ActionSchemaError(`${where}: enum must be a list`);
-    s += `.refine((v) => ${lit(p.enum)}.includes(v), { error: ${lit(`must be one of ${p.enum.map((e) => JSON.stringify(e)).join(', ')}`)} })`;
+    s += `.refine((v) => ${lit(p.enum)}.includes(v), { error: ${lit(`must be one of ${p.enum.map((/** @type {unknown} */ e) => JSON.stringify(e)).join(', ')}`)} })`;
   }
   if (p.default !== undefined) {
-    if (!types.some((t) => TYPE_WORDS[t].js(p.default)))
+    if (!types.some((t) => t.js(p.default)))
       throw new ActionSchemaError(`${where}: default ${lit(p.default)} is not of its type`);
     return `${s}.default(${lit(p.default)})`;
   }
   return s;
 }
 
-/** The TypeScript module for an actions.yaml text. */
+/**
+ * The TypeScript module for an actions.yaml text.
+ * @param {string} yamlText
+ */
 export function actionParamsSource(yamlText) {
+  /** @type {Record<string, any>} actions.yaml as YAML parsed it (each keyword is checked below) */
   const doc = YAML.parse(yamlText) ?? {};
+  /** @type {string[]} */
   const lines = [];
   for (const [action, spec] of Object.entries(doc)) {
     const a = spec ?? {};

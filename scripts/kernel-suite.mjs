@@ -32,6 +32,18 @@ const TIMINGS_COMMITTED = path.join(repoRoot, 'tests', 'kernel', 'timings.json')
 const TIMINGS_MEASURED = path.join(cacheRoot(), 'kernel-timings.json');
 const DEFAULT_ESTIMATE_MS = 120_000;
 
+/**
+ * A scenario's result: what runner.guest.mjs writes to results.json (the fields the suite reads),
+ * or what the suite records for one that did not run.
+ * @typedef {{ name: string, ok: boolean, ms: number, error?: string | null, missing?: boolean }} Outcome
+ * @typedef {Awaited<ReturnType<typeof listScenarios>>[number]} Scenario
+ */
+
+/**
+ * Milliseconds per scenario name, from a timings file (missing or unreadable: none).
+ * @param {string} file
+ * @returns {Record<string, number>}
+ */
 function readTimings(file) {
   try {
     const o = JSON.parse(readFileSync(file, 'utf8'));
@@ -43,7 +55,10 @@ function readTimings(file) {
   }
 }
 
-/** Each scenario's expected duration: last measured on this machine, else the committed estimate. */
+/**
+ * Each scenario's expected duration: last measured on this machine, else the committed estimate.
+ * @param {readonly { name: string }[]} scenarios
+ */
 export function estimates(scenarios) {
   const t = { ...readTimings(TIMINGS_COMMITTED), ...readTimings(TIMINGS_MEASURED) };
   return new Map(scenarios.map((s) => [s.name, t[s.name] ?? DEFAULT_ESTIMATE_MS]));
@@ -72,10 +87,15 @@ export function shard(scenarios, n, est) {
   return shards.filter((x) => x.items.length > 0);
 }
 
-/** A stream that prefixes every complete line (two guests print side by side). */
+/**
+ * A stream that prefixes every complete line (two guests print side by side).
+ * @param {{ write: (s: string) => unknown }} out
+ * @param {string} prefix
+ */
 function prefixed(out, prefix) {
   let buf = '';
   return {
+    /** @param {Buffer | string} s */
     write(s) {
       buf += s;
       const lines = buf.split('\n');
@@ -90,6 +110,10 @@ function prefixed(out, prefix) {
   };
 }
 
+/**
+ * The scenario files whose file or scenario name contains one of the patterns (all without one).
+ * @param {readonly string[]} [patterns]
+ */
 export async function listScenarios(patterns = []) {
   const files = readdirSync(SCENARIO_DIR)
     .filter((f) => f.endsWith('.mjs'))
@@ -111,17 +135,22 @@ export async function listScenarios(patterns = []) {
   return out;
 }
 
-/** The suite's one closing count (.ci/run and scripts/ci-summary.mjs read it). */
+/**
+ * The suite's one closing count (.ci/run and scripts/ci-summary.mjs read it).
+ * @param {{ passed: number, failed: number, skipped: number }} counts
+ */
 export function summaryLine({ passed, failed, skipped }) {
   return `kernel: ${passed} passed, ${failed} failed, ${skipped} skipped`;
 }
 
+/** @param {readonly string[]} lines */
 function banner(lines) {
   const w = Math.max(...lines.map((l) => l.length));
   const bar = '*'.repeat(w + 4);
   return [bar, ...lines.map((l) => `* ${l.padEnd(w)} *`), bar].join('\n');
 }
 
+/** @param {readonly string[]} argv */
 async function main(argv) {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const patterns = argv.filter((a) => !a.startsWith('--'));
@@ -181,9 +210,10 @@ async function main(argv) {
     }
   }
   console.log(`# ${scenarios.length} scenario(s): ${scenarios.map((s) => s.name).join(', ')}`);
+  /** @type {Record<string, string>} */
   const env = {};
   for (const [k, v] of Object.entries(process.env))
-    if (k.startsWith('VRF_HOST_') && k !== 'VRF_HOST_RESULTS') env[k] = v;
+    if (k.startsWith('VRF_HOST_') && k !== 'VRF_HOST_RESULTS' && v !== undefined) env[k] = v;
   let mode;
   try {
     mode = chooseMode();
@@ -197,6 +227,12 @@ async function main(argv) {
     return 2;
   }
   // Natively the scenarios share this host's namespace names and files: one batch only.
+  /**
+   * @param {readonly Scenario[]} list
+   * @param {number} nShards
+   * @param {string} label
+   * @returns {Promise<Map<string, Outcome>>}
+   */
   const runBatch = async (list, nShards, label) => {
     const shards = shard(list, mode === 'vm' ? nShards : 1, estimates(list));
     const smp = shards.length > 1 ? 1 : 2;
@@ -224,10 +260,12 @@ async function main(argv) {
         }).finally(() => stream.flush?.());
       }),
     );
+    /** @type {Map<string, Outcome>} */
     const outcome = new Map();
     console.log('');
     for (const [i, r] of runs.entries()) {
       const resultsFile = path.join(r.resultsDir, 'results.json');
+      /** @type {Outcome[]} written by runner.guest.mjs */
       const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')).results : [];
       const byName = new Map(results.map((res) => [res.name, res]));
       const ran = results.reduce((a, x) => a + x.ms, 0);
@@ -267,6 +305,7 @@ async function main(argv) {
   // more, alone, in a fresh guest. A pass on that retry is reported loudly as FLAKY, never hidden;
   // VRF_HOST_KERNEL_RETRY=0 turns this off.
   const failedFirst = scenarios.filter((s) => !first.get(s.name)?.ok);
+  /** @type {Map<string, Outcome>} */
   let retry = new Map();
   if (failedFirst.length > 0 && process.env.VRF_HOST_KERNEL_RETRY !== '0') {
     console.log(
@@ -279,6 +318,7 @@ async function main(argv) {
   );
   let passed = 0;
   let failed = 0;
+  /** @type {string[]} */
   const flaky = [];
   const measured = readTimings(TIMINGS_MEASURED);
   for (const [name, res0] of first) {
@@ -288,7 +328,8 @@ async function main(argv) {
     if (res.ok) passed += 1;
     else failed += 1;
     // A failed scenario may have stopped early: it only ever raises its estimate.
-    if (!res.missing && (res0.ok || !(measured[name] > res0.ms))) measured[name] = Math.max(res0.ms, again?.ms ?? 0);
+    if (!res.missing && (res0.ok || !((measured[name] ?? 0) > res0.ms)))
+      measured[name] = Math.max(res0.ms, again?.ms ?? 0);
     console.log(
       `${res.ok ? 'PASS' : 'FAIL'}  ${name}  (${res.ms} ms)${!res0.ok && again?.ok ? '  FLAKY: failed, then passed on retry' : ''}${!res.ok && res.error ? `  ${res.error}` : ''}`,
     );

@@ -23,16 +23,25 @@ export const ARCHES = {
 export class NodeRuntimeError extends Error {
   /** @override */
   name = 'NodeRuntimeError';
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
   }
 }
 
-/** `amd64`, `arm64`, or Node's own names (`x64`) → the Juju name; anything else throws. */
+/** @typedef {keyof typeof ARCHES} JujuArch */
+
+/**
+ * `amd64`, `arm64`, or Node's own names (`x64`) → the Juju name; anything else throws.
+ * @param {string} name
+ * @returns {JujuArch}
+ */
 export function jujuArch(name) {
-  if (name in ARCHES) return name;
-  const found = Object.entries(ARCHES).find(([, a]) => a.node === name);
-  if (found) return found[0];
+  const found = Object.entries(ARCHES).find(([juju, a]) => juju === name || a.node === name);
+  if (found) return /** @type {JujuArch} */ (found[0]);
   throw new NodeRuntimeError(`unknown architecture ${name}: the charm ships for ${Object.keys(ARCHES).join(', ')}`);
 }
 
@@ -41,7 +50,10 @@ export function hostArch() {
   return jujuArch(process.arch);
 }
 
-/** The locked package of `arch`: {pkg, version, integrity} as package-lock.json pins them. */
+/**
+ * The locked package of `arch`: {pkg, version, integrity} as package-lock.json pins them.
+ * @param {string} arch
+ */
 export async function pinnedNode(arch) {
   const { pkg } = ARCHES[jujuArch(arch)];
   const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8'));
@@ -56,6 +68,10 @@ export async function pinnedNode(arch) {
   return { pkg, version: entry.version, integrity: entry.integrity };
 }
 
+/**
+ * @param {Buffer} data
+ * @param {string} algorithm
+ */
 function sri(data, algorithm) {
   return `${algorithm}-${createHash(algorithm).update(data).digest('base64')}`;
 }
@@ -63,6 +79,8 @@ function sri(data, algorithm) {
 /**
  * The path of the pinned node binary for `arch`: node_modules' copy when `npm ci` installed it (npm
  * checked its integrity), else .cache/node/ARCH-VERSION/node, fetched once with `npm pack`.
+ * @param {string} arch
+ * @param {{ quiet?: boolean }} [options]
  */
 export async function nodeBinary(arch, { quiet = false } = {}) {
   const a = jujuArch(arch);

@@ -22,7 +22,18 @@ export const CHARM_FILE = join(ROOT, 'vrf-host.charm');
 // Fixed timestamps: the same tree packs to the same bytes.
 const MTIME = new Date('2020-01-01T00:00:00Z');
 
+/**
+ * @typedef {{ path: string, name: string, dir: boolean, mode: number, link?: boolean }} TreeEntry
+ */
+
+/**
+ * Every file and directory under `dir`, sorted, with the name relative to `base`.
+ * @param {string} dir
+ * @param {string} [base]
+ * @returns {Promise<TreeEntry[]>}
+ */
 async function walk(dir, base = dir) {
+  /** @type {TreeEntry[]} */
   const out = [];
   for (const name of (await readdir(dir)).sort()) {
     const path = join(dir, name);

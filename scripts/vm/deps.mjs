@@ -27,12 +27,17 @@ export function readPackages(text = readFileSync(PACKAGES_FILE, 'utf8')) {
 export const REQUIRED = readPackages();
 
 export class HostPrerequisiteError extends Error {
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
     this.name = 'HostPrerequisiteError';
   }
 }
 
+/** @param {string} cmd */
 function have(cmd) {
   if (cmd.startsWith('/')) return spawnSync('test', ['-x', cmd]).status === 0;
   const r = spawnSync('which', [cmd], { encoding: 'utf8' });

@@ -33,6 +33,10 @@ export const INITRAMFS_MODULES = [
 ];
 
 export class InitramfsError extends Error {
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
     this.name = 'InitramfsError';
@@ -50,7 +54,10 @@ function findBusybox() {
   throw new InitramfsError('busybox not found: apt-get install busybox-static');
 }
 
-/** Map module name → path relative to the module tree, from modules.dep. */
+/**
+ * Map module name → path relative to the module tree, from modules.dep.
+ * @param {{ modulesDir: string, version: string }} kernel
+ */
 function modulePaths(kernel) {
   const dep = readFileSync(path.join(kernel.modulesDir, kernel.version, 'modules.dep'), 'utf8');
   const byName = new Map();

@@ -6,12 +6,21 @@ import path from 'node:path';
 import { cacheRoot } from './paths.mjs';
 
 export class KernelFetchError extends Error {
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
     this.name = 'KernelFetchError';
   }
 }
 
+/**
+ * @param {string} cmd
+ * @param {readonly string[]} args
+ * @param {import('node:child_process').SpawnSyncOptionsWithStringEncoding | {}} [opts]
+ */
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
   if (r.error) throw new KernelFetchError(`${cmd} ${args.join(' ')}: ${r.error.message}`, { cause: r.error });

@@ -16,6 +16,10 @@ const ENTRY = path.join(here, 'guest-entry.mjs');
 const SAFE_PATH = /^\/[A-Za-z0-9._+/-]*$/;
 
 export class VmError extends Error {
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
     this.name = 'VmError';
@@ -64,6 +68,10 @@ function newShareDir() {
   return dir;
 }
 
+/**
+ * @param {string} shareDir
+ * @param {{ script: string, args: readonly (string | number)[], env: Record<string, string>, inVm: boolean }} job
+ */
 function writeJob(shareDir, { script, args, env, inVm }) {
   const abs = path.resolve(script);
   if (!existsSync(abs)) throw new VmError(`script not found: ${abs}`);
@@ -72,6 +80,13 @@ function writeJob(shareDir, { script, args, env, inVm }) {
   return job;
 }
 
+/**
+ * @param {string} shareDir
+ * @param {number | null} exitCode
+ * @param {string} consoleLog
+ * @param {{ bootMs: number | null, totalMs: number }} timings
+ * @returns {JobResult}
+ */
 function finish(shareDir, exitCode, consoleLog, timings) {
   const logFile = path.join(shareDir, 'log');
   const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
@@ -79,18 +94,19 @@ function finish(shareDir, exitCode, consoleLog, timings) {
 }
 
 /**
+ * What a job left: exitCode null = no exit recorded (timeout/crash).
+ * @typedef {{exitCode: number|null, log: string, console: string, resultsDir: string, shareDir: string,
+ *   timings: {bootMs: number|null, totalMs: number}}} JobResult
+ * @typedef {{script: string, args?: readonly (string | number)[], env?: Record<string, string>, timeoutMs?: number,
+ *   stream?: {write: (chunk: Buffer | string) => unknown} | null, log?: (line: string) => void}} JobOptions
+ */
+
+/**
  * Boot Debian's kernel under qemu TCG once and run `node script ...args` inside it (cwd = repo root,
  * host root read-only with a tmpfs overlay, /vmshare writable).
- * @param {{script: string, args?: string[], env?: Record<string,string>, timeoutMs?: number,
- *          stream?: NodeJS.WritableStream | null, memoryMb?: number, smp?: number, log?: (s: string) => void}} o
- *   smp: guest vCPUs (default 2; the suite runs two 1-vCPU guests side by side)
- * @returns {Promise<{exitCode: number|null, log: string, console: string, resultsDir: string, shareDir: string,
- *          timings: {bootMs: number|null, totalMs: number}}>} exitCode null = no exit recorded (timeout/crash)
- */
-/**
- * @param {{script: string, args?: string[], env?: Record<string, string>, timeoutMs?: number,
- *   stream?: {write: (chunk: Buffer | string) => unknown} | null, memoryMb?: number, smp?: number,
- *   log?: (line: string) => void}} options
+ * @param {JobOptions & { memoryMb?: number, smp?: number }} options smp: guest vCPUs (default 2; the suite
+ *   runs two 1-vCPU guests side by side)
+ * @returns {Promise<JobResult>}
  */
 export async function runInVm({
   script,
@@ -150,9 +166,11 @@ export async function runInVm({
     `local,path=${shareDir},mount_tag=vmshare,security_model=none,multidevs=remap`,
   ];
   const t0 = Date.now();
+  /** @type {number | null} */
   let bootMs = null;
   let consoleLog = '';
   const child = spawn('qemu-system-x86_64', qemuArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** @param {Buffer} d */
   const onData = (d) => {
     const s = d.toString('utf8').replace(/\r\n/g, '\n').replace(/\r/g, '');
     consoleLog += s;
@@ -166,6 +184,7 @@ export async function runInVm({
     timedOut = true;
     child.kill('SIGKILL');
   }, timeoutMs);
+  /** @type {number | null} */
   const code = await new Promise((resolve, reject) => {
     child.on('error', (e) => reject(new VmError(`cannot start qemu-system-x86_64: ${e.message}`, { cause: e })));
     child.on('close', (c) => resolve(c));
@@ -182,8 +201,8 @@ export async function runInVm({
 
 /**
  * Run the same job directly on this host (its kernel has VRF). Same contract as runInVm.
- * @param {{script: string, args?: string[], env?: Record<string, string>, timeoutMs?: number,
- *   stream?: {write: (chunk: Buffer | string) => unknown} | null, log?: (line: string) => void}} options
+ * @param {JobOptions} options
+ * @returns {Promise<JobResult>}
  */
 export async function runNative({
   script,
@@ -201,6 +220,7 @@ export async function runNative({
   const child = spawn(process.execPath, [ENTRY, path.join(shareDir, 'job.json')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  /** @param {Buffer} d */
   const onData = (d) => {
     out += d.toString('utf8');
     stream?.write(d);
@@ -208,12 +228,16 @@ export async function runNative({
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  /** @type {number | null} */
   const code = await new Promise((resolve) => child.on('close', (c) => resolve(c)));
   clearTimeout(timer);
   return finish(shareDir, code, out, { bootMs: 0, totalMs: Date.now() - t0 });
 }
 
-/** Run a job on a kernel with VRF: natively when possible, else in the VM. */
+/**
+ * Run a job on a kernel with VRF: natively when possible, else in the VM.
+ * @param {JobOptions & { memoryMb?: number, smp?: number }} opts
+ */
 export async function runKernelJob(opts) {
   const mode = chooseMode();
   const r = mode === 'native' ? await runNative(opts) : await runInVm(opts);
