@@ -7,11 +7,16 @@ import { CharmUnit, networksFor } from './lib/charm.mjs';
 import { createContext } from './lib/context.mjs';
 import { controllerRow, inboundMatrix, outboundMatrix, printable } from './lib/matrix.mjs';
 import { resetUnitFiles } from './lib/snapshot.mjs';
-import { buildTopology, destroyTopology, waitReady } from './lib/topology.mjs';
+import { buildTopology, controllerOf, destroyTopology, waitReady } from './lib/topology.mjs';
 
 const GATEWAYS =
   'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 const t = createContext('lab');
+/**
+ * @type {{ before: import('./lib/matrix.mjs').MatrixRow[], after: import('./lib/matrix.mjs').MatrixRow[],
+ *   showVrfs: { exitCode: number, results: Readonly<Record<string, string>>, failure: string | null } | null,
+ *   hooks: { hook: string, exitCode: number, status: { status: string, message: string }, ms: number }[] }}
+ */
 const out = { before: [], after: [], showVrfs: null, hooks: [] };
 let green = false;
 resetUnitFiles();
@@ -26,7 +31,7 @@ try {
   const unit = new CharmUnit({
     ns: topo.unit,
     state: { config: { gateways: GATEWAYS }, networks: networksFor(topo) },
-    controller: `${topo.controller.addr}:17070`,
+    controller: `${controllerOf(topo).addr}:17070`,
   });
   t.note(`juju config vrf-host gateways="${GATEWAYS}"`);
   for (const hook of ['install', 'config-changed']) {
@@ -34,6 +39,7 @@ try {
     out.hooks.push({ hook, exitCode: r.exitCode, status: r.record.status, ms: r.ms });
     t.note(`hook ${hook}: exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message} (${r.ms} ms)`);
   }
+  /** @param {string} sp */
   const vrfOf = (sp) => (sp === topo.defaultSpace ? undefined : sp);
   out.after = [
     ...(await inboundMatrix(topo)),

@@ -1,13 +1,20 @@
 // Measures the suite's unit costs on this kernel (run: node tests/kernel/measure-costs.mjs).
 import { run, nsRun } from './lib/exec.mjs';
 import { probeOnce, startServer, probe } from './lib/probes.mjs';
-import { buildTopology, destroyTopology, waitReady } from './lib/topology.mjs';
+import { buildTopology, controllerOf, destroyTopology, spaceOf, waitReady } from './lib/topology.mjs';
 
+/** @param {readonly number[]} xs */
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s[Math.floor(s.length / 2)] ?? NaN;
 }
+/**
+ * @param {string} label
+ * @param {number} n
+ * @param {() => unknown} fn
+ */
 function time(label, n, fn) {
+  /** @type {number[]} */
   const xs = [];
   for (let i = 0; i < n; i++) {
     const t = process.hrtime.bigint();
@@ -31,29 +38,30 @@ console.log(`${'waitReady'.padEnd(48)} ${Date.now() - t} ms`);
 time('ip netns exec unit true', 5, () => nsRun('unit', ['true']));
 time('ip netns exec unit node -e 0', 5, () => nsRun('unit', [process.execPath, '-e', '0']));
 time('ip -n unit -json -details link show', 5, () => run(['ip', '-n', 'unit', '-json', '-details', 'link', 'show']));
-time('ping -c1 gateway from unit', 5, () => nsRun('unit', ['ping', '-c1', '-W1', topo.spaces.mgmt.gateway]));
+time('ping -c1 gateway from unit', 5, () => nsRun('unit', ['ping', '-c1', '-W1', spaceOf(topo, 'mgmt').gateway]));
 t = Date.now();
 const srv = await startServer({ ns: 'unit', name: 'unit' });
 console.log(`${'startServer (socat in netns, until listening)'.padEnd(48)} ${Date.now() - t} ms`);
 time('probe TCP from rp-mgmt (answered)', 5, () =>
-  probe({ ns: 'rp-mgmt', target: topo.spaces.mgmt.unitAddr, port: srv.port }),
+  probe({ ns: 'rp-mgmt', target: spaceOf(topo, 'mgmt').unitAddr, port: srv.port }),
 );
 time('probe TCP from rp-public (fails: timeout)', 1, () =>
-  probe({ ns: 'rp-public', target: topo.spaces.public.unitAddr, port: srv.port, timeoutMs: 3000 }),
+  probe({ ns: 'rp-public', target: spaceOf(topo, 'public').unitAddr, port: srv.port, timeoutMs: 3000 }),
 );
 await srv.stop();
 t = Date.now();
-await probeOnce({ server: { ns: 'ctl' }, client: { ns: 'unit', target: topo.controller.addr } });
+await probeOnce({ server: { ns: 'ctl' }, client: { ns: 'unit', target: controllerOf(topo).addr } });
 console.log(`${'probeOnce (server start + probe + stop)'.padEnd(48)} ${Date.now() - t} ms`);
 if (process.argv.includes('--charm')) {
   const { CharmUnit, networksFor } = await import('./lib/charm.mjs');
   const unit = new CharmUnit({
     ns: 'unit',
     state: { config: {}, networks: networksFor(topo) },
-    controller: `${topo.controller.addr}:17070`,
+    controller: `${controllerOf(topo).addr}:17070`,
   });
   for (const hook of ['install', 'update-status', 'update-status']) {
     const r = await unit.hook(hook);
+    /** @type {Record<string, number>} */
     const tools = {};
     for (const c of r.record.calls) tools[c.tool] = (tools[c.tool] ?? 0) + 1;
     console.log(

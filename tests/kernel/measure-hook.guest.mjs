@@ -13,8 +13,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 if (process.argv[2] === '--child') {
   const t0 = performance.now(); // ms since this process started: Node's own start-up
-  const req = JSON.parse(process.argv[3]);
-  const { createSimulator, runDispatch } = await import(pathToFileURL(req.harness).href);
+  /** @type {{ harness: string, simDir: string, state: object, fast?: boolean, charmDir: string,
+   *   dispatchPath: string, env?: Record<string, string> }} the request measure-hook.guest.mjs wrote below */
+  const req = JSON.parse(process.argv[3] ?? '');
+  /** @type {typeof import('../../src/ops/testing/simulator/harness.js')} */
+  const harness = await import(pathToFileURL(req.harness).href);
+  const { createSimulator, runDispatch } = harness;
   const t1 = performance.now();
   const sim = await createSimulator({ dir: req.simDir, state: req.state, fast: req.fast === true });
   const t2 = performance.now();
@@ -34,7 +38,7 @@ if (process.argv[2] === '--child') {
 
 const { run, nsRun } = await import('./lib/exec.mjs');
 const { CharmUnit, HARNESS, networksFor } = await import('./lib/charm.mjs');
-const { buildTopology, destroyTopology, waitReady } = await import('./lib/topology.mjs');
+const { buildTopology, controllerOf, destroyTopology, waitReady } = await import('./lib/topology.mjs');
 const { resetUnitFiles } = await import('./lib/snapshot.mjs');
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS = process.env.VRF_HOST_RESULTS ?? '/tmp';
@@ -48,6 +52,7 @@ chmodSync(IPWRAP, 0o755);
 // --cpu-prof is not allowed in NODE_OPTIONS (Node 20): a `node` first on the charm's PATH adds it.
 const NODEBIN = '/run/k3-node';
 mkdirSync(NODEBIN, { recursive: true });
+/** @param {string} dir */
 const profiledNode = (dir) => {
   writeFileSync(
     path.join(NODEBIN, 'node'),
@@ -56,7 +61,13 @@ const profiledNode = (dir) => {
   chmodSync(path.join(NODEBIN, 'node'), 0o755);
 };
 
+/**
+ * @param {string} label
+ * @param {number} n
+ * @param {readonly string[]} argv
+ */
 function timeIt(label, n, argv) {
+  /** @type {number[]} */
   const xs = [];
   for (let i = 0; i < n; i++) xs.push(run(argv, { allowFail: true }).ms);
   xs.sort((a, b) => a - b);
@@ -91,7 +102,7 @@ for (const mode of modes) {
   const unit = new CharmUnit({
     ns: topo.unit,
     state: { config: { gateways }, networks: networksFor(topo) },
-    controller: `${topo.controller.addr}:17070`,
+    controller: `${controllerOf(topo).addr}:17070`,
     fast: mode === 'fast',
   });
   for (const hook of ['install', 'config-changed', 'update-status']) {
@@ -131,8 +142,10 @@ for (const mode of modes) {
       }
     })();
     const ipMs = ipLines.map((l) => (Number(l.split(' ')[1]) - Number(l.split(' ')[0])) / 1e6);
+    /** @type {Record<string, number>} */
     const tools = {};
     for (const c of res.record.calls) tools[c.tool] = (tools[c.tool] ?? 0) + 1;
+    /** @param {number} x */
     const f = (x) => Math.round(x);
     console.log(
       `${mode.padEnd(6)} ${hook.padEnd(14)} wall ${wall} ms; wrapper node start ${f(res.ms.nodeStart)}, import sim ${f(res.ms.importHarness)}, createSimulator ${f(res.ms.createSimulator)}, runDispatch ${f(res.ms.runDispatch)}; ip: ${ipLines.length} calls, ${f(ipMs.reduce((a, b) => a + b, 0))} ms; exit ${res.exitCode} ${res.record.status.status}; tools ${JSON.stringify(tools)}`,

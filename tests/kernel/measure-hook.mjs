@@ -8,12 +8,24 @@ import { runKernelJob } from '../../scripts/vm/run.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** Self time (ms) by bucket and by function for one .cpuprofile. */
+/**
+ * The parts of a V8 .cpuprofile read here.
+ * @typedef {{ id: number, callFrame?: { url?: string, functionName?: string, lineNumber?: number } }} ProfileNode
+ * @typedef {{ nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }} CpuProfile
+ */
+
+/**
+ * Self time (ms) by bucket and by function for one .cpuprofile.
+ * @param {CpuProfile} prof
+ */
 export function summariseProfile(prof) {
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  /** @type {Map<number, number>} */
   const self = new Map();
   prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000));
+  /** @type {Record<string, number>} */
   const buckets = {};
+  /** @type {Record<string, number>} */
   const fns = {};
   for (const [id, ms] of self) {
     const cf = byId.get(id)?.callFrame ?? {};
@@ -27,6 +39,7 @@ export function summariseProfile(prof) {
   return { durationMs: (prof.endTime - prof.startTime) / 1000, buckets, fns };
 }
 
+/** @param {Record<string, number>} o */
 const round = (o) =>
   Object.fromEntries(
     Object.entries(o)
@@ -39,7 +52,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await runKernelJob({
     script: path.join(here, 'measure-hook.guest.mjs'),
     args: [],
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('VRF_HOST_'))),
+    env: Object.fromEntries(
+      Object.entries(process.env).flatMap(([k, v]) => (k.startsWith('VRF_HOST_') && v !== undefined ? [[k, v]] : [])),
+    ),
     timeoutMs: 30 * 60_000,
     log: console.error,
   });

@@ -46,6 +46,10 @@ export class CharmRunError extends Error {
    * @param {string} message
    * @param {ErrorOptions} [options]
    */
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
     this.name = 'CharmRunError';

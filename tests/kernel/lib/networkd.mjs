@@ -47,6 +47,10 @@ const DISPATCHER_STATES = [
 ];
 
 export class NetworkdError extends Error {
+  /**
+   * @param {string} message
+   * @param {ErrorOptions} [options]
+   */
   constructor(message, options) {
     super(message, options);
     this.name = 'NetworkdError';
