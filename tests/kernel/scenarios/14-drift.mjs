@@ -1,5 +1,7 @@
 // Scenario 4: drift. First each named perturbation alone (release a member, delete a VRF, delete
-// a default route, flip a sysctl), healed by update-status; then randomised rounds of perturbations
+// a default route, flip a sysctl, delete the moved local rule of either family, release a member
+// that then gets an IPv4 route via an IPv6 next hop), healed by update-status; then randomised
+// rounds of perturbations
 // (VRF_HOST_DRIFT_COUNT, default 50, in rounds of VRF_HOST_DRIFT_PER_ROUND, default 6 (one per VRF plus the sysctl flips), each round
 // healed by one update-status). The seed is printed; VRF_HOST_SEED=N replays it.
 import { ipJson, nsRun } from '../lib/exec.mjs';
@@ -12,28 +14,44 @@ export const description = 'update-status heals named and seeded random perturba
 export const needsCharm = true;
 export const timeoutMs = 30 * 60_000;
 
-/** Perturbations of one VRF {name, table, member}; each is an argv list run in the unit namespace. */
+/**
+ * Perturbations of one VRF {name, table, member, has}; each is an argv list run in the unit
+ * namespace. Only those the converged host allows are offered (a route deletion only where that
+ * route exists), so every perturbation must apply: one that fails fails the scenario.
+ */
 function perturbationsFor(v) {
+  const T = String(v.table);
   return [
     { what: `release ${v.member} from ${v.name}`, argv: [['ip', 'link', 'set', 'dev', v.member, 'nomaster']] },
     { what: `delete VRF ${v.name}`, argv: [['ip', 'link', 'del', 'dev', v.name]] },
-    {
-      what: `delete the IPv4 default route of table ${v.table}`,
-      argv: [['ip', '-4', 'route', 'del', 'default', 'table', String(v.table)]],
-      optional: true,
+    v.has.default4 && {
+      what: `delete the IPv4 default route of table ${T}`,
+      argv: [['ip', '-4', 'route', 'del', 'default', 'table', T]],
+    },
+    v.has.default6 && {
+      what: `delete the IPv6 default route of table ${T}`,
+      argv: [['ip', '-6', 'route', 'del', 'default', 'table', T]],
+    },
+    v.has.unreachable4 && {
+      what: `delete the unreachable IPv4 default of table ${T}`,
+      argv: [['ip', '-4', 'route', 'del', 'unreachable', 'default', 'metric', '4278198272', 'table', T]],
     },
     {
-      what: `delete the IPv6 default route of table ${v.table}`,
-      argv: [['ip', '-6', 'route', 'del', 'default', 'table', String(v.table)]],
-      optional: true,
+      // RFC 5549: the kernel takes an IPv4 route via an IPv6 next hop; ip cannot render it back
+      // into a VRF, and the kernel drops it when the member is enslaved again.
+      what: `release ${v.member} from ${v.name}, then route 203.0.113.0/24 via inet6 fe80::1 on it`,
+      argv: [
+        ['ip', 'link', 'set', 'dev', v.member, 'nomaster'],
+        ['ip', '-4', 'route', 'add', '203.0.113.0/24', 'via', 'inet6', 'fe80::1', 'dev', v.member],
+      ],
     },
-    {
-      what: `delete the unreachable IPv4 default of table ${v.table}`,
-      argv: [['ip', '-4', 'route', 'del', 'unreachable', 'default', 'metric', '4278198272', 'table', String(v.table)]],
-      optional: true,
-    },
-  ];
+  ].filter(Boolean);
 }
+/** The local lookup vrf-host moved behind the l3mdev rule, deleted: without it nothing local is delivered. */
+const LOCAL_RULE_DELETIONS = [
+  { what: 'delete the moved IPv4 local rule (pref 32765)', argv: [['ip', '-4', 'rule', 'del', 'pref', '32765']] },
+  { what: 'delete the moved IPv6 local rule (pref 32765)', argv: [['ip', '-6', 'rule', 'del', 'pref', '32765']] },
+];
 const SYSCTL_FLIPS = [
   { what: 'flip net.ipv4.tcp_l3mdev_accept to 0', argv: [['sysctl', '-qw', 'net.ipv4.tcp_l3mdev_accept=0']] },
   { what: 'flip net.ipv4.udp_l3mdev_accept to 0', argv: [['sysctl', '-qw', 'net.ipv4.udp_l3mdev_accept=0']] },
@@ -42,24 +60,40 @@ const SYSCTL_FLIPS = [
 
 function vrfsOf(topo) {
   const links = ipJson(topo.unit, '-details', 'link', 'show');
+  const defaults = (fam, table) =>
+    ipJson(topo.unit, fam, '-details', 'route', 'show', 'default', 'table', String(table)).map(
+      (r) => r.type ?? 'unicast',
+    );
   return links
     .filter((l) => l.linkinfo?.info_kind === 'vrf')
-    .map((l) => ({
-      name: l.ifname,
-      table: l.linkinfo.info_data.table,
-      member: links.find((m) => m.master === l.ifname && m.linkinfo?.info_slave_kind === 'vrf')?.ifname,
-    }))
+    .map((l) => {
+      const table = l.linkinfo.info_data.table;
+      const d4 = defaults('-4', table);
+      return {
+        name: l.ifname,
+        table,
+        member: links.find((m) => m.master === l.ifname && m.linkinfo?.info_slave_kind === 'vrf')?.ifname,
+        has: {
+          default4: d4.includes('unicast'),
+          default6: defaults('-6', table).includes('unicast'),
+          unreachable4: d4.includes('unreachable'),
+        },
+      };
+    })
     .filter((v) => v.member);
 }
 
 function perturb(t, topo, p) {
   for (const argv of p.argv) {
     const r = nsRun(topo.unit, argv, { allowFail: true });
-    if (r.code !== 0 && !p.optional) throw new Error(`perturbation "${p.what}" failed: ${r.stderr.trim()}`);
-    if (r.code !== 0) return false;
+    if (r.code !== 0) throw new Error(`perturbation "${p.what}" failed: \`${argv.join(' ')}\`: ${r.stderr.trim()}`);
   }
-  return true;
 }
+
+const localRules = (topo, fam) =>
+  ipJson(topo.unit, fam, 'rule', 'show')
+    .filter((r) => r.table === 'local' || r.table === '255')
+    .map((r) => r.priority);
 
 async function healed(t, topo, unit, converged, label) {
   await hookOk(t, unit, 'update-status');
@@ -76,15 +110,25 @@ export async function run(t) {
   const converged = snapshot(topo.unit);
   const vrfs = vrfsOf(topo);
   if (!t.check('converged host has VRFs with members to perturb', vrfs.length > 0, JSON.stringify(vrfs))) return;
+  for (const fam of ['-4', '-6'])
+    t.check(
+      `converged host (${fam}) has its local lookup moved to 32765, not at 0`,
+      JSON.stringify(localRules(topo, fam)) === '[32765]',
+      JSON.stringify(localRules(topo, fam)),
+    );
+  const withDefault = vrfs.find((v) => v.has.default4);
   // Named perturbations, one at a time.
   const named = [
     perturbationsFor(vrfs[0])[0],
     perturbationsFor(vrfs[1 % vrfs.length])[1],
-    perturbationsFor(vrfs[2 % vrfs.length])[2],
+    perturbationsFor(withDefault ?? vrfs[0]).find((p) => p.what.startsWith('delete the IPv4 default')),
     SYSCTL_FLIPS[0],
+    ...LOCAL_RULE_DELETIONS,
+    perturbationsFor(vrfs[2 % vrfs.length]).at(-1),
   ];
-  for (const p of named) {
-    if (!perturb(t, topo, p)) continue;
+  t.check('the named perturbations all apply here', named.every(Boolean), JSON.stringify(vrfs));
+  for (const p of named.filter(Boolean)) {
+    perturb(t, topo, p);
     t.check(`${p.what}: the host did drift`, diffSnapshots(converged, snapshot(topo.unit)).length > 0);
     await healed(t, topo, unit, converged, p.what);
   }
@@ -101,9 +145,14 @@ export async function run(t) {
   while (done < count) {
     round += 1;
     // at most one perturbation per VRF per round (they would collide), plus sysctl flips
-    const pool = [...rnd.shuffle(vrfs).map((v) => rnd.pick(perturbationsFor(v))), ...rnd.shuffle(SYSCTL_FLIPS)];
+    const pool = [
+      ...rnd.shuffle(vrfs).map((v) => rnd.pick(perturbationsFor(v))),
+      ...rnd.shuffle(SYSCTL_FLIPS),
+      ...rnd.shuffle(LOCAL_RULE_DELETIONS),
+    ];
     const chosen = rnd.shuffle(pool).slice(0, Math.min(perRound, count - done));
-    const applied = chosen.filter((p) => perturb(t, topo, p));
+    for (const p of chosen) perturb(t, topo, p);
+    const applied = chosen;
     done += chosen.length;
     const ok = await healed(
       t,
