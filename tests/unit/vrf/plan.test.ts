@@ -285,6 +285,27 @@ describe('plan: members', () => {
     expect(JSON.stringify(healed.ledger)).not.toContain('fe80::1');
   });
 
+  it('carries the static routes of main and of foreign tables via a new member, never one of table local or of a table it owns', () => {
+    const h = maasish();
+    const via = (dst: string, table: number) =>
+      mkRoute({ family: 'inet', dst, gateway: '10.10.4.254', dev: 'ens4', protocol: 'static', table });
+    // A leftover of a VRF table vrf-host owns (1001, the desired one; 1002, only in the ledger), and
+    // a unicast route someone put into table local: none is the member's route to carry or give back.
+    const stray = [via('10.51.0.0/16', 1001), via('10.52.0.0/16', 1002), via('10.53.0.0/16', 255)];
+    const p = plan(
+      desired([storage()]),
+      { ...h, routes: [...h.routes, ...stray] },
+      {
+        ...EMPTY_LEDGER,
+        vrfs: { old: 1002 },
+      },
+    );
+    expect(kinds(p)).toContain('enslave');
+    const migrated = p.ledger.migratedRoutes.map((r) => `${r.dst} table ${r.table}`);
+    expect(migrated).toEqual(expect.arrayContaining(['10.30.0.0/16 table 254', '0.0.0.0/0 table 2']));
+    expect(migrated.filter((m) => /^10\.5[123]\./.test(m))).toEqual([]);
+  });
+
   it('refuses to enslave a bridge port', () => {
     const h = withKernelRoutes(
       host(bridge('br0'), port('ens4', 'br0'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
