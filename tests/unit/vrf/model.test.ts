@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { KernelModel, KernelModelError, simulate, withKernelRoutes } from '../../../src/vrf/model.js';
-import { parseObserved } from '../../../src/vrf/observe.js';
 import { plan } from '../../../src/vrf/plan.js';
 import type { ObservedHost, Route, Step } from '../../../src/vrf/types.js';
-import { EMPTY_LEDGER, OWNED_SYSCTLS, SYSCTL } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER, SYSCTL } from '../../../src/vrf/types.js';
 import { addr, host, mkRoute, nic, route, sysctl } from './builders.js';
-import { desired, dvrf, gw, stock } from './arbitraries.js';
+import { desired, stock } from './arbitraries.js';
+import { loadRecorded, recordedVrfs } from './recorded.js';
 
 const rules = () => stock().map((r) => ({ part: 'rule' as const, value: r }));
 const base = (keep = '1') =>
@@ -230,38 +228,10 @@ describe('simulate: routes, rules, sysctls', () => {
 });
 
 describe('simulate against the real kernel (recorded on Debian 6.1)', () => {
-  const FIX = join(process.cwd(), 'tests/fixtures/ip');
-  function load(state: string): ObservedHost {
-    const read = (f: string) => readFileSync(join(FIX, state, f), 'utf8');
-    const all = JSON.parse(read('sysctl.json')) as Record<string, string>;
-    const sysctls = Object.fromEntries(OWNED_SYSCTLS.map((k) => [k, all[k] ?? null]));
-    return parseObserved([read('batch.out.txt'), read('batch6.out.txt')], {
-      sysctls,
-      vrfModule: true,
-      container: false,
-      controllers: [],
-    });
-  }
+  const load = (state: string): ObservedHost => loadRecorded(state);
 
   it('the plan for the MAAS host, run on the model, gives the routes and addresses the kernel showed after the same changes by hand', () => {
-    const pub = {
-      ...dvrf('public', { table: 1001, members: { 'br-ens4': ['172.16.0.10/24', '2001:db8:16::10/64'] } }),
-      gateways: { inet: gw('172.16.0.1'), inet6: gw('fe80::1', 'ra') },
-    };
-    const D = desired([
-      pub,
-      dvrf('storage', {
-        table: 1002,
-        members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] },
-        gateways: ['10.10.4.1', '2001:db8:4::1'],
-      }),
-      dvrf('storage-cluster', {
-        table: 1003,
-        members: { 'bond0.105': ['10.10.5.10/24'] },
-        gateways: ['10.10.5.1'],
-        routes: [{ to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 }],
-      }),
-    ]);
+    const D = desired(recordedVrfs());
     const m = load('maas-host');
     const after = simulate(m, plan(D, m, EMPTY_LEDGER).steps);
     const real = load('converged');

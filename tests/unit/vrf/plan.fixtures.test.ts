@@ -2,52 +2,17 @@
  * The planner against hosts recorded on Debian's 6.1 kernel (tests/fixtures/ip):
  * the MAAS host before vrf-host, and the same host converged by hand.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseObserved } from '../../../src/vrf/observe.js';
 import { plan } from '../../../src/vrf/plan.js';
 import { simulate } from '../../../src/vrf/model.js';
 import { renderCommand } from '../../../src/vrf/render.js';
-import type { DesiredVrf, Ledger, ObservedHost } from '../../../src/vrf/types.js';
-import { EMPTY_LEDGER, OWNED_SYSCTLS } from '../../../src/vrf/types.js';
-import { desired, dvrf, gw } from './arbitraries.js';
+import type { Ledger, ObservedHost } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER } from '../../../src/vrf/types.js';
+import { desired } from './arbitraries.js';
+import { loadRecorded, recordedVrfs } from './recorded.js';
 
-const FIX = join(process.cwd(), 'tests/fixtures/ip');
-function load(state: string): ObservedHost {
-  const read = (f: string) => readFileSync(join(FIX, state, f), 'utf8');
-  const all = JSON.parse(read('sysctl.json')) as Record<string, string>;
-  const sysctls = Object.fromEntries(OWNED_SYSCTLS.map((k) => [k, all[k] ?? null]));
-  return parseObserved([read('batch.out.txt'), read('batch6.out.txt')], {
-    sysctls,
-    vrfModule: true,
-    container: false,
-    controllers: ['10.100.0.5', '2001:db8:100::5'],
-  });
-}
+const load = (state: string): ObservedHost => loadRecorded(state, ['10.100.0.5', '2001:db8:100::5']);
 
-const public_: DesiredVrf = {
-  ...dvrf('public', {
-    table: 1001,
-    members: { 'br-ens4': ['172.16.0.10/24', '2001:db8:16::10/64'] },
-    gateways: ['172.16.0.1'],
-  }),
-  gateways: { inet: gw('172.16.0.1', 'policy-table'), inet6: gw('fe80::1', 'ra') },
-};
-const VRFS: DesiredVrf[] = [
-  public_,
-  dvrf('storage', {
-    table: 1002,
-    members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] },
-    gateways: ['10.10.4.1', '2001:db8:4::1'],
-  }),
-  dvrf('storage-cluster', {
-    table: 1003,
-    members: { 'bond0.105': ['10.10.5.10/24'] },
-    gateways: ['10.10.5.1'],
-    routes: [{ to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 }],
-  }),
-];
-const D = desired(VRFS);
+const D = desired(recordedVrfs('policy-table'));
 
 describe('plan on the recorded MAAS host', () => {
   const h = load('maas-host');

@@ -1,26 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { simulate } from '../../../src/vrf/model.js';
-import { parseObserved } from '../../../src/vrf/observe.js';
 import { plan } from '../../../src/vrf/plan.js';
 import { renderCommand } from '../../../src/vrf/render.js';
 import { planTeardown } from '../../../src/vrf/teardown.js';
 import type { ObservedHost } from '../../../src/vrf/types.js';
-import { EMPTY_LEDGER, OWNED_SYSCTLS } from '../../../src/vrf/types.js';
-import { desired, dvrf, gw } from './arbitraries.js';
+import { EMPTY_LEDGER } from '../../../src/vrf/types.js';
+import { desired } from './arbitraries.js';
+import { loadRecorded, recordedVrfs } from './recorded.js';
 
-const FIX = join(process.cwd(), 'tests/fixtures/ip');
-function load(state: string): ObservedHost {
-  const read = (f: string) => readFileSync(join(FIX, state, f), 'utf8');
-  const all = JSON.parse(read('sysctl.json')) as Record<string, string>;
-  const sysctls = Object.fromEntries(OWNED_SYSCTLS.map((k) => [k, all[k] ?? null]));
-  return parseObserved([read('batch.out.txt'), read('batch6.out.txt')], {
-    sysctls,
-    vrfModule: true,
-    container: false,
-    controllers: [],
-  });
-}
+const load = (state: string): ObservedHost => loadRecorded(state);
 
 const canon = (o: object): string => JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 
@@ -45,24 +32,7 @@ function comparable(h: ObservedHost) {
   };
 }
 
-const D = desired([
-  {
-    ...dvrf('public', { table: 1001, members: { 'br-ens4': ['172.16.0.10/24', '2001:db8:16::10/64'] } }),
-    gateways: { inet: gw('172.16.0.1'), inet6: gw('fe80::1', 'ra') },
-  },
-  dvrf('storage', {
-    table: 1002,
-    members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] },
-    gateways: ['10.10.4.1', '2001:db8:4::1'],
-  }),
-  dvrf('storage-cluster', {
-    table: 1003,
-    members: { 'bond0.105': ['10.10.5.10/24'] },
-    gateways: ['10.10.5.1'],
-    routes: [{ to: '10.30.0.0/16', via: '10.10.5.254', metric: 100 }],
-  }),
-]);
-
+const D = desired(recordedVrfs());
 describe('planTeardown', () => {
   const before = load('maas-host');
   const applied = plan(D, before, EMPTY_LEDGER);
