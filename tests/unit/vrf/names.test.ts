@@ -65,3 +65,50 @@ describe('validIfName', () => {
     expect(validVrfName(null)).toBe(false);
   });
 });
+
+describe('names ip would read as something else', () => {
+  // Where ip expects a name it takes each of these as a keyword (ip-link(8), ip-route(8), ip-rule(8)).
+  const KEYWORDS = [
+    ...['all', 'any', 'dev', 'help', 'name', 'type', 'master', 'nomaster', 'link', 'up', 'down', 'vrf'],
+    ...['table', 'lookup', 'via', 'from', 'to', 'default', 'local', 'main', 'unspec', 'none', 'group'],
+    ...['alias', 'netns', 'index', 'address', 'broadcast', 'mtu', 'txqueuelen'],
+  ];
+  const RESERVED = ['main', 'local', 'default', 'unspec', 'all'];
+  it.each(KEYWORDS)('refuses %s as an interface name and as a VRF name, saying why', (w) => {
+    expect(ifNameProblem(w)).toBe(`"${w}" would be read as an ip keyword`);
+    expect(vrfNameProblem(w)).toBe(
+      RESERVED.includes(w) ? `"${w}" is a reserved name` : `"${w}" would be read as an ip keyword`,
+    );
+  });
+  it('accepts names that only contain a keyword', () => {
+    for (const n of ['devs', 'uplink', 'table1', 'x-via']) {
+      expect(ifNameProblem(n)).toBeNull();
+      expect(vrfNameProblem(n)).toBeNull();
+    }
+  });
+  it('refuses a VRF name with a bad character at either end', () => {
+    for (const n of ['Storage', 'storage_', '_storage', 'storage.', '.storage']) {
+      expect(vrfNameProblem(n)).toBe(`"${n}" must be lowercase letters, digits and '-', not starting with '-'`);
+    }
+  });
+  it('says what is wrong in a NameError', () => {
+    expect(ifNameProblem(3)).toBe('is not a string');
+    expect(vrfNameProblem(null)).toBe('is not a string');
+    const thrown = (f: () => unknown): unknown => {
+      try {
+        f();
+      } catch (e) {
+        return e;
+      }
+      throw new Error('did not throw');
+    };
+    expect(thrown(() => assertIfName('a b'))).toMatchObject({
+      name: 'NameError',
+      message: `invalid interface name: "a b" contains '/', ':' or whitespace`,
+    });
+    expect(thrown(() => assertVrfName('123'))).toMatchObject({
+      name: 'NameError',
+      message: 'invalid VRF name: "123" is all digits and would be read as a table id',
+    });
+  });
+});
