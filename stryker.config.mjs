@@ -1,19 +1,25 @@
-// npm run mutate: StrykerJS mutation testing of src/vrf and src/charm against the unit tests
-// (not in CI: a full run takes hours on 2 shared cores). Jest runs ESM through
-// --experimental-vm-modules and @swc/jest, as in npm run test:unit; jest.stryker.config.js is the
-// unit project alone (the e2e tests run the packed charm in child processes, where Stryker's
-// active mutant is not switched). Incremental: stryker-incremental.json (committed) lets the next
-// run re-test only mutants whose code or tests changed. Narrow a run with
-//   npm run mutate -- --mutate 'src/vrf/plan/**/*.ts'
+// StrykerJS mutation testing of src/vrf and src/charm against the unit tests. Not in CI: run it
+// with `npm run mutate` (scripts/mutate.mjs: in chunks of a few files, the scores per file) or
+// `npx stryker run --mutate FILE[:LINES]`. Jest runs ESM through --experimental-vm-modules and
+// @swc/jest, as in npm run test:unit; jest.stryker.config.js is the unit project alone (the e2e
+// tests run the packed charm in child processes, where Stryker's active mutant is not switched).
+// The test runner is scripts/stryker-jest-by-file.mjs: the jest runner, one test file at a time,
+// stopping at the first file that kills the mutant. Incremental: stryker-incremental.json
+// (committed) lets the next run re-test only mutants whose code or tests changed.
 // The scores and the triage of survivors are in BENCHMARKS.md ("Mutation testing").
 export default {
   packageManager: 'npm',
-  testRunner: 'jest',
+  testRunner: 'jest-by-file',
+  plugins: ['@stryker-mutator/jest-runner', './scripts/stryker-jest-by-file.mjs'],
   testRunnerNodeArgs: ['--experimental-vm-modules'],
   jest: { projectType: 'custom', configFile: 'jest.stryker.config.js', enableFindRelatedTests: true },
   coverageAnalysis: 'perTest',
   mutate: ['src/vrf/**/*.ts', 'src/charm/**/*.ts', '!src/**/*.d.ts'],
-  ignoreStatic: true,
+  // Static mutants (module-level code) are run, against every related test file: see
+  // scripts/stryker-jest-by-file.mjs (with ignoreStatic their per-test coverage is misleading).
+  ignoreStatic: false,
+  // Not copied into the sandbox: the kernel cache (hundreds of MB), packed charms, builds, reports.
+  ignorePatterns: ['/.cache', '/build', '/bench/results', '/reports', '*.charm', '*.tmp'],
   concurrency: 1,
   timeoutMS: 10_000,
   incremental: true,
