@@ -28,7 +28,7 @@ import {
   type JujuFacts,
   type Reporter,
 } from './charm/run.js';
-import { memoAllowance, recordingHost, watchedBefore } from './charm/recording.js';
+import { memoAllowance, recordingFiles, recordingHost } from './charm/recording.js';
 import { outcomeStatus, problemLine, type Outcome } from './charm/status.js';
 import type { NetworkData } from './charm/inputs.js';
 import { ACTION_PARAMS } from './charm/action-params.gen.js';
@@ -164,12 +164,14 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
         return r.report;
       }
       // update-status: a run that only read may be replayed by the next one (src/ops/memo.ts).
+      // Every process it starts and every file it reads is recorded as it happens.
       const { host, calls } = recordingHost(this.host());
-      const before = await watchedBefore(host);
-      const r = await convergeHost(await this.facts(), host, mode, this.reporter(), force);
+      const { result: r, files } = await recordingFiles(host, async () =>
+        convergeHost(await this.facts(), host, mode, this.reporter(), force),
+      );
       this.outcome = r.outcome;
       const changedNothing = r.report === null || (r.report.applied.length === 0 && r.report.failure === null);
-      const allowance = changedNothing ? memoAllowance(calls, host, before) : null;
+      const allowance = changedNothing ? memoAllowance(calls, host, await files()) : null;
       if (allowance !== null) this.framework.memo.allow(allowance);
       return r.report;
     }

@@ -7,9 +7,11 @@
  *     `node --version` for that: a whole process). The charm normally ships
  *     its own Node (bin/node); this is for a charm packed without it.
  *  2. update-status: replay the hook memo (src/ops/memo.ts). On a hit the
- *     hook is done: config-get, network-get and `ip -json` answered exactly
- *     as in the last full run that changed nothing, and its status is set
- *     again. The charm, zod, yaml and execa are never loaded.
+ *     hook is done: the two `ip -json` reads answered and every file the
+ *     last full run read is exactly as in that run, which changed nothing.
+ *     No hook tool runs (the status is already set; Juju signals a change of
+ *     what config-get and network-get read with a hook of its own, which
+ *     deletes the record). The charm, zod, yaml and execa are never loaded.
  *  3. Otherwise load the charm (dist/vrf-host.cjs), which runs the hook in
  *     full and says in its DEBUG line why the memo missed. It is compiled
  *     with a V8 code cache kept next to it (what Node's own CommonJS loader
@@ -21,7 +23,16 @@ import Module from 'node:module';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import vm from 'node:vm';
-import { BUILD, dispatchedHook, IP_JSON, MEMO_HOOKS, MEMO_MAX_AGE_MS, MISSED_KEY, memoPath } from './charm/memo.js';
+import {
+  BUILD,
+  dispatchedHook,
+  IP_JSON,
+  MEMO_HOOKS,
+  MEMO_MAX_AGE_MS,
+  MISSED_KEY,
+  memoPath,
+  statusMemoryPath,
+} from './charm/memo.js';
 import { lightRun } from './ops/runner.js';
 import { isIpReadLine, stableIpJson } from './vrf/observe/stable.js';
 
@@ -50,6 +61,9 @@ async function refuse(line: string, status: string): Promise<void> {
     return;
   }
   await lightRun({ argv: ['status-set', '--application=false', 'blocked', '--', status] }, 10_000);
+  // The charm's memory of its last status is now wrong: the next full run must set its own.
+  const memory = statusMemoryPath(process.env);
+  if (memory !== null) rmSync(memory, { force: true });
   process.exitCode = /^(\.\/)?hooks\/(stop|remove)$/.test(path) ? 1 : 0;
 }
 

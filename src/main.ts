@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { main } from './ops/index.js';
 import { VrfHostCharm } from './charm.js';
-import { BUILD, MEMO_HOOKS, MISSED_KEY, memoPath } from './charm/memo.js';
+import { BUILD, MEMO_HOOKS, MISSED_KEY, memoPath, statusMemoryPath } from './charm/memo.js';
 
 // A hook parses each schema a handful of times: zod's JIT (a `new Function` per object schema on
 // its first parse) costs more than it saves there (the full update-status: 174 → 152 ms measured).
@@ -15,4 +15,5 @@ void main(VrfHostCharm, {
     hooks: MEMO_HOOKS,
     ...(typeof missed === 'string' ? { missed } : {}),
   },
+  statusMemory: statusMemoryPath(process.env),
 });

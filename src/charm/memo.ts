@@ -1,12 +1,15 @@
 /**
  * Where and for what vrf-host keeps its hook memo (src/ops/memo.ts): the
  * record of the last full update-status that changed nothing, which lets the
- * next update-status finish in a few processes without loading the charm.
+ * next update-status finish with two `ip` processes, no hook tool, and without
+ * loading the charm; and the unit's last status (src/ops/status-memory.ts).
  * Loaded by the launcher (src/launch.ts), so: no zod classic, no execa.
  *
- *   ROOT/var/lib/vrf-host/memo/<app>-<n>.json    one per unit (0600)
+ *   ROOT/var/lib/vrf-host/memo/<app>-<n>.json          the record, one per unit (0600)
+ *   ROOT/var/lib/vrf-host/memo/<app>-<n>.status.json   the unit's last status-set (0600)
  *
- * VRF_HOST_MEMO=0 turns the fast path off (every update-status runs in full).
+ * VRF_HOST_MEMO=0 turns the fast path off (every update-status runs in full, and
+ * every status-set runs).
  */
 import { isAbsolute, join } from 'node:path';
 
@@ -20,9 +23,10 @@ export const MEMO_HOOKS: readonly string[] = ['update-status'];
 
 /**
  * A record is trusted for at most this long: even when every read answers as
- * before, one update-status in every half hour runs in full, so anything the
- * record cannot see (a file nobody listed, a kernel object ip does not show)
- * is looked at again within that time.
+ * before, one update-status in this time runs in full, reading Juju (config-get,
+ * network-get) and the machine again: the safety net for what Juju does not
+ * signal with a hook and for what the record cannot see (a kernel object ip
+ * does not show). BENCHMARKS.md and DEVELOPERS.md weigh its cost.
  */
 export const MEMO_MAX_AGE_MS = 30 * 60_000;
 
@@ -33,14 +37,23 @@ export function memoDir(root: string | undefined): string {
   return join(root || '/', 'var/lib/vrf-host/memo');
 }
 
-/** This unit's record, or null when the memo is off or the environment is unusable (the full run says why). */
-export function memoPath(env: Readonly<Record<string, string | undefined>>): string | null {
+function unitFile(env: Readonly<Record<string, string | undefined>>, suffix: string): string | null {
   if (env['VRF_HOST_MEMO'] === '0') return null;
   const m = UNIT.exec(env['JUJU_UNIT_NAME'] ?? '');
   if (m === null) return null;
   const root = env['VRF_HOST_ROOT'] || '/';
   if (!isAbsolute(root)) return null;
-  return join(memoDir(root), `${m[1]}-${m[2]}.json`);
+  return join(memoDir(root), `${m[1]}-${m[2]}${suffix}`);
+}
+
+/** This unit's record, or null when the memo is off or the environment is unusable (the full run says why). */
+export function memoPath(env: Readonly<Record<string, string | undefined>>): string | null {
+  return unitFile(env, '.json');
+}
+
+/** Where this unit's last status is kept, or null (then every status-set runs). */
+export function statusMemoryPath(env: Readonly<Record<string, string | undefined>>): string | null {
+  return unitFile(env, '.status.json');
 }
 
 /** The hook JUJU_DISPATCH_PATH names ("hooks/update-status" → "update-status"), or null for an action. */

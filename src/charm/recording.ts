@@ -1,13 +1,16 @@
 /**
  * What the charm tells the hook memo (src/ops/memo.ts) after an update-status:
- * the engine's processes, recorded as they ran, and the files it depends on.
- * A run is recordable only when the engine started nothing but `ip -json`
- * reads and the `flock` of the host lock: no apply, no modprobe. The ip
- * outputs are kept without their self-changing values (bridge timers, address
- * lifetimes), and the launcher compares them the same way.
+ * the engine's processes, recorded as they ran (through the injected spawn),
+ * and every file it read, recorded through the engine's one file-access layer
+ * (src/vrf/files.ts) with its state at the moment it was read. Nothing is
+ * listed by hand: what the memo watches is what the run read. A run is
+ * recordable only when the engine started nothing but `ip -json` reads and
+ * the `flock` of the host lock: no apply, no modprobe. The ip outputs are kept
+ * without their self-changing values (bridge timers, address lifetimes), and
+ * the launcher compares them the same way.
  */
-import { captureFiles, type MemoAllowance, type RecordedRead } from '../ops/index.js';
-import { watchedPaths } from '../vrf/engine.js';
+import { fileState, type MemoAllowance, type MemoRecord, type RecordedRead, type WatchHow } from '../ops/index.js';
+import { observeFileReads } from '../vrf/files.js';
 import { execaSpawn, SPAWN_ENV, type Spawn, type SpawnResult } from '../vrf/ip.js';
 import { stableIpJson } from '../vrf/observe/stable.js';
 import type { CharmHost } from './host.js';
@@ -32,30 +35,42 @@ export function recordingHost(host: CharmHost): { host: CharmHost; calls: SpawnC
   return { host: { ...host, engine: { ...host.engine, spawn } }, calls };
 }
 
-export interface WatchedBefore {
-  readonly watch: MemoAllowance['watch'];
-  readonly files: NonNullable<MemoAllowance['before']>;
+/** How a path is compared: procfs and sysfs by content (their stat says nothing), the rest by lstat's identity. */
+export function watchHow(path: string, host: Pick<CharmHost, 'engine'>): WatchHow {
+  const within = (dir: string) => path === dir || path.startsWith(`${dir.replace(/\/+$/, '')}/`);
+  return within(host.engine.procRoot ?? '/proc') || within(host.engine.sysRoot ?? '/sys') ? 'content' : 'stat';
 }
 
 /**
- * What the memo will watch, and its state before the run: a record is kept
- * only if nothing moved under the run (a new netplan file shows in its
- * directory's listing, which is watched too).
+ * Runs `run`, recording every file it reads through src/vrf/files.ts with the
+ * file's state when it was first read; `files()` gives them, in order.
  */
-export async function watchedBefore(host: CharmHost): Promise<WatchedBefore> {
-  const watch = await watchedPaths(host.engine, host.boot);
-  return { watch, files: await captureFiles(watch) };
+export async function recordingFiles<T>(
+  host: Pick<CharmHost, 'engine'>,
+  run: () => Promise<T>,
+): Promise<{ result: T; files: () => Promise<MemoRecord['files']> }> {
+  const seen = new Map<string, Promise<MemoRecord['files'][number]>>();
+  const result = await observeFileReads((r) => {
+    if (seen.has(r.path)) return;
+    const how = watchHow(r.path, host);
+    seen.set(
+      r.path,
+      fileState({ path: r.path, how }).then((state) => ({ path: r.path, how, state })),
+    );
+  }, run);
+  return { result, files: () => Promise.all(seen.values()) };
 }
 
 /**
- * The memo allowance for a run whose engine processes were `calls` (the caller
- * has checked that the converge applied nothing: a sysctl step is a file
- * write, not a process), or null when the run started anything but reads.
+ * The memo allowance for a run whose engine processes were `calls` and whose
+ * file reads were `files` (the caller has checked that the converge applied
+ * nothing: a sysctl step is a file write, not a process), or null when the run
+ * started anything but reads.
  */
 export function memoAllowance(
   calls: readonly SpawnCall[],
   host: CharmHost,
-  before: WatchedBefore,
+  files: MemoRecord['files'],
 ): MemoAllowance | null {
   const ip = host.engine.ipBin ?? 'ip';
   const flock = host.engine.flockBin ?? 'flock';
@@ -73,5 +88,5 @@ export function memoAllowance(
       stderr: c.result.stderr,
     });
   }
-  return { watch: before.watch, reads, before: before.files };
+  return { files, reads };
 }

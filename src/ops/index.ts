@@ -3,6 +3,7 @@ export { main, dispatch, type MainOptions, type DispatchOptions, type MemoOption
 export {
   MemoControl,
   captureFiles,
+  fileState,
   replayMemo,
   type MemoAllowance,
   type MemoRecord,
@@ -10,6 +11,7 @@ export {
   type Watch,
   type WatchHow,
 } from './memo.js';
+export { StatusMemory, JUJU_SETS_STATUS } from './status-memory.js';
 export { CharmBase, type CharmClass } from './charm-base.js';
 export { Framework, Logger, type Handler } from './framework.js';
 export {

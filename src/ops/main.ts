@@ -12,10 +12,11 @@ import type { ActionEvent, CollectStatusEvent, DispatchTarget, RelationEvent } f
 import { resolveDispatchPath } from './events.js';
 import { Framework } from './framework.js';
 import type { ActionResults } from './hookcmds/action.js';
-import { classifyToolCalls, makeRecord, removeMemo, writeMemo, type ToolCall } from './memo.js';
+import { makeRecord, removeMemo, unrecordableCall, writeMemo, type ToolCall } from './memo.js';
 import { Model } from './model.js';
 import { processRunner, type RawRun } from './runner.js';
 import { highestPriority, type Status } from './status.js';
+import { isUnitStatusSet, JUJU_SETS_STATUS, JUJU_SETS_STATUS_AFTER, StatusMemory } from './status-memory.js';
 
 export interface DispatchOptions {
   /** The hook's environment (JUJU_*). */
@@ -28,6 +29,8 @@ export interface DispatchOptions {
   readonly stderr?: (line: string) => void;
   /** The hook memo (src/ops/memo.ts); absent: off. */
   readonly memo?: MemoOptions;
+  /** Where the unit's last status is kept (src/ops/status-memory.ts); absent or null: every status-set runs. */
+  readonly statusMemory?: string | null;
 }
 
 export interface MemoOptions {
@@ -150,11 +153,19 @@ async function collectStatus(framework: Framework): Promise<void> {
  */
 export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): Promise<number> {
   const stderr = opts.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let memory = opts.statusMemory ? new StatusMemory(opts.statusMemory) : null;
+  await memory?.load();
+  // Set once the dispatch target is known: whether a status-set equal to the last one may be skipped.
+  let skipSameStatus = false;
   // Every hook-tool call is kept, for the memo.
   const calls: ToolCall[] = [];
   const backend = new ModelBackend(async (argv, stdin) => {
+    const m = isUnitStatusSet(argv) ? memory : null;
+    if (m !== null && skipSameStatus && m.same(argv)) return { exitCode: 0, stdout: '', stderr: '' };
     const r = await opts.run(argv, stdin);
     calls.push({ ...r, argv: [...argv], ...(stdin !== undefined ? { stdin } : {}) });
+    if (m !== null && r.exitCode === 0)
+      await m.remember(argv).catch((e: Error) => stderr(`cannot keep the unit's status: ${e.message}`));
     return r;
   });
   let ctx: JujuContext;
@@ -195,6 +206,13 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
     return fatal(framework, `charm construction failed during ${target.name}`, err, target, stderr);
   }
 
+  // Juju sets the status itself around install, start, stop and remove: there every status-set runs,
+  // and after stop and remove Juju's own status replaces the charm's, so nothing is kept.
+  skipSameStatus = !(target.kind === 'hook' && JUJU_SETS_STATUS.has(target.name));
+  if (target.kind === 'hook' && JUJU_SETS_STATUS_AFTER.has(target.name)) {
+    await memory?.forget().catch((e: Error) => stderr(`cannot forget the unit's status: ${e.message}`));
+    memory = null;
+  }
   const memo = opts.memo?.path ? { ...opts.memo, path: opts.memo.path } : null;
   // A record never survives a full run that might change something.
   if (memo)
@@ -229,23 +247,18 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
     );
   }
   const allowed = framework.memo.allowed;
-  if (memo && allowed && target.kind === 'hook' && memo.hooks.includes(target.name)) {
-    const c = classifyToolCalls(calls);
-    if (c.ok) {
-      try {
-        const record = await makeRecord({
-          build: memo.build,
-          hook: target.name,
-          env: opts.env,
-          reads: [...c.reads, ...allowed.reads],
-          writes: c.writes,
-          watch: allowed.watch,
-        });
-        if (allowed.before === undefined || JSON.stringify(allowed.before) === JSON.stringify(record.files))
-          await writeMemo(memo.path, record);
-      } catch (e) {
-        stderr(`cannot write the hook memo ${memo.path}: ${(e as Error).message}`);
-      }
+  if (memo && allowed && target.kind === 'hook' && memo.hooks.includes(target.name) && !unrecordableCall(calls)) {
+    try {
+      const record = await makeRecord({
+        build: memo.build,
+        hook: target.name,
+        env: opts.env,
+        reads: allowed.reads,
+        files: allowed.files,
+      });
+      if (record !== null) await writeMemo(memo.path, record);
+    } catch (e) {
+      stderr(`cannot write the hook memo ${memo.path}: ${(e as Error).message}`);
     }
   }
   return 0;
@@ -259,6 +272,7 @@ export interface MainOptions {
   /** Set process.exitCode (default true). */
   readonly setExitCode?: boolean;
   readonly memo?: MemoOptions;
+  readonly statusMemory?: string | null;
 }
 
 /**
@@ -295,6 +309,7 @@ export async function main(CharmClass: CharmClass, opts: MainOptions = {}): Prom
       spec,
       stderr,
       ...(opts.memo !== undefined ? { memo: opts.memo } : {}),
+      ...(opts.statusMemory !== undefined ? { statusMemory: opts.statusMemory } : {}),
     });
   } catch (err) {
     // dispatch handles its own errors; this is the last line of defence.

@@ -2,15 +2,19 @@
  * The hook memo: a fast path for a hook that, most of the time, only reads and
  * reports (update-status runs every 5 minutes on every unit of a cloud).
  *
- * A full run of a memoizable hook records every read it made — the hook tools
- * it ran (config-get, network-get, …), the processes the charm declares as
- * reads (for vrf-host: `ip -json`), the state of the files the charm names —
- * and the status it set. The next run of that hook replays the reads, all at
- * once, and when every one answers exactly as before it sets the recorded
- * status and stops, without loading the charm: a pure function of the same
- * inputs gives the same result. Anything different (a read's output or exit
- * code, a file, the environment, the charm build) or a record older than
- * `maxAgeMs` and the charm runs in full, which records again.
+ * A full run of a memoizable hook that changed nothing records what it read
+ * of the machine: the processes the charm declares as reads (for vrf-host:
+ * `ip -json`) with their answers, and the state of every file it read. The
+ * next run of that hook replays those processes, all at once, and looks at
+ * the files again; when every answer is the same the hook is done, without
+ * loading the charm and without a single hook tool: its status is already set
+ * (Juju keeps it), and what it read from Juju cannot have changed without Juju
+ * dispatching another hook first (config-changed, upgrade-charm, a relation
+ * hook: DEVELOPERS.md cites where Juju decides), and any other dispatch
+ * deletes the record before it starts. Anything different (a read's output or
+ * exit code, a file, the environment, the charm build) or a record older than
+ * `maxAgeMs` and the charm runs in full, reading everything from Juju and the
+ * machine again, and records again.
  *
  * The record is deleted when any dispatch starts in full, so a run that fails
  * or changes things never leaves one behind. Outputs are kept verbatim, not
@@ -24,15 +28,19 @@ import { dirname } from 'node:path';
 import * as z from 'zod/mini';
 import type { ProcessCall, RawResult } from './runner.js';
 
-export const MEMO_VERSION = 1;
+export const MEMO_VERSION = 2;
 
 /** One record, parsed once: zod's JIT (a `new Function` per object schema) would cost more than it saves. */
 export function zodJitless(): void {
   z.config({ jitless: true });
 }
 
-/** Hook tools that only read: their calls are replayed and compared. */
-export const READ_TOOLS: ReadonlySet<string> = new Set([
+/**
+ * Hook tools a recordable run may have called: reads, its own unit status (kept by Juju, and set
+ * only when it changed: src/ops/status-memory.ts) and its log. A run that called any other (a
+ * write a replay would have to repeat, e.g. state-set) is not recorded.
+ */
+export const RECORDABLE_TOOLS: ReadonlySet<string> = new Set([
   'config-get',
   'network-get',
   'status-get',
@@ -45,11 +53,9 @@ export const READ_TOOLS: ReadonlySet<string> = new Set([
   'unit-get',
   'opened-ports',
   'state-get',
+  'status-set',
+  'juju-log',
 ]);
-/** Hook tools whose calls a hit repeats, in order (idempotent writes). */
-export const REPLAYED_TOOLS: ReadonlySet<string> = new Set(['status-set', 'application-version-set']);
-/** Hook tools a hit leaves out: the log of the full run is not repeated. */
-export const DROPPED_TOOLS: ReadonlySet<string> = new Set(['juju-log']);
 
 /**
  * Environment variables that change with every dispatch, or with how it was
@@ -99,9 +105,8 @@ export const MemoRecordSchema = z.object({
   created: z.number(),
   env: z.record(z.string(), z.string()),
   reads: z.array(ReadSchema),
+  /** Every file the run read, with its state when it read it. */
   files: z.array(FileSchema),
-  /** argv of the replayed writes, in order. */
-  writes: z.array(z.array(z.string())),
 });
 export type MemoRecord = z.infer<typeof MemoRecordSchema>;
 
@@ -155,37 +160,16 @@ export async function captureFiles(watch: readonly Watch[]): Promise<MemoRecord[
   return Promise.all(unique.map(async (w) => ({ path: w.path, how: w.how, state: await fileState(w) })));
 }
 
-/**
- * The hook-tool calls of a full run → its reads and replayed writes, or why
- * the run cannot be memoized (a tool that writes something a replay would
- * have to repeat, e.g. state-set or action-set).
- */
-export function classifyToolCalls(
-  calls: readonly ToolCall[],
-): { ok: true; reads: RecordedRead[]; writes: string[][] } | { ok: false; why: string } {
-  const reads: RecordedRead[] = [];
-  const writes: string[][] = [];
+/** Why a run whose hook-tool calls were `calls` cannot be recorded, or null when it can. */
+export function unrecordableCall(calls: readonly ToolCall[]): string | null {
   // More than one status means an interim one (e.g. Maintenance while applying): not a read-only run.
-  if (calls.filter((c) => c.argv[0] === 'status-set').length > 1) return { ok: false, why: 'more than one status-set' };
+  if (calls.filter((c) => c.argv[0] === 'status-set').length > 1) return 'more than one status-set';
   for (const c of calls) {
     const tool = c.argv[0] ?? '';
-    if (DROPPED_TOOLS.has(tool)) continue;
-    if (REPLAYED_TOOLS.has(tool)) {
-      if (c.exitCode !== 0 || c.stdin !== undefined) return { ok: false, why: `${tool} failed` };
-      writes.push([...c.argv]);
-    } else if (READ_TOOLS.has(tool)) {
-      reads.push({
-        argv: [...c.argv],
-        ...(c.stdin !== undefined ? { input: c.stdin } : {}),
-        exitCode: c.exitCode,
-        stdout: c.stdout,
-        stderr: c.stderr,
-      });
-    } else {
-      return { ok: false, why: `${tool} is neither a read nor a replayable write` };
-    }
+    if (!RECORDABLE_TOOLS.has(tool)) return `${tool} is neither a read nor the unit's status`;
+    if (tool === 'status-set' && c.exitCode !== 0) return 'status-set failed';
   }
-  return { ok: true, reads, writes };
+  return null;
 }
 
 export interface RecordInput {
@@ -193,12 +177,18 @@ export interface RecordInput {
   readonly hook: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly reads: readonly RecordedRead[];
-  readonly writes: readonly (readonly string[])[];
-  readonly watch: readonly Watch[];
+  /** The files the run read, with their state when it read them. */
+  readonly files: MemoRecord['files'];
   readonly now?: number;
 }
 
-export async function makeRecord(r: RecordInput): Promise<MemoRecord> {
+/**
+ * The record, or null when a file the run read is no longer as it was when the run read it
+ * (something changed it under the run: the boot unit's CLI, networkd, an operator).
+ */
+export async function makeRecord(r: RecordInput): Promise<MemoRecord | null> {
+  const now = await captureFiles(r.files);
+  if (now.length !== r.files.length || now.some((f, i) => f.state !== r.files[i]?.state)) return null;
   return {
     version: MEMO_VERSION,
     build: r.build,
@@ -206,8 +196,7 @@ export async function makeRecord(r: RecordInput): Promise<MemoRecord> {
     created: r.now ?? Date.now(),
     env: memoEnv(r.env),
     reads: [...r.reads],
-    files: await captureFiles(r.watch),
-    writes: r.writes.map((w) => [...w]),
+    files: now,
   };
 }
 
@@ -236,10 +225,7 @@ export interface ReplayOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly maxAgeMs: number;
   readonly run: (call: ProcessCall) => Promise<RawResult & { readonly spawnError?: string }>;
-  /**
-   * Which reads that are not hook tools (READ_TOOLS) the record may name; the
-   * rest are refused before anything runs. Default: none.
-   */
+  /** Which processes the record may name; the rest are refused before anything runs. Default: none. */
   readonly allowRead?: (read: RecordedRead) => boolean;
   /** By name, the normalizers a record's reads may name. */
   readonly normalizers?: Readonly<Record<string, (stdout: string) => string>>;
@@ -249,8 +235,7 @@ export interface ReplayOptions {
 const miss = (reason: string): ReplayOutcome => ({ hit: false, reason });
 
 function describeRead(r: { argv: readonly string[] }): string {
-  const tool = r.argv[0] ?? '';
-  return tool.includes('/') || tool === 'ip' ? r.argv.join(' ') : r.argv.slice(0, 2).join(' ');
+  return r.argv.join(' ');
 }
 
 /** The first difference between two environments, or null. */
@@ -260,8 +245,8 @@ function envChange(was: Readonly<Record<string, string>>, now: Readonly<Record<s
 }
 
 /**
- * Replays the record at `path`: a hit has set the recorded status (the hook is
- * done); a miss says why, and the caller runs the charm in full.
+ * Replays the record at `path`: on a hit the hook is done (nothing it depends
+ * on changed); a miss says why, and the caller runs the charm in full.
  */
 export async function replayMemo(path: string, o: ReplayOptions): Promise<ReplayOutcome> {
   let text: string;
@@ -286,11 +271,9 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
     return miss(`record older than ${Math.round(o.maxAgeMs / 60_000)} min`);
   const changed = envChange(rec.env, memoEnv(o.env));
   if (changed !== null) return miss(`environment changed: ${changed}`);
-  // A record names processes run as root: only reads this launcher knows to be reads, only known writes.
-  const foreign = rec.reads.find((r) => !READ_TOOLS.has(r.argv[0] ?? '') && o.allowRead?.(r) !== true);
+  // A record names processes run as root: only reads this launcher knows to be reads.
+  const foreign = rec.reads.find((r) => o.allowRead?.(r) !== true);
   if (foreign !== undefined) return miss(`record names a process that is not a known read: ${foreign.argv[0] ?? ''}`);
-  const write = rec.writes.find((w) => !REPLAYED_TOOLS.has(w[0] ?? ''));
-  if (write !== undefined) return miss(`record names a write that is not replayable: ${write[0] ?? ''}`);
   const unknown = rec.reads.find((r) => r.normalize !== undefined && o.normalizers?.[r.normalize] === undefined);
   if (unknown !== undefined) return miss(`no normalizer ${unknown.normalize ?? ''}`);
 
@@ -316,22 +299,13 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
     if (got === undefined || got.exitCode !== r.exitCode || stdout !== r.stdout || got.stderr !== r.stderr)
       return miss(`${describeRead(r)} answered differently`);
   }
-  for (const w of rec.writes) {
-    const r = await o.run({ argv: w });
-    if (r.exitCode !== 0) return miss(`${w[0] ?? ''} failed on replay`);
-  }
   return { hit: true };
 }
 
-/** What a charm says when its run may be recorded: the files its result depends on, and the reads it made itself. */
+/** What a charm says when its run may be recorded: the files its result depends on, and the processes it read with. */
 export interface MemoAllowance {
-  readonly watch: readonly Watch[];
-  /**
-   * captureFiles(watch) from before the run: the record is written only when
-   * the files are still the same at its end (nothing changed them under the
-   * run, e.g. the boot unit's CLI or an operator).
-   */
-  readonly before?: MemoRecord['files'];
+  /** Every file the run read, with its state when it read it (the record is kept only if that still holds at its end). */
+  readonly files: MemoRecord['files'];
   /** Processes the charm ran that only read (e.g. `ip -json`), with what they answered. */
   readonly reads: readonly RecordedRead[];
 }

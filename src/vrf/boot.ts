@@ -19,7 +19,8 @@
  * it cannot run: systemd logs a missing binary and fails the unit, the hook
  * says so on stderr (networkd-dispatcher's journal) and exits 1.
  */
-import { copyFile, chmod, mkdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import { copyFile, chmod, mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { readFile, readlink, stat } from './files.js';
 import { dirname, join } from 'node:path';
 import { removeFile, under, writeIfChanged } from './persist.js';
 import { VrfError } from './errors.js';

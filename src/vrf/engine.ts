@@ -28,7 +28,6 @@ export type { SettleOptions } from './engine/settle.js';
 export { persistHostFiles, converge } from './engine/converge.js';
 export type { ConvergeOptions, ConvergeReport } from './engine/converge.js';
 export { teardown } from './engine/teardown.js';
-export { watchedPaths, type WatchedPath } from './engine/watch.js';
 export type { TeardownOptions, TeardownReport } from './engine/teardown.js';
 export { show, formatShow, managerText } from './engine/show.js';
 export type { MemberShow, DefaultRouteShow, VrfShow, ShowReport, ShowOptions } from './engine/show.js';

@@ -7,7 +7,8 @@
  * fsync, rename, fsync of the directory. A corrupt state file is an error that
  * says so, never a silent reset (teardown needs what it remembers).
  */
-import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { readFile } from './files.js';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';

@@ -16,7 +16,7 @@
  * MAAS's own source routing (tables 1..N, `from SUBNET lookup N pref 100`) is no other
  * manager: vrf-host migrates and restores those rules.
  */
-import { access } from 'node:fs/promises';
+import { exists as pathExists } from './files.js';
 import { under } from './persist.js';
 import type { Problem } from './types.js';
 
@@ -39,15 +39,7 @@ export const OTHER_ROUTING_MANAGERS: readonly RoutingManager[] = [
 ];
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Every path the check looks at, for callers that watch the files a converge reads. */
-export function routingManagerPaths(root: string | undefined): string[] {
-  return OTHER_ROUTING_MANAGERS.flatMap((m) => m.paths.map((p) => under(root, p)));
+  return pathExists(path);
 }
 
 /** One problem per other manager found: which, and the file that shows it. */

@@ -3,7 +3,8 @@
  * injectable), persisted in /etc/sysctl.d/60-vrf-host.conf (only the keys
  * vrf-host sets).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { readFile } from './files.js';
 import { join } from 'node:path';
 import { OWNED_SYSCTLS, SYSCTL, type DesiredState, type Sysctls } from './types.js';
 import { VrfError } from './errors.js';

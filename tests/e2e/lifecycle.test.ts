@@ -7,7 +7,7 @@
  * with the output recorded on Debian's 6.1 kernel (tests/fixtures/ip/maas-host)
  * and accepts the apply batches. The real-kernel proof is the kernel suite's.
  */
-import { lstat, readlink, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, readlink, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,34 +237,41 @@ describe('the packed charm: install → config-changed → update-status → rem
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true } }));
   }, 120_000);
 
-  test('an update-status that changed nothing is replayed from its memo, without loading the charm, until an input changes', async () => {
+  test('an update-status that changed nothing is replayed from its memo: two ip reads, no hook tool, until the host changes', async () => {
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': false } }));
     const memo = join(host.root, 'var/lib/vrf-host/memo/vrf-host-0.json');
     const full = await run('hooks/update-status');
     expect(await exists(memo)).toBe(true);
     const ipFrom = (await ip.calls()).length;
     const replay = await run('hooks/update-status');
-    // No juju-log at all: the charm (and its DEBUG line) never loaded. The same reads, the same status.
-    expect(replay.record.logs).toEqual([]);
-    expect(replay.record.calls.map((c) => c.tool).sort()).toEqual([
-      'config-get',
-      ...Array<string>(8).fill('network-get'),
-      'status-set',
-    ]);
+    // No hook tool at all: no juju-log (the charm never loaded), no config-get or network-get (Juju
+    // dispatches config-changed when they would answer differently), no status-set (it is already set).
+    expect(replay.record.calls).toEqual([]);
     expect(replay.record.status).toEqual(full.record.status);
     const reads = (await ip.calls()).slice(ipFrom);
     expect(reads.map((c) => c.argv.includes('-json'))).toEqual([true, true]);
-    // An input changes: the next update-status runs in full and says which.
-    sim.update((s) => ({ ...s, config: { ...s.config, 'nonlocal-bind': true } }));
+    // The host changes (netplan's directory appears): the next update-status runs in full, says why,
+    // and reads Juju again; its status is the same, so it does not set it again.
+    await mkdir(join(host.root, 'etc/netplan'), { recursive: true });
+    await writeFile(join(host.root, 'etc/netplan/90-new.yaml'), 'network: {version: 2}\n');
     const changed = await run('hooks/update-status');
     expect(changed.record.logs).toContainEqual({
       level: 'DEBUG',
-      message: 'emitting event update-status (in full: config-get --format=json answered differently)',
+      message: expect.stringMatching(/^emitting event update-status \(in full: .*etc\/netplan.* changed\)$/),
     });
-    // Any other hook removes the record first, so nothing it changes can be replayed over.
-    sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true, 'nonlocal-bind': false } }));
+    expect(changed.record.calls.map((c) => c.tool)).toEqual(
+      expect.arrayContaining(['config-get', 'network-get', 'juju-log']),
+    );
+    expect(changed.record.calls.map((c) => c.tool)).not.toContain('status-set');
+    await rm(join(host.root, 'etc/netplan'), { recursive: true });
+    // A config change comes with its own hook, which removes the record first and reads the new config.
+    sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true, 'nonlocal-bind': true } }));
     await run('hooks/config-changed');
     expect(await exists(memo)).toBe(false);
+    expect(await sysctl('net.ipv4.ip_nonlocal_bind')).toBe('1');
+    sim.update((s) => ({ ...s, config: { ...s.config, 'nonlocal-bind': false } }));
+    await run('hooks/config-changed');
+    expect(await sysctl('net.ipv4.ip_nonlocal_bind')).toBe('0');
   }, 120_000);
 
   test('the memo watches every file a no-op update-status reads under the host root, /proc and /sys (strace)', async () => {

@@ -1,5 +1,5 @@
 /** The host: engine options and dependencies, observing the host, pre-flight checks. */
-import { access, readdir, readFile } from 'node:fs/promises';
+import { exists as pathExists, readdir, readFile } from '../files.js';
 import { join } from 'node:path';
 import type { Renderer } from '../apply.js';
 import { renderCommand, renderStep } from '../render.js';
@@ -76,12 +76,7 @@ export class EngineError extends VrfError {
 // ---------------------------------------------------------------------------
 
 export async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return pathExists(path);
 }
 
 /** In a container: /run/systemd/container exists, or PID 1's environment has `container=`. */

@@ -4,7 +4,7 @@
  * files, ifupdown's state. Only a handful of small reads per converge: the
  * members' networkd state files and, for each, the .network file it names.
  */
-import { access, readdir, readFile } from 'node:fs/promises';
+import { exists, readdir, readFile } from '../files.js';
 import { join } from 'node:path';
 import {
   ifupdownListsLink,
@@ -30,12 +30,7 @@ async function text(path: string): Promise<string | null> {
 }
 
 async function present(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return exists(path);
 }
 
 export function networkdLinkPath(root: string | undefined, ifindex: number): string {

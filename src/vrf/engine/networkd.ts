@@ -5,7 +5,7 @@
  * ip steps of the same plan — so `plan`, dry-run, show-vrfs and drift see
  * them like any other step — and the one `networkctl reload` after them.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from '../files.js';
 import { networkctlReload, type ProcOptions } from '../ip.js';
 import { NETWORKD_DIR, networkdPathProblem, renderNetworkd } from '../networkd/render.js';
 import { networkdFilesOf, under } from '../persist.js';

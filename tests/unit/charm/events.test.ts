@@ -305,7 +305,10 @@ describe('update-status', () => {
     // What the engine read: both ip processes (normalised), and the files it depends on.
     expect(rec.reads.filter((r) => r.normalize === 'ip-json')).toHaveLength(2);
     expect(rec.files.map((f) => f.path)).toContain(join(fake.proc, 'sys/net/ipv4/tcp_l3mdev_accept'));
-    expect(rec.writes).toEqual([['status-set', '--application=false', 'active', '--', noop.out.unitStatus?.message]]);
+    expect(rec.files.map((f) => f.path)).toContain(join(fake.root, 'var/lib/vrf-host/state.json'));
+    // Nothing from Juju: no hook tool is replayed, and the status is not set again.
+    expect(rec.reads.map((r) => r.argv[0])).toEqual([fake.host.engine.ipBin ?? 'ip', fake.host.engine.ipBin ?? 'ip']);
+    expect(Object.keys(rec)).not.toContain('writes');
 
     await writeFile(join(fake.proc, 'sys/net/ipv4/tcp_l3mdev_accept'), '0\n');
     const healed = await run();

@@ -3,7 +3,11 @@
  * dispatch paths replay, and when an update-status may be recorded.
  */
 import { dispatchedHook, memoDir, memoPath } from '../../../src/charm/memo.js';
-import { memoAllowance, watchedBefore, type SpawnCall } from '../../../src/charm/recording.js';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { memoAllowance, recordingFiles, type SpawnCall } from '../../../src/charm/recording.js';
+import { exists, readdir, readFile } from '../../../src/vrf/files.js';
 import type { CharmHost } from '../../../src/charm/host.js';
 import { isIpReadLine } from '../../../src/vrf/observe/stable.js';
 import { observeBatch } from '../../../src/vrf/observe.js';
@@ -43,8 +47,9 @@ describe('memoAllowance', () => {
     ...(input !== undefined ? { input } : {}),
     result: { exitCode: 0, stdout, stderr: '' },
   });
+  const files = [{ path: '/srv/r/var/lib/vrf-host/state.json', how: 'stat' as const, state: 'absent' }];
 
-  test('a run that only read (ip -json) and locked: its reads, normalised, and the files the engine reads', async () => {
+  test('a run that only read (ip -json) and locked: its reads, normalised, and the files it read', () => {
     const a = memoAllowance(
       [
         call('/usr/bin/flock', ['-x', '-w', '120', '3']),
@@ -56,7 +61,7 @@ describe('memoAllowance', () => {
         ),
       ],
       host,
-      await watchedBefore(host),
+      files,
     );
     expect(a?.reads).toEqual([
       {
@@ -69,27 +74,70 @@ describe('memoAllowance', () => {
         stderr: '',
       },
     ]);
-    const paths = a?.watch.map((w) => `${w.how} ${w.path}`) ?? [];
-    expect(paths).toEqual(
-      expect.arrayContaining([
-        'stat /srv/r/var/lib/vrf-host/state.json',
-        'stat /srv/r/etc/sysctl.d/60-vrf-host.conf',
-        'stat /srv/r/etc/iproute2/rt_tables.d/vrf-host.conf',
-        'content /srv/s/module/vrf',
-        'content /srv/p/sys/net/ipv4/tcp_l3mdev_accept',
-        'content /srv/p/1/environ',
-        'content /srv/r/etc/netplan',
-      ]),
-    );
+    expect(a?.files).toBe(files);
   });
 
-  test('a run that applied, loaded a module or ran anything else is not recordable', async () => {
-    const before = await watchedBefore(host);
+  test('a run that applied, loaded a module or ran anything else is not recordable', () => {
     expect(
-      memoAllowance([call('/sbin/ip', ['-batch', '-'], '', 'link add name x type vrf table 1001\n')], host, before),
+      memoAllowance([call('/sbin/ip', ['-batch', '-'], '', 'link add name x type vrf table 1001\n')], host, files),
     ).toBeNull();
-    expect(memoAllowance([call('modprobe', ['vrf'])], host, before)).toBeNull();
-    expect(memoAllowance([call('/bin/ip', ['-json', 'link', 'show'])], host, before)).toBeNull(); // not the configured ip
+    expect(memoAllowance([call('modprobe', ['vrf'])], host, files)).toBeNull();
+    expect(memoAllowance([call('/bin/ip', ['-json', 'link', 'show'])], host, files)).toBeNull(); // not the configured ip
+  });
+});
+
+describe('recordingFiles: what the memo watches is what the run read through src/vrf/files.ts', () => {
+  let t: string;
+  beforeEach(async () => {
+    t = await mkdtemp(join(tmpdir(), 'vrf-host-recording-'));
+    await mkdir(join(t, 'proc/sys/net/ipv4'), { recursive: true });
+    await mkdir(join(t, 'root/etc/netplan'), { recursive: true });
+    await writeFile(join(t, 'proc/sys/net/ipv4/tcp_l3mdev_accept'), '1\n');
+    await writeFile(join(t, 'root/etc/netplan/50.yaml'), 'network: {}\n');
+  });
+  afterEach(async () => {
+    await rm(t, { recursive: true, force: true });
+  });
+  const host = () => ({ engine: { root: join(t, 'root'), procRoot: join(t, 'proc'), sysRoot: join(t, 'sys') } });
+
+  test('procfs and sysfs by content, the rest by identity, each path once, with its state when it was read', async () => {
+    const sysctl = join(t, 'proc/sys/net/ipv4/tcp_l3mdev_accept');
+    const { result, files } = await recordingFiles(host(), async () => {
+      const v = await readFile(sysctl, 'utf8');
+      await readdir(join(t, 'root/etc/netplan'));
+      await readFile(join(t, 'root/etc/netplan/50.yaml'), 'utf8');
+      await readFile(sysctl, 'utf8');
+      await exists(join(t, 'sys/module/vrf'));
+      return v;
+    });
+    // Read outside the recorded run: not an input of it.
+    await readFile(join(t, 'root/etc/netplan/50.yaml'), 'utf8');
+    await writeFile(sysctl, '0\n'); // after the read: the record keeps what the run saw
+    expect(result).toBe('1\n');
+    const got = await files();
+    expect(got.map((f) => `${f.how} ${f.path.slice(t.length)}`)).toEqual([
+      'content /proc/sys/net/ipv4/tcp_l3mdev_accept',
+      'stat /root/etc/netplan',
+      'stat /root/etc/netplan/50.yaml',
+      'content /sys/module/vrf',
+    ]);
+    expect(got[0]?.state).toBe('file:1\n');
+    expect(got[3]?.state).toBe('absent');
+  });
+
+  test('nothing is recorded from reads made outside it, even concurrently', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const outside = (async () => {
+      await gate;
+      await readFile(join(t, 'root/etc/netplan/50.yaml'), 'utf8');
+    })();
+    const { files } = await recordingFiles(host(), async () => {
+      release();
+      await outside;
+      await readdir(join(t, 'root/etc/netplan'));
+    });
+    expect((await files()).map((f) => f.path)).toEqual([join(t, 'root/etc/netplan')]);
   });
 });
 

@@ -3,11 +3,12 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  classifyToolCalls,
+  captureFiles,
   fileState,
   makeRecord,
   memoEnv,
   replayMemo,
+  unrecordableCall,
   writeMemo,
   type MemoRecord,
   type RecordedRead,
@@ -46,8 +47,6 @@ function fakeRun(table: Record<string, RawResult>) {
 }
 
 const READS: RecordedRead[] = [
-  { argv: ['config-get', '--all', '--format=json'], exitCode: 0, stdout: '{"strict":true}\n', stderr: '' },
-  { argv: ['network-get', 'public', '--format=json'], exitCode: 0, stdout: '{"bind-addresses":[]}\n', stderr: '' },
   {
     argv: ['/usr/sbin/ip', '-json', '-batch', '-'],
     input: 'link show\n',
@@ -71,11 +70,11 @@ async function recordAt(path: string, over: Partial<Parameters<typeof makeRecord
     hook: 'update-status',
     env: ENV,
     reads: READS,
-    writes: [['status-set', '--application=false', 'active', '--', '2 VRFs']],
-    watch: [{ path: join(dir, 'state.json'), how: 'stat' }],
+    files: await captureFiles([{ path: join(dir, 'state.json'), how: 'stat' }]),
     now: 1_000_000,
     ...over,
   });
+  if (rec === null) throw new Error('a file changed under the test');
   await writeMemo(path, rec);
   return rec;
 }
@@ -92,42 +91,27 @@ const replayOpts = (run: ReplayOptions['run'], over: Partial<ReplayOptions> = {}
 });
 
 describe('replayMemo', () => {
-  test('a hit: every read answers as recorded, the status is set again, nothing else runs', async () => {
+  test('a hit: the recorded processes answer as recorded, and nothing else runs (no hook tool)', async () => {
     await writeFile(join(dir, 'state.json'), '{}');
     const path = join(dir, 'memo', 'u.json');
     await recordAt(path);
     const { run, calls } = fakeRun(TABLE);
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: true });
-    expect(calls.map((c) => c.argv.join(' '))).toEqual([
-      'config-get --all --format=json',
-      'network-get public --format=json',
-      '/usr/sbin/ip -json -batch -',
-      'status-set --application=false active -- 2 VRFs',
-    ]);
+    expect(calls.map((c) => c.argv.join(' '))).toEqual(['/usr/sbin/ip -json -batch -']);
     // The ip read gets its stdin and environment back.
-    expect(calls[2]).toMatchObject({ input: 'link show\n', env: { LC_ALL: 'C' } });
+    expect(calls[0]).toMatchObject({ input: 'link show\n', env: { LC_ALL: 'C' } });
   });
 
   test.each([
-    [
-      'a read answers differently',
-      { ...TABLE, 'network-get public --format=json': ok('{"bind-addresses":[{}]}\n') },
-      'network-get public answered differently',
-    ],
-    [
-      'a read exits differently',
-      { ...TABLE, 'config-get --all --format=json': { exitCode: 1, stdout: '', stderr: 'no' } },
-      'config-get --all answered differently',
-    ],
     [
       'ip answers differently',
       { ...TABLE, '/usr/sbin/ip -json -batch -': ok('[{}]\n') },
       '/usr/sbin/ip -json -batch - answered differently',
     ],
     [
-      'the status write fails',
-      { ...TABLE, 'status-set --application=false active -- 2 VRFs': { exitCode: 1, stdout: '', stderr: 'x' } },
-      'status-set failed on replay',
+      'ip exits differently',
+      { ...TABLE, '/usr/sbin/ip -json -batch -': { exitCode: 1, stdout: '[]\n', stderr: '' } },
+      '/usr/sbin/ip -json -batch - answered differently',
     ],
   ])('a miss when %s', async (_what, table, reason) => {
     await writeFile(join(dir, 'state.json'), '{}');
@@ -183,24 +167,26 @@ describe('replayMemo', () => {
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
   });
 
-  test('a record naming a process that is no known read, or a write that is not replayable, runs nothing', async () => {
+  test('a record naming a process that is no known read (a hook tool among them) runs nothing', async () => {
     const path = join(dir, 'u.json');
     const { run, calls } = fakeRun(TABLE);
     await recordAt(path, {
       reads: [{ argv: ['rm', '-rf', '/x'], exitCode: 0, stdout: '', stderr: '' }],
-      writes: [],
-      watch: [],
+      files: [],
     });
     expect(await replayMemo(path, replayOpts(run))).toEqual({
       hit: false,
       reason: 'record names a process that is not a known read: rm',
     });
-    await recordAt(path, { reads: READS.slice(0, 1), writes: [['state-set', 'x=1']], watch: [] });
+    await recordAt(path, {
+      reads: [{ argv: ['config-get', '--all', '--format=json'], exitCode: 0, stdout: '{}', stderr: '' }],
+      files: [],
+    });
     expect(await replayMemo(path, replayOpts(run))).toEqual({
       hit: false,
-      reason: 'record names a write that is not replayable: state-set',
+      reason: 'record names a process that is not a known read: config-get',
     });
-    await recordAt(path, { reads: READS, watch: [] });
+    await recordAt(path, { reads: READS, files: [] });
     expect(await replayMemo(path, replayOpts(run, { allowRead: () => false }))).toEqual({
       hit: false,
       reason: 'record names a process that is not a known read: /usr/sbin/ip',
@@ -217,14 +203,13 @@ describe('replayMemo', () => {
     await writeFile(
       path,
       JSON.stringify({
-        version: 1,
+        version: 2,
         build: 'b1',
         hook: 'update-status',
         created: 1,
         env: {},
-        reads: [{ argv: 'config-get' }],
+        reads: [{ argv: 'ip' }],
         files: [],
-        writes: [],
       }),
     );
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record has an unknown shape' });
@@ -259,33 +244,25 @@ describe('fileState', () => {
   });
 });
 
-describe('classifyToolCalls and memoEnv', () => {
+describe('unrecordableCall and memoEnv', () => {
   const call = (argv: string[], exitCode = 0) => ({ argv, exitCode, stdout: 'out', stderr: '' });
-  test('reads are kept with their answers, status-set is replayed, juju-log is dropped', () => {
-    const c = classifyToolCalls([
-      call(['juju-log', '--log-level', 'DEBUG', '--', 'x']),
-      call(['config-get', '--all', '--format=json']),
-      call(['status-set', '--application=false', 'active', '--', 'ok']),
-    ]);
-    expect(c).toEqual({
-      ok: true,
-      reads: [{ argv: ['config-get', '--all', '--format=json'], exitCode: 0, stdout: 'out', stderr: '' }],
-      writes: [['status-set', '--application=false', 'active', '--', 'ok']],
-    });
+  test('reads, one status and the log are recordable', () => {
+    expect(
+      unrecordableCall([
+        call(['juju-log', '--log-level', 'DEBUG', '--', 'x']),
+        call(['config-get', '--all', '--format=json']),
+        call(['network-get', 'public', '--format=json']),
+        call(['status-set', '--application=false', 'active', '--', 'ok']),
+      ]),
+    ).toBeNull();
   });
   test('a run that wrote anything else, set more than one status, or whose status-set failed, is not recordable', () => {
     expect(
-      classifyToolCalls([call(['status-set', 'maintenance', 'applying']), call(['status-set', 'active', 'x'])]),
-    ).toMatchObject({ ok: false, why: 'more than one status-set' });
-    expect(classifyToolCalls([call(['state-set', '--file', '-'])])).toMatchObject({
-      ok: false,
-      why: expect.stringContaining('state-set'),
-    });
-    expect(classifyToolCalls([call(['action-set', 'a=b'])])).toMatchObject({ ok: false });
-    expect(classifyToolCalls([call(['status-set', 'active', 'x'], 1)])).toMatchObject({
-      ok: false,
-      why: 'status-set failed',
-    });
+      unrecordableCall([call(['status-set', 'maintenance', 'applying']), call(['status-set', 'active', 'x'])]),
+    ).toBe('more than one status-set');
+    expect(unrecordableCall([call(['state-set', '--file', '-'])])).toContain('state-set');
+    expect(unrecordableCall([call(['action-set', 'a=b'])])).toContain('action-set');
+    expect(unrecordableCall([call(['status-set', 'active', 'x'], 1)])).toBe('status-set failed');
   });
   test('memoEnv drops what changes with every dispatch and sorts the rest', () => {
     expect(
@@ -304,21 +281,25 @@ describe('dispatch with a memo', () => {
   });
   const env = { JUJU_UNIT_NAME: 'demo/0', JUJU_DISPATCH_PATH: 'hooks/update-status', JUJU_CHARM_DIR: '/nonexistent' };
 
-  function charm(opts: { allow: boolean; stateSet?: boolean }) {
+  function charm(opts: { allow: boolean; changeUnder?: boolean }) {
     return class extends CharmBase {
       constructor(framework: Framework) {
         super(framework);
         framework.observe('update-status', async () => {
           await this.model.getConfig();
           if (opts.allow)
-            framework.memo.allow({ watch: [{ path: join(dir, 'watched'), how: 'content' }], reads: [READS[2]!] });
+            framework.memo.allow({
+              files: await captureFiles([{ path: join(dir, 'watched'), how: 'content' }]),
+              reads: [READS[0]!],
+            });
+          if (opts.changeUnder === true) await writeFile(join(dir, 'watched'), 'changed under the run');
         });
         framework.observe('collect-status', (e) => e.addStatus(Status.active('fine')));
       }
     };
   }
 
-  test('a recordable update-status writes the record: the tool reads, the charm reads, the watched files, the status', async () => {
+  test('a recordable update-status writes the record: the processes the charm read with and the files it read, no hook tool', async () => {
     await writeFile(join(dir, 'watched'), 'w');
     const fake = new FakeJuju({ spec, unitName: 'demo/0', state: { config: { strict: true } } });
     const path = join(dir, 'memo.json');
@@ -330,10 +311,23 @@ describe('dispatch with a memo', () => {
     });
     expect(code).toBe(0);
     const rec = JSON.parse(await readFile(path, 'utf8')) as MemoRecord;
-    expect(rec).toMatchObject({ version: 1, build: 'b', hook: 'update-status', env: memoEnv(env) });
-    expect(rec.reads.map((r) => r.argv[0])).toEqual(['config-get', '/usr/sbin/ip']);
+    expect(rec).toMatchObject({ version: 2, build: 'b', hook: 'update-status', env: memoEnv(env) });
+    expect(rec.reads.map((r) => r.argv[0])).toEqual(['/usr/sbin/ip']);
     expect(rec.files).toEqual([{ path: join(dir, 'watched'), how: 'content', state: 'file:w' }]);
-    expect(rec.writes).toEqual([['status-set', '--application=false', 'active', '--', 'fine']]);
+    expect(Object.keys(rec).sort()).toEqual(['build', 'created', 'env', 'files', 'hook', 'reads', 'version']);
+  });
+
+  test('no record when a file the run read changed before the run ended', async () => {
+    await writeFile(join(dir, 'watched'), 'w');
+    const fake = new FakeJuju({ spec, unitName: 'demo/0', state: {} });
+    const path = join(dir, 'memo.json');
+    await dispatch(charm({ allow: true, changeUnder: true }), {
+      env,
+      run: fake.run,
+      spec,
+      memo: { path, build: 'b', hooks: ['update-status'] },
+    });
+    expect(existsSync(path)).toBe(false);
   });
 
   test('no record when the charm does not allow it, for another hook, or without a path; an old one is removed first', async () => {
@@ -389,7 +383,7 @@ describe('normalized reads', () => {
       stdout: '{"t":0,"x":1}\n',
       stderr: '',
     };
-    await recordAt(path, { reads: [read], writes: [], watch: [] });
+    await recordAt(path, { reads: [read], files: [] });
     const at = (stdout: string) => fakeRun({ 'ip -json': ok(stdout) }).run;
     expect(await replayMemo(path, replayOpts(at('{"t":17,"x":1}\n'), { normalizers: { timers: drop } }))).toEqual({
       hit: true,

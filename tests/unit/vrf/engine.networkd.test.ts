@@ -7,7 +7,8 @@ import { jest } from '@jest/globals';
 import { chmod, mkdir, readFile, rm, writeFile, lstat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseEngineConfig } from '../../../src/vrf/config.js';
-import { converge, show, teardown, watchedPaths } from '../../../src/vrf/engine.js';
+import { converge, show, teardown } from '../../../src/vrf/engine.js';
+import { observeFileReads } from '../../../src/vrf/files.js';
 import { readState, under } from '../../../src/vrf/persist.js';
 import { maasInputs, modelledHost, testHost, type TestHost } from './engine.host.js';
 
@@ -208,20 +209,22 @@ describe('teardown where systemd-networkd runs', () => {
   });
 });
 
-describe("the update-status memo's watch list where systemd-networkd runs", () => {
-  it("lists networkd's state file, each member's link state and .network file, and every file given", async () => {
+describe('what a no-op converge reads where systemd-networkd runs (the update-status memo watches it)', () => {
+  it("reads networkd's state file, each member's link state and .network file, and every file given", async () => {
     const n = await networkdHost();
     await converge({ ...n.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
-    for (const [idx, dev] of MEMBERS) await n.put(`../sys/class/net/${dev}/ifindex`, `${idx}\n`);
-    const watch = await watchedPaths(n.opts, false);
-    const has = (path: string, how: 'stat' | 'content') =>
-      expect(watch).toContainEqual({ path: under(n.h.root, path), how });
-    has('run/systemd/netif/state', 'stat');
-    for (const f of FILES) has(f, 'stat');
+    const read = new Set<string>();
+    const r = await observeFileReads(
+      (f) => read.add(f.path),
+      () => converge({ ...n.opts, inputs: maasInputs(), unit: 'vrf-host/0' }),
+    );
+    expect(r.applied).toEqual([]);
+    const has = (path: string) => expect(read).toContain(under(n.h.root, path));
+    has('run/systemd/netif/state');
+    for (const f of FILES) has(f);
     for (const [idx, dev] of MEMBERS) {
-      has(`../sys/class/net/${dev}/ifindex`, 'content');
-      has(`run/systemd/netif/links/${idx}`, 'content');
-      has(`run/systemd/network/10-netplan-${dev}.network`, 'stat');
+      has(`run/systemd/netif/links/${idx}`);
+      has(`run/systemd/network/10-netplan-${dev}.network`);
     }
   });
 });
