@@ -308,6 +308,18 @@ describe('dispatch picks its Node.js', () => {
     expect(run.record.statusHistory).toEqual([{ status: 'blocked', message: BLOCKED }]);
   }, 60_000);
 
+  test("the refusal forgets the unit's last status, so the next hook with a usable Node sets its own", async () => {
+    const root = await mkdtemp(join(work, 'root-'));
+    const memory = join(root, 'var/lib/vrf-host/memo/vrf-host-0.status.json');
+    await mkdir(join(root, 'var/lib/vrf-host/memo'), { recursive: true });
+    await writeFile(memory, JSON.stringify({ argv: ['status-set', '--application=false', 'active', '--', '2 VRFs'] }));
+    const run = await runDispatch(noNodeDir, 'hooks/update-status', await sim(), {
+      env: { PATH: await node16Dir(), VRF_HOST_ROOT: root },
+    });
+    expect(run.record.statusHistory).toEqual([{ status: 'blocked', message: BLOCKED }]);
+    await expect(stat(memory)).rejects.toThrow(/ENOENT/);
+  }, 60_000);
+
   test('without a usable node, remove exits 1 (Juju retries it) and an action fails with the reason', async () => {
     for (const path of [await pathDir(), await node16Dir()]) {
       const remove = await runDispatch(noNodeDir, 'hooks/remove', await sim(), { env: { PATH: path } });
