@@ -24,11 +24,14 @@ export const MEMO_HOOKS: readonly string[] = ['update-status'];
 /**
  * A record is trusted for at most this long: even when every read answers as
  * before, one update-status in this time runs in full, reading Juju (config-get,
- * network-get) and the machine again: the safety net for what Juju does not
- * signal with a hook and for what the record cannot see (a kernel object ip
- * does not show). BENCHMARKS.md and DEVELOPERS.md weigh its cost.
+ * network-get) and the machine again. It is the safety net for what Juju does
+ * not signal with a hook of its own (DEVELOPERS.md lists what it does signal,
+ * from Juju's source), not for the host: every replay compares everything the
+ * engine read of the host. Two hours: a full run costs ~5.5× `node -e 0` and a
+ * hit ~1.2–1.4×, so at 30 minutes (1 run in 6 in full) the average would be
+ * ~2×; at two hours (1 in 24) it is below 1.5× (BENCHMARKS.md).
  */
-export const MEMO_MAX_AGE_MS = 30 * 60_000;
+export const MEMO_MAX_AGE_MS = 2 * 60 * 60_000;
 
 const UNIT = /^([a-z][a-z0-9]*(?:-[a-z0-9]+)*)\/(\d+)$/;
 
