@@ -2,17 +2,24 @@
  * No-op hook: the packed charm's `dispatch` running update-status on a host
  * that is already converged, with every hook tool and `ip` stubbed by a tiny
  * POSIX sh script printing canned output (`exec cat`), so the figure is the
- * charm's own cost. Measured three ways: the memo replay (src/ops/memo.ts,
- * what nearly every update-status does), in full (VRF_HOST_MEMO=0), and a
- * miss (a read answers differently: the replay, then the full run). Paired rounds against `node -e 0` in the same run; peak RSS through
- * /usr/bin/time; every process the hook starts is counted (the stubs append
- * their argv to a log with shell builtins only, so counting costs no process).
+ * charm's own cost. Measured four ways: the memo replay (src/ops/memo.ts,
+ * what nearly every update-status does), the periodic full run (the record
+ * aged past its maximum: what one update-status in every cycle does), in full
+ * (VRF_HOST_MEMO=0), and a miss (a read answers differently: the replay, then
+ * the full run). Paired rounds against `node -e 0` in the same run; peak RSS
+ * through /usr/bin/time; every process the hook starts is counted (the stubs
+ * append their argv to a log with shell builtins only, so counting costs no
+ * process), and so is every hook-tool call that reaches the controller.
+ *
+ * With `--before-charm DIR` (the charm of an earlier commit, built by
+ * scripts/bench.mjs), the same counted runs on that charm give the
+ * before/after table of hook-tool calls per unit per hour.
  *
  * The converged host is the recorded MAAS host (tests/fixtures/ip/maas-host,
  * real iproute2 6.1 output) converged on the planner's kernel model, printed
  * back as `ip -json` (checked by a round trip through parseObserved).
  *
- *   node build/bench/hook-noop.mjs --charm DIR [--quick] [--rounds N]
+ *   node build/bench/hook-noop.mjs --charm DIR [--before-charm DIR] [--quick] [--rounds N]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +28,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
 import { charmOnlyDefaults } from '../src/charm/inputs.js';
+import { MEMO_MAX_AGE_MS } from '../src/charm/memo.js';
 import { parseEngineConfig, DEFAULT_CONFIG_RAW } from '../src/vrf/config.js';
 import { deriveDesired } from '../src/vrf/derive.js';
 import { persistHostFiles } from '../src/vrf/engine.js';
@@ -41,6 +49,9 @@ const arg = (name: string): string | undefined => {
 const quick = args.includes('--quick');
 const ROUNDS = Number(arg('--rounds') ?? (quick ? 5 : 11));
 const charmDir = resolve(arg('--charm') ?? 'build/bench/charm');
+const beforeCharmDir = arg('--before-charm') === undefined ? null : resolve(arg('--before-charm')!);
+/** How long the earlier charm kept its record (its full runs per hour follow from it). */
+const beforeCycleMin = Number(arg('--before-cycle-min') ?? '30');
 const REPO = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
 const FIX = join(REPO, 'tests/fixtures/ip/maas-host');
 if (!existsSync(join(charmDir, 'dist/vrf-host.cjs')))
@@ -231,6 +242,33 @@ stub('relation-ids', `echo '[]'`);
 stub('relation-list', `echo '[]'`);
 stub('relation-get', `echo '{}'`);
 
+/**
+ * The hook tools whose every call is a round trip through the unit agent to the controller's API
+ * (the agent answers them from the model, or writes to it). juju-log is not one: the agent writes
+ * the line to its own log, which it ships to the controller in batches.
+ */
+const CONTROLLER_BOUND = new Set([
+  'config-get',
+  'network-get',
+  'status-set',
+  'status-get',
+  'application-version-set',
+  'is-leader',
+  'leader-get',
+  'leader-set',
+  'relation-ids',
+  'relation-list',
+  'relation-get',
+  'relation-set',
+  'goal-state',
+  'state-get',
+  'state-set',
+  'unit-get',
+  'opened-ports',
+]);
+/** What the host's own programs are (everything else the stubs log is a hook tool). */
+const HOST_PROGRAMS = new Set(['ip', 'flock', 'modprobe']);
+
 const cli = join(charmDir, 'dist', 'vrf-host-cli.mjs');
 const env: Record<string, string> = {
   PATH: `${BIN}:${dirname(process.execPath)}:/usr/bin:/bin`,
@@ -279,9 +317,9 @@ const dispatch = join(charmDir, 'dispatch');
 writeFileSync(join(T, 'env.json'), `${JSON.stringify(env, null, 1)}\n`);
 
 /** Runs dispatch once with the argv log cleared; returns what the hook spawned. */
-async function countedRun(extraEnv: Record<string, string> = {}) {
+async function countedRun(extraEnv: Record<string, string> = {}, dispatchFile = dispatch) {
   rmSync(LOG, { force: true });
-  const r = await run(dispatch, [], extraEnv);
+  const r = await run(dispatchFile, [], extraEnv);
   if (r.code !== 0) throw new Error(`dispatch update-status exited ${r.code}: ${r.stderr.trim()}`);
   const log = existsSync(LOG) ? readFileSync(LOG, 'utf8').trim().split('\n').filter(Boolean) : [];
   const byTool: Record<string, number> = {};
@@ -293,9 +331,15 @@ async function countedRun(extraEnv: Record<string, string> = {}) {
         : tool!;
     byTool[key] = (byTool[key] ?? 0) + 1;
   }
+  const tools = log.map((l) => l.split(' ')[0]!).filter((t) => !HOST_PROGRAMS.has(t));
   return {
     total: log.length,
     byTool,
+    hookTools: tools.length,
+    controller: tools.filter((t) => CONTROLLER_BOUND.has(t)).length,
+    toolCounts: Object.fromEntries(
+      [...new Set(tools)].sort().map((t) => [t, tools.filter((x) => x === t).length] as const),
+    ),
     ipReads: log.filter((l) => l.startsWith('ip ') && l.includes('-json')).length,
     ipApplies: log.filter((l) => l.startsWith('ip ') && !l.includes('-json') && !l.includes('-V')).length,
     statusSet: log.filter((l) => l.startsWith('status-set')),
@@ -309,12 +353,47 @@ rmSync(MEMO, { force: true });
 await countedRun();
 if (!existsSync(MEMO)) throw new Error(`the full update-status recorded no memo at ${MEMO}`);
 const hit = await countedRun();
-if (hit.byTool['network-get'] !== full.byTool['network-get'] || hit.ipReads !== full.ipReads) {
+if (hit.ipReads !== full.ipReads || hit.byTool['juju-log'] !== undefined) {
   throw new Error(
-    `the memo replay does not repeat the full run's reads: ${JSON.stringify(hit.byTool)} vs ${JSON.stringify(full.byTool)}`,
+    `the memo replay is not a hit that repeats the full run's ip reads: ${JSON.stringify(hit.byTool)} vs ${JSON.stringify(full.byTool)}`,
   );
 }
 if (!existsSync(MEMO)) throw new Error('a memo hit removed the record');
+const CYCLE_MIN = MEMO_MAX_AGE_MS / 60_000;
+/** The record as the periodic full run finds it: older than its maximum age. */
+function ageMemo(): void {
+  const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as { created: number };
+  rec.created = Date.now() - MEMO_MAX_AGE_MS - 60_000;
+  writeFileSync(MEMO, JSON.stringify(rec));
+}
+ageMemo();
+const periodic = await countedRun();
+if (!existsSync(MEMO)) throw new Error('the periodic full run did not record the memo again');
+if (periodic.byTool['juju-log'] === undefined) throw new Error('an aged record was replayed: the charm never loaded');
+
+/** The same counted runs on the charm of an earlier commit: a hit and the periodic full run. */
+async function countsOf(dir: string) {
+  const d = join(dir, 'dispatch');
+  const e = {
+    JUJU_CHARM_DIR: dir,
+    ...(existsSync(join(dir, 'dist', 'vrf-host-cli.mjs'))
+      ? { VRF_HOST_CLI: join(dir, 'dist', 'vrf-host-cli.mjs') }
+      : {}),
+  };
+  rmSync(MEMO, { force: true });
+  await countedRun(e, d);
+  await countedRun(e, d);
+  const h = await countedRun(e, d);
+  ageMemo();
+  const p = await countedRun(e, d);
+  rmSync(MEMO, { force: true });
+  return { hit: h, periodic: p };
+}
+const beforeCounts = beforeCharmDir === null ? null : await countsOf(beforeCharmDir);
+// Back to this charm's record for the timed rounds.
+rmSync(MEMO, { force: true });
+await countedRun();
+await countedRun();
 /** A miss that costs the whole replay: the record's last read no longer matches, so everything runs twice. */
 function spoilMemo(): void {
   const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as { reads: { stdout: string }[] };
@@ -332,14 +411,13 @@ const FLOOR = join(T, 'floor.cjs');
 {
   const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as {
     reads: { argv: string[]; input?: string; env?: Record<string, string> }[];
-    writes: string[][];
   };
   writeFileSync(
     FLOOR,
     [
       "const { execFile } = require('node:child_process');",
       `const reads = ${JSON.stringify(rec.reads.map((r) => ({ argv: r.argv, input: r.input, env: r.env })))};`,
-      `const writes = ${JSON.stringify(rec.writes)};`,
+      'const writes = [];',
       'const run = (c) => new Promise((res) => { const ch = execFile(c.argv[0], c.argv.slice(1), { env: c.env ? { ...process.env, ...c.env } : process.env }, () => res()); ch.stdin.end(c.input || ""); });',
       'Promise.all(reads.map(run)).then(async () => { for (const w of writes) await run({ argv: w }); });',
       '',
@@ -388,6 +466,12 @@ const samples = await paired(
       if (r.code !== 0) throw new Error(`dispatch (memo off) exited ${r.code}: ${r.stderr}`);
       return r.ms;
     },
+    hookPeriodic: async () => {
+      ageMemo();
+      const r = await run(dispatch, []);
+      if (r.code !== 0) throw new Error(`dispatch (periodic full run) exited ${r.code}: ${r.stderr}`);
+      return r.ms;
+    },
     hookMiss: async () => {
       spoilMemo();
       const r = await run(dispatch, []);
@@ -414,6 +498,27 @@ await run(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, join(cha
 
 const hookMs = median(samples.hook!);
 const nodeMs = median(samples.nodeE0!);
+const periodicMs = median(samples.hookPeriodic!);
+/** update-status every 5 minutes: one run in CYCLE_MIN / 5 finds its record aged and runs in full. */
+const runsPerCycle = CYCLE_MIN / 5;
+const cycleMs = (hookMs * (runsPerCycle - 1) + periodicMs) / runsPerCycle;
+/** The same average had the record been kept 30 minutes (1 run in 6 in full), for comparison. */
+const cycle30Ms = (hookMs * 5 + periodicMs) / 6;
+type Counted = Awaited<ReturnType<typeof countedRun>>;
+/** Hook-tool calls per unit per hour: 12 update-status, of which 60 / CYCLE_MIN run in full. */
+const perHour = (h: Counted, p: Counted, cycleMin: number) => {
+  const fullRuns = 60 / cycleMin;
+  const hits = 12 - fullRuns;
+  const tools = new Set([...Object.keys(h.toolCounts), ...Object.keys(p.toolCounts)]);
+  return {
+    byTool: Object.fromEntries(
+      [...tools].sort().map((t) => [t, hits * (h.toolCounts[t] ?? 0) + fullRuns * (p.toolCounts[t] ?? 0)] as const),
+    ),
+    hookTools: hits * h.hookTools + fullRuns * p.hookTools,
+    controller: hits * h.controller + fullRuns * p.controller,
+    processes: hits * h.total + fullRuns * p.total,
+  };
+};
 const result = {
   bench: 'hook-noop',
   node: process.version,
@@ -425,10 +530,24 @@ const result = {
   hookFullMs: median(samples.hookFull!),
   replayFloorMs: median(samples.floor!),
   hookMissMs: median(samples.hookMiss!),
+  hookPeriodicMs: periodicMs,
+  cycle: { minutes: CYCLE_MIN, runs: runsPerCycle, ms: cycleMs, ratio: cycleMs / nodeMs, ratio30: cycle30Ms / nodeMs },
   memo: {
-    hit: { total: hit.total, byTool: hit.byTool },
+    hit: { total: hit.total, byTool: hit.byTool, hookTools: hit.hookTools, controller: hit.controller },
+    periodic: {
+      total: periodic.total,
+      byTool: periodic.byTool,
+      hookTools: periodic.hookTools,
+      controller: periodic.controller,
+    },
     miss: { total: missRun.total, byTool: missRun.byTool },
-    maxAgeMin: 30,
+    maxAgeMin: CYCLE_MIN,
+  },
+  perHour: {
+    after: perHour(hit, periodic, CYCLE_MIN),
+    fullRunsPerHour: { after: 60 / CYCLE_MIN, before: 60 / beforeCycleMin },
+    before: beforeCounts === null ? null : perHour(beforeCounts.hit, beforeCounts.periodic, beforeCycleMin),
+    beforeCharm: beforeCharmDir,
   },
   stubSpawnMs: median(samples.stub!),
   hookSamples: samples.hook,

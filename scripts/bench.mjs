@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [-- --only plan,hook,vm] [-- --profile]
+// npm run bench [-- --quick] [-- --only plan,hook,vm] [-- --profile] [-- --before REF|none]
 //
 // Builds the benchmarks (bench/*.ts, bundled with esbuild into build/bench/) and a private copy
 // of the charm laid out exactly as `npm run build` lays it out (build/bench/charm/, so a bench
@@ -20,7 +20,8 @@ import { buildCharm, bundleTools } from './build.mjs';
  * What the formatters read of each part's JSON. A merged latest.json may hold a part written by an
  * older version of its bench, so the fields added later are optional.
  * @typedef {import('../bench/plan-scale.js').PlanScaleResult} PlanResult
- * @typedef {{ total: number, byTool: Record<string, number> }} ToolCount
+ * @typedef {{ total: number, byTool: Record<string, number>, hookTools?: number, controller?: number }} ToolCount
+ * @typedef {{ byTool: Record<string, number>, hookTools: number, controller: number, processes: number }} PerHour
  * @typedef {object} HookResult
  * @property {number} hookMs
  * @property {number} nodeE0Ms
@@ -31,7 +32,11 @@ import { buildCharm, bundleTools } from './build.mjs';
  * @property {number} [hookFullMs]
  * @property {number} [replayFloorMs]
  * @property {number} [hookMissMs]
- * @property {{ hit: ToolCount, miss: ToolCount, maxAgeMin: number } | null} [memo]
+ * @property {number} [hookPeriodicMs]
+ * @property {{ minutes: number, runs: number, ms: number, ratio: number, ratio30?: number }} [cycle]
+ * @property {{ hit: ToolCount, miss: ToolCount, periodic?: ToolCount, maxAgeMin: number } | null} [memo]
+ * @property {{ after: PerHour, before: PerHour | null, fullRunsPerHour?: { after: number, before: number },
+ *   beforeRef?: string }} [perHour]
  * @property {{ hook: number, full?: number, nodeE0: number } | null} [peakRssKb]
  * @property {ToolCount & { ipReads: number, ipApplies: number }} processes
  * @property {boolean} converged
@@ -61,6 +66,10 @@ const onlyIdx = argv.indexOf('--only');
 const only = onlyIdx >= 0 ? new Set((argv[onlyIdx + 1] ?? '').split(',')) : null;
 /** @param {string} name */
 const want = (name) => only === null || only.has(name);
+// The charm the hook bench counts hook-tool calls of for its before/after table: by default the
+// last commit before update-status stopped asking Juju on a memo hit.
+const beforeIdx = argv.indexOf('--before');
+const beforeRef = beforeIdx >= 0 ? (argv[beforeIdx + 1] ?? 'none') : '8e6fcc1';
 
 class BenchError extends Error {
   /** @override */
@@ -86,6 +95,48 @@ async function buildAll() {
     OUT,
   );
   return entries.map((f) => f.replace(/\.ts$/, ''));
+}
+
+/**
+ * The charm as `ref` built it (`git archive`, this checkout's node_modules linked in, that commit's
+ * own scripts/build.mjs), kept in .cache/bench-before/REF (a commit's charm never changes).
+ * @param {string} ref
+ * @returns {string} the built charm directory
+ */
+function buildBeforeCharm(ref) {
+  const sha = spawnSync('git', ['-C', ROOT, 'rev-parse', '--verify', `${ref}^{commit}`], { encoding: 'utf8' });
+  if (sha.status !== 0) throw new BenchError(`--before ${ref}: not a commit of this repository`);
+  const dir = join(ROOT, '.cache', 'bench-before', sha.stdout.trim());
+  const charm = join(dir, 'build', 'charm');
+  if (existsSync(join(charm, 'dispatch'))) return charm;
+  spawnSync('rm', ['-rf', dir]);
+  /**
+   * @param {string[]} args
+   * @param {{ cwd?: string }} [opts]
+   */
+  const sh = (args, opts = {}) => {
+    const r = spawnSync(args[0] ?? '', args.slice(1), { encoding: 'utf8', ...opts });
+    if (r.status !== 0)
+      throw new BenchError(`${args.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  };
+  sh(['mkdir', '-p', dir]);
+  sh(['sh', '-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', ROOT, sha.stdout.trim(), dir]);
+  sh(['ln', '-s', join(ROOT, 'node_modules'), join(dir, 'node_modules')]);
+  sh([process.execPath, join(dir, 'scripts', 'build.mjs')], { cwd: dir });
+  return charm;
+}
+
+/**
+ * The hook bench's arguments for the earlier charm: where it is, and how long its record was kept (from its source).
+ * @param {string} charm
+ * @returns {string[]}
+ */
+function beforeArgs(charm) {
+  const src = readFileSync(join(charm, '..', '..', 'src', 'charm', 'memo.ts'), 'utf8');
+  const m = /MEMO_MAX_AGE_MS = ([\d_ *]+);/.exec(src);
+  if (!m?.[1]) throw new BenchError(`cannot find MEMO_MAX_AGE_MS in the earlier charm's src/charm/memo.ts`);
+  const ms = m[1].split('*').reduce((a, x) => a * Number(x.trim().replace(/_/g, '')), 1);
+  return ['--before-charm', charm, '--before-cycle-min', String(ms / 60_000)];
 }
 
 /**
@@ -217,12 +268,37 @@ export function formatHook(r) {
     table(
       ['what', 'median ms', 'ratio to node -e 0', 'goal'],
       [
-        [
-          '`dispatch` update-status (memo hit: what nearly every update-status costs)',
-          f2(r.hookMs),
-          rx(r.ratio),
-          '≤ 2.0×',
-        ],
+        ...(r.cycle
+          ? [
+              [
+                `**no-op update-status averaged over the ${r.cycle.minutes}-minute memo cycle** (${r.cycle.runs - 1} hits + 1 periodic full run, update-status every 5 min)`,
+                f2(r.cycle.ms),
+                rx(r.cycle.ratio),
+                '≤ 1.5×',
+              ],
+              ...(r.cycle.minutes !== 30 && r.cycle.ratio30 !== undefined
+                ? [
+                    [
+                      'the same average, had the record been kept 30 minutes (5 hits + 1 full run)',
+                      '',
+                      rx(r.cycle.ratio30),
+                      '',
+                    ],
+                  ]
+                : []),
+            ]
+          : []),
+        ['`dispatch` update-status (memo hit: what nearly every update-status costs)', f2(r.hookMs), rx(r.ratio), ''],
+        ...(r.hookPeriodicMs
+          ? [
+              [
+                `\`dispatch\` update-status, periodic full run (the record older than ${r.cycle?.minutes ?? 30} min: reads Juju and the host again)`,
+                f2(r.hookPeriodicMs),
+                rx(r.hookPeriodicMs / r.nodeE0Ms),
+                '',
+              ],
+            ]
+          : []),
         ...(r.replayFloorMs
           ? [
               [
@@ -264,12 +340,52 @@ export function formatHook(r) {
       ],
     ),
     '',
+    ...(r.memo?.periodic ? [formatQuiet(r.memo.hit, r.memo.periodic, r.memo.maxAgeMin, r.perHour), ''] : []),
     `Paired rounds: ${r.rounds}. Peak RSS: ${rss} (goal ≤ 80 MB). Processes the full hook started: **${r.processes.total}** — ${list(r.processes.byTool)}.${memo} ` +
       `ip processes reading the host: **${r.processes.ipReads}** (goal 1); ip processes applying: ${r.processes.ipApplies}${r.converged ? ' (a no-op, as it should be)' : ' (NOT a no-op: the host is not converged in the charm’s eyes)'}.` +
-      (r.memo
+      (r.memo && !r.cycle
         ? ` With a ${r.memo.maxAgeMin}-minute record and update-status every 5 minutes, 1 run in ${r.memo.maxAgeMin / 5} is in full: ${f2((r.hookMs * (r.memo.maxAgeMin / 5 - 1) + (r.hookFullMs ?? r.hookMs)) / (r.memo.maxAgeMin / 5))} ms on average.`
         : ''),
   ].join('\n');
+}
+
+/**
+ * The quiet update-status: processes and controller round trips per no-op run, and per unit per hour before and after.
+ * @param {ToolCount} h the memo hit's counts
+ * @param {ToolCount} p the periodic full run's
+ * @param {number} maxAgeMin
+ * @param {HookResult['perHour']} ph
+ */
+function formatQuiet(h, p, maxAgeMin, ph) {
+  const out = [
+    table(
+      ['per no-op update-status', 'memo hit', 'periodic full run', 'goal (hit)'],
+      [
+        ['processes started', String(h.total), String(p.total), '≤ 2'],
+        ['hook-tool calls', String(h.hookTools), String(p.hookTools), ''],
+        ['controller-bound hook-tool calls', String(h.controller), String(p.controller), '0'],
+      ],
+    ),
+  ];
+  const before = ph?.before;
+  if (ph && before) {
+    const tools = [...new Set([...Object.keys(before.byTool), ...Object.keys(ph.after.byTool)])].sort();
+    out.push(
+      '',
+      `Hook-tool calls per unit per hour on a converged unit (12 update-status; in full: ${ph.fullRunsPerHour?.before ?? '?'} before, ${ph.fullRunsPerHour?.after ?? 60 / maxAgeMin} after), counted from the runs above; before: the charm of ${ph.beforeRef ?? 'the earlier commit'}, built and run in the same sandbox:`,
+      '',
+      table(
+        ['per unit per hour', 'before', 'after'],
+        [
+          ...tools.map((t) => [t, String(before.byTool[t] ?? 0), String(ph.after.byTool[t] ?? 0)]),
+          ['**all hook tools**', String(before.hookTools), String(ph.after.hookTools)],
+          ['**controller-bound**', String(before.controller), String(ph.after.controller)],
+          ['processes started', String(before.processes), String(ph.after.processes)],
+        ],
+      ),
+    );
+  }
+  return out.join('\n');
 }
 
 /**
@@ -422,7 +538,10 @@ async function main() {
     sections.push('', formatPlan(plan));
   }
   if (want('hook') && names.includes('hook-noop')) {
-    const hook = await runBench('hook-noop', [...q, '--charm', join(OUT, 'charm')], nodeArgs('hook'));
+    const before = beforeRef === 'none' ? [] : beforeArgs(buildBeforeCharm(beforeRef));
+    /** @type {HookResult} */
+    const hook = await runBench('hook-noop', [...q, '--charm', join(OUT, 'charm'), ...before], nodeArgs('hook'));
+    if (beforeRef !== 'none' && hook.perHour) hook.perHour.beforeRef = beforeRef;
     results.hook = hook;
     sections.push('', formatHook(hook));
   }
