@@ -16,7 +16,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { networkGetFor, EXTRA_BINDINGS } from '../../tests/kernel/lib/charm.mjs';
-import { buildTopology, destroyTopology } from '../../tests/kernel/lib/topology.mjs';
+import {
+  buildTopology,
+  controllerOf,
+  destroyTopology,
+  spaceOf as spaceOfTopology,
+} from '../../tests/kernel/lib/topology.mjs';
 
 const REPO = process.cwd();
 const args = process.argv.slice(2);
@@ -40,8 +45,13 @@ const APPLY = path.join(B, 'vm-apply.mjs');
 const CHARM = path.join(B, 'charm');
 const IFU = path.join(REPO, '.cache', 'ifupdown2', 'root');
 const W = '/tmp/bench-vm';
+/** @param {string} s */
 const log = (s) => console.log(`[bench-vm ${(performance.now() / 1000).toFixed(1)}s] ${s}`);
 
+/**
+ * @param {[string, ...string[]]} argv
+ * @param {{ input?: string, env?: NodeJS.ProcessEnv, allowFail?: boolean }} [options]
+ */
 function sh(argv, { input, env, allowFail = false } = {}) {
   const t = performance.now();
   const r = spawnSync(argv[0], argv.slice(1), {
@@ -56,11 +66,21 @@ function sh(argv, { input, env, allowFail = false } = {}) {
     throw new Error(`${argv.join(' ')} → ${r.status ?? r.error}: ${(r.stderr ?? '').trim().slice(0, 2000)}`);
   return { ms, code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
+/** @param {readonly number[]} xs */
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return s.length % 2 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
 };
+/** @param {readonly number[]} xs */
+const last = (xs) => xs.at(-1) ?? NaN;
+
+/**
+ * What bench/vm-apply.ts prints (its last line), plus the process's own time.
+ * @typedef {{ argv: string[], ms: number, lines?: number }} Spawn
+ * @typedef {{ ok: boolean, problems: unknown, failure: unknown, applyMs: number, loadMs: number, spawnMs: number,
+ *   spawns: Spawn[], steps: number, commands: string[], processMs: number }} ApplyOut
+ */
 
 rmSync(W, { recursive: true, force: true });
 mkdirSync(W, { recursive: true });
@@ -79,7 +99,14 @@ const GATEWAYS =
 const PRESERVE = !args.includes('--no-preserve');
 const CONFIG = { gateways: GATEWAYS, 'preserve-reachability': PRESERVE };
 let topo = buildTopology();
-const spaceOf = (b) => (topo.spaces[b] && EXTRA_BINDINGS.includes(b) ? topo.spaces[b] : topo.spaces[topo.defaultSpace]);
+/**
+ * The space a binding is bound to (an extra binding named after a space: that space; else the default).
+ * @param {string} b
+ */
+const spaceOf = (b) => {
+  const s = EXTRA_BINDINGS.includes(b) ? topo.spaces[b] : undefined;
+  return s ?? spaceOfTopology(topo, topo.defaultSpace);
+};
 const bindings = Object.fromEntries(
   ['juju-info', ...EXTRA_BINDINGS].map((b) => {
     const s = spaceOf(b);
@@ -90,8 +117,12 @@ const bindings = Object.fromEntries(
     return [b, [{ name: s.dev, addresses }]];
   }),
 );
-const controllers = [topo.controller.addr];
+const controllers = [controllerOf(topo).addr];
 
+/**
+ * @param {string} name
+ * @param {object} extra
+ */
 function applyJob(name, extra) {
   const root = path.join(W, `root-${name}`);
   rmSync(root, { recursive: true, force: true });
@@ -100,9 +131,15 @@ function applyJob(name, extra) {
   writeFileSync(file, JSON.stringify({ root, ...extra }));
   return file;
 }
+/**
+ * @param {string} ns
+ * @param {string} job
+ * @returns {ApplyOut}
+ */
 function runApply(ns, job) {
   const r = sh(['ip', 'netns', 'exec', ns, process.execPath, APPLY, job]);
-  const out = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  /** @type {Omit<ApplyOut, 'processMs'>} printed by bench/vm-apply.ts */
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '');
   if (!out.ok)
     throw new Error(
       `vrf-host converge in ${ns} failed: ${JSON.stringify({ problems: out.problems, failure: out.failure, spawns: out.spawns?.map((x) => x.argv.join(' ')) })}`,
@@ -114,10 +151,14 @@ function runApply(ns, job) {
  * vrf-host's plan as the fewest ip processes: one `ip -batch` of every line, then one `ip -6 -batch`
  * of the lines that need it (`ip rule` takes its family only from -6, never from the address; the
  * IPv6 rule lines commute with the rest, so they can all go last). Sysctl steps are not ip.
+ * @param {readonly string[]} commands
  */
 function floorOf(commands) {
+  /** @type {string[]} */
   const lines = [];
+  /** @type {string[]} */
   const lines6 = [];
+  /** @type {string[]} */
   const sysctlArgs = [];
   for (const c of commands) {
     if (c.startsWith('sysctl ')) {
@@ -141,6 +182,9 @@ function floorOf(commands) {
  * The floor: ONE `sysctl -qw` first (keep_addr_on_down must precede the enslaves), then the IPv6
  * rule lines (the l3mdev rule must be there before the first VRF, which would add it itself; the
  * rest are rules, which need no device), then everything else.
+ * @param {string} ns
+ * @param {ReturnType<typeof floorOf>} f
+ * @param {string} file
  */
 function runFloor(ns, f, file) {
   writeFileSync(file, f.text);
@@ -157,17 +201,21 @@ function runFloor(ns, f, file) {
 // ---------------------------------------------------------------------------------------------
 // Check: what each method leaves behind (VRFs, members, per-VRF defaults)
 // ---------------------------------------------------------------------------------------------
+/** @param {string} ns */
 function checkConverged(ns) {
+  /** @type {any[]} ip's JSON, read loosely */
   const links = JSON.parse(sh(['ip', '-n', ns, '-json', '-details', 'link', 'show']).stdout);
   const byName = new Map(links.map((l) => [l.ifname, l]));
-  const want = { public: ['br-ens4', 1001], storage: ['bond0', 1002], 'storage-cluster': ['bond0.105', 1003] };
+  const want = { public: 'br-ens4', storage: 'bond0', 'storage-cluster': 'bond0.105' };
+  /** @type {string[]} */
   const problems = [];
-  for (const [vrf, [member]] of Object.entries(want)) {
+  for (const [vrf, member] of Object.entries(want)) {
     const l = byName.get(vrf);
     if (!l || l.linkinfo?.info_kind !== 'vrf') problems.push(`no VRF ${vrf}`);
     if (byName.get(member)?.master !== vrf) problems.push(`${member} not in ${vrf}`);
     const table = l?.linkinfo?.info_data?.table;
     if (table !== undefined) {
+      /** @type {{ gateway?: string }[]} */
       const r4 = JSON.parse(sh(['ip', '-n', ns, '-json', 'route', 'show', 'table', String(table), 'default']).stdout);
       if (!r4.some((r) => r.gateway)) problems.push(`no IPv4 default via a gateway in table ${table}`);
     }
@@ -188,7 +236,9 @@ function setupIfupdown2() {
   mkdirSync('/var/lib/ifupdown2', { recursive: true });
 }
 function interfacesFile() {
-  const s = topo.spaces;
+  /** @param {string} name */
+  const s = (name) => spaceOfTopology(topo, name);
+  /** @type {[string, number][]} */
   const vrfs = [
     ['public', 1001],
     ['storage', 1002],
@@ -196,7 +246,7 @@ function interfacesFile() {
   ];
   const out = ['# scenario 1 converged the way vrf-host converges it, as ifupdown2 stanzas', ''];
   for (const [name, table] of vrfs) {
-    const sp = s[name];
+    const sp = s(name);
     out.push(`auto ${name}`, `iface ${name}`, `    vrf-table ${table}`);
     if (PRESERVE) {
       // what ifupdown2 has no keyword for: vrf-host's preserve-reachability leaks and source rules
@@ -207,6 +257,11 @@ function interfacesFile() {
     }
     out.push('');
   }
+  /**
+   * @param {import('../../tests/kernel/lib/topology.mjs').Space} sp
+   * @param {string} vrf
+   * @param {readonly string[]} extra
+   */
   const member = (sp, vrf, extra) => {
     out.push(`auto ${sp.dev}`, `iface ${sp.dev}`, ...extra.map((e) => `    ${e}`));
     out.push(`    address ${sp.unitAddr}/24`);
@@ -215,9 +270,9 @@ function interfacesFile() {
     if (sp.gateway6) out.push(`    gateway ${sp.gateway6}`);
     out.push('');
   };
-  member(s.public, 'public', ['bridge-ports ens4', 'bridge-stp off', 'bridge-fd 0']);
-  member(s.storage, 'storage', ['bond-slaves ens5 ens6', 'bond-mode active-backup', 'bond-miimon 100']);
-  member(s['storage-cluster'], 'storage-cluster', ['vlan-raw-device bond0', 'vlan-id 105']);
+  member(s('public'), 'public', ['bridge-ports ens4', 'bridge-stp off', 'bridge-fd 0']);
+  member(s('storage'), 'storage', ['bond-slaves ens5 ens6', 'bond-mode active-backup', 'bond-miimon 100']);
+  member(s('storage-cluster'), 'storage-cluster', ['vlan-raw-device bond0', 'vlan-id 105']);
   out.push(
     'auto lo',
     'iface lo inet loopback',
@@ -226,6 +281,10 @@ function interfacesFile() {
   );
   return `${out.join('\n')}\n`;
 }
+/**
+ * @param {string} ns
+ * @param {string} file
+ */
 function runIfupdown2(ns, file) {
   rmSync('/run/network', { recursive: true, force: true });
   rmSync('/var/lib/ifupdown2', { recursive: true, force: true });
@@ -252,6 +311,10 @@ function setupStubs() {
       path.join(DATA, `network-get.${b}.out`),
       `${JSON.stringify(networkGetFor(spaceOf(b), { ipv6: topo.ipv6 }))}\n`,
     );
+  /**
+   * @param {string} name
+   * @param {string} body
+   */
   const stub = (name, body) => {
     const p = path.join(STUBS, name);
     writeFileSync(
@@ -275,6 +338,10 @@ function setupStubs() {
   stub('state-set', 'drain');
   for (const t of ['juju-log', 'status-set', 'application-version-set']) stub(t, '');
 }
+/**
+ * @param {string} ns
+ * @param {string} root
+ */
 function runHook(ns, root) {
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
@@ -287,7 +354,7 @@ function runHook(ns, root) {
     JUJU_MODEL_UUID: '00000000-0000-4000-8000-000000000000',
     JUJU_CHARM_DIR: CHARM,
     JUJU_VERSION: '3.5.4',
-    JUJU_API_ADDRESSES: `${topo.controller.addr}:17070`,
+    JUJU_API_ADDRESSES: `${controllerOf(topo).addr}:17070`,
     JUJU_MACHINE_ID: '0',
     VRF_HOST_ROOT: root,
     VRF_HOST_BOOT: '0',
@@ -298,6 +365,12 @@ function runHook(ns, root) {
 // ---------------------------------------------------------------------------------------------
 // Scenario 1: paired rounds
 // ---------------------------------------------------------------------------------------------
+/** @typedef {'floor' | 'apply' | 'hook' | 'ifupdown2'} Method */
+/**
+ * @type {{ skipped: boolean, rounds: number,
+ *   samples: Record<Method | 'applyProcess' | 'nodeE0', number[]>, checks: Partial<Record<Method, string[]>>,
+ *   notes: string[], plan?: object, lastApply?: object, medians?: Record<string, number> }}
+ */
 const scenario = {
   skipped: only === 'scale',
   rounds: ROUNDS,
@@ -332,6 +405,7 @@ if (only !== 'scale') {
     commands: planOut.commands,
   };
 
+  /** @type {Record<Method, () => void>} */
   const methods = {
     floor: () => {
       scenario.samples.floor.push(runFloor(topo.unit, floor, FLOOR));
@@ -341,7 +415,11 @@ if (only !== 'scale') {
       scenario.samples.apply.push(r.applyMs);
       scenario.samples.applyProcess.push(r.processMs);
       scenario.lastApply = {
-        spawns: r.spawns.map((s) => ({ argv: s.argv.slice(0, 8).join(' '), ms: Math.round(s.ms), lines: s.lines })),
+        spawns: r.spawns.map((/** @type {Spawn} */ s) => ({
+          argv: s.argv.slice(0, 8).join(' '),
+          ms: Math.round(s.ms),
+          lines: s.lines,
+        })),
         spawnMs: r.spawnMs,
         applyMs: r.applyMs,
         loadMs: r.loadMs,
@@ -359,7 +437,9 @@ if (only !== 'scale') {
         scenario.notes.push(`ifupdown2 exit ${r.code}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`);
     },
   };
-  const names = Object.keys(methods).filter((m) => m !== 'ifupdown2' || haveIfu);
+  const names = /** @type {const} */ (['floor', 'apply', 'hook', 'ifupdown2']).filter(
+    (m) => m !== 'ifupdown2' || haveIfu,
+  );
   for (let round = -1; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
     for (const m of order) {
@@ -375,8 +455,9 @@ if (only !== 'scale') {
         // warm-up round: not counted, but checked
         scenario.samples[m].splice(before[m]);
         if (m === 'apply') scenario.samples.applyProcess.splice(before.apply);
-        scenario.checks[m] = checkConverged(topo.unit);
-        log(`warm-up ${m}: ${scenario.checks[m].length === 0 ? 'converged' : scenario.checks[m].join('; ')}`);
+        const problems = checkConverged(topo.unit);
+        scenario.checks[m] = problems;
+        log(`warm-up ${m}: ${problems.length === 0 ? 'converged' : problems.join('; ')}`);
       }
       // node -e 0 in the same namespace, next to every method run (the hook's baseline)
       if (m === 'hook' && round >= 0)
@@ -384,7 +465,7 @@ if (only !== 'scale') {
     }
     if (round >= 0)
       log(
-        `round ${round + 1}/${ROUNDS}: ${names.map((m) => `${m} ${Math.round(scenario.samples[m].at(-1))} ms`).join(', ')}`,
+        `round ${round + 1}/${ROUNDS}: ${names.map((m) => `${m} ${Math.round(last(scenario.samples[m]))} ms`).join(', ')}`,
       );
   }
 }
@@ -398,8 +479,10 @@ scenario.medians = Object.fromEntries(
 // ---------------------------------------------------------------------------------------------
 // Scale grid: dummy members + static routes in a namespace of their own
 // ---------------------------------------------------------------------------------------------
+/** @type {typeof import('../vm-scale-lines.js')} (bundled into build/bench by npm run bench) */
 const { scaleSetup } = await import(path.join(B, 'vm-scale-lines.mjs'));
 const NS = 'benchscale';
+/** @param {{ vrfs: number, members: number, routes: number }} size */
 function freshScaleNs(size) {
   sh(['ip', 'netns', 'del', NS], { allowFail: true });
   sh(['ip', 'netns', 'add', NS]);
@@ -407,6 +490,7 @@ function freshScaleNs(size) {
   writeFileSync(setup, scaleSetup(size).setup);
   sh(['ip', '-n', NS, '-batch', setup]);
 }
+/** @type {object[]} */
 const scale = [];
 for (const size of only === 'scenario' ? [] : GRID) {
   const label = `${size.vrfs}×${size.members}×${size.routes}`;
@@ -417,6 +501,10 @@ for (const size of only === 'scenario' ? [] : GRID) {
   const floorFile = path.join(W, 'scale.batch');
   const readFile = path.join(W, 'scale-read.batch');
   writeFileSync(readFile, scaleSetup(size).read);
+  /**
+   * @type {{ size: typeof size, steps: number, lastApply?: object, lastNoop?: object, medians?: Record<string, number> }
+   *   & Record<'floor' | 'apply' | 'applyProcess' | 'noop' | 'noopProcess' | 'read' | 'noopSteps' | 'spawnMs', number[]>}
+   */
   const s = {
     size,
     steps: p.steps,
@@ -445,6 +533,7 @@ for (const size of only === 'scenario' ? [] : GRID) {
         s.noop.push(n.applyMs);
         s.noopProcess.push(n.processMs);
         s.noopSteps.push(n.steps);
+        /** @param {ApplyOut} x */
         const brief = (x) => ({
           applyMs: Math.round(x.applyMs),
           loadMs: Math.round(x.loadMs),
@@ -461,7 +550,7 @@ for (const size of only === 'scenario' ? [] : GRID) {
       }
     }
     log(
-      `scale ${label} round ${round + 1}: floor ${Math.round(s.floor.at(-1))} ms, apply ${Math.round(s.apply.at(-1))} ms, no-op ${Math.round(s.noop.at(-1))} ms (${s.noopSteps.at(-1)} steps), raw read ${Math.round(s.read.at(-1))} ms`,
+      `scale ${label} round ${round + 1}: floor ${Math.round(last(s.floor))} ms, apply ${Math.round(last(s.apply))} ms, no-op ${Math.round(last(s.noop))} ms (${s.noopSteps.at(-1)} steps), raw read ${Math.round(last(s.read))} ms`,
     );
   }
   s.medians = {
