@@ -39,7 +39,11 @@ export async function runEvent(t, { loop, ns, label, fn, baseline = null, quietM
   return { label, failed, diff, ms, info };
 }
 
-/** Did no target lose a probe (optionally except `except`)? */
+/**
+ * Did no target lose a probe (optionally except `except`)?
+ * @param {Record<string, import('./probeloop.mjs').Tally>} failed
+ * @param {readonly string[]} [except]
+ */
 export function noneLost(failed, except = []) {
   return Object.entries(failed).every(([n, x]) => except.includes(n) || x.failed === 0);
 }

@@ -6,11 +6,15 @@
 // attempt's start). Prints `READY` once listening and probing. Ends on SIGTERM or stdin EOF.
 import net from 'node:net';
 
+/** @type {{ listen?: number[], probes?: { name: string, target: string, port: number }[], everyMs?: number,
+ *   timeoutMs?: number }} written by lib/probeloop.mjs */
 const job = JSON.parse(process.argv[2] ?? '{}');
 const everyMs = job.everyMs ?? 200;
 const timeoutMs = job.timeoutMs ?? 1000;
+/** @param {string} line */
 const out = (line) => process.stdout.write(`${line}\n`);
 
+/** @type {net.Server[]} */
 const servers = [];
 for (const port of job.listen ?? []) {
   const srv = net.createServer((sock) => {
@@ -19,15 +23,20 @@ for (const port of job.listen ?? []) {
   });
   await new Promise((resolve, reject) => {
     srv.once('error', reject);
-    srv.listen({ port, host: '0.0.0.0', backlog: 512 }, resolve);
+    srv.listen({ port, host: '0.0.0.0', backlog: 512 }, () => resolve(undefined));
   });
   servers.push(srv);
 }
 
+/** @param {{ name: string, target: string, port: number }} p */
 function attempt(p) {
   const start = Date.now();
   let done = false;
   const sock = net.connect({ host: p.target, port: p.port });
+  /**
+   * @param {boolean} ok
+   * @param {string} [err]
+   */
   const finish = (ok, err) => {
     if (done) return;
     done = true;
@@ -37,7 +46,7 @@ function attempt(p) {
   };
   const timer = globalThis.setTimeout(() => finish(false, 'timeout'), timeoutMs);
   sock.once('connect', () => finish(true));
-  sock.once('error', (e) => finish(false, e.code ?? e.message));
+  sock.once('error', (/** @type {NodeJS.ErrnoException} */ e) => finish(false, e.code ?? e.message));
 }
 
 const timers = (job.probes ?? []).map((p) => globalThis.setInterval(() => attempt(p), everyMs));

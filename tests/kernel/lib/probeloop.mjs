@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, waitFor } from './exec.mjs';
+import { controllerOf, spaceOf } from './topology.mjs';
 
 const GUEST = path.join(path.dirname(fileURLToPath(import.meta.url)), 'probeloop.guest.mjs');
 export const PROBE_PORT = 17071;
@@ -20,13 +21,21 @@ export const CONTROLLER_PORT = 17070;
 /**
  * @typedef {{name: string, t: number, ok: boolean, ms: number, error: string|null}} Attempt
  * @typedef {{name: string, from: number, to: number|null}} Mark
+ * @typedef {{sent: number, failed: number, errors: string[]}} Tally
+ * @typedef {ReturnType<typeof startProc>} Proc
  */
 
+/**
+ * @param {string} ns
+ * @param {{ listen?: number[], probes?: { name: string, target: string, port: number }[], everyMs?: number,
+ *   timeoutMs?: number }} job what probeloop.guest.mjs reads
+ */
 function startProc(ns, job) {
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, GUEST, JSON.stringify(job)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const p = { ns, child, ready: false, buf: '', err: '', attempts: /** @type {Attempt[]} */ ([]) };
+  const exited = new Promise((resolve) => child.on('close', resolve));
+  const p = { ns, child, exited, ready: false, buf: '', err: '', attempts: /** @type {Attempt[]} */ ([]) };
   child.stdout.on('data', (d) => {
     p.buf += d;
     let i;
@@ -35,20 +44,22 @@ function startProc(ns, job) {
       p.buf = p.buf.slice(i + 1);
       if (line === 'READY') p.ready = true;
       const m = /^P (\S+) (\d+) (ok|fail) (\d+)(?: (.*))?$/.exec(line);
-      if (m) p.attempts.push({ name: m[1], t: Number(m[2]), ok: m[3] === 'ok', ms: Number(m[4]), error: m[5] ?? null });
+      if (m) {
+        const [, name = '', t, outcome, ms, error] = m;
+        p.attempts.push({ name, t: Number(t), ok: outcome === 'ok', ms: Number(ms), error: error ?? null });
+      }
     }
   });
   child.stderr.on('data', (d) => {
     p.err += d;
   });
-  p.exited = new Promise((resolve) => child.on('close', resolve));
   return p;
 }
 
 /**
  * Start the loop on a topology (lib/topology.mjs): targets `<space>` (inbound from rp-<space>) for
  * every space in `spaces` (default all) and `controller`.
- * @param {object} topo
+ * @param {import('./topology.mjs').Topology} topo
  * @param {{spaces?: string[], everyMs?: number, timeoutMs?: number}} [o]
  *   timeoutMs: a connect not answered within it counts as failed (default 1000)
  */
@@ -56,8 +67,9 @@ export async function startProbeLoop(
   topo,
   { spaces = Object.keys(topo.spaces), everyMs = 200, timeoutMs = 1000 } = {},
 ) {
+  /** @type {Proc[]} */
   const procs = [];
-  const ctl = topo.controller;
+  const ctl = controllerOf(topo);
   procs.push(startProc(ctl.ns, { listen: [CONTROLLER_PORT] }));
   procs.push(
     startProc(topo.unit, {
@@ -68,7 +80,7 @@ export async function startProbeLoop(
     }),
   );
   for (const sp of spaces) {
-    const s = topo.spaces[sp];
+    const s = spaceOf(topo, sp);
     procs.push(
       startProc(s.remoteNs, { probes: [{ name: sp, target: s.unitAddr, port: PROBE_PORT }], everyMs, timeoutMs }),
     );
@@ -86,6 +98,12 @@ export async function startProbeLoop(
 }
 
 export class ProbeLoop {
+  /**
+   * @param {Proc[]} procs
+   * @param {string[]} targets
+   * @param {number} everyMs
+   * @param {number} timeoutMs
+   */
   constructor(procs, targets, everyMs, timeoutMs) {
     this.timeoutMs = timeoutMs;
     this.procs = procs;
@@ -102,7 +120,10 @@ export class ProbeLoop {
     return this.procs.flatMap((p) => p.attempts).sort((a, b) => a.t - b.t);
   }
 
-  /** Start an event window named `name` (ends the previous one). */
+  /**
+   * Start an event window named `name` (ends the previous one; none: only ends it).
+   * @param {string} [name]
+   */
   mark(name) {
     const now = Date.now();
     const open = this.marks.at(-1);
@@ -117,16 +138,21 @@ export class ProbeLoop {
 
   /**
    * Attempts started in [from, to) per target.
-   * @returns {Record<string, {sent: number, failed: number, errors: string[]}>}
+   * @param {number} from
+   * @param {number} [to]
+   * @returns {Record<string, Tally>}
    */
   window(from, to = Date.now()) {
+    /** @type {Record<string, Tally>} */
     const out = Object.fromEntries(this.targets.map((n) => [n, { sent: 0, failed: 0, errors: [] }]));
     for (const a of this.attempts()) {
-      if (a.t < from || a.t >= to || !out[a.name]) continue;
-      out[a.name].sent += 1;
+      const tally = out[a.name];
+      if (a.t < from || a.t >= to || !tally) continue;
+      tally.sent += 1;
       if (!a.ok) {
-        out[a.name].failed += 1;
-        if (!out[a.name].errors.includes(a.error)) out[a.name].errors.push(a.error);
+        tally.failed += 1;
+        const error = a.error ?? 'failed';
+        if (!tally.errors.includes(error)) tally.errors.push(error);
       }
     }
     return out;
@@ -150,7 +176,10 @@ export class ProbeLoop {
     return Boolean(ok);
   }
 
-  /** Failed probes per target for the mark named `name`. */
+  /**
+   * Failed probes per target for the mark named `name`.
+   * @param {string} name
+   */
   failed(name) {
     const m = this.marks.find((x) => x.name === name);
     if (!m) throw new Error(`no probe-loop mark ${name}`);
@@ -164,8 +193,9 @@ export class ProbeLoop {
   report() {
     return this.marks.map((m) => {
       const w = this.window(m.from, m.to ?? Date.now());
+      /** @type {Record<string, string>} */
       const row = { event: m.name, s: (((m.to ?? Date.now()) - m.from) / 1000).toFixed(1) };
-      for (const n of this.targets) row[n] = `${w[n].failed}/${w[n].sent}`;
+      for (const n of this.targets) row[n] = `${w[n]?.failed}/${w[n]?.sent}`;
       return row;
     });
   }
