@@ -14,9 +14,19 @@ export const name = 'idempotency';
 export const description = 'a second config-changed and update-status issue no changing ip command';
 export const needsCharm = true;
 
-/** Paths where two `ip -json` outputs (one JSON document per line) differ, with both values. */
+/**
+ * Paths where two `ip -json` outputs (one JSON document per line) differ, with both values.
+ * @param {string} a
+ * @param {string} b
+ */
 function jsonDiffs(a, b) {
+  /** @type {string[]} */
   const out = [];
+  /**
+   * @param {any} x
+   * @param {any} y
+   * @param {string} p
+   */
   const walk = (x, y, p) => {
     if (JSON.stringify(x) === JSON.stringify(y)) return;
     if (x && y && typeof x === 'object' && typeof y === 'object') {
@@ -35,6 +45,7 @@ function jsonDiffs(a, b) {
   return out;
 }
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const gateways =
     'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
@@ -82,7 +93,7 @@ export async function run(t) {
   );
   if (hit.record.logs.length > 0) {
     // Say what differed between the recorded ip output and the kernel's answer now.
-    for (const r of recorded.reads.filter((x) => x.argv.includes('-json'))) {
+    for (const r of recorded.reads.filter((/** @type {{ argv: string[] }} */ x) => x.argv.includes('-json'))) {
       const now = exec(['ip', 'netns', 'exec', unit.ns, ...r.argv], {
         input: r.input,
         allowFail: true,
@@ -109,7 +120,11 @@ export async function run(t) {
   } finally {
     unit.wrap = [];
   }
-  const watched = new Set(existsSync(memo) ? JSON.parse(readFileSync(memo, 'utf8')).files.map((f) => f.path) : []);
+  const watched = new Set(
+    existsSync(memo)
+      ? JSON.parse(readFileSync(memo, 'utf8')).files.map((/** @type {{ path: string }} */ f) => f.path)
+      : [],
+  );
   // Where vrf-host keeps or reads host state (Node's own reads of /etc, /proc and /sys are not inputs).
   const AREAS = [
     '/etc/sysctl.d/',
