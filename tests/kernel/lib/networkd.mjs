@@ -58,15 +58,26 @@ export class NetworkdError extends Error {
 }
 
 /**
- * @typedef {{[key: string]: unknown}} NetplanDoc  the parsed netplan YAML (`{network: {...}}`)
+ * What this file writes and reads of netplan's YAML (netplan accepts more).
+ * @typedef {{to: string, via: string, table?: number}} NetplanRoute
+ * @typedef {{addresses?: string[], dhcp4?: boolean, macaddress?: string, routes?: NetplanRoute[],
+ *   'routing-policy'?: {from: string, table: number}[], interfaces?: string[], parameters?: object, id?: number | undefined,
+ *   link?: string | undefined, [key: string]: unknown}} NetplanLink
+ * @typedef {{version: number, renderer: string, ethernets: Record<string, NetplanLink>,
+ *   bridges?: Record<string, NetplanLink>, bonds?: Record<string, NetplanLink>, vlans?: Record<string, NetplanLink>,
+ *   vrfs?: Record<string, {table: number, interfaces: string[]}>}} NetplanNetwork
+ * @typedef {{network: NetplanNetwork}} NetplanDoc  the netplan YAML
  * @typedef {{table: number, gateway?: boolean, rules?: boolean}} VrfDecl  one VRF declared to networkd
+ * @typedef {import('./topology.mjs').Topology} Topology
+ * @typedef {import('./topology.mjs').Space} Space
+ * @typedef {{ms: number, failed: string[], why: string[]}} Configured  waitConfigured's result
  */
 
 /**
  * The netplan YAML of a topology (lib/topology.mjs describe()): every NIC under `ethernets`, the
  * bridge/bond/VLAN as netplan declares them, each space's addresses (IPv4 and, when the topology
  * has them, IPv6) on its device, the default routes (both families) through the default space.
- * @param {object} topo
+ * @param {Topology} topo
  * @param {{vrfs?: Record<string, VrfDecl>, dhcp?: string|null}} [o]
  *   vrfs: space → VRF declared to networkd through netplan's own `vrfs:` section (the anchor:
  *         a vrf .netdev, VRF= on the member, the VRF's default routes with Table=, and a
@@ -75,14 +86,21 @@ export class NetworkdError extends Error {
  * @returns {NetplanDoc}
  */
 export function netplanFor(topo, { vrfs = {}, dhcp = null } = {}) {
+  /** @type {Record<string, NetplanLink>} */
   const ethernets = {};
+  /** @type {Record<string, NetplanLink>} */
   const bridges = {};
+  /** @type {Record<string, NetplanLink>} */
   const bonds = {};
+  /** @type {Record<string, NetplanLink>} */
   const vlans = {};
+  /** @type {NonNullable<NetplanNetwork['vrfs']>} */
   const vrfsOut = {};
+  /** @param {Space} s */
   const addrs = (s) => [`${s.unitAddr}/24`, ...(s.unitAddr6 ? [`${s.unitAddr6}/64`] : [])];
   for (const s of Object.values(topo.spaces)) {
     for (const nic of s.nics) ethernets[nic] = {};
+    /** @type {NetplanLink & {addresses: string[]}} */
     const cfg = { addresses: addrs(s) };
     if (dhcp === s.name) {
       cfg.addresses = cfg.addresses.filter((a) => a.includes(':'));
@@ -90,9 +108,11 @@ export function netplanFor(topo, { vrfs = {}, dhcp = null } = {}) {
       if (s.kind !== 'nic') cfg.macaddress = dhcpMac(s); // the DHCP server's static lease is on it
     }
     if (s.name === topo.defaultSpace) {
-      cfg.routes = [];
-      if (dhcp !== s.name) cfg.routes.push({ to: 'default', via: s.gateway });
-      if (s.gateway6) cfg.routes.push({ to: 'default', via: s.gateway6 });
+      /** @type {NetplanRoute[]} */
+      const routes = [];
+      if (dhcp !== s.name) routes.push({ to: 'default', via: s.gateway });
+      if (s.gateway6) routes.push({ to: 'default', via: s.gateway6 });
+      cfg.routes = routes;
     }
     const v = vrfs[s.name];
     if (v) {
@@ -125,6 +145,7 @@ export function netplanFor(topo, { vrfs = {}, dhcp = null } = {}) {
     else if (s.kind === 'vlan') vlans[s.dev] = { id: s.vlanId, link: s.parent, ...cfg };
     else throw new NetworkdError(`space ${s.name}: unknown kind ${s.kind}`);
   }
+  /** @type {NetplanNetwork} */
   const network = { version: 2, renderer: 'networkd', ethernets };
   if (Object.keys(bridges).length) network.bridges = bridges;
   if (Object.keys(bonds).length) network.bonds = bonds;
@@ -136,6 +157,7 @@ export function netplanFor(topo, { vrfs = {}, dhcp = null } = {}) {
 /**
  * The MAC a space's DHCP lease is for (netplanFor's `dhcp`): a NIC's own (lib/topology.mjs gives
  * the first NIC of space i 52:54:00:00:i:01), else one netplan sets on the device.
+ * @param {Space} space
  */
 export function dhcpMac(space) {
   const i = space.index.toString(16).padStart(2, '0');
@@ -154,10 +176,11 @@ export function dhcpMac(space) {
 export function rebridge(doc, dev) {
   const out = globalThis.structuredClone(doc);
   const n = out.network;
-  const section = ['ethernets', 'bonds', 'vlans'].find((k) => n[k]?.[dev]);
-  if (!section) throw new NetworkdError(`rebridge: ${dev} is not an ethernet, bond or VLAN of the netplan YAML`);
+  const section = /** @type {const} */ (['ethernets', 'bonds', 'vlans']).find((k) => n[k]?.[dev]);
+  const cfg = section && n[section]?.[dev];
+  if (!cfg) throw new NetworkdError(`rebridge: ${dev} is not an ethernet, bond or VLAN of the netplan YAML`);
   const br = `br-${dev}`;
-  const cfg = n[section][dev];
+  /** @type {NetplanLink} */
   const moved = {};
   for (const k of ['addresses', 'routes', 'routing-policy', 'dhcp4', 'dhcp6', 'gateway4', 'gateway6', 'nameservers'])
     if (k in cfg) {
@@ -172,18 +195,31 @@ export function rebridge(doc, dev) {
   return out;
 }
 
-/** `nsenter` argv into a holder's mount namespace (and network namespace with `net`). */
+/**
+ * `nsenter` argv into a holder's mount namespace (and network namespace with `net`).
+ * @param {number} pid
+ * @param {{ net?: boolean, wd?: string }} [options]
+ */
 function enter(pid, { net = true, wd } = {}) {
   return ['nsenter', '-t', String(pid), '-m', ...(net ? ['-n'] : []), ...(wd ? [`--wd=${wd}`] : []), '--'];
 }
 
-/** `networkctl list` as [{idx, link, type, operational, setup}]. */
+/**
+ * `networkctl list` as [{idx, link, type, operational, setup}].
+ * @param {string} text
+ */
 export function parseNetworkctlList(text) {
   return text
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 5 && /^\d+$/.test(f[0]))
-    .map(([idx, link, type, operational, setup]) => ({ idx: Number(idx), link, type, operational, setup }));
+    .filter((f) => f.length >= 5 && /^\d+$/.test(f[0] ?? ''))
+    .map(([idx, link = '', type = '', operational = '', setup = '']) => ({
+      idx: Number(idx),
+      link,
+      type,
+      operational,
+      setup,
+    }));
 }
 
 /**
@@ -194,7 +230,7 @@ export function parseNetworkctlList(text) {
  */
 export class NetworkdHost {
   /**
-   * @param {{topo: object, netplan: NetplanDoc, dir?: string, dispatcher?: boolean, dhcp?: string|null,
+   * @param {{topo: Topology, netplan: NetplanDoc, dir?: string, dispatcher?: boolean, dhcp?: string|null,
    *          log?: (line: string) => void, waitMs?: number}} o
    *   dir: the host's files (default /run/vrf-host-networkd/<unit ns>); emptied first
    *   dispatcher: start networkd-dispatcher too (default true)
@@ -212,7 +248,10 @@ export class NetworkdHost {
     return h;
   }
 
-  /** @private use start() */
+  /**
+   * @private use start()
+   * @param {{topo: Topology, netplan: NetplanDoc, dir?: string, log?: (line: string) => void}} o
+   */
   constructor({ topo, netplan, dir, log = () => {} }) {
     this.topo = topo;
     this.ns = topo.unit;
@@ -223,15 +262,20 @@ export class NetworkdHost {
     this.netplan = netplan;
     /** @type {Record<string, ReturnType<typeof startBackground>>} */
     this.procs = {};
+    /** @type {ReturnType<typeof startBackground> | null} */
     this.holder = null;
     this.pid = 0;
   }
 
-  /** A path of this host's filesystem (e.g. '/etc/systemd/network') as the runner sees it. */
+  /**
+   * A path of this host's filesystem (e.g. '/etc/systemd/network') as the runner sees it.
+   * @param {string} p
+   */
   file(p) {
     return path.join(this.root, p);
   }
 
+  /** @param {{dispatcher?: boolean, dhcp?: string | null, waitMs?: number, keepFiles?: boolean}} o */
   async #boot({ dispatcher = true, dhcp = null, waitMs = 120_000, keepFiles = false }) {
     if (!keepFiles) rmSync(this.dir, { recursive: true, force: true });
     else for (const d of ['run/systemd', 'run/dbus']) rmSync(path.join(this.root, d), { recursive: true, force: true });
@@ -241,7 +285,7 @@ export class NetworkdHost {
     }
     for (const d of DISPATCHER_STATES)
       mkdirSync(path.join(this.root, 'etc/networkd-dispatcher', d), { recursive: true });
-    this.holder = startBackground([
+    const holder = startBackground([
       'ip',
       'netns',
       'exec',
@@ -253,26 +297,32 @@ export class NetworkdHost {
       'sleep',
       'infinity',
     ]);
+    this.holder = holder;
     // ip netns exec and unshare exec (no fork): the child's pid ends up being sleep's.
-    const ok = await waitFor(() => readFileSync(`/proc/${this.holder.child.pid}/comm`, 'utf8').trim() === 'sleep', {
+    const ok = await waitFor(() => readFileSync(`/proc/${holder.child.pid}/comm`, 'utf8').trim() === 'sleep', {
       timeoutMs: 10_000,
     });
-    if (!ok) throw new NetworkdError(`the mount-namespace holder did not start: ${this.holder.output()}`);
-    this.pid = this.holder.child.pid;
+    if (!ok || holder.child.pid === undefined)
+      throw new NetworkdError(`the mount-namespace holder did not start: ${holder.output()}`);
+    this.pid = holder.child.pid;
     const e = enter(this.pid);
     run([...e, 'mount', '-o', 'remount,bind,ro', '/sys']);
     for (const d of PRIVATE_DIRS) run([...e, 'mount', '--bind', path.join(this.root, d), path.join('/', d)]);
     if (dhcp) await this.startDhcpServer(dhcp);
     this.writeNetplan(this.netplan);
     this.generate();
-    this.procs.dbus = startBackground([...e, 'dbus-daemon', '--system', '--nofork', '--nopidfile']);
+    const dbus = startBackground([...e, 'dbus-daemon', '--system', '--nofork', '--nopidfile']);
+    this.procs.dbus = dbus;
     if (!(await waitFor(() => existsSync(this.file('run/dbus/system_bus_socket')), { timeoutMs: 15_000 })))
-      throw new NetworkdError(`dbus-daemon --system did not start: ${this.procs.dbus.output()}`);
+      throw new NetworkdError(`dbus-daemon --system did not start: ${dbus.output()}`);
     await this.startNetworkd({ waitMs });
     if (dispatcher) await this.startDispatcher();
   }
 
-  /** argv that runs `argv` on this host (its mount and network namespace). */
+  /**
+   * argv that runs `argv` on this host (its mount and network namespace).
+   * @param {readonly string[]} argv
+   */
   argv(argv) {
     return [...enter(this.pid), ...argv];
   }
@@ -280,17 +330,25 @@ export class NetworkdHost {
   /**
    * For CharmUnit's `wrap` (it already runs `ip netns exec NS`): enter the mount namespace too, in `cwd`
    * (Juju runs dispatch in the charm directory; entering a mount namespace resets the cwd).
+   * @param {string} cwd
    */
   wrap(cwd) {
     return enter(this.pid, { net: false, wd: cwd });
   }
 
-  /** Run a command on this host (sync; throws on failure unless allowFail). */
+  /**
+   * Run a command on this host (sync; throws on failure unless allowFail).
+   * @param {readonly string[]} argv
+   * @param {import('./exec.mjs').RunOptions} [opts]
+   */
   exec(argv, opts) {
     return run(this.argv(argv), opts);
   }
 
-  /** Write netplan's YAML (mode 600, as netplan wants). */
+  /**
+   * Write netplan's YAML (mode 600, as netplan wants).
+   * @param {NetplanDoc} doc
+   */
   writeNetplan(doc) {
     this.netplan = doc;
     writeFileSync(this.file(NETPLAN_FILE), YAML.stringify(doc), { mode: 0o600 });
@@ -304,6 +362,7 @@ export class NetworkdHost {
 
   /** The files networkd reads from /run/systemd/network and /etc/systemd/network, name → text. */
   networkFiles() {
+    /** @type {Record<string, string>} */
     const out = {};
     for (const d of ['run/systemd/network', 'etc/systemd/network']) {
       const dir = this.file(d);
@@ -323,10 +382,15 @@ export class NetworkdHost {
   /** The links of the netplan YAML (what networkd must configure). */
   netplanLinks() {
     const n = this.netplan.network;
-    return ['ethernets', 'bridges', 'bonds', 'vlans', 'vrfs'].flatMap((k) => Object.keys(n[k] ?? {}));
+    return /** @type {const} */ (['ethernets', 'bridges', 'bonds', 'vlans', 'vrfs']).flatMap((k) =>
+      Object.keys(n[k] ?? {}),
+    );
   }
 
-  /** `networkctl ARGS…` on this host. */
+  /**
+   * `networkctl ARGS…` on this host.
+   * @param {...string} args
+   */
   networkctl(...args) {
     return this.exec(['networkctl', '--no-pager', ...args], { timeoutMs: 60_000 });
   }
@@ -340,12 +404,14 @@ export class NetworkdHost {
    * Wait until networkd is done with every link of the netplan YAML: each `configured` or
    * `failed` (a measurement, not an error: networkd 252 fails a link whose route the kernel
    * refuses). Throws only when that does not happen within timeoutMs.
-   * @returns {Promise<{ms: number, failed: string[], why: string[]}>} why: networkd's
-   *   "Could not …" lines about the failed links
+   * @param {{timeoutMs?: number, links?: string[]}} [o]
+   * @returns {Promise<Configured>} why: networkd's "Could not …" lines about the failed links
    */
   async waitConfigured({ timeoutMs = 120_000, links = this.netplanLinks() } = {}) {
     const t0 = Date.now();
+    /** @type {ReturnType<typeof parseNetworkctlList>} */
     let last = [];
+    /** @type {Record<string, string>} */
     let by = {};
     const ok = await waitFor(
       () => {
@@ -369,6 +435,7 @@ export class NetworkdHost {
 
   /** The last lines networkd (and the dispatcher) printed. */
   logTail(n = 8) {
+    /** @param {ReturnType<typeof startBackground> | undefined} p */
     const lines = (p) => (p ? p.output().trim().split('\n').slice(-n).join(' | ') : '');
     return `networkd: ${lines(this.procs.networkd)}${this.procs.dispatcher ? `; dispatcher: ${lines(this.procs.dispatcher)}` : ''}`;
   }
@@ -393,7 +460,10 @@ export class NetworkdHost {
     if (p) await p.stop();
   }
 
-  /** `systemctl restart systemd-networkd`: stop, start, wait until configured (waitConfigured's result). */
+  /**
+   * `systemctl restart systemd-networkd`: stop, start, wait until configured (waitConfigured's result).
+   * @param {{waitMs?: number}} [o]
+   */
   async restartNetworkd(o) {
     await this.stopNetworkd();
     return this.startNetworkd(o);
@@ -402,9 +472,10 @@ export class NetworkdHost {
   /** networkd-dispatcher (verbose), once it has read the link list (it runs networkctl list at start). */
   async startDispatcher() {
     if (this.procs.dispatcher) throw new NetworkdError('networkd-dispatcher is already running');
-    this.procs.dispatcher = startBackground(this.argv([DISPATCHER, '-v']));
+    const dispatcher = startBackground(this.argv([DISPATCHER, '-v']));
+    this.procs.dispatcher = dispatcher;
     const ok = await waitFor(() => this.dispatcherRunning(), { timeoutMs: 30_000, intervalMs: 250 });
-    if (!ok) throw new NetworkdError(`networkd-dispatcher did not start: ${this.procs.dispatcher.output()}`);
+    if (!ok) throw new NetworkdError(`networkd-dispatcher did not start: ${dispatcher.output()}`);
   }
 
   /** networkd-dispatcher has subscribed to networkd's signals (it logs "Startup complete" at -v). */
@@ -415,34 +486,44 @@ export class NetworkdHost {
 
   /** The scripts networkd-dispatcher ran so far: [{script, iface}] (from its -v log). */
   dispatcherInvocations() {
-    return [...this.output('dispatcher').matchAll(/Invoking '([^']+)' for interface (\S+)/g)].map((m) => ({
-      script: m[1],
-      iface: m[2],
-    }));
+    return [...this.output('dispatcher').matchAll(/Invoking '([^']+)' for interface (\S+)/g)].map(
+      ([, script = '', iface = '']) => ({ script, iface }),
+    );
   }
 
-  /** `networkctl reload`, then wait until configured again (waitConfigured's result). */
+  /**
+   * `networkctl reload`, then wait until configured again (waitConfigured's result).
+   * @param {{timeoutMs?: number, links?: string[]}} [o]
+   */
   async reload(o) {
     this.networkctl('reload');
     return this.waitConfigured(o);
   }
 
-  /** `networkctl reconfigure LINK…`, then wait until configured again (waitConfigured's result). */
+  /**
+   * `networkctl reconfigure LINK…`, then wait until configured again (waitConfigured's result).
+   * @param {string | string[]} links
+   * @param {{timeoutMs?: number, links?: string[]}} [o]
+   */
   async reconfigure(links, o) {
     this.networkctl('reconfigure', ...[links].flat());
     await sleep(300); // networkd marks the link configuring asynchronously
     return this.waitConfigured(o);
   }
 
-  /** `networkctl renew LINK` (a DHCP renewal now). */
+  /**
+   * `networkctl renew LINK` (a DHCP renewal now).
+   * @param {string} link
+   */
   renew(link) {
     this.networkctl('renew', link);
   }
 
   /**
    * A carrier flap: the far ends (in the switch namespace) of `nics` go down for `seconds`, then up;
-   * waits until networkd has the YAML's links configured again. @returns {Promise<{downAt: number, upAt: number,
-   *   failed: string[], why: string[]}>}
+   * waits until networkd has the YAML's links configured again.
+   * @param {string | string[]} nics
+   * @returns {Promise<{downAt: number, upAt: number, failed: string[], why: string[]}>}
    */
   async carrierFlap(nics, seconds = 2) {
     const fab = this.topo.fab;
@@ -458,7 +539,9 @@ export class NetworkdHost {
   /**
    * `netplan apply` of a new YAML, as far as networkd sees it: write it, `netplan generate`,
    * `networkctl reload`, `networkctl reconfigure` of `links`; waits until configured.
-   * @returns {Promise<{ms: number, failed: string[], why: string[]}>}
+   * @param {NetplanDoc} doc
+   * @param {readonly string[]} [links]
+   * @returns {Promise<Configured>}
    */
   async applyNetplan(doc, links = []) {
     this.writeNetplan(doc);
@@ -472,8 +555,10 @@ export class NetworkdHost {
   /**
    * Juju bridging `dev` for a container, as Juju does it: netplan's YAML rewritten (rebridge()),
    * `netplan generate` (the generated file names change: 10-netplan-br-DEV.*), `networkctl reload`,
-   * `networkctl reconfigure DEV`; waits until configured. @returns {Promise<{added: string[], removed: string[],
-   *   ms: number, failed: string[], why: string[]}>} the files netplan added and removed, waitConfigured's failed links
+   * `networkctl reconfigure DEV`; waits until configured.
+   * @param {string} dev
+   * @returns {Promise<{added: string[], removed: string[], ms: number, failed: string[], why: string[]}>} the files
+   *   netplan added and removed, waitConfigured's failed links
    */
   async jujuRebridge(dev) {
     const before = Object.keys(this.networkFiles());
@@ -492,6 +577,8 @@ export class NetworkdHost {
   /**
    * A DHCP server (busybox udhcpd) in `space`'s gateway namespace that leases the unit's own
    * address (a static lease on dhcpMac(space)), the gateway as router, for `leaseS` seconds.
+   * @param {string} space
+   * @param {{leaseS?: number}} [options]
    */
   async startDhcpServer(space, { leaseS = 120 } = {}) {
     const s = this.topo.spaces[space];
@@ -518,13 +605,16 @@ export class NetworkdHost {
         '',
       ].join('\n'),
     );
-    this.procs[`dhcp-${space}`] = startBackground(['ip', 'netns', 'exec', s.gwNs, 'busybox', 'udhcpd', '-f', conf]);
+    const p = startBackground(['ip', 'netns', 'exec', s.gwNs, 'busybox', 'udhcpd', '-f', conf]);
+    this.procs[`dhcp-${space}`] = p;
     await sleep(200);
-    const p = this.procs[`dhcp-${space}`];
     if (p.child.exitCode !== null) throw new NetworkdError(`udhcpd did not start: ${p.output()}`);
   }
 
-  /** Output of a process this host started (networkd, dbus, dispatcher, dhcp-SPACE). */
+  /**
+   * Output of a process this host started (networkd, dbus, dispatcher, dhcp-SPACE).
+   * @param {string} name
+   */
   output(name) {
     return this.procs[name]?.output() ?? '';
   }
@@ -535,7 +625,7 @@ export class NetworkdHost {
    * netplan's YAML); `rebuild()` builds the unit's namespace again (buildTopology(…, {unitLinks:
    * 'nics'})) and returns the new topology; then netplan generate, dbus, networkd (and the
    * dispatcher) start as at boot, and this resolves once networkd has configured the links.
-   * @param {() => object | Promise<object>} rebuild
+   * @param {() => Topology | Promise<Topology>} rebuild
    * @param {{dispatcher?: boolean, dhcp?: string|null}} [o]
    */
   async reboot(rebuild, { dispatcher = true, dhcp = null } = {}) {
