@@ -5,13 +5,14 @@ import { sleep } from './exec.mjs';
 import { diffSnapshots, snapshot } from './snapshot.mjs';
 
 /**
+ * @template T
  * @param {{note: (line: string) => void}} t
- * @param {{loop: import('./probeloop.mjs').ProbeLoop, ns: string, label: string, fn: () => Promise<unknown>,
- *          baseline?: object|null, quietMs?: number, ignore?: RegExp|null}} o
+ * @param {{loop: import('./probeloop.mjs').ProbeLoop, ns: string, label: string, fn: () => Promise<T>,
+ *          baseline?: import('./snapshot.mjs').Snapshot|null, quietMs?: number, ignore?: RegExp|null}} o
  *   baseline: the converged snapshot to compare with (null: no comparison)
  *   ignore: snapshot difference lines to leave out (e.g. objects the scenario added on purpose)
- * @returns {Promise<{label: string, failed: Record<string, {sent: number, failed: number, errors: string[]}>,
- *          diff: string[]|null, ms: number, info: unknown}>}
+ * @returns {Promise<{label: string, failed: Record<string, import('./probeloop.mjs').Tally>,
+ *          diff: string[]|null, ms: number, info: T}>}
  */
 export async function runEvent(t, { loop, ns, label, fn, baseline = null, quietMs = 3000, ignore = null }) {
   loop.mark(label);
