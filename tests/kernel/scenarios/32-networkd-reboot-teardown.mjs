@@ -13,7 +13,7 @@ import { NetworkdHost, netplanFor } from '../lib/networkd.mjs';
 import { startProbeLoop } from '../lib/probeloop.mjs';
 import { hookOk } from '../lib/scenario1.mjs';
 import { diffSnapshots, resetUnitFiles, snapshot } from '../lib/snapshot.mjs';
-import { MULTI_HOMED, buildTopology, destroyTopology } from '../lib/topology.mjs';
+import { MULTI_HOMED, buildTopology, controllerOf, destroyTopology } from '../lib/topology.mjs';
 import { execStartOf } from './13-reboot-replay.mjs';
 
 export const name = 'networkd-reboot-teardown';
@@ -31,12 +31,22 @@ const UNIT_FILE = '/etc/systemd/system/vrf-host.service';
  * giving networkd the VRFs (main since a518c6b).
  */
 const ASSERTED = false;
+/**
+ * @param {import('../lib/context.mjs').Context} t
+ * @param {string} label
+ * @param {unknown} ok
+ * @param {string} [detail]
+ */
 function verdict(t, label, ok, detail = '') {
   if (ASSERTED) t.check(label, ok, detail);
   else t.note(`${ok ? 'holds' : 'NOT YET'}: ${label}${detail ? ` — ${detail}` : ''}`);
 }
 
-/** Every target of the probe loop answered for `ms` in a row (within `timeoutMs`). */
+/**
+ * Every target of the probe loop answered for `ms` in a row (within `timeoutMs`).
+ * @param {import('../lib/topology.mjs').Topology} topo
+ * @param {{ spaces?: string[], ms?: number, timeoutMs?: number }} [options]
+ */
 async function allAnswer(topo, { spaces = Object.keys(topo.spaces), ms = 1000, timeoutMs = 20_000 } = {}) {
   const loop = await startProbeLoop(topo, { spaces });
   try {
@@ -47,7 +57,10 @@ async function allAnswer(topo, { spaces = Object.keys(topo.spaces), ms = 1000, t
   }
 }
 
-/** networkd done with netplan's links and with the VRF devices it manages (vrf-host's files). */
+/**
+ * networkd done with netplan's links and with the VRF devices it manages (vrf-host's files).
+ * @param {NetworkdHost} host
+ */
 async function settled(host) {
   await host.waitConfigured();
   const vrfLinks = ['public', 'storage', 'storage-cluster'];
@@ -58,9 +71,11 @@ async function settled(host) {
   if (managed.length) await host.waitConfigured({ links: managed });
 }
 
+/** @param {NetworkdHost} host */
 const listRows = (host) =>
   host.list().map(({ link, type, operational, setup }) => `${link} ${type} ${operational} ${setup}`);
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   resetUnitFiles();
   let topo = buildTopology(MULTI_HOMED, { unitLinks: 'nics' });
@@ -78,7 +93,7 @@ export async function run(t) {
   const unit = new CharmUnit({
     ns: topo.unit,
     state: { config: { gateways: GATEWAYS }, networks: networksFor(topo) },
-    controller: `${topo.controller.addr}:17070`,
+    controller: `${controllerOf(topo).addr}:17070`,
   });
   unit.wrap = host.wrap(unit.charmDir);
   await hookOk(t, unit, 'install');
