@@ -15,9 +15,17 @@ export const needsCharm = true;
 export const timeoutMs = 30 * 60_000;
 
 /**
+ * @typedef {{ what: string, argv: string[][] }} Perturbation
+ * @typedef {{ name: string, table: number, member: string,
+ *   has: { default4: boolean, default6: boolean, unreachable4: boolean } }} Vrf
+ */
+
+/**
  * Perturbations of one VRF {name, table, member, has}; each is an argv list run in the unit
  * namespace. Only those the converged host allows are offered (a route deletion only where that
  * route exists), so every perturbation must apply: one that fails fails the scenario.
+ * @param {Vrf} v
+ * @returns {Perturbation[]}
  */
 function perturbationsFor(v) {
   const T = String(v.table);
@@ -45,7 +53,7 @@ function perturbationsFor(v) {
         ['ip', '-4', 'route', 'add', '203.0.113.0/24', 'via', 'inet6', 'fe80::1', 'dev', v.member],
       ],
     },
-  ].filter(Boolean);
+  ].filter((p) => p !== false);
 }
 /** The local lookup vrf-host moved behind the l3mdev rule, deleted: without it nothing local is delivered. */
 const LOCAL_RULE_DELETIONS = [
@@ -58,8 +66,17 @@ const SYSCTL_FLIPS = [
   { what: 'flip net.ipv4.ip_nonlocal_bind to 0', argv: [['sysctl', '-qw', 'net.ipv4.ip_nonlocal_bind=0']] },
 ];
 
+/**
+ * @param {import('../lib/topology.mjs').Topology} topo
+ * @returns {Vrf[]}
+ */
 function vrfsOf(topo) {
   const links = ipJson(topo.unit, '-details', 'link', 'show');
+  /**
+   * @param {string} fam
+   * @param {number} table
+   * @returns {string[]}
+   */
   const defaults = (fam, table) =>
     ipJson(topo.unit, fam, '-details', 'route', 'show', 'default', 'table', String(table)).map(
       (r) => r.type ?? 'unicast',
@@ -83,6 +100,11 @@ function vrfsOf(topo) {
     .filter((v) => v.member);
 }
 
+/**
+ * @param {import('../lib/context.mjs').Context} t
+ * @param {import('../lib/topology.mjs').Topology} topo
+ * @param {Perturbation} p
+ */
 function perturb(t, topo, p) {
   for (const argv of p.argv) {
     const r = nsRun(topo.unit, argv, { allowFail: true });
@@ -90,17 +112,30 @@ function perturb(t, topo, p) {
   }
 }
 
+/**
+ * @param {import('../lib/topology.mjs').Topology} topo
+ * @param {string} fam
+ * @returns {number[]}
+ */
 const localRules = (topo, fam) =>
   ipJson(topo.unit, fam, 'rule', 'show')
     .filter((r) => r.table === 'local' || r.table === '255')
     .map((r) => r.priority);
 
+/**
+ * @param {import('../lib/context.mjs').Context} t
+ * @param {import('../lib/topology.mjs').Topology} topo
+ * @param {import('../lib/charm.mjs').CharmUnit} unit
+ * @param {import('../lib/snapshot.mjs').Snapshot} converged
+ * @param {string} label
+ */
 async function healed(t, topo, unit, converged, label) {
   await hookOk(t, unit, 'update-status');
   const diff = diffSnapshots(converged, snapshot(topo.unit));
   return t.check(`${label}: healed by update-status`, diff.length === 0, diff.slice(0, 6).join(' | '));
 }
 
+/** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
   const gateways =
     'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
@@ -118,16 +153,22 @@ export async function run(t) {
     );
   const withDefault = vrfs.find((v) => v.has.default4);
   // Named perturbations, one at a time.
+  /** @param {number} i */
+  const vrfAt = (i) => {
+    const v = vrfs[i % vrfs.length];
+    if (!v) throw new Error('no VRF to perturb');
+    return v;
+  };
   const named = [
-    perturbationsFor(vrfs[0])[0],
-    perturbationsFor(vrfs[1 % vrfs.length])[1],
-    perturbationsFor(withDefault ?? vrfs[0]).find((p) => p.what.startsWith('delete the IPv4 default')),
+    perturbationsFor(vrfAt(0))[0],
+    perturbationsFor(vrfAt(1))[1],
+    perturbationsFor(withDefault ?? vrfAt(0)).find((p) => p.what.startsWith('delete the IPv4 default')),
     SYSCTL_FLIPS[0],
     ...LOCAL_RULE_DELETIONS,
-    perturbationsFor(vrfs[2 % vrfs.length]).at(-1),
+    perturbationsFor(vrfAt(2)).at(-1),
   ];
   t.check('the named perturbations all apply here', named.every(Boolean), JSON.stringify(vrfs));
-  for (const p of named.filter(Boolean)) {
+  for (const p of named.filter((x) => x !== undefined)) {
     perturb(t, topo, p);
     t.check(`${p.what}: the host did drift`, diffSnapshots(converged, snapshot(topo.unit)).length > 0);
     await healed(t, topo, unit, converged, p.what);
