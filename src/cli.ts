@@ -177,7 +177,9 @@ function convergeText(r: ConvergeReport, verb: 'plan' | 'apply'): string {
   }
   if (verb === 'apply') {
     if (r.failure) {
-      s += `applied ${r.applied.length} of ${r.planned.length} step(s); failed at step ${r.failure.index + 1}: ${r.failure.command}\n  ${r.failure.error}\n`;
+      s +=
+        `applied ${r.applied.length} of ${r.planned.length} step(s); failed at step ${r.failure.index + 1}: ${r.failure.command}` +
+        `\n  ${r.failure.error}\n`;
     } else if (r.applied.length === 0) {
       s += 'in sync: nothing to do\n';
     } else {
@@ -347,7 +349,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           for (const p of r) {
             const rtt = p.rttMs ? ` rtt ${p.rttMs.avg}ms` : '';
             out(
-              `${p.vrf} ${p.family} ${p.target} (${p.kind}): ${p.reachable ? 'reachable' : 'UNREACHABLE'}${p.lossPercent !== null ? ` loss ${p.lossPercent}%` : ''}${rtt}${p.error ? ` (${p.error})` : ''}\n`,
+              `${p.vrf} ${p.family} ${p.target} (${p.kind}): ${p.reachable ? 'reachable' : 'UNREACHABLE'}` +
+                `${p.lossPercent !== null ? ` loss ${p.lossPercent}%` : ''}` +
+                `${rtt}${p.error ? ` (${p.error})` : ''}\n`,
             );
           }
         }

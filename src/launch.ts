@@ -76,8 +76,11 @@ async function launch(): Promise<void> {
     const node = process.env['VRF_HOST_DISPATCH_NODE'] || process.execPath;
     await refuse(
       `no usable Node.js to run the charm: ${join(HERE, '..', 'bin/node')} is absent and no node >= ${MIN_NODE_MAJOR} is installed ` +
-        `(found only: ${node} (v${process.versions.node})). Install nodejs >= ${MIN_NODE_MAJOR} on the machine, or redeploy a charm packed with Node (charmcraft pack, or npm run pack -- --bundle-node).`,
-      `Node.js v${process.versions.node} is too old for vrf-host (needs >= ${MIN_NODE_MAJOR}): install nodejs >= ${MIN_NODE_MAJOR} or deploy the charm packed with Node`,
+        `(found only: ${node} (v${process.versions.node})).` +
+        ` Install nodejs >= ${MIN_NODE_MAJOR} on the machine, or redeploy a charm packed with Node` +
+        ` (charmcraft pack, or npm run pack -- --bundle-node).`,
+      `Node.js v${process.versions.node} is too old for vrf-host (needs >= ${MIN_NODE_MAJOR}):` +
+        ` install nodejs >= ${MIN_NODE_MAJOR} or deploy the charm packed with Node`,
     );
     return;
   }

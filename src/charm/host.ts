@@ -111,7 +111,9 @@ export function hostFromEnv(
     return {
       engine,
       boot: false,
-      bootDisabled: `the CLI bundle ${cli ?? CLI_IN_CHARM} is missing from the charm, so the VRFs are not re-applied at boot; rebuild the charm`,
+      bootDisabled:
+        `the CLI bundle ${cli ?? CLI_IN_CHARM} is missing from the charm,` +
+        ` so the VRFs are not re-applied at boot; rebuild the charm`,
     };
   }
   const nodeBin = e.VRF_HOST_NODE ?? process.execPath;

@@ -93,7 +93,9 @@ export function applyOverrides(
       ok: false,
       problem: {
         field: 'config',
-        message: `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (options: ${known.join(', ')})`,
+        message:
+          `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}` +
+          ` (options: ${known.join(', ')})`,
       },
     };
   }

@@ -176,7 +176,9 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
           index: first.index,
           step: first.step,
           command: first.command,
-          error: `ip -batch failed (exit ${res.exitCode}) without naming a line; some of the next ${run.length} step(s) may have run: ${res.stderr || 'no error output'}`,
+          error:
+            `ip -batch failed (exit ${res.exitCode}) without naming a line;` +
+            ` some of the next ${run.length} step(s) may have run: ${res.stderr || 'no error output'}`,
         },
       };
     }

@@ -183,7 +183,9 @@ function resolveMembers(
       if (holders.length > 1) {
         problems.push({
           field: c.field,
-          message: `address ${ip ?? ba.address} of binding ${c.binding} is on several devices (${holders.join(', ')}); cannot tell which one to enslave`,
+          message:
+            `address ${ip ?? ba.address} of binding ${c.binding} is on several devices (${holders.join(', ')});` +
+            ` cannot tell which one to enslave`,
         });
         found = true;
         continue;
@@ -245,7 +247,9 @@ function resolveMembers(
       }
       problems.push({
         field: c.field,
-        message: `${dev} holds an address of binding ${c.binding} but is a port of ${l.master}${m?.kind ? ` (${m.kind})` : ''}; a port is never enslaved`,
+        message:
+          `${dev} holds an address of binding ${c.binding} but is a port of ${l.master}${m?.kind ? ` (${m.kind})` : ''};` +
+          ` a port is never enslaved`,
       });
       members.delete(dev);
     }
@@ -482,7 +486,9 @@ function resolveCandidates(d: Derivation, candidates: readonly Candidate[]): Res
     if (twin !== undefined) {
       d.warnings.push({
         field: candidate.field,
-        message: `binding ${candidate.binding} is on the same interfaces as ${twin.binding} (${members.join(', ')}); it shares the VRF ${twin.vrf}`,
+        message:
+          `binding ${candidate.binding} is on the same interfaces as ${twin.binding} (${members.join(', ')});` +
+          ` it shares the VRF ${twin.vrf}`,
       });
       continue;
     }
@@ -537,7 +543,9 @@ function checkOwnership(d: Derivation, resolved: readonly Resolved[]): void {
       if (other !== undefined) {
         d.problems.push({
           field: vrf.field,
-          message: `${member} would be in both ${other} and ${vrf.vrf}; an interface belongs to at most one VRF${d.explicit ? '' : ' (set vrfs to choose one)'}`,
+          message:
+            `${member} would be in both ${other} and ${vrf.vrf};` +
+            ` an interface belongs to at most one VRF${d.explicit ? '' : ' (set vrfs to choose one)'}`,
         });
       } else owner.set(member, vrf.vrf);
     }

@@ -23,7 +23,8 @@ export function validateActionKey(key: string): void {
   for (const seg of segments) {
     if (!ACTION_KEY_SEGMENT_RE.test(seg)) {
       throw new InvalidArgumentError(
-        `invalid action result key ${JSON.stringify(key)}: segment ${JSON.stringify(seg)} must be lowercase letters, digits and inner hyphens`,
+        `invalid action result key ${JSON.stringify(key)}: segment ${JSON.stringify(seg)}` +
+          ` must be lowercase letters, digits and inner hyphens`,
       );
     }
   }

@@ -165,7 +165,9 @@ export async function diagnoseIproute2(o: EngineOptions = {}): Promise<Problem |
   if (v !== null && (v.major < wantMaj || (v.major === wantMaj && v.minor < wantMin))) {
     return {
       field: 'iproute2',
-      message: `iproute2 ${v.major}.${v.minor} lacks -json output for routes and rules: vrf-host needs iproute2 ${wantMaj}.${wantMin} or newer`,
+      message:
+        `iproute2 ${v.major}.${v.minor} lacks -json output for routes and rules:` +
+        ` vrf-host needs iproute2 ${wantMaj}.${wantMin} or newer`,
     };
   }
   return null;

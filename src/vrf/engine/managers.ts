@@ -103,7 +103,10 @@ export async function networkdMembers(
     }
     warnings.push({
       field: `networkd: ${m}`,
-      message: `${nf} ${problem ?? (body === null ? 'cannot be read' : "matches by more than this link's name")}: vrf-host gives networkd no VRF= for ${m}, so networkd may release it when it reconfigures ${m}; the next update-status re-applies`,
+      message:
+        `${nf} ${problem ?? (body === null ? 'cannot be read' : "matches by more than this link's name")}:` +
+        ` vrf-host gives networkd no VRF= for ${m}, so networkd may release it when it reconfigures ${m};` +
+        ` the next update-status re-applies`,
     });
   }
   return { running, files, managed, warnings };

@@ -128,7 +128,9 @@ export async function reloadNetworkd(
   if (r.ok) return null;
   return {
     field: 'networkd',
-    message: `networkctl reload failed (${r.stderr || 'no error output'}): systemd-networkd reads vrf-host's files when it next reloads or starts`,
+    message:
+      `networkctl reload failed (${r.stderr || 'no error output'}):` +
+      ` systemd-networkd reads vrf-host's files when it next reloads or starts`,
   };
 }
 

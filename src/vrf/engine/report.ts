@@ -124,7 +124,10 @@ export function appOfUnit(unit: string): string {
   return i > 0 ? unit.slice(0, i) : unit;
 }
 
-/** What must agree for two applications to share a machine: VRFs, tables, members, gateways, routes and options (not where a gateway was found). */
+/**
+ * What must agree for two applications to share a machine: VRFs, tables, members, gateways, routes
+ * and options (not where a gateway was found).
+ */
 export function desiredKey(d: DesiredState): string {
   const gw = (g: DerivedGateway | undefined) => g?.address ?? null;
   return JSON.stringify({
@@ -151,6 +154,8 @@ export function conflictProblem(state: HostState, unit: string, desired: Desired
   const otherApp = appOfUnit(others[0]!);
   return {
     field: 'application',
-    message: `this machine's VRFs belong to vrf-host application "${otherApp}" (${others.join(', ')}), whose desired state differs; remove one of the two applications or give them the same config`,
+    message:
+      `this machine's VRFs belong to vrf-host application "${otherApp}" (${others.join(', ')}),` +
+      ` whose desired state differs; remove one of the two applications or give them the same config`,
   };
 }

@@ -119,7 +119,8 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
         warnings.push({
           field: 'networkd-dispatcher',
           message:
-            'systemd-networkd runs without networkd-dispatcher: networkd keeps the VRFs it was given itself, but a member without a drop-in waits for the next update-status after networkd reconfigures it',
+            'systemd-networkd runs without networkd-dispatcher: networkd keeps the VRFs it was given itself' +
+            ', but a member without a drop-in waits for the next update-status after networkd reconfigures it',
         });
       }
     } catch (e) {

@@ -126,7 +126,9 @@ export function localRuleMove(ctx: PlanContext, f: Family): void {
         ctx.emit({
           kind: 'rule-add',
           rule: movedRule,
-          why: `move-local-rule: the local lookup goes behind the l3mdev rule (${L3MDEV_PRIORITY}) so VRF traffic to local addresses stays in its VRF`,
+          why:
+            `move-local-rule: the local lookup goes behind the l3mdev rule (${L3MDEV_PRIORITY})` +
+            ` so VRF traffic to local addresses stays in its VRF`,
         });
       }
       ctx.emit({

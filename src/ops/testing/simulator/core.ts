@@ -225,7 +225,8 @@ const HANDLERS: Record<HookToolName, Handler> = {
       for (const seg of key.split('.')) {
         if (!ACTION_KEY.test(seg)) {
           throw new UsageError(
-            `key ${JSON.stringify(seg)} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods`,
+            `key ${JSON.stringify(seg)} must start and end with lowercase alphanumeric,` +
+              ` and contain only lowercase alphanumeric, hyphens and periods`,
           );
         }
         if (RESERVED_ACTION_KEYS.includes(seg))
@@ -288,7 +289,8 @@ const HANDLERS: Record<HookToolName, Handler> = {
     else data = rel.units[unit];
     if (data === undefined) {
       throw new ToolError(
-        `cannot read settings for unit ${JSON.stringify(unit)} in relation ${JSON.stringify(`${endpoint}:${rel.id}`)}: unit ${JSON.stringify(unit)}: settings not found`,
+        `cannot read settings for unit ${JSON.stringify(unit)} in relation ${JSON.stringify(`${endpoint}:${rel.id}`)}:` +
+          ` unit ${JSON.stringify(unit)}: settings not found`,
       );
     }
     return { stdout: render(getKey(data, key), fmt) };

@@ -219,7 +219,9 @@ const SHAPES: Partial<
   ],
   'status-set': [
     {
-      cond: `[ $# -eq 4 ] && { [ "x$1" = 'x--application=false' ] || [ "x$1" = 'x--application=true' ]; } && [ "x$3" = 'x--' ] && case $2 in ${STATUSES}) true ;; *) false ;; esac`,
+      cond:
+        `[ $# -eq 4 ] && { [ "x$1" = 'x--application=false' ] || [ "x$1" = 'x--application=true' ]; } && [ "x$3" = 'x--' ]` +
+        ` && case $2 in ${STATUSES}) true ;; *) false ;; esac`,
       marker: DIRTY_STATUS,
     },
   ],

@@ -127,7 +127,8 @@ export function replayRaw(
       if (a.exit !== r.exit) {
         const shown = [r.tool, ...r.argv].map((x) => JSON.stringify(x)).join(' ');
         throw new RawJournalError(
-          `fast mode answered ${shown} with exit ${r.exit}, but the simulator's logic gives exit ${a.exit}${a.stderr ? ` (${a.stderr.trim()})` : ''}: ` +
+          `fast mode answered ${shown} with exit ${r.exit},` +
+            ` but the simulator's logic gives exit ${a.exit}${a.stderr ? ` (${a.stderr.trim()})` : ''}: ` +
             'the charm saw an outcome Juju would not give; run this case with fast: false',
         );
       }
