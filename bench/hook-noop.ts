@@ -327,7 +327,8 @@ async function countedRun(extraEnv: Record<string, string> = {}, dispatchFile = 
     const [tool, ...rest] = l.split(' ');
     const key =
       tool === 'ip'
-        ? `ip ${rest.includes('-V') ? '-V' : rest.includes('-json') ? (rest[0] === '-6' ? '-6 -json -batch (read rules)' : '-json -batch (read host)') : '-batch (apply)'}`
+        ? `ip` +
+          ` ${rest.includes('-V') ? '-V' : rest.includes('-json') ? (rest[0] === '-6' ? '-6 -json -batch (read rules)' : '-json -batch (read host)') : '-batch (apply)'}`
         : tool!;
     byTool[key] = (byTool[key] ?? 0) + 1;
   }
@@ -418,7 +419,8 @@ const FLOOR = join(T, 'floor.cjs');
       "const { execFile } = require('node:child_process');",
       `const reads = ${JSON.stringify(rec.reads.map((r) => ({ argv: r.argv, input: r.input, env: r.env })))};`,
       'const writes = [];',
-      'const run = (c) => new Promise((res) => { const ch = execFile(c.argv[0], c.argv.slice(1), { env: c.env ? { ...process.env, ...c.env } : process.env }, () => res()); ch.stdin.end(c.input || ""); });',
+      'const run = (c) => new Promise((res) => { const ch = execFile(c.argv[0], c.argv.slice(1), { env: c.env ? {' +
+        ' ...process.env, ...c.env } : process.env }, () => res()); ch.stdin.end(c.input || ""); });',
       'Promise.all(reads.map(run)).then(async () => { for (const w of writes) await run({ argv: w }); });',
       '',
     ].join('\n'),

@@ -105,7 +105,8 @@ for (const s of sizes) {
   const c = cell(s);
   cells.push(c);
   process.stderr.write(
-    `plan ${s.vrfs}×${s.members}×${s.routes}: scratch ${c.scratchMs.toFixed(2)} ms wall ${c.scratchCpuMs.toFixed(1)} cpu (${c.steps} steps), no-op ${c.noopMs.toFixed(2)} ms wall ${c.noopCpuMs.toFixed(1)} cpu (${c.noopSteps} steps)\n`,
+    `plan ${s.vrfs}×${s.members}×${s.routes}: scratch ${c.scratchMs.toFixed(2)} ms wall ${c.scratchCpuMs.toFixed(1)} cpu` +
+      ` (${c.steps} steps), no-op ${c.noopMs.toFixed(2)} ms wall ${c.noopCpuMs.toFixed(1)} cpu (${c.noopSteps} steps)\n`,
   );
 }
 

@@ -241,8 +241,10 @@ export function formatPlan(r) {
       rows,
     ),
     '',
-    `Fitted exponent (log-log least squares, CPU time): from scratch vs host objects **${e.scratchVsObjects.toFixed(2)}**, no-op vs host objects **${e.noopVsObjects.toFixed(2)}**; ` +
-      `along one axis at the largest other two: routes ${e.scratchVsRoutes.toFixed(2)}, members ${e.scratchVsMembers.toFixed(2)}, VRFs ${e.scratchVsVrfs.toFixed(2)} (no-op vs routes ${e.noopVsRoutes.toFixed(2)}).`,
+    `Fitted exponent (log-log least squares, CPU time): from scratch vs host objects` +
+      ` **${e.scratchVsObjects.toFixed(2)}**, no-op vs host objects **${e.noopVsObjects.toFixed(2)}**; ` +
+      `along one axis at the largest other two: routes ${e.scratchVsRoutes.toFixed(2)}, members` +
+      ` ${e.scratchVsMembers.toFixed(2)}, VRFs ${e.scratchVsVrfs.toFixed(2)} (no-op vs routes ${e.noopVsRoutes.toFixed(2)}).`,
   ].join('\n');
 }
 
@@ -260,7 +262,8 @@ export function formatHook(r) {
       .map(([k, v]) => `${k} ×${v}`)
       .join(', ');
   const memo = r.memo
-    ? ` Replayed (memo hit): **${r.memo.hit.total}** — ${list(r.memo.hit.byTool)}. A miss: ${r.memo.miss.total} (the replay's reads, then the full run's).`
+    ? ` Replayed (memo hit): **${r.memo.hit.total}** — ${list(r.memo.hit.byTool)}. A miss: ${r.memo.miss.total} (the` +
+      ` replay's reads, then the full run's).`
     : '';
   return [
     '### No-op hook (update-status on a converged host, hook tools and ip stubbed)',
@@ -434,7 +437,8 @@ export function formatVm(v) {
   const floorPlusNode = floor + m.nodeE0;
   const rows = [
     [
-      `floor: the same changes as ${v.scenario.plan.floorProcesses ?? 1} process(es) (sysctl -qw, ip -batch, ip -6 -batch; ${v.scenario.plan.floorLines} ip lines)`,
+      `floor: the same changes as ${v.scenario.plan.floorProcesses ?? 1} process(es) (sysctl -qw, ip -batch, ip -6` +
+        ` -batch; ${v.scenario.plan.floorLines} ip lines)`,
       f2(floor),
       '1.00×',
       '',
@@ -484,11 +488,13 @@ export function formatVm(v) {
   ];
   if (v.scenario.skipped || m.floor === undefined) return scaleTable.join('\n');
   return [
-    `### Converge scenario 1 from scratch, real kernel (${v.mode === 'vm' ? 'qemu TCG' : 'native'}: ${v.machine.kernel}, ${v.machine.cores} vCPUs, ${v.machine.iproute2})`,
+    `### Converge scenario 1 from scratch, real kernel (${v.mode === 'vm' ? 'qemu TCG' : 'native'}: ${v.machine.kernel},` +
+      ` ${v.machine.cores} vCPUs, ${v.machine.iproute2})`,
     '',
     table(['what', 'median ms', 'ratio', 'goal'], rows),
     '',
-    `Paired rounds: ${v.scenario.rounds} (order alternating), each method on a freshly built topology. Plan: ${v.scenario.plan.steps} steps (${v.scenario.plan.floorLines} ip lines + ${v.scenario.plan.sysctlSteps} sysctls). ` +
+    `Paired rounds: ${v.scenario.rounds} (order alternating), each method on a freshly built topology. Plan:` +
+      ` ${v.scenario.plan.steps} steps (${v.scenario.plan.floorLines} ip lines + ${v.scenario.plan.sysctlSteps} sysctls). ` +
       `Warm-up checks (VRFs, members, per-VRF IPv4 default): ${Object.entries(v.scenario.checks)
         .map(([k, p]) => `${k} ${p.length === 0 ? 'ok' : `FAILED (${p.join('; ')})`}`)
         .join(', ')}.` +
@@ -509,7 +515,8 @@ export function renderAll(r) {
   const where = (k) => {
     const mm = r.machines?.[k] ?? r.machine;
     return mm
-      ? `_Measured ${mm.date} on ${mm.cores} cores (${mm.cpu}), kernel ${mm.kernel}, ${mm.virt}, Node ${mm.node}, load average ${mm.loadavg.join(' ')}, commit ${mm.commit}._`
+      ? `_Measured ${mm.date} on ${mm.cores} cores (${mm.cpu}), kernel ${mm.kernel}, ${mm.virt}, Node ${mm.node}, load` +
+          ` average ${mm.loadavg.join(' ')}, commit ${mm.commit}._`
       : '';
   };
   if (r.plan) out.push(formatPlan(r.plan), '', where('plan'), '');
@@ -527,7 +534,8 @@ async function main() {
   const sections = [
     `## vrf-host benchmarks — ${m.date}`,
     '',
-    `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, ${m.virt}, Node ${m.node}, load average at start ${m.loadavg.join(' ')}; commit ${m.commit}.`,
+    `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, kernel ${m.kernel}, ${m.virt}, Node ${m.node}, load average` +
+      ` at start ${m.loadavg.join(' ')}; commit ${m.commit}.`,
   ];
   /** @param {string} n */
   const nodeArgs = (n) => (profile ? [`--cpu-prof`, `--cpu-prof-dir=${join(OUT, 'profiles', n)}`] : []);

@@ -238,7 +238,9 @@ export async function build({ quiet = false, architectures = ARCHITECTURES } = {
     const ms = Math.round(performance.now() - started);
     const extras = Object.keys(result.metafile.outputs).map((o) => relative(BUILD, join(ROOT, o)));
     console.log(
-      `built ${relative(ROOT, CHARM)}/ (${LAUNCHER} ${(lsize / 1024).toFixed(0)} KiB, ${ENTRY} ${(size / 1024).toFixed(0)} KiB, ${charm.hooks.length} hooks, build ${charm.id}) and ${extras.join(', ')} in ${ms} ms${charm.cli ? '' : ' (no src/cli.ts yet: CLI skipped)'}`,
+      `built ${relative(ROOT, CHARM)}/ (${LAUNCHER} ${(lsize / 1024).toFixed(0)} KiB, ${ENTRY} ${(size / 1024).toFixed(0)} KiB,` +
+        ` ${charm.hooks.length} hooks, build ${charm.id}) and ${extras.join(', ')} in ${ms}` +
+        ` ms${charm.cli ? '' : ' (no src/cli.ts yet: CLI skipped)'}`,
     );
   }
   return { charmDir: CHARM, hooks: charm.hooks, cli: charm.cli };

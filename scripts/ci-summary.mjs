@@ -58,7 +58,8 @@ export function summarise(text) {
     const got = lines.filter((l) => l.kind === kind).length;
     if (got !== want.length)
       problems.push(
-        `${want.map((e) => e.name).join(' and ')}: expected ${want.length} closing count line(s), found ${got} (a suite did not run, stopped before counting, or counted twice)`,
+        `${want.map((e) => e.name).join(' and ')}: expected ${want.length} closing count line(s), found ${got} (a suite` +
+          ` did not run, stopped before counting, or counted twice)`,
       );
   }
   const kernelSkipped = lines.filter((l) => l.kind === 'kernel').reduce((a, l) => a + l.skipped, 0);

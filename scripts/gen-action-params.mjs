@@ -101,7 +101,9 @@ function paramSchema(action, name, p) {
     types.length === 1 && types[0] ? one(types[0]) : `z.union([${types.map(one).join(', ')}], { error: ${lit(says)} })`;
   if (p.enum !== undefined) {
     if (!Array.isArray(p.enum) || p.enum.length === 0) throw new ActionSchemaError(`${where}: enum must be a list`);
-    s += `.refine((v) => ${lit(p.enum)}.includes(v), { error: ${lit(`must be one of ${p.enum.map((/** @type {unknown} */ e) => JSON.stringify(e)).join(', ')}`)} })`;
+    s +=
+      `.refine((v) => ${lit(p.enum)}.includes(v), { error:` +
+      ` ${lit(`must be one of ${p.enum.map((/** @type {unknown} */ e) => JSON.stringify(e)).join(', ')}`)} })`;
   }
   if (p.default !== undefined) {
     if (!types.some((t) => t.js(p.default)))
@@ -174,7 +176,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(`wrote ${GENERATED}`);
   } catch (err) {
     console.error(
-      `gen:actions failed: ${err instanceof ActionSchemaError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      `gen:actions failed:` +
+        ` ${err instanceof ActionSchemaError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
     );
     process.exitCode = 1;
   }

@@ -238,7 +238,8 @@ async function main(argv) {
     const smp = shards.length > 1 ? 1 : 2;
     for (const [i, x] of shards.entries()) {
       console.log(
-        `# ${label}${mode === 'vm' ? `guest ${i + 1}/${shards.length} (-smp ${smp})` : 'native'}: ${x.items.map((s) => s.name).join(', ')} (expected ~${Math.round(x.ms / 1000)} s)`,
+        `# ${label}${mode === 'vm' ? `guest ${i + 1}/${shards.length} (-smp ${smp})` : 'native'}:` +
+          ` ${x.items.map((s) => s.name).join(', ')} (expected ~${Math.round(x.ms / 1000)} s)`,
       );
     }
     const runs = await Promise.all(
@@ -270,7 +271,8 @@ async function main(argv) {
       const byName = new Map(results.map((res) => [res.name, res]));
       const ran = results.reduce((a, x) => a + x.ms, 0);
       console.log(
-        `# ${label}real-kernel suite ${shards.length > 1 ? `guest ${i + 1}/${shards.length} ` : ''}(${r.mode}${r.mode === 'vm' ? `, -smp ${smp}, boot ${r.timings.bootMs ?? '?'} ms` : ''}, scenarios ${ran} ms, guest total ${r.timings.totalMs} ms, exit ${r.exitCode}; artifacts ${r.shareDir})`,
+        `# ${label}real-kernel suite` +
+          ` ${shards.length > 1 ? `guest ${i + 1}/${shards.length} ` : ''}(${r.mode}${r.mode === 'vm' ? `, -smp ${smp}, boot ${r.timings.bootMs ?? '?'} ms` : ''}, scenarios ${ran} ms, guest total ${r.timings.totalMs} ms, exit ${r.exitCode}; artifacts ${r.shareDir})`,
       );
       for (const sc of shards[i]?.items ?? []) {
         const res = byName.get(sc.name);
@@ -314,7 +316,8 @@ async function main(argv) {
     retry = await runBatch(failedFirst, 1, 'retry: ');
   }
   console.log(
-    `# real-kernel suite total ${Date.now() - t0} ms (${mode}; host loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`,
+    `# real-kernel suite total ${Date.now() - t0} ms (${mode}; host loadavg` +
+      ` ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`,
   );
   let passed = 0;
   let failed = 0;
@@ -331,7 +334,8 @@ async function main(argv) {
     if (!res.missing && (res0.ok || !((measured[name] ?? 0) > res0.ms)))
       measured[name] = Math.max(res0.ms, again?.ms ?? 0);
     console.log(
-      `${res.ok ? 'PASS' : 'FAIL'}  ${name}  (${res.ms} ms)${!res0.ok && again?.ok ? '  FLAKY: failed, then passed on retry' : ''}${!res.ok && res.error ? `  ${res.error}` : ''}`,
+      `${res.ok ? 'PASS' : 'FAIL'}  ${name}  (${res.ms}` +
+        ` ms)${!res0.ok && again?.ok ? '  FLAKY: failed, then passed on retry' : ''}${!res.ok && res.error ? `  ${res.error}` : ''}`,
     );
   }
   if (flaky.length > 0) console.log(banner(['FLAKY SCENARIOS (failed once, passed on retry):', ...flaky]));

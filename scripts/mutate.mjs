@@ -54,7 +54,8 @@ export function scores(report) {
     /** @type {number} */ d,
     /** @type {number} */ v,
   ) =>
-    `| ${f} | ${v} | ${n.Killed ?? 0} | ${n.Timeout ?? 0} | ${n.Survived ?? 0} | ${n.NoCoverage ?? 0} | ${(n.RuntimeError ?? 0) + (n.CompileError ?? 0)} | ${n.Ignored ?? 0} | ${pct(d, v)} |`;
+    `| ${f} | ${v} | ${n.Killed ?? 0} | ${n.Timeout ?? 0} | ${n.Survived ?? 0} | ${n.NoCoverage ?? 0} |` +
+    ` ${(n.RuntimeError ?? 0) + (n.CompileError ?? 0)} | ${n.Ignored ?? 0} | ${pct(d, v)} |`;
   const lines = [
     '| file | valid mutants | killed | timed out | survived | no coverage | errors | ignored | score |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',

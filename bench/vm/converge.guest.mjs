@@ -142,7 +142,8 @@ function runApply(ns, job) {
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '');
   if (!out.ok)
     throw new Error(
-      `vrf-host converge in ${ns} failed: ${JSON.stringify({ problems: out.problems, failure: out.failure, spawns: out.spawns?.map((x) => x.argv.join(' ')) })}`,
+      `vrf-host converge in ${ns} failed:` +
+        ` ${JSON.stringify({ problems: out.problems, failure: out.failure, spawns: out.spawns?.map((x) => x.argv.join(' ')) })}`,
     );
   return { ...out, processMs: r.ms };
 }
@@ -276,7 +277,8 @@ function interfacesFile() {
   out.push(
     'auto lo',
     'iface lo inet loopback',
-    '    post-up sysctl -qw net.ipv4.tcp_l3mdev_accept=1 net.ipv4.udp_l3mdev_accept=1 net.ipv6.conf.all.keep_addr_on_down=1 net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1',
+    '    post-up sysctl -qw net.ipv4.tcp_l3mdev_accept=1 net.ipv4.udp_l3mdev_accept=1' +
+      ' net.ipv6.conf.all.keep_addr_on_down=1 net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1',
     '',
   );
   return `${out.join('\n')}\n`;
@@ -550,7 +552,8 @@ for (const size of only === 'scenario' ? [] : GRID) {
       }
     }
     log(
-      `scale ${label} round ${round + 1}: floor ${Math.round(last(s.floor))} ms, apply ${Math.round(last(s.apply))} ms, no-op ${Math.round(last(s.noop))} ms (${s.noopSteps.at(-1)} steps), raw read ${Math.round(last(s.read))} ms`,
+      `scale ${label} round ${round + 1}: floor ${Math.round(last(s.floor))} ms, apply ${Math.round(last(s.apply))} ms,` +
+        ` no-op ${Math.round(last(s.noop))} ms (${s.noopSteps.at(-1)} steps), raw read ${Math.round(last(s.read))} ms`,
     );
   }
   s.medians = {

@@ -24,7 +24,8 @@ const topo = buildTopology();
 try {
   await waitReady(topo);
   t.note(
-    'topology: mgmt on ens3 (NIC), public on br-ens4 (bridge over ens4), storage on bond0 (active-backup ens5+ens6), storage-cluster on bond0.105 (VLAN); controller 10.100.0.5 behind the mgmt gateway',
+    'topology: mgmt on ens3 (NIC), public on br-ens4 (bridge over ens4), storage on bond0 (active-backup ens5+ens6),' +
+      ' storage-cluster on bond0.105 (VLAN); controller 10.100.0.5 behind the mgmt gateway',
   );
   out.before = [...(await inboundMatrix(topo)), await controllerRow(topo)];
   t.table('BEFORE vrf-host: TCP to a service on 0.0.0.0 of the unit', printable(out.before));

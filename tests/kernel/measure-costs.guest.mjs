@@ -22,7 +22,8 @@ function time(label, n, fn) {
     xs.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
   console.log(
-    `${label.padEnd(48)} median ${median(xs).toFixed(0).padStart(6)} ms  (n=${n}, min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`,
+    `${label.padEnd(48)} median ${median(xs).toFixed(0).padStart(6)} ms  (n=${n}, min ${Math.min(...xs).toFixed(0)}, max` +
+      ` ${Math.max(...xs).toFixed(0)})`,
   );
 }
 console.log(`uptime at start: ${run(['cat', '/proc/uptime']).stdout.split(' ')[0]} s`);
@@ -65,7 +66,8 @@ if (process.argv.includes('--charm')) {
     const tools = {};
     for (const c of r.record.calls) tools[c.tool] = (tools[c.tool] ?? 0) + 1;
     console.log(
-      `${`hook ${hook} (dispatch in netns)`.padEnd(48)} ${r.ms} ms, exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message.slice(0, 80)}; tools ${JSON.stringify(tools)}`,
+      `${`hook ${hook} (dispatch in netns)`.padEnd(48)} ${r.ms} ms, exit ${r.exitCode}, ${r.record.status.status}:` +
+        ` ${r.record.status.message.slice(0, 80)}; tools ${JSON.stringify(tools)}`,
     );
   }
   time('one hook tool: config-get (node)', 3, () =>

@@ -148,7 +148,10 @@ for (const mode of modes) {
     /** @param {number} x */
     const f = (x) => Math.round(x);
     console.log(
-      `${mode.padEnd(6)} ${hook.padEnd(14)} wall ${wall} ms; wrapper node start ${f(res.ms.nodeStart)}, import sim ${f(res.ms.importHarness)}, createSimulator ${f(res.ms.createSimulator)}, runDispatch ${f(res.ms.runDispatch)}; ip: ${ipLines.length} calls, ${f(ipMs.reduce((a, b) => a + b, 0))} ms; exit ${res.exitCode} ${res.record.status.status}; tools ${JSON.stringify(tools)}`,
+      `${mode.padEnd(6)} ${hook.padEnd(14)} wall ${wall} ms; wrapper node start ${f(res.ms.nodeStart)}, import sim` +
+        ` ${f(res.ms.importHarness)}, createSimulator ${f(res.ms.createSimulator)}, runDispatch ${f(res.ms.runDispatch)}; ip:` +
+        ` ${ipLines.length} calls, ${f(ipMs.reduce((a, b) => a + b, 0))} ms; exit ${res.exitCode}` +
+        ` ${res.record.status.status}; tools ${JSON.stringify(tools)}`,
     );
     for (const l of ipLines) {
       const [s, e, rc, ...args] = l.split(' ');

@@ -77,7 +77,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     }
   }
   console.log(
-    `mode ${r.mode}; boot ${r.timings.bootMs} ms; whole run ${Date.now() - t0} ms; exit ${r.exitCode}; host loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
+    `mode ${r.mode}; boot ${r.timings.bootMs} ms; whole run ${Date.now() - t0} ms; exit ${r.exitCode}; host loadavg` +
+      ` ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
   );
   process.exit(r.exitCode === 0 ? 0 : 1);
 }

@@ -55,7 +55,8 @@ export async function hookOk(t, unit, name, opts) {
   t.check(
     `${name}: exit 0, status active`,
     r.exitCode === 0 && st.status === 'active',
-    `exit ${r.exitCode}, ${st.status}: ${st.message} (${r.ms} ms)${r.exitCode !== 0 ? ` stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+    `exit ${r.exitCode}, ${st.status}: ${st.message} (${r.ms}` +
+      ` ms)${r.exitCode !== 0 ? ` stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
   );
   return r;
 }

@@ -169,7 +169,8 @@ function cases(topo, spy) {
       env: () => ({
         VRF_HOST_IP: writeExec(
           `${SCRATCH}/old-ip`,
-          `#!/bin/sh\ncase " $* " in\n  *" -V "*) echo "ip utility, iproute2-ss161212"; exit 0 ;;\n  *" -json "*|*" -j "*) echo 'Option "-json" is unknown, try "ip -help".' >&2; exit 255 ;;\nesac\nexec ${spy.path} "$@"\n`,
+          `#!/bin/sh\ncase " $* " in\n  *" -V "*) echo "ip utility, iproute2-ss161212"; exit 0 ;;\n  *" -json "*|*" -j` +
+            ` "*) echo 'Option "-json" is unknown, try "ip -help".' >&2; exit 255 ;;\nesac\nexec ${spy.path} "$@"\n`,
         ),
       }),
       expect: /^iproute2 4\.0 lacks -json.*needs iproute2 4\.18/,
@@ -224,7 +225,9 @@ export async function run(t) {
     const env = { VRF_HOST_IP: spy.path, ...(c.env ? c.env() : {}) };
     const r = await unit.hook('config-changed', { env });
     const st = r.record.status;
-    const msg = `exit ${r.exitCode}, ${st.status}: ${st.message}${r.exitCode !== 0 ? ` | ${r.stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`;
+    const msg =
+      `exit ${r.exitCode}, ${st.status}:` +
+      ` ${st.message}${r.exitCode !== 0 ? ` | ${r.stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`;
     if (c.warnOnly) {
       t.check(`${c.what}: stays active`, r.exitCode === 0 && st.status === 'active', msg);
       const w = r.record.logs.find((l) => c.warnOnly.test(l.message));

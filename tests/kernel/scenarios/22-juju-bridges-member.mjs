@@ -49,7 +49,8 @@ function routeLines(ns, table, rename = false) {
       if (/^(fe80|ff00)/.test(r.dst ?? '')) continue;
       const dev = rename && r.dev === 'bond0' ? 'br-bond0' : r.dev;
       out.push(
-        `${r.type ?? 'unicast'} ${r.dst} via ${r.gateway ?? '-'} dev ${dev ?? '-'} proto ${r.protocol ?? '-'} metric ${r.metric ?? 0} scope ${r.scope ?? '-'}`,
+        `${r.type ?? 'unicast'} ${r.dst} via ${r.gateway ?? '-'} dev ${dev ?? '-'} proto ${r.protocol ?? '-'} metric` +
+          ` ${r.metric ?? 0} scope ${r.scope ?? '-'}`,
       );
     }
   }

@@ -15,7 +15,9 @@ import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
 export const name = 'upgrade';
 /** main when this scenario was written: the charm an operator upgrades from. */
 export const upgradeFrom = 'ae5e0fcea8a3beb694396726e693b53bed85668b';
-export const description = `upgrade-charm from the charm packed at ${upgradeFrom.slice(0, 7)}: state carried on, traffic never stops, teardown exact`;
+export const description =
+  `upgrade-charm from the charm packed at ${upgradeFrom.slice(0, 7)}: state carried on, traffic` +
+  ` never stops, teardown exact`;
 export const needsCharm = true;
 export const timeoutMs = 10 * 60_000;
 
