@@ -16,6 +16,7 @@ import { CharmBase, ModelError, RELATION_EVENT_KINDS, Status, type CharmClass, t
 import { isIp } from './vrf/addr.js';
 import { vrfNameProblem } from './vrf/names.js';
 import { DEFAULT_BINDING } from './vrf/types.js';
+import { EngineError } from './vrf/engine.js';
 import { hostFromEnv, type CharmHost } from './charm/host.js';
 import { applyFailure, applyResults, planResults, probeResults, showResults } from './charm/results.js';
 import {
@@ -111,8 +112,8 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
         try {
           await event.setResults(probeResults(await probeHost(this.host(), event.params.vrf, event.params.target)));
         } catch (e) {
-          if ((e as Error).name !== 'EngineError') throw e;
-          await event.fail(`check-gateways: ${(e as Error).message}`);
+          if (!(e instanceof EngineError)) throw e;
+          await event.fail(`check-gateways: ${e.message}`);
         }
       });
     }

@@ -212,7 +212,6 @@ function teardownText(r: TeardownReport, dryRun: boolean): string {
 // ---------------------------------------------------------------------------
 
 const COMMANDS = ['plan', 'apply', 'show', 'teardown', 'check-gateways'] as const;
-type Command = (typeof COMMANDS)[number];
 
 function parse(argv: readonly string[]) {
   const { values, positionals } = parseArgs({
@@ -258,9 +257,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     const [cmd, ...extra] = args.positionals;
     if (cmd === undefined) throw new UsageError('no command given');
-    if (!(COMMANDS as readonly string[]).includes(cmd)) throw new UsageError(`unknown command "${cmd}"`);
+    const command = COMMANDS.find((c) => c === cmd);
+    if (command === undefined) throw new UsageError(`unknown command "${cmd}"`);
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-    const command = cmd as Command;
     if (v.file !== undefined && v['from-state']) throw new UsageError('--file and --from-state exclude each other');
     if ((command === 'plan' || command === 'apply') && v.file === undefined && !v['from-state']) {
       throw new UsageError(`${command} needs --file FILE or --from-state`);

@@ -21,22 +21,22 @@ export interface JujuContext {
   readonly dispatchPath: string;
   readonly unitName: string;
   readonly appName: string;
-  readonly modelName?: string;
-  readonly modelUuid?: string;
-  readonly charmDir?: string;
-  readonly version?: string;
+  readonly modelName?: string | undefined;
+  readonly modelUuid?: string | undefined;
+  readonly charmDir?: string | undefined;
+  readonly version?: string | undefined;
   readonly apiAddresses: readonly HostPort[];
-  readonly machineId?: string;
-  readonly principalUnit?: string;
-  readonly availabilityZone?: string;
-  readonly relation?: string;
-  readonly relationId?: RelationRef;
-  readonly remoteUnit?: string;
-  readonly remoteApp?: string;
+  readonly machineId?: string | undefined;
+  readonly principalUnit?: string | undefined;
+  readonly availabilityZone?: string | undefined;
+  readonly relation?: string | undefined;
+  readonly relationId?: RelationRef | undefined;
+  readonly remoteUnit?: string | undefined;
+  readonly remoteApp?: string | undefined;
   /** JUJU_DEPARTING_UNIT, on relation-departed. */
-  readonly departingUnit?: string;
-  readonly actionName?: string;
-  readonly actionUuid?: string;
+  readonly departingUnit?: string | undefined;
+  readonly actionName?: string | undefined;
+  readonly actionUuid?: string | undefined;
 }
 
 const UNIT_RE = /^([a-z][a-z0-9-]*)\/(\d+)$/;
@@ -103,9 +103,7 @@ export function parseJujuContext(env: Readonly<Record<string, string | undefined
   }
   const e = parsed.data;
   const rel = e.JUJU_RELATION_ID !== undefined ? RELATION_ID_RE.exec(e.JUJU_RELATION_ID) : null;
-  const drop = <T extends object>(o: T): T =>
-    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-  return drop({
+  return {
     dispatchPath: e.JUJU_DISPATCH_PATH,
     unitName: e.JUJU_UNIT_NAME,
     appName: e.JUJU_UNIT_NAME.split('/')[0] ?? '',
@@ -124,5 +122,5 @@ export function parseJujuContext(env: Readonly<Record<string, string | undefined
     departingUnit: e.JUJU_DEPARTING_UNIT,
     actionName: e.JUJU_ACTION_NAME,
     actionUuid: e.JUJU_ACTION_UUID,
-  }) as JujuContext;
+  };
 }

@@ -32,7 +32,7 @@ export const RELATION_EVENT_KINDS = ['created', 'joined', 'changed', 'departed',
 export type RelationEventKind = (typeof RELATION_EVENT_KINDS)[number];
 export type RelationEventName = `${string}-relation-${RelationEventKind}`;
 /** `ENDPOINT-relation-KIND`: group 1 is the endpoint, group 2 the kind. */
-export const RELATION_EVENT_RE = /^(.+)-relation-(created|joined|changed|departed|broken)$/;
+export const RELATION_EVENT_RE = new RegExp(`^(.+)-relation-(${RELATION_EVENT_KINDS.join('|')})$`);
 /** What Framework.observe accepts: Juju's hooks, its relation events, and collect-status. */
 export type ObservableEvent = LifecycleHookName | RelationEventName | 'collect-status';
 
@@ -69,13 +69,13 @@ export function resolveDispatchPath(
     }
     return { kind: 'action', name };
   }
-  if ((LIFECYCLE_HOOKS as readonly string[]).includes(name)) return { kind: 'hook', name: name as LifecycleHookName };
+  const hook = LIFECYCLE_HOOKS.find((h) => h === name);
+  if (hook !== undefined) return { kind: 'hook', name: hook };
   const rel = RELATION_EVENT_RE.exec(name);
-  if (rel) {
+  const event = RELATION_EVENT_KINDS.find((k) => k === rel?.[2]);
+  if (rel && event) {
     const endpoint = rel[1] ?? '';
-    if (Object.hasOwn(spec.endpoints, endpoint)) {
-      return { kind: 'relation', name, endpoint, event: rel[2] as RelationEventKind };
-    }
+    if (Object.hasOwn(spec.endpoints, endpoint)) return { kind: 'relation', name, endpoint, event };
     return { kind: 'unknown', name, reason: `relation endpoint ${JSON.stringify(endpoint)} is not in metadata.yaml` };
   }
   return { kind: 'unknown', name, reason: 'not a hook this charm knows' };

@@ -74,13 +74,14 @@ export const on = {
 
 function actionDefaults(actionsYaml: unknown, name: string): Record<string, unknown> {
   if (typeof actionsYaml !== 'object' || actionsYaml === null) return {};
-  const action = (actionsYaml as Record<string, unknown>)[name];
-  if (typeof action !== 'object' || action === null) return {};
-  const params = (action as { params?: unknown }).params;
+  const action: unknown = Object.entries(actionsYaml).find(([k]) => k === name)?.[1];
+  if (typeof action !== 'object' || action === null || !('params' in action)) return {};
+  const params = action.params;
   if (typeof params !== 'object' || params === null) return {};
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(params)) {
-    if (typeof v === 'object' && v !== null && 'default' in v) out[k] = (v as { default: unknown }).default;
+  for (const [k, spec] of Object.entries(params)) {
+    const v: unknown = spec;
+    if (typeof v === 'object' && v !== null && 'default' in v) out[k] = v.default;
   }
   return out;
 }

@@ -156,9 +156,9 @@ export class FakeJuju {
         const [app, status, dashdash, message, ...rest] = args;
         if (app !== '--application=false' || dashdash !== '--' || message === undefined || rest.length > 0)
           return this.usage(tool, args);
-        if (!['active', 'blocked', 'maintenance', 'waiting'].includes(status ?? ''))
-          return err(1, `invalid status "${status}"`);
-        const st = { name: status as Status['name'], message };
+        const name = (['active', 'blocked', 'maintenance', 'waiting'] as const).find((n) => n === status);
+        if (name === undefined) return err(1, `invalid status "${status}"`);
+        const st = { name, message };
         this.trace.statusHistory.push(st);
         this.state = { ...s, unitStatus: st };
         return ok();

@@ -10,6 +10,7 @@
 import { parseFlags, UsageError, type FlagSpec, type ParsedArgs } from './flags.js';
 import { foldJournal, type Effect, type HookToolName, type JournalEntry, type SimState } from './state.js';
 import { OpsError } from '../../errors.js';
+import * as z from 'zod/mini';
 
 /** A run-time failure (exit 1 unless said otherwise). */
 class ToolError extends OpsError {
@@ -50,6 +51,14 @@ type Handler = (args: readonly string[], ctx: Ctx) => Outcome;
 const FORMAT: FlagSpec = { long: 'format' };
 const RELATION: FlagSpec = { long: 'relation', short: 'r' };
 const FORMATS = ['json', 'yaml', 'smart'];
+/** The parts of a binding's network-get answer that network-get's key flags pick (the rest is left as it is). */
+const NetworkGetKeysSchema = z.looseObject({
+  'bind-addresses': z.optional(
+    z.array(z.looseObject({ addresses: z.optional(z.array(z.looseObject({ value: z.optional(z.string()) }))) })),
+  ),
+  'ingress-addresses': z.optional(z.array(z.string())),
+  'egress-subnets': z.optional(z.array(z.string())),
+});
 
 function format(p: ParsedArgs): string {
   const f = p.flags.get('format') ?? 'smart';
@@ -120,11 +129,10 @@ const HANDLERS: Record<HookToolName, Handler> = {
     if (info === undefined) throw new ToolError(`no network config found for binding ${JSON.stringify(binding)}`);
     const wanted = keyFlags.filter((k) => p.flags.get(k) === 'true');
     if (wanted.length === 0) return { stdout: render(info, fmt) };
-    const obj = (info ?? {}) as {
-      'bind-addresses'?: { addresses?: { value?: string }[] }[];
-      'ingress-addresses'?: string[];
-      'egress-subnets'?: string[];
-    };
+    const parsed = NetworkGetKeysSchema.safeParse(info);
+    if (!parsed.success)
+      throw new ToolError(`network config of binding ${JSON.stringify(binding)}: ${z.prettifyError(parsed.error)}`);
+    const obj = parsed.data;
     const pick = (k: string): unknown => {
       switch (k) {
         case 'primary-address':
