@@ -42,15 +42,15 @@ const { buildTopology, controllerOf, destroyTopology, waitReady } = await import
 const { resetUnitFiles } = await import('./lib/snapshot.mjs');
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS = process.env.VRF_HOST_RESULTS ?? '/tmp';
-const IPLOG = '/run/k3-ip.log';
-const IPWRAP = '/run/k3-ip';
+const IPLOG = '/run/measure-hook-ip.log';
+const IPWRAP = '/run/measure-hook-ip';
 writeFileSync(
   IPWRAP,
   `#!/bin/sh\ns=$(date +%s%N)\n/usr/bin/ip "$@"\nrc=$?\ne=$(date +%s%N)\necho "$s $e $rc $*" >> ${IPLOG}\nexit $rc\n`,
 );
 chmodSync(IPWRAP, 0o755);
 // --cpu-prof is not allowed in NODE_OPTIONS (Node 20): a `node` first on the charm's PATH adds it.
-const NODEBIN = '/run/k3-node';
+const NODEBIN = '/run/measure-hook-node';
 mkdirSync(NODEBIN, { recursive: true });
 /** @param {string} dir */
 const profiledNode = (dir) => {

@@ -12,7 +12,7 @@ if (!kind || !cmd) {
   process.stderr.write('usage: as-container.guest.mjs KIND COMMAND [ARG…]\n');
   process.exit(2);
 }
-const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'k2-container', '/run/systemd'], {
+const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'as-container', '/run/systemd'], {
   encoding: 'utf8',
 });
 if (m.status !== 0) {

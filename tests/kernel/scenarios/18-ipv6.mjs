@@ -21,7 +21,7 @@ export const timeoutMs = 20 * 60_000;
 
 const GATEWAYS =
   'public=172.16.0.1 public=fd00:0:1::1 storage=10.10.4.1 storage-cluster=10.10.5.1 storage-cluster=fd00:0:3::1';
-const SCRATCH = '/run/k2-ipv6';
+const SCRATCH = '/run/kernel-ipv6';
 const RADVD = ['/usr/sbin/radvd', '/usr/bin/radvd'].find((p) => existsSync(p));
 /** @param {string} sp */
 const VRF_OF = (sp) => (sp === 'mgmt' ? undefined : sp);

@@ -30,7 +30,7 @@ const FILES = [
   '/etc/iproute2/rt_tables.d/vrf-host.conf',
   '/etc/sysctl.d/60-vrf-host.conf',
 ];
-const SCRATCH = '/run/k2-bad-config';
+const SCRATCH = '/run/kernel-bad-config';
 /** @param {unknown} o */
 const y = (o) => YAML.stringify(o);
 
