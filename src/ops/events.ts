@@ -28,6 +28,11 @@ export const LIFECYCLE_HOOKS = [
 ] as const;
 export type LifecycleHookName = (typeof LIFECYCLE_HOOKS)[number];
 
+/** Is `name` one of Juju's hooks that are not relation events? */
+export function isLifecycleHook(name: string): name is LifecycleHookName {
+  return LIFECYCLE_HOOKS.some((h) => h === name);
+}
+
 export const RELATION_EVENT_KINDS = ['created', 'joined', 'changed', 'departed', 'broken'] as const;
 export type RelationEventKind = (typeof RELATION_EVENT_KINDS)[number];
 export type RelationEventName = `${string}-relation-${RelationEventKind}`;
@@ -69,8 +74,7 @@ export function resolveDispatchPath(
     }
     return { kind: 'action', name };
   }
-  const hook = LIFECYCLE_HOOKS.find((h) => h === name);
-  if (hook !== undefined) return { kind: 'hook', name: hook };
+  if (isLifecycleHook(name)) return { kind: 'hook', name };
   const rel = RELATION_EVENT_RE.exec(name);
   const event = RELATION_EVENT_KINDS.find((k) => k === rel?.[2]);
   if (rel && event) {

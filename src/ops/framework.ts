@@ -13,7 +13,7 @@ import {
   type AnyEvent,
   type CustomEvent,
   type EventFor,
-  LIFECYCLE_HOOKS,
+  isLifecycleHook,
   type ObservableEvent,
   RELATION_EVENT_RE,
 } from './events.js';
@@ -83,7 +83,7 @@ export class Framework {
     const relation = RELATION_EVENT_RE.exec(name);
     const known =
       name === 'collect-status' ||
-      (LIFECYCLE_HOOKS as readonly string[]).includes(name) ||
+      isLifecycleHook(name) ||
       (relation !== null && relation[1] !== undefined && Object.hasOwn(this.spec.endpoints, relation[1]));
     if (!known) {
       const endpoints = Object.keys(this.spec.endpoints).join(', ') || 'none';
@@ -98,11 +98,7 @@ export class Framework {
 
   /** Run `handler` when the charm emits the custom event `name` (emitCustom); Juju's event names are refused. */
   observeCustom<D = unknown>(name: string, handler: Handler<CustomEvent<D>>): void {
-    if (
-      name === 'collect-status' ||
-      (LIFECYCLE_HOOKS as readonly string[]).includes(name) ||
-      RELATION_EVENT_RE.test(name)
-    )
+    if (name === 'collect-status' || isLifecycleHook(name) || RELATION_EVENT_RE.test(name))
       throw new RegistrationError(`cannot observe ${name} as a custom event: Juju emits it (use observe)`);
     this.addObserver(name, handler as Handler<AnyEvent>);
   }

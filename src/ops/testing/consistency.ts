@@ -5,7 +5,7 @@
  */
 import type { CharmSpec } from '../charmspec.js';
 import { OpsError } from '../errors.js';
-import { LIFECYCLE_HOOKS } from '../events.js';
+import { isLifecycleHook } from '../events.js';
 import type { TestEvent } from './context.js';
 import { relationIdOf, type State } from './state.js';
 
@@ -55,7 +55,7 @@ export function inconsistencies(spec: CharmSpec, event: TestEvent, state: State)
   }
   switch (event.kind) {
     case 'hook':
-      if (!(LIFECYCLE_HOOKS as readonly string[]).includes(event.name))
+      if (!isLifecycleHook(event.name))
         out.push(`event ${JSON.stringify(event.name)} is not a hook Juju emits (relation events: on.relation)`);
       break;
     case 'relation':
