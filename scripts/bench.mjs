@@ -274,7 +274,8 @@ export function formatHook(r) {
         ...(r.cycle
           ? [
               [
-                `**no-op update-status averaged over the ${r.cycle.minutes}-minute memo cycle** (${r.cycle.runs - 1} hits + 1 periodic full run, update-status every 5 min)`,
+                `**no-op update-status averaged over the ${r.cycle.minutes}-minute memo cycle** (${r.cycle.runs - 1}` +
+                  ` hits + 1 periodic full run, update-status every 5 min)`,
                 f2(r.cycle.ms),
                 rx(r.cycle.ratio),
                 '≤ 1.5×',
@@ -295,7 +296,8 @@ export function formatHook(r) {
         ...(r.hookPeriodicMs
           ? [
               [
-                `\`dispatch\` update-status, periodic full run (the record older than ${r.cycle?.minutes ?? 30} min: reads Juju and the host again)`,
+                `\`dispatch\` update-status, periodic full run (the record older than ${r.cycle?.minutes ?? 30} min:` +
+                  ` reads Juju and the host again)`,
                 f2(r.hookPeriodicMs),
                 rx(r.hookPeriodicMs / r.nodeE0Ms),
                 '',
@@ -344,10 +346,13 @@ export function formatHook(r) {
     ),
     '',
     ...(r.memo?.periodic ? [formatQuiet(r.memo.hit, r.memo.periodic, r.memo.maxAgeMin, r.perHour), ''] : []),
-    `Paired rounds: ${r.rounds}. Peak RSS: ${rss} (goal ≤ 80 MB). Processes the full hook started: **${r.processes.total}** — ${list(r.processes.byTool)}.${memo} ` +
-      `ip processes reading the host: **${r.processes.ipReads}** (goal 1); ip processes applying: ${r.processes.ipApplies}${r.converged ? ' (a no-op, as it should be)' : ' (NOT a no-op: the host is not converged in the charm’s eyes)'}.` +
+    `Paired rounds: ${r.rounds}. Peak RSS: ${rss} (goal ≤ 80 MB). Processes the full hook started:` +
+      ` **${r.processes.total}** — ${list(r.processes.byTool)}.${memo} ` +
+      `ip processes reading the host: **${r.processes.ipReads}** (goal 1); ip processes applying:` +
+      ` ${r.processes.ipApplies}${r.converged ? ' (a no-op, as it should be)' : ' (NOT a no-op: the host is not converged in the charm’s eyes)'}.` +
       (r.memo && !r.cycle
-        ? ` With a ${r.memo.maxAgeMin}-minute record and update-status every 5 minutes, 1 run in ${r.memo.maxAgeMin / 5} is in full: ${f2((r.hookMs * (r.memo.maxAgeMin / 5 - 1) + (r.hookFullMs ?? r.hookMs)) / (r.memo.maxAgeMin / 5))} ms on average.`
+        ? ` With a ${r.memo.maxAgeMin}-minute record and update-status every 5 minutes, 1 run in ${r.memo.maxAgeMin / 5}` +
+          ` is in full: ${f2((r.hookMs * (r.memo.maxAgeMin / 5 - 1) + (r.hookFullMs ?? r.hookMs)) / (r.memo.maxAgeMin / 5))} ms on average.`
         : ''),
   ].join('\n');
 }
@@ -375,7 +380,9 @@ function formatQuiet(h, p, maxAgeMin, ph) {
     const tools = [...new Set([...Object.keys(before.byTool), ...Object.keys(ph.after.byTool)])].sort();
     out.push(
       '',
-      `Hook-tool calls per unit per hour on a converged unit (12 update-status; in full: ${ph.fullRunsPerHour?.before ?? '?'} before, ${ph.fullRunsPerHour?.after ?? 60 / maxAgeMin} after), counted from the runs above; before: the charm of ${ph.beforeRef ?? 'the earlier commit'}, built and run in the same sandbox:`,
+      `Hook-tool calls per unit per hour on a converged unit (12 update-status; in full: ${ph.fullRunsPerHour?.before ?? '?'}` +
+        ` before, ${ph.fullRunsPerHour?.after ?? 60 / maxAgeMin} after), counted from the runs above; before: the charm` +
+        ` of ${ph.beforeRef ?? 'the earlier commit'}, built and run in the same sandbox:`,
       '',
       table(
         ['per unit per hour', 'before', 'after'],
