@@ -3,7 +3,7 @@
 import { CharmUnit, networksFor } from './charm.mjs';
 import { controllerRow, inboundMatrix, outboundMatrix, printable } from './matrix.mjs';
 import { probe, startServer } from './probes.mjs';
-import { resetUnitFiles } from './snapshot.mjs';
+import { diffSnapshots, resetUnitFiles, snapshot } from './snapshot.mjs';
 import { buildTopology, controllerOf, destroyTopology, waitReady } from './topology.mjs';
 
 /**
@@ -59,6 +59,36 @@ export async function hookOk(t, unit, name, opts) {
       ` ms)${r.exitCode !== 0 ? ` stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
   );
   return r;
+}
+
+/**
+ * Runs `hooks` in turn, each checked to exit 0 (stop and remove set no status worth checking).
+ * @param {Context} t
+ * @param {CharmUnit} unit
+ * @param {string[]} hooks
+ */
+export async function hooksExitOk(t, unit, hooks) {
+  for (const hook of hooks) {
+    const r = await unit.hook(hook);
+    t.check(
+      `${hook}: exit 0`,
+      r.exitCode === 0,
+      `exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message}`,
+    );
+  }
+}
+
+/**
+ * Checks (as `label`) that namespace `ns` snapshots as `before`; returns the differences.
+ * @param {Context} t
+ * @param {string} ns
+ * @param {import('./snapshot.mjs').Snapshot} before
+ * @param {string} label
+ */
+export function snapshotIsBack(t, ns, before, label) {
+  const diff = diffSnapshots(before, snapshot(ns));
+  t.check(label, diff.length === 0, diff.slice(0, 8).join(' | '));
+  return diff;
 }
 
 /**

@@ -4,7 +4,7 @@
 // a namespace's first VRF ever, so vrf-host must add it itself (before its first VRF), and a second
 // remove again gives back the host of before.
 import { CharmUnit, networksFor } from '../lib/charm.mjs';
-import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
+import { deployMultiHomed, hookOk, hooksExitOk, snapshotIsBack } from '../lib/scenario1.mjs';
 import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
 import { ipJson } from '../lib/exec.mjs';
 import { controllerOf } from '../lib/topology.mjs';
@@ -27,20 +27,8 @@ export async function run(t) {
     during.length > 0,
     `${during.length} differences`,
   );
-  for (const hook of ['stop', 'remove']) {
-    const r = await unit.hook(hook);
-    t.check(
-      `${hook}: exit 0`,
-      r.exitCode === 0,
-      `exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message}`,
-    );
-  }
-  const diff = diffSnapshots(before, snapshot(topo.unit));
-  t.check(
-    'after stop + remove the snapshot equals the one before install',
-    diff.length === 0,
-    diff.slice(0, 8).join(' | '),
-  );
+  await hooksExitOk(t, unit, ['stop', 'remove']);
+  snapshotIsBack(t, topo.unit, before, 'after stop + remove the snapshot equals the one before install');
   t.check('no VRF is left', ipJson(topo.unit, 'link', 'show', 'type', 'vrf').length === 0);
 
   // Installed again (a new unit of the application on the same machine).
@@ -65,10 +53,5 @@ export async function run(t) {
     r2.exitCode === 0,
     `exit ${r2.exitCode}, ${r2.record.status.status}: ${r2.record.status.message}`,
   );
-  const diff2 = diffSnapshots(before, snapshot(topo.unit));
-  t.check(
-    'after the second remove the snapshot equals the one before the first install',
-    diff2.length === 0,
-    diff2.slice(0, 8).join(' | '),
-  );
+  snapshotIsBack(t, topo.unit, before, 'after the second remove the snapshot equals the one before the first install');
 }

@@ -17,7 +17,7 @@ import { ipBatch, ipJson, ipn } from '../lib/exec.mjs';
 import { CharmUnit, networksFor } from '../lib/charm.mjs';
 import { controllerRow, inboundMatrix, outboundMatrix, printable } from '../lib/matrix.mjs';
 import { probe, startServer } from '../lib/probes.mjs';
-import { hookOk } from '../lib/scenario1.mjs';
+import { hookOk, hooksExitOk, snapshotIsBack } from '../lib/scenario1.mjs';
 import { diffSnapshots, resetUnitFiles, snapshot } from '../lib/snapshot.mjs';
 import { MULTI_HOMED, buildTopology, controllerOf, destroyTopology, spaceOf, waitReady } from '../lib/topology.mjs';
 
@@ -271,24 +271,12 @@ export async function run(t) {
     JSON.stringify(tableDefault(topo.unit, vrfs.storage)),
   );
 
-  for (const hook of ['stop', 'remove']) {
-    const r = await unit.hook(hook);
-    t.check(
-      `${hook}: exit 0`,
-      r.exitCode === 0,
-      `exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message}`,
-    );
-  }
+  await hooksExitOk(t, unit, ['stop', 'remove']);
   const rulesAfter = maasRules(topo.unit);
   t.check(
     'after remove the MAAS rules are back exactly',
     JSON.stringify(rulesAfter) === JSON.stringify(rulesBefore),
     rulesAfter.join('; '),
   );
-  const diff = diffSnapshots(before, snapshot(topo.unit));
-  t.check(
-    'after stop + remove the snapshot equals the one before install',
-    diff.length === 0,
-    diff.slice(0, 8).join(' | '),
-  );
+  snapshotIsBack(t, topo.unit, before, 'after stop + remove the snapshot equals the one before install');
 }

@@ -9,8 +9,8 @@ import { CHARM_FILE } from '../lib/charm.mjs';
 import { run as sh, sleep } from '../lib/exec.mjs';
 import { oldCharmFile } from '../lib/old-charm.mjs';
 import { startProbeLoop } from '../lib/probeloop.mjs';
-import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
-import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
+import { deployMultiHomed, hookOk, hooksExitOk, snapshotIsBack } from '../lib/scenario1.mjs';
+import { snapshot } from '../lib/snapshot.mjs';
 
 export const name = 'upgrade';
 /** main when this scenario was written: the charm an operator upgrades from. */
@@ -96,19 +96,12 @@ export async function run(t) {
       .find((l) => l.startsWith('ExecStart=')),
   );
 
-  for (const hook of ['stop', 'remove']) {
-    const r = await unit.hook(hook);
-    t.check(
-      `${hook}: exit 0`,
-      r.exitCode === 0,
-      `exit ${r.exitCode}, ${r.record.status.status}: ${r.record.status.message}`,
-    );
-  }
-  const diff = diffSnapshots(before, snapshot(topo.unit));
-  t.check(
+  await hooksExitOk(t, unit, ['stop', 'remove']);
+  snapshotIsBack(
+    t,
+    topo.unit,
+    before,
     'after stop + remove the snapshot equals the one before the old charm was installed',
-    diff.length === 0,
-    diff.slice(0, 8).join(' | '),
   );
   t.check(
     'no vrf-host file is left under /var/lib/vrf-host/bin or /etc/systemd',
