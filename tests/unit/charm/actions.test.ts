@@ -8,26 +8,16 @@ import type { State } from '../../../src/ops/testing/index.js';
 import type { NestedResults } from '../../../src/ops/testing/fake-juju.js';
 import { simulate } from '../../../src/vrf/model.js';
 import { PATHS } from '../../../src/vrf/persist.js';
-import { fakeHost, type FakeHost } from './fake-host.js';
-import { context, NETWORKS } from './helpers.js';
+import { BASE, context, freshFakeHost, PINNED } from './helpers.js';
 
-const CONFIG = { gateways: 'public=2001:db8:16::1' };
-const BASE: State = { config: CONFIG, networks: NETWORKS };
+const fh = freshFakeHost();
 
-let fake: FakeHost;
-beforeEach(async () => {
-  fake = await fakeHost();
-});
-afterEach(async () => {
-  await fake.cleanup();
-});
-
-const link = (name: string) => fake.current().links.find((l) => l.name === name);
+const link = (name: string) => fh.host.current().links.find((l) => l.name === name);
 const nested = (r: NestedResults, path: string): string | NestedResults | undefined =>
   path.split('.').reduce<string | NestedResults | undefined>((o, k) => (typeof o === 'object' ? o[k] : undefined), r);
 
 async function installed(): Promise<State> {
-  const ctx = context(fake);
+  const ctx = context(fh.host);
   const out = await ctx.run(ctx.on.install(), BASE);
   expect(out.unitStatus?.name).toBe('active');
   return { ...out, ...BASE };
@@ -46,7 +36,7 @@ function expectValidKeys(calls: string[][]): void {
 describe('show-vrfs', () => {
   test('per VRF: table, members with addresses, default route per family with its source, rules, sync; and a summary table', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('show-vrfs'), state);
     expect(ctx.actionFailure).toBeUndefined();
     expectValidKeys(ctx.calls);
@@ -78,7 +68,7 @@ describe('show-vrfs', () => {
 
   test('routes=true adds each VRF routing table', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('show-vrfs', { routes: true }), state);
     const routes = Object.values(nested(ctx.actionResults, 'vrfs.storage-cluster.routes') as NestedResults);
     expect(routes).toContain('default via 10.10.5.1 dev bond0.105');
@@ -88,8 +78,8 @@ describe('show-vrfs', () => {
 
   test('drift shows per VRF with the pending commands', async () => {
     const state = await installed();
-    fake.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
-    const ctx = context(fake);
+    fh.host.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('show-vrfs'), state);
     expect(ctx.actionResults['in-sync']).toBe('false');
     expect(nested(ctx.actionResults, 'vrfs.storage.in-sync')).toBe('false');
@@ -101,7 +91,7 @@ describe('show-vrfs', () => {
 
   test('with a bad config it shows the last applied state and the problem', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('show-vrfs'), { ...state, config: { vrfs: 'x: {binding: storage, table: 254}' } });
     expect(ctx.actionFailure).toBeUndefined();
     expect(ctx.actionResults['problems']).toBe('vrfs: x.table 254 is reserved');
@@ -109,18 +99,18 @@ describe('show-vrfs', () => {
   });
 
   test('invalid params fail the action naming the param', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('show-vrfs', { routes: 'yes' }), BASE);
     expect(ctx.actionFailure).toMatch(/^action show-vrfs: invalid parameter "routes": must be true or false/);
     await ctx.run(ctx.on.action('show-vrfs', { colour: true }), BASE);
     expect(ctx.actionFailure).toMatch(/unknown parameter: "colour"/);
-    expect(fake.calls).toEqual([]);
+    expect(fh.host.calls).toEqual([]);
   });
 });
 
 describe('plan', () => {
   test('the exact ip commands the next config-changed would run, and a summary; nothing applied', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('plan'), BASE);
     expect(ctx.actionFailure).toBeUndefined();
     expectValidKeys(ctx.calls);
@@ -136,13 +126,13 @@ describe('plan', () => {
       new RegExp(`^${commands.length} changes: \\d+ sysctl, \\d+ rule-add, \\d+ vrf-create, `),
     );
     expect(nested(ctx.actionResults, 'steps.0.command')).toBe(commands[0]);
-    expect(fake.batches()).toEqual([]);
-    await expect(readFile(join(fake.root, PATHS.state), 'utf8')).rejects.toThrow(/ENOENT/);
+    expect(fh.host.batches()).toEqual([]);
+    await expect(readFile(join(fh.host.root, PATHS.state), 'utf8')).rejects.toThrow(/ENOENT/);
   });
 
   test('on a converged host: nothing to do', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('plan'), state);
     expect(ctx.actionResults).toEqual({
       summary: 'nothing to do: the host matches the desired state',
@@ -153,7 +143,7 @@ describe('plan', () => {
 
   test('config overrides (YAML) preview a change without making it', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(
       ctx.on.action('plan', { config: "{strict: false, vrfs: 'storacc: {binding: storage, table: 20}'}" }),
       state,
@@ -168,7 +158,7 @@ describe('plan', () => {
   });
 
   test('config overrides as JSON with a nested vrfs mapping', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(
       ctx.on.action('plan', { config: JSON.stringify({ vrfs: { storacc: { binding: 'storage', table: 20 } } }) }),
       BASE,
@@ -190,16 +180,16 @@ describe('plan', () => {
     ],
     ['{"heal-drift": "often"}', /^plan: config: heal-drift: must be true or false/],
   ])('bad overrides fail the action naming the field: %s', async (config, message) => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('plan', { config }), BASE);
     if (typeof message === 'string') expect(ctx.actionFailure).toBe(message);
     else expect(ctx.actionFailure).toMatch(message);
-    expect(fake.batches()).toEqual([]);
+    expect(fh.host.batches()).toEqual([]);
     expect(ctx.exitCode).toBe(0);
   });
 
   test('invalid params: config must be a string or a mapping', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('plan', { config: 3 }), BASE);
     expect(ctx.actionFailure).toMatch(/^action plan: invalid parameter "config": must be a string or a mapping/);
   });
@@ -207,27 +197,27 @@ describe('plan', () => {
   test("the README's juju run … plan config='{gateways: \"public=172.16.0.254\"}': the mapping Juju delivers", async () => {
     // juju run parses the argument as YAML (cmd/juju/action/run.go): action-get returns this mapping.
     const state = await installed();
-    const appliedBefore = fake.batches().length;
-    const asMapping = context(fake);
+    const appliedBefore = fh.host.batches().length;
+    const asMapping = context(fh.host);
     await asMapping.run(asMapping.on.action('plan', { config: { gateways: 'public=172.16.0.254' } }), state);
     expect(asMapping.actionFailure).toBeUndefined();
     expect(asMapping.actionResults['commands']).toMatch(
       /^ip route replace 0\.0\.0\.0\/0 via 172\.16\.0\.254 dev br-ens4 table 1001$/m,
     );
     // …and the same override as text (juju run --string-args) plans the same commands.
-    const asText = context(fake);
+    const asText = context(fh.host);
     await asText.run(asText.on.action('plan', { config: '{gateways: "public=172.16.0.254"}' }), state);
     expect(asText.actionResults).toEqual(asMapping.actionResults);
-    expect(fake.batches()).toHaveLength(appliedBefore); // plan applies nothing
+    expect(fh.host.batches()).toHaveLength(appliedBefore); // plan applies nothing
   });
 });
 
 describe('apply', () => {
   test('reconciles now and lists the steps that ran; the status follows', async () => {
     const state = await installed();
-    fake.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
-    const ctx = context(fake);
-    const out = await ctx.run(ctx.on.action('apply'), { ...state, config: { ...CONFIG, 'heal-drift': false } });
+    fh.host.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
+    const ctx = context(fh.host);
+    const out = await ctx.run(ctx.on.action('apply'), { ...state, config: { ...PINNED, 'heal-drift': false } });
     expect(ctx.actionFailure).toBeUndefined();
     expect(ctx.actionResults['applied']).toMatch(/^ip link set dev bond0 master storage$/m);
     expect(ctx.actionResults['summary']).toMatch(/^ran \d+ changes?: /);
@@ -236,8 +226,8 @@ describe('apply', () => {
   });
 
   test('applies even when dry-run is set (the unit-by-unit rollout)', async () => {
-    const ctx = context(fake);
-    await ctx.run(ctx.on.action('apply'), { ...BASE, config: { ...CONFIG, 'dry-run': true } });
+    const ctx = context(fh.host);
+    await ctx.run(ctx.on.action('apply'), { ...BASE, config: { ...PINNED, 'dry-run': true } });
     expect(ctx.actionFailure).toBeUndefined();
     expect(link('public')?.kind).toBe('vrf');
     expect(Number(ctx.actionResults['count'])).toBeGreaterThan(10);
@@ -245,15 +235,15 @@ describe('apply', () => {
 
   test('nothing to do on a converged host', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('apply'), state);
     expect(ctx.actionResults['summary']).toBe('nothing to do: the host already matched the desired state');
     expect(ctx.actionResults['count']).toBe('0');
   });
 
   test('fails with the failing step and its error, listing the steps that ran', async () => {
-    fake.failOn(/master storage$/, 'RTNETLINK answers: Operation not supported');
-    const ctx = context(fake);
+    fh.host.failOn(/master storage$/, 'RTNETLINK answers: Operation not supported');
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.action('apply'), BASE);
     expect(ctx.actionFailure).toMatch(
       /^apply: step \d+ of \d+ failed: ip link set dev bond0 master storage: RTNETLINK answers: Operation not supported$/,
@@ -264,17 +254,17 @@ describe('apply', () => {
   });
 
   test('bad config fails the action naming the field; nothing applied', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('apply'), { ...BASE, config: { 'table-range': 'lots' } });
     expect(ctx.actionFailure).toMatch(/^apply: table-range: /);
-    expect(fake.batches()).toEqual([]);
+    expect(fh.host.batches()).toEqual([]);
   });
 
   test('unknown params fail the action', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('apply', { force: true }), BASE);
     expect(ctx.actionFailure).toMatch(/unknown parameter: "force"/);
-    expect(fake.calls).toEqual([]);
+    expect(fh.host.calls).toEqual([]);
   });
 });
 
@@ -290,8 +280,8 @@ describe('check-gateways', () => {
 
   test('pings each gateway from inside its VRF; an unreachable gateway is a result, not a failure', async () => {
     const state = await installed();
-    fake.ping({ '172.16.0.1': PING_OK, '10.10.4.1': PING_LOSS });
-    const ctx = context(fake);
+    fh.host.ping({ '172.16.0.1': PING_OK, '10.10.4.1': PING_LOSS });
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('check-gateways'), state);
     expect(ctx.actionFailure).toBeUndefined();
     expectValidKeys(ctx.calls);
@@ -306,18 +296,18 @@ describe('check-gateways', () => {
     expect(nested(r, 'vrfs.storage.ipv4.loss')).toBe('100%');
     expect(r['reachable']).toBe('false');
     expect(r['summary']).toMatch(/^\d+ of \d+ probes unreachable\n/);
-    const pings = fake.calls.filter((c) => c.args[0] === 'vrf');
+    const pings = fh.host.calls.filter((c) => c.args[0] === 'vrf');
     expect(pings.map((c) => c.args.slice(0, 4).join(' '))).toContain('vrf exec public ping');
   });
 
   test('vrf and target probe a further address from one VRF', async () => {
     const state = await installed();
-    fake.ping({ '172.16.0.1': PING_OK, '172.16.0.99': PING_OK });
-    const ctx = context(fake);
+    fh.host.ping({ '172.16.0.1': PING_OK, '172.16.0.99': PING_OK });
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('check-gateways', { vrf: 'public', target: '172.16.0.99' }), state);
     expect(Object.keys(nested(ctx.actionResults, 'vrfs') as NestedResults)).toEqual(['public']);
     expect(nested(ctx.actionResults, 'vrfs.public.target.address')).toBe('172.16.0.99');
-    expect(fake.calls.filter((c) => c.args[0] === 'vrf').every((c) => c.args[2] === 'public')).toBe(true);
+    expect(fh.host.calls.filter((c) => c.args[0] === 'vrf').every((c) => c.args[2] === 'public')).toBe(true);
   });
 
   test.each([
@@ -337,15 +327,15 @@ describe('check-gateways', () => {
     [{ vrf: 7 }, /^action check-gateways: invalid parameter "vrf": must be a string/],
     [{ verbose: true }, /unknown parameter: "verbose"/],
   ])('invalid params %p fail the action naming the param', async (params, message) => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('check-gateways', params), BASE);
     expect(ctx.actionFailure).toMatch(message);
-    expect(fake.calls).toEqual([]);
+    expect(fh.host.calls).toEqual([]);
   });
 
   test('a VRF that is not one of ours fails the action naming it', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.action('check-gateways', { vrf: 'nope' }), state);
     expect(ctx.actionFailure).toBe(
       'check-gateways: vrf: "nope" is not one of vrf-host\'s VRFs (public, storage, storage-cluster)',

@@ -6,19 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { State } from '../../../src/ops/testing/index.js';
 import { PATHS } from '../../../src/vrf/persist.js';
-import { fakeHost, type FakeHost } from './fake-host.js';
-import { context, net, NETWORKS } from './helpers.js';
+import { BASE, context, freshFakeHost, PINNED, net, NETWORKS } from './helpers.js';
 
-const CONFIG = { gateways: 'public=2001:db8:16::1' };
-const BASE: State = { config: CONFIG, networks: NETWORKS };
-
-let fake: FakeHost;
-beforeEach(async () => {
-  fake = await fakeHost();
-});
-afterEach(async () => {
-  await fake.cleanup();
-});
+const fh = freshFakeHost();
 
 interface Case {
   readonly name: string;
@@ -104,18 +94,18 @@ const CASES: Case[] = [
 
 describe('bad config on a fresh host: Blocked, nothing applied, nothing written', () => {
   test.each(CASES)('$name', async (c) => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.configChanged(), {
-      config: { ...CONFIG, ...c.config },
+      config: { ...PINNED, ...c.config },
       networks: c.networks ?? NETWORKS,
     });
     expect(ctx.exitCode).toBe(0);
     expect(out.unitStatus?.name).toBe('blocked');
     if (typeof c.status === 'string') expect(out.unitStatus?.message).toBe(c.status);
     else expect(out.unitStatus?.message).toMatch(c.status);
-    expect(fake.batches()).toEqual([]);
-    expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('0');
-    await expect(readFile(join(fake.root, PATHS.state), 'utf8')).rejects.toThrow(/ENOENT/);
+    expect(fh.host.batches()).toEqual([]);
+    expect(await fh.host.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('0');
+    await expect(readFile(join(fh.host.root, PATHS.state), 'utf8')).rejects.toThrow(/ENOENT/);
     // Every problem is in the log; the status holds the first.
     expect(
       ctx.jujuLog.some(
@@ -130,52 +120,52 @@ describe('bad config on a fresh host: Blocked, nothing applied, nothing written'
 
 describe('bad config on a converged host: the last good state stays', () => {
   test.each(CASES.filter((c) => !c.networks))('$name', async (c) => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.install(), BASE);
-    const state = await readFile(join(fake.root, PATHS.state), 'utf8');
-    const host = fake.current();
-    const batches = fake.batches().length;
-    const out = await ctx.run(ctx.on.configChanged(), { ...BASE, config: { ...CONFIG, ...c.config } });
+    const state = await readFile(join(fh.host.root, PATHS.state), 'utf8');
+    const host = fh.host.current();
+    const batches = fh.host.batches().length;
+    const out = await ctx.run(ctx.on.configChanged(), { ...BASE, config: { ...PINNED, ...c.config } });
     expect(out.unitStatus?.name).toBe('blocked');
-    expect(fake.batches().length).toBe(batches);
-    expect(fake.current()).toBe(host);
-    expect(await readFile(join(fake.root, PATHS.state), 'utf8')).toBe(state);
+    expect(fh.host.batches().length).toBe(batches);
+    expect(fh.host.current()).toBe(host);
+    expect(await readFile(join(fh.host.root, PATHS.state), 'utf8')).toBe(state);
     // update-status does not heal towards a bad config either; it stays blocked.
-    const again = await ctx.run(ctx.on.updateStatus(), { ...BASE, config: { ...CONFIG, ...c.config } });
+    const again = await ctx.run(ctx.on.updateStatus(), { ...BASE, config: { ...PINNED, ...c.config } });
     expect(again.unitStatus).toEqual(out.unitStatus);
-    expect(fake.batches().length).toBe(batches);
+    expect(fh.host.batches().length).toBe(batches);
   });
 });
 
 describe('the host cannot do VRFs', () => {
   test('no vrf kernel module: Blocked telling the operator to load it on the host; nothing applied', async () => {
-    await fake.setVrfModule(false);
-    const ctx = context(fake);
+    await fh.host.setVrfModule(false);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.install(), BASE);
     expect(out.unitStatus?.name).toBe('blocked');
     expect(out.unitStatus?.message).toMatch(/^no vrf kernel module: load it on the host \(modprobe vrf\)/);
-    expect(fake.calls.some((c) => c.file === 'fake-modprobe' && c.args.join(' ') === 'vrf')).toBe(true);
-    expect(fake.batches()).toEqual([]);
+    expect(fh.host.calls.some((c) => c.file === 'fake-modprobe' && c.args.join(' ') === 'vrf')).toBe(true);
+    expect(fh.host.batches()).toEqual([]);
   });
 
   test('in a container: the message says a container cannot load modules', async () => {
-    await fake.setVrfModule(false);
+    await fh.host.setVrfModule(false);
     const { mkdir, writeFile } = await import('node:fs/promises');
-    await mkdir(join(fake.root, 'run/systemd'), { recursive: true });
-    await writeFile(join(fake.root, 'run/systemd/container'), 'lxc\n');
-    const ctx = context(fake);
+    await mkdir(join(fh.host.root, 'run/systemd'), { recursive: true });
+    await writeFile(join(fh.host.root, 'run/systemd/container'), 'lxc\n');
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.install(), BASE);
     expect(out.unitStatus).toEqual({
       name: 'blocked',
       message: 'no vrf kernel module: load it on the host (modprobe vrf); a container cannot load modules',
     });
-    expect(fake.calls.some((c) => c.file === 'fake-modprobe')).toBe(false);
+    expect(fh.host.calls.some((c) => c.file === 'fake-modprobe')).toBe(false);
   });
 
   test('a kernel without the l3mdev sysctls names the version needed', async () => {
     const { rm } = await import('node:fs/promises');
-    await rm(join(fake.proc, 'sys/net/ipv4/tcp_l3mdev_accept'));
-    const ctx = context(fake);
+    await rm(join(fh.host.proc, 'sys/net/ipv4/tcp_l3mdev_accept'));
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.install(), BASE);
     expect(out.unitStatus?.name).toBe('blocked');
     expect(out.unitStatus?.message).toMatch(/net\.ipv4\.tcp_l3mdev_accept.*Linux 4\.5 or newer/);
@@ -183,34 +173,34 @@ describe('the host cannot do VRFs', () => {
 
   test('a missing gateway is Blocked with the fix, but the VRF is built with its connected routes', async () => {
     // No MAAS table for the public space: nothing says where its IPv4 router is.
-    fake.mutate((h) => ({
+    fh.host.mutate((h) => ({
       ...h,
       routes: h.routes.filter((r) => r.table !== 1),
       rules: h.rules.filter((r) => r.table !== 1),
     }));
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.install(), { config: {}, networks: NETWORKS });
     expect(out.unitStatus).toEqual({
       name: 'blocked',
       message: 'public: no gateway found for 172.16.0.0/24; set config gateways',
     });
-    expect(fake.current().links.find((l) => l.name === 'br-ens4')?.master).toBe('public');
+    expect(fh.host.current().links.find((l) => l.name === 'br-ens4')?.master).toBe('public');
   });
 });
 
 describe('apply failure in a hook', () => {
   test('Blocked with the failing step and its error; the next hook converges from there', async () => {
-    fake.failOn(/master storage$/, 'RTNETLINK answers: Operation not supported');
-    const ctx = context(fake);
+    fh.host.failOn(/master storage$/, 'RTNETLINK answers: Operation not supported');
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.install(), BASE);
     expect(ctx.exitCode).toBe(0);
     expect(out.unitStatus?.name).toBe('blocked');
     expect(out.unitStatus?.message).toMatch(
       /^apply failed at step \d+\/\d+ `ip link set dev bond0 master storage`: RTNETLINK answers: Operation not supported; fix it and run the apply action$/,
     );
-    fake.failOn(null);
+    fh.host.failOn(null);
     const again = await ctx.run(ctx.on.updateStatus(), { ...out, ...BASE });
     expect(again.unitStatus?.name).toBe('active');
-    expect(fake.current().links.find((l) => l.name === 'bond0')?.master).toBe('storage');
+    expect(fh.host.current().links.find((l) => l.name === 'bond0')?.master).toBe('storage');
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The charm's hooks through the in-process Context harness, on a fake machine
+ * The charm's hooks through the in-process Context harness, on a fh.host machine
  * whose kernel is the model started from the recorded MAAS host.
  */
 import type { MemoRecord } from '../../../src/ops/index.js';
@@ -11,12 +11,7 @@ import { BOOT_PATHS } from '../../../src/vrf/boot.js';
 import { PATHS } from '../../../src/vrf/persist.js';
 import { simulate } from '../../../src/vrf/model.js';
 import type { Route } from '../../../src/vrf/types.js';
-import { fakeHost, type FakeHost } from './fake-host.js';
-import { context, net, NETWORKS } from './helpers.js';
-
-/** Pin public's IPv6 gateway so these tests are about the charm (the RA-learnt one has its own test in update-status). */
-const CONFIG = { gateways: 'public=2001:db8:16::1' };
-const BASE: State = { config: CONFIG, networks: NETWORKS };
+import { BASE, context, freshFakeHost, PINNED, net, NETWORKS } from './helpers.js';
 
 const exists = (p: string) =>
   access(p).then(
@@ -24,26 +19,20 @@ const exists = (p: string) =>
     () => false,
   );
 
-let fake: FakeHost;
-beforeEach(async () => {
-  fake = await fakeHost();
-});
-afterEach(async () => {
-  await fake.cleanup();
-});
+const fh = freshFakeHost();
 
-const link = (name: string) => fake.current().links.find((l) => l.name === name);
+const link = (name: string) => fh.host.current().links.find((l) => l.name === name);
 
 async function installed(): Promise<State> {
-  const ctx = context(fake);
+  const ctx = context(fh.host);
   const out = await ctx.run(ctx.on.install(), BASE);
   expect(ctx.exitCode).toBe(0);
-  return { ...out, config: CONFIG, networks: NETWORKS };
+  return { ...out, config: PINNED, networks: NETWORKS };
 }
 
 describe('install', () => {
   test('converges the host: VRFs, members, sysctls, files, boot unit; Maintenance while applying, then Active saying what is true', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.install(), BASE);
     expect(ctx.exitCode).toBe(0);
     expect(ctx.statusHistory[0]).toEqual({
@@ -62,26 +51,28 @@ describe('install', () => {
     expect(link('bond0.105')?.master).toBe('storage-cluster');
     expect(link('ens3')?.master).toBeNull(); // the controller path stays in main
     // One ip -batch process per apply run (plus the -6 one for the local rule).
-    expect(fake.batches().length).toBeLessThanOrEqual(3);
-    expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
+    expect(fh.host.batches().length).toBeLessThanOrEqual(3);
+    expect(await fh.host.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
     // Persistence beyond the agent.
-    const state = JSON.parse(await readFile(join(fake.root, PATHS.state), 'utf8')) as {
+    const state = JSON.parse(await readFile(join(fh.host.root, PATHS.state), 'utf8')) as {
       units: string[];
       application: string;
     };
     expect(state.units).toEqual(['vrf-host/0']);
     expect(state.application).toBe('vrf-host');
-    expect(await readFile(join(fake.root, PATHS.rtTables), 'utf8')).toMatch(/1001\s+public/);
-    expect(await readFile(join(fake.root, PATHS.sysctlConf), 'utf8')).toMatch(/net\.ipv4\.tcp_l3mdev_accept\s*=\s*1/);
-    expect(await readFile(join(fake.root, BOOT_PATHS.unit), 'utf8')).toMatch(
+    expect(await readFile(join(fh.host.root, PATHS.rtTables), 'utf8')).toMatch(/1001\s+public/);
+    expect(await readFile(join(fh.host.root, PATHS.sysctlConf), 'utf8')).toMatch(
+      /net\.ipv4\.tcp_l3mdev_accept\s*=\s*1/,
+    );
+    expect(await readFile(join(fh.host.root, BOOT_PATHS.unit), 'utf8')).toMatch(
       /ExecStart=\S+ \/var\/lib\/vrf-host\/bin\/vrf-host\.mjs apply --from-state/,
     );
-    for (const h of BOOT_PATHS.hooks) expect(await exists(join(fake.root, h))).toBe(true);
-    expect(await exists(join(fake.root, 'etc/netplan'))).toBe(false);
+    for (const h of BOOT_PATHS.hooks) expect(await exists(join(fh.host.root, h))).toBe(true);
+    expect(await exists(join(fh.host.root, 'etc/netplan'))).toBe(false);
   });
 
   test('every binding is re-read with network-get: juju-info and each extra-binding', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.install(), BASE);
     const gets = ctx.calls.filter((c) => c[0] === 'network-get').map((c) => c.slice(1).find((a) => !a.startsWith('-')));
     expect(gets.sort()).toEqual([
@@ -107,13 +98,13 @@ describe('install', () => {
       tenant: pub,
       mgmt: net('ens3', ['10.0.0.10', '10.0.0.0/24']),
     };
-    const ctx = context(fake);
-    const out = await ctx.run(ctx.on.install(), { config: CONFIG, networks });
+    const ctx = context(fh.host);
+    const out = await ctx.run(ctx.on.install(), { config: PINNED, networks });
     expect(out.unitStatus?.message).toBe(
       '2 VRFs: storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1); mgmt in main (controller path)',
     );
     expect(link('ens3')?.master).toBeNull();
-    const observe = fake.calls.find((c) => c.args.includes('-json'));
+    const observe = fh.host.calls.find((c) => c.args.includes('-json'));
     expect(observe?.input).toMatch(/^route get 10\.100\.0\.5$/m);
     expect(observe?.input).toMatch(/^route get 2001:db8:100::5$/m);
   });
@@ -124,11 +115,11 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
     '%s on a converged host changes nothing and stays Active',
     async (hook) => {
       const state = await installed();
-      const before = fake.batches().length;
-      const ctx = context(fake);
+      const before = fh.host.batches().length;
+      const ctx = context(fh.host);
       const out = await ctx.run(ctx.on.hook(hook), state);
       expect(ctx.exitCode).toBe(0);
-      expect(fake.batches().length).toBe(before);
+      expect(fh.host.batches().length).toBe(before);
       expect(ctx.statusHistory.map((s) => s.name)).toEqual(['active']);
       expect(out.unitStatus?.message).toMatch(/^3 VRFs: public\(br-ens4/);
     },
@@ -136,25 +127,25 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
 
   test("upgrade-charm refreshes the boot unit's copy of the CLI from the new charm", async () => {
     const state = await installed();
-    const cli = fake.host.boot === false ? '' : fake.host.boot.cliSource;
+    const cli = fh.host.host.boot === false ? '' : fh.host.host.boot.cliSource;
     await writeFile(cli, '// the CLI of the upgraded charm\n');
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.upgradeCharm(), state);
-    expect(await readFile(join(fake.root, BOOT_PATHS.cli), 'utf8')).toBe('// the CLI of the upgraded charm\n');
+    expect(await readFile(join(fh.host.root, BOOT_PATHS.cli), 'utf8')).toBe('// the CLI of the upgraded charm\n');
   });
 
   test('config-changed applies a changed option (strict off removes the unreachable defaults)', async () => {
     const state = await installed();
-    const ctx = context(fake);
-    const out = await ctx.run(ctx.on.configChanged(), { ...state, config: { ...CONFIG, strict: false } });
+    const ctx = context(fh.host);
+    const out = await ctx.run(ctx.on.configChanged(), { ...state, config: { ...PINNED, strict: false } });
     expect(out.unitStatus?.name).toBe('active');
     expect(ctx.statusHistory[0]?.name).toBe('maintenance');
-    expect(fake.current().routes.filter((r) => r.type === 'unreachable' && r.table >= 1001)).toEqual([]);
+    expect(fh.host.current().routes.filter((r) => r.type === 'unreachable' && r.table >= 1001)).toEqual([]);
   });
 
   test('config-changed after juju bind: a binding that moved to the default space leaves its VRF', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.configChanged(), {
       ...state,
       networks: { ...NETWORKS, 'storage-cluster': NETWORKS['juju-info']! },
@@ -166,10 +157,10 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
 
   test('config-changed with exclude-interfaces releases an enslaved interface and reports the binding in main', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.configChanged(), {
       ...state,
-      config: { ...CONFIG, 'exclude-interfaces': 'bond0' },
+      config: { ...PINNED, 'exclude-interfaces': 'bond0' },
     });
     expect(link('bond0')?.master).toBeNull();
     expect(link('storage')).toBeUndefined();
@@ -182,8 +173,8 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
     'juju-info-relation-%s refreshes the state',
     async (kind) => {
       const state = await installed();
-      fake.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
-      const ctx = context(fake);
+      fh.host.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
+      const ctx = context(fh.host);
       const rel = { endpoint: 'juju-info', id: 1, remoteApp: 'ubuntu', remoteUnitsData: { 'ubuntu/0': {} } };
       const out = await ctx.run(ctx.on.relation(kind, rel, { remoteUnit: 'ubuntu/0' }), { ...state, relations: [rel] });
       expect(ctx.exitCode).toBe(0);
@@ -194,11 +185,11 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
 
   test('leader-elected does nothing: no host access, no status change', async () => {
     const state = await installed();
-    const calls = fake.calls.length;
-    const ctx = context(fake);
+    const calls = fh.host.calls.length;
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.leaderElected(), { ...state, leader: true });
     expect(ctx.exitCode).toBe(0);
-    expect(fake.calls.length).toBe(calls);
+    expect(fh.host.calls.length).toBe(calls);
     expect(ctx.statusHistory).toEqual([]);
     expect(ctx.calls.filter((c) => c[0] === 'network-get')).toEqual([]);
   });
@@ -207,10 +198,10 @@ describe('config-changed, start, upgrade-charm, juju-info relation events', () =
 describe('update-status', () => {
   test('in sync: no change, no Maintenance, Active', async () => {
     const state = await installed();
-    const before = fake.batches().length;
-    const ctx = context(fake);
+    const before = fh.host.batches().length;
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.updateStatus(), state);
-    expect(fake.batches().length).toBe(before);
+    expect(fh.host.batches().length).toBe(before);
     expect(ctx.statusHistory).toEqual([{ name: 'active', message: expect.stringMatching(/^3 VRFs/) }]);
     expect(out.unitStatus?.name).toBe('active');
   });
@@ -221,22 +212,22 @@ describe('update-status', () => {
     const state: State = { networks: NETWORKS };
     const message =
       '3 VRFs: public(br-ens4 via 172.16.0.1 fe80::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)';
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.install(), state);
     expect(ctx.exitCode).toBe(0);
     expect(out.unitStatus).toEqual({ name: 'active', message });
     const isV6Default = (r: Route) => r.table === 1001 && r.dst === '::/0' && r.type === 'unicast';
-    const v6default = () => fake.current().routes.filter(isV6Default);
+    const v6default = () => fh.host.current().routes.filter(isV6Default);
     expect(v6default()).toEqual([expect.objectContaining({ gateway: 'fe80::1', dev: 'br-ens4' })]);
     // The RA route is really gone from main, as on the kernel.
-    expect(fake.current().routes.filter((r) => r.protocol === 'ra')).toEqual([]);
-    const before = fake.batches().length;
+    expect(fh.host.current().routes.filter((r) => r.protocol === 'ra')).toEqual([]);
+    const before = fh.host.batches().length;
 
     for (let run = 0; run < 2; run++) {
-      const u = context(fake);
+      const u = context(fh.host);
       const again = await u.run(u.on.updateStatus(), { ...out, ...state });
       expect(u.exitCode).toBe(0);
-      expect(fake.batches().length).toBe(before);
+      expect(fh.host.batches().length).toBe(before);
       expect(u.statusHistory).toEqual([{ name: 'active', message }]);
       expect(again.unitStatus).toEqual({ name: 'active', message });
       expect(v6default()).toHaveLength(1);
@@ -244,17 +235,17 @@ describe('update-status', () => {
 
     // The next advertisement: the kernel puts its own RA default into the VRF table (here in
     // place of vrf-host's, as after a reboot before the boot unit ran). Still nothing to do.
-    fake.mutate((h) => ({ ...h, routes: h.routes.map((r) => (isV6Default(r) ? { ...r, protocol: 'ra' } : r)) }));
-    const u = context(fake);
+    fh.host.mutate((h) => ({ ...h, routes: h.routes.map((r) => (isV6Default(r) ? { ...r, protocol: 'ra' } : r)) }));
+    const u = context(fh.host);
     const again = await u.run(u.on.updateStatus(), { ...out, ...state });
-    expect(fake.batches().length).toBe(before);
+    expect(fh.host.batches().length).toBe(before);
     expect(again.unitStatus).toEqual({ name: 'active', message });
     expect(v6default()).toEqual([expect.objectContaining({ gateway: 'fe80::1', protocol: 'ra' })]);
   });
 
   test('heals drift (a released member, a deleted route, a flipped sysctl) with heal-drift on (the default)', async () => {
     const state = await installed();
-    fake.mutate((h) =>
+    fh.host.mutate((h) =>
       simulate(h, [
         { kind: 'release', dev: 'bond0', vrf: 'storage' },
         {
@@ -271,27 +262,27 @@ describe('update-status', () => {
         },
       ]),
     );
-    await writeFile(join(fake.proc, 'sys/net/ipv4/tcp_l3mdev_accept'), '0\n');
-    const ctx = context(fake);
+    await writeFile(join(fh.host.proc, 'sys/net/ipv4/tcp_l3mdev_accept'), '0\n');
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.updateStatus(), state);
     expect(ctx.statusHistory[0]).toEqual({
       name: 'maintenance',
       message: expect.stringMatching(/^healing drift: \d+ changes?$/),
     });
-    expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
+    expect(await fh.host.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
     expect(out.unitStatus?.name).toBe('active');
     expect(link('bond0')?.master).toBe('storage');
     expect(
-      fake.current().routes.some((r) => r.table === 1001 && r.dst === '0.0.0.0/0' && r.gateway === '172.16.0.1'),
+      fh.host.current().routes.some((r) => r.table === 1001 && r.dst === '0.0.0.0/0' && r.gateway === '172.16.0.1'),
     ).toBe(true);
   });
 
   test('the memo: a no-op update-status is recorded; one that heals, even a sysctl only (a file write, no process), is not', async () => {
     const state = await installed();
-    const path = join(fake.dir, 'memo.json');
+    const path = join(fh.host.dir, 'memo.json');
     const memo = { path, build: 'test', hooks: ['update-status'] };
     const run = async () => {
-      const ctx = context(fake, { memo });
+      const ctx = context(fh.host, { memo });
       const out = await ctx.run(ctx.on.updateStatus(), state);
       expect(ctx.exitCode).toBe(0);
       return { ctx, out, recorded: existsSync(path) };
@@ -304,16 +295,19 @@ describe('update-status', () => {
     const rec = JSON.parse(await readFile(path, 'utf8')) as MemoRecord;
     // What the engine read: both ip processes (normalised), and the files it depends on.
     expect(rec.reads.filter((r) => r.normalize === 'ip-json')).toHaveLength(2);
-    expect(rec.files.map((f) => f.path)).toContain(join(fake.proc, 'sys/net/ipv4/tcp_l3mdev_accept'));
-    expect(rec.files.map((f) => f.path)).toContain(join(fake.root, 'var/lib/vrf-host/state.json'));
+    expect(rec.files.map((f) => f.path)).toContain(join(fh.host.proc, 'sys/net/ipv4/tcp_l3mdev_accept'));
+    expect(rec.files.map((f) => f.path)).toContain(join(fh.host.root, 'var/lib/vrf-host/state.json'));
     // Nothing from Juju: no hook tool is replayed, and the status is not set again.
-    expect(rec.reads.map((r) => r.argv[0])).toEqual([fake.host.engine.ipBin ?? 'ip', fake.host.engine.ipBin ?? 'ip']);
+    expect(rec.reads.map((r) => r.argv[0])).toEqual([
+      fh.host.host.engine.ipBin ?? 'ip',
+      fh.host.host.engine.ipBin ?? 'ip',
+    ]);
     expect(Object.keys(rec)).not.toContain('writes');
 
-    await writeFile(join(fake.proc, 'sys/net/ipv4/tcp_l3mdev_accept'), '0\n');
+    await writeFile(join(fh.host.proc, 'sys/net/ipv4/tcp_l3mdev_accept'), '0\n');
     const healed = await run();
     expect(healed.ctx.statusHistory[0]).toEqual({ name: 'maintenance', message: 'healing drift: 1 change' });
-    expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
+    expect(await fh.host.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('1');
     expect(healed.recorded).toBe(false);
     // The next one finds nothing to do again, and records.
     expect((await run()).recorded).toBe(true);
@@ -321,11 +315,11 @@ describe('update-status', () => {
 
   test('with heal-drift off, drift is reported (Blocked with the count per VRF) and nothing is applied', async () => {
     const state = await installed();
-    fake.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
-    const before = fake.batches().length;
-    const ctx = context(fake);
-    const out = await ctx.run(ctx.on.updateStatus(), { ...state, config: { ...CONFIG, 'heal-drift': false } });
-    expect(fake.batches().length).toBe(before);
+    fh.host.mutate((h) => simulate(h, [{ kind: 'release', dev: 'bond0', vrf: 'storage' }]));
+    const before = fh.host.batches().length;
+    const ctx = context(fh.host);
+    const out = await ctx.run(ctx.on.updateStatus(), { ...state, config: { ...PINNED, 'heal-drift': false } });
+    expect(fh.host.batches().length).toBe(before);
     expect(link('bond0')?.master).toBeNull();
     expect(out.unitStatus).toEqual({
       name: 'blocked',
@@ -338,7 +332,7 @@ describe('update-status', () => {
   test('sees a new Juju br-* bridge because the bindings are re-read', async () => {
     const state = await installed();
     // Juju put a container on the machine: bond0.105 is now under br-bond0.105's cousin, br-stc.
-    fake.mutate((h) =>
+    fh.host.mutate((h) =>
       simulate(
         {
           ...h,
@@ -377,10 +371,10 @@ describe('update-status', () => {
       ),
     );
     const networks = { ...NETWORKS, tenant: net('br-stc', ['10.10.6.10', '10.10.6.0/24']) };
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.updateStatus(), {
       ...state,
-      config: { gateways: `${CONFIG.gateways} tenant=10.10.6.1` },
+      config: { gateways: `${PINNED.gateways} tenant=10.10.6.1` },
       networks,
     });
     expect(ctx.exitCode).toBe(0);
@@ -390,18 +384,18 @@ describe('update-status', () => {
       '4 VRFs: public(br-ens4) storage(bond0) storage-cluster(bond0.105) tenant(br-stc)',
     );
     expect(
-      fake
+      fh.host
         .current()
         .routes.some((r) => r.table === link('tenant')?.vrfTable && r.dst === '0.0.0.0/0' && r.gateway === '10.10.6.1'),
     ).toBe(true);
   });
 
   test('with dry-run, only plans: the status shows the pending changes and the host is untouched', async () => {
-    const ctx = context(fake);
-    const out = await ctx.run(ctx.on.install(), { ...BASE, config: { ...CONFIG, 'dry-run': true } });
-    expect(fake.batches()).toEqual([]);
-    expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('0');
-    expect(await exists(join(fake.root, PATHS.state))).toBe(false);
+    const ctx = context(fh.host);
+    const out = await ctx.run(ctx.on.install(), { ...BASE, config: { ...PINNED, 'dry-run': true } });
+    expect(fh.host.batches()).toEqual([]);
+    expect(await fh.host.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('0');
+    expect(await exists(join(fh.host.root, PATHS.state))).toBe(false);
     expect(out.unitStatus).toEqual({
       name: 'active',
       message: expect.stringMatching(/^dry-run: \d{2} changes pending \(see the plan action\); 3 VRFs: /),
@@ -412,7 +406,7 @@ describe('update-status', () => {
 
 describe('Waiting', () => {
   test('network-get has no address for juju-info yet: Waiting, nothing applied', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.install(), {
       ...BASE,
       networks: { ...NETWORKS, 'juju-info': { interfaces: [], ingressAddresses: [], egressSubnets: [] } },
@@ -421,11 +415,11 @@ describe('Waiting', () => {
       name: 'waiting',
       message: 'waiting for network-get to report an address for juju-info',
     });
-    expect(fake.calls).toEqual([]);
+    expect(fh.host.calls).toEqual([]);
   });
 
   test('network-get failing (the agent has no network config yet): Waiting, logged, nothing applied', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.install(), {
       ...BASE,
       faults: {
@@ -442,13 +436,13 @@ describe('Waiting', () => {
         (l) => l.level === 'WARNING' && /^network-get juju-info failed: .*no network config found/.test(l.message),
       ),
     ).toBe(true);
-    expect(fake.calls).toEqual([]);
+    expect(fh.host.calls).toEqual([]);
   });
 
   test('explicit vrfs naming a binding with no address yet: Waiting', async () => {
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const out = await ctx.run(ctx.on.configChanged(), {
-      config: { ...CONFIG, vrfs: 'storacc: {binding: storage}' },
+      config: { ...PINNED, vrfs: 'storacc: {binding: storage}' },
       networks: {
         ...NETWORKS,
         storage: { interfaces: [{ name: 'bond0', addresses: [] }], ingressAddresses: [], egressSubnets: [] },
@@ -458,14 +452,14 @@ describe('Waiting', () => {
       name: 'waiting',
       message: 'waiting for network-get to report an address for storage',
     });
-    expect(fake.batches()).toEqual([]);
+    expect(fh.host.batches()).toEqual([]);
   });
 });
 
 describe('stop and remove', () => {
   test('remove tears down exactly: VRFs gone, members released, sysctls and files restored, boot unit removed', async () => {
     const state = await installed();
-    const ctx = context(fake);
+    const ctx = context(fh.host);
     const stopped = await ctx.run(ctx.on.stop(), state);
     expect(ctx.exitCode).toBe(0);
     expect(stopped.unitStatus).toEqual({
@@ -474,7 +468,7 @@ describe('stop and remove', () => {
     });
     expect(link('public')).toBeUndefined();
     expect(link('bond0')?.master).toBeNull();
-    expect(await fake.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('0');
+    expect(await fh.host.sysctl('net.ipv4.tcp_l3mdev_accept')).toBe('0');
     for (const p of [
       PATHS.state,
       PATHS.rtTables,
@@ -484,43 +478,43 @@ describe('stop and remove', () => {
       ...BOOT_PATHS.hooks,
       ...BOOT_PATHS.wants,
     ]) {
-      expect(await exists(join(fake.root, p))).toBe(false);
+      expect(await exists(join(fh.host.root, p))).toBe(false);
     }
     // The MAAS rules vrf-host removed are back.
-    expect(fake.current().rules.some((r) => r.priority === 100 && r.src === '10.10.4.0/24' && r.table === 2)).toBe(
+    expect(fh.host.current().rules.some((r) => r.priority === 100 && r.src === '10.10.4.0/24' && r.table === 2)).toBe(
       true,
     );
-    const removed = await ctx.run(ctx.on.remove(), { ...stopped, config: CONFIG, networks: NETWORKS });
+    const removed = await ctx.run(ctx.on.remove(), { ...stopped, config: PINNED, networks: NETWORKS });
     expect(ctx.exitCode).toBe(0);
     expect(removed.unitStatus?.name).toBe('maintenance');
   });
 
   test('a failing teardown step fails the hook (Juju retries it), naming the step; the retry finishes', async () => {
     const state = await installed();
-    fake.failOn(/nomaster/, 'RTNETLINK answers: Device or resource busy');
-    const ctx = context(fake);
+    fh.host.failOn(/nomaster/, 'RTNETLINK answers: Device or resource busy');
+    const ctx = context(fh.host);
     await ctx.run(ctx.on.remove(), state);
     expect(ctx.exitCode).toBe(1);
     expect(ctx.jujuLog.map((l) => l.message).join('\n')).toMatch(
       /teardown step \d+ of \d+ failed: ip link set dev \S+ nomaster: RTNETLINK answers: Device or resource busy/,
     );
-    expect(await exists(join(fake.root, PATHS.state))).toBe(true);
-    fake.failOn(null);
+    expect(await exists(join(fh.host.root, PATHS.state))).toBe(true);
+    fh.host.failOn(null);
     await ctx.run(ctx.on.remove(), state);
     expect(ctx.exitCode).toBe(0);
     expect(link('public')).toBeUndefined();
-    expect(await exists(join(fake.root, PATHS.state))).toBe(false);
+    expect(await exists(join(fh.host.root, PATHS.state))).toBe(false);
   });
 });
 
 describe('several units on one machine', () => {
   test('two units of one application share the VRFs; only the last one to leave tears down', async () => {
-    const a = context(fake, { unitName: 'vrf-host/0' });
-    const b = context(fake, { unitName: 'vrf-host/1' });
+    const a = context(fh.host, { unitName: 'vrf-host/0' });
+    const b = context(fh.host, { unitName: 'vrf-host/1' });
     const sa = await a.run(a.on.install(), BASE);
     const sb = await b.run(b.on.install(), BASE);
     expect(sb.unitStatus?.name).toBe('active');
-    const state = JSON.parse(await readFile(join(fake.root, PATHS.state), 'utf8')) as { units: string[] };
+    const state = JSON.parse(await readFile(join(fh.host.root, PATHS.state), 'utf8')) as { units: string[] };
     expect(state.units).toEqual(['vrf-host/0', 'vrf-host/1']);
 
     const out = await a.run(a.on.remove(), { ...sa, ...BASE });
@@ -529,23 +523,23 @@ describe('several units on one machine', () => {
 
     await b.run(b.on.remove(), { ...sb, ...BASE });
     expect(link('public')).toBeUndefined();
-    expect(await exists(join(fake.root, PATHS.state))).toBe(false);
+    expect(await exists(join(fh.host.root, PATHS.state))).toBe(false);
   });
 
   test('a second application with a different desired state is blocked, naming the first; neither changes the host', async () => {
     await installed();
-    const batches = fake.batches().length;
-    const other = context(fake, { unitName: 'vrf-host-b/0' });
-    const out = await other.run(other.on.install(), { ...BASE, config: { ...CONFIG, strict: false } });
+    const batches = fh.host.batches().length;
+    const other = context(fh.host, { unitName: 'vrf-host-b/0' });
+    const out = await other.run(other.on.install(), { ...BASE, config: { ...PINNED, strict: false } });
     expect(out.unitStatus?.name).toBe('blocked');
     expect(out.unitStatus?.message).toMatch(
       /^this machine's VRFs belong to vrf-host application "vrf-host" \(vrf-host\/0\)/,
     );
-    expect(fake.batches().length).toBe(batches);
+    expect(fh.host.batches().length).toBe(batches);
     // The first application's update-status still finds its host in sync.
-    const first = context(fake);
+    const first = context(fh.host);
     const again = await first.run(first.on.updateStatus(), BASE);
     expect(again.unitStatus?.name).toBe('active');
-    expect(fake.batches().length).toBe(batches);
+    expect(fh.host.batches().length).toBe(batches);
   });
 });

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { createVrfHostCharm } from '../../../src/charm.js';
 import type { Network } from '../../../src/ops/index.js';
-import { Context } from '../../../src/ops/testing/index.js';
-import { API_ADDRESSES, type FakeHost } from './fake-host.js';
+import { Context, type State } from '../../../src/ops/testing/index.js';
+import { API_ADDRESSES, fakeHost, type FakeHost } from './fake-host.js';
 
 const ROOT = process.cwd();
 export const META = YAML.parse(readFileSync(join(ROOT, 'metadata.yaml'), 'utf8')) as unknown;
@@ -53,4 +53,26 @@ export function context(
       env: { JUJU_API_ADDRESSES: API_ADDRESSES, ...(opts.env ?? {}) },
     },
   );
+}
+
+/** public's IPv6 gateway pinned, so that a test is about the charm (the RA-learnt one has its own test). */
+export const PINNED = { gateways: 'public=2001:db8:16::1' };
+/** What most tests start from: the pinned gateway and the recorded host's networks. */
+export const BASE: State = { config: PINNED, networks: NETWORKS };
+
+/** A fresh fake host around each test of the calling file, as `fh.host` inside a test. */
+export function freshFakeHost(): { readonly host: FakeHost } {
+  const fh: { host?: FakeHost } = {};
+  beforeEach(async () => {
+    fh.host = await fakeHost();
+  });
+  afterEach(async () => {
+    await fh.host?.cleanup();
+  });
+  return {
+    get host(): FakeHost {
+      if (!fh.host) throw new Error('the fake host exists only inside a test');
+      return fh.host;
+    },
+  };
 }
