@@ -3,7 +3,7 @@ import { simulate, withKernelRoutes } from '../../../src/vrf/model.js';
 import { renderCommand } from '../../../src/vrf/render.js';
 import type { DesiredState, Ledger, ObservedHost, Plan, Route, Step } from '../../../src/vrf/types.js';
 import { EMPTY_LEDGER, NOTHING_KEPT, SYSCTL } from '../../../src/vrf/types.js';
-import { addr, host, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
+import { addr, host, link, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
 import { desired, dvrf, FRESH_SYSCTLS, gw, stock } from './arbitraries.js';
 
 const cmds = (p: Plan): string[] => p.steps.map(renderCommand);
@@ -246,6 +246,9 @@ describe('plan: members', () => {
       'ip link set dev bond0 nomaster',
       'ip link set dev br-bond0 master storage',
     ]);
+    expect(p.steps.find((s) => s.kind === 'release')?.why).toBe(
+      'bond0 is no longer a member of storage (e.g. it became a bridge or bond port, or its binding moved)',
+    );
   });
 
   it('moves a member from one owned VRF to another directly', () => {
@@ -304,6 +307,57 @@ describe('plan: members', () => {
     const migrated = p.ledger.migratedRoutes.map((r) => `${r.dst} table ${r.table}`);
     expect(migrated).toEqual(expect.arrayContaining(['10.30.0.0/16 table 254', '0.0.0.0/0 table 2']));
     expect(migrated.filter((m) => /^10\.5[123]\./.test(m))).toEqual([]);
+  });
+
+  it('says why of each structural step, as the plan action shows it to the operator', () => {
+    // old: owned, no longer wanted, with a member; storage: owned with the wrong table and down;
+    // ens4: down, not yet a member.
+    const h = withKernelRoutes(
+      host(
+        link('old', { kind: 'vrf', vrfTable: 1009 }),
+        port('ens5', 'old', 'vrf'),
+        link('storage', { kind: 'vrf', vrfTable: 1007, up: false }),
+        nic('ens4', { up: false }),
+        addr('ens4', '10.10.4.23/24'),
+        rulesOf(),
+        sysctls,
+      ),
+    );
+    const d = desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: [] })], {
+      strict: false,
+      preserveReachability: false,
+      moveLocalRule: false,
+    });
+    const p = plan(d, h, { ...EMPTY_LEDGER, vrfs: { old: 1009, storage: 1007 } });
+    const why = (kind: string) => p.steps.filter((s) => s.kind === kind).map((s) => s.why);
+    expect(why('release')).toEqual(['VRF old is no longer wanted: give ens5 back to the main table']);
+    expect(why('vrf-delete')).toEqual(['VRF old is no longer wanted (vrf-host created it)']);
+    expect(why('vrf-replace')).toEqual([
+      "the kernel cannot change a VRF's table: storage is deleted and created again with table 1001",
+    ]);
+    expect(why('vrf-create')).toEqual(['VRF storage again, now with table 1001']);
+    expect(why('enslave')).toEqual(['ens4 carries binding storage: its traffic belongs to VRF storage']);
+    expect(why('link-up')).toEqual(['a VRF routes nothing until it is up', 'member ens4 of storage is down']);
+    const fresh = plan(d, withKernelRoutes(host(vrf('storage', 1001), nic('ens4'), rulesOf(), sysctls)), {
+      ...EMPTY_LEDGER,
+      vrfs: { storage: 1001 },
+    });
+    expect(fresh.steps.filter((s) => s.kind === 'link-up').map((s) => s.why)).toEqual([]);
+    const down = withKernelRoutes(
+      host(
+        link('storage', { kind: 'vrf', vrfTable: 1001, up: false }),
+        port('ens4', 'storage', 'vrf'),
+        rulesOf(),
+        sysctls,
+      ),
+    );
+    expect(plan(d, down, { ...EMPTY_LEDGER, vrfs: { storage: 1001 } }).steps.map((s) => s.why)).toContain(
+      'VRF storage is down',
+    );
+    const created = plan(d, withKernelRoutes(host(nic('ens4'), rulesOf(), sysctls)), EMPTY_LEDGER);
+    expect(created.steps.filter((s) => s.kind === 'vrf-create').map((s) => s.why)).toEqual([
+      'VRF for binding storage with its own routing table 1001',
+    ]);
   });
 
   it('refuses to enslave a bridge port', () => {
