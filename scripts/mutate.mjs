@@ -105,6 +105,10 @@ if (args[0] === '--scores') {
     const argv = ['stryker', 'run', '--incrementalFile', CHUNK_FILE, '--concurrency', concurrency];
     argv.push('--mutate', chunk.join(','));
     const r = spawnSync('npx', argv, { stdio: 'inherit' });
+    if (r.signal !== null) {
+      console.error(`# mutate: stryker ended by ${r.signal} on ${chunk.join(' ')}; stopping here`);
+      break;
+    }
     const report = readReport(CHUNK_FILE);
     if (r.status !== 0 || !report) {
       console.error(`# mutate: stryker failed on ${chunk.join(' ')} (exit ${r.status}); its files are not counted`);
