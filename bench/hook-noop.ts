@@ -22,7 +22,16 @@
  *   node build/bench/hook-noop.mjs --charm DIR [--before-charm DIR] [--quick] [--rounds N]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -494,6 +503,41 @@ const samples = await paired(
 );
 
 // Where the time goes: one profiled run (NODE_OPTIONS reaches the node that dispatch execs).
+/**
+ * CPU time (user + system, the whole process tree: sh, node, every stub) per run, from GNU time
+ * around a shell loop of `n` runs (its resolution is 10 ms, so many runs). Under load, wall time
+ * grows with every context switch of a tree of processes, CPU time much less: the steadier ratio.
+ * `before` runs before each run, inside the loop (its own cost is measured the same way and taken off).
+ */
+function cpuPerRunMs(argv: readonly string[], n: number, extraEnv: Record<string, string> = {}, before = ':'): number {
+  const loop = (body: string) => {
+    const r = spawnSync(
+      '/usr/bin/time',
+      ['-f', '%U %S', 'sh', '-c', `i=0; while [ $i -lt ${n} ]; do ${body} || exit 1; i=$((i+1)); done`, 'sh', ...argv],
+      { cwd: charmDir, env: { ...env, ...extraEnv }, encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`cpu loop of ${argv.join(' ')} failed: ${r.stderr.trim()}`);
+    const [u, sys] = (r.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+    return (((u ?? NaN) + (sys ?? NaN)) * 1000) / n;
+  };
+  const own = before === ':' ? 0 : loop(before);
+  return loop(`${before}; "$@" >/dev/null 2>&1`) - own;
+}
+const AGED = join(T, 'aged-memo.json');
+let cpu: { hook: number; periodic: number; nodeE0: number } | null = null;
+if (haveTime) {
+  ageMemo();
+  copyFileSync(MEMO, AGED);
+  rmSync(MEMO, { force: true });
+  await countedRun();
+  const runs = quick ? 10 : 30;
+  cpu = {
+    nodeE0: cpuPerRunMs([process.execPath, '-e', '0'], runs),
+    hook: cpuPerRunMs([dispatch], runs),
+    periodic: cpuPerRunMs([dispatch], Math.max(4, runs / 5), {}, `cp "${AGED}" "${MEMO}"`),
+  };
+}
+
 const profDir = join(T, 'prof');
 mkdirSync(profDir);
 await run(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, join(charmDir, 'dist', 'vrf-host.cjs')]);
@@ -534,6 +578,15 @@ const result = {
   hookMissMs: median(samples.hookMiss!),
   hookPeriodicMs: periodicMs,
   cycle: { minutes: CYCLE_MIN, runs: runsPerCycle, ms: cycleMs, ratio: cycleMs / nodeMs, ratio30: cycle30Ms / nodeMs },
+  /** The same comparison in CPU time (user + system of the whole process tree), per run. */
+  cpu:
+    cpu === null
+      ? null
+      : {
+          ...cpu,
+          cycleRatio: (cpu.hook * (runsPerCycle - 1) + cpu.periodic) / runsPerCycle / cpu.nodeE0,
+          cycleRatio30: (cpu.hook * 5 + cpu.periodic) / 6 / cpu.nodeE0,
+        },
   memo: {
     hit: { total: hit.total, byTool: hit.byTool, hookTools: hit.hookTools, controller: hit.controller },
     periodic: {

@@ -34,6 +34,7 @@ import { buildCharm, bundleTools } from './build.mjs';
  * @property {number} [hookMissMs]
  * @property {number} [hookPeriodicMs]
  * @property {{ minutes: number, runs: number, ms: number, ratio: number, ratio30?: number }} [cycle]
+ * @property {{ hook: number, periodic: number, nodeE0: number, cycleRatio: number, cycleRatio30: number } | null} [cpu]
  * @property {{ hit: ToolCount, miss: ToolCount, periodic?: ToolCount, maxAgeMin: number } | null} [memo]
  * @property {{ after: PerHour, before: PerHour | null, fullRunsPerHour?: { after: number, before: number },
  *   beforeRef?: string }} [perHour]
@@ -288,6 +289,17 @@ export function formatHook(r) {
                       rx(r.cycle.ratio30),
                       '',
                     ],
+                  ]
+                : []),
+              ...(r.cpu
+                ? [
+                    [
+                      `the same average in **CPU time** (user + system of the whole process tree; hit ${f2(r.cpu.hook)} ms, periodic ${f2(r.cpu.periodic)} ms, node -e 0 ${f2(r.cpu.nodeE0)} ms)`,
+                      f2(r.cpu.cycleRatio * r.cpu.nodeE0),
+                      rx(r.cpu.cycleRatio),
+                      '≤ 1.5×',
+                    ],
+                    ['the same in CPU time, had the record been kept 30 minutes', '', rx(r.cpu.cycleRatio30), ''],
                   ]
                 : []),
             ]
