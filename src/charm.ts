@@ -172,7 +172,7 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
       );
       this.outcome = r.outcome;
       const changedNothing = r.report === null || (r.report.applied.length === 0 && r.report.failure === null);
-      const allowance = changedNothing ? memoAllowance(calls, host, await files()) : null;
+      const allowance = changedNothing ? memoAllowance(calls, host, files()) : null;
       if (allowance !== null) this.framework.memo.allow(allowance);
       return r.report;
     }

@@ -98,7 +98,7 @@ async function launch(): Promise<void> {
         maxAgeMs: MEMO_MAX_AGE_MS,
         run: (c) => lightRun(c),
         normalizers: { [IP_JSON]: stableIpJson },
-        // The only processes besides hook tools a record may name: ip reading (show/get) with -json.
+        // The only processes a record may name: ip reading (show/get) with -json.
         allowRead: (r) =>
           r.normalize === IP_JSON &&
           r.argv.includes('-json') &&

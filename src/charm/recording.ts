@@ -43,22 +43,20 @@ export function watchHow(path: string, host: Pick<CharmHost, 'engine'>): WatchHo
 
 /**
  * Runs `run`, recording every file it reads through src/vrf/files.ts with the
- * file's state when it was first read; `files()` gives them, in order.
+ * file's state when it was first read (looked at as the read is made); `files()`
+ * gives them, in order.
  */
 export async function recordingFiles<T>(
   host: Pick<CharmHost, 'engine'>,
   run: () => Promise<T>,
-): Promise<{ result: T; files: () => Promise<MemoRecord['files']> }> {
-  const seen = new Map<string, Promise<MemoRecord['files'][number]>>();
+): Promise<{ result: T; files: () => MemoRecord['files'] }> {
+  const seen = new Map<string, MemoRecord['files'][number]>();
   const result = await observeFileReads((r) => {
     if (seen.has(r.path)) return;
     const how = watchHow(r.path, host);
-    seen.set(
-      r.path,
-      fileState({ path: r.path, how }).then((state) => ({ path: r.path, how, state })),
-    );
+    seen.set(r.path, { path: r.path, how, state: fileState({ path: r.path, how }) });
   }, run);
-  return { result, files: () => Promise.all(seen.values()) };
+  return { result, files: () => [...seen.values()] };
 }
 
 /**

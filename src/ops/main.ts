@@ -215,8 +215,13 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
   }
   const memo = opts.memo?.path ? { ...opts.memo, path: opts.memo.path } : null;
   // A record never survives a full run that might change something.
-  if (memo)
-    await removeMemo(memo.path).catch((e: Error) => stderr(`cannot remove the hook memo ${memo.path}: ${e.message}`));
+  if (memo) {
+    try {
+      removeMemo(memo.path);
+    } catch (e) {
+      stderr(`cannot remove the hook memo ${memo.path}: ${(e as Error).message}`);
+    }
+  }
 
   try {
     const why =
@@ -249,14 +254,14 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
   const allowed = framework.memo.allowed;
   if (memo && allowed && target.kind === 'hook' && memo.hooks.includes(target.name) && !unrecordableCall(calls)) {
     try {
-      const record = await makeRecord({
+      const record = makeRecord({
         build: memo.build,
         hook: target.name,
         env: opts.env,
         reads: allowed.reads,
         files: allowed.files,
       });
-      if (record !== null) await writeMemo(memo.path, record);
+      if (record !== null) writeMemo(memo.path, record);
     } catch (e) {
       stderr(`cannot write the hook memo ${memo.path}: ${(e as Error).message}`);
     }

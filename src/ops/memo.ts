@@ -20,10 +20,22 @@
  * or changes things never leaves one behind. Outputs are kept verbatim, not
  * hashed: comparing strings needs no crypto (3 ms to load) and cannot collide.
  * This module is what the launcher (src/launch.ts) loads besides Node itself,
- * so it uses zod/mini, node:fs and node:child_process only.
+ * so it uses zod/mini, node:fs and node:child_process only, and node:fs's
+ * synchronous calls: the files are small, and a hit then loads neither
+ * fs/promises nor libuv's thread pool.
  */
-import type { BigIntStats } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  type BigIntStats,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import * as z from 'zod/mini';
 import type { ProcessCall, RawResult } from './runner.js';
@@ -128,25 +140,30 @@ export function memoEnv(env: Readonly<Record<string, string | undefined>>): Reco
 const errCode = (e: unknown): string => (typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : 'error');
 
 /** A path's state as one comparable string. */
-export async function fileState(w: Watch): Promise<string> {
+export function fileState(w: Watch): string {
   try {
     if (w.how === 'content') {
       try {
-        return `file:${await readFile(w.path, 'latin1')}`;
+        return `file:${readFileSync(w.path, 'latin1')}`;
       } catch (e) {
         if (errCode(e) !== 'EISDIR') throw e;
-        return `dir:${(await readdir(w.path)).sort().join('\n')}`;
+        return `dir:${readdirSync(w.path).sort().join('\n')}`;
       }
     }
-    const s = await lstat(w.path, { bigint: true });
+    const s = lstatSync(w.path, { bigint: true });
     const identity = (x: BigIntStats) => `${x.dev}:${x.ino}:${x.mode}:${x.size}:${x.mtimeNs}:${x.ctimeNs}`;
     const id = identity(s);
     if (s.isSymbolicLink()) {
       // The link, and what a reader following it would find.
-      const target = await stat(w.path, { bigint: true }).then(identity, () => 'dangling');
-      return `link:${id}:${await readlink(w.path)}:${target}`;
+      let target: string;
+      try {
+        target = identity(statSync(w.path, { bigint: true }));
+      } catch {
+        target = 'dangling';
+      }
+      return `link:${id}:${readlinkSync(w.path)}:${target}`;
     }
-    if (s.isDirectory()) return `dir:${id}:${(await readdir(w.path)).sort().join('\n')}`;
+    if (s.isDirectory()) return `dir:${id}:${readdirSync(w.path).sort().join('\n')}`;
     return `file:${id}`;
   } catch (e) {
     const code = errCode(e);
@@ -154,10 +171,10 @@ export async function fileState(w: Watch): Promise<string> {
   }
 }
 
-export async function captureFiles(watch: readonly Watch[]): Promise<MemoRecord['files']> {
+export function captureFiles(watch: readonly Watch[]): MemoRecord['files'] {
   const seen = new Set<string>();
   const unique = watch.filter((w) => !seen.has(w.path) && seen.add(w.path));
-  return Promise.all(unique.map(async (w) => ({ path: w.path, how: w.how, state: await fileState(w) })));
+  return unique.map((w) => ({ path: w.path, how: w.how, state: fileState(w) }));
 }
 
 /** Why a run whose hook-tool calls were `calls` cannot be recorded, or null when it can. */
@@ -186,8 +203,8 @@ export interface RecordInput {
  * The record, or null when a file the run read is no longer as it was when the run read it
  * (something changed it under the run: the boot unit's CLI, networkd, an operator).
  */
-export async function makeRecord(r: RecordInput): Promise<MemoRecord | null> {
-  const now = await captureFiles(r.files);
+export function makeRecord(r: RecordInput): MemoRecord | null {
+  const now = captureFiles(r.files);
   if (now.length !== r.files.length || now.some((f, i) => f.state !== r.files[i]?.state)) return null;
   return {
     version: MEMO_VERSION,
@@ -201,20 +218,20 @@ export async function makeRecord(r: RecordInput): Promise<MemoRecord | null> {
 }
 
 /** Atomically, readable by root only (the environment is in it). */
-export async function writeMemo(path: string, record: MemoRecord): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+export function writeMemo(path: string, record: MemoRecord): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
-    await rename(tmp, path);
+    writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+    renameSync(tmp, path);
   } catch (e) {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw e;
   }
 }
 
-export async function removeMemo(path: string): Promise<void> {
-  await rm(path, { force: true });
+export function removeMemo(path: string): void {
+  rmSync(path, { force: true });
 }
 
 export type ReplayOutcome = { readonly hit: true } | { readonly hit: false; readonly reason: string };
@@ -251,7 +268,7 @@ function envChange(was: Readonly<Record<string, string>>, now: Readonly<Record<s
 export async function replayMemo(path: string, o: ReplayOptions): Promise<ReplayOutcome> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (e) {
     return miss(errCode(e) === 'ENOENT' ? 'no record' : `record unreadable (${errCode(e)})`);
   }
@@ -277,18 +294,18 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
   const unknown = rec.reads.find((r) => r.normalize !== undefined && o.normalizers?.[r.normalize] === undefined);
   if (unknown !== undefined) return miss(`no normalizer ${unknown.normalize ?? ''}`);
 
-  const [files, results] = await Promise.all([
-    captureFiles(rec.files),
-    Promise.all(
-      rec.reads.map((r) =>
-        o.run({
-          argv: r.argv,
-          ...(r.input !== undefined ? { input: r.input } : {}),
-          ...(r.env !== undefined ? { env: r.env } : {}),
-        }),
-      ),
+  // The processes first: the files are looked at while they run.
+  const running = Promise.all(
+    rec.reads.map((r) =>
+      o.run({
+        argv: r.argv,
+        ...(r.input !== undefined ? { input: r.input } : {}),
+        ...(r.env !== undefined ? { env: r.env } : {}),
+      }),
     ),
-  ]);
+  );
+  const files = captureFiles(rec.files);
+  const results = await running;
   for (const [i, f] of rec.files.entries()) {
     if (files[i]?.state !== f.state) return miss(`${f.path} changed`);
   }

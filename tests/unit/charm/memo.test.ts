@@ -114,7 +114,7 @@ describe('recordingFiles: what the memo watches is what the run read through src
     await readFile(join(t, 'root/etc/netplan/50.yaml'), 'utf8');
     await writeFile(sysctl, '0\n'); // after the read: the record keeps what the run saw
     expect(result).toBe('1\n');
-    const got = await files();
+    const got = files();
     expect(got.map((f) => `${f.how} ${f.path.slice(t.length)}`)).toEqual([
       'content /proc/sys/net/ipv4/tcp_l3mdev_accept',
       'stat /root/etc/netplan',
@@ -137,7 +137,7 @@ describe('recordingFiles: what the memo watches is what the run read through src
       await outside;
       await readdir(join(t, 'root/etc/netplan'));
     });
-    expect((await files()).map((f) => f.path)).toEqual([join(t, 'root/etc/netplan')]);
+    expect(files().map((f) => f.path)).toEqual([join(t, 'root/etc/netplan')]);
   });
 });
 

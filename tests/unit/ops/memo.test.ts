@@ -64,18 +64,18 @@ const TABLE: Record<string, RawResult> = {
 };
 const ENV = { JUJU_UNIT_NAME: 'vrf-host/0', JUJU_CONTEXT_ID: 'vrf-host/0-update-status-1', PATH: '/usr/bin' };
 
-async function recordAt(path: string, over: Partial<Parameters<typeof makeRecord>[0]> = {}): Promise<MemoRecord> {
-  const rec = await makeRecord({
+function recordAt(path: string, over: Partial<Parameters<typeof makeRecord>[0]> = {}): MemoRecord {
+  const rec = makeRecord({
     build: 'b1',
     hook: 'update-status',
     env: ENV,
     reads: READS,
-    files: await captureFiles([{ path: join(dir, 'state.json'), how: 'stat' }]),
+    files: captureFiles([{ path: join(dir, 'state.json'), how: 'stat' }]),
     now: 1_000_000,
     ...over,
   });
   if (rec === null) throw new Error('a file changed under the test');
-  await writeMemo(path, rec);
+  writeMemo(path, rec);
   return rec;
 }
 
@@ -94,7 +94,7 @@ describe('replayMemo', () => {
   test('a hit: the recorded processes answer as recorded, and nothing else runs (no hook tool)', async () => {
     await writeFile(join(dir, 'state.json'), '{}');
     const path = join(dir, 'memo', 'u.json');
-    await recordAt(path);
+    recordAt(path);
     const { run, calls } = fakeRun(TABLE);
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: true });
     expect(calls.map((c) => c.argv.join(' '))).toEqual(['/usr/sbin/ip -json -batch -']);
@@ -116,14 +116,14 @@ describe('replayMemo', () => {
   ])('a miss when %s', async (_what, table, reason) => {
     await writeFile(join(dir, 'state.json'), '{}');
     const path = join(dir, 'u.json');
-    await recordAt(path);
+    recordAt(path);
     const { run } = fakeRun(table);
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason });
   });
 
   test('a miss, before any process runs, for another build, hook, an old record, a changed environment', async () => {
     const path = join(dir, 'u.json');
-    await recordAt(path);
+    recordAt(path);
     const { run, calls } = fakeRun(TABLE);
     expect(await replayMemo(path, replayOpts(run, { build: 'b2' }))).toEqual({
       hit: false,
@@ -157,12 +157,12 @@ describe('replayMemo', () => {
     const f = join(dir, 'state.json');
     await writeFile(f, '{"a":1}');
     const path = join(dir, 'u.json');
-    await recordAt(path);
+    recordAt(path);
     const { run } = fakeRun(TABLE);
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: true });
     await writeFile(f, '{"a":2}');
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
-    await recordAt(path);
+    recordAt(path);
     await rm(f);
     expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
   });
@@ -170,7 +170,7 @@ describe('replayMemo', () => {
   test('a record naming a process that is no known read (a hook tool among them) runs nothing', async () => {
     const path = join(dir, 'u.json');
     const { run, calls } = fakeRun(TABLE);
-    await recordAt(path, {
+    recordAt(path, {
       reads: [{ argv: ['rm', '-rf', '/x'], exitCode: 0, stdout: '', stderr: '' }],
       files: [],
     });
@@ -178,7 +178,7 @@ describe('replayMemo', () => {
       hit: false,
       reason: 'record names a process that is not a known read: rm',
     });
-    await recordAt(path, {
+    recordAt(path, {
       reads: [{ argv: ['config-get', '--all', '--format=json'], exitCode: 0, stdout: '{}', stderr: '' }],
       files: [],
     });
@@ -186,7 +186,7 @@ describe('replayMemo', () => {
       hit: false,
       reason: 'record names a process that is not a known read: config-get',
     });
-    await recordAt(path, { reads: READS, files: [] });
+    recordAt(path, { reads: READS, files: [] });
     expect(await replayMemo(path, replayOpts(run, { allowRead: () => false }))).toEqual({
       hit: false,
       reason: 'record names a process that is not a known read: /usr/sbin/ip',
@@ -220,27 +220,27 @@ describe('fileState', () => {
   test('content, stat identity, directories, symlinks and absence', async () => {
     const f = join(dir, 'f');
     await writeFile(f, 'one');
-    const content = await fileState({ path: f, how: 'content' });
+    const content = fileState({ path: f, how: 'content' });
     expect(content).toBe('file:one');
-    const stat1 = await fileState({ path: f, how: 'stat' });
+    const stat1 = fileState({ path: f, how: 'stat' });
     expect(stat1).toMatch(/^file:/);
-    expect(await fileState({ path: f, how: 'stat' })).toBe(stat1);
+    expect(fileState({ path: f, how: 'stat' })).toBe(stat1);
     await chmod(f, 0o600);
-    expect(await fileState({ path: f, how: 'stat' })).not.toBe(stat1); // ctime and mode
+    expect(fileState({ path: f, how: 'stat' })).not.toBe(stat1); // ctime and mode
     await mkdir(join(dir, 'd'));
     await writeFile(join(dir, 'd', 'b'), '');
     await writeFile(join(dir, 'd', 'a'), '');
-    expect(await fileState({ path: join(dir, 'd'), how: 'content' })).toBe('dir:a\nb');
+    expect(fileState({ path: join(dir, 'd'), how: 'content' })).toBe('dir:a\nb');
     await symlink('/nonexistent/target', join(dir, 'l'));
-    expect(await fileState({ path: join(dir, 'l'), how: 'stat' })).toMatch(/^link:.*:\/nonexistent\/target:dangling$/);
+    expect(fileState({ path: join(dir, 'l'), how: 'stat' })).toMatch(/^link:.*:\/nonexistent\/target:dangling$/);
     // A link to a file: the target's change shows (readers follow the link).
     await symlink(f, join(dir, 'lf'));
-    const viaLink = await fileState({ path: join(dir, 'lf'), how: 'stat' });
+    const viaLink = fileState({ path: join(dir, 'lf'), how: 'stat' });
     await writeFile(f, 'two');
-    expect(await fileState({ path: join(dir, 'lf'), how: 'stat' })).not.toBe(viaLink);
-    expect(await fileState({ path: join(dir, 'nope'), how: 'stat' })).toBe('absent');
-    expect(await fileState({ path: join(dir, 'nope'), how: 'content' })).toBe('absent');
-    expect(await fileState({ path: join(f, 'under-a-file'), how: 'content' })).toBe('absent');
+    expect(fileState({ path: join(dir, 'lf'), how: 'stat' })).not.toBe(viaLink);
+    expect(fileState({ path: join(dir, 'nope'), how: 'stat' })).toBe('absent');
+    expect(fileState({ path: join(dir, 'nope'), how: 'content' })).toBe('absent');
+    expect(fileState({ path: join(f, 'under-a-file'), how: 'content' })).toBe('absent');
   });
 });
 
@@ -289,7 +289,7 @@ describe('dispatch with a memo', () => {
           await this.model.getConfig();
           if (opts.allow)
             framework.memo.allow({
-              files: await captureFiles([{ path: join(dir, 'watched'), how: 'content' }]),
+              files: captureFiles([{ path: join(dir, 'watched'), how: 'content' }]),
               reads: [READS[0]!],
             });
           if (opts.changeUnder === true) await writeFile(join(dir, 'watched'), 'changed under the run');
@@ -383,7 +383,7 @@ describe('normalized reads', () => {
       stdout: '{"t":0,"x":1}\n',
       stderr: '',
     };
-    await recordAt(path, { reads: [read], files: [] });
+    recordAt(path, { reads: [read], files: [] });
     const at = (stdout: string) => fakeRun({ 'ip -json': ok(stdout) }).run;
     expect(await replayMemo(path, replayOpts(at('{"t":17,"x":1}\n'), { normalizers: { timers: drop } }))).toEqual({
       hit: true,
