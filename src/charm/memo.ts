@@ -27,9 +27,9 @@ export const MEMO_HOOKS: readonly string[] = ['update-status'];
  * network-get) and the machine again. It is the safety net for what Juju does
  * not signal with a hook of its own (DEVELOPERS.md lists what it does signal,
  * from Juju's source), not for the host: every replay compares everything the
- * engine read of the host. Two hours: a full run costs ~5.5× `node -e 0` and a
- * hit ~1.2–1.4×, so at 30 minutes (1 run in 6 in full) the average would be
- * ~2×; at two hours (1 in 24) it is below 1.5× (BENCHMARKS.md).
+ * engine read of the host. A full run costs ~7.7x `node -e 0` in CPU time and a
+ * hit ~2.1x, so the period sets how much the full runs add to the average:
+ * ~1x at 30 minutes, ~0.25x at two hours (BENCHMARKS.md).
  */
 export const MEMO_MAX_AGE_MS = 2 * 60 * 60_000;
 
