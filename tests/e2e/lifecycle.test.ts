@@ -116,7 +116,8 @@ describe('the packed charm: install → config-changed → update-status → rem
       {
         status: 'active',
         message:
-          '3 VRFs: public(br-ens4 via 172.16.0.1 2001:db8:16::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)',
+          '3 VRFs: public(br-ens4 via 172.16.0.1 2001:db8:16::1) storage(bond0 via 10.10.4.1 2001:db8:4::1)' +
+          ' storage-cluster(bond0.105 via 10.10.5.1)',
       },
     ]);
     // Every binding was read with network-get.

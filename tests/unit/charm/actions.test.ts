@@ -271,7 +271,8 @@ describe('apply', () => {
 describe('check-gateways', () => {
   const PING_OK = {
     stdout:
-      'PING 172.16.0.1 56(84) bytes of data.\n\n--- 172.16.0.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.041/0.052/0.061/0.008 ms\n',
+      'PING 172.16.0.1 56(84) bytes of data.\n\n--- 172.16.0.1 ping statistics ---\n3 packets transmitted, 3 received,' +
+      ' 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.041/0.052/0.061/0.008 ms\n',
   };
   const PING_LOSS = {
     stdout: '--- 10.10.4.1 ping statistics ---\n3 packets transmitted, 0 received, 100% packet loss, time 2040ms\n',

@@ -34,7 +34,8 @@ const CASES: Case[] = [
     name: 'an unknown binding',
     config: { vrfs: 'storacc: {binding: nope}' },
     status:
-      'vrfs: storacc.binding "nope" is not a binding of this unit (bindings: admin, internal, juju-info, mgmt, public, storage, storage-cluster, tenant)',
+      'vrfs: storacc.binding "nope" is not a binding of this unit (bindings: admin, internal, juju-info, mgmt, public,' +
+      ' storage, storage-cluster, tenant)',
   },
   {
     name: 'duplicate VRF names',

@@ -42,7 +42,8 @@ describe('install', () => {
     expect(out.unitStatus).toEqual({
       name: 'active',
       message:
-        '3 VRFs: public(br-ens4 via 172.16.0.1 2001:db8:16::1) storage(bond0 via 10.10.4.1 2001:db8:4::1) storage-cluster(bond0.105 via 10.10.5.1)',
+        '3 VRFs: public(br-ens4 via 172.16.0.1 2001:db8:16::1) storage(bond0 via 10.10.4.1 2001:db8:4::1)' +
+        ' storage-cluster(bond0.105 via 10.10.5.1)',
     });
     // The kernel (model) now has the VRFs with their members.
     expect(link('public')).toMatchObject({ kind: 'vrf', vrfTable: 1001 });

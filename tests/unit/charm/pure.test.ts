@@ -59,7 +59,8 @@ describe('the Active line', () => {
       [{ binding: 'mgmt', reason: 'controller-path', interfaces: ['ens3'] }],
     );
     expect(describeDesired(d)).toBe(
-      '3 VRFs: public(br-ens4 via 172.16.0.1) storage(bond0 via 10.10.4.1) storage-cluster(ens7.30 via 10.10.5.1); mgmt in main (controller path)',
+      '3 VRFs: public(br-ens4 via 172.16.0.1) storage(bond0 via 10.10.4.1) storage-cluster(ens7.30 via 10.10.5.1); mgmt' +
+        ' in main (controller path)',
     );
   });
 
@@ -83,7 +84,8 @@ describe('the Active line', () => {
     const lots = Array.from({ length: 12 }, (_, i) => vrf(`space-${i}`, [`bond${i}`], `10.${i}.0.1`));
     const s2 = describeDesired(desired(lots, [{ binding: 'mgmt', reason: 'controller-path', interfaces: ['ens3'] }]));
     expect(s2).toBe(
-      '12 VRFs: space-0 space-1 space-2 space-3 space-4 space-5 space-6 space-7 space-8 space-9 space-10 space-11; mgmt in main (controller path)',
+      '12 VRFs: space-0 space-1 space-2 space-3 space-4 space-5 space-6 space-7 space-8 space-9 space-10 space-11; mgmt' +
+        ' in main (controller path)',
     );
     const huge = Array.from({ length: 40 }, (_, i) => vrf(`space-${i}`, [`bond${i}`]));
     const s3 = describeDesired(desired(huge, [{ binding: 'mgmt', reason: 'controller-path', interfaces: ['ens3'] }]));

@@ -63,7 +63,8 @@ describe('classification', () => {
     expect((err as RelationNotFoundError).relation).toBe('juju-info:9');
     expect((err as Error).cause).toBeInstanceOf(HookToolFailedError);
     expect(describeError(err)).toBe(
-      'RelationNotFoundError: relation juju-info:9 not found <- caused by: HookToolFailedError: hook tool relation-list exited with status 2: ERROR invalid value "juju-info:9" for option -r: relation not found',
+      'RelationNotFoundError: relation juju-info:9 not found <- caused by: HookToolFailedError: hook tool relation-list' +
+        ' exited with status 2: ERROR invalid value "juju-info:9" for option -r: relation not found',
     );
   });
 

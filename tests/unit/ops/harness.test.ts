@@ -196,7 +196,8 @@ describe('bindings', () => {
       {
         level: 'ERROR',
         message:
-          'uncaught error in hook stop: HookToolFailedError: hook tool network-get exited with status 1: ERROR no network config found for binding "nonexistent"',
+          'uncaught error in hook stop: HookToolFailedError: hook tool network-get exited with status 1: ERROR no' +
+          ' network config found for binding "nonexistent"',
       },
     ]);
     expect(ctx.statusHistory).toEqual([]);
@@ -314,7 +315,8 @@ describe('bad input', () => {
     expect(ctx.jujuLog.at(-1)).toEqual({
       level: 'ERROR',
       message:
-        'uncaught error in hook install: HookToolMissingError: hook tool application-version-set not found on PATH (is this running inside a Juju hook?) <- caused by: SpawnError: spawn application-version-set ENOENT',
+        'uncaught error in hook install: HookToolMissingError: hook tool application-version-set not found on PATH (is' +
+        ' this running inside a Juju hook?) <- caused by: SpawnError: spawn application-version-set ENOENT',
     });
   });
 
@@ -423,10 +425,12 @@ describe('framework details', () => {
       return c.jujuLog.at(-1)?.message;
     };
     expect(await failure((f) => f.observe('juju-inf-relation-joined', () => undefined))).toBe(
-      'charm construction failed during install: RegistrationError: cannot observe juju-inf-relation-joined: juju-inf is not an endpoint of demo (endpoints: juju-info)',
+      'charm construction failed during install: RegistrationError: cannot observe juju-inf-relation-joined: juju-inf is' +
+        ' not an endpoint of demo (endpoints: juju-info)',
     );
     expect(await failure((f) => f.observeAction('greeet', z.object({}), () => undefined))).toBe(
-      'charm construction failed during install: RegistrationError: cannot observe action greeet: actions.yaml does not declare it (actions: greet, explode, results, unhandled)',
+      'charm construction failed during install: RegistrationError: cannot observe action greeet: actions.yaml does not' +
+        ' declare it (actions: greet, explode, results, unhandled)',
     );
     expect(await failure((f) => f.observeCustom('install', () => undefined))).toBe(
       'charm construction failed during install: RegistrationError: cannot observe install as a custom event: Juju emits it (use observe)',
@@ -434,7 +438,8 @@ describe('framework details', () => {
     // A hook name the framework does not know does not compile; at run time (a cast) it is refused too.
     // @ts-expect-error 'config-chagned' is not an ObservableEvent
     expect(await failure((f) => f.observe('config-chagned', () => undefined))).toBe(
-      'charm construction failed during install: RegistrationError: cannot observe config-chagned: not a hook, a relation event or collect-status (use observeCustom)',
+      'charm construction failed during install: RegistrationError: cannot observe config-chagned: not a hook, a' +
+        ' relation event or collect-status (use observeCustom)',
     );
   });
 

@@ -196,7 +196,8 @@ describe('members', () => {
       'the same interface in two VRFs (overlapping, not identical, bindings)',
       [],
       { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24'), iface('ens7.30', '10.10.5.23/24')] },
-      'storage-cluster: bond0 would be in both storage and storage-cluster; an interface belongs to at most one VRF (set vrfs to choose one)',
+      'storage-cluster: bond0 would be in both storage and storage-cluster; an interface belongs to at most one VRF (set' +
+        ' vrfs to choose one)',
     ],
     [
       'an address on the loopback device',
@@ -323,7 +324,9 @@ function link_vrf_member(): HostPart {
 describe('explicit mode', () => {
   it('builds the configured VRFs with configured tables and gateways', () => {
     const raw = {
-      vrfs: 'storacc: {binding: storage, table: 20, gateway: 10.10.4.254}\nstorrepl:\n  binding: storage-cluster\n  gateway: [10.10.5.1, 2001:db8:5::1]\n  routes: [{to: 10.30.0.0/16, via: 10.10.5.254, metric: 100}, {to: 10.31.0.0/16}]',
+      vrfs:
+        'storacc: {binding: storage, table: 20, gateway: 10.10.4.254}\nstorrepl:\n  binding: storage-cluster\n ' +
+        ' gateway: [10.10.5.1, 2001:db8:5::1]\n  routes: [{to: 10.30.0.0/16, via: 10.10.5.254, metric: 100}, {to: 10.31.0.0/16}]',
     };
     const r = deriveDesired(inputs(raw), host(maasParts), EMPTY_LEDGER);
     const d = desired(r);
@@ -415,7 +418,8 @@ describe('explicit mode', () => {
       'a route into a connected subnet',
       { 'space-routes': 'storage=10.10.4.128/25' },
       [],
-      'space-routes: entry "storage=10.10.4.128/25": 10.10.4.128/25 lies within storage\'s connected subnet 10.10.4.0/24; only remote prefixes can be routed',
+      'space-routes: entry "storage=10.10.4.128/25": 10.10.4.128/25 lies within storage\'s connected subnet' +
+        ' 10.10.4.0/24; only remote prefixes can be routed',
     ],
     [
       'a space-route with no gateway',

@@ -244,7 +244,8 @@ describe('converge: apply until the host holds still', () => {
     expect(r.unsettled).toMatchObject({ rounds: APPLY_ROUNDS, pending: [{ command: STORAGE_DEFAULT }] });
     expect(r.unsettled!.pending).toHaveLength(1);
     expect(unsettledMessage(r.unsettled!)).toBe(
-      `the host kept changing while vrf-host applied: after 3 apply rounds, 1 change was still pending: \`${STORAGE_DEFAULT}\`; another manager of this host's network (e.g. systemd-networkd) undoes them`,
+      `the host kept changing while vrf-host applied: after 3 apply rounds, 1 change was still pending:` +
+        ` \`${STORAGE_DEFAULT}\`; another manager of this host's network (e.g. systemd-networkd) undoes them`,
     );
     expect((await readState(h.root))!.applying).toBe(false);
     expect(await exists(under(h.root, PATHS.rtTables))).toBe(true);
@@ -413,7 +414,8 @@ describe('pre-flight', () => {
     const mp = join(h.ip.dir, 'modprobe');
     await writeFile(
       mp,
-      `#!/bin/sh\necho "$@" >> ${join(h.ip.dir, 'modprobe.log')}\necho "modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0" >&2\nexit 1\n`,
+      `#!/bin/sh\necho "$@" >> ${join(h.ip.dir, 'modprobe.log')}\necho "modprobe: FATAL: Module vrf not found in` +
+        ` directory /lib/modules/6.1.0" >&2\nexit 1\n`,
     );
     await chmod(mp, 0o755);
     const r = await converge({ ...h.opts, modprobeBin: mp, inputs: maasInputs(), unit: 'vrf-host/0' });
@@ -421,7 +423,8 @@ describe('pre-flight', () => {
       {
         field: 'kernel',
         message:
-          'no vrf kernel module: load it on the host (modprobe vrf) (modprobe vrf: modprobe: FATAL: Module vrf not found in directory /lib/modules/6.1.0)',
+          'no vrf kernel module: load it on the host (modprobe vrf) (modprobe vrf: modprobe: FATAL: Module vrf not found' +
+          ' in directory /lib/modules/6.1.0)',
       },
     ]);
     expect(await readFile(join(h.ip.dir, 'modprobe.log'), 'utf8')).toBe('vrf\n');
@@ -459,7 +462,8 @@ describe('pre-flight', () => {
       {
         field: 'kernel',
         message:
-          'kernel 6.1.0-56-amd64 has no net.ipv4.tcp_l3mdev_accept, net.ipv4.udp_l3mdev_accept: VRFs need Linux 4.5 or newer (the l3mdev sysctls)',
+          'kernel 6.1.0-56-amd64 has no net.ipv4.tcp_l3mdev_accept, net.ipv4.udp_l3mdev_accept: VRFs need Linux 4.5 or' +
+          ' newer (the l3mdev sysctls)',
       },
     ]);
   });

@@ -237,7 +237,8 @@ describe('simulate against the real kernel (recorded on Debian 6.1)', () => {
     const real = load('converged');
     // The hand-made copy of 10.30.0.0/16 kept `proto static`; vrf-host adds it as `proto boot`.
     const k = (r: Route) =>
-      `${r.family} ${r.table} ${r.type} ${r.dst} ${r.dev} ${r.gateway} ${r.metric} ${r.scope} ${r.prefsrc} ${r.dst === '10.30.0.0/16' ? '' : r.protocol}`;
+      `${r.family} ${r.table} ${r.type} ${r.dst} ${r.dev} ${r.gateway} ${r.metric} ${r.scope} ${r.prefsrc}` +
+      ` ${r.dst === '10.30.0.0/16' ? '' : r.protocol}`;
     expect(after.routes.map(k).sort()).toEqual(real.routes.map(k).sort());
     const a = (h: ObservedHost) => h.addrs.map((x) => `${x.dev} ${x.address}/${x.prefixlen}`).sort();
     expect(a(after)).toEqual(a(real));
