@@ -361,7 +361,8 @@ export function formatHook(r) {
     `Paired rounds: ${r.rounds}. Peak RSS: ${rss} (goal ≤ 80 MB). Processes the full hook started:` +
       ` **${r.processes.total}** — ${list(r.processes.byTool)}.${memo} ` +
       `ip processes reading the host: **${r.processes.ipReads}** (goal 1); ip processes applying:` +
-      ` ${r.processes.ipApplies}${r.converged ? ' (a no-op, as it should be)' : ' (NOT a no-op: the host is not converged in the charm’s eyes)'}.` +
+      ` ${r.processes.ipApplies}` +
+      `${r.converged ? ' (a no-op, as it should be)' : ' (NOT a no-op: the host is not converged in the charm’s eyes)'}.` +
       (r.memo && !r.cycle
         ? ` With a ${r.memo.maxAgeMin}-minute record and update-status every 5 minutes, 1 run in ${r.memo.maxAgeMin / 5}` +
           ` is in full: ${f2((r.hookMs * (r.memo.maxAgeMin / 5 - 1) + (r.hookFullMs ?? r.hookMs)) / (r.memo.maxAgeMin / 5))} ms on average.`

@@ -272,7 +272,9 @@ async function main(argv) {
       const ran = results.reduce((a, x) => a + x.ms, 0);
       console.log(
         `# ${label}real-kernel suite` +
-          ` ${shards.length > 1 ? `guest ${i + 1}/${shards.length} ` : ''}(${r.mode}${r.mode === 'vm' ? `, -smp ${smp}, boot ${r.timings.bootMs ?? '?'} ms` : ''}, scenarios ${ran} ms, guest total ${r.timings.totalMs} ms, exit ${r.exitCode}; artifacts ${r.shareDir})`,
+          ` ${shards.length > 1 ? `guest ${i + 1}/${shards.length} ` : ''}` +
+          `(${r.mode}${r.mode === 'vm' ? `, -smp ${smp}, boot ${r.timings.bootMs ?? '?'} ms` : ''}` +
+          `, scenarios ${ran} ms, guest total ${r.timings.totalMs} ms, exit ${r.exitCode}; artifacts ${r.shareDir})`,
       );
       for (const sc of shards[i]?.items ?? []) {
         const res = byName.get(sc.name);

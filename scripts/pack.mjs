@@ -95,7 +95,8 @@ export async function pack({ bundleNode = false, arch, treeOnly = false, out = C
     const files = entries.filter((e) => !e.dir).length;
     console.log(
       `packed ${relative(ROOT, out)} (${files} files, ${(size / 1024).toFixed(0)}` +
-        ` KiB${node !== null ? `, with bin/node v${(await pinnedNode(nodeArch)).version} ${nodeArch}` : ", uses the machine's node >= 22"})`,
+        ` KiB` +
+        `${node !== null ? `, with bin/node v${(await pinnedNode(nodeArch)).version} ${nodeArch}` : ", uses the machine's node >= 22"})`,
     );
   }
   return { file: out, entries: entries.map((e) => e.name) };

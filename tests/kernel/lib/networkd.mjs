@@ -425,7 +425,8 @@ export class NetworkdHost {
     );
     if (!ok)
       throw new NetworkdError(
-        `networkd did not configure ${links.join(' ')} within ${timeoutMs} ms: ${last.map((l) => `${l.link}=${l.setup}`).join(' ')}; ${this.logTail()}`,
+        `networkd did not configure ${links.join(' ')} within ${timeoutMs} ms:` +
+          ` ${last.map((l) => `${l.link}=${l.setup}`).join(' ')}; ${this.logTail()}`,
       );
     const failed = links.filter((l) => by[l] === 'failed');
     const log = this.output('networkd').split('\n');

@@ -1,7 +1,8 @@
 // Scenario topologies built from network namespaces (guest side, as root).
 //
 // Layout for each space i (see MULTI_HOMED):
-//   unit ── (NIC/bridge/bond/VLAN) ── fab:sw<i> ──┬── gw-<space>:lan  (gateway, forwarding on) ── wan ── rp-<space> (remote peer, another rack)
+//   unit ── (NIC/bridge/bond/VLAN) ── fab:sw<i> ──┬── gw-<space>:lan  (gateway, forwarding on) ── wan ── rp-<space>
+//                                                 │                                                    (remote peer, another rack)
 //                                                 └── lan-<space>      (a same-subnet peer)
 //   mgmt's gateway also routes to the controller: gw-mgmt:ctl ── ctl (the Juju controller).
 // Gateways only know their own subnets (and gw-mgmt the controller's), so a reply that leaves the

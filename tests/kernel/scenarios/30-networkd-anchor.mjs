@@ -16,7 +16,8 @@ import { MULTI_HOMED, buildTopology, destroyTopology } from '../lib/topology.mjs
 
 export const name = 'networkd-anchor';
 export const description =
-  'networkd owns the VRFs (netplan vrfs:): failed probes per networkd event (reconfigure, reload, restart, flap, DHCP renew, Juju re-bridge)';
+  'networkd owns the VRFs (netplan vrfs:): failed probes per networkd event (reconfigure, reload, restart, flap, DHCP' +
+  ' renew, Juju re-bridge)';
 export const timeoutMs = 10 * 60_000;
 
 export const VRFS = { public: { table: 100 }, storage: { table: 101 }, 'storage-cluster': { table: 102 } };
@@ -141,7 +142,9 @@ export async function run(t) {
   };
   const afterFlap = tally(loop.window(flap.info.upAt + 1000, flapMark?.to ?? Date.now()), 'public');
   t.note(
-    `carrier flap: down for ${flap.info.upAt - flap.info.downAt} ms; public lost ${tally(loop.window(flap.info.downAt, flap.info.upAt + 1000), 'public').failed} probes while down (+1 s), ${afterFlap.failed} after`,
+    `carrier flap: down for ${flap.info.upAt - flap.info.downAt} ms; public lost` +
+      ` ${tally(loop.window(flap.info.downAt, flap.info.upAt + 1000), 'public').failed}` +
+      ` probes while down (+1 s), ${afterFlap.failed} after`,
   );
   await ev('rebridge', 'Juju re-bridge bond0', () => host.jujuRebridge('bond0'), { baseline: null });
   // mgmt's IPv4 from DHCP from now on (netplan apply of the new YAML: reload + reconfigure ens3),

@@ -129,7 +129,8 @@ export async function run(t) {
     t,
     "networkd has a .netdev and a .network per VRF and a drop-in on each member's netplan file, and nothing else of vrf-host",
     JSON.stringify([...given].sort()) === JSON.stringify([...want].sort()),
-    `missing: ${want.filter((f) => !given.includes(f)).join(' ') || '-'}; extra: ${given.filter((f) => !want.includes(f)).join(' ') || '-'}`,
+    `missing: ${want.filter((f) => !given.includes(f)).join(' ') || '-'}; extra:` +
+      ` ${given.filter((f) => !want.includes(f)).join(' ') || '-'}`,
   );
   t.check(
     '/etc/netplan holds only the YAML the host was given, unchanged',

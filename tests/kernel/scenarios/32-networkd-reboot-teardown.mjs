@@ -145,7 +145,8 @@ export async function run(t) {
       t,
       `${hook}: exit 0`,
       h.exitCode === 0,
-      `exit ${h.exitCode}, ${h.record.status.status}: ${h.record.status.message}${h.exitCode ? ` stderr: ${h.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+      `exit ${h.exitCode}, ${h.record.status.status}:` +
+        ` ${h.record.status.message}${h.exitCode ? ` stderr: ${h.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
     );
   }
   const files = host.networkFiles();
