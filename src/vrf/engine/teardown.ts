@@ -53,7 +53,9 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
         problems: [
           {
             field: 'units',
-            message: `${state.units.join(', ')} still use this machine's VRFs: remove them through Juju, or name the leaving unit, or force the teardown`,
+            message:
+              `${state.units.join(', ')} still use this machine's VRFs:` +
+              ` remove them through Juju, or name the leaving unit, or force the teardown`,
           },
         ],
         ...none,
