@@ -26,7 +26,7 @@ import {
   type Sysctls,
   type Warning,
 } from '../types.js';
-import { buildable, type LeftOut } from '../replay.js';
+import { buildable, followedMessage, type LeftOut } from '../replay.js';
 import { settle, type RoundPlan, type SettleOptions } from './settle.js';
 import { planWithNetworkd } from './networkd.js';
 import { NetworkdRenderError } from '../networkd/render.js';
@@ -213,7 +213,9 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       desired = target = d.desired;
     } else {
       desired = given!;
-      ({ desired: target, leftOut } = buildable(desired, observed));
+      const b = buildable(desired, observed);
+      ({ desired: target, leftOut } = b);
+      if (b.followed.length > 0) warnings.push({ field: 'replay', message: followedMessage(b.followed) });
     }
     if (unit !== null) {
       const c = conflictProblem(state, unit, desired);

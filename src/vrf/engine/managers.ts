@@ -8,6 +8,8 @@ import { exists, readdir, readFile } from '../files.js';
 import { join } from 'node:path';
 import {
   ifupdownListsLink,
+  jujuBridgeFile,
+  jujuBridgeName,
   type LinkManager,
   MANAGER_PATHS,
   matchesOnlyLink,
@@ -67,6 +69,12 @@ export interface NetworkdMembers {
   readonly running: boolean;
   /** Member → the .network file networkd applies to it, for the members that can carry vrf-host's drop-in. */
   readonly files: Readonly<Record<string, string>>;
+  /**
+   * Member → netplan's file for the bridge Juju would make of it (networkd/state.ts
+   * jujuBridgeFile), for the members with a drop-in that are not bridges themselves and whose
+   * `br-<member>` is not already some other link.
+   */
+  readonly bridgeFiles: Readonly<Record<string, string>>;
   /** Member → networkd's view, for every member networkd manages. */
   readonly managed: Readonly<Record<string, Extract<LinkManager, { name: 'systemd-networkd' }>>>;
   readonly warnings: readonly Warning[];
@@ -80,11 +88,12 @@ export interface NetworkdMembers {
 export async function networkdMembers(
   root: string | undefined,
   members: readonly string[],
-  links: readonly Pick<Link, 'name' | 'ifindex'>[],
+  links: readonly Pick<Link, 'name' | 'ifindex' | 'kind' | 'master'>[],
 ): Promise<NetworkdMembers> {
   const running = await networkdRuns(root);
-  if (!running) return { running, files: {}, managed: {}, warnings: [] };
+  if (!running) return { running, files: {}, bridgeFiles: {}, managed: {}, warnings: [] };
   const files: Record<string, string> = {};
+  const bridgeFiles: Record<string, string> = {};
   const managed: Record<string, Extract<LinkManager, { name: 'systemd-networkd' }>> = {};
   const warnings: Warning[] = [];
   for (const m of members) {
@@ -99,6 +108,10 @@ export async function networkdMembers(
     const body = problem === null ? await text(under(root, nf)) : null;
     if (problem === null && body !== null && matchesOnlyLink(body, m)) {
       files[m] = nf;
+      const bridge = jujuBridgeName(m);
+      const other = links.some((x) => x.name === bridge && l.master !== bridge);
+      const bf = jujuBridgeFile(nf, m);
+      if (l.kind !== 'bridge' && !other && bf !== null) bridgeFiles[m] = bf;
       continue;
     }
     warnings.push({
@@ -109,7 +122,7 @@ export async function networkdMembers(
         ` the next update-status re-applies`,
     });
   }
-  return { running, files, managed, warnings };
+  return { running, files, bridgeFiles, managed, warnings };
 }
 
 /**

@@ -60,7 +60,13 @@ export async function planNetworkd(
   // networkd not running (stopped for a moment, or gone): leave its files as they are. Taking
   // them away then would leave a networkd that starts again undoing the VRFs, as before.
   if (!nd.running) return { running: false, paths: ledger.networkdFiles ?? [], steps: [], warnings: nd.warnings };
-  const files = renderNetworkd({ desired, routes: kept.routes, rules: kept.rules, memberFiles: nd.files });
+  const files = renderNetworkd({
+    desired,
+    routes: kept.routes,
+    rules: kept.rules,
+    memberFiles: nd.files,
+    bridgeFiles: nd.bridgeFiles,
+  });
   const steps: Step[] = [];
   for (const f of files) {
     if ((await current(root, f.path)) === f.content) continue;

@@ -46,6 +46,13 @@ export interface NetworkdInput {
    * manages through a file that names only that link. Other members get no drop-in.
    */
   readonly memberFiles: Readonly<Record<string, string>>;
+  /**
+   * Member → the .network file netplan will generate for the bridge Juju makes of that member
+   * for a container (`10-netplan-br-<member>.network`, see networkd/state.ts jujuBridgeFile):
+   * the member's drop-in goes there too, ahead of time, so that when Juju re-bridges the member
+   * networkd itself puts the bridge (which gets the member's addresses) in the VRF.
+   */
+  readonly bridgeFiles: Readonly<Record<string, string>>;
 }
 
 const HEADER = '# Managed by vrf-host; removed when vrf-host is removed. Do not edit: vrf-host rewrites it.';
@@ -208,7 +215,12 @@ export function renderNetworkd(input: NetworkdInput): NetworkdFile[] {
     for (const m of v.members) {
       const nf = input.memberFiles[m];
       if (nf === undefined) continue;
-      out.push(file(dropInPath(nf), [section('Network', [`VRF=${name}`]), ...(onMember.get(ifName(m)) ?? [])]));
+      const body = [section('Network', [`VRF=${name}`]), ...(onMember.get(ifName(m)) ?? [])];
+      out.push(file(dropInPath(nf), body));
+      // The same on the file of the bridge Juju would make of it: a [Route] names no device,
+      // so what the member carries, its bridge carries once the addresses move there.
+      const bf = input.bridgeFiles[m];
+      if (bf !== undefined && bf !== nf) out.push(file(dropInPath(bf), body));
     }
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -8,6 +8,7 @@
  * Parsing is pure; engine/managers.ts reads the files.
  */
 import { z } from 'zod';
+import { ifNameProblem } from '../names.js';
 
 export const MANAGER_PATHS = {
   networkdLinks: 'run/systemd/netif/links',
@@ -107,4 +108,26 @@ export function matchNames(text: string): { names: string[]; otherKeys: string[]
 export function matchesOnlyLink(networkText: string, link: string): boolean {
   const { names } = matchNames(networkText);
   return names.length === 1 && names[0] === link && !/[*?[\]!]/.test(link);
+}
+
+/**
+ * The .network file netplan will generate for the bridge Juju makes of `member` when it bridges
+ * it for a container: Juju names the bridge `br-<member>` and rewrites netplan's YAML, and netplan
+ * names its file after the link, next to the member's own (`10-netplan-bond0.network` →
+ * `10-netplan-br-bond0.network`). Null when the member's file is not netplan's own for that
+ * member, or the bridge's name would not be a valid interface name (Juju then hashes it).
+ */
+export function jujuBridgeFile(memberFile: string, member: string): string | null {
+  const slash = memberFile.lastIndexOf('/');
+  const dir = memberFile.slice(0, slash + 1);
+  const m = /^(\d+-netplan-)(.+)\.network$/.exec(memberFile.slice(slash + 1));
+  if (!m || m[2] !== member) return null;
+  const bridge = jujuBridgeName(member);
+  return bridge === null ? null : `${dir}${m[1]}${bridge}.network`;
+}
+
+/** `br-<member>`, Juju's name for the bridge it makes of a member, or null when too long. */
+export function jujuBridgeName(member: string): string | null {
+  const bridge = `br-${member}`;
+  return ifNameProblem(bridge) === null ? bridge : null;
 }

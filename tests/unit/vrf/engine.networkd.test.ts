@@ -29,6 +29,9 @@ const FILES = [
   'etc/systemd/network/05-vrf-host-storage.network',
   'etc/systemd/network/10-netplan-bond0.105.network.d/50-vrf-host.conf',
   'etc/systemd/network/10-netplan-bond0.network.d/50-vrf-host.conf',
+  // ahead of time, for the bridges Juju would make of the bond and the VLAN (br-ens4 is one)
+  'etc/systemd/network/10-netplan-br-bond0.105.network.d/50-vrf-host.conf',
+  'etc/systemd/network/10-netplan-br-bond0.network.d/50-vrf-host.conf',
   'etc/systemd/network/10-netplan-br-ens4.network.d/50-vrf-host.conf',
 ];
 

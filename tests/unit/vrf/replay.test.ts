@@ -6,11 +6,11 @@
 import fc from 'fast-check';
 import { simulate } from '../../../src/vrf/model.js';
 import { plan } from '../../../src/vrf/plan.js';
-import { buildable, leftOutMessage } from '../../../src/vrf/replay.js';
+import { buildable, followedMessage, leftOutMessage } from '../../../src/vrf/replay.js';
 import type { ObservedHost, Step } from '../../../src/vrf/types.js';
 import { EMPTY_LEDGER } from '../../../src/vrf/types.js';
 import { desired as mkDesired, dvrf, scenario } from './arbitraries.js';
-import { host, link } from './builders.js';
+import { addr, host, link } from './builders.js';
 
 /** The host without these devices (their addresses and the routes via them go with them). */
 function without(h: ObservedHost, gone: ReadonlySet<string>): ObservedHost {
@@ -93,5 +93,48 @@ describe('buildable (a replay on a host with members missing)', () => {
     expect(pub.routes).toEqual([{ to: '10.30.0.0/16', via: '172.16.0.254' }]);
     const storage = b.desired.vrfs.find((v) => v.name === 'storage')!;
     expect(storage).toMatchObject({ members: [], addresses: [], gateways: {}, routes: [] });
+  });
+
+  it('follows a member Juju bridged to its bridge when the bridge holds its addresses', () => {
+    const d = mkDesired([
+      dvrf('storage', {
+        table: 1002,
+        members: { bond0: ['10.10.4.10/24', '2001:db8:4::10/64'] },
+        gateways: ['10.10.4.1'],
+      }),
+    ]);
+    const bridged = host(
+      link('br-bond0', { kind: 'bridge' }),
+      link('bond0', { kind: 'bond', master: 'br-bond0', slaveKind: 'bridge' }),
+      addr('br-bond0', '10.10.4.10/24'),
+      addr('br-bond0', '2001:db8:4::10/64'),
+    );
+    const b = buildable(d, bridged);
+    expect(b.leftOut).toEqual([]);
+    expect(b.followed).toEqual([{ vrf: 'storage', dev: 'bond0', bridge: 'br-bond0' }]);
+    expect(followedMessage(b.followed)).toBe(
+      'storage: member bond0 is a port of br-bond0, which holds its addresses: br-bond0 takes its place',
+    );
+    const v = b.desired.vrfs[0]!;
+    expect(v.members).toEqual(['br-bond0']);
+    expect(v.addresses.map((a) => a.dev)).toEqual(['br-bond0', 'br-bond0']);
+    expect(v.gateways.inet?.address).toBe('10.10.4.1');
+    // The plan enslaves the bridge and routes through it; the port is not touched.
+    const p = plan(b.desired, bridged, EMPTY_LEDGER);
+    expect(devsOf(p.steps)).toContain('br-bond0');
+    expect(devsOf(p.steps)).not.toContain('bond0');
+    // Without every address on the bridge (one still moving), or when the bridge is another
+    // VRF's member, the member is left out as before.
+    const half = host(
+      link('br-bond0', { kind: 'bridge' }),
+      link('bond0', { kind: 'bond', master: 'br-bond0', slaveKind: 'bridge' }),
+      addr('br-bond0', '10.10.4.10/24'),
+    );
+    expect(buildable(d, half).leftOut).toEqual([{ vrf: 'storage', dev: 'bond0', reason: 'is a port of br-bond0' }]);
+    const other = mkDesired([
+      ...d.vrfs,
+      dvrf('public', { table: 1001, members: { 'br-bond0': ['10.10.4.10/24'] }, gateways: [] }),
+    ]);
+    expect(buildable(other, bridged).followed).toEqual([]);
   });
 });

@@ -48,11 +48,13 @@ const memberFiles = {
   ens4: '/run/systemd/network/10-netplan-ens4.network',
   'br-ens5': '/run/systemd/network/10-netplan-br-ens5.network',
 };
+/** ens4 may be bridged by Juju (br-ens5 is a bridge already). */
+const bridgeFiles = { ens4: '/run/systemd/network/10-netplan-br-ens4.network' };
 
 describe('renderNetworkd: what networkd is handed is what the planner keeps', () => {
   const d = desired([storage, pub], { strict: false });
   const p = plan(d, networkdHost(), EMPTY_LEDGER);
-  const files = renderNetworkd({ desired: d, routes: p.kept.routes, rules: p.kept.rules, memberFiles });
+  const files = renderNetworkd({ desired: d, routes: p.kept.routes, rules: p.kept.rules, memberFiles, bridgeFiles });
   const byPath = Object.fromEntries(files.map((f) => [f.path, f.content]));
 
   it('one .netdev and one .network per VRF, one drop-in per member, sorted by path', () => {
@@ -61,9 +63,16 @@ describe('renderNetworkd: what networkd is handed is what the planner keeps', ()
       'etc/systemd/network/05-vrf-host-public.network',
       'etc/systemd/network/05-vrf-host-storage.netdev',
       'etc/systemd/network/05-vrf-host-storage.network',
+      'etc/systemd/network/10-netplan-br-ens4.network.d/50-vrf-host.conf',
       'etc/systemd/network/10-netplan-br-ens5.network.d/50-vrf-host.conf',
       'etc/systemd/network/10-netplan-ens4.network.d/50-vrf-host.conf',
     ]);
+  });
+
+  it("the file of the bridge Juju would make of a member gets the member's drop-in, ahead of time", () => {
+    expect(byPath['etc/systemd/network/10-netplan-br-ens4.network.d/50-vrf-host.conf']).toBe(
+      byPath['etc/systemd/network/10-netplan-ens4.network.d/50-vrf-host.conf'],
+    );
   });
 
   it('the .netdev creates the VRF with its table', () => {
@@ -183,15 +192,21 @@ Table=1001
     const after = { ...simulate(networkdHost(), p.steps), networkdRuns: true };
     const again = plan(d, after, p.ledger);
     expect(again.steps).toEqual([]);
-    expect(renderNetworkd({ desired: d, routes: again.kept.routes, rules: again.kept.rules, memberFiles })).toEqual(
-      files,
-    );
+    expect(
+      renderNetworkd({ desired: d, routes: again.kept.routes, rules: again.kept.rules, memberFiles, bridgeFiles }),
+    ).toEqual(files);
   });
 
   it('strict: the unreachable catch-all goes on the VRF device', () => {
     const ds = desired([pub], { strict: true });
     const ps = plan(ds, networkdHost(), EMPTY_LEDGER);
-    const f = renderNetworkd({ desired: ds, routes: ps.kept.routes, rules: ps.kept.rules, memberFiles });
+    const f = renderNetworkd({
+      desired: ds,
+      routes: ps.kept.routes,
+      rules: ps.kept.rules,
+      memberFiles,
+      bridgeFiles: {},
+    });
     expect(f.find((x) => x.path.endsWith('05-vrf-host-public.network'))!.content).toContain(
       '[Route]\nType=unreachable\nDestination=0.0.0.0/0\nMetric=4278198272\nTable=1002\n',
     );
@@ -201,7 +216,7 @@ Table=1001
 describe('renderNetworkd: members networkd does not manage, nothing kept', () => {
   it('a member without a usable network file gets no drop-in; the VRF still gets its files', () => {
     const d = desired([storage], { preserveReachability: false, moveLocalRule: false, strict: false });
-    const files = renderNetworkd({ desired: d, ...NOTHING_KEPT, memberFiles: {} });
+    const files = renderNetworkd({ desired: d, ...NOTHING_KEPT, memberFiles: {}, bridgeFiles: {} });
     expect(files.map((f) => f.path)).toEqual([
       'etc/systemd/network/05-vrf-host-storage.netdev',
       'etc/systemd/network/05-vrf-host-storage.network',
@@ -210,7 +225,7 @@ describe('renderNetworkd: members networkd does not manage, nothing kept', () =>
   });
 
   it('no VRF, no file', () => {
-    expect(renderNetworkd({ desired: desired([]), ...NOTHING_KEPT, memberFiles })).toEqual([]);
+    expect(renderNetworkd({ desired: desired([]), ...NOTHING_KEPT, memberFiles, bridgeFiles })).toEqual([]);
   });
 });
 
@@ -256,6 +271,7 @@ describe('networkd paths are validated', () => {
               desired: desired([dvrf(name, { table: 1001, members: { ens4: ['10.10.4.10/24'] } })]),
               ...NOTHING_KEPT,
               memberFiles: { ens4: `/run/systemd/network/${base}.network` },
+              bridgeFiles: { ens4: `/run/systemd/network/${base}-br.network` },
             });
           } catch (e) {
             expect(e).toBeInstanceOf(NetworkdRenderError);

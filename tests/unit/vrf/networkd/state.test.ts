@@ -1,5 +1,7 @@
 import {
   ifupdownListsLink,
+  jujuBridgeFile,
+  jujuBridgeName,
   matchesOnlyLink,
   matchNames,
   parseEnvFile,
@@ -89,5 +91,24 @@ describe('.network [Match]', () => {
     expect(matchesOnlyLink('[Match]\nName=ens*\n', 'ens4')).toBe(false);
     expect(matchesOnlyLink('[Match]\nName=ens4 ens5\n', 'ens4')).toBe(false);
     expect(matchesOnlyLink('[Match]\nName=ens5\n', 'ens4')).toBe(false);
+  });
+});
+
+describe('the file of the bridge Juju would make of a member', () => {
+  it("is netplan's name for br-<member>, next to the member's own netplan file", () => {
+    expect(jujuBridgeFile('/run/systemd/network/10-netplan-bond0.network', 'bond0')).toBe(
+      '/run/systemd/network/10-netplan-br-bond0.network',
+    );
+    expect(jujuBridgeFile('/run/systemd/network/10-netplan-bond0.105.network', 'bond0.105')).toBe(
+      '/run/systemd/network/10-netplan-br-bond0.105.network',
+    );
+  });
+
+  it("none for a file that is not netplan's own for that member, or a bridge name too long", () => {
+    expect(jujuBridgeFile('/etc/systemd/network/20-storage.network', 'bond0')).toBeNull();
+    expect(jujuBridgeFile('/run/systemd/network/10-netplan-bond0.network', 'bond1')).toBeNull();
+    expect(jujuBridgeFile('/run/systemd/network/10-netplan-enp101s0f1np1.network', 'enp101s0f1np1')).toBeNull();
+    expect(jujuBridgeName('enp101s0f1np1')).toBeNull();
+    expect(jujuBridgeName('ens5')).toBe('br-ens5');
   });
 });
