@@ -108,7 +108,7 @@ export function ruleOfTarget(t: RuleTarget): Rule {
     family: t.family,
     priority: t.priority,
     src: t.src ?? null,
-    dst: null,
+    dst: t.dst ?? null,
     table: t.table,
     l3mdev: false,
     iif: null,
@@ -423,6 +423,7 @@ export class KernelModel {
           r.priority === t.priority &&
           r.table === t.table &&
           r.src === (t.src ?? null) &&
+          r.dst === (t.dst ?? null) &&
           !r.l3mdev,
     );
     if (i < 0) throw new KernelModelError(`RTNETLINK answers: No such file or directory (rule ${t.priority})`);
@@ -436,7 +437,7 @@ export class KernelModel {
       x.priority === r.priority &&
       x.l3mdev === r.l3mdev &&
       sameProtocol(x, r) &&
-      (r.l3mdev || (x.table === r.table && x.src === r.src && x.action === 'lookup'));
+      (r.l3mdev || (x.table === r.table && x.src === r.src && x.dst === r.dst && x.action === 'lookup'));
     if (this.rules.some(same)) {
       throw new KernelModelError(`RTNETLINK answers: File exists (rule ${t.priority})`);
     }

@@ -12,7 +12,8 @@
  *  4. default route per family and the VRF's extra routes;
  *  5. strict: an unreachable catch-all per family; then stale vrf-host routes go;
  *  6. rules: the l3mdev rule if it went missing; move the local lookup to 32765 (add, then
- *     delete); migrate / restore source rules that would bypass a VRF;
+ *     delete); migrate / restore source rules that would bypass a VRF, and deliver to the
+ *     addresses of a migrated rule's subnet ahead of it (in case it comes back);
  *  7. preserve-reachability: leaks into main, per-address source rules;
  *     (6 and 7 run for IPv4 first, then for IPv6: see rules.ts)
  *  8. sysctls (l3mdev accept, nonlocal bind), or their restore.
@@ -26,7 +27,7 @@ import type { DesiredState, Family, Ledger, ObservedHost, Plan } from './types.j
 import { PlanContext } from './plan/context.js';
 import { createOrReplace, enslaveMembers, releaseFormerMembers, removeUndesired } from './plan/structure.js';
 import { leaks, vrfRoutes } from './plan/routing.js';
-import { ensureL3mdevRule, localRuleMove, migrateSourceRules, sourceRules } from './plan/rules.js';
+import { deliveryRules, ensureL3mdevRule, localRuleMove, migrateSourceRules, sourceRules } from './plan/rules.js';
 import { keepAddrFirst, sysctls } from './plan/sysctls.js';
 
 export { PlanError } from './plan/context.js';
@@ -35,6 +36,7 @@ function rules(ctx: PlanContext, f: Family): void {
   ensureL3mdevRule(ctx, f);
   localRuleMove(ctx, f);
   migrateSourceRules(ctx, f);
+  deliveryRules(ctx, f);
 }
 
 export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledger): Plan {

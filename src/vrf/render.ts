@@ -126,13 +126,18 @@ function ruleArgv(verb: 'add' | 'del', r: RuleTarget): string[] {
   const proto =
     verb === 'add' && r.protocol !== undefined && r.protocol !== 'unspec' ? ['protocol', word(r.protocol, what)] : [];
   if (r.l3mdev === true) {
-    if (r.src !== undefined) throw new RenderError(`${what}: an l3mdev rule takes no source`);
+    if (r.src !== undefined || r.dst !== undefined)
+      throw new RenderError(`${what}: an l3mdev rule takes no source or destination`);
     argv.push('l3mdev', ...proto);
     return r.family === 'inet6' ? ['-6', ...argv] : argv;
   }
   if (r.src !== undefined) {
     familyCheck(r.family, r.src, what);
     argv.push('from', prefix(r.src, r.family, what));
+  }
+  if (r.dst !== undefined) {
+    familyCheck(r.family, r.dst, what);
+    argv.push('to', prefix(r.dst, r.family, what));
   }
   argv.push('lookup', table(r.table, what, true), ...proto);
   // `ip rule` takes its family from -4/-6 only, never from the address: iproute2 6.1 sends

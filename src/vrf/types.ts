@@ -214,6 +214,8 @@ export interface RuleTarget {
   readonly family: Family;
   readonly priority: number;
   readonly src?: string;
+  /** `to PREFIX` (canonical): only the delivery rules (plan/rules.ts deliveryRules) have one. */
+  readonly dst?: string;
   readonly table: number;
   /** The l3mdev rule (`ip rule add pref 1000 l3mdev`): no lookup table (table is TABLE.unspec). */
   readonly l3mdev?: boolean;
@@ -278,3 +280,9 @@ export const L3MDEV_PRIORITY = 1000;
 export const LOCAL_RULE_MOVED_PRIORITY = 32765;
 /** Per-address source rules (a member address's replies leave by its VRF's table); below MAAS's 100 and the l3mdev rule at 1000. */
 export const SOURCE_RULE_PRIORITY = 99;
+/**
+ * `to ADDRESS lookup VRFTABLE`: ahead of the source rules another manager keeps re-adding for an
+ * enslaved subnet (MAAS's `from SUBNET lookup N` at 100, which networkd re-adds), so that packets
+ * to the unit's own address in that subnet (ARP included) are still delivered in its VRF.
+ */
+export const DELIVERY_RULE_PRIORITY = 98;

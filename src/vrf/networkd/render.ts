@@ -122,6 +122,7 @@ function ruleSection(r: RuleTarget, what: string): string {
   if (r.l3mdev === true) throw new NetworkdRenderError(`${what}: the l3mdev rule is the kernel's`);
   const lines = [`Family=${FAMILY[r.family]}`];
   if (r.src !== undefined) lines.push(`From=${token(r.src, what)}`);
+  if (r.dst !== undefined) lines.push(`To=${token(r.dst, what)}`);
   lines.push(`Table=${tableValue(r.table, what)}`, `Priority=${token(String(r.priority), what)}`);
   return section('RoutingPolicyRule', lines);
 }

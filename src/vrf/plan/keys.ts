@@ -107,8 +107,14 @@ export function targetOfRoute(r: Route, overrides: Partial<RouteTarget> = {}): R
 }
 
 /** Rule identity: what `ip rule del` with the same selectors would match. */
-export function ruleKey(family: Family, priority: number, src: string | null, table: number | null): string {
-  return `${family}|${priority}|${src ?? 'all'}|${table ?? '-'}`;
+export function ruleKey(
+  family: Family,
+  priority: number,
+  src: string | null,
+  table: number | null,
+  dst: string | null = null,
+): string {
+  return `${family}|${priority}|${src ?? 'all'}|${table ?? '-'}${dst === null ? '' : `|to ${dst}`}`;
 }
 
 /** A rule made only of `from SRC lookup TABLE` at a priority (what we create and what MAAS writes). */
@@ -129,16 +135,35 @@ export function keyOfRule(r: Rule): string | null {
 }
 
 export function keyOfRuleTarget(t: RuleTarget): string {
-  return ruleKey(t.family, t.priority, t.src ?? null, t.table);
+  return ruleKey(t.family, t.priority, t.src ?? null, t.table, t.dst ?? null);
+}
+
+/** A rule made only of `to DST lookup TABLE` at a priority (vrf-host's delivery rules). */
+export function isToLookup(r: Rule): boolean {
+  return (
+    r.action === 'lookup' &&
+    !r.l3mdev &&
+    r.table !== null &&
+    r.src === null &&
+    r.dst !== null &&
+    r.iif === null &&
+    r.oif === null &&
+    r.fwmark === null
+  );
 }
 
 /** A RuleTarget that reproduces an observed rule, its protocol included (e.g. a MAAS rule given back as it was). */
 export function targetOfRule(r: Rule): RuleTarget {
   if (r.table === null) throw new Error('targetOfRule: a rule without a table');
   const protocol = r.protocol !== undefined && r.protocol !== 'unspec' ? { protocol: r.protocol } : {};
-  return r.src === null
-    ? { family: r.family, priority: r.priority, table: r.table, ...protocol }
-    : { family: r.family, priority: r.priority, src: r.src, table: r.table, ...protocol };
+  return {
+    family: r.family,
+    priority: r.priority,
+    ...(r.src === null ? {} : { src: r.src }),
+    ...(r.dst === null ? {} : { dst: r.dst }),
+    table: r.table,
+    ...protocol,
+  };
 }
 
 export function isLocalLookup(r: Rule): boolean {

@@ -9,9 +9,17 @@
  */
 import { maxPrefix } from '../addr.js';
 import type { Family, Rule, RuleTarget } from '../types.js';
-import { L3MDEV_PRIORITY, LOCAL_RULE_MOVED_PRIORITY, RESERVED_TABLES, SOURCE_RULE_PRIORITY, TABLE } from '../types.js';
+import {
+  DELIVERY_RULE_PRIORITY,
+  L3MDEV_PRIORITY,
+  LOCAL_RULE_MOVED_PRIORITY,
+  RESERVED_TABLES,
+  SOURCE_RULE_PRIORITY,
+  TABLE,
+} from '../types.js';
 import type { PlanContext } from './context.js';
-import { isLocalLookup, isPlainLookup, keyOfRule, keyOfRuleTarget, ruleKey, targetOfRule } from './keys.js';
+import { isLocalLookup, isPlainLookup, isToLookup, keyOfRule, keyOfRuleTarget, ruleKey, targetOfRule } from './keys.js';
+import { cidrContains } from '../addr.js';
 
 function localRule(family: Family, priority: number): RuleTarget {
   return { family, priority, table: TABLE.local };
@@ -237,5 +245,58 @@ export function sourceRules(ctx: PlanContext, f: Family): void {
       kind: 'rule-del',
       rule: t,
       why: `source rule for ${t.src ?? 'all'} lookup ${t.table} is no longer wanted`,
+    });
+}
+
+/**
+ * Delivery rules: `to ADDRESS lookup VRFTABLE` at DELIVERY_RULE_PRIORITY for each address of a VRF
+ * in a subnet whose source rule vrf-host migrated (MAAS's `from SUBNET lookup N` at 100). The
+ * host's network manager re-adds that rule whenever it configures the link (networkd does, from
+ * netplan's `routing-policy`), and until the next hook migrates it again it sends every packet
+ * from the subnet, the same-subnet peers' packets to the unit's own address and their ARP
+ * requests included, into table N instead of delivering them (the local lookup is behind the
+ * l3mdev rule). A rule for the unit's own address ahead of it delivers them in the VRF, whose
+ * table holds the address's local route, whoever re-adds the source rule and whenever.
+ */
+export function deliveryRules(ctx: PlanContext, f: Family): void {
+  const wanted = new Map<string, { t: RuleTarget; why: string }>();
+  const foreign = [...ctx.migratedRules.values()].filter(
+    (r) => r.family === f && r.src !== null && r.priority > DELIVERY_RULE_PRIORITY,
+  );
+  for (const v of ctx.desired.vrfs) {
+    for (const a of v.addresses) {
+      if (a.family !== f) continue;
+      const by = foreign.find((r) => cidrContains(r.src!, a.address));
+      if (!by) continue;
+      const t: RuleTarget = ctx.own({
+        family: a.family,
+        priority: DELIVERY_RULE_PRIORITY,
+        dst: `${a.address}/${maxPrefix(a.family)}`,
+        table: v.table,
+      });
+      wanted.set(keyOfRuleTarget(t), {
+        t,
+        why: `packets to ${a.address} stay in ${v.name} even when "from ${by.src} lookup ${by.table}" (priority ${by.priority}) comes back, as the network manager re-adds it`,
+      });
+    }
+  }
+  const present = new Set<string>();
+  const stale: RuleTarget[] = [];
+  for (const r of ctx.model.allRules()) {
+    if (r.family !== f || r.priority !== DELIVERY_RULE_PRIORITY || !isToLookup(r) || !ctx.ownedTables.has(r.table!))
+      continue;
+    const key = ruleKey(r.family, r.priority, null, r.table, r.dst);
+    if (wanted.has(key)) present.add(key);
+    else stale.push(targetOfRule(r));
+  }
+  for (const [key, w] of wanted) {
+    ctx.keepRule(w.t);
+    if (!present.has(key)) ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
+  }
+  for (const t of stale)
+    ctx.emit({
+      kind: 'rule-del',
+      rule: t,
+      why: `delivery rule to ${t.dst ?? 'all'} lookup ${t.table} is no longer wanted`,
     });
 }

@@ -8,8 +8,9 @@
 // Two more things on the converged host, before stop:
 //  - MAAS's rule and table route for storage come back as systemd-networkd re-adds them when it
 //    reconfigures the link (`from 10.10.4.0/24 lookup 2 pref 100`, `default via 10.10.4.1 table 2`):
-//    what that does to storage's same-subnet and remote clients is recorded, and the next
-//    update-status must take the rule away again with traffic working after it;
+//    storage's same-subnet and remote clients must still be answered with no hook run (vrf-host's
+//    `to ADDRESS lookup VRFTABLE` at 98 delivers ahead of it), and the next update-status must
+//    take the rule away again with traffic working after it;
 //  - another policy-routing manager (charm-advanced-routing's networkd-dispatcher script) appears:
 //    config-changed is Blocked naming it and changes nothing; once it is gone, the host converges.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -222,11 +223,24 @@ export async function run(t) {
       { allowFail: true },
     );
     t.note(`re-adding MAAS's storage rule and route: exit ${re.code} ${re.stderr}`.trim());
-    const readded = storageClients();
-    t.table(
-      `storage clients with MAAS's "from ${st.cidr} lookup ${st.table}" back at 100 (as networkd re-adds it)`,
-      readded.map(([path, r]) => ({ path, ok: r.ok, result: r.ok ? `saw ${r.peerSaw}` : r.error })),
+    // vrf-host's delivery rule for the unit's storage address sits ahead of it (pref 98): the
+    // same-subnet peer (whose packets and ARP requests match MAAS's rule) is still answered.
+    const delivery = ipJson(topo.unit, '-4', 'rule', 'show')
+      .filter((r) => r.priority === 98)
+      .map((r) => `to ${r.dst}/${r.dstlen ?? 32} lookup ${r.table}`);
+    t.check(
+      "a delivery rule for the unit's storage address sits ahead of MAAS's rule",
+      delivery.includes(`to ${topo.spaces.storage.unitAddr}/32 lookup ${vrfs.storage}`),
+      delivery.join('; ') || 'none',
     );
+    ipn(topo.unit, 'neigh', 'flush', 'dev', st.dev); // ARP must resolve through the rules again
+    ipn(topo.spaces.storage.lanNs, 'neigh', 'flush', 'all');
+    for (const [path, r] of storageClients())
+      t.check(
+        `with MAAS's "from ${st.cidr} lookup ${st.table}" re-added at 100 (as networkd does), no hook run: storage ${path} client answered`,
+        r.ok,
+        r.ok ? `saw ${r.peerSaw}` : r.error,
+      );
     const heal = await hookOk(t, unit, 'update-status');
     t.note(`update-status after the re-added rule: ${heal.record.status.message}`);
     t.check(

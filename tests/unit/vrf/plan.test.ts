@@ -73,6 +73,8 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
       'ip rule add pref 32765 lookup 255',
       'ip rule del pref 0 lookup 255',
       'ip rule del pref 100 from 10.10.4.0/24 lookup 2',
+      // Ahead of MAAS's rule, should networkd re-add it: the unit's own address stays delivered.
+      'ip rule add pref 98 to 10.10.4.23/32 lookup 1001',
       'ip route replace 10.10.4.0/24 dev storage table 254',
       'ip route replace 2001:db8:4::/64 dev storage table 254',
       'ip route replace 10.40.0.0/16 dev storage table 254',
@@ -806,5 +808,30 @@ describe('plan: an IPv6 gateway learnt from router advertisements', () => {
     expect(p.ledger).toEqual(EMPTY_LEDGER);
     expect(p.steps.some((s) => s.kind === 'route-add' && s.route.protocol === 'ra')).toBe(false);
     expect(simulate(after, p.steps).routes.filter(isRa)).toEqual([]);
+  });
+});
+
+describe('plan: delivery rules ahead of a migrated source rule', () => {
+  it('delivers to the address whatever re-adds the source rule, and goes when the VRF does', () => {
+    const d = desired([storage()]);
+    const { p, after } = converge(d, maasish());
+    const delivery = (h: ObservedHost) =>
+      h.rules.filter((r) => r.priority === 98).map((r) => `${r.dst ?? 'all'} ${r.table ?? '-'}`);
+    expect(delivery(after)).toEqual(['10.10.4.23/32 1001']);
+    // networkd re-adds MAAS's rule: the planner migrates it again and keeps the delivery rule.
+    const readded = { ...after, rules: [...after.rules, ...maasish().rules.filter((r) => r.priority === 100)] };
+    const again = plan(d, readded, p.ledger);
+    expect(cmds(again)).toEqual(['ip rule del pref 100 from 10.10.4.0/24 lookup 2']);
+    // Teardown: the delivery rule goes with the VRF, MAAS's rule comes back.
+    const gone = simulate(after, plan(desired([]), after, p.ledger).steps);
+    expect(delivery(gone)).toEqual([]);
+    expect(gone.rules.some((r) => r.priority === 100 && r.src === '10.10.4.0/24')).toBe(true);
+  });
+
+  it('none where no source rule was migrated', () => {
+    const h = maasish();
+    const plain = { ...h, rules: h.rules.filter((r) => r.priority !== 100) };
+    const { after } = converge(desired([storage()]), plain);
+    expect(after.rules.some((r) => r.priority === 98)).toBe(false);
   });
 });

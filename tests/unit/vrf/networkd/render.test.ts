@@ -283,3 +283,19 @@ describe('networkd paths are validated', () => {
     );
   });
 });
+
+describe('renderNetworkd: delivery rules', () => {
+  it('a `to ADDRESS lookup TABLE` rule is a [RoutingPolicyRule] with To=', () => {
+    const d = desired([storage], { preserveReachability: false, moveLocalRule: false, strict: false });
+    const files = renderNetworkd({
+      desired: d,
+      routes: [],
+      rules: [{ family: 'inet', priority: 98, dst: '10.10.4.10/32', table: 1001 }],
+      memberFiles: {},
+      bridgeFiles: {},
+    });
+    expect(files.find((f) => f.path.endsWith('05-vrf-host-storage.network'))!.content).toContain(
+      '[RoutingPolicyRule]\nFamily=ipv4\nTo=10.10.4.10/32\nTable=1001\nPriority=98\n',
+    );
+  });
+});
