@@ -17,7 +17,7 @@
 // links come from netplan YAML rendered by the real `netplan generate --root-dir DIR/root`, so the
 // file names are netplan's (10-netplan-ens4.network, …). Nothing outside the holder's mount
 // namespace changes except DIR and the empty mount points (/run/systemd, /run/dbus, /etc/…).
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { run, sleep, startBackground, waitFor } from './exec.mjs';
@@ -485,6 +485,37 @@ export class NetworkdHost {
     return Boolean(p && p.child.exitCode === null && /Startup complete/.test(p.output()));
   }
 
+  /**
+   * Until networkd-dispatcher has invoked no script for `forMs` and no vrf-host replay it started
+   * still runs (a script queued before a change of the hooks' modes runs after it).
+   */
+  async dispatcherQuiet({ forMs = 2000, timeoutMs = 60_000 } = {}) {
+    const replaying = () =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .some((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('--from-state');
+          } catch {
+            return false;
+          }
+        });
+    let n = -1;
+    let since = Date.now();
+    const ok = await waitFor(
+      () => {
+        const m = this.dispatcherInvocations().length;
+        if (m !== n || replaying()) {
+          n = m;
+          since = Date.now();
+        }
+        return Date.now() - since >= forMs;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+    if (!ok) throw new NetworkdError(`networkd-dispatcher did not go quiet within ${timeoutMs} ms`);
+  }
+
   /** The scripts networkd-dispatcher ran so far: [{script, iface}] (from its -v log). */
   dispatcherInvocations() {
     return [...this.output('dispatcher').matchAll(/Invoking '([^']+)' for interface (\S+)/g)].map(
@@ -556,12 +587,13 @@ export class NetworkdHost {
   /**
    * Juju bridging `dev` for a container, as Juju does it: netplan's YAML rewritten (rebridge()),
    * `netplan generate` (the generated file names change: 10-netplan-br-DEV.*), `networkctl reload`,
-   * `networkctl reconfigure DEV`; waits until configured.
+   * `networkctl reconfigure DEV`; waits until every link but `skip` is configured.
    * @param {string} dev
+   * @param {{skip?: string[]}} [options] links not to wait for (a port left `configuring`)
    * @returns {Promise<{added: string[], removed: string[], ms: number, failed: string[], why: string[]}>} the files
    *   netplan added and removed, waitConfigured's failed links
    */
-  async jujuRebridge(dev) {
+  async jujuRebridge(dev, { skip = [] } = {}) {
     const before = Object.keys(this.networkFiles());
     this.writeNetplan(rebridge(this.netplan, dev));
     const after = Object.keys(this.generate());
@@ -569,10 +601,21 @@ export class NetworkdHost {
     this.networkctl('reload');
     this.networkctl('reconfigure', dev);
     await sleep(300);
-    const w = await this.waitConfigured();
+    const w = await this.waitConfigured({ links: this.netplanLinks().filter((l) => !skip.includes(l)) });
     const added = after.filter((f) => !before.includes(f));
     const removed = before.filter((f) => !after.includes(f));
     return { added, removed, ms: Date.now() - t0, failed: w.failed, why: w.why };
+  }
+
+  /**
+   * Let networkd-dispatcher run vrf-host's hook scripts (`50-vrf-host` in its state directories)
+   * or not: it runs only files with mode 0755 owned by root, so 0644 keeps a script from running.
+   */
+  setVrfHostHooks(enabled) {
+    for (const d of DISPATCHER_STATES) {
+      const f = this.file(path.join('etc/networkd-dispatcher', d, '50-vrf-host'));
+      if (existsSync(f)) chmodSync(f, enabled ? 0o755 : 0o644);
+    }
   }
 
   /**

@@ -26,23 +26,6 @@ const GATEWAYS =
   'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 const UNIT_FILE = '/etc/systemd/system/vrf-host.service';
 /**
- * The reboot and teardown verdicts are checks, or notes ("holds" / "NOT YET") in the measuring
- * form: they held with the charm of 2f06e76 (ip -batch only) and are not yet proven with vrf-host
- * giving networkd the VRFs (main since a518c6b).
- */
-const ASSERTED = false;
-/**
- * @param {import('../lib/context.mjs').Context} t
- * @param {string} label
- * @param {unknown} ok
- * @param {string} [detail]
- */
-function verdict(t, label, ok, detail = '') {
-  if (ASSERTED) t.check(label, ok, detail);
-  else t.note(`${ok ? 'holds' : 'NOT YET'}: ${label}${detail ? ` — ${detail}` : ''}`);
-}
-
-/**
  * Every target of the probe loop answered for `ms` in a row (within `timeoutMs`).
  * @param {import('../lib/topology.mjs').Topology} topo
  * @param {{ spaces?: string[], ms?: number, timeoutMs?: number }} [options]
@@ -71,6 +54,18 @@ async function settled(host) {
   if (managed.length) await host.waitConfigured({ links: managed });
 }
 
+/**
+ * networkd's own view of each link (`networkctl status LINK`): its state and the .network file it applies.
+ * @param {NetworkdHost} host
+ */
+const statusRows = (host) =>
+  host.list().map(({ link }) => {
+    const text = host.networkctl('status', '-n0', link).stdout;
+    /** @param {string} key */
+    const pick = (key) => new RegExp(`^\\s*${key}: (.*)$`, 'm').exec(text)?.[1]?.trim() ?? '-';
+    return `${link}: ${pick('State')}; ${pick('Network File')}`;
+  });
+
 /** @param {NetworkdHost} host */
 const listRows = (host) =>
   host.list().map(({ link, type, operational, setup }) => `${link} ${type} ${operational} ${setup}`);
@@ -89,6 +84,7 @@ export async function run(t) {
   const pristine = snapshot(topo.unit);
   const filesPristine = host.networkFiles();
   const listPristine = listRows(host);
+  const statusPristine = statusRows(host);
 
   const unit = new CharmUnit({
     ns: topo.unit,
@@ -121,28 +117,25 @@ export async function run(t) {
     timeoutMs: 180_000,
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
   });
-  verdict(
-    t,
+  t.check(
     'the boot command exits 0',
     r.code === 0,
     `exit ${r.code}: ${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' | ')}`,
   );
   await settled(host);
   const diff = diffSnapshots(converged, snapshot(topo.unit));
-  verdict(
-    t,
+  t.check(
     'after networkd and the boot command the snapshot equals the converged one',
     diff.length === 0,
     diff.slice(0, 8).join(' | '),
   );
   const traffic = await allAnswer(topo);
-  verdict(t, 'after the reboot every space and the controller answer', traffic.ok, JSON.stringify(traffic.window));
+  t.check('after the reboot every space and the controller answer', traffic.ok, JSON.stringify(traffic.window));
 
   // Teardown under networkd.
   for (const hook of ['stop', 'remove']) {
     const h = await unit.hook(hook);
-    verdict(
-      t,
+    t.check(
       `${hook}: exit 0`,
       h.exitCode === 0,
       `exit ${h.exitCode}, ${h.record.status.status}:` +
@@ -150,31 +143,34 @@ export async function run(t) {
     );
   }
   const files = host.networkFiles();
-  verdict(
-    t,
+  t.check(
     'after remove the files networkd reads are the ones of before install',
     JSON.stringify(files) === JSON.stringify(filesPristine),
     `${Object.keys(filesPristine).join(' ')} → ${Object.keys(files).join(' ')}`,
   );
   await host.waitConfigured();
   const td = diffSnapshots(pristine, snapshot(topo.unit));
-  verdict(t, 'after remove the snapshot equals the one before install', td.length === 0, td.slice(0, 8).join(' | '));
+  t.check('after remove the snapshot equals the one before install', td.length === 0, td.slice(0, 8).join(' | '));
   const list = listRows(host);
-  verdict(
-    t,
+  t.check(
     'after remove networkctl list is as before install',
     JSON.stringify(list) === JSON.stringify(listPristine),
     `${listPristine.join(', ')} → ${list.join(', ')}`,
   );
+  const status = statusRows(host);
+  t.check(
+    'after remove networkctl status (state, network file) of every link is as before install',
+    JSON.stringify(status) === JSON.stringify(statusPristine),
+    `${statusPristine.join(', ')} → ${status.join(', ')}`,
+  );
   await host.restartNetworkd();
   const tr = diffSnapshots(pristine, snapshot(topo.unit));
-  verdict(
-    t,
+  t.check(
     'a networkd restart after remove brings nothing of vrf-host back',
     tr.length === 0 && ipJson(topo.unit, 'link', 'show', 'type', 'vrf').length === 0,
     tr.slice(0, 8).join(' | '),
   );
   // Without VRFs a remote peer's answer leaves through mgmt's gateway and is dropped: only mgmt.
   const after = await allAnswer(topo, { spaces: ['mgmt'] });
-  verdict(t, 'after teardown mgmt and the controller answer', after.ok, JSON.stringify(after.window));
+  t.check('after teardown mgmt and the controller answer', after.ok, JSON.stringify(after.window));
 }
