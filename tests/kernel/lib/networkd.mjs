@@ -126,10 +126,13 @@ export function netplanFor(topo, { vrfs = {}, dhcp = null } = {}) {
           ...(s.gateway6 ? [{ to: 'default', via: s.gateway6, table: v.table }] : []),
         ];
       }
+      // With a priority, as vrf-host gives its own: a rule networkd 252 adds without one gets a
+      // kernel-chosen priority, and after a restart networkd adds it again at another (32763…).
       if (v.rules !== false)
         cfg['routing-policy'] = [s.unitAddr, ...(s.unitAddr6 ? [s.unitAddr6] : [])].map((a) => ({
           from: a,
           table: v.table,
+          priority: 99,
         }));
       vrfsOut[s.name] = { table: v.table, interfaces: [s.dev] };
     }

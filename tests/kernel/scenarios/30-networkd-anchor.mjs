@@ -122,6 +122,8 @@ export async function run(t) {
     });
     foreignRows.push({ event: label, ...foreignPresent(topo.unit) });
     results[key] = r.failed;
+    if (r.diff !== null)
+      t.check(`${label}: the snapshot equals the converged one`, r.diff.length === 0, r.diff.slice(0, 6).join(' | '));
     return r;
   };
   for (const link of ['ens3', 'br-ens4', 'bond0', 'bond0.105'])
