@@ -211,10 +211,18 @@ export async function run(t) {
   // its old drop-in (VRF=, routes it cannot hold as a port) until config-changed: `configuring`.
   const before = host.dispatcherInvocations().length;
   const rb = await ev('Juju re-bridge bond0', () => host.jujuRebridge('bond0', { skip: ['bond0'] }), {
-    // the anchor loses up to 5 per target (netplan rewrites every file: the reload reconfigures every link)
-    allow: { controller: 5, mgmt: 5, public: 5, storage: 5, 'storage-cluster': 5 },
+    // netplan rewrites every file, so the reload reconfigures every link (ens3's default route is
+    // re-added: ENETUNREACH): the anchor lost 2–4 per target, the controller included; under the
+    // load of a shared CI machine both lose 3–15 here. The re-bridge's own cost is checked below.
+    allow: { controller: 20, mgmt: 20, public: 20, storage: 20, 'storage-cluster': 20 },
     baseline: null,
   });
+  const others = ['controller', 'mgmt', 'public', 'storage-cluster'].map((n) => rb.failed[n].failed);
+  t.check(
+    'Juju re-bridge bond0: the re-bridged space loses no more than the others (+3): networkd carried it over',
+    rb.failed.storage.failed <= Math.max(...others) + 3,
+    `storage ${rb.failed.storage.failed}/${rb.failed.storage.sent}; others ${others.join(' ')}`,
+  );
   const rebridged = snapshot(topo.unit);
   t.check(
     'during the re-bridge networkd put br-bond0 in stor by itself (no vrf-host hook ran)',
