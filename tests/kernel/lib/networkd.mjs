@@ -613,6 +613,7 @@ export class NetworkdHost {
   /**
    * Let networkd-dispatcher run vrf-host's hook scripts (`50-vrf-host` in its state directories)
    * or not: it runs only files with mode 0755 owned by root, so 0644 keeps a script from running.
+   * @param {boolean} enabled
    */
   setVrfHostHooks(enabled) {
     for (const d of DISPATCHER_STATES) {

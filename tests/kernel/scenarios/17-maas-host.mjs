@@ -230,11 +230,11 @@ export async function run(t) {
       .map((r) => `to ${r.dst}/${r.dstlen ?? 32} lookup ${r.table}`);
     t.check(
       "a delivery rule for the unit's storage address sits ahead of MAAS's rule",
-      delivery.includes(`to ${topo.spaces.storage.unitAddr}/32 lookup ${vrfs.storage}`),
+      delivery.includes(`to ${spaceOf(topo, 'storage').unitAddr}/32 lookup ${vrfs.storage}`),
       delivery.join('; ') || 'none',
     );
     ipn(topo.unit, 'neigh', 'flush', 'dev', st.dev); // ARP must resolve through the rules again
-    ipn(topo.spaces.storage.lanNs, 'neigh', 'flush', 'all');
+    ipn(spaceOf(topo, 'storage').lanNs, 'neigh', 'flush', 'all');
     for (const [path, r] of storageClients())
       t.check(
         `with MAAS's "from ${st.cidr} lookup ${st.table}" re-added at 100 (as networkd does), no hook run: storage ${path} client answered`,

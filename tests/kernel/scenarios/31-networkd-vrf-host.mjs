@@ -217,11 +217,12 @@ export async function run(t) {
     allow: { controller: 20, mgmt: 20, public: 20, storage: 20, 'storage-cluster': 20 },
     baseline: null,
   });
-  const others = ['controller', 'mgmt', 'public', 'storage-cluster'].map((n) => rb.failed[n].failed);
+  const others = ['controller', 'mgmt', 'public', 'storage-cluster'].map((n) => rb.failed[n]?.failed ?? 0);
+  const stor = rb.failed.storage;
   t.check(
     'Juju re-bridge bond0: the re-bridged space loses no more than the others (+3): networkd carried it over',
-    rb.failed.storage.failed <= Math.max(...others) + 3,
-    `storage ${rb.failed.storage.failed}/${rb.failed.storage.sent}; others ${others.join(' ')}`,
+    stor !== undefined && stor.failed <= Math.max(...others) + 3,
+    `storage ${stor?.failed}/${stor?.sent}; others ${others.join(' ')}`,
   );
   const rebridged = snapshot(topo.unit);
   t.check(
@@ -231,7 +232,7 @@ export async function run(t) {
         .dispatcherInvocations()
         .slice(before)
         .every((x) => !x.script.includes('vrf-host')),
-    `br-bond0 master ${ipJson(topo.unit, 'link', 'show', 'dev', 'br-bond0')[0]?.master ?? 'none'}; files ${rb.info?.added?.join(' ')}`,
+    `br-bond0 master ${ipJson(topo.unit, 'link', 'show', 'dev', 'br-bond0')[0]?.master ?? 'none'}; files ${JSON.stringify(rb.info?.added ?? [])}`,
   );
   unit.update((s) => ({
     ...s,
