@@ -60,6 +60,7 @@ const REASON: Record<InMainBinding['reason'], string> = {
   'controller-path': 'controller path',
   'same-as-default': 'same as default',
   excluded: 'excluded',
+  'no-gateway': 'no gateway',
 };
 
 function gatewaysOf(v: DesiredVrf): string[] {

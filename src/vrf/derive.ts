@@ -16,10 +16,12 @@ import {
   SYSCTL,
   type BindingInterface,
   type DeriveResult,
+  type DesiredState,
   type DesiredVrf,
   type EngineConfig,
   type EngineInputs,
   type Family,
+  type HeldSpace,
   type InMainBinding,
   type Ledger,
   type Link,
@@ -91,8 +93,11 @@ function describeKind(l: Link): string {
 /**
  * Every device whose enslaving would disturb the route to a controller: the
  * egress device of `ip route get` (a VRF's members when it is a VRF; the
- * master when it is a bridge/bond port) and, recursively, the lower devices of
- * a VLAN (cycling a lower device takes its VLANs down and flushes their routes).
+ * master when it is a bridge/bond port; the ports when it is a bridge or bond)
+ * and, recursively, the lower devices of a VLAN (cycling a lower device takes
+ * its VLANs down and flushes their routes): mgmt on br-mgmt over bond0.105
+ * protects bond0.105 and bond0. A controller `ip route get` finds no route to
+ * is a problem: nothing is applied.
  */
 export function controllerPath(
   controllers: readonly string[],
@@ -107,7 +112,10 @@ export function controllerPath(
     out.set(dev, ip);
     const l = links.get(dev);
     if (!l) return;
-    if (l.kind === 'vrf') for (const p of links.portsOf(dev)) visit(p, ip, depth + 1);
+    // Under a VRF, a bridge or a bond: its ports (a VLAN port's lower device in turn), whose
+    // enslaving would cycle them and so the device above them.
+    if (l.kind === 'vrf' || AGGREGATE_KINDS.has(l.kind ?? ''))
+      for (const p of links.portsOf(dev)) visit(p, ip, depth + 1);
     const l3 = links.l3Of(dev);
     if (l3 !== dev) visit(l3, ip, depth + 1);
     if (l.lower !== null) visit(l.lower, ip, depth + 1);
@@ -123,6 +131,14 @@ export function controllerPath(
       problems.push({
         field: 'controllers',
         message: `no route lookup was observed for ${ip}; the controller path cannot be protected`,
+      });
+      continue;
+    }
+    if (rg.dev === null) {
+      // Fail safe: without the path, nothing can be kept off it.
+      problems.push({
+        field: 'controllers',
+        message: `ip route get ${ip} found no route to the controller; the controller path cannot be protected, so nothing is applied until it can`,
       });
       continue;
     }
@@ -349,6 +365,8 @@ const sameList = (x: readonly string[], y: readonly string[]): boolean =>
 /** What every phase of deriveDesired reads, and the problems, warnings and in-main bindings they report. */
 interface Derivation {
   readonly inputs: EngineInputs;
+  /** The desired state of the last apply (state.json), if any: what a space held back keeps. */
+  readonly previous: DesiredState | null;
   readonly config: EngineConfig;
   readonly observed: ObservedHost;
   readonly ledger: Ledger;
@@ -358,15 +376,22 @@ interface Derivation {
   readonly problems: Problem[];
   readonly warnings: Warning[];
   readonly inMain: InMainBinding[];
+  readonly held: HeldSpace[];
 }
 
 /**
  * Derive the desired state, or every problem that forbids applying anything. The phases run in
  * order, each reading what the one before produced, all reporting into the same problem list.
  */
-export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledger: Ledger): DeriveResult {
+export function deriveDesired(
+  inputs: EngineInputs,
+  observed: ObservedHost,
+  ledger: Ledger,
+  previous: DesiredState | null = null,
+): DeriveResult {
   const d: Derivation = {
     inputs,
+    previous,
     config: inputs.config,
     observed,
     ledger,
@@ -375,6 +400,7 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
     problems: [],
     warnings: [],
     inMain: [],
+    held: [],
   };
   const candidates = d.explicit ? configuredCandidates(d) : automaticCandidates(d);
   warnMissingExclusions(d);
@@ -394,6 +420,7 @@ export function deriveDesired(inputs: EngineInputs, observed: ObservedHost, ledg
       options: d.config.options,
     },
     warnings,
+    held: d.held,
   };
 }
 
@@ -591,6 +618,11 @@ function withTablesAndGateways(d: Derivation, resolved: readonly Resolved[]): De
     const routes = resolveRoutes(vrf, found.gateways, d.inputs, d.problems);
     const table = tables.tables.get(name);
     if (!table) continue;
+    if (found.missing.length > 0) {
+      const kept = holdBack(d, vrf, found.gateways, found.missing);
+      if (kept !== null) vrfs.push(kept);
+      continue;
+    }
     vrfs.push({
       name,
       binding,
@@ -603,6 +635,26 @@ function withTablesAndGateways(d: Derivation, resolved: readonly Resolved[]): De
     });
   }
   return vrfs;
+}
+
+/**
+ * A space with a family that has addresses but no known gateway: enslaving it would send that
+ * family's replies into a table with no way out, so nothing is applied for it (the warning
+ * makes the status Blocked). A VRF vrf-host built for it before stays exactly as the last
+ * apply left it; otherwise the space stays in the main table, as it was.
+ */
+function holdBack(
+  d: Derivation,
+  vrf: Resolved,
+  gateways: DesiredVrf['gateways'],
+  missing: readonly Family[],
+): DesiredVrf | null {
+  const before = d.previous?.vrfs.find((v) => v.name === vrf.vrf);
+  const keptAsBefore = before !== undefined && d.ledger.vrfs[vrf.vrf] === before.table;
+  d.held.push({ vrf: vrf.vrf, binding: vrf.binding, members: vrf.members, gateways, missing, keptAsBefore });
+  if (keptAsBefore) return before;
+  d.inMain.push({ binding: vrf.binding, reason: 'no-gateway', interfaces: vrf.members });
+  return null;
 }
 
 /** gateways and space-routes entries that match no VRF: a typo must not pass silently. */

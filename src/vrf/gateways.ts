@@ -78,6 +78,8 @@ export function prepareGatewayEnv(env: GatewayEnv): GatewayEnv {
 
 export interface GatewayResult {
   readonly gateways: Partial<Record<Family, DerivedGateway>>;
+  /** Families with member addresses and no gateway found (a problem of the family aside). */
+  readonly missing: readonly Family[];
   readonly problems: Problem[];
   readonly warnings: Warning[];
 }
@@ -325,6 +327,7 @@ export function deriveGateways(t: GatewayTarget, env: GatewayEnv): GatewayResult
   const problems: Problem[] = wrongFamily(t, env.config);
   const warnings: Warning[] = [];
   const gateways: Partial<Record<Family, DerivedGateway>> = {};
+  const missing: Family[] = [];
   const routes = env.defaults ?? hostRoutes(env.observed, env.ledger);
   const rules = env.sourceRules ?? hostRules(env.observed, env.ledger);
   const owned = new Set(Object.values(env.ledger.vrfs));
@@ -344,8 +347,9 @@ export function deriveGateways(t: GatewayTarget, env: GatewayEnv): GatewayResult
       gateways[family] = g;
     } else {
       const b = t.binding !== t.vrf ? ` (binding ${t.binding})` : '';
+      missing.push(family);
       warnings.push({ field: t.vrf, message: `no gateway found for ${subnets.join(', ')}${b}; set config gateways` });
     }
   }
-  return { gateways, problems, warnings };
+  return { gateways, missing, problems, warnings };
 }

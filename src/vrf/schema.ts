@@ -133,7 +133,8 @@ export const desiredVrfSchema = z.object({
 
 export const inMainBindingSchema = z.object({
   binding: z.string(),
-  reason: z.enum(['controller-path', 'same-as-default', 'excluded']),
+  /** no-gateway: a family of its addresses has no known gateway, so nothing is applied for it. */
+  reason: z.enum(['controller-path', 'same-as-default', 'excluded', 'no-gateway']),
   interfaces: z.array(z.string()),
 });
 

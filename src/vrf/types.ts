@@ -25,7 +25,7 @@ export type {
   Rule,
   Sysctls,
 } from './schema.js';
-import type { DesiredState, HostOptions, Ledger, Route, RouteSpec, Rule, Sysctls } from './schema.js';
+import type { DesiredState, DesiredVrf, HostOptions, Ledger, Route, RouteSpec, Rule, Sysctls } from './schema.js';
 
 // ---------------------------------------------------------------------------
 // Inputs
@@ -176,8 +176,26 @@ export interface Warning {
   readonly message: string;
 }
 
+/** A space held back because a family of its addresses has no known gateway: nothing is applied for it. */
+export interface HeldSpace {
+  readonly vrf: string;
+  readonly binding: string;
+  readonly members: readonly string[];
+  /** The gateways that were found (of the other family). */
+  readonly gateways: DesiredVrf['gateways'];
+  /** The families without one. */
+  readonly missing: readonly Family[];
+  /** A VRF vrf-host built for it before is kept as the last apply left it. */
+  readonly keptAsBefore: boolean;
+}
+
 export type DeriveResult =
-  | { readonly ok: true; readonly desired: DesiredState; readonly warnings: readonly Warning[] }
+  | {
+      readonly ok: true;
+      readonly desired: DesiredState;
+      readonly warnings: readonly Warning[];
+      readonly held: readonly HeldSpace[];
+    }
   | { readonly ok: false; readonly problems: readonly Problem[]; readonly warnings: readonly Warning[] };
 
 // ---------------------------------------------------------------------------

@@ -207,7 +207,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     let target: DesiredState;
     let leftOut: readonly LeftOut[] = [];
     if (o.inputs) {
-      const d = deps.deriveDesired(o.inputs, observed, state.ledger);
+      const d = deps.deriveDesired(o.inputs, observed, state.ledger, state.desired);
       warnings.push(...d.warnings);
       if (!d.ok) return blocked([...d.problems], warnings, dryRun, state.units);
       desired = target = d.desired;

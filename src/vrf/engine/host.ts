@@ -37,7 +37,12 @@ export interface EngineDeps {
     stdout: string,
     extras: { sysctls: Sysctls; vrfModule: boolean; container: boolean; controllers: readonly string[] },
   ) => ObservedHost;
-  readonly deriveDesired: (inputs: EngineInputs, observed: ObservedHost, ledger: Ledger) => DeriveResult;
+  readonly deriveDesired: (
+    inputs: EngineInputs,
+    observed: ObservedHost,
+    ledger: Ledger,
+    previous: DesiredState | null,
+  ) => DeriveResult;
   readonly plan: (desired: DesiredState, observed: ObservedHost, ledger: Ledger) => Plan;
   readonly planTeardown: (observed: ObservedHost, ledger: Ledger) => Plan;
   readonly renderer: Renderer;

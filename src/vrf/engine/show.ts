@@ -104,7 +104,7 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
   const observed = await observeHost({ ...o, controllers });
   let desired: DesiredState | null = o.desired ?? state.desired;
   if (o.inputs) {
-    const d = deps.deriveDesired(o.inputs, observed, state.ledger);
+    const d = deps.deriveDesired(o.inputs, observed, state.ledger, state.desired);
     warnings.push(...d.warnings);
     if (d.ok) desired = d.desired;
     else problems.push(...d.problems);

@@ -172,7 +172,7 @@ describe('the host cannot do VRFs', () => {
     expect(out.unitStatus?.message).toMatch(/net\.ipv4\.tcp_l3mdev_accept.*Linux 4\.5 or newer/);
   });
 
-  test('a missing gateway is Blocked with the fix, but the VRF is built with its connected routes', async () => {
+  test('a missing gateway is Blocked with the fix: nothing is applied for that space, the others converge', async () => {
     // No MAAS table for the public space: nothing says where its IPv4 router is.
     fh.host.mutate((h) => ({
       ...h,
@@ -185,7 +185,10 @@ describe('the host cannot do VRFs', () => {
       name: 'blocked',
       message: 'public: no gateway found for 172.16.0.0/24; set config gateways',
     });
-    expect(fh.host.current().links.find((l) => l.name === 'br-ens4')?.master).toBe('public');
+    const links = fh.host.current().links;
+    expect(links.find((l) => l.name === 'br-ens4')?.master).toBeNull();
+    expect(links.some((l) => l.name === 'public')).toBe(false);
+    expect(links.find((l) => l.name === 'bond0')?.master).toBe('storage');
   });
 });
 

@@ -1,13 +1,16 @@
 import fc from 'fast-check';
 import { defaultEngineConfig } from '../../../src/vrf/config.js';
 import { deriveDesired } from '../../../src/vrf/derive.js';
+import { plan } from '../../../src/vrf/plan.js';
 import {
   EMPTY_LEDGER,
   RESERVED_TABLES,
   SPACE_ROLES,
   type BindingInterface,
+  type GatewayOverride,
   type Link,
   type ObservedHost,
+  type Step,
 } from '../../../src/vrf/types.js';
 import { validIfName, validVrfName } from '../../../src/vrf/names.js';
 import { foreignTables } from '../../../src/vrf/tables.js';
@@ -82,7 +85,10 @@ const topoArb = fc
     return { observed: host(parts, routeGet('192.0.2.10', ctrlDev)), bindings, ctrlDev };
   });
 
-/** Independent oracle: the egress device, its bridge/bond masters and VLAN lower devices. */
+/**
+ * Independent oracle: the egress device, its bridge/bond masters, the ports under a bridge or
+ * bond on the path, and VLAN lower devices: every device whose down/up would cycle the path.
+ */
 function protectedDevs(links: readonly Link[], dev: string): Set<string> {
   const by = new Map(links.map((l) => [l.name, l]));
   const out = new Set<string>();
@@ -94,8 +100,16 @@ function protectedDevs(links: readonly Link[], dev: string): Set<string> {
     const l = by.get(d);
     if (l?.master) todo.push(l.master);
     if (l?.lower) todo.push(l.lower);
+    if (l?.kind === 'bridge' || l?.kind === 'bond') for (const p of links) if (p.master === d) todo.push(p.name);
   }
   return out;
+}
+
+/** A config gateway for each space subnet `10.i.0.0/24` whose bit is set in `known` (the others have none). */
+function gatewaysFor(known: number): GatewayOverride[] {
+  return Array.from({ length: 16 }, (_, i) => i)
+    .filter((i) => (known >> i) & 1)
+    .map((i) => ({ key: `10.${i}.0.0/24`, keyKind: 'cidr', family: 'inet', address: `10.${i}.0.1` }));
 }
 
 describe('property: on random topologies the controller path is never a member', () => {
@@ -103,8 +117,9 @@ describe('property: on random topologies the controller path is never a member',
     let built = 0;
     fc.assert(
       fc.property(topoArb, (t) => {
+        const config = { ...defaultEngineConfig(), gateways: gatewaysFor(0xffff) };
         const r = deriveDesired(
-          { config: defaultEngineConfig(), bindings: t.bindings, controllers: ['192.0.2.10'], netplan: {} },
+          { config, bindings: t.bindings, controllers: ['192.0.2.10'], netplan: {} },
           t.observed,
           EMPTY_LEDGER,
         );
@@ -177,5 +192,68 @@ describe('property: derivation is deterministic and its output well-formed', () 
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+/** Everything a step names: devices, VRFs, addresses (the route's gateway, the rule's source). */
+function namesOf(s: Step): string[] {
+  switch (s.kind) {
+    case 'vrf-create':
+    case 'vrf-replace':
+    case 'vrf-delete':
+      return [s.name];
+    case 'link-up':
+      return [s.dev];
+    case 'enslave':
+    case 'release':
+      return [s.dev, s.vrf];
+    case 'route-add':
+    case 'route-del':
+      return [s.route.dev ?? '', s.route.gateway ?? '', s.route.dst];
+    case 'rule-add':
+    case 'rule-del':
+      return [s.rule.src ?? ''];
+    case 'sysctl':
+    case 'networkd-write':
+    case 'networkd-remove':
+      return [];
+  }
+}
+
+describe('property: a space whose gateway is unknown gets no step at all', () => {
+  it('its VRF, members and addresses appear in no planned step; the spaces with a gateway are built', () => {
+    let heldSeen = 0;
+    let builtBeside = 0;
+    fc.assert(
+      fc.property(topoArb, fc.integer({ min: 0, max: 0xffff }), (t, known) => {
+        const config = { ...defaultEngineConfig(), gateways: gatewaysFor(known) };
+        const r = deriveDesired(
+          { config, bindings: t.bindings, controllers: ['192.0.2.10'], netplan: {} },
+          t.observed,
+          EMPTY_LEDGER,
+        );
+        if (!r.ok) return;
+        for (const v of r.desired.vrfs)
+          for (const a of v.addresses) expect((known >> Number(a.address.split('.')[1])) & 1).toBe(1);
+        if (r.held.length === 0) return;
+        heldSeen++;
+        if (r.desired.vrfs.length > 0) builtBeside++;
+        const steps = plan(r.desired, t.observed, EMPTY_LEDGER).steps;
+        const touched = new Set(steps.flatMap(namesOf));
+        for (const h of r.held) {
+          expect(r.desired.inMain).toContainEqual({ binding: h.binding, reason: 'no-gateway', interfaces: h.members });
+          expect(touched.has(h.vrf)).toBe(false);
+          for (const m of h.members) {
+            expect(touched.has(m)).toBe(false);
+            for (const a of t.observed.addrs.filter((x) => x.dev === m)) {
+              expect([...touched].some((n) => n.startsWith(`${a.address}/`) || n === a.address)).toBe(false);
+            }
+          }
+        }
+      }),
+      { numRuns: 400 },
+    );
+    expect(heldSeen).toBeGreaterThan(50);
+    expect(builtBeside).toBeGreaterThan(20);
   });
 });

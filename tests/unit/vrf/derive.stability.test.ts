@@ -135,6 +135,8 @@ describe('an IPv6 gateway from router advertisements survives the apply that ens
   const ra: HostPart[] = [
     addr('ens4', '2001:db8:16::5/64'),
     route({ dst: '::/0', gateway: 'fe80::1', dev: 'ens4', protocol: 'ra', metric: 1024 }),
+    // Its IPv4 gateway (a space with a family without one is held back).
+    route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 200, protocol: 'dhcp' }),
     // A kernel with the sysctl (the planner sets it first, so the enslave keeps the IPv6 address).
     sysctl('net.ipv6.conf.all.keep_addr_on_down', '0'),
   ];

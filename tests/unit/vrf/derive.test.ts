@@ -16,6 +16,7 @@ import {
   connected,
   host,
   iface,
+  link,
   mkRoute,
   mkRule,
   nic,
@@ -69,10 +70,16 @@ const maasBindings: Bindings = {
   'storage-cluster': [iface('ens7.30', '10.10.5.23/24')],
 };
 
+// storage-cluster's IPv4 gateway: only netplan knows it (its IPv6 one comes from router advertisements).
+const maasNetplan = {
+  '50-cloud-init.yaml':
+    'network:\n  version: 2\n  vlans:\n    ens7.30:\n      id: 30\n      link: ens7\n      gateway4: 10.10.5.1\n',
+};
+
 function inputs(raw: Record<string, unknown> = {}, over: Partial<EngineInputs> = {}): EngineInputs {
   const c = parseEngineConfig(raw);
   if (!c.ok) throw new Error(c.problems.map(formatProblem).join('; '));
-  return { config: c.config, bindings: maasBindings, controllers: ['10.0.0.100'], netplan: {}, ...over };
+  return { config: c.config, bindings: maasBindings, controllers: ['10.0.0.100'], netplan: maasNetplan, ...over };
 }
 
 function desired(r: DeriveResult): DesiredState {
@@ -130,11 +137,30 @@ describe('automatic mode on a MAAS node', () => {
       },
     });
     expect(vrfOf(d, 'storage-cluster').gateways).toEqual({
+      inet: {
+        family: 'inet',
+        address: '10.10.5.1',
+        source: 'netplan',
+        detail: '/etc/netplan/50-cloud-init.yaml: vlans.ens7.30.gateway4',
+      },
       inet6: { family: 'inet6', address: 'fe80::1', source: 'ra', detail: 'router advertisement on ens7.30' },
     });
   });
-  it('warns, naming VRF, subnet and remedy, when no gateway is found', () => {
-    expect(warnings(r)).toEqual(['storage-cluster: no gateway found for 10.10.5.0/24; set config gateways']);
+  it('warns of nothing when every family of every space has a gateway', () => {
+    expect(warnings(r)).toEqual([]);
+  });
+  it('a space with a family whose gateway is unknown: warned, naming VRF, subnet and remedy, and left in main', () => {
+    const held = deriveDesired(inputs({}, { netplan: {} }), host(maasParts), EMPTY_LEDGER);
+    expect(warnings(held)).toEqual(['storage-cluster: no gateway found for 10.10.5.0/24; set config gateways']);
+    const hd = desired(held);
+    expect(hd.vrfs.map((v) => v.name)).toEqual(['public', 'storage']);
+    expect(hd.inMain).toContainEqual({ binding: 'storage-cluster', reason: 'no-gateway', interfaces: ['ens7.30'] });
+  });
+  it('a space built before whose gateway is now unknown stays exactly as the last apply left it', () => {
+    const ledger: Ledger = { ...EMPTY_LEDGER, vrfs: { public: 1001, storage: 1002, 'storage-cluster': 1003 } };
+    const held = deriveDesired(inputs({}, { netplan: {} }), host(maasParts), ledger, d);
+    expect(desired(held).vrfs.find((v) => v.name === 'storage-cluster')).toEqual(vrfOf(d, 'storage-cluster'));
+    expect(warnings(held)).toEqual(['storage-cluster: no gateway found for 10.10.5.0/24; set config gateways']);
   });
   it('carries the switches through', () => {
     expect([
@@ -298,9 +324,29 @@ describe('the controller path is never enslaved', () => {
       'controllers: no route lookup was observed for 10.0.0.101; the controller path cannot be protected',
     ]);
   });
-  it('an unreachable controller (no dev) protects nothing', () => {
+  it('a controller ip route get finds no route to: nothing is applied, and the problem says why', () => {
     const parts = [...maasParts.filter((p) => p.part !== 'routeGet'), routeGet('10.0.0.100', null)];
-    expect(desired(deriveDesired(inputs(), host(parts), EMPTY_LEDGER)).vrfs).toHaveLength(3);
+    expect(problems(deriveDesired(inputs(), host(parts), EMPTY_LEDGER))).toEqual([
+      'controllers: ip route get 10.0.0.100 found no route to the controller; the controller path cannot be protected, so nothing is applied until it can',
+    ]);
+  });
+  it('through a bridge over a VLAN of a bond: the bond under it stays in main (never cycled)', () => {
+    // mgmt on br-mgmt over bond0.105, storage untagged on bond0 (the issue's host).
+    const parts: HostPart[] = [
+      nic('ens3'),
+      bond('bond0'),
+      port('ens3', 'bond0', 'bond'),
+      link('bond0.105', { kind: 'vlan', lower: 'bond0', master: 'br-mgmt', slaveKind: 'bridge' }),
+      bridge('br-mgmt'),
+      addr('br-mgmt', '10.0.0.5/24'),
+      addr('bond0', '10.10.4.23/24'),
+      route({ dst: 'default', gateway: '10.10.4.1', dev: 'bond0' }),
+      routeGet('10.0.0.100', 'br-mgmt', '10.0.0.1'),
+    ];
+    const b: Bindings = { 'juju-info': [iface('br-mgmt', '10.0.0.5/24')], storage: [iface('bond0', '10.10.4.23/24')] };
+    const d = desired(deriveDesired(inputs({}, { bindings: b, netplan: {} }), host(parts), EMPTY_LEDGER));
+    expect(d.vrfs).toEqual([]);
+    expect(d.inMain).toEqual([{ binding: 'storage', reason: 'controller-path', interfaces: ['bond0'] }]);
   });
 });
 
@@ -428,7 +474,8 @@ describe('explicit mode', () => {
       'space-routes: entry "storage-cluster=10.40.0.0/16": 10.40.0.0/16 has no via and storage-cluster has no IPv4 gateway',
     ],
   ])('%s is a problem', (_w, raw, extra, msg) => {
-    expect(problems(deriveDesired(inputs(raw), host(maasParts, extra), EMPTY_LEDGER))).toContain(msg);
+    const i = inputs(raw, { netplan: {} }); // storage-cluster without an IPv4 gateway
+    expect(problems(deriveDesired(i, host(maasParts, extra), EMPTY_LEDGER))).toContain(msg);
   });
   it('the same interface in two explicit VRFs is a problem naming both', () => {
     const b = { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] };
@@ -509,8 +556,11 @@ describe('gateway derivation', () => {
     ledger: Ledger = EMPTY_LEDGER,
     parts = base,
   ) => deriveDesired(inputs(raw, { bindings: b, netplan }), host(parts, extra), ledger);
+  // A space with a family that has no gateway is held back (not built): what was found is in `held`.
   const gw = (r: DeriveResult, fam: 'inet' | 'inet6' = 'inet') => {
-    const g = vrfOf(desired(r), 'public').gateways[fam];
+    const d = desired(r);
+    const held = r.ok ? r.held.find((h) => h.vrf === 'public' || h.vrf === 'pub') : undefined;
+    const g = (held ?? vrfOf(d, 'public')).gateways[fam];
     return g ? [g.address, g.source, g.detail] : null;
   };
 
@@ -529,12 +579,12 @@ describe('gateway derivation', () => {
   ])('config override by %s wins over the host', (_w, raw, detail) => {
     const r = run(raw, [route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens4', metric: 100 })]);
     const name = raw.vrfs ? 'pub' : 'public';
-    const g = vrfOf(desired(r), name).gateways.inet;
-    expect(g).toEqual({ family: 'inet', address: '172.16.0.254', source: 'config', detail });
+    const held = r.ok ? r.held.find((h) => h.vrf === name) : undefined; // its IPv6 subnet has no gateway
+    expect(held?.gateways.inet).toEqual({ family: 'inet', address: '172.16.0.254', source: 'config', detail });
   });
   it('the vrfs entry gateway wins over gateways, which is then warned as ignored', () => {
     const r = run({ vrfs: 'pub: {binding: public, gateway: 172.16.0.253}', gateways: 'public=172.16.0.254' });
-    expect(vrfOf(desired(r), 'pub').gateways.inet?.address).toBe('172.16.0.253');
+    expect(gw(r)?.[0]).toBe('172.16.0.253');
     expect(warnings(r)).toContain(
       'gateways: entry "public=172.16.0.254" ignored: pub already has 172.16.0.253 from config vrfs: pub.gateway',
     );
@@ -768,7 +818,17 @@ network:
       'public: no gateway found for 172.16.0.0/24; set config gateways',
       'public: no gateway found for 2001:db8:16::/64; set config gateways',
     ]);
-    expect(vrfOf(desired(r), 'public').gateways).toEqual({});
+    expect(desired(r).vrfs).toEqual([]);
+    expect(r.ok && r.held).toEqual([
+      {
+        vrf: 'public',
+        binding: 'public',
+        members: ['ens4'],
+        gateways: {},
+        missing: ['inet', 'inet6'],
+        keptAsBefore: false,
+      },
+    ]);
   });
   it('none, explicit mode: names the binding too', () => {
     expect(warnings(run({ vrfs: 'pub: {binding: public}' }))[0]).toBe(
