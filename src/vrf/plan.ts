@@ -2,7 +2,8 @@
  * The planner: (desired, observed, ledger) → ordered, typed steps, pure.
  *
  * Order (the kernel's needs first):
- *  0. keep_addr_on_down, so enslaving does not lose IPv6 addresses;
+ *  0. tcp/udp_l3mdev_accept (a default-VRF service answers on a member from its enslave on, even
+ *     if the apply stops there) and keep_addr_on_down, so enslaving does not lose IPv6 addresses;
  *     then VRFs vrf-host owns but no longer wants: release members, clear the table, delete;
  *  1. create each VRF and bring it up (vrf-replace + create when an owned VRF's table changed);
  *  2. release links that left a VRF; enslave members (recording the static routes and the
@@ -14,7 +15,8 @@
  *  6. rules: the l3mdev rule if it went missing; move the local lookup to 32765 (add, then
  *     delete); migrate / restore source rules that would bypass a VRF, and deliver to the
  *     addresses of a migrated rule's subnet ahead of it (in case it comes back);
- *  7. preserve-reachability: leaks into main, per-address source rules;
+ *  7. preserve-reachability: leaks into main, per-address source rules; and main's default route
+ *     through a VRF's device when the enslaves took main's last one (it went through a member);
  *     (6 and 7 run for IPv4 first, then for IPv6: see rules.ts)
  *  8. sysctls (l3mdev accept, nonlocal bind), or their restore.
  *
@@ -28,7 +30,7 @@ import { PlanContext } from './plan/context.js';
 import { createOrReplace, enslaveMembers, releaseFormerMembers, removeUndesired } from './plan/structure.js';
 import { leaks, vrfRoutes } from './plan/routing.js';
 import { deliveryRules, ensureL3mdevRule, localRuleMove, migrateSourceRules, sourceRules } from './plan/rules.js';
-import { keepAddrFirst, sysctls } from './plan/sysctls.js';
+import { sysctlsFirst, sysctls } from './plan/sysctls.js';
 
 export { PlanError } from './plan/context.js';
 
@@ -41,7 +43,7 @@ function rules(ctx: PlanContext, f: Family): void {
 
 export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledger): Plan {
   const ctx = new PlanContext(desired, observed, ledger);
-  keepAddrFirst(ctx);
+  sysctlsFirst(ctx);
   removeUndesired(ctx);
   createOrReplace(ctx);
   releaseFormerMembers(ctx);

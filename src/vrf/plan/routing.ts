@@ -162,7 +162,51 @@ export function vrfRoutes(ctx: PlanContext): void {
   }
 }
 
-/** preserve-reachability: each VRF's subnets and remote prefixes reachable from the default VRF. */
+/**
+ * Main's default route, when the enslaves took main's last one of a family: it went through a
+ * member (the host's default left through a space that is now a VRF). It stays in main, through
+ * that VRF's device, so the host's own traffic (apt, NTP, DNS) leaves through the same router as
+ * before; only when the VRF's table routes it (its own default, or this route carried into it).
+ */
+function mainDefaults(ctx: PlanContext): Map<string, { t: RouteTarget; why: string; key: string }> {
+  const wanted = new Map<string, { t: RouteTarget; why: string; key: string }>();
+  for (const f of FAMILIES) {
+    const inMain = ctx.model
+      .entriesIn(TABLE.main)
+      .some(([, r]) => r.family === f && isDefaultPrefix(r.dst) && (r.dev === null || !ctx.vrfNames.has(r.dev)));
+    if (inMain) continue;
+    const gone = [...ctx.migratedRoutes.values()]
+      .filter((r) => r.table === TABLE.main && r.family === f && isDefaultPrefix(r.dst) && r.dev !== null)
+      .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0) || (a.dev ?? '').localeCompare(b.dev ?? ''));
+    for (const r of gone) {
+      const v = ctx.memberOf.get(r.dev ?? '');
+      if (v === undefined || ctx.model.link(r.dev ?? '')?.master !== v.name) continue;
+      // An RA default is never carried into the VRF's table (the kernel relearns it only when the router speaks).
+      if (v.gateways[f] === undefined && isMainRaDefault(r)) continue;
+      const t: RouteTarget = ctx.own({
+        family: f,
+        table: TABLE.main,
+        dst: defaultCidr(f),
+        type: 'unicast',
+        dev: v.name,
+        ...(r.metric !== null ? { metric: r.metric } : {}),
+      });
+      const key = slotOfTarget(t);
+      wanted.set(key, {
+        t,
+        key,
+        why: `main's default route (${f === 'inet' ? 'IPv4' : 'IPv6'}) went through ${r.dev ?? '?'}, now in ${v.name}: it stays in main through ${v.name}, whose table routes it`,
+      });
+      break;
+    }
+  }
+  return wanted;
+}
+
+/**
+ * preserve-reachability: each VRF's subnets and remote prefixes reachable from the default VRF;
+ * and, always, main's default where the enslaves took it (mainDefaults).
+ */
 export function leaks(ctx: PlanContext): void {
   const wanted = new Map<string, { t: RouteTarget; why: string; key: string }>();
   if (ctx.desired.options.preserveReachability) {
@@ -184,6 +228,7 @@ export function leaks(ctx: PlanContext): void {
       for (const r of v.routes) leak(r.to, familyOfPrefix(r.to), 'remote prefix');
     }
   }
+  for (const [key, w] of mainDefaults(ctx)) wanted.set(key, w);
   for (const w of wanted.values()) {
     ctx.keepRoute(w.t);
     if (!alreadyThere(ctx, w.t, w.key)) ctx.emit({ kind: 'route-add', route: w.t, why: w.why }, w.key);
@@ -196,7 +241,7 @@ export function leaks(ctx: PlanContext): void {
       ctx.emit({
         kind: 'route-del',
         route: targetOfRoute(r),
-        why: `leak of ${r.dst} into main via ${name} is no longer wanted`,
+        why: `${isDefaultPrefix(r.dst) ? 'default route' : `leak of ${r.dst}`} into main via ${name} is no longer wanted`,
       });
     }
   }

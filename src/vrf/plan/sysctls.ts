@@ -30,10 +30,17 @@ function set(ctx: PlanContext, key: string, value: string): void {
 /**
  * keep_addr_on_down goes before any enslave or release (both cycle the device). When
  * nothing is desired any more (teardown), it is still set for the releases and put back
- * at the end with the other sysctls.
+ * at the end with the other sysctls. tcp/udp_l3mdev_accept go first too: a default-VRF
+ * service answers on an enslaved member only with them, so an apply that stops after an
+ * enslave must not leave them off (turning them off, on teardown, stays last).
  */
-export function keepAddrFirst(ctx: PlanContext): void {
-  const v = wantedSysctls(ctx).get(SYSCTL.keepAddrOnDown);
+export function sysctlsFirst(ctx: PlanContext): void {
+  const want = wantedSysctls(ctx);
+  for (const key of [SYSCTL.tcpL3mdev, SYSCTL.udpL3mdev]) {
+    const l3 = want.get(key);
+    if (l3 !== undefined) set(ctx, key, l3);
+  }
+  const v = want.get(SYSCTL.keepAddrOnDown);
   if (v !== undefined) {
     set(ctx, SYSCTL.keepAddrOnDown, v);
     return;

@@ -160,6 +160,9 @@ const opts = fc.record({
   pastVrf: fc.constantFrom('never', 'rules-left', 'rules-deleted'),
   gateways: fc.boolean(),
   extraRoute: fc.boolean(),
+  /** The NIC (index) that carries main's IPv4 default route, if it can (IPv4, up, not yet enslaved); -1: none. */
+  mainDefault: fc.integer({ min: -1, max: 5 }),
+  mainDefaultProto: fc.constantFrom('static', 'dhcp', 'boot'),
 });
 
 /**
@@ -217,6 +220,11 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
         }
         if (n.staticRoute && n.v4 && n.up && !pre) {
           routes.push(mkRoute({ dst: `172.${16 + i}.0.0/16`, gateway: `10.${i}.0.254`, dev, protocol: 'static' }));
+        }
+        if (o.mainDefault === i && n.v4 && n.up && !pre) {
+          routes.push(
+            mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, protocol: o.mainDefaultProto, metric: 100 }),
+          );
         }
         if (n.maas && n.v4) {
           // As MAAS's `ip rule add` makes them (protocol unspec), or as networkd does (static).

@@ -1,6 +1,7 @@
 import { plan, PlanError } from '../../../src/vrf/plan.js';
 import { simulate, withKernelRoutes } from '../../../src/vrf/model.js';
 import { renderCommand } from '../../../src/vrf/render.js';
+import { planTeardown } from '../../../src/vrf/teardown.js';
 import type { DesiredState, Ledger, ObservedHost, Plan, Route, Step } from '../../../src/vrf/types.js';
 import { EMPTY_LEDGER, NOTHING_KEPT, SYSCTL } from '../../../src/vrf/types.js';
 import { addr, host, link, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
@@ -56,6 +57,8 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
 
   it('emits the steps in the documented order', () => {
     expect(cmds(p)).toEqual([
+      'sysctl -w net.ipv4.tcp_l3mdev_accept=1',
+      'sysctl -w net.ipv4.udp_l3mdev_accept=1',
       'sysctl -w net.ipv6.conf.all.keep_addr_on_down=1',
       // The l3mdev rule before the first VRF (IPv6 first: it needs its own ip -6 process).
       'ip -6 rule add pref 1000 l3mdev protocol kernel',
@@ -82,8 +85,6 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
       'ip -6 rule add pref 32765 lookup 255',
       'ip -6 rule del pref 0 lookup 255',
       'ip -6 rule add pref 99 from 2001:db8:4::23/128 lookup 1001',
-      'sysctl -w net.ipv4.tcp_l3mdev_accept=1',
-      'sysctl -w net.ipv4.udp_l3mdev_accept=1',
       'sysctl -w net.ipv4.ip_nonlocal_bind=1',
       'sysctl -w net.ipv6.ip_nonlocal_bind=1',
     ]);
@@ -833,5 +834,46 @@ describe('plan: delivery rules ahead of a migrated source rule', () => {
     const plain = { ...h, rules: h.rules.filter((r) => r.priority !== 100) };
     const { after } = converge(desired([storage()]), plain);
     expect(after.rules.some((r) => r.priority === 98)).toBe(false);
+  });
+});
+
+describe("plan: main's default route leaves through a space that becomes a VRF", () => {
+  // The controller is reached by a more specific route through mgmt (ens3); the host's only
+  // default goes through storage's member ens4.
+  const h = (): ObservedHost =>
+    withKernelRoutes(
+      host(
+        nic('ens3'),
+        nic('ens4'),
+        addr('ens3', '10.0.0.5/24'),
+        addr('ens4', '10.10.4.23/24'),
+        route({ dst: '10.100.0.0/24', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }),
+        route({ dst: 'default', gateway: '10.10.4.1', dev: 'ens4', protocol: 'dhcp', metric: 100 }),
+        rulesOf(),
+        sysctls,
+      ),
+    );
+  const d = desired([dvrf('storage', { table: 1001, members: { ens4: ['10.10.4.23/24'] }, gateways: ['10.10.4.1'] })]);
+
+  it('keeps main’s default in main, through the VRF device (its table routes it), with its metric; converged, then torn down as before', () => {
+    const { p, after } = converge(d, h());
+    expect(cmds(p)).toContain('ip route replace 0.0.0.0/0 dev storage metric 100 table 254');
+    const defaults = after.routes.filter((r) => r.table === 254 && r.dst === '0.0.0.0/0');
+    expect(defaults.map((r) => [r.dev, r.metric])).toEqual([['storage', 100]]);
+    expect(after.routes.some((r) => r.table === 1001 && r.dst === '0.0.0.0/0' && r.gateway === '10.10.4.1')).toBe(true);
+    // Teardown: the VRF goes (and the route through it), the lease's default comes back as it was.
+    const back = simulate(after, planTeardown(after, p.ledger).steps, { hadVrf: true });
+    expect(back.routes.filter((r) => r.table === 254 && r.dst === '0.0.0.0/0')).toEqual(
+      h().routes.filter((r) => r.table === 254 && r.dst === '0.0.0.0/0'),
+    );
+  });
+
+  it('adds nothing while main still has a default of its own (mgmt’s)', () => {
+    const withMgmt = withKernelRoutes({
+      ...h(),
+      routes: [...h().routes, mkRoute({ dst: 'default', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' })],
+    });
+    const { after } = converge(d, withMgmt);
+    expect(after.routes.filter((r) => r.table === 254 && r.dst === '0.0.0.0/0').map((r) => r.dev)).toEqual(['ens3']);
   });
 });
