@@ -42,6 +42,8 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
   const run = async (): Promise<TeardownReport> => {
     const deps = depsOf(o);
     const none = { planned: [], applied: [], failure: null };
+    /** Torn down, with nothing applied (yet): the base of the answers without a state to undo. */
+    const gone = { ok: true, tornDown: true, remainingUnits: [], problems: [], ...none };
     const { state, problem } = await loadState(o.root);
     if (problem) return { ok: false, tornDown: false, remainingUnits: [], problems: [problem], ...none };
     const unit = o.unit ?? null;
@@ -81,15 +83,7 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
     if (state === null) {
       // Nothing remembered: only our own files can be left (an interrupted teardown removes state.json last).
       const files = await networkdRemovals(o.root, null);
-      if (dryRun)
-        return {
-          ok: true,
-          tornDown: true,
-          remainingUnits: [],
-          problems: [],
-          ...none,
-          planned: planned(files, deps.renderer),
-        };
+      if (dryRun) return { ...gone, planned: planned(files, deps.renderer) };
       const r = await applySteps(files, { ...o, renderer: deps.renderer });
       const reload = r.ok ? await reloadNetworkd(r.applied, await networkdRuns(o.root), o) : null;
       if (!r.ok)
@@ -103,14 +97,7 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
           failure: r.failure,
         };
       await removeAllFiles(o.root);
-      return {
-        ok: true,
-        tornDown: true,
-        remainingUnits: [],
-        problems: [],
-        ...none,
-        ...(reload ? { warnings: [reload] } : {}),
-      };
+      return { ...gone, ...(reload ? { warnings: [reload] } : {}) };
     }
     const observed = await observeHost({ ...o, controllers: [] });
     const p = deps.planTeardown(observed, state.ledger);
