@@ -138,7 +138,9 @@ export function controllerPath(
       // Fail safe: without the path, nothing can be kept off it.
       problems.push({
         field: 'controllers',
-        message: `ip route get ${ip} found no route to the controller; the controller path cannot be protected, so nothing is applied until it can`,
+        message:
+          `ip route get ${ip} found no route to the controller; ` +
+          'the controller path cannot be protected, so nothing is applied until it can',
       });
       continue;
     }

@@ -195,7 +195,9 @@ function mainDefaults(ctx: PlanContext): Map<string, { t: RouteTarget; why: stri
       wanted.set(key, {
         t,
         key,
-        why: `main's default route (${f === 'inet' ? 'IPv4' : 'IPv6'}) went through ${r.dev ?? '?'}, now in ${v.name}: it stays in main through ${v.name}, whose table routes it`,
+        why:
+          `main's default route (${f === 'inet' ? 'IPv4' : 'IPv6'}) went through ${r.dev ?? '?'}, now in ${v.name}: ` +
+          `it stays in main through ${v.name}, whose table routes it`,
       });
       break;
     }

@@ -276,7 +276,9 @@ export function deliveryRules(ctx: PlanContext, f: Family): void {
       });
       wanted.set(keyOfRuleTarget(t), {
         t,
-        why: `packets to ${a.address} stay in ${v.name} even when "from ${by.src} lookup ${by.table}" (priority ${by.priority}) comes back, as the network manager re-adds it`,
+        why:
+          `packets to ${a.address} stay in ${v.name} even when "from ${by.src} lookup ${by.table}" ` +
+          `(priority ${by.priority}) comes back, as the network manager re-adds it`,
       });
     }
   }
