@@ -221,18 +221,37 @@ export function sourceRules(ctx: PlanContext, f: Family): void {
       }
     }
   }
+  reconcileRules(
+    ctx,
+    wanted,
+    (r) =>
+      r.family === f &&
+      r.priority === SOURCE_RULE_PRIORITY &&
+      isPlainLookup(r) &&
+      r.table !== null &&
+      ctx.ownedTables.has(r.table)
+        ? ruleKey(r.family, r.priority, r.src, r.table)
+        : null,
+    (t) => `source rule for ${t.src ?? 'all'} lookup ${t.table} is no longer wanted`,
+  );
+}
+
+/**
+ * One kind of rule vrf-host owns, brought to what is wanted: each wanted rule is kept (and added
+ * when missing); each present rule of the kind (`keyOfOwned` gives its key, null for any other
+ * rule) that is not wanted is deleted.
+ */
+function reconcileRules(
+  ctx: PlanContext,
+  wanted: ReadonlyMap<string, { t: RuleTarget; why: string }>,
+  keyOfOwned: (r: Rule) => string | null,
+  staleWhy: (t: RuleTarget) => string,
+): void {
   const present = new Set<string>();
   const stale: RuleTarget[] = [];
   for (const r of ctx.model.allRules()) {
-    if (
-      r.family !== f ||
-      r.priority !== SOURCE_RULE_PRIORITY ||
-      !isPlainLookup(r) ||
-      r.table === null ||
-      !ctx.ownedTables.has(r.table)
-    )
-      continue;
-    const key = ruleKey(r.family, r.priority, r.src, r.table);
+    const key = keyOfOwned(r);
+    if (key === null) continue;
     if (wanted.has(key)) present.add(key);
     else stale.push(targetOfRule(r));
   }
@@ -240,12 +259,7 @@ export function sourceRules(ctx: PlanContext, f: Family): void {
     ctx.keepRule(w.t);
     if (!present.has(key)) ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
   }
-  for (const t of stale)
-    ctx.emit({
-      kind: 'rule-del',
-      rule: t,
-      why: `source rule for ${t.src ?? 'all'} lookup ${t.table} is no longer wanted`,
-    });
+  for (const t of stale) ctx.emit({ kind: 'rule-del', rule: t, why: staleWhy(t) });
 }
 
 /**
@@ -282,23 +296,17 @@ export function deliveryRules(ctx: PlanContext, f: Family): void {
       });
     }
   }
-  const present = new Set<string>();
-  const stale: RuleTarget[] = [];
-  for (const r of ctx.model.allRules()) {
-    if (r.family !== f || r.priority !== DELIVERY_RULE_PRIORITY || !isToLookup(r) || !ctx.ownedTables.has(r.table!))
-      continue;
-    const key = ruleKey(r.family, r.priority, null, r.table, r.dst);
-    if (wanted.has(key)) present.add(key);
-    else stale.push(targetOfRule(r));
-  }
-  for (const [key, w] of wanted) {
-    ctx.keepRule(w.t);
-    if (!present.has(key)) ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
-  }
-  for (const t of stale)
-    ctx.emit({
-      kind: 'rule-del',
-      rule: t,
-      why: `delivery rule to ${t.dst ?? 'all'} lookup ${t.table} is no longer wanted`,
-    });
+  reconcileRules(
+    ctx,
+    wanted,
+    (r) =>
+      r.family === f &&
+      r.priority === DELIVERY_RULE_PRIORITY &&
+      isToLookup(r) &&
+      r.table !== null &&
+      ctx.ownedTables.has(r.table)
+        ? ruleKey(r.family, r.priority, null, r.table, r.dst)
+        : null,
+    (t) => `delivery rule to ${t.dst ?? 'all'} lookup ${t.table} is no longer wanted`,
+  );
 }
