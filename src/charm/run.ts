@@ -108,8 +108,12 @@ export async function gather(
 async function logReport(r: ConvergeReport, report: Reporter): Promise<void> {
   for (const p of r.problems) await report.log('ERROR', problemLine(p));
   for (const w of r.warnings) await report.log('WARNING', problemLine(w));
-  if (r.applied.length > 0)
-    await report.log('INFO', `applied ${r.applied.length} step(s):\n${r.applied.map((p) => p.command).join('\n')}`);
+  // Each step with its reason: the log is where an operator reads why, e.g., main's default route
+  // now goes through a VRF's device.
+  if (r.applied.length > 0) {
+    const lines = r.applied.map((p) => (p.step.why ? `${p.command}  # ${p.step.why}` : p.command));
+    await report.log('INFO', `applied ${r.applied.length} step(s):\n${lines.join('\n')}`);
+  }
   if (r.failure)
     await report.log('ERROR', `step ${r.failure.index + 1} failed: ${r.failure.command}: ${r.failure.error}`);
   if (r.unsettled)

@@ -52,6 +52,21 @@ export function gatewayWarnings(warnings: readonly Warning[]): Warning[] {
   return warnings.filter((w) => /^no gateway found for /.test(w.message));
 }
 
+/**
+ * The Blocked line for spaces held back for want of a gateway. One space: its first warning, as
+ * any problem. Several: every one of them named (the subnets are in the log), so that no held
+ * space hides behind `(+N more)`:
+ *   no gateway found for storage, storage-cluster: nothing applied for them; set config gateways (subnets in juju debug-log)
+ */
+export function heldLine(gw: readonly Warning[]): string {
+  const names = [...new Set(gw.map((w) => w.field))];
+  if (names.length <= 1) return firstProblem(gw);
+  return clip(
+    `no gateway found for ${names.join(', ')}: nothing applied for them; set config gateways (subnets in juju debug-log)`,
+    PROBLEM_MAX,
+  );
+}
+
 function clip(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, Math.max(0, max - 1))}…`;
 }
@@ -155,7 +170,7 @@ export function outcomeStatus(o: Outcome): StatusLine {
     }
     case 'converged': {
       const gw = gatewayWarnings(o.report.warnings);
-      if (gw[0] !== undefined) return { name: 'blocked', message: firstProblem(gw) };
+      if (gw[0] !== undefined) return { name: 'blocked', message: heldLine(gw) };
       return { name: 'active', message: o.report.desired ? describeDesired(o.report.desired) : 'no VRFs' };
     }
     case 'torn-down': {

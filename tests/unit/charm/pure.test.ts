@@ -18,6 +18,7 @@ import { keyOf, probeResults, routeText, ruleText } from '../../../src/charm/res
 import {
   describeDesired,
   firstProblem,
+  heldLine,
   outcomeStatus,
   PROBLEM_MAX,
   problemLine,
@@ -123,6 +124,21 @@ describe('problem lines', () => {
       ]),
     ).toBe('strict: must be true or false (+1 more in juju debug-log)');
     expect(outcomeStatus({ kind: 'blocked', problems: [] }).message).toMatch(/debug-log/);
+  });
+  test('spaces held back for want of a gateway: one is its first warning, several are all named', () => {
+    const w = (field: string, subnet: string) => ({
+      field,
+      message: `no gateway found for ${subnet}; set config gateways`,
+    });
+    expect(heldLine([w('storage', '10.10.4.0/24'), w('storage', 'fd00:0:2::/64')])).toBe(
+      'storage: no gateway found for 10.10.4.0/24; set config gateways (+1 more in juju debug-log)',
+    );
+    expect(
+      heldLine([w('storage', '10.10.4.0/24'), w('storage', 'fd00:0:2::/64'), w('storage-cluster', '10.10.5.0/24')]),
+    ).toBe(
+      'no gateway found for storage, storage-cluster: nothing applied for them; ' +
+        'set config gateways (subnets in juju debug-log)',
+    );
   });
   test('a host that kept changing under the applies is Blocked, naming the pending commands', () => {
     const pending = ['ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens5 table 1002', 'ip link set dev ens5 up'].map(
