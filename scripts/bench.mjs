@@ -34,7 +34,9 @@ import { buildCharm, bundleTools } from './build.mjs';
  * @property {number} [hookMissMs]
  * @property {number} [hookPeriodicMs]
  * @property {{ minutes: number, runs: number, ms: number, ratio: number, ratio30?: number }} [cycle]
- * @property {{ hook: number, periodic: number, nodeE0: number, cycleRatio: number, cycleRatio30: number } | null} [cpu]
+ * @property {{ hook: number, periodic: number, nodeE0: number, cycleRatio: number, cycleRatio30: number,
+ *   floor?: number, floorCycleRatio?: number, before?: { hook: number, periodic: number } | null,
+ *   beforeCycleRatio?: number | null } | null} [cpu]
  * @property {{ hit: ToolCount, miss: ToolCount, periodic?: ToolCount, maxAgeMin: number } | null} [memo]
  * @property {{ after: PerHour, before: PerHour | null, fullRunsPerHour?: { after: number, before: number },
  *   beforeRef?: string }} [perHour]
@@ -319,7 +321,7 @@ export function formatHook(r) {
         ...(r.replayFloorMs
           ? [
               [
-                'floor of a replay: `node` running the same processes from a minimal script, nothing else',
+                'floor of a hit: `node` running the same two reads (child_process.spawnSync) from a minimal script, nothing else',
                 f2(r.replayFloorMs),
                 rx(r.replayFloorMs / r.nodeE0Ms),
                 `(memo hit ÷ floor: ${rx(r.hookMs / r.replayFloorMs)})`,
@@ -358,6 +360,7 @@ export function formatHook(r) {
     ),
     '',
     ...(r.memo?.periodic ? [formatQuiet(r.memo.hit, r.memo.periodic, r.memo.maxAgeMin, r.perHour), ''] : []),
+    ...(r.cpu?.floor !== undefined ? [formatCpu(r), ''] : []),
     `Paired rounds: ${r.rounds}. Peak RSS: ${rss} (goal ≤ 80 MB). Processes the full hook started:` +
       ` **${r.processes.total}** — ${list(r.processes.byTool)}.${memo} ` +
       `ip processes reading the host: **${r.processes.ipReads}** (goal 1); ip processes applying:` +
@@ -367,6 +370,52 @@ export function formatHook(r) {
         ? ` With a ${r.memo.maxAgeMin}-minute record and update-status every 5 minutes, 1 run in ${r.memo.maxAgeMin / 5}` +
           ` is in full: ${f2((r.hookMs * (r.memo.maxAgeMin / 5 - 1) + (r.hookFullMs ?? r.hookMs)) / (r.memo.maxAgeMin / 5))} ms on average.`
         : ''),
+  ].join('\n');
+}
+
+/**
+ * The no-op update-status in CPU time (user + system of the whole process tree), the earlier charm's beside it.
+ * @param {HookResult} r
+ */
+function formatCpu(r) {
+  const c = r.cpu;
+  if (!c || c.floor === undefined || c.floorCycleRatio === undefined) return '';
+  const cycle = r.cycle?.minutes ?? 120;
+  const runs = cycle / 5;
+  const b = c.before ?? null;
+  const beforeRuns = r.perHour?.fullRunsPerHour ? 12 / r.perHour.fullRunsPerHour.before : runs;
+  /** @param {number} ms */
+  const cell = (ms) => `${f2(ms)} ms = ${rx(ms / c.nodeE0)}`;
+  return [
+    `CPU time per run (user + system of the whole process tree; rounds of loops, the order alternating, medians)` +
+      (b ? `; before: the charm of ${r.perHour?.beforeRef ?? 'the earlier commit'}, in the same rounds:` : ':'),
+    '',
+    table(
+      ['CPU time', ...(b ? ['before'] : []), 'now', 'goal'],
+      [
+        ['`node -e 0`', ...(b ? [cell(c.nodeE0)] : []), cell(c.nodeE0), ''],
+        ['memo hit', ...(b ? [cell(b.hook)] : []), cell(c.hook), ''],
+        ['periodic full run', ...(b ? [cell(b.periodic)] : []), cell(c.periodic), ''],
+        [
+          `**average over the memo cycle** (${runs - 1} hits + 1 full run${b ? `; before: ${beforeRuns - 1} + 1` : ''})`,
+          ...(b && c.beforeCycleRatio ? [`**${rx(c.beforeCycleRatio)}**`] : []),
+          `**${rx(c.cycleRatio)}**`,
+          '≤ 1.5×',
+        ],
+        [
+          "floor of a hit: `node` running the hit's two reads with child_process.spawnSync from a 2-line script",
+          ...(b ? [''] : []),
+          cell(c.floor),
+          '',
+        ],
+        [
+          'the cycle average had every hit cost only its floor (the full run as measured)',
+          ...(b ? [''] : []),
+          rx(c.floorCycleRatio),
+          '',
+        ],
+      ],
+    ),
   ].join('\n');
 }
 

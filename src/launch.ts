@@ -33,7 +33,8 @@ import {
   memoPath,
   statusMemoryPath,
 } from './charm/memo.js';
-import { lightRun } from './ops/runner.js';
+import { replayMemo } from './ops/memo.js';
+import { syncRun } from './ops/runner.js';
 import { isIpReadLine, stableIpJson } from './vrf/observe/stable.js';
 
 /** The oldest Node.js LTS line still supported (22: maintenance until 2027-04-30); dispatch says the same. */
@@ -41,9 +42,9 @@ const MIN_NODE_MAJOR = 22;
 /** This file's directory (dispatch runs it by path; no __dirname, which an ES module lacks). */
 const HERE = dirname(resolve(process.argv[1] ?? '.'));
 
-async function say(line: string): Promise<void> {
+function say(line: string): void {
   process.stderr.write(`vrf-host dispatch: ${line}\n`);
-  await lightRun({ argv: ['juju-log', '--log-level', 'ERROR', '--', `vrf-host dispatch: ${line}`] }, 10_000);
+  syncRun({ argv: ['juju-log', '--log-level', 'ERROR', '--', `vrf-host dispatch: ${line}`] }, 10_000);
 }
 
 /**
@@ -52,29 +53,29 @@ async function say(line: string): Promise<void> {
  * hook after Node is fixed just works. An action fails with the reason instead. stop and remove
  * exit 1: Juju then retries them once Node is fixed, rather than drop a unit whose VRFs are still up.
  */
-async function refuse(line: string, status: string): Promise<void> {
-  await say(line);
+function refuse(line: string, status: string): void {
+  say(line);
   const path = process.env['JUJU_DISPATCH_PATH'] ?? '';
   if (/^(\.\/)?actions\//.test(path)) {
-    await lightRun({ argv: ['action-fail', status] }, 10_000);
+    syncRun({ argv: ['action-fail', status] }, 10_000);
     process.exitCode = 0;
     return;
   }
-  await lightRun({ argv: ['status-set', '--application=false', 'blocked', '--', status] }, 10_000);
+  syncRun({ argv: ['status-set', '--application=false', 'blocked', '--', status] }, 10_000);
   // The charm's memory of its last status is now wrong: the next full run must set its own.
   const memory = statusMemoryPath(process.env);
   if (memory !== null) rmSync(memory, { force: true });
   process.exitCode = /^(\.\/)?hooks\/(stop|remove)$/.test(path) ? 1 : 0;
 }
 
-async function launch(): Promise<void> {
-  // First, with nothing but builtins loaded: an old Node must get this far (zod/mini and the memo
-  // code are imported below, after the check; esbuild keeps them lazy in the bundle).
+function launch(): void {
+  // First: an old Node must get this far (the bundle's syntax is lowered for it, and nothing
+  // before this line needs more than Node 10's builtins).
   const major = Number(process.versions.node.split('.')[0]);
   if (!(major >= MIN_NODE_MAJOR)) {
     // dispatch says which node it picked (a wrapper script's path is not process.execPath).
     const node = process.env['VRF_HOST_DISPATCH_NODE'] || process.execPath;
-    await refuse(
+    refuse(
       `no usable Node.js to run the charm: ${join(HERE, '..', 'bin/node')} is absent and no node >= ${MIN_NODE_MAJOR} is installed ` +
         `(found only: ${node} (v${process.versions.node})).` +
         ` Install nodejs >= ${MIN_NODE_MAJOR} on the machine, or redeploy a charm packed with Node` +
@@ -89,14 +90,12 @@ async function launch(): Promise<void> {
   if (hook !== null && path !== null) {
     let reason: string;
     try {
-      const { replayMemo, zodJitless } = await import('./ops/memo.js');
-      zodJitless();
-      const r = await replayMemo(path, {
+      const r = replayMemo(path, {
         build: BUILD,
         hook,
         env: process.env,
         maxAgeMs: MEMO_MAX_AGE_MS,
-        run: (c) => lightRun(c),
+        run: (c) => syncRun(c),
         normalizers: { [IP_JSON]: stableIpJson },
         // The only processes a record may name: ip reading (show/get) with -json.
         allowRead: (r) =>
@@ -112,7 +111,7 @@ async function launch(): Promise<void> {
     (globalThis as Record<symbol, unknown>)[MISSED_KEY] = reason;
   }
   if (!existsSync(join(HERE, 'vrf-host.cjs'))) {
-    await say(`cannot find ${join(HERE, 'vrf-host.cjs')}: the charm is incomplete (rebuild it with npm run build)`);
+    say(`cannot find ${join(HERE, 'vrf-host.cjs')}: the charm is incomplete (rebuild it with npm run build)`);
     process.exitCode = 1;
     return;
   }
@@ -174,7 +173,9 @@ function writeCache(path: string, name: string, data: () => Buffer): void {
   }
 }
 
-launch().catch((e: unknown) => {
+try {
+  launch();
+} catch (e) {
   process.stderr.write(`vrf-host dispatch: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exitCode = 1;
-});
+}

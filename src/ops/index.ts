@@ -55,7 +55,7 @@ export { loadCharmSpec, charmSpecFrom, type CharmSpec } from './charmspec.js';
 export { ModelBackend, classifyingRun } from './backend.js';
 export {
   processRunner,
-  lightRun,
+  syncRun,
   SpawnError,
   type RawRun,
   type RawResult,

@@ -20,9 +20,11 @@
  * or changes things never leaves one behind. Outputs are kept verbatim, not
  * hashed: comparing strings needs no crypto (3 ms to load) and cannot collide.
  * This module is what the launcher (src/launch.ts) loads besides Node itself,
- * so it uses zod/mini, node:fs and node:child_process only, and node:fs's
- * synchronous calls: the files are small, and a hit then loads neither
- * fs/promises nor libuv's thread pool.
+ * so it uses node:fs only, synchronously (the files are small, and a hit then
+ * loads neither fs/promises nor libuv's thread pool), and reads its record
+ * with the small parser below instead of zod: evaluating zod/mini alone cost a
+ * hit a fifth of `node -e 0` (BENCHMARKS.md). The record is the charm's own
+ * file; whatever does not parse is a miss, never an error.
  */
 import {
   lstatSync,
@@ -37,15 +39,9 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import * as z from 'zod/mini';
 import type { ProcessCall, RawResult } from './runner.js';
 
 export const MEMO_VERSION = 2;
-
-/** One record, parsed once: zod's JIT (a `new Function` per object schema) would cost more than it saves. */
-export function zodJitless(): void {
-  z.config({ jitless: true });
-}
 
 /**
  * Hook tools a recordable run may have called: reads, its own unit status (kept by Juju, and set
@@ -90,37 +86,111 @@ export interface Watch {
   readonly how: WatchHow;
 }
 
-const ReadSchema = z.object({
-  argv: z.array(z.string()),
-  input: z.optional(z.string()),
-  env: z.optional(z.record(z.string(), z.string())),
+export interface RecordedRead {
+  readonly argv: readonly string[];
+  readonly input?: string;
+  readonly env?: Readonly<Record<string, string>>;
   /**
    * A normalizer the replay applies to stdout before comparing (the recorded
    * stdout is already in that form): for outputs with values that change by
    * themselves (ip's bridge timers, address lifetimes).
    */
-  normalize: z.optional(z.string()),
-  exitCode: z.number(),
-  stdout: z.string(),
-  stderr: z.string(),
-});
-export type RecordedRead = z.infer<typeof ReadSchema>;
+  readonly normalize?: string;
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
-const FileSchema = z.object({ path: z.string(), how: z.enum(['content', 'stat']), state: z.string() });
+export interface FileRecord {
+  readonly path: string;
+  readonly how: WatchHow;
+  readonly state: string;
+}
 
-export const MemoRecordSchema = z.object({
-  version: z.literal(MEMO_VERSION),
+export interface MemoRecord {
+  readonly version: typeof MEMO_VERSION;
   /** The charm build that recorded it. */
-  build: z.string(),
-  hook: z.string(),
+  readonly build: string;
+  readonly hook: string;
   /** ms since the epoch. */
-  created: z.number(),
-  env: z.record(z.string(), z.string()),
-  reads: z.array(ReadSchema),
+  readonly created: number;
+  readonly env: Readonly<Record<string, string>>;
+  readonly reads: readonly RecordedRead[];
   /** Every file the run read, with its state when it read it. */
-  files: z.array(FileSchema),
-});
-export type MemoRecord = z.infer<typeof MemoRecordSchema>;
+  readonly files: readonly FileRecord[];
+}
+
+type Fields = { readonly [key: string]: unknown };
+const fields = (x: unknown): Fields | null =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) ? Object.fromEntries(Object.entries(x)) : null;
+const str = (x: unknown): string | null => (typeof x === 'string' ? x : null);
+/** An optional field: undefined when absent, null when present with another type. */
+const optional = <T>(x: unknown, parse: (x: unknown) => T | null): T | null | undefined =>
+  x === undefined ? undefined : parse(x);
+
+function list<T>(x: unknown, parse: (x: unknown) => T | null): T[] | null {
+  if (!Array.isArray(x)) return null;
+  const items: unknown[] = x;
+  const out: T[] = [];
+  for (const item of items) {
+    const v = parse(item);
+    if (v === null) return null;
+    out.push(v);
+  }
+  return out;
+}
+
+function strings(x: unknown): Record<string, string> | null {
+  const f = fields(x);
+  if (f === null) return null;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(f)) {
+    if (typeof v !== 'string') return null;
+    out[k] = v;
+  }
+  return out;
+}
+
+function parseRead(x: unknown): RecordedRead | null {
+  const f = fields(x);
+  if (f === null) return null;
+  const argv = list(f['argv'], str);
+  const input = optional(f['input'], str);
+  const env = optional(f['env'], strings);
+  const normalize = optional(f['normalize'], str);
+  const { exitCode, stdout, stderr } = f;
+  if (argv === null || input === null || env === null || normalize === null) return null;
+  if (typeof exitCode !== 'number' || typeof stdout !== 'string' || typeof stderr !== 'string') return null;
+  return {
+    argv,
+    ...(input !== undefined ? { input } : {}),
+    ...(env !== undefined ? { env } : {}),
+    ...(normalize !== undefined ? { normalize } : {}),
+    exitCode,
+    stdout,
+    stderr,
+  };
+}
+
+function parseFile(x: unknown): FileRecord | null {
+  const f = fields(x);
+  const { path, how, state } = f ?? {};
+  if (typeof path !== 'string' || typeof state !== 'string') return null;
+  return how === 'content' || how === 'stat' ? { path, how, state } : null;
+}
+
+/** A record as writeMemo wrote it, or null for anything else (another version, a truncated or foreign file). */
+export function parseMemoRecord(data: unknown): MemoRecord | null {
+  const f = fields(data);
+  if (f === null || f['version'] !== MEMO_VERSION) return null;
+  const env = strings(f['env']);
+  const reads = list(f['reads'], parseRead);
+  const files = list(f['files'], parseFile);
+  const { build, hook, created } = f;
+  if (env === null || reads === null || files === null) return null;
+  if (typeof build !== 'string' || typeof hook !== 'string' || typeof created !== 'number') return null;
+  return { version: MEMO_VERSION, build, hook, created, env, reads, files };
+}
 
 /** A hook-tool call as the full run made it. */
 export interface ToolCall extends RawResult {
@@ -241,7 +311,8 @@ export interface ReplayOptions {
   readonly hook: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly maxAgeMs: number;
-  readonly run: (call: ProcessCall) => Promise<RawResult & { readonly spawnError?: string }>;
+  /** Runs one process to its end (the replay runs them one after the other: fewer CPU cycles than at once). */
+  readonly run: (call: ProcessCall) => RawResult & { readonly spawnError?: string };
   /** Which processes the record may name; the rest are refused before anything runs. Default: none. */
   readonly allowRead?: (read: RecordedRead) => boolean;
   /** By name, the normalizers a record's reads may name. */
@@ -265,7 +336,7 @@ function envChange(was: Readonly<Record<string, string>>, now: Readonly<Record<s
  * Replays the record at `path`: on a hit the hook is done (nothing it depends
  * on changed); a miss says why, and the caller runs the charm in full.
  */
-export async function replayMemo(path: string, o: ReplayOptions): Promise<ReplayOutcome> {
+export function replayMemo(path: string, o: ReplayOptions): ReplayOutcome {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -278,9 +349,8 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
   } catch {
     return miss('record is not JSON');
   }
-  const parsed = MemoRecordSchema.safeParse(data);
-  if (!parsed.success) return miss('record has an unknown shape');
-  const rec = parsed.data;
+  const rec = parseMemoRecord(data);
+  if (rec === null) return miss('record has an unknown shape');
   if (rec.build !== o.build) return miss('the charm changed');
   if (rec.hook !== o.hook) return miss(`record is for ${rec.hook}`);
   const now = o.now ?? Date.now();
@@ -294,26 +364,16 @@ export async function replayMemo(path: string, o: ReplayOptions): Promise<Replay
   const unknown = rec.reads.find((r) => r.normalize !== undefined && o.normalizers?.[r.normalize] === undefined);
   if (unknown !== undefined) return miss(`no normalizer ${unknown.normalize ?? ''}`);
 
-  // The processes first: the files are looked at while they run.
-  const running = Promise.all(
-    rec.reads.map((r) =>
-      o.run({
-        argv: r.argv,
-        ...(r.input !== undefined ? { input: r.input } : {}),
-        ...(r.env !== undefined ? { env: r.env } : {}),
-      }),
-    ),
-  );
-  const files = captureFiles(rec.files);
-  const results = await running;
-  for (const [i, f] of rec.files.entries()) {
-    if (files[i]?.state !== f.state) return miss(`${f.path} changed`);
-  }
-  for (const [i, r] of rec.reads.entries()) {
-    const got = results[i];
-    const stdout =
-      got === undefined || r.normalize === undefined ? got?.stdout : o.normalizers![r.normalize]!(got.stdout);
-    if (got === undefined || got.exitCode !== r.exitCode || stdout !== r.stdout || got.stderr !== r.stderr)
+  // The files first: they are cheaper than a process, and any difference ends the replay.
+  for (const f of rec.files) if (fileState(f) !== f.state) return miss(`${f.path} changed`);
+  for (const r of rec.reads) {
+    const got = o.run({
+      argv: r.argv,
+      ...(r.input !== undefined ? { input: r.input } : {}),
+      ...(r.env !== undefined ? { env: r.env } : {}),
+    });
+    const stdout = r.normalize === undefined ? got.stdout : o.normalizers![r.normalize]!(got.stdout);
+    if (got.exitCode !== r.exitCode || stdout !== r.stdout || got.stderr !== r.stderr)
       return miss(`${describeRead(r)} answered differently`);
   }
   return { hit: true };

@@ -3,7 +3,7 @@
  * execa, as an argv array (never a shell string). The runner does not judge
  * the outcome; src/ops/backend.ts turns failures into typed errors.
  */
-import { execFile } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { execa } from 'execa';
 import { OpsError } from './errors.js';
 
@@ -78,38 +78,29 @@ export interface ProcessCall {
 }
 
 /**
- * Runs a process with node:child_process.execFile (argv array, no shell)
- * instead of execa. Only the no-op fast path uses it: execa takes ~25 ms to
- * load in a fresh process, more than that whole path may cost (measured in
- * BENCHMARKS.md), while child_process is already part of Node. Never rejects:
- * a process that could not start comes back with exitCode -1 and `spawnError`.
+ * Runs a process to its end with node:child_process.spawnSync (argv array, no
+ * shell) instead of execa. Only the launcher uses it (the memo replay, and its
+ * own messages when Node is too old): execa takes ~25 ms to load in a fresh
+ * process, more than a whole replay may cost (BENCHMARKS.md), and the
+ * synchronous spawn needs none of the streams an asynchronous one sets up for
+ * the child's pipes. Never throws: a process that could not start comes back
+ * with exitCode -1 and `spawnError`.
  */
-export async function lightRun(
-  call: ProcessCall,
-  timeoutMs = 60_000,
-): Promise<RawResult & { readonly spawnError?: string }> {
+export function syncRun(call: ProcessCall, timeoutMs = 60_000): RawResult & { readonly spawnError?: string } {
   const [file, ...args] = call.argv;
   if (file === undefined || file === '') return { exitCode: -1, stdout: '', stderr: '', spawnError: 'empty argv' };
-  return new Promise((resolve) => {
-    const child = execFile(
-      file,
-      args,
-      {
-        encoding: 'utf8',
-        maxBuffer: 512 * 1024 * 1024,
-        timeout: timeoutMs,
-        ...(call.env !== undefined ? { env: { ...process.env, ...call.env } } : {}),
-      },
-      (err, stdout, stderr) => {
-        if (err === null) return resolve({ exitCode: 0, stdout, stderr });
-        const e = err as NodeJS.ErrnoException & { code?: unknown; signal?: NodeJS.Signals | null };
-        if (typeof e.code === 'number')
-          return resolve({ exitCode: e.code, stdout, stderr, ...(e.signal ? { signal: e.signal } : {}) });
-        if (e.signal) return resolve({ exitCode: -1, stdout, stderr, signal: e.signal });
-        resolve({ exitCode: -1, stdout, stderr, spawnError: `${file}: ${e.code ?? e.message}` });
-      },
-    );
-    child.stdin?.on('error', () => undefined); // a child that exits without reading its stdin
-    child.stdin?.end(call.input ?? '');
+  const r = spawnSync(file, args, {
+    input: call.input ?? '',
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+    timeout: timeoutMs,
+    ...(call.env !== undefined ? { env: { ...process.env, ...call.env } } : {}),
   });
+  const out = { stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  if (r.error !== undefined) {
+    const code = 'code' in r.error ? String(r.error.code) : r.error.message;
+    return { exitCode: -1, ...out, spawnError: `${file}: ${code}` };
+  }
+  if (r.status !== null) return { exitCode: r.status, ...out };
+  return { exitCode: -1, ...out, ...(r.signal !== null ? { signal: r.signal } : {}) };
 }

@@ -2,11 +2,14 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import {
   captureFiles,
   fileState,
   makeRecord,
+  MEMO_VERSION,
   memoEnv,
+  parseMemoRecord,
   replayMemo,
   unrecordableCall,
   writeMemo,
@@ -41,7 +44,7 @@ function fakeRun(table: Record<string, RawResult>) {
   const run: ReplayOptions['run'] = (c) => {
     calls.push(c);
     const r = table[c.argv.join(' ')];
-    return Promise.resolve(r ?? { exitCode: -1, stdout: '', stderr: '', spawnError: `${c.argv[0]}: ENOENT` });
+    return r ?? { exitCode: -1, stdout: '', stderr: '', spawnError: `${c.argv[0]}: ENOENT` };
   };
   return { run, calls };
 }
@@ -96,7 +99,7 @@ describe('replayMemo', () => {
     const path = join(dir, 'memo', 'u.json');
     recordAt(path);
     const { run, calls } = fakeRun(TABLE);
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: true });
+    expect(replayMemo(path, replayOpts(run))).toEqual({ hit: true });
     expect(calls.map((c) => c.argv.join(' '))).toEqual(['/usr/sbin/ip -json -batch -']);
     // The ip read gets its stdin and environment back.
     expect(calls[0]).toMatchObject({ input: 'link show\n', env: { LC_ALL: 'C' } });
@@ -118,39 +121,39 @@ describe('replayMemo', () => {
     const path = join(dir, 'u.json');
     recordAt(path);
     const { run } = fakeRun(table);
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason });
+    expect(replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason });
   });
 
-  test('a miss, before any process runs, for another build, hook, an old record, a changed environment', async () => {
+  test('a miss, before any process runs, for another build, hook, an old record, a changed environment', () => {
     const path = join(dir, 'u.json');
     recordAt(path);
     const { run, calls } = fakeRun(TABLE);
-    expect(await replayMemo(path, replayOpts(run, { build: 'b2' }))).toEqual({
+    expect(replayMemo(path, replayOpts(run, { build: 'b2' }))).toEqual({
       hit: false,
       reason: 'the charm changed',
     });
-    expect(await replayMemo(path, replayOpts(run, { hook: 'start' }))).toEqual({
+    expect(replayMemo(path, replayOpts(run, { hook: 'start' }))).toEqual({
       hit: false,
       reason: 'record is for update-status',
     });
-    expect(await replayMemo(path, replayOpts(run, { now: 1_000_000 + 61_000 }))).toEqual({
+    expect(replayMemo(path, replayOpts(run, { now: 1_000_000 + 61_000 }))).toEqual({
       hit: false,
       reason: 'record older than 1 min',
     });
-    expect(await replayMemo(path, replayOpts(run, { now: 999_000 }))).toMatchObject({ hit: false });
-    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, PATH: '/bin' } }))).toEqual({
+    expect(replayMemo(path, replayOpts(run, { now: 999_000 }))).toMatchObject({ hit: false });
+    expect(replayMemo(path, replayOpts(run, { env: { ...ENV, PATH: '/bin' } }))).toEqual({
       hit: false,
       reason: 'environment changed: PATH',
     });
-    expect(await replayMemo(path, replayOpts(run, { env: { ...ENV, VRF_HOST_ROOT: '/x' } }))).toEqual({
+    expect(replayMemo(path, replayOpts(run, { env: { ...ENV, VRF_HOST_ROOT: '/x' } }))).toEqual({
       hit: false,
       reason: 'environment changed: VRF_HOST_ROOT',
     });
     expect(calls).toEqual([]);
     // What changes with every dispatch (or with the shell that started it) is no input.
-    expect(
-      await replayMemo(path, replayOpts(run, { env: { ...ENV, JUJU_CONTEXT_ID: 'x', PWD: '/y', SHLVL: '2' } })),
-    ).toEqual({ hit: true });
+    expect(replayMemo(path, replayOpts(run, { env: { ...ENV, JUJU_CONTEXT_ID: 'x', PWD: '/y', SHLVL: '2' } }))).toEqual(
+      { hit: true },
+    );
   });
 
   test('a miss when a watched file changes, appears or goes away', async () => {
@@ -159,22 +162,22 @@ describe('replayMemo', () => {
     const path = join(dir, 'u.json');
     recordAt(path);
     const { run } = fakeRun(TABLE);
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: true });
+    expect(replayMemo(path, replayOpts(run))).toEqual({ hit: true });
     await writeFile(f, '{"a":2}');
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
+    expect(replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
     recordAt(path);
     await rm(f);
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
+    expect(replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: `${f} changed` });
   });
 
-  test('a record naming a process that is no known read (a hook tool among them) runs nothing', async () => {
+  test('a record naming a process that is no known read (a hook tool among them) runs nothing', () => {
     const path = join(dir, 'u.json');
     const { run, calls } = fakeRun(TABLE);
     recordAt(path, {
       reads: [{ argv: ['rm', '-rf', '/x'], exitCode: 0, stdout: '', stderr: '' }],
       files: [],
     });
-    expect(await replayMemo(path, replayOpts(run))).toEqual({
+    expect(replayMemo(path, replayOpts(run))).toEqual({
       hit: false,
       reason: 'record names a process that is not a known read: rm',
     });
@@ -182,12 +185,12 @@ describe('replayMemo', () => {
       reads: [{ argv: ['config-get', '--all', '--format=json'], exitCode: 0, stdout: '{}', stderr: '' }],
       files: [],
     });
-    expect(await replayMemo(path, replayOpts(run))).toEqual({
+    expect(replayMemo(path, replayOpts(run))).toEqual({
       hit: false,
       reason: 'record names a process that is not a known read: config-get',
     });
     recordAt(path, { reads: READS, files: [] });
-    expect(await replayMemo(path, replayOpts(run, { allowRead: () => false }))).toEqual({
+    expect(replayMemo(path, replayOpts(run, { allowRead: () => false }))).toEqual({
       hit: false,
       reason: 'record names a process that is not a known read: /usr/sbin/ip',
     });
@@ -197,9 +200,9 @@ describe('replayMemo', () => {
   test('no record, an unreadable one, one of another shape: a miss that says so', async () => {
     const { run } = fakeRun(TABLE);
     const path = join(dir, 'u.json');
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'no record' });
+    expect(replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'no record' });
     await writeFile(path, '{"version":1,');
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record is not JSON' });
+    expect(replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record is not JSON' });
     await writeFile(
       path,
       JSON.stringify({
@@ -212,7 +215,94 @@ describe('replayMemo', () => {
         files: [],
       }),
     );
-    expect(await replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record has an unknown shape' });
+    expect(replayMemo(path, replayOpts(run))).toEqual({ hit: false, reason: 'record has an unknown shape' });
+  });
+});
+
+describe('parseMemoRecord (the launcher reads the record without zod)', () => {
+  const text = fc.string({ maxLength: 8 });
+  const dict = fc.dictionary(text, text, { maxKeys: 3 });
+  const read: fc.Arbitrary<RecordedRead> = fc.record(
+    {
+      argv: fc.array(text, { maxLength: 4 }),
+      input: text,
+      env: dict,
+      normalize: text,
+      exitCode: fc.integer({ min: -1, max: 255 }),
+      stdout: text,
+      stderr: text,
+    },
+    { requiredKeys: ['argv', 'exitCode', 'stdout', 'stderr'] },
+  );
+  const record: fc.Arbitrary<MemoRecord> = fc.record({
+    version: fc.constant(MEMO_VERSION),
+    build: text,
+    hook: text,
+    created: fc.integer({ min: 0 }),
+    env: dict,
+    reads: fc.array(read, { maxLength: 3 }),
+    files: fc.array(fc.record({ path: text, how: fc.constantFrom('content' as const, 'stat' as const), state: text }), {
+      maxLength: 3,
+    }),
+  });
+
+  test('every record writeMemo can write reads back as it was', () => {
+    fc.assert(
+      fc.property(record, (r) => {
+        expect(parseMemoRecord(JSON.parse(JSON.stringify(r)))).toEqual(r);
+      }),
+    );
+  });
+
+  /** Every path to a value in `x` (objects and arrays), with the value. */
+  function* leaves(x: unknown, at: (string | number)[] = []): Generator<(string | number)[]> {
+    if (at.length > 0) yield at;
+    if (Array.isArray(x)) for (const [i, v] of x.entries()) yield* leaves(v, [...at, i]);
+    else if (typeof x === 'object' && x !== null) for (const [k, v] of Object.entries(x)) yield* leaves(v, [...at, k]);
+  }
+  function replaced(x: unknown, at: readonly (string | number)[], value: unknown): unknown {
+    const [head, ...rest] = at;
+    if (head === undefined) return value;
+    if (Array.isArray(x)) {
+      const items: unknown[] = x;
+      return items.map((v, i) => (i === head ? replaced(v, rest, value) : v));
+    }
+    if (typeof x === 'object' && x !== null)
+      return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, k === head ? replaced(v, rest, value) : v]));
+    return x;
+  }
+
+  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+  test('a value of the wrong type anywhere, or a missing field, is no record', () => {
+    fc.assert(
+      fc.property(record, fc.constantFrom(1, 'x', null, true, [], {}), fc.nat(), (r, wrong, pick) => {
+        const json: unknown = JSON.parse(JSON.stringify(r));
+        const paths = [...leaves(json)];
+        const at = paths[pick % paths.length]!;
+        const value: unknown = at.reduce<unknown>(
+          (v, k) => (typeof v === 'object' && v !== null ? Reflect.get(v, k) : undefined),
+          json,
+        );
+        // Another kind of JSON value where the record has this one (a string for a string is no corruption).
+        fc.pre(kind(value) !== kind(wrong));
+        expect(parseMemoRecord(replaced(json, at, wrong))).toBeNull();
+      }),
+    );
+    for (const k of ['version', 'build', 'hook', 'created', 'env', 'reads', 'files'])
+      expect(parseMemoRecord({ ...JSON.parse(JSON.stringify(recordOf())), [k]: undefined })).toBeNull();
+    expect(parseMemoRecord({ ...recordOf(), version: MEMO_VERSION + 1 })).toBeNull();
+    expect(parseMemoRecord([])).toBeNull();
+  });
+
+  const recordOf = (): MemoRecord => ({
+    version: MEMO_VERSION,
+    build: 'b',
+    hook: 'update-status',
+    created: 1,
+    env: {},
+    reads: READS,
+    files: [],
   });
 });
 
@@ -374,7 +464,7 @@ describe('dispatch with a memo', () => {
 
 describe('normalized reads', () => {
   const drop = (s: string) => s.replace(/"t":\d+/g, '"t":0');
-  test('a read recorded with a normalizer compares in that form; without the normalizer it is a miss', async () => {
+  test('a read recorded with a normalizer compares in that form; without the normalizer it is a miss', () => {
     const path = join(dir, 'u.json');
     const read: RecordedRead = {
       argv: ['ip', '-json'],
@@ -385,14 +475,14 @@ describe('normalized reads', () => {
     };
     recordAt(path, { reads: [read], files: [] });
     const at = (stdout: string) => fakeRun({ 'ip -json': ok(stdout) }).run;
-    expect(await replayMemo(path, replayOpts(at('{"t":17,"x":1}\n'), { normalizers: { timers: drop } }))).toEqual({
+    expect(replayMemo(path, replayOpts(at('{"t":17,"x":1}\n'), { normalizers: { timers: drop } }))).toEqual({
       hit: true,
     });
-    expect(await replayMemo(path, replayOpts(at('{"t":17,"x":2}\n'), { normalizers: { timers: drop } }))).toEqual({
+    expect(replayMemo(path, replayOpts(at('{"t":17,"x":2}\n'), { normalizers: { timers: drop } }))).toEqual({
       hit: false,
       reason: 'ip -json answered differently',
     });
-    expect(await replayMemo(path, replayOpts(at('{"t":0,"x":1}\n')))).toEqual({
+    expect(replayMemo(path, replayOpts(at('{"t":0,"x":1}\n')))).toEqual({
       hit: false,
       reason: 'no normalizer timers',
     });
