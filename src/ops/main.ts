@@ -162,6 +162,9 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
   const backend = new ModelBackend(async (argv, stdin) => {
     const m = isUnitStatusSet(argv) ? memory : null;
     if (m !== null && skipSameStatus && m.same(argv)) return { exitCode: 0, stdout: '', stderr: '' };
+    // Forgotten before the call, remembered after it: a run killed in between leaves no memory, so
+    // the next status-set runs (remembering the old status would skip setting it back).
+    if (m !== null) await m.forget().catch((e: Error) => stderr(`cannot forget the unit's status: ${e.message}`));
     const r = await opts.run(argv, stdin);
     calls.push({ ...r, argv: [...argv], ...(stdin !== undefined ? { stdin } : {}) });
     if (m !== null && r.exitCode === 0)

@@ -113,6 +113,29 @@ describe('status-set only when the status changed', () => {
     expect((await hook('update-status', Status.active('2 VRFs'))).sets).toHaveLength(1);
   });
 
+  test('while a status-set runs nothing is remembered: a hook killed right after it leaves no stale memory', async () => {
+    await hook('update-status', Status.active('A'));
+    // B is set, and the hook dies (kill -9) before it can remember B: here, status-set "answers" and
+    // the memory is looked at from inside the call, which is all a killed hook would leave behind.
+    const fake = new FakeJuju({ spec, unitName: 'demo/0', state: {} });
+    let seenDuringCall: boolean | undefined;
+    await dispatch(
+      charm(() => Status.active('B')),
+      {
+        env: { JUJU_UNIT_NAME: 'demo/0', JUJU_DISPATCH_PATH: 'hooks/update-status', JUJU_CHARM_DIR: '/nonexistent' },
+        run: (argv, stdin) => {
+          if (argv[0] === 'status-set') seenDuringCall = existsSync(memory());
+          return fake.run(argv, stdin);
+        },
+        spec,
+        statusMemory: memory(),
+      },
+    );
+    expect(seenDuringCall).toBe(false);
+    // So the next hook that wants A back sets it (a memory still saying A would have skipped it).
+    expect((await hook('update-status', Status.active('A'))).sets).toHaveLength(1);
+  });
+
   test('without a memory path every status-set runs', async () => {
     const fake = new FakeJuju({ spec, unitName: 'demo/0', state: {} });
     for (let i = 0; i < 2; i++)
