@@ -4,20 +4,20 @@
  * has started, with every process it spawns timed too (the engine's spawn is injectable).
  * Prints one JSON line.
  *
- * JOB.json: { root, mode: 'apply' | 'plan', config?: raw charm options, bindings?, controllers?,
+ * JOB.json: { root, mode: 'apply' | 'plan' | 'teardown', config?: raw charm options, bindings?, controllers?,
  *             scale?: { vrfs, members, routes, variant } }  — scale: apply desiredOf(scaleSpec(…)).
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseEngineConfig } from '../src/vrf/config.js';
-import { converge } from '../src/vrf/engine.js';
+import { converge, teardown } from '../src/vrf/engine.js';
 import { execaSpawn, type Spawn } from '../src/vrf/ip.js';
 import type { Bindings, EngineInputs } from '../src/vrf/types.js';
 import { desiredOf, scaleSpec } from './lib/gen.js';
 
 interface Job {
   readonly root: string;
-  readonly mode: 'apply' | 'plan';
+  readonly mode: 'apply' | 'plan' | 'teardown';
   readonly config?: Record<string, unknown>;
   readonly bindings?: Bindings;
   readonly controllers?: string[];
@@ -54,6 +54,14 @@ const opts = {
   unit: 'vrf-host/0',
   ...(spec ? { desired: desiredOf(spec), controllers: [spec.controller] } : { inputs: inputs! }),
 };
+if (job.mode === 'teardown') {
+  const s = performance.now();
+  const t = await teardown({ root: job.root, spawn, unit: 'vrf-host/0', lockTimeoutSec: 30 });
+  process.stdout.write(
+    `${JSON.stringify({ ok: t.ok, problems: t.problems, applyMs: performance.now() - s, spawns })}\n`,
+  );
+  process.exit(0);
+}
 const tStart = performance.now();
 const r = await converge(opts);
 const applyMs = performance.now() - tStart;

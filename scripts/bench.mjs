@@ -51,6 +51,8 @@ import { buildCharm, bundleTools } from './build.mjs';
  *   ifupdown2?: number }, plan: { floorProcesses?: number, floorLines: number, steps: number, sysctlSteps: number },
  *   rounds: number, checks: Record<string, string[]>, notes: string[], skipped?: boolean }} scenario
  * @property {{ size: { vrfs: number, members: number, routes: number }, steps: number, medians: ScaleMedians }[]} scale
+ * @property {{ skipped: boolean, rounds: number, steps: { plain?: number, networkd?: number },
+ *   medians?: { plain: number, networkd: number } }} [networkd]
  * @typedef {ReturnType<typeof machine>} Machine
  * @typedef {{ machine?: Machine, machines?: Partial<Record<'plan' | 'hook' | 'vm', Machine>>, quick?: boolean,
  *   plan?: PlanResult, hook?: HookResult, vm?: VmResult }} Results
@@ -555,7 +557,30 @@ export function formatVm(v) {
       scaleRows,
     ),
   ];
-  if (v.scenario.skipped || m.floor === undefined) return scaleTable.join('\n');
+  const nd = v.networkd;
+  const networkdTable =
+    nd && !nd.skipped && nd.medians
+      ? [
+          '### The networkd apply path (scenario 1 under the real systemd-networkd 252, from scratch)',
+          '',
+          table(
+            ['what', 'steps', 'median ms (in-process)', 'ratio'],
+            [
+              ['plain ip path (vrf-host not seeing networkd)', nd.steps.plain ?? '–', f2(nd.medians.plain), '1.00×'],
+              [
+                'networkd path (ip path proto static + files + networkctl reload + re-observe)',
+                nd.steps.networkd ?? '–',
+                f2(nd.medians.networkd),
+                rx(nd.medians.networkd / nd.medians.plain),
+              ],
+            ],
+          ),
+          '',
+          `Paired rounds: ${nd.rounds} (order alternating), a teardown and networkd configuring every link again between two converges.`,
+          '',
+        ]
+      : [];
+  if (v.scenario.skipped || m.floor === undefined) return [...scaleTable, '', ...networkdTable].join('\n');
   return [
     `### Converge scenario 1 from scratch, real kernel (${v.mode === 'vm' ? 'qemu TCG' : 'native'}: ${v.machine.kernel},` +
       ` ${v.machine.cores} vCPUs, ${v.machine.iproute2})`,
@@ -570,6 +595,8 @@ export function formatVm(v) {
       (v.scenario.notes.length ? ` Notes: ${v.scenario.notes.join(' ')}` : ''),
     '',
     ...(v.scale.length ? scaleTable : []),
+    '',
+    ...networkdTable,
   ].join('\n');
 }
 
@@ -623,7 +650,10 @@ async function main() {
     sections.push('', formatHook(hook));
   }
   if (want('vm')) {
-    results.vm = await runVm([...q, ...argv.filter((a) => a === '--scale-only' || a === '--scenario-only')]);
+    results.vm = await runVm([
+      ...q,
+      ...argv.filter((a) => a === '--scale-only' || a === '--scenario-only' || a === '--networkd-only'),
+    ]);
     sections.push('', formatVm(results.vm));
   }
   const text = sections.join('\n');

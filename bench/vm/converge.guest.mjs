@@ -26,7 +26,13 @@ import {
 const REPO = process.cwd();
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = args.includes('--scale-only') ? 'scale' : args.includes('--scenario-only') ? 'scenario' : null;
+const only = args.includes('--scale-only')
+  ? 'scale'
+  : args.includes('--scenario-only')
+    ? 'scenario'
+    : args.includes('--networkd-only')
+      ? 'networkd'
+      : null;
 const ROUNDS = 5;
 const SCALE_ROUNDS = quick ? 2 : 3;
 const GRID = quick
@@ -374,14 +380,14 @@ function runHook(ns, root) {
  *   notes: string[], plan?: object, lastApply?: object, medians?: Record<string, number> }}
  */
 const scenario = {
-  skipped: only === 'scale',
+  skipped: only === 'scale' || only === 'networkd',
   rounds: ROUNDS,
   samples: { floor: [], apply: [], applyProcess: [], hook: [], nodeE0: [], ifupdown2: [] },
   checks: {},
   notes: [],
 };
 let ifaceText = '';
-if (only !== 'scale') {
+if (only === null || only === 'scenario') {
   log('scenario 1: planning');
   const planOut = runApply(topo.unit, applyJob('plan', { mode: 'plan', config: CONFIG, bindings, controllers }));
   const floor = floorOf(planOut.commands);
@@ -494,7 +500,7 @@ function freshScaleNs(size) {
 }
 /** @type {object[]} */
 const scale = [];
-for (const size of only === 'scenario' ? [] : GRID) {
+for (const size of only === null || only === 'scale' ? GRID : []) {
   const label = `${size.vrfs}×${size.members}×${size.routes}`;
   log(`scale ${label}: planning`);
   freshScaleNs(size);
@@ -569,6 +575,90 @@ for (const size of only === 'scenario' ? [] : GRID) {
 }
 sh(['ip', 'netns', 'del', NS], { allowFail: true });
 
+// ---------------------------------------------------------------------------------------------
+// The networkd apply path: scenario 1's unit with its links owned by the real systemd-networkd
+// (netplan's files, tests/kernel/lib/networkd.mjs), converged from scratch two ways in paired
+// rounds: `plain`, vrf-host's ip path alone (its root has no run/systemd/netif/state, so it does
+// not see networkd: what it did before it gave networkd the VRFs), and `networkd`, the same
+// converge seeing networkd (the ip path with proto static, the files under /etc/systemd/network,
+// one networkctl reload, and the re-observe rounds while networkd reacts). A teardown and a wait
+// until networkd has configured every link (untimed) come between two converges.
+// ---------------------------------------------------------------------------------------------
+/** @typedef {'plain' | 'networkd'} NdPath */
+/** @type {{ skipped: boolean, rounds: number, samples: Record<NdPath, number[]>, steps: Partial<Record<NdPath, number>>,
+ *   medians?: Record<NdPath, number> }} */
+const networkd = {
+  skipped: !(only === null || only === 'networkd'),
+  rounds: ROUNDS,
+  samples: { plain: [], networkd: [] },
+  steps: {},
+};
+if (!networkd.skipped) {
+  const { NetworkdHost, netplanFor } = await import('../../tests/kernel/lib/networkd.mjs');
+  const { MULTI_HOMED } = await import('../../tests/kernel/lib/topology.mjs');
+  topo = buildTopology(MULTI_HOMED, { unitLinks: 'nics' });
+  log('networkd: starting systemd-networkd on the unit namespace');
+  const host = await NetworkdHost.start({ topo, netplan: netplanFor(topo), dispatcher: false });
+  try {
+    const roots = { plain: path.join(W, 'root-nd-plain'), networkd: path.join(W, 'root-nd') };
+    /** @param {NdPath} name */
+    const fresh = (name) => {
+      const root = roots[name];
+      rmSync(root, { recursive: true, force: true });
+      mkdirSync(root, { recursive: true });
+      if (name === 'networkd') {
+        // networkd's state and the directory vrf-host writes, as the holder's mount namespace has them
+        mkdirSync(path.join(root, 'run'), { recursive: true });
+        mkdirSync(path.join(root, 'etc/systemd'), { recursive: true });
+        symlinkSync(host.file('run/systemd'), path.join(root, 'run/systemd'));
+        symlinkSync(host.file('etc/systemd/network'), path.join(root, 'etc/systemd/network'));
+      }
+      return root;
+    };
+    /**
+     * @param {string} root
+     * @param {'apply' | 'teardown'} mode
+     */
+    const job = (root, mode) => {
+      const file = path.join(W, `job-nd-${mode}.json`);
+      writeFileSync(file, JSON.stringify({ root, mode, config: CONFIG, bindings, controllers }));
+      return file;
+    };
+    /** @param {string} file */
+    const inHost = (file) => {
+      const [cmd = 'nsenter', ...rest] = host.argv([process.execPath, APPLY, file]);
+      const r = sh([cmd, ...rest]);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
+    };
+    for (let round = -1; round < ROUNDS; round++) {
+      /** @type {NdPath[]} */
+      const order = round % 2 === 0 ? ['plain', 'networkd'] : ['networkd', 'plain'];
+      for (const m of order) {
+        const root = fresh(m);
+        const a = inHost(job(root, 'apply'));
+        if (!a.ok)
+          throw new Error(
+            `networkd bench: ${m} converge failed: ${JSON.stringify({ problems: a.problems, failure: a.failure })}`,
+          );
+        if (round >= 0) networkd.samples[m].push(a.applyMs);
+        networkd.steps[m] = a.steps;
+        const td = inHost(job(root, 'teardown'));
+        if (!td.ok) throw new Error(`networkd bench: ${m} teardown failed: ${JSON.stringify(td.problems)}`);
+        await host.waitConfigured();
+      }
+      if (round >= 0)
+        log(
+          `networkd round ${round + 1}/${ROUNDS}: plain ${Math.round(networkd.samples.plain.at(-1) ?? NaN)} ms, ` +
+            `networkd ${Math.round(networkd.samples.networkd.at(-1) ?? NaN)} ms`,
+        );
+    }
+  } finally {
+    await host.stop();
+    destroyTopology(topo);
+  }
+  networkd.medians = { plain: median(networkd.samples.plain), networkd: median(networkd.samples.networkd) };
+}
+
 const out = {
   machine: {
     cores: os.cpus().length,
@@ -580,6 +670,7 @@ const out = {
   scenario,
   ifupdown2: haveIfu ? { interfaces: ifaceText } : null,
   scale,
+  networkd,
 };
 writeFileSync(path.join(RESULTS, 'vm-converge.json'), JSON.stringify(out, null, 2));
 log('done');
