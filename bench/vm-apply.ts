@@ -26,12 +26,13 @@ interface Job {
 
 const t0 = performance.now();
 const job = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as Job;
-const spawns: { argv: string[]; ms: number; lines: number }[] = [];
+const spawns: { argv: string[]; at: number; ms: number; lines: number }[] = [];
 const spawn: Spawn = async (file, args, options) => {
   const s = performance.now();
   const r = await execaSpawn(file, args, options);
   spawns.push({
     argv: [file, ...args],
+    at: s - t0,
     ms: performance.now() - s,
     lines: options.input ? options.input.split('\n').length - 1 : 0,
   });

@@ -52,7 +52,9 @@ import { buildCharm, bundleTools } from './build.mjs';
  *   rounds: number, checks: Record<string, string[]>, notes: string[], skipped?: boolean }} scenario
  * @property {{ size: { vrfs: number, members: number, routes: number }, steps: number, medians: ScaleMedians }[]} scale
  * @property {{ skipped: boolean, rounds: number, steps: { plain?: number, networkd?: number },
- *   medians?: { plain: number, networkd: number } }} [networkd]
+ *   spawns?: { plain?: { argv: string, ms: number }[], networkd?: { argv: string, ms: number }[] },
+ *   untimed?: { teardown: number, configured: number }, checks?: Record<string, string[]>,
+ *   medians?: { plain: number, networkd: number, hookPlain: number, hookNetworkd: number } }} [networkd]
  * @typedef {ReturnType<typeof machine>} Machine
  * @typedef {{ machine?: Machine, machines?: Partial<Record<'plan' | 'hook' | 'vm', Machine>>, quick?: boolean,
  *   plan?: PlanResult, hook?: HookResult, vm?: VmResult }} Results
@@ -503,6 +505,15 @@ async function runVm(args) {
 
 /** @param {VmResult} v */
 export function formatVm(v) {
+  const parts = [];
+  if (!v.scenario.skipped && v.scenario.medians.floor !== undefined) parts.push(formatScenario(v));
+  if (v.scale.length) parts.push(formatScale(v));
+  if (v.networkd && !v.networkd.skipped && v.networkd.medians) parts.push(formatNetworkd(v.networkd));
+  return parts.join('\n\n');
+}
+
+/** @param {VmResult} v */
+function formatScenario(v) {
   const m = v.scenario.medians;
   const floor = m.floor ?? NaN;
   const floorPlusNode = floor + m.nodeE0;
@@ -530,6 +541,23 @@ export function formatVm(v) {
       ['vrf-host apply ÷ ifupdown2', '', rx(m.apply / m.ifupdown2), '≤ 0.25×'],
       ['whole hook ÷ ifupdown2', '', rx(m.hook / m.ifupdown2), ''],
     );
+  return [
+    `### Converge scenario 1 from scratch, real kernel (${v.mode === 'vm' ? 'qemu TCG' : 'native'}: ${v.machine.kernel},` +
+      ` ${v.machine.cores} vCPUs, ${v.machine.iproute2})`,
+    '',
+    table(['what', 'median ms', 'ratio', 'goal'], rows),
+    '',
+    `Paired rounds: ${v.scenario.rounds} (order alternating), each method on a freshly built topology. Plan:` +
+      ` ${v.scenario.plan.steps} steps (${v.scenario.plan.floorLines} ip lines + ${v.scenario.plan.sysctlSteps} sysctls). ` +
+      `Warm-up checks (VRFs, members, per-VRF IPv4 default): ${Object.entries(v.scenario.checks)
+        .map(([k, p]) => `${k} ${p.length === 0 ? 'ok' : `FAILED (${p.join('; ')})`}`)
+        .join(', ')}.` +
+      (v.scenario.notes.length ? ` Notes: ${v.scenario.notes.join(' ')}` : ''),
+  ].join('\n');
+}
+
+/** @param {VmResult} v */
+function formatScale(v) {
   const scaleRows = v.scale.map((s) => [
     `${s.size.vrfs} × ${s.size.members} × ${s.size.routes}`,
     s.steps,
@@ -540,7 +568,7 @@ export function formatVm(v) {
     f2(s.medians.read),
     rx(s.medians.noop / s.medians.read),
   ]);
-  const scaleTable = [
+  return [
     '### Scale on the real kernel (dummy members, static routes)',
     '',
     table(
@@ -556,47 +584,45 @@ export function formatVm(v) {
       ],
       scaleRows,
     ),
-  ];
-  const nd = v.networkd;
-  const networkdTable =
-    nd && !nd.skipped && nd.medians
-      ? [
-          '### The networkd apply path (scenario 1 under the real systemd-networkd 252, from scratch)',
-          '',
-          table(
-            ['what', 'steps', 'median ms (in-process)', 'ratio'],
-            [
-              ['plain ip path (vrf-host not seeing networkd)', nd.steps.plain ?? '–', f2(nd.medians.plain), '1.00×'],
-              [
-                'networkd path (ip path proto static + files + networkctl reload + re-observe)',
-                nd.steps.networkd ?? '–',
-                f2(nd.medians.networkd),
-                rx(nd.medians.networkd / nd.medians.plain),
-              ],
-            ],
-          ),
-          '',
-          `Paired rounds: ${nd.rounds} (order alternating), a teardown and networkd configuring every link again between two converges.`,
-          '',
-        ]
-      : [];
-  if (v.scenario.skipped || m.floor === undefined) return [...scaleTable, '', ...networkdTable].join('\n');
+  ].join('\n');
+}
+
+/** @param {NonNullable<VmResult['networkd']>} nd */
+export function formatNetworkd(nd) {
+  const m = nd.medians;
+  if (!m) return '';
+  const spawns = (/** @type {'plain' | 'networkd'} */ k) =>
+    (nd.spawns?.[k] ?? []).map((s) => `${s.argv.split(' ').slice(0, 2).join(' ')} ${s.ms}`).join(', ');
   return [
-    `### Converge scenario 1 from scratch, real kernel (${v.mode === 'vm' ? 'qemu TCG' : 'native'}: ${v.machine.kernel},` +
-      ` ${v.machine.cores} vCPUs, ${v.machine.iproute2})`,
+    '### The networkd apply path (scenario 1 under the real systemd-networkd 252, from scratch)',
     '',
-    table(['what', 'median ms', 'ratio', 'goal'], rows),
+    table(
+      ['what', 'steps', 'median ms', 'ratio'],
+      [
+        [
+          'plain ip path: vrf-host apply, in-process, not seeing networkd (what a host without networkd gets)',
+          nd.steps.plain ?? '–',
+          f2(m.plain),
+          '1.00×',
+        ],
+        [
+          'networkd path: the same apply seeing networkd (ip path + its files + `networkctl reload` + re-observe)',
+          nd.steps.networkd ?? '–',
+          f2(m.networkd),
+          `**${rx(m.networkd / m.plain)}**`,
+        ],
+        ['whole config-changed hook, not seeing networkd', '', f2(m.hookPlain), '1.00×'],
+        ['whole config-changed hook under networkd', '', f2(m.hookNetworkd), `**${rx(m.hookNetworkd / m.hookPlain)}**`],
+      ],
+    ),
     '',
-    `Paired rounds: ${v.scenario.rounds} (order alternating), each method on a freshly built topology. Plan:` +
-      ` ${v.scenario.plan.steps} steps (${v.scenario.plan.floorLines} ip lines + ${v.scenario.plan.sysctlSteps} sysctls). ` +
-      `Warm-up checks (VRFs, members, per-VRF IPv4 default): ${Object.entries(v.scenario.checks)
+    `Paired rounds: ${nd.rounds} (order alternating), each on links networkd has just configured again after` +
+      ` vrf-host's teardown of the previous one (untimed: teardown median ${f2(nd.untimed?.teardown)} ms,` +
+      ` networkd configured again ${f2(nd.untimed?.configured)} ms).` +
+      ` Warm-up checks: ${Object.entries(nd.checks ?? {})
         .map(([k, p]) => `${k} ${p.length === 0 ? 'ok' : `FAILED (${p.join('; ')})`}`)
         .join(', ')}.` +
-      (v.scenario.notes.length ? ` Notes: ${v.scenario.notes.join(' ')}` : ''),
-    '',
-    ...(v.scale.length ? scaleTable : []),
-    '',
-    ...networkdTable,
+      ` Processes of the last round (ms): plain ${spawns('plain')}; networkd ${spawns('networkd')}.`,
   ].join('\n');
 }
 
@@ -652,7 +678,14 @@ async function main() {
   if (want('vm')) {
     results.vm = await runVm([
       ...q,
-      ...argv.filter((a) => a === '--scale-only' || a === '--scenario-only' || a === '--networkd-only'),
+      ...argv.filter(
+        (a) =>
+          a === '--scale-only' ||
+          a === '--scenario-only' ||
+          a === '--networkd-only' ||
+          a === '--networkd-debug' ||
+          a.startsWith('--nd-rounds='),
+      ),
     ]);
     sections.push('', formatVm(results.vm));
   }

@@ -11,7 +11,7 @@
 // no-op reconcile against the ip -batch floor of the same changes (and a raw ip -json read).
 // Writes $VRF_HOST_RESULTS/vm-converge.json.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +35,10 @@ const only = args.includes('--scale-only')
       : null;
 const ROUNDS = 5;
 const SCALE_ROUNDS = quick ? 2 : 3;
+const ndRoundsArg = args.find((a) => a.startsWith('--nd-rounds='));
+const ND_ROUNDS = ndRoundsArg ? Number(ndRoundsArg.split('=')[1]) : quick ? 2 : 5;
+/** networkd and networkctl log at debug level with timestamps; their logs go to RESULTS. */
+const ND_DEBUG = args.includes('--networkd-debug');
 const GRID = quick
   ? [
       { vrfs: 4, members: 16, routes: 100 },
@@ -83,7 +87,7 @@ const last = (xs) => xs.at(-1) ?? NaN;
 
 /**
  * What bench/vm-apply.ts prints (its last line), plus the process's own time.
- * @typedef {{ argv: string[], ms: number, lines?: number }} Spawn
+ * @typedef {{ argv: string[], at?: number, ms: number, lines?: number }} Spawn
  * @typedef {{ ok: boolean, problems: unknown, failure: unknown, applyMs: number, loadMs: number, spawnMs: number,
  *   spawns: Spawn[], steps: number, commands: string[], processMs: number }} ApplyOut
  */
@@ -349,10 +353,14 @@ function setupStubs() {
 /**
  * @param {string} ns
  * @param {string} root
+ * @param {string[] | null} [wrap] argv that enters the host instead of `ip netns exec NS`; the caller
+ *   prepares the root then
  */
-function runHook(ns, root) {
-  rmSync(root, { recursive: true, force: true });
-  mkdirSync(root, { recursive: true });
+function runHook(ns, root, wrap = null) {
+  if (!wrap) {
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root, { recursive: true });
+  }
   const env = {
     PATH: `${STUBS}:${path.dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`,
     HOME: W,
@@ -367,7 +375,8 @@ function runHook(ns, root) {
     VRF_HOST_ROOT: root,
     VRF_HOST_BOOT: '0',
   };
-  return sh(['ip', 'netns', 'exec', ns, path.join(CHARM, 'dispatch')], { env });
+  const [cmd = 'ip', ...rest] = [...(wrap ?? ['ip', 'netns', 'exec', ns]), path.join(CHARM, 'dispatch')];
+  return sh([cmd, ...rest], { env });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,36 +586,70 @@ sh(['ip', 'netns', 'del', NS], { allowFail: true });
 
 // ---------------------------------------------------------------------------------------------
 // The networkd apply path: scenario 1's unit with its links owned by the real systemd-networkd
-// (netplan's files, tests/kernel/lib/networkd.mjs), converged from scratch two ways in paired
-// rounds: `plain`, vrf-host's ip path alone (its root has no run/systemd/netif/state, so it does
-// not see networkd: what it did before it gave networkd the VRFs), and `networkd`, the same
-// converge seeing networkd (the ip path with proto static, the files under /etc/systemd/network,
-// one networkctl reload, and the re-observe rounds while networkd reacts). A teardown and a wait
-// until networkd has configured every link (untimed) come between two converges.
+// (netplan's files, tests/kernel/lib/networkd.mjs: its own mount namespace, /sys read-only, a
+// dbus-daemon --system, as kernel scenario 31 runs it), converged from scratch four ways in
+// paired rounds:
+//   plain         vrf-host's converge (bench/vm-apply.ts, in-process) with a root that has no
+//                 run/systemd/netif/state, so it does not see networkd: the ip path alone, what
+//                 vrf-host does on a host without networkd
+//   networkd      the same converge seeing networkd: the ip path with proto static, the files under
+//                 /etc/systemd/network, one `networkctl reload`, and the re-observe while networkd
+//                 reacts
+//   hookPlain     the whole config-changed hook (dispatch, stub hook tools), not seeing networkd
+//   hookNetworkd  the same hook seeing networkd
+// Between two converges (untimed): vrf-host's teardown with the same root, and a wait until
+// networkd has configured every link again.
 // ---------------------------------------------------------------------------------------------
-/** @typedef {'plain' | 'networkd'} NdPath */
-/** @type {{ skipped: boolean, rounds: number, samples: Record<NdPath, number[]>, steps: Partial<Record<NdPath, number>>,
- *   medians?: Record<NdPath, number> }} */
+/** @typedef {'plain' | 'networkd' | 'hookPlain' | 'hookNetworkd'} NdMethod */
+/** @type {readonly NdMethod[]} */
+const ND_METHODS = ['plain', 'networkd', 'hookPlain', 'hookNetworkd'];
+/**
+ * @type {{ skipped: boolean, rounds: number, samples: Record<NdMethod, number[]>,
+ *   steps: Partial<Record<'plain' | 'networkd', number>>,
+ *   spawns: Partial<Record<'plain' | 'networkd', { argv: string, ms: number, lines: number | undefined }[]>>,
+ *   teardownMs: number[], configuredMs: number[], checks: Partial<Record<NdMethod, string[]>>,
+ *   medians?: Record<NdMethod, number>, untimed?: { teardown: number, configured: number } }}
+ */
 const networkd = {
   skipped: !(only === null || only === 'networkd'),
-  rounds: ROUNDS,
-  samples: { plain: [], networkd: [] },
+  rounds: ND_ROUNDS,
+  samples: { plain: [], networkd: [], hookPlain: [], hookNetworkd: [] },
   steps: {},
+  spawns: {},
+  teardownMs: [],
+  configuredMs: [],
+  checks: {},
 };
 if (!networkd.skipped) {
   const { NetworkdHost, netplanFor } = await import('../../tests/kernel/lib/networkd.mjs');
   const { MULTI_HOMED } = await import('../../tests/kernel/lib/topology.mjs');
   topo = buildTopology(MULTI_HOMED, { unitLinks: 'nics' });
+  setupStubs(); // the hook's network-get answers: the spaces of this topology
+  if (ND_DEBUG) {
+    process.env.SYSTEMD_LOG_TIME = '1';
+    process.env.VRF_HOST_NETWORKD_LOG = 'debug';
+    // networkd's and dbus-daemon's output, written before the host stops (a failed start stops it too)
+    const stop = NetworkdHost.prototype.stop;
+    NetworkdHost.prototype.stop = function () {
+      writeFileSync(path.join(RESULTS, 'networkd.log'), this.output('networkd'));
+      writeFileSync(path.join(RESULTS, 'dbus.log'), this.output('dbus'));
+      return stop.call(this);
+    };
+  }
   log('networkd: starting systemd-networkd on the unit namespace');
   const host = await NetworkdHost.start({ topo, netplan: netplanFor(topo), dispatcher: false });
+  /** @param {NdMethod} m */
+  const seesNetworkd = (m) => m === 'networkd' || m === 'hookNetworkd';
+  /** @param {Spawn[]} spawns */
+  const spawnText = (spawns) =>
+    spawns.map((s) => `${s.argv.slice(0, 4).join(' ')} @${Math.round(s.at ?? 0)}+${Math.round(s.ms)}`).join(', ');
   try {
-    const roots = { plain: path.join(W, 'root-nd-plain'), networkd: path.join(W, 'root-nd') };
-    /** @param {NdPath} name */
-    const fresh = (name) => {
-      const root = roots[name];
+    /** @param {NdMethod} m */
+    const fresh = (m) => {
+      const root = path.join(W, `root-nd-${m}`);
       rmSync(root, { recursive: true, force: true });
       mkdirSync(root, { recursive: true });
-      if (name === 'networkd') {
+      if (seesNetworkd(m)) {
         // networkd's state and the directory vrf-host writes, as the holder's mount namespace has them
         mkdirSync(path.join(root, 'run'), { recursive: true });
         mkdirSync(path.join(root, 'etc/systemd'), { recursive: true });
@@ -624,39 +667,93 @@ if (!networkd.skipped) {
       writeFileSync(file, JSON.stringify({ root, mode, config: CONFIG, bindings, controllers }));
       return file;
     };
-    /** @param {string} file */
+    /**
+     * bench/vm-apply.ts on the host (its mount and network namespace).
+     * @param {string} file
+     * @returns {ApplyOut & { warnings: string[] }}
+     */
     const inHost = (file) => {
       const [cmd = 'nsenter', ...rest] = host.argv([process.execPath, APPLY, file]);
-      const r = sh([cmd, ...rest]);
-      return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
+      const r = sh([cmd, ...rest], ND_DEBUG ? { env: { ...process.env, SYSTEMD_LOG_LEVEL: 'debug' } } : {});
+      return { ...JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}'), processMs: r.ms };
     };
-    for (let round = -1; round < ROUNDS; round++) {
-      /** @type {NdPath[]} */
-      const order = round % 2 === 0 ? ['plain', 'networkd'] : ['networkd', 'plain'];
-      for (const m of order) {
-        const root = fresh(m);
+    // nsenter resets the working directory: Juju runs dispatch in the charm directory
+    const hookWrap = ['nsenter', '-t', String(host.pid), '-m', '-n', `--wd=${CHARM}`, '--'];
+    /** vrf-host's files networkd has now (the hook's own view of what it gave networkd). */
+    const given = () => readdirSync(host.file('etc/systemd/network')).filter((f) => f.startsWith('05-vrf-host-'));
+    /**
+     * @param {NdMethod} m
+     * @param {boolean} warm
+     */
+    const runOnce = (m, warm) => {
+      const root = fresh(m);
+      if (ND_DEBUG) log(`networkd ${m}: converging at ${new Date().toISOString()}`);
+      if (m === 'plain' || m === 'networkd') {
         const a = inHost(job(root, 'apply'));
         if (!a.ok)
           throw new Error(
             `networkd bench: ${m} converge failed: ${JSON.stringify({ problems: a.problems, failure: a.failure })}`,
           );
-        if (round >= 0) networkd.samples[m].push(a.applyMs);
+        // A networkctl reload that failed (e.g. timed out on the bus) is not the path to measure.
+        if (a.warnings.length) throw new Error(`networkd bench: ${m} converge warned: ${a.warnings.join('; ')}`);
+        if (!warm) networkd.samples[m].push(a.applyMs);
         networkd.steps[m] = a.steps;
-        const td = inHost(job(root, 'teardown'));
-        if (!td.ok) throw new Error(`networkd bench: ${m} teardown failed: ${JSON.stringify(td.problems)}`);
-        await host.waitConfigured();
+        networkd.spawns[m] = a.spawns.map((s) => ({
+          argv: s.argv.slice(0, 8).join(' '),
+          ms: Math.round(s.ms),
+          lines: s.lines,
+        }));
+        log(`networkd ${m}: ${Math.round(a.applyMs)} ms, ${a.steps} steps; spawns: ${spawnText(a.spawns)}`);
+      } else {
+        const r = runHook(topo.unit, root, hookWrap);
+        if (!warm) networkd.samples[m].push(r.ms);
+        log(`networkd ${m}: ${Math.round(r.ms)} ms`);
+      }
+      if (warm) {
+        const problems = checkConverged(topo.unit);
+        const files = given();
+        if (seesNetworkd(m) && files.length === 0) problems.push('no file given to networkd');
+        if (!seesNetworkd(m) && files.length > 0) problems.push(`files given to networkd: ${files.join(' ')}`);
+        networkd.checks[m] = problems;
+        log(`networkd warm-up ${m}: ${problems.length === 0 ? 'converged' : problems.join('; ')}`);
+      }
+      const t0 = performance.now();
+      if (ND_DEBUG) log(`networkd ${m}: tearing down at ${new Date().toISOString()}`);
+      const td = inHost(job(root, 'teardown'));
+      if (!td.ok) throw new Error(`networkd bench: ${m} teardown failed: ${JSON.stringify(td.problems)}`);
+      return { teardownMs: performance.now() - t0, spawns: td.spawns };
+    };
+    for (let round = -1; round < ND_ROUNDS; round++) {
+      const order = round % 2 === 0 ? ND_METHODS : [...ND_METHODS].reverse();
+      for (const m of order) {
+        const td = runOnce(m, round < 0);
+        const t1 = performance.now();
+        const w = await host.waitConfigured();
+        const configuredMs = performance.now() - t1;
+        networkd.teardownMs.push(td.teardownMs);
+        networkd.configuredMs.push(configuredMs);
+        log(
+          `networkd ${m} teardown ${Math.round(td.teardownMs)} ms (${spawnText(td.spawns)}); ` +
+            `configured again in ${Math.round(configuredMs)} ms (failed: ${w.failed.join(' ') || 'none'})`,
+        );
       }
       if (round >= 0)
         log(
-          `networkd round ${round + 1}/${ROUNDS}: plain ${Math.round(networkd.samples.plain.at(-1) ?? NaN)} ms, ` +
-            `networkd ${Math.round(networkd.samples.networkd.at(-1) ?? NaN)} ms`,
+          `networkd round ${round + 1}/${ND_ROUNDS}: ` +
+            ND_METHODS.map((m) => `${m} ${Math.round(last(networkd.samples[m]))} ms`).join(', '),
         );
     }
   } finally {
     await host.stop();
     destroyTopology(topo);
   }
-  networkd.medians = { plain: median(networkd.samples.plain), networkd: median(networkd.samples.networkd) };
+  networkd.medians = {
+    plain: median(networkd.samples.plain),
+    networkd: median(networkd.samples.networkd),
+    hookPlain: median(networkd.samples.hookPlain),
+    hookNetworkd: median(networkd.samples.hookNetworkd),
+  };
+  networkd.untimed = { teardown: median(networkd.teardownMs), configured: median(networkd.configuredMs) };
 }
 
 const out = {
