@@ -204,7 +204,7 @@ function teardownText(r: TeardownReport, dryRun: boolean): string {
   const steps = dryRun ? r.planned : r.applied;
   s += `${dryRun ? 'would run' : 'ran'} ${steps.length} step(s):\n${steps.map((p) => `  ${p.command}\n`).join('')}`;
   if (r.failure) s += `failed at step ${r.failure.index + 1}: ${r.failure.command}\n  ${r.failure.error}\n`;
-  return s;
+  return s + problemsText(r.warnings ?? [], 'warning: ');
 }
 
 // ---------------------------------------------------------------------------

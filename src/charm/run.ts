@@ -192,6 +192,7 @@ export async function teardownHost(unit: string, host: CharmHost, report: Report
     await report.log('ERROR', `${line}; the next try resumes from there`);
     throw new TeardownError(line);
   }
+  for (const w of r.warnings ?? []) await report.log('WARNING', problemLine(w));
   if (r.tornDown) {
     // The hook memos (src/charm/memo.ts) live in the engine's state directory: gone with the last unit.
     await rm(memoDir(host.engine.root), { recursive: true, force: true });

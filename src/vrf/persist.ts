@@ -12,7 +12,8 @@ import { readFile } from './files.js';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { type DeepReadonly, desiredStateSchema, ledgerSchema } from './schema.js';
+import { type DeepReadonly, desiredStateSchema, ledgerSchema, ledgerV1Schema } from './schema.js';
+import { ledgerFromV1 } from './upgrade.js';
 import type { Ledger } from './types.js';
 import { EMPTY_LEDGER, FAMILIES } from './types.js';
 import { VrfError } from './errors.js';
@@ -21,6 +22,8 @@ export const PATHS = {
   sysctlConf: 'etc/sysctl.d/60-vrf-host.conf',
   rtTables: 'etc/iproute2/rt_tables.d/vrf-host.conf',
   state: 'var/lib/vrf-host/state.json',
+  /** A state file teardown could not read whole, kept after it did what it could. */
+  unreadState: 'var/lib/vrf-host/state.json.unread',
   stateDir: 'var/lib/vrf-host',
 } as const;
 
@@ -109,25 +112,53 @@ export async function removeFile(path: string): Promise<void> {
 // Schemas (the state file is parsed input like any other)
 // ---------------------------------------------------------------------------
 
-export const STATE_VERSION = 1;
+/** The version this vrf-host writes. Every older version's file is read too (parseState). */
+export const STATE_VERSION = 2;
 
-export const stateSchema = z.object({
-  version: z.literal(STATE_VERSION),
+/** What every version of state.json has held besides its version and its ledger. */
+const stateFields = {
   /** The vrf-host application that owns this machine's VRFs (null: the standalone CLI). */
   application: z.string().nullable(),
   /** The units of that application on this machine; teardown happens when the last one leaves. */
   units: z.array(z.string()),
   /** The last desired state applied (or being applied): what the boot unit replays. */
   desired: desiredStateSchema.nullable(),
-  /** What vrf-host created or migrated. While `applying`, a superset of both the old and the new ledger. */
-  ledger: ledgerSchema,
   /** True between the write-ahead save and the end of an apply (a crash leaves it true). */
   applying: z.boolean(),
   updated: z.string(),
+};
+
+/**
+ * Version 1: every vrf-host up to the one whose ledger lists its rules. Its later releases added
+ * optional fields (ledger.l3mdevRuleAdded, ledger.networkdFiles, a rule's protocol, the options
+ * object, the no-gateway reason), which the shared schemas accept absent: one schema reads them all
+ * (tests/fixtures/state has one file per shape).
+ */
+export const stateV1Schema = z.object({ version: z.literal(1), ...stateFields, ledger: ledgerV1Schema });
+
+export const stateSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  ...stateFields,
+  /** What vrf-host created or migrated. While `applying`, a superset of both the old and the new ledger. */
+  ledger: ledgerSchema,
 });
+
+/** Every version this vrf-host reads, told apart by `version`. */
+const anyStateSchema = z.discriminatedUnion('version', [stateV1Schema, stateSchema]);
+export const READABLE_VERSIONS: readonly number[] = anyStateSchema.options.map((o) => o.shape.version.value);
 
 /** state.json, as parsed (the schema is the type). */
 export type HostState = DeepReadonly<z.output<typeof stateSchema>>;
+
+/** Any readable version's state as this version keeps it. */
+function upgrade(s: DeepReadonly<z.output<typeof anyStateSchema>>): HostState {
+  switch (s.version) {
+    case 1:
+      return { ...s, version: STATE_VERSION, ledger: ledgerFromV1(s.ledger, s.desired) };
+    case STATE_VERSION:
+      return s;
+  }
+}
 
 export function emptyState(): HostState {
   return {
@@ -142,10 +173,10 @@ export function emptyState(): HostState {
 }
 
 /** What a corrupt state file's error ends with: teardown needs what the file remembers. */
-const NOT_GUESSING =
+export const NOT_GUESSING =
   'vrf-host will not guess what it created — repair it from a backup, or remove it after undoing the VRFs by hand';
 
-/** Parses state.json text; throws StateFileError naming the path and the field. */
+/** Parses state.json text of any readable version; throws StateFileError naming the path and the field. */
 export function parseState(text: string, path: string): HostState {
   let raw: unknown;
   try {
@@ -155,13 +186,18 @@ export function parseState(text: string, path: string): HostState {
       cause: e,
     });
   }
-  if (typeof raw === 'object' && raw !== null && 'version' in raw && raw.version !== STATE_VERSION) {
+  if (
+    typeof raw === 'object' &&
+    raw !== null &&
+    'version' in raw &&
+    (typeof raw.version !== 'number' || !READABLE_VERSIONS.includes(raw.version))
+  ) {
     throw new StateFileError(
       path,
-      `${path} has version ${JSON.stringify(raw.version)}; this vrf-host reads version ${STATE_VERSION}`,
+      `${path} has version ${JSON.stringify(raw.version)}; this vrf-host reads versions ${READABLE_VERSIONS.join(', ')}`,
     );
   }
-  const r = stateSchema.safeParse(raw);
+  const r = anyStateSchema.safeParse(raw);
   if (!r.success) {
     const first = r.error.issues[0];
     const where = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
@@ -169,7 +205,7 @@ export function parseState(text: string, path: string): HostState {
       cause: r.error,
     });
   }
-  return r.data;
+  return upgrade(r.data);
 }
 
 /** The state, or null when there is no state file. */
@@ -247,6 +283,7 @@ export function unionLedger(before: Ledger, after: Ledger): Ledger {
     sysctlsBefore: { ...after.sysctlsBefore, ...before.sysctlsBefore },
     ...l3mdevUnion(before, after),
     ...networkdFilesOf([...(before.networkdFiles ?? []), ...(after.networkdFiles ?? [])]),
+    ownedRules: uniqueBy([...before.ownedRules, ...after.ownedRules]),
   };
 }
 

@@ -17,11 +17,12 @@
  *     addresses of a migrated rule's subnet ahead of it (in case it comes back);
  *  7. preserve-reachability: leaks into main, per-address source rules; and main's default route
  *     through a VRF's device when the enslaves took main's last one (it went through a member);
+ *     then the rules the ledger says vrf-host added that nothing above kept (plan/owned.ts);
  *     (6 and 7 run for IPv4 first, then for IPv6: see rules.ts)
  *  8. sysctls (l3mdev accept, nonlocal bind), or their restore.
  *
- * It only touches what the ledger owns (VRFs, their tables, leaks via them, source rules
- * into their tables, the moved local rule, sysctls it changed) and what it migrates now.
+ * It only touches what the ledger owns (VRFs, their tables, leaks via them, the rules it lists
+ * as added, the moved local rule, sysctls it changed) and what it migrates now.
  * Every step runs on a kernel model as it is planned, so later phases see the host as
  * it will be and a converged host gives no steps.
  */
@@ -31,6 +32,7 @@ import { createOrReplace, enslaveMembers, releaseFormerMembers, removeUndesired 
 import { leaks, vrfRoutes } from './plan/routing.js';
 import { deliveryRules, ensureL3mdevRule, localRuleMove, migrateSourceRules, sourceRules } from './plan/rules.js';
 import { sysctlsFirst, sysctls } from './plan/sysctls.js';
+import { dropUnkeptOwnedRules } from './plan/owned.js';
 
 export { PlanError } from './plan/context.js';
 
@@ -54,8 +56,10 @@ export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledg
   rules(ctx, 'inet');
   leaks(ctx);
   sourceRules(ctx, 'inet');
+  dropUnkeptOwnedRules(ctx, 'inet');
   rules(ctx, 'inet6');
   sourceRules(ctx, 'inet6');
+  dropUnkeptOwnedRules(ctx, 'inet6');
   sysctls(ctx);
   return { steps: ctx.steps, ledger: ctx.ledgerAfter(), kept: ctx.kept() };
 }

@@ -62,7 +62,22 @@ export const ruleSchema = z.object({
 /** Sysctl key → value; null: absent on this kernel. */
 export const sysctlsSchema = z.record(z.string(), z.string().nullable());
 
-export const ledgerSchema = z.object({
+/**
+ * A rule vrf-host added and keeps, as it added it: the selectors `ip rule del` finds it by
+ * (its protocol is not part of its identity). The ledger lists every one, so a later version
+ * that puts its rules at other priorities still finds, and removes, the ones an earlier one made.
+ */
+export const ownedRuleSchema = z.object({
+  family,
+  priority: z.number().int().nonnegative(),
+  src: z.string().optional(),
+  dst: z.string().optional(),
+  table: z.number().int().nonnegative(),
+  protocol: z.string().optional(),
+});
+
+/** The ledger's fields that every state file version has kept (version 1 kept only these). */
+const ledgerFields = {
   /** VRFs vrf-host created: name → table. Stable table ids live here. */
   vrfs: z.record(z.string(), z.number().int().positive()),
   /**
@@ -89,6 +104,18 @@ export const ledgerSchema = z.object({
    * Absent (state files written before it existed) or empty: none.
    */
   networkdFiles: z.array(z.string()).optional(),
+};
+
+/** The ledger of a version-1 state file: rule ownership was implicit (see src/vrf/upgrade.ts). */
+export const ledgerV1Schema = z.object(ledgerFields);
+
+export const ledgerSchema = z.object({
+  ...ledgerFields,
+  /**
+   * Every rule vrf-host added and keeps (the per-address source and delivery rules, the moved
+   * local lookup): what it owns, whatever priority the running version would give such a rule.
+   */
+  ownedRules: z.array(ownedRuleSchema),
 });
 
 /** Where a gateway came from; the first hit wins, in this order. */
@@ -181,6 +208,8 @@ export type Route = Parsed<typeof routeSchema>;
 export type Rule = Parsed<typeof ruleSchema>;
 export type Sysctls = Parsed<typeof sysctlsSchema>;
 export type Ledger = Parsed<typeof ledgerSchema>;
+export type LedgerV1 = Parsed<typeof ledgerV1Schema>;
+export type OwnedRule = Parsed<typeof ownedRuleSchema>;
 export type GatewaySource = Parsed<typeof gatewaySourceSchema>;
 export type DerivedGateway = Parsed<typeof derivedGatewaySchema>;
 export type RouteSpec = Parsed<typeof routeSpecSchema>;

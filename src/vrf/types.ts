@@ -19,7 +19,9 @@ export type {
   HostOptions,
   InMainBinding,
   Ledger,
+  LedgerV1,
   MemberAddress,
+  OwnedRule,
   Route,
   RouteSpec,
   Rule,
@@ -208,6 +210,7 @@ export const EMPTY_LEDGER: Ledger = {
   migratedRules: [],
   localRuleMoved: false,
   sysctlsBefore: {},
+  ownedRules: [],
 };
 
 // ---------------------------------------------------------------------------

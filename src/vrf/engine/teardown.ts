@@ -3,7 +3,18 @@ import { rmdir } from 'node:fs/promises';
 import { type ApplyFailure, applySteps } from '../apply.js';
 import { removeBoot } from '../boot.js';
 import { withLock } from '../lock.js';
-import { PATHS, removeFile, removeState, under, writeState } from '../persist.js';
+import {
+  atomicWrite,
+  type HostState,
+  NOT_GUESSING,
+  PATHS,
+  removeFile,
+  removeState,
+  under,
+  writeState,
+} from '../persist.js';
+import { readFile } from '../files.js';
+import { completeFromKernel, salvageState } from '../salvage.js';
 import type { Problem, Warning } from '../types.js';
 import { depsOf, type EngineOptions, observeHost } from './host.js';
 import { networkdRuns } from './managers.js';
@@ -44,9 +55,10 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
     const none = { planned: [], applied: [], failure: null };
     /** Torn down, with nothing applied (yet): the base of the answers without a state to undo. */
     const gone = { ok: true, tornDown: true, remainingUnits: [], problems: [], ...none };
-    const { state, problem } = await loadState(o.root);
-    if (problem) return { ok: false, tornDown: false, remainingUnits: [], problems: [problem], ...none };
     const unit = o.unit ?? null;
+    const { state, problem, unread, text: unreadText } = await loadForTeardown(o.root, unit);
+    if (problem) return { ok: false, tornDown: false, remainingUnits: [], problems: [problem], ...none };
+    const told = unread.length > 0 ? { warnings: unread } : {};
     if (state !== null && unit === null && !o.force && state.units.length > 0) {
       return {
         ok: false,
@@ -100,18 +112,36 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
       return { ...gone, ...(reload ? { warnings: [reload] } : {}) };
     }
     const observed = await observeHost({ ...o, controllers: [] });
-    const p = deps.planTeardown(observed, state.ledger);
+    const ledger =
+      unread.length > 0
+        ? completeFromKernel(
+            state.ledger,
+            observed,
+            await readFile(under(o.root, PATHS.rtTables), 'utf8').catch(() => null),
+          )
+        : state.ledger;
+    const p = deps.planTeardown(observed, ledger);
     // The kernel first (the local lookup back at 0 before networkd forgets the moved one), then
     // vrf-host's networkd files and one reload: networkd gives back what it held for vrf-host.
-    const all = [...p.steps, ...(await networkdRemovals(o.root, state.ledger))];
+    const all = [...p.steps, ...(await networkdRemovals(o.root, ledger))];
     const steps = planned(all, deps.renderer);
     if (dryRun)
-      return { ok: true, tornDown: true, remainingUnits: [], problems: [], planned: steps, applied: [], failure: null };
-    await writeState(o.root, { ...state, applying: true });
+      return {
+        ok: true,
+        tornDown: true,
+        remainingUnits: [],
+        problems: [],
+        planned: steps,
+        applied: [],
+        failure: null,
+        ...told,
+      };
+    // A salvaged state is written back as this version's: the next try reads it whole.
+    await writeState(o.root, { ...state, ledger, applying: true });
     const r = await applySteps(all, { ...o, renderer: deps.renderer });
     if (!r.ok) {
       // Keep the ledger: the next teardown resumes from wherever the host is.
-      await writeState(o.root, { ...state, applying: false });
+      await writeState(o.root, { ...state, ledger, applying: false });
       return {
         ok: false,
         tornDown: false,
@@ -120,10 +150,13 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
         planned: steps,
         applied: r.applied,
         failure: r.failure,
+        ...told,
       };
     }
     const reload = await reloadNetworkd(r.applied, await networkdRuns(o.root), o);
     await removeAllFiles(o.root);
+    // What could not be read stays for whoever undoes the rest by hand.
+    if (unread.length > 0) await atomicWrite(under(o.root, PATHS.unreadState), unreadText, 0o600);
     return {
       ok: true,
       tornDown: true,
@@ -132,10 +165,40 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
       planned: steps,
       applied: r.applied,
       failure: null,
-      ...(reload ? { warnings: [reload] } : {}),
+      ...(reload || unread.length > 0 ? { warnings: [...unread, ...(reload ? [reload] : [])] } : {}),
     };
   };
   return dryRun ? run() : withLock(o, run);
+}
+
+/**
+ * The state for a teardown: any version this vrf-host reads, or, when it reads none (a later
+ * version's file, a damaged field), what can be salvaged of it, with each field it could not
+ * read named (`unread`, reported as warnings). Only a file that cannot be read at all is a problem.
+ */
+async function loadForTeardown(
+  root: string | undefined,
+  unit: string | null,
+): Promise<{ state: HostState | null; problem: Problem | null; unread: Warning[]; text: string }> {
+  const { state, problem } = await loadState(root);
+  if (problem === null) return { state, problem: null, unread: [], text: '' };
+  const text = await readFile(under(root, PATHS.state), 'utf8').catch(() => null);
+  if (text === null) return { state: null, problem, unread: [], text: '' };
+  const s = salvageState(text);
+  const unitsUnread = s.unread.some((w) => w.field === 'units');
+  return {
+    state: unitsUnread && unit !== null ? { ...s.state, units: [unit] } : s.state,
+    problem: null,
+    text,
+    unread: [
+      {
+        field: 'state',
+        message: `${problem.message.replace(`; ${NOT_GUESSING}`, '')}: torn down from what could be read`,
+      },
+      ...s.unread,
+      { field: 'state', message: `its text is kept as /${PATHS.unreadState}` },
+    ],
+  };
 }
 
 export async function removeAllFiles(root: string | undefined): Promise<void> {

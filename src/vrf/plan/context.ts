@@ -12,6 +12,7 @@ import type {
   Kept,
   Ledger,
   ObservedHost,
+  OwnedRule,
   Route,
   RouteTarget,
   Rule,
@@ -19,7 +20,7 @@ import type {
   Step,
 } from '../types.js';
 import { FAMILIES } from '../types.js';
-import { routeId, ruleKey } from './keys.js';
+import { keyOfRuleTarget, routeId, ruleKey } from './keys.js';
 import { VrfError } from '../errors.js';
 
 export class PlanError extends VrfError {
@@ -163,6 +164,24 @@ export class PlanContext {
       ...(this.l3mdevRuleAdded.size > 0
         ? { l3mdevRuleAdded: FAMILIES.filter((f) => this.l3mdevRuleAdded.has(f)) }
         : {}),
+      ownedRules: this.ownedRulesAfter(),
     };
+  }
+
+  /** The rules vrf-host keeps after this plan, once each: what the next run (of any version) owns. */
+  private ownedRulesAfter(): OwnedRule[] {
+    const out = new Map<string, OwnedRule>();
+    for (const t of this.keptRules) {
+      if (t.l3mdev === true) continue; // the l3mdev rule is the kernel's (l3mdevRuleAdded says when it is ours)
+      out.set(keyOfRuleTarget(t), {
+        family: t.family,
+        priority: t.priority,
+        ...(t.src === undefined ? {} : { src: t.src }),
+        ...(t.dst === undefined ? {} : { dst: t.dst }),
+        table: t.table,
+        ...(t.protocol === undefined ? {} : { protocol: t.protocol }),
+      });
+    }
+    return [...out.values()];
   }
 }

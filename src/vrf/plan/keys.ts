@@ -138,6 +138,14 @@ export function keyOfRuleTarget(t: RuleTarget): string {
   return ruleKey(t.family, t.priority, t.src ?? null, t.table, t.dst ?? null);
 }
 
+/**
+ * The identity of a rule of a shape vrf-host adds (`from SRC lookup TABLE`, `to DST lookup TABLE`,
+ * the local lookup), as keyOfRuleTarget gives it for what it added; null for any other rule.
+ */
+export function ownedKeyOfRule(r: Rule): string | null {
+  return isPlainLookup(r) || isToLookup(r) ? ruleKey(r.family, r.priority, r.src, r.table, r.dst) : null;
+}
+
 /** A rule made only of `to DST lookup TABLE` at a priority (vrf-host's delivery rules). */
 export function isToLookup(r: Rule): boolean {
   return (

@@ -4,9 +4,14 @@
 // 200 ms) from each space's remote peer to the unit and from the unit to the controller all along:
 // no connection may fail. The state the old charm wrote is carried on by the new one, the
 // boot unit moves to the new charm's scheme, and stop + remove give back the host of before install.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+// The old charm wrote a version-1 state file (no rule list, the options at the top of the desired
+// state); the new one rewrites it as version 2, listing every rule it owns. Then, as a later
+// version that put its source rules at another priority would leave the host, those rules are
+// moved to 97 on the host and in the ledger: stop + remove still give back the host of before,
+// because teardown finds its rules through the ledger, not through its own priorities.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { CHARM_FILE } from '../lib/charm.mjs';
-import { run as sh, sleep } from '../lib/exec.mjs';
+import { ipBatch, ipJson, run as sh, sleep } from '../lib/exec.mjs';
 import { oldCharmFile } from '../lib/old-charm.mjs';
 import { startProbeLoop } from '../lib/probeloop.mjs';
 import { deployMultiHomed, hookOk, hooksExitOk, snapshotIsBack } from '../lib/scenario1.mjs';
@@ -89,6 +94,52 @@ export async function run(t) {
     `${oldVrfs.join(' ')} → ${newVrfs.join(' ')}`,
   );
   t.check(
+    'the old charm wrote a version-1 state file (no rule list, the options at the top of its desired state)',
+    oldState.version === 1 && 'strict' in oldState.desired && !('ownedRules' in oldState.ledger),
+    JSON.stringify({ version: oldState.version, ledger: Object.keys(oldState.ledger) }),
+  );
+  /** @type {{ family: string, priority: number, src?: string, dst?: string, table: number, protocol?: string }[]} */
+  const owned = newState.ledger.ownedRules ?? [];
+  const onHost = rulesOnHost(topo.unit);
+  const missing = owned.filter((r) => !onHost.has(ownedKey(r)));
+  t.check(
+    'the new charm rewrote it as version 2, listing the rules it owns: source rules and the moved local lookup, all on the host',
+    newState.version === 2 &&
+      owned.some((r) => r.priority === 99 && r.src !== undefined) &&
+      owned.some((r) => r.priority === 32765 && r.table === 255) &&
+      missing.length === 0,
+    `version ${newState.version}, ${owned.length} owned rules, not on the host: ${JSON.stringify(missing)}`,
+  );
+
+  // A later version's priority for the same rules: 97 on the host and in the ledger.
+  const moved = owned.filter((r) => r.priority === 99 && r.src !== undefined);
+  for (const family of ['inet', 'inet6']) {
+    const lines = moved
+      .filter((r) => r.family === family)
+      .flatMap((r) => {
+        const proto = r.protocol !== undefined ? ['protocol', r.protocol] : [];
+        const sel = ['from', /** @type {string} */ (r.src), 'lookup', String(r.table)];
+        return [
+          [...(family === 'inet6' ? ['-6'] : []), 'rule', 'add', 'pref', '97', ...sel, ...proto],
+          [...(family === 'inet6' ? ['-6'] : []), 'rule', 'del', 'pref', '99', ...sel],
+        ];
+      });
+    if (lines.length > 0) ipBatch(topo.unit, lines);
+  }
+  writeFileSync(
+    STATE_FILE,
+    JSON.stringify({
+      ...newState,
+      ledger: { ...newState.ledger, ownedRules: owned.map((r) => (moved.includes(r) ? { ...r, priority: 97 } : r)) },
+    }),
+  );
+  t.check(
+    `${moved.length} source rules now sit at 97, none at 99`,
+    moved.length > 0 &&
+      [...rulesOnHost(topo.unit)].filter((k) => k.startsWith('97|')).length === moved.length &&
+      ![...rulesOnHost(topo.unit)].some((k) => k.startsWith('99|')),
+  );
+  t.check(
     "the boot unit now runs vrf-host's own copy of node",
     /^ExecStart=\/var\/lib\/vrf-host\/bin\/node /m.test(readFileSync(UNIT_FILE, 'utf8')),
     readFileSync(UNIT_FILE, 'utf8')
@@ -107,4 +158,28 @@ export async function run(t) {
     'no vrf-host file is left under /var/lib/vrf-host/bin or /etc/systemd',
     !existsSync('/var/lib/vrf-host/bin') && !existsSync(UNIT_FILE),
   );
+}
+
+/**
+ * The host's rules of both families as `PRIORITY|FROM|TO|TABLE` keys.
+ * @param {string} ns
+ */
+function rulesOnHost(ns) {
+  /** @type {Set<string>} */
+  const keys = new Set();
+  for (const fam of [[], ['-6']])
+    for (const r of ipJson(ns, '-Numeric', ...fam, 'rule', 'show')) {
+      const from = r.src === undefined || r.src === 'all' ? 'all' : `${r.src}/${r.srclen}`;
+      const to = r.dst === undefined || r.dst === 'all' ? 'all' : `${r.dst}/${r.dstlen}`;
+      keys.add(`${r.priority}|${from}|${to}|${r.table}`);
+    }
+  return keys;
+}
+
+/**
+ * An owned rule of the ledger as rulesOnHost keys it.
+ * @param {{ priority: number, src?: string, dst?: string, table: number }} r
+ */
+function ownedKey(r) {
+  return `${r.priority}|${r.src ?? 'all'}|${r.dst ?? 'all'}|${r.table}`;
 }

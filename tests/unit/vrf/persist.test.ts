@@ -7,11 +7,12 @@ import {
   readState,
   renderRtTables,
   StateFileError,
+  STATE_VERSION,
   under,
   unionLedger,
   writeState,
 } from '../../../src/vrf/persist.js';
-import { type DesiredState, EMPTY_LEDGER, type Ledger, type Route } from '../../../src/vrf/types.js';
+import { type DesiredState, EMPTY_LEDGER, type Ledger, type LedgerV1, type Route } from '../../../src/vrf/types.js';
 
 const route = (dst: string, table = 254): Route => ({
   family: 'inet',
@@ -26,7 +27,8 @@ const route = (dst: string, table = 254): Route => ({
   prefsrc: null,
 });
 
-const ledger: Ledger = {
+/** A ledger as version 1 kept it (no ownedRules). */
+const v1Ledger: LedgerV1 = {
   vrfs: { storage: 1001, public: 1002 },
   migratedRoutes: [route('10.30.0.0/16')],
   migratedRules: [
@@ -46,6 +48,15 @@ const ledger: Ledger = {
   localRuleMoved: true,
   sysctlsBefore: { 'net.ipv4.tcp_l3mdev_accept': '0', 'net.ipv4.ip_nonlocal_bind': null },
 };
+const ledger: Ledger = {
+  ...v1Ledger,
+  ownedRules: [{ family: 'inet', priority: 99, src: '10.10.4.23/32', table: 1001 }],
+};
+/** What version 1's localRuleMoved owned: the local lookup at its 32765, both families. */
+const v1Local = [
+  { family: 'inet', priority: 32765, table: 255 },
+  { family: 'inet6', priority: 32765, table: 255 },
+];
 
 const tmp = () => mkdtemp(join(tmpdir(), 'vrf-persist-'));
 
@@ -74,7 +85,7 @@ describe('state.json', () => {
     });
     const s = await readState(root);
     expect(s).toMatchObject({
-      version: 1,
+      version: 2,
       application: 'vrf-host',
       units: ['vrf-host/0', 'vrf-host/3'],
       desired: null,
@@ -112,7 +123,7 @@ describe('state.json', () => {
       }),
       /is corrupt at ledger\.vrfs\.a:/,
     ],
-    ['another version', JSON.stringify({ version: 7 }), /has version 7; this vrf-host reads version 1/],
+    ['another version', JSON.stringify({ version: 7 }), /has version 7; this vrf-host reads versions 1, 2/],
   ])('refuses %s with a precise error and leaves the file alone', async (_what, text, re) => {
     const root = await tmp();
     const path = under(root, PATHS.state);
@@ -137,13 +148,14 @@ describe('state.json', () => {
         application: 'vrf-host',
         units: ['vrf-host/0'],
         desired: null,
-        ledger,
+        ledger: v1Ledger,
         applying: false,
         updated: 'x',
       }),
     );
     const old = (await readState(root))!;
-    expect(old.ledger).toEqual(ledger);
+    expect(old.version).toBe(STATE_VERSION);
+    expect(old.ledger).toEqual({ ...v1Ledger, ownedRules: v1Local });
     expect(old.ledger).not.toHaveProperty('l3mdevRuleAdded');
     const now: Ledger = {
       ...ledger,
@@ -165,7 +177,7 @@ describe('state.json', () => {
         application: null,
         units: [],
         desired: null,
-        ledger: { ...ledger, l3mdevRuleAdded: ['inet5'] },
+        ledger: { ...v1Ledger, l3mdevRuleAdded: ['inet5'] },
         applying: false,
         updated: 'x',
       }),
@@ -211,7 +223,7 @@ describe('state.json', () => {
         application: null,
         units: [],
         desired: flat,
-        ledger,
+        ledger: v1Ledger,
         applying: false,
         updated: 'x',
       }),
@@ -225,7 +237,7 @@ describe('state.json', () => {
         application: null,
         units: [],
         desired: partial,
-        ledger,
+        ledger: v1Ledger,
         applying: false,
         updated: 'x',
       }),
@@ -251,8 +263,13 @@ describe('ledger union (write-ahead)', () => {
       migratedRules: [],
       localRuleMoved: false,
       sysctlsBefore: { 'net.ipv4.tcp_l3mdev_accept': '1', 'net.ipv4.udp_l3mdev_accept': '0' },
+      ownedRules: [
+        { family: 'inet', priority: 99, src: '10.10.4.23/32', table: 1001 },
+        { family: 'inet', priority: 99, src: '10.10.9.23/32', table: 1003 },
+      ],
     };
     const u = unionLedger(ledger, after);
+    expect(u.ownedRules.map((r) => r.src)).toEqual(['10.10.4.23/32', '10.10.9.23/32']);
     expect(u.vrfs).toEqual({ storage: 1001, public: 1002, tenant: 1003 });
     expect(u.migratedRoutes.map((r) => r.dst)).toEqual(['10.30.0.0/16', '10.40.0.0/16']);
     expect(u.migratedRules).toHaveLength(1);

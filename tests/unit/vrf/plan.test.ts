@@ -542,6 +542,7 @@ describe('plan: rules', () => {
       migratedRules: p1.ledger.migratedRules,
       localRuleMoved: p1.ledger.localRuleMoved,
       sysctlsBefore: p1.ledger.sysctlsBefore,
+      ownedRules: p1.ledger.ownedRules,
     };
     const p = plan(desired([]), after, old);
     expect(cmds(p).some((c) => c.includes(' l3mdev'))).toBe(false);
