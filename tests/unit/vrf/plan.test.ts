@@ -312,6 +312,16 @@ describe('plan: members', () => {
     expect(migrated.filter((m) => /^10\.5[123]\./.test(m))).toEqual([]);
   });
 
+  it('carries a static route with no gateway (dev only) via a new member into the VRF, as it carries one via a next hop', () => {
+    const h = maasish();
+    const onLink = mkRoute({ family: 'inet', dst: '10.70.0.0/16', gateway: null, dev: 'ens4', protocol: 'static' });
+    const { p } = converge(desired([storage()]), { ...h, routes: [...h.routes, onLink] });
+    expect(p.ledger.migratedRoutes.filter((r) => r.dst === '10.70.0.0/16')).toEqual([onLink]);
+    expect(cmds(p).filter((c) => c.includes('10.70.0.0/16'))).toEqual([
+      'ip route replace 10.70.0.0/16 dev ens4 scope link table 1001',
+    ]);
+  });
+
   it('says why of each structural step, as the plan action shows it to the operator', () => {
     // old: owned, no longer wanted, with a member; storage: owned with the wrong table and down;
     // ens4: down, not yet a member.
