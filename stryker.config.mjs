@@ -10,7 +10,7 @@
 export default {
   packageManager: 'npm',
   testRunner: 'jest-by-file',
-  plugins: ['@stryker-mutator/jest-runner', './scripts/stryker-jest-by-file.mjs'],
+  plugins: ['@stryker-mutator/jest-runner', './scripts/stryker-jest-by-file.mjs', './scripts/stryker-mutant-log.mjs'],
   testRunnerNodeArgs: ['--experimental-vm-modules'],
   jest: { projectType: 'custom', configFile: 'jest.stryker.config.js', enableFindRelatedTests: true },
   coverageAnalysis: 'perTest',
@@ -24,7 +24,8 @@ export default {
   timeoutMS: 10_000,
   incremental: true,
   incrementalFile: 'stryker-incremental.json',
-  reporters: ['clear-text', 'progress', 'json'],
+  // mutant-log: each survivor as it is found, in .cache/stryker/undetected.log.
+  reporters: ['clear-text', 'progress', 'json', 'mutant-log'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',

@@ -10,19 +10,32 @@
 // at the first file that kills it (the bail jest cannot do programmatically). A survivor has run
 // every test that covers it, as with the jest runner; a killed mutant names the tests of the file
 // that killed it. A static mutant (module-level code: a constant's value, a list's entry) runs
-// every test file of the dry run, one at a time, the same way: its "coverage" is only the test
-// during which some file first imported the module, so a test filter would be wrong for it.
+// the test files that executed its code in the dry run, one at a time, the same way: its
+// "coverage" is only the test during which some file first imported the module, so a test filter
+// would be wrong for it. Which files executed it is measured: the dry run notes, as each test
+// file starts, the mutants its predecessor ran outside any test (module load, describe bodies),
+// and every test's coverage names its file. A file that never executes the mutated code runs the
+// same with the mutant on as off, so leaving it out changes no verdict, only the time.
 import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from '@stryker-mutator/api/plugin';
 import { strykerPlugins as jestPlugins } from '@stryker-mutator/jest-runner';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const jest = jestPlugins.find((p) => p.name === 'jest');
 if (!jest || !('factory' in jest)) throw new Error('@stryker-mutator/jest-runner declares no "jest" factory plugin');
 const jestFactory = jest.factory;
-// The map lives in the sandbox (each runner's cwd): the dry run's runner process is not
-// necessarily the one that runs a mutant (a pool; a runner is restarted after a timeout).
+// The jest runner's state, shared with its jest environment (same module instance: Node's cache).
+const require = createRequire(import.meta.url);
+const jestRunnerDir = path.dirname(require.resolve('@stryker-mutator/jest-runner/package.json'));
+/** @type {{ state: { testFilesWithStrykerEnvironment: Set<string>, instrumenterContext: any } }} */
+const messaging = require(path.join(jestRunnerDir, 'dist/src/jest-plugins/messaging.cjs'));
+// The map is a file, because the dry run's runner process is not necessarily the one that runs a
+// mutant (a pool; a runner is restarted after a timeout). Its path is resolved as this module
+// loads, before the runner moves into its sandbox: in the checkout Stryker was started from.
 const MAP_FILE = path.resolve('.stryker-jest-by-file.json');
+
+/** @typedef {{ outside: boolean, tests: string[] }} Coverage */
 
 class JestByFileRunner {
   /** @param {any} inner the jest runner */
@@ -30,6 +43,12 @@ class JestByFileRunner {
     this.inner = inner;
     /** @type {Map<string, string>} test id (jest's full name) → test file */
     this.fileOf = new Map();
+    /**
+     * mutant id → test file → the tests that ran the mutant's code there, and whether the file
+     * also ran it outside any test (`outside`: module load, a describe body, a hook)
+     * @type {Map<string, Record<string, Coverage>> | undefined}
+     */
+    this.filesOf = undefined;
     /** @type {string[] | undefined} the files of the mutant run under way */
     this.files = undefined;
     const adapter = inner.jestTestAdapter;
@@ -49,10 +68,56 @@ class JestByFileRunner {
 
   /** @param {any} options */
   async dryRun(options) {
-    const result = await this.inner.dryRun(options);
-    if (result.status === 'complete')
+    // Each jest environment adds its test file to this set as the file starts (runInBand: one
+    // file after another): the static coverage counted since the previous start is that file's.
+    const { state } = messaging;
+    const started = state.testFilesWithStrykerEnvironment;
+    /** @type {Map<string, Set<string>>} test file → mutants it ran outside any test */
+    const staticOf = new Map();
+    /** @type {string | undefined} */
+    let current;
+    /** @type {Record<string, number>} */
+    let seen = {};
+    const note = () => {
+      /** @type {Record<string, number>} */
+      const now = state.instrumenterContext?.mutantCoverage?.static ?? {};
+      if (current !== undefined) {
+        const ids = staticOf.get(current) ?? new Set();
+        for (const [id, n] of Object.entries(now)) if (n > (seen[id] ?? 0)) ids.add(id);
+        staticOf.set(current, ids);
+      }
+      seen = { ...now };
+    };
+    const add = started.add;
+    started.add = (/** @type {string} */ file) => {
+      note();
+      current = file;
+      return add.call(started, file);
+    };
+    let result;
+    try {
+      result = await this.inner.dryRun(options);
+    } finally {
+      note();
+      started.add = add;
+    }
+    /** @type {Map<string, Record<string, Coverage>>} */
+    const filesOf = new Map();
+    const at = (/** @type {string} */ id, /** @type {string} */ file) => {
+      const files = filesOf.get(id) ?? filesOf.set(id, {}).get(id) ?? {};
+      return (files[file] ??= { outside: false, tests: [] });
+    };
+    if (result.status === 'complete') {
       for (const test of result.tests) if (test.fileName) this.fileOf.set(test.id, test.fileName);
-    writeFileSync(MAP_FILE, JSON.stringify(Object.fromEntries(this.fileOf)));
+      for (const [file, ids] of staticOf) for (const id of ids) at(id, file).outside = true;
+      for (const [test, hits] of Object.entries(result.mutantCoverage?.perTest ?? {})) {
+        const file = this.fileOf.get(test);
+        if (file) for (const id of Object.keys(hits)) at(id, file).tests.push(test);
+      }
+      this.filesOf = filesOf;
+    }
+    const map = { fileOf: Object.fromEntries(this.fileOf), filesOf: Object.fromEntries(filesOf) };
+    writeFileSync(MAP_FILE, JSON.stringify(map));
     return result;
   }
 
@@ -62,8 +127,11 @@ class JestByFileRunner {
    * @param {any} options
    */
   async mutantRun(options) {
-    if (this.fileOf.size === 0 && existsSync(MAP_FILE))
-      this.fileOf = new Map(Object.entries(JSON.parse(readFileSync(MAP_FILE, 'utf8'))));
+    if (this.fileOf.size === 0 && existsSync(MAP_FILE)) {
+      const map = JSON.parse(readFileSync(MAP_FILE, 'utf8'));
+      this.fileOf = new Map(Object.entries(map.fileOf ?? map));
+      this.filesOf = map.filesOf ? new Map(Object.entries(map.filesOf)) : undefined;
+    }
     /** @type {string[] | undefined} */
     const ids = options.testFilter;
     /** @type {Map<string, string[] | undefined>} test file → the tests to run there (undefined: all) */
@@ -75,8 +143,16 @@ class JestByFileRunner {
       }
     } else if (!ids && this.fileOf.size > 0) {
       // A static mutant (run when a module loads, so no test can be said to cover it): every
-      // test file of the dry run (the files related to the mutated ones), each in full.
-      for (const file of new Set(this.fileOf.values())) byFile.set(file, undefined);
+      // test file of the dry run that executed its code, in full where it ran outside any test,
+      // else only the tests that ran it; those with most such tests first. Without that measure:
+      // every test file of the dry run, in full.
+      const files = this.filesOf?.get(String(options.activeMutant.id));
+      if (files)
+        for (const [file, { outside, tests }] of Object.entries(files).sort(
+          ([, a], [, b]) => b.tests.length - a.tests.length,
+        ))
+          byFile.set(file, outside ? undefined : tests);
+      else for (const file of new Set(this.fileOf.values())) byFile.set(file, undefined);
     } else {
       // A test the dry run did not place (none should be): the jest runner's own run.
       return this.inner.mutantRun(options);
@@ -84,7 +160,7 @@ class JestByFileRunner {
     const own = path.basename(options.activeMutant.fileName).replace(/\.ts$/, '.');
     const rank = (/** @type {string} */ f) => (path.basename(f).startsWith(own) ? 1 : 0);
     const size = (/** @type {string[] | undefined} */ t) => t?.length ?? 0;
-    const order = [...byFile].sort(([f, a], [g, b]) => rank(g) - rank(f) || size(b) - size(a));
+    const order = [...byFile].sort(([f, a], [g, b]) => rank(g) - rank(f) || (ids ? size(b) - size(a) : 0));
     let nrOfTests = 0;
     let last;
     for (const [file, testFilter] of order) {
