@@ -19,8 +19,9 @@ const UNION = 'stryker-incremental.json';
 const CHUNK_FILE = path.join(DIR, 'chunk.json');
 mkdirSync(DIR, { recursive: true });
 
-/** @typedef {{ status: string }} MutantResult */
-/** @typedef {{ files: Record<string, { mutants: MutantResult[] }>, testFiles?: Record<string, unknown> }} Report */
+/** @typedef {{ line: number, column: number }} Position */
+/** @typedef {{ status: string, mutatorName: string, replacement?: string, location: { start: Position, end: Position } }} MutantResult */
+/** @typedef {{ files: Record<string, { source: string, mutants: MutantResult[] }>, testFiles?: Record<string, unknown> }} Report */
 
 /** @returns {Report | null} */
 const readReport = (/** @type {string} */ f) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : null);
@@ -74,13 +75,28 @@ export function scores(report) {
   return lines.join('\n');
 }
 
-/** @param {Report} union @param {Report} chunk */
+/** @param {MutantResult} m */
+const mutantKey = (m) =>
+  `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement}`;
+
+/**
+ * The chunk's files replace the union's, except where the chunk measured a line range of a file
+ * whose source is unchanged: there the union keeps its results for the rest of the file.
+ * @param {Report} union @param {Report} chunk
+ */
 function merge(union, chunk) {
-  return {
-    ...chunk,
-    files: { ...union.files, ...chunk.files },
-    testFiles: { ...union.testFiles, ...chunk.testFiles },
-  };
+  const files = { ...union.files };
+  for (const [name, file] of Object.entries(chunk.files)) {
+    const old = union.files[name];
+    if (!old || old.source !== file.source) {
+      files[name] = file;
+      continue;
+    }
+    const mutants = new Map(old.mutants.map((m) => [mutantKey(m), m]));
+    for (const m of file.mutants) mutants.set(mutantKey(m), m);
+    files[name] = { ...file, mutants: [...mutants.values()] };
+  }
+  return { ...chunk, files, testFiles: { ...union.testFiles, ...chunk.testFiles } };
 }
 
 function printScores() {
