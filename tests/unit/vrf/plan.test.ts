@@ -373,6 +373,49 @@ describe('plan: members', () => {
     ]);
   });
 
+  it("says why it clears a table: its VRF is gone, or the VRF's table changes", () => {
+    const h = withKernelRoutes(
+      host(
+        link('storage', { kind: 'vrf', vrfTable: 1007 }),
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        route({ dst: 'default', type: 'unreachable', table: 1007, protocol: 'boot', metric: 4278198272 }),
+        route({ dst: 'default', type: 'unreachable', table: 1011, protocol: 'boot', metric: 4278198272 }),
+        rulesOf(),
+        sysctls,
+      ),
+    );
+    const d = desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: [] })], {
+      strict: false,
+      preserveReachability: false,
+      moveLocalRule: false,
+    });
+    // gone: in the ledger, its device deleted by hand, its unreachable default still in table 1011.
+    const p = plan(d, h, { ...EMPTY_LEDGER, vrfs: { gone: 1011, storage: 1007 } });
+    expect(p.steps.filter((s) => s.kind === 'route-del').map((s) => s.why)).toEqual([
+      'VRF gone is gone: remove 0.0.0.0/0 from table 1011 of gone',
+      'table of storage changes from 1007 to 1001: remove 0.0.0.0/0 from table 1007 of storage',
+    ]);
+  });
+
+  it('refuses a VRF name that another device holds, or a VRF vrf-host did not create, saying what is there', () => {
+    const d = desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]);
+    const on = (...parts: Parameters<typeof host>) =>
+      withKernelRoutes(host(nic('ens4'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls, ...parts));
+    expect(() => plan(d, on(link('storage', { kind: 'bridge' })), EMPTY_LEDGER)).toThrow(
+      new PlanError('storage exists and is not a VRF (kind bridge); choose another VRF name'),
+    );
+    expect(() => plan(d, on(nic('storage')), EMPTY_LEDGER)).toThrow(
+      new PlanError('storage exists and is not a VRF (kind nic); choose another VRF name'),
+    );
+    expect(() => plan(d, on(vrf('storage', 1007)), EMPTY_LEDGER)).toThrow(
+      new PlanError('VRF storage exists with table 1007 and was not created by vrf-host; it will not be replaced'),
+    );
+    expect(() => plan(d, on(link('storage', { kind: 'vrf' })), EMPTY_LEDGER)).toThrow(
+      new PlanError('VRF storage exists with table ? and was not created by vrf-host; it will not be replaced'),
+    );
+  });
+
   it('refuses to enslave a bridge port', () => {
     const h = withKernelRoutes(
       host(bridge('br0'), port('ens4', 'br0'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
