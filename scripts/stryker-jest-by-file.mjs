@@ -43,6 +43,8 @@ class JestByFileRunner {
     this.inner = inner;
     /** @type {Map<string, string>} test id (jest's full name) → test file */
     this.fileOf = new Map();
+    /** @type {Map<string, number>} test id → its time in the dry run (ms) */
+    this.timeOf = new Map();
     /**
      * mutant id → test file → the tests that ran the mutant's code there, and whether the file
      * also ran it outside any test (`outside`: module load, a describe body, a hook)
@@ -108,7 +110,10 @@ class JestByFileRunner {
       return (files[file] ??= { outside: false, tests: [] });
     };
     if (result.status === 'complete') {
-      for (const test of result.tests) if (test.fileName) this.fileOf.set(test.id, test.fileName);
+      for (const test of result.tests) {
+        if (test.fileName) this.fileOf.set(test.id, test.fileName);
+        this.timeOf.set(test.id, test.timeSpentMs);
+      }
       for (const [file, ids] of staticOf) for (const id of ids) at(id, file).outside = true;
       for (const [test, hits] of Object.entries(result.mutantCoverage?.perTest ?? {})) {
         const file = this.fileOf.get(test);
@@ -116,14 +121,20 @@ class JestByFileRunner {
       }
       this.filesOf = filesOf;
     }
-    const map = { fileOf: Object.fromEntries(this.fileOf), filesOf: Object.fromEntries(filesOf) };
+    const map = {
+      fileOf: Object.fromEntries(this.fileOf),
+      timeOf: Object.fromEntries(this.timeOf),
+      filesOf: Object.fromEntries(filesOf),
+    };
     writeFileSync(MAP_FILE, JSON.stringify(map));
     return result;
   }
 
   /**
-   * The mutant's tests, one test file per jest run, the file named after the mutated source file
-   * first, then the file with the most of them: stop at the first that detects the mutant.
+   * The mutant's tests, one test file per jest run, stopping at the first file that detects the
+   * mutant: the file named after the mutated source file first, then the others by how many of
+   * the mutant's tests they hold per second of their dry-run time (a cheap file that is likely to
+   * kill it before an expensive one: engine.test.ts's covering tests can take 30 s under load).
    * @param {any} options
    */
   async mutantRun(options) {
@@ -131,42 +142,45 @@ class JestByFileRunner {
       const map = JSON.parse(readFileSync(MAP_FILE, 'utf8'));
       this.fileOf = new Map(Object.entries(map.fileOf ?? map));
       this.filesOf = map.filesOf ? new Map(Object.entries(map.filesOf)) : undefined;
+      this.timeOf = new Map(Object.entries(map.timeOf ?? {}));
     }
     /** @type {string[] | undefined} */
     const ids = options.testFilter;
-    /** @type {Map<string, string[] | undefined>} test file → the tests to run there (undefined: all) */
+    /** @type {Map<string, Coverage>} test file → the mutant's tests there (outside: run the file in full) */
     const byFile = new Map();
     if (ids && ids.every((id) => this.fileOf.has(id))) {
       for (const id of ids) {
         const file = /** @type {string} */ (this.fileOf.get(id));
-        byFile.set(file, [...(byFile.get(file) ?? []), id]);
+        const c = byFile.get(file) ?? byFile.set(file, { outside: false, tests: [] }).get(file);
+        c?.tests.push(id);
       }
     } else if (!ids && this.fileOf.size > 0) {
       // A static mutant (run when a module loads, so no test can be said to cover it): every
       // test file of the dry run that executed its code, in full where it ran outside any test,
-      // else only the tests that ran it; those with most such tests first. Without that measure:
-      // every test file of the dry run, in full.
+      // else only the tests that ran it. Without that measure: every test file of the dry run.
       const files = this.filesOf?.get(String(options.activeMutant.id));
-      if (files)
-        for (const [file, { outside, tests }] of Object.entries(files).sort(
-          ([, a], [, b]) => b.tests.length - a.tests.length,
-        ))
-          byFile.set(file, outside ? undefined : tests);
-      else for (const file of new Set(this.fileOf.values())) byFile.set(file, undefined);
+      if (files) for (const [file, c] of Object.entries(files)) byFile.set(file, c);
+      else for (const file of new Set(this.fileOf.values())) byFile.set(file, { outside: true, tests: [] });
     } else {
       // A test the dry run did not place (none should be): the jest runner's own run.
       return this.inner.mutantRun(options);
     }
+    /** @type {Map<string, number>} test file → the time of all its tests in the dry run */
+    const fileTime = new Map();
+    for (const [id, file] of this.fileOf) fileTime.set(file, (fileTime.get(file) ?? 0) + (this.timeOf.get(id) ?? 0));
+    const time = (/** @type {string[]} */ tests) => tests.reduce((t, id) => t + (this.timeOf.get(id) ?? 0), 0);
+    // 300 ms: a jest run's own cost, so that a file of instant tests is not infinitely cheap.
+    const value = (/** @type {string} */ file, /** @type {Coverage} */ c) =>
+      (c.tests.length + (c.outside ? 1 : 0)) / (300 + (c.outside ? (fileTime.get(file) ?? 0) : time(c.tests)));
     const own = path.basename(options.activeMutant.fileName).replace(/\.ts$/, '.');
     const rank = (/** @type {string} */ f) => (path.basename(f).startsWith(own) ? 1 : 0);
-    const size = (/** @type {string[] | undefined} */ t) => t?.length ?? 0;
-    const order = [...byFile].sort(([f, a], [g, b]) => rank(g) - rank(f) || (ids ? size(b) - size(a) : 0));
+    const order = [...byFile].sort(([f, a], [g, b]) => rank(g) - rank(f) || value(g, b) - value(f, a));
     let nrOfTests = 0;
     let last;
-    for (const [file, testFilter] of order) {
+    for (const [file, c] of order) {
       this.files = [file];
       try {
-        last = await this.inner.mutantRun({ ...options, testFilter });
+        last = await this.inner.mutantRun({ ...options, testFilter: c.outside ? undefined : c.tests });
       } finally {
         this.files = undefined;
       }
