@@ -416,6 +416,27 @@ describe('plan: members', () => {
     );
   });
 
+  it('adopts a desired VRF already there at its table when the ledger is lost, and still removes its stale leaks', () => {
+    // The state file is gone; storage and its member are as the last apply left them, plus a
+    // leak into main via storage that nothing wants any more.
+    const h = withKernelRoutes(
+      host(
+        vrf('storage', 1001),
+        port('ens4', 'storage', 'vrf'),
+        addr('ens4', '10.10.4.23/24'),
+        route({ dst: '10.77.0.0/16', dev: 'storage', protocol: 'boot', scope: 'link' }),
+        rulesOf(),
+        sysctls,
+      ),
+    );
+    const p = plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: [] })]), h, EMPTY_LEDGER);
+    expect(kinds(p)).not.toContain('vrf-create');
+    expect(p.steps.filter((s) => s.kind === 'route-del').map((s) => s.why)).toEqual([
+      'leak of 10.77.0.0/16 into main via storage is no longer wanted',
+    ]);
+    expect(p.ledger.vrfs).toEqual({ storage: 1001 });
+  });
+
   it('refuses to enslave a bridge port', () => {
     const h = withKernelRoutes(
       host(bridge('br0'), port('ens4', 'br0'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
