@@ -564,6 +564,16 @@ describe('plan: rules', () => {
     }
   });
 
+  it('claims only the family whose l3mdev rule it added: the IPv6 one was there already, and stays on teardown', () => {
+    const h = maasish();
+    const v6 = mkRule({ family: 'inet6', priority: 1000, l3mdev: true, protocol: 'kernel' });
+    const { p, after } = converge(desired([storage()]), { ...h, rules: [...h.rules, v6] });
+    expect(cmds(p).filter((c) => c.includes(' l3mdev'))).toEqual(['ip rule add pref 1000 l3mdev protocol kernel']);
+    expect(p.ledger.l3mdevRuleAdded).toEqual(['inet']);
+    const { p: down } = converge(desired([]), after, p.ledger);
+    expect(cmds(down).filter((c) => c.includes(' l3mdev'))).toEqual(['ip rule del pref 1000 l3mdev']);
+  });
+
   it('does not claim an l3mdev rule that was there before (a namespace that had a VRF)', () => {
     const h = maasish();
     const l3 = ['inet', 'inet6'].map((family) => ({
