@@ -398,6 +398,24 @@ describe('plan: members', () => {
     ]);
   });
 
+  it('leaves alone a device that took the name of a VRF it no longer wants (a bridge now), clearing only its old table', () => {
+    const h = withKernelRoutes(
+      host(
+        bridge('old'),
+        port('ens5', 'old'),
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        route({ dst: 'default', type: 'unreachable', table: 1009, protocol: 'boot', metric: 4278198272 }),
+        rulesOf(),
+        sysctls,
+      ),
+    );
+    const d = desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: [] })]);
+    const p = plan(d, h, { ...EMPTY_LEDGER, vrfs: { old: 1009 } });
+    const onOld = p.steps.filter((s) => JSON.stringify(s).includes('"old"') || s.why.includes(' old'));
+    expect(onOld.map((s) => s.why)).toEqual(['VRF old is gone: remove 0.0.0.0/0 from table 1009 of old']);
+  });
+
   it('refuses a VRF name that another device holds, or a VRF vrf-host did not create, saying what is there', () => {
     const d = desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]);
     const on = (...parts: Parameters<typeof host>) =>
