@@ -416,6 +416,25 @@ describe('plan: members', () => {
     expect(onOld.map((s) => s.why)).toEqual(['VRF old is gone: remove 0.0.0.0/0 from table 1009 of old']);
   });
 
+  it("clears the table a VRF it no longer wants has now, when that differs from the ledger's (it was recreated by hand)", () => {
+    const h = withKernelRoutes(
+      host(
+        vrf('old', 1012),
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        route({ dst: 'default', type: 'unreachable', table: 1012, protocol: 'boot', metric: 4278198272 }),
+        rulesOf(),
+        sysctls,
+      ),
+    );
+    const d = desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: [] })]);
+    const p = plan(d, h, { ...EMPTY_LEDGER, vrfs: { old: 1009 } });
+    expect(p.steps.filter((s) => s.kind === 'route-del' || s.kind === 'vrf-delete').map((s) => s.why)).toEqual([
+      'VRF old is no longer wanted: remove 0.0.0.0/0 from table 1012 of old',
+      'VRF old is no longer wanted (vrf-host created it)',
+    ]);
+  });
+
   it('refuses a VRF name that another device holds, or a VRF vrf-host did not create, saying what is there', () => {
     const d = desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]);
     const on = (...parts: Parameters<typeof host>) =>
