@@ -483,6 +483,24 @@ describe('plan: members', () => {
     );
   });
 
+  it('never releases the port of a VRF it does not own', () => {
+    const h = withKernelRoutes(
+      host(
+        vrf('theirs', 7),
+        port('ens5', 'theirs', 'vrf'),
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        rulesOf(),
+        sysctls,
+      ),
+    );
+    const p = plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER);
+    expect(kinds(p)).toContain('enslave');
+    expect(p.steps.filter((s) => JSON.stringify(s).includes('ens5') || JSON.stringify(s).includes('theirs'))).toEqual(
+      [],
+    );
+  });
+
   it('refuses to take a member out of a VRF it does not own', () => {
     const h = withKernelRoutes(
       host(vrf('theirs', 7), port('ens4', 'theirs', 'vrf'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls),
