@@ -5,6 +5,7 @@ import { planTeardown } from '../../../src/vrf/teardown.js';
 import type { DesiredState, Ledger, ObservedHost, Plan, Route, Step } from '../../../src/vrf/types.js';
 import { EMPTY_LEDGER, NOTHING_KEPT, SYSCTL } from '../../../src/vrf/types.js';
 import { addr, host, link, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
+import type { HostPart } from './builders.js';
 import { desired, dvrf, FRESH_SYSCTLS, gw, stock } from './arbitraries.js';
 
 const cmds = (p: Plan): string[] => p.steps.map(renderCommand);
@@ -412,7 +413,7 @@ describe('plan: members', () => {
     );
     const d = desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: [] })]);
     const p = plan(d, h, { ...EMPTY_LEDGER, vrfs: { old: 1009 } });
-    const onOld = p.steps.filter((s) => JSON.stringify(s).includes('"old"') || s.why.includes(' old'));
+    const onOld = p.steps.filter((s) => JSON.stringify(s).includes('"old"') || (s.why ?? '').includes(' old'));
     expect(onOld.map((s) => s.why)).toEqual(['VRF old is gone: remove 0.0.0.0/0 from table 1009 of old']);
   });
 
@@ -437,8 +438,8 @@ describe('plan: members', () => {
 
   it('refuses a VRF name that another device holds, or a VRF vrf-host did not create, saying what is there', () => {
     const d = desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]);
-    const on = (...parts: Parameters<typeof host>) =>
-      withKernelRoutes(host(nic('ens4'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls, ...parts));
+    const on = (part: HostPart) =>
+      withKernelRoutes(host(nic('ens4'), addr('ens4', '10.10.4.23/24'), rulesOf(), sysctls, part));
     expect(() => plan(d, on(link('storage', { kind: 'bridge' })), EMPTY_LEDGER)).toThrow(
       new PlanError('storage exists and is not a VRF (kind bridge); choose another VRF name'),
     );
