@@ -319,7 +319,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return r.problems.length > 0 ? EXIT.blocked : r.ok ? EXIT.ok : EXIT.failed;
       }
       case 'show': {
-        const r = await show({ ...eo, ...(inputs ? { inputs } : {}), routes: v.routes });
+        const r = await show({ ...eo, ...(inputs ? { inputs } : {}), routes: v.routes, netfilter: true });
         if (v.json) io.stdout(JSON.stringify(r, null, 2) + '\n');
         else out(r.summary + '\n');
         return r.problems.length > 0 ? EXIT.blocked : EXIT.ok;

@@ -15,6 +15,8 @@ import {
   type ShowReport,
   type TeardownReport,
   type VrfShow,
+  firewallLines,
+  forwardingLines,
 } from '../vrf/engine.js';
 import type { InMainBinding, Route, Rule } from '../vrf/types.js';
 import { problemLine } from './status.js';
@@ -112,7 +114,15 @@ export function showResults(r: ShowReport, withRoutes: boolean): ActionResults {
     ...(r.units.length > 0 ? { units: r.units.join(', ') } : {}),
     ...(r.problems.length > 0 ? { problems: r.problems.map(problemLine).join('\n') } : {}),
     ...(r.warnings.length > 0 ? { warnings: r.warnings.map(problemLine).join('\n') } : {}),
+    ...hostFilterResults(r.hostFilter),
   };
+}
+
+/** forwarding: what forwards to local containers or pods; firewall: packet-filter rules that name a member. */
+function hostFilterResults(h: ShowReport['hostFilter']): ActionResults {
+  const forwarding = forwardingLines(h).join('\n');
+  const firewall = firewallLines(h).join('\n');
+  return { ...(forwarding ? { forwarding } : {}), ...(firewall ? { firewall } : {}) };
 }
 
 /** `12 changes: 3 vrf-create, 3 enslave, …` */

@@ -214,7 +214,7 @@ export async function showHost(
   report: Reporter,
 ): Promise<ShowReport> {
   const g = await gather(facts, host, facts.config, report);
-  const r = await show({ ...host.engine, routes, ...(g.kind === 'ok' ? { inputs: g.inputs } : {}) });
+  const r = await show({ ...host.engine, routes, netfilter: true, ...(g.kind === 'ok' ? { inputs: g.inputs } : {}) });
   if (g.kind === 'blocked')
     return {
       ...r,

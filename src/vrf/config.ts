@@ -41,6 +41,7 @@ export const DEFAULT_CONFIG_RAW = {
   'nonlocal-bind': true,
   'space-routes': '',
   'l3mdev-accept': true,
+  'allow-forwarding': false,
 } as const satisfies Readonly<Record<string, string | boolean>>;
 
 /** An engine option (a key of config.yaml the engine reads). */
@@ -536,6 +537,7 @@ export function parseEngineConfig(raw: Record<string, unknown>): ConfigResult {
     nonlocalBind: parseBool(r, 'nonlocal-bind', problems),
     l3mdevAccept: parseBool(r, 'l3mdev-accept', problems),
   };
+  const allowForwarding = parseBool(r, 'allow-forwarding', problems);
 
   if (vrfs) {
     for (const [name, e] of Object.entries(vrfs)) {
@@ -557,6 +559,7 @@ export function parseEngineConfig(raw: Record<string, unknown>): ConfigResult {
       excludeInterfaces,
       spaceRoutes,
       options,
+      allowForwarding,
     },
     warnings,
   };

@@ -30,6 +30,7 @@ export type { ConvergeOptions, ConvergeReport } from './engine/converge.js';
 export { teardown } from './engine/teardown.js';
 export type { TeardownOptions, TeardownReport } from './engine/teardown.js';
 export { show, formatShow, managerText } from './engine/show.js';
+export { firewallLines, forwardingLines, type HostFilterShow } from './engine/hostfilter.js';
 export type { MemberShow, DefaultRouteShow, VrfShow, ShowReport, ShowOptions } from './engine/show.js';
 export { parsePing, checkGateways } from './engine/probe.js';
 export type { ProbeResult, CheckGatewaysOptions } from './engine/probe.js';

@@ -35,6 +35,8 @@ export interface ProcOptions {
   readonly flockBin?: string;
   readonly pingBin?: string;
   readonly networkctlBin?: string;
+  /** Paths of the packet filter's dump tools (default: found on PATH). */
+  readonly netfilterBins?: Partial<Record<NetfilterTool, string>>;
   readonly spawn?: Spawn;
 }
 
@@ -314,4 +316,25 @@ export async function flockFd(fd: number, timeoutSec: number, o: ProcOptions = {
 export async function networkctlReload(o: ProcOptions = {}): Promise<{ ok: boolean; stderr: string }> {
   const r = await spawnOf(o)(o.networkctlBin ?? 'networkctl', ['reload'], { timeoutMs: 60_000 });
   return { ok: r.exitCode === 0, stderr: r.stderr.trim() };
+}
+
+/** The packet filter's read-only dumps show-vrfs reads (src/vrf/netfilter.ts parses them). */
+export const NETFILTER_TOOLS = ['iptables-save', 'ip6tables-save', 'nft'] as const;
+export type NetfilterTool = (typeof NETFILTER_TOOLS)[number];
+const NETFILTER_ARGS: Readonly<Record<NetfilterTool, readonly string[]>> = {
+  'iptables-save': [],
+  'ip6tables-save': [],
+  nft: ['-j', 'list', 'ruleset'],
+};
+
+/**
+ * One dump of the host's packet filter (`iptables-save`, `ip6tables-save`, `nft -j list
+ * ruleset`): they only read. A tool that is not installed or fails answers ok false with why.
+ */
+export async function netfilterDump(
+  tool: NetfilterTool,
+  o: ProcOptions = {},
+): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  const r = await spawnOf(o)(o.netfilterBins?.[tool] ?? tool, NETFILTER_ARGS[tool], { timeoutMs: 30_000 });
+  return { ok: r.exitCode === 0, stdout: r.stdout, stderr: r.stderr.trim() };
 }

@@ -90,6 +90,12 @@ export interface EngineConfig {
   readonly spaceRoutes: readonly SpaceRoute[];
   /** The host-wide switches; they flow whole into DesiredState.options. */
   readonly options: HostOptions;
+  /**
+   * allow-forwarding: build the VRFs even though the host forwards traffic to local containers,
+   * pods or NAT targets (src/vrf/forwarding.ts), which a member's VRF then drops. Not a switch of
+   * the desired state: it only decides whether a converge may start.
+   */
+  readonly allowForwarding: boolean;
 }
 
 /** Everything the desired-state derivation reads besides the host. */

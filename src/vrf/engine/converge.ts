@@ -27,6 +27,13 @@ import {
   type Warning,
 } from '../types.js';
 import { buildable, followedMessage, type LeftOut } from '../replay.js';
+import {
+  bindingDevices,
+  forwardingFindings,
+  forwardingProblem,
+  forwardingWarning,
+  readForwarding,
+} from '../forwarding.js';
 import { settle, type RoundPlan, type SettleOptions } from './settle.js';
 import { planWithNetworkd } from './networkd.js';
 import { NetworkdRenderError } from '../networkd/render.js';
@@ -211,6 +218,16 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       warnings.push(...d.warnings);
       if (!d.ok) return blocked([...d.problems], warnings, dryRun, state.units);
       desired = target = d.desired;
+      // New input only: a replay (boot, networkd-dispatcher) keeps building what was accepted.
+      const fwd =
+        desired.vrfs.length > 0
+          ? forwardingFindings(observed, await readForwarding(o.procRoot), bindingDevices(desired, o.inputs.bindings))
+          : [];
+      if (fwd.length > 0) {
+        if (!o.inputs.config.allowForwarding)
+          return blocked([forwardingProblem(fwd)], warnings, dryRun, state.units, desired);
+        warnings.push(forwardingWarning(fwd));
+      }
     } else {
       desired = given!;
       const b = buildable(desired, observed);

@@ -20,6 +20,8 @@ import { linkManager, networkdDispatcherRuns } from './managers.js';
 import { planWithNetworkd } from './networkd.js';
 import { NetworkdRenderError } from '../networkd/render.js';
 import type { LinkManager } from '../networkd/state.js';
+import { hostFilter, hostFilterLines, type HostFilterShow } from './hostfilter.js';
+import { forwardingProblem, forwardingWarning } from '../forwarding.js';
 
 // ---------------------------------------------------------------------------
 // Show
@@ -83,6 +85,8 @@ export interface ShowReport {
   readonly leftover: Readonly<Record<string, number>>;
   readonly problems: readonly Problem[];
   readonly warnings: readonly Warning[];
+  /** Forwarding to local containers or pods, NAT rules, and packet-filter rules that name a member. */
+  readonly hostFilter: HostFilterShow;
   /** A human table. */
   readonly summary: string;
 }
@@ -92,6 +96,8 @@ export interface ShowOptions extends EngineOptions {
   readonly inputs?: EngineInputs;
   readonly desired?: DesiredState;
   readonly routes?: boolean;
+  /** Also read the packet filter (iptables-save, ip6tables-save, nft): three more processes. */
+  readonly netfilter?: boolean;
 }
 
 export async function show(o: ShowOptions = {}): Promise<ShowReport> {
@@ -195,7 +201,14 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
   const leftover = Object.fromEntries(
     Object.entries(state.ledger.vrfs).filter(([n]) => !vrfList.some((v) => v.name === n)),
   );
+  const filter = await hostFilter(o, observed, desired, o.inputs?.bindings, o.netfilter ?? false);
+  if (filter.forwarding.length > 0 && desired !== null && desired.vrfs.length > 0) {
+    // As a converge with these inputs would decide (without inputs: the last accepted state was built).
+    if (o.inputs && !o.inputs.config.allowForwarding) problems.push(forwardingProblem(filter.forwarding));
+    else warnings.push(forwardingWarning(filter.forwarding));
+  }
   const report = {
+    hostFilter: filter,
     leftover,
     application: state.application,
     units: state.units,
@@ -238,6 +251,7 @@ export function formatShow(r: Omit<ShowReport, 'summary'>): string {
   for (const [n, t] of Object.entries(r.leftover))
     lines.push(`${n} (table ${t}) is no longer desired: the next apply deletes it`);
   if (r.hostPending.length > 0) lines.push(`host: ${r.hostPending.length} pending change(s)`);
+  lines.push(...hostFilterLines(r.hostFilter));
   for (const p of r.problems) lines.push(`problem: ${p.field}: ${p.message}`);
   return lines.join('\n');
 }

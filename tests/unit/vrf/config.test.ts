@@ -27,7 +27,9 @@ describe('parseEngineConfig: defaults', () => {
         nonlocalBind: true,
         l3mdevAccept: true,
       },
+      allowForwarding: false,
     });
+    expect(ok({ 'allow-forwarding': 'true' }).allowForwarding).toBe(true);
   });
   it('treats missing and null keys as defaults and ignores other options', () => {
     expect(ok({ 'heal-drift': false, 'dry-run': true, strict: null })).toEqual(defaultEngineConfig());
