@@ -11,7 +11,7 @@
 // because teardown finds its rules through the ledger, not through its own priorities.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { CHARM_FILE } from '../lib/charm.mjs';
-import { ipBatch, ipJson, run as sh, sleep } from '../lib/exec.mjs';
+import { ipJson, ipn, run as sh, sleep } from '../lib/exec.mjs';
 import { oldCharmFile } from '../lib/old-charm.mjs';
 import { startProbeLoop } from '../lib/probeloop.mjs';
 import { deployMultiHomed, hookOk, hooksExitOk, snapshotIsBack } from '../lib/scenario1.mjs';
@@ -113,18 +113,12 @@ export async function run(t) {
 
   // A later version's priority for the same rules: 97 on the host and in the ledger.
   const moved = owned.filter((r) => r.priority === 99 && r.src !== undefined);
-  for (const family of ['inet', 'inet6']) {
-    const lines = moved
-      .filter((r) => r.family === family)
-      .flatMap((r) => {
-        const proto = r.protocol !== undefined ? ['protocol', r.protocol] : [];
-        const sel = ['from', /** @type {string} */ (r.src), 'lookup', String(r.table)];
-        return [
-          [...(family === 'inet6' ? ['-6'] : []), 'rule', 'add', 'pref', '97', ...sel, ...proto],
-          [...(family === 'inet6' ? ['-6'] : []), 'rule', 'del', 'pref', '99', ...sel],
-        ];
-      });
-    if (lines.length > 0) ipBatch(topo.unit, lines);
+  // IPv6 rule lines need an `ip -6` process: one ip call per rule, added at 97 before the 99 goes.
+  for (const r of moved) {
+    const fam = r.family === 'inet6' ? ['-6'] : [];
+    const sel = ['from', /** @type {string} */ (r.src), 'lookup', String(r.table)];
+    ipn(topo.unit, ...fam, 'rule', 'add', 'pref', '97', ...sel, ...(r.protocol ? ['protocol', r.protocol] : []));
+    ipn(topo.unit, ...fam, 'rule', 'del', 'pref', '99', ...sel);
   }
   writeFileSync(
     STATE_FILE,
@@ -169,8 +163,10 @@ function rulesOnHost(ns) {
   const keys = new Set();
   for (const fam of [[], ['-6']])
     for (const r of ipJson(ns, '-Numeric', ...fam, 'rule', 'show')) {
-      const from = r.src === undefined || r.src === 'all' ? 'all' : `${r.src}/${r.srclen}`;
-      const to = r.dst === undefined || r.dst === 'all' ? 'all' : `${r.dst}/${r.dstlen}`;
+      // ip prints no prefix length for a host address (a /32 or /128).
+      const full = fam.length > 0 ? 128 : 32;
+      const from = r.src === undefined || r.src === 'all' ? 'all' : `${r.src}/${r.srclen ?? full}`;
+      const to = r.dst === undefined || r.dst === 'all' ? 'all' : `${r.dst}/${r.dstlen ?? full}`;
       keys.add(`${r.priority}|${from}|${to}|${r.table}`);
     }
   return keys;

@@ -24,7 +24,8 @@ export const description =
 export const needsCharm = true;
 export const timeoutMs = 10 * 60_000;
 
-const GATEWAYS = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1';
+const GATEWAYS =
+  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 const CTR = 'ctr26';
 const CTR_ADDR = '10.99.0.2';
 const DNAT_PORT = 8080;
