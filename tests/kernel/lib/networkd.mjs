@@ -482,6 +482,13 @@ export class NetworkdHost {
     if (!ok) throw new NetworkdError(`networkd-dispatcher did not start: ${dispatcher.output()}`);
   }
 
+  /** Stop networkd-dispatcher (a host without it, as Ubuntu 24.04 may be). */
+  async stopDispatcher() {
+    const p = this.procs.dispatcher;
+    delete this.procs.dispatcher;
+    if (p) await p.stop();
+  }
+
   /** networkd-dispatcher has subscribed to networkd's signals (it logs "Startup complete" at -v). */
   dispatcherRunning() {
     const p = this.procs.dispatcher;
