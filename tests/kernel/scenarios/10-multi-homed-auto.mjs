@@ -1,5 +1,6 @@
 // Scenario 1, automatic mode: the packed charm with only `gateways` config turns public, storage
 // and storage-cluster into VRFs; mgmt (the controller's path and the default binding) stays.
+import { existsSync, readdirSync } from 'node:fs';
 import { ipJson } from '../lib/exec.mjs';
 import { deployMultiHomed, hookOk, trafficChecks } from '../lib/scenario1.mjs';
 
@@ -32,4 +33,19 @@ export async function run(t) {
     );
   }
   await trafficChecks(t, topo, (sp) => (sp === 'mgmt' ? undefined : sp));
+  // A host without systemd-networkd (nothing manages these links): show-vrfs says so per member,
+  // and vrf-host gave networkd no file.
+  const res = (await unit.action('show-vrfs')).record.actionResults ?? {};
+  for (const s of Object.values(topo.spaces).filter((x) => x.name !== 'mgmt'))
+    t.check(
+      `show-vrfs: ${s.dev} (${s.name}) is managed by none`,
+      res[`vrfs.${s.name}.members.0.name`] === s.dev && res[`vrfs.${s.name}.members.0.managed-by`] === 'none',
+      `${res[`vrfs.${s.name}.members.0.name`]}: ${res[`vrfs.${s.name}.members.0.managed-by`]}`,
+    );
+  const given = existsSync('/etc/systemd/network')
+    ? readdirSync('/etc/systemd/network', { recursive: true })
+        .map(String)
+        .filter((f) => f.includes('vrf-host'))
+    : [];
+  t.check('no networkd: vrf-host wrote nothing under /etc/systemd/network', given.length === 0, given.join(' '));
 }
