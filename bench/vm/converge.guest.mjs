@@ -8,9 +8,11 @@
 //              post-up for the leaks, source rules and sysctls), Debian's package extracted
 //   node -e 0  the baseline for the hook
 // and then a scale grid (dummy members, static routes) in a namespace of its own: apply and
-// no-op reconcile against the ip -batch floor of the same changes (and a raw ip -json read).
+// no-op reconcile against the ip -batch floor of the same changes (and a raw ip -json read);
+// and then the networkd apply path: scenario 1's unit with its links owned by the real
+// systemd-networkd, vrf-host's apply and the whole hook seeing networkd or not (see below).
 // Writes $VRF_HOST_RESULTS/vm-converge.json.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,6 +77,32 @@ function sh(argv, { input, env, allowFail = false } = {}) {
   if (!allowFail && (r.status !== 0 || r.error))
     throw new Error(`${argv.join(' ')} → ${r.status ?? r.error}: ${(r.stderr ?? '').trim().slice(0, 2000)}`);
   return { ms, code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+/**
+ * `sh` without blocking the event loop, for everything that runs while systemd-networkd does:
+ * NetworkdHost reads networkd's log through a pipe on this event loop, so a spawnSync that
+ * waits on networkd (a converge's `networkctl reload`, a `networkctl list`) let the pipe fill;
+ * networkd then blocked writing its log, and the call waited out D-Bus's 25 s timeout (twice
+ * for `networkctl reload`: its namespace query, then Reload) — the ~54 s first measured here.
+ * @param {[string, ...string[]]} argv
+ * @param {{ env?: NodeJS.ProcessEnv }} [options]
+ * @returns {Promise<{ ms: number, code: number | null, stdout: string, stderr: string }>}
+ */
+function shAsync(argv, { env } = {}) {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    const c = spawn(argv[0], argv.slice(1), { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('error', reject);
+    c.on('close', (code) => {
+      const ms = performance.now() - t;
+      if (code !== 0) reject(new Error(`${argv.join(' ')} → ${code}: ${stderr.trim().slice(0, 2000)}`));
+      else resolve({ ms, code, stdout, stderr });
+    });
+  });
 }
 /** @param {readonly number[]} xs */
 const median = (xs) => {
@@ -351,12 +379,12 @@ function setupStubs() {
   for (const t of ['juju-log', 'status-set', 'application-version-set']) stub(t, '');
 }
 /**
+ * The command of the whole config-changed hook (argv and environment), vrf-host's files under `root`.
  * @param {string} ns
- * @param {string} root
- * @param {string[] | null} [wrap] argv that enters the host instead of `ip netns exec NS`; the caller
- *   prepares the root then
+ * @param {string} root emptied here, unless `wrap` is given (the caller prepares it then)
+ * @param {string[] | null} [wrap] argv that enters the host instead of `ip netns exec NS`
  */
-function runHook(ns, root, wrap = null) {
+function hookCommand(ns, root, wrap = null) {
   if (!wrap) {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });
@@ -376,7 +404,7 @@ function runHook(ns, root, wrap = null) {
     VRF_HOST_BOOT: '0',
   };
   const [cmd = 'ip', ...rest] = [...(wrap ?? ['ip', 'netns', 'exec', ns]), path.join(CHARM, 'dispatch')];
-  return sh([cmd, ...rest], { env });
+  return { argv: /** @type {[string, ...string[]]} */ ([cmd, ...rest]), env };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,8 +472,8 @@ if (only === null || only === 'scenario') {
       };
     },
     hook: () => {
-      const r = runHook(topo.unit, path.join(W, 'root-hook'));
-      scenario.samples.hook.push(r.ms);
+      const h = hookCommand(topo.unit, path.join(W, 'root-hook'));
+      scenario.samples.hook.push(sh(h.argv, { env: h.env }).ms);
     },
     ifupdown2: () => {
       const r = runIfupdown2(topo.unit, IFACES);
@@ -670,11 +698,11 @@ if (!networkd.skipped) {
     /**
      * bench/vm-apply.ts on the host (its mount and network namespace).
      * @param {string} file
-     * @returns {ApplyOut & { warnings: string[] }}
+     * @returns {Promise<ApplyOut & { warnings: string[] }>}
      */
-    const inHost = (file) => {
+    const inHost = async (file) => {
       const [cmd = 'nsenter', ...rest] = host.argv([process.execPath, APPLY, file]);
-      const r = sh([cmd, ...rest], ND_DEBUG ? { env: { ...process.env, SYSTEMD_LOG_LEVEL: 'debug' } } : {});
+      const r = await shAsync([cmd, ...rest], ND_DEBUG ? { env: { ...process.env, SYSTEMD_LOG_LEVEL: 'debug' } } : {});
       return { ...JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}'), processMs: r.ms };
     };
     // nsenter resets the working directory: Juju runs dispatch in the charm directory
@@ -685,11 +713,11 @@ if (!networkd.skipped) {
      * @param {NdMethod} m
      * @param {boolean} warm
      */
-    const runOnce = (m, warm) => {
+    const runOnce = async (m, warm) => {
       const root = fresh(m);
       if (ND_DEBUG) log(`networkd ${m}: converging at ${new Date().toISOString()}`);
       if (m === 'plain' || m === 'networkd') {
-        const a = inHost(job(root, 'apply'));
+        const a = await inHost(job(root, 'apply'));
         if (!a.ok)
           throw new Error(
             `networkd bench: ${m} converge failed: ${JSON.stringify({ problems: a.problems, failure: a.failure })}`,
@@ -705,7 +733,8 @@ if (!networkd.skipped) {
         }));
         log(`networkd ${m}: ${Math.round(a.applyMs)} ms, ${a.steps} steps; spawns: ${spawnText(a.spawns)}`);
       } else {
-        const r = runHook(topo.unit, root, hookWrap);
+        const h = hookCommand(topo.unit, root, hookWrap);
+        const r = await shAsync(h.argv, { env: h.env });
         if (!warm) networkd.samples[m].push(r.ms);
         log(`networkd ${m}: ${Math.round(r.ms)} ms`);
       }
@@ -719,14 +748,14 @@ if (!networkd.skipped) {
       }
       const t0 = performance.now();
       if (ND_DEBUG) log(`networkd ${m}: tearing down at ${new Date().toISOString()}`);
-      const td = inHost(job(root, 'teardown'));
+      const td = await inHost(job(root, 'teardown'));
       if (!td.ok) throw new Error(`networkd bench: ${m} teardown failed: ${JSON.stringify(td.problems)}`);
       return { teardownMs: performance.now() - t0, spawns: td.spawns };
     };
     for (let round = -1; round < ND_ROUNDS; round++) {
       const order = round % 2 === 0 ? ND_METHODS : [...ND_METHODS].reverse();
       for (const m of order) {
-        const td = runOnce(m, round < 0);
+        const td = await runOnce(m, round < 0);
         const t1 = performance.now();
         const w = await host.waitConfigured();
         const configuredMs = performance.now() - t1;
