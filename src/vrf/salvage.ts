@@ -8,7 +8,8 @@
 import { z } from 'zod';
 import { emptyState, type HostState } from './persist.js';
 import { ledgerSchema, ownedRuleSchema, routeSchema, ruleSchema } from './schema.js';
-import type { Ledger, ObservedHost, Warning } from './types.js';
+import type { Ledger, ObservedHost, Rule, Warning } from './types.js';
+import { TABLE } from './types.js';
 import { ownedKeyOfRule, ruleKey, targetOfRule } from './plan/keys.js';
 
 export interface Salvaged {
@@ -96,7 +97,8 @@ export function salvageState(text: string): Salvaged {
  * The salvaged ledger completed from the kernel: each VRF named in vrf-host's rt_tables.d file
  * (`ID NAME` lines it writes for every VRF it makes) that is a VRF on the host with that table,
  * and every rule of a shape vrf-host adds that looks up one of those tables (nothing else does:
- * the tables are vrf-host's).
+ * the tables are vrf-host's), or that looks up the local table from an address of a member of
+ * one of those VRFs (the delivery rule vrf-host adds for each, plan/rules.ts).
  */
 export function completeFromKernel(ledger: Ledger, observed: ObservedHost, rtTables: string | null): Ledger {
   const vrfs: Record<string, number> = { ...ledger.vrfs };
@@ -113,9 +115,20 @@ export function completeFromKernel(ledger: Ledger, observed: ObservedHost, rtTab
     ledger.ownedRules.map((r) => ruleKey(r.family, r.priority, r.src ?? null, r.table, r.dst ?? null)),
   );
   const ownedRules = [...ledger.ownedRules];
+  const memberAddrs = new Set(
+    observed.addrs
+      .filter((a) => {
+        const master = observed.links.find((l) => l.name === a.dev)?.master ?? null;
+        return master !== null && vrfs[master] !== undefined;
+      })
+      .map((a) => `${a.address}/${a.family === 'inet' ? 32 : 128}`),
+  );
+  const ours = (r: Rule): boolean =>
+    r.table !== null &&
+    (tables.has(r.table) || (r.table === TABLE.local && r.src !== null && r.dst === null && memberAddrs.has(r.src)));
   for (const r of observed.rules) {
     const key = ownedKeyOfRule(r);
-    if (key === null || r.table === null || !tables.has(r.table) || known.has(key)) continue;
+    if (key === null || r.table === null || !ours(r) || known.has(key)) continue;
     known.add(key);
     const t = targetOfRule(r);
     ownedRules.push({

@@ -93,6 +93,8 @@ export class PlanContext {
   localRuleMoved: boolean;
   /** Families whose l3mdev rule vrf-host brought (see Ledger.l3mdevRuleAdded). */
   readonly l3mdevRuleAdded: Set<Family>;
+  /** ruleKey of every rule the ledger says vrf-host added (Ledger.ownedRules). */
+  readonly ownedRuleKeys: ReadonlySet<string>;
 
   constructor(
     readonly desired: DesiredState,
@@ -122,6 +124,9 @@ export class PlanContext {
     this.sysctlsBefore = { ...ledger.sysctlsBefore };
     this.localRuleMoved = ledger.localRuleMoved;
     this.l3mdevRuleAdded = new Set(ledger.l3mdevRuleAdded ?? []);
+    this.ownedRuleKeys = new Set(
+      ledger.ownedRules.map((r) => ruleKey(r.family, r.priority, r.src ?? null, r.table, r.dst ?? null)),
+    );
   }
 
   /** Adds a step and runs it on the model; a step the kernel would refuse is a planner bug. */

@@ -7,7 +7,7 @@
  * (an IPv6 rule line must run under `ip -6`), so the planner emits all IPv4 rule
  * work, then all IPv6 rule work, and an apply needs one `ip -6 -batch` process.
  */
-import { maxPrefix } from '../addr.js';
+import { cidrContains, maxPrefix } from '../addr.js';
 import type { Family, Rule, RuleTarget } from '../types.js';
 import {
   DELIVERY_RULE_PRIORITY,
@@ -19,7 +19,6 @@ import {
 } from '../types.js';
 import type { PlanContext } from './context.js';
 import { isLocalLookup, isPlainLookup, isToLookup, keyOfRule, keyOfRuleTarget, ruleKey, targetOfRule } from './keys.js';
-import { cidrContains } from '../addr.js';
 
 function localRule(family: Family, priority: number): RuleTarget {
   return { family, priority, table: TABLE.local };
@@ -100,6 +99,13 @@ function willMigrate(ctx: PlanContext, r: Rule): boolean {
   );
 }
 
+/** One of vrf-host's `from ADDRESS lookup local` delivery rules: in the ledger, or for a desired VRF's address. */
+function isOwnFromLocal(ctx: PlanContext, r: Rule): boolean {
+  if (!isFromLocal(r) || r.src === null) return false;
+  if (ctx.ownedRuleKeys.has(ruleKey(r.family, r.priority, r.src, r.table))) return true;
+  return ctx.desired.vrfs.some((v) => v.addresses.some((a) => `${a.address}/${maxPrefix(a.family)}` === r.src));
+}
+
 /**
  * A rule vrf-host neither owns nor migrates, ahead of where the local lookup would move. MAAS's
  * `from SUBNET lookup N` at 100 for a space that stays in main is one: behind it, packets (ARP
@@ -111,7 +117,7 @@ export function ruleAheadOfMovedLocal(ctx: PlanContext): Rule | null {
   // Both families decide together: the ledger has one localRuleMoved for the host.
   for (const r of ctx.model.allRules()) {
     if (r.priority === 0 || r.priority >= LOCAL_RULE_MOVED_PRIORITY) continue;
-    if (r.l3mdev || isLocalLookup(r) || willMigrate(ctx, r)) continue;
+    if (r.l3mdev || isLocalLookup(r) || willMigrate(ctx, r) || isOwnFromLocal(ctx, r)) continue;
     if (r.table !== null && ctx.ownedTables.has(r.table)) continue;
     return r;
   }
@@ -122,8 +128,13 @@ export function ruleAheadOfMovedLocal(ctx: PlanContext): Rule | null {
   return null;
 }
 
+/** The local lookup moves (or stays moved) to LOCAL_RULE_MOVED_PRIORITY in this plan. */
+function wantLocalMoved(ctx: PlanContext): boolean {
+  return ctx.desired.options.moveLocalRule && ctx.anyVrf && ruleAheadOfMovedLocal(ctx) === null;
+}
+
 export function localRuleMove(ctx: PlanContext, f: Family): void {
-  const wantMoved = ctx.desired.options.moveLocalRule && ctx.anyVrf && ruleAheadOfMovedLocal(ctx) === null;
+  const wantMoved = wantLocalMoved(ctx);
   const at0 = hasLocalAt(ctx, f, 0);
   const moved = hasLocalAt(ctx, f, LOCAL_RULE_MOVED_PRIORITY);
   const movedRule = ctx.own(localRule(f, LOCAL_RULE_MOVED_PRIORITY));
@@ -236,6 +247,11 @@ export function sourceRules(ctx: PlanContext, f: Family): void {
   );
 }
 
+interface WantedRule {
+  readonly t: RuleTarget;
+  readonly why: string;
+}
+
 /**
  * One kind of rule vrf-host owns, brought to what is wanted: each wanted rule is kept (and added
  * when missing); each present rule of the kind (`keyOfOwned` gives its key, null for any other
@@ -243,70 +259,152 @@ export function sourceRules(ctx: PlanContext, f: Family): void {
  */
 function reconcileRules(
   ctx: PlanContext,
-  wanted: ReadonlyMap<string, { t: RuleTarget; why: string }>,
+  wanted: ReadonlyMap<string, WantedRule>,
   keyOfOwned: (r: Rule) => string | null,
   staleWhy: (t: RuleTarget) => string,
 ): void {
+  addWanted(ctx, wanted, keyOfOwned);
+  deleteStale(ctx, wanted, keyOfOwned, staleWhy);
+}
+
+function addWanted(
+  ctx: PlanContext,
+  wanted: ReadonlyMap<string, WantedRule>,
+  keyOfOwned: (r: Rule) => string | null,
+): void {
   const present = new Set<string>();
-  const stale: RuleTarget[] = [];
   for (const r of ctx.model.allRules()) {
     const key = keyOfOwned(r);
-    if (key === null) continue;
-    if (wanted.has(key)) present.add(key);
-    else stale.push(targetOfRule(r));
+    if (key !== null && wanted.has(key)) present.add(key);
   }
   for (const [key, w] of wanted) {
     ctx.keepRule(w.t);
     if (!present.has(key)) ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
   }
+}
+
+function deleteStale(
+  ctx: PlanContext,
+  wanted: ReadonlyMap<string, WantedRule>,
+  keyOfOwned: (r: Rule) => string | null,
+  staleWhy: (t: RuleTarget) => string,
+): void {
+  const stale: RuleTarget[] = [];
+  for (const r of ctx.model.allRules()) {
+    const key = keyOfOwned(r);
+    if (key !== null && !wanted.has(key)) stale.push(targetOfRule(r));
+  }
   for (const t of stale) ctx.emit({ kind: 'rule-del', rule: t, why: staleWhy(t) });
 }
 
 /**
- * Delivery rules: `to ADDRESS lookup VRFTABLE` at DELIVERY_RULE_PRIORITY for each address of a VRF
- * in a subnet whose source rule vrf-host migrated (MAAS's `from SUBNET lookup N` at 100). The
- * host's network manager re-adds that rule whenever it configures the link (networkd does, from
- * netplan's `routing-policy`), and until the next hook migrates it again it sends every packet
- * from the subnet, the same-subnet peers' packets to the unit's own address and their ARP
- * requests included, into table N instead of delivering them (the local lookup is behind the
- * l3mdev rule). A rule for the unit's own address ahead of it delivers them in the VRF, whose
- * table holds the address's local route, whoever re-adds the source rule and whenever.
+ * Delivery rules, at DELIVERY_RULE_PRIORITY, for each address of a VRF that a rule ahead of the
+ * moved local lookup would otherwise catch: vrf-host's own source rule (`from ADDRESS lookup
+ * VRFTABLE` at 99, preserve-reachability), or a source rule it migrated that the host's network
+ * manager re-adds (MAAS's `from SUBNET lookup N` at 100: networkd re-adds it from netplan's
+ * `routing-policy` whenever it configures the link). Two per address:
+ *  - `to ADDRESS lookup VRFTABLE`: packets to the address (from the host itself, or, MAAS's rule
+ *    back, the same-subnet peers' packets and their ARP requests) are delivered in its VRF,
+ *    whose table holds the address's local route;
+ *  - `from ADDRESS lookup local`, while the local lookup is moved behind them: packets from the
+ *    address to another of the host's addresses in the default VRF (the mgmt address, say) are
+ *    delivered, not sent to the space's gateway; the local table answers nothing else (the
+ *    space's own local routes are in its VRF's). With the local lookup at 0 it is not needed.
+ * The second's table is the kernel's: only the ledger (ownedRules) says it is vrf-host's.
  */
-export function deliveryRules(ctx: PlanContext, f: Family): void {
-  const wanted = new Map<string, { t: RuleTarget; why: string }>();
-  const foreign = [...ctx.migratedRules.values()].filter(
+function wantedDelivery(ctx: PlanContext, f: Family): Map<string, WantedRule> {
+  const wanted = new Map<string, WantedRule>();
+  const foreign = [...ctx.migratedRules.values(), ...ctx.model.allRules().filter((r) => willMigrate(ctx, r))].filter(
     (r) => r.family === f && r.src !== null && r.priority > DELIVERY_RULE_PRIORITY,
   );
+  const pr = ctx.desired.options.preserveReachability;
+  // The local lookup behind the source rules: moved by vrf-host now, or found there.
+  const localMoved =
+    wantLocalMoved(ctx) ||
+    !ctx.model.allRules().some((r) => r.family === f && isLocalLookup(r) && r.priority < DELIVERY_RULE_PRIORITY);
   for (const v of ctx.desired.vrfs) {
     for (const a of v.addresses) {
       if (a.family !== f) continue;
-      const by = foreign.find((r) => cidrContains(r.src!, a.address));
-      if (!by) continue;
-      const t: RuleTarget = ctx.own({
-        family: a.family,
-        priority: DELIVERY_RULE_PRIORITY,
-        dst: `${a.address}/${maxPrefix(a.family)}`,
-        table: v.table,
+      const by = pr ? undefined : foreign.find((r) => cidrContains(r.src!, a.address));
+      if (!pr && by === undefined) continue;
+      const ahead =
+        by === undefined
+          ? `vrf-host's source rule for ${a.address} (priority ${SOURCE_RULE_PRIORITY})`
+          : `"from ${by.src} lookup ${by.table}" (priority ${by.priority}) when the network manager re-adds it`;
+      const host = `${a.address}/${maxPrefix(f)}`;
+      const to: RuleTarget = ctx.own({ family: f, priority: DELIVERY_RULE_PRIORITY, dst: host, table: v.table });
+      wanted.set(keyOfRuleTarget(to), {
+        t: to,
+        why: `packets to ${a.address} are delivered in ${v.name}, ahead of ${ahead}`,
       });
-      wanted.set(keyOfRuleTarget(t), {
-        t,
-        why:
-          `packets to ${a.address} stay in ${v.name} even when "from ${by.src} lookup ${by.table}" ` +
-          `(priority ${by.priority}) comes back, as the network manager re-adds it`,
+      if (!localMoved) continue;
+      const from: RuleTarget = ctx.own({ family: f, priority: DELIVERY_RULE_PRIORITY, src: host, table: TABLE.local });
+      wanted.set(keyOfRuleTarget(from), {
+        t: from,
+        why: `packets from ${a.address} to the host's other addresses are delivered, ahead of ${ahead}`,
       });
     }
   }
-  reconcileRules(
-    ctx,
-    wanted,
-    (r) =>
-      r.family === f &&
-      r.priority === DELIVERY_RULE_PRIORITY &&
-      isToLookup(r) &&
-      r.table !== null &&
-      ctx.ownedTables.has(r.table)
-        ? ruleKey(r.family, r.priority, null, r.table, r.dst)
-        : null,
-    (t) => `delivery rule to ${t.dst ?? 'all'} lookup ${t.table} is no longer wanted`,
+  return wanted;
+}
+
+/** A `from ADDRESS lookup local` rule at the delivery priority: vrf-host's when the ledger says so, or wanted now. */
+function isFromLocal(r: Rule): boolean {
+  return isPlainLookup(r) && r.src !== null && r.table === TABLE.local && r.priority === DELIVERY_RULE_PRIORITY;
+}
+
+/** The key of a delivery rule of vrf-host's (wanted now, or owned), null for any other rule. */
+function deliveryKey(ctx: PlanContext, f: Family, wanted: ReadonlyMap<string, WantedRule>): (r: Rule) => string | null {
+  return (r) => {
+    if (r.family !== f || r.priority !== DELIVERY_RULE_PRIORITY || r.table === null) return null;
+    if (isToLookup(r) && ctx.ownedTables.has(r.table)) return ruleKey(r.family, r.priority, null, r.table, r.dst);
+    if (!isFromLocal(r)) return null;
+    const key = ruleKey(r.family, r.priority, r.src, r.table);
+    return wanted.has(key) || ctx.ownedRuleKeys.has(key) ? key : null;
+  };
+}
+
+/** Does `table` route `address` anywhere but to the host (a default route, a strict catch-all)? */
+function routesAway(ctx: PlanContext, table: number, address: string): boolean {
+  const covering = ctx.model.entriesIn(table).filter(([, r]) => cidrContains(r.dst, address));
+  return covering.length > 0 && !covering.some(([, r]) => r.type === 'local');
+}
+
+/**
+ * Before the enslaves: the delivery rules of a family, so that no prefix of the plan has a space
+ * address the host does not deliver to. A `to ADDRESS lookup VRFTABLE` rule passes the lookup on
+ * while the table holds nothing for the address (a new VRF's table, empty or not yet created),
+ * and delivers from the moment the enslave moves the address's local route into it. A table
+ * that would route the address away before that (a VRF gaining a member, whose table has its
+ * default already) gets the rule after the enslave. The IPv6 ones go ahead of the VRFs'
+ * creation, next to the IPv6 l3mdev rule: IPv6 rule lines need their own `ip -6` process.
+ */
+export function deliveryRulesFirst(ctx: PlanContext, f: Family): void {
+  const wanted = wantedDelivery(ctx, f);
+  const key = deliveryKey(ctx, f, wanted);
+  const present = new Set(ctx.model.allRules().map(key));
+  for (const [k, w] of wanted) {
+    if (present.has(k)) continue;
+    if (w.t.dst !== undefined && routesAway(ctx, w.t.table, w.t.dst.split('/')[0]!)) continue;
+    ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
+  }
+}
+
+/** The rules phase: every delivery rule that is wanted is kept, and added if still missing. */
+export function deliveryRules(ctx: PlanContext, f: Family): void {
+  const wanted = wantedDelivery(ctx, f);
+  addWanted(ctx, wanted, deliveryKey(ctx, f, wanted));
+}
+
+/**
+ * After the source rules: delivery rules no longer wanted go last, so that no prefix of a plan
+ * (a teardown's included) has a source rule at 99 without the delivery rules ahead of it.
+ */
+export function staleDeliveryRules(ctx: PlanContext, f: Family): void {
+  const wanted = wantedDelivery(ctx, f);
+  deleteStale(ctx, wanted, deliveryKey(ctx, f, wanted), (t) =>
+    t.dst !== undefined
+      ? `delivery rule to ${t.dst} lookup ${t.table} is no longer wanted`
+      : `delivery rule from ${t.src ?? 'all'} lookup local is no longer wanted`,
   );
 }

@@ -30,6 +30,10 @@ export function removeUndesired(ctx: PlanContext): void {
       clearTable(ctx, table, name, `VRF ${name} is gone`);
       continue;
     }
+    // vrf-host's routes go before the members are released: until the rules phase, a delivery
+    // rule (`to ADDRESS lookup TABLE`) still sends the members' addresses into this table, which
+    // must then hold the kernel's local routes or nothing, never a default or the strict catch-all.
+    clearTable(ctx, l.vrfTable ?? table, name, `VRF ${name} is no longer wanted`);
     for (const m of ctx.model.allLinks()) {
       if (m.master !== name) continue;
       ctx.emit({
@@ -39,7 +43,6 @@ export function removeUndesired(ctx: PlanContext): void {
         why: `VRF ${name} is no longer wanted: give ${m.name} back to the main table`,
       });
     }
-    clearTable(ctx, l.vrfTable ?? table, name, `VRF ${name} is no longer wanted`);
     ctx.emit({ kind: 'vrf-delete', name, why: `VRF ${name} is no longer wanted (vrf-host created it)` });
   }
 }

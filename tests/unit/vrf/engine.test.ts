@@ -82,15 +82,22 @@ describe('converge', () => {
     expect(r.failure).toBeNull();
     expect(r.unsettled).toBeNull();
     expect(r.applied.map((a) => a.command)).toEqual(r.planned.map((p) => p.command));
-    // The ip steps went through ip -batch processes: -6 for the IPv6 l3mdev rule that must precede the first VRF,
-    // main, then -6 for every other IPv6 rule (the planner keeps them together).
+    // The ip steps went through ip -batch processes: -6 for the IPv6 rules that must precede the first VRF
+    // and its enslaves (the delivery rules and the l3mdev rule), main, then -6 for every other IPv6 rule
+    // (the planner keeps them together).
     const b = await batches(h);
     expect(b.map((c) => c.argv)).toEqual([
       ['-6', '-batch', '-'],
       ['-batch', '-'],
       ['-6', '-batch', '-'],
     ]);
-    expect(b[0]!.stdin.split('\n').filter(Boolean)).toEqual(['rule add pref 1000 l3mdev protocol kernel']);
+    expect(b[0]!.stdin.split('\n').filter(Boolean)).toEqual([
+      'rule add pref 98 to 2001:db8:16::10/128 lookup 1001',
+      'rule add pref 98 from 2001:db8:16::10/128 lookup 255',
+      'rule add pref 98 to 2001:db8:4::10/128 lookup 1002',
+      'rule add pref 98 from 2001:db8:4::10/128 lookup 255',
+      'rule add pref 1000 l3mdev protocol kernel',
+    ]);
     const ipLines = b.flatMap((c) => c.stdin.split('\n').filter(Boolean));
     expect(ipLines).toHaveLength(r.planned.filter((p) => p.step.kind !== 'sysctl').length);
     for (const k of [

@@ -1,12 +1,14 @@
 /**
  * Never leave a host worse than before, on random topologies (arbitraries.ts) run through the
- * kernel model: main keeps a default route that works, and an apply stopped at any line has
- * already turned l3mdev accept on before any member is enslaved.
+ * kernel model: main keeps a default route that works; and every prefix of a plan (an apply or a
+ * teardown that stops after any step) keeps the controller path and the host's delivery to its
+ * own addresses from each of them, and has l3mdev accept on from the first enslave.
  */
 import fc from 'fast-check';
 import { simulate } from '../../../src/vrf/model.js';
 import { plan } from '../../../src/vrf/plan.js';
-import type { Addr, DesiredState, ObservedHost } from '../../../src/vrf/types.js';
+import { planTeardown } from '../../../src/vrf/teardown.js';
+import type { Addr, DesiredState, ObservedHost, Step } from '../../../src/vrf/types.js';
 import { EMPTY_LEDGER, FAMILIES, SYSCTL, TABLE } from '../../../src/vrf/types.js';
 import { freshScenario, scenario, type Scenario } from './arbitraries.js';
 import { mkRoute } from './builders.js';
@@ -48,6 +50,42 @@ function gatewaysComplete(d: DesiredState): boolean {
   return d.vrfs.every((v) => v.addresses.every((a) => v.gateways[a.family] !== undefined));
 }
 
+/**
+ * The (source, destination) pairs of the host's own global addresses that the host delivers to
+ * itself, for a socket of the default VRF: unbound (`-`), or bound to each address of the same family.
+ */
+function localPairs(h: ObservedHost): Set<string> {
+  const addrs = h.addrs.filter((a) => a.scope === 'global').map((a) => a.address);
+  const out = new Set<string>();
+  for (const dst of addrs) {
+    for (const src of [null, ...addrs]) {
+      if (src !== null && src.includes(':') !== dst.includes(':')) continue;
+      if (lookup(h, dst, src).kind === 'local') out.add(`${src ?? '-'} → ${dst}`);
+    }
+  }
+  return out;
+}
+
+/** Every prefix of `steps` from `before`: the controller path as before, every pair delivered before still delivered. */
+function checkPrefixes(before: ObservedHost, steps: readonly Step[], hadVrf: boolean): number {
+  const ctl = leavesVia(lookup(before, CONTROLLER, null));
+  expect(ctl?.dev).toBe('mgmt0');
+  const pairs = localPairs(before);
+  let enslaved = 0;
+  for (let k = 0; k <= steps.length; k++) {
+    const h = simulate(before, steps.slice(0, k), { hadVrf });
+    expect(leavesVia(lookup(h, CONTROLLER, null))).toEqual(ctl);
+    const now = localPairs(h);
+    expect({ k, step: steps[k - 1], lost: [...pairs].filter((p) => !now.has(p)) }).toEqual({
+      k,
+      step: steps[k - 1],
+      lost: [],
+    });
+    if (h.links.some((l) => l.slaveKind === 'vrf')) enslaved++;
+  }
+  return enslaved;
+}
+
 describe('property: main keeps a default route that works', () => {
   it('no plan removes main’s last default route unless it moves somewhere it still works', () => {
     let moved = 0;
@@ -68,6 +106,43 @@ describe('property: main keeps a default route that works', () => {
     );
     // Not vacuous: main's default often went through a member that became a VRF.
     expect(moved).toBeGreaterThan(20);
+  });
+});
+
+describe('property: every prefix of a plan keeps the controller path and local delivery', () => {
+  it('an apply stopped after any step reaches the controller as before, and delivers every (source, own address) pair it did', () => {
+    let enslavedPrefixes = 0;
+    let pairsChecked = 0;
+    fc.assert(
+      fc.property(freshScenario, (s) => {
+        // Without preserve-reachability the default VRF is not promised the spaces' addresses.
+        fc.pre(s.desired.options.preserveReachability && gatewaysComplete(s.desired));
+        const before = withController(s);
+        pairsChecked += localPairs(before).size;
+        enslavedPrefixes += checkPrefixes(before, plan(s.desired, before, EMPTY_LEDGER).steps, s.hadVrf);
+      }),
+      { numRuns: 300 },
+    );
+    // Not vacuous: many prefixes had a member enslaved, and the hosts had addresses to deliver to.
+    expect(enslavedPrefixes).toBeGreaterThan(100);
+    expect(pairsChecked).toBeGreaterThan(1000);
+  });
+
+  it('so does a teardown stopped after any step (from the converged host)', () => {
+    let steps = 0;
+    fc.assert(
+      fc.property(freshScenario, (s) => {
+        fc.pre(s.desired.options.preserveReachability && gatewaysComplete(s.desired));
+        const before = withController(s);
+        const p = plan(s.desired, before, EMPTY_LEDGER);
+        const after = simulate(before, p.steps, { hadVrf: s.hadVrf });
+        const td = planTeardown(after, p.ledger).steps;
+        steps += td.length;
+        checkPrefixes(after, td, true);
+      }),
+      { numRuns: 200 },
+    );
+    expect(steps).toBeGreaterThan(1000);
   });
 });
 

@@ -84,6 +84,17 @@ describe('plan on the recorded host converged by hand', () => {
 
   it("only adds the per-address rules at vrf-host's priority (the hand-made ones sit at 90)", () => {
     expect(plan(D, h, ledger).steps.map(renderCommand)).toEqual([
+      // The delivery rules ahead of them: the local lookup was moved behind the source rules.
+      'ip -6 rule add pref 98 to 2001:db8:16::10/128 lookup 1001',
+      'ip -6 rule add pref 98 from 2001:db8:16::10/128 lookup 255',
+      'ip -6 rule add pref 98 to 2001:db8:4::10/128 lookup 1002',
+      'ip -6 rule add pref 98 from 2001:db8:4::10/128 lookup 255',
+      'ip rule add pref 98 to 172.16.0.10/32 lookup 1001',
+      'ip rule add pref 98 from 172.16.0.10/32 lookup 255',
+      'ip rule add pref 98 to 10.10.4.10/32 lookup 1002',
+      'ip rule add pref 98 from 10.10.4.10/32 lookup 255',
+      'ip rule add pref 98 to 10.10.5.10/32 lookup 1003',
+      'ip rule add pref 98 from 10.10.5.10/32 lookup 255',
       'ip rule add pref 99 from 172.16.0.10/32 lookup 1001',
       'ip rule add pref 99 from 10.10.4.10/32 lookup 1002',
       'ip rule add pref 99 from 10.10.5.10/32 lookup 1003',

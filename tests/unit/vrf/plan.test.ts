@@ -7,6 +7,7 @@ import { EMPTY_LEDGER, NOTHING_KEPT, SYSCTL } from '../../../src/vrf/types.js';
 import { addr, host, link, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
 import type { HostPart } from './builders.js';
 import { desired, dvrf, FRESH_SYSCTLS, gw, stock } from './arbitraries.js';
+import { lookup } from './lookup.js';
 
 const cmds = (p: Plan): string[] => p.steps.map(renderCommand);
 const kinds = (p: Plan): string[] => p.steps.map((s) => s.kind);
@@ -61,11 +62,16 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
       'sysctl -w net.ipv4.tcp_l3mdev_accept=1',
       'sysctl -w net.ipv4.udp_l3mdev_accept=1',
       'sysctl -w net.ipv6.conf.all.keep_addr_on_down=1',
-      // The l3mdev rule before the first VRF (IPv6 first: it needs its own ip -6 process).
+      // The delivery rules before the enslave, so no prefix loses local delivery; the IPv6 ones
+      // with the l3mdev rule before the first VRF (IPv6 first: it needs its own ip -6 process).
+      'ip -6 rule add pref 98 to 2001:db8:4::23/128 lookup 1001',
+      'ip -6 rule add pref 98 from 2001:db8:4::23/128 lookup 255',
       'ip -6 rule add pref 1000 l3mdev protocol kernel',
       'ip rule add pref 1000 l3mdev protocol kernel',
       'ip link add name storage type vrf table 1001',
       'ip link set dev storage up',
+      'ip rule add pref 98 to 10.10.4.23/32 lookup 1001',
+      'ip rule add pref 98 from 10.10.4.23/32 lookup 255',
       'ip link set dev ens4 master storage',
       'ip route replace 10.30.0.0/16 via 10.10.4.254 dev ens4 metric 100 table 1001',
       'ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 table 1001',
@@ -77,8 +83,6 @@ describe('plan: a first run on a MAAS-style host, every rule in order', () => {
       'ip rule add pref 32765 lookup 255',
       'ip rule del pref 0 lookup 255',
       'ip rule del pref 100 from 10.10.4.0/24 lookup 2',
-      // Ahead of MAAS's rule, should networkd re-add it: the unit's own address stays delivered.
-      'ip rule add pref 98 to 10.10.4.23/32 lookup 1001',
       'ip route replace 10.10.4.0/24 dev storage table 254',
       'ip route replace 2001:db8:4::/64 dev storage table 254',
       'ip route replace 10.40.0.0/16 dev storage table 254',
@@ -177,7 +181,9 @@ describe('plan: VRF devices', () => {
     const first = converge(desired([storage()]), maasish());
     const d2 = desired([storage({ table: 1005 })]);
     const { p } = converge(d2, first.after, first.p.ledger);
-    expect(kinds(p).slice(0, 8)).toEqual([
+    // The IPv6 delivery rule for the new table goes first (with the other IPv6 rule lines before the VRFs).
+    expect(kinds(p).slice(0, 9)).toEqual([
+      'rule-add',
       'route-del',
       'route-del',
       'route-del',
@@ -701,8 +707,11 @@ describe('plan: rules', () => {
     expect(cmds(p2)).toEqual([
       'ip rule add pref 0 lookup 255 protocol kernel',
       'ip rule del pref 32765 lookup 255',
+      // With the local lookup back at 0, the delivery rules from the space address are not needed.
+      'ip rule del pref 98 from 10.10.4.23/32 lookup 255',
       'ip -6 rule add pref 0 lookup 255 protocol kernel',
       'ip -6 rule del pref 32765 lookup 255',
+      'ip -6 rule del pref 98 from 2001:db8:4::23/128 lookup 255',
     ]);
     const back = simulate(after, p2.steps);
     expect(back.rules.filter((r) => r.priority === 0).map((r) => `${r.family} ${r.table} ${r.protocol}`)).toEqual([
@@ -776,8 +785,10 @@ describe('plan: rules', () => {
     const h = maasish();
     const moved = { ...h, rules: h.rules.map((r) => (r.priority === 0 ? { ...r, priority: 32765 } : r)) };
     const p = plan(desired([storage()]), moved, EMPTY_LEDGER);
-    expect(cmds(p).some((c) => c.includes('lookup 255'))).toBe(false);
+    expect(cmds(p).some((c) => c.includes('lookup 255') && !c.includes('pref 98 from'))).toBe(false);
     expect(p.ledger.localRuleMoved).toBe(false);
+    // That lookup is behind the source rules all the same: the space address still reaches the host's others.
+    expect(cmds(p)).toContain('ip rule add pref 98 from 10.10.4.23/32 lookup 255');
   });
 
   it('never migrates rules it cannot reproduce, rules above the l3mdev rule, or rules of other subnets', () => {
@@ -826,7 +837,10 @@ describe('plan: preserve-reachability', () => {
   it('removes leaks and source rules when turned off', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
     const p2 = plan(desired([storage()], { preserveReachability: false }), after, p1.ledger);
+    // The IPv4 delivery rules stay: MAAS's source rule for 10.10.4.0/24 was migrated and may come back.
     expect(cmds(p2).sort()).toEqual([
+      'ip -6 rule del pref 98 from 2001:db8:4::23/128 lookup 255',
+      'ip -6 rule del pref 98 to 2001:db8:4::23/128 lookup 1001',
       'ip -6 rule del pref 99 from 2001:db8:4::23/128 lookup 1001',
       'ip route del 10.10.4.0/24 dev storage table 254',
       'ip route del 2001:db8:4::/64 dev storage metric 1024 table 254',
@@ -859,15 +873,78 @@ describe('plan: sysctls', () => {
   });
 });
 
+describe('plan: local delivery from every address (the source rules at 99 sit ahead of the moved local lookup)', () => {
+  const withMgmt6 = (): ObservedHost => {
+    const h = maasish();
+    const six = withKernelRoutes(host(nic('ens3'), addr('ens3', '2001:db8:1::5/64')));
+    return withKernelRoutes({ ...h, addrs: [...h.addrs, ...six.addrs] });
+  };
+  const where = (h: ObservedHost, dst: string, src: string | null) => {
+    const l = lookup(h, dst, src);
+    return l.kind === 'local'
+      ? 'local'
+      : l.kind === 'route'
+        ? `via ${l.route.gateway ?? '-'} table ${l.route.table}`
+        : 'none';
+  };
+
+  it("the host's mgmt address from its storage address, and the reverse, each family, delivered", () => {
+    const { p, after } = converge(desired([storage()]), withMgmt6());
+    expect(after.rules.some((r) => r.priority === 32765 && r.table === 255)).toBe(true);
+    expect(where(after, '10.0.0.5', '10.10.4.23')).toBe('local');
+    expect(where(after, '10.10.4.23', '10.0.0.5')).toBe('local');
+    expect(where(after, '10.10.4.23', null)).toBe('local');
+    expect(where(after, '10.10.4.23', '10.10.4.23')).toBe('local');
+    expect(where(after, '2001:db8:1::5', '2001:db8:4::23')).toBe('local');
+    expect(where(after, '2001:db8:4::23', '2001:db8:1::5')).toBe('local');
+    // Everything else from the storage address still leaves through storage's gateway.
+    expect(where(after, '192.0.2.9', '10.10.4.23')).toBe('via 10.10.4.1 table 1001');
+    // The `from ADDRESS lookup local` rules are in the ledger (their table is the kernel's), and go on teardown.
+    expect(p.ledger.ownedRules.filter((r) => r.table === 255 && r.priority === 98)).toEqual([
+      { family: 'inet', priority: 98, src: '10.10.4.23/32', table: 255 },
+      { family: 'inet6', priority: 98, src: '2001:db8:4::23/128', table: 255 },
+    ]);
+    const gone = simulate(after, planTeardown(after, p.ledger).steps);
+    expect(gone.rules.filter((r) => r.priority === 98)).toEqual([]);
+  });
+
+  it('without the rules at 98 it was not: the storage address reached mgmt through storage’s gateway', () => {
+    const { after } = converge(desired([storage()]), withMgmt6());
+    const without = { ...after, rules: after.rules.filter((r) => r.priority !== 98) };
+    expect(where(without, '10.0.0.5', '10.10.4.23')).toBe('via 10.10.4.1 table 1001');
+  });
+
+  it('leaves a `from ADDRESS lookup local` rule that is not in the ledger alone', () => {
+    const { p, after } = converge(desired([storage()]), withMgmt6());
+    const foreign = mkRule({ priority: 98, src: '10.10.4.99/32', table: 255 });
+    const h = { ...after, rules: [...after.rules, foreign] };
+    // Someone else's rule ahead of 32765: the local lookup goes back to 0, as for any such rule.
+    const p2 = plan(desired([storage()]), h, p.ledger);
+    expect(cmds(p2)).toContain('ip rule add pref 0 lookup 255 protocol kernel');
+    expect(cmds(p2).filter((c) => c.includes('10.10.4.99'))).toEqual([]);
+    const td = planTeardown(h, p.ledger);
+    expect(simulate(h, td.steps).rules.filter((r) => r.priority === 98)).toEqual([foreign]);
+  });
+});
+
 describe('plan: removing a VRF that is no longer desired', () => {
-  it('releases members, gives back migrated routes and rules, deletes the VRF and its leftovers', () => {
+  it('clears its table, releases members, gives back migrated routes and rules, deletes the VRF', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
     const { p } = converge(desired([]), after, p1.ledger);
     const c = cmds(p);
-    expect(c.slice(0, 2)).toEqual([
-      'ip link set dev ens4 nomaster',
+    // The table first: the delivery rule into it stays until the rules phase, and must not meet
+    // the strict catch-all once the release has moved the address's local route out.
+    const release = c.indexOf('ip link set dev ens4 nomaster');
+    expect(c.slice(0, release)).toEqual([
+      'ip route del 10.30.0.0/16 via 10.10.4.254 dev ens4 metric 100 table 1001',
+      'ip route del 0.0.0.0/0 via 10.10.4.1 dev ens4 table 1001',
+      'ip route del ::/0 via 2001:db8:4::1 dev ens4 metric 1024 table 1001',
       'ip route del unreachable 0.0.0.0/0 metric 4278198272 table 1001',
+      'ip route del unreachable ::/0 metric 4278198272 table 1001',
     ]);
+    expect(c.indexOf('ip rule del pref 98 to 10.10.4.23/32 lookup 1001')).toBeGreaterThan(
+      c.indexOf('ip rule del pref 99 from 10.10.4.23/32 lookup 1001'),
+    );
     expect(c).toContain('ip link del dev storage');
     expect(c).toContain('ip route replace 10.30.0.0/16 via 10.10.4.254 dev ens4 metric 100 proto static table 254');
     expect(c).toContain('ip route replace 0.0.0.0/0 via 10.10.4.1 dev ens4 proto static table 2');
@@ -954,12 +1031,19 @@ describe('plan: an IPv6 gateway learnt from router advertisements', () => {
 });
 
 describe('plan: delivery rules ahead of a migrated source rule', () => {
+  // Without preserve-reachability: only the migrated source rule puts a rule ahead of the moved local lookup.
   it('delivers to the address whatever re-adds the source rule, and goes when the VRF does', () => {
-    const d = desired([storage()]);
+    const d = desired([storage()], { preserveReachability: false });
     const { p, after } = converge(d, maasish());
     const delivery = (h: ObservedHost) =>
-      h.rules.filter((r) => r.priority === 98).map((r) => `${r.dst ?? 'all'} ${r.table ?? '-'}`);
-    expect(delivery(after)).toEqual(['10.10.4.23/32 1001']);
+      h.rules
+        .filter((r) => r.priority === 98)
+        .map((r) => `${r.src ?? 'all'} → ${r.dst ?? 'all'} ${r.table ?? '-'}`)
+        .sort();
+    expect(delivery(after)).toEqual(['10.10.4.23/32 → all 255', 'all → 10.10.4.23/32 1001']);
+    expect(p.ledger.ownedRules.filter((r) => r.table === 255 && r.priority === 98)).toEqual([
+      { family: 'inet', priority: 98, src: '10.10.4.23/32', table: 255 },
+    ]);
     // networkd re-adds MAAS's rule: the planner migrates it again and keeps the delivery rule.
     const readded = { ...after, rules: [...after.rules, ...maasish().rules.filter((r) => r.priority === 100)] };
     const again = plan(d, readded, p.ledger);
@@ -973,7 +1057,7 @@ describe('plan: delivery rules ahead of a migrated source rule', () => {
   it('none where no source rule was migrated', () => {
     const h = maasish();
     const plain = { ...h, rules: h.rules.filter((r) => r.priority !== 100) };
-    const { after } = converge(desired([storage()]), plain);
+    const { after } = converge(desired([storage()], { preserveReachability: false }), plain);
     expect(after.rules.some((r) => r.priority === 98)).toBe(false);
   });
 });
