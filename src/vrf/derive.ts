@@ -49,6 +49,8 @@ interface Candidate {
 interface Resolved extends Candidate {
   readonly members: string[];
   readonly addresses: MemberAddress[];
+  /** Bindings on the same interfaces (automatic mode), which share this VRF: their gateways entries count. */
+  readonly aliases: string[];
 }
 
 class LinkIndex {
@@ -329,6 +331,13 @@ function resolveRoutes(
     ) {
       problems.push({ field, message: `via ${hop} is outside ${v.vrf}'s subnets (${subnetsText(family)})` });
       return;
+    } else if (cidrContains('fe80::/10', hop) && hop !== gateways.inet6?.address && v.members.length > 1) {
+      // A link-local address names no link: with several members the route would have no dev.
+      problems.push({
+        field,
+        message: `via ${hop} is link-local and ${v.vrf} has several members (${v.members.join(', ')}); give a global next hop`,
+      });
+      return;
     }
     const spec: RouteSpec = { to, via: hop, ...(metric !== undefined ? { metric } : {}) };
     const prev = out.get(to);
@@ -513,6 +522,7 @@ function resolveCandidates(d: Derivation, candidates: readonly Candidate[]): Res
     // named after the first role; Juju lets an operator bind several endpoints to one space.
     const twin = d.explicit ? undefined : resolved.find((v) => sameList(v.members, members));
     if (twin !== undefined) {
+      twin.aliases.push(candidate.binding);
       d.warnings.push({
         field: candidate.field,
         message:
@@ -521,7 +531,12 @@ function resolveCandidates(d: Derivation, candidates: readonly Candidate[]): Res
       });
       continue;
     }
-    resolved.push({ ...candidate, members, addresses: found.addresses.filter((a) => members.includes(a.dev)) });
+    resolved.push({
+      ...candidate,
+      members,
+      addresses: found.addresses.filter((a) => members.includes(a.dev)),
+      aliases: [],
+    });
   }
   return resolved;
 }
@@ -613,8 +628,8 @@ function withTablesAndGateways(d: Derivation, resolved: readonly Resolved[]): De
   });
   const vrfs: DesiredVrf[] = [];
   for (const vrf of resolved) {
-    const { vrf: name, binding, members, addresses, entry } = vrf;
-    const found = deriveGateways({ vrf: name, binding, members, addresses, ...(entry ? { entry } : {}) }, env);
+    const { vrf: name, binding, members, addresses, entry, aliases } = vrf;
+    const found = deriveGateways({ vrf: name, binding, members, addresses, aliases, ...(entry ? { entry } : {}) }, env);
     d.problems.push(...found.problems);
     d.warnings.push(...found.warnings);
     const routes = resolveRoutes(vrf, found.gateways, d.inputs, d.problems);
@@ -663,7 +678,7 @@ function holdBack(
 function warnUnmatchedKeys(d: Derivation, resolved: readonly Resolved[]): void {
   const { config } = d;
   const vrfNames = new Set(resolved.map((v) => v.vrf));
-  const vrfBindings = new Set(resolved.map((v) => v.binding));
+  const vrfBindings = new Set(resolved.flatMap((v) => [v.binding, ...v.aliases]));
   const matches = (key: string): boolean => vrfNames.has(key) || vrfBindings.has(key);
   const mainReason = new Map(d.inMain.map((m) => [m.binding, m.reason]));
   const explicitNames = new Set(Object.keys(config.vrfs ?? {}));

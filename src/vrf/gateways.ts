@@ -46,6 +46,8 @@ export interface GatewayTarget {
   readonly addresses: readonly MemberAddress[];
   /** The vrfs entry in explicit mode. */
   readonly entry?: VrfConfigEntry;
+  /** Other bindings on the same interfaces, sharing this VRF (automatic mode): their gateways entries count. */
+  readonly aliases?: readonly string[];
 }
 
 export interface GatewayEnv {
@@ -103,6 +105,23 @@ function inSubnets(t: GatewayTarget, family: Family, ip: string): boolean {
   return sets[family].contains(ip);
 }
 
+/** The members that carry the VRF's IPv6 addresses (sorted). */
+function ipv6Members(t: GatewayTarget): string[] {
+  return [...new Set(t.addresses.filter((a) => a.family === 'inet6').map((a) => a.dev))].sort();
+}
+
+/** The one member an IPv6 link-local gateway can be on: the VRF's only member, or the only one with IPv6 addresses. */
+function soleIpv6Member(t: GatewayTarget): string | undefined {
+  if (t.members.length === 1) return t.members[0];
+  const devs = ipv6Members(t);
+  return devs.length === 1 ? devs[0] : undefined;
+}
+
+/** `dev` for a gateway learnt through a route: only an IPv6 link-local one needs it. */
+function linkLocalDev(gw: string, dev: string | null): { dev?: string } {
+  return isLinkLocal6(gw) && dev !== null ? { dev } : {};
+}
+
 /** A gateway usable for this VRF: in a member subnet, or an IPv6 link-local router on a member. */
 function usable(t: GatewayTarget, family: Family, gw: string, dev: string | null): boolean {
   if (inSubnets(t, family, gw)) return true;
@@ -152,6 +171,8 @@ interface ConfigCandidate {
   readonly address: string;
   readonly field: string;
   readonly detail: string;
+  /** Keyed by a binding that shares the VRF of another (ConfigCandidate of an alias). */
+  readonly alias?: string;
 }
 
 function configCandidates(t: GatewayTarget, family: Family, config: EngineConfig): ConfigCandidate[] {
@@ -161,16 +182,18 @@ function configCandidates(t: GatewayTarget, family: Family, config: EngineConfig
     out.push({ address: fromEntry, field: `vrfs: ${t.vrf}.gateway`, detail: `config vrfs: ${t.vrf}.gateway` });
   }
   const subnets = subnetsOf(t, family);
-  const keyed = (key: string, kind: 'name' | 'cidr'): void => {
+  const keyed = (key: string, kind: 'name' | 'cidr', alias?: string): void => {
     for (const g of config.gateways) {
       if (g.keyKind === kind && g.key === key && g.family === family) {
         const text = `${g.key}=${g.address}`;
-        out.push({ address: g.address, field: `gateways: entry "${text}"`, detail: `config gateways: ${text}` });
+        const c = { address: g.address, field: `gateways: entry "${text}"`, detail: `config gateways: ${text}` };
+        out.push(alias === undefined ? c : { ...c, alias });
       }
     }
   };
   keyed(t.vrf, 'name');
   if (t.binding !== t.vrf) keyed(t.binding, 'name');
+  for (const a of t.aliases ?? []) if (a !== t.vrf && a !== t.binding) keyed(a, 'name', a);
   for (const s of subnets) keyed(s, 'cidr');
   return out;
 }
@@ -207,8 +230,30 @@ function fromConfig(
       });
       continue;
     }
-    if (won === null) won = { family, address: c.address, source: 'config', detail: c.detail };
-    else if (won.address !== c.address) {
+    let dev: string | undefined;
+    if (isLinkLocal6(c.address)) {
+      dev = soleIpv6Member(t);
+      if (dev === undefined) {
+        problems.push({
+          field: c.field,
+          message:
+            `${c.address} is link-local and ${t.vrf} has IPv6 addresses on several members` +
+            ` (${ipv6Members(t).join(', ')}): a link-local address names no link, so vrf-host cannot tell` +
+            ` which one reaches it; give the router's global address`,
+        });
+        continue;
+      }
+    }
+    if (won === null) won = { family, address: c.address, source: 'config', detail: c.detail, ...(dev ? { dev } : {}) };
+    else if (won.address !== c.address && c.alias !== undefined) {
+      // Never silently unused: the binding shares the VRF, and a VRF has one gateway per family.
+      problems.push({
+        field: c.field,
+        message:
+          `binding ${c.alias} is on the same interfaces as ${t.binding} and shares the VRF ${t.vrf},` +
+          ` whose ${familyName(family)} gateway is ${won.address} (${won.detail}); give both the same gateway`,
+      });
+    } else if (won.address !== c.address) {
       warnings.push({ field: c.field, message: `ignored: ${t.vrf} already has ${won.address} from ${won.detail}` });
     }
   }
@@ -232,6 +277,7 @@ function fromMainRoute(t: GatewayTarget, family: Family, routes: readonly Route[
     address: r.gateway,
     source: 'main-route',
     detail: `main table default via ${r.gateway}${r.dev ? ` dev ${r.dev}` : ''}`,
+    ...linkLocalDev(r.gateway, r.dev),
   };
 }
 
@@ -272,6 +318,7 @@ function fromPolicyTable(
         address: def.gateway,
         source: 'policy-table',
         detail: `table ${rule.table} default via ${def.gateway} (rule from ${rule.src} lookup ${rule.table} pref ${rule.priority})`,
+        ...linkLocalDev(def.gateway, def.dev),
       };
     }
   }
@@ -287,7 +334,13 @@ function fromNetplan(
   for (const g of netplanGatewayFor(netplan, t.members, family)) {
     const dev = t.members.includes(g.id) ? g.id : g.setName;
     if (usable(t, family, g.address, dev)) {
-      return { family, address: g.address, source: 'netplan', detail: `${g.file}: ${g.where}` };
+      return {
+        family,
+        address: g.address,
+        source: 'netplan',
+        detail: `${g.file}: ${g.where}`,
+        ...linkLocalDev(g.address, dev),
+      };
     }
     warnings.push({
       field: 'netplan',
@@ -319,7 +372,36 @@ function fromRa(
       (a, b) => (a.table === TABLE.main ? 1 : 0) - (b.table === TABLE.main ? 1 : 0) || byMetricThenGateway(a, b),
     )[0];
   if (!r || r.gateway === null) return null;
-  return { family, address: r.gateway, source: 'ra', detail: `router advertisement on ${r.dev ?? '?'}` };
+  return {
+    family,
+    address: r.gateway,
+    source: 'ra',
+    detail: `router advertisement on ${r.dev ?? '?'}`,
+    ...linkLocalDev(r.gateway, r.dev),
+  };
+}
+
+/**
+ * A VRF has one default route per family: every subnet of its addresses must hold that gateway
+ * (or, for an IPv6 link-local one, be on the member it is reached through). A subnet that does
+ * not would send its replies through another subnet's router, where MAAS's source routing sent
+ * them through its own: nothing is applied, and the problem names the subnet.
+ */
+function subnetsWithoutTheirGateway(t: GatewayTarget, family: Family, g: DerivedGateway): Problem[] {
+  const out: Problem[] = [];
+  for (const subnet of subnetsOf(t, family)) {
+    const on = t.addresses.filter((a) => a.family === family && a.subnet === subnet);
+    const served = isLinkLocal6(g.address) ? on.every((a) => a.dev === g.dev) : cidrContains(subnet, g.address);
+    if (served) continue;
+    out.push({
+      field: t.vrf,
+      message:
+        `subnet ${subnet} (${on.map((a) => `${a.address} on ${a.dev}`).join(', ')}) has no gateway of its own here:` +
+        ` its replies would leave through ${g.address}${g.dev ? ` on ${g.dev}` : ''}, ${t.vrf}'s only` +
+        ` ${familyName(family)} gateway (${g.detail}); bind that subnet to a space of its own`,
+    });
+  }
+  return out;
 }
 
 /** Derive the gateways of one VRF, both families. */
@@ -344,6 +426,7 @@ export function deriveGateways(t: GatewayTarget, env: GatewayEnv): GatewayResult
       fromRa(t, family, routes, ownTable);
     if (problems.length > before) continue;
     if (g) {
+      problems.push(...subnetsWithoutTheirGateway(t, family, g));
       gateways[family] = g;
     } else {
       const b = t.binding !== t.vrf ? ` (binding ${t.binding})` : '';

@@ -127,6 +127,11 @@ export const derivedGatewaySchema = z.object({
   source: gatewaySourceSchema,
   /** Human detail, e.g. `main table default via ens4` or `/etc/netplan/50-cloud-init.yaml`. */
   detail: z.string(),
+  /**
+   * The member an IPv6 link-local gateway is reached through (a link-local address names no
+   * link: the route needs `dev`). Absent for every other gateway, and in older state files.
+   */
+  dev: z.string().optional(),
 });
 
 export const routeSpecSchema = z.object({

@@ -27,11 +27,17 @@ interface Wanted {
   readonly key: string;
 }
 
-/** The member device a gateway is reached through, when it can be told. */
+/**
+ * The member device a gateway is reached through, when it can be told: the member whose subnet
+ * holds it; for an IPv6 link-local gateway, the member derive found it on (DerivedGateway.dev:
+ * without a dev the kernel refuses the route), or the VRF's only member.
+ */
 function devFor(v: DesiredVrf, gateway: string): string | undefined {
   for (const a of v.addresses) if (cidrContains(a.subnet, gateway)) return a.dev;
-  if (isLinkLocal(`${gateway}/128`) && v.members.length === 1) return v.members[0];
-  return undefined;
+  if (!isLinkLocal(`${gateway}/128`)) return undefined;
+  const gw = v.gateways.inet6;
+  if (gw?.dev !== undefined && canonicalIp(gw.address) === canonicalIp(gateway)) return gw.dev;
+  return v.members.length === 1 ? v.members[0] : undefined;
 }
 
 function unicast(

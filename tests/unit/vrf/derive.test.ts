@@ -143,7 +143,14 @@ describe('automatic mode on a MAAS node', () => {
         source: 'netplan',
         detail: '/etc/netplan/50-cloud-init.yaml: vlans.ens7.30.gateway4',
       },
-      inet6: { family: 'inet6', address: 'fe80::1', source: 'ra', detail: 'router advertisement on ens7.30' },
+      // A link-local gateway names no link: derive says which member it was learnt on.
+      inet6: {
+        family: 'inet6',
+        address: 'fe80::1',
+        source: 'ra',
+        detail: 'router advertisement on ens7.30',
+        dev: 'ens7.30',
+      },
     });
   });
   it('warns of nothing when every family of every space has a gateway', () => {
@@ -257,6 +264,25 @@ describe('members', () => {
     expect(warnings(r)).toContain(
       'storage-cluster: binding storage-cluster is on the same interfaces as storage (bond0); it shares the VRF storage',
     );
+  });
+  it("the second role's gateways entry counts for the shared VRF: honoured, or a problem when it differs, never 'unused'", () => {
+    const b = { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] };
+    const same = deriveDesired(
+      inputs({ gateways: 'storage-cluster=10.10.4.1' }, { bindings: b }),
+      host(maasParts),
+      EMPTY_LEDGER,
+    );
+    expect(same.ok).toBe(true);
+    expect(warnings(same).filter((w) => /unused|matches no/.test(w))).toEqual([]);
+    const differs = deriveDesired(
+      inputs({ gateways: 'storage=10.10.4.1 storage-cluster=10.10.4.254' }, { bindings: b }),
+      host(maasParts),
+      EMPTY_LEDGER,
+    );
+    expect(problems(differs)).toEqual([
+      'gateways: entry "storage-cluster=10.10.4.254": binding storage-cluster is on the same interfaces as storage and' +
+        ' shares the VRF storage, whose IPv4 gateway is 10.10.4.1 (config gateways: storage=10.10.4.1); give both the same gateway',
+    ]);
   });
   it('a partly missing binding is a warning', () => {
     const b = { ...maasBindings, public: [iface('br-ens4', '172.16.0.5/24'), iface('ens9', '172.30.0.5/24')] };

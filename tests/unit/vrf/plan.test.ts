@@ -927,6 +927,30 @@ describe('plan: local delivery from every address (the source rules at 99 sit ah
   });
 });
 
+describe('plan: an IPv6 link-local gateway on a VRF with several members', () => {
+  it('its default route goes through the member derive found it on (a link-local next hop needs a dev)', () => {
+    const h = withKernelRoutes(
+      host(
+        nic('ens4'),
+        nic('ens5'),
+        addr('ens4', '10.10.4.23/24'),
+        addr('ens4', '2001:db8:4::23/64'),
+        addr('ens5', '10.10.4.24/24'),
+        rulesOf(),
+        sysctls,
+      ),
+    );
+    const v = dvrf('storage', {
+      table: 1001,
+      members: { ens4: ['10.10.4.23/24', '2001:db8:4::23/64'], ens5: ['10.10.4.24/24'] },
+      gateways: ['10.10.4.1'],
+    });
+    const d = desired([{ ...v, gateways: { ...v.gateways, inet6: { ...gw('fe80::1', 'ra'), dev: 'ens4' } } }]);
+    const { p } = converge(d, h);
+    expect(cmds(p)).toContain('ip route replace ::/0 via fe80::1 dev ens4 table 1001');
+  });
+});
+
 describe('plan: removing a VRF that is no longer desired', () => {
   it('clears its table, releases members, gives back migrated routes and rules, deletes the VRF', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
