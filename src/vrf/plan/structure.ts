@@ -22,6 +22,7 @@ function clearTable(ctx: PlanContext, table: number, vrf: string, reason: string
 }
 
 export function removeUndesired(ctx: PlanContext): void {
+  const leaving: Array<{ name: string; table: number }> = [];
   for (const [name, table] of Object.entries(ctx.ledger.vrfs)) {
     if (ctx.desiredByName.has(name)) continue;
     const l = ctx.model.link(name);
@@ -30,10 +31,15 @@ export function removeUndesired(ctx: PlanContext): void {
       clearTable(ctx, table, name, `VRF ${name} is gone`);
       continue;
     }
-    // vrf-host's routes go before the members are released: until the rules phase, a delivery
-    // rule (`to ADDRESS lookup TABLE`) still sends the members' addresses into this table, which
-    // must then hold the kernel's local routes or nothing, never a default or the strict catch-all.
-    clearTable(ctx, l.vrfTable ?? table, name, `VRF ${name} is no longer wanted`);
+    leaving.push({ name, table: l.vrfTable ?? table });
+  }
+  // Every leaving VRF's table is cleared before any member is released: until the rules phase a
+  // delivery rule (`to ADDRESS lookup TABLE`) still sends the members' addresses into the table,
+  // which must then hold the kernel's local routes or nothing, never a default or the strict
+  // catch-all. And releasing a device cycles the VLANs on it (bond0.105 on bond0), whose routes
+  // the kernel then drops from another VRF's table: cleared first, none is missing later.
+  for (const { name, table } of leaving) clearTable(ctx, table, name, `VRF ${name} is no longer wanted`);
+  for (const { name } of leaving) {
     for (const m of ctx.model.allLinks()) {
       if (m.master !== name) continue;
       ctx.emit({
