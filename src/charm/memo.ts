@@ -3,7 +3,7 @@
  * record of the last full update-status that changed nothing, which lets the
  * next update-status finish with two `ip` processes, no hook tool, and without
  * loading the charm; and the unit's last status (src/ops/status-memory.ts).
- * Loaded by the launcher (src/launch.ts), so: no zod classic, no execa.
+ * Loaded by the launcher (src/launch.ts), so: no zod, no execa.
  *
  *   ROOT/var/lib/vrf-host/memo/<app>-<n>.json          the record, one per unit (0600)
  *   ROOT/var/lib/vrf-host/memo/<app>-<n>.status.json   the unit's last status-set (0600)
@@ -27,9 +27,9 @@ export const MEMO_HOOKS: readonly string[] = ['update-status'];
  * network-get) and the machine again. It is the safety net for what Juju does
  * not signal with a hook of its own (DEVELOPERS.md lists what it does signal,
  * from Juju's source), not for the host: every replay compares everything the
- * engine read of the host. A full run costs ~7.7x `node -e 0` in CPU time and a
- * hit ~2.1x, so the period sets how much the full runs add to the average:
- * ~1x at 30 minutes, ~0.25x at two hours (BENCHMARKS.md).
+ * engine read of the host. A full run costs ~8x `node -e 0` in CPU time and a
+ * hit ~1.8x, so the period sets how much the full runs add to the average:
+ * ~1.3x at 30 minutes, ~0.35x at two hours (BENCHMARKS.md).
  */
 export const MEMO_MAX_AGE_MS = 2 * 60 * 60_000;
 
