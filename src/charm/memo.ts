@@ -28,8 +28,8 @@ export const MEMO_HOOKS: readonly string[] = ['update-status'];
  * not signal with a hook of its own (DEVELOPERS.md lists what it does signal,
  * from Juju's source), not for the host: every replay compares everything the
  * engine read of the host. A full run costs ~8x `node -e 0` in CPU time and a
- * hit ~1.8x, so the period sets how much the full runs add to the average:
- * ~1.3x at 30 minutes, ~0.35x at two hours (BENCHMARKS.md).
+ * hit ~1.8x, so the period sets how much of a full run the average carries:
+ * a 6th at 30 minutes, a 24th at two hours (BENCHMARKS.md).
  */
 export const MEMO_MAX_AGE_MS = 2 * 60 * 60_000;
 
