@@ -636,6 +636,23 @@ describe('plan: rules', () => {
     expect(cmds(down).filter((c) => c.includes(' l3mdev'))).toEqual(['ip rule del pref 1000 l3mdev']);
   });
 
+  it('lists each rule it keeps in the ledger once, with the protocol it added it with (static where networkd runs)', () => {
+    for (const networkdRuns of [false, true]) {
+      const { p } = converge(desired([storage()]), { ...maasish(), networkdRuns });
+      const owned = p.ledger.ownedRules.map(
+        (r) => `${r.family} ${r.priority} ${r.src ?? '-'} ${r.dst ?? '-'} ${r.table} ${r.protocol ?? '-'}`,
+      );
+      const proto = networkdRuns ? 'static' : '-';
+      expect(owned).toEqual([
+        `inet 32765 - - 255 ${proto}`,
+        `inet 98 - 10.10.4.23/32 1001 ${proto}`,
+        `inet 99 10.10.4.23/32 - 1001 ${proto}`,
+        `inet6 32765 - - 255 ${proto}`,
+        `inet6 99 2001:db8:4::23/128 - 1001 ${proto}`,
+      ]);
+    }
+  });
+
   it('does not claim an l3mdev rule that was there before (a namespace that had a VRF)', () => {
     const h = maasish();
     const l3 = ['inet', 'inet6'].map((family) => ({
