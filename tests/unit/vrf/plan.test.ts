@@ -592,6 +592,45 @@ describe('plan: routes', () => {
   });
 });
 
+describe('plan: sysctls', () => {
+  const hostWith = (values: Record<string, string>) =>
+    withKernelRoutes(
+      host(
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        rulesOf(),
+        Object.entries(values).map(([k, v]) => sysctl(k, v)),
+      ),
+    );
+  const d = () => desired([storage({ members: { ens4: ['10.10.4.23/24'] }, gateways: [] })]);
+
+  it('says why it sets each sysctl, as the plan action shows it', () => {
+    const p = plan(d(), hostWith(FRESH_SYSCTLS), EMPTY_LEDGER);
+    const whyOf = Object.fromEntries(p.steps.flatMap((s) => (s.kind === 'sysctl' ? [[s.key, s.why]] : [])));
+    expect(whyOf[SYSCTL.tcpL3mdev]).toBe(
+      'l3mdev-accept: services listening in the default VRF answer TCP in every VRF',
+    );
+    expect(whyOf[SYSCTL.keepAddrOnDown]).toBe(
+      'enslaving cycles the device: without keep_addr_on_down its global IPv6 addresses are lost',
+    );
+  });
+
+  it('never writes a sysctl the host did not show, and records none of it', () => {
+    const { [SYSCTL.keepAddrOnDown]: _gone, ...rest } = FRESH_SYSCTLS;
+    const p = plan(d(), hostWith(rest), EMPTY_LEDGER);
+    expect(p.steps.filter((s) => s.kind === 'sysctl' && s.key === SYSCTL.keepAddrOnDown)).toEqual([]);
+    expect(p.ledger.sysctlsBefore).not.toHaveProperty(SYSCTL.keepAddrOnDown);
+  });
+
+  it('keeps the value from before its first change, when someone changed the sysctl since', () => {
+    // The ledger remembers 0 from before vrf-host; someone set 2 by hand; vrf-host sets 1 again.
+    const h = hostWith({ ...FRESH_SYSCTLS, [SYSCTL.tcpL3mdev]: '2' });
+    const p = plan(d(), h, { ...EMPTY_LEDGER, sysctlsBefore: { [SYSCTL.tcpL3mdev]: '0' } });
+    expect(cmds(p)).toContain(`sysctl -w ${SYSCTL.tcpL3mdev}=1`);
+    expect(p.ledger.sysctlsBefore[SYSCTL.tcpL3mdev]).toBe('0');
+  });
+});
+
 describe('plan: rules', () => {
   it('puts back a missing l3mdev rule (the kernel adds it only with the first VRF of a namespace)', () => {
     const { p: p1, after } = converge(desired([storage()]), maasish());
