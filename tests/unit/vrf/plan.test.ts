@@ -685,8 +685,11 @@ describe('plan: rules', () => {
       expect(owned).toEqual([
         `inet 32765 - - 255 ${proto}`,
         `inet 98 - 10.10.4.23/32 1001 ${proto}`,
+        `inet 98 10.10.4.23/32 - 255 ${proto}`,
         `inet 99 10.10.4.23/32 - 1001 ${proto}`,
         `inet6 32765 - - 255 ${proto}`,
+        `inet6 98 - 2001:db8:4::23/128 1001 ${proto}`,
+        `inet6 98 2001:db8:4::23/128 - 255 ${proto}`,
         `inet6 99 2001:db8:4::23/128 - 1001 ${proto}`,
       ]);
     }
