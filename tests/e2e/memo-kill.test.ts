@@ -55,11 +55,9 @@ function wrapper(real: string): string {
     'echo "$n" > "$d/n"',
     `${shQuote(flock)} -u 9`,
     'exec 9>&-',
-    ': > "$d/running.$$"',
     `${shQuote(real)} "$@"`,
     'rc=$?',
     '[ "$n" = "$(cat "$d/at" 2>/dev/null)" ] && kill -9 "$PPID"',
-    'rm -f "$d/running.$$"',
     'exit $rc',
     '',
   ].join('\n');
@@ -71,12 +69,39 @@ function jujuStatus(): string {
   return `${s.status}: ${s.message}`;
 }
 
+// One mark for every hook of this file, not one per run: the memo compares the environment, so a
+// mark that changed between runs would turn every replay into a miss.
+const RUN_MARK = 'VRF_HOST_TEST_HOOK_RUN';
+const RUN = `memo-kill-${process.pid}`;
+
+/** Resolves once no process on the machine has `RUN_MARK=RUN` in its environment. */
+async function untilGone(path: string): Promise<void> {
+  const mark = `${RUN_MARK}=${RUN}`;
+  const marked = async (pid: string): Promise<boolean> => {
+    try {
+      return (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').includes(mark);
+    } catch {
+      return false; // gone meanwhile, or not ours to read
+    }
+  };
+  for (let i = 0; ; i++) {
+    const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
+    if (!(await Promise.all(pids.map(marked))).some(Boolean)) return;
+    if (i > 3000) throw new Error(`${path}: its processes did not end`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Runs a hook with every process it starts counted; killed after the `at`-th when `at` is given. */
 async function hook(path: string, at?: number): Promise<{ exitCode: number; processes: number }> {
   await writeFile(join(kill, 'n'), '0');
   await writeFile(join(kill, 'at'), at === undefined ? '' : String(at));
   const r = await runDispatch(charmDir, path, sim, {
-    env,
+    env: { ...env, [RUN_MARK]: RUN },
+    // A killed hook's processes run on (as they would under Juju), and one the hook started just
+    // before it died may not have reached its wrapper yet: wait for every process that carries
+    // this file's mark in its environment before the simulator reads their records.
+    afterExit: () => untilGone(path),
     timeout: 120_000,
     // The wrappers first on PATH (runDispatch puts the simulator's tools first; this sh puts these
     // before them), and an exit code for a killed hook (128 + 9) rather than a signal.
@@ -88,11 +113,6 @@ async function hook(path: string, at?: number): Promise<{ exitCode: number; proc
       [join(kill, 'bin'), sim.binDir, process.env['PATH'] ?? '/usr/bin:/bin'].join(delimiter),
     ],
   });
-  // A killed hook's processes run on (as they would under Juju): wait for them before looking.
-  for (let i = 0; (await readdir(kill)).some((f) => f.startsWith('running.')); i++) {
-    if (i > 3000) throw new Error(`${path}: its processes did not end`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
   const processes = Number((await readFile(join(kill, 'n'), 'utf8')).trim());
   if (at === undefined && r.exitCode !== 0) throw new Error(`${path} exited ${r.exitCode}: ${r.stderr}`);
   return { exitCode: r.exitCode, processes };

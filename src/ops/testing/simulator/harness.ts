@@ -318,6 +318,12 @@ export interface DispatchOptions {
    * hook tools it starts) then run inside it, while the simulator stays in this process.
    */
   readonly command?: readonly string[];
+  /**
+   * Awaited after dispatch has exited and before the tools' records are read. A test that kills
+   * the hook waits here for the processes the hook had started: they run on after it (as under
+   * Juju), and one of them may still be writing its record.
+   */
+  readonly afterExit?: () => Promise<void>;
 }
 
 /** runDispatch honours DispatchOptions.command (callers that must not run dispatch unwrapped check this). */
@@ -410,6 +416,7 @@ export async function runDispatch(
   if (result.exitCode === undefined) {
     throw new SimulatorError(`${dispatchPath}: dispatch did not run: ${result.message}`, { cause: result });
   }
+  await options.afterExit?.();
   return {
     exitCode: result.exitCode,
     stdout: String(result.stdout),
