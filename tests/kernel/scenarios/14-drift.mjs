@@ -119,7 +119,9 @@ function perturb(t, topo, p) {
  */
 const localRules = (topo, fam) =>
   ipJson(topo.unit, fam, 'rule', 'show')
-    .filter((r) => r.table === 'local' || r.table === '255')
+    // The catch-all lookup only: the per-address `from ADDRESS lookup local` delivery rules at 98
+    // also name the local table.
+    .filter((r) => (r.table === 'local' || r.table === '255') && (r.src ?? 'all') === 'all' && r.dst === undefined)
     .map((r) => r.priority);
 
 /**
