@@ -55,6 +55,19 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
     const none = { planned: [], applied: [], failure: null };
     /** Torn down, with nothing applied (yet): the base of the answers without a state to undo. */
     const gone = { ok: true, tornDown: true, remainingUnits: [], problems: [], ...none };
+    /** An apply that stopped at a failed step: nothing more is removed, the next teardown resumes. */
+    const failed = (
+      steps: readonly PlannedStep[],
+      r: { readonly applied: readonly PlannedStep[]; readonly failure: ApplyFailure | null },
+    ): TeardownReport => ({
+      ok: false,
+      tornDown: false,
+      remainingUnits: [],
+      problems: [],
+      planned: steps,
+      applied: r.applied,
+      failure: r.failure,
+    });
     const unit = o.unit ?? null;
     const { state, problem, unread, text: unreadText } = await loadForTeardown(o.root, unit);
     if (problem) return { ok: false, tornDown: false, remainingUnits: [], problems: [problem], ...none };
@@ -98,16 +111,7 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
       if (dryRun) return { ...gone, planned: planned(files, deps.renderer) };
       const r = await applySteps(files, { ...o, renderer: deps.renderer });
       const reload = r.ok ? await reloadNetworkd(r.applied, await networkdRuns(o.root), o) : null;
-      if (!r.ok)
-        return {
-          ok: false,
-          tornDown: false,
-          remainingUnits: [],
-          problems: [],
-          planned: planned(files, deps.renderer),
-          applied: r.applied,
-          failure: r.failure,
-        };
+      if (!r.ok) return failed(planned(files, deps.renderer), r);
       await removeAllFiles(o.root);
       return { ...gone, ...(reload ? { warnings: [reload] } : {}) };
     }
@@ -125,46 +129,23 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
     // vrf-host's networkd files and one reload: networkd gives back what it held for vrf-host.
     const all = [...p.steps, ...(await networkdRemovals(o.root, ledger))];
     const steps = planned(all, deps.renderer);
-    if (dryRun)
-      return {
-        ok: true,
-        tornDown: true,
-        remainingUnits: [],
-        problems: [],
-        planned: steps,
-        applied: [],
-        failure: null,
-        ...told,
-      };
+    if (dryRun) return { ...gone, planned: steps, ...told };
     // A salvaged state is written back as this version's: the next try reads it whole.
     await writeState(o.root, { ...state, ledger, applying: true });
     const r = await applySteps(all, { ...o, renderer: deps.renderer });
     if (!r.ok) {
       // Keep the ledger: the next teardown resumes from wherever the host is.
       await writeState(o.root, { ...state, ledger, applying: false });
-      return {
-        ok: false,
-        tornDown: false,
-        remainingUnits: [],
-        problems: [],
-        planned: steps,
-        applied: r.applied,
-        failure: r.failure,
-        ...told,
-      };
+      return { ...failed(steps, r), ...told };
     }
     const reload = await reloadNetworkd(r.applied, await networkdRuns(o.root), o);
     await removeAllFiles(o.root);
     // What could not be read stays for whoever undoes the rest by hand.
     if (unread.length > 0) await atomicWrite(under(o.root, PATHS.unreadState), unreadText, 0o600);
     return {
-      ok: true,
-      tornDown: true,
-      remainingUnits: [],
-      problems: [],
+      ...gone,
       planned: steps,
       applied: r.applied,
-      failure: null,
       ...(reload || unread.length > 0 ? { warnings: [...unread, ...(reload ? [reload] : [])] } : {}),
     };
   };
