@@ -33,10 +33,10 @@ export function unitNameProblem(s: string): string | null {
   const prefix = at < 0 ? stem : stem.slice(0, at);
   const instance = at < 0 ? null : stem.slice(at + 1);
   if (prefix.length === 0) return "has no name before '@'";
+  if (instance === '') return 'is a template without an instance (name one, e.g. ntp@mgmt.service)';
   if (!CHARS_RE.test(prefix) || (instance !== null && !CHARS_RE.test(instance))) {
     return 'may contain only letters, digits, ":", "_", ".", "\\", "-" and one "@"';
   }
-  if (instance === '') return 'is a template without an instance (name one, e.g. ntp@mgmt.service)';
   for (const r of REFUSED) if (r.test(s)) return r.why;
   return null;
 }

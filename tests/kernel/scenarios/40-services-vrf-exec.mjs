@@ -54,9 +54,11 @@ const answers = (log) => (existsSync(log) ? readFileSync(log, 'utf8') : '').spli
 
 /** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
-  const gateways = 'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1';
+  const gateways =
+    'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
   const { topo, unit } = await deployMultiHomed(t, { gateways });
-  await hookOk(t, unit, 'install');
+  if ((await hookOk(t, unit, 'install')).record.status.status !== 'active')
+    throw new Error('install did not converge: nothing to test');
   const storage = spaceOf(topo, 'storage');
   const server = await startServer({ ns: storage.remoteNs, name: 'rp-storage' });
   t.defer(() => server.stop());
