@@ -31,7 +31,7 @@ export function logicalLines(text: string): string[] {
     const trimmed = line.trim();
     if (pending !== null && (trimmed.startsWith('#') || trimmed.startsWith(';'))) continue;
     if (pending === null && (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';'))) continue;
-    const joined: string = pending === null ? trimmed : `${pending} ${trimmed}`;
+    const joined: string = pending === null ? trimmed : `${pending} ${trimmed}`.trim();
     if (joined.endsWith('\\')) {
       pending = joined.slice(0, -1).trimEnd();
       continue;

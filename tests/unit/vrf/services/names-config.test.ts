@@ -44,13 +44,15 @@ describe('parseServicesOption', () => {
   });
 
   it('names every bad entry, and returns no entry at all', () => {
-    const r = parseServicesOption('{chrony: public, ok.service: storage, x.service: 12, y.service: Main, z.service: [a]}');
+    const r = parseServicesOption(
+      '{chrony: public, ok.service: storage, x.service: 12, y.service: Main, z.service: [a]}',
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.problems.map(formatProblem)).toEqual([
       'services: chrony is not a service unit (its name must end in .service)',
       'services: x.service must name a VRF, not 12',
-      'services: y.service VRF "Main" must be lowercase letters, digits and \'-\', not starting with \'-\'',
+      "services: y.service VRF \"Main\" must be lowercase letters, digits and '-', not starting with '-'",
       'services: z.service must name a VRF, not a list',
     ]);
   });
@@ -78,7 +80,10 @@ describe('resolveServices', () => {
   ];
 
   it('accepts entries whose VRF the desired state builds', () => {
-    const entries = [{ unit: 'a.service', vrf: 'storacc' }, { unit: 'b.service', vrf: 'public' }];
+    const entries = [
+      { unit: 'a.service', vrf: 'storacc' },
+      { unit: 'b.service', vrf: 'public' },
+    ];
     expect(resolveServices(entries, d, held)).toEqual({ ok: true, entries });
   });
 
