@@ -1,9 +1,4 @@
-import {
-  parseSystemctlShow,
-  SHOW_PROPERTIES,
-  vrfExecTraps,
-  type UnitShow,
-} from '../../../../src/vrf/services/unit-state.js';
+import { parseSystemctlShow, type UnitShow } from '../../../../src/vrf/services/unit-state.js';
 
 /** One systemctl show output of systemd 252 for chrony.service (properties in SHOW_PROPERTIES order). */
 export const CHRONY_SHOW = `Id=chrony.service

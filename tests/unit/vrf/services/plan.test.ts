@@ -382,7 +382,8 @@ describe('planServices', () => {
           expect(u?.running).toBe(u0.running);
           expect(u?.processVrf).toBe(u0.processVrf);
         }
-        expect(planServices(input(down.host, [], [])).ok && planServices(input(down.host, [], [])).steps).toEqual([]);
+        const idle = planServices(input(down.host, [], []));
+        expect(idle.ok && idle.steps).toEqual([]);
       }),
     );
   });
