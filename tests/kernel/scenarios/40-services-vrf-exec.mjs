@@ -13,7 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { inNs, ipJson, nsRun, run as sh, sleep, startBackground, waitFor } from '../lib/exec.mjs';
-import { startServer } from '../lib/probes.mjs';
+import { probe, startServer } from '../lib/probes.mjs';
 import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
 import { spaceOf } from '../lib/topology.mjs';
 
@@ -158,6 +158,8 @@ export async function run(t) {
     !ownAnswers.some((l) => l.includes(`peer=${storage.unitAddr}:`)),
     ownAnswers.join(' | '),
   );
+
+  await measureLoopback(t, topo.unit);
 
   // The VRF recreated under the running client (a heal gives it a new ifindex).
   const ifindex = () => ipJson(topo.unit, 'link', 'show', 'dev', 'storage')[0]?.ifindex;
@@ -325,4 +327,65 @@ async function tryRealSystemd(t, ns, unitDir, storage, port, r) {
     stop.code === 0 && inSys(['systemctl', 'is-active', 'storage-client.service']).stdout.trim() === 'inactive',
     stop.stderr,
   );
+}
+
+/**
+ * Measured, not asserted (vrf-host does not add these addresses yet): what a process in the VRF
+ * reaches of the host's loopback services, the 127.0.0.53 resolver stub among them (a listener
+ * bound to 127.0.0.53 in the default VRF, tcp/udp_l3mdev_accept on as vrf-host sets them),
+ * without and with 127.0.0.1/8 and ::1 on the VRF device (as Cumulus gives every VRF).
+ * @param {import('../lib/context.mjs').Context} t
+ * @param {string} ns
+ */
+async function measureLoopback(t, ns) {
+  /** @type {{ stop: () => Promise<void> }[]} */
+  const servers = [];
+  try {
+    const stubTcp = await startServer({ ns, name: 'stub-tcp', bind: '127.0.0.53' });
+    const stubUdp = await startServer({ ns, name: 'stub-udp', proto: 'udp', bind: '127.0.0.53' });
+    servers.push(stubTcp, stubUdp);
+    /** @param {string} label */
+    const measure = (label) => {
+      const tcp = probe({ ns, vrf: 'storage', target: '127.0.0.53', port: stubTcp.port, timeoutMs: 3000, attempts: 1 });
+      const udp = probe({
+        ns,
+        vrf: 'storage',
+        target: '127.0.0.53',
+        port: stubUdp.port,
+        proto: 'udp',
+        timeoutMs: 3000,
+        attempts: 1,
+      });
+      t.note(
+        `loopback ${label}: in storage → default-VRF 127.0.0.53 tcp ${tcp.ok ? `answered (peer ${tcp.peerSaw})` : `failed: ${tcp.error}`}; ` +
+          `udp ${udp.ok ? `answered (peer ${udp.peerSaw})` : `failed: ${udp.error}`}`,
+      );
+    };
+    measure('without 127.0.0.1/8 on the VRF device');
+    nsRun(ns, ['ip', 'addr', 'add', '127.0.0.1/8', 'dev', 'storage']);
+    nsRun(ns, ['ip', '-6', 'addr', 'add', '::1/128', 'dev', 'storage', 'nodad']);
+    measure('with 127.0.0.1/8 and ::1 on storage');
+    const inVrf = await startServer({ ns, name: 'vrf-lo', bind: '127.0.0.1', vrf: 'storage' });
+    servers.push(inVrf);
+    const own = probe({ ns, vrf: 'storage', target: '127.0.0.1', port: inVrf.port, timeoutMs: 3000, attempts: 1 });
+    const fromMain = probe({ ns, target: '127.0.0.1', port: inVrf.port, timeoutMs: 3000, attempts: 1 });
+    t.note(
+      `loopback in storage: a listener on 127.0.0.1 in the VRF answers a client in the VRF: ${own.ok ? 'yes' : `no (${own.error})`}; ` +
+        `a client of the default VRF: ${fromMain.ok ? `yes, answered by ${fromMain.answeredBy}` : `no (${fromMain.error})`}`,
+    );
+    t.note(
+      `routes of storage's table for 127/8: ${nsRun(ns, ['ip', 'route', 'show', 'vrf', 'storage'], {
+        allowFail: true,
+      })
+        .stdout.split('\n')
+        .filter((l) => l.includes('127.'))
+        .join(' | ')}`,
+    );
+  } catch (e) {
+    t.note(`loopback measurement failed: ${String(e)}`);
+  } finally {
+    for (const s of servers) await s.stop();
+    nsRun(ns, ['ip', 'addr', 'del', '127.0.0.1/8', 'dev', 'storage'], { allowFail: true });
+    nsRun(ns, ['ip', '-6', 'addr', 'del', '::1/128', 'dev', 'storage'], { allowFail: true });
+  }
 }
