@@ -38,6 +38,13 @@ export const BOOT_PATHS = {
   nodeSource: 'var/lib/vrf-host/bin/node.source',
 } as const;
 
+/** What vrf-host.service is ordered after (a unit that waits for it must not be ordered before these). */
+export const BOOT_UNIT_AFTER = [
+  'systemd-networkd.service',
+  'systemd-networkd-wait-online.service',
+  'network.target',
+] as const;
+
 /** Where the unit file lives on the real host (the symlink target). */
 const UNIT_TARGET = '/etc/systemd/system/vrf-host.service';
 
@@ -73,7 +80,7 @@ export function renderUnit(nodeBin: string): string {
 [Unit]
 Description=vrf-host: re-apply the VRFs of this machine's network spaces
 Documentation=https://charmhub.io/vrf-host
-After=systemd-networkd.service systemd-networkd-wait-online.service network.target
+After=${BOOT_UNIT_AFTER.join(' ')}
 Before=network-online.target
 ConditionPathExists=/var/lib/vrf-host/state.json
 

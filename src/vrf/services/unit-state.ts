@@ -4,6 +4,7 @@
  * a precise reason, so that the entry blocks before anything is written.
  */
 import { z } from 'zod';
+import { BOOT_UNIT_AFTER } from '../boot.js';
 
 /** The properties one `systemctl show` asks for, in this order. */
 export const SHOW_PROPERTIES = [
@@ -21,6 +22,7 @@ export const SHOW_PROPERTIES = [
   'NetworkNamespacePath',
   'RootDirectory',
   'RootImage',
+  'Before',
 ] as const;
 
 const yesNo = z.enum(['yes', 'no']).transform((v) => v === 'yes');
@@ -40,6 +42,7 @@ const showSchema = z.object({
   NetworkNamespacePath: z.string(),
   RootDirectory: z.string(),
   RootImage: z.string(),
+  Before: z.string().transform((s) => s.split(/\s+/).filter((u) => u.length > 0)),
 });
 
 export type UnitShow = z.output<typeof showSchema>;
@@ -62,6 +65,30 @@ export function parseSystemctlShow(text: string): ShowResult {
   }
   return { ok: true, unit: r.data };
 }
+
+/**
+ * One `systemctl show` for several units prints one block per unit, in the order asked, separated
+ * by an empty line.
+ */
+export function parseSystemctlShowMany(text: string): ShowResult[] {
+  return text
+    .split(/\n\s*\n/)
+    .filter((b) => b.trim() !== '')
+    .map(parseSystemctlShow);
+}
+
+/**
+ * A unit ordered before any of these, and after vrf-host.service by the drop-in, is an ordering
+ * cycle systemd breaks by dropping a job at boot: what vrf-host.service is ordered after
+ * (boot.ts), and the early targets those are ordered after in turn.
+ */
+export const ORDERED_BEFORE_BOOT_UNIT: readonly string[] = [
+  ...BOOT_UNIT_AFTER,
+  'network-pre.target',
+  'sysinit.target',
+  'basic.target',
+  'local-fs.target',
+];
 
 /** The unit exists as a loaded unit file (not `not-found`, `masked`, `bad-setting`, `error`). */
 export const isLoaded = (u: UnitShow): boolean => u.LoadState === 'loaded';
@@ -95,6 +122,12 @@ export function vrfExecTraps(u: UnitShow): string[] {
   }
   if (u.RootDirectory !== '' || u.RootImage !== '') {
     out.push('runs in a RootDirectory=/RootImage=, where the host ip binary may not exist');
+  }
+  const early = u.Before.filter((b) => ORDERED_BEFORE_BOOT_UNIT.includes(b));
+  if (early.length > 0) {
+    out.push(
+      `is ordered before ${early.join(', ')}, which vrf-host.service starts after: waiting for its VRF would be an ordering cycle`,
+    );
   }
   return out;
 }

@@ -15,6 +15,7 @@ PrivateNetwork=no
 NetworkNamespacePath=
 RootDirectory=
 RootImage=
+Before=multi-user.target shutdown.target time-sync.target
 `;
 
 export function show(over: Partial<UnitShow> = {}): UnitShow {

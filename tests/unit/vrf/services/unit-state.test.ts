@@ -1,4 +1,9 @@
-import { parseSystemctlShow, SHOW_PROPERTIES, vrfExecTraps } from '../../../../src/vrf/services/unit-state.js';
+import {
+  parseSystemctlShow,
+  parseSystemctlShowMany,
+  SHOW_PROPERTIES,
+  vrfExecTraps,
+} from '../../../../src/vrf/services/unit-state.js';
 import { CHRONY_SHOW, show } from './fixtures.js';
 
 describe('parseSystemctlShow', () => {
@@ -28,8 +33,21 @@ describe('parseSystemctlShow', () => {
         NetworkNamespacePath: '',
         RootDirectory: '',
         RootImage: '',
+        Before: ['multi-user.target', 'shutdown.target', 'time-sync.target'],
       },
     });
+  });
+
+  it('reads one block per unit from one systemctl show of several', () => {
+    const other = CHRONY_SHOW.replace('Id=chrony.service', 'Id=x.service').replace(
+      'LoadState=loaded',
+      'LoadState=not-found',
+    );
+    const r = parseSystemctlShowMany(`${CHRONY_SHOW}\n${other}\n`);
+    expect(r.map((x) => (x.ok ? `${x.unit.Id} ${x.unit.LoadState}` : x.problem))).toEqual([
+      'chrony.service loaded',
+      'x.service not-found',
+    ]);
   });
 
   it('names a missing or malformed property', () => {
@@ -58,6 +76,10 @@ describe('vrfExecTraps', () => {
     [{ NetworkNamespacePath: '/run/netns/x' }, 'network namespace of its own'],
     [{ RootDirectory: '/srv/jail' }, 'RootDirectory='],
     [{ RootImage: '/srv/img.raw' }, 'RootDirectory=/RootImage='],
+    [
+      { Before: ['network.target', 'sockets.target'] },
+      'ordered before network.target, which vrf-host.service starts after',
+    ],
   ])('%j: one reason naming the setting', (over, what) => {
     const traps = vrfExecTraps(show(over));
     expect(traps).toHaveLength(1);
