@@ -1,3 +1,6 @@
+import fc from 'fast-check';
+import YAML from 'yaml';
+import { vrfNameProblem } from '../../../../src/vrf/names.js';
 import { parseServicesOption, resolveServices } from '../../../../src/vrf/services/config.js';
 import { unitNameProblem, UNIT_NAME_MAX } from '../../../../src/vrf/services/unit-name.js';
 import { formatProblem } from '../../../../src/vrf/config.js';
@@ -105,5 +108,28 @@ describe('resolveServices', () => {
       'services: c.service names tenant, whose VRF is not built: no gateway found for it yet (set config gateways)',
       'services: d.service names nope, which is not a VRF of this unit (public, storacc)',
     ]);
+  });
+});
+
+describe('parseServicesOption, property', () => {
+  const unit = fc
+    .tuple(
+      fc.stringMatching(/^[A-Za-z0-9_.][A-Za-z0-9:_.\\-]{0,20}$/),
+      fc.option(fc.stringMatching(/^[A-Za-z0-9:_.\\-]{1,10}$/), { nil: undefined }),
+    )
+    .map(([name, instance]) => `${name}${instance === undefined ? '' : `@${instance}`}.service`)
+    .filter((u) => unitNameProblem(u) === null);
+  const vrf = fc.stringMatching(/^[a-z][a-z0-9-]{0,14}$/).filter((v) => vrfNameProblem(v) === null);
+
+  it('any mapping of valid unit names to valid VRF names, written as YAML, reads back exactly (sorted by unit)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(unit, vrf, { maxKeys: 6 }), (map) => {
+        const r = parseServicesOption(YAML.stringify(map));
+        const want = Object.keys(map)
+          .sort()
+          .map((u) => ({ unit: u, vrf: map[u] }));
+        expect(r).toEqual({ ok: true, entries: want });
+      }),
+    );
   });
 });
