@@ -57,11 +57,14 @@ export function sysctls(ctx: PlanContext): void {
       set(ctx, key, v);
       continue;
     }
-    if (!(key in ctx.sysctlsBefore)) continue;
+    // No value from before vrf-host in the ledger: vrf-host never changed it.
     const before = ctx.sysctlsBefore[key];
+    if (before === undefined) continue;
     delete ctx.sysctlsBefore[key];
+    // Nothing to put back: a value unknown before, a sysctl the kernel lacks or did not show now,
+    // or one that is back at its value already.
     const cur = ctx.model.sysctl(key);
-    if (before === null || before === undefined || cur === null || cur === undefined || cur === before) continue;
+    if (before === null || cur === null || cur === undefined || cur === before) continue;
     ctx.emit({ kind: 'sysctl', key, value: before, why: `vrf-host no longer needs ${key}: restore ${before}` });
   }
 }

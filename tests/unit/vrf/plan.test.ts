@@ -629,6 +629,52 @@ describe('plan: sysctls', () => {
     expect(cmds(p)).toContain(`sysctl -w ${SYSCTL.tcpL3mdev}=1`);
     expect(p.ledger.sysctlsBefore[SYSCTL.tcpL3mdev]).toBe('0');
   });
+
+  describe('once no VRF is wanted, it puts back the value from before vrf-host, and only that', () => {
+    // vrf-host set tcp_l3mdev_accept 0 → 1 and nonlocal_bind 0 → 1 (the ledger says so).
+    const before = { [SYSCTL.tcpL3mdev]: '0', [SYSCTL.nonlocalBind4]: '0' };
+    const tearDown = (shown: Record<string, string | null>, sysctlsBefore: Record<string, string | null>) =>
+      plan(desired([]), { ...hostWith({}), sysctls: shown }, { ...EMPTY_LEDGER, sysctlsBefore });
+    const now = { ...FRESH_SYSCTLS, [SYSCTL.tcpL3mdev]: '1', [SYSCTL.nonlocalBind4]: '1' };
+
+    it('restores each sysctl it changed, says why, and forgets it', () => {
+      const p = tearDown(now, before);
+      expect(p.steps).toEqual([
+        {
+          kind: 'sysctl',
+          key: SYSCTL.tcpL3mdev,
+          value: '0',
+          why: `vrf-host no longer needs ${SYSCTL.tcpL3mdev}: restore 0`,
+        },
+        {
+          kind: 'sysctl',
+          key: SYSCTL.nonlocalBind4,
+          value: '0',
+          why: `vrf-host no longer needs ${SYSCTL.nonlocalBind4}: restore 0`,
+        },
+      ]);
+      expect(p.ledger.sysctlsBefore).toEqual({});
+    });
+
+    it('leaves alone a sysctl back at its value from before (someone put it back)', () => {
+      const p = tearDown({ ...now, [SYSCTL.tcpL3mdev]: '0' }, before);
+      expect(cmds(p)).toEqual([`sysctl -w ${SYSCTL.nonlocalBind4}=0`]);
+      expect(p.ledger.sysctlsBefore).toEqual({});
+    });
+
+    it('writes nothing for a sysctl the kernel no longer has, or the host did not show', () => {
+      const { [SYSCTL.nonlocalBind4]: _notShown, ...rest } = now;
+      const p = tearDown({ ...rest, [SYSCTL.tcpL3mdev]: null }, before);
+      expect(p.steps).toEqual([]);
+      expect(p.ledger.sysctlsBefore).toEqual({});
+    });
+
+    it('writes nothing for a value the ledger does not know (null: a state file that could not tell)', () => {
+      const p = tearDown(now, { [SYSCTL.tcpL3mdev]: null, [SYSCTL.nonlocalBind4]: '0' });
+      expect(cmds(p)).toEqual([`sysctl -w ${SYSCTL.nonlocalBind4}=0`]);
+      expect(p.ledger.sysctlsBefore).toEqual({});
+    });
+  });
 });
 
 describe('plan: rules', () => {
