@@ -54,15 +54,11 @@ export function removeUndesired(ctx: PlanContext): void {
 }
 
 export function createOrReplace(ctx: PlanContext): void {
-  let rulesChecked = false;
-  const beforeCreate = (): void => {
-    if (!rulesChecked) l3mdevRuleBeforeFirstVrf(ctx);
-    rulesChecked = true;
-  };
   for (const v of ctx.desired.vrfs) {
     const l = ctx.model.link(v.name);
     if (!l) {
-      beforeCreate();
+      // Once the first VRF's rule is on the model, the next call finds it there and adds nothing.
+      l3mdevRuleBeforeFirstVrf(ctx);
       ctx.emit({
         kind: 'vrf-create',
         name: v.name,
@@ -89,7 +85,7 @@ export function createOrReplace(ctx: PlanContext): void {
         toTable: v.table,
         why: `the kernel cannot change a VRF's table: ${v.name} is deleted and created again with table ${v.table}`,
       });
-      beforeCreate();
+      l3mdevRuleBeforeFirstVrf(ctx);
       ctx.emit({
         kind: 'vrf-create',
         name: v.name,
