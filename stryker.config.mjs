@@ -4,8 +4,10 @@
 // @swc/jest, as in npm run test:unit; jest.stryker.config.js is the unit project alone (the e2e
 // tests run the packed charm in child processes, where Stryker's active mutant is not switched).
 // The test runner is scripts/stryker-jest-by-file.mjs: the jest runner, one test file at a time,
-// stopping at the first file that kills the mutant. Incremental: stryker-incremental.json
-// (committed) lets the next run re-test only mutants whose code or tests changed.
+// stopping at the first file that kills the mutant. Incremental: scripts/mutate.mjs feeds each run
+// the mutated file's own record from mutation/ (committed) and stores the result back there, so the
+// next run re-tests only mutants whose code or tests changed (a bare `npx stryker run` starts from
+// .cache/stryker/incremental.json instead, and records nothing).
 // The scores and the triage of survivors are in BENCHMARKS.md ("Mutation testing").
 export default {
   packageManager: 'npm',
@@ -18,8 +20,9 @@ export default {
   // Static mutants (module-level code) are run, against every related test file: see
   // scripts/stryker-jest-by-file.mjs (with ignoreStatic their per-test coverage is misleading).
   ignoreStatic: false,
-  // Not copied into the sandbox: the kernel cache (hundreds of MB), packed charms, builds, reports.
-  ignorePatterns: ['/.cache', '/build', '/bench/results', '/reports', '*.charm', '*.tmp'],
+  // Not copied into the sandbox: the kernel cache (hundreds of MB), packed charms, builds, reports,
+  // the mutation records.
+  ignorePatterns: ['/.cache', '/build', '/bench/results', '/reports', '/mutation', '*.charm', '*.tmp'],
   concurrency: 1,
   // A fresh test runner process every 30 mutants: jest's module registries of past runs stay in
   // the process (1.8 GB after 100 mutants of the planner, growing 1 MB a second), and the
@@ -27,7 +30,7 @@ export default {
   maxTestRunnerReuse: 30,
   timeoutMS: 10_000,
   incremental: true,
-  incrementalFile: 'stryker-incremental.json',
+  incrementalFile: '.cache/stryker/incremental.json',
   // mutant-log: each survivor as it is found, in .cache/stryker/undetected.log.
   reporters: ['clear-text', 'progress', 'json', 'mutant-log'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },

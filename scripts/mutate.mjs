@@ -1,137 +1,138 @@
 #!/usr/bin/env node
-// npm run mutate [-- FILE…]: StrykerJS over src/vrf and src/charm (or the files named), in chunks
-// of a few files, one `stryker run` each, so that a run cut short keeps every finished chunk.
+// npm run mutate [-- FILE[:FROM-TO]…]: StrykerJS over src/vrf and src/charm (or the files named),
+// results accumulated across runs and sessions in mutation/ (scripts/mutate-records.mjs).
 //
-// All chunks share one incremental report, stryker-incremental.json (committed, so that the next
-// run, in any checkout, re-tests only mutants whose code or covering tests changed): before a
-// chunk it is Stryker's --incrementalFile; after it, the chunk's files are merged back in
-// (Stryker writes only the files it mutated). The per-file scores of every file measured so far
-// are printed last and written to .cache/stryker/scores.md.
-//   MUTATE_CHUNK=N         files per stryker run (default 4)
+// One `stryker run` per file, or per line range of at most MUTATE_MAX mutants of a large file, each
+// fed the file's own record as its incremental report: Stryker tests only the mutants whose code,
+// or whose covering or killing tests, changed since, and reuses the rest. The record is rewritten
+// as soon as the run ends, so a run cut short loses at most one range. A file whose source and
+// tests are as they were when every one of its mutants was measured is not started at all.
+// The accumulated score (per file, per directory: measured of all mutants, % killed) is printed
+// last and written to .cache/stryker/scores.md.
+//   MUTATE_MAX=N           mutants per stryker run (default 80: about 10 minutes at load 8)
 //   MUTATE_CONCURRENCY=N   stryker's test runner processes (default 1: two shared cores)
-//   node scripts/mutate.mjs --scores   only print the scores of what was measured
+//   node scripts/mutate.mjs --scores   only print the scores
+// Run it under `nice -n 19`: it takes every core it is given, for hours.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import {
+  mutantsOf,
+  recordState,
+  recordStore,
+  scoreTable,
+  sha,
+  splitRanges,
+  toRecords,
+  toStryker,
+} from './mutate-records.mjs';
 
 const DIR = '.cache/stryker';
-const UNION = 'stryker-incremental.json';
 const CHUNK_FILE = path.join(DIR, 'chunk.json');
 mkdirSync(DIR, { recursive: true });
-
-/** @typedef {{ line: number, column: number }} Position */
-/** @typedef {{ status: string, mutatorName: string, replacement?: string, location: { start: Position, end: Position } }} MutantResult */
-/** @typedef {{ files: Record<string, { source: string, mutants: MutantResult[] }>, testFiles?: Record<string, unknown> }} Report */
-
-/** @returns {Report | null} */
-const readReport = (/** @type {string} */ f) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : null);
+const store = recordStore('.');
 
 /** Every file Stryker mutates by default: src/vrf and src/charm, no declarations. */
-function defaultFiles() {
+function allFiles() {
   const out = execFileSync('git', ['ls-files', 'src/vrf', 'src/charm'], { encoding: 'utf8' });
   return out.split('\n').filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
 }
 
-const DETECTED = new Set(['Killed', 'Timeout']);
-const VALID = new Set(['Killed', 'Timeout', 'Survived', 'NoCoverage']);
+// The order of a whole run: where a surviving bug hurts most first.
+const FIRST = [
+  'src/vrf/plan',
+  'src/vrf/apply.ts',
+  'src/vrf/teardown.ts',
+  'src/vrf/engine/teardown.ts',
+  'src/vrf/observe',
+  'src/vrf/gateways.ts',
+  'src/vrf/derive.ts',
+  'src/vrf/persist.ts',
+  'src/vrf/',
+];
+const rank = (/** @type {string} */ f) => {
+  const i = FIRST.findIndex((p) => f.startsWith(p));
+  return i === -1 ? FIRST.length : i;
+};
 
-/** @param {Report} report */
-export function scores(report) {
-  const rows = Object.entries(report.files)
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([file, { mutants }]) => {
-      /** @type {Record<string, number>} */
-      const n = {};
-      for (const m of mutants) n[m.status] = (n[m.status] ?? 0) + 1;
-      const valid = mutants.filter((m) => VALID.has(m.status)).length;
-      const detected = mutants.filter((m) => DETECTED.has(m.status)).length;
-      return { file, n, valid, detected };
-    });
-  const pct = (/** @type {number} */ d, /** @type {number} */ v) =>
-    v === 0 ? 'n/a' : `${((100 * d) / v).toFixed(1)} %`;
-  const line = (
-    /** @type {string} */ f,
-    /** @type {Record<string, number>} */ n,
-    /** @type {number} */ d,
-    /** @type {number} */ v,
-  ) =>
-    `| ${f} | ${v} | ${n.Killed ?? 0} | ${n.Timeout ?? 0} | ${n.Survived ?? 0} | ${n.NoCoverage ?? 0} |` +
-    ` ${(n.RuntimeError ?? 0) + (n.CompileError ?? 0)} | ${n.Ignored ?? 0} | ${pct(d, v)} |`;
-  const lines = [
-    '| file | valid mutants | killed | timed out | survived | no coverage | errors | ignored | score |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => line(r.file, r.n, r.detected, r.valid)),
-  ];
-  for (const dir of ['src/vrf/', 'src/charm/']) {
-    const mine = rows.filter((r) => r.file.startsWith(dir));
-    if (mine.length === 0) continue;
-    /** @type {Record<string, number>} */
-    const n = {};
-    for (const r of mine) for (const [k, v] of Object.entries(r.n)) n[k] = (n[k] ?? 0) + v;
-    const v = mine.reduce((s, r) => s + r.valid, 0);
-    const d = mine.reduce((s, r) => s + r.detected, 0);
-    lines.push(line(`**${dir} (${mine.length} files measured)**`, n, d, v));
-  }
-  return lines.join('\n');
-}
+/** @type {Map<string, string | undefined>} */
+const testShas = new Map();
+const testSha = (/** @type {string} */ name) => {
+  if (!testShas.has(name)) testShas.set(name, existsSync(name) ? sha(readFileSync(name, 'utf8')) : undefined);
+  return testShas.get(name);
+};
 
-/** @param {MutantResult} m */
-const mutantKey = (m) =>
-  `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement}`;
-
-/**
- * The chunk's files replace the union's, except where the chunk measured a line range of a file
- * whose source is unchanged: there the union keeps its results for the rest of the file.
- * @param {Report} union @param {Report} chunk
- */
-function merge(union, chunk) {
-  const files = { ...union.files };
-  for (const [name, file] of Object.entries(chunk.files)) {
-    const old = union.files[name];
-    if (!old || old.source !== file.source) {
-      files[name] = file;
-      continue;
-    }
-    const mutants = new Map(old.mutants.map((m) => [mutantKey(m), m]));
-    for (const m of file.mutants) mutants.set(mutantKey(m), m);
-    files[name] = { ...file, mutants: [...mutants.values()] };
-  }
-  return { ...chunk, files, testFiles: { ...union.testFiles, ...chunk.testFiles } };
-}
-
-function printScores() {
-  const union = readReport(UNION);
-  if (!union) return console.log('nothing measured yet');
-  const table = scores(union);
+async function printScores() {
+  const files = allFiles();
+  const located = await mutantsOf(files.map((name) => ({ name, content: readFileSync(name, 'utf8') })));
+  const rows = files.sort().map((file) => {
+    const record = store.read(file);
+    return {
+      file,
+      total: located.get(file)?.length ?? 0,
+      record,
+      ...recordState(record, readFileSync(file, 'utf8'), testSha),
+    };
+  });
+  const table = scoreTable(rows);
   writeFileSync(path.join(DIR, 'scores.md'), `${table}\n`);
   console.log(table);
 }
 
-const args = process.argv.slice(2);
-if (args[0] === '--scores') {
-  printScores();
-} else {
-  const files = args.length > 0 ? args : defaultFiles();
-  const size = Number(process.env.MUTATE_CHUNK ?? 4);
+/** Runs Stryker over one file or range, from the file's record; rewrites the record. */
+function measure(/** @type {string} */ file, /** @type {string} */ target) {
+  const record = store.read(file);
+  rmSync(CHUNK_FILE, { force: true });
+  if (record) writeFileSync(CHUNK_FILE, JSON.stringify(toStryker(record, (s) => store.testSource(s))));
   const concurrency = process.env.MUTATE_CONCURRENCY ?? '1';
-  for (let i = 0; i < files.length; i += size) {
-    const chunk = files.slice(i, i + size);
-    console.log(`# mutate: ${chunk.join(' ')} (${i + chunk.length}/${files.length})`);
-    if (existsSync(UNION)) copyFileSync(UNION, CHUNK_FILE);
-    const argv = ['stryker', 'run', '--incrementalFile', CHUNK_FILE, '--concurrency', concurrency];
-    argv.push('--mutate', chunk.join(','));
-    const r = spawnSync('npx', argv, { stdio: 'inherit' });
-    if (r.signal !== null) {
-      console.error(`# mutate: stryker ended by ${r.signal} on ${chunk.join(' ')}; stopping here`);
-      break;
-    }
-    const report = readReport(CHUNK_FILE);
-    if (r.status !== 0 || !report) {
-      console.error(`# mutate: stryker failed on ${chunk.join(' ')} (exit ${r.status}); its files are not counted`);
+  const argv = ['stryker', 'run', '--incrementalFile', CHUNK_FILE, '--concurrency', concurrency, '--mutate', target];
+  const r = spawnSync('npx', argv, { stdio: 'inherit' });
+  if (r.signal !== null) return `stryker ended by ${r.signal}`;
+  if (r.status !== 0 || !existsSync(CHUNK_FILE)) return `stryker failed (exit ${r.status}); nothing recorded`;
+  const { records, sources } = toRecords(JSON.parse(readFileSync(CHUNK_FILE, 'utf8')));
+  for (const rec of records) store.write(rec, sources);
+  store.prune();
+  return null;
+}
+
+async function run(/** @type {string[]} */ args) {
+  const targets = args.length > 0 ? args : allFiles().sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+  const max = Number(process.env.MUTATE_MAX ?? 80);
+  for (const [i, target] of targets.entries()) {
+    const [file, range] = target.split(':');
+    const source = readFileSync(file, 'utf8');
+    const located = (await mutantsOf([{ name: file, content: source }])).get(file) ?? [];
+    const record = store.read(file);
+    const { state } = recordState(record, source, testSha);
+    if (!range && state === 'current' && record?.mutants.length === located.length) {
+      console.log(
+        `# mutate: ${file}: every mutant measured, source and tests unchanged since (${i + 1}/${targets.length})`,
+      );
       continue;
     }
-    const union = readReport(UNION);
-    writeFileSync(UNION, JSON.stringify(union ? merge(union, report) : report));
+    const ranges = range ? [range] : splitRanges(located, source.split('\n').length, max).map(([a, b]) => `${a}-${b}`);
+    for (const [j, r] of ranges.entries()) {
+      const t = ranges.length === 1 && !range ? file : `${file}:${r}`;
+      // A part whose every mutant the record holds, measured against these tests, is done.
+      const [from, to] = r.split('-').map(Number);
+      const inside = (/** @type {number} */ line) => line >= from && line <= to;
+      const want = located.filter((l) => inside(l.start.line + 1) && inside(l.end.line + 1)).length;
+      const have = record?.mutants.filter((m) => inside(m.location.start.line) && inside(m.location.end.line)).length;
+      if (state === 'current' && have === want) {
+        console.log(`# mutate: ${t}: every mutant measured, source and tests unchanged since`);
+        continue;
+      }
+      console.log(`# mutate: ${t} (file ${i + 1}/${targets.length}, part ${j + 1}/${ranges.length})`);
+      const failed = measure(file, t);
+      if (failed === null) continue;
+      console.error(`# mutate: ${t}: ${failed}`);
+      if (failed.includes('ended by')) return;
+    }
   }
-  printScores();
+}
+
+if (process.argv[2] === '--scores') await printScores();
+else {
+  await run(process.argv.slice(2));
+  await printScores();
 }
