@@ -1,8 +1,9 @@
 // StrykerJS mutation testing of src/vrf and src/charm against the unit tests. Not in CI: run it
-// with `npm run mutate` (scripts/mutate.mjs: in chunks of a few files, the scores per file) or
-// `npx stryker run --mutate FILE[:LINES]`. Jest runs ESM through --experimental-vm-modules and
-// @swc/jest, as in npm run test:unit; jest.stryker.config.js is the unit project alone (the e2e
-// tests run the packed charm in child processes, where Stryker's active mutant is not switched).
+// with `npm run mutate` (scripts/mutate.mjs: one file or line range a run, results kept per file
+// in mutation/, the scores per file) or `npx stryker run --mutate FILE[:LINES]`. Jest runs ESM
+// through --experimental-vm-modules and @swc/jest, as in npm run test:unit; jest.stryker.config.js
+// is the unit project alone (the e2e tests run the packed charm in child processes, where
+// Stryker's active mutant is not switched).
 // The test runner is scripts/stryker-jest-by-file.mjs: the jest runner, one test file at a time,
 // stopping at the first file that kills the mutant. Incremental: scripts/mutate.mjs feeds each run
 // the mutated file's own record from mutation/ (committed) and stores the result back there, so the
