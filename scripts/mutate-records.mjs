@@ -88,6 +88,27 @@ export function toStryker(record, sourceOf) {
   };
 }
 
+/**
+ * Records of several files → one incremental report, for one Stryker run over all of them. Only
+ * records of one and the same run can be joined (their tests have the same numbers and sources):
+ * `runOf` tells them apart.
+ * @param {FileRecord[]} records @param {(sha: string) => string | undefined} sourceOf
+ * @returns {Report}
+ */
+export function toStrykerMany(records, sourceOf) {
+  const [first, ...rest] = records;
+  if (!first) throw new Error('no record to join');
+  const report = toStryker(first, sourceOf);
+  for (const r of rest) {
+    if (runOf(r) !== runOf(first)) throw new Error(`${r.file} and ${first.file} were measured in different runs`);
+    report.files[r.file] = { language: r.language, source: r.source, mutants: r.mutants };
+  }
+  return report;
+}
+
+/** Which run measured a record: the same tests, numbered the same way. */
+export const runOf = (/** @type {FileRecord} */ r) => sha(JSON.stringify(r.testFiles));
+
 /** @param {string} root the checkout */
 export function recordStore(root) {
   const dir = path.join(root, 'mutation');

@@ -2,14 +2,14 @@
 // npm run mutate [-- FILE[:FROM-TO]…]: StrykerJS over src/vrf and src/charm (or the files named),
 // results accumulated across runs and sessions in mutation/ (scripts/mutate-records.mjs).
 //
-// One `stryker run` per file, or per line range of at most MUTATE_MAX mutants of a large file, each
-// fed the file's own record as its incremental report: Stryker tests only the mutants whose code,
-// or whose covering or killing tests, changed since, and reuses the rest. The record is rewritten
-// as soon as the run ends, so a run cut short loses at most one range. A file whose source and
-// tests are as they were when every one of its mutants was measured is not started at all.
+// One `stryker run` per line range of about MUTATE_MAX mutants of a large file, or per group of
+// small files, fed their records as its incremental report: Stryker tests only the mutants whose
+// code, or whose covering or killing tests, changed since, and reuses the rest. The records are
+// rewritten as soon as the run ends, so a run cut short loses at most one chunk. A file whose
+// source and tests are as they were when every one of its mutants was measured is not started.
 // The accumulated score (per file, per directory: measured of all mutants, % killed) is printed
 // last and written to .cache/stryker/scores.md.
-//   MUTATE_MAX=N           mutants per stryker run (default 80: about 10 minutes at load 8)
+//   MUTATE_MAX=N           mutants per stryker run (default 100: 5-20 minutes at load 8)
 //   MUTATE_CONCURRENCY=N   stryker's test runner processes (default 1: two shared cores)
 //   node scripts/mutate.mjs --scores   only print the scores
 // Run it under `nice -n 19`: it takes every core it is given, for hours.
@@ -20,11 +20,12 @@ import {
   mutantsOf,
   recordState,
   recordStore,
+  runOf,
   scoreTable,
   sha,
   splitRanges,
   toRecords,
-  toStryker,
+  toStrykerMany,
 } from './mutate-records.mjs';
 
 const DIR = '.cache/stryker';
@@ -79,55 +80,86 @@ async function printScores() {
   console.log(table);
 }
 
-/** Runs Stryker over one file or range, from the file's record; rewrites the record. */
-function measure(/** @type {string} */ file, /** @type {string} */ target) {
-  const record = store.read(file);
+/**
+ * Runs Stryker once over a chunk (one range of a large file, or several small files), fed their
+ * records; writes each file's record back.
+ * @param {{ files: string[], targets: string[] }} chunk
+ */
+function measure(chunk) {
+  const records = chunk.files.map((f) => store.read(f)).filter((r) => r !== undefined);
   rmSync(CHUNK_FILE, { force: true });
-  if (record) writeFileSync(CHUNK_FILE, JSON.stringify(toStryker(record, (s) => store.testSource(s))));
+  if (records.length > 0) {
+    writeFileSync(CHUNK_FILE, JSON.stringify(toStrykerMany(records, (s) => store.testSource(s))));
+  }
   const concurrency = process.env.MUTATE_CONCURRENCY ?? '1';
-  const argv = ['stryker', 'run', '--incrementalFile', CHUNK_FILE, '--concurrency', concurrency, '--mutate', target];
-  const r = spawnSync('npx', argv, { stdio: 'inherit' });
+  const argv = ['stryker', 'run', '--incrementalFile', CHUNK_FILE, '--concurrency', concurrency];
+  const r = spawnSync('npx', [...argv, '--mutate', chunk.targets.join(',')], { stdio: 'inherit' });
   if (r.signal !== null) return `stryker ended by ${r.signal}`;
   if (r.status !== 0 || !existsSync(CHUNK_FILE)) return `stryker failed (exit ${r.status}); nothing recorded`;
-  const { records, sources } = toRecords(JSON.parse(readFileSync(CHUNK_FILE, 'utf8')));
-  for (const rec of records) store.write(rec, sources);
+  const { records: measured, sources } = toRecords(JSON.parse(readFileSync(CHUNK_FILE, 'utf8')));
+  for (const rec of measured) if (chunk.files.includes(rec.file)) store.write(rec, sources);
   store.prune();
   return null;
 }
 
-async function run(/** @type {string[]} */ args) {
-  const targets = args.length > 0 ? args : allFiles().sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
-  const max = Number(process.env.MUTATE_MAX ?? 80);
-  for (const [i, target] of targets.entries()) {
-    const [file, range] = target.split(':');
+/**
+ * The chunks of a run: each range of a large file alone; small files together up to MUTATE_MAX
+ * mutants (one dry run of the related tests for all of them), when their records, if any, come
+ * from one run. What is measured already, against today's source and tests, is left out.
+ * @param {string[]} targets
+ */
+async function chunksOf(targets) {
+  const max = Number(process.env.MUTATE_MAX ?? 100);
+  /** @type {{ files: string[], targets: string[], mutants: number, run: string | undefined, join: boolean }[]} */
+  const chunks = [];
+  for (const target of targets) {
+    const [file = '', range] = target.split(':');
     const source = readFileSync(file, 'utf8');
     const located = (await mutantsOf([{ name: file, content: source }])).get(file) ?? [];
     const record = store.read(file);
     const { state } = recordState(record, source, testSha);
-    if (!range && state === 'current' && record?.mutants.length === located.length) {
-      console.log(
-        `# mutate: ${file}: every mutant measured, source and tests unchanged since (${i + 1}/${targets.length})`,
-      );
+    const run = record ? runOf(record) : undefined;
+    if (!range && located.length <= max) {
+      if (state === 'current' && record?.mutants.length === located.length) {
+        console.log(`# mutate: ${file}: every mutant measured, source and tests unchanged since`);
+        continue;
+      }
+      const last = chunks.at(-1);
+      if (last?.join && last.mutants + located.length <= max && (!run || !last.run || run === last.run)) {
+        last.files.push(file);
+        last.targets.push(file);
+        last.mutants += located.length;
+        last.run ??= run;
+      } else chunks.push({ files: [file], targets: [file], mutants: located.length, run, join: true });
       continue;
     }
     const ranges = range ? [range] : splitRanges(located, source.split('\n').length, max).map(([a, b]) => `${a}-${b}`);
-    for (const [j, r] of ranges.entries()) {
-      const t = ranges.length === 1 && !range ? file : `${file}:${r}`;
-      // A part whose every mutant the record holds, measured against these tests, is done.
-      const [from, to] = r.split('-').map(Number);
+    for (const r of ranges) {
+      // A range whose every mutant the record holds, measured against these tests, is done.
+      const [from = 0, to = 0] = r.split('-').map(Number);
       const inside = (/** @type {number} */ line) => line >= from && line <= to;
       const want = located.filter((l) => inside(l.start.line + 1) && inside(l.end.line + 1)).length;
       const have = record?.mutants.filter((m) => inside(m.location.start.line) && inside(m.location.end.line)).length;
       if (state === 'current' && have === want) {
-        console.log(`# mutate: ${t}: every mutant measured, source and tests unchanged since`);
+        console.log(`# mutate: ${file}:${r}: every mutant measured, source and tests unchanged since`);
         continue;
       }
-      console.log(`# mutate: ${t} (file ${i + 1}/${targets.length}, part ${j + 1}/${ranges.length})`);
-      const failed = measure(file, t);
-      if (failed === null) continue;
-      console.error(`# mutate: ${t}: ${failed}`);
-      if (failed.includes('ended by')) return;
+      chunks.push({ files: [file], targets: [`${file}:${r}`], mutants: want, run, join: false });
     }
+  }
+  return chunks;
+}
+
+async function run(/** @type {string[]} */ args) {
+  const targets = args.length > 0 ? args : allFiles().sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+  const chunks = await chunksOf(targets);
+  for (const [i, chunk] of chunks.entries()) {
+    const what = chunk.targets.join(' ');
+    console.log(`# mutate: ${what} (${chunk.mutants} mutants; run ${i + 1} of ${chunks.length})`);
+    const failed = measure(chunk);
+    if (failed === null) continue;
+    console.error(`# mutate: ${what}: ${failed}`);
+    if (failed.includes('ended by')) return;
   }
 }
 

@@ -17,6 +17,7 @@ import {
   splitRanges,
   toRecords,
   toStryker,
+  toStrykerMany,
 } from '../../scripts/mutate-records.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -83,6 +84,20 @@ describe('mutate records: one per file, with the tests it was measured against',
   it('leaves out a test file whose source it does not have: its tests count as new, so what they cover is re-tested', () => {
     const { records } = toRecords(report());
     expect(toStryker(records[0]!, () => undefined).testFiles).toEqual({});
+  });
+
+  it('joins the records of files one run measured into one report, and refuses those of different runs', () => {
+    const r = report();
+    r.files['src/vrf/g.ts'] = { ...r.files['src/vrf/f.ts'], source: 'export const g = 1;\n' };
+    const { records, sources } = toRecords(r);
+    expect(records.map((x) => x.file)).toEqual(['src/vrf/f.ts', 'src/vrf/g.ts']);
+    const joined = toStrykerMany(records, (s) => sources.get(s));
+    expect(Object.keys(joined.files)).toEqual(['src/vrf/f.ts', 'src/vrf/g.ts']);
+    expect(joined.testFiles).toEqual(toStryker(records[0]!, (s) => sources.get(s)).testFiles);
+    const other = toRecords(report(undefined, "it('adds', () => { expect(2).toBe(2); });\n")).records[0]!;
+    expect(() => toStrykerMany([records[1]!, other], (s) => sources.get(s))).toThrow(
+      'src/vrf/f.ts and src/vrf/g.ts were measured in different runs',
+    );
   });
 
   it('says whether the source or a test changed since the file was measured', () => {
