@@ -60,7 +60,7 @@ export function toRecords(report) {
     language: f.language,
     source: f.source,
     mutants: f.mutants.map((m) =>
-      m.statusReason === undefined ? m : { ...m, statusReason: m.statusReason.split('\n')[0].slice(0, 300) },
+      m.statusReason === undefined ? m : { ...m, statusReason: (m.statusReason.split('\n')[0] ?? '').slice(0, 300) },
     ),
     testFiles,
   }));
@@ -223,7 +223,8 @@ export function splitRanges(locations, lines, max) {
   }
   count += starting[lines - 1] ?? 0;
   // No mutant after the last cut: the last range runs to the end.
-  if (count === 0 && ranges.length > 0) ranges[ranges.length - 1][1] = lines;
+  const last = ranges.at(-1);
+  if (count === 0 && last) last[1] = lines;
   else ranges.push([from + 1, lines]);
   return ranges;
 }

@@ -88,7 +88,8 @@ describe('mutate records: one per file, with the tests it was measured against',
 
   it('joins the records of files one run measured into one report, and refuses those of different runs', () => {
     const r = report();
-    r.files['src/vrf/g.ts'] = { ...r.files['src/vrf/f.ts'], source: 'export const g = 1;\n' };
+    const files: Record<string, (typeof r.files)['src/vrf/f.ts']> = r.files;
+    files['src/vrf/g.ts'] = { ...r.files['src/vrf/f.ts'], source: 'export const g = 1;\n' };
     const { records, sources } = toRecords(r);
     expect(records.map((x) => x.file)).toEqual(['src/vrf/f.ts', 'src/vrf/g.ts']);
     const joined = toStrykerMany(records, (s) => sources.get(s));
