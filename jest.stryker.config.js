@@ -10,6 +10,10 @@ const { displayName: _name, ...rest } = unit;
 export default {
   ...rest,
   rootDir: '.',
+  // Mutation runs go at nice 19 on two shared cores: a unit test that takes 1 s at ease took over
+  // jest's 5 s there and failed a dry run (the whole chunk is then lost). A mutant that makes a
+  // test hang is still caught: Stryker times each run out on its own (timeoutMS).
+  testTimeout: 60_000,
   testPathIgnorePatterns: [
     '/node_modules/',
     '<rootDir>/tests/unit/ci-summary.test.ts',
