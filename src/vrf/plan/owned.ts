@@ -11,10 +11,9 @@ import { keyOfRuleTarget, ownedKeyOfRule, ruleKey, targetOfRule } from './keys.j
 
 export function dropUnkeptOwnedRules(ctx: PlanContext, f: Family): void {
   const kept = new Set(ctx.kept().rules.map(keyOfRuleTarget));
+  // A key names its family: the other family's owned rules never match a rule of this one.
   const owned = new Set(
-    ctx.ledger.ownedRules
-      .filter((r) => r.family === f)
-      .map((r) => ruleKey(r.family, r.priority, r.src ?? null, r.table, r.dst ?? null)),
+    ctx.ledger.ownedRules.map((r) => ruleKey(r.family, r.priority, r.src ?? null, r.table, r.dst ?? null)),
   );
   for (const r of [...ctx.model.allRules()]) {
     if (r.family !== f) continue;

@@ -127,6 +127,10 @@ describe('rule ownership comes from the ledger', () => {
     expect(c.indexOf('ip rule add pref 99 from 10.10.4.10/32 lookup 1002')).toBeLessThan(
       c.indexOf('ip rule del pref 97 from 10.10.4.10/32 lookup 1002'),
     );
+    // The plan action says why a rule at a priority this version never uses goes.
+    expect(p.steps[c.indexOf('ip rule del pref 97 from 10.10.4.10/32 lookup 1002')]?.why).toBe(
+      'vrf-host added this rule (the ledger lists it) and no longer wants it',
+    );
     const after = simulate(host, p.steps);
     expect(sourceRules(after).map((r) => r.priority)).toEqual(sourceRules(converged).map(() => 99));
     expect(keys(p.ledger.ownedRules)).toEqual(keys(current.ledger.ownedRules));
