@@ -137,6 +137,21 @@ describe('rule ownership comes from the ledger', () => {
     expect(plan(current.desired!, after, p.ledger).steps).toEqual([]);
   });
 
+  it('an upgrade also finds delivery rules (`to ADDRESS lookup TABLE`) an earlier version put elsewhere, by their destination', () => {
+    const delivery = (r: { priority: number; dst?: string | null | undefined; table: number | null }) =>
+      r.priority === 98 && r.dst !== undefined && r.dst !== null && r.table !== 255;
+    const host = { ...converged, rules: converged.rules.map((r) => (delivery(r) ? { ...r, priority: 42 } : r)) };
+    const ledger = {
+      ...current.ledger,
+      ownedRules: current.ledger.ownedRules.map((r) => (delivery(r) ? { ...r, priority: 42 } : r)),
+    };
+    expect(host.rules.filter((r) => r.priority === 42)).not.toEqual([]);
+    const p = plan(current.desired!, host, ledger);
+    const after = simulate(host, p.steps);
+    expect(after.rules.filter((r) => r.priority === 42)).toEqual([]);
+    expect(rulesOf(after)).toEqual(rulesOf(converged));
+  });
+
   it('teardown removes rules at a priority this version never uses, because the ledger lists them', () => {
     const { host, ledger } = madeAt(42);
     const restored = simulate(host, planTeardown(host, ledger).steps);
