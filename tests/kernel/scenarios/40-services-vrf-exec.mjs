@@ -159,6 +159,14 @@ export async function run(t) {
     ownAnswers.join(' | '),
   );
 
+  // The User= trap, measured: ip vrf exec as an unprivileged user (as a unit's User= would run it).
+  const asNobody = nsRun(
+    topo.unit,
+    ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'ip', 'vrf', 'exec', 'storage', '/bin/true'],
+    { allowFail: true },
+  );
+  t.note(`ip vrf exec as uid 65534: exit ${asNobody.code}: ${asNobody.stderr.trim().split('\n').join(' | ')}`);
+  t.check('ip vrf exec fails for an unprivileged user (the User= trap)', asNobody.code !== 0, asNobody.stderr.trim());
   await measureLoopback(t, topo.unit);
 
   // The VRF recreated under the running client (a heal gives it a new ifindex).
@@ -179,6 +187,11 @@ export async function run(t) {
     `the client started before the recreate, ${stale.length} attempts after it: ` +
       `${stale.filter((l) => l.includes('name=rp-storage')).length} answered; ip vrf identify still says "${identify(pid)}"; ` +
       `last: ${stale.at(-1) ?? 'none'}`,
+  );
+  t.check(
+    "after the recreate the running client's new connections fail: its sockets are bound to the old ifindex",
+    stale.length > 0 && stale.every((l) => !l.includes('name=rp-storage')),
+    stale.join(' | '),
   );
   t.check(
     'ip vrf identify cannot see the recreate (it reads the cgroup name, not the ifindex): vrf-host must record the ifindex',
@@ -262,10 +275,15 @@ async function tryRealSystemd(t, ns, unitDir, storage, port, r) {
   );
   chmodSync(inner, 0o755);
   // Its own cgroup first, so that the cgroup namespace's root is not the guest's.
+  // Its own cgroup first, so that the cgroup namespace's root is not the guest's. `ip netns exec`
+  // gives the namespace a fresh /sys without the cgroup2 mount: mount it there first.
   const cg = '/sys/fs/cgroup/vrf-host-test-systemd';
-  mkdirSync(cg, { recursive: true });
   const boot = startBackground(
-    inNs(ns, ['sh', '-c', `echo $$ > ${cg}/cgroup.procs && exec unshare -m -p -f -C --mount-proc ${inner}`]),
+    inNs(ns, [
+      'sh',
+      '-c',
+      `mount -t cgroup2 cgroup2 /sys/fs/cgroup && mkdir -p ${cg} && echo $$ > ${cg}/cgroup.procs && exec unshare -m -p -f -C --mount-proc ${inner}`,
+    ]),
   );
   /** @type {string} */
   let pid1 = '';
@@ -362,6 +380,14 @@ async function measureLoopback(t, ns) {
       );
     };
     measure('without 127.0.0.1/8 on the VRF device');
+    try {
+      servers.push(await startServer({ ns, name: 'vrf-lo-before', bind: '127.0.0.1', vrf: 'storage' }));
+      t.note('loopback without 127.0.0.1/8 on storage: a process in storage can listen on 127.0.0.1');
+    } catch (e) {
+      t.note(
+        `loopback without 127.0.0.1/8 on storage: a process in storage cannot listen on 127.0.0.1: ${String(e).split('\n')[0]}`,
+      );
+    }
     nsRun(ns, ['ip', 'addr', 'add', '127.0.0.1/8', 'dev', 'storage']);
     nsRun(ns, ['ip', '-6', 'addr', 'add', '::1/128', 'dev', 'storage', 'nodad']);
     measure('with 127.0.0.1/8 and ::1 on storage');
