@@ -1,5 +1,6 @@
 // Process helpers for the kernel suite (guest side). argv arrays only, every call has a timeout.
 import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 /**
  * @typedef {{ code: number | null, stdout: string, stderr: string, ms: number }} RunResult
@@ -182,27 +183,47 @@ export function getSysctls(ns, keys) {
 /**
  * Start a long-running process (e.g. a server) and return a handle.
  * @param {readonly string[]} argv
- * @param {{ env?: NodeJS.ProcessEnv }} [options]
+ * @param {{ env?: NodeJS.ProcessEnv, logFile?: string }} [options]
+ *   logFile: its stdout and stderr go to this file (created, or emptied), not through a pipe to this
+ *     process, and output() reads it. For a process that must never wait on this one: a daemon
+ *     writing to a pipe blocks once the pipe is full, and the pipe is emptied only while this event
+ *     loop runs, never during a run() (spawnSync). systemd-networkd blocked on its log like that
+ *     while networkctl waited for it on the bus (BENCHMARKS.md).
  * @returns {{child: import('node:child_process').ChildProcess, output: () => string, stop: () => Promise<void>}}
  */
-export function startBackground(argv, { env } = {}) {
+export function startBackground(argv, { env, logFile } = {}) {
   const [cmd, args] = split(argv);
-  const child = spawn(cmd, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: env ? { ...process.env, ...env } : process.env,
-    detached: true,
-  });
+  const fd = logFile === undefined ? null : openSync(logFile, 'w');
+  /** @type {import('node:child_process').ChildProcess} */
+  let child;
+  try {
+    child = spawn(cmd, args, {
+      stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'],
+      env: env ? { ...process.env, ...env } : process.env,
+      detached: true,
+    });
+  } finally {
+    if (fd !== null) closeSync(fd); // the child has its own copy
+  }
   let out = '';
-  child.stdout.on('data', (d) => {
+  child.stdout?.on('data', (d) => {
     out += d;
   });
-  child.stderr.on('data', (d) => {
+  child.stderr?.on('data', (d) => {
     out += d;
   });
   const exited = new Promise((resolve) => child.on('close', resolve));
+  const output = () => {
+    if (logFile === undefined) return out;
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return ''; // removed with its directory
+    }
+  };
   return {
     child,
-    output: () => out,
+    output,
     async stop() {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
         try {

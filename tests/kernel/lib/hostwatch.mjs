@@ -5,13 +5,15 @@
 //
 // Each message carries ip's own timestamp (local time, the clock of the probe loop's Date.now()).
 // The time a line reaches the scenario is no good: its event loop may be blocked meanwhile
-// (networkctl waits for a starting networkd on the bus).
+// (networkctl waits for a starting networkd on the bus); ip writes to a file for the same reason.
 //
 // Presence keys: `link:NAME` (UP and LOWER_UP), `default4:TABLE` (an IPv4 default route via a
 // gateway in that table, as ip names it: `main` for the main table), `addr:ADDRESS` (the address on
 // any link).
-import { spawn } from 'node:child_process';
-import { ipJson, sleep } from './exec.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ipJson, sleep, startBackground } from './exec.mjs';
 
 /**
  * @typedef {{t: number, key: string, link: string, present: boolean}} Change  one key on one link
@@ -129,30 +131,38 @@ function presentNow(ns) {
 }
 
 /**
- * Watch `ns` until stop().
+ * Watch `ns` until stop(). ip writes to a file, never to a pipe to this process: a pipe is emptied
+ * only while this event loop runs, and ip blocked on a full one would stamp what it reads late.
  * @param {string} ns
  */
 export async function startHostWatch(ns) {
-  const child = spawn('ip', ['netns', 'exec', ns, 'ip', '-ts', '-o', 'monitor', 'link', 'address', 'route', 'rule'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise((resolve) => child.on('close', resolve));
+  const dir = mkdtempSync(path.join(tmpdir(), 'hostwatch-'));
+  const file = path.join(dir, 'monitor.log');
+  const ip = startBackground(
+    ['ip', 'netns', 'exec', ns, 'ip', '-ts', '-o', 'monitor', 'link', 'address', 'route', 'rule'],
+    {
+      logFile: file,
+    },
+  );
   /** @type {Change[]} */
   const changes = [];
   /** @type {string[]} every line, `MS rest` */
   const raw = [];
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    const now = Date.now();
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const { t, rest } = stamped(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      raw.push(`${t ?? now} ${rest}`);
-      changes.push(...parseMonitorLine(rest, t ?? now));
+  let stopped = false;
+  /** Read what ip wrote so far into `changes` and `raw` (a line without a time gets the one before it). */
+  const read = () => {
+    if (stopped) return;
+    changes.length = 0;
+    raw.length = 0;
+    let last = startedAt;
+    for (const line of ip.output().split('\n')) {
+      if (line === '') continue;
+      const { t, rest } = stamped(line);
+      last = t ?? last;
+      raw.push(`${last} ${rest}`);
+      changes.push(...parseMonitorLine(rest, last));
     }
-  });
+  };
   await sleep(300); // ip has subscribed
   const startedAt = Date.now();
   const initial = presentNow(ns);
@@ -167,6 +177,7 @@ export async function startHostWatch(ns) {
      * @param {number} [to]
      */
     absent(key, from = startedAt, to = Date.now()) {
+      read();
       return absentIntervals(
         changes.filter((c) => c.t >= startedAt),
         key,
@@ -175,9 +186,12 @@ export async function startHostWatch(ns) {
         to,
       );
     },
+    /** Stop ip; `changes` and `raw` then hold everything it wrote. */
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, sleep(2000)]);
+      await Promise.race([ip.stop(), sleep(2000)]);
+      read();
+      stopped = true;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

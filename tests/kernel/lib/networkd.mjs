@@ -268,6 +268,28 @@ export class NetworkdHost {
     /** @type {ReturnType<typeof startBackground> | null} */
     this.holder = null;
     this.pid = 0;
+    /** how many processes of each name were started (each one's log is a file of its own) */
+    /** @type {Record<string, number>} */
+    this.starts = {};
+  }
+
+  /**
+   * Start a daemon of this host as procs[name], its output going to a file of its own under
+   * DIR/log (never through a pipe: a daemon blocked on a full pipe while the runner sits in a
+   * spawnSync, networkd first of all, stalls every networkctl waiting for it on the bus).
+   * @param {string} name
+   * @param {readonly string[]} argv
+   * @param {NodeJS.ProcessEnv} [env]
+   */
+  #daemon(name, argv, env) {
+    const n = (this.starts[name] = (this.starts[name] ?? 0) + 1);
+    mkdirSync(path.join(this.dir, 'log'), { recursive: true });
+    const p = startBackground(argv, {
+      ...(env ? { env } : {}),
+      logFile: path.join(this.dir, 'log', `${name}.${n}.log`),
+    });
+    this.procs[name] = p;
+    return p;
   }
 
   /**
@@ -314,8 +336,7 @@ export class NetworkdHost {
     if (dhcp) await this.startDhcpServer(dhcp);
     this.writeNetplan(this.netplan);
     this.generate();
-    const dbus = startBackground([...e, 'dbus-daemon', '--system', '--nofork', '--nopidfile']);
-    this.procs.dbus = dbus;
+    const dbus = this.#daemon('dbus', [...e, 'dbus-daemon', '--system', '--nofork', '--nopidfile']);
     if (!(await waitFor(() => existsSync(this.file('run/dbus/system_bus_socket')), { timeoutMs: 15_000 })))
       throw new NetworkdError(`dbus-daemon --system did not start: ${dbus.output()}`);
     await this.startNetworkd({ waitMs });
@@ -447,12 +468,10 @@ export class NetworkdHost {
   /** Start systemd-networkd and wait until the YAML's links are configured. */
   async startNetworkd({ waitMs = 120_000 } = {}) {
     if (this.procs.networkd) throw new NetworkdError('systemd-networkd is already running');
-    this.procs.networkd = startBackground(this.argv([NETWORKD]), {
-      env: {
-        SYSTEMD_LOG_TARGET: 'console',
-        SYSTEMD_LOG_COLOR: '0',
-        SYSTEMD_LOG_LEVEL: process.env.VRF_HOST_NETWORKD_LOG ?? 'info',
-      },
+    this.#daemon('networkd', this.argv([NETWORKD]), {
+      SYSTEMD_LOG_TARGET: 'console',
+      SYSTEMD_LOG_COLOR: '0',
+      SYSTEMD_LOG_LEVEL: process.env.VRF_HOST_NETWORKD_LOG ?? 'info',
     });
     return this.waitConfigured({ timeoutMs: waitMs });
   }
@@ -476,8 +495,7 @@ export class NetworkdHost {
   /** networkd-dispatcher (verbose), once it has read the link list (it runs networkctl list at start). */
   async startDispatcher() {
     if (this.procs.dispatcher) throw new NetworkdError('networkd-dispatcher is already running');
-    const dispatcher = startBackground(this.argv([DISPATCHER, '-v']));
-    this.procs.dispatcher = dispatcher;
+    const dispatcher = this.#daemon('dispatcher', this.argv([DISPATCHER, '-v']));
     const ok = await waitFor(() => this.dispatcherRunning(), { timeoutMs: 30_000, intervalMs: 250 });
     if (!ok) throw new NetworkdError(`networkd-dispatcher did not start: ${dispatcher.output()}`);
   }
@@ -660,8 +678,7 @@ export class NetworkdHost {
         '',
       ].join('\n'),
     );
-    const p = startBackground(['ip', 'netns', 'exec', s.gwNs, 'busybox', 'udhcpd', '-f', conf]);
-    this.procs[`dhcp-${space}`] = p;
+    const p = this.#daemon(`dhcp-${space}`, ['ip', 'netns', 'exec', s.gwNs, 'busybox', 'udhcpd', '-f', conf]);
     await sleep(200);
     if (p.child.exitCode !== null) throw new NetworkdError(`udhcpd did not start: ${p.output()}`);
   }
