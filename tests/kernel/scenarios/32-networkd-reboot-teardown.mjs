@@ -5,7 +5,8 @@
 // vrf-host.service's ExecStart runs in the host with systemd's minimal environment. The host
 // must converge to the snapshot of before the reboot, and traffic flows. Teardown (stop, remove):
 // every file vrf-host gave networkd is gone, the links and networkd's view of them (networkctl
-// list) are as before install, and a networkd restart afterwards brings nothing of vrf-host back.
+// list and status) are as before install, networkd was reloaded (a reconfigure, which reads no
+// file, puts nothing back), and a networkd restart afterwards brings nothing of vrf-host back.
 import { readFileSync } from 'node:fs';
 import { CharmUnit, networksFor } from '../lib/charm.mjs';
 import { ipJson } from '../lib/exec.mjs';
@@ -162,6 +163,17 @@ export async function run(t) {
     'after remove networkctl status (state, network file) of every link is as before install',
     JSON.stringify(status) === JSON.stringify(statusPristine),
     `${statusPristine.join(', ')} → ${status.join(', ')}`,
+  );
+  // networkd was told (teardown's reload): a reconfigure reads no file, it applies what networkd
+  // loaded last; had networkd still held vrf-host's drop-ins (VRF=, the VRF's routes), the former
+  // members would be put back into VRFs that are gone, and fail.
+  await host.reconfigure(['br-ens4', 'bond0', 'bond0.105']);
+  const rc = diffSnapshots(pristine, snapshot(topo.unit));
+  const rcList = listRows(host);
+  t.check(
+    'after remove a reconfigure of the former members (no reload) leaves them as before install',
+    rc.length === 0 && JSON.stringify(rcList) === JSON.stringify(listPristine),
+    `${rc.slice(0, 6).join(' | ') || 'snapshot equal'}; ${rcList.join(', ')}`,
   );
   await host.restartNetworkd();
   const tr = diffSnapshots(pristine, snapshot(topo.unit));
