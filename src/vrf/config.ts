@@ -309,7 +309,8 @@ type VrfEntryRaw = z.infer<typeof VrfEntrySchema>;
 const VRF_KEYS = Object.keys(VrfEntrySchema.shape).join(', ');
 const ROUTE_KEYS = Object.keys(RouteEntrySchema.shape).join(', ');
 
-function describe(v: unknown): string {
+/** How a config value of the wrong shape is named in a message. */
+export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
@@ -447,7 +448,8 @@ function parseVrfEntry(name: string, rawEntry: unknown, problems: Problem[]): Vr
   return { binding: e.binding, ...(e.table !== undefined ? { table: e.table } : {}), gateways, routes };
 }
 
-function yamlErrorText(e: YAML.YAMLError): string {
+/** A YAML parse error as one line, with its line number. */
+export function yamlErrorText(e: YAML.YAMLError): string {
   const line = e.linePos?.[0]?.line;
   const first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
   return line !== undefined ? `invalid YAML at line ${line}: ${first}` : `invalid YAML: ${first}`;

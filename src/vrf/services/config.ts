@@ -8,6 +8,7 @@
  */
 import YAML from 'yaml';
 import { z } from 'zod';
+import { describe, yamlErrorText } from '../config.js';
 import { vrfNameProblem } from '../names.js';
 import type { DesiredState, HeldSpace, Problem } from '../types.js';
 import { unitNameProblem } from './unit-name.js';
@@ -24,15 +25,12 @@ export type ServicesResult =
 const FIELD = 'services';
 const entryField = (unit: string): string => `${FIELD}: ${unit}`;
 
-const describe = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : JSON.stringify(v);
-
 /** The option's text → its entries (sorted by unit), or every problem found. */
 export function parseServicesOption(text: string): ServicesResult {
   if (text.trim() === '') return { ok: true, entries: [] };
   const doc = YAML.parseDocument(text, { uniqueKeys: true });
   const err = doc.errors[0];
-  if (err) return { ok: false, problems: [{ field: FIELD, message: `invalid YAML: ${err.message.split('\n')[0]}` }] };
+  if (err) return { ok: false, problems: [{ field: FIELD, message: yamlErrorText(err) }] };
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 50 });

@@ -63,7 +63,7 @@ describe('parseServicesOption', () => {
   it.each([
     ['[a.service]', 'services: must be a mapping of unit name to VRF, not a list'],
     ['just-a-word', 'services: must be a mapping of unit name to VRF, not "just-a-word"'],
-    ['{a.service: x, a.service: y}', 'services: invalid YAML: Map keys must be unique'],
+    ['{a.service: x, a.service: y}', 'services: invalid YAML at line 1: Map keys must be unique'],
     ['{a.service: "v1 v2"}', 'services: a.service VRF "v1 v2" must be lowercase'],
   ])('%j → %s', (text, msg) => {
     const r = parseServicesOption(text);
