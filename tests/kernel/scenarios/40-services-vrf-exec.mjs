@@ -267,6 +267,7 @@ async function tryRealSystemd(t, ns, unitDir, storage, port, r) {
       'mount -t tmpfs tmpfs /run',
       `mount --bind ${units} /etc/systemd/system`,
       'mkdir -p /run/systemd/system',
+      'umount -l /sys/fs/cgroup 2>/dev/null || true',
       'mount -t cgroup2 cgroup2 /sys/fs/cgroup',
       'export container=vrf-host-test',
       'exec /lib/systemd/systemd --system --unit=vrf-test.target --log-target=console --log-level=warning --show-status=no',
@@ -274,17 +275,15 @@ async function tryRealSystemd(t, ns, unitDir, storage, port, r) {
     ].join('\n'),
   );
   chmodSync(inner, 0o755);
-  // Its own cgroup first, so that the cgroup namespace's root is not the guest's.
-  // Its own cgroup first, so that the cgroup namespace's root is not the guest's. `ip netns exec`
-  // gives the namespace a fresh /sys without the cgroup2 mount: mount it there first.
+  // Its own cgroup first (joined in the guest's view of /sys, before `ip netns exec` replaces it;
+  // membership is inherited), so that the cgroup namespace's root is not the guest's.
   const cg = '/sys/fs/cgroup/vrf-host-test-systemd';
-  const boot = startBackground(
-    inNs(ns, [
-      'sh',
-      '-c',
-      `mount -t cgroup2 cgroup2 /sys/fs/cgroup && mkdir -p ${cg} && echo $$ > ${cg}/cgroup.procs && exec unshare -m -p -f -C --mount-proc ${inner}`,
-    ]),
-  );
+  mkdirSync(cg, { recursive: true });
+  const boot = startBackground([
+    'sh',
+    '-c',
+    `echo $$ > ${cg}/cgroup.procs && exec ${inNs(ns, ['unshare', '-m', '-p', '-f', '-C', '--mount-proc', inner]).join(' ')}`,
+  ]);
   /** @type {string} */
   let pid1 = '';
   t.defer(async () => {
