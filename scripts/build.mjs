@@ -5,7 +5,8 @@
 //   build/charm/hooks/NAME            symlinks to ../dispatch (the names in ./hooks)
 //   build/charm/{metadata,config,actions}.yaml
 //   build/charm/manifest.yaml         bases ubuntu 22.04 and 24.04, amd64/arm64 (as charmcraft writes it)
-//   build/charm/dist/launch.cjs       src/launch.ts: the update-status memo, else loads vrf-host.cjs
+//   build/charm/dist/memo.sh          src/charm/memo.sh with the build id: dispatch answers update-status with it
+//   build/charm/dist/launch.cjs       src/launch.ts: refuses an old Node, else loads vrf-host.cjs
 //   build/charm/dist/vrf-host.cjs     src/main.ts, bundled (CommonJS, for the code cache): no node_modules at run time
 //   build/charm/dist/vrf-host-cli.mjs src/cli.ts, bundled: the boot unit's copy comes from here
 // Also: build/cli/vrf-host.mjs (src/cli.ts, when it exists) and
@@ -26,6 +27,8 @@ export const CHARM = join(BUILD, 'charm');
 export const ENTRY = 'dist/vrf-host.cjs';
 /** What dispatch runs: the hook memo's fast path, else it loads ENTRY (with a V8 code cache). */
 export const LAUNCHER = 'dist/launch.cjs';
+/** The hook memo's sh, sourced by dispatch and run by the charm to record (src/charm/memo.sh). */
+export const MEMO_SH = 'dist/memo.sh';
 /** The Ubuntu releases the charm runs on (charmcraft.yaml's platforms say the same). */
 export const CHANNELS = ['22.04', '24.04'];
 export const ARCHITECTURES = ['amd64', 'arm64'];
@@ -151,6 +154,12 @@ export async function buildCharm(dir, { minify = false, architectures = ARCHITEC
     minify,
     define: { __VRF_HOST_BUILD__: JSON.stringify(id) },
   });
+  // The memo's sh (dispatch sources it): a record of another build never answers a hook.
+  await mkdir(join(dir, 'dist'), { recursive: true });
+  await writeFile(
+    join(dir, MEMO_SH),
+    `# Written by scripts/build.mjs from src/charm/memo.sh.\nvrf_memo_build=${id}\n${await readFile(join(ROOT, 'src/charm/memo.sh'), 'utf8')}`,
+  );
   const hasCli = existsSync(join(ROOT, 'src/cli.ts'));
   const [launcher, bundle] = await Promise.all([
     esbuild.build({

@@ -164,15 +164,15 @@ export function createVrfHostCharm(hostFor: HostFactory): CharmClass {
         this.outcome = r.outcome;
         return r.report;
       }
-      // update-status: a run that only read may be replayed by the next one (src/ops/memo.ts).
+      // update-status: a run that only read may be answered by dispatch next time (src/charm/memo.sh).
       // Every process it starts and every file it reads is recorded as it happens.
       const { host, calls } = recordingHost(this.host());
-      const { result: r, files } = await recordingFiles(host, async () =>
+      const { result: r, reads } = await recordingFiles(async () =>
         convergeHost(await this.facts(), host, mode, this.reporter(), force),
       );
       this.outcome = r.outcome;
       const changedNothing = r.report === null || (r.report.applied.length === 0 && r.report.failure === null);
-      const allowance = changedNothing ? memoAllowance(calls, host, files()) : null;
+      const allowance = changedNothing ? memoAllowance(calls, host, reads()) : null;
       if (allowance !== null) this.framework.memo.allow(allowance);
       return r.report;
     }

@@ -1,41 +1,26 @@
 /**
- * What `dispatch` runs (bundled as dist/launch.cjs, CommonJS: Node loads it
- * ~5 ms faster than an ES module). Three jobs, cheapest first:
+ * What `dispatch` runs when it did not answer the hook itself (update-status's
+ * memo, src/charm/memo.sh: a hit never starts Node). Bundled as
+ * dist/launch.cjs, CommonJS: Node loads it ~5 ms faster than an ES module.
+ * Two jobs:
  *
  *  1. Refuse a Node.js older than the oldest supported LTS (22) with a clear
  *     line on stderr and juju-log and a blocked status (dispatch starts no
  *     `node --version` for that: a whole process). The charm normally ships
  *     its own Node (bin/node); this is for a charm packed without it.
- *  2. update-status: replay the hook memo (src/ops/memo.ts). On a hit the
- *     hook is done: the two `ip -json` reads answered and every file the
- *     last full run read is exactly as in that run, which changed nothing.
- *     No hook tool runs (the status is already set; Juju signals a change of
- *     what config-get and network-get read with a hook of its own, which
- *     deletes the record). The charm, zod, yaml and execa are never loaded.
- *  3. Otherwise load the charm (dist/vrf-host.cjs), which runs the hook in
- *     full and says in its DEBUG line why the memo missed. It is compiled
- *     with a V8 code cache kept next to it (what Node's own CommonJS loader
- *     does, plus cachedData; Node 22's module.enableCompileCache does the same
- *     natively): a 1.5 MB bundle otherwise costs 40–50 ms of compiling per
- *     hook here, seconds under qemu.
+ *  2. Load the charm (dist/vrf-host.cjs), which runs the hook in full and
+ *     says in its DEBUG line why the memo missed (VRF_HOST_MEMO_MISSED). It is
+ *     compiled with a V8 code cache kept next to it (what Node's own CommonJS
+ *     loader does, plus cachedData; Node 22's module.enableCompileCache does
+ *     the same natively): a 1.5 MB bundle otherwise costs 40–50 ms of
+ *     compiling per hook here, seconds under qemu.
  */
 import Module from 'node:module';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import vm from 'node:vm';
-import {
-  BUILD,
-  dispatchedHook,
-  IP_JSON,
-  MEMO_HOOKS,
-  MEMO_MAX_AGE_MS,
-  MISSED_KEY,
-  memoPath,
-  statusMemoryPath,
-} from './charm/memo.js';
-import { replayMemo } from './ops/memo.js';
+import { BUILD, statusMemoryPath } from './charm/memo.js';
 import { syncRun } from './ops/runner.js';
-import { isIpReadLine, stableIpJson } from './vrf/observe/stable.js';
 
 /** The oldest Node.js LTS line still supported (22: maintenance until 2027-04-30); dispatch says the same. */
 const MIN_NODE_MAJOR = 22;
@@ -84,31 +69,6 @@ function launch(): void {
         ` install nodejs >= ${MIN_NODE_MAJOR} or deploy the charm packed with Node`,
     );
     return;
-  }
-  const hook = dispatchedHook(process.env['JUJU_DISPATCH_PATH']);
-  const path = hook !== null && MEMO_HOOKS.includes(hook) ? memoPath(process.env) : null;
-  if (hook !== null && path !== null) {
-    let reason: string;
-    try {
-      const r = replayMemo(path, {
-        build: BUILD,
-        hook,
-        env: process.env,
-        maxAgeMs: MEMO_MAX_AGE_MS,
-        run: (c) => syncRun(c),
-        normalizers: { [IP_JSON]: stableIpJson },
-        // The only processes a record may name: ip reading (show/get) with -json.
-        allowRead: (r) =>
-          r.normalize === IP_JSON &&
-          r.argv.includes('-json') &&
-          (r.input ?? '').split('\n').every((l) => l === '' || isIpReadLine(l)),
-      });
-      if (r.hit) return;
-      reason = r.reason;
-    } catch (e) {
-      reason = `replay failed: ${e instanceof Error ? e.message : String(e)}`;
-    }
-    (globalThis as Record<symbol, unknown>)[MISSED_KEY] = reason;
   }
   if (!existsSync(join(HERE, 'vrf-host.cjs'))) {
     say(`cannot find ${join(HERE, 'vrf-host.cjs')}: the charm is incomplete (rebuild it with npm run build)`);

@@ -28,6 +28,7 @@ import { z } from 'zod';
 import type { BootInstallOptions } from '../vrf/boot.js';
 import type { SettleOptions } from '../vrf/engine.js';
 import { CharmError } from './errors.js';
+import { MEMO_SCRIPT } from './memo.js';
 
 export interface CharmHost {
   /** Options for every engine call (paths, binaries, spawn, deps; apply rounds for converge). */
@@ -36,6 +37,8 @@ export interface CharmHost {
   readonly boot: BootInstallOptions | false;
   /** Why `boot` is false, for the log; null when it is installed. */
   readonly bootDisabled: string | null;
+  /** The memo's sh (src/charm/memo.sh, in the charm: dist/memo.sh); absent: update-status is never recorded. */
+  readonly memoScript?: string;
 }
 
 export const CLI_IN_CHARM = 'dist/vrf-host-cli.mjs';
@@ -105,11 +108,14 @@ export function hostFromEnv(
     ...(e.VRF_HOST_LOCK_TIMEOUT !== undefined ? { lockTimeoutSec: e.VRF_HOST_LOCK_TIMEOUT } : {}),
     ...(e.VRF_HOST_APPLY_ROUNDS !== undefined ? { rounds: e.VRF_HOST_APPLY_ROUNDS } : {}),
   };
-  if (e.VRF_HOST_BOOT === '0') return { engine, boot: false, bootDisabled: 'VRF_HOST_BOOT=0' };
+  const script = charmDir !== undefined ? join(charmDir, MEMO_SCRIPT) : undefined;
+  const memo = script !== undefined && existsSync(script) ? { memoScript: script } : {};
+  if (e.VRF_HOST_BOOT === '0') return { engine, boot: false, bootDisabled: 'VRF_HOST_BOOT=0', ...memo };
   const cli = e.VRF_HOST_CLI ?? (charmDir !== undefined ? join(charmDir, CLI_IN_CHARM) : undefined);
   if (cli === undefined || !existsSync(cli)) {
     return {
       engine,
+      ...memo,
       boot: false,
       bootDisabled:
         `the CLI bundle ${cli ?? CLI_IN_CHARM} is missing from the charm,` +
@@ -121,5 +127,5 @@ export function hostFromEnv(
   // (process.execPath is a real path; the charm directory may be given through a symlink)
   const copyNode =
     charmDir !== undefined && [charmDir, realOr(charmDir)].some((d) => nodeBin.startsWith(`${d.replace(/\/+$/, '')}/`));
-  return { engine, boot: { nodeBin, cliSource: cli, copyNode }, bootDisabled: null };
+  return { engine, boot: { nodeBin, cliSource: cli, copyNode }, bootDisabled: null, ...memo };
 }

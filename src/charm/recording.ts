@@ -1,20 +1,32 @@
 /**
- * What the charm tells the hook memo (src/ops/memo.ts) after an update-status:
- * the engine's processes, recorded as they ran (through the injected spawn),
- * and every file it read, recorded through the engine's one file-access layer
- * (src/vrf/files.ts) with its state at the moment it was read. Nothing is
- * listed by hand: what the memo watches is what the run read. A run is
- * recordable only when the engine started nothing but `ip -json` reads and
- * the `flock` of the host lock: no apply, no modprobe. The ip outputs are kept
- * without their self-changing values (bridge timers, address lifetimes), and
- * the launcher compares them the same way.
+ * What the charm tells the hook memo after an update-status that changed nothing: the engine's
+ * processes, recorded as they ran (through the injected spawn), and every file read it made,
+ * recorded through the engine's one file-access layer (src/vrf/files.ts) with what it found.
+ * Nothing is listed by hand: what a hit checks is what the run read, each read as a call of one
+ * of memo.sh's probes (the record's plan), and the facts the engine read are handed to memo.sh
+ * in its record mode, which reduces them to the values a hit compares: the rule is in memo.sh
+ * only. A run is recordable only when the engine started nothing but `ip -json` reads and the
+ * `flock` of the host lock: no apply, no modprobe.
  */
-import { fileState, type MemoAllowance, type MemoRecord, type RecordedRead, type WatchHow } from '../ops/index.js';
-import { observeFileReads } from '../vrf/files.js';
+import { dirname, resolve } from 'node:path';
+import type { MemoAllowance, RecordText } from '../ops/index.js';
+import { observeFileReads, type FileRead } from '../vrf/files.js';
 import { execaSpawn, SPAWN_ENV, type Spawn, type SpawnResult } from '../vrf/ip.js';
-import { stableIpJson } from '../vrf/observe/stable.js';
 import type { CharmHost } from './host.js';
-import { IP_JSON } from './memo.js';
+import { MEMO_MAX_AGE_MS } from './memo.js';
+
+/**
+ * Files larger than this are checked by a hit by type only (a non-empty regular file), and by
+ * content by every full run: dash reads a file one read(2) per byte (~0.5 µs a byte here), so
+ * 8 KiB costs a hit ~4 ms, and the 1.5 MB CLI bundle would cost 0.8 s (BENCHMARKS.md). The
+ * engine's large reads are the CLI bundle and its boot copy (DEVELOPERS.md, "The hook memo").
+ */
+export const CONTENT_LIMIT = 8192;
+
+/** The heredoc delimiter of an ip read's batch input in the plan. */
+const EOF = 'VRF_HOST_MEMO_EOF';
+/** ip's output goes to memo.sh in arguments of at most this many UTF-16 units (≤ 96 KB, under Linux's 128 KiB per argument). */
+const CHUNK = 32_000;
 
 export interface SpawnCall {
   readonly file: string;
@@ -35,56 +47,145 @@ export function recordingHost(host: CharmHost): { host: CharmHost; calls: SpawnC
   return { host: { ...host, engine: { ...host.engine, spawn } }, calls };
 }
 
-/** How a path is compared: procfs and sysfs by content (their stat says nothing), the rest by lstat's identity. */
-export function watchHow(path: string, host: Pick<CharmHost, 'engine'>): WatchHow {
-  const within = (dir: string) => path === dir || path.startsWith(`${dir.replace(/\/+$/, '')}/`);
-  return within(host.engine.procRoot ?? '/proc') || within(host.engine.sysRoot ?? '/sys') ? 'content' : 'stat';
+/** Runs `run`, recording every file read it makes through src/vrf/files.ts, in order; `reads()` gives them. */
+export async function recordingFiles<T>(run: () => Promise<T>): Promise<{ result: T; reads: () => FileRead[] }> {
+  const seen: FileRead[] = [];
+  const result = await observeFileReads((r) => seen.push(r), run);
+  return { result, reads: () => [...seen] };
+}
+
+const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** One probe of the plan: its sh line and the facts memo.sh's record mode takes for it. */
+interface Probe {
+  readonly line: string;
+  readonly data: readonly string[];
+}
+type ProbeOr = Probe | { readonly unrecordable: string };
+
+const gone = (error: string | undefined) => error === 'ENOENT' || error === 'ENOTDIR';
+
+function fileProbe(r: FileRead): ProbeOr {
+  const p = q(r.path);
+  switch (r.kind) {
+    case 'content': {
+      if (r.bytes === null) {
+        return gone(r.error)
+          ? { line: `vrf_memo_file ${p}`, data: ['file', 'absent', ''] }
+          : { unrecordable: `${r.path}: ${r.error ?? 'unreadable'}` };
+      }
+      if (r.bytes.length > CONTENT_LIMIT) return { line: `vrf_memo_kind ${p}`, data: ['kind', 'file'] };
+      const text = r.bytes.toString('utf8');
+      if (text.includes('\0') || !Buffer.from(text, 'utf8').equals(r.bytes))
+        return { unrecordable: `${r.path} is not text (a NUL or not UTF-8)` };
+      return { line: `vrf_memo_file ${p}`, data: ['file', 'file', text] };
+    }
+    case 'names':
+      if (r.names === null) {
+        return gone(r.error)
+          ? { line: `vrf_memo_names ${p}`, data: ['names', 'absent'] }
+          : { unrecordable: `${r.path}: ${r.error ?? 'unreadable'}` };
+      }
+      return { line: ['vrf_memo_names', p, ...r.names.map(q)].join(' '), data: ['names', 'dir'] };
+    case 'stat':
+      if (r.type === null && !gone(r.error)) return { unrecordable: `${r.path}: ${r.error ?? 'cannot stat'}` };
+      return { line: `vrf_memo_kind ${p}`, data: ['kind', r.type ?? 'absent'] };
+    case 'link':
+      if (r.target !== null) {
+        return { line: `vrf_memo_link ${p} ${q(resolve(dirname(r.path), r.target))}`, data: ['link', 'link'] };
+      }
+      return gone(r.error)
+        ? { line: `vrf_memo_link ${p} ''`, data: ['link', 'absent'] }
+        : { unrecordable: `${r.path} is not a symlink (${r.error ?? 'readlink failed'})` };
+    case 'exists':
+      return { line: `vrf_memo_exists ${p}`, data: ['exists', r.exists ? 'yes' : 'no'] };
+  }
+}
+
+function ipProbe(c: SpawnCall): ProbeOr {
+  const argv = [c.file, ...c.args].map(q).join(' ');
+  if (c.result.stderr !== '') return { unrecordable: `${c.file} ${c.args.join(' ')} wrote to stderr` };
+  const env = Object.entries(SPAWN_ENV)
+    .map(([k, v]) => q(`${k}=${v}`))
+    .join(' ');
+  const out = c.result.stdout;
+  const chunks: string[] = [];
+  for (let i = 0; i < out.length;) {
+    let end = Math.min(i + CHUNK, out.length);
+    // never between the two halves of a surrogate pair
+    if (end < out.length && /[\uD800-\uDBFF]/.test(out[end - 1] ?? '')) end -= 1;
+    chunks.push(out.slice(i, end));
+    i = end;
+  }
+  const data = ['ip', String(c.result.exitCode), String(chunks.length), ...chunks];
+  if (c.input === undefined) return { line: `vrf_memo_ip ${env} -- ${argv} </dev/null`, data };
+  const input = c.input.endsWith('\n') ? c.input : `${c.input}\n`;
+  if (input.split('\n').includes(EOF)) return { unrecordable: `an ip batch input has a line ${EOF}` };
+  return { line: `vrf_memo_ip ${env} -- ${argv} <<'${EOF}'\n${input}${EOF}`, data };
+}
+
+/** Two observations of one read that found different things: the host changed under the run. */
+const sameRead = (a: FileRead, b: FileRead): boolean =>
+  JSON.stringify(a, (_, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v)) ===
+  JSON.stringify(b, (_, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v));
+
+/** The plan (sh: one probe call per read, files first, then the ip reads) and the facts for it, or why not. */
+export function memoPlan(
+  calls: readonly SpawnCall[],
+  reads: readonly FileRead[],
+): { plan: string; data: string[] } | { unrecordable: string } {
+  const first = new Map<string, FileRead>();
+  for (const r of reads) {
+    const key = `${r.kind}\0${r.path}`;
+    const had = first.get(key);
+    if (had === undefined) first.set(key, r);
+    else if (!sameRead(had, r)) return { unrecordable: `${r.path} changed during the run` };
+  }
+  const probes = [...[...first.values()].map(fileProbe), ...calls.map(ipProbe)];
+  const lines: string[] = [];
+  const data: string[] = [];
+  for (const p of probes) {
+    if ('unrecordable' in p) return p;
+    // the first line of a probe carries `|| return` (an ip read's heredoc follows it)
+    const [head = '', ...rest] = p.line.split('\n');
+    lines.push(`  ${head} || return`, ...rest);
+    data.push(...p.data);
+  }
+  return { plan: ['vrf_memo_plan() {', ...lines, '}'].join('\n'), data };
 }
 
 /**
- * Runs `run`, recording every file it reads through src/vrf/files.ts with the
- * file's state when it was first read (looked at as the read is made); `files()`
- * gives them, in order.
- */
-export async function recordingFiles<T>(
-  host: Pick<CharmHost, 'engine'>,
-  run: () => Promise<T>,
-): Promise<{ result: T; files: () => MemoRecord['files'] }> {
-  const seen = new Map<string, MemoRecord['files'][number]>();
-  const result = await observeFileReads((r) => {
-    if (seen.has(r.path)) return;
-    const how = watchHow(r.path, host);
-    seen.set(r.path, { path: r.path, how, state: fileState({ path: r.path, how }) });
-  }, run);
-  return { result, files: () => [...seen.values()] };
-}
-
-/**
- * The memo allowance for a run whose engine processes were `calls` and whose
- * file reads were `files` (the caller has checked that the converge applied
- * nothing: a sysctl step is a file write, not a process), or null when the run
- * started anything but reads.
+ * The memo allowance for a run whose engine processes were `calls` and whose file reads were
+ * `reads` (the caller has checked that the converge applied nothing: a sysctl step is a file
+ * write, not a process), or null when the run started anything but reads.
  */
 export function memoAllowance(
   calls: readonly SpawnCall[],
   host: CharmHost,
-  files: MemoRecord['files'],
+  reads: readonly FileRead[],
 ): MemoAllowance | null {
   const ip = host.engine.ipBin ?? 'ip';
   const flock = host.engine.flockBin ?? 'flock';
-  const reads: RecordedRead[] = [];
+  const script = host.memoScript;
+  if (script === undefined) return null;
+  const ipReads: SpawnCall[] = [];
   for (const c of calls) {
     if (c.file === flock) continue;
     if (c.file !== ip || !c.args.includes('-json')) return null;
-    reads.push({
-      argv: [c.file, ...c.args],
-      ...(c.input !== undefined ? { input: c.input } : {}),
-      env: { ...SPAWN_ENV },
-      normalize: IP_JSON,
-      exitCode: c.result.exitCode,
-      stdout: stableIpJson(c.result.stdout),
-      stderr: c.result.stderr,
-    });
+    ipReads.push(c);
   }
-  return { files, reads };
+  return {
+    record: async ({ hook, env }): Promise<RecordText> => {
+      const p = memoPlan(ipReads, reads);
+      if ('unrecordable' in p) return p;
+      const r = await execaSpawn(
+        '/bin/sh',
+        [script, '--record', hook, String(MEMO_MAX_AGE_MS / 1000), p.plan, ...p.data],
+        { env },
+      );
+      if (r.exitCode !== 0 || !r.stdout.endsWith('vrf_memo_rec_complete=1\n'))
+        return { unrecordable: `memo.sh --record exited ${r.exitCode}: ${r.stderr.trim()}` };
+      return { text: r.stdout };
+    },
+  };
 }

@@ -1,16 +1,6 @@
 /** The public API of the ops port. */
 export { main, dispatch, type MainOptions, type DispatchOptions, type MemoOptions } from './main.js';
-export {
-  MemoControl,
-  captureFiles,
-  fileState,
-  replayMemo,
-  type MemoAllowance,
-  type MemoRecord,
-  type RecordedRead,
-  type Watch,
-  type WatchHow,
-} from './memo.js';
+export { MemoControl, type MemoAllowance, type RecordRequest, type RecordText } from './memo.js';
 export { StatusMemory, JUJU_SETS_STATUS } from './status-memory.js';
 export { CharmBase, type CharmClass } from './charm-base.js';
 export { Framework, Logger, type Handler } from './framework.js';

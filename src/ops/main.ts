@@ -12,7 +12,7 @@ import type { ActionEvent, CollectStatusEvent, DispatchTarget, RelationEvent } f
 import { resolveDispatchPath } from './events.js';
 import { Framework } from './framework.js';
 import type { ActionResults } from './hookcmds/action.js';
-import { makeRecord, removeMemo, unrecordableCall, writeMemo, type ToolCall } from './memo.js';
+import { removeMemo, unrecordableCall, writeMemo, type ToolCall } from './memo.js';
 import { Model } from './model.js';
 import { processRunner, type RawRun } from './runner.js';
 import { highestPriority, type Status } from './status.js';
@@ -36,11 +36,9 @@ export interface DispatchOptions {
 export interface MemoOptions {
   /** This unit's record; null: off. Deleted when a dispatch starts, written after a recordable run. */
   readonly path: string | null;
-  /** The charm build, so a record never outlives an upgrade. */
-  readonly build: string;
   /** The hooks whose runs may be recorded (when the charm allows it). */
   readonly hooks: readonly string[];
-  /** Why the launcher's replay missed, for the DEBUG line. */
+  /** Why the fast path (dispatch) did not answer this hook, for the DEBUG line. */
   readonly missed?: string;
 }
 
@@ -255,16 +253,12 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
     );
   }
   const allowed = framework.memo.allowed;
-  if (memo && allowed && target.kind === 'hook' && memo.hooks.includes(target.name) && !unrecordableCall(calls)) {
+  const unrecordable = unrecordableCall(calls);
+  if (memo && allowed && target.kind === 'hook' && memo.hooks.includes(target.name) && unrecordable === null) {
     try {
-      const record = makeRecord({
-        build: memo.build,
-        hook: target.name,
-        env: opts.env,
-        reads: allowed.reads,
-        files: allowed.files,
-      });
-      if (record !== null) writeMemo(memo.path, record);
+      const r = await allowed.record({ hook: target.name, env: opts.env });
+      if ('text' in r) writeMemo(memo.path, r.text);
+      else await framework.log.debug(`no hook memo: ${r.unrecordable}`);
     } catch (e) {
       stderr(`cannot write the hook memo ${memo.path}: ${(e as Error).message}`);
     }

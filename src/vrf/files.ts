@@ -13,52 +13,91 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fsp from 'node:fs/promises';
 
-/** What a read looked at: a file's content, a directory's names, or only the path's metadata. */
-export type FileReadKind = 'content' | 'names' | 'meta';
-export interface FileRead {
-  readonly path: string;
-  readonly kind: FileReadKind;
-}
+/**
+ * A read and what it found, as the caller of the read saw it: a file's bytes, a directory's
+ * names, a path's type (stat), a symlink's target, or whether a path exists. `null`: the read
+ * failed with `error` (an errno code such as ENOENT).
+ */
+export type FileRead =
+  | { readonly kind: 'content'; readonly path: string; readonly bytes: Buffer | null; readonly error?: string }
+  | { readonly kind: 'names'; readonly path: string; readonly names: readonly string[] | null; readonly error?: string }
+  | { readonly kind: 'stat'; readonly path: string; readonly type: PathType | null; readonly error?: string }
+  | { readonly kind: 'link'; readonly path: string; readonly target: string | null; readonly error?: string }
+  | { readonly kind: 'exists'; readonly path: string; readonly exists: boolean };
+export type FileReadKind = FileRead['kind'];
+/** What stat found: a directory, a regular file (non-empty or empty), or something else. */
+export type PathType = 'dir' | 'file' | 'empty' | 'other';
 export type FileReadObserver = (read: FileRead) => void;
 
 const observers = new AsyncLocalStorage<FileReadObserver>();
 
-/** Runs `run`, telling `onRead` about every read it makes through this module. */
+/** Runs `run`, telling `onRead` about every read it makes through this module, once it has its answer. */
 export function observeFileReads<T>(onRead: FileReadObserver, run: () => Promise<T>): Promise<T> {
   return observers.run(onRead, run);
 }
 
-function note(path: string, kind: FileReadKind): void {
-  observers.getStore()?.({ path, kind });
+const errno = (e: unknown): string =>
+  typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : 'error';
+
+/** Runs `read`, then tells the observer (if any) what it found or how it failed. */
+async function observed<T>(read: () => Promise<T>, tell: (r: T | null, error?: string) => FileRead): Promise<T> {
+  const observer = observers.getStore();
+  if (observer === undefined) return read();
+  try {
+    const r = await read();
+    observer(tell(r));
+    return r;
+  } catch (e) {
+    observer(tell(null, errno(e)));
+    throw e;
+  }
 }
+
+const failed = (error: string | undefined) => (error === undefined ? {} : { error });
 
 export function readFile(path: string, encoding: 'utf8' | 'latin1'): Promise<string>;
 export function readFile(path: string): Promise<Buffer>;
-export function readFile(path: string, encoding?: 'utf8' | 'latin1'): Promise<string | Buffer> {
-  note(path, 'content');
-  return encoding === undefined ? fsp.readFile(path) : fsp.readFile(path, encoding);
+export async function readFile(path: string, encoding?: 'utf8' | 'latin1'): Promise<string | Buffer> {
+  const bytes = await observed(
+    () => fsp.readFile(path),
+    (b, error) => ({ kind: 'content', path, bytes: b, ...failed(error) }),
+  );
+  return encoding === undefined ? bytes : bytes.toString(encoding);
 }
 
 export function readdir(path: string): Promise<string[]> {
-  note(path, 'names');
-  return fsp.readdir(path);
+  return observed(
+    () => fsp.readdir(path),
+    (names, error) => ({ kind: 'names', path, names, ...failed(error) }),
+  );
 }
 
 export function stat(path: string): ReturnType<typeof fsp.stat> {
-  note(path, 'meta');
-  return fsp.stat(path);
+  return observed(
+    () => fsp.stat(path),
+    (s, error) => ({ kind: 'stat', path, type: s === null ? null : pathType(s), ...failed(error) }),
+  );
+}
+
+function pathType(s: Awaited<ReturnType<typeof fsp.stat>>): PathType {
+  if (s.isDirectory()) return 'dir';
+  if (s.isFile()) return s.size > 0 ? 'file' : 'empty';
+  return 'other';
 }
 
 export function readlink(path: string): Promise<string> {
-  note(path, 'meta');
-  return fsp.readlink(path);
+  return observed(
+    () => fsp.readlink(path),
+    (target, error) => ({ kind: 'link', path, target, ...failed(error) }),
+  );
 }
 
 /** Whether the path exists (following symlinks), as access(2) sees it. */
 export async function exists(path: string): Promise<boolean> {
-  note(path, 'meta');
-  return fsp.access(path).then(
+  const yes = await fsp.access(path).then(
     () => true,
     () => false,
   );
+  observers.getStore()?.({ kind: 'exists', path, exists: yes });
+  return yes;
 }

@@ -23,6 +23,8 @@ export interface SpawnOptions {
   /** An open file descriptor of ours that the child inherits as its fd 3. */
   readonly fd3?: number;
   readonly timeoutMs?: number;
+  /** The child's whole environment (default: ours, with SPAWN_ENV). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Runs `file` with `args` (no shell); never rejects on a non-zero exit. */
@@ -79,8 +81,9 @@ export const execaSpawn: Spawn = async (file, args, options) => {
       ...(options.input !== undefined ? { input: options.input } : {}),
       ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
       stripFinalNewline: false,
-      env: { ...SPAWN_ENV },
-      extendEnv: true,
+      ...(options.env !== undefined
+        ? { env: { ...options.env }, extendEnv: false }
+        : { env: { ...SPAWN_ENV }, extendEnv: true }),
     });
     if (r.failed && r.exitCode === undefined) {
       // Could not start (ENOENT, EACCES) or killed by a signal/timeout.

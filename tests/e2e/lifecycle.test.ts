@@ -21,7 +21,7 @@ import {
 } from '../../src/ops/testing/simulator/harness.js';
 import type { FakeIp } from '../unit/vrf/ip.fake.js';
 import { MAAS_NETWORKS, maasHost, recordedResponses } from './fake-host.js';
-import { charmPaths } from '../kernel/lib/strace.mjs';
+import { charmPaths, memoWatched } from '../kernel/lib/strace.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHARM_FILE = join(ROOT, 'vrf-host.charm');
@@ -238,9 +238,9 @@ describe('the packed charm: install → config-changed → update-status → rem
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': true } }));
   }, 120_000);
 
-  test('an update-status that changed nothing is replayed from its memo: two ip reads, no hook tool, until the host changes', async () => {
+  test('an update-status that changed nothing is answered by dispatch from its memo: two ip reads, no hook tool, until the host changes', async () => {
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': false } }));
-    const memo = join(host.root, 'var/lib/vrf-host/memo/vrf-host-0.json');
+    const memo = join(host.root, 'var/lib/vrf-host/memo/vrf-host-0.sh');
     const full = await run('hooks/update-status');
     expect(await exists(memo)).toBe(true);
     const ipFrom = (await ip.calls()).length;
@@ -284,7 +284,7 @@ describe('the packed charm: install → config-changed → update-status → rem
     // The fake ip never changes its answers, so only a plan-only run (heal-drift off) is a no-op
     // here; the kernel suite (scenario 12) checks the converging update-status the same way.
     sim.update((s) => ({ ...s, config: { ...s.config, 'heal-drift': false } }));
-    const memo = join(host.root, 'var/lib/vrf-host/memo/vrf-host-0.json');
+    const memo = join(host.root, 'var/lib/vrf-host/memo/vrf-host-0.sh');
     await rm(memo, { force: true });
     const trace = join(work, 'update-status.strace');
     sim.clearJournal();
@@ -294,8 +294,7 @@ describe('the packed charm: install → config-changed → update-status → rem
       command: [strace.stdout.trim(), '-f', '-qq', '-s', '4096', '-e', 'trace=%file', '-o', trace],
     });
     expect(r.exitCode).toBe(0);
-    const record = JSON.parse(await readFile(memo, 'utf8')) as { files: { path: string }[] };
-    const watched = new Set(record.files.map((f) => f.path));
+    const watched = new Set(memoWatched(await readFile(memo, 'utf8')));
     const touched = new Set<string>();
     for (const p of charmPaths(await readFile(trace, 'utf8'), 'dist/launch.cjs')) {
       if (![host.root, host.proc, host.sys].some((d) => p === d || p.startsWith(`${d}/`))) continue;

@@ -139,7 +139,7 @@ beforeAll(async () => {
   const h = await maasHost(join(work, 'host'));
   proc = h.proc;
   flock = h.env['VRF_HOST_FLOCK'] ?? 'flock';
-  memo = join(h.root, 'var/lib/vrf-host/memo/vrf-host-0.json');
+  memo = join(h.root, 'var/lib/vrf-host/memo/vrf-host-0.sh');
   sim = await createSimulator({
     dir: await mkdtemp(join(work, 'sim-')),
     fast: true,
@@ -233,6 +233,41 @@ describe('kill -9 at every process boundary', () => {
       await hook('hooks/update-status');
       expect({ where, status: jujuStatus() }).toEqual({ where, status: after });
       await writeFile(sysctl, was);
+    }
+  }, 900_000);
+
+  test('a hit (dispatch alone, two ip reads) killed after either read leaves the record as it was; a host change is still seen', async () => {
+    const sysctl = join(proc, 'sys/net/ipv4/tcp_l3mdev_accept');
+    await settle();
+    const good = jujuStatus();
+    // A hit: the two ip reads and nothing else (every hook tool goes through a counting wrapper too).
+    expect(await hook('hooks/update-status')).toEqual({ exitCode: 0, processes: 2 });
+    for (const at of [1, 2]) {
+      const record = await readFile(memo, 'utf8');
+      const killed = await hook('hooks/update-status', at);
+      const where = `hit killed after process ${at} (exit ${killed.exitCode})`;
+      expect({ where, killed: killed.exitCode !== 0, record: await readFile(memo, 'utf8') }).toEqual({
+        where,
+        killed: true,
+        record,
+      });
+      expect({ where, next: await hook('hooks/update-status'), status: jujuStatus() }).toEqual({
+        where,
+        next: { exitCode: 0, processes: 2 },
+        status: good,
+      });
+      // The host changes while a hit is killed: the next update-status runs in full and sees it.
+      const was = await readFile(sysctl, 'utf8');
+      await writeFile(sysctl, was.trim() === '1' ? '0\n' : '1\n');
+      await hook('hooks/update-status', at);
+      const seen = await hook('hooks/update-status');
+      expect({ where, full: seen.processes > 2, status: jujuStatus() }).toEqual({
+        where,
+        full: true,
+        status: expect.not.stringMatching(new RegExp(`^${good.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)),
+      });
+      await writeFile(sysctl, was);
+      await settle();
     }
   }, 900_000);
 });

@@ -40,3 +40,14 @@ export function charmPaths(text, charmMarker) {
   }
   return out;
 }
+
+/**
+ * The paths a hook memo record (src/charm/memo.sh) checks: its plan's probes of files, stats,
+ * links, existences and directory listings, one per line, each path the first single-quoted word.
+ * @param {string} record the record's text
+ */
+export function memoWatched(record) {
+  return [...record.matchAll(/^ {2}vrf_memo_(?:file|kind|exists|link|names) '((?:[^']|'\\'')*)'/gm)].map((m) =>
+    (m[1] ?? '').replace(/'\\''/g, "'"),
+  );
+}

@@ -1,49 +1,19 @@
 // Scenario 2: on a converged host, a second config-changed and an update-status change nothing:
 // no ip command that changes the kernel is issued (counted by an ip wrapper), and the host
-// snapshot is identical. The update-status that changed nothing recorded the hook memo: the next
-// one replays it without loading the charm, and (strace) the memo watches every file a full
-// no-op update-status reads where vrf-host keeps or reads host state.
+// snapshot is identical. The update-status that changed nothing recorded the hook memo: dispatch
+// answers the next one by itself (strace: at most two processes, both ip reads, no Node, no hook
+// tool), and (strace) the memo watches every file a full no-op update-status reads where
+// vrf-host keeps or reads host state.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createIpSpy, mutatingCalls } from '../lib/ipspy.mjs';
 import { run as exec } from '../lib/exec.mjs';
-import { charmPaths } from '../lib/strace.mjs';
+import { charmPaths, memoWatched } from '../lib/strace.mjs';
 import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
 import { diffSnapshots, snapshot } from '../lib/snapshot.mjs';
 
 export const name = 'idempotency';
 export const description = 'a second config-changed and update-status issue no changing ip command';
 export const needsCharm = true;
-
-/**
- * Paths where two `ip -json` outputs (one JSON document per line) differ, with both values.
- * @param {string} a
- * @param {string} b
- */
-function jsonDiffs(a, b) {
-  /** @type {string[]} */
-  const out = [];
-  /**
-   * @param {any} x
-   * @param {any} y
-   * @param {string} p
-   */
-  const walk = (x, y, p) => {
-    if (JSON.stringify(x) === JSON.stringify(y)) return;
-    if (x && y && typeof x === 'object' && typeof y === 'object') {
-      for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) walk(x[k], y[k], `${p}.${k}`);
-    } else out.push(`${p}: ${JSON.stringify(x)} → ${JSON.stringify(y)}`);
-  };
-  const la = a.split('\n');
-  const lb = b.split('\n');
-  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
-    try {
-      walk(JSON.parse(la[i] || 'null'), JSON.parse(lb[i] || 'null'), `line${i + 1}`);
-    } catch {
-      if (la[i] !== lb[i]) out.push(`line${i + 1}: not JSON`);
-    }
-  }
-  return out;
-}
 
 /** @param {import('../lib/context.mjs').Context} t */
 export async function run(t) {
@@ -75,36 +45,23 @@ export async function run(t) {
     t.check(`second ${hook}: host snapshot unchanged`, diff.length === 0, diff.slice(0, 5).join(' | '));
   }
 
-  // The memo (src/ops/memo.ts): the update-status above changed nothing, so the next one replays it.
-  const memo = '/var/lib/vrf-host/memo/vrf-host-0.json';
+  // The memo (src/charm/memo.sh): the update-status above changed nothing, so dispatch answers the next one.
+  const memo = '/var/lib/vrf-host/memo/vrf-host-0.sh';
   t.check('the no-op update-status recorded the hook memo', existsSync(memo), memo);
   const full = unit.history.at(-1);
-  const recorded = JSON.parse(readFileSync(memo, 'utf8'));
   spy.reset();
   const hit = await unit.hook('update-status', { env });
   const reads = spy.calls();
   t.check(
-    'next update-status: replayed from the memo (no juju-log: the charm never loaded), same status',
-    hit.exitCode === 0 && hit.record.logs.length === 0 && hit.record.status.message === full?.status.message,
-    `exit ${hit.exitCode}, ${hit.record.logs.length} log line(s) ${hit.record.logs
+    'next update-status: answered by dispatch from the memo (no hook tool: no juju-log, no status-set), same status',
+    hit.exitCode === 0 && hit.record.calls.length === 0 && hit.record.status.message === full?.status.message,
+    `exit ${hit.exitCode}, ${hit.record.calls.length} hook-tool call(s) ${hit.record.logs
       .slice(0, 1)
       .map((l) => l.message)
       .join('')}; ${hit.ms} ms; ${hit.record.status.status}: ${hit.record.status.message}`,
   );
-  if (hit.record.logs.length > 0) {
-    // Say what differed between the recorded ip output and the kernel's answer now.
-    for (const r of recorded.reads.filter((/** @type {{ argv: string[] }} */ x) => x.argv.includes('-json'))) {
-      const now = exec(['ip', 'netns', 'exec', unit.ns, ...r.argv], {
-        input: r.input,
-        allowFail: true,
-        env: r.env,
-      }).stdout;
-      const diffs = jsonDiffs(r.stdout, now);
-      if (diffs.length > 0) t.note(`${r.argv.slice(0, 3).join(' ')}: ${diffs.slice(0, 8).join(' | ')}`);
-    }
-  }
   t.check(
-    'the replay read the kernel with ip -json only',
+    'the hit read the kernel with ip -json only',
     reads.length > 0 && reads.every((c) => c.argv.includes('-json')),
     reads.map((c) => c.argv.slice(0, 2).join(' ')).join(' | '),
   );
@@ -120,11 +77,7 @@ export async function run(t) {
   } finally {
     unit.wrap = [];
   }
-  const watched = new Set(
-    existsSync(memo)
-      ? JSON.parse(readFileSync(memo, 'utf8')).files.map((/** @type {{ path: string }} */ f) => f.path)
-      : [],
-  );
+  const watched = new Set(existsSync(memo) ? memoWatched(readFileSync(memo, 'utf8')) : []);
   // Where vrf-host keeps or reads host state (Node's own reads of /etc, /proc and /sys are not inputs).
   const AREAS = [
     '/etc/sysctl.d/',
@@ -173,5 +126,35 @@ export async function run(t) {
     'strace: it did read state.json and the l3mdev sysctl (the trace is not empty)',
     touched.has('/var/lib/vrf-host/state.json') && touched.has('/proc/sys/net/ipv4/tcp_l3mdev_accept'),
     [...touched].slice(0, 6).join(', '),
+  );
+
+  // The hit itself, traced: dispatch is the whole hit. It starts at most two processes (its two ip
+  // reads; a fork each, which execs ip) and no hook tool (hook tools are processes too).
+  const procTrace = '/run/vrf-host-hit.strace';
+  unit.wrap = [strace, '-f', '-qq', '-e', 'trace=execve,clone,clone3,fork,vfork', '-o', procTrace];
+  let traced;
+  try {
+    traced = await unit.hook('update-status', { env });
+  } finally {
+    unit.wrap = [];
+  }
+  const lines = readFileSync(procTrace, 'utf8').split('\n');
+  const dispatchPid = /^(\d+)\s+execve\(/.exec(lines[0] ?? '')?.[1] ?? '';
+  const children = lines
+    .filter((l) => l.startsWith(`${dispatchPid} `) && /\b(clone3?|v?fork)\(/.test(l))
+    .map((l) => /= (\d+)$/.exec(l)?.[1] ?? '?');
+  const execs = children.map((pid) => {
+    const e = lines.find((l) => l.startsWith(`${pid} `) && /execve\(/.test(l) && /= 0$/.test(l)) ?? '';
+    return /execve\("([^"]*)", \[(.*?)\]/.exec(e)?.slice(1, 3).join(' ') ?? `(pid ${pid} exec'd nothing)`;
+  });
+  t.check(
+    'strace: a hit starts at most 2 processes, all of them ip -json reads, and no hook tool; Node never starts',
+    traced.exitCode === 0 &&
+      traced.record.calls.length === 0 &&
+      dispatchPid !== '' &&
+      children.length <= 2 &&
+      execs.every((e) => e.includes('"-json"')) &&
+      !lines.some((l) => /execve\([^)]*node/.test(l) && /= 0$/.test(l)),
+    `${children.length} process(es) started by dispatch (pid ${dispatchPid}): ${execs.map((e) => e.slice(0, 120)).join(' | ')}`,
   );
 }

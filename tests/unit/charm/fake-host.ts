@@ -181,6 +181,7 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
     },
     boot: cli === false ? false : { nodeBin: process.execPath, cliSource: cli },
     bootDisabled: cli === false ? 'no CLI in this test' : null,
+    memoScript: join(process.cwd(), 'src/charm/memo.sh'),
   };
 
   return {
