@@ -2,11 +2,11 @@
  * No-op hook: the packed charm's `dispatch` running update-status on a host
  * that is already converged, with every hook tool and `ip` stubbed by a tiny
  * POSIX sh script printing canned output (`exec cat`), so the figure is the
- * charm's own cost. Measured four ways: the memo replay (src/ops/memo.ts,
- * what nearly every update-status does), the periodic full run (the record
- * aged past its maximum: what one update-status in every cycle does), in full
- * (VRF_HOST_MEMO=0), and a miss (a read answers differently: the replay, then
- * the full run). Paired rounds against `node -e 0` in the same run; peak RSS
+ * charm's own cost. Measured four ways: a memo hit (dispatch answering from
+ * its record, src/charm/memo.sh: what nearly every update-status does), the
+ * periodic full run (the record aged past its maximum: what one update-status
+ * in every cycle does), in full (VRF_HOST_MEMO=0), and a miss (the whole hit,
+ * then the full run). Paired rounds against `node -e 0` in the same run; peak RSS
  * through /usr/bin/time; every process the hook starts is counted (the stubs
  * append their argv to a log with shell builtins only, so counting costs no
  * process), and so is every hook-tool call that reaches the controller.
@@ -356,8 +356,15 @@ async function countedRun(extraEnv: Record<string, string> = {}, dispatchFile = 
   };
 }
 
-// The memo (src/ops/memo.ts): the first update-status runs in full and records; the next ones replay.
-const MEMO = join(ROOT, 'var/lib/vrf-host/memo', `${UNIT.replace('/', '-')}.json`);
+// The memo (src/charm/memo.sh): the first update-status runs in full and records; dispatch answers the
+// next ones. An earlier charm (--before-charm) may keep a JSON record (src/ops/memo.ts of its time).
+const memoOf = (dir: string) =>
+  join(
+    ROOT,
+    'var/lib/vrf-host/memo',
+    `${UNIT.replace('/', '-')}.${existsSync(join(dir, 'dist', 'memo.sh')) ? 'sh' : 'json'}`,
+  );
+let MEMO = memoOf(charmDir);
 const full = await countedRun({ VRF_HOST_MEMO: '0' });
 rmSync(MEMO, { force: true });
 await countedRun();
@@ -372,6 +379,16 @@ if (!existsSync(MEMO)) throw new Error('a memo hit removed the record');
 const CYCLE_MIN = MEMO_MAX_AGE_MS / 60_000;
 /** The record as the periodic full run finds it: older than its maximum age. */
 function ageMemo(): void {
+  if (MEMO.endsWith('.sh')) {
+    const text = readFileSync(MEMO, 'utf8');
+    const aged = text.replace(
+      /^vrf_memo_rec_up=(\d+)$/m,
+      (_, up: string) => `vrf_memo_rec_up=${Number(up) - MEMO_MAX_AGE_MS / 1000 - 60}`,
+    );
+    if (aged === text) throw new Error('the record has no vrf_memo_rec_up line');
+    writeFileSync(MEMO, aged);
+    return;
+  }
   const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as { created: number };
   rec.created = Date.now() - MEMO_MAX_AGE_MS - 60_000;
   writeFileSync(MEMO, JSON.stringify(rec));
@@ -390,6 +407,8 @@ async function countsOf(dir: string) {
       ? { VRF_HOST_CLI: join(dir, 'dist', 'vrf-host-cli.mjs') }
       : {}),
   };
+  const own = MEMO;
+  MEMO = memoOf(dir);
   rmSync(MEMO, { force: true });
   await countedRun(e, d);
   await countedRun(e, d);
@@ -397,6 +416,7 @@ async function countsOf(dir: string) {
   ageMemo();
   const p = await countedRun(e, d);
   rmSync(MEMO, { force: true });
+  MEMO = own;
   return { hit: h, periodic: p };
 }
 const beforeCounts = beforeCharmDir === null ? null : await countsOf(beforeCharmDir);
@@ -404,32 +424,29 @@ const beforeCounts = beforeCharmDir === null ? null : await countsOf(beforeCharm
 rmSync(MEMO, { force: true });
 await countedRun();
 await countedRun();
-/** A miss that costs the whole replay: the record's last read no longer matches, so everything runs twice. */
+/** A miss that costs the whole hit: the record claims one value more than its reads give, so everything runs twice. */
 function spoilMemo(): void {
-  const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as { reads: { stdout: string }[] };
-  const last = rec.reads.at(-1);
-  if (last === undefined) throw new Error('the memo records no read');
-  last.stdout += ' ';
-  writeFileSync(MEMO, JSON.stringify(rec));
+  const text = readFileSync(MEMO, 'utf8');
+  const spoilt = text.replace(/^vrf_memo_rec_items=(\d+)$/m, (_, n: string) => `vrf_memo_rec_items=${Number(n) + 1}`);
+  if (spoilt === text) throw new Error('the record has no vrf_memo_rec_items line');
+  writeFileSync(MEMO, spoilt);
 }
 spoilMemo();
 const missRun = await countedRun();
 if (!existsSync(MEMO)) throw new Error('a miss did not record the memo again');
-// The floor of a hit: Node starting a minimal CommonJS script that runs the very same processes (the
-// record's reads, one after the other, with child_process.spawnSync: the cheapest way Node's public
-// API has) and nothing else: no record, no comparison, no files.
-const FLOOR = join(T, 'floor.cjs');
+// The floor of a hit: dash running the record's ip reads, as a hit does (a fork each, which execs
+// ip), and nothing else: no comparison, no files, no normalising.
+const FLOOR = join(T, 'floor.sh');
 {
-  const rec = JSON.parse(readFileSync(MEMO, 'utf8')) as {
-    reads: { argv: string[]; input?: string; env?: Record<string, string> }[];
-  };
+  const plan = /^vrf_memo_plan\(\) \{\n[\s\S]*?\n\}$/m.exec(readFileSync(MEMO, 'utf8'))?.[0];
+  if (plan === undefined) throw new Error('the record has no plan');
   writeFileSync(
     FLOOR,
     [
-      "const { spawnSync } = require('node:child_process');",
-      `const reads = ${JSON.stringify(rec.reads.map((r) => ({ argv: r.argv, input: r.input, env: r.env })))};`,
-      'for (const c of reads) spawnSync(c.argv[0], c.argv.slice(1), { input: c.input || "", encoding: "utf8",' +
-        ' env: c.env ? { ...process.env, ...c.env } : process.env });',
+      'vrf_memo_ip() { while [ "$1" != -- ]; do export "$1"; shift; done; shift; x=$(exec "$@" 2>&1); }',
+      ...['file', 'kind', 'exists', 'link', 'names'].map((k) => `vrf_memo_${k}() { :; }`),
+      plan,
+      'vrf_memo_plan',
       '',
     ].join('\n'),
   );
@@ -489,7 +506,7 @@ const samples = await paired(
       return r.ms;
     },
     nodeE0: async () => (await run(process.execPath, ['-e', '0'])).ms,
-    floor: async () => (await run(process.execPath, [FLOOR])).ms,
+    floor: async () => (await run('sh', [FLOOR])).ms,
     loadOnly: async () => {
       const r = await run(dispatch, [], { JUJU_DISPATCH_PATH: 'hooks/leader-elected', VRF_HOST_MEMO: '0' });
       if (r.code !== 0) throw new Error(`dispatch leader-elected exited ${r.code}: ${r.stderr}`);
@@ -522,7 +539,7 @@ function cpuPerRunMs(argv: readonly string[], n: number, extraEnv: Record<string
   const own = before === ':' ? 0 : loop(before);
   return loop(`${before}; "$@" >/dev/null 2>&1`) - own;
 }
-const AGED = join(T, 'aged-memo.json');
+const AGED = join(T, 'aged-memo');
 interface Cpu {
   hook: number;
   periodic: number;
@@ -554,12 +571,13 @@ if (haveTime) {
           },
         ]),
   ];
-  const FRESH = join(T, 'fresh-memo.json');
+  const FRESH = join(T, 'fresh-memo');
   /**
    * The host as `side`'s full runs leave it (the two charms install different copies of the CLI,
    * which each one's record watches), and its record, fresh (FRESH) and aged (AGED).
    */
   const establish = async (side: Side) => {
+    MEMO = memoOf(side.name === 'this' ? charmDir : (beforeCharmDir ?? charmDir));
     rmSync(MEMO, { force: true });
     await countedRun(side.env, side.dispatch);
     await countedRun(side.env, side.dispatch);
@@ -573,6 +591,7 @@ if (haveTime) {
   const n = quick ? 10 : 20;
   const rounds = quick ? 3 : 5;
   const put = (from: string) => `cp "${from}" "${MEMO}"`;
+  // (establish sets MEMO for the side whose loops follow it)
   const got: Record<string, number[]> = {};
   const push = (k: string, v: number) => (got[k] ??= []).push(v);
   for (let r = 0; r < rounds; r++) {
@@ -583,7 +602,7 @@ if (haveTime) {
       push(`${side.name}.hook`, cpuPerRunMs([side.dispatch], n, side.env, put(FRESH)));
       push(`${side.name}.periodic`, cpuPerRunMs([side.dispatch], Math.max(3, n / 5), side.env, put(AGED)));
     }
-    push('floor', cpuPerRunMs([process.execPath, FLOOR], n));
+    push('floor', cpuPerRunMs(['sh', FLOOR], n));
   }
   const m = (k: string) => median(got[k] ?? []);
   cpu = {

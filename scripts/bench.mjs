@@ -325,7 +325,7 @@ export function formatHook(r) {
         ...(r.replayFloorMs
           ? [
               [
-                'floor of a hit: `node` running the same two reads (child_process.spawnSync) from a minimal script, nothing else',
+                'floor of a hit: `dash` running the same two reads (a fork each, as a hit does) from a minimal script, nothing else',
                 f2(r.replayFloorMs),
                 rx(r.replayFloorMs / r.nodeE0Ms),
                 `(memo hit ÷ floor: ${rx(r.hookMs / r.replayFloorMs)})`,
@@ -407,7 +407,7 @@ function formatCpu(r) {
           '≤ 1.5×',
         ],
         [
-          "floor of a hit: `node` running the hit's two reads with child_process.spawnSync from a 2-line script",
+          "floor of a hit: `dash` running the hit's two ip reads (a fork each) from a minimal script, nothing else",
           ...(b ? [''] : []),
           cell(c.floor),
           '',

@@ -204,7 +204,9 @@ vrf_memo_ip() {
   vrf_memo_item "$_m_desc" "exit $_m_rc$vrf_memo_nl$_m_env$vrf_memo_s"
 }
 
-# A small file, by content (dash's read: one read(2) per byte, so only small ones).
+# A small file, by content (dash's read: one read(2) per byte, so only small ones), without its NUL
+# bytes: dash's read drops them, and the charm hands the content over without them (an argument
+# cannot carry one).
 vrf_memo_file() {
   if [ "$vrf_memo_mode" = record ]; then
     vrf_memo_tag file

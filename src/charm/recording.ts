@@ -75,9 +75,11 @@ function fileProbe(r: FileRead): ProbeOr {
           : { unrecordable: `${r.path}: ${r.error ?? 'unreadable'}` };
       }
       if (r.bytes.length > CONTENT_LIMIT) return { line: `vrf_memo_kind ${p}`, data: ['kind', 'file'] };
-      const text = r.bytes.toString('utf8');
-      if (text.includes('\0') || !Buffer.from(text, 'utf8').equals(r.bytes))
-        return { unrecordable: `${r.path} is not text (a NUL or not UTF-8)` };
+      // Without its NUL bytes: an argument cannot carry them, and dash's read drops them (PID 1's
+      // environ, read for container= and NUL-separated, then compares as its names and values).
+      const bytes = Buffer.from(r.bytes.filter((b) => b !== 0));
+      const text = bytes.toString('utf8');
+      if (!Buffer.from(text, 'utf8').equals(bytes)) return { unrecordable: `${r.path} is not UTF-8 text` };
       return { line: `vrf_memo_file ${p}`, data: ['file', 'file', text] };
     }
     case 'names':

@@ -31,9 +31,13 @@ export async function run(t) {
     `${changedOnInstall.length} changing ip lines`,
   );
   const before = snapshot(topo.unit);
+  /** @type {string[]} */
+  let lastLogs = [];
   for (const hook of ['config-changed', 'update-status']) {
     spy.reset();
-    await hookOk(t, unit, hook, { env });
+    lastLogs = (await hookOk(t, unit, hook, { env })).record.logs.map(
+      (/** @type {{ message: string }} */ l) => l.message,
+    );
     const calls = spy.calls();
     const changes = mutatingCalls(calls);
     t.check(
@@ -47,7 +51,11 @@ export async function run(t) {
 
   // The memo (src/charm/memo.sh): the update-status above changed nothing, so dispatch answers the next one.
   const memo = '/var/lib/vrf-host/memo/vrf-host-0.sh';
-  t.check('the no-op update-status recorded the hook memo', existsSync(memo), memo);
+  t.check(
+    'the no-op update-status recorded the hook memo',
+    existsSync(memo),
+    `${memo}: ${lastLogs.filter((l) => l.startsWith('no hook memo')).join(' | ') || 'no reason logged'}`,
+  );
   const full = unit.history.at(-1);
   spy.reset();
   const hit = await unit.hook('update-status', { env });

@@ -86,6 +86,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     await mkdir(join(t, 'etc/netplan'), { recursive: true });
     await writeFile(join(t, 'etc/netplan/50.yaml'), "network: {version: 2} # it's\n");
     await writeFile(join(t, 'sysctl'), '1\n');
+    await writeFile(join(t, 'environ'), 'container=lxc\0PATH=/bin\0');
     await writeFile(join(t, 'big'), 'x'.repeat(CONTENT_LIMIT + 1));
     await writeFile(join(t, 'unit'), '[Unit]\n');
     await mkdir(join(t, 'wants'));
@@ -99,6 +100,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
   async function engineReads() {
     return recordingFiles(async () => {
       await readFile(join(t, 'sysctl'), 'utf8');
+      await readFile(join(t, 'environ'), 'utf8');
       await readdir(join(t, 'etc/netplan'));
       await readFile(join(t, 'etc/netplan/50.yaml'));
       await readFile(join(t, 'big'));
@@ -134,6 +136,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     const text = await record();
     expect(text.match(/^ {2}vrf_memo_\w+ '[^']*'/gm)?.map((l) => l.slice(2).replace(t, ''))).toEqual([
       "vrf_memo_file '/sysctl'",
+      "vrf_memo_file '/environ'",
       "vrf_memo_names '/etc/netplan'",
       "vrf_memo_file '/etc/netplan/50.yaml'",
       "vrf_memo_kind '/big'",
@@ -145,7 +148,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     ]);
     expect(text).toMatch(/^vrf_memo_rec_hook='update-status'$/m);
     expect(text).toMatch(/^vrf_memo_rec_age=7200$/m);
-    expect(text).toMatch(/^vrf_memo_want_3='file:network: \{version: 2\} # it'\\''s\n'$/m);
+    expect(text).toMatch(/^vrf_memo_want_4='file:network: \{version: 2\} # it'\\''s\n'$/m);
     expect(text.endsWith('vrf_memo_rec_complete=1\n')).toBe(true);
   });
 
@@ -157,11 +160,16 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     expect(hit('config-changed')).toBe('the record is for update-status');
     const changes: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
       [
-        'ip read 9 changed',
+        'ip read 10 changed',
         () => writeFile(join(t, 'ip.out'), ipOut(1, 'storage')),
         () => writeFile(join(t, 'ip.out'), ipOut(1)),
       ],
       [`${t}/sysctl changed`, () => writeFile(join(t, 'sysctl'), '0\n'), () => writeFile(join(t, 'sysctl'), '1\n')],
+      [
+        `${t}/environ changed`,
+        () => writeFile(join(t, 'environ'), 'container=lxd\0PATH=/bin\0'),
+        () => writeFile(join(t, 'environ'), 'container=lxc\0PATH=/bin\0'),
+      ],
       [
         `${t}/etc/netplan/ changed`,
         () => writeFile(join(t, 'etc/netplan/60.yaml'), ''),
@@ -199,7 +207,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
         ...env(),
         DEMO: 'y',
       }).trim(),
-    ).toBe('ip read 9 changed');
+    ).toBe('ip read 10 changed');
   });
 
   test('another build, an old record, another boot, a torn record: a miss that says so', async () => {
@@ -219,14 +227,14 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     expect(hit()).toBe('no record');
   });
 
-  test('not recordable: an ip read that wrote to stderr, a file that is not text, a read that changed during the run', async () => {
+  test('not recordable: an ip read that wrote to stderr, a file that is not UTF-8, a read that changed during the run', async () => {
     const { reads } = await engineReads();
     expect(memoPlan([call(['-json'], '[]', undefined, 'Warning')], reads())).toEqual({
       unrecordable: `${ip} -json wrote to stderr`,
     });
-    await writeFile(join(t, 'bin'), Buffer.from([0x41, 0, 0x42]));
+    await writeFile(join(t, 'bin'), Buffer.from([0x41, 0xff, 0x42]));
     const bin = await recordingFiles(() => readFile(join(t, 'bin')));
-    expect(memoPlan([], bin.reads())).toEqual({ unrecordable: `${t}/bin is not text (a NUL or not UTF-8)` });
+    expect(memoPlan([], bin.reads())).toEqual({ unrecordable: `${t}/bin is not UTF-8 text` });
     const twice = await recordingFiles(async () => {
       await readFile(join(t, 'sysctl'));
       await writeFile(join(t, 'sysctl'), '0\n');
