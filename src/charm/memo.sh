@@ -253,13 +253,15 @@ vrf_memo_exists() {
 }
 
 # A symlink read with readlink: vrf_memo_link LINK TARGET (TARGET resolved from the link's directory).
+# Still the link the engine read when it is a symlink to the same file as TARGET, or, while TARGET
+# does not exist, a symlink that leads nowhere either (a unit file's wants link under a test root).
 vrf_memo_link() {
   if [ "$vrf_memo_mode" = record ]; then
     vrf_memo_tag link
     vrf_memo_take state
     _m_v=$vrf_memo_t
   elif [ -L "$1" ]; then
-    if [ "$1" -ef "$2" ]; then _m_v=link; else _m_v=elsewhere; fi
+    if [ "$1" -ef "$2" ] || { [ ! -e "$1" ] && [ ! -e "$2" ]; }; then _m_v=link; else _m_v=elsewhere; fi
   else
     vrf_memo_class "$1"
     _m_v=$vrf_memo_c

@@ -91,6 +91,8 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     await writeFile(join(t, 'unit'), '[Unit]\n');
     await mkdir(join(t, 'wants'));
     await symlink(join(t, 'unit'), join(t, 'wants/vrf-host.service'));
+    // Under a test root a wants link names the real /etc path, which does not exist here.
+    await symlink(join(t, 'nowhere/vrf-host.service'), join(t, 'wants/dangling.service'));
   });
   afterEach(async () => {
     await rm(t, { recursive: true, force: true });
@@ -107,6 +109,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
       await readFile(join(t, 'absent')).catch(() => null);
       await stat(join(t, 'unit'));
       await readlink(join(t, 'wants/vrf-host.service'));
+      await readlink(join(t, 'wants/dangling.service'));
       await exists(join(t, 'container'));
       await readFile(join(t, 'sysctl'), 'utf8');
     });
@@ -143,6 +146,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
       "vrf_memo_file '/absent'",
       "vrf_memo_kind '/unit'",
       "vrf_memo_link '/wants/vrf-host.service'",
+      "vrf_memo_link '/wants/dangling.service'",
       "vrf_memo_exists '/container'",
       "vrf_memo_ip 'LC_ALL=C'",
     ]);
@@ -160,7 +164,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     expect(hit('config-changed')).toBe('the record is for update-status');
     const changes: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
       [
-        'ip read 10 changed',
+        'ip read 11 changed',
         () => writeFile(join(t, 'ip.out'), ipOut(1, 'storage')),
         () => writeFile(join(t, 'ip.out'), ipOut(1)),
       ],
@@ -193,6 +197,17 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
           await symlink(join(t, 'unit'), join(t, 'wants/vrf-host.service'));
         },
       ],
+      [
+        `${t}/wants/dangling.service changed`,
+        async () => {
+          await rm(join(t, 'wants/dangling.service'));
+          await symlink(join(t, 'unit'), join(t, 'wants/dangling.service'));
+        },
+        async () => {
+          await rm(join(t, 'wants/dangling.service'));
+          await symlink(join(t, 'nowhere/vrf-host.service'), join(t, 'wants/dangling.service'));
+        },
+      ],
       [`${t}/container changed`, () => writeFile(join(t, 'container'), 'lxc'), () => rm(join(t, 'container'))],
     ];
     for (const [why, change, back] of changes) {
@@ -207,7 +222,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
         ...env(),
         DEMO: 'y',
       }).trim(),
-    ).toBe('ip read 10 changed');
+    ).toBe('ip read 11 changed');
   });
 
   test('another build, an old record, another boot, a torn record: a miss that says so', async () => {
