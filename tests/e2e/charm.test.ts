@@ -104,8 +104,14 @@ describe('build/charm layout', () => {
     }
     // (dot files: the launcher's V8 code cache, once a hook ran from this directory)
     const dist = (await readdir(join(BUILT, 'dist'))).filter((f) => !f.startsWith('.')).sort();
-    expect(dist).toEqual(['launch.cjs', 'vrf-host-cli.mjs', 'vrf-host.cjs']);
-    for (const f of dist) {
+    expect(dist).toEqual(['launch.cjs', 'memo.sh', 'vrf-host-cli.mjs', 'vrf-host.cjs']);
+    // The memo's sh dispatch sources: src/charm/memo.sh with this build's id in front.
+    const memoSh = await readFile(join(BUILT, 'dist/memo.sh'), 'utf8');
+    expect(memoSh).toMatch(
+      /^# Written by scripts\/build\.mjs from src\/charm\/memo\.sh\.\nvrf_memo_build=[0-9a-f]{24}\n/,
+    );
+    expect(memoSh.endsWith(await readFile(join(ROOT, 'src/charm/memo.sh'), 'utf8'))).toBe(true);
+    for (const f of dist.filter((x) => x !== 'memo.sh')) {
       const bundle = await readFile(join(BUILT, 'dist', f), 'utf8');
       // Self-contained: the only imports left are node builtins (and the launcher's import of the charm).
       const specifiers = [
@@ -116,7 +122,7 @@ describe('build/charm layout', () => {
       // (the launcher is lowered for an old Node, which knows `path`, not `node:path`)
       expect({ f, bare: specifiers.filter((x) => x !== undefined && !isBuiltin(x)) }).toEqual({ f, bare: [] });
     }
-    // The launcher is what an update-status with a memo hit loads: small, and lowered for an old Node.
+    // The launcher is what every hook dispatch does not answer itself loads first: small, and lowered for an old Node.
     const launcher = await readFile(join(BUILT, 'dist/launch.cjs'), 'utf8');
     expect(launcher.length).toBeLessThan(24 * 1024);
     expect(launcher).not.toMatch(/\?\?|\?\./);
