@@ -48,6 +48,12 @@ export function memoPath(env: Readonly<Record<string, string | undefined>>): str
   return isAbsolute(p) && p.endsWith('.sh') ? p : null;
 }
 
+/** The record a charm before the sh memo kept (JSON, answered by its launcher): deleted by the next full run. */
+export function obsoleteMemoPaths(env: Readonly<Record<string, string | undefined>>): string[] {
+  const p = memoPath(env);
+  return p === null ? [] : [`${p.slice(0, -'.sh'.length)}.json`];
+}
+
 /** Where this unit's last status is kept (beside its record), or null (then every status-set runs). */
 export function statusMemoryPath(env: Readonly<Record<string, string | undefined>>): string | null {
   const p = memoPath(env);

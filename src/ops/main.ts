@@ -38,6 +38,8 @@ export interface MemoOptions {
   readonly path: string | null;
   /** The hooks whose runs may be recorded (when the charm allows it). */
   readonly hooks: readonly string[];
+  /** Records an earlier charm may have left in another form: deleted with the record. */
+  readonly obsolete?: readonly string[];
   /** Why the fast path (dispatch) did not answer this hook, for the DEBUG line. */
   readonly missed?: string;
 }
@@ -217,10 +219,12 @@ export async function dispatch(CharmClass: CharmClass, opts: DispatchOptions): P
   const memo = opts.memo?.path ? { ...opts.memo, path: opts.memo.path } : null;
   // A record never survives a full run that might change something.
   if (memo) {
-    try {
-      removeMemo(memo.path);
-    } catch (e) {
-      stderr(`cannot remove the hook memo ${memo.path}: ${(e as Error).message}`);
+    for (const p of [memo.path, ...(memo.obsolete ?? [])]) {
+      try {
+        removeMemo(p);
+      } catch (e) {
+        stderr(`cannot remove the hook memo ${p}: ${(e as Error).message}`);
+      }
     }
   }
 

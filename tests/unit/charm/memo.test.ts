@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { memoDir, memoPath, statusMemoryPath } from '../../../src/charm/memo.js';
+import { memoDir, memoPath, obsoleteMemoPaths, statusMemoryPath } from '../../../src/charm/memo.js';
 import {
   CONTENT_LIMIT,
   memoAllowance,
@@ -49,6 +49,7 @@ describe('where a unit keeps its record', () => {
     const env = { VRF_HOST_MEMO_PATH: '/var/lib/vrf-host/memo/vrf-host-0.sh' };
     expect(memoPath(env)).toBe('/var/lib/vrf-host/memo/vrf-host-0.sh');
     expect(statusMemoryPath(env)).toBe('/var/lib/vrf-host/memo/vrf-host-0.status.json');
+    expect(obsoleteMemoPaths(env)).toEqual(['/var/lib/vrf-host/memo/vrf-host-0.json']);
     expect(memoPath({ ...env, VRF_HOST_MEMO: '0' })).toBeNull();
     expect(statusMemoryPath({ ...env, VRF_HOST_MEMO: '0' })).toBeNull();
     expect(memoPath({ VRF_HOST_MEMO_PATH: 'relative.sh' })).toBeNull();

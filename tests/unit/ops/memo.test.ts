@@ -111,8 +111,15 @@ describe('dispatch with a memo', () => {
     const path = join(dir, 'memo.sh');
     const fake = () => new FakeJuju({ spec, unitName: 'demo/0', state: {} });
     await writeFile(path, 'stale');
-    await dispatch(charm({ allow: false }), { env, run: fake().run, spec, memo: { path, hooks: ['update-status'] } });
+    await writeFile(join(dir, 'memo.json'), 'an earlier charm kept its record so');
+    await dispatch(charm({ allow: false }), {
+      env,
+      run: fake().run,
+      spec,
+      memo: { path, hooks: ['update-status'], obsolete: [join(dir, 'memo.json')] },
+    });
     expect(existsSync(path)).toBe(false);
+    expect(existsSync(join(dir, 'memo.json'))).toBe(false);
     await writeFile(path, 'stale');
     await dispatch(charm({ allow: true }), {
       env: { ...env, JUJU_DISPATCH_PATH: 'hooks/start' },
