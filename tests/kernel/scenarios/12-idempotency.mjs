@@ -148,11 +148,15 @@ export async function run(t) {
   }
   const lines = readFileSync(procTrace, 'utf8').split('\n');
   const dispatchPid = /^(\d+)\s+execve\(/.exec(lines[0] ?? '')?.[1] ?? '';
+  // (strace -f splits a call that another process interrupts: "clone(… <unfinished ...>", then
+  // "<... clone resumed>…) = PID"; the line with the result is the one that counts.)
   const children = lines
-    .filter((l) => l.startsWith(`${dispatchPid} `) && /\b(clone3?|v?fork)\(/.test(l))
-    .map((l) => /= (\d+)$/.exec(l)?.[1] ?? '?');
+    .filter((l) => l.startsWith(`${dispatchPid} `) && /\b(clone3?|v?fork)\(|<\.\.\. (clone3?|v?fork) resumed>/.test(l))
+    .map((l) => /= (\d+)$/.exec(l)?.[1])
+    .filter((pid) => pid !== undefined);
   const execs = children.map((pid) => {
-    const e = lines.find((l) => l.startsWith(`${pid} `) && /execve\(/.test(l) && /= 0$/.test(l)) ?? '';
+    // PATH lookup tries several paths: the last execve of the child is the one that ran.
+    const e = lines.filter((l) => l.startsWith(`${pid} `) && /execve\(/.test(l)).at(-1) ?? '';
     return /execve\("([^"]*)", \[(.*?)\]/.exec(e)?.slice(1, 3).join(' ') ?? `(pid ${pid} exec'd nothing)`;
   });
   t.check(
