@@ -8,7 +8,7 @@
 # or older than the record's age: a miss, and the charm runs in full (DEVELOPERS.md, "The hook
 # memo").
 #
-# Two modes, one set of probes (vrf_memo_ip, _file, _kind, _exists, _link, _names), so that the
+# Two modes, one set of probes (vrf_memo_ip, _file, _sysctl, _kind, _exists, _link, _names), so that the
 # rule exists once:
 #   check   (dispatch: vrf_memo_hit) each probe looks at the host now;
 #   record  (the charm, after its full run: sh memo.sh --record HOOK AGE_S PLAN DATA...) each probe
@@ -223,6 +223,28 @@ vrf_memo_file() {
     _m_c=$vrf_memo_c _m_v=
   fi
   vrf_memo_item "$1" "$_m_c:$_m_v"
+}
+
+# A sysctl (a file under /proc/sys), by its first character. The kernel answers a read at any
+# offset but 0 with end-of-file for an integer sysctl, so dash's read, one byte per read(2), sees
+# only that character; the charm's record takes the same one from what its engine read. Every
+# sysctl the engine reads is 0/1 or a tri-state by sign (keep_addr_on_down), all told apart by
+# their first character; a change that keeps it (1 -> 10) waits for the next full run.
+vrf_memo_sysctl() {
+  if [ "$vrf_memo_mode" = record ]; then
+    vrf_memo_tag sysctl
+    vrf_memo_take class
+    _m_c=$vrf_memo_t
+    vrf_memo_take content
+    _m_v=$vrf_memo_t
+  elif [ -f "$1" ]; then
+    _m_c=file _m_v=
+    IFS= read -r _m_v <"$1" || :
+  else
+    vrf_memo_class "$1"
+    _m_c=$vrf_memo_c _m_v=
+  fi
+  vrf_memo_item "$1" "$_m_c:${_m_v%"${_m_v#?}"}"
 }
 
 # A path by what it is (vrf_memo_class): a stat, and the large files (their content is compared by

@@ -66,13 +66,15 @@ type ProbeOr = Probe | { readonly unrecordable: string };
 
 const gone = (error: string | undefined) => error === 'ENOENT' || error === 'ENOTDIR';
 
-function fileProbe(r: FileRead): ProbeOr {
+function fileProbe(r: FileRead, sysctls: string): ProbeOr {
   const p = q(r.path);
   switch (r.kind) {
     case 'content': {
+      // A sysctl: dash sees its first character only (memo.sh, vrf_memo_sysctl).
+      const probe = r.path.startsWith(sysctls) ? 'sysctl' : 'file';
       if (r.bytes === null) {
         return gone(r.error)
-          ? { line: `vrf_memo_file ${p}`, data: ['file', 'absent', ''] }
+          ? { line: `vrf_memo_${probe} ${p}`, data: [probe, 'absent', ''] }
           : { unrecordable: `${r.path}: ${r.error ?? 'unreadable'}` };
       }
       if (r.bytes.length > CONTENT_LIMIT) return { line: `vrf_memo_kind ${p}`, data: ['kind', 'file'] };
@@ -81,7 +83,7 @@ function fileProbe(r: FileRead): ProbeOr {
       const bytes = Buffer.from(r.bytes.filter((b) => b !== 0));
       const text = bytes.toString('utf8');
       if (!Buffer.from(text, 'utf8').equals(bytes)) return { unrecordable: `${r.path} is not UTF-8 text` };
-      return { line: `vrf_memo_file ${p}`, data: ['file', 'file', text] };
+      return { line: `vrf_memo_${probe} ${p}`, data: [probe, 'file', text] };
     }
     case 'names':
       if (r.names === null) {
@@ -136,7 +138,9 @@ const sameRead = (a: FileRead, b: FileRead): boolean =>
 export function memoPlan(
   calls: readonly SpawnCall[],
   reads: readonly FileRead[],
+  procRoot = '/proc',
 ): { plan: string; data: string[] } | { unrecordable: string } {
+  const sysctls = `${procRoot.replace(/\/+$/, '')}/sys/`;
   const first = new Map<string, FileRead>();
   for (const r of reads) {
     const key = `${r.kind}\0${r.path}`;
@@ -144,7 +148,7 @@ export function memoPlan(
     if (had === undefined) first.set(key, r);
     else if (!sameRead(had, r)) return { unrecordable: `${r.path} changed during the run` };
   }
-  const probes = [...[...first.values()].map(fileProbe), ...calls.map(ipProbe)];
+  const probes = [...[...first.values()].map((r) => fileProbe(r, sysctls)), ...calls.map(ipProbe)];
   const lines: string[] = [];
   const data: string[] = [];
   for (const p of probes) {
@@ -179,7 +183,7 @@ export function memoAllowance(
   }
   return {
     record: async ({ hook, env }): Promise<RecordText> => {
-      const p = memoPlan(ipReads, reads);
+      const p = memoPlan(ipReads, reads, host.engine.procRoot);
       if ('unrecordable' in p) return p;
       const r = await execaSpawn(
         '/bin/sh',

@@ -47,7 +47,7 @@ export function charmPaths(text, charmMarker) {
  * @param {string} record the record's text
  */
 export function memoWatched(record) {
-  return [...record.matchAll(/^ {2}vrf_memo_(?:file|kind|exists|link|names) '((?:[^']|'\\'')*)'/gm)].map((m) =>
+  return [...record.matchAll(/^ {2}vrf_memo_(?:file|sysctl|kind|exists|link|names) '((?:[^']|'\\'')*)'/gm)].map((m) =>
     (m[1] ?? '').replace(/'\\''/g, "'"),
   );
 }

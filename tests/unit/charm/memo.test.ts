@@ -62,7 +62,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
   let t: string;
   let ip: string;
   const host = (): CharmHost => ({
-    engine: { ipBin: ip, flockBin: '/usr/bin/flock', root: t },
+    engine: { ipBin: ip, flockBin: '/usr/bin/flock', root: t, procRoot: join(t, 'proc') },
     boot: false,
     bootDisabled: 'test',
     memoScript: SCRIPT,
@@ -88,6 +88,8 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     await writeFile(join(t, 'etc/netplan/50.yaml'), "network: {version: 2} # it's\n");
     await writeFile(join(t, 'sysctl'), '1\n');
     await writeFile(join(t, 'environ'), 'container=lxc\0PATH=/bin\0');
+    await mkdir(join(t, 'proc/sys/net/ipv4'), { recursive: true });
+    await writeFile(join(t, 'proc/sys/net/ipv4/ip_forward'), '1\n');
     await writeFile(join(t, 'big'), 'x'.repeat(CONTENT_LIMIT + 1));
     await writeFile(join(t, 'unit'), '[Unit]\n');
     await mkdir(join(t, 'wants'));
@@ -104,6 +106,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     return recordingFiles(async () => {
       await readFile(join(t, 'sysctl'), 'utf8');
       await readFile(join(t, 'environ'), 'utf8');
+      await readFile(join(t, 'proc/sys/net/ipv4/ip_forward'), 'utf8');
       await readdir(join(t, 'etc/netplan'));
       await readFile(join(t, 'etc/netplan/50.yaml'));
       await readFile(join(t, 'big'));
@@ -141,6 +144,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     expect(text.match(/^ {2}vrf_memo_\w+ '[^']*'/gm)?.map((l) => l.slice(2).replace(t, ''))).toEqual([
       "vrf_memo_file '/sysctl'",
       "vrf_memo_file '/environ'",
+      "vrf_memo_sysctl '/proc/sys/net/ipv4/ip_forward'",
       "vrf_memo_names '/etc/netplan'",
       "vrf_memo_file '/etc/netplan/50.yaml'",
       "vrf_memo_kind '/big'",
@@ -153,7 +157,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     ]);
     expect(text).toMatch(/^vrf_memo_rec_hook='update-status'$/m);
     expect(text).toMatch(/^vrf_memo_rec_age=7200$/m);
-    expect(text).toMatch(/^vrf_memo_want_4='file:network: \{version: 2\} # it'\\''s\n'$/m);
+    expect(text).toMatch(/^vrf_memo_want_5='file:network: \{version: 2\} # it'\\''s\n'$/m);
     expect(text.endsWith('vrf_memo_rec_complete=1\n')).toBe(true);
   });
 
@@ -165,11 +169,17 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     expect(hit('config-changed')).toBe('the record is for update-status');
     const changes: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
       [
-        'ip read 11 changed',
+        'ip read 12 changed',
         () => writeFile(join(t, 'ip.out'), ipOut(1, 'storage')),
         () => writeFile(join(t, 'ip.out'), ipOut(1)),
       ],
       [`${t}/sysctl changed`, () => writeFile(join(t, 'sysctl'), '0\n'), () => writeFile(join(t, 'sysctl'), '1\n')],
+      [
+        // A sysctl by its first character: all dash's read gets of one from the kernel.
+        `${t}/proc/sys/net/ipv4/ip_forward changed`,
+        () => writeFile(join(t, 'proc/sys/net/ipv4/ip_forward'), '0\n'),
+        () => writeFile(join(t, 'proc/sys/net/ipv4/ip_forward'), '1\n'),
+      ],
       [
         `${t}/environ changed`,
         () => writeFile(join(t, 'environ'), 'container=lxd\0PATH=/bin\0'),
@@ -223,7 +233,7 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
         ...env(),
         DEMO: 'y',
       }).trim(),
-    ).toBe('ip read 11 changed');
+    ).toBe('ip read 12 changed');
   });
 
   test('another build, an old record, another boot, a torn record: a miss that says so', async () => {
