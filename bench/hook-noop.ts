@@ -444,7 +444,7 @@ const FLOOR = join(T, 'floor.sh');
     FLOOR,
     [
       'vrf_memo_ip() { while [ "$1" != -- ]; do export "$1"; shift; done; shift; x=$(exec "$@" 2>&1); }',
-      ...['file', 'kind', 'exists', 'link', 'names'].map((k) => `vrf_memo_${k}() { :; }`),
+      ...['file', 'sysctl', 'kind', 'exists', 'link', 'names'].map((k) => `vrf_memo_${k}() { :; }`),
       plan,
       'vrf_memo_plan',
       '',
