@@ -302,7 +302,9 @@ describe('update-status', () => {
     expect(watched).toContain(join(fh.host.proc, 'sys/net/ipv4/tcp_l3mdev_accept'));
     expect(watched).toContain(join(fh.host.root, 'var/lib/vrf-host/state.json'));
     // Nothing from Juju: every probe is an ip read or a look at a file.
-    expect(rec.match(/^ {2}vrf_memo_\w+/gm)?.every((l) => /_(ip|file|sysctl|kind|exists|link|names)$/.test(l))).toBe(true);
+    expect(rec.match(/^ {2}vrf_memo_\w+/gm)?.every((l) => /_(ip|file|sysctl|kind|exists|link|names)$/.test(l))).toBe(
+      true,
+    );
 
     await writeFile(join(fh.host.proc, 'sys/net/ipv4/tcp_l3mdev_accept'), '0\n');
     const healed = await run();
