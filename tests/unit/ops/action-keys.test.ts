@@ -26,14 +26,21 @@ describe('action key validation', () => {
   test('reserved names are fine below the top level', () => {
     expect(() => validateActionKey('out.stdout')).not.toThrow();
   });
-  test('agrees with the segment regex on arbitrary strings', () => {
+  test('agrees with the segment regex on arbitrary strings, dotted ones included', () => {
+    // Dots are common enough here for multi-segment keys ("a.0") to be generated every run.
+    const key = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.array(fc.constantFrom('a', '0', '-', '.', 'B', '_', 'stdout'), { maxLength: 6 }).map((xs) => xs.join('')),
+    );
     fc.assert(
-      fc.property(fc.string({ maxLength: 12 }), (seg) => {
+      fc.property(key, (k) => {
+        const segments = k.split('.');
         const valid =
-          ACTION_KEY_SEGMENT_RE.test(seg) && !['stdout', 'stderr', 'stdout-encoding', 'stderr-encoding'].includes(seg);
+          segments.every((s) => ACTION_KEY_SEGMENT_RE.test(s)) &&
+          !['stdout', 'stderr', 'stdout-encoding', 'stderr-encoding'].includes(segments[0] ?? '');
         let threw = false;
         try {
-          validateActionKey(seg);
+          validateActionKey(k);
         } catch {
           threw = true;
         }
