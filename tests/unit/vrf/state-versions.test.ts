@@ -127,6 +127,16 @@ describe('rule ownership comes from the ledger', () => {
     expect(c.indexOf('ip rule add pref 99 from 10.10.4.10/32 lookup 1002')).toBeLessThan(
       c.indexOf('ip rule del pref 97 from 10.10.4.10/32 lookup 1002'),
     );
+    // Every family's rules alike: each source rule's replacement is added before it goes (both
+    // families have them here), so no address is ever without its source rule.
+    const moved = host.rules.filter((r) => r.priority === 97);
+    expect(new Set(moved.map((r) => r.family))).toEqual(new Set(['inet', 'inet6']));
+    for (const r of moved) {
+      const ip = r.family === 'inet6' ? 'ip -6' : 'ip';
+      const add = c.indexOf(`${ip} rule add pref 99 from ${r.src} lookup ${r.table}`);
+      const del = c.indexOf(`${ip} rule del pref 97 from ${r.src} lookup ${r.table}`);
+      expect([r.src, add >= 0, del > add]).toEqual([r.src, true, true]);
+    }
     // The plan action says why a rule at a priority this version never uses goes.
     expect(p.steps[c.indexOf('ip rule del pref 97 from 10.10.4.10/32 lookup 1002')]?.why).toBe(
       'vrf-host added this rule (the ledger lists it) and no longer wants it',
