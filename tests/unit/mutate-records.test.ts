@@ -81,6 +81,13 @@ describe('mutate records: one per file, with the tests it was measured against',
     expect(back).toEqual(expected);
   });
 
+  it('leaves out a timeout, so that the next run tests it again', () => {
+    const r = report();
+    r.files['src/vrf/f.ts'].mutants[1]!.status = 'Timeout';
+    const { records } = toRecords(r);
+    expect(toStryker(records[0]!, () => undefined).files['src/vrf/f.ts']?.mutants.map((m) => m.id)).toEqual(['1']);
+  });
+
   it('leaves out a test file whose source it does not have: its tests count as new, so what they cover is re-tested', () => {
     const { records } = toRecords(report());
     expect(toStryker(records[0]!, () => undefined).testFiles).toEqual({});
@@ -191,6 +198,11 @@ describe('mutate: the accumulated score', () => {
       row('src/vrf/h.ts', 4, 'tests changed'),
     ]);
     expect(table).toContain('| src/vrf/f.ts | 2 | 2 | 1 | 0 | 1 | 0 | 0 | 50.0 % | current |');
+    // A timeout is not counted as killed.
+    const timedOut = { ...rec, mutants: rec.mutants.map((m) => ({ ...m, status: 'Timeout' })) };
+    expect(scoreTable([row('src/vrf/t.ts', 2, 'current', timedOut)])).toContain(
+      '| src/vrf/t.ts | 2 | 2 | 0 | 2 | 0 | 0 | 0 | 0.0 % | current |',
+    );
     expect(table).toContain('| src/vrf/g.ts | 5 | (2 of an older source) |');
     expect(table).toContain('tests changed since: tests/unit/f.test.ts |');
     expect(table).toContain(
