@@ -1019,6 +1019,22 @@ describe('plan: local delivery from every address (the source rules at 99 sit ah
     expect(where(without, '10.0.0.5', '10.10.4.23')).toBe('via 10.10.4.1 table 1001');
   });
 
+  it('deletes the delivery rules of both families once no source rule needs them, and says so', () => {
+    const h = maasish();
+    // Without MAAS's rule at 100 only vrf-host's own source rules (preserve-reachability) need them.
+    const { p, after } = converge(desired([storage()]), { ...h, rules: h.rules.filter((r) => r.priority !== 100) });
+    const off = plan(desired([storage()], { preserveReachability: false }), after, p.ledger);
+    const whys = off.steps.flatMap((s) => (s.kind === 'rule-del' && s.rule.priority === 98 ? [s.why] : []));
+    expect(whys.sort()).toEqual(
+      [
+        'delivery rule to 10.10.4.23/32 lookup 1001 is no longer wanted',
+        'delivery rule from 10.10.4.23/32 lookup local is no longer wanted',
+        'delivery rule to 2001:db8:4::23/128 lookup 1001 is no longer wanted',
+        'delivery rule from 2001:db8:4::23/128 lookup local is no longer wanted',
+      ].sort(),
+    );
+  });
+
   it('leaves a `from ADDRESS lookup local` rule that is not in the ledger alone', () => {
     const { p, after } = converge(desired([storage()]), withMgmt6());
     const foreign = mkRule({ priority: 98, src: '10.10.4.99/32', table: 255 });
