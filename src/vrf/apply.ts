@@ -194,11 +194,14 @@ export async function applySteps(steps: readonly Step[], o: ApplyOptions): Promi
   return { ok: true, applied, ipProcesses };
 }
 
-/** ip's own message without the "Command failed -:N" trailer. */
+/**
+ * ip's own message without the "Command failed -:N" trailer (or the trailer alone, when ip said
+ * nothing else). Only called when stderr named the failed line, so it is never empty.
+ */
 function errorText(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !/^Command failed -:\d+$/.test(l));
-  return lines.join('; ') || stderr || 'failed';
+  return lines.join('; ') || stderr;
 }

@@ -107,6 +107,16 @@ describe('applySteps', () => {
     expect(await readFile(sysctlPath(SYSCTL.tcpL3mdev, procRoot), 'utf8')).toBe('0\n');
   });
 
+  it("gives ip's whole message without its 'Command failed -:N' trailer, each line trimmed, blank ones left out", async () => {
+    const ip = await fakeIp();
+    const procRoot = await proc();
+    await ip.failOn('master storage', '  Error: first  \n\n  then second\n');
+    const r = await applySteps(steps, { ipBin: ip.bin, procRoot, renderer });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.failure.error).toBe('Error: first; then second');
+  });
+
   it('a sysctl write failure names the step', async () => {
     const ip = await fakeIp();
     const procRoot = await mkdtemp(join(tmpdir(), 'vrf-proc-')); // no sysctls at all
