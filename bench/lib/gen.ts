@@ -84,7 +84,18 @@ export function scaleSpec(size: ScaleSize, variant = 0): ScaleSpec {
 }
 
 function link(name: string, ifindex: number, kind: string | null, up = true): Link {
-  return { name, ifindex, kind, slaveKind: null, master: null, up, vrfTable: null, lower: null, mac: null };
+  return {
+    name,
+    ifindex,
+    kind,
+    slaveKind: null,
+    master: null,
+    up,
+    vrfTable: null,
+    lower: null,
+    looseBinding: false,
+    mac: null,
+  };
 }
 
 function stockRules(): Rule[] {

@@ -8,11 +8,12 @@
  *   after someone deleted it does not bring it back (Debian 6.1, tests/kernel);
  * - a rule added without `protocol` is `protocol unspec`; two rules that differ only in their
  *   protocol are both kept;
- * - enslaving (and releasing) cycles the device down and up: every route via the
- *   device, in every table, is dropped; the connected and local routes come back
- *   in the table of the new master (the VRF's table, or main/local); without
- *   net.ipv6.conf.all.keep_addr_on_down=1 the cycle also drops the device's
- *   global IPv6 addresses;
+ * - enslaving (and releasing) cycles the device down and up, and with it every
+ *   device stacked on it that follows it down (cycleOf: its VLANs): every route via
+ *   a device that goes down, in every table and both families, is dropped; the
+ *   connected and local routes come back in the table of each device's master (the
+ *   VRF's table, or main/local); without net.ipv6.conf.all.keep_addr_on_down=1 the
+ *   cycle also drops those devices' global IPv6 addresses;
  * - deleting a VRF releases its members and drops the routes via the VRF device;
  *   the other entries of its table (e.g. an unreachable default) stay;
  * - `route replace` overwrites the entry with the same (table, prefix, metric);
@@ -138,6 +139,44 @@ function l3mdevRule(family: Family, priority: number = L3MDEV_PRIORITY, protocol
 /** Same protocol, where both rules say (a rule observed without one matches any). */
 function sameProtocol(a: Rule, b: Rule): boolean {
   return a.protocol === undefined || b.protocol === undefined || a.protocol === b.protocol;
+}
+
+/** What a down/up cycle of one device does to the host's links (cycleOf). */
+export interface Cycle {
+  /** The devices that go down, the cycled one first (empty when it is down: nothing happens). */
+  readonly down: readonly string[];
+  /** The devices that are up afterwards: those of `down`, and every VLAN that comes up with its lower device. */
+  readonly up: readonly string[];
+}
+
+/**
+ * What a down/up cycle of `dev` takes down: the one rule the model and the planner use. The VRF
+ * driver cycles a device it enslaves or releases (drivers/net/vrf.c, cycle_netdev: only a running
+ * device). Its NETDEV_DOWN closes every VLAN on it, so a VLAN of that VLAN too, unless the VLAN has
+ * loose_binding (net/8021q/vlan.c, vlan_device_event); its NETDEV_UP opens every such VLAN again,
+ * one that was down before included. A bridge whose port is such a VLAN, a macvlan or an ipvlan
+ * only lose their carrier for the moment: they stay up, and their routes stay. Measured on
+ * Debian's 6.1 (DEVELOPERS.md, "Stacked devices cycle with their lower device"). Read from the
+ * observed links (`lower`, `looseBinding`), never from names.
+ */
+export function cycleOf(links: Iterable<Link>, dev: string): Cycle {
+  const vlansOf = new Map<string, Link[]>();
+  let self: Link | undefined;
+  for (const l of links) {
+    if (l.name === dev) self = l;
+    if (l.kind !== 'vlan' || l.lower === null || l.looseBinding) continue;
+    const on = vlansOf.get(l.lower);
+    if (on) on.push(l);
+    else vlansOf.set(l.lower, [l]);
+  }
+  if (self === undefined || !self.up) return { down: [], up: [] };
+  const walk = (keep: (l: Link) => boolean): string[] => {
+    const out = [dev];
+    for (let i = 0; i < out.length; i++)
+      for (const v of vlansOf.get(out[i]!) ?? []) if (keep(v) && !out.includes(v.name)) out.push(v.name);
+    return out;
+  };
+  return { down: walk((v) => v.up), up: walk(() => true) };
 }
 
 export interface ModelOptions {
@@ -331,20 +370,16 @@ export class KernelModel {
     for (const a of this.addrsOf(dev)) for (const r of kernelRoutesFor(a, t.main, t.local)) this.insert(r, false);
   }
 
-  /** The down/up cycle the VRF driver does on (un)enslave. */
+  /** The down/up cycle the VRF driver does on (un)enslave, with the devices stacked on `dev` (cycleOf). */
   private cycle(dev: string, change: () => void): void {
-    const l = this.links.get(dev);
-    if (!l) throw new KernelModelError(`no such device ${dev}`);
-    const wasUp = l.up;
-    if (wasUp) {
-      this.dropRoutesVia(dev);
-      if (this.sysctls[SYSCTL.keepAddrOnDown] !== '1') {
-        const kept = this.addrsOf(dev).filter((a) => a.family !== 'inet6' || a.scope !== 'global');
-        this.addrsByDev.set(dev, kept);
-      }
-    }
+    if (!this.links.has(dev)) throw new KernelModelError(`no such device ${dev}`);
+    const { up } = this.takeDown(dev);
     change();
-    if (wasUp) this.addKernelRoutes(dev);
+    for (const d of up) {
+      const l = this.links.get(d);
+      if (l && !l.up) this.setLink({ ...l, up: true });
+      this.addKernelRoutes(d);
+    }
   }
 
   private setLink(l: Link): void {
@@ -363,6 +398,7 @@ export class KernelModel {
       up: false,
       vrfTable: table,
       lower: null,
+      looseBinding: false,
       mac: null,
     });
     if (this.l3mdevRulesDone) return;
@@ -413,6 +449,31 @@ export class KernelModel {
     if (l.up) return;
     this.setLink({ ...l, up: true });
     this.addKernelRoutes(dev);
+  }
+
+  /** `ip link set DEV down`: it goes down with the VLANs on it (cycleOf), and stays down; the VLANs too. */
+  private linkDown(dev: string): void {
+    if (!this.links.has(dev)) throw new KernelModelError(`Cannot find device "${dev}"`);
+    for (const d of this.takeDown(dev).down) {
+      const l = this.links.get(d);
+      if (l) this.setLink({ ...l, up: false });
+    }
+  }
+
+  /**
+   * `dev` and the devices stacked on it that follow it down (cycleOf) lose every route through them
+   * and, without keep_addr_on_down, their global IPv6 addresses.
+   */
+  private takeDown(dev: string): Cycle {
+    const { down, up } = cycleOf(this.allLinks(), dev);
+    for (const d of down) {
+      this.dropRoutesVia(d);
+      if (this.sysctls[SYSCTL.keepAddrOnDown] !== '1') {
+        const kept = this.addrsOf(d).filter((a) => a.family !== 'inet6' || a.scope !== 'global');
+        this.addrsByDev.set(d, kept);
+      }
+    }
+    return { down, up };
   }
 
   private ruleDel(t: RuleTarget): void {
@@ -471,6 +532,7 @@ export class KernelModel {
     'vrf-replace': (m, s) => m.deleteVrf(s.name),
     'vrf-delete': (m, s) => m.deleteVrf(s.name),
     'link-up': (m, s) => m.linkUp(s.dev),
+    'link-down': (m, s) => m.linkDown(s.dev),
     enslave: (m, s) => m.enslave(s.dev, s.vrf),
     release: (m, s) => m.release(s.dev),
     'route-add': (m, s, slot) => m.routeAdd(s.route, slot),

@@ -27,6 +27,7 @@ import {
   RouteDocSchema,
   RouteGetDocSchema,
   RuleDocSchema,
+  VlanInfoDataSchema,
   VrfInfoDataSchema,
   type RawLink,
   type RawRoute,
@@ -235,6 +236,11 @@ function parseLink(l: RawLink, command: string): Link {
     up: l.flags.includes('UP'),
     vrfTable,
     lower: kind === 'vlan' ? (l.link ?? null) : null,
+    looseBinding:
+      kind === 'vlan' &&
+      validate(VlanInfoDataSchema, l.linkinfo?.info_data ?? {}, `${command} (${l.ifname} info_data)`).flags.includes(
+        'LOOSE_BINDING',
+      ),
     mac: l.address ?? null,
   };
 }

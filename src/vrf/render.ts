@@ -169,6 +169,8 @@ export function renderStep(step: Step): RenderedStep {
       return { kind: 'ip', argv: ['link', 'del', 'dev', vrfName(step.name)] };
     case 'link-up':
       return { kind: 'ip', argv: ['link', 'set', 'dev', ifName(step.dev), 'up'] };
+    case 'link-down':
+      return { kind: 'ip', argv: ['link', 'set', 'dev', ifName(step.dev), 'down'] };
     case 'enslave':
       return { kind: 'ip', argv: ['link', 'set', 'dev', ifName(step.dev), 'master', vrfName(step.vrf)] };
     case 'release':

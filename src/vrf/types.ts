@@ -126,6 +126,11 @@ export interface Link {
   readonly vrfTable: number | null;
   /** For kind 'vlan': the lower link name. */
   readonly lower: string | null;
+  /**
+   * For kind 'vlan': `loose_binding` is on, so the VLAN does not go down and up with its lower
+   * device (model.ts cycleOf). False for every other kind.
+   */
+  readonly looseBinding: boolean;
   readonly mac: string | null;
 }
 
@@ -261,6 +266,8 @@ export type Step =
     }
   | { readonly kind: 'vrf-delete'; readonly name: string; readonly why?: string }
   | { readonly kind: 'link-up'; readonly dev: string; readonly why?: string }
+  /** A device the kernel brought up with its lower device (a VLAN that was down before the cycle). */
+  | { readonly kind: 'link-down'; readonly dev: string; readonly why: string }
   | { readonly kind: 'enslave'; readonly dev: string; readonly vrf: string; readonly why?: string }
   | { readonly kind: 'release'; readonly dev: string; readonly vrf: string; readonly why?: string }
   | { readonly kind: 'route-add'; readonly route: RouteTarget; readonly why: string }

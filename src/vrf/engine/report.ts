@@ -61,6 +61,7 @@ export function stepVrf(
     case 'release':
       return step.vrf;
     case 'link-up':
+    case 'link-down':
       return byDev(step.dev);
     case 'route-add':
     case 'route-del':

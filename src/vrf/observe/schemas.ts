@@ -30,6 +30,8 @@ export const LinkSchema = z.object({
 export const LinkDocSchema = z.array(LinkSchema);
 
 export const VrfInfoDataSchema = z.object({ table: int.nonnegative() });
+/** A VLAN's `info_data`: only its flags are read (`LOOSE_BINDING`; ip prints an unknown flag in hex). */
+export const VlanInfoDataSchema = z.object({ flags: z.array(z.union([str, int])).default([]) });
 
 export const AddrInfoSchema = z.object({
   family: str,

@@ -3,7 +3,7 @@
  * already run them (so every phase sees the host as it will be at that point),
  * and the ledger being built.
  */
-import { KernelModel, KernelModelError } from '../model.js';
+import { KernelModel, KernelModelError, cycleOf } from '../model.js';
 import { parseCidr } from '../addr.js';
 import type {
   DesiredState,
@@ -19,8 +19,8 @@ import type {
   RuleTarget,
   Step,
 } from '../types.js';
-import { FAMILIES } from '../types.js';
-import { keyOfRuleTarget, routeId, ruleKey } from './keys.js';
+import { FAMILIES, TABLE } from '../types.js';
+import { isKernelRoute, keyOfRuleTarget, routeId, routeMatches, ruleKey, slotOfRoute, targetOfRoute } from './keys.js';
 import { VrfError } from '../errors.js';
 
 export class PlanError extends VrfError {
@@ -60,6 +60,19 @@ export class SubnetSet {
     }
     return false;
   }
+}
+
+/** A route a cycle of `lower` flushed from `dev`, stacked on it. */
+interface Flushed {
+  readonly route: Route;
+  readonly dev: string;
+  readonly lower: string;
+}
+
+/** What a step's cycles change on the devices stacked on the cycled ones (PlanContext.stackedOn). */
+interface Stacked {
+  readonly flushed: readonly Flushed[];
+  readonly wasDown: ReadonlyArray<{ readonly dev: string; readonly lower: string }>;
 }
 
 export class PlanContext {
@@ -129,8 +142,13 @@ export class PlanContext {
     );
   }
 
-  /** Adds a step and runs it on the model; a step the kernel would refuse is a planner bug. */
+  /**
+   * Adds a step and runs it on the model; a step the kernel would refuse is a planner bug. A step
+   * that cycles a device (enslave, release, deleting a VRF with members) is followed at once by
+   * the routes the cycle flushed from the devices stacked on it (restack).
+   */
   emit(step: Step, slot?: string): void {
+    const stacked = this.stackedOn(step);
     try {
       this.model.apply(step, slot);
     } catch (e) {
@@ -139,6 +157,78 @@ export class PlanContext {
       throw e;
     }
     this.steps.push(step);
+    this.restack(stacked);
+  }
+
+  /** The devices a step cycles itself: the one it enslaves or releases, or the members of a VRF it deletes. */
+  private cycledBy(step: Step): string[] {
+    switch (step.kind) {
+      case 'enslave':
+      case 'release':
+        return [step.dev];
+      case 'vrf-delete':
+      case 'vrf-replace':
+        return this.model
+          .allLinks()
+          .filter((l) => l.master === step.name)
+          .map((l) => l.name);
+      default:
+        return [];
+    }
+  }
+
+  /**
+   * What the kernel will change, and not put back, when `step` runs, on the devices that go down
+   * and up with a cycled one (model.ts cycleOf: the VLANs on it): the routes through them that are
+   * not the kernel's own, and those that were down (the kernel brings them up). The cycled devices'
+   * own routes are not among them: the enslave carries them into the VRF and a release gives them
+   * back (structure.ts, routing.ts).
+   */
+  private stackedOn(step: Step): Stacked {
+    const cycled = this.cycledBy(step);
+    const out: { flushed: Flushed[]; wasDown: Array<{ dev: string; lower: string }> } = { flushed: [], wasDown: [] };
+    if (cycled.length === 0) return out;
+    const links = this.model.allLinks();
+    for (const lower of cycled) {
+      const c = cycleOf(links, lower);
+      for (const dev of c.up) {
+        if (cycled.includes(dev)) continue;
+        if (!c.down.includes(dev)) {
+          // A member of a desired VRF is brought up by the plan anyway (structure.ts enslaveMembers).
+          if (!this.memberOf.has(dev)) out.wasDown.push({ dev, lower });
+          continue;
+        }
+        for (const r of this.model.routesVia(dev)) {
+          if (isKernelRoute(r) || r.type !== 'unicast' || r.table === TABLE.local) continue;
+          // An IPv4 route via an IPv6 next hop (RFC 5549) cannot be rendered back: left to its owner.
+          if (r.gateway !== null && r.gateway.includes(':') !== (r.family === 'inet6')) continue;
+          out.flushed.push({ route: r, dev, lower });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Puts back what a cycle changed on the devices stacked on the cycled one: down what was down, then the flushed routes. */
+  private restack({ flushed, wasDown }: Stacked): void {
+    for (const { dev, lower } of wasDown) {
+      if (this.model.link(dev)?.up !== true) continue;
+      this.emit({
+        kind: 'link-down',
+        dev,
+        why: `${dev} was down: the kernel brought it up with ${lower}; put back down`,
+      });
+    }
+    for (const { route: r, dev, lower } of flushed) {
+      const t = targetOfRoute(r);
+      if (this.model.slot(slotOfRoute(r)).some((x) => routeMatches(x, t))) continue;
+      if (this.model.link(dev)?.up !== true) continue;
+      this.emit({
+        kind: 'route-add',
+        route: t,
+        why: `${dev} went down and up with ${lower}: the kernel flushed ${r.dst} via ${dev} from table ${r.table}; put back as it was`,
+      });
+    }
   }
 
   /** A route or rule vrf-host adds, with the protocol it adds it with. */

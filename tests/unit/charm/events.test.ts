@@ -349,6 +349,7 @@ describe('update-status', () => {
               up: true,
               vrfTable: null,
               lower: null,
+              looseBinding: false,
               mac: '52:54:00:aa:bb:cc',
             },
           ],

@@ -185,6 +185,7 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
           up: true,
           vrfTable: null,
           lower: null,
+          looseBinding: false,
           mac: null,
         },
       ];
@@ -209,6 +210,7 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
           up: n.up,
           vrfTable: null,
           lower: null,
+          looseBinding: false,
           mac: null,
         });
         const cidrs: string[] = [];
@@ -265,6 +267,7 @@ function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
             up: true,
             vrfTable: 1001 + i,
             lower: null,
+            looseBinding: false,
             mac: null,
           });
       });

@@ -44,6 +44,7 @@ export function link(name: string, opts: Partial<Omit<Link, 'name'>> = {}): Host
       up: opts.up ?? true,
       vrfTable: opts.vrfTable ?? null,
       lower: opts.lower ?? null,
+      looseBinding: opts.looseBinding ?? false,
       mac: opts.mac ?? null,
     },
   };

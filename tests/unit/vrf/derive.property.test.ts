@@ -203,6 +203,7 @@ function namesOf(s: Step): string[] {
     case 'vrf-delete':
       return [s.name];
     case 'link-up':
+    case 'link-down':
       return [s.dev];
     case 'enslave':
     case 'release':

@@ -388,6 +388,7 @@ function link_vrf_member(): HostPart {
       up: true,
       vrfTable: null,
       lower: null,
+      looseBinding: false,
       mac: null,
     },
   };

@@ -21,6 +21,7 @@ const link = (name: string, kind: string, ifindex: number): Link => ({
   up: true,
   vrfTable: null,
   lower: null,
+  looseBinding: false,
   mac: null,
 });
 const route = (dst: string, dev: string, family: Route['family'] = 'inet'): Route => ({

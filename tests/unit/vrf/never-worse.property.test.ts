@@ -29,6 +29,7 @@ function withController(s: Scenario): ObservedHost {
     up: true,
     vrfTable: null,
     lower: null,
+    looseBinding: false,
     mac: null,
   };
   const a: Addr = { dev: 'mgmt0', family: 'inet', address: '10.250.0.5', prefixlen: 24, scope: 'global' };

@@ -775,6 +775,7 @@ describe('plan: rules', () => {
           up: true,
           vrfTable: 3000,
           lower: null,
+          looseBinding: false,
           mac: null,
         },
       ],
