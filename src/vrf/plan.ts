@@ -38,6 +38,7 @@ import {
   deliveryRules,
   deliveryRulesFirst,
   ensureL3mdevRule,
+  localLookupFirst,
   localRuleMove,
   migrateSourceRules,
   sourceRules,
@@ -58,11 +59,12 @@ function rules(ctx: PlanContext, f: Family): void {
 export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledger): Plan {
   const ctx = new PlanContext(desired, observed, ledger);
   sysctlsFirst(ctx);
+  localLookupFirst(ctx);
   removeUndesired(ctx);
   deliveryRulesFirst(ctx, 'inet6');
   createOrReplace(ctx);
-  releaseFormerMembers(ctx);
   deliveryRulesFirst(ctx, 'inet');
+  releaseFormerMembers(ctx);
   enslaveMembers(ctx);
   vrfRoutes(ctx);
   // IPv4 rules (6, then 7 with the leaks), then IPv6 rules (6, 7): IPv6 rule lines need

@@ -267,19 +267,31 @@ export type Step =
   | { readonly kind: 'vrf-delete'; readonly name: string; readonly why?: string }
   | { readonly kind: 'link-up'; readonly dev: string; readonly why?: string }
   /** A device the kernel brought up with its lower device (a VLAN that was down before the cycle). */
-  | { readonly kind: 'link-down'; readonly dev: string; readonly why: string }
+  | { readonly kind: 'link-down'; readonly dev: string; readonly why: string; readonly withCycle?: true }
   | { readonly kind: 'enslave'; readonly dev: string; readonly vrf: string; readonly why?: string }
   | { readonly kind: 'release'; readonly dev: string; readonly vrf: string; readonly why?: string }
-  | { readonly kind: 'route-add'; readonly route: RouteTarget; readonly why: string }
+  | { readonly kind: 'route-add'; readonly route: RouteTarget; readonly why: string; readonly withCycle?: true }
   | { readonly kind: 'route-del'; readonly route: RouteTarget; readonly why: string }
-  | { readonly kind: 'rule-add'; readonly rule: RuleTarget; readonly why: string }
-  | { readonly kind: 'rule-del'; readonly rule: RuleTarget; readonly why: string }
+  | { readonly kind: 'rule-add'; readonly rule: RuleTarget; readonly why: string; readonly withCycle?: true }
+  | { readonly kind: 'rule-del'; readonly rule: RuleTarget; readonly why: string; readonly withCycle?: true }
   | { readonly kind: 'sysctl'; readonly key: string; readonly value: string; readonly why: string }
   /** A file handed to systemd-networkd (path relative to the root; src/vrf/networkd/render.ts). */
   | { readonly kind: 'networkd-write'; readonly path: string; readonly content: string; readonly why: string }
   | { readonly kind: 'networkd-remove'; readonly path: string; readonly why: string };
 
 export type StepKind = Step['kind'];
+
+/**
+ * A step marked `withCycle` puts back, right after a step that cycled a device (an enslave, a
+ * release, a VRF deleted with its members), what that cycle took: the routes it flushed from the
+ * devices stacked on the cycled one, a VLAN it brought up, the delivery rules of the moved
+ * device's addresses (plan/context.ts). Such lines name what was there a moment before: in one
+ * ip -batch they fail only if the device vanished. An apply is judged after the cycle and its
+ * follow-ups, as one.
+ */
+export function withCycle(s: Step): boolean {
+  return 'withCycle' in s && s.withCycle === true;
+}
 
 /**
  * The routes and rules vrf-host keeps on the host once a plan has run (present already or

@@ -217,6 +217,7 @@ export class PlanContext {
         kind: 'link-down',
         dev,
         why: `${dev} was down: the kernel brought it up with ${lower}; put back down`,
+        withCycle: true,
       });
     }
     for (const { route: r, dev, lower } of flushed) {
@@ -227,6 +228,7 @@ export class PlanContext {
         kind: 'route-add',
         route: t,
         why: `${dev} went down and up with ${lower}: the kernel flushed ${r.dst} via ${dev} from table ${r.table}; put back as it was`,
+        withCycle: true,
       });
     }
   }

@@ -10,6 +10,7 @@
 import { cidrContains, maxPrefix } from '../addr.js';
 import type { Family, Rule, RuleTarget } from '../types.js';
 import {
+  FAMILIES,
   DELIVERY_RULE_PRIORITY,
   L3MDEV_PRIORITY,
   LOCAL_RULE_MOVED_PRIORITY,
@@ -133,6 +134,34 @@ function wantLocalMoved(ctx: PlanContext): boolean {
   return ctx.desired.options.moveLocalRule && ctx.anyVrf && ruleAheadOfMovedLocal(ctx) === null;
 }
 
+/**
+ * Before anything else: a local lookup vrf-host moved that is gone altogether (something deleted
+ * the rule at 32765, as a networkd reconfigure does) comes back first, where the plan will leave
+ * it. Until then the host delivers to a space address only through its `to` rule into the VRF's
+ * table, and the first release or move of a member would leave that address with no lookup at all.
+ */
+export function localLookupFirst(ctx: PlanContext): void {
+  if (!ctx.ledger.localRuleMoved) return;
+  for (const f of FAMILIES) {
+    if (ctx.model.allRules().some((r) => r.family === f && isLocalLookup(r))) continue;
+    if (wantLocalMoved(ctx)) {
+      ctx.emit({
+        kind: 'rule-add',
+        rule: ctx.own(localRule(f, LOCAL_RULE_MOVED_PRIORITY)),
+        why:
+          `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing: ` +
+          'back first, so the host delivers to itself at every step',
+      });
+    } else {
+      ctx.emit({
+        kind: 'rule-add',
+        rule: { ...localRule(f, 0), protocol: 'kernel' },
+        why: `the local lookup is missing: back at priority 0 first, so the host delivers to itself at every step`,
+      });
+    }
+  }
+}
+
 export function localRuleMove(ctx: PlanContext, f: Family): void {
   const wantMoved = wantLocalMoved(ctx);
   const at0 = hasLocalAt(ctx, f, 0);
@@ -213,43 +242,52 @@ export function migrateSourceRules(ctx: PlanContext, f: Family): void {
 }
 
 /** preserve-reachability: `from ADDRESS lookup VRFTABLE` for every member address. */
-export function sourceRules(ctx: PlanContext, f: Family): void {
-  const wanted = new Map<string, { t: RuleTarget; why: string }>();
-  if (ctx.desired.options.preserveReachability) {
-    for (const v of ctx.desired.vrfs) {
-      for (const a of v.addresses) {
-        if (a.family !== f) continue;
-        const t: RuleTarget = ctx.own({
-          family: a.family,
-          priority: SOURCE_RULE_PRIORITY,
-          src: `${a.address}/${maxPrefix(a.family)}`,
-          table: v.table,
-        });
-        wanted.set(keyOfRuleTarget(t), {
-          t,
-          why: `preserve-reachability: traffic from ${a.address} (bound sockets) leaves through ${v.name}'s gateway`,
-        });
-      }
-    }
-  }
-  reconcileRules(
-    ctx,
-    wanted,
-    (r) =>
-      r.family === f &&
-      r.priority === SOURCE_RULE_PRIORITY &&
-      isPlainLookup(r) &&
-      r.table !== null &&
-      ctx.ownedTables.has(r.table)
-        ? ruleKey(r.family, r.priority, r.src, r.table)
-        : null,
-    (t) => `source rule for ${t.src ?? 'all'} lookup ${t.table} is no longer wanted`,
-  );
-}
-
 interface WantedRule {
   readonly t: RuleTarget;
   readonly why: string;
+}
+
+/** preserve-reachability's `from ADDRESS lookup VRFTABLE` at SOURCE_RULE_PRIORITY, per VRF address of a family. */
+function wantedSource(ctx: PlanContext, f: Family): Map<string, WantedRule> {
+  const wanted = new Map<string, WantedRule>();
+  if (!ctx.desired.options.preserveReachability) return wanted;
+  for (const v of ctx.desired.vrfs) {
+    for (const a of v.addresses) {
+      if (a.family !== f) continue;
+      const t: RuleTarget = ctx.own({
+        family: a.family,
+        priority: SOURCE_RULE_PRIORITY,
+        src: `${a.address}/${maxPrefix(a.family)}`,
+        table: v.table,
+      });
+      wanted.set(keyOfRuleTarget(t), {
+        t,
+        why: `preserve-reachability: traffic from ${a.address} (bound sockets) leaves through ${v.name}'s gateway`,
+      });
+    }
+  }
+  return wanted;
+}
+
+/** The key of a source rule of vrf-host's (one of its tables, at SOURCE_RULE_PRIORITY), null for any other rule. */
+function sourceKey(ctx: PlanContext, f: Family): (r: Rule) => string | null {
+  return (r) =>
+    r.family === f &&
+    r.priority === SOURCE_RULE_PRIORITY &&
+    isPlainLookup(r) &&
+    r.table !== null &&
+    ctx.ownedTables.has(r.table)
+      ? ruleKey(r.family, r.priority, r.src, r.table)
+      : null;
+}
+
+export function sourceRules(ctx: PlanContext, f: Family): void {
+  reconcileRules(
+    ctx,
+    wantedSource(ctx, f),
+    sourceKey(ctx, f),
+    (t) => `source rule for ${t.src ?? 'all'} lookup ${t.table} is no longer wanted`,
+  );
 }
 
 /**
@@ -364,10 +402,13 @@ function deliveryKey(ctx: PlanContext, f: Family, wanted: ReadonlyMap<string, Wa
   };
 }
 
-/** Does `table` route `address` anywhere but to the host (a default route, a strict catch-all)? */
-function routesAway(ctx: PlanContext, table: number, address: string): boolean {
+/**
+ * Does `table` route `address` anywhere but to the host (a default route, a strict catch-all)?
+ * With `orNowhere`, also when it holds nothing for it (a rule into it does not deliver either).
+ */
+function routesAway(ctx: PlanContext, table: number, address: string, orNowhere = false): boolean {
   const covering = ctx.model.entriesIn(table).filter(([, r]) => cidrContains(r.dst, address));
-  return covering.length > 0 && !covering.some(([, r]) => r.type === 'local');
+  return (orNowhere || covering.length > 0) && !covering.some(([, r]) => r.type === 'local');
 }
 
 /**
@@ -382,11 +423,68 @@ function routesAway(ctx: PlanContext, table: number, address: string): boolean {
 export function deliveryRulesFirst(ctx: PlanContext, f: Family): void {
   const wanted = wantedDelivery(ctx, f);
   const key = deliveryKey(ctx, f, wanted);
+  // A `to ADDRESS lookup TABLE` rule of vrf-host's that is not wanted and whose table does not hold
+  // the address (a member that left, or an apply that stopped before the enslave) never delivers:
+  // it passes the lookup on, or sends the address away once the table has a default. It goes first.
+  for (const r of ctx.model.allRules()) {
+    if (!isToLookup(r) || r.dst === null || r.table === null) continue;
+    const k = key(r);
+    if (k === null || wanted.has(k) || !routesAway(ctx, r.table, r.dst.split('/')[0]!, true)) continue;
+    ctx.emit({
+      kind: 'rule-del',
+      rule: targetOfRule(r),
+      why: `delivery rule to ${r.dst} lookup ${r.table} is no longer wanted, and that table does not hold ${r.dst}`,
+    });
+  }
   const present = new Set(ctx.model.allRules().map(key));
   for (const [k, w] of wanted) {
     if (present.has(k)) continue;
     if (w.t.dst !== undefined && routesAway(ctx, w.t.table, w.t.dst.split('/')[0]!)) continue;
     ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why });
+  }
+}
+
+/**
+ * Right after `dev` joined or left a VRF, as part of that step (withCycle): the rules of its
+ * addresses follow it. A `to ADDRESS lookup TABLE` delivery rule, or a `from ADDRESS lookup
+ * TABLE` source rule, into a table the address's local route is no longer in catches the
+ * address's packets as soon as that table routes them away (the VRF keeps, or gets later in the
+ * plan, a default route for its other members): it goes. And the delivery rule into its new
+ * table, which may have waited for the enslave (that table routed it away before), comes. A
+ * released address needs neither: the local table has it again, and its traffic is main's.
+ */
+export function rulesFollowMember(ctx: PlanContext, dev: string): void {
+  const table = ctx.model.tableOf(dev).local;
+  for (const f of FAMILIES) {
+    const hosts = new Set(
+      ctx.model
+        .addrsOf(dev)
+        .filter((a) => a.family === f && a.scope === 'global')
+        .map((a) => `${a.address}/${maxPrefix(f)}`),
+    );
+    if (hosts.size === 0) continue;
+    const wanted = wantedDelivery(ctx, f);
+    const key = deliveryKey(ctx, f, wanted);
+    const sources = wantedSource(ctx, f);
+    const source = sourceKey(ctx, f);
+    const stale = ctx.model.allRules().filter((r) => {
+      if (r.table === table) return false;
+      if (isToLookup(r) && r.dst !== null && hosts.has(r.dst)) return key(r) !== null && !wanted.has(key(r)!);
+      if (r.src !== null && hosts.has(r.src)) return source(r) !== null && !sources.has(source(r)!);
+      return false;
+    });
+    for (const r of stale)
+      ctx.emit({
+        kind: 'rule-del',
+        rule: targetOfRule(r),
+        why: `${dev} is no longer in the VRF of table ${r.table ?? '?'}, whose routes would send ${r.dst ?? r.src ?? '?'}'s packets away`,
+        withCycle: true,
+      });
+    const present = new Set(ctx.model.allRules().map(key));
+    for (const [k, w] of wanted) {
+      if (w.t.dst === undefined || !hosts.has(w.t.dst) || w.t.table !== table || present.has(k)) continue;
+      ctx.emit({ kind: 'rule-add', rule: w.t, why: w.why, withCycle: true });
+    }
   }
 }
 

@@ -7,7 +7,7 @@ import { TABLE } from '../types.js';
 import type { PlanContext } from './context.js';
 import { PlanError } from './context.js';
 import { isKernelRoute, isMainRaDefault, isManagedRoute, routeId, targetOfRoute } from './keys.js';
-import { l3mdevRuleBeforeFirstVrf } from './rules.js';
+import { rulesFollowMember, l3mdevRuleBeforeFirstVrf } from './rules.js';
 
 /** Deletes the routes vrf-host put in `table` (the kernel keeps e.g. an unreachable default after the VRF goes). */
 function clearTable(ctx: PlanContext, table: number, vrf: string, reason: string): void {
@@ -110,6 +110,7 @@ export function releaseFormerMembers(ctx: PlanContext): void {
       vrf: l.master,
       why: `${l.name} is no longer a member of ${l.master} (e.g. it became a bridge or bond port, or its binding moved)`,
     });
+    rulesFollowMember(ctx, l.name);
   }
 }
 
@@ -144,6 +145,7 @@ export function enslaveMembers(ctx: PlanContext): void {
           vrf: v.name,
           why: `${dev} carries binding ${v.binding}: its traffic belongs to VRF ${v.name}`,
         });
+        rulesFollowMember(ctx, dev);
       }
       if (!ctx.model.link(dev)?.up) ctx.emit({ kind: 'link-up', dev, why: `member ${dev} of ${v.name} is down` });
     }

@@ -4,7 +4,10 @@
  */
 import fc from 'fast-check';
 import { canonicalIp, familyOf, subnetOf } from '../../../src/vrf/addr.js';
-import { withKernelRoutes } from '../../../src/vrf/model.js';
+import { simulate, withKernelRoutes } from '../../../src/vrf/model.js';
+import { unionLedger } from '../../../src/vrf/persist.js';
+import { plan } from '../../../src/vrf/plan.js';
+import { isKernelRoute } from '../../../src/vrf/plan/keys.js';
 import type {
   Addr,
   DerivedGateway,
@@ -12,14 +15,16 @@ import type {
   DesiredVrf,
   Family,
   HostOptions,
+  Ledger,
   Link,
   MemberAddress,
   ObservedHost,
   Route,
   RouteSpec,
   Rule,
+  Step,
 } from '../../../src/vrf/types.js';
-import { SYSCTL } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER, SYSCTL, withCycle } from '../../../src/vrf/types.js';
 import { mkRoute, mkRule } from './builders.js';
 
 export function memberAddr(dev: string, cidr: string): MemberAddress {
@@ -118,6 +123,18 @@ export interface Scenario {
   readonly hadVrf: boolean;
 }
 
+/** A VLAN on a NIC (`ensN.10`): it goes down and up with the NIC (model.ts cycleOf) unless loose-bound. */
+interface VlanSpec {
+  readonly v4: boolean;
+  readonly v6: boolean;
+  readonly up: boolean;
+  readonly loose: boolean;
+  /** A static route in main via the VLAN. */
+  readonly staticRoute: boolean;
+  /** Index of the VRF it belongs in, or -1. */
+  readonly vrf: number;
+}
+
 interface NicSpec {
   readonly v4: boolean;
   readonly v6: boolean;
@@ -135,7 +152,19 @@ interface NicSpec {
   readonly vrf: number;
   /** Already enslaved (to the VRF it belongs in) before planning. */
   readonly pre: boolean;
+  /** A VLAN stacked on it, or none. */
+  readonly vlan: VlanSpec | null;
 }
+
+const vlanSpec = (vrfs: number): fc.Arbitrary<VlanSpec> =>
+  fc.record({
+    v4: fc.boolean(),
+    v6: fc.boolean(),
+    up: fc.boolean(),
+    loose: fc.boolean(),
+    staticRoute: fc.boolean(),
+    vrf: fc.integer({ min: -1, max: vrfs - 1 }),
+  });
 
 const nicSpec = (vrfs: number): fc.Arbitrary<NicSpec> =>
   fc.record({
@@ -147,6 +176,7 @@ const nicSpec = (vrfs: number): fc.Arbitrary<NicSpec> =>
     ra: fc.boolean(),
     vrf: fc.integer({ min: -1, max: vrfs - 1 }),
     pre: fc.boolean(),
+    vlan: fc.option(vlanSpec(vrfs), { nil: null, freq: 2 }),
   });
 
 const opts = fc.record({
@@ -165,162 +195,296 @@ const opts = fc.record({
   mainDefaultProto: fc.constantFrom('static', 'dhcp', 'boot'),
 });
 
+type Opts = typeof opts extends fc.Arbitrary<infer T> ? T : never;
+
+/** A generated host before any plan, and how to say which of its devices go into which VRF. */
+interface Built {
+  readonly observed: ObservedHost;
+  readonly hadVrf: boolean;
+  /** Each device that has addresses, with the VRF index it was generated in (-1: main). */
+  readonly devices: ReadonlyArray<{ readonly dev: string; readonly vrf: number }>;
+  /** The desired state that puts each device into the VRF `vrfOf` names (-1: none). */
+  readonly desiredFor: (vrfOf: (dev: string) => number) => DesiredState;
+}
+
 /**
- * A host with NICs ens0..ensN (some with IPv4/IPv6, static routes, MAAS rules),
- * and a desired state that puts some of them into up to 3 VRFs. With `pre`, a
- * NIC is already in its VRF (as if an earlier run did part of the job).
+ * A host with NICs ens0..ensN (some with IPv4/IPv6, static routes, MAAS rules, a VLAN stacked on
+ * them), and a desired state that puts some of them into up to 3 VRFs. With `pre`, a NIC is
+ * already in its VRF (as if an earlier run did part of the job).
  */
-function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
-  return fc
+function build(nv: number, nics: readonly NicSpec[], o: Opts, allowPre: boolean): Built {
+  const links: Link[] = [
+    {
+      name: 'lo',
+      ifindex: 1,
+      kind: null,
+      slaveKind: null,
+      master: null,
+      up: true,
+      vrfTable: null,
+      lower: null,
+      looseBinding: false,
+      mac: null,
+    },
+  ];
+  const addrs: Addr[] = [];
+  const routes: Route[] = [];
+  const rules: Rule[] = stock();
+  const names = Array.from({ length: nv }, (_, i) => `vrf${i}`);
+  const cidrsOf = new Map<string, string[]>();
+  const devices: Array<{ dev: string; vrf: number }> = [];
+  const preVrfs = new Set<number>();
+  const raDevs = new Set<string>();
+  const addAddrs = (dev: string, cidrs: readonly string[]): void => {
+    for (const c of cidrs) {
+      const [a, len] = c.split('/');
+      addrs.push({ dev, family: familyOf(a!), address: canonicalIp(a!), prefixlen: Number(len), scope: 'global' });
+    }
+    if (cidrs.length > 0) cidrsOf.set(dev, [...cidrs]);
+  };
+  nics.forEach((n, i) => {
+    const dev = `ens${i}`;
+    const inVrf = n.vrf >= 0 && (n.v4 || n.v6);
+    const pre = allowPre && inVrf && n.pre;
+    if (pre) preVrfs.add(n.vrf);
+    links.push({
+      name: dev,
+      ifindex: i + 2,
+      kind: null,
+      slaveKind: pre ? 'vrf' : null,
+      master: pre ? names[n.vrf]! : null,
+      up: n.up,
+      vrfTable: null,
+      lower: null,
+      looseBinding: false,
+      mac: null,
+    });
+    const cidrs: string[] = [];
+    if (n.v4) cidrs.push(`10.${i}.0.5/24`);
+    if (n.v6) cidrs.push(`2001:db8:${i}::5/64`);
+    addAddrs(dev, cidrs);
+    if (cidrs.length > 0) devices.push({ dev, vrf: n.vrf });
+    if (n.staticRoute && n.v4 && n.up && !pre) {
+      routes.push(mkRoute({ dst: `172.${16 + i}.0.0/16`, gateway: `10.${i}.0.254`, dev, protocol: 'static' }));
+    }
+    if (o.mainDefault === i && n.v4 && n.up && !pre) {
+      routes.push(mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, protocol: o.mainDefaultProto, metric: 100 }));
+    }
+    if (n.maas && n.v4) {
+      // As MAAS's `ip rule add` makes them (protocol unspec), or as networkd does (static).
+      rules.push(
+        mkRule({ priority: 100, src: `10.${i}.0.0/24`, table: 10 + i, protocol: i % 2 === 0 ? 'unspec' : 'static' }),
+      );
+      if (n.up && !pre)
+        routes.push(mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, table: 10 + i, protocol: 'static' }));
+    }
+    if (n.ra && n.v6 && n.up) {
+      routes.push(
+        mkRoute({
+          dst: '::/0',
+          gateway: RA_ROUTER,
+          dev,
+          protocol: 'ra',
+          metric: 1024,
+          table: pre ? 1001 + n.vrf : 254,
+        }),
+      );
+      raDevs.add(dev);
+    }
+    const v = n.vlan;
+    if (v !== null) {
+      // A VLAN is up only on an up NIC (the kernel refuses to open it otherwise).
+      const vdev = `ens${i}.10`;
+      const up = v.up && n.up;
+      links.push({
+        name: vdev,
+        ifindex: 50 + i,
+        kind: 'vlan',
+        slaveKind: null,
+        master: null,
+        up,
+        vrfTable: null,
+        lower: dev,
+        looseBinding: v.loose,
+        mac: null,
+      });
+      const vc: string[] = [];
+      if (v.v4) vc.push(`10.${60 + i}.0.5/24`);
+      if (v.v6) vc.push(`2001:db8:${60 + i}::5/64`);
+      addAddrs(vdev, vc);
+      if (vc.length > 0) devices.push({ dev: vdev, vrf: v.vrf });
+      if (v.staticRoute && v.v4 && up)
+        routes.push(
+          mkRoute({ dst: `172.${40 + i}.0.0/16`, gateway: `10.${60 + i}.0.254`, dev: vdev, protocol: 'static' }),
+        );
+    }
+  });
+  names.forEach((name, i) => {
+    if (preVrfs.has(i))
+      links.push({
+        name,
+        ifindex: 100 + i,
+        kind: 'vrf',
+        slaveKind: null,
+        master: null,
+        up: true,
+        vrfTable: 1001 + i,
+        lower: null,
+        looseBinding: false,
+        mac: null,
+      });
+  });
+  // The kernel added the l3mdev rules with the namespace's first VRF (and kept them).
+  if (preVrfs.size > 0 || o.pastVrf === 'rules-left') rules.push(...l3mdevRules());
+  // As ip lists them: IPv4 then IPv6, each by priority.
+  rules.sort((a, b) => Number(a.family === 'inet6') - Number(b.family === 'inet6') || a.priority - b.priority);
+  const hadVrf = preVrfs.size > 0 || o.pastVrf !== 'never';
+  const sysctls = { ...FRESH_SYSCTLS, [SYSCTL.keepAddrOnDown]: o.keepAddr };
+  const observed = withKernelRoutes({
+    links,
+    addrs,
+    routes,
+    rules,
+    sysctls,
+    routeGet: {},
+    vrfModule: true,
+    container: false,
+  });
+  const desiredFor = (vrfOf: (dev: string) => number): DesiredState => {
+    const members: Record<string, string[]>[] = names.map(() => ({}));
+    // Members in device order (NICs, each followed by its VLAN), as the first build listed them.
+    for (const { dev } of devices) {
+      const i = vrfOf(dev);
+      if (i >= 0 && i < nv) members[i]![dev] = cidrsOf.get(dev) ?? [];
+    }
+    const vrfs = names
+      .map((name, i) => {
+        const mem = members[i]!;
+        if (Object.keys(mem).length === 0) return null;
+        const firstDev = Object.keys(mem)[0]!;
+        const idx = Number(firstDev.slice(3).split('.')[0]) + (firstDev.includes('.') ? 60 : 0);
+        const gws = o.gateways
+          ? Object.values(mem)
+              .flat()
+              .map((c) => (c.includes(':') ? `2001:db8:${c.split(':')[2]}::1` : `10.${c.split('.')[1]}.0.1`))
+          : [];
+        const uniq = [...new Map(gws.map((g) => [familyOf(g), g])).values()];
+        const routesSpec: RouteSpec[] =
+          o.extraRoute && mem[firstDev]!.some((c) => !c.includes(':'))
+            ? [
+                {
+                  to: `10.${100 + idx}.0.0/16`,
+                  via: `${mem[firstDev]!.find((c) => !c.includes(':'))!
+                    .split('.')
+                    .slice(0, 3)
+                    .join('.')}.254`,
+                },
+              ]
+            : [];
+        const v = dvrf(name, { table: 1001 + i, members: mem, gateways: uniq, routes: routesSpec });
+        // No configured IPv6 gateway, one member with an RA router: derive's source 5.
+        if (
+          !o.gateways &&
+          Object.keys(mem).length === 1 &&
+          raDevs.has(firstDev) &&
+          mem[firstDev]!.some((c) => c.includes(':'))
+        ) {
+          return { ...v, gateways: { ...v.gateways, inet6: gw(RA_ROUTER, 'ra') } };
+        }
+        return v;
+      })
+      .filter((v): v is DesiredVrf => v !== null);
+    return desired(vrfs, o);
+  };
+  return { observed, hadVrf, devices, desiredFor };
+}
+
+const built = (allowPre: boolean): fc.Arbitrary<Built> =>
+  fc
     .integer({ min: 1, max: 3 })
     .chain((nv) => fc.tuple(fc.constant(nv), fc.array(nicSpec(nv), { minLength: 1, maxLength: 6 }), opts))
-    .map(([nv, nics, o]) => {
-      const links: Link[] = [
-        {
-          name: 'lo',
-          ifindex: 1,
-          kind: null,
-          slaveKind: null,
-          master: null,
-          up: true,
-          vrfTable: null,
-          lower: null,
-          looseBinding: false,
-          mac: null,
-        },
-      ];
-      const addrs: Addr[] = [];
-      const routes: Route[] = [];
-      const rules: Rule[] = stock();
-      const names = Array.from({ length: nv }, (_, i) => `vrf${i}`);
-      const members: Record<string, string[]>[] = names.map(() => ({}));
-      const preVrfs = new Set<number>();
-      const raDevs = new Set<string>();
-      nics.forEach((n, i) => {
-        const dev = `ens${i}`;
-        const inVrf = n.vrf >= 0 && (n.v4 || n.v6);
-        const pre = allowPre && inVrf && n.pre;
-        if (pre) preVrfs.add(n.vrf);
-        links.push({
-          name: dev,
-          ifindex: i + 2,
-          kind: null,
-          slaveKind: pre ? 'vrf' : null,
-          master: pre ? names[n.vrf]! : null,
-          up: n.up,
-          vrfTable: null,
-          lower: null,
-          looseBinding: false,
-          mac: null,
-        });
-        const cidrs: string[] = [];
-        if (n.v4) cidrs.push(`10.${i}.0.5/24`);
-        if (n.v6) cidrs.push(`2001:db8:${i}::5/64`);
-        for (const c of cidrs) {
-          const [a, len] = c.split('/');
-          addrs.push({ dev, family: familyOf(a!), address: canonicalIp(a!), prefixlen: Number(len), scope: 'global' });
-        }
-        if (n.staticRoute && n.v4 && n.up && !pre) {
-          routes.push(mkRoute({ dst: `172.${16 + i}.0.0/16`, gateway: `10.${i}.0.254`, dev, protocol: 'static' }));
-        }
-        if (o.mainDefault === i && n.v4 && n.up && !pre) {
-          routes.push(
-            mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, protocol: o.mainDefaultProto, metric: 100 }),
-          );
-        }
-        if (n.maas && n.v4) {
-          // As MAAS's `ip rule add` makes them (protocol unspec), or as networkd does (static).
-          rules.push(
-            mkRule({
-              priority: 100,
-              src: `10.${i}.0.0/24`,
-              table: 10 + i,
-              protocol: i % 2 === 0 ? 'unspec' : 'static',
-            }),
-          );
-          if (n.up && !pre)
-            routes.push(mkRoute({ dst: 'default', gateway: `10.${i}.0.1`, dev, table: 10 + i, protocol: 'static' }));
-        }
-        if (n.ra && n.v6 && n.up) {
-          routes.push(
-            mkRoute({
-              dst: '::/0',
-              gateway: RA_ROUTER,
-              dev,
-              protocol: 'ra',
-              metric: 1024,
-              table: pre ? 1001 + n.vrf : 254,
-            }),
-          );
-          raDevs.add(dev);
-        }
-        if (inVrf) members[n.vrf]![dev] = cidrs;
-      });
-      names.forEach((name, i) => {
-        if (preVrfs.has(i))
-          links.push({
-            name,
-            ifindex: 100 + i,
-            kind: 'vrf',
-            slaveKind: null,
-            master: null,
-            up: true,
-            vrfTable: 1001 + i,
-            lower: null,
-            looseBinding: false,
-            mac: null,
-          });
-      });
-      // The kernel added the l3mdev rules with the namespace's first VRF (and kept them).
-      if (preVrfs.size > 0 || o.pastVrf === 'rules-left') rules.push(...l3mdevRules());
-      // As ip lists them: IPv4 then IPv6, each by priority.
-      rules.sort((a, b) => Number(a.family === 'inet6') - Number(b.family === 'inet6') || a.priority - b.priority);
-      const hadVrf = preVrfs.size > 0 || o.pastVrf !== 'never';
-      const sysctls = { ...FRESH_SYSCTLS, [SYSCTL.keepAddrOnDown]: o.keepAddr };
-      const observed = withKernelRoutes({
-        links,
-        addrs,
-        routes,
-        rules,
-        sysctls,
-        routeGet: {},
-        vrfModule: true,
-        container: false,
-      });
-      const vrfs = names
-        .map((name, i) => {
-          const mem = members[i]!;
-          if (Object.keys(mem).length === 0) return null;
-          const firstDev = Object.keys(mem)[0]!;
-          const idx = Number(firstDev.slice(3));
-          const gws = o.gateways
-            ? Object.values(mem)
-                .flat()
-                .map((c) => (c.includes(':') ? `2001:db8:${c.split(':')[2]}::1` : `10.${c.split('.')[1]}.0.1`))
-            : [];
-          const uniq = [...new Map(gws.map((g) => [familyOf(g), g])).values()];
-          const routesSpec: RouteSpec[] =
-            o.extraRoute && mem[firstDev]!.some((c) => !c.includes(':'))
-              ? [{ to: `10.${100 + idx}.0.0/16`, via: `10.${idx}.0.254` }]
-              : [];
-          const v = dvrf(name, { table: 1001 + i, members: mem, gateways: uniq, routes: routesSpec });
-          // No configured IPv6 gateway, one member with an RA router: derive's source 5.
-          if (
-            !o.gateways &&
-            Object.keys(mem).length === 1 &&
-            raDevs.has(firstDev) &&
-            mem[firstDev]!.some((c) => c.includes(':'))
-          ) {
-            return { ...v, gateways: { ...v.gateways, inet6: gw(RA_ROUTER, 'ra') } };
-          }
-          return v;
-        })
-        .filter((v): v is DesiredVrf => v !== null);
-      return { observed, desired: desired(vrfs, o), hadVrf };
-    });
+    .map(([nv, nics, o]) => build(nv, nics, o, allowPre));
+
+function scenarioArb(allowPre: boolean): fc.Arbitrary<Scenario> {
+  return built(allowPre).map((b) => {
+    const vrfOf = new Map(b.devices.map((d) => [d.dev, d.vrf]));
+    return { observed: b.observed, desired: b.desiredFor((dev) => vrfOf.get(dev) ?? -1), hadVrf: b.hadVrf };
+  });
 }
 
 /** Any topology, some members already enslaved (a partial earlier run). */
 export const scenario = scenarioArb(true);
 /** A host vrf-host has never touched. */
 export const freshScenario = scenarioArb(false);
+
+/** How an evolved host came to be (EvolvedScenario.how). */
+export type Evolution = 'converged' | 'partial' | 'drifted';
+
+/**
+ * A host that already carries vrf-host's VRFs, and what vrf-host wants of it now. The host is a
+ * generated one (NICs, VLANs on them, …) with `prepare` applied (e.g. the unit's controller path),
+ * run through a first plan on the kernel model and then: `converged` (all of it ran), `partial`
+ * (an apply that stopped after some step, with the ledger written ahead of it, as the engine
+ * does) or `drifted` (all of it ran, then some of vrf-host's routes and rules went). The desired
+ * state now moves devices between VRFs at random: a VRF gains or loses members, a member moves to
+ * another VRF, a VRF goes or a new one comes, or nothing changes.
+ */
+export interface EvolvedScenario extends Scenario {
+  readonly ledger: Ledger;
+  readonly how: Evolution;
+  /** The first desired state (what the host carries, or was on its way to). */
+  readonly was: DesiredState;
+}
+
+export function evolvedScenario(prepare: (h: ObservedHost) => ObservedHost = (h) => h): fc.Arbitrary<EvolvedScenario> {
+  return fc
+    .tuple(
+      built(false),
+      fc.array(fc.integer({ min: -4, max: 2 }), { minLength: 12, maxLength: 12 }),
+      fc.constantFrom<Evolution>('converged', 'partial', 'drifted'),
+      fc.nat(),
+      fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }),
+    )
+    .map(([b, moves, how, cut, drop]) => {
+      const first = new Map(b.devices.map((d) => [d.dev, d.vrf]));
+      // -4..-2 keep the device where it was (most do), -1 takes it out of every VRF, 0..2 moves it.
+      const now = new Map(b.devices.map((d, i) => [d.dev, (moves[i] ?? -2) <= -2 ? d.vrf : moves[i]!]));
+      const was = b.desiredFor((dev) => first.get(dev) ?? -1);
+      const start = prepare(b.observed);
+      const p = plan(was, start, EMPTY_LEDGER);
+      let observed: ObservedHost;
+      let ledger: Ledger = p.ledger;
+      if (how === 'partial') {
+        observed = simulate(start, p.steps.slice(0, cut % (p.steps.length + 1)), { hadVrf: b.hadVrf });
+        ledger = unionLedger(EMPTY_LEDGER, p.ledger);
+      } else {
+        observed = simulate(start, p.steps, { hadVrf: b.hadVrf });
+      }
+      if (how === 'drifted') {
+        // Some of vrf-host's routes (in its tables, or through its VRFs) and rules went.
+        const tables = new Set(Object.values(p.ledger.vrfs));
+        const vrfs = new Set(Object.keys(p.ledger.vrfs));
+        let k = 0;
+        const keep = (): boolean => !drop[k++ % drop.length];
+        observed = {
+          ...observed,
+          routes: observed.routes.filter(
+            (r) => isKernelRoute(r) || !(tables.has(r.table) || (r.dev !== null && vrfs.has(r.dev))) || keep(),
+          ),
+          rules: observed.rules.filter((r) => r.priority === 0 || r.priority >= 32766 || r.l3mdev || keep()),
+        };
+      }
+      const hadVrf = b.hadVrf || Object.keys(p.ledger.vrfs).length > 0;
+      return { observed, ledger, desired: b.desiredFor((dev) => now.get(dev) ?? -1), hadVrf, how, was };
+    });
+}
+
+/**
+ * Where an apply that stops at a failing line can stop: after any step, but not between a cycle
+ * and the steps that follow it as part of it (types.ts withCycle).
+ */
+export function stopAt(steps: readonly Step[], cut: number): number {
+  let k = cut % (steps.length + 1);
+  while (k < steps.length && withCycle(steps[k]!)) k++;
+  return k;
+}

@@ -6,20 +6,20 @@
  */
 import fc from 'fast-check';
 import { simulate } from '../../../src/vrf/model.js';
+import { isKernelRoute, routeId } from '../../../src/vrf/plan/keys.js';
 import { plan } from '../../../src/vrf/plan.js';
 import { planTeardown } from '../../../src/vrf/teardown.js';
-import type { Addr, DesiredState, ObservedHost, Step } from '../../../src/vrf/types.js';
-import { EMPTY_LEDGER, FAMILIES, SYSCTL, TABLE } from '../../../src/vrf/types.js';
-import { freshScenario, scenario, type Scenario } from './arbitraries.js';
+import type { Addr, DesiredState, Ledger, ObservedHost, Route, Step } from '../../../src/vrf/types.js';
+import { EMPTY_LEDGER, FAMILIES, SYSCTL, TABLE, withCycle } from '../../../src/vrf/types.js';
+import { evolvedScenario, freshScenario, scenario, type EvolvedScenario, type Scenario } from './arbitraries.js';
 import { mkRoute } from './builders.js';
 import { leavesVia, lookup } from './lookup.js';
 
 const CONTROLLER = '10.100.0.5';
 const OUTSIDE = { inet: '198.51.100.7', inet6: '2001:db8:ffff::7' } as const;
 
-/** The scenario's host plus the unit's controller path: mgmt0 in main, a route to the controller through it. */
-function withController(s: Scenario): ObservedHost {
-  const o = s.observed;
+/** The host plus the unit's controller path: mgmt0 in main, a route to the controller through it. */
+function controllerHost(o: ObservedHost): ObservedHost {
   const mgmt0 = {
     name: 'mgmt0',
     ifindex: 99,
@@ -45,6 +45,11 @@ function withController(s: Scenario): ObservedHost {
     ],
   };
 }
+
+const withController = (s: Scenario): ObservedHost => controllerHost(s.observed);
+
+/** Hosts that already carry vrf-host's VRFs (converged, partly applied, drifted), and a new desired state. */
+const evolved = evolvedScenario(controllerHost);
 
 /** Every family with addresses in a VRF has its gateway (what derive now guarantees: a space without one is held back). */
 function gatewaysComplete(d: DesiredState): boolean {
@@ -74,6 +79,8 @@ function checkPrefixes(before: ObservedHost, steps: readonly Step[], hadVrf: boo
   const pairs = localPairs(before);
   let enslaved = 0;
   for (let k = 0; k <= steps.length; k++) {
+    // A cycle and the steps that put back what it took are judged as one (types.ts withCycle).
+    if (k < steps.length && withCycle(steps[k]!)) continue;
     const h = simulate(before, steps.slice(0, k), { hadVrf });
     expect(leavesVia(lookup(h, CONTROLLER, null))).toEqual(ctl);
     const now = localPairs(h);
@@ -167,5 +174,145 @@ describe('property: every prefix of a plan has l3mdev accept on before a member 
       { numRuns: 200 },
     );
     expect(enslavedPrefixes).toBeGreaterThan(100);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Hosts that already carry vrf-host's VRFs
+// ---------------------------------------------------------------------------
+
+/** The routes vrf-host does not make itself: not the kernel's, not in a table or through a device of vrf-host's. */
+function foreignRoutes(h: ObservedHost, ...ledgers: Ledger[]): Route[] {
+  const tables = new Set(ledgers.flatMap((l) => Object.values(l.vrfs)));
+  const vrfs = new Set(ledgers.flatMap((l) => Object.keys(l.vrfs)));
+  return h.routes.filter((r) => !isKernelRoute(r) && !tables.has(r.table) && (r.dev === null || !vrfs.has(r.dev)));
+}
+
+/**
+ * The kernel relearns a router-advertised default in main once its device is back in main and up
+ * (the planner never re-adds one: routing.ts); the model does not advertise.
+ */
+function relearnRa(h: ObservedHost, ledger: Ledger): ObservedHost {
+  const back = ledger.migratedRoutes.filter(
+    (r) =>
+      r.protocol === 'ra' &&
+      r.table === TABLE.main &&
+      h.links.some((l) => l.name === r.dev && l.up && l.master === null) &&
+      !h.routes.some((x) => routeId(x) === routeId(r)),
+  );
+  return { ...h, routes: [...h.routes, ...back] };
+}
+
+/** A plan for an evolved host: the steps, what it leaves, both ledgers. */
+function planEvolved(e: EvolvedScenario): { steps: readonly Step[]; after: ObservedHost; ledger: Ledger } {
+  const p = plan(e.desired, e.observed, e.ledger);
+  return { steps: p.steps, after: simulate(e.observed, p.steps, { hadVrf: true }), ledger: p.ledger };
+}
+
+describe('never worse on hosts that already carry VRFs (converged, partly applied, drifted; members moving)', () => {
+  it('plans converge: the next plan is empty', () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(evolved, (e) => {
+        const { after, ledger } = planEvolved(e);
+        expect(plan(e.desired, after, ledger).steps).toEqual([]);
+        seen.add(e.how);
+      }),
+      { numRuns: 300 },
+    );
+    expect([...seen].sort()).toEqual(['converged', 'drifted', 'partial']);
+  });
+
+  it('no plan removes main’s last default route unless it moves somewhere it still works', () => {
+    let kept = 0;
+    fc.assert(
+      fc.property(evolved, (e) => {
+        fc.pre(gatewaysComplete(e.desired) && gatewaysComplete(e.was));
+        const after = relearnRa(planEvolved(e).after, e.ledger);
+        for (const f of FAMILIES) {
+          if (leavesVia(lookup(e.observed, OUTSIDE[f], null)) === null) continue;
+          expect({ f, out: leavesVia(lookup(after, OUTSIDE[f], null)) }).not.toEqual({ f, out: null });
+          kept++;
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(kept).toBeGreaterThan(30);
+  });
+
+  it('every prefix keeps the controller path and every (source, own address) pair the host delivered (converged or partly applied)', () => {
+    let steps = 0;
+    fc.assert(
+      fc.property(evolved, (e) => {
+        fc.pre(e.desired.options.preserveReachability && gatewaysComplete(e.desired) && gatewaysComplete(e.was));
+        // Drifted hosts (vrf-host's rules and routes partly deleted by hand) still lose a pair at some
+        // prefixes: not yet met, see the issue's note.
+        fc.pre(e.how !== 'drifted');
+        const p = plan(e.desired, e.observed, e.ledger);
+        steps += p.steps.length;
+        checkPrefixes(e.observed, p.steps, true);
+      }),
+      { numRuns: 300 },
+    );
+    expect(steps).toBeGreaterThan(500);
+  });
+
+  it('a route the host keeps is there before every step that is not a route-add (a cycle puts back what it flushed at once)', () => {
+    let cycledWithStack = 0;
+    fc.assert(
+      fc.property(evolved, (e) => {
+        const { steps, after } = planEvolved(e);
+        const id = (r: Route): string => `${routeId(r)}|${r.protocol}`;
+        const end = new Set(after.routes.map(id));
+        const stable = e.observed.routes.filter((r) => !isKernelRoute(r) && end.has(id(r)));
+        let h = e.observed;
+        for (let k = 0; k <= steps.length; k++) {
+          if (k > 0) h = simulate(h, [steps[k - 1]!], { hadVrf: true });
+          if (k < steps.length && (steps[k]!.kind === 'route-add' || withCycle(steps[k]!))) continue;
+          const now = new Set(h.routes.map(id));
+          expect({ k, step: steps[k - 1], missing: stable.filter((r) => !now.has(id(r))) }).toEqual({
+            k,
+            step: steps[k - 1],
+            missing: [],
+          });
+        }
+        if (steps.some((s) => s.kind === 'route-add' && withCycle(s))) cycledWithStack++;
+      }),
+      { numRuns: 400 },
+    );
+    // Not vacuous: in many runs a cycle flushed routes from the devices stacked on the cycled one.
+    expect(cycledWithStack).toBeGreaterThan(8);
+  });
+
+  it('nothing foreign is lost: every route the host had that is not vrf-host’s is there after, or remembered to give back', () => {
+    fc.assert(
+      fc.property(evolved, (e) => {
+        const { after, ledger } = planEvolved(e);
+        const there = new Set(after.routes.map(routeId));
+        const remembered = new Set([...e.ledger.migratedRoutes, ...ledger.migratedRoutes].map(routeId));
+        const lost = foreignRoutes(e.observed, e.ledger, ledger).filter(
+          (r) => !there.has(routeId(r)) && !remembered.has(routeId(r)),
+        );
+        expect(lost).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a teardown from there gives back every foreign route and leaves the controller path as it was', () => {
+    fc.assert(
+      fc.property(evolved, (e) => {
+        const { after, ledger } = planEvolved(e);
+        const td = planTeardown(after, ledger).steps;
+        checkPrefixes(after, td, true);
+        const back = simulate(after, td, { hadVrf: true });
+        const there = new Set(back.routes.map(routeId));
+        const foreign = foreignRoutes(after, e.ledger, ledger).filter(
+          (r) => r.dev === null || back.links.some((l) => l.name === r.dev && l.up),
+        );
+        expect(foreign.filter((r) => !there.has(routeId(r)))).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

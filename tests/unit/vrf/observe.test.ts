@@ -53,10 +53,19 @@ describe('parseObserved on the recorded MAAS host (Debian 6.1 kernel)', () => {
   it('reads links with kinds, masters and lower links', () => {
     expect(link(h, 'bond0')).toMatchObject({ kind: 'bond', master: null, up: true });
     expect(link(h, 'ens5')).toMatchObject({ master: 'bond0', slaveKind: 'bond' });
-    expect(link(h, 'bond0.105')).toMatchObject({ kind: 'vlan', lower: 'bond0' });
+    expect(link(h, 'bond0.105')).toMatchObject({ kind: 'vlan', lower: 'bond0', looseBinding: false });
     expect(link(h, 'br-ens4')).toMatchObject({ kind: 'bridge' });
     expect(link(h, 'ens4')).toMatchObject({ master: 'br-ens4', slaveKind: 'bridge' });
     expect(link(h, 'ens3')?.mac).toBe('52:54:00:12:00:03');
+  });
+
+  it('reads a VLAN’s loose_binding from its flags (it then does not cycle with its lower device)', () => {
+    const [v4, v6] = recorded('maas-host');
+    const loose = v4!.replace('"flags":["REORDER_HDR"]', '"flags":["REORDER_HDR","LOOSE_BINDING"]');
+    expect(loose).not.toBe(v4);
+    const hl = parseObserved([loose, v6!], extras(['10.100.0.5', '2001:db8:100::5']));
+    expect(link(hl, 'bond0.105')?.looseBinding).toBe(true);
+    expect(link(hl, 'bond0')?.looseBinding).toBe(false);
   });
 
   it('reads addresses of both families with their scope', () => {
