@@ -29,6 +29,8 @@ export const timeoutMs = 30 * 60_000;
  */
 function perturbationsFor(v) {
   const T = String(v.table);
+  // One prefix per VRF: a round may pick this perturbation for two VRFs, and both go into main.
+  const rfc5549 = `203.0.113.${(v.table % 16) * 16}/28`;
   return [
     { what: `release ${v.member} from ${v.name}`, argv: [['ip', 'link', 'set', 'dev', v.member, 'nomaster']] },
     { what: `delete VRF ${v.name}`, argv: [['ip', 'link', 'del', 'dev', v.name]] },
@@ -47,10 +49,10 @@ function perturbationsFor(v) {
     {
       // RFC 5549: the kernel takes an IPv4 route via an IPv6 next hop; ip cannot render it back
       // into a VRF, and the kernel drops it when the member is enslaved again.
-      what: `release ${v.member} from ${v.name}, then route 203.0.113.0/24 via inet6 fe80::1 on it`,
+      what: `release ${v.member} from ${v.name}, then route ${rfc5549} via inet6 fe80::1 on it`,
       argv: [
         ['ip', 'link', 'set', 'dev', v.member, 'nomaster'],
-        ['ip', '-4', 'route', 'add', '203.0.113.0/24', 'via', 'inet6', 'fe80::1', 'dev', v.member],
+        ['ip', '-4', 'route', 'add', rfc5549, 'via', 'inet6', 'fe80::1', 'dev', v.member],
       ],
     },
   ].filter((p) => p !== false);
