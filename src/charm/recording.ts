@@ -57,9 +57,13 @@ export async function recordingFiles<T>(run: () => Promise<T>): Promise<{ result
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** One probe of the plan: its sh line and the facts memo.sh's record mode takes for it. */
+/**
+ * One probe of the plan: its sh command (one logical line; a quoted name may hold newlines), the
+ * here-document that feeds it (an ip batch's input) and the facts memo.sh's record mode takes for it.
+ */
 interface Probe {
   readonly line: string;
+  readonly heredoc?: string;
   readonly data: readonly string[];
 }
 type ProbeOr = Probe | { readonly unrecordable: string };
@@ -126,7 +130,7 @@ function ipProbe(c: SpawnCall): ProbeOr {
   if (c.input === undefined) return { line: `vrf_memo_ip ${env} -- ${argv} </dev/null`, data };
   const input = c.input.endsWith('\n') ? c.input : `${c.input}\n`;
   if (input.split('\n').includes(EOF)) return { unrecordable: `an ip batch input has a line ${EOF}` };
-  return { line: `vrf_memo_ip ${env} -- ${argv} <<'${EOF}'\n${input}${EOF}`, data };
+  return { line: `vrf_memo_ip ${env} -- ${argv} <<'${EOF}'`, heredoc: `${input}${EOF}`, data };
 }
 
 /** Two observations of one read that found different things: the host changed under the run. */
@@ -153,9 +157,9 @@ export function memoPlan(
   const data: string[] = [];
   for (const p of probes) {
     if ('unrecordable' in p) return p;
-    // the first line of a probe carries `|| return` (an ip read's heredoc follows it)
-    const [head = '', ...rest] = p.line.split('\n');
-    lines.push(`  ${head} || return`, ...rest);
+    // `|| return` ends the command itself, whatever newlines its quoted words hold; a here-document
+    // starts on the line after it
+    lines.push(`  ${p.line} || return`, ...(p.heredoc !== undefined ? [p.heredoc] : []));
     data.push(...p.data);
   }
   return { plan: ['vrf_memo_plan() {', ...lines, '}'].join('\n'), data };

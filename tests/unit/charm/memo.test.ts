@@ -283,6 +283,43 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
     expect(memoAllowance([], noScript, [])).toBeNull();
   });
 
+  test('file names and contents are data, never code: any name or text records, hits, and a change misses', async () => {
+    // The plan is sh that names the engine's paths; quotes, $( ), backquotes, globs and newlines in
+    // a name or a file's text must neither run nor break the record. The payloads create a file
+    // PWNED in dash's working directory (a name cannot hold a '/').
+    const pwned = join(process.cwd(), 'PWNED');
+    const char = fc.constantFrom('a', "'", '"', '$', '(', ')', '`', ';', ' ', '\\', '*', '?', '\n', '|', '&', '-');
+    const name = fc
+      .string({ unit: char, minLength: 1, maxLength: 8 })
+      .map((s) => `n${s}`)
+      .chain((s) => fc.constantFrom(s, `${s}$(touch PWNED)`, `${s}\`touch PWNED\``, `${s}';touch PWNED;'`));
+    const text = fc.string({ unit: char, maxLength: 20 }).chain((s) => fc.constantFrom(s, `${s}'$(touch PWNED)'`));
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(name, { minLength: 1, maxLength: 3 }), text, async (names, body) => {
+        const dir = join(t, 'etc/netplan');
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir, { recursive: true });
+        for (const n of names) await writeFile(join(dir, n), body);
+        const { reads } = await recordingFiles(async () => {
+          for (const n of await readdir(dir)) await readFile(join(dir, n));
+        });
+        const a = memoAllowance([], host(), reads());
+        if (a === null) throw new Error('not recordable');
+        const r = await a.record({ hook: 'update-status', env: env() });
+        if (!('text' in r)) throw new Error(r.unrecordable);
+        await writeFile(join(t, 'rec.sh'), r.text);
+        expect(hit()).toBe('hit');
+        const first = names[0] ?? '';
+        await writeFile(join(dir, first), `${body}x`);
+        expect(hit()).toBe(`${join(dir, first)} changed`);
+        await rm(join(dir, first));
+        expect(hit()).toBe(`${dir}/ changed`);
+        await expect(stat(pwned)).rejects.toThrow();
+      }),
+      { numRuns: 25 },
+    );
+  });
+
   test('reads made outside the recorded run are not part of it, even concurrently', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
