@@ -11,6 +11,7 @@ import { BOOT_PATHS } from '../../../src/vrf/boot.js';
 import { PATHS } from '../../../src/vrf/persist.js';
 import { simulate } from '../../../src/vrf/model.js';
 import type { Route } from '../../../src/vrf/types.js';
+import { mkLink } from '../vrf/builders.js';
 import { BASE, context, freshFakeHost, PINNED, net, NETWORKS } from './helpers.js';
 
 const exists = (p: string) =>
@@ -338,21 +339,7 @@ describe('update-status', () => {
       simulate(
         {
           ...h,
-          links: [
-            ...h.links,
-            {
-              name: 'br-stc',
-              ifindex: 99,
-              kind: 'bridge',
-              slaveKind: null,
-              master: null,
-              up: true,
-              vrfTable: null,
-              lower: null,
-              looseBinding: false,
-              mac: '52:54:00:aa:bb:cc',
-            },
-          ],
+          links: [...h.links, mkLink('br-stc', { ifindex: 99, kind: 'bridge', mac: '52:54:00:aa:bb:cc' })],
           addrs: [...h.addrs, { dev: 'br-stc', family: 'inet', address: '10.10.6.10', prefixlen: 24, scope: 'global' }],
           routes: [
             ...h.routes,

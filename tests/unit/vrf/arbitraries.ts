@@ -25,7 +25,7 @@ import type {
   Step,
 } from '../../../src/vrf/types.js';
 import { EMPTY_LEDGER, SYSCTL, withCycle } from '../../../src/vrf/types.js';
-import { mkRoute, mkRule } from './builders.js';
+import { mkLink, mkRoute, mkRule } from './builders.js';
 
 export function memberAddr(dev: string, cidr: string): MemberAddress {
   const [a, len] = cidr.split('/');
@@ -213,20 +213,7 @@ interface Built {
  * already in its VRF (as if an earlier run did part of the job).
  */
 function build(nv: number, nics: readonly NicSpec[], o: Opts, allowPre: boolean): Built {
-  const links: Link[] = [
-    {
-      name: 'lo',
-      ifindex: 1,
-      kind: null,
-      slaveKind: null,
-      master: null,
-      up: true,
-      vrfTable: null,
-      lower: null,
-      looseBinding: false,
-      mac: null,
-    },
-  ];
+  const links: Link[] = [mkLink('lo', { ifindex: 1 })];
   const addrs: Addr[] = [];
   const routes: Route[] = [];
   const rules: Rule[] = stock();

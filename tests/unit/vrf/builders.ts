@@ -32,22 +32,24 @@ export type HostPart =
 
 let nextIndex = 1;
 
-export function link(name: string, opts: Partial<Omit<Link, 'name'>> = {}): HostPart {
+/** A Link as parseObserved gives it: up, in main, no master, unless `opts` says otherwise. */
+export function mkLink(name: string, opts: Partial<Omit<Link, 'name'>> = {}): Link {
   return {
-    part: 'link',
-    value: {
-      name,
-      ifindex: opts.ifindex ?? nextIndex++,
-      kind: opts.kind ?? null,
-      slaveKind: opts.slaveKind ?? (opts.master ? 'bridge' : null),
-      master: opts.master ?? null,
-      up: opts.up ?? true,
-      vrfTable: opts.vrfTable ?? null,
-      lower: opts.lower ?? null,
-      looseBinding: opts.looseBinding ?? false,
-      mac: opts.mac ?? null,
-    },
+    name,
+    ifindex: opts.ifindex ?? nextIndex++,
+    kind: opts.kind ?? null,
+    slaveKind: opts.slaveKind ?? (opts.master ? 'bridge' : null),
+    master: opts.master ?? null,
+    up: opts.up ?? true,
+    vrfTable: opts.vrfTable ?? null,
+    lower: opts.lower ?? null,
+    looseBinding: opts.looseBinding ?? false,
+    mac: opts.mac ?? null,
   };
+}
+
+export function link(name: string, opts: Partial<Omit<Link, 'name'>> = {}): HostPart {
+  return { part: 'link', value: mkLink(name, opts) };
 }
 
 /** A plain NIC. */

@@ -377,21 +377,7 @@ describe('the controller path is never enslaved', () => {
 });
 
 function link_vrf_member(): HostPart {
-  return {
-    part: 'link',
-    value: {
-      name: 'bond0',
-      ifindex: 900,
-      kind: 'bond',
-      slaveKind: 'vrf',
-      master: 'storage',
-      up: true,
-      vrfTable: null,
-      lower: null,
-      looseBinding: false,
-      mac: null,
-    },
-  };
+  return link('bond0', { ifindex: 900, kind: 'bond', slaveKind: 'vrf', master: 'storage' });
 }
 
 describe('explicit mode', () => {

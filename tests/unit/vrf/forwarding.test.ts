@@ -10,20 +10,10 @@ import { converge, show } from '../../../src/vrf/engine.js';
 import { bindingDevices, forwardingFindings, forwardingProblem } from '../../../src/vrf/forwarding.js';
 import type { Link, ObservedHost, Route } from '../../../src/vrf/types.js';
 import { maasInputs, modelledHost, testHost } from './engine.host.js';
+import { mkLink } from './builders.js';
 import { loadRecorded } from './recorded.js';
 
-const link = (name: string, kind: string, ifindex: number): Link => ({
-  name,
-  ifindex,
-  kind,
-  slaveKind: null,
-  master: null,
-  up: true,
-  vrfTable: null,
-  lower: null,
-  looseBinding: false,
-  mac: null,
-});
+const link = (name: string, kind: string, ifindex: number): Link => mkLink(name, { kind, ifindex });
 const route = (dst: string, dev: string, family: Route['family'] = 'inet'): Route => ({
   family,
   table: 254,

@@ -12,7 +12,7 @@ import { planTeardown } from '../../../src/vrf/teardown.js';
 import type { Addr, DesiredState, Ledger, ObservedHost, Route, Step } from '../../../src/vrf/types.js';
 import { EMPTY_LEDGER, FAMILIES, SYSCTL, TABLE, withCycle } from '../../../src/vrf/types.js';
 import { evolvedScenario, freshScenario, scenario, type EvolvedScenario, type Scenario } from './arbitraries.js';
-import { mkRoute } from './builders.js';
+import { mkLink, mkRoute } from './builders.js';
 import { leavesVia, lookup } from './lookup.js';
 
 const CONTROLLER = '10.100.0.5';
@@ -20,18 +20,7 @@ const OUTSIDE = { inet: '198.51.100.7', inet6: '2001:db8:ffff::7' } as const;
 
 /** The host plus the unit's controller path: mgmt0 in main, a route to the controller through it. */
 function controllerHost(o: ObservedHost): ObservedHost {
-  const mgmt0 = {
-    name: 'mgmt0',
-    ifindex: 99,
-    kind: null,
-    slaveKind: null,
-    master: null,
-    up: true,
-    vrfTable: null,
-    lower: null,
-    looseBinding: false,
-    mac: null,
-  };
+  const mgmt0 = mkLink('mgmt0', { ifindex: 99 });
   const a: Addr = { dev: 'mgmt0', family: 'inet', address: '10.250.0.5', prefixlen: 24, scope: 'global' };
   return {
     ...o,
@@ -280,8 +269,10 @@ describe('never worse on hosts that already carry VRFs (converged, partly applie
       }),
       { numRuns: 400 },
     );
-    // Not vacuous: in many runs a cycle flushed routes from the devices stacked on the cycled one.
-    expect(cycledWithStack).toBeGreaterThan(8);
+    // Not vacuous: some runs had a cycle flush routes from the devices stacked on the cycled one.
+    // About 3 % of runs do (12-13 of 400 measured), so "> 8" failed about one run in six by chance;
+    // "> 2" fails by chance about once in 3,000.
+    expect(cycledWithStack).toBeGreaterThan(2);
   });
 
   it('nothing foreign is lost: every route the host had that is not vrf-host’s is there after, or remembered to give back', () => {

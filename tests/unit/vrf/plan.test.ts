@@ -4,7 +4,7 @@ import { renderCommand } from '../../../src/vrf/render.js';
 import { planTeardown } from '../../../src/vrf/teardown.js';
 import type { DesiredState, Ledger, ObservedHost, Plan, Route, Step } from '../../../src/vrf/types.js';
 import { EMPTY_LEDGER, NOTHING_KEPT, SYSCTL } from '../../../src/vrf/types.js';
-import { addr, host, link, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
+import { addr, host, link, mkLink, mkRoute, mkRule, nic, route, rule, sysctl, vrf, bridge, port } from './builders.js';
 import type { HostPart } from './builders.js';
 import { desired, dvrf, FRESH_SYSCTLS, gw, stock } from './arbitraries.js';
 import { lookup } from './lookup.js';
@@ -764,21 +764,7 @@ describe('plan: rules', () => {
     // A VRF vrf-host did not create is still there: the rule stays, and vrf-host still remembers it brought it.
     const foreign = {
       ...after,
-      links: [
-        ...after.links,
-        {
-          name: 'other',
-          ifindex: 99,
-          kind: 'vrf',
-          slaveKind: null,
-          master: null,
-          up: true,
-          vrfTable: 3000,
-          lower: null,
-          looseBinding: false,
-          mac: null,
-        },
-      ],
+      links: [...after.links, mkLink('other', { ifindex: 99, kind: 'vrf', vrfTable: 3000 })],
     };
     const kept = plan(desired([]), foreign, p1.ledger);
     expect(cmds(kept).some((c) => c.includes(' l3mdev'))).toBe(false);

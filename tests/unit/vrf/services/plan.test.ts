@@ -26,6 +26,19 @@ interface HostUnit {
 }
 type Host = ReadonlyMap<string, HostUnit>;
 
+/** A loaded unit vrf-host has not placed: no drop-in, running in the default VRF unless `o` says otherwise. */
+const notPlaced = (execStart: readonly string[], o: Partial<HostUnit> = {}): HostUnit => ({
+  loaded: true,
+  running: true,
+  user: '',
+  execStart,
+  dropIn: null,
+  dirExists: false,
+  processVrf: '',
+  boundIfindex: undefined,
+  ...o,
+});
+
 const observe = (h: Host): Map<string, ObservedService> =>
   new Map(
     [...h].map(([unit, u]) => {
@@ -115,19 +128,7 @@ function converge(h: Host, entries: readonly ServiceEntry[], records: readonly P
 describe('planServices', () => {
   it('places a running unit: writes, one daemon-reload, then restarts it; an inactive one only gets the file', () => {
     const h: Host = new Map([
-      [
-        'a.service',
-        {
-          loaded: true,
-          running: true,
-          user: '',
-          execStart: ['/bin/a'],
-          dropIn: null,
-          dirExists: false,
-          processVrf: '',
-          boundIfindex: undefined,
-        },
-      ],
+      ['a.service', notPlaced(['/bin/a'])],
       [
         'b.service',
         {
@@ -215,32 +216,8 @@ describe('planServices', () => {
 
   it('a trap in one unit blocks every entry: no step at all, the entry named', () => {
     const h: Host = new Map([
-      [
-        'a.service',
-        {
-          loaded: true,
-          running: true,
-          user: '',
-          execStart: ['/bin/a'],
-          dropIn: null,
-          dirExists: false,
-          processVrf: '',
-          boundIfindex: undefined,
-        },
-      ],
-      [
-        'b.service',
-        {
-          loaded: true,
-          running: true,
-          user: '_chrony',
-          execStart: ['/bin/b'],
-          dropIn: null,
-          dirExists: false,
-          processVrf: '',
-          boundIfindex: undefined,
-        },
-      ],
+      ['a.service', notPlaced(['/bin/a'])],
+      ['b.service', notPlaced(['/bin/b'], { user: '_chrony' })],
     ]);
     const p = planServices(
       input(
@@ -258,21 +235,7 @@ describe('planServices', () => {
   });
 
   it('a VRF missing from the host is a problem naming the entry', () => {
-    const h: Host = new Map([
-      [
-        'a.service',
-        {
-          loaded: true,
-          running: true,
-          user: '',
-          execStart: ['/bin/a'],
-          dropIn: null,
-          dirExists: false,
-          processVrf: '',
-          boundIfindex: undefined,
-        },
-      ],
-    ]);
+    const h: Host = new Map([['a.service', notPlaced(['/bin/a'])]]);
     const p = planServices(input(h, [{ unit: 'a.service', vrf: 'storage' }], [], new Map()));
     expect(p.ok ? [] : p.problems).toEqual([
       { field: 'services: a.service', message: 'names storage, which is not on the host' },
