@@ -19,13 +19,14 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { CharmUnit, networkGetFor, networksFor } from '../lib/charm.mjs';
 import { ipJson, run as runCmd, sleep } from '../lib/exec.mjs';
-import { near, startHostWatch } from '../lib/hostwatch.mjs';
+import { startHostWatch } from '../lib/hostwatch.mjs';
 import { NETPLAN_FILE, NetworkdHost, netplanFor, rebridge } from '../lib/networkd.mjs';
 import { runEvent } from '../lib/ndevents.mjs';
 import { startProbeLoop } from '../lib/probeloop.mjs';
 import { hookOk } from '../lib/scenario1.mjs';
 import { diffSnapshots, resetUnitFiles, snapshot } from '../lib/snapshot.mjs';
 import { MULTI_HOMED, buildTopology, controllerOf, destroyTopology, spaceOf } from '../lib/topology.mjs';
+import { pathNeeds, unexplained } from '../lib/windows.mjs';
 
 export const name = 'networkd-vrf-host';
 export const description =
@@ -188,7 +189,7 @@ export async function run(t) {
     t.note(
       `${label}: networkd-dispatcher ran ${ran.length} scripts (${[...new Set(ran.map((x) => x.iface))].join(' ')})`,
     );
-    const failed = watch && outside ? unexplained(label, watch, outside) : { ...r.failed };
+    const failed = watch && outside ? unexplained(t, loop, watch, label, outside) : { ...r.failed };
     const upAt = r.info?.upAt;
     if (upAt) {
       const mark = loop.marks.find((m) => m.name === label);
@@ -233,69 +234,12 @@ export async function run(t) {
     return r;
   };
 
-  /**
-   * The probes of event `label` that failed outside the seconds in which one of their target's
-   * keys was absent (each window widened by the connect timeout on both sides), per target; and
-   * a note of those windows and of what failed inside them.
-   * @param {string} label
-   * @param {Awaited<ReturnType<typeof startHostWatch>>} watch
-   * @param {Record<string, string[]>} keys
-   * @returns {Record<string, import('../lib/probeloop.mjs').Tally>}
-   */
-  const unexplained = (label, watch, keys) => {
-    const m = loop.marks.find((x) => x.name === label);
-    const from = m?.from ?? 0;
-    const to = m?.to ?? Date.now();
-    /** @type {Record<string, import('../lib/probeloop.mjs').Tally>} */
-    const out = {};
-    const notes = [];
-    for (const n of loop.targets) {
-      const windows = (keys[n] ?? []).map((k) => ({ k, w: watch.absent(k, from, to) })).filter((x) => x.w.length);
-      const all = windows.flatMap((x) => x.w);
-      const tries = loop.attempts().filter((a) => a.name === n && a.t >= from && a.t < to);
-      const lost = tries.filter((a) => !a.ok);
-      const bad = lost.filter((a) => !near(all, a.t, loop.timeoutMs));
-      out[n] = { sent: tries.length, failed: bad.length, errors: [...new Set(bad.map((a) => a.error ?? 'failed'))] };
-      const ms = windows.map((x) => `${x.k} ${x.w.map((i) => `+${i.from - from}..+${i.to - from}`).join(',')}`);
-      notes.push(`${n}: ${lost.length - bad.length} lost inside [${ms.join('; ') || 'none'}], ${bad.length} outside`);
-      // what the kernel said around a probe lost outside them, to read
-      for (const a of bad.slice(0, 3))
-        t.note(
-          `${label}: ${n} lost at +${a.t - from} (${a.error}); the kernel within 1.5 s: ` +
-            watch.raw
-              .filter((l) => Math.abs(Number(l.split(' ')[0]) - a.t) <= 1500)
-              .map((l) => `+${Number(l.split(' ')[0]) - from} ${l.split(' ').slice(1).join(' ').slice(0, 120)}`)
-              .slice(0, 12)
-              .join(' | '),
-        );
-    }
-    t.note(`${label}, ms from the start: ${notes.join(' | ')}`);
-    return out;
-  };
-  // What each target's probes need, as the kernel reports it: the NICs under its member, the
-  // unit's address in that space, and the IPv4 default route its replies take (main's, netplan's,
-  // for the controller and mgmt; the VRF's table's for a space). networkd takes these away itself:
-  // the bond's ports on a restart, an address and the routes through it whenever it configures a
-  // link again. An absence that lasts to the end of an event excuses nothing.
-  /** @param {string} dev */
-  const tableVia = (dev) => {
-    const r = ipJson(topo.unit, '-4', 'route', 'show', 'table', 'all').find(
-      (x) => x.dst === 'default' && x.dev === dev && x.gateway,
-    );
-    if (!r?.table) throw new Error(`no IPv4 default route of a VRF's table through ${dev}`);
-    return `default4:${r.table}`;
-  };
-  /** @param {string} sp */
-  const addrOf = (sp) => `addr:${spaceOf(topo, sp).unitAddr}`;
-  const ports = ['link:ens5', 'link:ens6'];
-  /** @type {Record<string, string[]>} */
-  const needs = {
-    controller: ['link:ens3', addrOf('mgmt'), 'default4:main'],
-    mgmt: ['link:ens3', addrOf('mgmt'), 'default4:main'],
-    public: ['link:ens4', addrOf('public'), tableVia('br-ens4')],
-    storage: [...ports, addrOf('storage'), tableVia('bond0')],
-    'storage-cluster': [...ports, addrOf('storage-cluster'), tableVia('bond0.105')],
-  };
+  // What each target's probes need, as the kernel reports it (lib/windows.mjs): the NICs under its
+  // member, the unit's address in that space, and the IPv4 default route its replies take (main's,
+  // netplan's, for the controller and mgmt; the VRF's table's for a space). networkd takes these
+  // away itself: the bond's ports on a restart, an address and the routes through it whenever it
+  // configures a link again. An absence that lasts to the end of an event excuses nothing.
+  const needs = pathNeeds(topo, ipJson(topo.unit, '-4', 'route', 'show', 'table', 'all'));
 
   const own = {
     ens3: ['mgmt', 'controller'],
@@ -453,7 +397,7 @@ export async function run(t) {
     baseline: leased,
   });
   await hookWatch.stop();
-  unexplained('networkd restart, dispatcher hook on', hookWatch, needs);
+  unexplained(t, loop, hookWatch, 'networkd restart, dispatcher hook on', needs);
   t.note(
     `networkd restart with vrf-host's dispatcher hook: ${Object.entries(withHook.failed)
       .map(([n, x]) => `${n} ${x.failed}/${x.sent}`)
