@@ -13,7 +13,15 @@
 export default {
   packageManager: 'npm',
   testRunner: 'jest-by-file',
-  plugins: ['@stryker-mutator/jest-runner', './scripts/stryker-jest-by-file.mjs', './scripts/stryker-mutant-log.mjs'],
+  plugins: [
+    '@stryker-mutator/jest-runner',
+    './scripts/stryker-jest-by-file.mjs',
+    './scripts/stryker-mutant-log.mjs',
+    './scripts/stryker-sample-ignorer.mjs',
+  ],
+  // `npm run mutate -- --sample N` names the drawn mutants' spans; the "sample" ignorer leaves out
+  // the other mutants inside them (scripts/stryker-sample-ignorer.mjs).
+  ignorers: process.env.MUTATE_SAMPLE_FILE ? ['sample'] : [],
   testRunnerNodeArgs: ['--experimental-vm-modules'],
   jest: { projectType: 'custom', configFile: 'jest.stryker.config.js', enableFindRelatedTests: true },
   coverageAnalysis: 'perTest',

@@ -99,19 +99,55 @@ export function toStryker(record, sourceOf) {
 }
 
 /**
- * Records of several files → one incremental report, for one Stryker run over all of them. Only
- * records of one and the same run can be joined (their tests have the same numbers and sources):
- * `runOf` tells them apart.
+ * Records of several files → one incremental report, for one Stryker run over all of them.
+ * Stryker numbers each run's tests 0, 1, 2…, so the records of different runs have their test ids
+ * made distinct (`run.id`). A test file that records of different runs hold at different sources
+ * is kept at one of them (today's, if one is); the others' tests go under a name no file has, so
+ * Stryker takes them for removed tests: a mutant they killed, or one they covered that survived,
+ * is tested again, never wrongly reused.
  * @param {FileRecord[]} records @param {(sha: string) => string | undefined} sourceOf
+ * @param {(test: string) => string | undefined} [currentSha] the sha of a test file's source now
  * @returns {Report}
  */
-export function toStrykerMany(records, sourceOf) {
-  const [first, ...rest] = records;
-  if (!first) throw new Error('no record to join');
-  const report = toStryker(first, sourceOf);
-  for (const r of rest) {
-    if (runOf(r) !== runOf(first)) throw new Error(`${r.file} and ${first.file} were measured in different runs`);
-    report.files[r.file] = fileOf(r);
+export function toStrykerMany(records, sourceOf, currentSha = () => undefined) {
+  if (records.length === 0) throw new Error('no record to join');
+  const runs = [...new Set(records.map(runOf))];
+  /** @type {Report} */
+  const report = { schemaVersion: '1.0', thresholds: { high: 80, low: 60, break: null }, files: {}, testFiles: {} };
+  const testFiles = /** @type {NonNullable<Report['testFiles']>} */ (report.testFiles);
+  /** @type {Map<string, string>} test file → the sha it is kept at */
+  const keptAt = new Map();
+  for (const r of records) {
+    for (const [name, t] of Object.entries(r.testFiles)) {
+      const now = currentSha(name);
+      if (!keptAt.has(name) || (t.sha === now && keptAt.get(name) !== now)) keptAt.set(name, t.sha);
+    }
+  }
+  for (const [i, run] of runs.entries()) {
+    const mine = records.filter((r) => runOf(r) === run);
+    const id = (/** @type {string} */ t) => (runs.length === 1 ? t : `${i}.${t}`);
+    for (const r of mine) {
+      const file = fileOf(r);
+      report.files[r.file] = {
+        ...file,
+        mutants: file.mutants.map((m) => ({
+          ...m,
+          ...(m.killedBy ? { killedBy: m.killedBy.map(id) } : {}),
+          ...(m.coveredBy ? { coveredBy: m.coveredBy.map(id) } : {}),
+        })),
+      };
+    }
+    const [first] = mine;
+    if (!first) continue;
+    for (const [name, t] of Object.entries(first.testFiles)) {
+      const source = sourceOf(t.sha);
+      if (source === undefined) continue;
+      const key = keptAt.get(name) === t.sha ? name : `${name}#${t.sha}`;
+      const tests = t.tests.map((test) => ({ ...test, id: id(test.id) }));
+      const entry = testFiles[key];
+      if (entry) entry.tests.push(...tests);
+      else testFiles[key] = { source, tests };
+    }
   }
   return report;
 }
@@ -202,6 +238,25 @@ export async function mutantsOf(files) {
   const out = new Map(files.map((f) => [f.name, []]));
   for (const m of r.mutants) out.get(m.fileName)?.push(m.location);
   return out;
+}
+
+/**
+ * The same mutants with their mutator and replacement: Stryker's identity of each.
+ * @param {{ name: string, content: string }[]} files
+ * @returns {Promise<{ file: string, location: Location, mutatorName: string, replacement: string }[]>}
+ */
+export async function mutantListOf(files) {
+  const instrumenter = new Instrumenter(/** @type {any} */ (LOGGER));
+  const r = await instrumenter.instrument(
+    files.map((f) => ({ mutate: true, ...f })),
+    { plugins: null, excludedMutations: [], ignorers: [] },
+  );
+  return r.mutants.map((m) => ({
+    file: m.fileName,
+    location: m.location,
+    mutatorName: m.mutatorName,
+    replacement: m.replacement ?? m.mutatorName,
+  }));
 }
 
 /**

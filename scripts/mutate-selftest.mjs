@@ -6,12 +6,16 @@
 //   3. the test 'doubles' is weakened: the mutant it killed is tested again, and now survives;
 //   4. a line of the source changes: exactly the mutants over that line are tested again, the
 //      rest reused (Stryker's "N of M mutant result(s) are reused").
+//   0. (before them) `--sample 3` with a seed whose draw holds a function's body: the 3 drawn
+//      mutants are measured and recorded, and no other (none of the mutants inside the body's
+//      span: the sample ignorer and runner), and the estimate counts all 3.
 // Each step fails the script if it does not hold. Run it under `nice -n 19`.
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mutantsOf, recordStore } from './mutate-records.mjs';
+import { mutantListOf, mutantsOf, recordStore } from './mutate-records.mjs';
+import { drawSample, fromRecord, mutantKey } from './mutate-sample.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // Under the repo, so that the copy finds the repo's node_modules.
@@ -29,9 +33,9 @@ const check = (/** @type {boolean} */ ok, /** @type {string} */ what) => {
   if (!ok) failed++;
 };
 
-/** One `npm run mutate -- src/clamp.ts` in the copy; its output. */
-function mutate() {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/mutate.mjs'), FILE], {
+/** One `npm run mutate -- src/clamp.ts` (or the arguments given) in the copy; its output. */
+function mutate(args = [FILE]) {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/mutate.mjs'), ...args], {
     cwd: WORK,
     encoding: 'utf8',
     env: { ...process.env, FORCE_COLOR: '0' },
@@ -56,8 +60,33 @@ const edit = (/** @type {string} */ f, /** @type {string} */ from, /** @type {st
 const source = () => readFileSync(path.join(WORK, FILE), 'utf8');
 const total = async () => (await mutantsOf([{ name: FILE, content: source() }])).get(FILE)?.length ?? 0;
 
+// 0. A sample of 3.
+/** @param {import('./mutate-sample.mjs').Location} a @param {import('./mutate-sample.mjs').Location} b */
+const inside = (a, b) =>
+  (a.start.line < b.start.line || (a.start.line === b.start.line && a.start.column <= b.start.column)) &&
+  (b.end.line < a.end.line || (b.end.line === a.end.line && b.end.column <= a.end.column));
+const population = await mutantListOf([{ name: FILE, content: source() }]);
+const holds = (/** @type {import('./mutate-sample.mjs').Mutant} */ d) =>
+  population.filter((m) => inside(d.location, m.location)).length;
+let seed = 0;
+while (!drawSample(population, 3, String(seed)).some((d) => holds(d) > 3)) seed++;
+const drawn = drawSample(population, 3, String(seed));
+let out = mutate(['--sample', '3', '--seed', String(seed), FILE]);
+const sampled = store.read(FILE)?.mutants.map((m) => fromRecord(FILE, m)) ?? [];
+const sampledKeys = new Set(sampled.map(mutantKey));
+check(
+  drawn.every((d) => sampledKeys.has(mutantKey(d))),
+  `sample: the 3 drawn mutants measured (one holds ${Math.max(...drawn.map(holds))} of the ${population.length} in its span)`,
+);
+check(
+  sampled.length === drawn.length,
+  `sample: no other mutant measured, not even one inside their spans (${sampled.length} recorded)`,
+);
+check(/: 3 of 3 drawn mutants counted/.test(out), 'sample: the estimate counts all 3');
+rmSync(store.dir, { recursive: true, force: true });
+
 // 1. A first run measures every mutant.
-let out = mutate();
+out = mutate();
 check(
   store.read(FILE)?.mutants.length === (await total()),
   `first run: every one of the ${await total()} mutants measured`,

@@ -12,11 +12,16 @@
 //   MUTATE_MAX=N           mutants per stryker run (default 100: 5-20 minutes at load 8)
 //   MUTATE_CONCURRENCY=N   stryker's test runner processes (default 1: two shared cores)
 //   node scripts/mutate.mjs --scores   only print the scores
+//   npm run mutate -- --sample N [--seed S] [FILES…]   a uniform random sample of N mutants of all of
+//                          src/vrf and src/charm, measured (in batches of MUTATE_MAX, one Stryker
+//                          run each) and recorded the same way; prints the estimated score per
+//                          directory with its 95 % interval (scripts/mutate-sample.mjs says how)
 // Run it under `nice -n 19`: it takes every core it is given, for hours.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  mutantListOf,
   mutantsOf,
   recordState,
   recordStore,
@@ -27,6 +32,15 @@ import {
   toRecords,
   toStrykerMany,
 } from './mutate-records.mjs';
+import {
+  drawSample,
+  estimate,
+  estimateText,
+  fromRecord,
+  measuredInSample,
+  mutantKey,
+  mutatePatterns,
+} from './mutate-sample.mjs';
 
 const DIR = '.cache/stryker';
 const CHUNK_FILE = path.join(DIR, 'chunk.json');
@@ -83,21 +97,25 @@ async function printScores() {
 /**
  * Runs Stryker once over a chunk (one range of a large file, or several small files), fed their
  * records; writes each file's record back.
- * @param {{ files: string[], targets: string[] }} chunk
+ * @param {{ files: string[], targets: string[] }} chunk @param {NodeJS.ProcessEnv} [env]
  */
-function measure(chunk) {
+function measure(chunk, env = process.env) {
   const records = chunk.files.map((f) => store.read(f)).filter((r) => r !== undefined);
   rmSync(CHUNK_FILE, { force: true });
   if (records.length > 0) {
-    writeFileSync(CHUNK_FILE, JSON.stringify(toStrykerMany(records, (s) => store.testSource(s))));
+    writeFileSync(CHUNK_FILE, JSON.stringify(toStrykerMany(records, (s) => store.testSource(s), testSha)));
   }
   const concurrency = process.env.MUTATE_CONCURRENCY ?? '1';
   const argv = ['stryker', 'run', '--incrementalFile', CHUNK_FILE, '--concurrency', concurrency];
-  const r = spawnSync('npx', [...argv, '--mutate', chunk.targets.join(',')], { stdio: 'inherit' });
+  const r = spawnSync('npx', [...argv, '--mutate', chunk.targets.join(',')], { stdio: 'inherit', env });
   if (r.signal !== null) return `stryker ended by ${r.signal}`;
   if (r.status !== 0 || !existsSync(CHUNK_FILE)) return `stryker failed (exit ${r.status}); nothing recorded`;
   const { records: measured, sources } = toRecords(JSON.parse(readFileSync(CHUNK_FILE, 'utf8')));
-  for (const rec of measured) if (chunk.files.includes(rec.file)) store.write(rec, sources);
+  for (const rec of measured) {
+    // Mutants a sample run left out were not measured.
+    const mutants = rec.mutants.filter(measuredInSample);
+    if (chunk.files.includes(rec.file)) store.write({ ...rec, mutants }, sources);
+  }
   store.prune();
   return null;
 }
@@ -163,8 +181,112 @@ async function run(/** @type {string[]} */ args) {
   }
 }
 
-if (process.argv[2] === '--scores') await printScores();
-else {
-  await run(process.argv.slice(2));
+/**
+ * --sample N [--seed S]: draws N of all mutants of src/vrf and src/charm (scripts/mutate-sample.mjs),
+ * measures in rank order, MUTATE_MAX at a time, those whose status no current record holds, and
+ * prints the estimate. One Stryker run a batch, over exactly the drawn mutants' spans (and, in a
+ * file with a record of today's source, the record's mutants, which Stryker re-checks against
+ * today's tests and mostly reuses, so that nothing in a record is carried over unchecked).
+ * @param {number} n @param {string} seed @param {string[]} [only] the population's files (default: all)
+ */
+async function sample(n, seed, only = /** @type {string[]} */ ([])) {
+  const max = Number(process.env.MUTATE_MAX ?? 50);
+  const files = only.length > 0 ? only : allFiles();
+  /** @type {Map<string, string>} */
+  const sources = new Map(files.map((f) => [f, readFileSync(f, 'utf8')]));
+  const all = await mutantListOf(files.map((name) => ({ name, content: sources.get(name) ?? '' })));
+  const drawn = drawSample(all, n, seed);
+  const known = () => {
+    testShas.clear();
+    /** @type {Map<string, string>} */
+    const status = new Map();
+    for (const file of new Set(drawn.map((m) => m.file))) {
+      const record = store.read(file);
+      if (recordState(record, sources.get(file) ?? '', testSha).state !== 'current') continue;
+      for (const m of record?.mutants ?? []) status.set(mutantKey(fromRecord(file, m)), m.status);
+    }
+    return (/** @type {import('./mutate-sample.mjs').Mutant} */ m) => status.get(mutantKey(m));
+  };
+  // One estimate per directory under src (src/vrf/, src/charm/).
+  const dirs = [
+    ...new Set(
+      files.map(
+        (f) =>
+          `${f
+            .split('/')
+            .slice(0, f.split('/').length > 2 ? 2 : 1)
+            .join('/')}/`,
+      ),
+    ),
+  ];
+  for (let round = 1; ; round++) {
+    const statusOf = known();
+    const todo = drawn.filter((m) => statusOf(m) === undefined);
+    console.log(`# mutate --sample ${n} --seed ${seed}: ${drawn.length - todo.length} of ${drawn.length} drawn known`);
+    if (todo.length === 0) break;
+    const batch = todo.slice(0, max);
+    const batchFiles = [...new Set(batch.map((m) => m.file))].sort();
+    /** @type {Record<string, import('./mutate-sample.mjs').Location[]>} */
+    const wanted = {};
+    /** @type {import('./mutate-sample.mjs').Mutant[]} */
+    const spans = [...batch];
+    for (const file of batchFiles) {
+      const record = store.read(file);
+      if (record && record.source === sources.get(file)) {
+        for (const m of record.mutants) spans.push(fromRecord(file, m));
+      }
+      wanted[file] = spans.filter((m) => m.file === file).map((m) => m.location);
+    }
+    const wantedFile = path.resolve(DIR, 'sample-wanted.json');
+    writeFileSync(wantedFile, JSON.stringify({ spans: wanted, keys: spans.map(mutantKey) }));
+    console.log(
+      `# mutate --sample: batch ${round}: ${batch.length} drawn mutants in ${batchFiles.length} files` +
+        ` (${spans.length - batch.length} recorded mutants of those files re-checked)`,
+    );
+    const failed = measure(
+      { files: batchFiles, targets: mutatePatterns(spans) },
+      { ...process.env, MUTATE_SAMPLE_FILE: wantedFile },
+    );
+    if (failed !== null) {
+      console.error(`# mutate --sample: batch ${round}: ${failed}`);
+      break;
+    }
+    const after = known();
+    const lost = batch.filter((m) => after(m) === undefined);
+    if (lost.length > 0) {
+      console.error(`# mutate --sample: batch ${round} measured no status for ${lost.length} drawn mutants, first:`);
+      console.error(mutantKey(/** @type {import('./mutate-sample.mjs').Mutant} */ (lost[0])));
+      break;
+    }
+    console.log(estimateText(estimate(drawn, after, dirs), seed));
+  }
+  const e = estimate(drawn, known(), dirs);
+  const text = estimateText(e, seed);
+  const survivors = e.rows.flatMap((r) => r.survivors);
+  const list = survivors.map(
+    (m) =>
+      `${m.file}:${m.location.start.line + 1}:${m.location.start.column + 1} ${m.status} ${m.mutatorName} => ${JSON.stringify(m.replacement)}`,
+  );
+  writeFileSync(path.join(DIR, 'sample.md'), `${text}\n\nnot killed:\n${list.join('\n')}\n`);
+  console.log(`${text}\n\nnot killed (${survivors.length}):\n${list.join('\n')}`);
+}
+
+const argv = process.argv.slice(2);
+const flag = (/** @type {string} */ name) => {
+  const i = argv.indexOf(name);
+  if (i === -1) return undefined;
+  const [value] = argv.splice(i, 2).slice(1);
+  if (value === undefined) throw new Error(`${name} needs a value`);
+  return value;
+};
+const sampleSize = flag('--sample');
+const seed = flag('--seed') ?? '1';
+if (argv[0] === '--scores') await printScores();
+else if (sampleSize !== undefined) {
+  const n = Number(sampleSize);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--sample: not a positive whole number: ${sampleSize}`);
+  await sample(n, seed, argv);
+} else {
+  await run(argv);
   await printScores();
 }

@@ -16,11 +16,16 @@
 // file starts, the mutants its predecessor ran outside any test (module load, describe bodies),
 // and every test's coverage names its file. A file that never executes the mutated code runs the
 // same with the mutant on as off, so leaving it out changes no verdict, only the time.
+// In a sample run (MUTATE_SAMPLE_FILE, scripts/mutate.mjs --sample) a mutant that is not in the
+// sample is not run: the ignorer cannot leave out a mutant that shares its syntax node with a
+// drawn one (`a < b` → `a <= b` beside `a < b` → `true`). It is reported as an error that the
+// records leave out (mutate-sample.mjs, NOT_DRAWN).
 import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from '@stryker-mutator/api/plugin';
 import { strykerPlugins as jestPlugins } from '@stryker-mutator/jest-runner';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { mutantKey, NOT_DRAWN, sampleFileOf } from './mutate-sample.mjs';
 
 const jest = jestPlugins.find((p) => p.name === 'jest');
 if (!jest || !('factory' in jest)) throw new Error('@stryker-mutator/jest-runner declares no "jest" factory plugin');
@@ -34,6 +39,14 @@ const messaging = require(path.join(jestRunnerDir, 'dist/src/jest-plugins/messag
 // mutant (a pool; a runner is restarted after a timeout). Its path is resolved as this module
 // loads, before the runner moves into its sandbox: in the checkout Stryker was started from.
 const MAP_FILE = path.resolve('.stryker-jest-by-file.json');
+const SAMPLE_FILE = process.env.MUTATE_SAMPLE_FILE;
+/** @type {{ files: string[], keys: Set<string> } | undefined} the mutants of a sample run */
+const sample = SAMPLE_FILE
+  ? (() => {
+      const { spans, keys } = JSON.parse(readFileSync(SAMPLE_FILE, 'utf8'));
+      return { files: Object.keys(spans), keys: new Set(keys) };
+    })()
+  : undefined;
 
 /** @typedef {{ outside: boolean, tests: string[] }} Coverage */
 
@@ -138,6 +151,13 @@ class JestByFileRunner {
    * @param {any} options
    */
   async mutantRun(options) {
+    if (sample) {
+      const { fileName, location, mutatorName, replacement } = options.activeMutant;
+      const file = sampleFileOf(fileName, sample.files);
+      if (file === undefined || !sample.keys.has(mutantKey({ file, location, mutatorName, replacement }))) {
+        return { status: 'error', errorMessage: NOT_DRAWN };
+      }
+    }
     if (this.fileOf.size === 0 && existsSync(MAP_FILE)) {
       const map = JSON.parse(readFileSync(MAP_FILE, 'utf8'));
       this.fileOf = new Map(Object.entries(map.fileOf ?? map));

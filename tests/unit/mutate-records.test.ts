@@ -20,6 +20,7 @@ import {
   toStrykerMany,
 } from '../../scripts/mutate-records.mjs';
 
+type FileRecordLike = { testFiles: Record<string, { tests: { id: string; name: string }[] }> };
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const loc = (line: number, column: number, endLine = line, endColumn = column + 1) => ({
   start: { line, column },
@@ -93,7 +94,7 @@ describe('mutate records: one per file, with the tests it was measured against',
     expect(toStryker(records[0]!, () => undefined).testFiles).toEqual({});
   });
 
-  it('joins the records of files one run measured into one report, and refuses those of different runs', () => {
+  it('joins the records of files one run measured into one report, as that run numbered its tests', () => {
     const r = report();
     const files: Record<string, (typeof r.files)['src/vrf/f.ts']> = r.files;
     files['src/vrf/g.ts'] = { ...r.files['src/vrf/f.ts'], source: 'export const g = 1;\n' };
@@ -102,10 +103,58 @@ describe('mutate records: one per file, with the tests it was measured against',
     const joined = toStrykerMany(records, (s) => sources.get(s));
     expect(Object.keys(joined.files)).toEqual(['src/vrf/f.ts', 'src/vrf/g.ts']);
     expect(joined.testFiles).toEqual(toStryker(records[0]!, (s) => sources.get(s)).testFiles);
-    const other = toRecords(report(undefined, "it('adds', () => { expect(2).toBe(2); });\n")).records[0]!;
-    expect(() => toStrykerMany([records[1]!, other], (s) => sources.get(s))).toThrow(
-      'src/vrf/f.ts and src/vrf/g.ts were measured in different runs',
+    expect(joined.files['src/vrf/g.ts']?.mutants).toEqual(
+      toStryker(records[1]!, (s) => sources.get(s)).files['src/vrf/g.ts']?.mutants,
     );
+  });
+
+  it('joins records of different runs: no test id names a test of another run, nor a test at another source', () => {
+    // g.ts measured in one run, f.ts in another whose test file had another source; in both runs
+    // the test ids are 0 and 1, naming different tests.
+    const oldTests = "it('adds', () => {});\n";
+    const newTests = "it('adds', () => { expect(2).toBe(2); });\n";
+    const a = report(undefined, oldTests);
+    const g = { ...a.files['src/vrf/f.ts'], source: 'export const g = 1;\n' };
+    const runA = toRecords({ ...a, files: { 'src/vrf/g.ts': g } });
+    const b = report(undefined, newTests);
+    b.testFiles['tests/unit/f.test.ts']!.tests.reverse();
+    b.testFiles['tests/unit/f.test.ts']!.tests.forEach((t, i) => (t.id = String(i)));
+    const runB = toRecords(b);
+    const sources = new Map([...runA.sources, ...runB.sources]);
+    const records = [runA.records[0]!, runB.records[0]!];
+    const named = (rec: FileRecordLike, id: string) =>
+      Object.values(rec.testFiles)
+        .flatMap((t) => t.tests)
+        .find((t) => t.id === id)?.name;
+    for (const now of [sha(newTests), sha(oldTests)]) {
+      const joined = toStrykerMany(
+        records,
+        (s) => sources.get(s),
+        () => now,
+      );
+      const byId = new Map(
+        Object.entries(joined.testFiles ?? {}).flatMap(([file, t]) =>
+          t.tests.map((x) => [x.id, { file, source: t.source, name: x.name }]),
+        ),
+      );
+      expect(byId.size).toBe(4);
+      // The test file is kept under its name at today's source; the other run's under a name no
+      // file has (Stryker then takes its tests for removed ones, and re-tests what they killed).
+      expect(joined.testFiles?.['tests/unit/f.test.ts']?.source).toBe(sources.get(now));
+      for (const rec of records) {
+        const before = sources.get(Object.values(rec.testFiles)[0]!.sha);
+        for (const m of joined.files[rec.file]!.mutants) {
+          for (const id of [...(m.killedBy ?? []), ...(m.coveredBy ?? [])]) {
+            const t = byId.get(id);
+            const original = rec.mutants.find((x) => x.id === m.id);
+            const was = [...(original?.killedBy ?? []), ...(original?.coveredBy ?? [])];
+            expect(was.some((w) => named(rec, w) === t?.name)).toBe(true);
+            expect(t?.source).toBe(before);
+            expect(t?.file === 'tests/unit/f.test.ts').toBe(before === sources.get(now));
+          }
+        }
+      }
+    }
   });
 
   it('says whether the source or a test changed since the file was measured', () => {
