@@ -117,8 +117,8 @@ describe('mutate records: one per file, with the tests it was measured against',
     const g = { ...a.files['src/vrf/f.ts'], source: 'export const g = 1;\n' };
     const runA = toRecords({ ...a, files: { 'src/vrf/g.ts': g } });
     const b = report(undefined, newTests);
-    b.testFiles['tests/unit/f.test.ts']!.tests.reverse();
-    b.testFiles['tests/unit/f.test.ts']!.tests.forEach((t, i) => (t.id = String(i)));
+    b.testFiles['tests/unit/f.test.ts'].tests.reverse();
+    b.testFiles['tests/unit/f.test.ts'].tests.forEach((t, i) => (t.id = String(i)));
     const runB = toRecords(b);
     const sources = new Map([...runA.sources, ...runB.sources]);
     const records = [runA.records[0]!, runB.records[0]!];

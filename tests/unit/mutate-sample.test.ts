@@ -169,7 +169,7 @@ describe('mutate --sample: Stryker mutates the drawn mutants, not everything ins
     const r = await new Instrumenter(logger as never).instrument([{ name: file, content, mutate: ranges }], {
       plugins: null,
       excludedMutations: [],
-      ignorers: [ignorer as never],
+      ignorers: [ignorer],
     });
     const made = r.mutants.filter((m) => m.status !== 'Ignored');
     const key = (m: { location: Location; mutatorName: string; replacement?: string }) =>
