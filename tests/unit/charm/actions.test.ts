@@ -96,6 +96,10 @@ describe('show-vrfs', () => {
     expect(ctx.actionFailure).toBeUndefined();
     expect(ctx.actionResults['problems']).toBe('vrfs: x.table 254 is reserved');
     expect(nested(ctx.actionResults, 'vrfs.public.table')).toBe('1001');
+    // The summary table, then the problem on a line of its own.
+    expect(ctx.actionResults['summary']).toMatch(
+      /^VRF\s+TABLE[^]*\npublic\s+1001\s[^]*\nproblem: vrfs: x\.table 254 is reserved$/,
+    );
   });
 
   test('invalid params fail the action naming the param', async () => {

@@ -331,6 +331,19 @@ describe('action results', () => {
         prefsrc: null,
       }),
     ).toBe('default via 10.0.0.1 dev eth0 proto static');
+    const v6 = {
+      family: 'inet6',
+      table: 1001,
+      type: 'unicast',
+      gateway: 'fe80::1',
+      dev: 'eth0',
+      protocol: 'ra',
+      scope: 'global',
+      metric: 1024,
+      prefsrc: null,
+    } as const;
+    expect(routeText({ ...v6, dst: '::/0' })).toBe('default via fe80::1 dev eth0 proto ra metric 1024');
+    expect(routeText({ ...v6, dst: '2001:db8::/64' })).toBe('2001:db8::/64 via fe80::1 dev eth0 proto ra metric 1024');
     expect(
       ruleText({
         family: 'inet6',

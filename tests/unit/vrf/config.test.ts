@@ -47,6 +47,11 @@ describe('parseEngineConfig: defaults', () => {
     expect(bad({ strict: 'yes' })).toEqual(['strict: must be true or false, not "yes"']);
     expect(bad({ 'preserve-reachability': 1 })).toEqual(['preserve-reachability: must be true or false, not 1']);
   });
+  it('refuses a document that is not a mapping (a CLI config file holding a list or a string)', () => {
+    for (const raw of [['strict'], 'strict: false', null]) {
+      expect(bad(raw as unknown as Record<string, unknown>)).toEqual(['config: must be a mapping of option to value']);
+    }
+  });
   it('exports the raw defaults', () => {
     expect(DEFAULT_CONFIG_RAW['table-range']).toBe('1001-5000');
   });

@@ -273,6 +273,21 @@ describe('converge where networkd drops what it held under the ip path', () => {
     expect((await ruleDels(n.h)) - before).toBe(3);
   });
 
+  it('a rule deletion that finds its rule gone (ENOENT) starts over the same way', async () => {
+    const n = await networkdHost();
+    await converge({ ...n.opts, inputs: maasInputs(), unit: 'vrf-host/0' });
+    await n.h.serve('converged');
+    const del = 'rule del pref 98 from 10.10.4.10/32 lookup 255';
+    await n.h.ip.failOn('^rule del pref 98 from 10\\.10\\.4\\.10/32 ', 'RTNETLINK answers: No such file or directory');
+    const dels = async () => (await n.h.ip.calls()).filter((c) => c.stdin?.includes(del)).length;
+    const before = await dels();
+    const r = parseEngineConfig({ 'move-local-rule': false });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const report = await converge({ ...n.opts, inputs: maasInputs(r.config), unit: 'vrf-host/0' });
+    expect(report.failure?.error).toContain('No such file or directory');
+    expect((await dels()) - before).toBe(3);
+  });
+
   it('without networkd the same failure is reported at once', async () => {
     const n = await networkdHost({ running: false });
     await converge({ ...n.opts, inputs: maasInputs(), unit: 'vrf-host/0' });

@@ -321,6 +321,12 @@ describe('parseObserved on bad input', () => {
     expect((err as Error).message).toMatch(/10\.0\.0\.0\/33/);
   });
 
+  it('says "(top)" when the document itself is of the wrong shape (an object, not a list)', () => {
+    const lines = main.split('\n');
+    lines[2] = '{"type":"unicast","dst":"10.0.0.0/24","dev":"ens3"}';
+    expect(() => parseObserved([lines.join('\n'), six], extras())).toThrow(/unexpected output at \(top\): \S/);
+  });
+
   it('refuses a table name it cannot map', () => {
     const lines = main.split('\n');
     lines[2] = '[{"type":"unicast","dst":"10.0.0.0/24","dev":"ens3","table":"mystery"}]';

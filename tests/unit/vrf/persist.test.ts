@@ -124,6 +124,7 @@ describe('state.json', () => {
       /is corrupt at ledger\.vrfs\.a:/,
     ],
     ['another version', JSON.stringify({ version: 7 }), /has version 7; this vrf-host reads versions 1, 2/],
+    ['not an object', JSON.stringify('vrf-host'), /is corrupt at \(top level\): /],
   ])('refuses %s with a precise error and leaves the file alone', async (_what, text, re) => {
     const root = await tmp();
     const path = under(root, PATHS.state);
