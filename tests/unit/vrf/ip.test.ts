@@ -1,6 +1,7 @@
 import {
   batchInput,
   failedBatchLine,
+  failedBatchLines,
   ipVersion,
   ipVrfExec,
   modprobe,
@@ -46,6 +47,10 @@ describe('batch lines', () => {
   it('reads the failing line from ip stderr', () => {
     expect(failedBatchLine('RTNETLINK answers: File exists\nCommand failed -:17\n')).toBe(17);
     expect(failedBatchLine('something else')).toBeNull();
+    // Every failure of a -force batch, each with its whole line number.
+    expect(
+      failedBatchLines('RTNETLINK answers: No such process\nCommand failed -:3\nError\nCommand failed -:12\n'),
+    ).toEqual([3, 12]);
   });
 });
 

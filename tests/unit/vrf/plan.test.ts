@@ -873,6 +873,22 @@ describe('plan: rules', () => {
     expect(p.ledger.localRuleMoved).toBe(true);
   });
 
+  it("puts back its moved local rule when only someone else's local lookup is left (at another priority)", () => {
+    const { p: p1, after } = converge(desired([storage()]), maasish());
+    expect(p1.ledger.localRuleMoved).toBe(true);
+    // Someone moved the IPv4 local lookup from 32765 to 500: the host still delivers to itself,
+    // but not behind the l3mdev rule where vrf-host keeps it.
+    const elsewhere = {
+      ...after,
+      rules: after.rules.map((r) =>
+        r.priority === 32765 && r.table === 255 && r.family === 'inet' ? { ...r, priority: 500 } : r,
+      ),
+    };
+    const { p } = converge(desired([storage()]), elsewhere, p1.ledger);
+    expect(cmds(p)).toContain('ip rule add pref 32765 lookup 255');
+    expect(p.ledger.localRuleMoved).toBe(true);
+  });
+
   it('does not claim a local rule someone else moved', () => {
     const h = maasish();
     const moved = { ...h, rules: h.rules.map((r) => (r.priority === 0 ? { ...r, priority: 32765 } : r)) };

@@ -61,6 +61,15 @@ describe('sysctl', () => {
     });
   });
 
+  it('fails on a key it cannot read for another reason than absence, naming it (not a silent null)', async () => {
+    const proc = await procWith({ [SYSCTL.tcpL3mdev]: '0' });
+    // A directory where the value should be: EISDIR, not ENOENT.
+    await mkdir(sysctlPath(SYSCTL.udpL3mdev, proc), { recursive: true });
+    await expect(readSysctls([SYSCTL.tcpL3mdev, SYSCTL.udpL3mdev], proc)).rejects.toThrow(
+      /^cannot read net\.ipv4\.udp_l3mdev_accept: EISDIR/,
+    );
+  });
+
   it('writes an existing key and never creates a missing one', async () => {
     const proc = await procWith({ [SYSCTL.tcpL3mdev]: '0' });
     await writeSysctl(SYSCTL.tcpL3mdev, '1', proc);
