@@ -4,6 +4,8 @@
  * Order (the kernel's needs first):
  *  0. tcp/udp_l3mdev_accept (a default-VRF service answers on a member from its enslave on, even
  *     if the apply stops there) and keep_addr_on_down, so enslaving does not lose IPv6 addresses;
+ *     what drift took from the host's delivery to itself, back before anything changes (the local
+ *     lookup, and the delivery rules of addresses still in their VRF: rules.ts deliveryBackFirst);
  *     then VRFs vrf-host owns but no longer wants: clear the table, release members, delete;
  *  1. the IPv6 delivery rules (see 2); create each VRF and bring it up (vrf-replace + create when
  *     an owned VRF's table changed);
@@ -38,7 +40,7 @@ import {
   deliveryRules,
   deliveryRulesFirst,
   ensureL3mdevRule,
-  localLookupFirst,
+  deliveryBackFirst,
   localRuleMove,
   migrateSourceRules,
   sourceRules,
@@ -59,7 +61,7 @@ function rules(ctx: PlanContext, f: Family): void {
 export function plan(desired: DesiredState, observed: ObservedHost, ledger: Ledger): Plan {
   const ctx = new PlanContext(desired, observed, ledger);
   sysctlsFirst(ctx);
-  localLookupFirst(ctx);
+  deliveryBackFirst(ctx);
   removeUndesired(ctx);
   deliveryRulesFirst(ctx, 'inet6');
   createOrReplace(ctx);

@@ -19,7 +19,16 @@ import {
   TABLE,
 } from '../types.js';
 import type { PlanContext } from './context.js';
-import { isLocalLookup, isPlainLookup, isToLookup, keyOfRule, keyOfRuleTarget, ruleKey, targetOfRule } from './keys.js';
+import {
+  isLocalLookup,
+  isPlainLookup,
+  isToLookup,
+  keyOfRule,
+  keyOfRuleTarget,
+  ownedKeyOfRule,
+  ruleKey,
+  targetOfRule,
+} from './keys.js';
 
 function localRule(family: Family, priority: number): RuleTarget {
   return { family, priority, table: TABLE.local };
@@ -135,30 +144,84 @@ function wantLocalMoved(ctx: PlanContext): boolean {
 }
 
 /**
- * Before anything else: a local lookup vrf-host moved that is gone altogether (something deleted
- * the rule at 32765, as a networkd reconfigure does) comes back first, where the plan will leave
- * it. Until then the host delivers to a space address only through its `to` rule into the VRF's
- * table, and the first release or move of a member would leave that address with no lookup at all.
+ * Before anything else, per family: what the host's delivery to itself had from vrf-host and
+ * drift took (rules deleted by hand, a networkd reconfigure), back where it was, so that the
+ * steps that follow only ever start from a host that delivers as vrf-host left it:
+ *  - a local lookup vrf-host moved that is gone altogether (as a networkd reconfigure leaves it),
+ *    where the plan will leave it. Until then the host delivers to a space address only through
+ *    its `to` rule into the VRF's table, and the first release or move of a member would leave
+ *    that address with no lookup at all;
+ *  - each delivery rule the ledger says vrf-host added that is missing while it would deliver:
+ *    `to ADDRESS lookup TABLE` whose table holds the address's local route now, and `from
+ *    ADDRESS lookup local` for an address in a VRF now while the local lookup is behind it. Both
+ *    only ever deliver to the host's own addresses, so they are never worse; without them an
+ *    address the plan releases or moves later loses, until its member's step, whatever its
+ *    other rules delivered by chance (the other addresses of its VRF's table). One this plan
+ *    does not keep goes with its member (rulesFollowMember) or after the source rules
+ *    (staleDeliveryRules), as any other.
  */
-export function localLookupFirst(ctx: PlanContext): void {
-  if (!ctx.ledger.localRuleMoved) return;
+export function deliveryBackFirst(ctx: PlanContext): void {
   for (const f of FAMILIES) {
-    if (ctx.model.allRules().some((r) => r.family === f && isLocalLookup(r))) continue;
-    if (wantLocalMoved(ctx)) {
-      ctx.emit({
-        kind: 'rule-add',
-        rule: ctx.own(localRule(f, LOCAL_RULE_MOVED_PRIORITY)),
-        why:
-          `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing: ` +
-          'back first, so the host delivers to itself at every step',
-      });
-    } else {
-      ctx.emit({
-        kind: 'rule-add',
-        rule: { ...localRule(f, 0), protocol: 'kernel' },
-        why: `the local lookup is missing: back at priority 0 first, so the host delivers to itself at every step`,
-      });
-    }
+    localLookupBack(ctx, f);
+    deliveryRulesBack(ctx, f);
+  }
+}
+
+function localLookupBack(ctx: PlanContext, f: Family): void {
+  if (!ctx.ledger.localRuleMoved) return;
+  if (ctx.model.allRules().some((r) => r.family === f && isLocalLookup(r))) return;
+  if (wantLocalMoved(ctx)) {
+    ctx.emit({
+      kind: 'rule-add',
+      rule: ctx.own(localRule(f, LOCAL_RULE_MOVED_PRIORITY)),
+      why:
+        `the local lookup vrf-host moved to ${LOCAL_RULE_MOVED_PRIORITY} is missing: ` +
+        'back first, so the host delivers to itself at every step',
+    });
+  } else {
+    ctx.emit({
+      kind: 'rule-add',
+      rule: { ...localRule(f, 0), protocol: 'kernel' },
+      why: `the local lookup is missing: back at priority 0 first, so the host delivers to itself at every step`,
+    });
+  }
+}
+
+/** The owned VRF table that holds `host`'s local route now, if any. */
+function vrfTableHolding(ctx: PlanContext, host: string): number | undefined {
+  for (const t of ctx.ownedTables)
+    if (ctx.model.entriesIn(t).some(([, r]) => r.type === 'local' && r.dst === host)) return t;
+  return undefined;
+}
+
+function deliveryRulesBack(ctx: PlanContext, f: Family): void {
+  const present = new Set(ctx.model.allRules().map(ownedKeyOfRule));
+  const localBehind = !ctx.model
+    .allRules()
+    .some((r) => r.family === f && isLocalLookup(r) && r.priority < DELIVERY_RULE_PRIORITY);
+  for (const o of ctx.ledger.ownedRules) {
+    if (o.family !== f || o.priority !== DELIVERY_RULE_PRIORITY) continue;
+    const t: RuleTarget = ctx.own({
+      family: f,
+      priority: DELIVERY_RULE_PRIORITY,
+      ...(o.src === undefined ? {} : { src: o.src }),
+      ...(o.dst === undefined ? {} : { dst: o.dst }),
+      table: o.table,
+    });
+    if (present.has(keyOfRuleTarget(t))) continue;
+    const delivers =
+      t.dst !== undefined
+        ? vrfTableHolding(ctx, t.dst) === t.table
+        : t.src !== undefined && t.table === TABLE.local && localBehind && vrfTableHolding(ctx, t.src) !== undefined;
+    if (!delivers) continue;
+    const why =
+      t.dst !== undefined
+        ? `the delivery rule to ${t.dst} lookup ${t.table} is missing: ` +
+          `back first, so the host delivers to ${t.dst} at every step`
+        : `the delivery rule from ${t.src ?? 'all'} lookup local is missing: ` +
+          `back first, so ${t.src ?? 'all'} reaches the host's other addresses at every step`;
+    ctx.emit({ kind: 'rule-add', rule: t, why });
+    present.add(keyOfRuleTarget(t));
   }
 }
 

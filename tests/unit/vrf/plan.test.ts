@@ -1038,6 +1038,72 @@ describe('plan: local delivery from every address (the source rules at 99 sit ah
     );
   });
 
+  describe('on a host whose delivery rules were partly deleted by hand', () => {
+    // storage (ens4) and public (ens5) are VRFs; then public goes, and ens5 back to main.
+    const two = (): ObservedHost =>
+      withKernelRoutes(
+        host(
+          nic('ens3'),
+          nic('ens4'),
+          nic('ens5'),
+          addr('ens3', '10.0.0.5/24'),
+          addr('ens4', '10.10.4.23/24'),
+          addr('ens5', '172.16.0.5/24'),
+          rulesOf(),
+          sysctls,
+        ),
+      );
+    const pub = dvrf('public', { table: 1002, members: { ens5: ['172.16.0.5/24'] }, gateways: ['172.16.0.1'] });
+    const only = dvrf('storage', { table: 1001, members: { ens4: ['10.10.4.23/24'] }, gateways: ['10.10.4.1'] });
+    const drifted = (): { h: ObservedHost; ledger: Ledger } => {
+      const { p, after } = converge(desired([only, pub]), two());
+      // By hand: `ip rule del pref 98 from 10.10.4.23/32 lookup local`.
+      const h = { ...after, rules: after.rules.filter((r) => !(r.priority === 98 && r.src === '10.10.4.23/32')) };
+      return { h, ledger: p.ledger };
+    };
+
+    it('storage’s address still reached public’s only through public’s `to` rule; releasing ens5 ends that', () => {
+      const { h, ledger } = drifted();
+      expect(where(h, '172.16.0.5', '10.10.4.23')).toBe('local');
+      // The plan without its first step is what it was before: public's table emptied and ens5
+      // released before anything put the deleted rule back; from then on storage's source rule at
+      // 99 sent the packet to storage's gateway.
+      const rest = plan(desired([only]), h, ledger).steps.slice(1);
+      const release = rest.findIndex((s) => s.kind === 'release');
+      const released = simulate(h, rest.slice(0, release + 1), { hadVrf: true });
+      expect(where(released, '172.16.0.5', '10.10.4.23')).toBe('via 10.10.4.1 table 1001');
+    });
+
+    it('puts the deleted delivery rule back first, and every prefix delivers what the host delivered', () => {
+      const { h, ledger } = drifted();
+      const p = plan(desired([only]), h, ledger);
+      expect(cmds(p)[0]).toBe('ip rule add pref 98 from 10.10.4.23/32 lookup 255');
+      expect(p.steps[0]).toMatchObject({
+        why: "the delivery rule from 10.10.4.23/32 lookup local is missing: back first, so 10.10.4.23/32 reaches the host's other addresses at every step",
+      });
+      for (let k = 0; k <= p.steps.length; k++) {
+        const at = simulate(h, p.steps.slice(0, k), { hadVrf: true });
+        expect({ k, to: where(at, '172.16.0.5', '10.10.4.23') }).toEqual({ k, to: 'local' });
+        // The drift broke storage's address → mgmt's: mended by the first step, and kept.
+        const mgmt = k === 0 ? 'via 10.10.4.1 table 1001' : 'local';
+        expect({ k, to: where(at, '10.0.0.5', '10.10.4.23') }).toEqual({ k, to: mgmt });
+      }
+    });
+
+    it('a deleted `to` rule into a table that holds its address comes back first too; none for an address its VRF no longer holds', () => {
+      const { p, after } = converge(desired([only, pub]), two());
+      const h = { ...after, rules: after.rules.filter((r) => !(r.priority === 98 && r.dst !== null)) };
+      const next = plan(desired([only]), h, p.ledger);
+      expect(cmds(next).slice(0, 2)).toEqual([
+        'ip rule add pref 98 to 10.10.4.23/32 lookup 1001',
+        'ip rule add pref 98 to 172.16.0.5/32 lookup 1002',
+      ]);
+      // Once ens5 is released its address is in no VRF: its `to` rule is not put back again.
+      const released = simulate(h, [{ kind: 'release', dev: 'ens5', vrf: 'public' }], { hadVrf: true });
+      expect(cmds(plan(desired([only]), released, p.ledger)).filter((c) => c.includes('to 172.16.0.5'))).toEqual([]);
+    });
+  });
+
   it('leaves a `from ADDRESS lookup local` rule that is not in the ledger alone', () => {
     const { p, after } = converge(desired([storage()]), withMgmt6());
     const foreign = mkRule({ priority: 98, src: '10.10.4.99/32', table: 255 });
