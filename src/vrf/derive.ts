@@ -636,7 +636,7 @@ function withTablesAndGateways(d: Derivation, resolved: readonly Resolved[]): De
     const table = tables.tables.get(name);
     if (!table) continue;
     if (found.missing.length > 0) {
-      const kept = holdBack(d, vrf, found.gateways, found.missing);
+      const kept = holdBack(d, vrf, found.gateways, found.missing, resolved);
       if (kept !== null) vrfs.push(kept);
       continue;
     }
@@ -658,16 +658,29 @@ function withTablesAndGateways(d: Derivation, resolved: readonly Resolved[]): De
  * A space with a family that has addresses but no known gateway: enslaving it would send that
  * family's replies into a table with no way out, so nothing is applied for it (the warning
  * makes the status Blocked). A VRF vrf-host built for it before stays exactly as the last
- * apply left it; otherwise the space stays in the main table, as it was.
+ * apply left it; otherwise the space stays in the main table, as it was. Unless another space
+ * binds one of that VRF's members now (a binding moved): the VRF as it was is then no longer
+ * this space's to keep (keeping it would hold the device another space names, or put it in two
+ * VRFs at once); the space is held in main like one never built, and the VRF, no longer
+ * wanted, goes as an unbound space's does.
  */
 function holdBack(
   d: Derivation,
   vrf: Resolved,
   gateways: DesiredVrf['gateways'],
   missing: readonly Family[],
+  resolved: readonly Resolved[],
 ): DesiredVrf | null {
   const before = d.previous?.vrfs.find((v) => v.name === vrf.vrf);
-  const keptAsBefore = before !== undefined && d.ledger.vrfs[vrf.vrf] === before.table;
+  const claimed = (before?.members ?? []).flatMap((m) =>
+    resolved.filter((o) => o.vrf !== vrf.vrf && o.members.includes(m)).map((o) => `${m} (${o.binding})`),
+  );
+  if (claimed.length > 0)
+    d.warnings.push({
+      field: vrf.vrf,
+      message: `the VRF built for ${vrf.binding} is not kept: another space binds ${claimed.join(', ')} now`,
+    });
+  const keptAsBefore = before !== undefined && d.ledger.vrfs[vrf.vrf] === before.table && claimed.length === 0;
   d.held.push({ vrf: vrf.vrf, binding: vrf.binding, members: vrf.members, gateways, missing, keptAsBefore });
   if (keptAsBefore) return before;
   d.inMain.push({ binding: vrf.binding, reason: 'no-gateway', interfaces: vrf.members });

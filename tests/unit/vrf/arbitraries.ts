@@ -19,6 +19,7 @@ import type {
   Link,
   MemberAddress,
   ObservedHost,
+  Plan,
   Route,
   RouteSpec,
   Rule,
@@ -439,31 +440,47 @@ export function evolvedScenario(prepare: (h: ObservedHost) => ObservedHost = (h)
       const was = b.desiredFor((dev) => first.get(dev) ?? -1);
       const start = prepare(b.observed);
       const p = plan(was, start, EMPTY_LEDGER);
-      let observed: ObservedHost;
-      let ledger: Ledger = p.ledger;
-      if (how === 'partial') {
-        observed = simulate(start, p.steps.slice(0, cut % (p.steps.length + 1)), { hadVrf: b.hadVrf });
-        ledger = unionLedger(EMPTY_LEDGER, p.ledger);
-      } else {
-        observed = simulate(start, p.steps, { hadVrf: b.hadVrf });
-      }
-      if (how === 'drifted') {
-        // Some of vrf-host's routes (in its tables, or through its VRFs) and rules went.
-        const tables = new Set(Object.values(p.ledger.vrfs));
-        const vrfs = new Set(Object.keys(p.ledger.vrfs));
-        let k = 0;
-        const keep = (): boolean => !drop[k++ % drop.length];
-        observed = {
-          ...observed,
-          routes: observed.routes.filter(
-            (r) => isKernelRoute(r) || !(tables.has(r.table) || (r.dev !== null && vrfs.has(r.dev))) || keep(),
-          ),
-          rules: observed.rules.filter((r) => r.priority === 0 || r.priority >= 32766 || r.l3mdev || keep()),
-        };
-      }
+      const { observed, ledger } = evolveHost(start, p, how, cut, drop, b.hadVrf);
       const hadVrf = b.hadVrf || Object.keys(p.ledger.vrfs).length > 0;
       return { observed, ledger, desired: b.desiredFor((dev) => now.get(dev) ?? -1), hadVrf, how, was };
     });
+}
+
+/**
+ * A host after a first plan `p` ran on `start`, as `how` says: all of it (`converged`), the steps
+ * up to `cut` with the ledger written ahead of them, as the engine does (`partial`), or all of it
+ * and then some of vrf-host's routes (in its tables, or through its VRFs) and rules deleted, as
+ * `drop` picks them (`drifted`).
+ */
+export function evolveHost(
+  start: ObservedHost,
+  p: Plan,
+  how: Evolution,
+  cut: number,
+  drop: readonly boolean[],
+  hadVrf: boolean,
+): { observed: ObservedHost; ledger: Ledger } {
+  if (how === 'partial')
+    return {
+      observed: simulate(start, p.steps.slice(0, cut % (p.steps.length + 1)), { hadVrf }),
+      ledger: unionLedger(EMPTY_LEDGER, p.ledger),
+    };
+  const after = simulate(start, p.steps, { hadVrf });
+  if (how === 'converged') return { observed: after, ledger: p.ledger };
+  const tables = new Set(Object.values(p.ledger.vrfs));
+  const vrfs = new Set(Object.keys(p.ledger.vrfs));
+  let k = 0;
+  const keep = (): boolean => !drop[k++ % drop.length];
+  return {
+    observed: {
+      ...after,
+      routes: after.routes.filter(
+        (r) => isKernelRoute(r) || !(tables.has(r.table) || (r.dev !== null && vrfs.has(r.dev))) || keep(),
+      ),
+      rules: after.rules.filter((r) => r.priority === 0 || r.priority >= 32766 || r.l3mdev || keep()),
+    },
+    ledger: p.ledger,
+  };
 }
 
 /**

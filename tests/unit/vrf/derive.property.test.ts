@@ -11,10 +11,14 @@ import {
   type Link,
   type ObservedHost,
   type Step,
+  withCycle,
 } from '../../../src/vrf/types.js';
 import { validIfName, validVrfName } from '../../../src/vrf/names.js';
 import { foreignTables } from '../../../src/vrf/tables.js';
 import { addr, bond, bridge, host, iface, nic, port, routeGet, vlan, type HostPart } from './builders.js';
+import { evolveHost, type Evolution } from './arbitraries.js';
+import { simulate } from '../../../src/vrf/model.js';
+import { renderCommand } from '../../../src/vrf/render.js';
 
 interface Topo {
   readonly observed: ObservedHost;
@@ -256,5 +260,99 @@ describe('property: a space whose gateway is unknown gets no step at all', () =>
     );
     expect(heldSeen).toBeGreaterThan(50);
     expect(builtBeside).toBeGreaterThan(20);
+  });
+});
+
+describe('property: a space whose gateway is unknown gets no step at all, on hosts that already carry VRFs', () => {
+  /**
+   * A host as a first apply left it (all of it, part of it, or all of it and then some of its
+   * routes and rules deleted by hand: arbitraries.ts evolveHost), and what has changed since:
+   * the gateways known, roles unbound, roles bound to another device.
+   */
+  const evolvedTopo = fc.record({
+    t: topoArb,
+    /** The gateways known at the first apply, and now. */
+    known: fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff })),
+    unbound: fc.array(fc.boolean(), { minLength: SPACE_ROLES.length, maxLength: SPACE_ROLES.length }),
+    /** Per role, an index into the host's addresses whose device it is bound to now, or none (negative). */
+    moved: fc.array(fc.integer({ min: -6, max: 12 }), {
+      minLength: SPACE_ROLES.length,
+      maxLength: SPACE_ROLES.length,
+    }),
+    how: fc.constantFrom<Evolution>('converged', 'partial', 'drifted'),
+    cut: fc.nat(),
+    drop: fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }),
+  });
+
+  const inputs = (known: number, bindings: Record<string, BindingInterface[]>) => ({
+    config: { ...defaultEngineConfig(), gateways: gatewaysFor(known) },
+    bindings,
+    controllers: ['192.0.2.10'],
+    netplan: {},
+  });
+
+  it('held now: nothing of it is built; a VRF built for it before changes only as the last apply had it', () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(evolvedTopo, ({ t, known, unbound, moved, how, cut, drop }) => {
+        const r1 = deriveDesired(inputs(known[0], t.bindings), t.observed, EMPTY_LEDGER);
+        if (!r1.ok || r1.desired.vrfs.length === 0) return;
+        const { observed, ledger } = evolveHost(
+          t.observed,
+          plan(r1.desired, t.observed, EMPTY_LEDGER),
+          how,
+          cut,
+          drop,
+          false,
+        );
+        const now = Object.fromEntries(
+          Object.entries(t.bindings).flatMap(([role, b]) => {
+            const r = SPACE_ROLES.indexOf(role as (typeof SPACE_ROLES)[number]);
+            if (r >= 0 && unbound[r] === true) return [];
+            const a =
+              r >= 0 && (moved[r] ?? -1) >= 0 ? t.observed.addrs[moved[r]! % t.observed.addrs.length] : undefined;
+            return [[role, a === undefined ? b : [iface(a.dev, `${a.address}/${a.prefixlen}`)]]];
+          }),
+        );
+        const r2 = deriveDesired(inputs(known[1], now), observed, ledger, r1.desired);
+        if (!r2.ok) return;
+        const steps = plan(r2.desired, observed, ledger).steps;
+        const end = simulate(observed, steps, { hadVrf: true });
+        const addrsOf = (devs: readonly string[]): string[] =>
+          observed.addrs.filter((a) => devs.includes(a.dev)).map((a) => a.address);
+        const naming = (names: ReadonlySet<string>): Step[] =>
+          steps.filter((st) => namesOf(st).some((n) => names.has(n.split('/')[0]!)));
+        for (const h of r2.held) {
+          const kept = h.keptAsBefore ? r2.desired.vrfs.find((v) => v.name === h.vrf) : undefined;
+          expect(h.keptAsBefore).toBe(kept !== undefined);
+          seen.add(`${how} ${h.keptAsBefore ? 'kept' : 'in main'}`);
+          // Its devices (those not in the VRF kept for it) are not built: no VRF of its own, none
+          // enslaved, and at the end in no VRF, with no rule of vrf-host's for their addresses. (What
+          // they had of a VRF that is no longer wanted goes with that VRF.)
+          const fresh = h.members.filter((m) => !(kept?.members ?? []).includes(m));
+          const freshAddrs = addrsOf(fresh);
+          if (kept === undefined)
+            expect(steps.filter((st) => st.kind === 'vrf-create' && st.name === h.vrf)).toEqual([]);
+          expect(steps.filter((st) => st.kind === 'enslave' && fresh.includes(st.dev))).toEqual([]);
+          expect(end.links.filter((l) => fresh.includes(l.name) && l.master !== null).map((l) => l.name)).toEqual([]);
+          expect(
+            end.rules.filter((r) => [r.src, r.dst].some((x) => x !== null && freshAddrs.includes(x.split('/')[0]!))),
+          ).toEqual([]);
+          if (kept === undefined) continue;
+          // The VRF kept for it: each step about it (but what a cycle of another device puts back)
+          // is one the plan of the first desired state makes too: drift healed, an interrupted apply
+          // finished, nothing new (and on a converged host nothing at all).
+          const was = new Set(plan(r1.desired, observed, ledger).steps.map(renderCommand));
+          const about = naming(new Set([h.vrf, ...kept.members, ...addrsOf(kept.members)]));
+          expect(about.filter((st) => !withCycle(st) && !was.has(renderCommand(st))).map(renderCommand)).toEqual([]);
+          if (how === 'converged') expect(about.filter((st) => !withCycle(st)).map(renderCommand)).toEqual([]);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    // Not vacuous: held spaces kept and in main, on every kind of evolved host.
+    expect([...seen].sort()).toEqual(
+      ['converged', 'drifted', 'partial'].flatMap((how) => [`${how} in main`, `${how} kept`]).sort(),
+    );
   });
 });

@@ -1,5 +1,8 @@
 import { parseEngineConfig, formatProblem } from '../../../src/vrf/config.js';
 import { deriveDesired } from '../../../src/vrf/derive.js';
+import { simulate } from '../../../src/vrf/model.js';
+import { plan } from '../../../src/vrf/plan.js';
+import { renderCommand } from '../../../src/vrf/render.js';
 import {
   EMPTY_LEDGER,
   type Bindings,
@@ -168,6 +171,37 @@ describe('automatic mode on a MAAS node', () => {
     const held = deriveDesired(inputs({}, { netplan: {} }), host(maasParts), ledger, d);
     expect(desired(held).vrfs.find((v) => v.name === 'storage-cluster')).toEqual(vrfOf(d, 'storage-cluster'));
     expect(warnings(held)).toEqual(['storage-cluster: no gateway found for 10.10.5.0/24; set config gateways']);
+  });
+  it('a space built before whose gateway is now unknown is not kept when another space binds its member now', () => {
+    const h = host([...maasParts, nic('ens8'), addr('ens8', '10.10.8.23/24')]);
+    const first = plan(d, h, EMPTY_LEDGER);
+    const built = simulate(h, first.steps);
+    // storage-cluster moved to ens8 (no gateway known there); tenant is bound to ens7.30 now.
+    const moved = {
+      ...maasBindings,
+      'storage-cluster': [iface('ens8', '10.10.8.23/24')],
+      tenant: [iface('ens7.30', '10.10.5.23/24')],
+    };
+    const r = deriveDesired(inputs({}, { bindings: moved }), built, first.ledger, d);
+    const now = desired(r);
+    // Kept as before, it would hold ens7.30 in storage-cluster while tenant wants it: a member of two
+    // VRFs, which the planner refuses, so nothing at all could be applied.
+    expect(now.vrfs.map((v) => [v.name, v.members])).toEqual([
+      ['public', ['br-ens4']],
+      ['storage', ['bond0']],
+      ['tenant', ['ens7.30']],
+    ]);
+    expect(now.inMain).toContainEqual({ binding: 'storage-cluster', reason: 'no-gateway', interfaces: ['ens8'] });
+    expect(r.ok && r.held.map((x) => [x.vrf, x.keptAsBefore])).toEqual([['storage-cluster', false]]);
+    expect(warnings(r)).toEqual([
+      'storage-cluster: no gateway found for 10.10.8.0/24; set config gateways',
+      'storage-cluster: the VRF built for storage-cluster is not kept: another space binds ens7.30 (tenant) now',
+    ]);
+    // ens7.30 goes straight to tenant; storage-cluster's VRF, no longer wanted, goes; ens8 is not touched.
+    const c = plan(now, built, first.ledger).steps.map(renderCommand);
+    expect(c).toContain('ip link set dev ens7.30 master tenant');
+    expect(c).toContain('ip link del dev storage-cluster');
+    expect(c.filter((x) => x.includes('ens8') || x.includes('10.10.8.'))).toEqual([]);
   });
   it('carries the switches through', () => {
     expect([
