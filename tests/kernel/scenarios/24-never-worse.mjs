@@ -10,8 +10,9 @@
 //   case 2: only public's gateway configured: storage and storage-cluster get nothing applied (no
 //           VRF, no ip command naming their devices, their traffic as before), the status is
 //           Blocked naming both, public converges; then their gateways are configured;
-//   case 5: UDP to a 0.0.0.0 service of the default VRF from a remote client of a VRF space: a
-//           plain socket (recvfrom/sendto) against one that answers through IP_PKTINFO.
+//   case 5: UDP to a wildcard service (0.0.0.0, and :: IPv6-only) of the default VRF from a remote
+//           client of a VRF space: a plain socket (recvfrom/sendto) against one that answers through
+//           IP_PKTINFO (IPv4) or IPV6_RECVPKTINFO/IPV6_PKTINFO (IPv6).
 // Part B, case 3: mgmt on br-mgmt over bond0.105, storage untagged on bond0. With no route to the
 //   controller nothing is applied and the status says why; then the first apply, under `ip monitor
 //   link` and a controller probe every 200 ms: bond0.105 and br-mgmt never go down, no probe is lost.
@@ -120,11 +121,12 @@ async function outside(topo) {
 }
 
 /**
- * A UDP echo (lib/bin/udp-echo) on the unit's 0.0.0.0, in the default VRF.
+ * A UDP echo (lib/bin/udp-echo) on the unit's wildcard address (0.0.0.0, or :: IPv6-only), in the default VRF.
  * @param {string} ns
  * @param {'plain' | 'pktinfo'} mode
+ * @param {4 | 6} family
  */
-async function startUdpEcho(ns, mode) {
+async function startUdpEcho(ns, mode, family) {
   const port = freshPort();
   const h = startBackground([
     'ip',
@@ -133,52 +135,63 @@ async function startUdpEcho(ns, mode) {
     ns,
     '/usr/bin/python3',
     UDP_ECHO,
-    `udp-${mode}`,
+    `udp${family}-${mode}`,
     String(port),
     mode,
+    String(family),
   ]);
   const up = await waitFor(() => /READY/.test(h.output()), { timeoutMs: 15_000, intervalMs: 100 });
   if (!up) {
     await h.stop();
-    throw new Error(`udp-echo ${mode} did not start in ${ns}: ${h.output()}`);
+    throw new Error(`udp-echo ${mode} IPv${family} did not start in ${ns}: ${h.output()}`);
   }
-  return { ...h, port, mode };
+  return { ...h, port, mode, family };
 }
 
 /**
- * Case 5's rows: each UDP echo asked by storage's remote and same-subnet clients and public's remote one.
+ * Case 5's rows, both families: each UDP echo (plain, IP_PKTINFO / IPV6_RECVPKTINFO) asked by
+ * storage's remote and same-subnet clients and public's remote one. Keys: `IPv4 plain NS`.
  * @param {Topology} topo
  */
 async function udpRows(topo) {
   const s = spaceOf(topo, 'storage');
   const p = spaceOf(topo, 'public');
-  const servers = [await startUdpEcho(topo.unit, 'plain'), await startUdpEcho(topo.unit, 'pktinfo')];
-  try {
-    /** @type {{server: string, client: string, key: string, result: string, ok: boolean, local: string | null}[]} */
-    const rows = [];
-    for (const srv of servers) {
+  /** @type {{server: string, client: string, key: string, result: string, ok: boolean, local: string | null}[]} */
+  const rows = [];
+  for (const family of /** @type {const} */ ([4, 6])) {
+    const servers = [await startUdpEcho(topo.unit, 'plain', family), await startUdpEcho(topo.unit, 'pktinfo', family)];
+    try {
       /** @type {[string, string, string][]} */
-      const clients = [
-        [s.remoteNs, s.remotePeer, s.unitAddr],
-        [s.lanNs, s.lanPeer, s.unitAddr],
-        [p.remoteNs, p.remotePeer, p.unitAddr],
-      ];
-      for (const [ns, from, target] of clients) {
-        const r = probe({ ns, target, port: srv.port, proto: 'udp', timeoutMs: 3000, attempts: 1 });
-        rows.push({
-          server: srv.mode,
-          client: `${ns} ${from} → ${target}`,
-          key: `${srv.mode} ${ns}`,
-          result: r.ok ? `answered from ${r.local}, saw ${r.peerSaw}` : 'no answer',
-          ok: r.ok && r.peerSaw === from,
-          local: r.local,
-        });
+      const clients =
+        family === 4
+          ? [
+              [s.remoteNs, s.remotePeer, s.unitAddr],
+              [s.lanNs, s.lanPeer, s.unitAddr],
+              [p.remoteNs, p.remotePeer, p.unitAddr],
+            ]
+          : [
+              [s.remoteNs, required(s.remotePeer6, 'storage remotePeer6'), required(s.unitAddr6, 'storage unitAddr6')],
+              [s.lanNs, required(s.lanPeer6, 'storage lanPeer6'), required(s.unitAddr6, 'storage unitAddr6')],
+              [p.remoteNs, required(p.remotePeer6, 'public remotePeer6'), required(p.unitAddr6, 'public unitAddr6')],
+            ];
+      for (const srv of servers) {
+        for (const [ns, from, target] of clients) {
+          const r = probe({ ns, target, port: srv.port, proto: 'udp', timeoutMs: 3000, attempts: 1 });
+          rows.push({
+            server: `IPv${family} ${srv.mode}`,
+            client: `${ns} ${from} → ${target}`,
+            key: `IPv${family} ${srv.mode} ${ns}`,
+            result: r.ok ? `answered from ${r.local}, saw ${r.peerSaw}` : 'no answer',
+            ok: r.ok && r.peerSaw === from,
+            local: r.local,
+          });
+        }
       }
+    } finally {
+      for (const srv of servers) await srv.stop();
     }
-    return rows;
-  } finally {
-    for (const srv of servers) await srv.stop();
   }
+  return rows;
 }
 
 /**
@@ -216,7 +229,7 @@ async function defaultThroughASpace(t) {
   t.table('before install: inbound TCP to a 0.0.0.0 service', printable(inBefore));
   const udpBefore = await udpRows(topo);
   t.table(
-    'before install: UDP echo on 0.0.0.0 (default VRF)',
+    'before install: UDP echo on 0.0.0.0 and :: (default VRF)',
     udpBefore.map(({ key: _k, local: _l, ...r }) => r),
   );
 
@@ -292,28 +305,40 @@ async function defaultThroughASpace(t) {
   for (const r of outAll) t.check(`3 VRFs: ${r.family} outside still reached, from public's address`, r.ok, r.result);
   const udpAfter = await udpRows(topo);
   t.table(
-    '3 VRFs: UDP echo on 0.0.0.0 (default VRF)',
+    '3 VRFs: UDP echo on 0.0.0.0 and :: (default VRF)',
     udpAfter.map(({ key: _k, local: _l, ...r }) => r),
   );
   const s = spaceOf(topo, 'storage');
-  const pk = udpAfter.find((r) => r.key === `pktinfo ${s.remoteNs}`);
-  t.check(
-    "UDP: the IP_PKTINFO echo answers storage's remote client, from storage's address",
-    pk?.ok && pk.local === s.unitAddr,
-    pk?.result,
-  );
-  // The plain echo's reply is routed in main: it reaches a client only where main's routes lead into
-  // the client's space (preserve-reachability's subnet route, main's default kept through public).
-  /** @type {[string, boolean, string][]} */
-  const udpWant = [
-    [`plain ${s.remoteNs}`, false, "the plain echo does not answer storage's remote client"],
-    [`plain ${s.lanNs}`, true, "the plain echo answers storage's same-subnet client (main's route to the subnet)"],
-    [`plain ${p.remoteNs}`, true, "the plain echo answers public's remote client (main's default through public)"],
-    [`pktinfo ${s.lanNs}`, true, "the IP_PKTINFO echo answers storage's same-subnet client"],
-    [`pktinfo ${p.remoteNs}`, true, "the IP_PKTINFO echo answers public's remote client"],
-  ];
-  for (const [key, ok, label] of udpWant)
-    t.check(`UDP: ${label}`, okOf(udpAfter, key) === ok, udpAfter.find((r) => r.key === key)?.result);
+  for (const family of /** @type {const} */ ([4, 6])) {
+    const v = `IPv${family}`;
+    const home = family === 4 ? s.unitAddr : s.unitAddr6;
+    const pk = udpAfter.find((r) => r.key === `${v} pktinfo ${s.remoteNs}`);
+    t.check(
+      `UDP ${v}: the pktinfo echo answers storage's remote client, from storage's address`,
+      pk?.ok && pk.local === home,
+      pk?.result,
+    );
+    // The plain echo's reply is routed in main: it reaches a client only where main's routes lead into
+    // the client's space (preserve-reachability's subnet route, main's default kept through public).
+    /** @type {[string, boolean, string][]} */
+    const udpWant = [
+      [`${v} plain ${s.remoteNs}`, false, "the plain echo does not answer storage's remote client"],
+      [
+        `${v} plain ${s.lanNs}`,
+        true,
+        "the plain echo answers storage's same-subnet client (main's route to the subnet)",
+      ],
+      [
+        `${v} plain ${p.remoteNs}`,
+        true,
+        "the plain echo answers public's remote client (main's default through public)",
+      ],
+      [`${v} pktinfo ${s.lanNs}`, true, "the pktinfo echo answers storage's same-subnet client"],
+      [`${v} pktinfo ${p.remoteNs}`, true, "the pktinfo echo answers public's remote client"],
+    ];
+    for (const [key, ok, label] of udpWant)
+      t.check(`UDP ${v}: ${label}`, okOf(udpAfter, key) === ok, udpAfter.find((r) => r.key === key)?.result);
+  }
   const inAll = await inboundMatrix(topo);
   // (mgmt's remote clients are not answered before install either: main's default goes through public)
   for (const r of inAll.filter((x) => x.path !== 'same L2' && x.space !== 'mgmt'))
