@@ -5,13 +5,19 @@
 // advertisements. The IPv6 addresses survive enslavement, the storage VRF's IPv6 default
 // goes via the router's link-local address (source "ra"), traffic flows over IPv6 through every
 // space both ways, and update-status stays idempotent while RAs keep arriving.
+// Then (issue 11, case 6) a link-local gateway on a VRF with several members: a second unit binds
+// storage to bond0 and to ens6 (taken out of the bond, IPv4 only, in storage's subnet); the RA
+// gateway's default route gets `dev bond0` (the member it was learnt on, the only one with IPv6),
+// the apply succeeds, and IPv6 traffic through that gateway flows both ways.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { inNs, ipJson, sleep, startBackground, waitFor } from '../lib/exec.mjs';
+import { inNs, ipJson, ipn, run as runCmd, sleep, startBackground, waitFor } from '../lib/exec.mjs';
 import { createIpSpy, mutatingCalls } from '../lib/ipspy.mjs';
 import { inboundMatrix, outboundMatrix, printable } from '../lib/matrix.mjs';
-import { deployMultiHomed, hookOk, noRegression } from '../lib/scenario1.mjs';
-import { required, spaceOf } from '../lib/topology.mjs';
+import { CharmUnit, networksFor } from '../lib/charm.mjs';
+import { probe, startServer } from '../lib/probes.mjs';
+import { deployMultiHomed, hookOk, hooksExitOk, noRegression } from '../lib/scenario1.mjs';
+import { controllerOf, required, spaceOf } from '../lib/topology.mjs';
 
 export const name = 'ipv6';
 export const description =
@@ -180,4 +186,90 @@ export async function run(t) {
     st?.ok,
     st?.result,
   );
+
+  await hooksExitOk(t, unit, ['stop', 'remove']);
+  await linkLocalGatewaySeveralMembers(t, topo, required(ra.routerLl, "the storage router's link-local address"));
+}
+
+/**
+ * Case 6: the storage VRF with two members, bond0 (IPv4 and IPv6) and ens6 (a former port of the
+ * bond, IPv4 only, in storage's subnet on the same switch), its IPv6 gateway the router's
+ * link-local address learnt from router advertisements on bond0.
+ * @param {import('../lib/context.mjs').Context} t
+ * @param {import('../lib/topology.mjs').Topology} topo
+ * @param {string} routerLl
+ */
+async function linkLocalGatewaySeveralMembers(t, topo, routerLl) {
+  const s = spaceOf(topo, 'storage');
+  const second = required(s.nics[1], "the storage bond's second port");
+  const secondAddr = `${s.unitAddr.split('.').slice(0, 3).join('.')}.11`;
+  // No IPv6 on it at all (no link-local address, no router advertisement learnt through it).
+  runCmd(inNs(topo.unit, ['sysctl', '-qw', `net.ipv6.conf.${second}.disable_ipv6=1`]));
+  ipn(topo.unit, 'link', 'set', second, 'nomaster');
+  ipn(topo.unit, 'link', 'set', second, 'up');
+  ipn(topo.unit, 'addr', 'add', `${secondAddr}/24`, 'dev', second);
+  // The teardown gave bond0 back to main: wait until the kernel learnt the RA default there again.
+  const got = await waitFor(() => defaults6(topo.unit, 'main').find((r) => r.dev === s.dev && r.protocol === 'ra'), {
+    timeoutMs: 30_000,
+    intervalMs: 500,
+  });
+  t.check(
+    `case 6: after teardown the unit learnt the RA default on ${s.dev} again`,
+    got?.gateway === routerLl,
+    JSON.stringify(got ?? null),
+  );
+  const networks = networksFor(topo);
+  const storage = /** @type {any} */ (networks.storage);
+  storage['bind-addresses'].push({
+    'mac-address': '00:00:00:00:00:00',
+    'interface-name': second,
+    addresses: [{ hostname: '', address: secondAddr, cidr: s.cidr, value: secondAddr }],
+    macaddress: '00:00:00:00:00:00',
+    interfacename: second,
+  });
+  const unit = new CharmUnit({
+    ns: topo.unit,
+    state: { config: { gateways: GATEWAYS }, networks },
+    controller: `${controllerOf(topo).addr}:17070`,
+    fast: true,
+  });
+  await hookOk(t, unit, 'install');
+  await hookOk(t, unit, 'config-changed');
+  /** @type {string[]} */
+  const members = ipJson(topo.unit, 'link', 'show', 'master', 'storage')
+    .map((l) => l.ifname)
+    .sort();
+  t.check(
+    `case 6: storage's members are ${s.dev} and ${second}`,
+    members.join(' ') === [s.dev, second].sort().join(' '),
+    members.join(' '),
+  );
+  const table = ipJson(topo.unit, '-details', 'link', 'show', 'dev', 'storage')[0]?.linkinfo?.info_data?.table;
+  const d6 = defaults6(topo.unit, table);
+  t.check(
+    `case 6: storage's IPv6 default goes via ${routerLl} dev ${s.dev} (the member the RA came on)`,
+    d6.length > 0 && d6.every((r) => r.gateway === routerLl && r.dev === s.dev),
+    JSON.stringify(d6),
+  );
+  // Traffic through that gateway, both ways.
+  const target = required(s.remotePeer6, 'storage remotePeer6');
+  const home = required(s.unitAddr6, 'storage unitAddr6');
+  const srv = await startServer({ ns: s.remoteNs, name: s.remoteNs, family: 6 });
+  try {
+    const r = probe({ ns: topo.unit, vrf: 'storage', target, port: srv.port, attempts: 3 });
+    t.check(
+      `case 6: the storage VRF reaches ${target} through ${routerLl}, from ${home}`,
+      r.ok && r.peerSaw === home,
+      r.ok ? `peer saw ${r.peerSaw}` : r.error,
+    );
+  } finally {
+    await srv.stop();
+  }
+  const in6 = (await inboundMatrix(topo, { family: 6 })).find((r) => r.space === 'storage' && r.path !== 'same L2');
+  t.check(
+    `case 6: storage's remote client is answered by ${home} over IPv6 (the reply leaves through ${routerLl})`,
+    in6?.ok,
+    in6?.result,
+  );
+  await hooksExitOk(t, unit, ['stop', 'remove']);
 }
