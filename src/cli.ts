@@ -29,6 +29,7 @@ import {
   type ConvergeReport,
   type EngineDeps,
   type EngineOptions,
+  type ServicesReport,
   type TeardownReport,
   unsettledMessage,
 } from './vrf/engine.js';
@@ -54,6 +55,7 @@ Options:
   --root DIR        prefix for /etc, /var/lib and /run (tests, images)
   --proc-root DIR   instead of /proc      --sys-root DIR   instead of /sys
   --ip PATH         the ip binary (default: ip on PATH)
+  --systemctl PATH  the systemctl binary, for the services option (default: systemctl on PATH)
   --lock-timeout S  seconds to wait for another vrf-host run (default 120)
   --no-boot         do not install the boot unit and networkd hook on apply
   --dry-run         teardown: only print what it would do
@@ -168,23 +170,40 @@ function problemsText(ps: readonly (Problem | Warning)[], prefix: string): strin
   return ps.map((p) => `${prefix}${formatProblem(p)}\n`).join('');
 }
 
+/** The services steps (a plan's or an apply's), after the ip steps. */
+function servicesText(steps: readonly { readonly command: string }[], verb: string): string {
+  return steps.length === 0
+    ? ''
+    : `${verb} ${steps.length} services step(s):\n${steps.map((p) => `  ${p.command}\n`).join('')}`;
+}
+
+function servicesFailureText(r: ServicesReport): string {
+  const f = r.failure;
+  if (f === null) return '';
+  const done = `services: applied ${r.applied.length} of ${r.planned.length} step(s)`;
+  return `${done}; failed at step ${f.index + 1}: ${f.command}\n  ${f.error}\n`;
+}
+
 function convergeText(r: ConvergeReport, verb: 'plan' | 'apply'): string {
   let s = '';
   if (r.problems.length > 0) return problemsText(r.problems, 'blocked: ');
   if (verb === 'plan' || r.failure) {
-    if (r.planned.length === 0) s += 'in sync: nothing to do\n';
-    else s += `${r.planned.length} step(s):\n${r.planned.map((p) => `  ${p.command}\n`).join('')}`;
+    if (r.planned.length === 0 && r.services.planned.length === 0) s += 'in sync: nothing to do\n';
+    else if (r.planned.length > 0)
+      s += `${r.planned.length} step(s):\n${r.planned.map((p) => `  ${p.command}\n`).join('')}`;
+    if (verb === 'plan') s += servicesText(r.services.planned, 'then');
   }
   if (verb === 'apply') {
     if (r.failure) {
       s +=
         `applied ${r.applied.length} of ${r.planned.length} step(s); failed at step ${r.failure.index + 1}: ${r.failure.command}` +
         `\n  ${r.failure.error}\n`;
-    } else if (r.applied.length === 0) {
+    } else if (r.applied.length === 0 && r.services.applied.length === 0 && r.services.failure === null) {
       s += 'in sync: nothing to do\n';
-    } else {
+    } else if (r.applied.length > 0) {
       s += `applied ${r.applied.length} step(s):\n${r.applied.map((p) => `  ${p.command}\n`).join('')}`;
     }
+    if (!r.failure) s += servicesText(r.services.applied, 'applied') + servicesFailureText(r.services);
     if (r.unsettled) {
       s += `not converged: ${unsettledMessage(r.unsettled, r.unsettled.pending.length)}\n`;
     }
@@ -200,7 +219,9 @@ function teardownText(r: TeardownReport, dryRun: boolean): string {
   if (r.problems.length > 0) return problemsText(r.problems, 'blocked: ');
   if (r.remainingUnits.length > 0)
     return `units still on this machine (${r.remainingUnits.join(', ')}): nothing torn down\n`;
-  let s = '';
+  let s = servicesText(dryRun ? r.services.planned : r.services.applied, dryRun ? 'would run' : 'ran');
+  s += servicesFailureText(r.services);
+  if (r.services.failure) return s + problemsText(r.warnings ?? [], 'warning: ');
   const steps = dryRun ? r.planned : r.applied;
   s += `${dryRun ? 'would run' : 'ran'} ${steps.length} step(s):\n${steps.map((p) => `  ${p.command}\n`).join('')}`;
   if (r.failure) s += `failed at step ${r.failure.index + 1}: ${r.failure.command}\n  ${r.failure.error}\n`;
@@ -226,6 +247,7 @@ function parse(argv: readonly string[]) {
       'proc-root': { type: 'string' },
       'sys-root': { type: 'string' },
       ip: { type: 'string' },
+      systemctl: { type: 'string' },
       'lock-timeout': { type: 'string' },
       'no-boot': { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
@@ -281,6 +303,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       ...(v['proc-root'] !== undefined ? { procRoot: v['proc-root'] } : {}),
       ...(v['sys-root'] !== undefined ? { sysRoot: v['sys-root'] } : {}),
       ...(v.ip !== undefined ? { ipBin: v.ip } : {}),
+      ...(v.systemctl !== undefined ? { systemctlBin: v.systemctl } : {}),
       ...(lockTimeoutSec !== undefined ? { lockTimeoutSec } : {}),
       ...(io.deps ? { deps: io.deps } : {}),
       ...(io.spawn ? { spawn: io.spawn } : {}),
@@ -334,7 +357,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         if (v.json) io.stdout(JSON.stringify(r, null, 2) + '\n');
         else if (!r.ok) io.stderr(teardownText(r, v['dry-run']));
         else out(teardownText(r, v['dry-run']));
-        return r.problems.length > 0 ? EXIT.blocked : r.failure ? EXIT.failed : EXIT.ok;
+        return r.problems.length > 0 ? EXIT.blocked : r.failure || r.services.failure ? EXIT.failed : EXIT.ok;
       }
       case 'check-gateways': {
         const r = await checkGateways({

@@ -9,6 +9,8 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { isDefaultCidr, parseCidr, parseIp, tryFamilyOf } from './addr.js';
 import { ifNameProblem, vrfNameProblem } from './names.js';
+import { parseServicesOption } from './services/config.js';
+import { describe, yamlErrorText } from './yaml-text.js';
 import {
   type HostOptions,
   familyName,
@@ -18,10 +20,13 @@ import {
   type GatewayOverride,
   type Problem,
   type RouteSpec,
+  type ServiceEntry,
   type SpaceRoute,
   type VrfConfigEntry,
   type Warning,
 } from './types.js';
+
+export { describe, yamlErrorText };
 
 export const MAX_TABLE = 0xffffffff;
 export const MAX_METRIC = 0xffffffff;
@@ -309,14 +314,6 @@ type VrfEntryRaw = z.infer<typeof VrfEntrySchema>;
 const VRF_KEYS = Object.keys(VrfEntrySchema.shape).join(', ');
 const ROUTE_KEYS = Object.keys(RouteEntrySchema.shape).join(', ');
 
-/** How a config value of the wrong shape is named in a message. */
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return JSON.stringify(v);
-}
-
 function pathText(path: readonly PropertyKey[]): string {
   let s = '';
   for (const p of path) s += typeof p === 'number' ? `[${p}]` : `${s ? '.' : ''}${String(p)}`;
@@ -448,13 +445,6 @@ function parseVrfEntry(name: string, rawEntry: unknown, problems: Problem[]): Vr
   return { binding: e.binding, ...(e.table !== undefined ? { table: e.table } : {}), gateways, routes };
 }
 
-/** A YAML parse error as one line, with its line number. */
-export function yamlErrorText(e: YAML.YAMLError): string {
-  const line = e.linePos?.[0]?.line;
-  const first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
-  return line !== undefined ? `invalid YAML at line ${line}: ${first}` : `invalid YAML: ${first}`;
-}
-
 function parseVrfs(text: string, problems: Problem[]): Record<string, VrfConfigEntry> | null {
   if (text.trim() === '') return null;
   const data = parseVrfsYaml(text, problems);
@@ -509,6 +499,26 @@ function parseVrfsData(data: unknown, problems: Problem[]): Record<string, VrfCo
   return out;
 }
 
+/**
+ * The services option (src/vrf/services/config.ts): YAML text, or (a CLI file) the mapping itself.
+ * Absent or null: none. Not in DEFAULT_CONFIG_RAW until the charm's config.yaml declares it (a
+ * unit test holds the two equal); until then the charm's config never holds the key.
+ */
+function parseServices(v: unknown, problems: Problem[]): ServiceEntry[] {
+  if (v === undefined || v === null) return [];
+  const text = typeof v === 'object' && !Array.isArray(v) ? YAML.stringify(v) : v;
+  if (typeof text !== 'string') {
+    problems.push({ field: 'services', message: `must be a mapping of unit name to VRF, not ${describe(v)}` });
+    return [];
+  }
+  const r = parseServicesOption(text);
+  if (!r.ok) {
+    problems.push(...r.problems);
+    return [];
+  }
+  return [...r.entries];
+}
+
 // ---------------------------------------------------------------------------
 
 /**
@@ -540,6 +550,7 @@ export function parseEngineConfig(raw: Record<string, unknown>): ConfigResult {
     l3mdevAccept: parseBool(r, 'l3mdev-accept', problems),
   };
   const allowForwarding = parseBool(r, 'allow-forwarding', problems);
+  const services = parseServices(r['services'], problems);
 
   if (vrfs) {
     for (const [name, e] of Object.entries(vrfs)) {
@@ -562,6 +573,7 @@ export function parseEngineConfig(raw: Record<string, unknown>): ConfigResult {
       spaceRoutes,
       options,
       allowForwarding,
+      services,
     },
     warnings,
   };

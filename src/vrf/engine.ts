@@ -28,6 +28,8 @@ export type { SettleOptions } from './engine/settle.js';
 export { persistHostFiles, converge } from './engine/converge.js';
 export type { ConvergeOptions, ConvergeReport } from './engine/converge.js';
 export { teardown } from './engine/teardown.js';
+export { NO_SERVICES } from './engine/services.js';
+export type { ServicesReport } from './engine/services.js';
 export type { TeardownOptions, TeardownReport } from './engine/teardown.js';
 export { show, formatShow, managerText } from './engine/show.js';
 export { firewallLines, forwardingLines, type HostFilterShow } from './engine/hostfilter.js';

@@ -1,6 +1,6 @@
 /**
- * The process runner of src/vrf: the ONLY module in the domain that starts
- * processes. Everything goes as argv arrays through execa (never a shell).
+ * The process runner of src/vrf: with systemctl.ts (its systemd counterpart), the only module in
+ * the domain that starts processes. Everything goes as argv arrays through execa (never a shell).
  * `ip -batch` reads its commands from stdin, where whitespace splits words,
  * quotes group them, `#` starts a comment and a trailing backslash continues a
  * line — so every token is checked before the lines are joined.
@@ -37,6 +37,8 @@ export interface ProcOptions {
   readonly flockBin?: string;
   readonly pingBin?: string;
   readonly networkctlBin?: string;
+  /** Path of `systemctl` (default: found on PATH); src/vrf/systemctl.ts runs it. */
+  readonly systemctlBin?: string;
   /** Paths of the packet filter's dump tools (default: found on PATH). */
   readonly netfilterBins?: Partial<Record<NetfilterTool, string>>;
   readonly spawn?: Spawn;
@@ -103,7 +105,7 @@ export const execaSpawn: Spawn = async (file, args, options) => {
   }
 };
 
-function spawnOf(o: ProcOptions): Spawn {
+export function spawnOf(o: ProcOptions): Spawn {
   return o.spawn ?? execaSpawn;
 }
 

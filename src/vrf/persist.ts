@@ -14,7 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { type DeepReadonly, desiredStateSchema, ledgerSchema, ledgerV1Schema } from './schema.js';
 import { ledgerFromV1 } from './upgrade.js';
-import type { Ledger } from './types.js';
+import type { Ledger, PlacedService } from './types.js';
 import { EMPTY_LEDGER, FAMILIES } from './types.js';
 import { VrfError } from './errors.js';
 
@@ -269,6 +269,27 @@ export function networkdFilesOf(paths: readonly string[]): Pick<Ledger, 'network
 }
 
 /**
+ * The ledger with these service records (the field only when there are some: a ledger without
+ * services is the one every earlier version wrote).
+ */
+export function withServices(ledger: Ledger, services: readonly PlacedService[]): Ledger {
+  const { services: _old, ...rest } = ledger;
+  return { ...rest, ...servicesField(services) };
+}
+
+const servicesField = (services: readonly PlacedService[]): Pick<Ledger, 'services'> =>
+  services.length > 0 ? { services } : {};
+
+/** Every unit either list places: `after`'s record, and `before`'s for a unit `after` no longer has. */
+export function unionServices(
+  before: readonly PlacedService[] = [],
+  after: readonly PlacedService[] = [],
+): PlacedService[] {
+  const units = new Set(after.map((s) => s.unit));
+  return [...after, ...before.filter((s) => !units.has(s.unit))];
+}
+
+/**
  * The write-ahead ledger: everything either ledger owns. Persisted before an
  * apply, so that a crash at any step still lets teardown find every VRF
  * (created or about to be deleted) and restore every migrated route and rule.
@@ -284,6 +305,7 @@ export function unionLedger(before: Ledger, after: Ledger): Ledger {
     ...l3mdevUnion(before, after),
     ...networkdFilesOf([...(before.networkdFiles ?? []), ...(after.networkdFiles ?? [])]),
     ownedRules: uniqueBy([...before.ownedRules, ...after.ownedRules]),
+    ...servicesField(unionServices(before.services, after.services)),
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { emptyState, type HostState } from './persist.js';
-import { ledgerSchema, ownedRuleSchema, routeSchema, ruleSchema } from './schema.js';
+import { ledgerSchema, ownedRuleSchema, placedServiceSchema, routeSchema, ruleSchema } from './schema.js';
 import type { Ledger, ObservedHost, Rule, Warning } from './types.js';
 import { TABLE } from './types.js';
 import { ownedKeyOfRule, ruleKey, targetOfRule } from './plan/keys.js';
@@ -30,6 +30,7 @@ const LEFT: Readonly<Record<string, string>> = {
   'ledger.l3mdevRuleAdded': 'the l3mdev rule stays',
   'ledger.networkdFiles': "vrf-host's networkd files are found by their names only",
   'ledger.ownedRules': 'rules are found by the tables of the VRFs being deleted only',
+  'ledger.services': 'the units it names stay in their VRF: remove their drop-in (50-vrf-host-vrf.conf) by hand',
 };
 
 function field<T>(schema: z.ZodType<T>, value: unknown, name: string, unread: Warning[], fallback: T): T {
@@ -87,6 +88,10 @@ export function salvageState(text: string): Salvaged {
     ...(networkd === undefined ? {} : { networkdFiles: networkd }),
     // Version 1 had no such field; anything else that lacks it has lost it.
     ownedRules: 'ownedRules' in l ? entries(ownedRuleSchema, l.ownedRules, 'ledger.ownedRules', unread) : [],
+    // Absent in files written before services existed: none.
+    ...(l.services === undefined
+      ? {}
+      : { services: entries(placedServiceSchema, l.services, 'ledger.services', unread) }),
   };
   const units = field(z.array(z.string()), top.units, 'units', unread, []);
   const application = z.string().nullable().safeParse(top.application).data ?? null;

@@ -109,8 +109,28 @@ const ledgerFields = {
 /** The ledger of a version-1 state file: rule ownership was implicit (see src/vrf/upgrade.ts). */
 export const ledgerV1Schema = z.object(ledgerFields);
 
+/** What the ledger keeps per unit vrf-host runs inside a VRF (src/vrf/services/plan.ts). */
+export const placedServiceSchema = z.object({
+  unit: z.string(),
+  vrf: z.string(),
+  /** The VRF device's ifindex when the unit was (re)started in it. */
+  ifindex: z.number().int().positive(),
+  /** The unit's own ExecStart lines the drop-in was rendered from. */
+  execStart: z.array(z.string()),
+  /** The drop-in, relative to the root. */
+  path: z.string(),
+  /** The drop-in directory did not exist before vrf-host wrote into it. */
+  createdDir: z.boolean(),
+});
+
 export const ledgerSchema = z.object({
   ...ledgerFields,
+  /**
+   * The units vrf-host runs inside a VRF, each with its drop-in (teardown removes exactly them and
+   * restarts each back into the default VRF). Absent (state files written before it existed) or
+   * empty: none.
+   */
+  services: z.array(placedServiceSchema).optional(),
   /**
    * Every rule vrf-host added and keeps (the per-address source and delivery rules, the moved
    * local lookup): what it owns, whatever priority the running version would give such a rule.
@@ -215,6 +235,7 @@ export type Sysctls = Parsed<typeof sysctlsSchema>;
 export type Ledger = Parsed<typeof ledgerSchema>;
 export type LedgerV1 = Parsed<typeof ledgerV1Schema>;
 export type OwnedRule = Parsed<typeof ownedRuleSchema>;
+export type PlacedService = Parsed<typeof placedServiceSchema>;
 export type GatewaySource = Parsed<typeof gatewaySourceSchema>;
 export type DerivedGateway = Parsed<typeof derivedGatewaySchema>;
 export type RouteSpec = Parsed<typeof routeSpecSchema>;

@@ -22,6 +22,7 @@ export type {
   LedgerV1,
   MemberAddress,
   OwnedRule,
+  PlacedService,
   Route,
   RouteSpec,
   Rule,
@@ -96,6 +97,18 @@ export interface EngineConfig {
    * the desired state: it only decides whether a converge may start.
    */
   readonly allowForwarding: boolean;
+  /**
+   * services: the systemd units to run inside a VRF (src/vrf/services), sorted by unit. Checked
+   * against the desired state by the converge (resolveServices); empty: none, and any unit
+   * vrf-host placed before goes back to the default VRF.
+   */
+  readonly services: readonly ServiceEntry[];
+}
+
+/** One entry of the services option: run this systemd unit inside this VRF. */
+export interface ServiceEntry {
+  readonly unit: string;
+  readonly vrf: string;
 }
 
 /** Everything the desired-state derivation reads besides the host. */

@@ -9,7 +9,8 @@ import { EXIT, main, USAGE } from '../../src/cli.js';
 import { BOOT_PATHS } from '../../src/vrf/boot.js';
 import { PATHS, readState, under } from '../../src/vrf/persist.js';
 import type { EngineDeps } from '../../src/vrf/engine.js';
-import type { Spawn } from '../../src/vrf/ip.js';
+import { execaSpawn, type Spawn } from '../../src/vrf/ip.js';
+import { fakeSystemd, SYSTEMCTL } from './vrf/services/systemd.fake.js';
 import { maasInputs, modelledHost, testHost, type TestHost } from './vrf/engine.host.js';
 
 // Every fake ip call is a node process: generous timeouts on a shared 2-core machine.
@@ -117,6 +118,33 @@ describe('vrf-host CLI on a recorded host', () => {
     expect(r.out).toContain('  ip link set dev bond0 master storage\n');
     expect(r.out).toContain('mgmt stays in main (same-as-default): ens3');
     expect(await readState(h.root)).toBeNull();
+  });
+
+  it('plan with services in the file prints the services steps after the ip steps; a bad entry exits 3 naming it', async () => {
+    const h = await testHost();
+    const sd = await fakeSystemd(h.root, h.procRoot, [
+      { name: 'chrony.service', fragment: '[Service]\nExecStart=/usr/sbin/chronyd\n' },
+      { name: 'web.service', fragment: '[Service]\nUser=nobody\nExecStart=/usr/bin/web\n', user: 'nobody' },
+    ]);
+    const spawn = sd.spawn(execaSpawn);
+    const dir = join(h.root, '..');
+    const ok = await desiredFile(dir, { services: { 'chrony.service': 'storage' } });
+    const r = await run(['plan', '--file', ok, '--systemctl', SYSTEMCTL, ...hostArgs(h)], { spawn });
+    expect(r.err).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('  ip link set dev bond0 master storage\n');
+    expect(r.out).toContain(
+      'then 3 services step(s):\n' +
+        '  write /etc/systemd/system/chrony.service.d/50-vrf-host-vrf.conf\n' +
+        '  systemctl daemon-reload\n' +
+        '  systemctl try-restart -- chrony.service  # placed\n',
+    );
+    const bad = await desiredFile(dir, { services: 'web.service: storage' });
+    const b = await run(['apply', '--file', bad, '--systemctl', SYSTEMCTL, ...hostArgs(h)], { spawn });
+    expect(b.code).toBe(EXIT.blocked);
+    expect(b.err).toMatch(/^blocked: services: web\.service runs as User=nobody: ip vrf exec must run as root/m);
+    expect(await readState(h.root)).toBeNull();
+    expect((await h.ip.calls()).filter((c) => !c.argv.includes('-json'))).toEqual([]);
   });
 
   it('apply converges, writes the state and installs the boot unit from its own path; --json gives the report', async () => {

@@ -11,6 +11,7 @@ import {
   renderRtTables,
   StateFileError,
   under,
+  withServices,
   writeIfChanged,
   writeState,
 } from '../persist.js';
@@ -19,10 +20,13 @@ import {
   type DesiredState,
   EMPTY_LEDGER,
   type EngineInputs,
+  type HeldSpace,
   type InMainBinding,
   type Ledger,
   type ObservedHost,
+  type PlacedService,
   type Problem,
+  type ServiceEntry,
   type Sysctls,
   type Warning,
 } from '../types.js';
@@ -38,6 +42,19 @@ import { settle, type RoundPlan, type SettleOptions } from './settle.js';
 import { planWithNetworkd } from './networkd.js';
 import { NetworkdRenderError } from '../networkd/render.js';
 import { depsOf, diagnoseIproute2, observeHost, preflight } from './host.js';
+import { APPLY_ROUNDS } from './settle.js';
+import {
+  NO_SERVICES,
+  prepareServices,
+  type PreparedServices,
+  runServices,
+  type ServicesReport,
+  type ServicesRun,
+} from './services.js';
+import { resolveServices } from '../services/config.js';
+import { plannedServices } from '../services/apply.js';
+import { type ServicesReadOptions, UnitFileReadError } from '../services/read.js';
+import { SystemctlError, UnitNameError } from '../systemctl.js';
 import {
   appOfUnit,
   conflictProblem,
@@ -99,6 +116,8 @@ export interface ConvergeReport {
   /** Drift before this run: what was pending. */
   readonly drift: DriftSummary;
   readonly units: readonly string[];
+  /** The services placed in the VRFs (src/vrf/services): planned, applied, the step that failed. */
+  readonly services: ServicesReport;
 }
 
 export function blocked(
@@ -122,6 +141,7 @@ export function blocked(
     leftOut: [],
     drift: driftOf([], null, EMPTY_LEDGER),
     units,
+    services: NO_SERVICES,
   };
 }
 
@@ -210,6 +230,8 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
     }
 
     let desired: DesiredState;
+    /** The spaces held back (no gateway yet): a services entry naming one is told so. */
+    let held: readonly HeldSpace[] = [];
     // What this run builds: the desired state, or (a replay) the part of it the host can hold now.
     let target: DesiredState;
     let leftOut: readonly LeftOut[] = [];
@@ -218,6 +240,7 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       warnings.push(...d.warnings);
       if (!d.ok) return blocked([...d.problems], warnings, dryRun, state.units);
       desired = target = d.desired;
+      held = d.held;
       // New input only: a replay (boot, networkd-dispatcher) keeps building what was accepted.
       const fwd =
         desired.vrfs.length > 0
@@ -254,6 +277,23 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       if (!(e instanceof NetworkdRenderError)) throw e;
       return blocked([{ field: 'networkd', message: e.message }], warnings, dryRun, state.units, desired);
     }
+
+    // The services in the VRFs: every entry checked, every unit read, before anything is applied.
+    const vrfNames = target.vrfs.map((v) => v.name);
+    const sv = await servicesBeforeApply(
+      o,
+      o.inputs?.config.services ?? null,
+      state.ledger,
+      target,
+      held,
+      observed,
+      vrfNames,
+    );
+    warnings.push(...sv.warnings);
+    if (sv.problems.length > 0) return blocked([...sv.problems], warnings, dryRun, state.units, desired);
+    const prepared = sv.prepared;
+    const servicesPlanned: ServicesReport = { ...NO_SERVICES, planned: plannedServices(prepared?.steps ?? []) };
+
     const steps = planned(p.steps, deps.renderer);
     const drift = driftOf(p.steps, desired, state.ledger);
     const base = {
@@ -265,16 +305,28 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       planned: steps,
       drift,
       leftOut,
+      services: servicesPlanned,
     };
     const built = leftOut.length === 0;
     if (dryRun) return { ...base, ok: built, applied: [], failure: null, unsettled: null, units: state.units };
 
     if (p.steps.length === 0) {
+      const application = state.application ?? (unit ? appOfUnit(unit) : null);
+      const sr = prepared
+        ? await runServices(
+            o,
+            prepared,
+            observed,
+            vrfNames,
+            persistServices(o.root, { application, units, desired }, p.ledger),
+          )
+        : null;
+      warnings.push(...(sr?.problems ?? []));
       const next = {
-        application: state.application ?? (unit ? appOfUnit(unit) : null),
+        application,
         units,
         desired,
-        ledger: p.ledger,
+        ledger: sr ? withServices(p.ledger, sr.records) : p.ledger,
         applying: false,
       };
       // update-status converges every few minutes: only rewrite state.json when something changed.
@@ -287,7 +339,9 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       }
       await persistHostFiles(o.root, desired, p.ledger, observed.sysctls);
       if (o.boot) await installBoot({ ...o.boot, root: o.root });
-      return { ...base, ok: built, applied: [], failure: null, unsettled: null, units };
+      const services = sr?.report ?? servicesPlanned;
+      const servicesOk = services.failure === null && (sr?.problems.length ?? 0) === 0;
+      return { ...base, ok: built && servicesOk, applied: [], failure: null, unsettled: null, units, services };
     }
 
     if (o.beforeApply) await o.beforeApply(steps);
@@ -302,18 +356,82 @@ export async function converge(o: ConvergeOptions): Promise<ConvergeReport> {
       if (p.networkdRunning && attempt < MAX_ATTEMPTS && vanishedUnderDelete(r.failure)) return run(attempt + 1);
       return { ...base, ok: false, planned: r.planned, applied: r.applied, failure: r.failure, unsettled: null, units };
     }
-    await persistHostFiles(o.root, desired, r.ledger, r.observed.sysctls);
+    // After the ip apply: each VRF has the ifindex its units must be started with.
+    let ledger = r.ledger;
+    let sr: ServicesRun | null = null;
+    if (prepared) {
+      const after = (o.rounds ?? APPLY_ROUNDS) === 0 ? await observeHost({ ...o, controllers }) : r.observed;
+      sr = await runServices(o, prepared, after, vrfNames, persistServices(o.root, owner, r.ledger));
+      warnings.push(...sr.problems);
+      ledger = withServices(r.ledger, sr.records);
+    }
+    await persistHostFiles(o.root, desired, ledger, r.observed.sysctls);
     if (o.boot) await installBoot({ ...o.boot, root: o.root });
+    const services = sr?.report ?? servicesPlanned;
     return {
       ...base,
-      ok: built && r.unsettled === null,
+      ok: built && r.unsettled === null && services.failure === null && (sr?.problems.length ?? 0) === 0,
       planned: r.planned,
       applied: r.applied,
       failure: r.failure,
       unsettled: r.unsettled,
       units,
+      services,
     };
   };
   // A dry run only reads (state.json is replaced atomically), so it does not wait for the lock.
   return dryRun ? run() : withLock(o, () => run());
+}
+
+/** Writes the state with these service records over `ledger` (the services run's persist). */
+function persistServices(
+  root: string | undefined,
+  owner: Pick<HostState, 'application' | 'units' | 'desired'>,
+  ledger: Ledger,
+): (records: readonly PlacedService[], applying: boolean) => Promise<void> {
+  return async (records, applying) => {
+    await writeState(root, { ...owner, ledger: withServices(ledger, records), applying });
+  };
+}
+
+/**
+ * The services part of a converge, before anything is applied. With new input, the option's
+ * entries, each checked against the desired state; a problem blocks. A replay (boot, networkd's
+ * hook) keeps the units it placed where they are: their records are its entries, and a problem
+ * is only a warning (the VRFs are built all the same; the units stay as they are).
+ */
+async function servicesBeforeApply(
+  o: ServicesReadOptions,
+  /** The option's entries; null: a replay. */
+  given: readonly ServiceEntry[] | null,
+  ledger: Ledger,
+  target: DesiredState,
+  held: readonly HeldSpace[],
+  observed: ObservedHost,
+  vrfNames: readonly string[],
+): Promise<{ prepared: PreparedServices | null; problems: readonly Problem[]; warnings: readonly Warning[] }> {
+  const records = ledger.services ?? [];
+  const withInputs = given !== null;
+  const listed = given ?? records.map((r) => ({ unit: r.unit, vrf: r.vrf }));
+  const fail = (problems: readonly Problem[], warnings: readonly Warning[] = []) =>
+    withInputs
+      ? { prepared: null, problems, warnings }
+      : {
+          prepared: null,
+          problems: [],
+          warnings: [
+            ...warnings,
+            ...problems.map((p) => ({ field: p.field, message: `${p.message} (left as it is)` })),
+          ],
+        };
+  const resolved = resolveServices(listed, target, held);
+  if (!resolved.ok) return fail(resolved.problems);
+  try {
+    const p = await prepareServices(o, resolved.entries, records, observed, vrfNames);
+    return p.ok ? { prepared: p.prepared, problems: [], warnings: p.warnings } : fail(p.problems, p.warnings);
+  } catch (e) {
+    if (e instanceof SystemctlError || e instanceof UnitFileReadError || e instanceof UnitNameError)
+      return fail([{ field: 'services', message: e.message }]);
+    throw e;
+  }
 }

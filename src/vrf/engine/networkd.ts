@@ -8,7 +8,7 @@
 import { readdir, readFile } from '../files.js';
 import { networkctlReload, type ProcOptions } from '../ip.js';
 import { NETWORKD_DIR, networkdPathProblem, renderNetworkd } from '../networkd/render.js';
-import { networkdFilesOf, under } from '../persist.js';
+import { networkdFilesOf, under, withServices } from '../persist.js';
 import type { DesiredState, Kept, Ledger, ObservedHost, Plan, Step, Warning } from '../types.js';
 import { networkdMembers, type NetworkdMembers } from './managers.js';
 
@@ -169,6 +169,7 @@ export async function planWithNetworkd(
     plan,
     networkd,
     steps: [...plan.steps, ...networkd.steps],
-    ledger: { ...plan.ledger, ...networkdFilesOf(networkd.paths) },
+    // The planner knows nothing of the services placed in its VRFs (src/vrf/services): they are carried.
+    ledger: withServices({ ...plan.ledger, ...networkdFilesOf(networkd.paths) }, ledger.services ?? []),
   };
 }

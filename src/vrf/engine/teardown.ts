@@ -11,11 +11,15 @@ import {
   removeFile,
   removeState,
   under,
+  withServices,
   writeState,
 } from '../persist.js';
 import { readFile } from '../files.js';
 import { completeFromKernel, salvageState } from '../salvage.js';
-import type { Problem, Warning } from '../types.js';
+import type { PlacedService, Problem, Warning } from '../types.js';
+import { UnitFileReadError } from '../services/read.js';
+import { SystemctlError, UnitNameError } from '../systemctl.js';
+import { NO_SERVICES, releaseServices, type ServicesReport } from './services.js';
 import { depsOf, type EngineOptions, observeHost } from './host.js';
 import { networkdRuns } from './managers.js';
 import { networkdRemovals, reloadNetworkd } from './networkd.js';
@@ -46,20 +50,24 @@ export interface TeardownReport {
   readonly failure: ApplyFailure | null;
   /** E.g. `networkctl reload` failed after vrf-host's networkd files were removed. */
   readonly warnings?: readonly Warning[];
+  /** The services vrf-host placed in the VRFs, released first (src/vrf/services). */
+  readonly services: ServicesReport;
 }
 
 export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport> {
   const dryRun = o.dryRun ?? false;
   const run = async (): Promise<TeardownReport> => {
     const deps = depsOf(o);
-    const none = { planned: [], applied: [], failure: null };
+    const none = { planned: [], applied: [], failure: null, services: NO_SERVICES };
     /** Torn down, with nothing applied (yet): the base of the answers without a state to undo. */
     const gone = { ok: true, tornDown: true, remainingUnits: [], problems: [], ...none };
     /** An apply that stopped at a failed step: nothing more is removed, the next teardown resumes. */
     const failed = (
       steps: readonly PlannedStep[],
       r: { readonly applied: readonly PlannedStep[]; readonly failure: ApplyFailure | null },
+      services: ServicesReport = NO_SERVICES,
     ): TeardownReport => ({
+      services,
       ok: false,
       tornDown: false,
       remainingUnits: [],
@@ -124,19 +132,40 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
             await readFile(under(o.root, PATHS.rtTables), 'utf8').catch(() => null),
           )
         : state.ledger;
-    const p = deps.planTeardown(observed, ledger);
+    // The services first: back in the default VRF before their VRFs go (a VRF deleted under a
+    // running service leaves its sockets bound to a device that is gone until it restarts).
+    const persist = async (records: readonly PlacedService[], applying: boolean) => {
+      await writeState(o.root, { ...state, ledger: withServices(ledger, records), applying });
+    };
+    let services: ServicesReport;
+    try {
+      services = await releaseServices(o, ledger.services ?? [], dryRun, persist);
+    } catch (e) {
+      if (!(e instanceof SystemctlError || e instanceof UnitFileReadError || e instanceof UnitNameError)) throw e;
+      return {
+        ok: false,
+        tornDown: false,
+        remainingUnits: [],
+        problems: [{ field: 'services', message: `${e.message}: nothing torn down` }],
+        ...none,
+        ...told,
+      };
+    }
+    if (services.failure !== null) return { ...failed([], { applied: [], failure: null }, services), ...told };
+    const p = deps.planTeardown(observed, withServices(ledger, []));
     // The kernel first (the local lookup back at 0 before networkd forgets the moved one), then
     // vrf-host's networkd files and one reload: networkd gives back what it held for vrf-host.
     const all = [...p.steps, ...(await networkdRemovals(o.root, ledger))];
     const steps = planned(all, deps.renderer);
-    if (dryRun) return { ...gone, planned: steps, ...told };
+    if (dryRun) return { ...gone, planned: steps, services, ...told };
     // A salvaged state is written back as this version's: the next try reads it whole.
-    await writeState(o.root, { ...state, ledger, applying: true });
+    const rest = withServices(ledger, []);
+    await writeState(o.root, { ...state, ledger: rest, applying: true });
     const r = await applySteps(all, { ...o, renderer: deps.renderer });
     if (!r.ok) {
       // Keep the ledger: the next teardown resumes from wherever the host is.
-      await writeState(o.root, { ...state, ledger, applying: false });
-      return { ...failed(steps, r), ...told };
+      await writeState(o.root, { ...state, ledger: rest, applying: false });
+      return { ...failed(steps, r, services), ...told };
     }
     const reload = await reloadNetworkd(r.applied, await networkdRuns(o.root), o);
     await removeAllFiles(o.root);
@@ -146,6 +175,7 @@ export async function teardown(o: TeardownOptions = {}): Promise<TeardownReport>
       ...gone,
       planned: steps,
       applied: r.applied,
+      services,
       ...(reload || unread.length > 0 ? { warnings: [...unread, ...(reload ? [reload] : [])] } : {}),
     };
   };

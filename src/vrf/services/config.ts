@@ -8,15 +8,12 @@
  */
 import YAML from 'yaml';
 import { z } from 'zod';
-import { describe, yamlErrorText } from '../config.js';
+import { describe, yamlErrorText } from '../yaml-text.js';
 import { vrfNameProblem } from '../names.js';
-import type { DesiredState, HeldSpace, Problem } from '../types.js';
+import type { DesiredState, HeldSpace, Problem, ServiceEntry } from '../types.js';
 import { unitNameProblem } from './unit-name.js';
 
-export interface ServiceEntry {
-  readonly unit: string;
-  readonly vrf: string;
-}
+export type { ServiceEntry };
 
 export type ServicesResult =
   | { readonly ok: true; readonly entries: readonly ServiceEntry[] }

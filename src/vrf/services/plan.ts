@@ -17,26 +17,14 @@
  *   recorded unit that runs is restarted back into the default VRF; a drop-in directory
  *   vrf-host created goes with its file.
  */
-import { z } from 'zod';
+import { type PlacedService, placedServiceSchema } from '../schema.js';
 import type { Problem, Warning } from '../types.js';
 import type { ServiceEntry } from './config.js';
 import { renderServiceDropIn } from './dropin.js';
 import { isLoaded, isRunning, type UnitShow, vrfExecTraps } from './unit-state.js';
 
-/** What the ledger keeps per placed unit (state.json, zod-validated when read). */
-export const placedServiceSchema = z.object({
-  unit: z.string(),
-  vrf: z.string(),
-  /** The VRF device's ifindex when the unit was (re)started in it. */
-  ifindex: z.number().int().positive(),
-  /** The unit's own ExecStart lines the drop-in was rendered from. */
-  execStart: z.array(z.string()),
-  /** Relative to the root. */
-  path: z.string(),
-  /** The drop-in directory did not exist before vrf-host wrote into it. */
-  createdDir: z.boolean(),
-});
-export type PlacedService = z.output<typeof placedServiceSchema>;
+export { placedServiceSchema };
+export type { PlacedService };
 
 export interface ObservedService {
   readonly show: UnitShow;
@@ -123,6 +111,11 @@ export function planServices(input: ServicesInput): ServicesPlan {
         message: `is not a unit on this host (${o?.show.LoadState ?? 'not-found'}): nothing done for it yet`,
       });
       if (rec) records.push(rec);
+      continue;
+    }
+    if (o.show.Id !== e.unit) {
+      // systemd reads drop-ins of an alias's name too, but vrf-host finds its own by the unit's.
+      problems.push({ field: field(e.unit), message: `is an alias of ${o.show.Id}: name ${o.show.Id} instead` });
       continue;
     }
     for (const trap of vrfExecTraps(o.show)) problems.push({ field: field(e.unit), message: trap });

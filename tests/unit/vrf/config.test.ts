@@ -16,6 +16,7 @@ describe('parseEngineConfig: defaults', () => {
   it('gives automatic mode with every remedy on', () => {
     expect(defaultEngineConfig()).toEqual({
       vrfs: null,
+      services: [],
       gateways: [],
       tableRange: { min: 1001, max: 5000 },
       excludeInterfaces: [],

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
   atomicWrite,
+  parseState,
   PATHS,
   readState,
   renderRtTables,
@@ -10,9 +11,17 @@ import {
   STATE_VERSION,
   under,
   unionLedger,
+  withServices,
   writeState,
 } from '../../../src/vrf/persist.js';
-import { type DesiredState, EMPTY_LEDGER, type Ledger, type LedgerV1, type Route } from '../../../src/vrf/types.js';
+import {
+  type DesiredState,
+  EMPTY_LEDGER,
+  type Ledger,
+  type LedgerV1,
+  type PlacedService,
+  type Route,
+} from '../../../src/vrf/types.js';
 
 const route = (dst: string, table = 254): Route => ({
   family: 'inet',
@@ -253,6 +262,42 @@ describe('state.json', () => {
       writeState(root, { application: null, units: [], desired: null, ledger: bad, applying: false }),
     ).rejects.toThrow(StateFileError);
     expect(await readState(root)).toBeNull();
+  });
+});
+
+describe('the services in the ledger', () => {
+  const placed = (unit: string, vrf: string, ifindex: number): PlacedService => ({
+    unit,
+    vrf,
+    ifindex,
+    execStart: [`/usr/bin/${unit}`],
+    path: `etc/systemd/system/${unit}.d/50-vrf-host-vrf.conf`,
+    createdDir: true,
+  });
+
+  it('round-trip through state.json; a record that is not one is refused, naming the field', async () => {
+    const root = await tmp();
+    const services = [placed('chrony.service', 'public', 7)];
+    const w = { application: null, units: [], desired: null, ledger: withServices(ledger, services), applying: false };
+    await writeState(root, w);
+    expect((await readState(root))!.ledger.services).toEqual(services);
+    const text = (await readFile(join(root, PATHS.state), 'utf8')).replace('"ifindex": 7', '"ifindex": 0');
+    expect(() => parseState(text, 'state.json')).toThrow(/corrupt at ledger\.services\.0\.ifindex/);
+  });
+
+  it('withServices writes the field only when there are records (a ledger without is what older versions wrote)', () => {
+    expect(withServices(ledger, [])).not.toHaveProperty('services');
+    expect(withServices(withServices(ledger, [placed('a.service', 'x', 3)]), [])).toEqual(ledger);
+  });
+
+  it('the write-ahead union keeps a unit being released and takes the new record of a unit that stays', () => {
+    const before = withServices(ledger, [placed('a.service', 'storage', 3), placed('b.service', 'storage', 3)]);
+    const after = withServices(ledger, [placed('a.service', 'public', 4)]);
+    expect(unionLedger(before, after).services).toEqual([
+      placed('a.service', 'public', 4),
+      placed('b.service', 'storage', 3),
+    ]);
+    expect(unionLedger(ledger, ledger)).not.toHaveProperty('services');
   });
 });
 

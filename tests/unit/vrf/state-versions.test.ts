@@ -55,6 +55,10 @@ describe('state files of every version', () => {
     expect(FILES).toContain(`v${STATE_VERSION}-this-version.json`);
   });
 
+  it.each(FILES)('%s: written before the services option, it parses with no unit placed in a VRF', (f) => {
+    expect(read(f).ledger.services).toBeUndefined();
+  });
+
   it.each(FILES)('%s: parses as this version, with the desired state of this version', (f) => {
     const s = read(f);
     expect(s.version).toBe(STATE_VERSION);
