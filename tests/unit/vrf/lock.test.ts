@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ProcessError } from '../../../src/vrf/ip.js';
 import { acquireLock, lockPath, LockTimeoutError } from '../../../src/vrf/lock.js';
 
 let work: string;
@@ -107,4 +108,20 @@ describe('host lock (real flock)', () => {
     const lock = await acquireLock({ root, lockTimeoutSec: 2 });
     await lock.release();
   }, 20_000);
+});
+
+describe('host lock: where it lives and how flock(1) failing shows', () => {
+  it('is /run/vrf-host.lock on the real root', () => {
+    expect(lockPath()).toBe('/run/vrf-host.lock');
+    expect(lockPath('/tmp/x')).toBe('/tmp/x/run/vrf-host.lock');
+  });
+
+  it('a flock(1) that fails (not a timeout) is that failure, not "another run holds the lock"', async () => {
+    const root = await mkdtemp(join(work, 'r-fail-'));
+    // sh refuses flock's options: exit 2 with a message, which flockFd reports as a failure.
+    const err = await acquireLock({ root, lockTimeoutSec: 1, flockBin: 'sh' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProcessError);
+    expect(err).not.toBeInstanceOf(LockTimeoutError);
+    expect((err as Error).message).toMatch(/^`sh -x -w 1 3` failed \(exit 2\): /);
+  });
 });
