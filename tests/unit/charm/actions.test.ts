@@ -2,7 +2,7 @@
  * show-vrfs, plan, apply and check-gateways through the Context harness: their
  * results (valid action-set keys, the human summary) and their failures.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { State } from '../../../src/ops/testing/index.js';
 import type { NestedResults } from '../../../src/ops/testing/fake-juju.js';
@@ -87,6 +87,19 @@ describe('show-vrfs', () => {
     expect(nested(ctx.actionResults, 'vrfs.public.in-sync')).toBe('true');
     expect(ctx.actionResults['summary']).toMatch(/^storage\s.*drift \(\d+ pending\)$/m);
     expect(link('bond0')?.master).toBeNull(); // nothing applied
+    // A VRF's pending change is that VRF's, not the host's.
+    expect(ctx.actionResults['host-pending']).toBeUndefined();
+  });
+
+  test("a host-wide drift (a flipped sysctl) is the host's pending change, in no VRF", async () => {
+    const state = await installed();
+    await writeFile(join(fh.host.proc, 'sys/net/ipv4/tcp_l3mdev_accept'), '0\n');
+    const ctx = context(fh.host);
+    await ctx.run(ctx.on.action('show-vrfs'), state);
+    expect(ctx.actionResults['in-sync']).toBe('false');
+    expect(ctx.actionResults['host-pending']).toMatch(/^sysctl -w net\.ipv4\.tcp_l3mdev_accept=1$/m);
+    expect(nested(ctx.actionResults, 'vrfs.storage.in-sync')).toBe('true');
+    expect(ctx.actionResults['summary']).toMatch(/^host: 1 pending change\(s\)$/m);
   });
 
   test('with a bad config it shows the last applied state and the problem', async () => {

@@ -166,6 +166,9 @@ describe('vrfs', () => {
     expect(r.ok && r.warnings.map(formatProblem)).toEqual([
       'vrfs: a.table 20 is outside table-range 1001-5000 (allowed, but unusual)',
     ]);
+    // Inside the range, or no table at all: no warning.
+    const inside = parseEngineConfig({ vrfs: 'a: {binding: storage, table: 1500}\nb: {binding: public}' });
+    expect(inside.ok && inside.warnings).toEqual([]);
   });
 });
 
