@@ -335,5 +335,8 @@ describe('parseObserved on bad input', () => {
 
   it('refuses text that is not JSON', () => {
     expect(() => parseObserved('Object "-6" is unknown', extras())).toThrow(ObserveError);
+    expect(() => parseObserved('Object "-6" is unknown', extras())).toThrow(
+      /-batch -: output is not JSON: expected a JSON array/,
+    );
   });
 });

@@ -25,6 +25,10 @@ describe('unit files', () => {
     expect(logicalLines('a=1 \\\n# note\n  2\n; c\n\n[S]\nb=x\\\n')).toEqual(['a=1 2', '[S]', 'b=x']);
   });
 
+  it('reads a unit file with CRLF line ends as systemd does: a backslash before \\r\\n still continues', () => {
+    expect(logicalLines('a=1 \\\r\n  2\r\n[S]\r\nb=x\r\n')).toEqual(['a=1 2', '[S]', 'b=x']);
+  });
+
   it('an empty assignment resets the list, across the fragment and its drop-ins, in order', () => {
     const files = [
       { path: '/lib/systemd/system/x.service', text: '[Service]\nExecStart=/bin/a\n' },
