@@ -201,6 +201,19 @@ describe('simulate: routes, rules, sysctls', () => {
     ).toThrow(/not up/);
     m.apply(create);
     expect(() => m.apply(create)).toThrow(/File exists/);
+    // `ip route del unreachable …` names the type, and the kernel matches it (fib_table_delete):
+    // a unicast route at the same table, prefix and metric is not the one deleted.
+    const uni = { family: 'inet' as const, table: 7, dst: '10.0.0.0/8', type: 'unicast' as const, dev: 'ens4' };
+    m.apply({ kind: 'route-add', route: uni, why: '' });
+    expect(() =>
+      m.apply({ kind: 'route-del', route: { ...uni, type: 'unreachable', dev: undefined }, why: '' }),
+    ).toThrow(KernelModelError);
+    expect(
+      m
+        .snapshot()
+        .routes.filter((r) => r.table === 7)
+        .map((r) => r.type),
+    ).toEqual(['unicast']);
   });
 
   it('adds and deletes the l3mdev rule like ip does', () => {
