@@ -298,6 +298,10 @@ describe('parseObserved on bad input', () => {
 
   it('names the command whose output is missing', () => {
     expect(() => parseObserved(main, extras())).toThrow(ObserveError);
+    // Only the last document missing: the IPv6 rules (not the IPv4 ones read a second time).
+    expect(() => parseObserved(main.split('\n').slice(0, 5).join('\n'), extras())).toThrow(
+      /-6 rule show: no output \(got 5 of at least 6 JSON documents\)$/,
+    );
     expect(() => parseObserved(main.split('\n').slice(0, 3).join('\n'), extras())).toThrow(
       /route show table all root ::\/0: no output/,
     );
