@@ -149,6 +149,22 @@ describe('plan: a cycle of a lower device puts back what it took from the device
     expect(both.after.links.find((l) => l.name === 'bond0.106')?.up).toBe(false);
   });
 
+  it('puts back a route through a stacked device that has no gateway, and leaves an IPv4 route via an IPv6 next hop to its owner', () => {
+    const extra = withKernelRoutes({
+      ...h,
+      routes: [
+        ...h.routes,
+        ...host(
+          route({ dst: '10.51.0.0/16', dev: 'qinq', protocol: 'static' }),
+          route({ family: 'inet', dst: '10.52.0.0/16', gateway: 'fe80::1', dev: 'qinq', protocol: 'static' }),
+        ).routes,
+      ],
+    });
+    const c = cmds(plan(desired([storage, storageCluster]), extra, EMPTY_LEDGER));
+    expect(c).toContain('ip route replace 10.51.0.0/16 dev qinq proto static scope link table 254');
+    expect(c.filter((x) => x.includes('10.52.0.0/16'))).toEqual([]);
+  });
+
   it('dropping only storage keeps storage-cluster’s default routes: put back in the same apply, right after the release', () => {
     const before = defaults(both.after, 1003);
     expect(before).toEqual(['0.0.0.0/0 via 10.10.5.1 dev bond0.105', '::/0 via 2001:db8:5::1 dev bond0.105']);
