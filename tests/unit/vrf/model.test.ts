@@ -206,7 +206,11 @@ describe('simulate: routes, rules, sysctls', () => {
     const uni = { family: 'inet' as const, table: 7, dst: '10.0.0.0/8', type: 'unicast' as const, dev: 'ens4' };
     m.apply({ kind: 'route-add', route: uni, why: '' });
     expect(() =>
-      m.apply({ kind: 'route-del', route: { ...uni, type: 'unreachable', dev: undefined }, why: '' }),
+      m.apply({
+        kind: 'route-del',
+        route: { family: 'inet', table: 7, dst: '10.0.0.0/8', type: 'unreachable' },
+        why: '',
+      }),
     ).toThrow(KernelModelError);
     expect(
       m
