@@ -931,12 +931,19 @@ describe('plan: preserve-reachability', () => {
   it('never leaks link-local or default prefixes', () => {
     const d = desired([
       storage({
-        members: { ens4: ['10.10.4.23/24', 'fe80::1/64'] },
+        members: { ens4: ['10.10.4.23/24', '169.254.7.1/16', 'fe80::1/64'] },
         routes: [{ to: '0.0.0.0/0', via: '10.10.4.254' }],
       }),
     ]);
     const h = withKernelRoutes(
-      host(nic('ens4'), addr('ens4', '10.10.4.23/24'), addr('ens4', 'fe80::1/64', 'link'), rulesOf(), sysctls),
+      host(
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        addr('ens4', '169.254.7.1/16', 'link'),
+        addr('ens4', 'fe80::1/64', 'link'),
+        rulesOf(),
+        sysctls,
+      ),
     );
     const leaks = cmds(plan(d, h, EMPTY_LEDGER)).filter((c) => c.includes('dev storage table 254'));
     expect(leaks).toEqual(['ip route replace 10.10.4.0/24 dev storage table 254']);
