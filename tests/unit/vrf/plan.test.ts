@@ -916,6 +916,24 @@ describe('plan: rules', () => {
     expect(cmds(p).filter((c) => c.startsWith('ip rule del pref 100'))).toEqual([
       'ip rule del pref 100 from 10.10.4.23/32 lookup 5',
     ]);
+    // Without preserve-reachability, only a migrated rule (one the network manager re-adds ahead
+    // of the l3mdev rule) calls for delivery rules; the rules it leaves alone do not.
+    const kept = withKernelRoutes(
+      host(
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        rulesOf(),
+        sysctls,
+        rule({ priority: 100, src: '10.10.4.0/24', table: 2, fwmark: '0x1' }),
+        rule({ priority: 2000, src: '10.10.4.0/24', table: 3 }),
+      ),
+    );
+    const off = plan(
+      desired([storage({ members: { ens4: ['10.10.4.23/24'] } })], { preserveReachability: false }),
+      kept,
+      EMPTY_LEDGER,
+    );
+    expect(cmds(off).filter((c) => c.includes('pref 98'))).toEqual([]);
   });
 });
 
