@@ -813,6 +813,21 @@ describe('plan: rules', () => {
     expect(p2.ledger.localRuleMoved).toBe(false);
   });
 
+  it('keeps the local lookup at 0 behind a foreign rule that only looks like its own delivery rule (a fwmark on it)', () => {
+    const h = withKernelRoutes(
+      host(
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        rulesOf(),
+        sysctls,
+        rule({ priority: 98, src: '10.10.4.23/32', table: 255, fwmark: '0x1' }),
+      ),
+    );
+    const p = plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER);
+    expect(p.ledger.localRuleMoved).toBe(false);
+    expect(cmds(p).filter((c) => c.includes('pref 32765'))).toEqual([]);
+  });
+
   it('keeps the local lookup at 0 while a foreign rule for a subnet left in main sits ahead of 32765 (MAAS mgmt rule)', () => {
     // Behind `from 10.0.0.0/24 lookup 1` at 100, packets (ARP too) from mgmt's subnet to the
     // host's own address would be routed out through table 1: the controller path would break.
