@@ -520,10 +520,20 @@ describe('explicit mode', () => {
       [],
       'space-routes: entry "storage-cluster=10.40.0.0/16": 10.40.0.0/16 has no via and storage-cluster has no IPv4 gateway',
     ],
+    [
+      'one prefix routed twice, via two next hops',
+      {
+        vrfs: 'st: {binding: storage, routes: [{to: 10.40.0.0/16, via: 10.10.4.1}]}',
+        'space-routes': 'storage=10.40.0.0/16@10.10.4.2',
+      },
+      [],
+      'space-routes: entry "storage=10.40.0.0/16@10.10.4.2": 10.40.0.0/16 is already routed for st via 10.10.4.1',
+    ],
   ])('%s is a problem', (_w, raw, extra, msg) => {
     const i = inputs(raw, { netplan: {} }); // storage-cluster without an IPv4 gateway
     expect(problems(deriveDesired(i, host(maasParts, extra), EMPTY_LEDGER))).toContain(msg);
   });
+
   it('the same interface in two explicit VRFs is a problem naming both', () => {
     const b = { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] };
     const r = deriveDesired(
