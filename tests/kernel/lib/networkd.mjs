@@ -458,6 +458,19 @@ export class NetworkdHost {
     return { ms: Date.now() - t0, failed, why };
   }
 
+  /**
+   * Wait until networkd is done with the YAML's links and with each of `links` it manages (the VRF
+   * devices vrf-host gave it files for; one networkd leaves unmanaged is not waited for).
+   * @param {readonly string[]} links
+   */
+  async waitSettled(links) {
+    await this.waitConfigured();
+    const managed = this.list()
+      .filter((l) => links.includes(l.link) && l.setup !== 'unmanaged')
+      .map((l) => l.link);
+    if (managed.length) await this.waitConfigured({ links: managed });
+  }
+
   /** The last lines networkd (and the dispatcher) printed. */
   logTail(n = 8) {
     /** @param {ReturnType<typeof startBackground> | undefined} p */

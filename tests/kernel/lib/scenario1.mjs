@@ -36,6 +36,30 @@ export async function deployMultiHomed(t, config, unitOptions = {}) {
   return { topo, unit };
 }
 
+/** Scenario 1's gateways as the `gateways` option: every space but mgmt, both families. */
+export const GATEWAYS =
+  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+
+/**
+ * The packed charm on a host whose links systemd-networkd owns (lib/networkd.mjs): its hooks run in
+ * that host's namespaces; install and config-changed must exit 0, active. Returns the unit.
+ * @param {Context} t
+ * @param {Topology} topo
+ * @param {import('./networkd.mjs').NetworkdHost} host
+ * @param {Record<string, string | number | boolean>} [config]
+ */
+export async function deployOnNetworkd(t, topo, host, config = { gateways: GATEWAYS }) {
+  const unit = new CharmUnit({
+    ns: topo.unit,
+    state: { config, networks: networksFor(topo) },
+    controller: `${controllerOf(topo).addr}:17070`,
+  });
+  unit.wrap = host.wrap(unit.charmDir);
+  await hookOk(t, unit, 'install');
+  await hookOk(t, unit, 'config-changed');
+  return unit;
+}
+
 /**
  * Run a hook and check it succeeded with an active status.
  * @param {Context} t

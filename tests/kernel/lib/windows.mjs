@@ -4,9 +4,10 @@
 // lost probe is unexplained, and a scenario asserts there are none. A count would measure TCG load
 // as much as the host's behaviour; the windows say what networkd took away and for how long.
 //
-// Everything here but `unexplained` is pure; `unexplained` only reads the loop and the watch and
-// writes notes.
-import { near } from './hostwatch.mjs';
+// Everything here but `unexplained` and `runJudgedEvent` is pure; `unexplained` only reads the loop
+// and the watch and writes notes.
+import { near, startHostWatch } from './hostwatch.mjs';
+import { runEvent } from './ndevents.mjs';
 
 /**
  * @typedef {import('./probeloop.mjs').Attempt} Attempt
@@ -141,4 +142,23 @@ export function unexplained(t, loop, watch, label, keys) {
       );
   t.note(`${label}, ms from the start: ${windowsNote(judged, from)}`);
   return judged;
+}
+
+/**
+ * One event (runEvent, lib/ndevents.mjs), with the kernel watched meanwhile when `keys` are given:
+ * `judged` is then each target's probes lost outside its windows (unexplained()), else every
+ * probe it lost.
+ * @template T
+ * @param {{note: (line: string) => void}} t
+ * @param {{loop: import('./probeloop.mjs').ProbeLoop, ns: string, label: string, fn: () => Promise<T>,
+ *   baseline?: import('./snapshot.mjs').Snapshot | null, quietMs?: number, ignore?: RegExp | null}} o
+ * @param {Readonly<Record<string, readonly string[]>> | null} [keys] pathNeeds()
+ */
+export async function runJudgedEvent(t, o, keys = null) {
+  const watch = keys ? await startHostWatch(o.ns) : null;
+  const r = await runEvent(t, o);
+  await watch?.stop();
+  /** @type {Record<string, Tally>} */
+  const judged = watch && keys ? unexplained(t, o.loop, watch, o.label, keys) : r.failed;
+  return { ...r, judged };
 }

@@ -9,13 +9,11 @@
 // the converged one. A few foreign objects (rules and routes networkd did not make, with and without
 // a routing protocol of their own) show what networkd 252 does to other managers' state.
 import { ipBatch, ipJson, ipn, setSysctl, sleep } from '../lib/exec.mjs';
-import { startHostWatch } from '../lib/hostwatch.mjs';
-import { runEvent } from '../lib/ndevents.mjs';
 import { NetworkdHost, netplanFor, rebridge } from '../lib/networkd.mjs';
 import { startProbeLoop } from '../lib/probeloop.mjs';
 import { snapshot } from '../lib/snapshot.mjs';
 import { MULTI_HOMED, buildTopology, destroyTopology } from '../lib/topology.mjs';
-import { pathNeeds, unexplained } from '../lib/windows.mjs';
+import { pathNeeds, runJudgedEvent } from '../lib/windows.mjs';
 
 export const name = 'networkd-anchor';
 export const description =
@@ -117,20 +115,13 @@ export async function run(t) {
    *     of its keys away (lib/windows.mjs)
    */
   const ev = async (key, label, fn, { outside, ...o } = {}) => {
-    const watch = outside ? await startHostWatch(topo.unit) : null;
-    const r = await runEvent(t, {
-      loop,
-      ns: topo.unit,
-      label,
-      fn,
-      baseline: converged,
-      ignore,
-      quietMs: QUIET_MS,
-      ...o,
-    });
-    await watch?.stop();
+    const r = await runJudgedEvent(
+      t,
+      { loop, ns: topo.unit, label, fn, baseline: converged, ignore, quietMs: QUIET_MS, ...o },
+      outside,
+    );
     foreignRows.push({ event: label, ...foreignPresent(topo.unit) });
-    results[key] = watch && outside ? unexplained(t, loop, watch, label, outside) : r.failed;
+    results[key] = r.judged;
     if (r.diff !== null)
       t.check(`${label}: the snapshot equals the converged one`, r.diff.length === 0, r.diff.slice(0, 6).join(' | '));
     return r;

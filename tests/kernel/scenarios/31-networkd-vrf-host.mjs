@@ -17,16 +17,14 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { CharmUnit, networkGetFor, networksFor } from '../lib/charm.mjs';
+import { networkGetFor } from '../lib/charm.mjs';
 import { ipJson, run as runCmd, sleep } from '../lib/exec.mjs';
-import { startHostWatch } from '../lib/hostwatch.mjs';
 import { NETPLAN_FILE, NetworkdHost, netplanFor, rebridge } from '../lib/networkd.mjs';
-import { runEvent } from '../lib/ndevents.mjs';
 import { startProbeLoop } from '../lib/probeloop.mjs';
-import { hookOk } from '../lib/scenario1.mjs';
+import { deployOnNetworkd } from '../lib/scenario1.mjs';
 import { diffSnapshots, resetUnitFiles, snapshot } from '../lib/snapshot.mjs';
-import { MULTI_HOMED, buildTopology, controllerOf, destroyTopology, spaceOf } from '../lib/topology.mjs';
-import { pathNeeds, unexplained } from '../lib/windows.mjs';
+import { MULTI_HOMED, buildTopology, destroyTopology, spaceOf } from '../lib/topology.mjs';
+import { pathNeeds, runJudgedEvent } from '../lib/windows.mjs';
 
 export const name = 'networkd-vrf-host';
 export const description =
@@ -34,8 +32,6 @@ export const description =
 export const needsCharm = true;
 export const timeoutMs = 12 * 60_000;
 
-const GATEWAYS =
-  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 const EXPLICIT = {
   pub: { binding: 'public', gateway: ['172.16.0.1', 'fd00:0:1::1'] },
   stor: { binding: 'storage', table: 20, gateway: ['10.10.4.1', 'fd00:0:2::1'] },
@@ -65,14 +61,7 @@ export async function run(t) {
   t.check('networkd-dispatcher is running (subscribed to networkd on the system bus)', host.dispatcherRunning());
 
   const netplanText = readFileSync(host.file(NETPLAN_FILE), 'utf8');
-  const unit = new CharmUnit({
-    ns: topo.unit,
-    state: { config: { gateways: GATEWAYS }, networks: networksFor(topo) },
-    controller: `${controllerOf(topo).addr}:17070`,
-  });
-  unit.wrap = host.wrap(unit.charmDir);
-  await hookOk(t, unit, 'install');
-  await hookOk(t, unit, 'config-changed');
+  const unit = await deployOnNetworkd(t, topo, host);
   t.check(
     'automatic mode: VRFs public, storage, storage-cluster',
     vrfNames(topo.unit) === 'public storage storage-cluster',
@@ -88,12 +77,7 @@ export async function run(t) {
   t.check('explicit mode: VRFs pub, stor, storrepl', vrfNames(topo.unit) === 'pub stor storrepl', vrfNames(topo.unit));
   // networkd reloads vrf-host's files after the hook: the converged host is the one networkd has
   // finished configuring (the VRF devices too, once networkd manages them).
-  await host.waitConfigured();
-  const managed = host
-    .list()
-    .filter((l) => l.link in EXPLICIT && l.setup !== 'unmanaged')
-    .map((l) => l.link);
-  if (managed.length) await host.waitConfigured({ links: managed });
+  await host.waitSettled(Object.keys(EXPLICIT));
   // What vrf-host gave networkd (DEVELOPERS.md, "Living with systemd-networkd"): a .netdev and a
   // .network per VRF, a drop-in on each member's own netplan file; nothing under /etc/netplan.
   const files = Object.keys(host.networkFiles());
@@ -182,14 +166,12 @@ export async function run(t) {
    */
   const ev = async (label, fn, { allow = {}, baseline = converged, outside } = {}) => {
     const before = host.dispatcherInvocations().length;
-    const watch = outside ? await startHostWatch(topo.unit) : null;
-    const r = await runEvent(t, { loop, ns: topo.unit, label, fn, baseline });
-    await watch?.stop();
+    const r = await runJudgedEvent(t, { loop, ns: topo.unit, label, fn, baseline }, outside);
     const ran = host.dispatcherInvocations().slice(before);
     t.note(
       `${label}: networkd-dispatcher ran ${ran.length} scripts (${[...new Set(ran.map((x) => x.iface))].join(' ')})`,
     );
-    const failed = watch && outside ? unexplained(t, loop, watch, label, outside) : { ...r.failed };
+    const failed = { ...r.judged };
     const upAt = r.info?.upAt;
     if (upAt) {
       const mark = loop.marks.find((m) => m.name === label);
@@ -388,16 +370,17 @@ export async function run(t) {
   const hooksOn = host.dispatcherInvocations().length;
   // the seconds networkd had each target's path away, to read against the loss (with the hook
   // on they no longer tell who took it away)
-  const hookWatch = await startHostWatch(topo.unit);
-  const withHook = await runEvent(t, {
-    loop,
-    ns: topo.unit,
-    label: 'networkd restart, dispatcher hook on',
-    fn: () => host.restartNetworkd(),
-    baseline: leased,
-  });
-  await hookWatch.stop();
-  unexplained(t, loop, hookWatch, 'networkd restart, dispatcher hook on', needs);
+  const withHook = await runJudgedEvent(
+    t,
+    {
+      loop,
+      ns: topo.unit,
+      label: 'networkd restart, dispatcher hook on',
+      fn: () => host.restartNetworkd(),
+      baseline: leased,
+    },
+    needs,
+  );
   t.note(
     `networkd restart with vrf-host's dispatcher hook: ${Object.entries(withHook.failed)
       .map(([n, x]) => `${n} ${x.failed}/${x.sent}`)

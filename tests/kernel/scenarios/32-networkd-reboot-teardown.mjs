@@ -8,13 +8,12 @@
 // list and status) are as before install, networkd was reloaded (a reconfigure, which reads no
 // file, puts nothing back), and a networkd restart afterwards brings nothing of vrf-host back.
 import { readFileSync } from 'node:fs';
-import { CharmUnit, networksFor } from '../lib/charm.mjs';
 import { ipJson } from '../lib/exec.mjs';
 import { NetworkdHost, netplanFor } from '../lib/networkd.mjs';
 import { startProbeLoop } from '../lib/probeloop.mjs';
-import { hookOk } from '../lib/scenario1.mjs';
+import { deployOnNetworkd } from '../lib/scenario1.mjs';
 import { diffSnapshots, resetUnitFiles, snapshot } from '../lib/snapshot.mjs';
-import { MULTI_HOMED, buildTopology, controllerOf, destroyTopology } from '../lib/topology.mjs';
+import { MULTI_HOMED, buildTopology, destroyTopology } from '../lib/topology.mjs';
 import { execStartOf } from './13-reboot-replay.mjs';
 
 export const name = 'networkd-reboot-teardown';
@@ -23,8 +22,6 @@ export const description =
 export const needsCharm = true;
 export const timeoutMs = 10 * 60_000;
 
-const GATEWAYS =
-  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
 const UNIT_FILE = '/etc/systemd/system/vrf-host.service';
 /**
  * Every target of the probe loop answered for `ms` in a row (within `timeoutMs`).
@@ -45,15 +42,7 @@ async function allAnswer(topo, { spaces = Object.keys(topo.spaces), ms = 1000, t
  * networkd done with netplan's links and with the VRF devices it manages (vrf-host's files).
  * @param {NetworkdHost} host
  */
-async function settled(host) {
-  await host.waitConfigured();
-  const vrfLinks = ['public', 'storage', 'storage-cluster'];
-  const managed = host
-    .list()
-    .filter((l) => vrfLinks.includes(l.link) && l.setup !== 'unmanaged')
-    .map((l) => l.link);
-  if (managed.length) await host.waitConfigured({ links: managed });
-}
+const settled = (host) => host.waitSettled(['public', 'storage', 'storage-cluster']);
 
 /**
  * networkd's own view of each link (`networkctl status LINK`): its state and the .network file it applies.
@@ -87,14 +76,7 @@ export async function run(t) {
   const listPristine = listRows(host);
   const statusPristine = statusRows(host);
 
-  const unit = new CharmUnit({
-    ns: topo.unit,
-    state: { config: { gateways: GATEWAYS }, networks: networksFor(topo) },
-    controller: `${controllerOf(topo).addr}:17070`,
-  });
-  unit.wrap = host.wrap(unit.charmDir);
-  await hookOk(t, unit, 'install');
-  await hookOk(t, unit, 'config-changed');
+  const unit = await deployOnNetworkd(t, topo, host);
   await settled(host);
   const converged = snapshot(topo.unit);
   const filesConverged = host.networkFiles();
