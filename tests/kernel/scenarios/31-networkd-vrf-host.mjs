@@ -7,8 +7,9 @@
 //
 // What must hold (issue: live with the host's network manager), checked per event: no probe lost
 // beyond what the anchor (scenario 30: networkd owning the VRFs itself) loses on the same event,
-// the controller never lost (or no more than the anchor), the snapshot equal to the converged one
-// after the event. vrf-host's networkd-dispatcher scripts are made non-executable for every event
+// or, where networkd itself takes a target's address, route or link away (a reconfigure, a
+// restart, the re-bridge), none lost outside those seconds (lib/windows.mjs); the controller never
+// lost (or no more than the anchor), the snapshot equal to the converged one after the event. vrf-host's networkd-dispatcher scripts are made non-executable for every event
 // (the issue: networkd's normal life must need no hook): networkd alone must keep the VRFs, carry
 // storage over to br-bond0 when Juju re-bridges bond0, and the config-changed that follows must
 // find nothing to change on the kernel. One more restart runs with the hook on: the real
@@ -30,7 +31,7 @@ export const name = 'networkd-vrf-host';
 export const description =
   'vrf-host under systemd-networkd: converge auto then explicit, then reconfigure/reload/restart/flap/renew/re-bridge under a probe loop';
 export const needsCharm = true;
-export const timeoutMs = 12 * 60_000;
+export const timeoutMs = 18 * 60_000;
 
 const EXPLICIT = {
   pub: { binding: 'public', gateway: ['172.16.0.1', 'fd00:0:1::1'] },
@@ -223,16 +224,12 @@ export async function run(t) {
   // configures a link again. An absence that lasts to the end of an event excuses nothing.
   const needs = pathNeeds(topo, ipJson(topo.unit, '-4', 'route', 'show', 'table', 'all'));
 
-  const own = {
-    ens3: ['mgmt', 'controller'],
-    'br-ens4': ['public'],
-    bond0: ['storage', 'storage-cluster'],
-    'bond0.105': ['storage-cluster'],
-  };
-  for (const [link, spaces] of Object.entries(own))
-    await ev(`reconfigure ${link}`, () => host.reconfigure(link), {
-      allow: Object.fromEntries(spaces.map((n) => [n, 3])),
-    });
+  // A reconfigure deletes and re-adds the link's address and the routes through it (measured: 30–80
+  // ms natively, up to a second under TCG): the anchor loses 0–3 probes of the reconfigured space
+  // there, a count that grows with the load (4/53 at load ~11). Nothing may be lost outside those
+  // seconds.
+  for (const link of ['ens3', 'br-ens4', 'bond0', 'bond0.105'])
+    await ev(`reconfigure ${link}`, () => host.reconfigure(link), { outside: needs });
   await ev('networkctl reload', () => host.reload());
   // networkd 252 takes a bond's ports down whenever it configures them, also when they are already
   // enslaved (systemd #31165, fixed in 256): a restart costs the bond's spaces the seconds their
