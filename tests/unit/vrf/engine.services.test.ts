@@ -10,6 +10,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseEngineConfig } from '../../../src/vrf/config.js';
 import { converge, observeHost, teardown } from '../../../src/vrf/engine.js';
+import type { Spawn } from '../../../src/vrf/ip.js';
 import { PATHS, readState, under } from '../../../src/vrf/persist.js';
 import { maasInputs, modelledHost, testHost } from './engine.host.js';
 import { fakeSystemd, type FakeUnitSpec, SYSTEMCTL } from './services/systemd.fake.js';
@@ -202,6 +203,34 @@ describe('converge with services', () => {
     expect(r.failure).toBeNull();
     expect(r.services.failure).toMatchObject({ command: 'systemctl try-restart -- chrony.service  # placed' });
     expect((await readState(h.root))!.ledger.services?.map((s) => s.path)).toEqual([DROPIN]);
+  });
+
+  it('the records are written ahead: when the drop-in is on disk and systemd is asked to reload, state.json names it', async () => {
+    const { h, opts } = await setup();
+    const seen: { args: string; applying: boolean | undefined; recorded: string[] | undefined; onDisk: boolean }[] = [];
+    const spawn: Spawn = async (file, args, o) => {
+      if (file === SYSTEMCTL && args[0] !== 'show') {
+        const s = await readState(h.root);
+        const onDisk = await stat(under(h.root, DROPIN)).then(
+          () => true,
+          () => false,
+        );
+        seen.push({
+          args: args.join(' '),
+          applying: s?.applying,
+          recorded: s?.ledger.services?.map((r) => r.path),
+          onDisk,
+        });
+      }
+      return opts.spawn(file, args, o);
+    };
+    const r = await converge({ ...opts, spawn, inputs: inputs('chrony.service: storage'), unit: 'vrf-host/0' });
+    expect(r.ok).toBe(true);
+    expect(seen).toEqual([
+      { args: 'daemon-reload', applying: true, recorded: [DROPIN], onDisk: true },
+      { args: 'try-restart -- chrony.service', applying: true, recorded: [DROPIN], onDisk: true },
+    ]);
+    expect((await readState(h.root))!.applying).toBe(false);
   });
 
   it('a replay (no inputs: the boot unit) keeps the placed units: nothing to do on a converged host', async () => {
