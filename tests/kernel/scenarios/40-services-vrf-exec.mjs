@@ -1,262 +1,114 @@
-// Services in a space's VRF (issue 13), the kernel's part: vrf-host's drop-in (rendered by
-// src/vrf/services/dropin.ts, bundled here with esbuild) is checked by systemd-analyze verify, and a
-// client started exactly as its ExecStart line says (the words of the line, no shell) is in the VRF
-// (`ip vrf identify`), reaches the space's remote peer, and the peer sees the space address; the
-// unit's own line does not. Then the VRF is deleted and healed by update-status under the running
-// client (a new ifindex: what the stale process does is measured), and a restart puts it back.
-// Last, a real systemd in a pid/mount/cgroup namespace of the guest is tried (DefaultDependencies=no
-// everywhere, so nothing of sysinit runs): when it comes up, `systemctl start` of the unit with the
-// drop-in must put its main process in the VRF; when it does not, the scenario says why.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+// Services in a space's VRF (issue 13), the whole path on the real kernel with a real systemd 252
+// as PID 1 of a pid/mount/cgroup namespace inside the unit's network namespace: `vrf-host apply`
+// (the CLI, bundled from src) is given a `services` map and places each unit in its VRF by its
+// own drop-in, reload and try-restart, through the real systemctl. Checked: the unit's main
+// process is in the VRF (`ip vrf identify`), its connections reach the space's remote peer, which
+// sees the space address, and it still reaches listeners on 127.0.0.53 and 127.0.0.1 of the
+// default VRF; a second run changes and restarts nothing; a VRF deleted under the running unit is
+// rebuilt by the next run, which restarts the unit (new connections work again); the unit's own
+// ExecStart changed (a package upgrade) is re-rendered and restarted; a unit with User=nobody is
+// refused naming the entry and nothing at all is applied; teardown leaves every unit running in
+// the default VRF, the drop-ins and their directories gone, the unit files byte for byte as before.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import YAML from 'yaml';
 import { inNs, ipJson, nsRun, run as sh, sleep, startBackground, waitFor } from '../lib/exec.mjs';
+import { networksFor } from '../lib/charm.mjs';
 import { probe, startServer } from '../lib/probes.mjs';
-import { deployMultiHomed, hookOk } from '../lib/scenario1.mjs';
-import { spaceOf } from '../lib/topology.mjs';
+import { resetUnitFiles } from '../lib/snapshot.mjs';
+import { buildTopology, controllerOf, destroyTopology, spaceOf, waitReady } from '../lib/topology.mjs';
 
 export const name = 'services-vrf-exec';
 export const description =
-  "a service's ExecStart wrapped by vrf-host's drop-in runs in the VRF and leaves through its space";
-export const needsCharm = true;
-export const timeoutMs = 8 * 60_000;
+  'vrf-host apply places systemd units in their VRF with the real systemd (reload, try-restart), keeps, heals and tears them down';
+export const needsCharm = false;
+export const timeoutMs = 12 * 60_000;
 
-/**
- * The pure renderer, bundled from src (the guest sees the repository).
- * @param {string} dir
- */
-async function loadRenderer(dir) {
-  const out = path.join(dir, 'services.mjs');
+const GATEWAYS =
+  'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
+const DROPIN = '50-vrf-host-vrf.conf';
+
+/** The CLI, bundled from src (the guest sees the repository). @param {string} dir */
+async function bundleCli(dir) {
+  const out = path.join(dir, 'vrf-host.mjs');
   await build({
-    stdin: {
-      contents: "export * from './src/vrf/services/dropin.ts'; export * from './src/vrf/services/unit-file.ts';",
-      resolveDir: process.cwd(),
-      loader: 'ts',
-    },
+    entryPoints: [path.join(process.cwd(), 'src/cli.ts')],
     bundle: true,
     format: 'esm',
     platform: 'node',
+    target: 'node18',
     outfile: out,
     logLevel: 'silent',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
-  return /** @type {typeof import('../../../src/vrf/services/dropin.js') & typeof import('../../../src/vrf/services/unit-file.js')} */ (
-    await import(pathToFileURL(out).href)
-  );
+  return out;
 }
 
-/** `ip vrf identify PID` (empty: the default VRF). @param {number} pid */
-const identify = (pid) => sh(['ip', 'vrf', 'identify', String(pid)], { allowFail: true }).stdout.trim();
-
 /** @param {string} log */
-const answers = (log) => (existsSync(log) ? readFileSync(log, 'utf8') : '').split('\n').filter((l) => l.length > 0);
+const lines = (log) => (existsSync(log) ? readFileSync(log, 'utf8') : '').split('\n').filter((l) => l.length > 0);
 
-/** @param {import('../lib/context.mjs').Context} t */
-export async function run(t) {
-  const gateways =
-    'public=172.16.0.1 storage=10.10.4.1 storage-cluster=10.10.5.1 public=fd00:0:1::1 storage=fd00:0:2::1 storage-cluster=fd00:0:3::1';
-  const { topo, unit } = await deployMultiHomed(t, { gateways });
-  if ((await hookOk(t, unit, 'install')).record.status.status !== 'active')
-    throw new Error('install did not converge: nothing to test');
-  const storage = spaceOf(topo, 'storage');
-  const server = await startServer({ ns: storage.remoteNs, name: 'rp-storage' });
-  t.defer(() => server.stop());
+/**
+ * A client script: every second, connects to each TARGET:PORT and appends one line per attempt
+ * with the VRF its own process is in (`ip vrf identify $$`) and what the listener answered (under
+ * TCG an attempt now and then gets no answer within its 5 s: the checks judge the answers).
+ */
+const CLIENT = [
+  '#!/bin/sh',
+  '# client.sh LOG TARGET:PORT…',
+  'log=$1; shift',
+  'while :; do',
+  '  vrf=$(/usr/sbin/ip vrf identify $$)',
+  '  for t in "$@"; do',
+  '    out=$(echo hello | /usr/bin/socat -t 5 -T 5 - "TCP4:$t,connect-timeout=5" 2>&1 | tr "\\n" " ")',
+  '    echo "$(date +%s.%N) pid=$$ vrf=${vrf:-default} to=$t ${out:-no answer}" >> "$log"',
+  '  done',
+  '  sleep 1',
+  'done',
+  '',
+].join('\n');
 
-  const dir = mkdtempSync(path.join(tmpdir(), 'vrf-svc-'));
-  t.defer(() => rmSync(dir, { recursive: true, force: true }));
-  const r = await loadRenderer(dir);
-
-  // The "service": a client that connects to the storage space's remote peer once a second and
-  // appends what the peer answered (its name and the address it saw) or the failure.
-  const client = path.join(dir, 'client.sh');
+/**
+ * The desired-state file the CLI reads: the topology's bindings as network-get gives them, the
+ * gateways, and `services`.
+ * @param {string} file
+ * @param {import('../lib/topology.mjs').Topology} topo
+ * @param {Record<string, string>} services
+ */
+function writeDesired(file, topo, services) {
+  const bindings = Object.fromEntries(
+    Object.entries(networksFor(topo)).map(([b, ng]) => [
+      b,
+      ng['bind-addresses'].map((/** @type {any} */ a) => ({
+        name: a['interface-name'],
+        addresses: a.addresses.map((/** @type {any} */ x) => ({ address: x.address, cidr: x.cidr })),
+      })),
+    ]),
+  );
+  const controller = controllerOf(topo);
   writeFileSync(
-    client,
-    [
-      '#!/bin/sh',
-      '# client.sh TARGET PORT LOG COUNT',
-      'i=0',
-      'while [ "$i" -lt "$4" ]; do',
-      '  i=$((i + 1))',
-      '  out=$(echo hello | /usr/bin/socat -t 2 -T 2 - "TCP4:$1:$2,connect-timeout=2" 2>&1 | tr "\\n" " ")',
-      '  echo "$(date +%s.%N) ${out:-no answer}" >> "$3"',
-      '  sleep 1',
-      'done',
-      '',
-    ].join('\n'),
+    file,
+    YAML.stringify({
+      config: { gateways: GATEWAYS, services },
+      bindings,
+      controllers: controller ? [controller.addr] : [],
+      netplan: {},
+    }),
   );
-  chmodSync(client, 0o755);
-  const log = path.join(dir, 'client.log');
-  const unitDir = path.join(dir, 'units');
-  mkdirSync(unitDir);
-  const unitFile = path.join(unitDir, 'storage-client.service');
-  const own = `/bin/sh ${client} ${storage.remotePeer} ${server.port} ${log} 1000`;
-  writeFileSync(
-    unitFile,
-    `[Unit]\nDescription=a client that must leave through storage\nDefaultDependencies=no\n\n[Service]\nType=simple\nExecStart=${own}\n`,
-  );
-
-  // The drop-in, from the unit's own lines.
-  const dropInAbs = `/${r.serviceDropInPath('storage-client.service')}`;
-  const execStart = r.ownExecStart([{ path: unitFile, text: readFileSync(unitFile, 'utf8') }], dropInAbs);
-  const rendered = r.renderServiceDropIn({ unit: 'storage-client.service', vrf: 'storage', execStart });
-  if (!rendered.ok) throw new Error(`render: ${rendered.problem}`);
-  t.note(`the drop-in:\n${rendered.content}`);
-  const wrapped = execStart.map((l) => r.wrapExecStart(l, 'storage'));
-  const line = wrapped[0]?.ok ? wrapped[0].line : '';
-  t.check(
-    'the drop-in clears ExecStart and re-lists the unit line under ip vrf exec',
-    rendered.content.includes('\nExecStart=\n') &&
-      rendered.content.includes(`ExecStart=/usr/sbin/ip vrf exec storage ${own}`),
-    rendered.content,
-  );
-
-  // systemd-analyze verify reads the unit and its drop-in directory (the boot unit the charm
-  // installed is on the path: the drop-in wants it).
-  mkdirSync(`${unitFile}.d`);
-  writeFileSync(path.join(`${unitFile}.d`, '50-vrf-host-vrf.conf'), rendered.content);
-  const verifyEnv = { SYSTEMD_UNIT_PATH: `${unitDir}:/etc/systemd/system:` };
-  const verify = sh(['systemd-analyze', 'verify', '--man=no', unitFile], { allowFail: true, env: verifyEnv });
-  t.check(
-    'systemd-analyze verify accepts the unit with the drop-in',
-    verify.code === 0,
-    `exit ${verify.code}: ${verify.stderr.trim()}`,
-  );
-  writeFileSync(path.join(`${unitFile}.d`, '50-vrf-host-vrf.conf'), rendered.content.replace('\nExecStart=\n', '\n'));
-  const unreset = sh(['systemd-analyze', 'verify', '--man=no', unitFile], { allowFail: true, env: verifyEnv });
-  t.check(
-    'without the empty ExecStart= systemd refuses it (the reset is what makes it one command)',
-    unreset.code !== 0 && /more than one ExecStart/.test(unreset.stderr),
-    `exit ${unreset.code}: ${unreset.stderr.trim()}`,
-  );
-  writeFileSync(path.join(`${unitFile}.d`, '50-vrf-host-vrf.conf'), rendered.content);
-
-  // Started as the drop-in's line says, in the unit's namespace.
-  const words = line.split(/\s+/).filter((w) => w.length > 0);
-  let proc = startBackground(inNs(topo.unit, words));
-  t.defer(() => proc.stop());
-  const pid = proc.child.pid ?? 0;
-  await waitFor(() => answers(log).length >= 2, { timeoutMs: 20_000 });
-  t.check(`ip vrf identify ${pid} says storage`, identify(pid) === 'storage', `"${identify(pid)}"`);
-  const first = answers(log);
-  t.check(
-    'its connections reach the remote peer of storage, which sees the storage address',
-    first.some((l) => l.includes(`name=rp-storage peer=${storage.unitAddr}:`)),
-    first.slice(0, 3).join(' | '),
-  );
-
-  // The unit's own line, as it ran before the drop-in: the default VRF, which has no route to the
-  // remote rack of storage through storage's gateway.
-  const ownLog = path.join(dir, 'own.log');
-  nsRun(topo.unit, ['/bin/sh', client, storage.remotePeer, String(server.port), ownLog, '1'], {
-    allowFail: true,
-    timeoutMs: 15_000,
-  });
-  const ownAnswers = answers(ownLog);
-  t.check(
-    "the unit's own line (no drop-in) does not reach the peer from the storage address",
-    !ownAnswers.some((l) => l.includes(`peer=${storage.unitAddr}:`)),
-    ownAnswers.join(' | '),
-  );
-
-  // The User= trap, measured: ip vrf exec as an unprivileged user (as a unit's User= would run it).
-  const asNobody = nsRun(
-    topo.unit,
-    ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'ip', 'vrf', 'exec', 'storage', '/bin/true'],
-    { allowFail: true },
-  );
-  t.note(`ip vrf exec as uid 65534: exit ${asNobody.code}: ${asNobody.stderr.trim().split('\n').join(' | ')}`);
-  t.check('ip vrf exec fails for an unprivileged user (the User= trap)', asNobody.code !== 0, asNobody.stderr.trim());
-  await measureLoopback(t, topo.unit);
-
-  // The VRF recreated under the running client (a heal gives it a new ifindex).
-  const ifindex = () => ipJson(topo.unit, 'link', 'show', 'dev', 'storage')[0]?.ifindex;
-  const before = ifindex();
-  nsRun(topo.unit, ['ip', 'link', 'del', 'dev', 'storage']);
-  await hookOk(t, unit, 'update-status');
-  const after = ifindex();
-  t.check(
-    'update-status recreated storage with a new ifindex',
-    after !== undefined && after !== before,
-    `${before} → ${after}`,
-  );
-  const mark = answers(log).length;
-  await sleep(5000);
-  const stale = answers(log).slice(mark);
-  t.note(
-    `the client started before the recreate, ${stale.length} attempts after it: ` +
-      `${stale.filter((l) => l.includes('name=rp-storage')).length} answered; ip vrf identify still says "${identify(pid)}"; ` +
-      `last: ${stale.at(-1) ?? 'none'}`,
-  );
-  t.check(
-    "after the recreate the running client's new connections fail: its sockets are bound to the old ifindex",
-    stale.length > 0 && stale.every((l) => !l.includes('name=rp-storage')),
-    stale.join(' | '),
-  );
-  t.check(
-    'ip vrf identify cannot see the recreate (it reads the cgroup name, not the ifindex): vrf-host must record the ifindex',
-    identify(pid) === 'storage',
-    `"${identify(pid)}"`,
-  );
-  await proc.stop();
-  const restartLog = answers(log).length;
-  proc = startBackground(inNs(topo.unit, words));
-  await waitFor(() => answers(log).length >= restartLog + 2, { timeoutMs: 20_000 });
-  const again = answers(log).slice(restartLog);
-  t.check(
-    'restarted after the recreate: in storage again, and the peer sees the storage address',
-    identify(proc.child.pid ?? 0) === 'storage' && again.some((l) => l.includes(`peer=${storage.unitAddr}:`)),
-    `identify "${identify(proc.child.pid ?? 0)}"; ${again.slice(0, 2).join(' | ')}`,
-  );
-  await proc.stop();
-
-  // Back to the default VRF: the unit's own line, started as before.
-  const backLog = path.join(dir, 'back.log');
-  const back = startBackground(
-    inNs(topo.unit, ['/bin/sh', client, storage.remotePeer, String(server.port), backLog, '3']),
-  );
-  await sleep(500);
-  t.check(
-    'teardown: the unit started from its own line is in the default VRF',
-    identify(back.child.pid ?? 0) === '',
-    `"${identify(back.child.pid ?? 0)}"`,
-  );
-  await back.stop();
-
-  await tryRealSystemd(t, topo.unit, unitDir, storage, server.port, r);
+  return file;
 }
 
 /**
- * A real systemd (the host root's, 252) as PID 1 of a pid, mount and cgroup namespace in the unit's
- * network namespace, with its own /run and /etc/systemd/system. Checks only when it came up.
+ * A real systemd (the guest's, 252) as PID 1 of a pid, mount and cgroup namespace in the network
+ * namespace `ns`, with its own /run and `units` as /etc/systemd/system. `inSys` runs a command in
+ * all of its namespaces (the network one included), as a program started there would run.
  * @param {import('../lib/context.mjs').Context} t
  * @param {string} ns
- * @param {string} unitDir
- * @param {import('../lib/topology.mjs').Space} storage
- * @param {number} port
- * @param {Awaited<ReturnType<typeof loadRenderer>>} r
+ * @param {string} units
  */
-async function tryRealSystemd(t, ns, unitDir, storage, port, r) {
+async function startSystemd(t, ns, units) {
   const sys = mkdtempSync(path.join(tmpdir(), 'vrf-sysd-'));
-  const log = path.join(sys, 'client.log');
-  const own = `/bin/sh ${path.join(path.dirname(unitDir), 'client.sh')} ${storage.remotePeer} ${port} ${log} 1000`;
-  const units = path.join(sys, 'units');
-  mkdirSync(path.join(units, 'storage-client.service.d'), { recursive: true });
-  writeFileSync(
-    path.join(units, 'vrf-test.target'),
-    '[Unit]\nDescription=vrf-host test target\nDefaultDependencies=no\n',
-  );
-  writeFileSync(
-    path.join(units, 'storage-client.service'),
-    `[Unit]\nDefaultDependencies=no\n\n[Service]\nType=simple\nExecStart=${own}\n`,
-  );
-  const rendered = r.renderServiceDropIn({ unit: 'storage-client.service', vrf: 'storage', execStart: [own] });
-  if (!rendered.ok) throw new Error(rendered.problem);
-  // No Wants= of the boot unit here: this systemd sees none of the host's units but its own.
-  writeFileSync(
-    path.join(units, 'storage-client.service.d', '50-vrf-host-vrf.conf'),
-    rendered.content.replace('Wants=vrf-host.service\n', ''),
-  );
   const inner = path.join(sys, 'inner.sh');
   writeFileSync(
     inner,
@@ -301,48 +153,286 @@ async function tryRealSystemd(t, ns, unitDir, storage, port, r) {
     },
     { timeoutMs: 15_000 },
   );
-  /** @param {readonly string[]} argv */
-  const inSys = (argv) => sh(['nsenter', '-t', pid1, '-m', '-p', ...argv], { allowFail: true, timeoutMs: 30_000 });
+  /** @param {readonly string[]} argv @param {number} [timeoutMs] */
+  const inSys = (argv, timeoutMs = 60_000) =>
+    sh(['nsenter', '-t', pid1, '-m', '-p', '-n', '-C', ...argv], { allowFail: true, timeoutMs });
   const up = pid1
     ? await waitFor(() => /running|degraded/.test(inSys(['systemctl', 'is-system-running']).stdout), {
         timeoutMs: 45_000,
       })
     : false;
-  if (!up) {
-    t.note(
-      `real systemd did not come up in the guest (pid ${pid1 || 'none'}): ${boot.output().split('\n').slice(-15).join(' | ')}`,
+  if (!up)
+    throw new Error(
+      `systemd did not come up (pid ${pid1 || 'none'}): ${boot.output().split('\n').slice(-15).join(' | ')}`,
     );
-    return;
-  }
-  t.note('real systemd 252 runs as PID 1 of a namespace in the guest');
-  const start = inSys(['systemctl', 'start', 'storage-client.service']);
-  const main = inSys(['systemctl', 'show', '-p', 'MainPID', '--value', 'storage-client.service']).stdout.trim();
-  // MainPID is in systemd's pid namespace; the cgroup file is the same process seen from the guest.
-  await waitFor(() => answers(log).length >= 2, { timeoutMs: 20_000 });
-  const procsFile = `${cg}/system.slice/storage-client.service/vrf/storage/cgroup.procs`;
-  const procs = (existsSync(procsFile) ? readFileSync(procsFile, 'utf8') : '').split('\n').filter((l) => l.length > 0);
-  t.note(
-    `the unit's cgroups: ${sh(['find', `${cg}/system.slice`, '-name', 'cgroup.procs'], { allowFail: true })
+  return { inSys };
+}
+
+/** @param {import('../lib/context.mjs').Context} t */
+export async function run(t) {
+  resetUnitFiles();
+  sh(['modprobe', 'vrf'], { allowFail: true });
+  const topo = buildTopology();
+  t.defer(() => {
+    destroyTopology(topo);
+    resetUnitFiles();
+  });
+  await waitReady(topo);
+  const storage = spaceOf(topo, 'storage');
+  const peer = await startServer({ ns: storage.remoteNs, name: 'rp-storage' });
+  t.defer(() => peer.stop());
+  // The host's loopback services, in the default VRF: the resolver stub's address and 127.0.0.1.
+  const stub = await startServer({ ns: topo.unit, name: 'stub', bind: '127.0.0.53' });
+  t.defer(() => stub.stop());
+  const lo = await startServer({ ns: topo.unit, name: 'lo', bind: '127.0.0.1' });
+  t.defer(() => lo.stop());
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'vrf-svc-'));
+  t.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const cli = await bundleCli(dir);
+  const client = path.join(dir, 'client.sh');
+  writeFileSync(client, CLIENT);
+  chmodSync(client, 0o755);
+  const log = path.join(dir, 'storage-client.log');
+  const loopLog = path.join(dir, 'loop-client.log');
+
+  const units = path.join(dir, 'units');
+  mkdirSync(units);
+  /** @param {string} name @param {string} text */
+  const unit = (name, text) => writeFileSync(path.join(units, name), text);
+  unit('vrf-test.target', '[Unit]\nDescription=vrf-host test target\nDefaultDependencies=no\n');
+  // What the drop-in wants and is ordered after, standing in for the boot unit (here it has nothing
+  // to build: the CLI builds the VRFs). Teardown removes it, as it removes the boot unit.
+  unit(
+    'vrf-host.service',
+    '[Unit]\nDefaultDependencies=no\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n',
+  );
+  const storageUnit = (count = '') =>
+    `[Unit]\nDescription=a client that must leave through storage\nDefaultDependencies=no\n\n[Service]\nType=simple\n` +
+    `ExecStart=/bin/sh ${client} ${log} ${storage.remotePeer}:${peer.port}${count}\n`;
+  unit('storage-client.service', storageUnit());
+  unit(
+    'loop-client.service',
+    `[Unit]\nDefaultDependencies=no\n\n[Service]\nType=simple\nExecStart=/bin/sh ${client} ${loopLog} 127.0.0.53:${stub.port} 127.0.0.1:${lo.port}\n`,
+  );
+  unit(
+    'nobody-client.service',
+    '[Unit]\nDefaultDependencies=no\n\n[Service]\nUser=nobody\nExecStart=/bin/sleep 1000\n',
+  );
+  const unitBytes = () =>
+    Object.fromEntries(
+      ['storage-client.service', 'loop-client.service', 'nobody-client.service'].map((u) => [
+        u,
+        readFileSync(path.join(units, u)).toString('base64'),
+      ]),
+    );
+
+  const { inSys } = await startSystemd(t, topo.unit, units);
+  t.note('real systemd 252 runs as PID 1 of a namespace in the unit namespace');
+  const started = inSys([
+    'systemctl',
+    'start',
+    'storage-client.service',
+    'loop-client.service',
+    'nobody-client.service',
+  ]);
+  if (started.code !== 0) throw new Error(`systemctl start: ${started.stderr}`);
+
+  /** @param {string} u */
+  const mainOf = (u) => {
+    const [pid, since] = inSys(['systemctl', 'show', '-p', 'MainPID', '-p', 'ExecMainStartTimestamp', '--value', u])
       .stdout.trim()
-      .split('\n')
-      .join(' ')}`,
+      .split('\n');
+    return { pid: pid ?? '', since: since ?? '' };
+  };
+  /** `ip vrf identify` of the unit's main process, as seen in its namespaces ('' the default VRF). @param {string} u */
+  const vrfOf = (u) => inSys(['ip', 'vrf', 'identify', mainOf(u).pid]).stdout.trim();
+  /** @param {string[]} args */
+  const vrfHost = (args) => inSys([process.execPath, cli, ...args], 240_000);
+  const desired = (/** @type {Record<string, string>} */ services) =>
+    writeDesired(path.join(dir, 'desired.yaml'), topo, services);
+  const storageIfindex = () =>
+    ipJson(topo.unit, 'link', 'show', 'type', 'vrf').find((l) => l.ifname === 'storage')?.ifindex;
+  /** The answers the unit's process got from inside storage after line `mark`, once there are `n` (or 45 s). */
+  const answersFromStorage = async (/** @type {string} */ file, /** @type {number} */ mark, n = 2) => {
+    const got = () =>
+      lines(file)
+        .slice(mark)
+        .filter((l) => l.includes('vrf=storage') && l.includes('ANSWER name='));
+    await waitFor(() => got().length >= n, { timeoutMs: 45_000 });
+    return got();
+  };
+  const filesBefore = unitBytes();
+  t.check(
+    'before vrf-host: both clients run in the default VRF',
+    vrfOf('storage-client.service') === '' && vrfOf('loop-client.service') === '',
+    `${vrfOf('storage-client.service')} ${vrfOf('loop-client.service')}`,
+  );
+
+  // A unit vrf-host cannot place (User=nobody) next to one it can: blocked, nothing applied at all.
+  const before0 = mainOf('storage-client.service');
+  const bad = vrfHost([
+    'apply',
+    '--no-boot',
+    '--file',
+    desired({ 'storage-client.service': 'storage', 'nobody-client.service': 'storage' }),
+  ]);
+  t.check(
+    'a unit with User=nobody: exit 3, the entry named, why',
+    bad.code === 3 &&
+      /blocked: services: nobody-client\.service runs as User=nobody: ip vrf exec must run as root/.test(bad.stderr),
+    `exit ${bad.code}: ${bad.stderr.trim()}`,
   );
   t.check(
-    'systemctl start: the unit with the drop-in runs in storage (its processes in <unit>/vrf/storage, identify says storage)',
-    start.code === 0 && procs.length > 0 && procs.every((p) => identify(Number(p)) === 'storage'),
-    `start exit ${start.code} ${start.stderr.trim()}; MainPID ${main}; vrf cgroup procs ${procs.join(',')}`,
+    '… and nothing is applied: no VRF, no state, no drop-in, no restart',
+    storageIfindex() === undefined &&
+      !existsSync('/var/lib/vrf-host/state.json') &&
+      !existsSync(path.join(units, 'storage-client.service.d')) &&
+      !existsSync(path.join(units, 'nobody-client.service.d')) &&
+      mainOf('storage-client.service').pid === before0.pid,
+    `storage ifindex ${storageIfindex()}; state ${existsSync('/var/lib/vrf-host/state.json')}; MainPID ${before0.pid} → ${mainOf('storage-client.service').pid}`,
   );
-  const got = answers(log);
+
+  // Converge: the VRFs, then the drop-ins, one reload, the restarts.
+  const file = desired({ 'storage-client.service': 'storage', 'loop-client.service': 'storage' });
+  const mark1 = lines(log).length;
+  const loopMark1 = lines(loopLog).length;
+  const first = vrfHost(['apply', '--no-boot', '--file', file]);
+  t.note(`apply: exit ${first.code}\n${first.stdout}${first.stderr}`);
   t.check(
-    'systemctl start: the peer sees the storage address',
-    got.some((l) => l.includes(`peer=${storage.unitAddr}:`)),
-    got.slice(0, 2).join(' | '),
+    'apply: exit 0; drop-ins written, one daemon-reload, both units restarted (placed)',
+    first.code === 0 &&
+      first.stdout.includes(`  write /etc/systemd/system/storage-client.service.d/${DROPIN}\n`) &&
+      first.stdout.includes(`  write /etc/systemd/system/loop-client.service.d/${DROPIN}\n`) &&
+      first.stdout.split('systemctl daemon-reload').length === 2 &&
+      first.stdout.includes('  systemctl try-restart -- storage-client.service  # placed\n') &&
+      first.stdout.includes('  systemctl try-restart -- loop-client.service  # placed\n'),
+    `exit ${first.code}: ${first.stdout}${first.stderr}`,
   );
-  const stop = inSys(['systemctl', 'stop', 'storage-client.service']);
   t.check(
-    'systemctl stop ends every process of the unit, the ones in vrf/storage too',
-    stop.code === 0 && inSys(['systemctl', 'is-active', 'storage-client.service']).stdout.trim() === 'inactive',
-    stop.stderr,
+    "ip vrf identify of each unit's main process says storage",
+    vrfOf('storage-client.service') === 'storage' && vrfOf('loop-client.service') === 'storage',
+    `${vrfOf('storage-client.service')} ${vrfOf('loop-client.service')}`,
+  );
+  const placed = await answersFromStorage(log, mark1);
+  t.check(
+    "the unit's connections reach storage's remote peer, which sees the storage address",
+    placed.length >= 2 && placed.every((l) => l.includes(`name=rp-storage peer=${storage.unitAddr}:`)),
+    placed.slice(0, 3).join(' | '),
+  );
+  const loopPlaced = await answersFromStorage(loopLog, loopMark1, 4);
+  const answered = (/** @type {string} */ who) => loopPlaced.filter((l) => l.includes(`ANSWER name=${who} `));
+  t.check(
+    'a unit in storage still reaches 127.0.0.53 and 127.0.0.1 of the default VRF (the delivery rule at 98)',
+    answered('stub').length > 0 &&
+      answered('lo').length > 0 &&
+      loopPlaced.every((l) => l.includes(` peer=${storage.unitAddr}:`)),
+    loopPlaced.slice(0, 4).join(' | '),
+  );
+  t.note(`loopback, seen by the listeners: ${answered('stub')[0] ?? '-'} | ${answered('lo')[0] ?? '-'}`);
+
+  // A second run: nothing to do, nothing restarted.
+  const m1 = { s: mainOf('storage-client.service'), l: mainOf('loop-client.service') };
+  const second = vrfHost(['apply', '--no-boot', '--file', file]);
+  const m2 = { s: mainOf('storage-client.service'), l: mainOf('loop-client.service') };
+  t.check(
+    'a second apply: in sync, no services step, the same main processes started at the same time',
+    second.code === 0 &&
+      second.stdout.startsWith('in sync: nothing to do\n') &&
+      !second.stdout.includes('services step') &&
+      JSON.stringify(m1) === JSON.stringify(m2) &&
+      m1.s.pid !== '0',
+    `exit ${second.code}: ${second.stdout.trim()} ${second.stderr.trim()}; ${JSON.stringify(m1)} → ${JSON.stringify(m2)}`,
+  );
+
+  // Measured, as before vrf-host ran the units: loopback with and without Cumulus's addresses
+  // (it changes storage's addresses and routes: the next run puts back what it took).
+  await measureLoopback(t, topo.unit);
+
+  // The VRF deleted under the running units, and healed by the next run.
+  const ifBefore = storageIfindex();
+  nsRun(topo.unit, ['ip', 'link', 'del', 'dev', 'storage']);
+  const mark3 = lines(log).length;
+  await sleep(3000);
+  const broken = lines(log).slice(mark3);
+  t.note(`with storage deleted, the running client: ${broken.slice(-2).join(' | ')}`);
+  const heal = vrfHost(['apply', '--no-boot', '--file', file]);
+  const ifAfter = storageIfindex();
+  const m3 = { s: mainOf('storage-client.service'), l: mainOf('loop-client.service') };
+  t.note(`heal: exit ${heal.code}\n${heal.stdout}${heal.stderr}`);
+  t.check(
+    'storage recreated (new ifindex): both units restarted for it (vrf-recreated), nothing rewritten',
+    heal.code === 0 &&
+      ifAfter !== undefined &&
+      ifAfter !== ifBefore &&
+      heal.stdout.includes('  systemctl try-restart -- storage-client.service  # vrf-recreated\n') &&
+      heal.stdout.includes('  systemctl try-restart -- loop-client.service  # vrf-recreated\n') &&
+      !heal.stdout.includes(`write /etc/systemd/system/`) &&
+      m3.s.pid !== m2.s.pid &&
+      m3.l.pid !== m2.l.pid,
+    `ifindex ${ifBefore} → ${ifAfter}; MainPID ${m2.s.pid} → ${m3.s.pid}; exit ${heal.code}: ${heal.stdout}${heal.stderr}`,
+  );
+  const healed = await answersFromStorage(log, lines(log).length);
+  t.check(
+    'after the restart, new connections leave through storage again and the peer sees the storage address',
+    healed.every((l) => l.includes(`name=rp-storage peer=${storage.unitAddr}:`)) &&
+      vrfOf('storage-client.service') === 'storage',
+    healed.slice(0, 2).join(' | '),
+  );
+
+  // A package upgrade: the unit's own ExecStart changes (the unit file, then a daemon-reload).
+  unit('storage-client.service', storageUnit(` ${storage.remotePeer}:${peer.port}`));
+  inSys(['systemctl', 'daemon-reload']);
+  const filesUpgraded = unitBytes();
+  const m4 = mainOf('storage-client.service');
+  const upgrade = vrfHost(['apply', '--no-boot', '--file', file]);
+  t.note(`after the upgrade: exit ${upgrade.code}\n${upgrade.stdout}${upgrade.stderr}`);
+  const execStart = inSys(['systemctl', 'show', '-p', 'ExecStart', 'storage-client.service']).stdout;
+  t.check(
+    "the unit's ExecStart changed: its drop-in rendered again and the unit restarted (command-changed), the new command in storage",
+    upgrade.code === 0 &&
+      upgrade.stdout.includes(`  write /etc/systemd/system/storage-client.service.d/${DROPIN}\n`) &&
+      upgrade.stdout.includes('  systemctl try-restart -- storage-client.service  # command-changed\n') &&
+      !upgrade.stdout.includes('loop-client.service  #') &&
+      readFileSync(path.join(units, 'storage-client.service.d', DROPIN), 'utf8').includes(
+        `vrf exec storage /bin/sh ${client} ${log} ${storage.remotePeer}:${peer.port} ${storage.remotePeer}:${peer.port}\n`,
+      ) &&
+      mainOf('storage-client.service').pid !== m4.pid &&
+      vrfOf('storage-client.service') === 'storage',
+    `${upgrade.stdout}${upgrade.stderr}; ExecStart: ${execStart.trim()}`,
+  );
+
+  // Teardown: the services first, then the VRFs.
+  const m5 = { s: mainOf('storage-client.service'), l: mainOf('loop-client.service') };
+  const down = vrfHost(['teardown']);
+  t.note(`teardown: exit ${down.code}\n${down.stdout}${down.stderr}`);
+  const m6 = { s: mainOf('storage-client.service'), l: mainOf('loop-client.service') };
+  t.check(
+    'teardown: exit 0; drop-ins and their directories removed, one reload, both units restarted (released), the VRFs gone',
+    down.code === 0 &&
+      down.stdout.includes('  systemctl try-restart -- storage-client.service  # released\n') &&
+      down.stdout.includes('  systemctl try-restart -- loop-client.service  # released\n') &&
+      !existsSync(path.join(units, 'storage-client.service.d')) &&
+      !existsSync(path.join(units, 'loop-client.service.d')) &&
+      storageIfindex() === undefined &&
+      m6.s.pid !== m5.s.pid &&
+      m6.l.pid !== m5.l.pid,
+    `exit ${down.code}: ${down.stdout}${down.stderr}`,
+  );
+  t.check(
+    'after teardown both units run, in the default VRF',
+    inSys(['systemctl', 'is-active', 'storage-client.service', 'loop-client.service']).stdout.trim() ===
+      'active\nactive' &&
+      vrfOf('storage-client.service') === '' &&
+      vrfOf('loop-client.service') === '',
+    `${vrfOf('storage-client.service')} ${vrfOf('loop-client.service')}`,
+  );
+  t.check(
+    'the unit files are byte for byte as before vrf-host (the upgraded one as the upgrade left it)',
+    JSON.stringify(unitBytes()) === JSON.stringify(filesUpgraded) &&
+      filesBefore['loop-client.service'] === filesUpgraded['loop-client.service'] &&
+      filesBefore['nobody-client.service'] === filesUpgraded['nobody-client.service'],
+    'changed',
   );
 }
 
