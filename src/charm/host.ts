@@ -9,6 +9,7 @@
  *   VRF_HOST_SYS           instead of /sys                           (default /sys)
  *   VRF_HOST_IP            the ip binary                             (default ip on PATH)
  *   VRF_HOST_MODPROBE      the modprobe binary                       (default modprobe)
+ *   VRF_HOST_SYSTEMCTL     the systemctl binary (the services option) (default systemctl on PATH)
  *   VRF_HOST_FLOCK         the flock binary                          (default flock)
  *   VRF_HOST_LOCK_TIMEOUT  seconds to wait for the host lock         (default 120)
  *   VRF_HOST_NODE          node binary the boot unit runs            (default this node; copied to
@@ -60,6 +61,7 @@ const EnvSchema = z.object({
   VRF_HOST_SYS: absPath('VRF_HOST_SYS'),
   VRF_HOST_IP: absPath('VRF_HOST_IP'),
   VRF_HOST_MODPROBE: absPath('VRF_HOST_MODPROBE'),
+  VRF_HOST_SYSTEMCTL: absPath('VRF_HOST_SYSTEMCTL'),
   VRF_HOST_FLOCK: absPath('VRF_HOST_FLOCK'),
   VRF_HOST_NODE: absPath('VRF_HOST_NODE'),
   VRF_HOST_CLI: absPath('VRF_HOST_CLI'),
@@ -104,6 +106,7 @@ export function hostFromEnv(
     ...(e.VRF_HOST_SYS !== undefined ? { sysRoot: e.VRF_HOST_SYS } : {}),
     ...(e.VRF_HOST_IP !== undefined ? { ipBin: e.VRF_HOST_IP } : {}),
     ...(e.VRF_HOST_MODPROBE !== undefined ? { modprobeBin: e.VRF_HOST_MODPROBE } : {}),
+    ...(e.VRF_HOST_SYSTEMCTL !== undefined ? { systemctlBin: e.VRF_HOST_SYSTEMCTL } : {}),
     ...(e.VRF_HOST_FLOCK !== undefined ? { flockBin: e.VRF_HOST_FLOCK } : {}),
     ...(e.VRF_HOST_LOCK_TIMEOUT !== undefined ? { lockTimeoutSec: e.VRF_HOST_LOCK_TIMEOUT } : {}),
     ...(e.VRF_HOST_APPLY_ROUNDS !== undefined ? { rounds: e.VRF_HOST_APPLY_ROUNDS } : {}),

@@ -99,11 +99,11 @@ export function applyOverrides(
       },
     };
   }
-  // A nested vrfs mapping in the override is the same as its YAML text.
+  // A nested vrfs or services mapping in the override is the same as its YAML text.
   const over = Object.fromEntries(
     Object.entries(parsed.data).map(([k, v]) => [
       k,
-      k === 'vrfs' && v !== null && typeof v === 'object' ? YAML.stringify(v) : v,
+      (k === 'vrfs' || k === 'services') && v !== null && typeof v === 'object' ? YAML.stringify(v) : v,
     ]),
   );
   return { ok: true, config: { ...current, ...over } };

@@ -47,6 +47,7 @@ export const DEFAULT_CONFIG_RAW = {
   'space-routes': '',
   'l3mdev-accept': true,
   'allow-forwarding': false,
+  services: '',
 } as const satisfies Readonly<Record<string, string | boolean>>;
 
 /** An engine option (a key of config.yaml the engine reads). */
@@ -501,8 +502,7 @@ function parseVrfsData(data: unknown, problems: Problem[]): Record<string, VrfCo
 
 /**
  * The services option (src/vrf/services/config.ts): YAML text, or (a CLI file) the mapping itself.
- * Absent or null: none. Not in DEFAULT_CONFIG_RAW until the charm's config.yaml declares it (a
- * unit test holds the two equal); until then the charm's config never holds the key.
+ * Absent or null: none.
  */
 function parseServices(v: unknown, problems: Problem[]): ServiceEntry[] {
   if (v === undefined || v === null) return [];

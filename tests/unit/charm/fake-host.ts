@@ -19,6 +19,7 @@ import { parseObserved } from '../../../src/vrf/observe.js';
 import { renderCommand, renderStep } from '../../../src/vrf/render.js';
 import { readSysctls } from '../../../src/vrf/sysctl.js';
 import { OWNED_SYSCTLS, type ObservedHost, type Step } from '../../../src/vrf/types.js';
+import { type FakeSystemd, fakeSystemd, type FakeUnitSpec, SYSTEMCTL } from '../vrf/services/systemd.fake.js';
 
 const FIX = join(process.cwd(), 'tests/fixtures/ip');
 export const CONTROLLERS = ['10.100.0.5', '2001:db8:100::5'];
@@ -46,7 +47,9 @@ export interface FakeHost {
   current(): ObservedHost;
   /** Change the host behind vrf-host's back (drift, a new bridge). */
   mutate(f: (h: ObservedHost) => ObservedHost): void;
-  /** Every ip/flock/modprobe call: the binary, args and stdin. */
+  /** The model of systemd behind the fake systemctl (the services option), when the test gave units. */
+  readonly systemd: FakeSystemd | null;
+  /** Every ip/flock/modprobe/systemctl call: the binary, args and stdin. */
   readonly calls: { file: string; args: readonly string[]; input?: string }[];
   /** The apply batches (stdin lines) ip ran. */
   batches(): string[][];
@@ -66,6 +69,8 @@ export interface FakeHostOptions {
   readonly cli?: string | false;
   /** Share the kernel and files of another fake host (a second unit on the same machine). */
   readonly shared?: FakeHost;
+  /** systemd's units (services/systemd.fake.ts); absent: no systemctl answers. */
+  readonly units?: readonly FakeUnitSpec[];
 }
 
 export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
@@ -100,7 +105,7 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
   const calls: FakeHost['calls'] = [];
   const ok = (stdout = ''): SpawnResult => ({ exitCode: 0, stdout, stderr: '' });
 
-  const spawn: Spawn = async (file, args, options) => {
+  const ipSpawn: Spawn = async (file, args, options) => {
     calls.push({ file, args: [...args], ...(options.input !== undefined ? { input: options.input } : {}) });
     if (file === 'fake-flock') return ok();
     if (file === 'fake-modprobe')
@@ -146,6 +151,8 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
     return { exitCode: 255, stdout: '', stderr: `fake ip: unsupported ${args.join(' ')}` };
   };
 
+  const systemd = o.units ? await fakeSystemd(root, proc, o.units) : null;
+  const spawn = systemd ? systemd.spawn(ipSpawn) : ipSpawn;
   const host: CharmHost = {
     engine: {
       root,
@@ -154,6 +161,7 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
       ipBin: 'fake-ip',
       flockBin: 'fake-flock',
       modprobeBin: 'fake-modprobe',
+      ...(systemd ? { systemctlBin: SYSTEMCTL } : {}),
       spawn,
       lockTimeoutSec: 5,
       deps: {
@@ -190,6 +198,7 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
     proc,
     sys,
     host,
+    systemd,
     calls,
     current: () => state,
     mutate(f) {

@@ -26,6 +26,8 @@ interface UnitModel {
   readonly name: string;
   fragment: boolean;
   active: boolean;
+  /** Its last start failed (systemd's ActiveState=failed): not running, and try-restart leaves it alone. */
+  failed: boolean;
   user: string;
   pid: number;
   /** The drop-ins systemd loaded at the last daemon-reload (absolute paths). */
@@ -43,7 +45,7 @@ export interface FakeSystemd {
   unit(name: string): Readonly<UnitModel>;
   /** Another actor: the unit's fragment rewritten (a package upgrade), not yet reloaded. */
   rewrite(name: string, fragment: string): Promise<void>;
-  /** Fails the next `try-restart` with this message. */
+  /** Fails the next `try-restart` with this message; the units it would restart are left failed. */
   failNextRestart(message: string): void;
 }
 
@@ -96,6 +98,7 @@ export async function fakeSystemd(
       name: s.name,
       fragment: s.fragment !== undefined,
       active: (s.active ?? true) && s.fragment !== undefined,
+      failed: false,
       user: s.user ?? '',
       pid: 0,
       dropIns: [],
@@ -114,7 +117,7 @@ export async function fakeSystemd(
     const v: Record<(typeof SHOW_PROPERTIES)[number], string> = {
       Id: name,
       LoadState: loaded ? 'loaded' : 'not-found',
-      ActiveState: u?.active ? 'active' : 'inactive',
+      ActiveState: u?.active ? 'active' : u?.failed ? 'failed' : 'inactive',
       MainPID: String(u?.active ? u.pid : 0),
       Type: 'simple',
       FragmentPath: loaded ? `/lib/systemd/system/${name}` : '',
@@ -146,6 +149,13 @@ export async function fakeSystemd(
       if (failRestart !== null) {
         const m = failRestart;
         failRestart = null;
+        // As systemd: the start failed, so the units that ran are now failed, with no process.
+        for (const name of rest.slice(1)) {
+          const u = units.get(name);
+          if (u === undefined || !u.active) continue;
+          await rm(join(procRoot, String(u.pid)), { recursive: true, force: true });
+          Object.assign(u, { active: false, failed: true, pid: 0 });
+        }
         return { exitCode: 1, stdout: '', stderr: m };
       }
       for (const name of rest.slice(1)) {
