@@ -170,6 +170,8 @@ export function failureLine(r: ConvergeReport | TeardownReport): string {
 export function applyFailure(r: ConvergeReport): string | null {
   if (r.failure) return failureLine(r);
   if (r.unsettled) return unsettledMessage(r.unsettled);
+  const s = r.services.failure;
+  if (s) return `services: step ${s.index + 1} of ${r.services.planned.length} failed: ${s.command}: ${s.error}`;
   return null;
 }
 

@@ -116,6 +116,13 @@ async function logReport(r: ConvergeReport, report: Reporter): Promise<void> {
   }
   if (r.failure)
     await report.log('ERROR', `step ${r.failure.index + 1} failed: ${r.failure.command}: ${r.failure.error}`);
+  const s = r.services;
+  if (s.applied.length > 0) await report.log('INFO', `services: ran\n${s.applied.map((p) => p.command).join('\n')}`);
+  if (s.failure)
+    await report.log(
+      'ERROR',
+      `services: step ${s.failure.index + 1} of ${s.planned.length} failed: ${s.failure.command}: ${s.failure.error}`,
+    );
   if (r.unsettled)
     await report.log(
       'WARNING',

@@ -67,6 +67,29 @@ export function heldLine(gw: readonly Warning[]): string {
   );
 }
 
+/**
+ * What the Active line says of the services option (src/vrf/services), worst first: the services
+ * step that failed in this run (a `systemctl try-restart` whose start in the VRF failed), then the
+ * planner's warnings for listed units (one that does not exist yet, one that has failed since).
+ * Warnings, not a block: the VRFs are built, and a package installed later is picked up.
+ */
+export function servicesLines(r: ConvergeReport): string[] {
+  const f = r.services.failure;
+  // The error names what failed (`systemctl try-restart -- UNIT` failed (exit 1): Job for UNIT failed …).
+  const failed = f ? [`services: ${f.error.split('\n')[0] ?? ''}`] : [];
+  return [...failed, ...r.warnings.filter((w) => w.field.startsWith('services')).map(problemLine)];
+}
+
+/** `LINE (+N more in juju debug-log); REST`, with REST (the VRFs) shortened to fit. */
+function withNotes(notes: readonly string[], rest: (max: number) => string): string {
+  const first = notes[0];
+  if (first === undefined) return rest(STATUS_MAX);
+  const more = notes.length > 1 ? ` (+${notes.length - 1} more in juju debug-log)` : '';
+  // The VRFs keep about 40 characters (`3 VRFs: public storage storage-cluster`).
+  const note = clip(first, STATUS_MAX - 40 - more.length) + more;
+  return clip(`${note}; ${rest(STATUS_MAX - note.length - 2)}`, STATUS_MAX);
+}
+
 function clip(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, Math.max(0, max - 1))}…`;
 }
@@ -171,7 +194,11 @@ export function outcomeStatus(o: Outcome): StatusLine {
     case 'converged': {
       const gw = gatewayWarnings(o.report.warnings);
       if (gw[0] !== undefined) return { name: 'blocked', message: heldLine(gw) };
-      return { name: 'active', message: o.report.desired ? describeDesired(o.report.desired) : 'no VRFs' };
+      const d = o.report.desired;
+      return {
+        name: 'active',
+        message: withNotes(servicesLines(o.report), (max) => (d ? describeDesired(d, max) : 'no VRFs')),
+      };
     }
     case 'torn-down': {
       const r = o.report;

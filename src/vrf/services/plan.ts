@@ -10,7 +10,8 @@
  *   program of its running processes binds their sockets to the old one, and `ip vrf identify`,
  *   which reads only the cgroup's name, cannot see it), its own ExecStart changed (a package
  *   upgrade: the drop-in still ran the old command), or its main process is not in its VRF.
- * - A unit that does not exist gets nothing and a warning; a unit in which `ip vrf exec`
+ * - A unit that does not exist gets nothing and a warning, and so does a listed unit that has
+ *   failed (ActiveState=failed: its start in the VRF failed; vrf-host never starts a unit); a unit in which `ip vrf exec`
  *   cannot work (unit-state.ts vrfExecTraps), or whose command cannot be wrapped, is a problem
  *   naming the entry, and then nothing at all is planned.
  * - With no entries (teardown, or the option emptied), every recorded drop-in goes and every
@@ -137,6 +138,12 @@ export function planServices(input: ServicesInput): ServicesPlan {
     if (o.dropIn !== r.content) files.push({ kind: 'write-dropin', unit: e.unit, path: r.path, content: r.content });
     const reason = restartReason(rec, e, ifindex, o);
     if (reason !== null && isRunning(o.show)) restarts.push({ kind: 'try-restart', unit: e.unit, reason });
+    // A start that failed (a try-restart into the VRF, or anything since): never retried by vrf-host.
+    if (o.show.ActiveState === 'failed')
+      warnings.push({
+        field: field(e.unit),
+        message: `has failed (ActiveState=failed): not running in ${e.vrf}`,
+      });
     records.push({
       unit: e.unit,
       vrf: e.vrf,
