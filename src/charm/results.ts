@@ -12,6 +12,7 @@ import {
   type ConvergeReport,
   type PlannedStep,
   type ProbeResult,
+  type ServiceShow,
   type ShowReport,
   type TeardownReport,
   type VrfShow,
@@ -89,7 +90,20 @@ function vrfResults(v: VrfShow, withRoutes: boolean): ActionResults {
   if (v.rules.length > 0) out['rules'] = numbered(v.rules, ruleText);
   if (v.pending.length > 0) out['pending'] = v.pending.join('\n');
   if (withRoutes) out['routes'] = v.routes && v.routes.length > 0 ? numbered(v.routes, routeText) : 'none';
+  if (v.services.length > 0) out['services'] = numbered(v.services, serviceResults);
   return out;
+}
+
+/** One placed unit: its state, each process with the VRF it is in, the ifindex recorded and now. */
+function serviceResults(s: ServiceShow): ActionResults {
+  return {
+    unit: s.unit,
+    state: s.state,
+    'in-vrf': String(s.inVrf),
+    processes: s.processes.map((p) => `${p.pid} ${p.vrf || '(default VRF)'}`).join(', ') || 'none',
+    'recorded-ifindex': String(s.recordedIfindex),
+    ifindex: s.ifindex === null ? 'none' : String(s.ifindex),
+  };
 }
 
 function inMainResults(inMain: readonly InMainBinding[]): ActionResults {

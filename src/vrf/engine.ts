@@ -32,6 +32,7 @@ export { NO_SERVICES } from './engine/services.js';
 export type { ServicesReport } from './engine/services.js';
 export type { TeardownOptions, TeardownReport } from './engine/teardown.js';
 export { show, formatShow, managerText } from './engine/show.js';
+export type { ServiceShow } from './services/show.js';
 export { firewallLines, forwardingLines, type HostFilterShow } from './engine/hostfilter.js';
 export type { MemberShow, DefaultRouteShow, VrfShow, ShowReport, ShowOptions } from './engine/show.js';
 export { parsePing, checkGateways } from './engine/probe.js';

@@ -22,6 +22,9 @@ import { NetworkdRenderError } from '../networkd/render.js';
 import type { LinkManager } from '../networkd/state.js';
 import { hostFilter, hostFilterLines, type HostFilterShow } from './hostfilter.js';
 import { forwardingProblem, forwardingWarning } from '../forwarding.js';
+import { showServices, type ServiceShow } from '../services/show.js';
+import { UnitFileReadError } from '../services/read.js';
+import { SystemctlError, UnitNameError } from '../systemctl.js';
 
 // ---------------------------------------------------------------------------
 // Show
@@ -70,6 +73,8 @@ export interface VrfShow {
   readonly pending: readonly string[];
   /** The VRF's table (with `routes: true`). */
   readonly routes?: readonly Route[];
+  /** The systemd units vrf-host runs in this VRF (the services option), as the host has them. */
+  readonly services: readonly ServiceShow[];
 }
 
 export interface ShowReport {
@@ -142,6 +147,13 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
     const l = observed.links.find((x) => x.name === dev);
     managers.set(dev, l ? await linkManager(o.root, l) : { name: 'none' });
   }
+  let services: readonly ServiceShow[] = [];
+  try {
+    services = await showServices(state.ledger.services ?? [], observed, o);
+  } catch (e) {
+    if (!(e instanceof SystemctlError || e instanceof UnitFileReadError || e instanceof UnitNameError)) throw e;
+    warnings.push({ field: 'services', message: `cannot read the placed units: ${e.message}` });
+  }
   const vrfs: VrfShow[] = vrfList.map((v) => {
     const link = observed.links.find((l) => l.name === v.name);
     const mine = pend.filter((p) => stepVrf(p.step, vrfList) === v.name).map((p) => p.command);
@@ -195,6 +207,7 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
       inSync: mine.length === 0,
       pending: mine,
       ...(o.routes ? { routes: observed.routes.filter((r) => r.table === v.table) } : {}),
+      services: services.filter((s) => s.vrf === v.name),
     };
   });
   const hostPending = pend.filter((p) => stepVrf(p.step, vrfList) === null).map((p) => p.command);
@@ -223,6 +236,26 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
   return { ...report, summary: formatShow(report) };
 }
 
+/**
+ * `chrony.service in storage: active, 2 of 2 processes in storage, ifindex 7`;
+ * `… 1 of 2 processes in storage (4242 in the default VRF), ifindex 9 (started with 7: restart due)`.
+ */
+export function serviceLine(s: ServiceShow): string {
+  const outside = s.processes.filter((p) => p.vrf !== s.vrf).map((p) => `${p.pid} in ${p.vrf || 'the default VRF'}`);
+  const procs =
+    s.processes.length === 0
+      ? 'no process'
+      : `${s.processes.length - outside.length} of ${s.processes.length} processes in ${s.vrf}` +
+        (outside.length > 0 ? ` (${outside.join(', ')})` : '');
+  const idx =
+    s.ifindex === null
+      ? `the VRF is not on the host (started with ifindex ${s.recordedIfindex})`
+      : s.ifindex === s.recordedIfindex
+        ? `ifindex ${s.ifindex}`
+        : `ifindex ${s.ifindex} (started with ${s.recordedIfindex}: the next converge restarts it)`;
+  return `${s.unit} in ${s.vrf}: ${s.state}, ${procs}, ${idx}`;
+}
+
 /** A human table of a show report. */
 export function formatShow(r: Omit<ShowReport, 'summary'>): string {
   const rows: string[][] = [['VRF', 'TABLE', 'MEMBERS', 'MANAGED BY', 'IPV4 GATEWAY', 'IPV6 GATEWAY', 'STATE']];
@@ -247,6 +280,7 @@ export function formatShow(r: Omit<ShowReport, 'summary'>): string {
       .trimEnd(),
   );
   if (r.vrfs.length === 0) lines.push('(no VRFs)');
+  for (const s of r.vrfs.flatMap((v) => v.services)) lines.push(serviceLine(s));
   for (const m of r.inMain) lines.push(`${m.binding} in main (${m.reason}): ${m.interfaces.join(', ') || '-'}`);
   for (const [n, t] of Object.entries(r.leftover))
     lines.push(`${n} (table ${t}) is no longer desired: the next apply deletes it`);

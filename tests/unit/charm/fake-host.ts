@@ -151,7 +151,7 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
     return { exitCode: 255, stdout: '', stderr: `fake ip: unsupported ${args.join(' ')}` };
   };
 
-  const systemd = o.units ? await fakeSystemd(root, proc, o.units) : null;
+  const systemd = o.units ? await fakeSystemd(root, proc, o.units, sys) : null;
   const spawn = systemd ? systemd.spawn(ipSpawn) : ipSpawn;
   const host: CharmHost = {
     engine: {

@@ -6,8 +6,9 @@
  * the kernel model and a model of systemd behind a fake systemctl (vrf/services/systemd.fake.ts).
  */
 import { jest } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { NestedResults } from '../../../src/ops/testing/fake-juju.js';
 import { PATHS } from '../../../src/vrf/persist.js';
 import { SYSTEMCTL } from '../vrf/services/systemd.fake.js';
 import { fakeHost, type FakeHost } from './fake-host.js';
@@ -168,5 +169,60 @@ describe('the status names a listed unit that is not there or has failed', () =>
     );
     // vrf-host does not start it again.
     expect(systemctlCalls(h).filter((c) => c === 'try-restart')).toHaveLength(1);
+  });
+});
+
+describe('show-vrfs: per VRF, its placed units, each process and the ifindex', () => {
+  type Nested = NestedResults;
+  const at = (r: Nested, path: string): string | Nested | undefined =>
+    path.split('.').reduce<string | Nested | undefined>((o, k) => (typeof o === 'object' ? o[k] : undefined), r);
+
+  test('in the VRF, then a process outside it, then the VRF recreated under the unit', async () => {
+    const h = await withUnits();
+    const ctx = context(h);
+    const config = { ...PINNED, services: 'chrony.service: storage' };
+    const out = await ctx.run(ctx.on.configChanged(), { ...BASE, config });
+    expect(out.unitStatus?.name).toBe('active');
+    const pid = h.systemd!.unit('chrony.service').pid;
+    const ifindex = h.current().links.find((l) => l.name === 'storage')!.ifindex;
+
+    const show = async () => {
+      const c = context(h);
+      await c.run(c.on.action('show-vrfs'), { ...BASE, config });
+      expect(c.actionFailure).toBeUndefined();
+      return c.actionResults;
+    };
+    let r = await show();
+    expect(at(r, 'vrfs.storage.services.0')).toEqual({
+      unit: 'chrony.service',
+      state: 'active',
+      'in-vrf': 'true',
+      processes: `${pid} storage`,
+      'recorded-ifindex': String(ifindex),
+      ifindex: String(ifindex),
+    });
+    expect(at(r, 'vrfs.public.services')).toBeUndefined();
+    expect(r['summary']).toContain(
+      `chrony.service in storage: active, 1 of 1 processes in storage, ifindex ${ifindex}`,
+    );
+
+    // A process of the unit left in its own cgroup (the default VRF): not every process is in the VRF.
+    await writeFile(join(h.sys, 'fs/cgroup/system.slice/chrony.service/cgroup.procs'), '4242\n');
+    await mkdir(join(h.proc, '4242'), { recursive: true });
+    await writeFile(join(h.proc, '4242', 'cgroup'), '0::/system.slice/chrony.service\n');
+    r = await show();
+    expect(at(r, 'vrfs.storage.services.0.in-vrf')).toBe('false');
+    expect(at(r, 'vrfs.storage.services.0.processes')).toBe(`${pid} storage, 4242 (default VRF)`);
+    expect(r['summary']).toContain('1 of 2 processes in storage (4242 in the default VRF)');
+
+    // The VRF deleted and created again: a new ifindex, which ip vrf identify cannot see.
+    h.mutate((host) => ({
+      ...host,
+      links: host.links.map((l) => (l.name === 'storage' ? { ...l, ifindex: ifindex + 100 } : l)),
+    }));
+    r = await show();
+    expect(at(r, 'vrfs.storage.services.0.recorded-ifindex')).toBe(String(ifindex));
+    expect(at(r, 'vrfs.storage.services.0.ifindex')).toBe(String(ifindex + 100));
+    expect(r['summary']).toContain(`ifindex ${ifindex + 100} (started with ${ifindex}`);
   });
 });

@@ -55,6 +55,8 @@ export async function fakeSystemd(
   root: string,
   procRoot: string,
   specs: readonly FakeUnitSpec[],
+  /** With a /sys: the unit's cgroup2 directory lists its main process in cgroup.procs, as the kernel does. */
+  sysRoot?: string,
 ): Promise<FakeSystemd> {
   const units = new Map<string, UnitModel>();
   let nextPid = 1000;
@@ -67,6 +69,11 @@ export async function fakeSystemd(
     await mkdir(join(procRoot, String(u.pid)), { recursive: true });
     const cg = `/system.slice/${u.name}${u.vrf ? `/vrf/${u.vrf}` : ''}`;
     await writeFile(join(procRoot, String(u.pid), 'cgroup'), `0::${cg}\n`);
+    if (sysRoot === undefined) return;
+    const unitDir = join(sysRoot, 'fs/cgroup/system.slice', u.name);
+    await rm(unitDir, { recursive: true, force: true });
+    await mkdir(join(sysRoot, 'fs/cgroup', cg), { recursive: true });
+    await writeFile(join(sysRoot, 'fs/cgroup', cg, 'cgroup.procs'), `${u.pid}\n`);
   };
   const loadedVrf = async (u: UnitModel): Promise<string> => {
     for (const d of u.dropIns) {
