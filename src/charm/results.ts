@@ -147,15 +147,29 @@ export function planSummary(planned: readonly PlannedStep[]): string {
   return `${planned.length} change${planned.length === 1 ? '' : 's'}: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(', ')}`;
 }
 
+/** The services steps (drop-ins, daemon-reload, try-restart), after the ip steps: `services` only when there are any. */
+function servicesText(steps: readonly { readonly command: string }[]): ActionResults {
+  return steps.length > 0 ? { services: steps.map((p) => p.command).join('\n') } : {};
+}
+
+/** The ip steps' summary, then the services steps': `12 changes: …; then 3 services steps`. */
+function withServicesSummary(ip: readonly PlannedStep[], services: readonly unknown[]): string {
+  const n = services.length;
+  const svc = `${n} services step${n === 1 ? '' : 's'}`;
+  if (n === 0) return planSummary(ip);
+  return ip.length === 0 ? svc : `${planSummary(ip)}; then ${svc}`;
+}
+
 /** plan: the exact commands, numbered and as one text, and a summary. */
 export function planResults(r: ConvergeReport): ActionResults {
   return {
-    summary: planSummary(r.planned),
+    summary: withServicesSummary(r.planned, r.services.planned),
     count: String(r.planned.length),
     commands: r.planned.length > 0 ? r.planned.map((p) => p.command).join('\n') : '(none)',
     ...(r.planned.length > 0
       ? { steps: numbered(r.planned, (p) => ({ command: p.command, why: p.step.why ?? '-' })) }
       : {}),
+    ...servicesText(r.services.planned),
     ...(r.warnings.length > 0 ? { warnings: r.warnings.map(problemLine).join('\n') } : {}),
   };
 }
@@ -164,11 +178,12 @@ export function planResults(r: ConvergeReport): ActionResults {
 export function applyResults(r: ConvergeReport): ActionResults {
   return {
     summary:
-      r.applied.length === 0 && r.ok
+      r.applied.length === 0 && r.services.applied.length === 0 && r.ok
         ? 'nothing to do: the host already matched the desired state'
-        : `ran ${planSummary(r.applied)}`,
+        : `ran ${withServicesSummary(r.applied, r.services.applied)}`,
     count: String(r.applied.length),
     applied: r.applied.length > 0 ? r.applied.map((p) => p.command).join('\n') : '(none)',
+    ...servicesText(r.services.applied),
     ...(r.warnings.length > 0 ? { warnings: r.warnings.map(problemLine).join('\n') } : {}),
   };
 }

@@ -226,3 +226,36 @@ describe('show-vrfs: per VRF, its placed units, each process and the ifindex', (
     expect(r['summary']).toContain(`ifindex ${ifindex + 100} (started with ${ifindex}`);
   });
 });
+
+describe('plan and apply name the services steps', () => {
+  test('plan with a nested services mapping in its config: the steps after the ip ones; apply runs them', async () => {
+    const h = await withUnits();
+    const ctx = context(h);
+    await ctx.run(ctx.on.install(), BASE);
+    const plan = context(h);
+    await plan.run(plan.on.action('plan', { config: { services: { 'chrony.service': 'storage' } } }), BASE);
+    expect(plan.actionFailure).toBeUndefined();
+    expect(plan.actionResults['summary']).toBe('3 services steps');
+    expect(plan.actionResults['services']).toBe(
+      [`write /${DROPIN}`, 'systemctl daemon-reload', 'systemctl try-restart -- chrony.service  # placed'].join('\n'),
+    );
+    expect(h.systemd!.unit('chrony.service').restarts).toBe(0);
+
+    const apply = context(h);
+    await apply.run(apply.on.action('apply'), { ...BASE, config: { ...PINNED, services: 'chrony.service: storage' } });
+    expect(apply.actionFailure).toBeUndefined();
+    expect(apply.actionResults['summary']).toBe('ran 3 services steps');
+    expect(apply.actionResults['services']).toBe(plan.actionResults['services']);
+    expect(h.systemd!.unit('chrony.service')).toMatchObject({ vrf: 'storage', restarts: 1 });
+  });
+
+  test('apply fails naming the services step that failed', async () => {
+    const h = await withUnits();
+    h.systemd!.failNextRestart('Job for chrony.service failed.');
+    const apply = context(h);
+    await apply.run(apply.on.action('apply'), { ...BASE, config: { ...PINNED, services: 'chrony.service: storage' } });
+    expect(apply.actionFailure).toMatch(
+      /^apply: services: step 3 of 3 failed: systemctl try-restart -- chrony\.service {2}# placed: `systemctl try-restart -- chrony\.service` failed \(exit 1\): Job for chrony\.service failed\.$/,
+    );
+  });
+});
