@@ -214,6 +214,21 @@ describe('planServices', () => {
     });
   });
 
+  it('a listed unit that has failed: a warning naming it and its VRF, no restart (vrf-host never starts one)', () => {
+    const entries = [{ unit: 'a.service', vrf: 'storage' }];
+    const placed = converge(new Map([['a.service', notPlaced(['/bin/a'])]]), entries, []);
+    const observed = observe(placed.host);
+    const a = observed.get('a.service')!;
+    observed.set('a.service', { ...a, show: { ...a.show, ActiveState: 'failed', MainPID: 0 }, processVrf: undefined });
+    const p = planServices({ entries, observed, records: placed.records, vrfIfindex: IFINDEX });
+    expect(p).toEqual({
+      ok: true,
+      steps: [],
+      records: placed.records,
+      warnings: [{ field: 'services: a.service', message: 'has failed (ActiveState=failed): not running in storage' }],
+    });
+  });
+
   it('a trap in one unit blocks every entry: no step at all, the entry named', () => {
     const h: Host = new Map([
       ['a.service', notPlaced(['/bin/a'])],
