@@ -238,7 +238,7 @@ export async function show(o: ShowOptions = {}): Promise<ShowReport> {
 
 /**
  * `chrony.service in storage: active, 2 of 2 processes in storage, ifindex 7`;
- * `… 1 of 2 processes in storage (4242 in the default VRF), ifindex 9 (started with 7: restart due)`.
+ * `… 1 of 2 processes in storage (4242 in the default VRF), ifindex 9 (started with 7: the next converge restarts it if it runs)`.
  */
 export function serviceLine(s: ServiceShow): string {
   const outside = s.processes.filter((p) => p.vrf !== s.vrf).map((p) => `${p.pid} in ${p.vrf || 'the default VRF'}`);
@@ -252,7 +252,7 @@ export function serviceLine(s: ServiceShow): string {
       ? `the VRF is not on the host (started with ifindex ${s.recordedIfindex})`
       : s.ifindex === s.recordedIfindex
         ? `ifindex ${s.ifindex}`
-        : `ifindex ${s.ifindex} (started with ${s.recordedIfindex}: the next converge restarts it)`;
+        : `ifindex ${s.ifindex} (started with ${s.recordedIfindex}: the next converge restarts it if it runs)`;
   return `${s.unit} in ${s.vrf}: ${s.state}, ${procs}, ${idx}`;
 }
 

@@ -10,10 +10,10 @@
  *   program of its running processes binds their sockets to the old one, and `ip vrf identify`,
  *   which reads only the cgroup's name, cannot see it), its own ExecStart changed (a package
  *   upgrade: the drop-in still ran the old command), or its main process is not in its VRF.
- * - A unit that does not exist gets nothing and a warning, and so does a listed unit that has
- *   failed (ActiveState=failed: its start in the VRF failed; vrf-host never starts a unit); a unit in which `ip vrf exec`
- *   cannot work (unit-state.ts vrfExecTraps), or whose command cannot be wrapped, is a problem
- *   naming the entry, and then nothing at all is planned.
+ * - A unit that does not exist gets nothing and a warning. A listed unit that has failed
+ *   (ActiveState=failed: its start in the VRF failed; vrf-host never starts a unit) gets a
+ *   warning too. A unit in which `ip vrf exec` cannot work (unit-state.ts vrfExecTraps), or whose
+ *   command cannot be wrapped, is a problem naming the entry, and then nothing at all is planned.
  * - With no entries (teardown, or the option emptied), every recorded drop-in goes and every
  *   recorded unit that runs is restarted back into the default VRF; a drop-in directory
  *   vrf-host created goes with its file.
