@@ -3,11 +3,18 @@
  * routes to local bridges and veths that no binding uses; a converge with new input is blocked by
  * it (nothing applied) unless allow-forwarding, and show-vrfs names it.
  */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEngineConfig } from '../../../src/vrf/config.js';
 import { converge, show } from '../../../src/vrf/engine.js';
-import { bindingDevices, forwardingFindings, forwardingProblem } from '../../../src/vrf/forwarding.js';
+import {
+  bindingDevices,
+  FORWARDING_SYSCTLS,
+  forwardingFindings,
+  forwardingProblem,
+  readForwarding,
+} from '../../../src/vrf/forwarding.js';
 import type { Link, ObservedHost, Route } from '../../../src/vrf/types.js';
 import { maasInputs, modelledHost, testHost } from './engine.host.js';
 import { mkLink } from './builders.js';
@@ -42,6 +49,31 @@ const withContainers = (h: ObservedHost): ObservedHost => ({
 const host = withContainers(loadRecorded('maas-host'));
 const own = bindingDevices(null, maasInputs().bindings);
 const ON = { inet: true, inet6: false };
+
+describe('readForwarding', () => {
+  const proc = async (values: Record<string, string | 'dir'>) => {
+    const root = await mkdtemp(join(tmpdir(), 'vrf-fwd-'));
+    for (const [key, v] of Object.entries(values)) {
+      const p = join(root, 'sys', ...key.split('.'));
+      if (v === 'dir') await mkdir(p, { recursive: true });
+      else {
+        await mkdir(join(p, '..'), { recursive: true });
+        await writeFile(p, v);
+      }
+    }
+    return root;
+  };
+
+  it('reads each family; a key the kernel lacks (IPv6 disabled) is false', async () => {
+    const root = await proc({ [FORWARDING_SYSCTLS.inet]: '1\n' });
+    expect(await readForwarding(root)).toStrictEqual({ inet: true, inet6: false });
+  });
+
+  it('fails on a key it cannot read for another reason', async () => {
+    const root = await proc({ [FORWARDING_SYSCTLS.inet]: '0\n', [FORWARDING_SYSCTLS.inet6]: 'dir' });
+    await expect(readForwarding(root)).rejects.toThrow(/EISDIR/);
+  });
+});
 
 describe('forwardingFindings', () => {
   it('names the routes to local bridges and veths of each forwarding family', () => {
