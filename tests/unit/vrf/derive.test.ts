@@ -534,6 +534,18 @@ describe('explicit mode', () => {
     expect(problems(deriveDesired(i, host(maasParts, extra), EMPTY_LEDGER))).toContain(msg);
   });
 
+  it('a link-local next hop on a VRF with one member and no IPv6 gateway is kept', () => {
+    const d = desired(
+      deriveDesired(
+        inputs({ vrfs: 'st: {binding: storage, routes: [{to: "2001:db8:99::/48", via: "fe80::1"}]}' }),
+        host(maasParts),
+        EMPTY_LEDGER,
+      ),
+    );
+    expect(vrfOf(d, 'st').gateways.inet6).toBeUndefined();
+    expect(vrfOf(d, 'st').routes).toEqual([{ to: '2001:db8:99::/48', via: 'fe80::1' }]);
+  });
+
   it('the same interface in two explicit VRFs is a problem naming both', () => {
     const b = { ...maasBindings, 'storage-cluster': [iface('bond0', '10.10.4.23/24')] };
     const r = deriveDesired(
