@@ -1347,6 +1347,39 @@ describe("plan: main's default route leaves through a space that becomes a VRF",
     );
   });
 
+  it.each([
+    { where: 'on the second space', m4: 200, m5: 100 },
+    { where: 'on the first space', m4: 100, m5: 200 },
+  ])(
+    'with two such defaults (two spaces become VRFs), keeps the one the kernel preferred, the lower metric ($where)',
+    ({ m4, m5 }) => {
+      const two = withKernelRoutes(
+        host(
+          nic('ens3'),
+          nic('ens4'),
+          nic('ens5'),
+          addr('ens3', '10.0.0.5/24'),
+          addr('ens4', '10.10.4.23/24'),
+          addr('ens5', '172.16.0.5/24'),
+          route({ dst: '10.100.0.0/24', gateway: '10.0.0.1', dev: 'ens3', protocol: 'static' }),
+          route({ dst: 'default', gateway: '10.10.4.1', dev: 'ens4', protocol: 'dhcp', metric: m4 }),
+          route({ dst: 'default', gateway: '172.16.0.1', dev: 'ens5', protocol: 'dhcp', metric: m5 }),
+          rulesOf(),
+          sysctls,
+        ),
+      );
+      const both = desired([
+        dvrf('storage', { table: 1001, members: { ens4: ['10.10.4.23/24'] }, gateways: ['10.10.4.1'] }),
+        dvrf('public', { table: 1002, members: { ens5: ['172.16.0.5/24'] }, gateways: ['172.16.0.1'] }),
+      ]);
+      const { p } = converge(both, two);
+      const low = m4 < m5 ? `dev storage metric ${m4}` : `dev public metric ${m5}`;
+      expect(cmds(p).filter((c) => c.startsWith('ip route replace 0.0.0.0/0') && c.endsWith('table 254'))).toEqual([
+        `ip route replace 0.0.0.0/0 ${low} table 254`,
+      ]);
+    },
+  );
+
   it('adds nothing while main still has a default of its own (mgmt’s)', () => {
     const withMgmt = withKernelRoutes({
       ...h(),
