@@ -925,6 +925,8 @@ describe('plan: rules', () => {
         rule({ priority: 2000, src: '10.10.4.0/24', table: 3 }),
         rule({ priority: 100, src: '10.10.0.0/16', table: 4 }),
         rule({ priority: 100, src: '10.10.4.23/32', table: 5 }),
+        // A selector vrf-host does not model (observe marks it in the action: `tos 0x10`).
+        rule({ priority: 100, src: '10.10.4.0/24', table: 6, action: 'lookup+tos' }),
       ),
     );
     const p = plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })]), h, EMPTY_LEDGER);
