@@ -1342,6 +1342,11 @@ describe("plan: main's default route leaves through a space that becomes a VRF",
     const defaults = after.routes.filter((r) => r.table === 254 && r.dst === '0.0.0.0/0');
     expect(defaults.map((r) => [r.dev, r.metric])).toEqual([['storage', 100]]);
     expect(after.routes.some((r) => r.table === 1001 && r.dst === '0.0.0.0/0' && r.gateway === '10.10.4.1')).toBe(true);
+    // Each step says why, naming the family.
+    const vrfDefault = p.steps.find(
+      (st) => st.kind === 'route-add' && st.route.table === 1001 && st.route.dst === '0.0.0.0/0',
+    );
+    expect(vrfDefault?.why).toMatch(/^default route of storage \(IPv4\) via 10\.10\.4\.1, from /);
     // Teardown: the VRF goes (and the route through it), the lease's default comes back as it was.
     const back = simulate(after, planTeardown(after, p.ledger).steps, { hadVrf: true });
     expect(back.routes.filter((r) => r.table === 254 && r.dst === '0.0.0.0/0')).toEqual(
