@@ -51,11 +51,12 @@ const own = bindingDevices(null, maasInputs().bindings);
 const ON = { inet: true, inet6: false };
 
 describe('readForwarding', () => {
-  const proc = async (values: Record<string, string | 'dir'>) => {
+  /** A fake /proc: each key's value, or a directory where the value should be (`{ dir: true }`). */
+  const proc = async (values: Record<string, string | { dir: true }>) => {
     const root = await mkdtemp(join(tmpdir(), 'vrf-fwd-'));
     for (const [key, v] of Object.entries(values)) {
       const p = join(root, 'sys', ...key.split('.'));
-      if (v === 'dir') await mkdir(p, { recursive: true });
+      if (typeof v !== 'string') await mkdir(p, { recursive: true });
       else {
         await mkdir(join(p, '..'), { recursive: true });
         await writeFile(p, v);
@@ -70,7 +71,7 @@ describe('readForwarding', () => {
   });
 
   it('fails on a key it cannot read for another reason', async () => {
-    const root = await proc({ [FORWARDING_SYSCTLS.inet]: '0\n', [FORWARDING_SYSCTLS.inet6]: 'dir' });
+    const root = await proc({ [FORWARDING_SYSCTLS.inet]: '0\n', [FORWARDING_SYSCTLS.inet6]: { dir: true } });
     await expect(readForwarding(root)).rejects.toThrow(/EISDIR/);
   });
 });
