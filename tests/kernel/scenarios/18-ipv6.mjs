@@ -8,7 +8,8 @@
 // Then (issue 11, case 6) a link-local gateway on a VRF with several members: a second unit binds
 // storage to bond0 and to ens6 (taken out of the bond, IPv4 only, in storage's subnet); the RA
 // gateway's default route gets `dev bond0` (the member it was learnt on, the only one with IPv6),
-// the apply succeeds, and IPv6 traffic through that gateway flows both ways.
+// the apply succeeds, and IPv6 traffic through that gateway flows both ways; after stop + remove
+// the host and its inbound IPv6 traffic are as before that unit's install.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inNs, ipJson, ipn, run as runCmd, sleep, startBackground, waitFor } from '../lib/exec.mjs';
@@ -16,7 +17,8 @@ import { createIpSpy, mutatingCalls } from '../lib/ipspy.mjs';
 import { inboundMatrix, outboundMatrix, printable } from '../lib/matrix.mjs';
 import { CharmUnit, networksFor } from '../lib/charm.mjs';
 import { probe, startServer } from '../lib/probes.mjs';
-import { deployMultiHomed, hookOk, hooksExitOk, noRegression } from '../lib/scenario1.mjs';
+import { deployMultiHomed, hookOk, hooksExitOk, noRegression, snapshotIsBack } from '../lib/scenario1.mjs';
+import { snapshot } from '../lib/snapshot.mjs';
 import { controllerOf, required, spaceOf } from '../lib/topology.mjs';
 
 export const name = 'ipv6';
@@ -218,6 +220,8 @@ async function linkLocalGatewaySeveralMembers(t, topo, routerLl) {
     got?.gateway === routerLl,
     JSON.stringify(got ?? null),
   );
+  const before = snapshot(topo.unit);
+  const inBefore = inboundText(await inboundMatrix(topo, { family: 6 }));
   const networks = networksFor(topo);
   const storage = /** @type {any} */ (networks.storage);
   storage['bind-addresses'].push({
@@ -272,4 +276,28 @@ async function linkLocalGatewaySeveralMembers(t, topo, routerLl) {
     in6?.result,
   );
   await hooksExitOk(t, unit, ['stop', 'remove']);
+  // As before install, once the kernel has learnt the RA default on bond0 in main again.
+  await waitFor(() => defaults6(topo.unit, 'main').some((r) => r.dev === s.dev && r.protocol === 'ra'), {
+    timeoutMs: 30_000,
+    intervalMs: 500,
+  });
+  snapshotIsBack(t, topo.unit, before, 'case 6: after stop + remove the snapshot equals the one before install');
+  const inBack = inboundText(await inboundMatrix(topo, { family: 6 }));
+  t.check(
+    'case 6: after stop + remove inbound TCP over IPv6 from each same-subnet client as before install',
+    inBack === inBefore,
+    inBack,
+  );
 }
+
+/**
+ * The same-subnet clients' inbound rows as one comparable line (`space: answered|not answered`, …).
+ * Remote clients are left out: before install main has two IPv6 defaults of one metric (mgmt's and
+ * the RA-learnt one on bond0), and which one a reply takes is the kernel's choice.
+ * @param {import('../lib/matrix.mjs').MatrixRow[]} rows
+ */
+const inboundText = (rows) =>
+  rows
+    .filter((r) => r.path === 'same L2')
+    .map((r) => `${r.space}: ${r.ok ? 'answered' : 'not answered'}`)
+    .join(', ');
