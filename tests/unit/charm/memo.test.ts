@@ -318,7 +318,8 @@ describe('a record and a hit, for every kind of read the engine makes', () => {
       }),
       { numRuns: 25 },
     );
-  });
+    // 75 dash processes: past jest's default 5 s on a loaded 2-core machine (seen at load 15-18).
+  }, 120_000);
 
   test('reads made outside the recorded run are not part of it, even concurrently', async () => {
     let release: () => void = () => undefined;
