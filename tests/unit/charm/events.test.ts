@@ -245,6 +245,24 @@ describe('update-status', () => {
     expect(v6default()).toEqual([expect.objectContaining({ gateway: 'fe80::1', protocol: 'ra' })]);
   });
 
+  test('a host whose other network manager undoes every apply: Blocked, naming what stayed pending; not Active', async () => {
+    const state = await installed();
+    fh.host.mutate((h) => ({ ...h, routes: h.routes.filter((r) => !(r.table === 1001 && r.dst === '0.0.0.0/0')) }));
+    // After each apply batch, public's IPv4 default goes again (as a network manager that owns the table would).
+    fh.host.afterEachApply((h) => ({
+      ...h,
+      routes: h.routes.filter((r) => !(r.table === 1001 && r.dst === '0.0.0.0/0' && r.type === 'unicast')),
+    }));
+    const ctx = context(fh.host);
+    const out = await ctx.run(ctx.on.updateStatus(), state);
+    expect(out.unitStatus).toEqual({
+      name: 'blocked',
+      message: expect.stringMatching(
+        /^the host kept changing while vrf-host applied: after 3 apply rounds, 1 change was still pending: `ip route replace 0\.0\.0\.0\/0 via 172\.16\.0\.1 dev br-ens4 table 1001`; another manager/,
+      ),
+    });
+  });
+
   test('heals drift (a released member, a deleted route, a flipped sysctl) with heal-drift on (the default)', async () => {
     const state = await installed();
     fh.host.mutate((h) =>

@@ -55,6 +55,8 @@ export interface FakeHost {
   batches(): string[][];
   /** Fail the first apply line matching re, as ip does. */
   failOn(re: RegExp | null, message?: string): void;
+  /** Another manager of the host's network, undoing part of every apply batch right after it. */
+  afterEachApply(f: ((h: ObservedHost) => ObservedHost) | null): void;
   /** `ip vrf exec VRF ping … TARGET` answers. */
   ping(map: Record<string, { stdout?: string; stderr?: string; code?: number }>): void;
   setVrfModule(present: boolean): Promise<void>;
@@ -101,6 +103,7 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
   let state = o.initial ?? maasHost();
   const byLine = new Map<string, Step>();
   let fail: { re: RegExp; message: string } | null = null;
+  let meddler: ((h: ObservedHost) => ObservedHost) | null = null;
   let pings: Record<string, { stdout?: string; stderr?: string; code?: number }> = {};
   const calls: FakeHost['calls'] = [];
   const ok = (stdout = ''): SpawnResult => ({ exitCode: 0, stdout, stderr: '' });
@@ -146,6 +149,7 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
           };
         }
       }
+      if (meddler) state = meddler(state);
       return ok();
     }
     return { exitCode: 255, stdout: '', stderr: `fake ip: unsupported ${args.join(' ')}` };
@@ -210,6 +214,9 @@ export async function fakeHost(o: FakeHostOptions = {}): Promise<FakeHost> {
         .map((c) => (c.input ?? '').split('\n').filter(Boolean)),
     failOn(re, message = 'RTNETLINK answers: Operation not supported') {
       fail = re ? { re, message } : null;
+    },
+    afterEachApply(f) {
+      meddler = f;
     },
     ping(map) {
       pings = map;

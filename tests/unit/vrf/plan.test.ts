@@ -952,6 +952,31 @@ describe('plan: rules', () => {
     );
     expect(cmds(off).filter((c) => c.includes('pref 98'))).toEqual([]);
   });
+
+  it("says which rule each delivery rule is ahead of: the migrated foreign rule, or (preserve-reachability) vrf-host's own source rule", () => {
+    const maas = withKernelRoutes(
+      host(
+        nic('ens4'),
+        addr('ens4', '10.10.4.23/24'),
+        rulesOf(),
+        sysctls,
+        rule({ priority: 100, src: '10.10.4.0/24', table: 2 }),
+      ),
+    );
+    const whys = (p: Plan): string[] =>
+      p.steps.flatMap((s) => (s.kind === 'rule-add' && s.rule.priority === 98 ? [s.why] : []));
+    const one = (o: Parameters<typeof desired>[1]) =>
+      whys(plan(desired([storage({ members: { ens4: ['10.10.4.23/24'] } })], o), maas, EMPTY_LEDGER));
+    const off = one({ preserveReachability: false });
+    expect(off).toHaveLength(2);
+    for (const w of off)
+      expect(w).toMatch(
+        /, ahead of "from 10\.10\.4\.0\/24 lookup 2" \(priority 100\) when the network manager re-adds it$/,
+      );
+    const on = one({ preserveReachability: true });
+    expect(on).toHaveLength(2);
+    for (const w of on) expect(w).toMatch(/, ahead of vrf-host's source rule for 10\.10\.4\.23 \(priority 99\)$/);
+  });
 });
 
 describe('plan: preserve-reachability', () => {
