@@ -1335,6 +1335,21 @@ describe('plan: delivery rules ahead of a migrated source rule', () => {
     expect(gone.rules.some((r) => r.priority === 100 && r.src === '10.10.4.0/24')).toBe(true);
   });
 
+  it("a foreign rule at 98 with vrf-host's source and table but another selector (a fwmark) is never taken for its own", () => {
+    const d = desired([storage()], { preserveReachability: false });
+    const { p, after } = converge(d, maasish());
+    const marked = mkRule({ priority: 98, src: '10.10.4.23/32', table: 255, fwmark: '0x1' });
+    const withMarked = { ...after, rules: [...after.rules, marked] };
+    // Converged: the foreign rule is not vrf-host's, so no step touches it (it sits ahead of
+    // 32765, so the local lookup goes back to 0, as for any rule vrf-host does not manage).
+    const next = plan(d, withMarked, p.ledger);
+    expect(cmds(next).filter((c) => c.includes('fwmark'))).toEqual([]);
+    expect(simulate(withMarked, next.steps).rules).toContainEqual(marked);
+    // Teardown: vrf-host's own delivery rule goes, the foreign one stays as it was.
+    const gone = simulate(withMarked, plan(desired([]), withMarked, p.ledger).steps);
+    expect(gone.rules.filter((r) => r.priority === 98)).toEqual([marked]);
+  });
+
   it('none where no source rule was migrated', () => {
     const h = maasish();
     const plain = { ...h, rules: h.rules.filter((r) => r.priority !== 100) };
