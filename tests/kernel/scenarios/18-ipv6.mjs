@@ -208,6 +208,9 @@ async function linkLocalGatewaySeveralMembers(t, topo, routerLl) {
   // No IPv6 on it at all (no link-local address, no router advertisement learnt through it).
   runCmd(inNs(topo.unit, ['sysctl', '-qw', `net.ipv6.conf.${second}.disable_ipv6=1`]));
   ipn(topo.unit, 'link', 'set', second, 'nomaster');
+  // Down and up once: a port released from the bond can stay NO-CARRIER until its link is cycled
+  // (the enslave to storage later does that, so the host after teardown would differ from before).
+  ipn(topo.unit, 'link', 'set', second, 'down');
   ipn(topo.unit, 'link', 'set', second, 'up');
   ipn(topo.unit, 'addr', 'add', `${secondAddr}/24`, 'dev', second);
   // The teardown gave bond0 back to main: wait until the kernel learnt the RA default there again.
@@ -220,6 +223,13 @@ async function linkLocalGatewaySeveralMembers(t, topo, routerLl) {
     got?.gateway === routerLl,
     JSON.stringify(got ?? null),
   );
+  // The snapshot before install holds its carrier state: wait until it has its carrier (in the
+  // final CI run, without the cycle above, it was NO-CARRIER/DOWN here, twice, and UP after teardown).
+  const carrier = await waitFor(() => ipJson(topo.unit, 'link', 'show', 'dev', second)[0]?.operstate === 'UP', {
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
+  t.check(`case 6: ${second} has its carrier before install`, carrier === true, String(carrier));
   const before = snapshot(topo.unit);
   const inBefore = inboundText(await inboundMatrix(topo, { family: 6 }));
   const networks = networksFor(topo);
