@@ -26,8 +26,6 @@ import {
   type Warning,
 } from './types.js';
 
-export { describe, yamlErrorText };
-
 export const MAX_TABLE = 0xffffffff;
 export const MAX_METRIC = 0xffffffff;
 

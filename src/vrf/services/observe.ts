@@ -16,12 +16,13 @@ import type { UnitShow } from './unit-state.js';
  * cgroup's name, not the ifindex its BPF program carries.
  */
 export function cgroupVrf(procCgroup: string): string {
-  for (const line of procCgroup.split('\n')) {
-    if (!line.startsWith('0::')) continue;
-    const m = /\/vrf\/([^/]+)$/.exec(line.slice(3).trim());
-    return m?.[1] ?? '';
-  }
-  return '';
+  return /\/vrf\/([^/]+)$/.exec(cgroup2Path(procCgroup) ?? '')?.[1] ?? '';
+}
+
+/** The cgroup2 path of a `/proc/PID/cgroup` (its `0::PATH` line), null when it has none. */
+export function cgroup2Path(procCgroup: string): string | null {
+  const line = procCgroup.split('\n').find((l) => l.startsWith('0::'));
+  return line === undefined ? null : line.slice(3).trim();
 }
 
 export interface UnitReads {

@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { readdir, readFile } from '../files.js';
 import type { ObservedHost, PlacedService } from '../types.js';
-import { cgroupVrf } from './observe.js';
+import { cgroup2Path, cgroupVrf } from './observe.js';
 import { readServices, type ServicesReadOptions } from './read.js';
 
 export interface ServiceProcessShow {
@@ -44,14 +44,7 @@ export interface ShowServicesOptions extends ServicesReadOptions {
 
 /** `0::/system.slice/chrony.service/vrf/storage` → `/system.slice/chrony.service`. */
 export function unitCgroup(procCgroup: string): string | null {
-  for (const line of procCgroup.split('\n')) {
-    if (line.startsWith('0::'))
-      return line
-        .slice(3)
-        .trim()
-        .replace(/\/vrf\/[^/]+$/, '');
-  }
-  return null;
+  return cgroup2Path(procCgroup)?.replace(/\/vrf\/[^/]+$/, '') ?? null;
 }
 
 async function textOrNull(path: string): Promise<string | null> {
